@@ -1,0 +1,188 @@
+"""A network: a stack of layers plus the cost that closes it, built from a plain description.
+
+A description is JSON-friendly data, so the same dict comes from a Hydra config, lives inside a
+checkpoint, and rebuilds the network in a notebook::
+
+    {"input_shape": [784],
+     "layers": [{"type": "dense", "units": 30}, {"type": "sigmoid"}, {"type": "dense", "units": 10}],
+     "loss": "quadratic"}
+
+The last layer produces the raw outputs z; the cost applies the output non-linearity
+(``nets.losses``), so ``predict_proba`` is ``loss.activation(forward(x))``.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from nets.activations import ReLU, Sigmoid, Softmax, Tanh
+from nets.conv import Conv2D, MaxPool2D, MeanPool2D
+from nets.layers import Dense, Dropout, Flatten, Layer, Reshape, ShapeError
+from nets.losses import get_loss
+
+LAYER_TYPES: dict[str, type[Layer]] = {
+    cls.kind: cls
+    for cls in (Dense, Conv2D, MeanPool2D, MaxPool2D, Flatten, Reshape, Dropout,
+                Sigmoid, Tanh, ReLU, Softmax)
+}
+
+
+def make_layer(spec: dict[str, Any]) -> Layer:
+    """One layer from ``{"type": ..., **hyperparameters}``, with a clear error for typos."""
+    spec = dict(spec)
+    kind = spec.pop("type", None)
+    if kind not in LAYER_TYPES:
+        raise ShapeError(f"unknown layer type {kind!r}; choose one of {', '.join(sorted(LAYER_TYPES))}")
+    try:
+        return LAYER_TYPES[kind](**spec)
+    except TypeError as err:
+        raise ShapeError(f"bad options for a {kind} layer {spec}: {err}") from None
+
+
+class Network:
+    """Layers + cost. Parameters are created from ``rng`` in layer order, so a seed fixes them.
+
+    Parameters
+    ----------
+    description : dict
+        ``input_shape`` (per sample, e.g. ``[784]``), ``layers`` (list of layer specs) and
+        ``loss`` (a name from ``nets.losses.LOSSES``).
+    rng : numpy.random.Generator
+        Draws the initial weights.
+    dtype : numpy dtype, default float32
+        float64 is there for gradient checks.
+    """
+
+    def __init__(self, description: dict[str, Any], rng: np.random.Generator, dtype=np.float32) -> None:
+        self.input_shape = tuple(int(s) for s in description["input_shape"])
+        self.loss = get_loss(description.get("loss", "softmax_cross_entropy"))
+        self.dtype = np.dtype(dtype)
+        self.layers = [make_layer(spec) for spec in description["layers"]]
+        if not self.layers:
+            raise ShapeError("a network needs at least one layer")
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = tuple(layer.build(shape, rng, self.dtype))
+        if len(shape) != 1:
+            raise ShapeError(f"the last layer must output a flat vector per sample, got shape {shape}")
+        self.output_size = shape[0]
+        # Layers up to and including the first one with parameters never need the gradient
+        # with respect to their input: nothing below them learns.
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        for layer in self.layers[: first + 1]:
+            layer.needs_input_grad = False
+        self._backward_layers = self.layers[first:][::-1]
+        self._param_list = [
+            (f"{i}.{name}", layer.params[name], layer.grads[name], name in layer.decayed)
+            for i, layer in enumerate(self.layers)
+            for name in layer.params
+        ]
+
+    # ----- description and parameters -------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """The description this network was built from (normalised), for checkpoints."""
+        return {
+            "input_shape": list(self.input_shape),
+            "layers": [layer.describe() for layer in self.layers],
+            "loss": self.loss.name,
+        }
+
+    def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
+        """``(key, param, grad, decayed)`` for every trainable array, in a fixed order."""
+        return self._param_list
+
+    @property
+    def n_params(self) -> int:
+        return int(sum(p.size for _, p, _, _ in self._param_list))
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter, keyed ``"<layer index>.<name>"``."""
+        return {key: p.copy() for key, p, _, _ in self._param_list}
+
+    def set_params(self, values: dict[str, np.ndarray]) -> None:
+        """Copy parameters in place (optimizers hold references to the arrays)."""
+        for key, p, _, _ in self._param_list:
+            if key not in values:
+                raise ShapeError(f"parameter {key} is missing")
+            if values[key].shape != p.shape:
+                raise ShapeError(f"parameter {key} has shape {values[key].shape}, expected {p.shape}")
+            p[...] = values[key]
+
+    def params_finite(self) -> bool:
+        return all(np.isfinite(p).all() for _, p, _, _ in self._param_list)
+
+    def set_rng(self, rng: np.random.Generator) -> None:
+        """Point stochastic layers (dropout) at the training generator."""
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                layer.rng = rng
+
+    # ----- computation ----------------------------------------------------------------------
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Raw outputs ``z: (batch, classes)`` for ``x: (batch, *input_shape)``."""
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """Forward and backward on one mini-batch; fills every layer's ``grads``.
+
+        Gradients are of the *mean* cost over the batch (Nielsen's eta/m update).
+        Returns the *summed* cost of the batch and the output activations ``a``.
+        """
+        z = x
+        for layer in self.layers:
+            z = layer.forward(z, True)
+        a = self.loss.activation(z)
+        cost = self.loss.fn(z, a, y)
+        d = self.loss.delta(z, a, y)
+        if len(x) > 1:
+            d /= d.dtype.type(len(x))
+        for layer in self._backward_layers:
+            d = layer.backward(d)
+        return cost, a
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim == len(self.input_shape):  # a single sample
+            x = x[None]
+        if tuple(x.shape[1:]) != self.input_shape and x[0].size == int(np.prod(self.input_shape)):
+            x = x.reshape((len(x),) + self.input_shape)
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ShapeError(
+                f"input has per-sample shape {tuple(x.shape[1:])}, but the network expects {self.input_shape}"
+            )
+        return x.astype(self.dtype, copy=False)
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Output activations ``(n, classes)`` in evaluation mode, in batches to bound memory."""
+        x = self._check_input(x)
+        out = [self.loss.activation(self.forward(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.output_size), self.dtype)
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Predicted class per sample, ``(n,)`` ints."""
+        return self.predict_proba(x, batch_size).argmax(axis=1)
+
+    def evaluate(self, x: np.ndarray, labels: np.ndarray, targets: np.ndarray,
+                 batch_size: int = 1000) -> tuple[float, float]:
+        """Mean cost and accuracy over a data set, in evaluation mode (no dropout)."""
+        x = self._check_input(x)
+        if len(x) == 0:
+            return float("nan"), float("nan")
+        cost, correct = 0.0, 0
+        with np.errstate(all="ignore"):
+            for i in range(0, len(x), batch_size):
+                z = self.forward(x[i : i + batch_size])
+                a = self.loss.activation(z)
+                cost += self.loss.fn(z, a, targets[i : i + batch_size])
+                correct += int((a.argmax(axis=1) == labels[i : i + batch_size]).sum())
+        return cost / len(x), correct / len(x)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Network(input={self.input_shape}, [{inner}], loss={self.loss.name}, params={self.n_params})"
