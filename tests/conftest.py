@@ -1,0 +1,33 @@
+"""Fixtures shared by the whole suite: the embedded data set (read once) and a gradient checker."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nets.data.datasets import load_dataset
+
+SHARED_T10K = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist-t10k"
+
+
+@pytest.fixture(scope="session")
+def mnist5k():
+    """The embedded 5,000 digits, split 3,500 / 500 / 1,000 (read once per test session)."""
+    return load_dataset("mnist5k")
+
+
+def numerical_gradient(f, array: np.ndarray, index: tuple, eps: float = 1e-6) -> float:
+    """Central difference of scalar ``f()`` with respect to ``array[index]``."""
+    old = array[index]
+    array[index] = old + eps
+    plus = f()
+    array[index] = old - eps
+    minus = f()
+    array[index] = old
+    return (plus - minus) / (2 * eps)
+
+
+def sample_indices(shape: tuple, count: int, rng: np.random.Generator) -> list[tuple]:
+    """Up to ``count`` random distinct positions in an array of ``shape``."""
+    size = int(np.prod(shape))
+    flat = rng.choice(size, size=min(count, size), replace=False)
+    return [np.unravel_index(i, shape) for i in flat]

@@ -1,0 +1,140 @@
+"""Every layer's backward pass against central finite differences (float64), and shape errors."""
+import numpy as np
+import pytest
+
+from nets.activations import ReLU, Sigmoid, Softmax, Tanh
+from nets.conv import Conv2D, MaxPool2D, MeanPool2D, lecun_c3_table
+from nets.layers import Dense, Dropout, Flatten, Reshape, ShapeError
+from tests.conftest import numerical_gradient, sample_indices
+
+RTOL, ATOL = 1e-5, 1e-8
+
+
+def check_layer(layer, input_shape, batch=3, seed=0, positive=False):
+    """Compare analytic gradients of L = sum(R * layer(x)) with finite differences."""
+    rng = np.random.default_rng(seed)
+    out_shape = layer.build(input_shape, rng, np.float64)
+    x = rng.standard_normal((batch,) + tuple(input_shape))
+    if positive:
+        x = np.abs(x) + 0.1
+    R = rng.standard_normal((batch,) + tuple(out_shape))
+    loss = lambda: float(np.sum(R * layer.forward(x, training=True)))
+    layer.forward(x, training=True)
+    dx = layer.backward(R.copy())
+    for name, p in layer.params.items():
+        for idx in sample_indices(p.shape, 20, rng):
+            num = numerical_gradient(loss, p, idx)
+            np.testing.assert_allclose(layer.grads[name][idx], num, rtol=RTOL, atol=ATOL, err_msg=f"{name}{idx}")
+    for idx in sample_indices(x.shape, 20, rng):
+        num = numerical_gradient(loss, x, idx)
+        np.testing.assert_allclose(dx[idx], num, rtol=RTOL, atol=ATOL, err_msg=f"x{idx}")
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_dense_gradients(bias):
+    check_layer(Dense(7, bias=bias, bias_init="standard_normal"), (5,))
+
+
+@pytest.mark.parametrize("layer", [Sigmoid(), Tanh(), Softmax()], ids=repr)
+def test_activation_gradients(layer):
+    check_layer(layer, (6,))
+
+
+def test_relu_gradient_away_from_the_kink():
+    check_layer(ReLU(), (6,), positive=True)
+    layer = ReLU()
+    layer.build((3,), None, np.float64)
+    out = layer.forward(np.array([[-2.0, 0.0, 3.0]]))
+    np.testing.assert_array_equal(out, [[0.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(layer.backward(np.ones((1, 3))), [[0.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize("stride,padding", [(1, 0), (1, 2), (2, 0), (2, 1)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_conv2d_gradients(stride, padding, channels):
+    layer = Conv2D(4, 3, stride=stride, padding=padding)
+    layer.needs_input_grad = True
+    check_layer(layer, (7, 7, channels))
+
+
+def test_conv2d_matches_a_direct_convolution():
+    rng = np.random.default_rng(3)
+    layer = Conv2D(2, 3)
+    layer.build((5, 6, 2), rng, np.float64)
+    x = rng.standard_normal((2, 5, 6, 2))
+    out = layer.forward(x)
+    W, b = layer.params["W"], layer.params["b"]
+    direct = np.zeros((2, 3, 4, 2))
+    for n in range(2):
+        for f in range(2):
+            for r in range(3):
+                for c in range(4):
+                    direct[n, r, c, f] = np.sum(x[n, r:r + 3, c:c + 3, :] * W[f].transpose(1, 2, 0)) + b[f]
+    np.testing.assert_allclose(out, direct, rtol=1e-12)
+
+
+def test_lecun_table_gradients_and_absent_connections_stay_zero():
+    layer = Conv2D(16, 3, connections="lecun")
+    layer.needs_input_grad = True
+    check_layer(layer, (6, 6, 6))
+    table = lecun_c3_table()
+    assert table.sum() == 60  # the paper's 60 connections (Table I)
+    assert np.all(layer.params["W"][~table] == 0)
+    assert np.all(layer.grads["W"][~table] == 0)
+
+
+@pytest.mark.parametrize("pool", [MeanPool2D(2), MaxPool2D(2), MeanPool2D(3), MaxPool2D(3)], ids=repr)
+def test_pool_gradients(pool):
+    check_layer(pool, (6, 6, 3))
+
+
+def test_pool_values():
+    x = np.arange(16, dtype=np.float64).reshape(1, 4, 4, 1)
+    mean, mx = MeanPool2D(2), MaxPool2D(2)
+    mean.build((4, 4, 1), None, np.float64), mx.build((4, 4, 1), None, np.float64)
+    np.testing.assert_array_equal(mean.forward(x)[0, :, :, 0], [[2.5, 4.5], [10.5, 12.5]])
+    np.testing.assert_array_equal(mx.forward(x)[0, :, :, 0], [[5, 7], [13, 15]])
+
+
+def test_reshape_and_flatten_round_trip():
+    check_layer(Reshape([2, 3, 1]), (6,))
+    check_layer(Flatten(), (2, 3, 2))
+
+
+def test_dropout_is_inverted_and_seeded():
+    layer = Dropout(0.5)
+    layer.build((1000,), None, np.float32)
+    layer.rng = np.random.default_rng(0)
+    x = np.ones((4, 1000), np.float32)
+    out = layer.forward(x, training=True)
+    assert set(np.unique(out)) == {0.0, 2.0}
+    assert abs(out.mean() - 1.0) < 0.05  # expectation preserved
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), out)  # same mask
+    np.testing.assert_array_equal(layer.forward(x, training=False), x)  # identity at test time
+    layer.rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(layer.forward(x, training=True), out)
+
+
+@pytest.mark.parametrize(
+    "make,shape,message",
+    [
+        (lambda: Dense(5), (4, 4), "flatten"),
+        (lambda: Conv2D(4, 5), (784,), "reshape"),
+        (lambda: Conv2D(4, 9), (5, 5, 1), "larger"),
+        (lambda: MeanPool2D(2), (5, 5, 1), "divisible"),
+        (lambda: Conv2D(10, 3, connections="lecun"), (8, 8, 6), "6 input maps to 16"),
+        (lambda: Reshape([5, 5]), (24,), "cannot reshape"),
+    ],
+)
+def test_shape_errors_name_the_problem(make, shape, message):
+    with pytest.raises(ShapeError, match=message):
+        make().build(shape, np.random.default_rng(0), np.float32)
+
+
+def test_bad_layer_options_fail_on_construction():
+    with pytest.raises(ShapeError):
+        Dense(0)
+    with pytest.raises(ShapeError):
+        Dropout(1.0)
+    with pytest.raises(ValueError, match="unknown initialiser"):
+        Dense(3, init="gaussian")

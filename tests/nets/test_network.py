@@ -1,0 +1,85 @@
+"""Whole networks: gradients of the mean cost by finite differences, descriptions, predictions."""
+import numpy as np
+import pytest
+
+from nets.architectures import ARCHITECTURES, get_architecture, lenet5, mlp
+from nets.layers import ShapeError
+from nets.network import Network
+from tests.conftest import numerical_gradient, sample_indices
+
+
+def check_network(description, x, y, per_param=8):
+    net = Network(description, np.random.default_rng(0), dtype=np.float64)
+    net.train_step(x, y)
+    mean_cost = lambda: net.loss.fn(net.forward(x), net.loss.activation(net.forward(x)), y) / len(x)
+    rng = np.random.default_rng(1)
+    for key, p, g, _ in net.parameters():
+        analytic = g.copy()
+        for idx in sample_indices(p.shape, per_param, rng):
+            num = numerical_gradient(mean_cost, p, idx)
+            np.testing.assert_allclose(analytic[idx], num, rtol=1e-4, atol=1e-9, err_msg=f"{key}{idx}")
+
+
+@pytest.mark.parametrize("description", [
+    mlp([16, 12], "sigmoid", loss="quadratic"),
+    mlp([16], "tanh", loss="cross_entropy"),
+    mlp([16, 12], "relu", loss="softmax_cross_entropy", dropout=0.0),
+    get_architecture("rashid"),
+    get_architecture("nielsen"),
+], ids=["sigmoid-quadratic", "tanh-crossentropy", "relu-softmax", "rashid", "nielsen"])
+def test_whole_mlp_gradients(description):
+    rng = np.random.default_rng(2)
+    x = rng.random((5, 784))
+    y = np.eye(10)[rng.integers(0, 10, 5)] * 0.98 + 0.01
+    if description["loss"] == "softmax_cross_entropy":
+        y = np.eye(10)[rng.integers(0, 10, 5)]
+    check_network(description, x, y)
+
+
+@pytest.mark.parametrize("activation,pool,connections", [("sigmoid", "mean", "full"), ("relu", "max", "lecun"),
+                                                         ("tanh", "mean", "lecun")])
+def test_whole_lenet5_gradients(activation, pool, connections):
+    rng = np.random.default_rng(3)
+    x = rng.random((3, 784))
+    y = np.eye(10)[[1, 5, 7]]
+    check_network(lenet5(activation, pool, connections), x, y, per_param=5)
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_named_architectures_build_and_predict(name):
+    net = Network(get_architecture(name), np.random.default_rng(0))
+    x = np.random.default_rng(0).random((7, 784), dtype=np.float32)
+    probs = net.predict_proba(x)
+    assert probs.shape == (7, 10) and probs.dtype == np.float32 and np.all(np.isfinite(probs))
+    assert net.predict(x[0]).shape == (1,)  # a single flat sample is accepted
+    assert net.predict(x.reshape(7, 28, 28)).shape == (7,)  # so are 28x28 images
+    assert net.describe() == Network(net.describe(), np.random.default_rng(1)).describe()
+
+
+def test_parameter_counts_match_the_textbooks():
+    assert Network(get_architecture("rashid"), np.random.default_rng(0)).n_params == 784 * 100 + 100 * 10
+    assert Network(get_architecture("nielsen"), np.random.default_rng(0)).n_params == 784 * 30 + 30 + 30 * 10 + 10
+    lenet = Network(lenet5(), np.random.default_rng(0))
+    assert lenet.n_params == (25 * 6 + 6) + (150 * 16 + 16) + (256 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10)
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    a = Network(get_architecture("nielsen"), np.random.default_rng(5)).get_params()
+    b = Network(get_architecture("nielsen"), np.random.default_rng(5)).get_params()
+    c = Network(get_architecture("nielsen"), np.random.default_rng(6)).get_params()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["0.W"], c["0.W"])
+
+
+def test_bad_descriptions_and_inputs():
+    with pytest.raises(ShapeError, match="unknown layer type"):
+        Network({"input_shape": [784], "layers": [{"type": "dense2", "units": 3}]}, np.random.default_rng(0))
+    with pytest.raises(ShapeError, match="bad options"):
+        Network({"input_shape": [784], "layers": [{"type": "dense", "unit": 3}]}, np.random.default_rng(0))
+    with pytest.raises(ShapeError, match="flat vector"):
+        Network({"input_shape": [784], "layers": [{"type": "reshape", "shape": [28, 28, 1]}]}, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown hidden activation"):
+        mlp([10], "swish")
+    net = Network(get_architecture("nielsen"), np.random.default_rng(0))
+    with pytest.raises(ShapeError, match="expects"):
+        net.predict(np.zeros((2, 100)))

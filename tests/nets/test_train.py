@@ -1,0 +1,120 @@
+"""The training loop on real digits: it learns, it is deterministic, it survives divergence."""
+import math
+
+import numpy as np
+import pytest
+
+from nets.architectures import get_architecture, lenet5, mlp
+from nets.data.augment import Augmenter
+from nets.data.datasets import load_dataset
+from nets.network import Network
+from nets.optimizers import make_optimizer
+from nets.schedules import make_schedule
+from nets.train import LabelledData, fit, target_matrix
+
+
+def subset(data, n, seed=0):
+    """A random (so class-balanced on average) part of the training split."""
+    idx = np.random.default_rng(seed).permutation(len(data.train))[:n]
+    return LabelledData(data.train.x[idx], data.train.labels[idx])
+
+
+def train(data, description, optimizer="sgd", lr=0.5, epochs=3, batch=10, seed=0, train_part=None, **kw):
+    rng = np.random.default_rng(seed)
+    net = Network(description, rng)
+    opt = make_optimizer(optimizer, lr=lr)
+    state = fit(net, opt, make_schedule(kw.pop("schedule", "constant"), lr, **kw.pop("schedule_kw", {})),
+                train_part or data.train, data.val, epochs=epochs, batch_size=batch, rng=rng,
+                targets=target_matrix(10), **kw)
+    return net, state
+
+
+def test_784_30_10_learns_mnist5k_in_three_epochs(mnist5k):
+    net, state = train(mnist5k, mlp([30], "sigmoid", loss="cross_entropy"), lr=0.5, epochs=3)
+    assert state.status == "ok" and len(state.records) == 3
+    assert state.records[-1].val_acc > 0.85
+    assert state.records[-1].train_loss < state.records[0].train_loss
+    r = state.records[0]
+    assert r.epoch == 1 and r.lr == 0.5 and r.seconds > 0 and 0 <= r.train_acc <= 1
+
+
+def test_small_lenet5_learns(mnist5k):
+    part = subset(mnist5k, 1500)
+    net, state = train(mnist5k, lenet5("relu", "max"), "adam", lr=2e-3, epochs=2, batch=32, train_part=part)
+    assert state.records[-1].val_acc > 0.6  # chance is 0.1
+
+
+def test_same_seed_gives_identical_records_other_seed_does_not(mnist5k):
+    part = subset(mnist5k, 800)
+    desc = mlp([20], "relu", dropout=0.2)
+    kw = dict(epochs=2, train_part=part, augment=Augmenter())
+    _, a = train(mnist5k, desc, "adam", lr=1e-3, seed=3, **kw)
+    _, b = train(mnist5k, desc, "adam", lr=1e-3, seed=3, **kw)
+    _, c = train(mnist5k, desc, "adam", lr=1e-3, seed=4, **kw)
+    strip = lambda s: [(r.train_loss, r.train_acc, r.val_loss, r.val_acc) for r in s.records]
+    assert strip(a) == strip(b)
+    assert strip(a) != strip(c)
+
+
+def test_divergence_is_a_status_not_a_crash(mnist5k):
+    part = subset(mnist5k, 500)
+    # Three ReLU layers at lr 3: activations grow layer by layer until float32 overflows.
+    net, state = train(mnist5k, mlp([100, 100, 100], "relu"), "sgd", lr=3.0, epochs=5, train_part=part)
+    assert state.status == "diverged" and state.diverged_epoch == 1
+    assert len(state.records) == 1 and not math.isfinite(state.records[0].train_loss)
+
+
+def test_early_stopping_keeps_the_best_weights(mnist5k):
+    part = subset(mnist5k, 300)
+    seen = []
+    net, state = train(mnist5k, mlp([64], "relu"), "adam", lr=1e-2, epochs=40, train_part=part, patience=2,
+                       on_epoch_end=lambda record, st: seen.append(record.epoch))
+    assert state.status == "early_stopped" and len(state.records) < 40
+    assert state.epoch == state.best_epoch + 2
+    assert seen == [r.epoch for r in state.records]
+    assert state.best_val_acc == max(r.val_acc for r in state.records)
+    best = Network(net.describe(), np.random.default_rng(0))
+    best.set_params(state.best_params)
+    assert (best.predict(mnist5k.val.x) == mnist5k.val.labels).mean() == pytest.approx(state.best_val_acc)
+
+
+def test_plateau_schedule_stops_training(mnist5k):
+    part = subset(mnist5k, 200)
+    _, state = train(mnist5k, mlp([16], "relu"), "sgd", lr=0.1, epochs=200, train_part=part,
+                     schedule="plateau", schedule_kw={"patience": 1, "min_fraction": 1 / 4})
+    assert state.status == "early_stopped"
+    assert min(r.lr for r in state.records) == pytest.approx(0.1 / 2)  # stopped when the rate reached 1/4
+
+
+def test_per_sample_sgd_and_rashid_scaling(mnist5k):
+    """Rashid's setup: per-sample SGD, 0.01/0.99 targets."""
+    data = load_dataset("mnist5k", scaling="rashid", train_limit=1000)
+    assert data.train.x.min() == pytest.approx(0.01) and data.train.x.max() == pytest.approx(1.0)
+    assert np.bincount(data.train.labels).min() > 70  # the limited part still has every digit
+    rng = np.random.default_rng(0)
+    net = Network(get_architecture("rashid"), rng)
+    state = fit(net, make_optimizer("sgd", lr=0.3), make_schedule("constant", 0.3), data.train, data.val,
+                epochs=1, batch_size=1, rng=rng, targets=target_matrix(10, on=0.99, off=0.01))
+    assert state.records[0].val_acc > 0.7
+
+
+def test_bad_loop_settings(mnist5k):
+    with pytest.raises(ValueError, match="mini-batch size"):
+        train(mnist5k, mlp([8]), batch=10**6, epochs=1)
+    with pytest.raises(ValueError, match="epochs"):
+        train(mnist5k, mlp([8]), epochs=0)
+
+
+def test_augmenter_moves_digits_but_keeps_them(mnist5k):
+    x = subset(mnist5k, 64).x
+    out = Augmenter(rotation=15, zoom=0.1, shift=0.1)(x, np.random.default_rng(0))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert not np.allclose(out, x)
+    assert out.min() >= 0 and out.max() <= 1.0 + 1e-6
+    ink_ratio = out.sum(axis=1) / x.sum(axis=1)
+    assert np.all((ink_ratio > 0.6) & (ink_ratio < 1.4))  # zoom changes ink area by at most ~20%
+    same = Augmenter(rotation=0, zoom=0, shift=0)(x, np.random.default_rng(0))
+    np.testing.assert_array_equal(same, x)
+    shifted = Augmenter(rotation=0, zoom=0, shift=0.2)(x[:1], np.random.default_rng(1))
+    com = lambda img: np.array(np.nonzero(img.reshape(28, 28) > 0.5)).mean(axis=1)
+    assert np.abs(com(shifted) - com(x[:1])).max() > 0.3  # the digit moved
