@@ -1,0 +1,81 @@
+"""Every config group option composes and builds; conf/net files match nets.architectures."""
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from experiments.build import (ConfigError, build_network, build_optimizer, build_schedule, check_trainer,
+                               describe_network)
+from experiments.cli import CONF_DIR
+from nets.architectures import get_architecture
+from nets.data.datasets import DataSplits
+from nets.train import LabelledData
+from tests.experiments.conftest import compose_config
+
+GROUPS = {g: sorted(p.stem for p in (CONF_DIR / g).glob("*.yaml")) for g in ("net", "optimizer", "schedule", "data")}
+FAKE = DataSplits("fake", *(LabelledData(np.zeros((20, 784), np.float32), np.arange(20) % 10) for _ in range(3)))
+
+
+def test_groups_have_the_promised_options():
+    assert set(GROUPS["net"]) >= {"rashid", "nielsen", "mlp_128x2", "mlp_10x2", "mlp_512x2", "mlp_20x3", "lenet5", "mlp"}
+    assert set(GROUPS["optimizer"]) == {"sgd", "momentum", "nesterov", "rmsprop", "adam"}
+    assert set(GROUPS["schedule"]) == {"constant", "step", "exponential", "cosine", "plateau"}
+    assert set(GROUPS["data"]) == {"mnist5k", "mnist", "fashion", "csv", "idx"}
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g, opts in GROUPS.items() for o in opts])
+def test_every_option_composes_and_builds(group, option):
+    cfg = compose_config([f"{group}={option}"])
+    assert cfg[group].name == option if group in ("optimizer", "schedule", "data") else True
+    check_trainer(cfg)
+    build_network(cfg, FAKE, np.random.default_rng(0))
+    build_optimizer(cfg, 20)
+    build_schedule(cfg)
+
+
+@pytest.mark.parametrize("name", ["rashid", "nielsen", "mlp_128x2", "mlp_10x2", "mlp_512x2", "mlp_20x3", "lenet5"])
+def test_conf_nets_are_the_named_architectures(name):
+    assert describe_network(compose_config([f"net={name}"]).net) == get_architecture(name)
+
+
+def test_generic_mlp_is_overridable():
+    cfg = compose_config(["net=mlp", "net.hidden=[256,128]", "net.activation=relu"])
+    d = describe_network(cfg.net)
+    assert [l["units"] for l in d["layers"] if l["type"] == "dense"] == [256, 128, 10]
+    assert {l["type"] for l in d["layers"]} == {"dense", "relu"}
+
+
+@pytest.mark.parametrize("preset,expect", [
+    ("rashid_exp1", {"optimizer.lr": 0.3, "trainer.batch_size": 1, "trainer.epochs": 1, "data.scaling": "rashid",
+                     "data.targets": "rashid", "net.loss": "quadratic", "net.hidden": [100]}),
+    ("nielsen_ch1", {"optimizer.lr": 3.0, "trainer.batch_size": 10, "trainer.epochs": 30, "net.loss": "quadratic",
+                     "net.init": "standard_normal", "net.hidden": [30]}),
+    ("nielsen_ch3", {"optimizer.lr": 0.5, "optimizer.l2": 5.0, "net.loss": "cross_entropy", "net.init": "normal_fan_in"}),
+    ("lenet5_adam", {"net.arch": "lenet5", "optimizer.name": "adam", "trainer.augment": True, "trainer.epochs": 20}),
+    ("mlp_table", {"optimizer.name": "adam", "net.hidden": [128, 128]}),
+])
+def test_presets_reproduce_the_classic_setups(preset, expect):
+    cfg = compose_config([f"+experiment={preset}"])
+    for key, value in expect.items():
+        got = OmegaConf.select(cfg, key)
+        assert (list(got) if OmegaConf.is_list(got) else got) == value, key
+
+
+@pytest.mark.parametrize("overrides,match", [
+    (["optimizer.lr=-1"], "optimizer.lr must be a positive"),
+    (["trainer.epochs=0"], "trainer.epochs must be at least 1"),
+    (["trainer.batch_size=0"], "batch_size must be at least 1"),
+    (["objective=accuracy"], "objective must be one of"),
+    (["data.targets=soft"], "data.targets must be one of"),
+])
+def test_value_checks(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        check_trainer(compose_config(overrides))
+
+
+def test_layer_sizes_must_fit_the_data():
+    cfg = compose_config(["net=mlp", "net.hidden=[0]"])
+    with pytest.raises(ConfigError, match="hidden layer sizes"):
+        build_network(cfg, FAKE, np.random.default_rng(0))
+    small = DataSplits("tiny", *(LabelledData(np.zeros((5, 100), np.float32), np.arange(5)) for _ in range(3)))
+    with pytest.raises(ConfigError, match="takes 784 inputs but data tiny has 100"):
+        build_network(compose_config([]), small, np.random.default_rng(0))

@@ -1,0 +1,120 @@
+"""Evaluate and predict on a model trained once for this module."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from experiments.evaluate import evaluate_run
+from experiments.predict import predict_images
+from experiments.train import train_run
+from nets.data.digit_image import load_digit
+from nets.data.readers import DataFormatError
+from tests.conftest import SHARED_T10K
+from tests.experiments.conftest import compose_config, run_module
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cfg = compose_config(["+experiment=nielsen_ch3", "trainer.epochs=6", "trainer.progress=false"])
+    summary = train_run(cfg, out)
+    assert summary["best_val_acc"] > 0.85
+    return out
+
+
+def test_evaluation_json(trained):
+    r = evaluate_run(trained)
+    on_disk = json.loads((trained / "evaluation.json").read_text())
+    assert on_disk["test_acc"] == r["test_acc"] > 0.85 and on_disk["n_test"] == 1000
+    confusion = np.array(r["confusion"])
+    assert confusion.shape == (10, 10) and confusion.sum() == 1000
+    assert np.trace(confusion) / 1000 == pytest.approx(r["test_acc"])
+    assert len(r["misclassified"]) == 1000 - np.trace(confusion)
+    assert r["per_class_acc"][3] == pytest.approx(confusion[3, 3] / confusion[3].sum())
+    assert "mnist_first_5000_acc" not in r
+
+
+@pytest.mark.skipif(not SHARED_T10K.is_dir(), reason="shared MNIST test set not present")
+def test_evaluate_on_the_real_mnist_test_set_from_the_command_line(trained):
+    result = run_module("experiments.evaluate", f"run={trained}", f"test={SHARED_T10K}")
+    assert result.returncode == 0, result.stderr
+    r = json.loads((trained / "evaluation.json").read_text())
+    assert r["n_test"] == 10000 and r["test_acc"] > 0.8
+    assert (r["mnist_first_5000_acc"] + r["mnist_last_5000_acc"]) / 2 == pytest.approx(r["test_acc"])
+    assert "first 5,000" in result.stdout
+
+
+def digit_picture(trained, digit: int, path, size=200, dark_on_light=True, mode="L"):
+    """A test digit that the model classifies correctly, drawn as a user's picture."""
+    from experiments.evaluate import load_run_model
+    from nets.data.datasets import load_dataset
+    data = load_dataset("mnist5k")
+    net = load_run_model(trained)
+    candidates = np.flatnonzero((data.test.labels == digit) & (net.predict(data.test.x) == digit))
+    ink = data.test.x[candidates[0]].reshape(28, 28)
+    grey = 1.0 - ink if dark_on_light else ink
+    img = Image.fromarray((grey * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
+    if mode == "I;16":
+        img = Image.fromarray(np.asarray(img).astype(np.uint16) * 257)
+        assert img.mode == "I;16"
+    elif mode == "RGBA":  # ink opaque, paper transparent
+        a = np.asarray(img)
+        rgba = np.zeros((size, size, 4), np.uint8)
+        rgba[..., 3] = 255 - a
+        img = Image.fromarray(rgba, "RGBA")
+    img.save(path)
+    return path
+
+
+@pytest.mark.parametrize("digit,size,dark,mode", [(3, 200, True, "L"), (7, 64, False, "L"), (0, 150, True, "I;16"),
+                                                  (4, 120, True, "RGBA")])
+def test_predict_recognises_pictures_of_digits(trained, tmp_path, digit, size, dark, mode):
+    path = digit_picture(trained, digit, tmp_path / f"d{digit}.png", size, dark, mode)
+    assert predict_images(trained, [str(path)])[0][0][0] == digit
+
+
+def test_predict_command_line(trained, tmp_path):
+    a = digit_picture(trained, 2, tmp_path / "two.png")
+    b = digit_picture(trained, 6, tmp_path / "six.png", size=90)
+    result = run_module("experiments.predict", f"run={trained}", f"image=[{a},{b}]")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith(f"{a}: 2 (") and lines[1].startswith(f"{b}: 6 (")
+
+
+def test_preprocessing_centres_by_mass(tmp_path):
+    canvas = np.full((300, 500), 255, np.uint8)
+    canvas[20:120, 400:430] = 0  # a thick stroke in a corner of a wide photo
+    Image.fromarray(canvas).save(tmp_path / "bar.png")
+    x = load_digit(tmp_path / "bar.png").reshape(28, 28)
+    rows, cols = np.nonzero(x > 0.5)
+    assert rows.max() - rows.min() + 1 == 20  # the long side fills the 20-pixel box
+    com = np.array([(x.sum(1) * np.arange(28)).sum(), (x.sum(0) * np.arange(28)).sum()]) / x.sum()
+    assert np.all(np.abs(com - 14) <= 1)
+
+
+def bad_images(tmp_path):
+    (tmp_path / "text.png").write_text("not an image")
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(tmp_path / "blank.png")
+    Image.fromarray(np.zeros((1, 1), np.uint8)).save(tmp_path / "dot.png")
+    frames = [Image.fromarray(np.full((30, 30), v, np.uint8)) for v in (0, 255)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    Image.new("L", (7000, 6000), 255).save(tmp_path / "huge.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "blank.png").read_bytes()[:60])
+    return {"text.png": "not a readable image", "blank.png": "is blank", "dot.png": "1x1 pixels",
+            "anim.gif": "animated", "huge.png": "too large", "cut.png": "could not be read|not a readable",
+            "missing.png": "does not exist"}
+
+
+def test_bad_images_give_clear_errors(tmp_path):
+    for name, message in bad_images(tmp_path).items():
+        with pytest.raises(DataFormatError, match=message):
+            load_digit(tmp_path / name)
+
+
+def test_bad_image_on_the_command_line_is_one_line(trained, tmp_path):
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(tmp_path / "blank.png")
+    result = run_module("experiments.predict", f"run={trained}", f"image={tmp_path / 'blank.png'}")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "is blank" in result.stderr

@@ -1,0 +1,71 @@
+"""The training entrypoint through Hydra, as a user runs it."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from experiments.rundir import METRIC_COLUMNS
+from experiments.train import train_run
+from tests.experiments.conftest import compose_config, run_module
+
+
+def test_a_short_run_writes_metrics_summary_and_model(tmp_path, quick):
+    out = tmp_path / "run"
+    result = run_module("experiments.train", "net=nielsen", "optimizer.lr=3.0", *quick, f"hydra.run.dir={out}")
+    assert result.returncode == 0, result.stderr
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == METRIC_COLUMNS == ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["epochs_completed"] == 2
+    assert summary["best_val_acc"] == max(float(r["val_acc"]) for r in rows)
+    assert 0.3 < summary["test_acc"] <= 1 and summary["n_params"] == 784 * 30 + 30 + 30 * 10 + 10
+    assert summary["wall_time_s"] > 0 and summary["best_epoch"] in (1, 2)
+    assert (out / "model.npz").stat().st_size > 784 * 30 * 4
+    assert (out / ".hydra" / "config.yaml").exists()
+
+
+@pytest.mark.parametrize("override,message", [
+    ("optimizer.lr=-1", "optimizer.lr must be a positive number"),
+    ("net=nonexistent", "Could not find 'net/nonexistent'; Available options in 'net': lenet5"),
+    ("trainer.epochs=zero", "trainer.epochs=zero; Value 'zero' of type 'str' could not be converted to Integer"),
+    ("trainer.batch_size=5000", "larger than the training set"),
+])
+def test_bad_overrides_exit_with_one_line(tmp_path, override, message):
+    result = run_module("experiments.train", override, f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnsweep: error:") and message in lines[0], result.stderr
+    assert not (tmp_path / "run" / "model.npz").exists()
+
+
+def test_resume_continues_at_the_right_epoch_and_matches_an_uninterrupted_run(tmp_path):
+    base = ["net=mlp", "net.hidden=[32]", "net.dropout=0.1", "optimizer=adam", "trainer.augment=true",
+            "data.train_limit=500", "trainer.progress=false"]
+    full = train_run(compose_config(base + ["trainer.epochs=4"]), tmp_path / "full")
+    train_run(compose_config(base + ["trainer.epochs=2"]), tmp_path / "part")
+    resumed = train_run(compose_config(base + ["trainer.epochs=4", "resume=true"]), tmp_path / "part")
+    read = lambda d: [(r["epoch"], r["train_loss"], r["val_acc"]) for r in csv.DictReader(open(d / "metrics.csv"))]
+    assert [int(e) for e, _, _ in read(tmp_path / "part")] == [1, 2, 3, 4]
+    assert read(tmp_path / "part") == read(tmp_path / "full")
+    assert resumed["test_acc"] == full["test_acc"] and resumed["best_val_acc"] == full["best_val_acc"]
+
+
+def test_resume_via_the_command_line_logs_where_it_continues(tmp_path, quick):
+    out = f"hydra.run.dir={tmp_path / 'run'}"
+    assert run_module("experiments.train", *quick, out).returncode == 0
+    again = run_module("experiments.train", *quick[:-2], "trainer.epochs=3", "trainer.progress=false", "resume=true", out)
+    assert again.returncode == 0, again.stderr
+    assert "resuming" in again.stdout + again.stderr and "after epoch 2" in again.stdout + again.stderr
+    assert len(list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))) == 3
+
+
+def test_a_diverging_run_finishes_with_status_diverged(tmp_path):
+    cfg = compose_config(["net=mlp", "net.hidden=[100,100,100]", "net.activation=relu", "optimizer.lr=3.0",
+                          "data.train_limit=500", "trainer.epochs=3", "trainer.progress=false"])
+    summary = train_run(cfg, tmp_path / "run")
+    assert summary["status"] == "diverged" and summary["diverged_epoch"] == 1
+    on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert on_disk["status"] == "diverged" and on_disk["test_acc"] is None and on_disk["final_val_acc"] is None
