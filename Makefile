@@ -6,7 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test bench clean
+# make sweep-lr NET=lenet5 DATA=fashion LRS=0.01,0.1,1 EPOCHS=30 BATCH=32
+NET ?= rashid
+DATA ?= mnist5k
+EPOCHS ?= 15
+BATCH ?= 1
+LRS ?=
+
+.PHONY: help setup test bench clean sweep-lr
 
 help: ## List the targets, one line each
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -16,8 +23,13 @@ setup: $(STAMP) ## Create .venv and install nnsweep with its test tools (pip ins
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# compat mode: a plain path entry, so Python merges our hydra_plugins/ namespace portion with
+	# the launchers' (the default editable finder hides it once another portion is installed).
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	@touch $@
+
+sweep-lr: $(STAMP) ## Sweep the learning rate (NET, DATA, LRS, EPOCHS, BATCH) and collect the results
+	$(PY) -m sweeps.lr --net $(NET) --data $(DATA) --epochs $(EPOCHS) --batch $(BATCH) $(if $(LRS),--lrs $(LRS))
 
 test: $(STAMP) ## Run the test suite (a few minutes on 2 cores)
 	$(PY) -m pytest

@@ -97,6 +97,7 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     resume: bool = False
     objective: str = "best_val_acc"  # what the run returns to a sweeper
+    sweep: str = "default"  # name of the multirun directory, multirun/<sweep>
 
 
 def register_configs() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import hydra
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from experiments import config as _schema  # noqa: F401  (registers the structured configs)
@@ -41,10 +42,30 @@ def objective_value(summary: dict[str, Any], objective: str) -> float:
     return float(value) if value is not None else float("nan")
 
 
-def train_run(cfg: Any, run_dir: str | Path) -> dict[str, Any]:
-    """Train the configured network, writing into ``run_dir``; returns the summary."""
+FINISHED = ("ok", "early_stopped", "diverged")
+
+
+def finished_summary(run: RunDir, epochs: int) -> dict[str, Any] | None:
+    """The summary of a run that already ended (and needs no more epochs), else None."""
+    summary = run.read_summary()
+    status = summary.get("status")
+    if status in ("early_stopped", "diverged") or (status == "ok" and summary.get("epochs_completed", 0) >= epochs):
+        return summary
+    return None
+
+
+def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None) -> dict[str, Any]:
+    """Train the configured network, writing into ``run_dir``; returns the summary.
+
+    With ``resume`` (default: ``cfg.resume``) a run that already finished is returned as it is,
+    without touching its files, and an unfinished one continues from its checkpoint.
+    """
     started = time.time()
     run = RunDir(run_dir)
+    resume = cfg.resume if resume is None else resume
+    if resume and (done := finished_summary(run, cfg.trainer.epochs)) is not None:
+        log.info("%s already finished (%s); reusing it", run.path, done["status"])
+        return done
     run.path.mkdir(parents=True, exist_ok=True)
     if not run.config.exists():  # called outside Hydra: keep the run directory self-describing
         run.config.parent.mkdir(exist_ok=True)
@@ -59,7 +80,7 @@ def train_run(cfg: Any, run_dir: str | Path) -> dict[str, Any]:
     targets = build_targets(cfg, network.output_size, network.dtype)
 
     state: TrainState | None = None
-    if cfg.resume and run.model.exists():
+    if resume and run.model.exists():
         try:
             state = restore_training(load_checkpoint(run.model), network, optimizer, schedule, rng)
         except CheckpointError as err:
@@ -68,7 +89,7 @@ def train_run(cfg: Any, run_dir: str | Path) -> dict[str, Any]:
             state.status = "running"  # it stopped at its old epoch budget; the new one is larger
         run.rewrite_metrics(state.records)
         log.info("resuming %s after epoch %d (status %s)", run.path, state.epoch, state.status)
-    elif cfg.resume:
+    elif resume:
         log.info("resume=true but %s has no checkpoint yet: starting from epoch 1", run.path)
     else:
         for stale in (run.metrics, run.summary):
@@ -131,12 +152,34 @@ def _fmt(value) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
+def record_failure(run_dir: Path, cfg: Any, err: BaseException) -> dict[str, Any]:
+    """Mark a run that raised as ``failed`` with its message, keeping what it had written."""
+    run = RunDir(run_dir)
+    run.path.mkdir(parents=True, exist_ok=True)
+    summary = {**run.read_summary(), "run_dir": str(run.path), "status": "failed",
+               "error": f"{type(err).__name__}: {err}", "objective": cfg.objective}
+    run.write_summary(summary)
+    return summary
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def hydra_main(cfg: DictConfig) -> float:
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        try:
+            summary = train_run(cfg, run_dir)
+        except ConfigError as err:
+            fail(str(err))
+        return objective_value(summary, cfg.objective)
+    # In a sweep every job resumes (its directory is named by its overrides, so rerunning the
+    # sweep finds it again), and a failing job is recorded, not raised: Hydra's sweepers stop
+    # at the first exception, and one bad point must not cost the rest of the grid.
     try:
-        summary = train_run(cfg, HydraConfig.get().runtime.output_dir)
-    except ConfigError as err:
-        fail(str(err))
+        summary = train_run(cfg, run_dir, resume=True)
+    except Exception as err:
+        log.error("run %s failed: %s: %s", run_dir, type(err).__name__, err)
+        summary = record_failure(run_dir, cfg, err)
     return objective_value(summary, cfg.objective)
 
 

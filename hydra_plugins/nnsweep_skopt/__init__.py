@@ -1,0 +1,1 @@
+"""nnsweep's scikit-optimize sweeper for Hydra: ``hydra/sweeper=skopt``."""

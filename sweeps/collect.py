@@ -1,0 +1,147 @@
+"""Gather every run of a sweep into two tidy tables: ``python -m sweeps.collect <sweep dir>``.
+
+    runs.csv     one row per run: its directory, the overrides that define it (one column per
+                 overridden key), the main settings (net, optimizer, lr, batch size, epochs,
+                 seed, data), status, best validation accuracy and its epoch, final validation
+                 accuracy, test accuracy, epochs completed, wall time, error
+    epochs.csv   one row per run and epoch: the run's directory, overrides and settings (its
+                 learning rate as ``base_lr``), and its metrics.csv row (``lr`` is that epoch's rate)
+
+A run directory is any folder below the sweep with a ``.hydra/config.yaml``. A run whose
+summary still says "running" (the process was killed) or that has no summary is reported as
+``interrupted``; failed and diverged runs appear with their status. Reports read these tables.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from nets.atomic import atomic_write_text
+from sweeps.runs import find_runs
+
+RUNS, EPOCHS = "runs.csv", "epochs.csv"
+SUMMARY_COLUMNS = ["status", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "test_acc",
+                   "epochs_completed", "diverged_epoch", "wall_time_s", "n_params", "error"]
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def parse_override_value(text: str) -> Any:
+    """An override's value as YAML would read it (``0.1`` -> 0.1, ``[30]`` -> [30])."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def run_record(run_dir: Path, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The runs.csv row and the epochs.csv rows of one run."""
+    config = _load_yaml(run_dir / ".hydra" / "config.yaml") or {}
+    hydra = _load_yaml(run_dir / ".hydra" / "hydra.yaml") or {}
+    overrides = _load_yaml(run_dir / ".hydra" / "overrides.yaml") or []
+    choices = (hydra.get("hydra", {}).get("runtime", {}) or {}).get("choices", {}) or {}
+    summary = {}
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        pass
+    row: dict[str, Any] = {"run": str(run_dir.relative_to(sweep_dir))}
+    for item in overrides:
+        key, _, value = str(item).partition("=")
+        key = key.lstrip("+~")
+        if key in ("resume", "sweep", "trainer.progress"):
+            continue
+        row[key] = parse_override_value(value)
+    opt, trainer, data, net = (config.get(k, {}) or {} for k in ("optimizer", "trainer", "data", "net"))
+    row.update({
+        "net_name": choices.get("net", net.get("arch")),
+        "hidden": "-".join(map(str, net.get("hidden", []))) if net.get("arch") == "mlp" else "",
+        "optimizer_name": opt.get("name"),
+        "lr": opt.get("lr"),
+        "l2": opt.get("l2"),
+        "batch_size": trainer.get("batch_size"),
+        "epochs": trainer.get("epochs"),
+        "seed": trainer.get("seed"),
+        "data_name": data.get("name"),
+    })
+    for column in SUMMARY_COLUMNS:
+        row[column] = summary.get(column)
+    if row["status"] in (None, "running"):
+        row["status"] = "interrupted"
+    epochs = []
+    metrics = run_dir / "metrics.csv"
+    if metrics.exists():
+        try:
+            frame = pd.read_csv(metrics)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+            frame = pd.DataFrame()
+        # The run's learning rate is "base_lr" here: "lr" is each epoch's (scheduled) rate.
+        keys = {("base_lr" if k == "lr" else k): v for k, v in row.items() if k not in SUMMARY_COLUMNS}
+        epochs = [{**keys, **rec} for rec in frame.to_dict("records")]
+    return row, epochs
+
+
+def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write ``runs.csv`` and ``epochs.csv`` into ``sweep_dir`` and return them.
+
+    Runs are sorted best first (by best validation accuracy; runs without one last).
+    """
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"sweep directory {sweep_dir} does not exist")
+    rows, epoch_rows = [], []
+    for run_dir in find_runs(sweep_dir):
+        row, epochs = run_record(run_dir, sweep_dir)
+        rows.append(row)
+        epoch_rows.extend(epochs)
+    runs = pd.DataFrame(rows)
+    if not runs.empty:
+        runs = runs.sort_values("best_val_acc", ascending=False, na_position="last", kind="stable")
+    epochs = pd.DataFrame(epoch_rows)
+    atomic_write_text(sweep_dir / RUNS, runs.to_csv(index=False))
+    atomic_write_text(sweep_dir / EPOCHS, epochs.to_csv(index=False))
+    return runs, epochs
+
+
+def describe(runs: pd.DataFrame) -> str:
+    """A few lines about a collected sweep, for the terminal."""
+    if runs.empty:
+        return "no runs found"
+    counts = runs["status"].value_counts().to_dict()
+    lines = [f"{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
+    best = runs.dropna(subset=["best_val_acc"])
+    if not best.empty:
+        top = best.iloc[0]
+        test = "n/a" if pd.isna(top["test_acc"]) else f"{top['test_acc']:.4f}"
+        lines.append(f"best: {top['run']}  val acc {top['best_val_acc']:.4f} at epoch {int(top['best_epoch'])}, "
+                     f"test acc {test}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Collect a sweep's runs into runs.csv and epochs.csv.")
+    parser.add_argument("sweep_dir", help="a sweep directory, e.g. multirun/default or results/sweep-lr/...")
+    args = parser.parse_args(argv)
+    try:
+        runs, _ = collect(args.sweep_dir)
+    except FileNotFoundError as err:
+        print(f"nnsweep: error: {err}", file=sys.stderr)
+        return 2
+    print(describe(runs))
+    print(f"tables: {Path(args.sweep_dir) / RUNS}, {Path(args.sweep_dir) / EPOCHS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
