@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from sweeps.collect import collect, describe
+from sweeps.lock import SweepLockedError, sweep_lock
 from sweeps.runs import find_runs, finished_lrs
 
 
@@ -87,7 +88,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nnsweep: error: {err}", file=sys.stderr)
         return 2
     sweep_dir = args.sweep_dir or default_sweep_dir(args.net, args.data, args.epochs, args.batch)
-    done = finished_lrs(sweep_dir, args.epochs) if sweep_dir.is_dir() else set()
+    try:
+        with sweep_lock(sweep_dir):
+            return run_sweep(args, lrs, sweep_dir)
+    except SweepLockedError as err:
+        print(f"nnsweep: error: {err}", file=sys.stderr)
+        return 2
+
+
+def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
+    """Launch the rates not finished yet, then collect the whole sweep."""
+    done = finished_lrs(sweep_dir, args.epochs)
     todo = [v for v in lrs if v not in done]
     print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}; {len(lrs) - len(todo)} already finished")
     if todo:

@@ -41,6 +41,7 @@ TRIALS = "trials.json"
 RESULTS = "optimization_results.yaml"
 METHODS = {"random": "GP", "gp": "GP", "rf": "RF", "et": "ET"}
 IGNORED_OVERRIDES = ("resume=", "sweep=", "trainer.progress=")
+MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
 
 
 class SweepError(CompactHydraException):
@@ -232,7 +233,8 @@ class SkoptSearch(Sweeper):
                 run_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir).resolve()
                 summary = RunDir(run_dir).read_summary()
                 if ret.status == JobStatus.COMPLETED:  # return_value re-raises a failed job's error
-                    objective, status = _finite(ret.return_value), summary.get("status", "ok")
+                    objective = _finite(ret.return_value)
+                    status = summary.get("status") or ("ok" if objective is not None else "failed")
                 else:
                     objective, status = None, "failed"
                     log.error("trial %d failed with an exception; see %s", first_job + n, run_dir)
@@ -260,7 +262,7 @@ class SkoptSearch(Sweeper):
 
     def _check_failures(self, trials: list[dict[str, Any]], sweep_dir: Path, space: SearchSpace) -> None:
         bad = sum(1 for t in trials if t["objective"] is None)
-        if len(trials) >= 3 and bad / len(trials) > self.max_failure_rate:
+        if len(trials) >= MIN_TRIALS_TO_JUDGE and bad / len(trials) > self.max_failure_rate:
             collect(sweep_dir)
             raise SweepError(
                 f"stopping the sweep: {bad} of {len(trials)} trials failed or diverged, more than "

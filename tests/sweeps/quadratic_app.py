@@ -1,0 +1,41 @@
+"""A cheap objective behind a real Hydra app, for testing the skopt sweeper's logic quickly.
+
+Objective (maximised): -(x - 0.3)^2 - (y - 1)^2 with y an integer; NaN (a "diverged" trial)
+when x > 0.95. Every execution appends its overrides to $QUADRATIC_LOG; with
+$QUADRATIC_DIE_AT=n the process kills itself (like kill -9) when it starts its n-th execution.
+"""
+import math
+import os
+from dataclasses import dataclass
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+
+
+@dataclass
+class Point:
+    x: float = 0.0
+    y: int = 0
+    name: str = "a"
+
+
+ConfigStore.instance().store(name="quadratic", node=Point)
+
+
+@hydra.main(version_base="1.3", config_path=None, config_name="quadratic")
+def main(cfg: Point) -> float:
+    log_path = os.environ.get("QUADRATIC_LOG")
+    if log_path:
+        with open(log_path, "a") as f:
+            f.write(" ".join(HydraConfig.get().overrides.task) + "\n")
+        die_at = int(os.environ.get("QUADRATIC_DIE_AT", "0"))
+        if die_at and sum(1 for _ in open(log_path)) == die_at:
+            os._exit(137)
+    if cfg.x > 0.95:
+        return float("nan")
+    return -((cfg.x - 0.3) ** 2) - (cfg.y - 1) ** 2 - (0.0 if cfg.name == "a" else 0.5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The learning-rate sweep, a Hydra grid and collect, through the real entrypoints."""
+import multiprocessing
+
+import pandas as pd
+import pytest
+
+from sweeps.collect import collect
+from sweeps.lock import SweepLockedError, sweep_lock
+from sweeps.lr import log_spaced, parse_lrs
+from tests.experiments.conftest import run_module
+
+TINY = ["data.train_limit=300", "net=mlp", "net.hidden=[16]"]
+
+
+def test_log_spaced_rates_print_cleanly():
+    lrs = log_spaced(0.01, 3, 6)
+    assert lrs[0] == 0.01 and lrs[-1] == 3.0 and len(lrs) == 6
+    assert all(len(str(v).replace("0.", "").lstrip("0")) <= 4 for v in lrs)  # 3 significant digits
+    ratios = [b / a for a, b in zip(lrs, lrs[1:])]
+    assert max(ratios) / min(ratios) < 1.02
+    assert "0.30000000000000004" not in str(log_spaced(0.1, 0.5, 5))
+    assert parse_lrs("1,0.1,0.1") == [0.1, 1.0]
+    with pytest.raises(ValueError):
+        parse_lrs("0.1,-1")
+
+
+def test_tiny_lr_sweep_writes_complete_tables_and_reruns_nothing(tmp_path):
+    args = ["--lrs", "0.05,0.5", "--epochs", "3", "--batch", "10", "--sweep-dir", str(tmp_path / "lr"), *TINY]
+    first = run_module("sweeps.lr", *args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    runs = pd.read_csv(tmp_path / "lr" / "runs.csv")
+    epochs = pd.read_csv(tmp_path / "lr" / "epochs.csv")
+    assert sorted(runs["lr"]) == [0.05, 0.5] and set(runs["status"]) == {"ok"}
+    assert {"best_val_acc", "best_epoch", "test_acc", "epochs_completed"} <= set(runs.columns)
+    assert len(epochs) == 6 and set(epochs["base_lr"]) == {0.05, 0.5} and set(epochs["epoch"]) == {1, 2, 3}
+    assert runs["best_val_acc"].iloc[0] == runs["best_val_acc"].max()  # best first
+    stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "lr").glob("*/summary.json")}
+    again = run_module("sweeps.lr", *args)
+    assert again.returncode == 0 and "2 already finished" in again.stdout
+    assert stamp == {p: p.stat().st_mtime_ns for p in (tmp_path / "lr").glob("*/summary.json")}
+
+
+def test_grid_with_a_failing_point_collects_every_run(tmp_path):
+    result = run_module("experiments.train", "-m", "optimizer=sgd,adam", "optimizer.lr=0.01,-1", *TINY,
+                        "trainer.epochs=2", "trainer.progress=false", f"hydra.sweep.dir={tmp_path / 'grid'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs, epochs = collect(tmp_path / "grid")
+    assert len(runs) == 4
+    assert sorted(runs["status"]) == ["failed", "failed", "ok", "ok"]
+    failed = runs[runs["status"] == "failed"]
+    assert set(failed["optimizer.lr"]) == {-1} and failed["error"].str.contains("positive number").all()
+    assert len(epochs) == 4  # two finished runs x two epochs
+    assert (tmp_path / "grid" / "runs.csv").exists() and (tmp_path / "grid" / "epochs.csv").exists()
+
+
+def test_interrupted_runs_show_as_such(tmp_path):
+    result = run_module("experiments.train", "-m", "optimizer.lr=0.1,0.2", *TINY, "trainer.epochs=1",
+                        "trainer.progress=false", f"hydra.sweep.dir={tmp_path / 'g'}")
+    assert result.returncode == 0
+    victim = next((tmp_path / "g").glob("*lr=0.2*"))
+    summary = victim / "summary.json"
+    summary.write_text(summary.read_text().replace('"status": "ok"', '"status": "running"'))
+    runs, _ = collect(tmp_path / "g")
+    assert sorted(runs["status"]) == ["interrupted", "ok"]
+
+
+def test_collect_of_a_missing_directory_is_one_line(tmp_path):
+    result = run_module("sweeps.collect", str(tmp_path / "nope"))
+    assert result.returncode == 2 and result.stderr.startswith("nnsweep: error:") and result.stderr.count("\n") == 1
+
+
+def _hold_lock(path, ready, release):
+    with sweep_lock(path):
+        ready.set()
+        release.wait(30)
+
+
+def test_lr_sweep_refuses_a_directory_in_use(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(tmp_path / "lr", ready, release))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        result = run_module("sweeps.lr", "--lrs", "0.1", "--sweep-dir", str(tmp_path / "lr"))
+        assert result.returncode == 2 and "is in use by process" in result.stderr
+    finally:
+        release.set()
+        holder.join(10)
+
+
+def test_a_second_sweep_into_the_same_directory_is_refused(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(tmp_path, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(SweepLockedError, match=f"in use by process {holder.pid}"):
+            with sweep_lock(tmp_path):
+                pass
+    finally:
+        release.set()
+        holder.join(10)
+    with sweep_lock(tmp_path):  # free again once the holder is gone
+        pass

@@ -1,0 +1,96 @@
+"""The skopt sweeper as Hydra runs it: discovery, search, failures, kill-and-resume."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+
+REPO = Path(__file__).resolve().parents[2]
+SPACE = ["x=interval(0, 1)", "y=int(interval(0, 3))", "name=choice(a, b)"]
+
+
+def sweep(tmp_path, name, *extra, env=None, launcher="basic"):
+    args = [sys.executable, str(Path(__file__).with_name("quadratic_app.py")), "-m", "hydra/sweeper=skopt",
+            f"hydra/launcher={launcher}", f"hydra.sweep.dir={tmp_path / name}", "hydra.sweep.subdir=${hydra.job.num}",
+            *SPACE, *extra]
+    return subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+
+def record(tmp_path, name):
+    rounds = json.loads((tmp_path / name / "trials.json").read_text())["rounds"]
+    return [t for r in rounds for t in r]
+
+
+def test_plugin_is_discovered():
+    assert "SkoptSweeper" in [p.__name__ for p in Plugins.instance().discover(Sweeper)]
+
+
+def test_finds_the_best_point_and_writes_results_and_plots(tmp_path):
+    result = sweep(tmp_path, "s", "hydra.sweeper.n_trials=15", "hydra.sweeper.n_initial_points=6")
+    assert result.returncode == 0, result.stderr[-2000:]
+    res = yaml.safe_load((tmp_path / "s" / "optimization_results.yaml").read_text())
+    assert res["n_trials"] == 15 and res["best_params"]["y"] == 1 and res["best_params"]["name"] == "a"
+    assert abs(res["best_params"]["x"] - 0.3) < 0.15 and res["best_value"] > -0.03
+    for plot in ("skopt_convergence.png", "skopt_objective.png", "skopt_evaluations.png"):
+        assert (tmp_path / "s" / plot).stat().st_size > 10_000
+    assert (tmp_path / "s" / "multirun.yaml").exists()
+    assert len(record(tmp_path, "s")) == 15
+
+
+def test_random_search_and_a_diverging_trial_is_told_a_finite_penalty(tmp_path):
+    result = sweep(tmp_path, "r", "hydra.sweeper.method=random", "hydra.sweeper.n_trials=12", "x=interval(0.8, 1)",
+                   "hydra.sweeper.max_failure_rate=0.9")
+    assert result.returncode == 0, result.stderr[-2000:]
+    trials = record(tmp_path, "r")
+    diverged = [t for t in trials if t["params"]["x"] > 0.95]
+    assert diverged, "the seeded random draw should hit x > 0.95"
+    for t in diverged:
+        assert t["objective"] is None and t["status"] == "failed"
+        earlier = [u["told"] for u in trials[: trials.index(t)] if u["objective"] is not None]
+        assert t["told"] == (max(earlier) if earlier else 0.0)  # the worst value seen so far
+
+
+def test_too_many_failures_stop_the_sweep_with_a_clear_message(tmp_path):
+    result = sweep(tmp_path, "f", "x=interval(0.96, 1)", "hydra.sweeper.n_trials=10", "hydra.sweeper.max_failure_rate=0.5")
+    assert result.returncode != 0
+    assert "stopping the sweep: 5 of 5 trials failed or diverged" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_killed_sweep_resumes_without_retraining_and_ends_with_the_same_points(tmp_path):
+    common = ["hydra.sweeper.n_trials=8", "hydra.sweeper.batch_size=2", "hydra.sweeper.n_initial_points=3"]
+    full = sweep(tmp_path, "full", *common, env={"QUADRATIC_LOG": str(tmp_path / "full.log")})
+    assert full.returncode == 0, full.stderr[-2000:]
+    log = tmp_path / "cut.log"
+    killed = sweep(tmp_path, "cut", *common, env={"QUADRATIC_LOG": str(log), "QUADRATIC_DIE_AT": "6"})
+    assert killed.returncode == 137
+    assert len(record(tmp_path, "cut")) == 4  # two complete rounds were recorded
+    before = log.read_text().splitlines()
+    resumed = sweep(tmp_path, "cut", *common, env={"QUADRATIC_LOG": str(log)})
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    executed = log.read_text().splitlines()
+    assert executed[:6] == before and len(executed) == 6 + 4  # only the last two rounds ran again
+    assert not set(before[:4]) & set(executed[6:])  # recorded trials were not run again
+    strip = lambda trials: [(t["point"], t["told"]) for t in trials]
+    assert strip(record(tmp_path, "cut")) == strip(record(tmp_path, "full"))
+    jobs = sorted(int(p.name) for p in (tmp_path / "cut").iterdir() if p.name.isdigit())
+    assert jobs == list(range(len(jobs))) and len(jobs) == 10  # numbering continued: nothing overwritten
+
+
+def test_changed_settings_are_refused_not_mixed(tmp_path):
+    assert sweep(tmp_path, "c", "hydra.sweeper.n_trials=2").returncode == 0
+    again = sweep(tmp_path, "c", "hydra.sweeper.n_trials=3", "hydra.sweeper.seed=5")
+    assert again.returncode != 0 and "other settings (seed differ)" in again.stderr
+
+
+def test_unknown_sweeper_option_and_gbrt_are_clear_errors(tmp_path):
+    bad = sweep(tmp_path, "u", "hydra.sweeper.n_trails=3")
+    assert bad.returncode != 0 and "n_trails" in bad.stderr
+    gbrt = sweep(tmp_path, "g", "hydra.sweeper.method=gbrt")
+    assert gbrt.returncode != 0 and "gbrt is not available" in gbrt.stderr
