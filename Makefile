@@ -12,8 +12,9 @@ DATA ?= mnist5k
 EPOCHS ?= 15
 BATCH ?= 1
 LRS ?=
+SWEEP ?=
 
-.PHONY: help setup test bench clean sweep-lr
+.PHONY: help setup test bench clean sweep-lr report
 
 help: ## List the targets, one line each
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,8 +29,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	@touch $@
 
-sweep-lr: $(STAMP) ## Sweep the learning rate (NET, DATA, LRS, EPOCHS, BATCH) and collect the results
+sweep-lr: $(STAMP) ## Sweep the learning rate (NET, DATA, LRS, EPOCHS, BATCH); tables and report
 	$(PY) -m sweeps.lr --net $(NET) --data $(DATA) --epochs $(EPOCHS) --batch $(BATCH) $(if $(LRS),--lrs $(LRS))
+
+report: $(STAMP) ## Collect a sweep and write its figures and index.html: make report SWEEP=<sweep dir>
+	@test -n "$(SWEEP)" || { echo "nnsweep: error: say which sweep: make report SWEEP=<sweep dir>" >&2; exit 2; }
+	$(PY) -m sweeps.collect $(SWEEP)
+	$(PY) -m reports $(SWEEP)
 
 test: $(STAMP) ## Run the test suite (a few minutes on 2 cores)
 	$(PY) -m pytest

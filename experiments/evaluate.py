@@ -80,17 +80,23 @@ def evaluate(network: Network, test: LabelledData, targets: np.ndarray) -> dict[
     return result
 
 
+def load_run_test_set(run_dir: str | Path, test_dir: str | Path | None = None) -> tuple[LabelledData, str]:
+    """The test images a run is judged on (its own test split, or ``test_dir``), scaled as it was
+    trained; and a description of where they came from."""
+    cfg = run_config(Path(run_dir))
+    try:
+        if test_dir is not None:
+            return load_test_dir(test_dir, cfg.data.scaling), str(test_dir)
+        return load_data(cfg).test, f"{cfg.data.name} test split"
+    except DataFormatError as err:
+        raise ConfigError(str(err)) from None
+
+
 def evaluate_run(run_dir: str | Path, test_dir: str | Path | None = None, use_best: bool = True) -> dict[str, Any]:
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
     network = load_run_model(run_dir, use_best)
-    try:
-        if test_dir is not None:
-            test, source = load_test_dir(test_dir, cfg.data.scaling), str(test_dir)
-        else:
-            test, source = load_data(cfg).test, f"{cfg.data.name} test split"
-    except DataFormatError as err:
-        raise ConfigError(str(err)) from None
+    test, source = load_run_test_set(run_dir, test_dir)
     result = {"run_dir": str(run_dir), "test_source": source, "weights": "best" if use_best else "final",
               **evaluate(network, test, build_targets(cfg, network.output_size, network.dtype))}
     atomic_write_text(run_dir / EVALUATION, json.dumps(result, indent=1) + "\n")

@@ -4,7 +4,7 @@ Trains one run per learning rate (log-spaced, too small to too large) through
 ``experiments.train``'s Hydra multirun, in parallel on all cores, into a stable, named sweep
 directory. Every run records every epoch, so the sweep is the whole learning-rate x epoch grid:
 the best number of epochs is where validation accuracy peaks. Then collects ``runs.csv`` and
-``epochs.csv`` and prints where they are.
+``epochs.csv``, writes the report (``reports``), and prints where they are.
 
 Rerunning the same command continues the same sweep: finished runs are not launched again,
 interrupted ones resume from their checkpoints.
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="mini-batch size (default 1: per-sample SGD, Rashid's learning-rate experiment)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel runs (default: all cores)")
     parser.add_argument("--sweep-dir", type=Path, help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>")
+    parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
     args = parser.parse_args(argv)
     try:
@@ -111,6 +112,10 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
     runs, _ = collect(sweep_dir)
     print(describe(runs))
     print(f"results: {sweep_dir / 'runs.csv'}, {sweep_dir / 'epochs.csv'}")
+    if not args.no_report:
+        from reports.build import build_report
+
+        print(f"report: {build_report(sweep_dir)}")
     return 0
 
 

@@ -25,7 +25,7 @@ def test_log_spaced_rates_print_cleanly():
 
 
 def test_tiny_lr_sweep_writes_complete_tables_and_reruns_nothing(tmp_path):
-    args = ["--lrs", "0.05,0.5", "--epochs", "3", "--batch", "10", "--sweep-dir", str(tmp_path / "lr"), *TINY]
+    args = ["--lrs", "0.05,0.5", "--epochs", "3", "--batch", "10", "--no-report", "--sweep-dir", str(tmp_path / "lr"), *TINY]
     first = run_module("sweeps.lr", *args)
     assert first.returncode == 0, first.stderr[-2000:]
     runs = pd.read_csv(tmp_path / "lr" / "runs.csv")

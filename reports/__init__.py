@@ -1,0 +1,1 @@
+"""Figures and an HTML page from a sweep's results tables and saved models."""

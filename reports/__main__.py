@@ -1,0 +1,27 @@
+"""``python -m reports <sweep dir>``: write the sweep's figures and index.html into <sweep dir>/report/."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from reports.build import build_report
+from reports.tables import ReportError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__.split(":", 1)[1].strip())
+    parser.add_argument("sweep_dir", help="a collected sweep directory (with runs.csv and epochs.csv)")
+    args = parser.parse_args(argv)
+    started = time.time()
+    try:
+        index = build_report(args.sweep_dir)
+    except ReportError as err:
+        print(f"nnsweep: error: {err}", file=sys.stderr)
+        return 2
+    print(f"report written in {time.time() - started:.1f} s: {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""One look for every figure: a non-interactive backend, readable fonts, and a save helper."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+plt.rcParams.update({
+    "figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
+    "legend.fontsize": 9, "axes.grid": False, "figure.constrained_layout.use": True,
+})
+
+CMAP_ACCURACY = "viridis"
+CMAP_GAP = "RdBu_r"
+MISSING_COLOUR = "#d0d0d0"
+
+
+def save(fig, path: Path) -> Path:
+    """Write ``fig`` as PNG and close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def figure_to_rgb(fig) -> np.ndarray:
+    """The rendered figure as an ``(h, w, 3)`` uint8 array (one animation frame)."""
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def lr_label(lr: float) -> str:
+    return f"{lr:.3g}"

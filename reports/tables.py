@@ -1,0 +1,102 @@
+"""Reading a sweep's tables (written by ``sweeps.collect``) and shaping them for figures."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SETTING_COLUMNS = ("net_name", "hidden", "optimizer_name", "l2", "batch_size", "epochs", "seed", "data_name")
+
+
+class ReportError(ValueError):
+    """A sweep directory that cannot be reported on (the message says what to do)."""
+
+
+@dataclass
+class SweepTables:
+    sweep_dir: Path
+    runs: pd.DataFrame  # one row per run, best first
+    epochs: pd.DataFrame  # one row per run and epoch
+
+
+def load_tables(sweep_dir: str | Path) -> SweepTables:
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise ReportError(f"sweep directory {sweep_dir} does not exist")
+    try:
+        runs = pd.read_csv(sweep_dir / "runs.csv")
+    except FileNotFoundError:
+        raise ReportError(f"{sweep_dir} has no runs.csv; collect it first: python -m sweeps.collect {sweep_dir}") from None
+    except pd.errors.EmptyDataError:
+        runs = pd.DataFrame()
+    try:
+        epochs = pd.read_csv(sweep_dir / "epochs.csv")
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        epochs = pd.DataFrame()
+    if runs.empty:
+        raise ReportError(f"{sweep_dir} has no runs to report on")
+    return SweepTables(sweep_dir, runs, epochs)
+
+
+@dataclass
+class LrEpochGrid:
+    """A metric over learning rate x epoch, for one group of runs that differ only in lr.
+
+    ``values: (n_lrs, n_epochs)`` with NaN where a run has no such epoch; ``status`` per lr
+    (ok / early_stopped / diverged / failed / interrupted) and ``diverged_epoch`` per lr.
+    """
+
+    lrs: np.ndarray
+    epochs: np.ndarray
+    values: np.ndarray
+    status: list[str]
+    diverged_epoch: list[float]
+    group: str  # what the other settings of these runs are, for titles
+
+    def best_cell(self) -> tuple[int, int] | None:
+        if np.all(np.isnan(self.values)):
+            return None
+        flat = int(np.nanargmax(self.values))
+        return divmod(flat, self.values.shape[1])
+
+
+def best_group(tables: SweepTables) -> pd.DataFrame:
+    """The runs that share every setting but the learning rate with the best run (all runs of an
+    lr sweep; one slice of a larger grid)."""
+    runs = tables.runs
+    varying = [c for c in SETTING_COLUMNS if c in runs and runs[c].astype(str).nunique() > 1]
+    varying += [c for c in runs.columns if "." in c and c != "optimizer.lr" and runs[c].astype(str).nunique() > 1]
+    ranked = runs.dropna(subset=["best_val_acc"])
+    best = ranked.iloc[0] if not ranked.empty else runs.iloc[0]
+    mask = np.ones(len(runs), dtype=bool)
+    for c in varying:
+        mask &= (runs[c].astype(str) == str(best[c])).to_numpy()
+    return runs[mask]
+
+
+def describe_group(group: pd.DataFrame) -> str:
+    first = group.iloc[0]
+    parts = [str(first.get("net_name", "")), str(first.get("optimizer_name", "")),
+             f"batch {first.get('batch_size')}" if "batch_size" in group else "", str(first.get("data_name", ""))]
+    return ", ".join(p for p in parts if p and p != "nan")
+
+
+def lr_epoch_grid(tables: SweepTables, metric: str, group: pd.DataFrame | None = None) -> LrEpochGrid:
+    """``metric`` (a metrics.csv column, or "gap" = train_acc - val_acc) per lr and epoch."""
+    group = best_group(tables) if group is None else group
+    group = group.dropna(subset=["lr"]).sort_values("lr")
+    runs_by_name = set(group["run"])
+    ep = tables.epochs[tables.epochs["run"].isin(runs_by_name)] if not tables.epochs.empty else tables.epochs
+    max_epoch = int(max(group["epochs"].max() if "epochs" in group else 0, ep["epoch"].max() if len(ep) else 0))
+    lrs = group["lr"].to_numpy(dtype=float)
+    values = np.full((len(group), max_epoch), np.nan)
+    for i, run in enumerate(group["run"]):
+        rows = ep[ep["run"] == run]
+        if rows.empty:
+            continue
+        series = rows["train_acc"] - rows["val_acc"] if metric == "gap" else rows[metric]
+        values[i, rows["epoch"].to_numpy(dtype=int) - 1] = series.to_numpy(dtype=float)
+    return LrEpochGrid(lrs, np.arange(1, max_epoch + 1), values, group["status"].astype(str).tolist(),
+                       group.get("diverged_epoch", pd.Series([np.nan] * len(group))).tolist(), describe_group(group))

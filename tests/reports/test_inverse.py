@@ -1,0 +1,61 @@
+"""The back query by hand on a tiny network; activation maximisation images are their digit."""
+import numpy as np
+import pytest
+
+from nets.architectures import lenet5, mlp
+from nets.inverse import back_query, can_back_query, maximise_class
+from nets.network import Network
+from nets.optimizers import make_optimizer
+from nets.schedules import make_schedule
+from nets.train import fit, target_matrix
+
+
+def test_back_query_matches_rashids_formulas_by_hand():
+    net = Network({"input_shape": [3], "layers": [{"type": "dense", "units": 2, "bias": False}, {"type": "sigmoid"},
+                                                   {"type": "dense", "units": 2, "bias": False}], "loss": "quadratic"},
+                  np.random.default_rng(0), dtype=np.float64)
+    w_ih = np.array([[0.5, -0.2], [0.1, 0.4], [-0.3, 0.8]])  # (inputs, hidden)
+    w_ho = np.array([[0.9, -0.6], [-0.4, 0.7]])  # (hidden, outputs)
+    net.layers[0].params["W"][...] = w_ih
+    net.layers[2].params["W"][...] = w_ho
+    # Rashid, by hand, for digit 1: targets (0.01, 0.99) -> logit -> who^T -> rescale -> logit -> wih^T -> rescale
+    final_in = np.log(np.array([0.01, 0.99]) / (1 - np.array([0.01, 0.99])))  # [-4.59512, 4.59512]
+    hidden_out = w_ho @ final_in  # Rashid's who.T @ final_inputs, who being (outputs, hidden)
+    assert hidden_out == pytest.approx([-6.89268, 5.05463], abs=1e-4)
+    hidden_out = (hidden_out - hidden_out.min()) / (hidden_out - hidden_out.min()).max() * 0.98 + 0.01
+    assert hidden_out == pytest.approx([0.01, 0.99])
+    inputs = w_ih @ np.log(hidden_out / (1 - hidden_out))
+    expected = (inputs - inputs.min()) / (inputs - inputs.min()).max() * 0.98 + 0.01
+    np.testing.assert_allclose(back_query(net, 1), expected, rtol=1e-12)
+    # by hand: W_ih @ logit(0.01, 0.99) = (-3.2166, 1.3785, 5.0546) -> rescaled (0.01, 0.5544, 0.99)
+    np.testing.assert_allclose(back_query(net, 1), [0.01, 0.5544, 0.99], atol=1e-4)
+
+
+def test_back_query_needs_a_sigmoid_network():
+    assert can_back_query(Network(mlp([5], "sigmoid", loss="quadratic"), np.random.default_rng(0)))
+    relu = Network(mlp([5], "relu"), np.random.default_rng(0))
+    assert not can_back_query(relu)
+    with pytest.raises(ValueError, match="maximise_class"):
+        back_query(relu, 3)
+
+
+@pytest.fixture(scope="module")
+def trained_relu(mnist5k):
+    rng = np.random.default_rng(0)
+    net = Network(mlp([64], "relu"), rng)
+    fit(net, make_optimizer("adam", lr=2e-3), make_schedule("constant", 2e-3), mnist5k.train, mnist5k.val, epochs=3,
+        batch_size=32, rng=rng, targets=target_matrix(10))
+    return net
+
+
+def test_activation_maximisation_images_are_their_digit(trained_relu):
+    images = np.stack([maximise_class(trained_relu, k) for k in range(10)])
+    assert images.min() >= 0 and images.max() <= 1
+    assert trained_relu.predict(images).tolist() == list(range(10))
+
+
+def test_activation_maximisation_on_lenet5():
+    net = Network(lenet5("relu", "max"), np.random.default_rng(1))
+    images = np.stack([maximise_class(net, k, steps=60) for k in range(10)])
+    assert net.predict(images).tolist() == list(range(10))
+    assert all(layer.needs_input_grad is False for layer in net.layers[:2])  # flags restored

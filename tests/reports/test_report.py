@@ -1,0 +1,76 @@
+"""Whole reports from real tiny sweeps: every file referenced exists, and a browser loads them."""
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from reports.build import build_report
+from tests.experiments.conftest import run_module
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def lr_sweep(tmp_path_factory):
+    """An lr sweep of a deep ReLU net whose largest rate diverges, reported by sweeps.lr itself."""
+    out = tmp_path_factory.mktemp("sweep") / "lr"
+    result = run_module("sweeps.lr", "--lrs", "0.01,0.1,3", "--epochs", "3", "--batch", "10", "--net", "mlp",
+                        "--sweep-dir", str(out), "data.train_limit=400", "net.hidden=[100,100,100]",
+                        "net.activation=relu")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "report: " in result.stdout
+    return out
+
+
+def referenced_files(index: Path) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"]+)"', index.read_text())
+
+
+def test_lr_sweep_report_has_every_figure_and_only_existing_files(lr_sweep):
+    index = lr_sweep / "report" / "index.html"
+    files = referenced_files(index)
+    assert not [f for f in files if "://" in f or f.startswith("/")]  # relative links only, no network
+    assert all((index.parent / f).is_file() and (index.parent / f).stat().st_size > 5000 for f in files)
+    for name in ("heatmap_val_acc.png", "heatmap_train_acc.png", "heatmap_gap.png", "accuracy_vs_lr.png",
+                 "learning_curves_acc.png", "learning_curves_loss.png", "heatmap_val_acc_anim.gif",
+                 "heatmap_val_acc_anim.mp4", "learning_curves_anim.gif", "digit_portraits.png", "misclassified.png",
+                 "confusion_matrix.png", "first_layer.png"):
+        assert name in files, name
+    page = index.read_text()
+    assert "diverged" in page and "<table" in page and page.count("<figcaption>") >= 12
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_every_image_loads_in_headless_chromium(lr_sweep):
+    index = lr_sweep / "report" / "index.html"
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", index.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120).stdout
+    counts = re.search(r'data-images="(\d+)/(\d+)"', dom)
+    assert counts, "the page's image check did not run"
+    loaded, total = map(int, counts.groups())
+    assert total >= 12 and loaded == total, dom[-2000:]
+
+
+def test_bayesian_sweep_report(tmp_path):
+    result = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "optimizer.lr=tag(log, interval(0.01, 3))",
+                        "net.hidden=choice([16],[32])", "net=mlp", "data.train_limit=300", "trainer.epochs=2",
+                        "trainer.progress=false", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_initial_points=2",
+                        f"hydra.sweep.dir={tmp_path / 'bayes'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    index = build_report(tmp_path / "bayes")
+    files = referenced_files(index)
+    assert {"trials_parallel.png", "skopt_convergence.png", "skopt_evaluations.png"} <= set(files)
+    assert all((index.parent / f).is_file() for f in files)
+
+
+def test_make_report_needs_a_sweep():
+    result = subprocess.run(["make", "-s", "report"], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0 and "make report SWEEP=" in result.stderr
