@@ -72,10 +72,10 @@ def run(repeats: int, batch_one_repeats: int, root: str, lenet_repeats: int) -> 
         lr = LR[batch]
         ref_times, eng_times = [], []
         for rep in range(batch_one_repeats if batch == 1 else repeats):
-            init = Network(rashid(), np.random.default_rng(rep))
-            W1, W2 = (p.copy() for p in init.get_params().values())
+            rng = np.random.default_rng(rep)  # as in engine_epoch: weights first, then the data order
+            W1, W2 = (p.copy() for p in Network(rashid(), rng).get_params().values())
             start = time.perf_counter()
-            reference_epoch(X, Y, W1, W2, lr, batch, np.random.default_rng(rep))
+            reference_epoch(X, Y, W1, W2, lr, batch, rng)
             ref_times.append(time.perf_counter() - start)
             seconds, net = engine_epoch(rashid(), "sgd", lr, batch, data, rep)
             eng_times.append(seconds)

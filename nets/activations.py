@@ -6,7 +6,7 @@ non-linearity, see ``nets.losses``) and the back query (``reports``) can reuse t
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, logsumexp
+from scipy.special import expit
 
 from nets.layers import Layer
 
@@ -42,8 +42,14 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax via log-sum-exp: finite even where softmax underflows to 0."""
-    return z - logsumexp(z, axis=1, keepdims=True)
+    """Row-wise log-softmax via log-sum-exp: finite even where softmax underflows to 0.
+
+    Written out (shift by the row maximum, so the largest term is exp(0) = 1 and the log is of
+    a number in [1, classes]) rather than ``scipy.special.logsumexp``, whose generic array-API
+    machinery costs ~0.3 ms a call: 7% of a LeNet-5 training step.
+    """
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 class Sigmoid(Layer):

@@ -166,15 +166,29 @@ class Adam(Optimizer):
             raise ValueError(f"Adam betas must be in [0, 1), got beta1={beta1}, beta2={beta2}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
+    def bind(self, params):
+        super().bind(params)
+        self._scratch = [np.empty_like(p) for _, p, _, _ in params]
+        return self
+
     def _update(self, i, p, g):
-        m, v = self.state["m"][i], self.state["v"][i]
+        # In place, through one scratch array per parameter: Adam runs once per mini-batch on
+        # every parameter, and temporaries were a third of its cost.
+        m, v, tmp = self.state["m"][i], self.state["v"][i], self._scratch[i]
         m *= self.beta1
-        m += (1.0 - self.beta1) * g
+        np.multiply(g, 1.0 - self.beta1, out=tmp)
+        m += tmp
         v *= self.beta2
-        v += (1.0 - self.beta2) * g * g
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.beta2
+        v += tmp
         # Fold both bias corrections into the step size (the paper's efficient form, Sec. 2).
         step = self.lr * np.sqrt(1.0 - self.beta2 ** self.t) / (1.0 - self.beta1 ** self.t)
-        p -= step * m / (np.sqrt(v) + self.eps)
+        np.sqrt(v, out=tmp)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= step
+        p -= tmp
 
     def hyperparameters(self):
         return {**super().hyperparameters(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
