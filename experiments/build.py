@@ -40,6 +40,8 @@ def check_trainer(cfg: Any) -> None:
     _check(t.batch_size >= 1, f"trainer.batch_size must be at least 1, got {t.batch_size}")
     _check(t.patience is None or t.patience >= 1, f"trainer.patience must be >= 1 or null, got {t.patience}")
     _check(t.dtype in ("float32", "float64"), f"trainer.dtype must be float32 or float64, got {t.dtype!r}")
+    _check(t.clip_grad_norm is None or t.clip_grad_norm > 0,
+           f"trainer.clip_grad_norm must be positive or null, got {t.clip_grad_norm}")
     _check(cfg.objective in OBJECTIVES, f"objective must be one of {', '.join(OBJECTIVES)}, got {cfg.objective!r}")
     lr = cfg.optimizer.lr
     _check(math.isfinite(lr) and lr > 0, f"optimizer.lr must be a positive number, got {lr}")

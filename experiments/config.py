@@ -84,6 +84,7 @@ class TrainerConfig:
     zoom: float = 0.1
     shift: float = 0.1
     dtype: str = "float32"
+    clip_grad_norm: Optional[float] = None  # clip each mini-batch's gradient norm (off: classic runs stay exact)
     restore_best: bool = True  # test and save the best-validation weights as the model
     progress: bool = True  # progress bars (only ever shown on a terminal)
 

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from experiments.build import ConfigError, build_targets, load_data
 from experiments.cli import fail, parse_key_values
 from experiments.rundir import RunDir
-from nets.atomic import atomic_write_text
+from nets.atomic import WriteError, atomic_write_text
 from nets.checkpoint import CheckpointError, load_network
 from nets.data.datasets import load_test_dir
 from nets.data.readers import DataFormatError
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"weights must be best or final, got {args['weights']!r}")
     try:
         r = evaluate_run(args["run"], args.get("test"), args.get("weights", "best") == "best")
-    except ConfigError as err:
+    except (ConfigError, WriteError) as err:
         fail(str(err))
     print(f"test accuracy {r['test_acc']:.4f} on {r['n_test']} images ({r['test_source']}); "
           f"{len(r['misclassified'])} misclassified")

@@ -18,7 +18,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from nets.atomic import atomic_write_text
+from nets.atomic import atomic_write_text, write_error
 from nets.train import EpochRecord
 
 METRICS, SUMMARY, MODEL, CONFIG = "metrics.csv", "summary.json", "model.npz", ".hydra/config.yaml"
@@ -63,12 +63,15 @@ class RunDir:
 
     def append_metrics(self, record: EpochRecord) -> None:
         new = not self.metrics.exists()
-        with open(self.metrics, "a", encoding="utf-8") as f:
-            if new:
-                f.write(",".join(METRIC_COLUMNS) + "\n")
-            f.write(_row(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(self.metrics, "a", encoding="utf-8") as f:
+                if new:
+                    f.write(",".join(METRIC_COLUMNS) + "\n")
+                f.write(_row(record) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as err:
+            raise write_error(self.metrics, err) from None
 
     def read_metrics(self) -> list[dict[str, str]]:
         if not self.metrics.exists():

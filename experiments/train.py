@@ -29,7 +29,7 @@ from experiments.build import (OBJECTIVES, ConfigError, build_augmenter, build_n
 from experiments.cli import fail, run_hydra_app
 from experiments.progress import EpochProgress
 from experiments.rundir import RunDir
-from nets.atomic import atomic_write_text
+from nets.atomic import WriteError, atomic_write_text, write_error
 from nets.checkpoint import CheckpointError, load_checkpoint, restore_training, save_checkpoint
 from nets.train import TrainState, fit
 
@@ -66,7 +66,10 @@ def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None) -> dict
     if resume and (done := finished_summary(run, cfg.trainer.epochs)) is not None:
         log.info("%s already finished (%s); reusing it", run.path, done["status"])
         return done
-    run.path.mkdir(parents=True, exist_ok=True)
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(run.path, err) from None
     if not run.config.exists():  # called outside Hydra: keep the run directory self-describing
         run.config.parent.mkdir(exist_ok=True)
         atomic_write_text(run.config, OmegaConf.to_yaml(cfg))
@@ -116,7 +119,8 @@ def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None) -> dict
         progress.start(state.epoch if state else 0)
         state = fit(network, optimizer, schedule, data.train, data.val, epochs=cfg.trainer.epochs,
                     batch_size=cfg.trainer.batch_size, rng=rng, targets=targets, patience=cfg.trainer.patience,
-                    augment=augment, state=state, on_epoch_end=on_epoch_end, on_batches=progress.batches)
+                    augment=augment, state=state, on_epoch_end=on_epoch_end, on_batches=progress.batches,
+                    clip_norm=cfg.trainer.clip_grad_norm)
 
     save_checkpoint(run.model, network, optimizer=optimizer, schedule=schedule, state=state, rng=rng)
     summary = {**base, **summarise(state)}
@@ -169,7 +173,7 @@ def hydra_main(cfg: DictConfig) -> float:
     if hydra_cfg.mode != RunMode.MULTIRUN:
         try:
             summary = train_run(cfg, run_dir)
-        except ConfigError as err:
+        except (ConfigError, WriteError) as err:
             fail(str(err))
         return objective_value(summary, cfg.objective)
     # In a sweep every job resumes (its directory is named by its overrides, so rerunning the

@@ -6,28 +6,49 @@ then renamed over the target (rename is atomic within one file system).
 """
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
 
+class WriteError(OSError):
+    """An output file could not be written (disk full, no permission, a file where a directory
+    should be); the message names the path and what to do."""
+
+
+def write_error(path: Path, err: OSError) -> WriteError:
+    reason = err.strerror or str(err)
+    hint = ("free some space" if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+            else "check the path and its permissions, or choose another output directory")
+    error = WriteError(f"cannot write {path}: {reason}; {hint}")
+    error.errno = err.errno
+    return error
+
+
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over
-    ``path``. Readers see the old file or the new one, never a partial one."""
+    ``path``. Readers see the old file or the new one, never a partial one. Failures raise
+    ``WriteError`` and leave no temporary file behind."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise write_error(path, err) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise write_error(path, err) from None
         raise
     try:  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)

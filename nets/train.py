@@ -77,6 +77,19 @@ def target_matrix(n_classes: int, on: float = 1.0, off: float = 0.0, dtype=np.fl
     return t
 
 
+def clip_gradient_norm(network: Network, max_norm: float) -> float:
+    """Scale all gradients down together so their global L2 norm is at most ``max_norm``
+    (Pascanu et al. 2013); returns the norm before clipping. Direction is kept, only the step
+    is shortened, which tames the occasional huge gradient of a too-large learning rate."""
+    grads = [g for _, _, g, _ in network.parameters()]
+    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+    if total > max_norm:
+        scale = max_norm / total
+        for g in grads:
+            g *= scale
+    return total
+
+
 def fit(
     network: Network,
     optimizer: Optimizer,
@@ -94,6 +107,7 @@ def fit(
     keep_best: bool = True,
     on_epoch_end: Callable[[EpochRecord, TrainState], None] | None = None,
     on_batches: Callable[[int], None] | None = None,
+    clip_norm: float | None = None,
 ) -> TrainState:
     """Train ``network`` for up to ``epochs`` epochs; returns the final ``TrainState``.
 
@@ -118,6 +132,9 @@ def fit(
         Called with the new record and the state after every epoch, including a diverged one.
     on_batches : callable, optional
         Progress hook, called with a batch count about a hundred times an epoch.
+    clip_norm : float, optional
+        Clip the global gradient norm of every mini-batch to this (off by default, so the
+        classic experiments stay exact).
 
     A loss that becomes NaN or infinite ends the run with status ``diverged`` and
     ``diverged_epoch`` set; the parameters of the best epoch stay in ``best_params``.
@@ -127,6 +144,8 @@ def fit(
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if not 1 <= batch_size <= n:
         raise ValueError(f"mini-batch size must be between 1 and the training-set size {n}, got {batch_size}")
+    if clip_norm is not None and not clip_norm > 0:
+        raise ValueError(f"gradient clipping norm must be positive, got {clip_norm}")
     state = state or TrainState()
     reuse_freed_memory()
     if not optimizer._params:
@@ -154,6 +173,8 @@ def fit(
             for b, lo in enumerate(range(0, n, batch_size)):
                 hi = lo + batch_size
                 batch_cost, a = network.train_step(xs[lo:hi], ys[lo:hi])
+                if clip_norm is not None:
+                    clip_gradient_norm(network, clip_norm)
                 optimizer.step()
                 cost += batch_cost
                 predicted[lo:hi] = a.argmax(axis=1)

@@ -5,6 +5,7 @@ import argparse
 import sys
 import time
 
+from nets.atomic import WriteError
 from reports.build import build_report
 from reports.tables import ReportError
 
@@ -16,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     try:
         index = build_report(args.sweep_dir)
-    except ReportError as err:
+    except (ReportError, WriteError) as err:
         print(f"nnsweep: error: {err}", file=sys.stderr)
         return 2
     print(f"report written in {time.time() - started:.1f} s: {index}")

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from nets.atomic import atomic_write_text
+from nets.atomic import WriteError, atomic_write_text
 from sweeps.runs import find_runs
 
 RUNS, EPOCHS = "runs.csv", "epochs.csv"
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         runs, _ = collect(args.sweep_dir)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, WriteError) as err:
         print(f"nnsweep: error: {err}", file=sys.stderr)
         return 2
     print(describe(runs))

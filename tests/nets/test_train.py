@@ -118,3 +118,20 @@ def test_augmenter_moves_digits_but_keeps_them(mnist5k):
     shifted = Augmenter(rotation=0, zoom=0, shift=0.2)(x[:1], np.random.default_rng(1))
     com = lambda img: np.array(np.nonzero(img.reshape(28, 28) > 0.5)).mean(axis=1)
     assert np.abs(com(shifted) - com(x[:1])).max() > 0.3  # the digit moved
+
+
+def test_gradient_clipping_bounds_the_step_and_tames_divergence(mnist5k):
+    from nets.train import clip_gradient_norm
+    net = Network(mlp([8], "relu"), np.random.default_rng(0))
+    net.train_step(mnist5k.train.x[:16], target_matrix(10)[mnist5k.train.labels[:16]])
+    before = clip_gradient_norm(net, 1e9)
+    assert before > 0.05
+    assert clip_gradient_norm(net, 0.05) == pytest.approx(before)
+    after = np.sqrt(sum(float(np.vdot(g, g)) for _, _, g, _ in net.parameters()))
+    assert after == pytest.approx(0.05, rel=1e-5)
+    part = subset(mnist5k, 500)
+    _, wild = train(mnist5k, mlp([100, 100, 100], "relu"), "sgd", lr=3.0, epochs=2, train_part=part)
+    _, tame = train(mnist5k, mlp([100, 100, 100], "relu"), "sgd", lr=3.0, epochs=2, train_part=part, clip_norm=1.0)
+    assert wild.status == "diverged" and tame.status == "ok"
+    with pytest.raises(ValueError, match="clipping norm"):
+        train(mnist5k, mlp([8]), epochs=1, clip_norm=0.0)
