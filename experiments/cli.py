@@ -52,17 +52,62 @@ def _is_multirun(argv: list[str]) -> bool:
     return any(a in ("-m", "--multirun") for a in argv)
 
 
+def _first_value(override) -> str:
+    """One value of a sweep override, as override text, so one config can be composed."""
+    from hydra.core.override_parser.types import IntervalSweep
+
+    sweep = override.value()
+    if isinstance(sweep, IntervalSweep):
+        return str(sweep.start)
+    return next(iter(override.sweep_string_iterator()))
+
+
+def _check_run_dir(argv: list[str], key: str) -> None:
+    """Hydra creates the run/sweep directory before any of our code could report on it."""
+    for arg in argv:
+        if arg.startswith(f"{key}="):
+            path = Path(arg.split("=", 1)[1])
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                fail(f"cannot create {path}: {err.strerror}; choose another {key}")
+
+
 def precheck(config_name: str, argv: list[str]) -> None:
-    """Compose the config as Hydra will, and turn a failure into one line and exit 2."""
-    if _is_multirun(argv) or any(a.startswith("-") for a in argv):
-        return  # multirun, --help, --cfg, ...: Hydra's own handling
+    """Compose the config as Hydra will, and turn a failure into one line and exit 2.
+
+    In multirun mode each sweep is replaced by its first value for this check (every key and
+    type is still checked, the sweeper's options included), and a skopt search space is built
+    once, so a typo or an empty interval fails before any job starts.
+    """
+    multirun = _is_multirun(argv)
+    args = [a for a in argv if a not in ("-m", "--multirun")]
+    if any(a.startswith("-") for a in args):
+        return  # --help, --cfg, --info ...: Hydra's own handling
+    _check_run_dir(args, "hydra.sweep.dir" if multirun else "hydra.run.dir")
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    overrides = [a for a in argv if not a.lstrip("+~").startswith("hydra")]
     try:
+        parsed = OverridesParser.create().parse_overrides(args)
+        sweeps = [o for o in parsed if o.is_sweep_override()]
+        plain = [f"{o.get_key_element()}={_first_value(o)}" if o in sweeps else o.input_line for o in parsed]
+        if not multirun:
+            plain = args  # sweep syntax without -m must fail, with Hydra's hint to add --multirun
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            compose(config_name, overrides=overrides)
+            cfg = compose(config_name, overrides=plain, return_hydra_config=True)
+            if multirun:  # every value of every discrete sweep, the others at their first value
+                for i, override in enumerate(parsed):
+                    if override in sweeps and not override.is_interval_sweep():
+                        for value in list(override.sweep_string_iterator())[1:]:
+                            key = override.get_key_element()
+                            compose(config_name, overrides=plain[:i] + [f"{key}={value}"] + plain[i + 1:])
+        if multirun and "skopt" in str(cfg.hydra.sweeper.get("_target_", "")):
+            from sweeps.search_space import build_search_space
+
+            params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
+            build_search_space(OverridesParser.create().parse_overrides(params + [o.input_line for o in sweeps]))
     except Exception as err:  # Hydra raises several unrelated types; all mean bad input here
         fail(fold_hydra_message(_message_chain(err)))
     finally:

@@ -26,6 +26,12 @@ def write_error(path: Path, err: OSError) -> WriteError:
     return error
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over
     ``path``. Readers see the old file or the new one, never a partial one. Failures raise
@@ -34,6 +40,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results should read like any file
     except OSError as err:
         raise write_error(path, err) from None
     try:

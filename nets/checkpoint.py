@@ -30,6 +30,7 @@ from nets.schedules import Schedule
 from nets.train import TrainState
 
 FORMAT = "nnsweep-checkpoint"
+ZIP_SIGNATURE = b"PK\x03\x04"
 VERSION = 1
 
 
@@ -91,6 +92,12 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; train a model first or check the path")
+    with open(path, "rb") as f:
+        signature = f.read(4)
+    if signature != ZIP_SIGNATURE:
+        # np.load would take any non-zip file for a pickle; say what it really is.
+        raise CheckpointError(f"checkpoint {path} is truncated or not an .npz archive (no zip signature); "
+                              "retrain or restore it from a copy")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}

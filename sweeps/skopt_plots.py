@@ -20,27 +20,73 @@ def _figure(axes):
 
 
 def write_skopt_plots(opt, space, sweep_dir: Path, direction: str) -> list[Path]:
-    """Write the plots that apply (the objective plot needs a fitted model); returns their paths."""
-    from skopt.plots import plot_convergence, plot_evaluations, plot_objective
+    """Write the plots that apply (the objective plot needs a fitted model); returns their paths.
 
+    A plot that fails is logged and skipped: the trials are already recorded, and a figure must
+    never turn a finished sweep into an error.
+    """
     result = opt.get_result()
     sign = "-" if direction == "maximize" else ""
     written = []
+    for name, draw in ((PLOTS[0], _convergence), (PLOTS[1], _objective), (PLOTS[2], _evaluations)):
+        try:
+            fig = draw(result, space, sign)
+        except Exception as err:  # skopt's plotting has known breakages; the sweep stands without it
+            log.warning("could not draw %s: %s: %s", name, type(err).__name__, err)
+            continue
+        if fig is not None:
+            written.append(_save(fig, sweep_dir / name))
+    return written
+
+
+def _convergence(result, space, sign):
+    from skopt.plots import plot_convergence
+
     ax = plot_convergence(result)
     ax.set_title("Convergence: best value found so far")
     ax.set_ylabel(f"{sign}objective (minimised)")
     ax.set_xlabel("trial")
-    written.append(_save(ax.figure, sweep_dir / PLOTS[0]))
-    if result.models:
-        fig = _figure(plot_objective(result, dimensions=space.names))
-        fig.suptitle(f"Partial dependence of {sign}objective (minimised) on each parameter", y=1.04)
-        written.append(_save(fig, sweep_dir / PLOTS[1]))
-    else:
+    return ax.figure
+
+
+def _objective(result, space, sign):
+    from skopt.plots import plot_objective
+
+    if not result.models:
         log.info("no fitted model (random search): skipping the objective plot")
+        return None
+    fig = _figure(plot_objective(result, dimensions=space.names))
+    fig.suptitle(f"Partial dependence of {sign}objective (minimised) on each parameter", y=1.04)
+    return fig
+
+
+def _evaluations(result, space, sign):
+    if len(space.names) == 1:
+        return _evaluations_one_dimension(result, space, sign)
+    from skopt.plots import plot_evaluations
+
     fig = _figure(plot_evaluations(result, dimensions=space.names))
     fig.suptitle("Where the trials were evaluated (colour: order)", y=1.04)
-    written.append(_save(fig, sweep_dir / PLOTS[2]))
-    return written
+    return fig
+
+
+def _evaluations_one_dimension(result, space, sign):
+    """skopt 0.10.2's plot_evaluations fails for a single dimension (it indexes a 2-D array of
+    axes as one axes); draw the same information directly."""
+    values = [x[0] for x in result.x_iters]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), sharex=True)
+    numeric = all(isinstance(v, (int, float)) for v in values)
+    positions = values if numeric else [str(v) for v in values]
+    top.hist(positions, bins=min(20, max(5, len(values))) if numeric else None, color="#1f77b4")
+    top.set_ylabel("trials")
+    bottom.scatter(positions, result.func_vals, c=range(len(values)), cmap="viridis")
+    bottom.set_ylabel(f"{sign}objective (minimised)")
+    bottom.set_xlabel(space.names[0])
+    prior = getattr(space.dimensions[0], "prior", "")
+    if numeric and prior == "log-uniform":
+        bottom.set_xscale("log")
+    fig.suptitle("Where the trials were evaluated (colour: order)")
+    return fig
 
 
 def _save(fig, path: Path) -> Path:

@@ -1,0 +1,70 @@
+"""Real faults against the real entrypoints: processes killed with SIGKILL, full disks, corrupt
+files. Each test runs in a temporary directory and asserts what must survive."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.experiments.conftest import REPO
+
+# A small, quick training setup shared by the fault tests.
+TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false"]
+
+
+def start_module(module: str, *args: str, log: Path, env: dict | None = None, preexec=None) -> subprocess.Popen:
+    """``python -m module args`` in its own process group (so a kill reaches its workers too)."""
+    out = open(log, "w")
+    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, start_new_session=True,
+                            preexec_fn=preexec)
+
+
+def kill_minus_9(proc: subprocess.Popen) -> None:
+    """SIGKILL the whole process group, as ``kill -9`` of a sweep and its workers would."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(30)
+
+
+def wait_for(condition, timeout: float = 120, what: str = "condition") -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def finished_runs(sweep_dir: Path) -> list[Path]:
+    runs = []
+    for summary in sweep_dir.glob("*/summary.json"):
+        try:
+            if json.loads(summary.read_text()).get("status") in ("ok", "early_stopped", "diverged"):
+                runs.append(summary.parent)
+        except (OSError, json.JSONDecodeError):
+            pass  # being written right now
+    return runs
+
+
+def snapshot(run_dirs) -> dict[str, int]:
+    """Modification times of the files a finished run owns (Hydra's own .hydra/ and log aside)."""
+    stamps = {}
+    for d in run_dirs:
+        for name in ("metrics.csv", "summary.json", "model.npz"):
+            if (Path(d) / name).exists():
+                stamps[str(Path(d) / name)] = (Path(d) / name).stat().st_mtime_ns
+    return stamps
+
+
+def recorded_trials(sweep_dir: Path) -> list[dict]:
+    try:
+        return [t for r in json.loads((sweep_dir / "trials.json").read_text())["rounds"] for t in r]
+    except (OSError, json.JSONDecodeError, KeyError):
+        return []

@@ -1,0 +1,81 @@
+"""Cases 1-3: kill -9 in the middle of a sweep or a run; rerunning loses nothing and redoes nothing."""
+import csv
+
+import pytest
+
+from tests.experiments.conftest import run_module
+from tests.reliability.conftest import (TINY, finished_runs, kill_minus_9, recorded_trials, snapshot, start_module,
+                                        wait_for)
+
+SKOPT = ["-m", "hydra/sweeper=skopt", "optimizer.lr=tag(log, interval(0.01, 3))", "net.hidden=choice([16],[32])",
+         "net=mlp", "data.train_limit=300", "trainer.epochs=2", "trainer.progress=false", "hydra.sweeper.n_trials=8",
+         "hydra.sweeper.batch_size=2", "hydra.sweeper.n_initial_points=3"]
+
+
+def test_1_killed_skopt_sweep_reuses_every_finished_trial(tmp_path):
+    whole = run_module("experiments.train", *SKOPT, f"hydra.sweep.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    cut = tmp_path / "cut"
+    proc = start_module("experiments.train", *SKOPT, f"hydra.sweep.dir={cut}", log=tmp_path / "cut.log")
+    wait_for(lambda: len(recorded_trials(cut)) >= 4, what="4 recorded trials")
+    kill_minus_9(proc)
+    before = recorded_trials(cut)
+    finished_before = [cut / t["run_dir"] for t in before]
+    stamps = snapshot(finished_before)
+    again = run_module("experiments.train", *SKOPT, f"hydra.sweep.dir={cut}")
+    assert again.returncode == 0, again.stderr[-2000:]
+    after = recorded_trials(cut)
+    assert len(after) == 8 and after[: len(before)] == before  # 0 trials lost, none redone
+    assert snapshot(finished_before) == stamps  # their run directories untouched
+    assert [(t["point"], t["told"]) for t in after] == [(t["point"], t["told"]) for t in recorded_trials(tmp_path / "whole")]
+    assert "already recorded" in again.stderr + again.stdout
+
+
+def test_2a_killed_lr_sweep_finishes_only_the_missing_runs(tmp_path):
+    sweep = tmp_path / "lr"
+    args = ["--lrs", "0.01,0.05,0.2,1", "--epochs", "3", "--batch", "10", "--jobs", "1", "--no-report",
+            "--sweep-dir", str(sweep), *TINY]
+    proc = start_module("sweeps.lr", *args, log=tmp_path / "lr.log")
+    wait_for(lambda: len(finished_runs(sweep)) >= 2, what="2 finished runs")
+    kill_minus_9(proc)
+    done = finished_runs(sweep)
+    stamps = snapshot(done)
+    again = run_module("sweeps.lr", *args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"{len(done)} already finished" in again.stdout
+    assert len(finished_runs(sweep)) == 4 and snapshot(done) == stamps
+
+
+def test_2b_killed_grid_multirun_finishes_only_the_missing_runs(tmp_path):
+    sweep = tmp_path / "grid"
+    args = ["-m", "optimizer=sgd,adam", "optimizer.lr=0.01,0.1", *TINY, "trainer.epochs=3",
+            "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}"]
+    proc = start_module("experiments.train", *args, log=tmp_path / "grid.log")
+    wait_for(lambda: len(finished_runs(sweep)) >= 2, what="2 finished runs")
+    kill_minus_9(proc)
+    done = finished_runs(sweep)
+    stamps = snapshot(done)
+    again = run_module("experiments.train", *args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(finished_runs(sweep)) == 4 and snapshot(done) == stamps
+    assert (again.stdout + again.stderr).count("already finished") >= len(done)
+
+
+def read_metrics(path):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(open(path))]
+
+
+def test_3_killed_run_resumes_to_the_same_numbers(tmp_path):
+    args = ["net=rashid", "trainer.batch_size=1", "trainer.epochs=4", "optimizer.lr=0.3", "trainer.progress=false"]
+    whole = run_module("experiments.train", *args, f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    run = tmp_path / "cut"
+    proc = start_module("experiments.train", *args, f"hydra.run.dir={run}", log=tmp_path / "cut.log")
+    metrics = run / "metrics.csv"
+    wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 3, what="two epochs")
+    kill_minus_9(proc)  # somewhere inside epoch 3
+    assert len(read_metrics(metrics)) in (2, 3)
+    resumed = run_module("experiments.train", *args, "resume=true", f"hydra.run.dir={run}")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert read_metrics(metrics) == read_metrics(tmp_path / "whole" / "metrics.csv")
+    assert not list(run.glob(".*.tmp"))  # no half-written checkpoint left behind
