@@ -31,34 +31,34 @@ def test_1_killed_skopt_sweep_reuses_every_finished_trial(tmp_path):
     assert "already recorded" in again.stderr + again.stdout
 
 
-def test_2a_killed_lr_sweep_finishes_only_the_missing_runs(tmp_path):
-    sweep = tmp_path / "lr"
-    args = ["--lrs", "0.01,0.05,0.2,1", "--epochs", "3", "--batch", "10", "--jobs", "1", "--no-report",
-            "--sweep-dir", str(sweep), *TINY]
-    proc = start_module("sweeps.lr", *args, log=tmp_path / "lr.log")
+def kill_after_two_runs_then_rerun(tmp_path, module, args, sweep):
+    """Start a 4-run sweep, kill -9 it once two runs finished, rerun the same command; returns
+    the rerun's output and how many runs had finished. Asserts those were left untouched."""
+    proc = start_module(module, *args, log=tmp_path / "first.log")
     wait_for(lambda: len(finished_runs(sweep)) >= 2, what="2 finished runs")
     kill_minus_9(proc)
     done = finished_runs(sweep)
     stamps = snapshot(done)
-    again = run_module("sweeps.lr", *args)
+    again = run_module(module, *args)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert f"{len(done)} already finished" in again.stdout
     assert len(finished_runs(sweep)) == 4 and snapshot(done) == stamps
+    return again.stdout + again.stderr, len(done)
+
+
+def test_2a_killed_lr_sweep_finishes_only_the_missing_runs(tmp_path):
+    sweep = tmp_path / "lr"
+    args = ["--lrs", "0.01,0.05,0.2,1", "--epochs", "3", "--batch", "10", "--jobs", "1", "--no-report",
+            "--sweep-dir", str(sweep), *TINY]
+    output, done = kill_after_two_runs_then_rerun(tmp_path, "sweeps.lr", args, sweep)
+    assert f"{done} already finished" in output
 
 
 def test_2b_killed_grid_multirun_finishes_only_the_missing_runs(tmp_path):
     sweep = tmp_path / "grid"
     args = ["-m", "optimizer=sgd,adam", "optimizer.lr=0.01,0.1", *TINY, "trainer.epochs=3",
             "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}"]
-    proc = start_module("experiments.train", *args, log=tmp_path / "grid.log")
-    wait_for(lambda: len(finished_runs(sweep)) >= 2, what="2 finished runs")
-    kill_minus_9(proc)
-    done = finished_runs(sweep)
-    stamps = snapshot(done)
-    again = run_module("experiments.train", *args)
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert len(finished_runs(sweep)) == 4 and snapshot(done) == stamps
-    assert (again.stdout + again.stderr).count("already finished") >= len(done)
+    output, done = kill_after_two_runs_then_rerun(tmp_path, "experiments.train", args, sweep)
+    assert output.count("already finished") >= done
 
 
 def read_metrics(path):
