@@ -130,7 +130,8 @@ def describe(runs: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Collect a sweep's runs into runs.csv and epochs.csv.")
+    parser = argparse.ArgumentParser(prog="python -m sweeps.collect",
+                                     description="Collect a sweep's runs into runs.csv and epochs.csv.")
     parser.add_argument("sweep_dir", help="a sweep directory, e.g. multirun/default or results/sweep-lr/...")
     args = parser.parse_args(argv)
     try:

@@ -65,7 +65,9 @@ def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="python -m sweeps.lr",
+                                     description="Sweep the learning rate (log-spaced), record every epoch, collect the "
+                                                 "results tables and write the report. Rerunning continues the sweep.",
                                      epilog="Extra arguments are Hydra overrides for every run, e.g. optimizer=momentum.")
     parser.add_argument("--net", default="rashid", help="net config (default rashid: 784-100-10 sigmoid)")
     parser.add_argument("--data", default="mnist5k", help="data config (default mnist5k, embedded)")
