@@ -53,7 +53,8 @@ def _objective(result, space, sign):
     from skopt.plots import plot_objective
 
     if not result.models:
-        log.info("no fitted model (random search): skipping the objective plot")
+        log.info("no fitted model yet (random search, or fewer trials than n_initial_points): "
+                 "skipping the objective plot")
         return None
     fig = _figure(plot_objective(result, dimensions=space.names))
     fig.suptitle(f"Partial dependence of {sign}objective (minimised) on each parameter", y=1.04)

@@ -94,3 +94,16 @@ def test_unknown_sweeper_option_and_gbrt_are_clear_errors(tmp_path):
     assert bad.returncode != 0 and "n_trails" in bad.stderr
     gbrt = sweep(tmp_path, "g", "hydra.sweeper.method=gbrt")
     assert gbrt.returncode != 0 and "gbrt is not available" in gbrt.stderr
+
+
+def test_other_hydra_launchers_work_submitit_for_slurm(tmp_path):
+    """submitit_local runs the submitit launcher's SLURM code path without a cluster."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from tests.experiments.conftest import run_module
+    result = run_module("experiments.train", "-m", "hydra/launcher=submitit_local", "hydra/sweeper=skopt",
+                        "optimizer.lr=interval(0.05, 0.5)", "net=mlp", "net.hidden=[16]", "data.train_limit=300",
+                        "trainer.epochs=1", "trainer.progress=false", "hydra.sweeper.n_trials=2",
+                        "hydra.sweeper.batch_size=2", f"hydra.sweep.dir={tmp_path / 's'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert yaml.safe_load((tmp_path / "s" / "optimization_results.yaml").read_text())["n_trials"] == 2
+    assert len(list((tmp_path / "s").glob(".submitit/*"))) >= 1  # submitit really ran the jobs
