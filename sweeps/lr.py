@@ -12,6 +12,7 @@ interrupted ones resume from their checkpoints.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import subprocess
@@ -48,8 +49,16 @@ def parse_lrs(text: str) -> list[float]:
     return sorted(set(values))
 
 
-def default_sweep_dir(net: str, data: str, epochs: int, batch: int) -> Path:
-    return Path("results") / "sweep-lr" / f"{net}-{data}-e{epochs}-b{batch}"
+def default_sweep_dir(net: str, data: str, epochs: int, batch: int, overrides: list[str] = ()) -> Path:
+    """``results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<overrides>]``: every setting that
+    changes the runs is in the name, so a sweep with other settings never reuses these runs."""
+    name = f"{net}-{data}-e{epochs}-b{batch}"
+    if overrides:
+        extra = ",".join(sorted(overrides)).replace("/", "_")
+        if len(extra) > 80:
+            extra = hashlib.sha1(extra.encode()).hexdigest()[:10]
+        name += f"-{extra}"
+    return Path("results") / "sweep-lr" / name
 
 
 def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
@@ -79,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1,
                         help="mini-batch size (default 1: per-sample SGD, Rashid's learning-rate experiment)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel runs (default: all cores)")
-    parser.add_argument("--sweep-dir", type=Path, help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>")
+    parser.add_argument("--sweep-dir", type=Path,
+                        help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<overrides>]")
     parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
     args = parser.parse_args(argv)
@@ -90,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"nnsweep: error: {err}", file=sys.stderr)
         return 2
-    sweep_dir = args.sweep_dir or default_sweep_dir(args.net, args.data, args.epochs, args.batch)
+    sweep_dir = args.sweep_dir or default_sweep_dir(args.net, args.data, args.epochs, args.batch, args.overrides)
     try:
         with sweep_lock(sweep_dir):
             return run_sweep(args, lrs, sweep_dir)

@@ -104,3 +104,13 @@ def test_a_second_sweep_into_the_same_directory_is_refused(tmp_path):
         holder.join(10)
     with sweep_lock(tmp_path):  # free again once the holder is gone
         pass
+
+
+def test_default_lr_sweep_directory_names_every_setting():
+    from sweeps.lr import default_sweep_dir
+    plain = default_sweep_dir("rashid", "mnist5k", 15, 1)
+    assert str(plain) == "results/sweep-lr/rashid-mnist5k-e15-b1"
+    other = default_sweep_dir("rashid", "mnist5k", 15, 1, ["optimizer=momentum"])
+    assert other != plain and other.name == "rashid-mnist5k-e15-b1-optimizer=momentum"
+    long = default_sweep_dir("rashid", "mnist5k", 15, 1, [f"net.hidden=[{'1' * 100}]"])
+    assert len(long.name) < 50 and long != plain
