@@ -23,18 +23,11 @@ import pandas as pd
 import yaml
 
 from nets.atomic import WriteError, atomic_write_text
-from sweeps.runs import find_runs
+from sweeps.runs import defining_overrides, find_runs, run_config, run_hydra_config
 
 RUNS, EPOCHS = "runs.csv", "epochs.csv"
 SUMMARY_COLUMNS = ["status", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "test_acc",
                    "epochs_completed", "diverged_epoch", "wall_time_s", "n_params", "error"]
-
-
-def _load_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return None
 
 
 def parse_override_value(text: str) -> Any:
@@ -47,22 +40,17 @@ def parse_override_value(text: str) -> Any:
 
 def run_record(run_dir: Path, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The runs.csv row and the epochs.csv rows of one run."""
-    config = _load_yaml(run_dir / ".hydra" / "config.yaml") or {}
-    hydra = _load_yaml(run_dir / ".hydra" / "hydra.yaml") or {}
-    overrides = _load_yaml(run_dir / ".hydra" / "overrides.yaml") or []
-    choices = (hydra.get("hydra", {}).get("runtime", {}) or {}).get("choices", {}) or {}
+    config = run_config(run_dir)
+    choices = (run_hydra_config(run_dir).get("runtime", {}) or {}).get("choices", {}) or {}
     summary = {}
     try:
         summary = json.loads((run_dir / "summary.json").read_text())
     except (OSError, json.JSONDecodeError):
         pass
     row: dict[str, Any] = {"run": str(run_dir.relative_to(sweep_dir))}
-    for item in overrides:
-        key, _, value = str(item).partition("=")
-        key = key.lstrip("+~")
-        if key in ("resume", "sweep", "trainer.progress"):
-            continue
-        row[key] = parse_override_value(value)
+    for item in defining_overrides(run_dir):
+        key, _, value = item.partition("=")
+        row[key.lstrip("+~")] = parse_override_value(value)
     opt, trainer, data, net = (config.get(k, {}) or {} for k in ("optimizer", "trainer", "data", "net"))
     row.update({
         "net_name": choices.get("net", net.get("arch")),

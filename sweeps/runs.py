@@ -15,11 +15,50 @@ def find_runs(sweep_dir: Path) -> list[Path]:
                   if p.parent.parent != Path(sweep_dir))
 
 
-def run_config(run_dir: Path) -> dict:
+# Overrides that change how a run is driven, not what it computes; they do not identify a run
+# (conf/config.yaml leaves them out of run directory names for the same reason).
+BOOKKEEPING_KEYS = ("resume", "sweep", "trainer.progress")
+
+
+def without_bookkeeping(overrides: list[str]) -> list[str]:
+    return [o for o in overrides if o.lstrip("+~").partition("=")[0] not in BOOKKEEPING_KEYS]
+
+
+def defining_overrides(run_dir: Path) -> list[str]:
+    """The run's overrides without the bookkeeping ones."""
+    return without_bookkeeping(run_overrides(run_dir))
+
+
+def read_yaml(path: Path, default):
+    """A YAML file's content, or ``default`` if it is missing or unreadable (a run killed while
+    Hydra wrote it)."""
     try:
-        return yaml.safe_load(RunDir(run_dir).config.read_text()) or {}
+        value = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError):
-        return {}
+        return default
+    return default if value is None else value
+
+
+def run_config(run_dir: Path) -> dict:
+    """The run's composed config, as plain data."""
+    return read_yaml(RunDir(run_dir).config, {})
+
+
+def run_hydra_config(run_dir: Path) -> dict:
+    """Hydra's own record of the run (job number, config-group choices)."""
+    return read_yaml(Path(run_dir) / ".hydra" / "hydra.yaml", {}).get("hydra", {}) or {}
+
+
+def run_overrides(run_dir: Path) -> list[str]:
+    """The overrides that define the run (``.hydra/overrides.yaml``)."""
+    return [str(o) for o in read_yaml(Path(run_dir) / ".hydra" / "overrides.yaml", [])]
+
+
+def run_job_number(run_dir: Path) -> int | None:
+    try:
+        return int(run_hydra_config(run_dir)["job"]["num"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def finished_lrs(sweep_dir: Path, epochs: int) -> set[float]:

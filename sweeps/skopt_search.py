@@ -33,14 +33,13 @@ from omegaconf import OmegaConf
 from nets.atomic import atomic_write_text
 from sweeps.collect import collect
 from sweeps.lock import SweepLockedError, sweep_lock
-from sweeps.runs import find_runs
+from sweeps.runs import defining_overrides, find_runs, run_job_number, without_bookkeeping
 from sweeps.search_space import SearchSpace, SearchSpaceError, build_search_space
 
 log = logging.getLogger("nnsweep.skopt")
 TRIALS = "trials.json"
 RESULTS = "optimization_results.yaml"
 METHODS = {"random": "GP", "gp": "GP", "rf": "RF", "et": "ET"}
-IGNORED_OVERRIDES = ("resume=", "sweep=", "trainer.progress=")
 MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
 
 
@@ -184,13 +183,8 @@ class SkoptSearch(Sweeper):
         return record
 
     def _next_job_number(self, sweep_dir: Path) -> int:
-        numbers = [-1]
-        for run_dir in find_runs(sweep_dir):
-            try:
-                numbers.append(int(yaml.safe_load((run_dir / ".hydra" / "hydra.yaml").read_text())["hydra"]["job"]["num"]))
-            except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
-                continue
-        return max(numbers) + 1
+        numbers = [n for n in map(run_job_number, find_runs(sweep_dir)) if n is not None]
+        return max(numbers, default=-1) + 1
 
     def _finished_runs(self, sweep_dir: Path) -> dict[frozenset, Path]:
         """Run directories whose trial ended, keyed by their overrides (for cut-short rounds)."""
@@ -201,11 +195,7 @@ class SkoptSearch(Sweeper):
             status = RunDir(run_dir).read_summary().get("status")
             if status not in ("ok", "early_stopped", "diverged"):
                 continue
-            try:
-                overrides = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
-            except (OSError, yaml.YAMLError):
-                continue
-            found[frozenset(o for o in overrides if not o.startswith(IGNORED_OVERRIDES))] = run_dir
+            found[frozenset(defining_overrides(run_dir))] = run_dir
         return found
 
     def _evaluate(self, points, space: SearchSpace, sweep_dir: Path, first_job: int) -> list[dict[str, Any]]:
@@ -217,7 +207,7 @@ class SkoptSearch(Sweeper):
         batch, slots = [], []
         for i, point in enumerate(points):
             overrides = space.overrides(point)
-            reuse = finished.get(frozenset(overrides))
+            reuse = finished.get(frozenset(without_bookkeeping(overrides)))
             if reuse is not None:
                 summary = RunDir(reuse).read_summary()
                 log.info("reusing finished trial %s", reuse)

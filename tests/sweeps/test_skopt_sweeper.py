@@ -107,3 +107,22 @@ def test_other_hydra_launchers_work_submitit_for_slurm(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert yaml.safe_load((tmp_path / "s" / "optimization_results.yaml").read_text())["n_trials"] == 2
     assert len(list((tmp_path / "s").glob(".submitit/*"))) >= 1  # submitit really ran the jobs
+
+
+def test_a_trial_that_finished_after_the_last_record_is_reused_not_relaunched(tmp_path):
+    """Simulate a round cut short after one of its trials finished: drop the last round from
+    the record; the rerun must find that trial's run on disk instead of launching it again."""
+    from tests.experiments.conftest import run_module
+    args = ["-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 0.5)", "net=mlp", "net.hidden=[16]",
+            "data.train_limit=300", "trainer.epochs=1", "trainer.progress=false", "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.batch_size=2", f"hydra.sweep.dir={tmp_path / 's'}"]
+    assert run_module("experiments.train", *args).returncode == 0
+    record_path = tmp_path / "s" / "trials.json"
+    record = json.loads(record_path.read_text())
+    cut = record["rounds"].pop()
+    record_path.write_text(json.dumps(record))
+    again = run_module("experiments.train", *args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    log = again.stdout + again.stderr
+    assert log.count("reusing finished trial") == len(cut) and "Launching" not in log
+    assert json.loads(record_path.read_text())["rounds"][-1] != []
