@@ -25,7 +25,7 @@ from nets.data.datasets import DEFAULT_DIRS, load_dataset
 from nets.network import Network
 from nets.optimizers import make_optimizer
 from nets.schedules import make_schedule
-from nets.train import LabelledData, fit, target_matrix
+from nets.train import fit, target_matrix
 
 LR = {1: 0.1, 10: 0.3, 128: 3.0}  # sensible plain-SGD rates per mini-batch size for this network
 

@@ -1,7 +1,6 @@
 """Cases 7-11: corrupt data, damaged checkpoints, bad overrides, bad images, concurrent sweeps.
 Each must end with one line naming the problem and a non-zero exit, before anything trains."""
 import gzip
-import hashlib
 import json
 import pickle
 

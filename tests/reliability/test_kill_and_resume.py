@@ -1,7 +1,6 @@
 """Cases 1-3: kill -9 in the middle of a sweep or a run; rerunning loses nothing and redoes nothing."""
 import csv
 
-import pytest
 
 from tests.experiments.conftest import run_module
 from tests.reliability.conftest import (TINY, finished_runs, kill_minus_9, recorded_trials, snapshot, start_module,

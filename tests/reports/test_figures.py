@@ -14,7 +14,6 @@ EPOCHS = 6
 
 
 def synthetic_tables(tmp_path, failed_lr=None, diverged_lr=None) -> SweepTables:
-    rng = np.random.default_rng(0)
     runs, epochs = [], []
     for lr in LRS:
         run = f"optimizer.lr={lr}"

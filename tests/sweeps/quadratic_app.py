@@ -4,7 +4,6 @@ Objective (maximised): -(x - 0.3)^2 - (y - 1)^2 with y an integer; NaN (a "diver
 when x > 0.95. Every execution appends its overrides to $QUADRATIC_LOG; with
 $QUADRATIC_DIE_AT=n the process kills itself (like kill -9) when it starts its n-th execution.
 """
-import math
 import os
 from dataclasses import dataclass
 
