@@ -5,6 +5,7 @@ what to do, raised before any training starts.
 """
 from __future__ import annotations
 
+from nets.errors import NnsweepError
 import math
 from typing import Any
 
@@ -25,7 +26,7 @@ OBJECTIVES = {"best_val_acc": "max", "final_val_acc": "max", "best_val_loss": "m
 TARGETS = {"onehot": (1.0, 0.0), "rashid": (0.99, 0.01)}
 
 
-class ConfigError(ValueError):
+class ConfigError(NnsweepError, ValueError):
     """A config value that cannot work; the message is one line for the user."""
 
 

@@ -6,13 +6,14 @@ then renamed over the target (rename is atomic within one file system).
 """
 from __future__ import annotations
 
+from nets.errors import NnsweepError
 import errno
 import os
 import tempfile
 from pathlib import Path
 
 
-class WriteError(OSError):
+class WriteError(NnsweepError, OSError):
     """An output file could not be written (disk full, no permission, a file where a directory
     should be); the message names the path and what to do."""
 

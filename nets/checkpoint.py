@@ -14,6 +14,7 @@ a file carrying a pickled object array is refused.
 """
 from __future__ import annotations
 
+from nets.errors import NnsweepError
 import json
 import os
 import zipfile
@@ -34,7 +35,7 @@ ZIP_SIGNATURE = b"PK\x03\x04"
 VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(NnsweepError, ValueError):
     """A checkpoint that cannot be read or does not fit the network asked for."""
 
 

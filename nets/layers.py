@@ -10,6 +10,7 @@ Shapes exclude the batch axis: a dense layer sees ``x: (batch, features)``, a co
 """
 from __future__ import annotations
 
+from nets.errors import NnsweepError
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from nets.init import get_initialiser
 
 
-class ShapeError(ValueError):
+class ShapeError(NnsweepError, ValueError):
     """An architecture whose layer sizes do not fit together or do not fit the data."""
 
 

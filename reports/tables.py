@@ -1,6 +1,7 @@
 """Reading a sweep's tables (written by ``sweeps.collect``) and shaping them for figures."""
 from __future__ import annotations
 
+from nets.errors import NnsweepError
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pandas as pd
 SETTING_COLUMNS = ("net_name", "hidden", "optimizer_name", "l2", "batch_size", "epochs", "seed", "data_name")
 
 
-class ReportError(ValueError):
+class ReportError(NnsweepError, ValueError):
     """A sweep directory that cannot be reported on (the message says what to do)."""
 
 

@@ -5,6 +5,7 @@ by ``kill -9``: a crashed sweep never leaves a stale lock behind, and rerunning 
 """
 from __future__ import annotations
 
+from nets.errors import NnsweepError
 import fcntl
 import os
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 
-class SweepLockedError(RuntimeError):
+class SweepLockedError(NnsweepError, RuntimeError):
     """Another process is sweeping into the same directory."""
 
 

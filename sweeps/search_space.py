@@ -13,13 +13,14 @@
 """
 from __future__ import annotations
 
+from nets.errors import NnsweepError
 from dataclasses import dataclass
 from typing import Any
 
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 
 
-class SearchSpaceError(ValueError):
+class SearchSpaceError(NnsweepError, ValueError):
     """A search-space entry that cannot become a dimension (e.g. low >= high)."""
 
 

@@ -7,6 +7,7 @@ download never leaves a file that looks complete.
 """
 from __future__ import annotations
 
+from nets.errors import NnsweepError
 import hashlib
 import os
 import tempfile
@@ -27,7 +28,7 @@ MNIST_MIRRORS: list[str] = [
 ]
 
 
-class DownloadError(RuntimeError):
+class DownloadError(NnsweepError, RuntimeError):
     """No mirror delivered a file with the pinned checksum."""
 
 

@@ -10,6 +10,7 @@ and what to do, so the entrypoints can print it as one line.
 """
 from __future__ import annotations
 
+from nets.errors import NnsweepError
 import gzip
 import importlib
 import io
@@ -25,7 +26,7 @@ IDX_DTYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-class DataFormatError(ValueError):
+class DataFormatError(NnsweepError, ValueError):
     """A data file that is missing, truncated, corrupt or not in the expected format."""
 
 
