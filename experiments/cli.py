@@ -89,6 +89,9 @@ def precheck(config_name: str, argv: list[str]) -> None:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from experiments.config import register_configs
+
+    register_configs()
     try:
         parsed = OverridesParser.create().parse_overrides(args)
         sweeps = [o for o in parsed if o.is_sweep_override()]

@@ -1,6 +1,7 @@
 """Structured configs: the schema every ``conf/`` file is checked against at compose time.
 
-Registered in Hydra's ConfigStore as ``nnsweep_schema``; ``conf/config.yaml`` lists it first in
+Registered in Hydra's ConfigStore as ``nnsweep_schema`` by ``register_configs()``, which every
+caller that composes a config calls first; ``conf/config.yaml`` lists it first in
 its defaults, so a misspelt key or a value of the wrong type in any group file or override fails
 with Hydra's own message before anything runs. Value checks that types cannot express (a
 positive learning rate, a mini-batch that fits the data) are in ``experiments.build``.
@@ -102,7 +103,9 @@ class Config:
 
 
 def register_configs() -> None:
+    """Put the schema into Hydra's ConfigStore; call it before composing any config.
+
+    Idempotent: storing a name again replaces the same node. Explicit rather than an import side
+    effect, so composing never depends on which module happened to be imported first.
+    """
     ConfigStore.instance().store(name="nnsweep_schema", node=Config)
-
-
-register_configs()

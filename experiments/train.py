@@ -23,7 +23,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from experiments import config as _schema  # noqa: F401  (registers the structured configs)
+from experiments.config import register_configs
+register_configs()  # @hydra.main below composes against the schema, so it must be registered first
 from experiments.build import (OBJECTIVES, ConfigError, build_augmenter, build_network, build_optimizer,
                                build_schedule, build_targets, check_trainer, load_data)
 from experiments.cli import fail, run_hydra_app

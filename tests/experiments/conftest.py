@@ -10,12 +10,14 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from experiments.cli import CONF_DIR
+from experiments.config import register_configs
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def compose_config(overrides=(), config_name="config"):
     """The config exactly as ``python -m experiments.train <overrides>`` would see it."""
+    register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name, overrides=list(overrides))
 

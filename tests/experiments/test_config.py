@@ -1,4 +1,7 @@
 """Every config group option composes and builds; conf/net files match nets.architectures."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
@@ -9,7 +12,8 @@ from experiments.cli import CONF_DIR
 from nets.architectures import get_architecture
 from nets.data.datasets import DataSplits
 from nets.train import LabelledData
-from tests.experiments.conftest import compose_config
+from experiments.config import register_configs
+from tests.experiments.conftest import REPO, compose_config
 
 GROUPS = {g: sorted(p.stem for p in (CONF_DIR / g).glob("*.yaml")) for g in ("net", "optimizer", "schedule", "data")}
 FAKE = DataSplits("fake", *(LabelledData(np.zeros((20, 784), np.float32), np.arange(20) % 10) for _ in range(3)))
@@ -79,3 +83,23 @@ def test_layer_sizes_must_fit_the_data():
     small = DataSplits("tiny", *(LabelledData(np.zeros((5, 100), np.float32), np.arange(5)) for _ in range(3)))
     with pytest.raises(ConfigError, match="takes 784 inputs but data tiny has 100"):
         build_network(compose_config([]), small, np.random.default_rng(0))
+
+
+def _fresh_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("code", [
+    "from tests.experiments.conftest import compose_config; print(compose_config(['optimizer=adam']).optimizer.name)",
+    "from experiments.cli import precheck; precheck('config', ['optimizer=adam']); print('adam')",
+], ids=["conftest.compose_config", "cli.precheck"])
+def test_composing_registers_the_schema_itself(code):
+    """No import order is needed: whoever composes a config registers the schema first."""
+    result = _fresh_python(code)
+    assert result.returncode == 0 and result.stdout.strip() == "adam", result.stderr
+
+
+def test_register_configs_is_idempotent():
+    register_configs()
+    register_configs()
+    assert compose_config(["optimizer=momentum"]).optimizer.momentum == 0.9
