@@ -71,12 +71,13 @@ class Conv2D(Layer):
                 f"filters={filters}, kernel={kernel}, stride={stride}, padding={padding}"
             )
         if connections not in CONNECTION_TABLES:
-            raise ShapeError(f"unknown conv2d connections {connections!r}; use 'full' or 'lecun'")
+            raise ShapeError(f"unknown conv2d connections {connections!r}; use {' or '.join(map(repr, CONNECTION_TABLES))}")
         self.connections = connections
         self.init = init
         get_initialiser(init)
 
-    def build(self, input_shape, rng, dtype):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """``(height, width, filters)`` for ``input_shape``; raises ``ShapeError`` if they do not fit."""
         if len(input_shape) != 3:
             raise ShapeError(
                 f"conv2d expects (height, width, channels) input, got {input_shape}; "
@@ -86,23 +87,33 @@ class Conv2D(Layer):
         k, s, p = self.kernel, self.stride, self.padding
         if h + 2 * p < k or w + 2 * p < k:
             raise ShapeError(f"conv2d kernel {k} is larger than its input {h}x{w} (padding {p})")
-        self._out_hw = ((h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
-        self._in_shape = (h, w, c)
+        if self.connections == "lecun" and (self.filters, c) != (16, 6):
+            raise ShapeError(
+                f"the LeCun connection table maps 6 input maps to 16; this layer has "
+                f"{c} -> {self.filters}; use connections=full"
+            )
+        return ((h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1, self.filters)
+
+    def param_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """Shapes ``build`` will give ``W`` and ``b`` for ``input_shape``, without creating them."""
+        self.output_shape(input_shape)
+        return {"W": (self.filters, input_shape[2], self.kernel, self.kernel), "b": (self.filters,)}
+
+    def build(self, input_shape, rng, dtype):
+        out = self.output_shape(input_shape)
+        self._out_hw = out[:2]
+        self._in_shape = tuple(input_shape)
+        c, k = input_shape[2], self.kernel
         fan_in, fan_out = c * k * k, self.filters * k * k
         W = get_initialiser(self.init)(rng, (self.filters, c, k, k), fan_in, fan_out, dtype)
         self._mask = None
         if self.connections == "lecun":
-            if (self.filters, c) != (16, 6):
-                raise ShapeError(
-                    f"the LeCun connection table maps 6 input maps to 16; this layer has "
-                    f"{c} -> {self.filters}; use connections=full"
-                )
             self._mask = lecun_c3_table()[:, :, None, None].astype(dtype)
             W *= self._mask
         self.params = {"W": W, "b": np.zeros(self.filters, dtype=dtype)}
         self.grads = {name: np.zeros_like(a) for name, a in self.params.items()}
         self.decayed = {"W"}
-        return self._out_hw + (self.filters,)
+        return out
 
     def _effective_weights(self) -> np.ndarray:
         """Weights with absent LeCun-table connections forced to zero, so they never count."""

@@ -12,6 +12,8 @@ The last layer produces the raw outputs z; the cost applies the output non-linea
 """
 from __future__ import annotations
 
+import math
+import os
 from typing import Any, Iterator
 
 import numpy as np
@@ -40,6 +42,76 @@ def make_layer(spec: dict[str, Any]) -> Layer:
         raise ShapeError(f"bad options for a {kind} layer {spec}: {err}") from None
 
 
+def _plan(layers: list[Layer], input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """Shape of every parameter ``layers`` will create, keyed ``"<layer index>.<name>"`` in the
+    order ``Network.parameters`` lists them, found by walking the shapes without allocating.
+
+    Dense and Conv2D are the layers with parameters; every other layer's ``build`` only checks
+    and maps shapes, so calling it here is free.
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    shape = input_shape
+    for i, layer in enumerate(layers):
+        if any(size < 1 for size in shape):
+            raise ShapeError(f"layer {i} ({layer.kind}) gets input of shape {shape}; every size must be >= 1")
+        if isinstance(layer, Dense):
+            if len(shape) != 1:
+                raise ShapeError(
+                    f"dense layer expects flat input, got shape {shape}; add a flatten layer first"
+                )
+            params = {"W": (shape[0], layer.units), **({"b": (layer.units,)} if layer.bias else {})}
+            shape = (layer.units,)
+        elif isinstance(layer, Conv2D):
+            params, shape = layer.param_shapes(shape), layer.output_shape(shape)
+        else:
+            params, shape = {}, tuple(layer.build(shape, None, np.float32))
+        shapes.update({f"{i}.{name}": tuple(int(s) for s in p) for name, p in params.items()})
+    return shapes
+
+
+def parameter_shapes(description: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Shape of every parameter a ``Network`` built from ``description`` has, keyed as
+    ``Network.get_params`` keys them, without allocating any of them (checkpoints check the
+    arrays in a file against it before reading them)."""
+    return _plan([make_layer(spec) for spec in description["layers"]],
+                 tuple(int(s) for s in description["input_shape"]))
+
+
+# Training holds each parameter up to this many times: its value, its gradient, two optimizer
+# moments (Adam; SGD keeps none) and the best epoch's copy. Activations, which grow with the
+# batch and not with the parameters, come on top.
+COPIES_PER_PARAMETER = 5
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the machine can still hand out (Linux's MemAvailable), else its physical
+    memory, or None where neither is known."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits_in_memory(n_params: int, dtype) -> None:
+    """Refuse, with a ``ShapeError``, ``n_params`` parameters of ``dtype`` that could not be
+    trained in this machine's memory (``COPIES_PER_PARAMETER`` copies of each)."""
+    need = n_params * np.dtype(dtype).itemsize * COPIES_PER_PARAMETER
+    have = available_memory()
+    if have is not None and need > have:
+        raise ShapeError(
+            f"a network of {n_params:,} parameters needs about {need / 1e9:,.1f} GB to train "
+            f"({COPIES_PER_PARAMETER} copies of each {np.dtype(dtype).name} parameter), but this machine "
+            f"has {have / 1e9:,.1f} GB available; choose smaller layers"
+        )
+
+
 class Network:
     """Layers + cost. Parameters are created from ``rng`` in layer order, so a seed fixes them.
 
@@ -52,6 +124,10 @@ class Network:
         Draws the initial weights.
     dtype : numpy dtype, default float32
         float64 is there for gradient checks.
+
+    The parameter shapes are worked out from the description before any array is created, so a
+    network too big for this machine's memory is refused with a ``ShapeError`` (see
+    ``check_fits_in_memory``) instead of failing half-way through allocating it.
     """
 
     def __init__(self, description: dict[str, Any], rng: np.random.Generator, dtype=np.float32) -> None:
@@ -61,6 +137,8 @@ class Network:
         self.layers = [make_layer(spec) for spec in description["layers"]]
         if not self.layers:
             raise ShapeError("a network needs at least one layer")
+        planned = _plan(self.layers, self.input_shape)
+        check_fits_in_memory(sum(math.prod(s) for s in planned.values()), self.dtype)
         shape = self.input_shape
         for layer in self.layers:
             shape = tuple(layer.build(shape, rng, self.dtype))

@@ -1,10 +1,14 @@
-"""Whole networks: gradients of the mean cost by finite differences, descriptions, predictions."""
+"""Whole networks: gradients of the mean cost by finite differences, descriptions, predictions,
+and refusal of networks too big to fit in memory."""
+import time
+import tracemalloc
+
 import numpy as np
 import pytest
 
 from nets.architectures import ARCHITECTURES, get_architecture, lenet5, mlp
 from nets.layers import ShapeError
-from nets.network import Network
+from nets.network import Network, parameter_shapes
 from tests.conftest import numerical_gradient, sample_indices
 
 
@@ -83,3 +87,41 @@ def test_bad_descriptions_and_inputs():
     net = Network(get_architecture("nielsen"), np.random.default_rng(0))
     with pytest.raises(ShapeError, match="expects"):
         net.predict(np.zeros((2, 100)))
+
+
+def test_a_network_too_big_for_memory_is_refused_before_allocating():
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ShapeError, match=r"GB to train.*GB available.*choose smaller layers") as err:
+            Network(mlp([10**9]), np.random.default_rng(0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 1.0
+    assert peak < 1_000_000  # bytes: nothing of the network's size was ever allocated
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("description", [
+    *(get_architecture(name) for name in ARCHITECTURES),
+    mlp([7, 5], bias=False),
+    lenet5("relu", "max", "lecun"),
+    {"input_shape": [9, 9, 2], "layers": [{"type": "conv2d", "filters": 3, "kernel": 3, "stride": 2, "padding": 1},
+                                          {"type": "flatten"}, {"type": "dense", "units": 4}]},
+], ids=[*ARCHITECTURES, "no-bias", "lenet5-lecun", "strided-conv"])
+def test_planned_parameter_shapes_are_the_built_ones(description):
+    built = Network(description, np.random.default_rng(0)).get_params()
+    planned = parameter_shapes(description)
+    assert list(planned) == list(built)  # same keys in the same order
+    assert planned == {key: p.shape for key, p in built.items()}
+
+
+def test_planning_refuses_what_building_refuses():
+    with pytest.raises(ShapeError, match="flatten"):
+        parameter_shapes({"input_shape": [28, 28, 1], "layers": [{"type": "dense", "units": 3}]})
+    with pytest.raises(ShapeError, match="must be >= 1"):
+        parameter_shapes({"input_shape": [0], "layers": [{"type": "dense", "units": 3}]})
+    with pytest.raises(ShapeError, match="6 input maps to 16"):
+        parameter_shapes({"input_shape": [8, 8, 5], "layers": [
+            {"type": "conv2d", "filters": 16, "kernel": 3, "connections": "lecun"}, {"type": "flatten"}]})
