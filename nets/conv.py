@@ -36,7 +36,7 @@ def lecun_c3_table() -> np.ndarray:
     return table
 
 
-CONNECTION_TABLES = {"full": None, "lecun": lecun_c3_table}
+CONNECTIONS = ("full", "lecun")
 
 
 class Conv2D(Layer):
@@ -70,8 +70,8 @@ class Conv2D(Layer):
                 f"conv2d needs filters, kernel, stride >= 1 and padding >= 0; got "
                 f"filters={filters}, kernel={kernel}, stride={stride}, padding={padding}"
             )
-        if connections not in CONNECTION_TABLES:
-            raise ShapeError(f"unknown conv2d connections {connections!r}; use {' or '.join(map(repr, CONNECTION_TABLES))}")
+        if connections not in CONNECTIONS:
+            raise ShapeError(f"unknown conv2d connections {connections!r}; use {' or '.join(map(repr, CONNECTIONS))}")
         self.connections = connections
         self.init = init
         get_initialiser(init)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -257,9 +257,6 @@ class Network:
                 cost += self.loss.fn(z, a, targets[i : i + batch_size])
                 correct += int((a.argmax(axis=1) == labels[i : i + batch_size]).sum())
         return cost / len(x), correct / len(x)
-
-    def __iter__(self) -> Iterator[Layer]:
-        return iter(self.layers)
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
