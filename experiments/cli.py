@@ -1,18 +1,26 @@
-"""Shared command-line behaviour of the entrypoints: bad input is one line on stderr, not a trace.
+"""The command-line behaviour every entrypoint shares: bad input is one line, never a traceback.
 
-Hydra reports composition errors (an unknown option, a value of the wrong type) over several
-lines plus a hint about ``HYDRA_FULL_ERROR``. For a single run we compose the config once up
-front with Hydra's compose API and print its message folded onto one line; multirun keeps
-Hydra's own reporting, because sweep syntax (``a,b``) only composes per job.
+``run_command`` wraps an entrypoint: an ``NnsweepError`` anywhere (also inside Hydra, which
+wraps what a sweeper or a job raises) becomes ``nnsweep: error: <one line>`` and exit 2; Ctrl-C
+becomes one line and exit 130, and finished work stays on disk. For the Hydra entrypoints it
+first composes the config once with Hydra's compose API and prints Hydra's multi-line error text
+folded onto one line (``precheck``); multirun checks every value of every discrete sweep.
 """
 from __future__ import annotations
 
+import functools
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Callable, NoReturn
 
+from nets.errors import NnsweepError
+
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # the shell's code for a command ended by SIGINT
+INTERRUPTED = "interrupted; rerun the same command to continue (finished work is kept)"
 
 
 def fail(message: str) -> NoReturn:
@@ -106,43 +114,97 @@ def precheck(config_name: str, argv: list[str]) -> None:
                         for value in list(override.sweep_string_iterator())[1:]:
                             key = override.get_key_element()
                             compose(config_name, overrides=plain[:i] + [f"{key}={value}"] + plain[i + 1:])
-        if multirun and "skopt" in str(cfg.hydra.sweeper.get("_target_", "")):
+        from omegaconf import OmegaConf
+
+        task = {k: v for k, v in cfg.items() if k != "hydra"}  # Hydra's own node holds job-time values
+        missing = sorted(OmegaConf.missing_keys(OmegaConf.create(task)))
+        if missing:
+            raise NnsweepError(f"missing {' '.join(k + '=...' for k in missing)} (see --help)")
+        searches = "skopt" in str(cfg.hydra.sweeper.get("_target_", ""))
+        intervals = [o.input_line for o in sweeps if o.is_interval_sweep()]
+        if multirun and intervals and not searches:
+            raise NnsweepError(f"{intervals[0]} is a search interval, which only the Bayesian sweeper can sample: add "
+                               "hydra/sweeper=skopt, or list the values to try (key=a,b,c)")
+        if multirun and searches:
             from sweeps.search_space import build_search_space
 
             params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
             build_search_space(OverridesParser.create().parse_overrides(params + [o.input_line for o in sweeps]))
+    except NnsweepError as err:
+        fail(str(err))
     except Exception as err:  # Hydra raises several unrelated types; all mean bad input here
         fail(fold_hydra_message(_message_chain(err)))
     finally:
         GlobalHydra.instance().clear()
 
 
-def run_hydra_app(app: Callable[[], object], config_name: str) -> None:
-    """Run a ``@hydra.main`` function after the one-line precheck."""
-    precheck(config_name, sys.argv[1:])
-    app()
+def _nnsweep_error(err: BaseException) -> NnsweepError | None:
+    """The project error behind ``err``, looking through the exceptions Hydra wraps it in."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, NnsweepError):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
-def parse_key_values(argv: list[str], usage: str, allowed: dict[str, bool], required: tuple[str, ...]) -> dict:
-    """``key=value`` arguments in Hydra's style for the small tools (evaluate, predict).
+def _is_hydra_error(err: BaseException) -> bool:
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
-    ``allowed`` maps each key to whether it takes several values (repeated ``key=a key=b`` or
-    ``key=[a,b]``). ``--help`` prints ``usage``; anything else wrong is one line and exit 2.
-    """
-    if any(a in ("-h", "--help") for a in argv):
-        print(usage)
-        sys.exit(0)
-    values: dict[str, object] = {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in allowed:
-            fail(f"unexpected argument {arg!r}; expected {' '.join(k + '=...' for k in allowed)} (see --help)")
-        if allowed[key]:
-            items = value[1:-1].split(",") if value.startswith("[") and value.endswith("]") else [value]
-            values.setdefault(key, []).extend(i.strip() for i in items if i.strip())
-        else:
-            values[key] = value
-    missing = [k for k in required if not values.get(k)]
-    if missing:
-        fail(f"missing {', '.join(k + '=...' for k in missing)} (see --help)")
-    return values
+    return isinstance(err, (HydraException, OmegaConfBaseException))
+
+
+def exits_on_bad_input(task: Callable) -> Callable:
+    """Decorate a Hydra task function so that bad input ends it with one line and exit 2 inside
+    the job: an exception leaving a job makes Hydra print its own "Error executing job" line."""
+    @functools.wraps(task)
+    def task_with_one_line_errors(cfg):
+        try:
+            return task(cfg)
+        except NnsweepError as err:
+            fail(str(err))
+    return task_with_one_line_errors
+
+
+def run_command(main: Callable[[], object], hydra_config: str | None = None) -> None:
+    """Run an entrypoint's ``main`` with the project's error handling (see the module docstring);
+    an int it returns is the exit status.
+
+    ``hydra_config`` names the primary config of a ``@hydra.main`` entrypoint: it is composed
+    once up front (``precheck``), and Hydra is told to let exceptions through to here."""
+    try:
+        if hydra_config is not None:
+            precheck(hydra_config, sys.argv[1:])
+            os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing a trace
+        result = main()
+    except KeyboardInterrupt:
+        print(f"nnsweep: {INTERRUPTED}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as err:
+        known = _nnsweep_error(err)
+        if known is not None:
+            fail(str(known))
+        if _is_hydra_error(err):
+            fail(fold_hydra_message(_message_chain(err)))
+        raise
+    if isinstance(result, int):
+        sys.exit(result)
+
+
+def remove_empty_run_dir(path: Path) -> None:
+    """Remove a run directory that a failed command created but never wrote a result into (Hydra
+    makes it, with an empty log, before any of our code runs), and its date folder if empty."""
+    path = Path(path)
+    if not path.is_dir() or any(p.suffix != ".log" or p.stat().st_size > 0 for p in path.iterdir() if p.is_file()) \
+            or any(p.is_dir() and p.name != ".hydra" for p in path.iterdir()):
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    for parent in (path.parent, path.parent.parent):  # outputs/<date>/ and outputs/, when now empty
+        if parent.resolve() == Path.cwd().resolve():
+            break
+        try:
+            parent.rmdir()
+        except OSError:
+            break

@@ -1,5 +1,5 @@
 """Classify photos or drawings of digits with a trained run:
-``python -m experiments.predict run=<run dir> image=<png/jpg> [image=...]``.
+``python -m experiments.predict run=<run dir> image=<png/jpg>`` (several: ``image=[a.png,b.png]``).
 
 Each image is prepared the way MNIST was made (``nets.data.digit_image``): grey levels,
 inverted if dark-on-light, cropped to the digit, scaled into a 20x20 box, centred by centre of
@@ -8,43 +8,57 @@ output activations (sigmoid networks).
 """
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, List
 
+import hydra
 import numpy as np
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, ListConfig
 
-from experiments.build import ConfigError
-from experiments.cli import fail, parse_key_values
-from experiments.evaluate import load_run_model, run_config
+from experiments.cli import exits_on_bad_input, run_command
+from experiments.evaluate import QUIET_LOGGING, quiet_hydra
 from nets.data.datasets import scale_inputs
 from nets.data.digit_image import load_digit
-from nets.data.readers import DataFormatError
+from runrecord import RunDir
 
-USAGE = __doc__.split("\n\n")[0] + "\n\n  run=<dir>          a training run directory (required)\n" \
-    "  image=<file>       one or more images (repeat image=, or image=[a.png,b.png])"
+
+@dataclass
+class PredictConfig:
+    defaults: List[Any] = field(default_factory=lambda: list(QUIET_LOGGING))
+    run: str = MISSING  # a training run directory
+    image: Any = MISSING  # one image file, or a list of them
+    top: int = 3
+    hydra: Any = field(default_factory=lambda: quiet_hydra("python -m experiments.predict", __doc__.split("\n\n")[0]))
+
+
+ConfigStore.instance().store(name="predict", node=PredictConfig)
 
 
 def predict_images(run_dir: str | Path, images: list[str], top: int = 3) -> list[list[tuple[int, float]]]:
     """For each image, the ``top`` (class, probability or activation) pairs, best first."""
-    run_dir = Path(run_dir)
-    cfg = run_config(run_dir)
-    network = load_run_model(run_dir)
+    run = RunDir(run_dir)
+    cfg = run.config()
+    network = run.load_model()
     digits = np.stack([load_digit(p) for p in images])
     x = scale_inputs(np.round(digits * 255).astype(np.uint8), cfg.data.scaling)
     outputs = network.predict_proba(x)
     return [[(int(k), float(row[k])) for k in np.argsort(-row)[:top]] for row in outputs]
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_key_values(sys.argv[1:] if argv is None else argv, USAGE, {"run": False, "image": True},
-                            ("run", "image"))
-    try:
-        results = predict_images(args["run"], args["image"])
-    except (ConfigError, DataFormatError) as err:
-        fail(str(err))
-    what = "p" if run_config(Path(args["run"])).net.loss == "softmax_cross_entropy" else "output"
-    for image, best in zip(args["image"], results):
+@hydra.main(version_base="1.3", config_path=None, config_name="predict")
+@exits_on_bad_input
+def hydra_main(cfg: DictConfig) -> None:
+    images = [str(i) for i in cfg.image] if isinstance(cfg.image, ListConfig) else [str(cfg.image)]
+    results = predict_images(cfg.run, images, cfg.top)
+    what = "p" if RunDir(cfg.run).config().net.loss == "softmax_cross_entropy" else "output"
+    for image, best in zip(images, results):
         print(f"{image}: " + ", ".join(f"{k} ({what}={v:.3f})" for k, v in best))
+
+
+def main() -> None:
+    run_command(hydra_main, hydra_config="predict")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@
     python -m experiments.train net=mlp net.hidden=[256,128] net.activation=relu optimizer=adam
     python -m experiments.train hydra.run.dir=outputs/my-run resume=true   # continue a run
 
-Writes ``metrics.csv``, ``summary.json`` and ``model.npz`` into Hydra's run directory (see
-``experiments.rundir``) and returns the validation objective (``objective=``) to Hydra, so any
-sweeper can optimise it. Bad settings end the run before training with one line on stderr.
+Writes the run record (``runrecord``: config, metrics.csv, summary.json, model.npz, evaluation)
+into Hydra's run directory and returns the validation objective (``objective=``) to Hydra, so
+any sweeper can optimise it. Bad settings end the run before anything is written, with one line
+on stderr.
 """
 from __future__ import annotations
 
@@ -27,54 +28,75 @@ from experiments.config import register_configs
 register_configs()  # @hydra.main below composes against the schema, so it must be registered first
 from experiments.build import (OBJECTIVES, ConfigError, build_augmenter, build_network, build_optimizer,
                                build_schedule, build_targets, check_trainer, load_data)
-from experiments.cli import fail, run_hydra_app
+from experiments.cli import exits_on_bad_input, remove_empty_run_dir, run_command
+from experiments.lifeline import follow_parent
 from experiments.progress import EpochProgress
-from experiments.rundir import RunDir
-from nets.atomic import WriteError, atomic_write_text, write_error
+from nets.atomic import WriteError, write_error
 from nets.checkpoint import CheckpointError, load_checkpoint, restore_training, save_checkpoint
+from nets.evaluation import evaluate_network, most_confident_errors
+from nets.status import Status
 from nets.train import TrainState, fit
+from runrecord import LockedError, RunDir, RunRecordError, Summary, TestErrors
 
 log = logging.getLogger("nnsweep.train")
 
-
-def objective_value(summary: dict[str, Any], objective: str) -> float:
-    """The number a sweeper optimises; NaN when the run produced none (e.g. diverged at once)."""
-    value = summary.get(objective)
-    return float(value) if value is not None else float("nan")
-
-
-FINISHED = ("ok", "early_stopped", "diverged")
+# Exceptions that say the machine failed under a run (no space, a worker out of memory, an
+# I/O error), not that its settings do not work: a sweep retries these instead of penalising them.
+MACHINE_FAILURES = (OSError, MemoryError)
+# How long a sweep job waits for a run that another process still trains (a worker of a killed
+# sweep stops within a second or two of its parent; see experiments.lifeline).
+SWEEP_LOCK_WAIT_S = 120.0
 
 
-def finished_summary(run: RunDir, epochs: int) -> dict[str, Any] | None:
-    """The summary of a run that already ended (and needs no more epochs), else None."""
-    summary = run.read_summary()
-    status = summary.get("status")
-    if status in ("early_stopped", "diverged") or (status == "ok" and summary.get("epochs_completed", 0) >= epochs):
-        return summary
-    return None
-
-
-def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None) -> dict[str, Any]:
-    """Train the configured network, writing into ``run_dir``; returns the summary.
+def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None, overrides: list[str] = (),
+              hydra_record: dict[str, Any] | None = None, wait: float = 2.0) -> Summary:
+    """Train the configured network, writing its run record into ``run_dir``; returns the summary.
 
     With ``resume`` (default: ``cfg.resume``) a run that already finished is returned as it is,
-    without touching its files, and an unfinished one continues from its checkpoint.
+    without touching its files, and an unfinished one continues from its checkpoint. Settings
+    other than the recorded ones are refused (only ``trainer.epochs`` may grow) before anything
+    is written. The run's lock is held throughout, so two processes never train one run.
     """
     started = time.time()
     run = RunDir(run_dir)
     resume = cfg.resume if resume is None else resume
-    if resume and (done := finished_summary(run, cfg.trainer.epochs)) is not None:
-        log.info("%s already finished (%s); reusing it", run.path, done["status"])
-        return done
+    check_trainer(cfg)
     try:
         run.path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise write_error(run.path, err) from None
-    if not run.config.exists():  # called outside Hydra: keep the run directory self-describing
-        run.config.parent.mkdir(exist_ok=True)
-        atomic_write_text(run.config, OmegaConf.to_yaml(cfg))
-    check_trainer(cfg)
+    with run.training(wait=wait):
+        previous = check_can_train(run, cfg, resume)
+        if previous is not None and previous.is_done(cfg.trainer.epochs):
+            log.info("%s already finished (%s); reusing it", run.path, previous.status)
+            return previous
+        return _train(cfg, run, resume, list(overrides), hydra_record, started)
+
+
+def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
+    """The run's summary so far, after checking that ``cfg`` may train into ``run``."""
+    try:
+        summary = run.read_summary()
+    except RunRecordError as err:
+        log.warning("%s; it is rewritten from the checkpoint", err)
+        summary = None
+    has_results = summary is not None or run.model_path.exists()
+    if not run.exists() or not has_results:
+        return None
+    if not resume:
+        state = f"{summary.status}, {summary.epochs_completed} epochs" if summary else "no summary"
+        raise ConfigError(f"{run.path} already holds a run ({state}); add resume=true to continue it, "
+                          "or choose another run directory")
+    differ = run.settings_differ(cfg)
+    if differ:
+        shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
+        raise ConfigError(f"{run.path} holds a model trained with other settings ({shown}); only trainer.epochs "
+                          "may change when a run continues: use the recorded settings or another run directory")
+    return summary
+
+
+def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_record: dict[str, Any] | None,
+           started: float) -> Summary:
     data = load_data(cfg)
     rng = np.random.default_rng(cfg.trainer.seed)
     network = build_network(cfg, data, rng)
@@ -84,33 +106,31 @@ def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None) -> dict
     targets = build_targets(cfg, network.output_size, network.dtype)
 
     state: TrainState | None = None
-    if resume and run.model.exists():
+    if resume and run.model_path.exists():
         try:
-            state = restore_training(load_checkpoint(run.model), network, optimizer, schedule, rng)
+            state = restore_training(load_checkpoint(run.model_path), network, optimizer, schedule, rng)
         except CheckpointError as err:
             raise ConfigError(f"cannot resume: {err}") from None
-        if state.status == "ok" and state.epoch < cfg.trainer.epochs:
-            state.status = "running"  # it stopped at its old epoch budget; the new one is larger
+        if state.status == Status.OK and state.epoch < cfg.trainer.epochs:
+            state.status = Status.RUNNING  # it stopped at its old epoch budget; the new one is larger
         run.rewrite_metrics(state.records)
         log.info("resuming %s after epoch %d (status %s)", run.path, state.epoch, state.status)
-    elif resume:
-        log.info("resume=true but %s has no checkpoint yet: starting from epoch 1", run.path)
     else:
-        for stale in (run.metrics, run.summary):
-            stale.unlink(missing_ok=True)
+        if resume:
+            log.info("resume=true but %s has no checkpoint yet: starting from epoch 1", run.path)
+        run.clear_results()
+    run.write_config(cfg, overrides, hydra_record)
 
-    base = {
-        "run_dir": str(run.path), "data": data.name, "train_size": len(data.train), "val_size": len(data.val),
-        "test_size": len(data.test), "n_params": network.n_params, "epochs": cfg.trainer.epochs,
-        "objective": cfg.objective, "objective_direction": OBJECTIVES[cfg.objective],
-    }
+    base = dict(run_dir=str(run.path), data=data.name, train_size=len(data.train), val_size=len(data.val),
+                test_size=len(data.test), n_params=network.n_params, epochs=cfg.trainer.epochs,
+                objective=cfg.objective, objective_direction=OBJECTIVES[cfg.objective])
     progress = EpochProgress(cfg.trainer.epochs, len(data.train), cfg.trainer.batch_size, enabled=cfg.trainer.progress)
 
     def on_epoch_end(record, st: TrainState) -> None:
         # Checkpoint first: if the process dies after it, resume rewrites metrics.csv from it.
-        save_checkpoint(run.model, network, optimizer=optimizer, schedule=schedule, state=st, rng=rng)
+        save_checkpoint(run.model_path, network, optimizer=optimizer, schedule=schedule, state=st, rng=rng)
         run.append_metrics(record)
-        run.write_summary({**base, **summarise(st), "wall_time_s": time.time() - started})
+        run.write_summary(Summary(**base, **summarise(st), wall_time_s=time.time() - started))
         progress.epoch_done(record)
         log.info("epoch %d/%d  lr %.4g  train loss %.4f acc %.4f  val loss %.4f acc %.4f  (%.1f s)",
                  record.epoch, cfg.trainer.epochs, record.lr, record.train_loss, record.train_acc,
@@ -123,27 +143,29 @@ def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None) -> dict
                     augment=augment, state=state, on_epoch_end=on_epoch_end, on_batches=progress.batches,
                     clip_norm=cfg.trainer.clip_grad_norm)
 
-    save_checkpoint(run.model, network, optimizer=optimizer, schedule=schedule, state=state, rng=rng)
-    summary = {**base, **summarise(state)}
+    save_checkpoint(run.model_path, network, optimizer=optimizer, schedule=schedule, state=state, rng=rng)
+    summary = Summary(**base, **summarise(state))
     if cfg.trainer.restore_best and state.best_params is not None:
         network.set_params(state.best_params)
-    if state.status == "diverged" and state.best_params is None:
-        summary["test_loss"] = summary["test_acc"] = None
-    else:
-        summary["test_loss"], summary["test_acc"] = network.evaluate(
-            data.test.x, data.test.labels, targets[data.test.labels])
-    summary["wall_time_s"] = time.time() - started
+    if not (state.status == Status.DIVERGED and state.best_params is None):
+        evaluation, outputs = evaluate_network(network, data.test, targets)
+        summary.test_loss, summary.test_acc = evaluation["test_loss"], evaluation["test_acc"]
+        source = f"{data.name} test split"
+        run.write_evaluation({"run_dir": str(run.path), "test_source": source,
+                              "weights": "best" if cfg.trainer.restore_best else "final", **evaluation})
+        run.write_test_errors(TestErrors(**most_confident_errors(data.test, outputs), source=np.array(source)))
+    summary.wall_time_s = time.time() - started
     run.write_summary(summary)
     log.info("%s after %d epochs: best val acc %s (epoch %s), test acc %s -> %s", state.status, state.epoch,
-             _fmt(summary["best_val_acc"]), summary["best_epoch"], _fmt(summary["test_acc"]), run.path)
+             _fmt(summary.best_val_acc), summary.best_epoch, _fmt(summary.test_acc), run.path)
     return summary
 
 
 def summarise(state: TrainState) -> dict[str, Any]:
-    """The run-level numbers of a train state (``summary.json`` fields)."""
+    """The run-level numbers of a train state (``Summary`` fields)."""
     finite = [r for r in state.records if not math.isnan(r.val_loss)]
     return {
-        "status": state.status,
+        "status": Status(state.status),
         "epochs_completed": state.epoch,
         "best_val_acc": state.best_val_acc,
         "best_epoch": state.best_epoch,
@@ -157,39 +179,65 @@ def _fmt(value) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
-def record_failure(run_dir: Path, cfg: Any, err: BaseException) -> dict[str, Any]:
-    """Mark a run that raised as ``failed`` with its message, keeping what it had written."""
-    run = RunDir(run_dir)
-    run.path.mkdir(parents=True, exist_ok=True)
-    summary = {**run.read_summary(), "run_dir": str(run.path), "status": "failed",
-               "error": f"{type(err).__name__}: {err}", "objective": cfg.objective}
-    run.write_summary(summary)
+def record_failure(run: RunDir, cfg: Any, err: BaseException) -> Summary:
+    """Mark a run that raised: ``failed`` for the trial's own error (penalised by a search),
+    ``interrupted`` for a failure of the machine (retried by a rerun). Keeps what it had written."""
+    try:
+        summary = run.read_summary() or Summary()
+    except RunRecordError:
+        summary = Summary()
+    summary.status = Status.INTERRUPTED if isinstance(err, MACHINE_FAILURES) else Status.FAILED
+    summary.error = " ".join(f"{type(err).__name__}: {err}".split())
+    summary.run_dir, summary.objective = str(run.path), cfg.objective
+    try:
+        run.write_summary(summary)
+    except WriteError as write_err:  # the disk that failed the run may refuse this too
+        log.error("%s", write_err)
     return summary
 
 
+def _hydra_record(hydra_cfg) -> dict[str, Any]:
+    """What the run record keeps of Hydra's job: its number, name and config-group choices."""
+    return {"job": {"name": hydra_cfg.job.name, "num": hydra_cfg.job.get("num"),
+                    "override_dirname": hydra_cfg.job.override_dirname},
+            "runtime": {"choices": OmegaConf.to_container(hydra_cfg.runtime.choices)},
+            "mode": str(hydra_cfg.mode)}
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@exits_on_bad_input
 def hydra_main(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
+    run = RunDir(hydra_cfg.runtime.output_dir)
+    overrides, record = list(hydra_cfg.overrides.task), _hydra_record(hydra_cfg)
     if hydra_cfg.mode != RunMode.MULTIRUN:
         try:
-            summary = train_run(cfg, run_dir)
-        except (ConfigError, WriteError) as err:
-            fail(str(err))
-        return objective_value(summary, cfg.objective)
+            summary = train_run(cfg, run.path, overrides=overrides, hydra_record=record)
+        except BaseException:
+            remove_empty_run_dir(run.path)
+            raise
+        value = summary.objective_value()
+        return float("nan") if value is None else value
+    follow_parent()  # a worker of a sweep ends with the sweep's process
     # In a sweep every job resumes (its directory is named by its overrides, so rerunning the
     # sweep finds it again), and a failing job is recorded, not raised: Hydra's sweepers stop
     # at the first exception, and one bad point must not cost the rest of the grid.
     try:
-        summary = train_run(cfg, run_dir, resume=True)
+        summary = train_run(cfg, run.path, resume=True, overrides=overrides, hydra_record=record,
+                            wait=SWEEP_LOCK_WAIT_S)
+    except LockedError as err:
+        log.error("%s", err)  # another process trains it: leave its record alone
+        return float("nan")
     except Exception as err:
-        log.error("run %s failed: %s: %s", run_dir, type(err).__name__, err)
-        summary = record_failure(run_dir, cfg, err)
-    return objective_value(summary, cfg.objective)
+        log.error("run %s failed: %s: %s", run.path, type(err).__name__, err)
+        summary = record_failure(run, cfg, err)
+    value = summary.objective_value()
+    return float("nan") if value is None else value
 
 
 def main() -> None:
-    run_hydra_app(hydra_main, "config")
+    follow_parent()
+    run_command(hydra_main, hydra_config="config")
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ from nets.allocator import reuse_freed_memory
 from nets.network import Network
 from nets.optimizers import Optimizer
 from nets.schedules import Schedule
-
-STATUSES = ("running", "ok", "early_stopped", "diverged")
-
+from nets.status import Status
 
 @dataclass
 class LabelledData:
@@ -53,7 +51,7 @@ class TrainState:
     best_val_acc: float | None = None
     best_epoch: int | None = None
     since_best: int = 0
-    status: str = "running"
+    status: Status = Status.RUNNING
     diverged_epoch: int | None = None
     best_params: dict[str, np.ndarray] | None = None
 
@@ -66,6 +64,7 @@ class TrainState:
     def from_json(cls, d: dict[str, Any]) -> "TrainState":
         d = dict(d)
         d["records"] = [EpochRecord(**r) for r in d.get("records", [])]
+        d["status"] = Status(d.get("status", Status.RUNNING))
         return cls(**d)
 
 
@@ -160,7 +159,7 @@ def fit(
         val = None
     report_every = max(1, math.ceil(n / batch_size) // 100)
 
-    while state.epoch < epochs and state.status == "running":
+    while state.epoch < epochs and state.status == Status.RUNNING:
         start_time = time.perf_counter()
         optimizer.lr = lr = schedule.lr(state.epoch)
         perm = rng.permutation(n)
@@ -191,16 +190,16 @@ def fit(
                              time.perf_counter() - start_time)
         state.records.append(record)
         if diverged:
-            state.status, state.diverged_epoch = "diverged", state.epoch
+            state.status, state.diverged_epoch = Status.DIVERGED, state.epoch
         else:
             _track_best(network, state, val_acc, keep_best)
             stop_by_schedule = val is not None and schedule.observe(state.epoch - 1, val_acc)
             if stop_by_schedule or (patience is not None and val is not None and state.since_best >= patience):
-                state.status = "early_stopped"
+                state.status = Status.EARLY_STOPPED
         if on_epoch_end is not None:
             on_epoch_end(record, state)
-    if state.status == "running":
-        state.status = "ok"
+    if state.status == Status.RUNNING:
+        state.status = Status.OK
     return state
 
 

@@ -7,23 +7,23 @@
     epochs.csv   one row per run and epoch: the run's directory, overrides and settings (its
                  learning rate as ``base_lr``), and its metrics.csv row (``lr`` is that epoch's rate)
 
-A run directory is any folder below the sweep with a ``.hydra/config.yaml``. A run whose
-summary still says "running" (the process was killed) or that has no summary is reported as
-``interrupted``; failed and diverged runs appear with their status. Reports read these tables.
+Runs are read through ``runrecord`` only. A run that a live process still trains is ``running``;
+one whose process died is ``interrupted``; a damaged file is named on stderr and in the run's
+``error`` column, and the other runs are still collected. Reports read these tables.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
+from omegaconf import OmegaConf
 
-from nets.atomic import WriteError, atomic_write_text
-from sweeps.runs import defining_overrides, find_runs, run_config, run_hydra_config
+from nets.atomic import atomic_write_text
+from runrecord import RunDir, RunRecordError, find_runs
 
 RUNS, EPOCHS = "runs.csv", "epochs.csv"
 SUMMARY_COLUMNS = ["status", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "test_acc",
@@ -38,22 +38,20 @@ def parse_override_value(text: str) -> Any:
         return text
 
 
-def run_record(run_dir: Path, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The runs.csv row and the epochs.csv rows of one run."""
-    config = run_config(run_dir)
-    choices = (run_hydra_config(run_dir).get("runtime", {}) or {}).get("choices", {}) or {}
-    summary = {}
+    problems: list[str] = []
     try:
-        summary = json.loads((run_dir / "summary.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        pass
-    row: dict[str, Any] = {"run": str(run_dir.relative_to(sweep_dir))}
-    for item in defining_overrides(run_dir):
+        config = OmegaConf.to_container(run.config(), resolve=False)
+    except RunRecordError as err:
+        config, problems = {}, problems + [str(err)]
+    row: dict[str, Any] = {"run": str(run.path.relative_to(sweep_dir))}
+    for item in run.defining_overrides():
         key, _, value = item.partition("=")
         row[key.lstrip("+~")] = parse_override_value(value)
     opt, trainer, data, net = (config.get(k, {}) or {} for k in ("optimizer", "trainer", "data", "net"))
     row.update({
-        "net_name": choices.get("net", net.get("arch")),
+        "net_name": run.config_choices().get("net", net.get("arch")),
         "hidden": "-".join(map(str, net.get("hidden", []))) if net.get("arch") == "mlp" else "",
         "optimizer_name": opt.get("name"),
         "lr": opt.get("lr"),
@@ -63,20 +61,25 @@ def run_record(run_dir: Path, sweep_dir: Path) -> tuple[dict[str, Any], list[dic
         "seed": trainer.get("seed"),
         "data_name": data.get("name"),
     })
+    try:
+        summary = run.read_summary()
+    except RunRecordError as err:
+        summary, problems = None, problems + [str(err)]
     for column in SUMMARY_COLUMNS:
-        row[column] = summary.get(column)
-    if row["status"] in (None, "running"):
-        row["status"] = "interrupted"
-    epochs = []
-    metrics = run_dir / "metrics.csv"
-    if metrics.exists():
-        try:
-            frame = pd.read_csv(metrics)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-            frame = pd.DataFrame()
-        # The run's learning rate is "base_lr" here: "lr" is each epoch's (scheduled) rate.
-        keys = {("base_lr" if k == "lr" else k): v for k, v in row.items() if k not in SUMMARY_COLUMNS}
-        epochs = [{**keys, **rec} for rec in frame.to_dict("records")]
+        value = getattr(summary, column, None) if summary is not None else None
+        row[column] = value.value if hasattr(value, "value") else value
+    row["status"] = run.status().value
+    try:
+        records = run.read_metrics()
+    except RunRecordError as err:
+        records, problems = [], problems + [str(err)]
+    for problem in problems:
+        print(f"nnsweep: warning: {problem}", file=sys.stderr)
+    if problems:
+        row["error"] = "; ".join(([row["error"]] if row.get("error") else []) + problems)
+    # The run's learning rate is "base_lr" here: "lr" is each epoch's (scheduled) rate.
+    keys = {("base_lr" if k == "lr" else k): v for k, v in row.items() if k not in SUMMARY_COLUMNS}
+    epochs = [{**keys, **vars(rec)} for rec in records]
     return row, epochs
 
 
@@ -87,10 +90,10 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
-        raise FileNotFoundError(f"sweep directory {sweep_dir} does not exist")
+        raise RunRecordError(f"sweep directory {sweep_dir} does not exist; check the path")
     rows, epoch_rows = [], []
-    for run_dir in find_runs(sweep_dir):
-        row, epochs = run_record(run_dir, sweep_dir)
+    for run in find_runs(sweep_dir):
+        row, epochs = run_record(run, sweep_dir)
         rows.append(row)
         epoch_rows.extend(epochs)
     runs = pd.DataFrame(rows)
@@ -122,15 +125,13 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Collect a sweep's runs into runs.csv and epochs.csv.")
     parser.add_argument("sweep_dir", help="a sweep directory, e.g. multirun/default or results/sweep-lr/...")
     args = parser.parse_args(argv)
-    try:
-        runs, _ = collect(args.sweep_dir)
-    except (FileNotFoundError, WriteError) as err:
-        print(f"nnsweep: error: {err}", file=sys.stderr)
-        return 2
+    runs, _ = collect(args.sweep_dir)
     print(describe(runs))
     print(f"tables: {Path(args.sweep_dir) / RUNS}, {Path(args.sweep_dir) / EPOCHS}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from experiments.cli import run_command
+
+    run_command(main)

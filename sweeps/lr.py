@@ -15,15 +15,19 @@ import argparse
 import hashlib
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from experiments.cli import EXIT_BAD_INPUT, run_command
+from experiments.lifeline import follow_parent
+from nets.errors import NnsweepError
+from runrecord import RunRecordError, find_runs
 from sweeps.collect import collect, describe
-from sweeps.lock import SweepLockedError, sweep_lock
-from sweeps.runs import find_runs, finished_lrs
+from sweeps.lock import sweep_lock
 
 
 def log_spaced(low: float, high: float, count: int) -> list[float]:
@@ -51,14 +55,37 @@ def parse_lrs(text: str) -> list[float]:
 
 def default_sweep_dir(net: str, data: str, epochs: int, batch: int, overrides: list[str] = ()) -> Path:
     """``results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<overrides>]``: every setting that
-    changes the runs is in the name, so a sweep with other settings never reuses these runs."""
+    changes the runs is in the name, so a sweep with other settings never reuses these runs.
+    Only letters, digits and ``._-+`` appear in it (``optimizer=momentum`` -> ``optimizer-momentum``),
+    so it is a plain path to a shell and to Hydra alike."""
     name = f"{net}-{data}-e{epochs}-b{batch}"
     if overrides:
-        extra = ",".join(sorted(overrides)).replace("/", "_")
+        extra = "_".join(sorted(overrides))
         if len(extra) > 80:
             extra = hashlib.sha1(extra.encode()).hexdigest()[:10]
         name += f"-{extra}"
-    return Path("results") / "sweep-lr" / name
+    return Path("results") / "sweep-lr" / re.sub(r"[^A-Za-z0-9._+-]+", "-", name)
+
+
+def hydra_quoted(value: str) -> str:
+    """``value`` as a quoted Hydra override value: spaces, commas and ``=`` stay part of it."""
+    # Hydra's rule: a backslash is literal unless it precedes a quote (or ends the string).
+    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+    return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped) + "'"
+
+
+def finished_lrs(sweep_dir: Path, epochs: int) -> set[float]:
+    """Learning rates whose run in ``sweep_dir`` needs no more epochs (it finished ``epochs``,
+    or ended by itself: early stopping, divergence, its own failure)."""
+    done = set()
+    for run in find_runs(sweep_dir):
+        try:
+            summary = run.read_summary()
+            if summary is not None and summary.is_done(epochs):
+                done.add(float(run.config().optimizer.lr))
+        except RunRecordError:
+            continue  # damaged: train it again
+    return done
 
 
 def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
@@ -68,7 +95,7 @@ def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
         f"net={args.net}", f"data={args.data}",
         f"optimizer.lr={','.join(format_lr(v) for v in lrs)}",
         f"trainer.epochs={args.epochs}", f"trainer.batch_size={args.batch}", "trainer.progress=false",
-        f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.n_jobs={args.jobs}",
+        f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}", f"hydra.launcher.n_jobs={args.jobs}",
         *args.overrides,
     ]
 
@@ -95,27 +122,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         lrs = parse_lrs(args.lrs) if args.lrs else log_spaced(args.lr_min, args.lr_max, args.num)
-        if args.epochs < 1 or args.batch < 1 or args.jobs < 1:
-            raise ValueError("--epochs, --batch and --jobs must be at least 1")
     except ValueError as err:
-        print(f"nnsweep: error: {err}", file=sys.stderr)
-        return 2
+        raise NnsweepError(str(err)) from None
+    if args.epochs < 1 or args.batch < 1 or args.jobs < 1:
+        raise NnsweepError("--epochs, --batch and --jobs must be at least 1")
     sweep_dir = args.sweep_dir or default_sweep_dir(args.net, args.data, args.epochs, args.batch, args.overrides)
-    try:
-        with sweep_lock(sweep_dir):
-            return run_sweep(args, lrs, sweep_dir)
-    except SweepLockedError as err:
-        print(f"nnsweep: error: {err}", file=sys.stderr)
-        return 2
+    follow_parent()  # its training processes end with this one
+    with sweep_lock(sweep_dir, advice="wait for it to finish, or pass another --sweep-dir"):
+        return run_sweep(args, lrs, sweep_dir)
 
 
 def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
-    """Launch the rates not finished yet, then collect the whole sweep."""
+    """Launch the rates not finished yet, then collect the whole sweep.
+
+    Exit status: 0 when at least one run finished with a result, 2 for bad settings (nothing
+    to continue), 1 when the sweep stopped or no run produced a result."""
     done = finished_lrs(sweep_dir, args.epochs)
     todo = [v for v in lrs if v not in done]
     print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}; {len(lrs) - len(todo)} already finished")
     if todo:
         result = subprocess.run(build_command(args, todo, sweep_dir))
+        if result.returncode == EXIT_BAD_INPUT:
+            return EXIT_BAD_INPUT  # its one line said what to change; rerunning as is would fail again
         if result.returncode != 0:
             print(f"nnsweep: error: the sweep stopped (exit {result.returncode}); rerun the same command to "
                   f"continue it, finished runs are kept in {sweep_dir}", file=sys.stderr)
@@ -128,8 +156,12 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
         from reports.build import build_report
 
         print(f"report: {build_report(sweep_dir)}")
+    if runs.empty or runs["best_val_acc"].isna().all():
+        print(f"nnsweep: error: no run of the sweep produced a validation accuracy; see the status and error "
+              f"columns of {sweep_dir / 'runs.csv'}", file=sys.stderr)
+        return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from sweeps.collect import collect
-from sweeps.lock import SweepLockedError, sweep_lock
+from runrecord import LockedError
+from sweeps.lock import sweep_lock
 from sweeps.lr import log_spaced, parse_lrs
 from tests.experiments.conftest import run_module
 
@@ -96,7 +97,7 @@ def test_a_second_sweep_into_the_same_directory_is_refused(tmp_path):
     holder.start()
     try:
         assert ready.wait(10)
-        with pytest.raises(SweepLockedError, match=f"in use by process {holder.pid}"):
+        with pytest.raises(LockedError, match=f"in use by process {holder.pid}"):
             with sweep_lock(tmp_path):
                 pass
     finally:

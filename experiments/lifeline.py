@@ -1,0 +1,45 @@
+"""Processes of a sweep die with the process that started them.
+
+A sweep is a tree: ``sweeps.lr`` starts an ``experiments.train -m`` process, which starts one
+worker per core through its launcher. Killing only the top process (``kill PID``, ``kill -9``)
+used to leave the workers training, and a rerun then trained the same runs at the same time.
+
+Each nnsweep process that starts others puts its process id into ``NNSWEEP_PARENT_PID``; a
+child that finds its own parent there watches it and ends itself (SIGKILL, which a run survives
+by design: it resumes from its last checkpoint) within a second of the parent's death. A process
+started by anything else (a shell, ``nohup``, a cluster scheduler) is left alone. Such children
+also ignore Ctrl-C: the terminal sends SIGINT to the whole process group, and only the top
+process should answer it, with one line (``experiments.cli.run_command``).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+ENV = "NNSWEEP_PARENT_PID"
+POLL_SECONDS = 0.5
+_watching = False
+
+
+def follow_parent() -> None:
+    """Watch the parent if it is the nnsweep process that started us; then let our own
+    children follow us. Safe to call more than once."""
+    global _watching
+    parent = os.getppid()
+    if not _watching and os.environ.get(ENV) == str(parent):
+        _watching = True
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        threading.Thread(target=_watch, args=(parent,), name="nnsweep-lifeline", daemon=True).start()
+    os.environ[ENV] = str(os.getpid())
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(POLL_SECONDS)
+    print(f"nnsweep: the sweep process {parent} is gone; stopping this worker (rerun the sweep to continue)",
+          file=sys.stderr, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)

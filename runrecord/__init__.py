@@ -1,0 +1,11 @@
+"""The run record: what one training run leaves in its directory, and the only code that reads
+or writes it. ``experiments`` writes runs, ``sweeps`` and ``reports`` read them, all through here.
+"""
+from nets.status import Status
+from runrecord.lock import LockedError, exclusive_lock, is_locked
+from runrecord.rundir import (BOOKKEEPING_KEYS, CONFIG_DIR, EVALUATION, METRICS, MODEL, SUMMARY, TEST_ERRORS, RunDir,
+                              RunRecordError, Summary, TestErrors, find_runs, without_bookkeeping)
+
+__all__ = ["BOOKKEEPING_KEYS", "CONFIG_DIR", "EVALUATION", "METRICS", "MODEL", "SUMMARY", "TEST_ERRORS", "LockedError",
+           "RunDir", "RunRecordError", "Status", "Summary", "TestErrors", "exclusive_lock", "find_runs", "is_locked",
+           "without_bookkeeping"]

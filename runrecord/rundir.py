@@ -1,0 +1,392 @@
+"""One run directory and everything in it; the names and columns here are the contract.
+
+    .hydra/config.yaml     the composed config the model was trained with (written once, by the
+                           run, after its settings were checked; a resume never rewrites it)
+    .hydra/overrides.yaml  the overrides that define the run
+    .hydra/hydra.yaml      Hydra's record of the job (job number, config-group choices)
+    metrics.csv            one row per finished epoch (``nets.train.EpochRecord``)
+    summary.json           status, best and final validation accuracy, test accuracy, wall time
+                           (rewritten atomically after every epoch and at the end)
+    model.npz              checkpoint: weights, architecture, optimizer/RNG state, best weights
+    evaluation.json        the model on its test split: accuracy, per-class accuracy, confusion
+    test_errors.npz        its most confident mistakes, with their images, for reports
+    .lock                  held by the process that trains the run (``running`` vs ``interrupted``)
+
+Every file is written atomically (or appended and flushed, for metrics.csv), so a reader sees a
+whole file or the previous one. Readers check what they read and raise ``RunRecordError`` with
+one line that names the file.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from nets.atomic import atomic_write, atomic_write_text, write_error
+from nets.errors import NnsweepError
+from nets.status import Status
+from nets.train import EpochRecord
+from runrecord.lock import exclusive_lock, is_locked
+
+CONFIG_DIR = ".hydra"
+CONFIG, OVERRIDES, HYDRA = f"{CONFIG_DIR}/config.yaml", f"{CONFIG_DIR}/overrides.yaml", f"{CONFIG_DIR}/hydra.yaml"
+METRICS, SUMMARY, MODEL = "metrics.csv", "summary.json", "model.npz"
+EVALUATION, TEST_ERRORS, LOCK = "evaluation.json", "test_errors.npz", ".lock"
+METRIC_COLUMNS = [f.name for f in fields(EpochRecord)]
+
+# Overrides that change how a run is driven, not what it computes: they do not identify a run.
+# conf/config.yaml leaves them out of run directory names through the resolver below.
+BOOKKEEPING_KEYS = ("resume", "sweep", "trainer.progress")
+OmegaConf.register_new_resolver("nnsweep.bookkeeping_keys", lambda: list(BOOKKEEPING_KEYS), replace=True)
+
+# Settings a resumed run may change: the epoch budget can grow (a finished run continues).
+RESUMABLE_KEYS = ("trainer.epochs",)
+
+
+class RunRecordError(NnsweepError):
+    """A run file that is missing or cannot be read; the message names the file."""
+
+
+def without_bookkeeping(overrides: list[str]) -> list[str]:
+    """Overrides minus the bookkeeping ones: what identifies a run."""
+    return [o for o in overrides if o.lstrip("+~").partition("=")[0] not in BOOKKEEPING_KEYS]
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class Summary:
+    """``summary.json``: how a run stands and its run-level numbers (None where there is none)."""
+
+    status: Status = Status.RUNNING
+    epochs: int | None = None  # the epoch budget it was asked for
+    epochs_completed: int = 0
+    best_val_acc: float | None = None
+    best_epoch: int | None = None
+    final_val_acc: float | None = None
+    best_val_loss: float | None = None
+    diverged_epoch: int | None = None
+    test_acc: float | None = None
+    test_loss: float | None = None
+    wall_time_s: float | None = None
+    n_params: int | None = None
+    data: str | None = None
+    train_size: int | None = None
+    val_size: int | None = None
+    test_size: int | None = None
+    objective: str = "best_val_acc"
+    objective_direction: str = "max"
+    error: str | None = None
+    crashes: int = 0  # times a worker died under this run (a machine failure, not the trial's)
+    run_dir: str | None = None
+
+    def objective_value(self) -> float | None:
+        """The number a sweeper optimises (``objective`` names the field), or None if the run
+        produced none (it failed, or diverged before its first validation)."""
+        return _finite(getattr(self, self.objective, None))
+
+    def is_done(self, epochs: int) -> bool:
+        """Whether a run asked for ``epochs`` epochs needs no more training."""
+        if self.status == Status.OK:
+            return self.epochs_completed >= epochs
+        return self.status.is_finished()
+
+    def to_json(self) -> str:
+        data = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        data["status"] = self.status.value
+        return json.dumps(data, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: Path) -> "Summary":
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            known = {f.name for f in fields(cls)}
+            summary = cls(**{k: v for k, v in data.items() if k in known})
+            summary.status = Status(summary.status)
+        except (ValueError, TypeError) as err:
+            raise RunRecordError(f"{source} is unreadable ({err}); rerun the sweep or run to rewrite it") from None
+        return summary
+
+
+class RunDir:
+    """The files of one run, in ``path``."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL
+
+    def exists(self) -> bool:
+        """A run directory is one whose config was recorded."""
+        return (self.path / CONFIG).is_file()
+
+    # ----- liveness ----------------------------------------------------------------------
+    @contextmanager
+    def training(self, wait: float = 2.0) -> Iterator[None]:
+        """Hold the run's lock while training it: two processes never train one run.
+
+        The run's own stale temporary files (left by a ``kill -9`` during an atomic write) are
+        removed once the lock is held, when nobody can be writing them."""
+        with exclusive_lock(self.path / LOCK, f"run directory {self.path}", wait=wait,
+                            advice="wait for it to finish, or choose another run directory"):
+            self.remove_stale_temps()
+            yield
+
+    def is_live(self) -> bool:
+        return is_locked(self.path / LOCK)
+
+    def remove_stale_temps(self) -> list[Path]:
+        removed = []
+        for pattern in (".*.tmp", f"{CONFIG_DIR}/.*.tmp"):
+            for tmp in self.path.glob(pattern):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+        return removed
+
+    # ----- summary -----------------------------------------------------------------------
+    def read_summary(self) -> Summary | None:
+        """The run's summary, or None before its first one was written."""
+        try:
+            text = (self.path / SUMMARY).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as err:
+            raise RunRecordError(f"cannot read {self.path / SUMMARY}: {err}") from None
+        return Summary.from_json(text, self.path / SUMMARY)
+
+    def status(self) -> Status:
+        """The run's status, telling a live run from one whose process died."""
+        try:
+            summary = self.read_summary()
+        except RunRecordError:
+            summary = None
+        if summary is not None and summary.status != Status.RUNNING:
+            return summary.status
+        return Status.RUNNING if self.is_live() else Status.INTERRUPTED
+
+    def write_summary(self, summary: Summary) -> None:
+        atomic_write_text(self.path / SUMMARY, summary.to_json())
+
+    # ----- config ------------------------------------------------------------------------
+    def config(self) -> DictConfig:
+        """The composed config the model was trained with."""
+        path = self.path / CONFIG
+        if not path.is_file():
+            raise RunRecordError(f"{self.path} is not a training run directory (no {CONFIG}); "
+                                 "pass the directory of a run")
+        cfg = _load_yaml(path)
+        if not isinstance(cfg, dict):
+            raise RunRecordError(f"{path} does not hold a config; restore it or retrain the run")
+        return OmegaConf.create(cfg)
+
+    def overrides(self) -> list[str]:
+        """The overrides that define the run, bookkeeping ones included."""
+        path = self.path / OVERRIDES
+        if not path.is_file():
+            return []
+        value = _load_yaml(path)
+        return [str(o) for o in value] if isinstance(value, list) else []
+
+    def defining_overrides(self) -> list[str]:
+        return without_bookkeeping(self.overrides())
+
+    def hydra_record(self) -> dict[str, Any]:
+        """Hydra's record of the job (``job.num``, ``runtime.choices``), or {} if there is none."""
+        path = self.path / HYDRA
+        if not path.is_file():
+            return {}
+        value = _load_yaml(path)
+        return (value.get("hydra") or {}) if isinstance(value, dict) else {}
+
+    def job_number(self) -> int | None:
+        try:
+            return int(self.hydra_record()["job"]["num"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def config_choices(self) -> dict[str, str]:
+        """Which file of each config group the run used (``net: rashid``)."""
+        return dict((self.hydra_record().get("runtime") or {}).get("choices") or {})
+
+    def write_config(self, cfg: Any, overrides: list[str], hydra_record: dict[str, Any] | None = None) -> None:
+        """Record the run's config once its settings were checked (never before: a refused
+        resume must leave the record describing the model that is there)."""
+        atomic_write_text(self.path / CONFIG, OmegaConf.to_yaml(cfg))
+        atomic_write_text(self.path / OVERRIDES, yaml.safe_dump([str(o) for o in overrides]))
+        if hydra_record is not None:
+            atomic_write_text(self.path / HYDRA, OmegaConf.to_yaml({"hydra": hydra_record}))
+
+    def settings_differ(self, cfg: Any) -> list[str]:
+        """Settings of ``cfg`` that differ from the recorded config, ``key: recorded -> asked``
+        (bookkeeping keys and the epoch budget aside)."""
+        old = _flatten(OmegaConf.to_container(self.config(), resolve=True))
+        new = _flatten(OmegaConf.to_container(OmegaConf.create(cfg) if not isinstance(cfg, DictConfig) else cfg,
+                                              resolve=True))
+        ignored = set(BOOKKEEPING_KEYS) | set(RESUMABLE_KEYS)
+        keys = sorted((set(old) | set(new)) - ignored)
+        return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+    # ----- metrics -----------------------------------------------------------------------
+    def read_metrics(self) -> list[EpochRecord]:
+        """The run's epochs, checked: the expected columns, epochs 1, 2, 3 ... in order, numbers."""
+        path = self.path / METRICS
+        if not path.exists():
+            return []
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.reader(f)
+                header = next(reader, None)
+                if header is None:
+                    return []
+                if header != METRIC_COLUMNS:
+                    raise ValueError(f"columns {header}, expected {METRIC_COLUMNS}")
+                records = []
+                for i, row in enumerate(reader, start=1):
+                    if len(row) != len(METRIC_COLUMNS):
+                        raise ValueError(f"row {i} has {len(row)} values")
+                    epoch = int(row[0])
+                    if epoch != i:
+                        raise ValueError(f"row {i} is epoch {row[0]}")
+                    records.append(EpochRecord(epoch, *(float(v) for v in row[1:])))
+        except (OSError, UnicodeDecodeError, ValueError, csv.Error) as err:
+            raise RunRecordError(f"{path} is damaged ({err}); delete the run directory to retrain it") from None
+        return records
+
+    def append_metrics(self, record: EpochRecord) -> None:
+        path = self.path / METRICS
+        new = not path.exists()
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                if new:
+                    f.write(",".join(METRIC_COLUMNS) + "\n")
+                f.write(_metrics_row(record) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as err:
+            raise write_error(path, err) from None
+
+    def rewrite_metrics(self, records: list[EpochRecord]) -> None:
+        """Replace metrics.csv with exactly these rows (on resume, so the file matches the
+        checkpoint even if the previous process died between the two writes)."""
+        lines = [",".join(METRIC_COLUMNS)] + [_metrics_row(r) for r in records]
+        atomic_write_text(self.path / METRICS, "\n".join(lines) + "\n")
+
+    def clear_results(self) -> None:
+        """Remove what a previous attempt wrote (metrics, summary, evaluation), so a run that
+        starts from epoch 1 never continues an old metrics.csv."""
+        for name in (METRICS, SUMMARY, EVALUATION, TEST_ERRORS):
+            (self.path / name).unlink(missing_ok=True)
+
+    # ----- model and its evaluation ------------------------------------------------------
+    def load_model(self, use_best: bool = True):
+        """The run's network; a diverged model is refused rather than used with NaN weights."""
+        from nets.checkpoint import CheckpointError, load_network
+
+        if not self.model_path.is_file():
+            raise RunRecordError(f"{self.path} holds no model ({MODEL}); train the run first")
+        try:
+            network = load_network(self.model_path, use_best=use_best)
+        except CheckpointError as err:
+            raise RunRecordError(str(err)) from None
+        if not network.params_finite():
+            raise RunRecordError(f"the model in {self.path} has non-finite weights (the run diverged); "
+                                 "retrain it with a smaller learning rate")
+        return network
+
+    def write_evaluation(self, result: dict[str, Any]) -> None:
+        atomic_write_text(self.path / EVALUATION, json.dumps(result, indent=1) + "\n")
+
+    def read_evaluation(self) -> dict[str, Any] | None:
+        path = self.path / EVALUATION
+        if not path.is_file():
+            return None
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise RunRecordError(f"{path} is unreadable ({err}); evaluate the run again") from None
+        if not isinstance(value, dict):
+            raise RunRecordError(f"{path} does not hold an evaluation; evaluate the run again")
+        return value
+
+    def write_test_errors(self, errors: "TestErrors") -> None:
+        atomic_write(self.path / TEST_ERRORS, lambda f: np.savez_compressed(f, **asdict(errors)))
+
+    def read_test_errors(self) -> "TestErrors | None":
+        path = self.path / TEST_ERRORS
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                errors = TestErrors(**{f.name: data[f.name] for f in fields(TestErrors)})
+        except (OSError, ValueError, KeyError) as err:
+            raise RunRecordError(f"{path} is unreadable ({err}); evaluate the run again") from None
+        if not (len(errors.images) == len(errors.labels) == len(errors.predicted) == len(errors.confidence)):
+            raise RunRecordError(f"{path} is inconsistent; evaluate the run again")
+        return errors
+
+
+@dataclass
+class TestErrors:
+    """A model's most confident mistakes on its test split, kept so reports need no data set.
+
+    ``images: (n, 784)`` float32 in [0, 1]; ``labels``, ``predicted``: ``(n,)`` ints;
+    ``confidence: (n,)`` the output given to the wrong class; most confident first."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    predicted: np.ndarray
+    confidence: np.ndarray
+    source: np.ndarray = field(default_factory=lambda: np.array(""))  # where the test images came from
+
+
+def find_runs(sweep_dir: str | os.PathLike) -> list[RunDir]:
+    """The run directories below ``sweep_dir`` (those with a recorded config), sorted."""
+    sweep_dir = Path(sweep_dir)
+    return [RunDir(p) for p in sorted(c.parent.parent for c in sweep_dir.glob(f"**/{CONFIG}")
+                                      if c.parent.parent != sweep_dir)]
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        reason = " ".join(str(err).split())[:200]
+        raise RunRecordError(f"{path} is unreadable ({reason}); restore it or retrain the run") from None
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for k, v in value.items():
+            flat.update(_flatten(v, f"{prefix}{k}."))
+        return flat
+    return {prefix[:-1]: value}
+
+
+def _metrics_row(record: EpochRecord) -> str:
+    return ",".join(repr(v) if isinstance(v, float) else str(v) for v in asdict(record).values())
