@@ -10,14 +10,18 @@ Layout of the archive (all plain arrays, so it loads with ``allow_pickle=False``
 
 Writes are atomic (temporary file in the same directory, fsync, rename), so a crash or a full
 disk leaves the previous checkpoint intact rather than half a new one. Loading never unpickles:
-a file carrying a pickled object array is refused.
+a file carrying a pickled object array is refused. Nor does it trust sizes: a member the layout
+above does not name is never read, and each known member's declared dtype and shape must be what
+the architecture in ``meta`` implies before its data is read, so a crafted file cannot make a
+loader allocate more than the model needs.
 """
 from __future__ import annotations
 
-from nets.errors import NnsweepError
 import json
+import math
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,14 +29,20 @@ from typing import Any
 import numpy as np
 
 from nets.atomic import atomic_write
-from nets.network import Network
-from nets.optimizers import Optimizer
+from nets.errors import NnsweepError
+from nets.layers import ShapeError
+from nets.network import Network, check_fits_in_memory, parameter_shapes
+from nets.optimizers import OPTIMIZERS, Optimizer
 from nets.schedules import Schedule
 from nets.train import TrainState
 
 FORMAT = "nnsweep-checkpoint"
 ZIP_SIGNATURE = b"PK\x03\x04"
 VERSION = 1
+# The metadata is JSON of a few kilobytes plus one record per epoch; anything near this is not ours.
+META_MAX_BYTES = 16 * 2**20
+NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
 class CheckpointError(NnsweepError, ValueError):
@@ -89,7 +99,13 @@ class Checkpoint:
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read a checkpoint without unpickling anything; every failure is a ``CheckpointError``."""
+    """Read a checkpoint without unpickling anything; every failure is a ``CheckpointError``.
+
+    Memory stays bounded by what the stored architecture needs, whatever the file claims:
+    only the members this format defines are read, and each one's .npy header (dtype and shape)
+    is checked against the architecture in ``meta`` before its data is. Every member's header
+    (a few hundred bytes) is looked at, so a pickled object array anywhere is refused.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; train a model first or check the path")
@@ -100,35 +116,130 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"checkpoint {path} is truncated or not an .npz archive (no zip signature); "
                               "retrain or restore it from a copy")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except ValueError as err:
-        if "allow_pickle" in str(err) or "Object arrays" in str(err):
-            raise CheckpointError(
-                f"checkpoint {path} contains a pickled object array, which could run code when "
-                "loaded; refusing it. Only checkpoints written by nnsweep are accepted"
-            ) from None
-        raise CheckpointError(f"checkpoint {path} is not a valid .npz file ({err}); retrain or restore it") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as err:
+        with zipfile.ZipFile(path) as archive:
+            return _read_checkpoint(path, archive)
+    # RuntimeError: an encrypted member; NotImplementedError: a compression zipfile lacks.
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError) as err:
         raise CheckpointError(
             f"checkpoint {path} is truncated or not an .npz archive ({type(err).__name__}: {err}); "
             "retrain or restore it from a copy"
         ) from None
-    if "meta" not in arrays:
+
+
+def _read_checkpoint(path: Path, archive: zipfile.ZipFile) -> Checkpoint:
+    headers = {name: _read_header(path, archive, name) for name in archive.namelist()}
+    if "meta.npy" not in headers:
         raise CheckpointError(f"{path} is an .npz file but not an nnsweep checkpoint (no 'meta' entry)")
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-    except json.JSONDecodeError:
-        raise CheckpointError(f"checkpoint {path} has unreadable metadata; retrain or restore it") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not an nnsweep checkpoint (format {meta.get('format')!r})")
-    if meta.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint {path} has version {meta.get('version')}, this nnsweep reads {VERSION}")
+    meta = _read_meta(path, archive, headers["meta.npy"])
+    arrays = {}
+    for name, want in _expected_members(path, meta).items():
+        member = f"{name}.npy"
+        if member not in headers:
+            continue  # a missing parameter is reported by whoever needs it (restore_network)
+        shape, dtype = headers[member]
+        fits = shape == want[0] and (dtype == want[1] if want[1] is not None else dtype.kind in "iu")
+        if not fits:
+            needed = f"{want[1] or 'an integer'} {want[0]}"
+            raise CheckpointError(
+                f"checkpoint {path} is damaged: {name} is declared {dtype} {shape}, but its architecture "
+                f"needs {needed}; retrain or restore it from a copy"
+            )
+        arrays[name] = _read_array(path, archive, member)
 
     def group(prefix: str) -> dict[str, np.ndarray]:
         return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
     return Checkpoint(path, meta, group("param/"), group("opt/"), group("best/"))
+
+
+def _read_header(path: Path, archive: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype a member's .npy header declares, reading only the header."""
+    with archive.open(member) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version not in NPY_HEADER_READERS:
+                raise ValueError(f".npy format version {version[0]}.{version[1]}")
+            shape, _, dtype = NPY_HEADER_READERS[version](f)
+        except ValueError as err:
+            raise CheckpointError(
+                f"checkpoint {path} has a member {member} that is not a plain NumPy array ({err}); "
+                "retrain or restore it from a copy"
+            ) from None
+    if dtype.hasobject:
+        raise CheckpointError(
+            f"checkpoint {path} contains a pickled object array, which could run code when "
+            "loaded; refusing it. Only checkpoints written by nnsweep are accepted"
+        )
+    return tuple(shape), dtype
+
+
+def _read_array(path: Path, archive: zipfile.ZipFile, member: str) -> np.ndarray:
+    """A member whose header has been checked (``read_array`` reads it again, then the data)."""
+    with archive.open(member) as f:
+        try:
+            return np.lib.format.read_array(f, allow_pickle=False)
+        except ValueError as err:
+            raise CheckpointError(f"checkpoint {path} is damaged: {member} ({err}); retrain or restore it") from None
+
+
+def _read_meta(path: Path, archive: zipfile.ZipFile, header: tuple[tuple[int, ...], np.dtype]) -> dict[str, Any]:
+    """The metadata: one JSON object, stored as a 0-d unicode array of bounded size."""
+    shape, dtype = header
+    if shape != () or dtype.kind != "U" or dtype.itemsize > META_MAX_BYTES:
+        raise CheckpointError(
+            f"checkpoint {path} has metadata that is not one JSON text of at most "
+            f"{META_MAX_BYTES // 2**20} MB (it is {dtype} {shape}); retrain or restore it from a copy"
+        )
+    try:
+        meta = json.loads(str(_read_array(path, archive, "meta.npy")))
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        raise CheckpointError(f"checkpoint {path} has unreadable metadata; retrain or restore it") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(
+            f"checkpoint {path} has metadata that is a JSON {JSON_TYPES.get(type(meta), type(meta).__name__)}, "
+            "not an object; retrain or restore it from a copy"
+        )
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an nnsweep checkpoint (format {meta.get('format')!r})")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {path} has version {meta.get('version')}, this nnsweep reads {VERSION}")
+    return meta
+
+
+def _expected_members(path: Path, meta: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], np.dtype | None]]:
+    """Every array name this checkpoint may hold, with the shape and dtype its metadata implies
+    (dtype None: any integer). Checks that the architecture fits in memory."""
+    try:
+        architecture = meta.get("architecture")
+        if not isinstance(architecture, dict):
+            raise TypeError(f"it is a {type(architecture).__name__}, not an object")
+        shapes = parameter_shapes(architecture)
+        dtype = np.dtype(meta.get("dtype", "float32"))
+        if dtype.kind != "f":
+            raise TypeError(f"parameters of dtype {dtype} are not floating point")
+    except KeyError as err:
+        raise CheckpointError(f"checkpoint {path} has an unusable architecture (no {err} in it); "
+                              "retrain or restore it from a copy") from None
+    except (ValueError, TypeError, OverflowError) as err:  # OverflowError: JSON's Infinity as a size
+        raise CheckpointError(f"checkpoint {path} has an unusable architecture ({err}); "
+                              "retrain or restore it from a copy") from None
+    try:
+        check_fits_in_memory(sum(math.prod(s) for s in shapes.values()), dtype,
+                             fix="load it on a machine with more memory")
+    except ShapeError as err:
+        raise CheckpointError(f"checkpoint {path} cannot be loaded here: {err}") from None
+    expected: dict[str, tuple[tuple[int, ...], np.dtype | None]] = {}
+    for prefix in ("param/", "best/"):
+        expected.update({prefix + key: (shape, dtype) for key, shape in shapes.items()})
+    if "optimizer" in meta:
+        name = meta["optimizer"].get("name") if isinstance(meta["optimizer"], dict) else None
+        if not isinstance(name, str) or name not in OPTIMIZERS:
+            raise CheckpointError(f"checkpoint {path} names no known optimizer ({meta['optimizer']!r:.60}); "
+                                  "retrain or restore it from a copy")
+        for state in OPTIMIZERS[name].state_names:
+            expected.update({f"opt/{state}.{i}": (shape, dtype) for i, shape in enumerate(shapes.values())})
+        expected["opt/t"] = ((), None)
+    return expected
 
 
 def _describe_difference(want: dict, have: dict) -> str:
@@ -197,8 +308,14 @@ def restore_training(
         optimizer.load_state_dict(checkpoint.optimizer_state)
     except (KeyError, ValueError) as err:
         raise CheckpointError(f"checkpoint {checkpoint.path} has damaged optimizer state: {err}") from None
-    schedule.load_state_dict(checkpoint.meta.get("schedule", {}).get("state", {}))
-    rng.bit_generator.state = checkpoint.meta["rng"]
-    state = TrainState.from_json(checkpoint.meta["train_state"])
+    try:
+        schedule.load_state_dict(checkpoint.meta.get("schedule", {}).get("state", {}))
+        rng.bit_generator.state = checkpoint.meta["rng"]
+        state = TrainState.from_json(checkpoint.meta["train_state"])
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} has damaged training state ({type(err).__name__}: {err}); "
+            "restore it from a copy or start a fresh run"
+        ) from None
     state.best_params = {k: v.copy() for k, v in checkpoint.best_params.items()} or None
     return state

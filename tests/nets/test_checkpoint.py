@@ -1,5 +1,9 @@
-"""Checkpoints: round trips, exact resume, refusal of damaged, foreign and pickled files."""
+"""Checkpoints: round trips, exact resume, refusal of damaged, foreign and pickled files, and of
+crafted files that would make loading allocate far more memory than the model needs."""
+import io
 import json
+import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
@@ -129,3 +133,109 @@ def test_failed_write_leaves_the_previous_file_intact(tmp_path):
         atomic_write(target, half_then_fail)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary left behind
+
+
+def npy_bytes(array=None, *, dtype=None, shape=None, data=b"") -> bytes:
+    """A whole .npy member for ``array``, or a header declaring ``dtype`` and ``shape`` then ``data``."""
+    buffer = io.BytesIO()
+    if array is not None:
+        np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
+    else:
+        header = {"descr": dtype, "fortran_order": False, "shape": shape}  # written as given, even if absurd
+        np.lib.format.write_array_header_1_0(buffer, header)
+        buffer.write(data)
+    return buffer.getvalue()
+
+
+def rewrite(path, members: dict[str, bytes]) -> None:
+    """Replace (or add) whole .npy members of the .npz at ``path``, keyed by array name."""
+    with zipfile.ZipFile(path) as old:
+        kept = {info.filename: old.read(info) for info in old.infolist()}
+    kept.update({f"{name}.npy": content for name, content in members.items()})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for name, content in kept.items():
+            new.writestr(name, content)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A model-only nielsen checkpoint (784-30-10, float32) and its metadata."""
+    path = tmp_path / "model.npz"
+    save_checkpoint(path, Network(get_architecture("nielsen"), np.random.default_rng(0)))
+    return path, load_checkpoint(path).meta
+
+
+def test_an_unknown_member_is_never_read(saved):
+    path, _ = saved
+    size = 200 * 2**20  # 200 MB of zeros: a member a few hundred KB long once compressed
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("junk.npy", "w") as member:
+            member.write(npy_bytes(dtype="<f8", shape=(size // 8,)))
+            chunk = bytes(2**20)
+            for _ in range(size // len(chunk)):
+                member.write(chunk)
+    assert path.stat().st_size < 3e6
+    tracemalloc.start()
+    try:
+        checkpoint = load_checkpoint(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6, f"loading a 100 KB model allocated {peak / 1e6:.0f} MB"
+    assert sorted(checkpoint.params) == ["0.W", "0.b", "2.W", "2.b"]
+    assert load_network(path).n_params == 784 * 30 + 30 + 30 * 10 + 10
+
+
+@pytest.mark.parametrize("members,fragment", [
+    ({"param/0.W": npy_bytes(dtype="<f4", shape=(10**6, 10**6))}, "param/0.W"),  # 10^12 elements
+    ({"param/0.W": npy_bytes(np.zeros((784, 30)))}, "float64"),  # right shape, wrong dtype
+    ({"param/2.b": npy_bytes(np.zeros((3, 3), np.float32))}, "(3, 3)"),
+    ({"meta": npy_bytes(dtype="<U500000000", shape=())}, "metadata"),  # a 2 GB string
+    ({"meta": npy_bytes(dtype="<U1000000000000", shape=())}, "meta"),  # a 4 TB string NumPy cannot even describe
+    ({"meta": npy_bytes(np.zeros(3))}, "metadata"),
+], ids=["huge-shape", "dtype", "shape", "huge-meta", "absurd-meta", "meta-not-text"])
+def test_members_are_checked_against_the_architecture_before_reading(saved, members, fragment):
+    path, _ = saved
+    rewrite(path, members)
+    with pytest.raises(CheckpointError, match=fragment) as err:
+        load_checkpoint(path)
+    assert "model.npz" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_architecture_too_big_for_memory_is_refused(saved):
+    path, meta = saved
+    meta["architecture"] = mlp([10**9])
+    rewrite(path, {"meta": npy_bytes(json.dumps(meta)), "param/0.W": npy_bytes(dtype="<f4", shape=(784, 10**9))})
+    with pytest.raises(CheckpointError, match="GB") as err:
+        load_checkpoint(path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "42", '"a string"', "null", "true", "{not json", "[" * 100_000,
+                                  json.dumps({"format": "nnsweep-checkpoint", "version": 1, "architecture": [1]}),
+                                  json.dumps({"format": "nnsweep-checkpoint", "version": 1, "architecture": {}}),
+                                  json.dumps({"format": "nnsweep-checkpoint", "version": 1, "architecture": {
+                                      "input_shape": [784], "layers": [{"type": "dense", "units": float("inf")}]}}),
+                                  ], ids=["list", "number", "string", "null", "bool", "invalid", "deep", "arch-list",
+                                          "arch-empty", "arch-infinity"])
+def test_metadata_that_is_not_an_object_is_one_line_error(saved, text):
+    path, _ = saved
+    rewrite(path, {"meta": npy_bytes(text)})
+    with pytest.raises(CheckpointError, match="model.npz") as err:
+        load_checkpoint(path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("key,value", [("train_state", [1]), ("train_state", {"epoch": "x", "bogus": 1}), ("rng", "mt19937"),
+                                       ("schedule", 3), ("optimizer", {"name": "lion"})])
+def test_damaged_training_state_is_one_line_error(tmp_path, small, key, value):
+    path = tmp_path / "m.npz"
+    with pytest.raises(Interrupted):
+        run(small, path, stop_after=1, epochs=2)
+    meta = load_checkpoint(path).meta
+    meta[key] = value
+    rewrite(path, {"meta": npy_bytes(json.dumps(meta))})
+    net, opt, sched, rng = setup(mlp([24], "relu", dropout=0.1))
+    with pytest.raises(CheckpointError, match="m.npz") as err:
+        restore_training(load_checkpoint(path), net, opt, sched, rng)
+    assert "\n" not in str(err.value)
