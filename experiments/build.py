@@ -5,25 +5,24 @@ what to do, raised before any training starts.
 """
 from __future__ import annotations
 
-from nets.errors import NnsweepError
 import math
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
+from experiments.config import OBJECTIVES, TARGETS  # noqa: F401  (OBJECTIVES: experiments.train reads it here)
 from nets.architectures import lenet5, mlp
 from nets.data.augment import Augmenter
 from nets.data.datasets import DataSplits, load_dataset
 from nets.data.download import DownloadError
 from nets.data.readers import DataFormatError
+from nets.errors import NnsweepError
 from nets.layers import ShapeError
 from nets.network import Network
 from nets.optimizers import OPTIMIZERS, Optimizer, make_optimizer
 from nets.schedules import SCHEDULES, Schedule, make_schedule
 from nets.train import target_matrix
-
-OBJECTIVES = {"best_val_acc": "max", "final_val_acc": "max", "best_val_loss": "min"}
-TARGETS = {"onehot": (1.0, 0.0), "rashid": (0.99, 0.01)}
 
 
 class ConfigError(NnsweepError, ValueError):
@@ -40,27 +39,24 @@ def check_trainer(cfg: Any) -> None:
     _check(t.epochs >= 1, f"trainer.epochs must be at least 1, got {t.epochs}")
     _check(t.batch_size >= 1, f"trainer.batch_size must be at least 1, got {t.batch_size}")
     _check(t.patience is None or t.patience >= 1, f"trainer.patience must be >= 1 or null, got {t.patience}")
-    _check(t.dtype in ("float32", "float64"), f"trainer.dtype must be float32 or float64, got {t.dtype!r}")
     _check(t.clip_grad_norm is None or t.clip_grad_norm > 0,
            f"trainer.clip_grad_norm must be positive or null, got {t.clip_grad_norm}")
-    _check(cfg.objective in OBJECTIVES, f"objective must be one of {', '.join(OBJECTIVES)}, got {cfg.objective!r}")
     lr = cfg.optimizer.lr
     _check(math.isfinite(lr) and lr > 0, f"optimizer.lr must be a positive number, got {lr}")
     _check(cfg.optimizer.name in OPTIMIZERS,
            f"optimizer.name {cfg.optimizer.name!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
     _check(cfg.schedule.name in SCHEDULES,
            f"schedule.name {cfg.schedule.name!r} is unknown; choose one of {', '.join(SCHEDULES)}")
-    _check(cfg.data.targets in TARGETS, f"data.targets must be one of {', '.join(TARGETS)}, got {cfg.data.targets!r}")
 
 
 def load_data(cfg: Any) -> DataSplits:
-    d = cfg.data
+    d = plain(cfg.data)
     try:
         splits = load_dataset(
-            d.name, root=d.root, scaling=d.scaling, split_seed=d.split_seed, val_size=d.val_size,
-            test_size=d.test_size, test_dir=d.test_dir, train_limit=d.train_limit, download=d.download,
-            mirrors=list(d.mirrors) if d.mirrors else None, train_csv=d.train_csv, test_csv=d.test_csv,
-            label_column=d.label_column,
+            d["name"], root=d["root"], scaling=d["scaling"], split_seed=d["split_seed"], val_size=d["val_size"],
+            test_size=d["test_size"], test_dir=d["test_dir"], train_limit=d["train_limit"], download=d["download"],
+            mirrors=d["mirrors"] or None, train_csv=d["train_csv"], test_csv=d["test_csv"],
+            label_column=d["label_column"],
         )
     except (DataFormatError, DownloadError) as err:
         raise ConfigError(str(err)) from None
@@ -72,26 +68,32 @@ def load_data(cfg: Any) -> DataSplits:
     return splits
 
 
+def plain(node: Any) -> dict[str, Any]:
+    """A config node as a plain dict of plain values (Enum choices become their names)."""
+    if isinstance(node, DictConfig):
+        return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    return dict(node)
+
+
 def describe_network(net_cfg: Any) -> dict[str, Any]:
-    """The architecture description for a ``net`` config node."""
+    """The architecture description for a ``net`` config node: its builder called with its keys."""
+    options = plain(net_cfg)
+    arch = options.pop("arch", None)
+    builders = {"mlp": mlp, "lenet5": lenet5}
+    _check(arch in builders, f"net.arch must be one of {', '.join(builders)}, got {arch!r}; choose net=mlp or net=lenet5")
+    if arch == "lenet5":
+        _check(options.pop("loss", "softmax_cross_entropy") == "softmax_cross_entropy",
+               "net=lenet5 is built with loss softmax_cross_entropy; remove the net.loss override")
     try:
-        if net_cfg.arch == "mlp":
-            return mlp(list(net_cfg.hidden), net_cfg.activation, loss=net_cfg.loss, init=net_cfg.init,
-                       bias=net_cfg.bias, bias_init=net_cfg.bias_init, dropout=net_cfg.dropout)
-        if net_cfg.arch == "lenet5":
-            _check(net_cfg.loss == "softmax_cross_entropy", "net=lenet5 is built with loss softmax_cross_entropy")
-            return lenet5(net_cfg.activation, net_cfg.pool, net_cfg.connections, list(net_cfg.dense))
-    except ShapeError as err:
+        return builders[arch](**options)
+    except (ShapeError, ValueError) as err:
         raise ConfigError(f"net: {err}") from None
-    except ValueError as err:
-        raise ConfigError(f"net: {err}") from None
-    raise ConfigError(f"net.arch must be 'mlp' or 'lenet5', got {net_cfg.arch!r}")
 
 
 def build_network(cfg: Any, data: DataSplits, rng: np.random.Generator) -> Network:
     description = describe_network(cfg.net)
     try:
-        net = Network(description, rng, dtype=np.dtype(cfg.trainer.dtype))
+        net = Network(description, rng, dtype=np.dtype(str(cfg.trainer.dtype)))
     except (ShapeError, ValueError) as err:
         raise ConfigError(f"net: {err}") from None
     features = data.train.x.shape[1]
@@ -103,27 +105,22 @@ def build_network(cfg: Any, data: DataSplits, rng: np.random.Generator) -> Netwo
 
 
 def build_optimizer(cfg: Any, n_train: int) -> Optimizer:
-    o = cfg.optimizer
-    extra = {
-        "momentum": {"momentum": o.momentum}, "nesterov": {"momentum": o.momentum},
-        "rmsprop": {"rho": o.rho, "eps": o.eps}, "adam": {"beta1": o.beta1, "beta2": o.beta2, "eps": o.eps},
-    }.get(o.name, {})
+    """The optimizer named by ``optimizer.name``, given the other keys of its node as arguments."""
+    options = plain(cfg.optimizer)
     try:
-        return make_optimizer(o.name, lr=o.lr, l2=o.l2, n_train=n_train, weight_decay=o.weight_decay, **extra)
+        return make_optimizer(options.pop("name"), n_train=n_train, **options)
     except ValueError as err:
         raise ConfigError(f"optimizer: {err}") from None
 
 
 def build_schedule(cfg: Any) -> Schedule:
-    s, lr = cfg.schedule, cfg.optimizer.lr
-    extra = {
-        "step": {"step_size": s.step_size, "gamma": s.gamma},
-        "exponential": {"gamma": s.gamma},
-        "cosine": {"total_epochs": s.total_epochs or cfg.trainer.epochs, "min_lr": s.min_lr},
-        "plateau": {"patience": s.patience, "factor": s.factor, "min_fraction": s.min_fraction},
-    }.get(s.name, {})
+    """The schedule named by ``schedule.name``, given the other keys of its node as arguments."""
+    options = plain(cfg.schedule)
+    name = options.pop("name")
+    if name == "cosine" and options.get("total_epochs") is None:
+        options["total_epochs"] = cfg.trainer.epochs
     try:
-        return make_schedule(s.name, lr, **extra)
+        return make_schedule(name, cfg.optimizer.lr, **options)
     except ValueError as err:
         raise ConfigError(f"schedule: {err}") from None
 
@@ -139,5 +136,5 @@ def build_augmenter(cfg: Any) -> Augmenter | None:
 
 
 def build_targets(cfg: Any, classes: int, dtype) -> np.ndarray:
-    on, off = TARGETS[cfg.data.targets]
+    on, off = TARGETS[str(cfg.data.targets)]
     return target_matrix(classes, on=on, off=off, dtype=dtype)

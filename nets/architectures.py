@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 
 INPUTS, CLASSES = 784, 10
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
+POOLS = ("mean", "max")  # LeNet-5's subsampling: the paper's mean, or the now usual max
 
 # The initialiser that suits each hidden activation when the caller does not choose one.
 DEFAULT_INIT = {"sigmoid": "normal_fan_in", "tanh": "glorot_uniform", "relu": "he_normal"}
@@ -88,8 +89,8 @@ def lenet5(activation: str = "sigmoid", pool: str = "mean", connections: str = "
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
-    if pool not in ("mean", "max"):
-        raise ValueError(f"unknown pooling {pool!r}; choose 'mean' or 'max'")
+    if pool not in POOLS:
+        raise ValueError(f"unknown pooling {pool!r}; choose one of {', '.join(POOLS)}")
     init = DEFAULT_INIT[activation]
     pool_layer = {"type": f"{pool}pool2d", "size": 2}
     layers: list[dict[str, Any]] = [

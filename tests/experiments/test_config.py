@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from experiments.build import (ConfigError, build_network, build_optimizer, build_schedule, check_trainer,
@@ -13,7 +14,7 @@ from nets.architectures import get_architecture
 from nets.data.datasets import DataSplits
 from nets.train import LabelledData
 from experiments.config import register_configs
-from tests.experiments.conftest import REPO, compose_config
+from tests.experiments.conftest import REPO, compose_config, run_module
 
 GROUPS = {g: sorted(p.stem for p in (CONF_DIR / g).glob("*.yaml")) for g in ("net", "optimizer", "schedule", "data")}
 FAKE = DataSplits("fake", *(LabelledData(np.zeros((20, 784), np.float32), np.arange(20) % 10) for _ in range(3)))
@@ -68,8 +69,6 @@ def test_presets_reproduce_the_classic_setups(preset, expect):
     (["optimizer.lr=-1"], "optimizer.lr must be a positive"),
     (["trainer.epochs=0"], "trainer.epochs must be at least 1"),
     (["trainer.batch_size=0"], "batch_size must be at least 1"),
-    (["objective=accuracy"], "objective must be one of"),
-    (["data.targets=soft"], "data.targets must be one of"),
 ])
 def test_value_checks(overrides, match):
     with pytest.raises(ConfigError, match=match):
@@ -103,3 +102,75 @@ def test_register_configs_is_idempotent():
     register_configs()
     register_configs()
     assert compose_config(["optimizer=momentum"]).optimizer.momentum == 0.9
+
+
+# Each option's keys, and only those: a key of another option has no place in it.
+OPTION_KEYS = {
+    "optimizer": {
+        "sgd": {"name", "lr", "l2", "weight_decay"},
+        "momentum": {"name", "lr", "l2", "weight_decay", "momentum"},
+        "nesterov": {"name", "lr", "l2", "weight_decay", "momentum"},
+        "rmsprop": {"name", "lr", "l2", "weight_decay", "rho", "eps"},
+        "adam": {"name", "lr", "l2", "weight_decay", "beta1", "beta2", "eps"},
+    },
+    "schedule": {
+        "constant": {"name"},
+        "step": {"name", "step_size", "gamma"},
+        "exponential": {"name", "gamma"},
+        "cosine": {"name", "total_epochs", "min_lr"},
+        "plateau": {"name", "patience", "factor", "min_fraction"},
+    },
+    "net": {
+        "mlp": {"arch", "hidden", "activation", "loss", "init", "bias", "bias_init", "dropout"},
+        "lenet5": {"arch", "activation", "pool", "connections", "dense", "loss"},
+    },
+}
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in OPTION_KEYS for o in OPTION_KEYS[g]])
+def test_each_option_has_only_its_own_keys(group, option):
+    node = compose_config([f"{group}={option}"])[group]
+    assert set(node) == OPTION_KEYS[group][option]
+    assert node["arch" if group == "net" else "name"] == option
+
+
+@pytest.mark.parametrize("overrides,key", [
+    (["optimizer=sgd", "optimizer.momentum=0.5"], "momentum"),
+    (["optimizer=momentum", "optimizer.beta1=0.5"], "beta1"),
+    (["optimizer=adam", "optimizer.rho=0.5"], "rho"),
+    (["optimizer=rmsprop", "optimizer.momentum=0.5"], "momentum"),
+    (["schedule=constant", "schedule.gamma=0.5"], "gamma"),
+    (["schedule=step", "schedule.min_lr=0.01"], "min_lr"),
+    (["schedule=cosine", "schedule.patience=3"], "patience"),
+    (["net=lenet5", "net.hidden=[10]"], "hidden"),
+    (["net=rashid", "net.pool=max"], "pool"),
+    (["net=mlp", "net.dense=[10]"], "dense"),
+])
+def test_a_key_of_another_option_fails_at_compose_time(overrides, key):
+    with pytest.raises(ConfigCompositionException) as caught:
+        compose_config(overrides)
+    assert f"Key '{key}' not in" in str(caught.value.__cause__)
+
+
+@pytest.mark.parametrize("override", [
+    "net.activation=swish", "net.loss=hinge", "net.init=uniform", "net.bias_init=ones", "trainer.dtype=float16",
+    "data.scaling=minmax", "data.targets=soft", "data.label_column=middle", "data.name=cifar10",
+    "objective=accuracy",
+])
+def test_a_value_outside_a_closed_set_fails_at_compose_time(override):
+    with pytest.raises(ConfigCompositionException) as caught:
+        compose_config([override])
+    assert "Invalid value" in str(caught.value.__cause__)
+
+
+@pytest.mark.parametrize("override", ["net.pool=average", "net.connections=sparse", "net.loss=quadratic"])
+def test_a_lenet5_value_outside_its_closed_set_fails_at_compose_time(override):
+    with pytest.raises(ConfigCompositionException):
+        compose_config(["net=lenet5", override])
+
+
+def test_the_cli_names_the_foreign_key_in_one_line(tmp_path):
+    result = run_module("experiments.train", "optimizer=sgd", "optimizer.momentum=0.5", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Key 'momentum' not in 'SGDConfig'" in lines[0], result.stderr
