@@ -7,20 +7,31 @@
 
 Every problem with a file is a ``DataFormatError`` whose message names the file, what is wrong
 and what to do, so the entrypoints can print it as one line.
+
+A few hundred kilobytes of gzip can expand to gigabytes (a "gzip bomb"), so decompressed data
+is counted as it is read and refused past a cap well above any real file of its kind.
 """
 from __future__ import annotations
 
-from nets.errors import NnsweepError
 import gzip
 import importlib
 import io
 import pickle
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from nets.errors import NnsweepError
+
 GZIP_MAGIC = b"\x1f\x8b"
+# Caps on decompressed sizes. The largest IDX or CSV file of a digit data set is far below 1 GiB
+# (MNIST's training images are 47 MB, its training CSV 109 MB, EMNIST's largest IDX 550 MB);
+# Nielsen's mnist.pkl.gz decompresses to 220 MB.
+MAX_DECOMPRESSED_BYTES = 2**30
+NIELSEN_MAX_BYTES = 256 * 2**20
+_CHUNK = 2**20
 # IDX type codes (third byte of the magic number) -> NumPy big-endian dtypes.
 IDX_DTYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -30,22 +41,87 @@ class DataFormatError(NnsweepError, ValueError):
     """A data file that is missing, truncated, corrupt or not in the expected format."""
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """The file's content, decompressed if it is gzip (detected by its magic, not its name)."""
-    path = Path(path)
+class _CappedReader:
+    """A read-only view of ``stream`` (a ``gzip.GzipFile`` or a plain file) that yields at most
+    ``limit`` bytes in all and reports damage as ``DataFormatError``.
+
+    A request for more bytes than the cap has left fails before anything is read: a pickle that
+    announces a 300 MB string is refused without decompressing it. ``read()`` with no size reads
+    in 1 MiB chunks, so memory grows only with what is really there.
+    """
+
+    def __init__(self, stream: BinaryIO, limit: int, path: Path, expected: str) -> None:
+        self.stream, self.limit, self.path, self.expected = stream, limit, path, expected
+        self.total = 0
+
+    def _count(self, n: int) -> None:
+        self.total += n
+        if self.total > self.limit:
+            raise DataFormatError(
+                f"{self.path} decompresses to more than {self.limit / 1e6:,.0f} MB, more than {self.expected}; "
+                "it is damaged or not the expected file. Download it again"
+            )
+
+    def _call(self, method, *args):
+        try:
+            return method(*args)
+        except (EOFError, OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+            what = "is a damaged gzip archive" if isinstance(self.stream, gzip.GzipFile) else "cannot be read"
+            raise DataFormatError(f"{self.path} {what} ({err}); download it again") from None
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            chunks = []
+            while chunk := self._call(self.stream.read, min(_CHUNK, self.limit - self.total + 1)):
+                self._count(len(chunk))
+                chunks.append(chunk)
+            return b"".join(chunks)
+        if size > self.limit - self.total:
+            self._count(size)
+        data = self._call(self.stream.read, size)
+        self._count(len(data))
+        return data
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if len(view) > self.limit - self.total:
+            self._count(len(view))
+        n = self._call(self.stream.readinto, view)
+        self._count(n)
+        return n
+
+    def readline(self, size: int | None = -1) -> bytes:
+        room = self.limit - self.total + 1
+        data = self._call(self.stream.readline, room if size is None or size < 0 else min(size, room))
+        self._count(len(data))
+        return data
+
+
+def _open_data_file(path: Path) -> BinaryIO:
+    """``path`` opened for reading, after checking that it exists and is not empty."""
     if not path.is_file():
         raise DataFormatError(f"data file {path} does not exist; check the path or download the data set")
-    raw = path.read_bytes()
-    if not raw:
+    if path.stat().st_size == 0:
         raise DataFormatError(f"data file {path} is empty; download it again")
-    if raw[:2] != GZIP_MAGIC:
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
-        raise DataFormatError(
-            f"data file {path} is a damaged gzip archive ({err}); download it again"
-        ) from None
+    return open(path, "rb")
+
+
+def _is_gzip(f: BinaryIO) -> bool:
+    """Whether the file starts with the gzip magic (its content decides, not its name); rewinds."""
+    magic = f.read(2)
+    f.seek(0)
+    return magic == GZIP_MAGIC
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The file's content, decompressed if it is gzip (detected by its magic, not its name), at
+    most ``MAX_DECOMPRESSED_BYTES`` of it."""
+    path = Path(path)
+    with _open_data_file(path) as f:
+        if not _is_gzip(f):
+            return f.read()
+        with gzip.GzipFile(fileobj=f) as stream:
+            return _CappedReader(stream, MAX_DECOMPRESSED_BYTES, path, "any digit data file").read()
 
 
 def load_idx(path: str | Path) -> np.ndarray:
@@ -154,18 +230,19 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
 
 def load_nielsen_pkl(path: str | Path):
     """Nielsen's ``mnist.pkl.gz``: ``(training, validation, test)`` pairs of ``(x (n, 784) float32
-    in [0, 1], y (n,) int64)``. The file was pickled by Python 2, hence ``encoding='latin1'``."""
+    in [0, 1], y (n,) int64)``. The file was pickled by Python 2, hence ``encoding='latin1'``.
+
+    The pickle is read straight from the decompressing stream, at most ``NIELSEN_MAX_BYTES`` of
+    it, and nothing may follow it.
+    """
     path = Path(path)
-    data = read_bytes(path)
-    try:
-        result = _ArraysOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except pickle.UnpicklingError as err:
-        raise DataFormatError(
-            f"{path} contains something other than NumPy arrays ({err}); it was not loaded, because "
-            "unpickling it could run code. Use Nielsen's original mnist.pkl.gz"
-        ) from None
-    except (EOFError, ValueError, TypeError, AttributeError) as err:
-        raise DataFormatError(f"{path} is not a readable pickle ({err}); download it again") from None
+    with _open_data_file(path) as f:
+        stream = gzip.GzipFile(fileobj=f) if _is_gzip(f) else f
+        with stream:
+            reader = _CappedReader(stream, NIELSEN_MAX_BYTES, path, "Nielsen's mnist.pkl.gz (220 MB)")
+            result = _unpickle_arrays(reader, path)
+            if reader.read(1):  # also makes gzip check its CRC, which comes after the pickle
+                raise DataFormatError(f"{path} has data after the pickle; it is not Nielsen's mnist.pkl.gz")
     try:
         parts = [(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64)) for x, y in result]
         if len(parts) != 3 or any(x.ndim != 2 or len(x) != len(y) for x, y in parts):
@@ -175,3 +252,20 @@ def load_nielsen_pkl(path: str | Path):
             f"{path} does not hold (training, validation, test) pairs of images and labels"
         ) from None
     return tuple(parts)
+
+
+def _unpickle_arrays(reader: _CappedReader, path: Path):
+    """Whatever the pickle holds, if it is built of NumPy arrays, tuples and lists only."""
+    try:
+        return _ArraysOnlyUnpickler(reader, encoding="latin1").load()
+    except DataFormatError:
+        raise
+    except pickle.UnpicklingError as err:
+        raise DataFormatError(
+            f"{path} contains something other than NumPy arrays ({err}); it was not loaded, because "
+            "unpickling it could run code. Use Nielsen's original mnist.pkl.gz"
+        ) from None
+    except (EOFError, ValueError, TypeError, AttributeError) as err:
+        raise DataFormatError(f"{path} is not a readable pickle ({err}); download it again") from None
+    except (MemoryError, OverflowError):  # a length field announcing more than memory holds
+        raise DataFormatError(f"{path} announces an object larger than memory; it is not Nielsen's mnist.pkl.gz") from None

@@ -1,10 +1,15 @@
-"""IDX, CSV and pickle readers on generated files and on the real MNIST test set."""
+"""IDX, CSV and pickle readers on generated files and on the real MNIST test set, and refusal of
+files that decompress to far more than any digit data set ("gzip bombs")."""
 import gzip
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from nets.data import readers
 from nets.data.readers import DataFormatError, load_csv, load_idx, load_idx_pair, load_nielsen_pkl
 from tests.conftest import SHARED_T10K
 
@@ -131,3 +136,74 @@ def test_nielsen_pickle_with_anything_else_is_refused_unexecuted(tmp_path):
     (tmp_path / "dict.pkl.gz").write_bytes(gzip.compress(pickle.dumps({"a": 1})))
     with pytest.raises(DataFormatError, match="pairs"):
         load_nielsen_pkl(tmp_path / "dict.pkl.gz")
+
+
+REPO = Path(__file__).resolve().parents[3]
+MEASURE = """
+import resource, sys, time
+from nets.data.readers import DataFormatError, load_nielsen_pkl
+before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+try:
+    load_nielsen_pkl(sys.argv[1])
+    outcome = "loaded"
+except DataFormatError as err:
+    outcome = str(err)
+grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024  # ru_maxrss is in KiB on Linux
+print(f"{time.perf_counter() - start:.3f}\t{grown}\t{outcome}")
+"""
+
+
+def gzip_of_zeros(megabytes: int) -> bytes:
+    """``megabytes`` MiB of zeros as a multi-member gzip (members may be concatenated), ~1 KB per MiB."""
+    return gzip.compress(bytes(2**20)) * megabytes
+
+
+def test_nielsen_gzip_bomb_is_refused_quickly_in_little_memory(tmp_path):
+    # Protocol 2, like Nielsen's file: BINSTRING (opcode T and a 4-byte length) announcing 300 MB.
+    bomb = tmp_path / "mnist.pkl.gz"
+    size = 300 * 2**20
+    bomb.write_bytes(gzip.compress(b"\x80\x02T" + size.to_bytes(4, "little")) + gzip_of_zeros(300)
+                     + gzip.compress(b"."))
+    assert bomb.stat().st_size < 400_000
+    result = subprocess.run([sys.executable, "-c", MEASURE, str(bomb)], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    seconds, grown, outcome = result.stdout.strip().split("\t")
+    assert "mnist.pkl.gz" in outcome and "more than 268 MB" in outcome
+    assert float(seconds) < 2.0
+    assert int(grown) < 50e6, f"refusing a 300 KB file took {int(grown) / 1e6:.0f} MB"
+
+
+def test_nielsen_pickle_larger_than_the_cap_is_refused(tmp_path, monkeypatch):
+    # Many pieces, each small enough on its own: the running total is what is capped.
+    monkeypatch.setattr(readers, "NIELSEN_MAX_BYTES", 2**20)
+    pieces = [bytes([i]) * 100_000 for i in range(20)]  # distinct, or pickle would store one and refer to it
+    (tmp_path / "big.pkl.gz").write_bytes(gzip.compress(pickle.dumps(pieces, protocol=2)))
+    with pytest.raises(DataFormatError, match="big.pkl.gz decompresses to more than 1 MB"):
+        load_nielsen_pkl(tmp_path / "big.pkl.gz")
+
+
+def test_nielsen_pickle_followed_by_more_data_is_refused(tmp_path):
+    parts = tuple((np.zeros((2, 784), np.float32), np.zeros(2, np.int64)) for _ in range(3))
+    (tmp_path / "tail.pkl.gz").write_bytes(gzip.compress(pickle.dumps(parts, protocol=2)) + gzip_of_zeros(50))
+    with pytest.raises(DataFormatError, match="tail.pkl.gz has data after"):
+        load_nielsen_pkl(tmp_path / "tail.pkl.gz")
+
+
+def test_nielsen_pickle_in_a_damaged_gzip_is_refused(tmp_path):
+    parts = tuple((np.zeros((2, 784), np.float32), np.zeros(2, np.int64)) for _ in range(3))
+    blob = bytearray(gzip.compress(pickle.dumps(parts, protocol=2)))
+    blob[-8] ^= 0xFF  # break the CRC-32 in the gzip trailer
+    (tmp_path / "crc.pkl.gz").write_bytes(bytes(blob))
+    (tmp_path / "cut.pkl.gz").write_bytes(bytes(blob[:200]))
+    for name in ("crc.pkl.gz", "cut.pkl.gz"):
+        with pytest.raises(DataFormatError, match=f"{name} is a damaged gzip"):
+            load_nielsen_pkl(tmp_path / name)
+
+
+def test_idx_gzip_larger_than_the_cap_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "MAX_DECOMPRESSED_BYTES", 2**20)
+    (tmp_path / "bomb.gz").write_bytes(gzip.compress(bytes([0, 0, 0x08, 1]) + (10**8).to_bytes(4, "big"))
+                                       + gzip_of_zeros(5))
+    with pytest.raises(DataFormatError, match="bomb.gz decompresses to more than 1 MB"):
+        load_idx(tmp_path / "bomb.gz")
