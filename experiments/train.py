@@ -179,9 +179,11 @@ def _fmt(value) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
-def record_failure(run: RunDir, cfg: Any, err: BaseException) -> Summary:
+def record_failure(run: RunDir, cfg: Any, err: BaseException, overrides: list[str] = (),
+                   hydra_record: dict[str, Any] | None = None) -> Summary:
     """Mark a run that raised: ``failed`` for the trial's own error (penalised by a search),
-    ``interrupted`` for a failure of the machine (retried by a rerun). Keeps what it had written."""
+    ``interrupted`` for a failure of the machine (retried by a rerun). Keeps what it had written;
+    a run that failed before recording its config records it now, so a sweep lists it."""
     try:
         summary = run.read_summary() or Summary()
     except RunRecordError:
@@ -190,6 +192,8 @@ def record_failure(run: RunDir, cfg: Any, err: BaseException) -> Summary:
     summary.error = " ".join(f"{type(err).__name__}: {err}".split())
     summary.run_dir, summary.objective = str(run.path), cfg.objective
     try:
+        if not run.exists():
+            run.write_config(cfg, list(overrides), hydra_record)
         run.write_summary(summary)
     except WriteError as write_err:  # the disk that failed the run may refuse this too
         log.error("%s", write_err)
@@ -230,7 +234,7 @@ def hydra_main(cfg: DictConfig) -> float:
         return float("nan")
     except Exception as err:
         log.error("run %s failed: %s: %s", run.path, type(err).__name__, err)
-        summary = record_failure(run, cfg, err)
+        summary = record_failure(run, cfg, err, overrides, record)
     value = summary.objective_value()
     return float("nan") if value is None else value
 

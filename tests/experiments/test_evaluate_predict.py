@@ -19,7 +19,7 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     cfg = compose_config(["+experiment=nielsen_ch3", "trainer.epochs=6", "trainer.progress=false"])
     summary = train_run(cfg, out)
-    assert summary["best_val_acc"] > 0.85
+    assert summary.best_val_acc > 0.85
     return out
 
 
@@ -47,10 +47,10 @@ def test_evaluate_on_the_real_mnist_test_set_from_the_command_line(trained):
 
 def digit_picture(trained, digit: int, path, size=200, dark_on_light=True, mode="L"):
     """A test digit that the model classifies correctly, drawn as a user's picture."""
-    from experiments.evaluate import load_run_model
     from nets.data.datasets import load_dataset
+    from runrecord import RunDir
     data = load_dataset("mnist5k")
-    net = load_run_model(trained)
+    net = RunDir(trained).load_model()
     candidates = np.flatnonzero((data.test.labels == digit) & (net.predict(data.test.x) == digit))
     ink = data.test.x[candidates[0]].reshape(28, 28)
     grey = 1.0 - ink if dark_on_light else ink

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from experiments.rundir import METRIC_COLUMNS
+from runrecord.rundir import METRIC_COLUMNS
 from experiments.train import train_run
 from tests.experiments.conftest import compose_config, run_module
 
@@ -49,7 +49,7 @@ def test_resume_continues_at_the_right_epoch_and_matches_an_uninterrupted_run(tm
     read = lambda d: [(r["epoch"], r["train_loss"], r["val_acc"]) for r in csv.DictReader(open(d / "metrics.csv"))]
     assert [int(e) for e, _, _ in read(tmp_path / "part")] == [1, 2, 3, 4]
     assert read(tmp_path / "part") == read(tmp_path / "full")
-    assert resumed["test_acc"] == full["test_acc"] and resumed["best_val_acc"] == full["best_val_acc"]
+    assert resumed.test_acc == full.test_acc and resumed.best_val_acc == full.best_val_acc
 
 
 def test_resume_via_the_command_line_logs_where_it_continues(tmp_path, quick):
@@ -65,6 +65,6 @@ def test_a_diverging_run_finishes_with_status_diverged(tmp_path):
     cfg = compose_config(["net=mlp", "net.hidden=[100,100,100]", "net.activation=relu", "optimizer.lr=3.0",
                           "data.train_limit=500", "trainer.epochs=3", "trainer.progress=false"])
     summary = train_run(cfg, tmp_path / "run")
-    assert summary["status"] == "diverged" and summary["diverged_epoch"] == 1
+    assert summary.status == "diverged" and summary.diverged_epoch == 1
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["status"] == "diverged" and on_disk["test_acc"] is None and on_disk["final_val_acc"] is None

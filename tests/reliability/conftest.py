@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from runrecord import RunRecordError, find_runs
 from tests.experiments.conftest import REPO
 
 # A small, quick training setup shared by the fault tests.
@@ -43,13 +44,15 @@ def wait_for(condition, timeout: float = 120, what: str = "condition") -> None:
 
 
 def finished_runs(sweep_dir: Path) -> list[Path]:
+    """Run directories of ``sweep_dir`` whose run has finished (read through the run record)."""
     runs = []
-    for summary in sweep_dir.glob("*/summary.json"):
+    for run in find_runs(sweep_dir):
         try:
-            if json.loads(summary.read_text()).get("status") in ("ok", "early_stopped", "diverged"):
-                runs.append(summary.parent)
-        except (OSError, json.JSONDecodeError):
-            pass  # being written right now
+            summary = run.read_summary()
+        except RunRecordError:
+            continue  # being written right now
+        if summary is not None and summary.status.is_finished():
+            runs.append(run.path)
     return runs
 
 

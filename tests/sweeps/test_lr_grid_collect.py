@@ -112,6 +112,6 @@ def test_default_lr_sweep_directory_names_every_setting():
     plain = default_sweep_dir("rashid", "mnist5k", 15, 1)
     assert str(plain) == "results/sweep-lr/rashid-mnist5k-e15-b1"
     other = default_sweep_dir("rashid", "mnist5k", 15, 1, ["optimizer=momentum"])
-    assert other != plain and other.name == "rashid-mnist5k-e15-b1-optimizer=momentum"
+    assert other != plain and other.name == "rashid-mnist5k-e15-b1-optimizer-momentum"  # no '=' for Hydra to parse
     long = default_sweep_dir("rashid", "mnist5k", 15, 1, [f"net.hidden=[{'1' * 100}]"])
     assert len(long.name) < 50 and long != plain
