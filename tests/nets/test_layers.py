@@ -138,3 +138,14 @@ def test_bad_layer_options_fail_on_construction():
         Dropout(1.0)
     with pytest.raises(ValueError, match="unknown initialiser"):
         Dense(3, init="gaussian")
+
+
+@pytest.mark.parametrize("stride,padding,shape", [(1, 0, (7, 7, 1)), (2, 1, (9, 8, 3)), (3, 2, (5, 5, 6))])
+def test_conv2d_plans_its_shapes_without_building(stride, padding, shape):
+    layer = Conv2D(4, 3, stride=stride, padding=padding)
+    planned_out, planned_params = layer.output_shape(shape), layer.param_shapes(shape)
+    out = layer.build(shape, np.random.default_rng(0), np.float32)
+    assert planned_out == out
+    assert planned_params == {name: p.shape for name, p in layer.params.items()}
+    with pytest.raises(ShapeError, match="6 input maps to 16"):
+        Conv2D(16, 3, connections="lecun").param_shapes((8, 8, 5))  # refused before anything exists
