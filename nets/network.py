@@ -99,16 +99,16 @@ def available_memory() -> int | None:
         return None
 
 
-def check_fits_in_memory(n_params: int, dtype) -> None:
-    """Refuse, with a ``ShapeError``, ``n_params`` parameters of ``dtype`` that could not be
-    trained in this machine's memory (``COPIES_PER_PARAMETER`` copies of each)."""
+def check_fits_in_memory(n_params: int, dtype, fix: str = "choose smaller layers") -> None:
+    """Refuse, with a ``ShapeError`` that ends with ``fix``, ``n_params`` parameters of ``dtype``
+    that could not be trained in this machine's memory (``COPIES_PER_PARAMETER`` copies of each)."""
     need = n_params * np.dtype(dtype).itemsize * COPIES_PER_PARAMETER
     have = available_memory()
     if have is not None and need > have:
         raise ShapeError(
             f"a network of {n_params:,} parameters needs about {need / 1e9:,.1f} GB to train "
             f"({COPIES_PER_PARAMETER} copies of each {np.dtype(dtype).name} parameter), but this machine "
-            f"has {have / 1e9:,.1f} GB available; choose smaller layers"
+            f"has {have / 1e9:,.1f} GB available; {fix}"
         )
 
 
