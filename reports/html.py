@@ -10,6 +10,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from nets.atomic import atomic_write_text
@@ -17,6 +18,7 @@ from nets.atomic import atomic_write_text
 TABLE_COLUMNS = ["run", "status", "best_val_acc", "best_epoch", "final_val_acc", "test_acc", "lr", "net_name",
                  "hidden", "optimizer_name", "l2", "batch_size", "epochs", "epochs_completed", "diverged_epoch",
                  "wall_time_s", "error"]
+INTEGER_COLUMNS = ("best_epoch", "batch_size", "epochs", "epochs_completed", "diverged_epoch")
 
 CHECK_IMAGES = """
 window.addEventListener("load", function () {
@@ -51,14 +53,38 @@ class Figure:
 
 
 def results_table(runs: pd.DataFrame) -> str:
+    """Every run as a table row, in the order of ``runs``; the best run's row has class "best"."""
     columns = [c for c in TABLE_COLUMNS if c in runs.columns]
     extra = [c for c in runs.columns if "." in c and c not in columns]
     shown = runs[columns[:1] + extra + columns[1:]].copy()
     for c in ("best_val_acc", "final_val_acc", "test_acc"):
         if c in shown:
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
+    for c in INTEGER_COLUMNS:
+        if c in shown:
+            shown[c] = shown[c].map(_integer_text)
     table = shown.to_html(index=False, na_rep="", escape=True, border=0)
-    return table.replace("<tr>", '<tr class="best">', 2).replace('<tr class="best">', "<tr>", 1)
+    scores = pd.to_numeric(runs["best_val_acc"], errors="coerce") if "best_val_acc" in runs else pd.Series(dtype=float)
+    if not scores.notna().any():
+        return table
+    return mark_row(table, int(np.nanargmax(scores.to_numpy(dtype=float))), "best")
+
+
+def _integer_text(value):
+    """3.0 -> "3" (pandas reads a column with a gap as floats); anything else unchanged."""
+    try:
+        return str(int(value)) if float(value).is_integer() else value
+    except (TypeError, ValueError, OverflowError):
+        return value
+
+
+def mark_row(table: str, index: int, css_class: str) -> str:
+    """``table`` (pandas' HTML) with body row ``index`` given ``css_class``. The header row is
+    ``<tr style=...>``, so rows are counted inside ``<tbody>`` only."""
+    head, tbody, body = table.partition("<tbody>")
+    pieces = body.split("<tr>")  # pieces[0] is what comes before the first body row
+    return (head + tbody + "<tr>".join(pieces[:index + 1]) + f'<tr class="{css_class}">'
+            + "<tr>".join(pieces[index + 1:]))
 
 
 def write_index(report_dir: Path, title: str, summary: str, figures: list[Figure], runs: pd.DataFrame,
