@@ -5,13 +5,12 @@ what to do, raised before any training starts.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.config import OBJECTIVES, TARGETS  # noqa: F401  (OBJECTIVES: experiments.train reads it here)
+from experiments.config import OBJECTIVES, TARGETS, invalid_setting  # noqa: F401  (OBJECTIVES: read here by experiments.train)
 from nets.architectures import lenet5, mlp
 from nets.data.augment import Augmenter
 from nets.data.datasets import DataSplits, load_dataset
@@ -20,8 +19,8 @@ from nets.data.readers import DataFormatError
 from nets.errors import NnsweepError
 from nets.layers import ShapeError
 from nets.network import Network
-from nets.optimizers import OPTIMIZERS, Optimizer, make_optimizer
-from nets.schedules import SCHEDULES, Schedule, make_schedule
+from nets.optimizers import Optimizer, make_optimizer
+from nets.schedules import Schedule, make_schedule
 from nets.train import target_matrix
 
 
@@ -35,18 +34,10 @@ def _check(condition: bool, message: str) -> None:
 
 
 def check_trainer(cfg: Any) -> None:
-    t = cfg.trainer
-    _check(t.epochs >= 1, f"trainer.epochs must be at least 1, got {t.epochs}")
-    _check(t.batch_size >= 1, f"trainer.batch_size must be at least 1, got {t.batch_size}")
-    _check(t.patience is None or t.patience >= 1, f"trainer.patience must be >= 1 or null, got {t.patience}")
-    _check(t.clip_grad_norm is None or t.clip_grad_norm > 0,
-           f"trainer.clip_grad_norm must be positive or null, got {t.clip_grad_norm}")
-    lr = cfg.optimizer.lr
-    _check(math.isfinite(lr) and lr > 0, f"optimizer.lr must be a positive number, got {lr}")
-    _check(cfg.optimizer.name in OPTIMIZERS,
-           f"optimizer.name {cfg.optimizer.name!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
-    _check(cfg.schedule.name in SCHEDULES,
-           f"schedule.name {cfg.schedule.name!r} is unknown; choose one of {', '.join(SCHEDULES)}")
+    """Check every setting against its option's schema (keys and ranges) before anything is built."""
+    problem = invalid_setting(cfg)
+    if problem:
+        raise ConfigError(problem)
 
 
 def load_data(cfg: Any) -> DataSplits:

@@ -12,18 +12,28 @@ named preset, such as ``conf/net/rashid.yaml``) extends its schema through its d
 So ``optimizer=sgd optimizer.momentum=0.5`` fails at compose time with Hydra's own "Key
 'momentum' not in 'SGDConfig'", the way scikit-learn's ``set_params`` refuses a parameter the
 estimator does not have. A closed set of choices is an ``Enum`` (``Activation``, ``Objective``
-...), so Hydra rejects any other value at compose time too. The top ``Config`` and
-``conf/config.yaml`` are registered as ``nnsweep_schema``; every caller that composes a config
-calls ``register_configs()`` first.
+...), so Hydra rejects any other value at compose time too.
+
+Every numeric key carries its ``Range`` in its field's metadata (``ranged(0.9, FRACTION)``), and
+``invalid_setting`` walks a composed config against the schemas: unknown or mismatched option
+names, keys of another option (added with ``+``), and numbers out of range, as one line naming
+key, value and allowed range. ``experiments.build.check_trainer`` calls it before anything is
+built.
+
+The top ``Config`` (``conf/config.yaml``'s first default, ``nnsweep_schema``) is registered with
+the rest; every caller that composes a config calls ``register_configs()`` first.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import typing
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Iterable, List, Optional
+from functools import cache
+from typing import Any, Iterable, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from nets.architectures import ACTIVATIONS, POOLS
 from nets.conv import CONNECTIONS
@@ -62,6 +72,48 @@ LabelColumn = choices("LabelColumn", ["first", "last"])
 Objective = choices("Objective", OBJECTIVES)
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric key accepts: finite, from ``low`` to ``high`` (either end may be open
+    or absent). ``why`` is added to the message when the range needs a reason."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    why: str = ""
+
+    def allows(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return "a positive number" if self.low == 0 and self.low_open else f"at least {self.low:g}"
+        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+POSITIVE = Range(0, low_open=True)
+NON_NEGATIVE = Range(0)
+AT_LEAST_1 = Range(1)
+FRACTION = Range(0, 1, high_open=True)  # a probability, or a running average's memory (1 would never forget)
+DECAY = Range(0, 1, low_open=True)  # a factor that shrinks the rate, 1 meaning "keep it"
+SHRINK = Range(0, 1, low_open=True, high_open=True)  # a factor that must shrink the rate
+DEGREES = Range(0, 180)
+VALIDATION = Range(1, why="nnsweep needs a validation set to choose anything "
+                          "(the best epoch, early stopping, a sweep's objective)")
+
+
+def ranged(default: Any, allowed: Range) -> Any:
+    """A dataclass field whose value (each element, for a list) must lie in ``allowed``."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"range": allowed})
+    return field(default=default, metadata={"range": allowed})
+
+
 # --- net: which architecture builder, with its arguments (nets.architectures) ---------------
 
 @dataclass
@@ -76,13 +128,13 @@ class MLPConfig(NetConfig):
     """``nets.architectures.mlp``: a fully connected network of any hidden sizes."""
 
     arch: str = "mlp"
-    hidden: List[int] = field(default_factory=lambda: [100])
+    hidden: List[int] = ranged([100], AT_LEAST_1)
     activation: Activation = Activation.sigmoid
     loss: Loss = Loss.softmax_cross_entropy
     init: Optional[Init] = None  # None: the usual one for the activation (nets.architectures.DEFAULT_INIT)
     bias: bool = True
     bias_init: Init = Init.zeros
-    dropout: float = 0.0
+    dropout: float = ranged(0.0, FRACTION)
 
 
 @dataclass
@@ -93,7 +145,7 @@ class LeNet5Config(NetConfig):
     activation: Activation = Activation.sigmoid
     pool: Pool = Pool.mean
     connections: Connections = Connections.full
-    dense: List[int] = field(default_factory=lambda: [120, 84])
+    dense: List[int] = ranged([120, 84], AT_LEAST_1)
     loss: LeNet5Loss = LeNet5Loss.softmax_cross_entropy
 
 
@@ -104,9 +156,9 @@ class OptimizerConfig:
     """What every optimizer takes (``nets.optimizers.Optimizer``)."""
 
     name: str = MISSING
-    lr: float = 0.1
-    l2: float = 0.0  # Nielsen's lambda (divided by the training-set size)
-    weight_decay: float = 0.0  # decoupled (AdamW-style)
+    lr: float = ranged(0.1, POSITIVE)
+    l2: float = ranged(0.0, NON_NEGATIVE)  # Nielsen's lambda (divided by the training-set size)
+    weight_decay: float = ranged(0.0, NON_NEGATIVE)  # decoupled (AdamW-style)
 
 
 @dataclass
@@ -117,7 +169,7 @@ class SGDConfig(OptimizerConfig):
 @dataclass
 class MomentumConfig(OptimizerConfig):
     name: str = "momentum"
-    momentum: float = 0.9
+    momentum: float = ranged(0.9, FRACTION)
 
 
 @dataclass
@@ -128,18 +180,18 @@ class NesterovConfig(MomentumConfig):
 @dataclass
 class RMSpropConfig(OptimizerConfig):
     name: str = "rmsprop"
-    lr: float = 0.001
-    rho: float = 0.9
-    eps: float = 1e-8
+    lr: float = ranged(0.001, POSITIVE)
+    rho: float = ranged(0.9, FRACTION)
+    eps: float = ranged(1e-8, POSITIVE)
 
 
 @dataclass
 class AdamConfig(OptimizerConfig):
     name: str = "adam"
-    lr: float = 0.001
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
+    lr: float = ranged(0.001, POSITIVE)
+    beta1: float = ranged(0.9, FRACTION)
+    beta2: float = ranged(0.999, FRACTION)
+    eps: float = ranged(1e-8, POSITIVE)
 
 
 # --- schedule: nets.schedules, one class per name ----------------------------------------
@@ -159,29 +211,29 @@ class ConstantConfig(ScheduleConfig):
 @dataclass
 class StepConfig(ScheduleConfig):
     name: str = "step"
-    step_size: int = 10
-    gamma: float = 0.5
+    step_size: int = ranged(10, AT_LEAST_1)
+    gamma: float = ranged(0.5, DECAY)
 
 
 @dataclass
 class ExponentialConfig(ScheduleConfig):
     name: str = "exponential"
-    gamma: float = 0.95
+    gamma: float = ranged(0.95, DECAY)
 
 
 @dataclass
 class CosineConfig(ScheduleConfig):
     name: str = "cosine"
-    total_epochs: Optional[int] = None  # None means trainer.epochs
-    min_lr: float = 0.0
+    total_epochs: Optional[int] = ranged(None, AT_LEAST_1)  # None means trainer.epochs
+    min_lr: float = ranged(0.0, NON_NEGATIVE)
 
 
 @dataclass
 class PlateauConfig(ScheduleConfig):
     name: str = "plateau"
-    patience: int = 10
-    factor: float = 0.5
-    min_fraction: float = 0.0078125  # 1/128, Nielsen's stopping point
+    patience: int = ranged(10, AT_LEAST_1)
+    factor: float = ranged(0.5, SHRINK)
+    min_fraction: float = ranged(0.0078125, DECAY)  # 1/128, Nielsen's stopping point
 
 
 # The options of each group with a schema per option, by the key that names the option.
@@ -202,11 +254,11 @@ class DataConfig:
     root: Optional[str] = None
     scaling: Scaling = Scaling.unit  # unit: [0, 1]; rashid: [0.01, 1.0]
     targets: Targets = Targets.onehot  # onehot: 0/1; rashid: 0.01/0.99
-    split_seed: int = 0
-    val_size: Optional[int] = None
-    test_size: int = 1000
+    split_seed: int = ranged(0, NON_NEGATIVE)
+    val_size: Optional[int] = ranged(None, VALIDATION)  # None: 500 for mnist5k and csv, 10,000 otherwise
+    test_size: int = ranged(1000, AT_LEAST_1)
     test_dir: Optional[str] = None
-    train_limit: Optional[int] = None
+    train_limit: Optional[int] = ranged(None, AT_LEAST_1)
     download: bool = False
     mirrors: Optional[List[str]] = None
     train_csv: Optional[str] = None
@@ -216,16 +268,16 @@ class DataConfig:
 
 @dataclass
 class TrainerConfig:
-    epochs: int = 10
-    batch_size: int = 10
-    seed: int = 0
-    patience: Optional[int] = None  # early stopping on validation accuracy
+    epochs: int = ranged(10, AT_LEAST_1)
+    batch_size: int = ranged(10, AT_LEAST_1)
+    seed: int = ranged(0, NON_NEGATIVE)
+    patience: Optional[int] = ranged(None, AT_LEAST_1)  # early stopping on validation accuracy
     augment: bool = False
-    rotation: float = 10.0
-    zoom: float = 0.1
-    shift: float = 0.1
+    rotation: float = ranged(10.0, DEGREES)
+    zoom: float = ranged(0.1, FRACTION)
+    shift: float = ranged(0.1, FRACTION)
     dtype: DType = DType.float32
-    clip_grad_norm: Optional[float] = None  # clip each mini-batch's gradient norm (off: classic runs stay exact)
+    clip_grad_norm: Optional[float] = ranged(None, POSITIVE)  # clip each mini-batch's gradient norm (off: classic runs stay exact)
     restore_best: bool = True  # test and save the best-validation weights as the model
     progress: bool = True  # progress bars (only ever shown on a terminal)
 
@@ -242,6 +294,89 @@ class Config:
     resume: bool = False
     objective: Objective = Objective.best_val_acc  # what the run returns to a sweeper
     sweep: str = "default"  # name of the multirun directory, multirun/<sweep>
+
+
+FIXED_SCHEMAS = {"data": DataConfig, "trainer": TrainerConfig}
+
+
+def invalid_setting(cfg: Any) -> str | None:
+    """The first setting of a composed config that cannot work, as one line, or None.
+
+    Walks every group node against its schema: the key naming the option must name a known one
+    and match the schema the node was composed with; every key must belong to the option (a
+    key added with ``+`` escapes Hydra's check); every ranged number must lie in its ``Range``.
+    """
+    for group, node in cfg.items():
+        if group == "hydra":  # Hydra's own node, when composed with return_hydra_config
+            continue
+        if group in OPTION_SCHEMAS:
+            problem = _option_problem(group, node)
+            if problem:
+                return problem
+            key, options = OPTION_SCHEMAS[group]
+            schema, option = options[node[key]], f"{group}={node[key]}"
+        elif group in FIXED_SCHEMAS:
+            schema, option = FIXED_SCHEMAS[group], group
+        elif group in _field_names(Config):
+            continue
+        else:
+            return f"{group} is not a setting of nnsweep; remove it (settings: {', '.join(_field_names(Config))})"
+        problem = _foreign_key(group, node, schema, option) or _range_problem(group, node, schema)
+        if problem:
+            return problem
+    return None
+
+
+def _option_problem(group: str, node: Any) -> str | None:
+    key, options = OPTION_SCHEMAS[group]
+    name = node.get(key)
+    if name not in options:
+        return f"{group}.{key}={name} is not an option; choose {group}=<one of the files in conf/{group}/>"
+    composed = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
+    chosen = next((n for n, schema in options.items() if schema is composed), name)
+    if chosen != name:
+        return (f"{group}.{key}={name} does not match {group}={chosen}, whose keys this node has; "
+                f"choose {group}={name} instead of setting {group}.{key}")
+    return None
+
+
+def _foreign_key(group: str, node: Any, schema: type, option: str) -> str | None:
+    allowed = _field_names(schema)
+    for key in node:
+        if key not in allowed:
+            return f"{group}.{key} does not apply to {option}; its keys are {', '.join(allowed)}"
+    for key in allowed:
+        if key not in node:
+            return f"{group}.{key} is missing; {option} needs {', '.join(allowed)}"
+    return None
+
+
+def _range_problem(group: str, node: Any, schema: type) -> str | None:
+    for f in fields(schema):
+        allowed, value = f.metadata.get("range"), node[f.name]
+        if allowed is None or value is None:
+            continue
+        if isinstance(value, ListConfig):
+            value = OmegaConf.to_container(value)
+        values = value if isinstance(value, list) else [value]
+        if all(allowed.allows(v) for v in values):
+            continue
+        what = f"a list of numbers each {allowed}" if isinstance(value, list) else str(allowed)
+        optional = " or null" if _optional(schema, f.name) else ""
+        finite = "" if all(math.isfinite(v) for v in values) else " (nan and inf are never allowed)"
+        why = f": {allowed.why}" if allowed.why else ""
+        return f"{group}.{f.name} must be {what}{optional}, got {value}{finite}{why}"
+    return None
+
+
+@cache
+def _field_names(schema: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(schema))
+
+
+@cache
+def _optional(schema: type, name: str) -> bool:
+    return type(None) in typing.get_args(typing.get_type_hints(schema)[name])
 
 
 def register_configs() -> None:

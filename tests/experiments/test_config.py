@@ -1,6 +1,8 @@
 """Every config group option composes and builds; conf/net files match nets.architectures."""
 import subprocess
 import sys
+import typing
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from experiments.cli import CONF_DIR
 from nets.architectures import get_architecture
 from nets.data.datasets import DataSplits
 from nets.train import LabelledData
-from experiments.config import register_configs
+from experiments.config import OPTION_SCHEMAS, Config, register_configs
 from tests.experiments.conftest import REPO, compose_config, run_module
 
 GROUPS = {g: sorted(p.stem for p in (CONF_DIR / g).glob("*.yaml")) for g in ("net", "optimizer", "schedule", "data")}
@@ -174,3 +176,96 @@ def test_the_cli_names_the_foreign_key_in_one_line(tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Key 'momentum' not in 'SGDConfig'" in lines[0], result.stderr
+
+
+BAD_VALUES = [
+    (["optimizer.lr=nan"], "optimizer.lr"), (["optimizer.lr=inf"], "optimizer.lr"), (["optimizer.lr=0"], "optimizer.lr"),
+    (["optimizer.l2=nan"], "optimizer.l2"), (["optimizer.l2=inf"], "optimizer.l2"), (["optimizer.l2=-1"], "optimizer.l2"),
+    (["optimizer.weight_decay=nan"], "optimizer.weight_decay"), (["optimizer.weight_decay=inf"], "optimizer.weight_decay"),
+    (["optimizer.weight_decay=-0.1"], "optimizer.weight_decay"),
+    (["optimizer=momentum", "optimizer.momentum=1.0"], "optimizer.momentum"),
+    (["optimizer=nesterov", "optimizer.momentum=-0.1"], "optimizer.momentum"),
+    (["optimizer=rmsprop", "optimizer.rho=-0.1"], "optimizer.rho"), (["optimizer=rmsprop", "optimizer.rho=1.0"], "optimizer.rho"),
+    (["optimizer=rmsprop", "optimizer.rho=inf"], "optimizer.rho"), (["optimizer=rmsprop", "optimizer.eps=0"], "optimizer.eps"),
+    (["optimizer=rmsprop", "optimizer.eps=-1"], "optimizer.eps"), (["optimizer=rmsprop", "optimizer.eps=inf"], "optimizer.eps"),
+    (["optimizer=adam", "optimizer.eps=nan"], "optimizer.eps"), (["optimizer=adam", "optimizer.beta1=1.0"], "optimizer.beta1"),
+    (["optimizer=adam", "optimizer.beta2=-0.5"], "optimizer.beta2"), (["optimizer=adam", "optimizer.beta2=nan"], "optimizer.beta2"),
+    (["schedule=step", "schedule.step_size=0"], "schedule.step_size"), (["schedule=step", "schedule.gamma=0"], "schedule.gamma"),
+    (["schedule=step", "schedule.gamma=1.5"], "schedule.gamma"), (["schedule=exponential", "schedule.gamma=nan"], "schedule.gamma"),
+    (["schedule=cosine", "schedule.total_epochs=0"], "schedule.total_epochs"),
+    (["schedule=cosine", "schedule.min_lr=nan"], "schedule.min_lr"), (["schedule=cosine", "schedule.min_lr=inf"], "schedule.min_lr"),
+    (["schedule=cosine", "schedule.min_lr=-1"], "schedule.min_lr"),
+    (["schedule=plateau", "schedule.patience=0"], "schedule.patience"), (["schedule=plateau", "schedule.factor=1.0"], "schedule.factor"),
+    (["schedule=plateau", "schedule.factor=0"], "schedule.factor"), (["schedule=plateau", "schedule.min_fraction=0"], "schedule.min_fraction"),
+    (["schedule=plateau", "schedule.min_fraction=1.5"], "schedule.min_fraction"),
+    (["net=mlp", "net.hidden=[0]"], "net.hidden"), (["net=mlp", "net.hidden=[10,-1]"], "net.hidden"),
+    (["net=mlp", "net.dropout=1.0"], "net.dropout"), (["net=mlp", "net.dropout=nan"], "net.dropout"),
+    (["net=lenet5", "net.dense=[120,0]"], "net.dense"),
+    (["data.val_size=-5"], "data.val_size"), (["data.split_seed=-1"], "data.split_seed"), (["data.test_size=0"], "data.test_size"),
+    (["data.train_limit=0"], "data.train_limit"),
+    (["trainer.seed=-1"], "trainer.seed"), (["trainer.epochs=0"], "trainer.epochs"), (["trainer.batch_size=0"], "trainer.batch_size"),
+    (["trainer.patience=0"], "trainer.patience"), (["trainer.rotation=nan"], "trainer.rotation"),
+    (["trainer.rotation=-1"], "trainer.rotation"), (["trainer.rotation=inf"], "trainer.rotation"),
+    (["trainer.zoom=1.0"], "trainer.zoom"), (["trainer.zoom=-0.1"], "trainer.zoom"), (["trainer.shift=1"], "trainer.shift"),
+    (["trainer.clip_grad_norm=0"], "trainer.clip_grad_norm"), (["trainer.clip_grad_norm=inf"], "trainer.clip_grad_norm"),
+]
+
+
+@pytest.mark.parametrize("overrides,key", BAD_VALUES, ids=[" ".join(o) for o, _ in BAD_VALUES])
+def test_a_value_out_of_range_is_one_line_naming_key_value_and_range(overrides, key):
+    with pytest.raises(ConfigError) as caught:
+        check_trainer(compose_config(overrides))
+    message = str(caught.value)
+    value = overrides[-1].split("=", 1)[1]
+    assert message.startswith(f"{key} must be ") and "\n" not in message, message
+    norm = lambda text: text.replace(" ", "").replace(".0", "")  # noqa: E731  (1.0 and 1 are the same value here)
+    assert norm(f"got {value}") in norm(message), message
+
+
+def test_no_validation_set_is_refused_because_nothing_could_be_chosen():
+    with pytest.raises(ConfigError, match=r"data.val_size must be at least 1 or null, got 0.*validation"):
+        check_trainer(compose_config(["data.val_size=0"]))
+
+
+@pytest.mark.parametrize("overrides,match", [
+    (["optimizer=sgd", "+optimizer.momentum=0.5"], "optimizer.momentum does not apply to optimizer=sgd"),
+    (["optimizer=sgd", "optimizer.name=adam"], "optimizer.name=adam does not match"),
+    (["net=lenet5", "net.arch=mlp"], "net.arch=mlp does not match"),
+])
+def test_keys_and_names_must_belong_to_the_chosen_option(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        check_trainer(compose_config(overrides))
+
+
+def _numeric(annotation) -> bool:
+    """int or float, also inside Optional[...] or List[...] (not bool, not an Enum)."""
+    if typing.get_origin(annotation) in (typing.Union, list):
+        return any(_numeric(a) for a in typing.get_args(annotation))
+    return annotation in (int, float)
+
+
+def _schemas():
+    hints = typing.get_type_hints(Config)
+    fixed = [hints[f.name] for f in fields(Config) if hasattr(hints[f.name], "__dataclass_fields__")]
+    return fixed + [schema for _, options in OPTION_SCHEMAS.values() for schema in options.values()]
+
+
+@pytest.mark.parametrize("schema", _schemas(), ids=lambda s: s.__name__)
+def test_every_numeric_key_has_a_range(schema):
+    hints = typing.get_type_hints(schema)
+    unranged = [f.name for f in fields(schema) if _numeric(hints[f.name]) and "range" not in f.metadata]
+    assert not unranged, f"{schema.__name__}: {unranged}"
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
+def test_every_preset_is_in_range(preset):
+    check_trainer(compose_config([f"+experiment={preset}"]))
+
+
+@pytest.mark.parametrize("override,key", [("trainer.seed=-1", "trainer.seed"), ("trainer.rotation=nan", "trainer.rotation"),
+                                          ("data.val_size=0", "data.val_size")])
+def test_the_cli_reports_a_bad_value_in_one_line(tmp_path, override, key):
+    result = run_module("experiments.train", override, "trainer.augment=true", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"nnsweep: error: {key} must be "), result.stderr
