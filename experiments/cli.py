@@ -194,11 +194,12 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
 
 
 def remove_empty_run_dir(path: Path) -> None:
-    """Remove a run directory that a failed command created but never wrote a result into (Hydra
-    makes it, with an empty log, before any of our code runs), and its date folder if empty."""
+    """Remove a run directory that a failed command created but never recorded a run in (Hydra
+    makes it, with a log, before any of our code runs), and its date folder if now empty."""
+    from runrecord import METRICS, MODEL, SUMMARY, RunDir
+
     path = Path(path)
-    if not path.is_dir() or any(p.suffix != ".log" or p.stat().st_size > 0 for p in path.iterdir() if p.is_file()) \
-            or any(p.is_dir() and p.name != ".hydra" for p in path.iterdir()):
+    if not path.is_dir() or RunDir(path).exists() or any((path / name).exists() for name in (METRICS, SUMMARY, MODEL)):
         return
     shutil.rmtree(path, ignore_errors=True)
     for parent in (path.parent, path.parent.parent):  # outputs/<date>/ and outputs/, when now empty

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<overrides>]")
     parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
     try:
         lrs = parse_lrs(args.lrs) if args.lrs else log_spaced(args.lr_min, args.lr_max, args.num)
     except ValueError as err:

@@ -1,0 +1,135 @@
+"""Defects of the harness around one run and the lr sweep, each reproduced through the real
+entrypoints: a refused resume, a deleted checkpoint, stale temp files, sweep directory names,
+exit codes and messages."""
+from __future__ import annotations
+
+import csv
+import subprocess
+
+from runrecord import exclusive_lock
+from tests.experiments.conftest import REPO, run_module
+from tests.reliability.conftest import TINY
+
+
+def one_line_error(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("nnsweep: error:"), result.stderr[-2000:]
+    return lines[0]
+
+
+def train(tmp_path, *args):
+    return run_module("experiments.train", *TINY, "trainer.epochs=2", *args, cwd=tmp_path)
+
+
+def test_3_a_refused_resume_leaves_the_run_record_as_it_was(tmp_path):
+    run = tmp_path / "run"
+    assert train(tmp_path, "optimizer.lr=0.877", f"hydra.run.dir={run}").returncode == 0
+    before = {p.name: p.read_bytes() for p in (run / ".hydra").iterdir()}
+    summary = (run / "summary.json").read_bytes()
+    line = one_line_error(train(tmp_path, "optimizer.lr=5.0", "data=fashion", "resume=true", f"hydra.run.dir={run}"))
+    assert "other settings" in line and "data.name: 'mnist5k' -> 'fashion'" in line
+    assert {p.name: p.read_bytes() for p in (run / ".hydra").iterdir()} == before
+    assert (run / "summary.json").read_bytes() == summary
+    evaluated = run_module("experiments.evaluate", f"run={run}", cwd=tmp_path)
+    assert evaluated.returncode == 0 and "mnist5k test split" in evaluated.stdout
+
+
+def test_3_only_the_epoch_budget_may_grow_and_arguments_in_another_order_are_the_same_settings(tmp_path):
+    run = tmp_path / "run"
+    assert train(tmp_path, "optimizer.lr=0.3", "net.hidden=[16]", f"hydra.run.dir={run}").returncode == 0
+    again = run_module("experiments.train", f"hydra.run.dir={run}", "resume=true", "trainer.epochs=3",
+                       "net.hidden=[16]", "optimizer.lr=0.3", *reversed(TINY), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert [r["epoch"] for r in csv.DictReader(open(run / "metrics.csv"))] == ["1", "2", "3"]
+    assert "epochs: 3" in (run / ".hydra" / "config.yaml").read_text()
+
+
+def test_3_a_run_directory_is_not_overwritten_without_resume(tmp_path):
+    run = tmp_path / "run"
+    assert train(tmp_path, f"hydra.run.dir={run}").returncode == 0
+    model = (run / "model.npz").read_bytes()
+    line = one_line_error(train(tmp_path, f"hydra.run.dir={run}"))
+    assert "already holds a run" in line and "resume=true" in line
+    assert (run / "model.npz").read_bytes() == model
+
+
+def test_16_resume_without_a_checkpoint_starts_a_fresh_metrics_file(tmp_path):
+    run = tmp_path / "run"
+    assert train(tmp_path, f"hydra.run.dir={run}").returncode == 0
+    (run / "model.npz").unlink()
+    again = run_module("experiments.train", *TINY, "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert [r["epoch"] for r in csv.DictReader(open(run / "metrics.csv"))] == ["1", "2", "3", "4"]
+
+
+def test_15_the_next_start_of_a_run_removes_its_stale_temporary_files(tmp_path):
+    run = tmp_path / "run"
+    assert train(tmp_path, f"hydra.run.dir={run}").returncode == 0
+    for name in (".model.npz.k9a.tmp", ".summary.json.k9b.tmp"):  # what kill -9 mid-write leaves
+        (run / name).write_bytes(b"half a file")
+    again = run_module("experiments.train", *TINY, "trainer.epochs=3", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_two_processes_never_train_one_run(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    with exclusive_lock(run / ".lock", "run directory"):
+        line = one_line_error(train(tmp_path, f"hydra.run.dir={run}", "resume=true"))
+    assert "is in use by process" in line
+    assert not (run / "metrics.csv").exists()
+
+
+def test_19_a_refused_command_leaves_no_empty_output_directory(tmp_path):
+    one_line_error(run_module("experiments.train", "trainer.epochs=0", cwd=tmp_path))
+    one_line_error(train(tmp_path, "data.train_limit=5", "trainer.batch_size=10"))  # found only when data loads
+    assert not (tmp_path / "outputs").exists()
+
+
+def lr_sweep(tmp_path, *args):
+    return run_module("sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *TINY, *args,
+                      cwd=tmp_path)
+
+
+def test_1_lr_sweep_with_an_override_names_a_directory_hydra_accepts(tmp_path):
+    result = lr_sweep(tmp_path, "--lrs", "0.1,1", "optimizer=momentum")
+    assert result.returncode == 0, result.stderr[-2000:]
+    sweeps = list((tmp_path / "results" / "sweep-lr").iterdir())
+    assert len(sweeps) == 1 and "=" not in sweeps[0].name and "," not in sweeps[0].name
+    assert (sweeps[0] / "runs.csv").read_text().count("\n") == 3  # header and two runs
+
+
+def test_1_a_sweep_directory_with_a_space_and_a_comma(tmp_path):
+    sweep = tmp_path / "my sweep, v2"
+    result = lr_sweep(tmp_path, "--lrs", "0.1,1", "--sweep-dir", str(sweep))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (sweep / "runs.csv").read_text().count("\n") == 3
+
+
+def test_1_bad_settings_are_not_followed_by_rerun_advice(tmp_path):
+    result = lr_sweep(tmp_path, "--lrs", "0.1", "trainer.seed=abc")
+    assert result.returncode == 2 and "nnsweep: error:" in result.stderr
+    assert "rerun" not in result.stderr
+
+
+def test_19_an_lr_sweep_whose_runs_all_failed_does_not_exit_0(tmp_path):
+    result = lr_sweep(tmp_path, "--lrs", "0.1,1", "data.train_limit=5")  # fewer images than the mini-batch
+    assert result.returncode == 1
+    assert "no run of the sweep produced a validation accuracy" in result.stderr and "2 failed" in result.stdout
+
+
+def test_19_the_lock_message_names_a_flag_sweeps_lr_has(tmp_path):
+    sweep = tmp_path / "s"
+    with exclusive_lock(sweep / ".lock", "sweep"):
+        line = one_line_error(lr_sweep(tmp_path, "--lrs", "0.1", "--sweep-dir", str(sweep)))
+    assert "in use by process" in line and "--sweep-dir" in line
+
+
+def test_1_make_sweep_lr_passes_overrides_and_lists_its_variables():
+    shown = subprocess.run(["make", "-n", "sweep-lr", "ARGS=optimizer=momentum trainer.seed=3"], cwd=REPO,
+                           capture_output=True, text=True).stdout
+    assert "-m sweeps.lr" in shown and "optimizer=momentum trainer.seed=3" in shown
+    help_text = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True).stdout
+    for name in ("NET", "DATA", "LRS", "EPOCHS", "BATCH", "ARGS"):
+        assert name in help_text

@@ -1,0 +1,151 @@
+"""The run record: statuses, summaries, checked readers, the run lock."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nets.train import EpochRecord
+from runrecord import RunDir, RunRecordError, Status, Summary, exclusive_lock, find_runs
+from runrecord.rundir import BOOKKEEPING_KEYS, METRIC_COLUMNS
+from sweeps.collect import collect
+from tests.experiments.conftest import compose_config
+
+
+@pytest.mark.parametrize("status, finished", [("running", False), ("interrupted", False), ("ok", True),
+                                              ("early_stopped", True), ("diverged", True), ("failed", True),
+                                              ("pruned", True)])
+def test_one_definition_of_finished(status, finished):
+    assert Status(status).is_finished() is finished
+
+
+def test_summary_round_trip_writes_no_nan_and_knows_when_it_is_done(tmp_path):
+    run = RunDir(tmp_path)
+    run.write_summary(Summary(status=Status.OK, epochs=5, epochs_completed=5, best_val_acc=0.9, best_val_loss=math.nan))
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["status"] == "ok" and on_disk["best_val_loss"] is None
+    summary = run.read_summary()
+    assert summary.status is Status.OK and summary.objective_value() == 0.9
+    assert summary.is_done(5) and not summary.is_done(6)  # an ok run continues when the budget grows
+    assert Summary(status=Status.DIVERGED, epochs_completed=2).is_done(10)
+    assert not Summary(status=Status.INTERRUPTED, epochs_completed=9).is_done(10)
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "{not json", '{"status": "exploded"}'])
+def test_a_damaged_summary_is_one_line_naming_the_file(tmp_path, text):
+    (tmp_path / "summary.json").write_text(text)
+    with pytest.raises(RunRecordError, match="summary.json"):
+        RunDir(tmp_path).read_summary()
+
+
+def write_metrics(path, epochs):
+    rows = [",".join(METRIC_COLUMNS)] + [f"{e},0.1,0.5,0.8,0.6,0.7,0.01" for e in epochs]
+    (path / "metrics.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_metrics_are_read_as_records(tmp_path):
+    write_metrics(tmp_path, [1, 2, 3])
+    records = RunDir(tmp_path).read_metrics()
+    assert records == [EpochRecord(e, 0.1, 0.5, 0.8, 0.6, 0.7, 0.01) for e in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("epochs, problem", [([1, 99999999], "row 2 is epoch 99999999"), ([1, 2, 1], "row 3 is epoch 1"),
+                                             (["x"], "invalid literal")])
+def test_a_corrupt_metrics_file_is_refused_with_one_line(tmp_path, epochs, problem):
+    write_metrics(tmp_path, epochs)
+    with pytest.raises(RunRecordError, match=problem) as err:
+        RunDir(tmp_path).read_metrics()
+    assert str(tmp_path / "metrics.csv") in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_config_with_python_tags_is_refused_not_executed(tmp_path):
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("trainer: !!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(RunRecordError, match="config.yaml is unreadable"):
+        RunDir(tmp_path).config()
+
+
+def test_settings_differ_ignores_bookkeeping_and_epochs(tmp_path):
+    cfg = compose_config(["trainer.epochs=2"])
+    run = RunDir(tmp_path)
+    run.write_config(cfg, ["trainer.epochs=2"])
+    assert run.settings_differ(compose_config(["trainer.epochs=5", "resume=true", "trainer.progress=false"])) == []
+    assert run.settings_differ(compose_config(["trainer.epochs=2", "optimizer.lr=5.0"])) == ["optimizer.lr: 0.1 -> 5.0"]
+
+
+def test_bookkeeping_keys_are_the_ones_run_directory_names_leave_out():
+    from hydra import compose, initialize_config_dir
+
+    from experiments.cli import CONF_DIR
+    from experiments.config import register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", return_hydra_config=True)
+    assert list(cfg.hydra.job.config.override_dirname.exclude_keys) == list(BOOKKEEPING_KEYS)
+
+
+HOLD_LOCK = """
+import sys, time
+from runrecord import exclusive_lock
+with exclusive_lock(sys.argv[1], "run"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_live_run_is_running_and_a_dead_one_interrupted(tmp_path):
+    """Collect during a sweep: a run whose process holds its lock is running, not interrupted."""
+    cfg = compose_config(["trainer.epochs=1"])
+    for name in ("live", "dead"):
+        run = RunDir(tmp_path / name)
+        run.write_config(cfg, [f"optimizer.lr={0.1 if name == 'live' else 0.2}"])
+        run.write_summary(Summary(status=Status.RUNNING, epochs=1))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path / "live" / ".lock")], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert RunDir(tmp_path / "live").status() is Status.RUNNING
+        assert RunDir(tmp_path / "dead").status() is Status.INTERRUPTED
+        runs, _ = collect(tmp_path)
+        assert dict(zip(runs["optimizer.lr"], runs["status"])) == {0.1: "running", 0.2: "interrupted"}
+    finally:
+        holder.kill()
+        holder.wait()
+    deadline = time.time() + 10
+    while RunDir(tmp_path / "live").status() is Status.RUNNING and time.time() < deadline:
+        time.sleep(0.05)
+    assert RunDir(tmp_path / "live").status() is Status.INTERRUPTED  # the kernel released its lock
+
+
+def test_the_run_lock_keeps_a_second_process_out(tmp_path):
+    run = RunDir(tmp_path)
+    with exclusive_lock(tmp_path / ".lock", "run directory"):
+        result = subprocess.run([sys.executable, "-c", "from runrecord import RunDir\nimport sys\n"
+                                 f"with RunDir({str(tmp_path)!r}).training(wait=0.2): pass"],
+                                capture_output=True, text=True)
+        assert result.returncode != 0 and "is in use by process" in result.stderr
+    with run.training():
+        pass
+
+
+def test_stale_temporary_files_are_removed_when_training_starts(tmp_path):
+    for name in (".model.npz.x1.tmp", ".summary.json.y2.tmp", ".hydra/.config.yaml.z.tmp"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("half")
+    (tmp_path / "keep.txt").write_text("mine")
+    with RunDir(tmp_path).training():
+        pass
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [".lock", "keep.txt"]
+
+
+def test_find_runs_lists_recorded_runs(tmp_path):
+    cfg = compose_config([])
+    for name in ("b", "a", "a/nested"):
+        RunDir(tmp_path / name).write_config(cfg, [])
+    (tmp_path / "not-a-run").mkdir()
+    assert [r.path.relative_to(tmp_path).as_posix() for r in find_runs(tmp_path)] == ["a", "a/nested", "b"]
