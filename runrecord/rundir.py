@@ -244,9 +244,9 @@ class RunDir:
     def settings_differ(self, cfg: Any) -> list[str]:
         """Settings of ``cfg`` that differ from the recorded config, ``key: recorded -> asked``
         (bookkeeping keys and the epoch budget aside)."""
-        old = _flatten(OmegaConf.to_container(self.config(), resolve=True))
-        new = _flatten(OmegaConf.to_container(OmegaConf.create(cfg) if not isinstance(cfg, DictConfig) else cfg,
-                                              resolve=True))
+        as_data = lambda c: _flatten(OmegaConf.to_container(c, resolve=True, enum_to_str=True))  # noqa: E731
+        old = as_data(self.config())
+        new = as_data(cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg))
         ignored = set(BOOKKEEPING_KEYS) | set(RESUMABLE_KEYS)
         keys = sorted((set(old) | set(new)) - ignored)
         return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
