@@ -17,7 +17,6 @@ and the ``runs.csv`` / ``epochs.csv`` tables of ``sweeps.collect``.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -31,20 +30,23 @@ from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
 from nets.atomic import atomic_write_text
+from nets.errors import NnsweepError
+from runrecord import RunDir, RunRecordError, find_runs, without_bookkeeping
+from sweeps import trials as trial_log
 from sweeps.collect import collect
-from sweeps.lock import SweepLockedError, sweep_lock
-from sweeps.runs import defining_overrides, find_runs, run_job_number, without_bookkeeping
-from sweeps.search_space import SearchSpace, SearchSpaceError, build_search_space
+from sweeps.lock import sweep_lock
+from sweeps.search_space import SearchSpace, build_search_space
+from sweeps.trials import TRIALS, TrialLog
 
 log = logging.getLogger("nnsweep.skopt")
-TRIALS = "trials.json"
 RESULTS = "optimization_results.yaml"
 METHODS = {"random": "GP", "gp": "GP", "rf": "RF", "et": "ET"}
 MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
 
 
-class SweepError(CompactHydraException):
-    """Printed by Hydra as its message alone, without a traceback."""
+class SweepError(NnsweepError, CompactHydraException):
+    """A sweep that cannot go on: one line from ``experiments.cli.run_command`` (an
+    ``NnsweepError``), and from Hydra itself its message alone, without a traceback."""
 
 
 def _plain(value: Any) -> Any:
@@ -105,7 +107,9 @@ class SkoptSearch(Sweeper):
             with sweep_lock(sweep_dir):
                 OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
                 self._run(space, sweep_dir)
-        except (SearchSpaceError, SweepLockedError) as err:
+        except SweepError:
+            raise
+        except NnsweepError as err:  # a bad space, a sweep in use, a damaged trial log
             raise SweepError(str(err)) from None
 
     # ----- the search ------------------------------------------------------------------------
@@ -131,7 +135,7 @@ class SkoptSearch(Sweeper):
     def _run(self, space: SearchSpace, sweep_dir: Path) -> None:
         record = self._load_record(sweep_dir, space)
         opt = self._optimizer(space)
-        for round_ in record["rounds"]:  # replay: the optimizer ends up exactly where it was
+        for round_ in record.rounds:  # replay: the optimizer ends up exactly where it was
             asked = opt.ask(n_points=len(round_)) if len(round_) > 1 else [opt.ask()]
             for point, trial in zip(asked, round_):
                 if not same_point(point, trial["point"]):
@@ -140,7 +144,7 @@ class SkoptSearch(Sweeper):
                         f"{trial['point']}. The sweep was started with other settings or library versions; use a new "
                         "sweep=<name>")
             opt.tell([t["point"] for t in round_], [t["told"] for t in round_])
-        trials = [t for r in record["rounds"] for t in r]
+        trials = record.trials
         if trials:
             log.info("resuming %s: %d of %d trials already recorded", sweep_dir, len(trials), self.n_trials)
         next_job = self._next_job_number(sweep_dir)
@@ -160,48 +164,42 @@ class SkoptSearch(Sweeper):
                                "status": result["status"], "told": told})
             opt.tell([t["point"] for t in round_], [t["told"] for t in round_])
             trials.extend(round_)
-            record["rounds"].append(round_)
-            atomic_write_text(sweep_dir / TRIALS, json.dumps(record, indent=1) + "\n")
+            record.rounds.append(round_)
+            trial_log.save(sweep_dir, record)
             best = self._best(trials)
             log.info("trial %d/%d done; best so far %s = %s", len(trials), self.n_trials,
                      best["params"] if best else "-", best["objective"] if best else "-")
         self._finish(sweep_dir, space, opt, trials)
 
-    def _load_record(self, sweep_dir: Path, space: SearchSpace) -> dict[str, Any]:
+    def _load_record(self, sweep_dir: Path, space: SearchSpace) -> TrialLog:
         settings = self._settings(space)
-        path = sweep_dir / TRIALS
-        if not path.exists():
-            return {"format": "nnsweep-skopt-trials", "version": 1, "settings": settings, "rounds": []}
-        try:
-            record = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            raise SweepError(f"{path} is damaged; move it away to start the sweep afresh") from None
-        if record.get("settings") != settings:
-            changed = [k for k in settings if record.get("settings", {}).get(k) != settings[k]]
+        record = trial_log.load(sweep_dir)
+        if record is None:
+            return TrialLog(settings)
+        if record.settings != settings:
+            changed = [k for k in settings if record.settings.get(k) != settings[k]]
             raise SweepError(f"{sweep_dir} holds a sweep with other settings ({', '.join(changed)} differ); "
                              "rerun with the same settings to continue it, or choose a new sweep=<name>")
         return record
 
     def _next_job_number(self, sweep_dir: Path) -> int:
-        numbers = [n for n in map(run_job_number, find_runs(sweep_dir)) if n is not None]
+        numbers = [n for n in (run.job_number() for run in find_runs(sweep_dir)) if n is not None]
         return max(numbers, default=-1) + 1
 
-    def _finished_runs(self, sweep_dir: Path) -> dict[frozenset, Path]:
+    def _finished_runs(self, sweep_dir: Path) -> dict[frozenset, RunDir]:
         """Run directories whose trial ended, keyed by their overrides (for cut-short rounds)."""
-        from experiments.rundir import RunDir
-
         found = {}
-        for run_dir in find_runs(sweep_dir):
-            status = RunDir(run_dir).read_summary().get("status")
-            if status not in ("ok", "early_stopped", "diverged"):
-                continue
-            found[frozenset(defining_overrides(run_dir))] = run_dir
+        for run in find_runs(sweep_dir):
+            try:
+                summary = run.read_summary()
+            except RunRecordError:
+                continue  # damaged: launch it again
+            if summary is not None and summary.status.is_finished():
+                found[frozenset(run.defining_overrides())] = run
         return found
 
     def _evaluate(self, points, space: SearchSpace, sweep_dir: Path, first_job: int) -> list[dict[str, Any]]:
         """Launch the points' trials (reusing any that already finished on disk) and read results."""
-        from experiments.rundir import RunDir
-
         finished = self._finished_runs(sweep_dir)
         results: list[dict[str, Any] | None] = [None] * len(points)
         batch, slots = [], []
@@ -209,10 +207,10 @@ class SkoptSearch(Sweeper):
             overrides = space.overrides(point)
             reuse = finished.get(frozenset(without_bookkeeping(overrides)))
             if reuse is not None:
-                summary = RunDir(reuse).read_summary()
-                log.info("reusing finished trial %s", reuse)
-                results[i] = {"job": None, "run_dir": str(reuse.relative_to(sweep_dir)), "launched": False,
-                              "status": summary.get("status"), "objective": _finite(summary.get(summary.get("objective", "")))}
+                summary = reuse.read_summary()
+                log.info("reusing finished trial %s", reuse.path)
+                results[i] = {"job": None, "run_dir": str(reuse.path.relative_to(sweep_dir)), "launched": False,
+                              "status": summary.status.value, "objective": summary.objective_value()}
             else:
                 batch.append(overrides)
                 slots.append(i)
@@ -224,7 +222,7 @@ class SkoptSearch(Sweeper):
                 summary = RunDir(run_dir).read_summary()
                 if ret.status == JobStatus.COMPLETED:  # return_value re-raises a failed job's error
                     objective = _finite(ret.return_value)
-                    status = summary.get("status") or ("ok" if objective is not None else "failed")
+                    status = summary.status.value if summary else ("ok" if objective is not None else "failed")
                 else:
                     objective, status = None, "failed"
                     log.error("trial %d failed with an exception; see %s", first_job + n, run_dir)
