@@ -1,9 +1,11 @@
 """Build a sweep's report: every figure that applies to it, then ``index.html``.
 
-Reads ``runs.csv`` and ``epochs.csv`` (``sweeps.collect``), the skopt record and plots if the
-sweep was a Bayesian one, and the best run's saved model (to query it, never to train it).
-A figure that does not apply (one learning rate only, no finished model) is skipped with a note
-on the page; a sweep with failed or diverged runs still gets its report.
+Reads ``runs.csv`` and ``epochs.csv`` (``sweeps.collect``), the trial log and skopt plots if the
+sweep was a Bayesian one (``sweeps.trials``), and the best run's record (``runrecord``): its saved
+model to query it, never to train it, and the evaluation and mistakes training recorded, so no
+data set is loaded. A figure that does not apply (one learning rate only, no finished model, no
+evaluation) is skipped with a note on the page; a sweep with failed or diverged runs still gets
+its report.
 """
 from __future__ import annotations
 
@@ -12,10 +14,9 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from experiments.build import ConfigError
-from experiments.evaluate import load_run_model, load_run_test_set
 from reports.animations import animate_heatmap, animate_learning_curves
 from reports.curves import render_accuracy_vs_lr, render_learning_curves
 from reports.digits import render_confusion_matrix, render_digit_portraits, render_first_layer, render_misclassified
@@ -23,6 +24,9 @@ from reports.heatmaps import render_lr_epoch_heatmap
 from reports.html import Figure, write_index
 from reports.search import render_parallel_coordinates
 from reports.tables import best_group, load_tables, lr_epoch_grid
+from runrecord import RunDir, RunRecordError
+from sweeps.collect import describe
+from sweeps.trials import TrialLogError
 
 log = logging.getLogger("nnsweep.reports")
 SKOPT_PLOTS = {"skopt_convergence.png": "Bayesian search: best objective found after each trial (skopt, minimised).",
@@ -30,12 +34,56 @@ SKOPT_PLOTS = {"skopt_convergence.png": "Bayesian search: best objective found a
                "skopt_evaluations.png": "Bayesian search: where the trials were evaluated (skopt)."}
 
 
-def best_finished_run(runs: pd.DataFrame, sweep_dir: Path) -> Path | None:
-    for _, run in runs.dropna(subset=["best_val_acc"]).iterrows():
-        run_dir = sweep_dir / run["run"]
-        if (run_dir / "model.npz").exists():
-            return run_dir
+def best_finished_run(runs: pd.DataFrame, sweep_dir: Path) -> RunDir | None:
+    """The best run (``runs`` is best first) that left a saved model."""
+    for _, row in runs.dropna(subset=["best_val_acc"]).iterrows():
+        run = RunDir(sweep_dir / row["run"])
+        if run.model_path.is_file():
+            return run
     return None
+
+
+def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
+    """The best model's figures: portraits and first-layer weights from its saved model, its
+    mistakes and confusion matrix from the evaluation training recorded. What cannot be drawn
+    is a note."""
+    figures: list[Figure] = []
+    name = run.path.name
+    try:
+        network = run.load_model(use_best=True)
+    except RunRecordError as err:
+        notes.append(f"No digit portraits or first-layer weights: {err}")
+    else:
+        render_digit_portraits(network, out / "digit_portraits.png")
+        figures.append(Figure("digit_portraits.png", f"What the best model ({name}) thinks each digit looks like: "
+                              "Rashid's back query for sigmoid networks, activation maximisation otherwise."))
+        render_first_layer(network, out / "first_layer.png")
+        figures.append(Figure("first_layer.png", "The best model's first-layer weights (hidden units' 28x28 input "
+                              "weights, or convolution kernels)."))
+    evaluate = f"python -m experiments.evaluate run={run.path} records it"
+    try:
+        evaluation, errors = run.read_evaluation(), run.read_test_errors()
+    except RunRecordError as err:
+        notes.append(f"No confusion matrix or mistakes: {err}")
+        return figures
+    confusion = np.asarray((evaluation or {}).get("confusion", []))
+    if evaluation is None:
+        notes.append(f"No confusion matrix: {name} has no evaluation.json; {evaluate}.")
+    elif confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1] or confusion.size == 0:
+        notes.append(f"No confusion matrix: {run.file('evaluation.json')} holds none; {evaluate}.")
+    else:
+        source = evaluation.get("test_source") or "test set"
+        render_confusion_matrix(confusion, out / "confusion_matrix.png", source=source)
+        figures.append(Figure("confusion_matrix.png", f"Which digits the best model confuses ({source})."))
+    if errors is None:
+        notes.append(f"No misclassified digits: {name} has no test_errors.npz; {evaluate}.")
+    elif len(errors.labels) == 0:
+        notes.append("No misclassified digits: the best model made no mistake on its test set.")
+    else:
+        mistakes = len(evaluation["misclassified"]) if evaluation and "misclassified" in evaluation else None
+        render_misclassified(errors, out / "misclassified.png", mistakes, (evaluation or {}).get("n_test"))
+        figures.append(Figure("misclassified.png", f"The best model's most confident mistakes on the {str(errors.source)}."))
+    return figures
 
 
 def build_report(sweep_dir: str | Path) -> Path:
@@ -80,40 +128,22 @@ def build_report(sweep_dir: str | Path) -> Path:
 
     best = best_finished_run(runs, tables.sweep_dir)
     if best is not None:
-        try:
-            network = load_run_model(best)
-            test, source = load_run_test_set(best)
-            render_digit_portraits(network, out / "digit_portraits.png")
-            figures.append(Figure("digit_portraits.png", f"What the best model ({best.name}) thinks each digit looks "
-                                  "like: Rashid's back query for sigmoid networks, activation maximisation otherwise."))
-            render_misclassified(network, test, out / "misclassified.png")
-            figures.append(Figure("misclassified.png", f"The best model's most confident mistakes on the {source}."))
-            render_confusion_matrix(network, test, out / "confusion_matrix.png")
-            figures.append(Figure("confusion_matrix.png", f"Which digits the best model confuses ({source})."))
-            render_first_layer(network, out / "first_layer.png")
-            figures.append(Figure("first_layer.png", "The best model's first-layer weights (hidden units' 28x28 input "
-                                  "weights, or convolution kernels)."))
-        except ConfigError as err:
-            notes.append(f"No model figures: {err}")
+        figures += model_figures(best, out, notes)
     else:
         notes.append("No model figures: no run finished with a saved model.")
 
-    if render_parallel_coordinates(tables.sweep_dir, out / "trials_parallel.png") is not None:
-        figures.append(Figure("trials_parallel.png", "Every trial of the search as a line through its parameter "
-                              "values, coloured by its validation objective."))
+    try:
+        if render_parallel_coordinates(tables.sweep_dir, out / "trials_parallel.png") is not None:
+            figures.append(Figure("trials_parallel.png", "Every trial of the search as a line through its parameter "
+                                  "values, coloured by its validation objective."))
+    except TrialLogError as err:
+        notes.append(f"No view of the search's trials: {err}")
     for name, caption in SKOPT_PLOTS.items():
         if (tables.sweep_dir / name).exists():
             shutil.copyfile(tables.sweep_dir / name, out / name)
             figures.append(Figure(name, caption))
 
-    counts = runs["status"].value_counts().to_dict()
-    ranked = runs.dropna(subset=["best_val_acc"])
-    summary = f"{len(runs)} runs (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")."
-    if not ranked.empty:
-        top = ranked.iloc[0]
-        test = "" if pd.isna(top.get("test_acc")) else f", test accuracy {top['test_acc']:.2%}"
-        summary += (f" Best: {top['run']} with validation accuracy {top['best_val_acc']:.2%} at epoch "
-                    f"{int(top['best_epoch'])}{test}. Runs are chosen on the validation split only.")
+    summary = " ".join(describe(runs).splitlines()) + " Runs are chosen on the validation split only."
     index = write_index(out, f"nnsweep report: {tables.sweep_dir.name}", summary, figures, runs, notes)
     log.info("report with %d figures in %.1f s: %s", len(figures), time.time() - started, index)
     return index

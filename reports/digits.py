@@ -1,5 +1,8 @@
 """Figures that look inside the best model: what it thinks each digit looks like, the test
-digits it gets wrong, its confusion matrix, and its first-layer weights."""
+digits it got wrong, its confusion matrix, and its first-layer weights.
+
+The network is loaded to query it (portraits, weights); the mistakes and the confusion matrix
+are the ones training recorded in the run directory, so a report never loads a data set."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +13,8 @@ from nets.inverse import digit_portraits
 from nets.layers import Dense
 from nets.conv import Conv2D
 from nets.network import Network
-from nets.train import LabelledData
 from reports.style import plt, save
+from runrecord import TestErrors
 
 
 def _image_grid(images: np.ndarray, titles: list[str], cols: int, size: float = 1.6, cmap="gray"):
@@ -34,28 +37,23 @@ def render_digit_portraits(network: Network, path: Path) -> Path:
     return save(fig, path)
 
 
-def render_misclassified(network: Network, test: LabelledData, path: Path, count: int = 25) -> Path:
-    """The ``count`` test digits the model gets wrong most confidently, with true and predicted
-    label and the model's confidence in its (wrong) answer."""
-    probs = network.predict_proba(test.x)
-    predicted = probs.argmax(axis=1)
-    wrong = np.flatnonzero(predicted != test.labels)
-    confidence = probs[wrong, predicted[wrong]] / np.maximum(probs[wrong].sum(axis=1), 1e-12)
-    order = np.argsort(-confidence, kind="stable")[:count]
-    wrong, confidence = wrong[order], confidence[order]
-    images = test.x[wrong].reshape(-1, 28, 28)
-    titles = [f"true {t}, said {p}\n{c:.0%} sure" for t, p, c in zip(test.labels[wrong], predicted[wrong], confidence)]
-    fig = _image_grid(images, titles, cols=5, size=1.7, cmap="gray_r")
-    fig.suptitle(f"The {len(wrong)} most confident of the {int((predicted != test.labels).sum())} mistakes "
-                 f"on {len(test)} test digits")
+def render_misclassified(errors: TestErrors, path: Path, mistakes: int | None = None, n_test: int | None = None) -> Path:
+    """The test digits a model got wrong most confidently (``runrecord.TestErrors``, written at the
+    end of training), with true and predicted label and the model's confidence in its (wrong)
+    answer; ``mistakes`` of ``n_test`` in all, when known, for the title."""
+    side = int(np.sqrt(errors.images.shape[1]))
+    titles = [f"true {t}, said {p}\n{c:.0%} sure" for t, p, c in zip(errors.labels, errors.predicted, errors.confidence)]
+    fig = _image_grid(errors.images.reshape(-1, side, side), titles, cols=5, size=1.7, cmap="gray_r")
+    total = f" of the {mistakes} mistakes" if mistakes is not None else " mistakes"
+    on = f" on {n_test} test digits" if n_test is not None else ""
+    fig.suptitle(f"The {len(errors.labels)} most confident{total}{on}")
     return save(fig, path)
 
 
-def render_confusion_matrix(network: Network, test: LabelledData, path: Path) -> Path:
-    predicted = network.predict(test.x)
-    classes = network.output_size
-    confusion = np.zeros((classes, classes), dtype=int)
-    np.add.at(confusion, (test.labels, predicted), 1)
+def render_confusion_matrix(confusion: np.ndarray, path: Path, source: str | None = None) -> Path:
+    """``confusion: (classes, classes)`` counts, rows the true digit (``nets.evaluation``)."""
+    confusion = np.asarray(confusion)
+    classes = len(confusion)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     image = ax.imshow(confusion, cmap="Blues")
     for i in range(classes):
@@ -67,8 +65,10 @@ def render_confusion_matrix(network: Network, test: LabelledData, path: Path) ->
     ax.set_yticks(range(classes))
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
-    accuracy = np.trace(confusion) / max(confusion.sum(), 1)
-    ax.set_title(f"Confusion matrix on {len(test)} test digits (accuracy {accuracy:.1%})")
+    total = int(confusion.sum())
+    accuracy = np.trace(confusion) / max(total, 1)
+    ax.set_title(f"Confusion matrix on {total} test digits (accuracy {accuracy:.1%})"
+                 + (f"\n{source}" if source else ""))
     fig.colorbar(image, ax=ax, label="number of test digits")
     return save(fig, path)
 

@@ -1,25 +1,13 @@
 """Views of a random or Bayesian search: every trial as a line across the parameter axes."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from matplotlib import cm, colors
 
 from reports.style import CMAP_ACCURACY, plt, save
-
-TRIALS = "trials.json"
-
-
-def load_trials(sweep_dir: Path) -> tuple[list[str], list[dict]] | None:
-    """Parameter names and trials of a skopt sweep, or None for other sweeps."""
-    try:
-        record = json.loads((sweep_dir / TRIALS).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    trials = [t for round_ in record.get("rounds", []) for t in round_]
-    return record.get("settings", {}).get("names", []), trials
+from sweeps import trials as trial_log
 
 
 def _axis_positions(values: list) -> tuple[np.ndarray, list[str], list[float]]:
@@ -42,11 +30,12 @@ def _axis_positions(values: list) -> tuple[np.ndarray, list[str], list[float]]:
 
 def render_parallel_coordinates(sweep_dir: Path, path: Path) -> Path | None:
     """One line per trial through its parameter values, coloured by its objective; failed
-    trials dashed grey. None when the sweep is not a skopt search."""
-    loaded = load_trials(sweep_dir)
-    if loaded is None or not loaded[1]:
+    trials dashed grey. None when the sweep has no trial log (not a skopt search); a damaged log
+    raises ``sweeps.trials.TrialLogError``."""
+    log = trial_log.load(sweep_dir)
+    if log is None or not log.trials:
         return None
-    names, trials = loaded
+    names, trials = log.names, log.trials
     objective = np.array([np.nan if t["objective"] is None else t["objective"] for t in trials], dtype=float)
     columns = [_axis_positions([t["params"][n] for t in trials]) for n in names]
     n_axes = len(names) + 1

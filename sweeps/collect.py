@@ -105,18 +105,27 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return runs, epochs
 
 
+def best_run_sentence(runs: pd.DataFrame) -> str | None:
+    """The one sentence that names a sweep's best run (the terminal and the report both say it),
+    or None if no run has a validation accuracy. ``runs`` is runs.csv, best first."""
+    ranked = runs.dropna(subset=["best_val_acc"]) if "best_val_acc" in runs else runs.iloc[:0]
+    if ranked.empty:
+        return None
+    top = ranked.iloc[0]
+    test = "" if pd.isna(top.get("test_acc")) else f", test accuracy {top['test_acc']:.2%}"
+    return (f"Best: {top['run']} with validation accuracy {top['best_val_acc']:.2%} at epoch "
+            f"{int(top['best_epoch'])}{test}.")
+
+
 def describe(runs: pd.DataFrame) -> str:
-    """A few lines about a collected sweep, for the terminal."""
+    """A few lines about a collected sweep: how many runs ended how, and the best one."""
     if runs.empty:
         return "no runs found"
     counts = runs["status"].value_counts().to_dict()
-    lines = [f"{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
-    best = runs.dropna(subset=["best_val_acc"])
-    if not best.empty:
-        top = best.iloc[0]
-        test = "n/a" if pd.isna(top["test_acc"]) else f"{top['test_acc']:.4f}"
-        lines.append(f"best: {top['run']}  val acc {top['best_val_acc']:.4f} at epoch {int(top['best_epoch'])}, "
-                     f"test acc {test}")
+    lines = [f"{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "."]
+    best = best_run_sentence(runs)
+    if best is not None:
+        lines.append(best)
     return "\n".join(lines)
 
 

@@ -1,0 +1,91 @@
+"""A collected sweep written directly (runs.csv, epochs.csv, the best run's record), no training.
+
+The tables have the columns ``sweeps.collect`` writes; the best run's directory holds what
+training leaves behind (model.npz, evaluation.json, test_errors.npz), so every figure of a report
+can be drawn in a second or two, or at any size (20 runs x 1,000 epochs) for memory tests.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nets.architectures import mlp
+from nets.checkpoint import save_checkpoint
+from nets.network import Network
+from runrecord import RunDir, TestErrors
+
+SOURCE = "synthetic test split"
+
+
+def confusion(classes: int = 10, n_per_class: int = 50) -> np.ndarray:
+    """A recognisable confusion matrix: class k loses k digits to class (k + 1) % classes."""
+    matrix = np.diag(np.full(classes, n_per_class))
+    for k in range(classes):
+        matrix[k, k] -= k
+        matrix[k, (k + 1) % classes] += k
+    return matrix
+
+
+def write_run_record(run: RunDir, diverged: bool = False) -> None:
+    """A tiny sigmoid MLP (so the portraits are Rashid's fast back query), its evaluation and its
+    five most confident mistakes."""
+    run.path.mkdir(parents=True, exist_ok=True)
+    network = Network(mlp([8], "sigmoid", loss="quadratic"), np.random.default_rng(0))
+    if diverged:
+        network.layers[0].params["W"][...] = np.nan
+    save_checkpoint(run.model_path, network)
+    matrix = confusion()
+    predicted_wrong = int(matrix.sum() - np.trace(matrix))
+    run.write_evaluation({"run_dir": str(run.path), "test_source": SOURCE, "n_test": int(matrix.sum()),
+                          "test_acc": float(np.trace(matrix) / matrix.sum()), "confusion": matrix.tolist(),
+                          "per_class_acc": (np.diag(matrix) / matrix.sum(axis=1)).tolist(),
+                          "misclassified": list(range(predicted_wrong))})
+    rng = np.random.default_rng(1)
+    run.write_test_errors(TestErrors(images=rng.random((5, 784), dtype=np.float32), labels=np.arange(5),
+                                     predicted=np.arange(1, 6) % 10, confidence=np.linspace(0.9, 0.5, 5),
+                                     source=np.array(SOURCE)))
+
+
+def write_sweep(sweep_dir: Path, lrs=(0.01, 0.1, 1.0), epochs: int = 4, model: bool = True,
+                diverged_model: bool = False) -> pd.DataFrame:
+    """An lr sweep's runs.csv and epochs.csv (best run first); with the best run's record if
+    ``model``. Returns the runs table."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    runs, rows = [], []
+    settings = {"net_name": "rashid", "hidden": "8", "optimizer_name": "sgd", "l2": 0.0, "batch_size": 10,
+                "epochs": epochs, "seed": 0, "data_name": "mnist5k"}
+    t = np.arange(1, epochs + 1)
+    for i, lr in enumerate(lrs):
+        run = f"optimizer.lr={lr}"
+        quality = 1 - abs(np.log10(lr) - np.log10(np.median(lrs))) / 4  # the middle rate learns best
+        val = 0.1 + 0.8 * quality * (1 - np.exp(-t / max(epochs / 4, 1)))
+        train = np.minimum(val + 0.02 * t / epochs, 1.0)
+        best = int(np.argmax(val))
+        for e in range(epochs):
+            rows.append({"run": run, "optimizer.lr": lr, **settings, "base_lr": lr, "epoch": e + 1, "lr": lr,
+                         "train_loss": 1 / (e + 1), "train_acc": train[e], "val_loss": 1.1 / (e + 1),
+                         "val_acc": val[e], "seconds": 0.1})
+        runs.append({"run": run, "optimizer.lr": lr, **settings, "lr": lr, "status": "ok",
+                     "best_val_acc": val[best], "best_epoch": best + 1, "final_val_acc": val[-1],
+                     "best_val_loss": 1.1 / epochs, "test_acc": val[best] - 0.01, "epochs_completed": epochs,
+                     "diverged_epoch": np.nan, "wall_time_s": 0.1 * epochs, "n_params": 6370, "error": ""})
+    table = pd.DataFrame(runs).sort_values("best_val_acc", ascending=False, kind="stable")
+    table.to_csv(sweep_dir / "runs.csv", index=False)
+    pd.DataFrame(rows).to_csv(sweep_dir / "epochs.csv", index=False)
+    if model:
+        write_run_record(RunDir(sweep_dir / table.iloc[0]["run"]), diverged=diverged_model)
+    return table
+
+
+def write_trial_log(sweep_dir: Path, names=("optimizer.lr",), values=(0.01, 0.1, 1.0)) -> dict:
+    """A valid trial log as the skopt sweeper writes it (through ``sweeps.trials``)."""
+    from sweeps.trials import TrialLog, save
+
+    trials = [{"job": i, "run_dir": f"{i}", "point": [v], "params": {names[0]: v}, "objective": 0.5 + 0.1 * i,
+               "status": "ok", "told": -0.5 - 0.1 * i} for i, v in enumerate(values)]
+    log = TrialLog({"names": list(names)}, [trials])
+    save(sweep_dir, log)
+    return json.loads((sweep_dir / "trials.json").read_text())
