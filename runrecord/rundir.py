@@ -44,9 +44,9 @@ EVALUATION, TEST_ERRORS, LOCK = "evaluation.json", "test_errors.npz", ".lock"
 METRIC_COLUMNS = [f.name for f in fields(EpochRecord)]
 
 # Overrides that change how a run is driven, not what it computes: they do not identify a run.
-# conf/config.yaml leaves them out of run directory names through the resolver below.
+# conf/config.yaml leaves them out of run directory names (experiments.config registers them as
+# the resolver ``nnsweep.bookkeeping_keys``).
 BOOKKEEPING_KEYS = ("resume", "sweep", "trainer.progress")
-OmegaConf.register_new_resolver("nnsweep.bookkeeping_keys", lambda: list(BOOKKEEPING_KEYS), replace=True)
 
 # Settings a resumed run may change: the epoch budget can grow (a finished run continues).
 RESUMABLE_KEYS = ("trainer.epochs",)
