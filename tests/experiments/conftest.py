@@ -15,11 +15,12 @@ from experiments.config import register_configs
 REPO = Path(__file__).resolve().parents[2]
 
 
-def compose_config(overrides=(), config_name="config"):
-    """The config exactly as ``python -m experiments.train <overrides>`` would see it."""
+def compose_config(overrides=(), config_name="config", return_hydra_config=False):
+    """The config exactly as ``python -m experiments.train <overrides>`` would see it (with
+    ``return_hydra_config``, also Hydra's own node: sweeper, launcher, run directories)."""
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name, overrides=list(overrides))
+        return compose(config_name, overrides=list(overrides), return_hydra_config=return_hydra_config)
 
 
 def run_module(module: str, *args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

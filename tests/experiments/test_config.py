@@ -6,6 +6,7 @@ from dataclasses import fields
 
 import numpy as np
 import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
@@ -15,6 +16,7 @@ from experiments.cli import CONF_DIR
 from nets.architectures import get_architecture
 from nets.data.datasets import DataSplits
 from nets.train import LabelledData
+from sweeps.search_space import build_search_space
 from experiments.config import OPTION_SCHEMAS, Config, register_configs
 from tests.experiments.conftest import REPO, compose_config, run_module
 
@@ -269,3 +271,39 @@ def test_the_cli_reports_a_bad_value_in_one_line(tmp_path, override, key):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"nnsweep: error: {key} must be "), result.stderr
+
+
+SEARCHES = sorted(p.stem for p in (CONF_DIR / "search").glob("*.yaml"))
+
+
+def test_the_search_group_holds_a_bayesian_and_a_random_search():
+    assert {"mlp_lr_l2", "mlp_lr_l2_random"} <= set(SEARCHES)
+
+
+@pytest.mark.parametrize("search,method", [("mlp_lr_l2", "gp"), ("mlp_lr_l2_random", "random")])
+def test_a_named_search_composes_to_the_skopt_sweeper_and_its_space(search, method):
+    cfg = compose_config([f"search={search}"], return_hydra_config=True)
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_ == "hydra_plugins.nnsweep_skopt.skopt_sweeper.SkoptSweeper" and sweeper.method == method
+    assert sweeper.direction == "maximize" and cfg.objective == "best_val_acc" and sweeper.n_trials >= 10
+    assert cfg.net.arch == "mlp" and cfg.sweep == f"search_{search}"
+    space = build_search_space(OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in sweeper.params.items()]))
+    dims = dict(zip(space.names, space.dimensions))
+    assert set(dims) == {"optimizer.lr", "optimizer.l2", "net.hidden.0"}
+    assert dims["optimizer.lr"].prior == "log-uniform" and dims["optimizer.lr"].low > 0
+    assert dims["optimizer.l2"].low == 0 and type(dims["net.hidden.0"]).__name__ == "Integer"
+    trial = compose_config([f"search={search}", "optimizer.lr=0.5", "optimizer.l2=2.5", "net.hidden.0=64"])
+    check_trainer(trial)  # one trial's overrides give a config that can run
+    assert list(trial.net.hidden) == [64]
+
+
+def test_without_a_search_the_sweeper_is_hydras_grid():
+    assert compose_config([], return_hydra_config=True).hydra.sweeper._target_.endswith("BasicSweeper")
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_each_search_says_what_it_searches_and_how_to_run_it(search):
+    text = (CONF_DIR / "search" / f"{search}.yaml").read_text()
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    assert comments[0] == "# @package _global_" and len(comments) >= 3
+    assert any(f"python -m experiments.train -m search={search}" in line for line in comments)
