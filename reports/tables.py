@@ -1,14 +1,18 @@
 """Reading a sweep's tables (written by ``sweeps.collect``) and shaping them for figures."""
 from __future__ import annotations
 
-from nets.errors import NnsweepError
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from nets.errors import NnsweepError
+
 SETTING_COLUMNS = ("net_name", "hidden", "optimizer_name", "l2", "batch_size", "epochs", "seed", "data_name")
+# Columns a grid spans beyond the last recorded epoch, to show the epoch budget: an absurd budget
+# ("train until early stopping": trainer.epochs=100000000) must not make the grid absurd.
+MAX_BUDGET_EPOCHS = 10_000
 
 
 class ReportError(NnsweepError, ValueError):
@@ -38,7 +42,29 @@ def load_tables(sweep_dir: str | Path) -> SweepTables:
         epochs = pd.DataFrame()
     if runs.empty:
         raise ReportError(f"{sweep_dir} has no runs to report on")
+    check_epochs(epochs, sweep_dir / "epochs.csv")
     return SweepTables(sweep_dir, runs, epochs)
+
+
+def check_epochs(epochs: pd.DataFrame, path: Path) -> None:
+    """Each run's rows of epochs.csv are its epochs 1, 2, 3 ... in order, as ``sweeps.collect``
+    writes them from checked metrics.csv files. Figures allocate by epoch number, so one damaged
+    number (99999999) would otherwise ask for gigabytes."""
+    if epochs.empty:
+        return
+    collect_again = f"collect the sweep again: python -m sweeps.collect {path.parent}"
+    for column in ("run", "epoch"):
+        if column not in epochs:
+            raise ReportError(f"{path} is damaged (no {column} column); {collect_again}")
+    numbers = pd.to_numeric(epochs["epoch"], errors="coerce")
+    expected = epochs.groupby("run", sort=False, dropna=False).cumcount() + 1
+    bad = np.flatnonzero((numbers != expected).to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        value = epochs["epoch"].iloc[i]
+        shown = "no epoch" if pd.isna(value) else f"epoch {value}"
+        raise ReportError(f"{path} is damaged (line {i + 2}: run {epochs['run'].iloc[i]} has {shown} where epoch "
+                          f"{expected.iloc[i]} belongs); {collect_again}")
 
 
 @dataclass
@@ -90,7 +116,9 @@ def lr_epoch_grid(tables: SweepTables, metric: str, group: pd.DataFrame | None =
     group = group.dropna(subset=["lr"]).sort_values("lr")
     runs_by_name = set(group["run"])
     ep = tables.epochs[tables.epochs["run"].isin(runs_by_name)] if not tables.epochs.empty else tables.epochs
-    max_epoch = int(max(group["epochs"].max() if "epochs" in group else 0, ep["epoch"].max() if len(ep) else 0))
+    recorded = int(ep["epoch"].max()) if len(ep) else 0
+    budget = pd.to_numeric(group["epochs"], errors="coerce").max() if "epochs" in group else 0
+    max_epoch = max(recorded, int(min(budget, MAX_BUDGET_EPOCHS)) if budget > 0 else 0)
     lrs = group["lr"].to_numpy(dtype=float)
     values = np.full((len(group), max_epoch), np.nan)
     for i, run in enumerate(group["run"]):
