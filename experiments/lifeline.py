@@ -13,14 +13,15 @@ process should answer it, with one line (``experiments.cli.run_command``).
 """
 from __future__ import annotations
 
+import logging
 import os
 import signal
-import sys
 import threading
 import time
 
 ENV = "NNSWEEP_PARENT_PID"
 POLL_SECONDS = 0.5
+RESOURCE_TRACKERS = ("multiprocessing.resource_tracker", "joblib.externals.loky.backend.resource_tracker")
 _watching = False
 
 
@@ -35,11 +36,15 @@ def follow_parent() -> None:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         threading.Thread(target=_watch, args=(parent,), name="nnsweep-lifeline", daemon=True).start()
     os.environ[ENV] = str(os.getpid())
+    # The launchers' resource trackers clean up after workers that were stopped this way (or by
+    # Ctrl-C) and warn about "leaked" semaphores while they do: noise, once per object.
+    quiet = [f"ignore::UserWarning:{m}" for m in RESOURCE_TRACKERS]
+    os.environ["PYTHONWARNINGS"] = ",".join([w for w in os.environ.get("PYTHONWARNINGS", "").split(",") if w] + quiet)
 
 
 def _watch(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(POLL_SECONDS)
-    print(f"nnsweep: the sweep process {parent} is gone; stopping this worker (rerun the sweep to continue)",
-          file=sys.stderr, flush=True)
+    logging.getLogger("nnsweep.lifeline").warning(
+        "the sweep process %d is gone; stopping this worker (rerun the sweep to continue)", parent)
     os.kill(os.getpid(), signal.SIGKILL)
