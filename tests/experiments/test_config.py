@@ -13,8 +13,8 @@ from omegaconf import OmegaConf
 from experiments.build import (ConfigError, build_network, build_optimizer, build_schedule, check_trainer,
                                describe_network)
 from experiments.cli import CONF_DIR
-from nets.architectures import get_architecture
 from nets.data.datasets import DataSplits
+from nets.network import Network
 from nets.train import LabelledData
 from sweeps.search_space import build_search_space
 from experiments.config import OPTION_SCHEMAS, Config, register_configs
@@ -41,9 +41,44 @@ def test_every_option_composes_and_builds(group, option):
     build_schedule(cfg)
 
 
-@pytest.mark.parametrize("name", ["rashid", "nielsen", "mlp_128x2", "mlp_10x2", "mlp_512x2", "mlp_20x3", "lenet5"])
-def test_conf_nets_are_the_named_architectures(name):
-    assert describe_network(compose_config([f"net={name}"]).net) == get_architecture(name)
+LENET5_PARAMS = (25 * 6 + 6) + (150 * 16 + 16) + (256 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10)
+# Every conf/net preset: dense layer sizes, hidden activation, loss, biases, parameter count.
+NETS = {
+    "rashid": ([100, 10], "sigmoid", "quadratic", False, 784 * 100 + 100 * 10),  # Rashid's book
+    "nielsen": ([30, 10], "sigmoid", "quadratic", True, 784 * 30 + 30 + 30 * 10 + 10),  # Nielsen, network.py
+    "mlp": ([100, 10], "sigmoid", "softmax_cross_entropy", True, 784 * 100 + 100 + 100 * 10 + 10),
+    "mlp_128x2": ([128, 128, 10], "relu", "softmax_cross_entropy", True, 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10),
+    "mlp_10x2": ([10, 10, 10], "relu", "softmax_cross_entropy", True, 784 * 10 + 10 + 10 * 10 + 10 + 10 * 10 + 10),
+    "mlp_512x2": ([512, 512, 10], "relu", "softmax_cross_entropy", True, 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10),
+    "mlp_20x3": ([20, 20, 20, 10], "relu", "softmax_cross_entropy", True, 784 * 20 + 20 + 2 * (20 * 20 + 20) + 20 * 10 + 10),
+    "lenet5": ([120, 84, 10], "sigmoid", "softmax_cross_entropy", True, LENET5_PARAMS),  # LeCun et al. 1998, on 28x28
+}
+
+
+def test_every_conf_net_is_in_the_table():
+    assert set(NETS) == set(GROUPS["net"])
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_every_conf_net_builds_its_textbook_network_and_predicts(name):
+    units, activation, loss, bias, n_params = NETS[name]
+    description = describe_network(compose_config([f"net={name}"]).net)
+    dense = [layer for layer in description["layers"] if layer["type"] == "dense"]
+    assert [layer["units"] for layer in dense] == units and description["loss"] == loss
+    assert activation in {layer["type"] for layer in description["layers"]}
+    assert all(layer.get("bias", True) == bias for layer in dense)
+    net = Network(description, np.random.default_rng(0))
+    assert net.n_params == n_params
+    x = np.random.default_rng(0).random((7, 784), dtype=np.float32)
+    probs = net.predict_proba(x)
+    assert probs.shape == (7, 10) and probs.dtype == np.float32 and np.all(np.isfinite(probs))
+    assert net.predict(x[0]).shape == (1,) and net.predict(x.reshape(7, 28, 28)).shape == (7,)
+    assert net.describe() == Network(net.describe(), np.random.default_rng(1)).describe()
+
+
+def test_nielsen_draws_weights_and_biases_from_the_standard_normal():
+    dense = [l for l in describe_network(compose_config(["net=nielsen"]).net)["layers"] if l["type"] == "dense"]
+    assert all(l["init"] == "standard_normal" and l["bias_init"] == "standard_normal" for l in dense)
 
 
 def test_generic_mlp_is_overridable():
