@@ -133,11 +133,31 @@ def test_8_damaged_checkpoints(trained_run, tmp_path, damage, fragments):
     one_line_error(resumed, "cannot resume", *fragments)
 
 
-def test_8_checkpoint_of_another_architecture(trained_run, tmp_path):
+def test_8_resuming_with_another_architecture_is_refused_by_the_run_record(trained_run, tmp_path):
     run = damaged_copy(trained_run, tmp_path, lambda p: None)
     result = run_module("experiments.train", "net=mlp", "net.hidden=[32]", "data.train_limit=300", "trainer.epochs=2",
                         "resume=true", f"hydra.run.dir={run}")
+    one_line_error(result, "other settings", "net.hidden: [16] -> [32]")
+
+
+def test_8_checkpoint_of_another_architecture(trained_run, tmp_path):
+    """A config edited by hand to describe another network than the checkpoint holds."""
+    run = damaged_copy(trained_run, tmp_path, lambda p: None)
+    config = run / ".hydra" / "config.yaml"
+    config.write_text(config.read_text().replace("- 16", "- 32"))
+    result = run_module("experiments.train", *TINY, "net.hidden=[32]", "trainer.epochs=2", "resume=true",
+                        f"hydra.run.dir={run}")
     one_line_error(result, "holds a different network", "net=")
+
+
+def test_17_a_run_config_with_python_tags_is_one_line(trained_run, tmp_path):
+    run = damaged_copy(trained_run, tmp_path, lambda p: None)
+    config = run / ".hydra" / "config.yaml"
+    config.write_text("net: !!python/object/apply:os.system ['touch hacked']\n" + config.read_text())
+    one_line_error(run_module("experiments.evaluate", f"run={run}", cwd=tmp_path), "config.yaml is unreadable")
+    one_line_error(run_module("experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}",
+                              cwd=tmp_path), "config.yaml is unreadable")
+    assert not (tmp_path / "hacked").exists()
 
 
 def test_8_nielsen_pickle_with_code_is_refused(tmp_path):
