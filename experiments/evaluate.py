@@ -6,7 +6,7 @@ confident mistakes) into the run directory, the same record training leaves for 
 split. When the test set is the official 10,000 MNIST test images, also the accuracy on their
 first and last 5,000 (the first half was written by Census Bureau employees and is easier, the
 second by students; the LeNet-5 project's "easy" and "hard" halves). ``test=<dir>`` evaluates on
-another IDX test set, e.g. ``test=../shared/data/mnist-t10k`` for a model trained on ``mnist5k``.
+another IDX test set, e.g. the official MNIST test set for a model trained on ``mnist5k``.
 The model is the best-validation weights unless ``weights=final``.
 """
 from __future__ import annotations

@@ -110,8 +110,8 @@ class Dense(Layer):
         return z
 
     def backward(self, dy):
-        # Gradients go into preallocated buffers: at mini-batch 1 allocation, not arithmetic,
-        # dominates (see REFERENCES.md, "Speed").
+        # Gradients go into preallocated buffers: at mini-batch 1 a 784-100-10 step is bound by
+        # reading and writing the weights, and allocating them anew each step would dominate.
         np.matmul(self._x.T, dy, out=self.grads["W"])
         if self.bias:
             np.sum(dy, axis=0, out=self.grads["b"])
