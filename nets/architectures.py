@@ -1,11 +1,13 @@
-"""The classic from-scratch MNIST networks, as descriptions ``nets.network.Network`` builds.
+"""The builders of network descriptions ``nets.network.Network`` builds: ``mlp`` and ``lenet5``.
 
-Each function returns a fresh dict, so callers may change it. Sizes are for 28x28 digits
-(784 inputs) and 10 classes.
+Each takes plain arguments and returns a fresh dict, so callers may change it. Sizes are for
+28x28 digits (784 inputs) and 10 classes. The named classic networks (Rashid's 784-100-10,
+Nielsen's [784, 30, 10], the NumPy MLP project's table) are these builders' arguments, kept once,
+in ``conf/net/`` (e.g. ``conf/net/rashid.yaml``).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 INPUTS, CLASSES = 784, 10
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -47,38 +49,6 @@ def mlp(
     return {"input_shape": [inputs], "layers": layers, "loss": loss}
 
 
-def rashid() -> dict[str, Any]:
-    """Rashid, *Make Your Own Neural Network*: 784-100-10, sigmoid everywhere, no biases,
-    weights from N(0, 1/fan_in), quadratic cost (his error signal is target - output)."""
-    return mlp([100], "sigmoid", loss="quadratic", init="normal_fan_in", bias=False)
-
-
-def nielsen() -> dict[str, Any]:
-    """Nielsen's ``network.py`` (ch. 1): [784, 30, 10] sigmoid, quadratic cost, weights and
-    biases from N(0, 1). Chapter 3's improvements are options of ``mlp``."""
-    return mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal")
-
-
-def mlp_128x2() -> dict[str, Any]:
-    """784-128-128-10, ReLU, softmax (the NumPy MLP project's first table row)."""
-    return mlp([128, 128], "relu")
-
-
-def mlp_10x2() -> dict[str, Any]:
-    """784-10-10-10, ReLU, softmax: a deliberately small network."""
-    return mlp([10, 10], "relu")
-
-
-def mlp_512x2() -> dict[str, Any]:
-    """784-512-512-10, ReLU, softmax."""
-    return mlp([512, 512], "relu")
-
-
-def mlp_20x3() -> dict[str, Any]:
-    """784-20-20-20-10, ReLU, softmax."""
-    return mlp([20, 20, 20], "relu")
-
-
 def lenet5(activation: str = "sigmoid", pool: str = "mean", connections: str = "full",
            dense: Sequence[int] = (120, 84)) -> dict[str, Any]:
     """LeNet-5 on 28x28 input (LeCun et al. 1998, without the 32x32 padding):
@@ -104,21 +74,3 @@ def lenet5(activation: str = "sigmoid", pool: str = "mean", connections: str = "
         layers += [{"type": "dense", "units": int(units), "init": init}, {"type": activation}]
     layers.append({"type": "dense", "units": CLASSES, "init": init})
     return {"input_shape": [INPUTS], "layers": layers, "loss": "softmax_cross_entropy"}
-
-
-ARCHITECTURES: dict[str, Callable[[], dict[str, Any]]] = {
-    "rashid": rashid,
-    "nielsen": nielsen,
-    "mlp_128x2": mlp_128x2,
-    "mlp_10x2": mlp_10x2,
-    "mlp_512x2": mlp_512x2,
-    "mlp_20x3": mlp_20x3,
-    "lenet5": lenet5,
-}
-
-
-def get_architecture(name: str) -> dict[str, Any]:
-    """A named architecture's description, with an error that lists the valid names."""
-    if name not in ARCHITECTURES:
-        raise ValueError(f"unknown network {name!r}; choose one of {', '.join(sorted(ARCHITECTURES))}")
-    return ARCHITECTURES[name]()

@@ -76,6 +76,15 @@ def test_every_conf_net_builds_its_textbook_network_and_predicts(name):
     assert net.describe() == Network(net.describe(), np.random.default_rng(1)).describe()
 
 
+def test_named_nets_are_defined_once_in_conf_not_also_in_code():
+    """nets.architectures keeps the builders (mlp, lenet5) that take plain arguments; a named
+    preset such as rashid or nielsen is a conf/net file and nothing else."""
+    import nets.architectures as architectures
+
+    assert sorted(name for name in GROUPS["net"] if hasattr(architectures, name)) == ["lenet5", "mlp"]
+    assert not hasattr(architectures, "ARCHITECTURES") and not hasattr(architectures, "get_architecture")
+
+
 def test_nielsen_draws_weights_and_biases_from_the_standard_normal():
     dense = [l for l in describe_network(compose_config(["net=nielsen"]).net)["layers"] if l["type"] == "dense"]
     assert all(l["init"] == "standard_normal" and l["bias_init"] == "standard_normal" for l in dense)

@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from nets.architectures import get_architecture, mlp
+from nets.architectures import lenet5, mlp
 from nets.atomic import atomic_write
 from nets.checkpoint import (CheckpointError, load_checkpoint, load_network, restore_network,
                              restore_training, save_checkpoint)
@@ -53,7 +53,7 @@ def small(mnist5k):
 
 
 def test_round_trip_gives_identical_predictions(tmp_path, mnist5k):
-    net = Network(get_architecture("lenet5"), np.random.default_rng(1))
+    net = Network(lenet5(), np.random.default_rng(1))
     save_checkpoint(tmp_path / "m.npz", net)
     again = load_network(tmp_path / "m.npz")
     np.testing.assert_array_equal(again.predict_proba(mnist5k.val.x[:50]), net.predict_proba(mnist5k.val.x[:50]))
@@ -74,14 +74,14 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, small):
 
 
 def test_other_architecture_is_refused(tmp_path):
-    save_checkpoint(tmp_path / "m.npz", Network(get_architecture("nielsen"), np.random.default_rng(0)))
-    other = Network(get_architecture("rashid"), np.random.default_rng(0))
+    save_checkpoint(tmp_path / "m.npz", Network(mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"), np.random.default_rng(0)))
+    other = Network(mlp([100], "sigmoid", loss="quadratic", init="normal_fan_in", bias=False), np.random.default_rng(0))
     with pytest.raises(CheckpointError, match=r"different network \(layer 0.*net="):
         restore_network(load_checkpoint(tmp_path / "m.npz"), other)
 
 
 def test_model_only_checkpoint_cannot_resume(tmp_path):
-    net, opt, sched, rng = setup(get_architecture("nielsen"))
+    net, opt, sched, rng = setup(mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"))
     save_checkpoint(tmp_path / "m.npz", net)
     with pytest.raises(CheckpointError, match="no training state"):
         restore_training(load_checkpoint(tmp_path / "m.npz"), net, opt, sched, rng)
@@ -89,7 +89,7 @@ def test_model_only_checkpoint_cannot_resume(tmp_path):
 
 def test_damaged_and_foreign_files_are_refused(tmp_path):
     good = tmp_path / "good.npz"
-    save_checkpoint(good, Network(get_architecture("nielsen"), np.random.default_rng(0)))
+    save_checkpoint(good, Network(mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"), np.random.default_rng(0)))
     data = good.read_bytes()
     cases = {
         "truncated.npz": data[: len(data) // 2],
@@ -161,7 +161,7 @@ def rewrite(path, members: dict[str, bytes]) -> None:
 def saved(tmp_path):
     """A model-only nielsen checkpoint (784-30-10, float32) and its metadata."""
     path = tmp_path / "model.npz"
-    save_checkpoint(path, Network(get_architecture("nielsen"), np.random.default_rng(0)))
+    save_checkpoint(path, Network(mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"), np.random.default_rng(0)))
     return path, load_checkpoint(path).meta
 
 

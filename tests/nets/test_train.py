@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from nets.architectures import get_architecture, lenet5, mlp
+from nets.architectures import lenet5, mlp
 from nets.data.augment import Augmenter
 from nets.data.datasets import load_dataset
 from nets.network import Network
@@ -92,7 +92,7 @@ def test_per_sample_sgd_and_rashid_scaling(mnist5k):
     assert data.train.x.min() == pytest.approx(0.01) and data.train.x.max() == pytest.approx(1.0)
     assert np.bincount(data.train.labels).min() > 70  # the limited part still has every digit
     rng = np.random.default_rng(0)
-    net = Network(get_architecture("rashid"), rng)
+    net = Network(mlp([100], "sigmoid", loss="quadratic", init="normal_fan_in", bias=False), rng)
     state = fit(net, make_optimizer("sgd", lr=0.3), make_schedule("constant", 0.3), data.train, data.val,
                 epochs=1, batch_size=1, rng=rng, targets=target_matrix(10, on=0.99, off=0.01))
     assert state.records[0].val_acc > 0.7
