@@ -1,7 +1,10 @@
 """One sweep at a time per sweep directory: an exclusive lock on ``<sweep dir>/.lock``.
 
 The lock is ``runrecord.exclusive_lock``, the one every run holds too: the kernel releases it when
-its holder dies, even by ``kill -9``, so a crashed sweep never leaves a stale lock behind.
+its holder dies, even by ``kill -9``, so a crashed sweep never leaves a stale lock behind. Once
+it holds the lock, a sweep removes the temporary files that a ``kill -9`` in the middle of an
+atomic write left in its directory (``.trials.json.*.tmp``, ``.runs.csv.*.tmp`` ...): nobody
+else can be writing them.
 """
 from __future__ import annotations
 
@@ -18,4 +21,6 @@ def sweep_lock(sweep_dir: str | os.PathLike, advice: str = "wait for it to finis
                                                             "directory") -> Iterator[Path]:
     """Hold ``<sweep dir>/.lock``; ``advice`` is the fix the refused command's user can apply."""
     with exclusive_lock(Path(sweep_dir) / ".lock", f"sweep directory {sweep_dir}", advice=advice) as path:
+        for stale in Path(sweep_dir).glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
         yield path

@@ -115,3 +115,13 @@ def test_default_lr_sweep_directory_names_every_setting():
     assert other != plain and other.name == "rashid-mnist5k-e15-b1-optimizer-momentum"  # no '=' for Hydra to parse
     long = default_sweep_dir("rashid", "mnist5k", 15, 1, [f"net.hidden=[{'1' * 100}]"])
     assert len(long.name) < 50 and long != plain
+
+
+def test_15_a_sweep_removes_its_own_stale_temporary_files_once_it_holds_the_lock(tmp_path):
+    for name in (".trials.json.k9.tmp", ".runs.csv.k9.tmp"):  # what kill -9 during an atomic write leaves
+        (tmp_path / name).write_text("half")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / ".model.npz.k9.tmp").write_text("half")  # a run's own: removed by the run, under its lock
+    with sweep_lock(tmp_path):
+        assert sorted(p.name for p in tmp_path.glob(".*.tmp")) == []
+    assert (tmp_path / "run" / ".model.npz.k9.tmp").exists()
