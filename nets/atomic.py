@@ -10,7 +10,9 @@ from nets.errors import NnsweepError
 import errno
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 class WriteError(NnsweepError, OSError):
@@ -66,6 +68,30 @@ def atomic_write(path: str | os.PathLike, write) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """``atomic_write`` for a writer that opens the file by name (an ffmpeg process): yields a
+    temporary path beside ``path``, renamed over it when the block ends, removed if it raises."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())
+        os.close(fd)
+    except OSError as err:
+        raise write_error(path, err) from None
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as err:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise write_error(path, err) from None
+        raise
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

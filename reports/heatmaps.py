@@ -41,9 +41,9 @@ def draw_lr_epoch_heatmap(ax, grid: LrEpochGrid, metric: str, upto_epoch: int | 
     annotate = n_lr * n_ep <= 400
     for i in range(n_lr):
         marker = {"diverged": "diverged", "failed": "failed", "interrupted": "interrupted"}.get(grid.status[i])
-        for j in range(n_ep):
+        for j in range(n_ep if annotate else 0):
             v = values[i, j]
-            if np.isfinite(v) and annotate:
+            if np.isfinite(v):
                 shade = image.cmap(image.norm(v))
                 light = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.55
                 ax.text(j, i, f"{v:.0f}" if abs(v) >= 10 or metric != "gap" else f"{v:.1f}", ha="center",

@@ -85,3 +85,17 @@ def test_missing_tables_are_a_clear_error(tmp_path):
         load_tables(tmp_path)
     with pytest.raises(ReportError, match="does not exist"):
         load_tables(tmp_path / "nope")
+
+
+def test_long_runs_animate_at_most_a_few_hundred_frames(tmp_path):
+    """1,000 epochs: one frame per epoch would hold gigabytes of frames; a few hundred, spread
+    over the epochs and ending at the last one, tell the same story."""
+    from tests.reports.synthetic import write_sweep
+
+    write_sweep(tmp_path / "s", lrs=(0.1, 1.0), epochs=1000, model=False)
+    tables = load_tables(tmp_path / "s")
+    gif, mp4 = animate_learning_curves(tables.runs, tables.epochs, tmp_path / "c")
+    frames = iio.imread(mp4, plugin="FFMPEG", index=None).shape[0]
+    assert 100 <= frames <= 300 and iio.improps(gif).shape[0] == frames
+    gif_frames = iio.imread(gif, index=None)
+    assert not np.array_equal(gif_frames[-2], gif_frames[-1])  # the last frame still adds the last epochs
