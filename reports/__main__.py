@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
-from nets.atomic import WriteError
+from experiments.cli import run_command
 from reports.build import build_report
-from reports.tables import ReportError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,14 +13,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep_dir", help="a collected sweep directory (with runs.csv and epochs.csv)")
     args = parser.parse_args(argv)
     started = time.time()
-    try:
-        index = build_report(args.sweep_dir)
-    except (ReportError, WriteError) as err:
-        print(f"nnsweep: error: {err}", file=sys.stderr)
-        return 2
+    index = build_report(args.sweep_dir)
     print(f"report written in {time.time() - started:.1f} s: {index}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nets.atomic import atomic_write
 from reports.animations import animate_heatmap, animate_learning_curves
 from reports.curves import render_accuracy_vs_lr, render_learning_curves
 from reports.digits import render_confusion_matrix, render_digit_portraits, render_first_layer, render_misclassified
@@ -82,7 +83,8 @@ def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
     else:
         mistakes = len(evaluation["misclassified"]) if evaluation and "misclassified" in evaluation else None
         render_misclassified(errors, out / "misclassified.png", mistakes, (evaluation or {}).get("n_test"))
-        figures.append(Figure("misclassified.png", f"The best model's most confident mistakes on the {str(errors.source)}."))
+        figures.append(Figure("misclassified.png",
+                              f"The best model's most confident mistakes on the {str(errors.source)}."))
     return figures
 
 
@@ -111,8 +113,9 @@ def build_report(sweep_dir: str | Path) -> Path:
         figures.append(Figure("accuracy_vs_lr.png", "Validation accuracy against learning rate, at each run's best "
                               "epoch and at its last epoch; the star marks the best learning rate."))
         animate_heatmap(grid, "val_acc", out / "heatmap_val_acc_anim")
-        figures.append(Figure("heatmap_val_acc_anim.gif", "The validation-accuracy heatmap filling in, one frame per "
-                              "epoch.", video="heatmap_val_acc_anim.mp4"))
+        figures.append(Figure("heatmap_val_acc_anim.gif", "The validation-accuracy heatmap filling in, epoch by epoch "
+                              "(one frame per epoch, or per few epochs for long runs).",
+                              video="heatmap_val_acc_anim.mp4"))
     else:
         notes.append("No learning-rate x epoch heatmap: the runs of this sweep share one learning rate.")
 
@@ -123,7 +126,7 @@ def build_report(sweep_dir: str | Path) -> Path:
         render_learning_curves(runs, epochs, "loss", out / "learning_curves_loss.png")
         figures.append(Figure("learning_curves_loss.png", "Training and validation cost per epoch for each run."))
         animate_learning_curves(runs, epochs, out / "learning_curves_anim")
-        figures.append(Figure("learning_curves_anim.gif", "The best runs' learning curves growing, one frame per epoch.",
+        figures.append(Figure("learning_curves_anim.gif", "The best runs' learning curves growing, epoch by epoch.",
                               video="learning_curves_anim.mp4"))
 
     best = best_finished_run(runs, tables.sweep_dir)
@@ -140,7 +143,8 @@ def build_report(sweep_dir: str | Path) -> Path:
         notes.append(f"No view of the search's trials: {err}")
     for name, caption in SKOPT_PLOTS.items():
         if (tables.sweep_dir / name).exists():
-            shutil.copyfile(tables.sweep_dir / name, out / name)
+            with open(tables.sweep_dir / name, "rb") as source:
+                atomic_write(out / name, lambda f: shutil.copyfileobj(source, f))
             figures.append(Figure(name, caption))
 
     summary = " ".join(describe(runs).splitlines()) + " Runs are chosen on the validation split only."

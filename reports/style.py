@@ -5,6 +5,8 @@ from pathlib import Path
 
 import matplotlib
 
+from nets.atomic import atomic_write
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -20,10 +22,12 @@ MISSING_COLOUR = "#d0d0d0"
 
 
 def save(fig, path: Path) -> Path:
-    """Write ``fig`` as PNG and close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    """Write ``fig`` as PNG, atomically (a full disk leaves the previous file or none, and raises
+    ``WriteError``), and close it."""
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    finally:
+        plt.close(fig)
     return path
 
 
