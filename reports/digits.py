@@ -37,12 +37,14 @@ def render_digit_portraits(network: Network, path: Path) -> Path:
     return save(fig, path)
 
 
-def render_misclassified(errors: TestErrors, path: Path, mistakes: int | None = None, n_test: int | None = None) -> Path:
+def render_misclassified(errors: TestErrors, path: Path, mistakes: int | None = None,
+                         n_test: int | None = None) -> Path:
     """The test digits a model got wrong most confidently (``runrecord.TestErrors``, written at the
     end of training), with true and predicted label and the model's confidence in its (wrong)
     answer; ``mistakes`` of ``n_test`` in all, when known, for the title."""
     side = int(np.sqrt(errors.images.shape[1]))
-    titles = [f"true {t}, said {p}\n{c:.0%} sure" for t, p, c in zip(errors.labels, errors.predicted, errors.confidence)]
+    titles = [f"true {t}, said {p}\n{c:.0%} sure"
+              for t, p, c in zip(errors.labels, errors.predicted, errors.confidence)]
     fig = _image_grid(errors.images.reshape(-1, side, side), titles, cols=5, size=1.7, cmap="gray_r")
     total = f" of the {mistakes} mistakes" if mistakes is not None else " mistakes"
     on = f" on {n_test} test digits" if n_test is not None else ""

@@ -15,8 +15,9 @@ def test_confusion_matrix_from_a_recorded_matrix(tmp_path):
 
 def test_misclassified_digits_from_recorded_test_errors(tmp_path):
     rng = np.random.default_rng(0)
-    errors = runrecord.TestErrors(images=rng.random((7, 784), dtype=np.float32), labels=np.arange(7), predicted=np.arange(7)[::-1],
-                        confidence=np.linspace(0.99, 0.4, 7), source=np.array("mnist5k test split"))
+    errors = runrecord.TestErrors(images=rng.random((7, 784), dtype=np.float32), labels=np.arange(7),
+                                  predicted=np.arange(7)[::-1], confidence=np.linspace(0.99, 0.4, 7),
+                                  source=np.array("mnist5k test split"))
     path = render_misclassified(errors, tmp_path / "misclassified.png", mistakes=123, n_test=1000)
     width, height = iio.imread(path).shape[1::-1]
     assert width == 5 * 170 and height > 2 * 170 and path.stat().st_size > 20_000  # two rows of five
