@@ -341,8 +341,8 @@ def test_a_named_search_composes_to_the_skopt_sweeper_and_its_space(search, meth
     assert list(trial.net.hidden) == [64]
 
 
-def test_without_a_search_the_sweeper_is_hydras_grid():
-    assert compose_config([], return_hydra_config=True).hydra.sweeper._target_.endswith("BasicSweeper")
+def test_without_a_named_search_the_sweeper_is_nnsweeps_grid():
+    assert compose_config([], return_hydra_config=True).hydra.sweeper._target_.endswith("nnsweep_grid.grid_sweeper.GridSweeper")
 
 
 @pytest.mark.parametrize("search", SEARCHES)

@@ -1,0 +1,303 @@
+"""Launching a sweep's jobs through Hydra's launcher, and what the sweepers share around it.
+
+Both of nnsweep's sweepers (the grid, the default of ``-m``, and ``hydra/sweeper=skopt``) hand
+their batches to ``TrialLauncher``, which turns what the launcher returns into one ``Outcome``
+per job, read from the job's run directory through ``runrecord``:
+
+- Identical points in one batch (a ``choice`` with few options, a skopt batch asked with
+  constant liar) are launched once; each copy gets the same outcome. Two jobs never train one
+  run directory at once.
+- A worker that dies (the kernel's out-of-memory killer sends SIGKILL) makes joblib's launcher
+  raise out of the whole batch, and kills the batch's other workers too. The trials that
+  finished are read from their run directories and kept; the others are counted as crashed
+  and retried one at a time, so a second death belongs to one trial. A trial whose worker died
+  ``MAX_CRASHES`` times is recorded as failed: a rerun cannot loop forever on it.
+- A run whose job returned but which did not finish (``interrupted``: no space, an OS error,
+  out of memory inside the job) failed because of the machine, not its settings. The outcome
+  says so; the sweeper stops without penalising it, and a rerun retries it.
+
+``held_sweep_lock`` is the sweep lock of ``sweeps.lock``, taken for the whole sweep; the sweep's
+own stale temporary files (a ``kill -9`` during an atomic write) are removed once it is held.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from concurrent.futures import BrokenExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.errors import CompactHydraException
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from nets.errors import NnsweepError
+from runrecord import RunDir, RunRecordError, Status, Summary, is_locked, without_bookkeeping
+from sweeps.lock import sweep_lock
+
+log = logging.getLogger("nnsweep.sweep")
+MAX_CRASHES = 2  # deaths of a trial's worker before the trial is recorded as failed
+LOCK = ".lock"
+# Launchers other than joblib's report a dead worker with these (submitit, Ray).
+WORKER_DEATHS = ("UncompletedJobError", "WorkerCrashedError")
+
+
+class SweepError(NnsweepError, CompactHydraException):
+    """A sweep that cannot go on: one line from ``experiments.cli.run_command`` (an
+    ``NnsweepError``), and from Hydra itself its message alone, without a traceback."""
+
+
+class MachineFailureError(SweepError):
+    """Trials ended by a failure of the machine (no space, an OS error): retried on rerun."""
+
+
+def machine_failure(outcomes: Sequence["Outcome"], sweep_dir: Path, noun: str, where: str) -> MachineFailureError:
+    """The one line that stops a sweep whose trials the machine failed (``noun``: trial, run)."""
+    failed = [o for o in outcomes if o.machine_failed]
+    first, many = failed[0], len(failed) > 1
+    at = relative_run_dir(first.run_dir, sweep_dir) or trial_key(first.overrides)
+    reason = first.error or ("another process is training it" if first.status == Status.RUNNING else
+                             "its process stopped before it finished")
+    return MachineFailureError(
+        f"{len(failed)} {noun}{'s' if many else ''} {where} {'were' if many else 'was'} stopped by a failure of the "
+        f"machine, not by {'their' if many else 'its'} settings ({at}: {reason}); fix that and rerun the same command "
+        f"to retry {'them' if many else 'it'} (finished {noun}s are kept)")
+
+
+@dataclass
+class Outcome:
+    """How one job of a batch ended."""
+
+    overrides: list[str]
+    job: int | None  # the job number it was launched as (None: not launched)
+    run_dir: Path | None
+    status: Status
+    objective: float | None  # None unless the trial produced a finite objective
+    error: str | None = None
+    worker_died: bool = False  # failed because its worker was killed MAX_CRASHES times
+
+    @property
+    def machine_failed(self) -> bool:
+        """The run did not finish although its job returned: the machine failed under it."""
+        return not self.status.is_finished()
+
+
+def relative_run_dir(run_dir: Path | None, sweep_dir: Path) -> str | None:
+    """A run directory as the trial log and runs.csv name it: relative to the sweep."""
+    if run_dir is None:
+        return None
+    try:
+        return str(run_dir.resolve().relative_to(Path(sweep_dir).resolve()))
+    except ValueError:  # a hydra.sweep.subdir outside the sweep directory
+        return str(run_dir)
+
+
+def trial_key(overrides: Sequence[str]) -> str:
+    """What identifies a trial whatever the order of its overrides: ``a=1 b=2``."""
+    return " ".join(sorted(without_bookkeeping(list(overrides))))
+
+
+@contextmanager
+def held_sweep_lock(sweep_dir: str | Path) -> Iterator[None]:
+    """Hold the sweep's lock (a second sweep into ``sweep_dir`` is refused with one line), and
+    remove the sweep's stale temporary files once it is held.
+
+    A sweep started by the process that holds this lock (``sweeps.lr`` runs its grid through
+    ``experiments.train -m``) works under its parent's lock instead of being refused by it."""
+    sweep_dir = Path(sweep_dir)
+    if _parent_holds_lock(sweep_dir):
+        yield
+        return
+    with sweep_lock(sweep_dir):
+        for tmp in sweep_dir.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+            log.info("removed %s, left by an interrupted write", tmp)
+        yield
+
+
+def _parent_holds_lock(sweep_dir: Path) -> bool:
+    path = sweep_dir / LOCK
+    try:
+        holder = path.read_text().strip()
+    except OSError:
+        return False
+    return holder == str(os.getppid()) and is_locked(path)
+
+
+def is_worker_death(err: BaseException) -> bool:
+    return isinstance(err, BrokenExecutor) or type(err).__name__ in WORKER_DEATHS
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+class TrialLauncher:
+    """Runs batches of jobs through a sweeper's Hydra launcher (see the module docstring).
+
+    ``crashes`` maps ``trial_key`` to the deaths of that trial's worker so far; it is updated in
+    place and ``on_crash`` is called after each death, so a sweeper can persist it."""
+
+    def __init__(self, sweeper, crashes: dict[str, int] | None = None,
+                 on_crash: Callable[[], None] = lambda: None) -> None:
+        self.sweeper = sweeper
+        self.crashes = crashes if crashes is not None else {}
+        self.on_crash = on_crash
+
+    def run(self, batch: Sequence[Sequence[str]], first_job: int) -> tuple[list[Outcome], int]:
+        """Launch ``batch`` as jobs ``first_job, first_job + 1, ...``; returns one outcome per
+        entry of ``batch`` (copies share theirs) and the next free job number."""
+        unique: dict[str, list[str]] = {}
+        for overrides in batch:
+            unique.setdefault(trial_key(overrides), list(overrides))
+        outcomes: dict[str, Outcome] = {}
+        numbers: dict[str, int] = {}
+        for key, overrides in unique.items():
+            if self.crashes.get(key, 0) >= MAX_CRASHES:
+                outcomes[key] = self._crash_failed(overrides, None)
+            else:
+                numbers[key] = first_job + len(numbers)
+        copies = len(batch) - len(unique)
+        if copies:
+            log.info("%d of the %d points of this batch are copies of others: each distinct point is trained "
+                     "once", copies, len(batch))
+        pending = list(numbers)
+        together = True
+        while pending:
+            group = pending if together else pending[:1]
+            try:
+                returns = self._launch([unique[k] for k in group], [numbers[k] for k in group])
+            except Exception as err:
+                if not is_worker_death(err):
+                    raise
+                self._after_death(err, group, unique, numbers, outcomes)
+                together = False  # from now on one at a time: a death names its trial
+            else:
+                for key, ret in zip(group, returns):
+                    outcomes[key] = self._outcome(unique[key], numbers[key], ret)
+                    self.crashes.pop(key, None)
+            pending = [k for k in pending if k not in outcomes]
+        return [outcomes[trial_key(o)] for o in batch], first_job + len(numbers)
+
+    # ----- launching -----------------------------------------------------------------------
+    def _launch(self, jobs: list[list[str]], numbers: list[int]) -> Sequence[JobReturn]:
+        """Hydra numbers a batch's jobs consecutively; a retried job keeps its own number."""
+        if len(jobs) > 1:
+            assert numbers == list(range(numbers[0], numbers[0] + len(jobs)))
+        return self.sweeper.launcher.launch(jobs, initial_job_idx=numbers[0])
+
+    def _after_death(self, err: BaseException, group: list[str], unique: dict[str, list[str]],
+                     numbers: dict[str, int], outcomes: dict[str, Outcome]) -> None:
+        reason = _death_reason(err)
+        for key in group:
+            run_dir, cfg = self._job_dir(unique[key], numbers[key])
+            finished = self._finished_on_disk(unique[key], numbers[key], run_dir, cfg)
+            if finished is not None:
+                outcomes[key] = finished
+                continue
+            self.crashes[key] = self.crashes.get(key, 0) + 1
+            if len(group) == 1:
+                log.warning("the worker of %s died (%s; try %d of %d)", key, reason, self.crashes[key],
+                            MAX_CRASHES)
+            if self.crashes[key] >= MAX_CRASHES:
+                outcomes[key] = self._crash_failed(unique[key], numbers[key])
+        if len(group) > 1:
+            log.warning("a worker died while it ran this batch (%s); its unfinished trials are retried one at a time",
+                        reason)
+        self.on_crash()
+
+    # ----- reading outcomes ----------------------------------------------------------------
+    def _outcome(self, overrides: list[str], number: int, ret: JobReturn) -> Outcome:
+        run_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir).resolve()
+        if ret.status != JobStatus.COMPLETED:  # return_value would re-raise the job's exception
+            err = getattr(ret, "_return_value", None)
+            log.error("trial %d failed with an exception (%s); see %s", number, err, run_dir)
+            return Outcome(overrides, number, run_dir, Status.FAILED, None, f"{type(err).__name__}: {err}")
+        run = RunDir(run_dir)
+        try:
+            summary = run.read_summary()
+        except RunRecordError as err:
+            return Outcome(overrides, number, run_dir, Status.FAILED, None, str(err))
+        if summary is None:
+            # A task without a run record (not experiments.train): its return value is the result.
+            objective = _finite(ret.return_value)
+            return Outcome(overrides, number, run_dir, Status.OK if objective is not None else Status.FAILED, objective)
+        status = run.status()
+        objective = summary.objective_value() if status.is_finished() else None
+        return Outcome(overrides, number, run_dir, status, objective, summary.error)
+
+    def _job_dir(self, overrides: list[str], number: int) -> tuple[Path, DictConfig]:
+        """Where Hydra runs job ``number`` with ``overrides`` (its own config says)."""
+        from hydra.core.hydra_config import HydraConfig
+
+        cfg = self.sweeper.hydra_context.config_loader.load_sweep_config(self.sweeper.config, list(overrides))
+        with open_dict(cfg):
+            cfg.hydra.job.num = number
+            cfg.hydra.job.id = f"{cfg.hydra.job.name}_{number}"
+        hydra_config = HydraConfig.instance()
+        saved = hydra_config.cfg
+        try:
+            hydra_config.set_config(cfg)  # for ${hydra:...} in the directory's pattern
+            path = Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
+        finally:
+            hydra_config.cfg = saved
+        return path.resolve(), cfg
+
+    def _finished_on_disk(self, overrides: list[str], number: int, run_dir: Path, cfg: DictConfig) -> Outcome | None:
+        """The outcome of a trial whose run finished before its batch broke, or None."""
+        run = RunDir(run_dir)
+        try:
+            summary = run.read_summary()
+        except RunRecordError:
+            return None
+        epochs = OmegaConf.select(cfg, "trainer.epochs", default=None)
+        if summary is None or not (summary.is_done(epochs) if epochs is not None else summary.status.is_finished()):
+            return None
+        log.info("%s finished before its worker's batch broke: kept", run_dir)
+        return Outcome(overrides, number, run_dir, summary.status, summary.objective_value(), summary.error)
+
+    def _crash_failed(self, overrides: list[str], number: int | None) -> Outcome:
+        """A trial whose worker died ``MAX_CRASHES`` times: failed, and its run says why."""
+        key = trial_key(overrides)
+        error = (f"its worker died {self.crashes.get(key, MAX_CRASHES)} times (killed by the system: out of "
+                 "memory?); not tried again")
+        log.error("%s: %s", key, error)
+        if number is None:  # not launched this time: its directory may depend on a job number
+            return Outcome(overrides, None, None, Status.FAILED, None, error, worker_died=True)
+        run_dir, _ = self._job_dir(overrides, number)
+        if run_dir.is_dir():
+            _record_failed(RunDir(run_dir), error)
+        return Outcome(overrides, number, run_dir, Status.FAILED, None, error, worker_died=True)
+
+
+def _record_failed(run: RunDir, error: str) -> None:
+    """Mark the run failed in its own record, so collect shows it and a rerun reuses it."""
+    try:
+        with run.training(wait=10.0):
+            try:
+                summary = run.read_summary() or Summary(run_dir=str(run.path))
+            except RunRecordError:
+                summary = Summary(run_dir=str(run.path))
+            summary.status, summary.error = Status.FAILED, error
+            summary.crashes = max(summary.crashes, MAX_CRASHES)
+            run.write_summary(summary)
+    except NnsweepError as err:  # it is in use, or cannot be written: the sweep's own record stands
+        log.warning("could not record %s as failed: %s", run.path, err)
+
+
+def _death_reason(err: BaseException) -> str:
+    """How the worker ended, in a few words (loky's message is a paragraph ending with the
+    workers' exit codes, e.g. ``{SIGKILL(-9)}``)."""
+    text = " ".join(str(err).split())
+    codes = re.search(r"exit codes of the workers are (\{.*?\})", text)
+    if codes:
+        return f"killed: exit code {codes.group(1)}"
+    return text if len(text) <= 160 else text[:157] + "..."
