@@ -1,17 +1,22 @@
 """The scikit-optimize sweep behind ``hydra/sweeper=skopt`` (``hydra_plugins.nnsweep_skopt``).
 
 Ask/tell with ``skopt.Optimizer``: each round asks ``batch_size`` points (constant liar), hands
-them to Hydra's launcher together, and tells the results. What makes it safe to kill:
+them to Hydra's launcher together (``sweeps.launch``), and tells the results. What makes it safe
+to kill:
 
-- A round is recorded in ``<sweep dir>/trials.json`` (atomically) only once every trial in it
-  has finished. A rerun of the same command replays the recorded rounds as ask + tell, checking
-  each asked point against the record, so the optimizer is exactly where it was and proposes the
-  same points an uninterrupted sweep would (a warm start with x0/y0 would not: REFERENCES.md).
+- A round is recorded in the trial log (``sweeps.trials``, ``<sweep dir>/trials.json``) only
+  once every trial in it has finished. A rerun of the same command replays the recorded rounds
+  as ask + tell, checking each asked point against the record, so the optimizer is exactly where
+  it was and proposes the same points an uninterrupted sweep would (a warm start with x0/y0
+  would not: the optimizer's random state moved during the original asks). A sweep that already
+  has its trials is answered from the record at once, without replaying.
 - Recorded trials are never launched again; a trial that finished after the last record (its
   round was cut short) is found in its run directory and reused, not retrained.
 - Job numbers continue after the largest one on disk, so no directory is ever reused.
-- Failed or diverged trials are told a finite penalty (skopt rejects NaN) and counted; past
-  ``max_failure_rate`` the sweep stops with a clear message.
+- The trial's own failures (an exception in training, divergence, a worker killed twice) are
+  told a finite penalty (skopt rejects NaN) and counted; past ``max_failure_rate`` the sweep
+  stops with a clear message. Failures of the machine (no space, an OS error) are not the
+  trial's: the sweep stops without recording that round, and a rerun retries it.
 At the end: ``optimization_results.yaml``, skopt's convergence / objective / evaluations plots,
 and the ``runs.csv`` / ``epochs.csv`` tables of ``sweeps.collect``.
 """
@@ -19,39 +24,43 @@ from __future__ import annotations
 
 import logging
 import math
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.utils import JobStatus
-from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
 from nets.atomic import atomic_write_text
 from nets.errors import NnsweepError
-from runrecord import RunDir, RunRecordError, find_runs, without_bookkeeping
+from runrecord import RunRecordError, find_runs, without_bookkeeping
 from sweeps import trials as trial_log
 from sweeps.collect import collect
-from sweeps.lock import sweep_lock
+from sweeps.launch import Outcome, SweepError, TrialLauncher, held_sweep_lock, machine_failure, relative_run_dir
 from sweeps.search_space import SearchSpace, build_search_space
 from sweeps.trials import TRIALS, TrialLog
 
 log = logging.getLogger("nnsweep.skopt")
 RESULTS = "optimization_results.yaml"
 METHODS = {"random": "GP", "gp": "GP", "rf": "RF", "et": "ET"}
+ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
+GENERATORS = ("random", "sobol", "lhs", "halton", "hammersly", "grid")
+MAX_SEED = 2**32 - 1  # NumPy's RandomState, which skopt seeds, takes 0 .. 2**32 - 1
 MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
 
-
-class SweepError(NnsweepError, CompactHydraException):
-    """A sweep that cannot go on: one line from ``experiments.cli.run_command`` (an
-    ``NnsweepError``), and from Hydra itself its message alone, without a traceback."""
+__all__ = ["SkoptSearch", "SweepError", "same_point"]
 
 
 def _plain(value: Any) -> Any:
     """NumPy scalars -> Python scalars, for JSON/YAML and for comparisons."""
     return value.item() if hasattr(value, "item") else value
+
+
+def _text(value: Any) -> str:
+    """A setting as text: Hydra passes the config's Enum members, Python callers strings."""
+    return value.name if isinstance(value, Enum) else str(value)
 
 
 def same_point(a: list[Any], b: list[Any]) -> bool:
@@ -67,30 +76,41 @@ def same_point(a: list[Any], b: list[Any]) -> bool:
     return True
 
 
+def _one_of(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise SweepError(f"hydra.sweeper.{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 class SkoptSearch(Sweeper):
-    def __init__(self, method: str = "gp", acq_func: str = "gp_hedge", n_trials: int = 20,
-                 n_initial_points: int = 5, initial_point_generator: str = "random", seed: int = 0,
-                 batch_size: int = 1, direction: str = "maximize", max_failure_rate: float = 0.5,
+    def __init__(self, method: Any = "gp", acq_func: Any = "gp_hedge", n_trials: int = 20,
+                 n_initial_points: int = 5, initial_point_generator: Any = "random", seed: int = 0,
+                 batch_size: int = 1, direction: Any = "maximize", max_failure_rate: float = 0.5,
                  failure_objective: float | None = None, params: dict[str, str] | None = None) -> None:
+        method = _text(method)
         if method == "gbrt":
             raise SweepError("hydra.sweeper.method=gbrt is not available: scikit-optimize 0.10.2's gradient-boosted "
                              "trees fail on scikit-learn >= 1.6 and NumPy 2 (upstream is archived); use gp, rf or et")
-        if method not in METHODS:
-            raise SweepError(f"hydra.sweeper.method must be one of {', '.join(METHODS)}, got {method!r}")
-        if direction not in ("maximize", "minimize"):
-            raise SweepError(f"hydra.sweeper.direction must be maximize or minimize, got {direction!r}")
-        for name, value, low in (("n_trials", n_trials, 1), ("batch_size", batch_size, 1), ("n_initial_points", n_initial_points, 1)):
-            if value < low:
-                raise SweepError(f"hydra.sweeper.{name} must be at least {low}, got {value}")
-        if not 0 <= max_failure_rate <= 1:
+        self.method = _one_of("method", method, METHODS)
+        self.acq_func = _one_of("acq_func", _text(acq_func), ACQ_FUNCS)
+        self.initial_point_generator = _one_of("initial_point_generator", _text(initial_point_generator), GENERATORS)
+        self.direction = _one_of("direction", _text(direction), ("maximize", "minimize"))
+        for name, value in (("n_trials", n_trials), ("batch_size", batch_size), ("n_initial_points", n_initial_points)):
+            if value < 1:
+                raise SweepError(f"hydra.sweeper.{name} must be at least 1, got {value}")
+        if not 0 <= seed <= MAX_SEED:
+            raise SweepError(f"hydra.sweeper.seed must be between 0 and {MAX_SEED}, got {seed}")
+        if not 0 <= max_failure_rate <= 1:  # also refuses nan
             raise SweepError(f"hydra.sweeper.max_failure_rate must be in [0, 1], got {max_failure_rate}")
-        self.method, self.acq_func, self.n_trials = method, acq_func, n_trials
-        # Random search: every point is an "initial" point, drawn by the generator (REFERENCES.md:
-        # skopt's "dummy" estimator is broken on our scikit-learn).
+        if failure_objective is not None and not math.isfinite(failure_objective):
+            raise SweepError(f"hydra.sweeper.failure_objective must be a finite number (what failed trials are told), "
+                             f"got {failure_objective}; leave it null to tell the worst value seen so far")
+        self.n_trials, self.batch_size, self.seed = n_trials, batch_size, seed
+        # Random search: every point is an "initial" point, drawn by the generator (skopt's
+        # "dummy" estimator is broken on scikit-learn >= 1.8).
         self.n_initial_points = n_trials if method == "random" else n_initial_points
-        self.initial_point_generator, self.seed, self.batch_size = initial_point_generator, seed, batch_size
-        self.direction, self.max_failure_rate = direction, max_failure_rate
-        self.failure_objective, self.params = failure_objective, dict(params or {})
+        self.max_failure_rate, self.failure_objective = max_failure_rate, failure_objective
+        self.params = dict(params or {})
 
     # ----- Hydra's sweeper interface ---------------------------------------------------------
     def setup(self, *, hydra_context, task_function, config) -> None:
@@ -104,7 +124,7 @@ class SkoptSearch(Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         try:
             space = self._search_space(arguments)
-            with sweep_lock(sweep_dir):
+            with held_sweep_lock(sweep_dir):
                 OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
                 self._run(space, sweep_dir)
         except SweepError:
@@ -133,8 +153,15 @@ class SkoptSearch(Sweeper):
                 "dimensions": [repr(d) for d in space.dimensions], "fixed": space.fixed}
 
     def _run(self, space: SearchSpace, sweep_dir: Path) -> None:
-        record = self._load_record(sweep_dir, space)
+        record, space = self._load_record(sweep_dir, space)
+        trials = record.trials
+        if len(trials) >= self.n_trials:
+            self._answer_from_record(sweep_dir, space, trials)
+            return
         opt = self._optimizer(space)
+        if trials:
+            log.info("resuming %s: %d of %d trials already recorded; replaying their %d rounds", sweep_dir,
+                     len(trials), self.n_trials, len(record.rounds))
         for round_ in record.rounds:  # replay: the optimizer ends up exactly where it was
             asked = opt.ask(n_points=len(round_)) if len(round_) > 1 else [opt.ask()]
             for point, trial in zip(asked, round_):
@@ -144,24 +171,23 @@ class SkoptSearch(Sweeper):
                         f"{trial['point']}. The sweep was started with other settings or library versions; use a new "
                         "sweep=<name>")
             opt.tell([t["point"] for t in round_], [t["told"] for t in round_])
-        trials = record.trials
-        if trials:
-            log.info("resuming %s: %d of %d trials already recorded", sweep_dir, len(trials), self.n_trials)
+        launcher = TrialLauncher(self, record.crashes, on_crash=lambda: trial_log.save(sweep_dir, record))
         next_job = self._next_job_number(sweep_dir)
         while len(trials) < self.n_trials:
-            self._check_failures(trials, sweep_dir, space)
+            self._check_failures(trials, sweep_dir)
             k = min(self.batch_size, self.n_trials - len(trials))
             points = [[_plain(v) for v in p] for p in (opt.ask(n_points=k) if k > 1 else [opt.ask()])]
-            results = self._evaluate(points, space, sweep_dir, next_job)
-            next_job += sum(1 for r in results if r["launched"])
+            outcomes, next_job = self._evaluate(points, space, sweep_dir, launcher, next_job)
+            if any(o.machine_failed for o in outcomes):
+                collect(sweep_dir)  # the round is not recorded: a rerun retries it
+                raise machine_failure(outcomes, sweep_dir, "trial", "of this round")
             round_ = []
-            for point, result in zip(points, results):
-                objective = result["objective"]
-                ok = objective is not None and math.isfinite(objective)
-                told = self._to_minimise(objective) if ok else self._penalty(trials + round_)
-                round_.append({"job": result["job"], "run_dir": result["run_dir"], "point": point,
-                               "params": dict(zip(space.names, point)), "objective": objective if ok else None,
-                               "status": result["status"], "told": told})
+            for point, outcome in zip(points, outcomes):
+                objective = outcome.objective
+                told = self._to_minimise(objective) if objective is not None else self._penalty(trials + round_)
+                round_.append({"job": outcome.job, "point": point, "params": dict(zip(space.names, point)),
+                               "run_dir": relative_run_dir(outcome.run_dir, sweep_dir),
+                               "objective": objective, "status": outcome.status.value, "told": told})
             opt.tell([t["point"] for t in round_], [t["told"] for t in round_])
             trials.extend(round_)
             record.rounds.append(round_)
@@ -171,23 +197,47 @@ class SkoptSearch(Sweeper):
                      best["params"] if best else "-", best["objective"] if best else "-")
         self._finish(sweep_dir, space, opt, trials)
 
-    def _load_record(self, sweep_dir: Path, space: SearchSpace) -> TrialLog:
+    def _answer_from_record(self, sweep_dir: Path, space: SearchSpace, trials: list[dict[str, Any]]) -> None:
+        """The record already holds the trials asked for: write the results from it, no replay."""
+        if len(trials) > self.n_trials:
+            log.info("%s already has %d trials, more than n_trials=%d: nothing to run; reporting the best of the %d "
+                     "recorded (raise n_trials to continue the search)", sweep_dir, len(trials), self.n_trials,
+                     len(trials))
+        else:
+            log.info("%s already has its %d trials: nothing to run; writing the results from the record", sweep_dir,
+                     len(trials))
+        opt = self._optimizer(space)
+        opt.tell([t["point"] for t in trials], [t["told"] for t in trials])  # one fit, for the plots
+        self._finish(sweep_dir, space, opt, trials)
+
+    def _load_record(self, sweep_dir: Path, space: SearchSpace) -> tuple[TrialLog, SearchSpace]:
+        """The sweep's trial log (a new one if it has none), and the space in the log's order of
+        dimensions: the same arguments in another order continue the same sweep."""
         settings = self._settings(space)
         record = trial_log.load(sweep_dir)
         if record is None:
-            return TrialLog(settings)
-        if record.settings != settings:
-            changed = [k for k in settings if record.settings.get(k) != settings[k]]
+            return TrialLog(settings), space
+        recorded = record.settings
+        if sorted(recorded.get("names", [])) == sorted(space.names):
+            where = {name: i for i, name in enumerate(space.names)}
+            order = [where[name] for name in recorded["names"]]
+            space = SearchSpace([space.names[i] for i in order], [space.dimensions[i] for i in order], space.fixed)
+            settings = self._settings(space)
+        changed = [k for k in settings if _comparable(k, recorded.get(k)) != _comparable(k, settings[k])]
+        if changed == ["n_initial_points"] and self.method == "random" and self.initial_point_generator == "random":
+            changed = []  # independent random draws: a random search with more trials continues the same draws
+        if changed:
             raise SweepError(f"{sweep_dir} holds a sweep with other settings ({', '.join(changed)} differ); "
                              "rerun with the same settings to continue it, or choose a new sweep=<name>")
-        return record
+        return record, space
 
     def _next_job_number(self, sweep_dir: Path) -> int:
         numbers = [n for n in (run.job_number() for run in find_runs(sweep_dir)) if n is not None]
         return max(numbers, default=-1) + 1
 
-    def _finished_runs(self, sweep_dir: Path) -> dict[frozenset, RunDir]:
-        """Run directories whose trial ended, keyed by their overrides (for cut-short rounds)."""
+    def _finished_runs(self, sweep_dir: Path) -> dict[frozenset, Outcome]:
+        """Outcomes of the runs on disk whose trial ended, keyed by their overrides (a round cut
+        short may have finished some of its trials)."""
         found = {}
         for run in find_runs(sweep_dir):
             try:
@@ -195,40 +245,32 @@ class SkoptSearch(Sweeper):
             except RunRecordError:
                 continue  # damaged: launch it again
             if summary is not None and summary.status.is_finished():
-                found[frozenset(run.defining_overrides())] = run
+                found[frozenset(run.defining_overrides())] = Outcome(
+                    run.overrides(), None, run.path.resolve(), summary.status, summary.objective_value(), summary.error)
         return found
 
-    def _evaluate(self, points, space: SearchSpace, sweep_dir: Path, first_job: int) -> list[dict[str, Any]]:
+    def _evaluate(self, points, space: SearchSpace, sweep_dir: Path, launcher: TrialLauncher,
+                  first_job: int) -> tuple[list[Outcome], int]:
         """Launch the points' trials (reusing any that already finished on disk) and read results."""
         finished = self._finished_runs(sweep_dir)
-        results: list[dict[str, Any] | None] = [None] * len(points)
+        outcomes: list[Outcome | None] = [None] * len(points)
         batch, slots = [], []
         for i, point in enumerate(points):
             overrides = space.overrides(point)
             reuse = finished.get(frozenset(without_bookkeeping(overrides)))
             if reuse is not None:
-                summary = reuse.read_summary()
-                log.info("reusing finished trial %s", reuse.path)
-                results[i] = {"job": None, "run_dir": str(reuse.path.relative_to(sweep_dir)), "launched": False,
-                              "status": summary.status.value, "objective": summary.objective_value()}
+                log.info("reusing finished trial %s", reuse.run_dir)
+                outcomes[i] = reuse
             else:
                 batch.append(overrides)
                 slots.append(i)
+        next_job = first_job
         if batch:
             self.validate_batch_is_legal(batch)
-            returns = self.launcher.launch(batch, initial_job_idx=first_job)
-            for n, (i, ret) in enumerate(zip(slots, returns)):
-                run_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir).resolve()
-                summary = RunDir(run_dir).read_summary()
-                if ret.status == JobStatus.COMPLETED:  # return_value re-raises a failed job's error
-                    objective = _finite(ret.return_value)
-                    status = summary.status.value if summary else ("ok" if objective is not None else "failed")
-                else:
-                    objective, status = None, "failed"
-                    log.error("trial %d failed with an exception; see %s", first_job + n, run_dir)
-                results[i] = {"job": first_job + n, "launched": True, "status": status, "objective": objective,
-                              "run_dir": str(run_dir.relative_to(sweep_dir.resolve()))}
-        return results  # type: ignore[return-value]
+            launched, next_job = launcher.run(batch, first_job)
+            for i, outcome in zip(slots, launched):
+                outcomes[i] = outcome
+        return outcomes, next_job  # type: ignore[return-value]
 
     def _to_minimise(self, objective: float) -> float:
         return -objective if self.direction == "maximize" else objective
@@ -248,7 +290,7 @@ class SkoptSearch(Sweeper):
             return None
         return max(good, key=lambda t: t["objective"]) if self.direction == "maximize" else min(good, key=lambda t: t["objective"])
 
-    def _check_failures(self, trials: list[dict[str, Any]], sweep_dir: Path, space: SearchSpace) -> None:
+    def _check_failures(self, trials: list[dict[str, Any]], sweep_dir: Path) -> None:
         bad = sum(1 for t in trials if t["objective"] is None)
         if len(trials) >= MIN_TRIALS_TO_JUDGE and bad / len(trials) > self.max_failure_rate:
             collect(sweep_dir)
@@ -267,7 +309,7 @@ class SkoptSearch(Sweeper):
             "best_params": None, "best_value": None,
         }
         if best is not None:
-            row = runs[runs["run"] == best["run_dir"]]
+            row = runs[runs["run"] == best["run_dir"]] if "run" in runs else runs.iloc[:0]
             results.update({
                 "best_params": {k: _plain(v) for k, v in best["params"].items()},
                 "best_value": best["objective"],
@@ -278,6 +320,11 @@ class SkoptSearch(Sweeper):
         atomic_write_text(sweep_dir / RESULTS, yaml.safe_dump(results, sort_keys=False))
         write_skopt_plots(opt, space, sweep_dir, self.direction)
         log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """A setting as compared between runs: the order of fixed overrides does not matter."""
+    return sorted(value) if key == "fixed" and isinstance(value, list) else value
 
 
 def _finite(value: Any) -> float | None:

@@ -1,10 +1,13 @@
-"""A cheap objective behind a real Hydra app, for testing the skopt sweeper's logic quickly.
+"""A cheap objective behind a real Hydra app, for testing the sweepers' logic quickly.
 
 Objective (maximised): -(x - 0.3)^2 - (y - 1)^2 with y an integer; NaN (a "diverged" trial)
 when x > 0.95. Every execution appends its overrides to $QUADRATIC_LOG; with
-$QUADRATIC_DIE_AT=n the process kills itself (like kill -9) when it starts its n-th execution.
+$QUADRATIC_DIE_AT=n the process kills itself (like kill -9) when it starts its n-th execution;
+with $QUADRATIC_CRASH=<name> every execution of that name SIGKILLs its own process, as the
+kernel's out-of-memory killer would kill a worker.
 """
 import os
+import signal
 from dataclasses import dataclass
 
 import hydra
@@ -31,6 +34,8 @@ def main(cfg: Point) -> float:
         die_at = int(os.environ.get("QUADRATIC_DIE_AT", "0"))
         if die_at and sum(1 for _ in open(log_path)) == die_at:
             os._exit(137)
+    if cfg.name == os.environ.get("QUADRATIC_CRASH"):
+        os.kill(os.getpid(), signal.SIGKILL)
     if cfg.x > 0.95:
         return float("nan")
     return -((cfg.x - 0.3) ** 2) - (cfg.y - 1) ** 2 - (0.0 if cfg.name == "a" else 0.5)

@@ -93,7 +93,7 @@ def test_unknown_sweeper_option_and_gbrt_are_clear_errors(tmp_path):
     bad = sweep(tmp_path, "u", "hydra.sweeper.n_trails=3")
     assert bad.returncode != 0 and "n_trails" in bad.stderr
     gbrt = sweep(tmp_path, "g", "hydra.sweeper.method=gbrt")
-    assert gbrt.returncode != 0 and "gbrt is not available" in gbrt.stderr
+    assert gbrt.returncode != 0 and "Invalid value 'gbrt', expected one of [random, gp, rf, et]" in gbrt.stderr
 
 
 def test_other_hydra_launchers_work_submitit_for_slurm(tmp_path):
@@ -126,3 +126,65 @@ def test_a_trial_that_finished_after_the_last_record_is_reused_not_relaunched(tm
     log = again.stdout + again.stderr
     assert log.count("reusing finished trial") == len(cut) and "Launching" not in log
     assert json.loads(record_path.read_text())["rounds"][-1] != []
+
+
+ONE_DIM = ["-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 0.5)", "net=mlp", "net.hidden=[16]",
+           "data.train_limit=300", "trainer.epochs=1", "trainer.progress=false"]
+
+
+@pytest.mark.parametrize("args,fragment,trials_json", [
+    (["hydra.sweeper.acq_func=EX"], "acq_func", None),
+    (["hydra.sweeper.initial_point_generator=sobel"], "initial_point_generator", None),
+    (["hydra.sweeper.method=gbrt"], "gbrt", None),
+    (["hydra.sweeper.seed=-1"], "hydra.sweeper.seed", None),
+    (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials must be at least 1", None),
+    (["hydra.sweeper.failure_objective=nan"], "hydra.sweeper.failure_objective", None),
+    ([], "trials.json is not an nnsweep trial log", "[]"),
+    ([], "trials.json is damaged", '{"format": "nnsweep-skopt-trials", "version": 1, "settings": {}}'),
+], ids=["acq_func", "generator", "gbrt", "seed", "n_trials", "nan-penalty", "log-list", "log-fields"])
+def test_bad_sweeper_settings_are_one_line_before_anything_trains(tmp_path, args, fragment, trials_json):
+    from tests.experiments.conftest import run_module
+    sweep_dir = tmp_path / "s"
+    if trials_json is not None:
+        sweep_dir.mkdir()
+        (sweep_dir / "trials.json").write_text(trials_json)
+    result = run_module("experiments.train", *ONE_DIM, *args, f"hydra.sweep.dir={sweep_dir}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnsweep: error:") and fragment in lines[0], result.stderr[-2000:]
+    assert not list(tmp_path.glob("**/model.npz"))
+    if trials_json is not None:
+        assert (sweep_dir / "trials.json").read_text() == trials_json  # left for the user to look at
+
+
+def test_the_same_arguments_in_another_order_continue_the_sweep(tmp_path):
+    assert sweep(tmp_path, "o", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_initial_points=2").returncode == 0
+    assert sweep(tmp_path, "whole", "hydra.sweeper.n_trials=5", "hydra.sweeper.n_initial_points=2").returncode == 0
+    args = [sys.executable, str(Path(__file__).with_name("quadratic_app.py")), "-m", "hydra.sweeper.n_initial_points=2",
+            "hydra.sweeper.n_trials=5", *reversed(SPACE), f"hydra.sweep.dir={tmp_path / 'o'}", "hydra/launcher=basic",
+            "hydra.sweep.subdir=${hydra.job.num}", "hydra/sweeper=skopt"]
+    again = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert again.returncode == 0, again.stderr[-2000:]
+    strip = lambda trials: [(t["point"], t["told"]) for t in trials]
+    assert strip(record(tmp_path, "o")) == strip(record(tmp_path, "whole"))
+
+
+def test_a_complete_sweep_answers_from_its_record_without_replaying(tmp_path):
+    assert sweep(tmp_path, "d", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_initial_points=2").returncode == 0
+    results = tmp_path / "d" / "optimization_results.yaml"
+    before = yaml.safe_load(results.read_text())
+    results.unlink()
+    # A replay would notice that a recorded point is not what the optimizer proposes; answering
+    # from the record does not replay at all.
+    path = tmp_path / "d" / "trials.json"
+    log = json.loads(path.read_text())
+    log["rounds"][-1][0]["point"][0] = log["rounds"][-1][0]["point"][0] * 0.999
+    path.write_text(json.dumps(log))
+    for n in (4, 3):
+        again = sweep(tmp_path, "d", f"hydra.sweeper.n_trials={n}", "hydra.sweeper.n_initial_points=2")
+        assert again.returncode == 0, again.stderr[-2000:]
+        out = again.stdout + again.stderr
+        assert "Launching" not in out and "does not replay" not in out
+        assert (f"already has 4 trials, more than n_trials={n}" if n < 4 else "already has its 4 trials") in out
+        assert yaml.safe_load(results.read_text())["best_value"] == before["best_value"]

@@ -1,0 +1,152 @@
+"""Faults under both sweepers (the grid default of ``-m`` and ``hydra/sweeper=skopt``): a second
+sweep into the same directory, identical points in one batch, a full disk, a worker killed by
+the system, stale temporary files."""
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from tests.experiments.conftest import REPO, run_module
+from tests.reliability.conftest import kill_minus_9, start_module, wait_for
+
+APP = str(Path(__file__).with_name("quadratic_app.py"))
+TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false"]
+
+
+def quadratic(tmp_path, name, *args, sweeper="skopt", launcher="basic", env=None):
+    """The quadratic test app under a sweeper; one job directory per job number."""
+    command = [sys.executable, APP, "-m", f"hydra/sweeper={sweeper}", f"hydra/launcher={launcher}",
+               f"hydra.sweep.dir={tmp_path / name}", "hydra.sweep.subdir=${hydra.job.num}", *args]
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+
+def trials(sweep_dir):
+    return [t for r in json.loads((sweep_dir / "trials.json").read_text())["rounds"] for t in r]
+
+
+def executions(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+# ----- 5 and 19: the grid sweeper holds the sweep lock and collects ----------------------------
+def test_a_second_identical_grid_is_refused(tmp_path):
+    sweep = tmp_path / "grid"
+    args = ["-m", "optimizer.lr=0.01,0.02,0.05,0.1,0.2,0.5", *TINY, "trainer.epochs=50", "hydra.launcher.n_jobs=1",
+            f"hydra.sweep.dir={sweep}"]
+    first = start_module("experiments.train", *args, log=tmp_path / "first.log")
+    try:
+        wait_for(lambda: (sweep / ".lock").exists() and (sweep / ".lock").read_text().strip() == str(first.pid),
+                 what="the first grid's sweep lock")
+        second = run_module("experiments.train", *args)
+        assert first.poll() is None, "the first grid should still be running"
+    finally:
+        kill_minus_9(first)
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"is in use by process {first.pid}" in second.stderr and "Traceback" not in second.stderr
+    assert "Launching" not in second.stdout + second.stderr
+
+
+def test_a_grid_collects_its_tables_at_the_end(tmp_path):
+    sweep = tmp_path / "grid"
+    result = run_module("experiments.train", "-m", "optimizer.lr=0.05,0.1", *TINY, "trainer.epochs=1",
+                        "hydra/launcher=basic", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = pd.read_csv(sweep / "runs.csv")
+    assert sorted(runs["optimizer.lr"]) == [0.05, 0.1] and set(runs["status"]) == {"ok"}
+    assert len(pd.read_csv(sweep / "epochs.csv")) == 2
+
+
+# ----- 6: identical points in one batch train once --------------------------------------------
+def test_identical_points_in_one_skopt_batch_train_once_and_count_for_each_copy(tmp_path):
+    log = tmp_path / "runs.log"
+    result = quadratic(tmp_path, "dup", "name=choice(a,b)", "hydra.sweeper.method=random", "hydra.sweeper.n_trials=3",
+                       "hydra.sweeper.batch_size=3", env={"QUADRATIC_LOG": str(log)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    recorded = trials(tmp_path / "dup")
+    assert len(recorded) == 3  # three copies told, though at most two distinct points exist
+    points = {t["params"]["name"] for t in recorded}
+    assert sorted(executions(log)) == sorted(f"name={p}" for p in points)  # each distinct point ran once
+    for t in recorded:
+        assert t["objective"] == -0.09 - 1 - (0.0 if t["params"]["name"] == "a" else 0.5)  # x=0, y=0
+
+
+# ----- 7: a full disk is a machine failure: not told, retried on rerun ----------------------
+def limit_file_size(limit):
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() fails with EFBIG instead of killing us
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_a_full_disk_stops_the_search_without_recording_and_the_rerun_retries(tmp_path):
+    sweep = tmp_path / "full"
+    args = ["-m", "hydra/sweeper=skopt", "hydra/launcher=basic", "optimizer.lr=interval(0.05, 0.5)", *TINY,
+            "trainer.epochs=1", "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={sweep}"]
+    # A file-size limit stands in for a full disk: the checkpoint no longer fits.
+    proc = start_module("experiments.train", *args, log=tmp_path / "full.log", preexec=limit_file_size(30_000))
+    assert proc.wait(300) == 2, (tmp_path / "full.log").read_text()[-2000:]
+    lines = (tmp_path / "full.log").read_text().strip().splitlines()
+    assert lines[-1].startswith("nnsweep: error:") and "File too large" in lines[-1] and "rerun" in lines[-1]
+    assert "Traceback" not in "\n".join(lines)
+    assert not (sweep / "trials.json").exists() or trials(sweep) == []  # nothing told, nothing penalised
+    again = run_module("experiments.train", *args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    recorded = trials(sweep)
+    assert len(recorded) == 2 and all(t["status"] == "ok" and t["objective"] is not None for t in recorded)
+
+
+# ----- 8: a worker killed by the system ------------------------------------------------------
+def test_a_killed_worker_in_a_skopt_batch_is_retried_then_failed_and_its_companion_kept(tmp_path):
+    log = tmp_path / "runs.log"
+    env = {"QUADRATIC_LOG": str(log), "QUADRATIC_CRASH": "c"}
+    args = ["x=0.3", "y=1", "name=choice(a,c)", "hydra.sweeper.method=random", "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.batch_size=2", "hydra.sweeper.max_failure_rate=1.0", "hydra.launcher.n_jobs=2"]
+    result = quadratic(tmp_path, "crash", *args, launcher="joblib", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "TerminatedWorkerError" not in result.stderr and "Traceback" not in result.stderr
+    recorded = trials(tmp_path / "crash")
+    assert len(recorded) == 4
+    crashed = [t for t in recorded if t["params"]["name"] == "c"]
+    healthy = [t for t in recorded if t["params"]["name"] == "a"]
+    assert crashed and healthy, "the seeded draws should hold both names"
+    assert all(t["status"] == "failed" and t["objective"] is None for t in crashed)
+    assert all(t["status"] == "ok" and t["objective"] == 0.0 for t in healthy)
+    assert json.loads((tmp_path / "crash" / "trials.json").read_text())["crashes"] == {"name=c x=0.3 y=1": 2}
+    assert executions(log).count("x=0.3 y=1 name=c") == 2  # two tries, then recorded as failed
+    more = [a.replace("n_trials=4", "n_trials=8") for a in args]
+    again = quadratic(tmp_path, "crash", *more, launcher="joblib", env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert executions(log).count("x=0.3 y=1 name=c") == 2  # a point that crashed twice is not tried again
+
+
+def test_a_killed_worker_in_a_grid_is_retried_then_recorded_and_the_grid_goes_on(tmp_path):
+    log = tmp_path / "runs.log"
+    result = quadratic(tmp_path, "grid", "x=0.3", "y=1", "name=a,c,b", "hydra.launcher.n_jobs=2", sweeper="grid",
+                       launcher="joblib", env={"QUADRATIC_LOG": str(log), "QUADRATIC_CRASH": "c"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "TerminatedWorkerError" not in result.stderr and "Traceback" not in result.stderr
+    out = result.stdout + result.stderr
+    assert "name=c" in out and "died" in out  # said which point, and why
+    ran = executions(log)
+    assert ran.count("x=0.3 y=1 name=c") == 2 and {"x=0.3 y=1 name=a", "x=0.3 y=1 name=b"} <= set(ran)
+    runs = pd.read_csv(tmp_path / "grid" / "runs.csv")
+    assert runs.loc[runs["name"] == "c", "status"].tolist() == ["failed"]
+
+
+# ----- 15: stale temporary files of the sweep ---------------------------------------------
+def test_a_sweep_removes_its_own_stale_temporary_files(tmp_path):
+    for name, sweeper, extra in (("s", "skopt", ["x=interval(0, 1)", "hydra.sweeper.n_trials=1"]),
+                                 ("g", "grid", ["x=0.1,0.2"])):
+        stale = [tmp_path / name / ".trials.json.k9xq.tmp", tmp_path / name / ".runs.csv.a1b2.tmp"]
+        stale[0].parent.mkdir()
+        for path in stale:
+            path.write_text("half")
+        result = quadratic(tmp_path, name, *extra, sweeper=sweeper)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert not any(p.exists() for p in stale), name
