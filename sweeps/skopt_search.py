@@ -207,7 +207,11 @@ class SkoptSearch(Sweeper):
             log.info("%s already has its %d trials: nothing to run; writing the results from the record", sweep_dir,
                      len(trials))
         opt = self._optimizer(space)
-        opt.tell([t["point"] for t in trials], [t["told"] for t in trials])  # one fit, for the plots
+        try:
+            opt.tell([t["point"] for t in trials], [t["told"] for t in trials])  # one fit, for the plots
+        except ValueError as err:  # skopt checks each point against the space
+            raise SweepError(f"{sweep_dir / TRIALS} holds points outside this search space ({err}); move it away to "
+                             "start the search afresh (finished runs are reused)") from None
         self._finish(sweep_dir, space, opt, trials)
 
     def _load_record(self, sweep_dir: Path, space: SearchSpace) -> tuple[TrialLog, SearchSpace]:

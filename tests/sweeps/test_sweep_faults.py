@@ -150,3 +150,27 @@ def test_a_sweep_removes_its_own_stale_temporary_files(tmp_path):
         result = quadratic(tmp_path, name, *extra, sweeper=sweeper)
         assert result.returncode == 0, result.stderr[-2000:]
         assert not any(p.exists() for p in stale), name
+
+
+def test_a_run_killed_in_a_grid_resumes_and_its_finished_companion_is_kept(tmp_path):
+    """The kernel kills the worker of one real run in the middle of training; the run that
+    had finished in the same batch is read from its directory, the killed one resumes."""
+    sweep = tmp_path / "grid"
+    args = ["-m", "trainer.epochs=1,60", *TINY, "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"]
+    proc = start_module("experiments.train", *args, log=tmp_path / "grid.log")
+    try:
+        long_run = sweep / "data.train_limit=300,net.hidden=[16],net=mlp,trainer.epochs=60"
+        short_run = sweep / "data.train_limit=300,net.hidden=[16],net=mlp,trainer.epochs=1"
+        metrics = long_run / "metrics.csv"
+        wait_for(lambda: (short_run / "evaluation.json").exists() and metrics.exists()
+                 and len(metrics.read_text().splitlines()) >= 3, what="one run finished, the other training")
+        os.kill(int((long_run / ".lock").read_text()), signal.SIGKILL)  # its worker, as the OOM killer would
+        assert proc.wait(300) == 0, (tmp_path / "grid.log").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            kill_minus_9(proc)
+    log = (tmp_path / "grid.log").read_text()
+    assert "Traceback" not in log and "finished before its worker's batch broke: kept" in log
+    runs = pd.read_csv(sweep / "runs.csv")
+    assert sorted(runs["epochs_completed"]) == [1, 60] and set(runs["status"]) == {"ok"}
+    assert "resuming" in log  # the killed run continued from its checkpoint
