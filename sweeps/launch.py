@@ -258,6 +258,7 @@ class TrialLauncher:
             summary = run.read_summary()
         except RunRecordError:
             return None
+        # experiments.train's epoch budget: an ok run that was asked for fewer epochs is not done.
         epochs = OmegaConf.select(cfg, "trainer.epochs", default=None)
         if summary is None or not (summary.is_done(epochs) if epochs is not None else summary.status.is_finished()):
             return None
