@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.config import OBJECTIVES, TARGETS, invalid_setting  # noqa: F401  (OBJECTIVES: read here by experiments.train)
+from experiments.config import TARGETS, invalid_setting
 from nets.architectures import lenet5, mlp
 from nets.data.augment import Augmenter
 from nets.data.datasets import DataSplits, load_dataset
@@ -49,8 +49,8 @@ def load_data(cfg: Any) -> DataSplits:
             mirrors=d["mirrors"] or None, train_csv=d["train_csv"], test_csv=d["test_csv"],
             label_column=d["label_column"],
         )
-    except (DataFormatError, DownloadError) as err:
-        raise ConfigError(str(err)) from None
+    except (DataFormatError, DownloadError):
+        raise  # the data, not the settings: a sweep retries such runs once the data is there
     except ValueError as err:
         raise ConfigError(f"data: {err}") from None
     n = len(splits.train)

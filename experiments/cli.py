@@ -23,10 +23,10 @@ EXIT_INTERRUPTED = 130  # the shell's code for a command ended by SIGINT
 INTERRUPTED = "interrupted; rerun the same command to continue (finished work is kept)"
 
 
-def fail(message: str) -> NoReturn:
-    """Print ``message`` as one line on stderr and exit with status 2."""
+def fail(message: str, exit_code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print ``message`` as one line on stderr and exit (status 2: bad input)."""
     print(f"nnsweep: error: {' '.join(str(message).split())}", file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
+    sys.exit(exit_code)
 
 
 def fold_hydra_message(text: str) -> str:
@@ -70,15 +70,29 @@ def _first_value(override) -> str:
     return next(iter(override.sweep_string_iterator()))
 
 
-def _check_run_dir(argv: list[str], key: str) -> None:
-    """Hydra creates the run/sweep directory before any of our code could report on it."""
-    for arg in argv:
-        if arg.startswith(f"{key}="):
-            path = Path(arg.split("=", 1)[1])
+def _check_output_dir(parsed: list, key: str) -> None:
+    """Hydra creates the run/sweep directory, and opens its log in it, before any of our code
+    could report on it: check that it can be made and written into (after the config composed,
+    so a refused command creates nothing)."""
+    for override in parsed:
+        if override.get_key_element() == key:
+            path = Path(str(override.value()))  # the parsed value: quotes removed
             try:
                 path.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                fail(f"cannot create {path}: {err.strerror}; choose another {key}")
+                raise NnsweepError(f"cannot create {path}: {err.strerror}; choose another {key}") from None
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise NnsweepError(f"cannot write into {path}: permission denied or read-only; choose another {key}")
+
+
+def _value_check(config_name: str) -> Callable:
+    """The check of values that types cannot express (ranges, option names), for the training
+    config: a bad value in any point of a grid stops the command before anything trains."""
+    if config_name != "config":
+        return lambda cfg: None
+    from experiments.build import check_trainer
+
+    return check_trainer
 
 
 def precheck(config_name: str, argv: list[str]) -> None:
@@ -92,7 +106,6 @@ def precheck(config_name: str, argv: list[str]) -> None:
     args = [a for a in argv if a not in ("-m", "--multirun")]
     if any(a.startswith("-") for a in args):
         return  # --help, --cfg, --info ...: Hydra's own handling
-    _check_run_dir(args, "hydra.sweep.dir" if multirun else "hydra.run.dir")
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -106,16 +119,19 @@ def precheck(config_name: str, argv: list[str]) -> None:
         plain = [f"{o.get_key_element()}={_first_value(o)}" if o in sweeps else o.input_line for o in parsed]
         if not multirun:
             plain = args  # sweep syntax without -m must fail, with Hydra's hint to add --multirun
+        check = _value_check(config_name)
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(config_name, overrides=plain, return_hydra_config=True)
+            check(cfg)
             if multirun:  # every value of every discrete sweep, the others at their first value
                 for i, override in enumerate(parsed):
                     if override in sweeps and not override.is_interval_sweep():
                         for value in list(override.sweep_string_iterator())[1:]:
                             key = override.get_key_element()
-                            compose(config_name, overrides=plain[:i] + [f"{key}={value}"] + plain[i + 1:])
+                            check(compose(config_name, overrides=plain[:i] + [f"{key}={value}"] + plain[i + 1:]))
         from omegaconf import OmegaConf
 
+        _check_output_dir(parsed, "hydra.sweep.dir" if multirun else "hydra.run.dir")
         task = {k: v for k, v in cfg.items() if k != "hydra"}  # Hydra's own node holds job-time values
         missing = sorted(OmegaConf.missing_keys(OmegaConf.create(task)))
         if missing:
@@ -164,7 +180,7 @@ def exits_on_bad_input(task: Callable) -> Callable:
         try:
             return task(cfg)
         except NnsweepError as err:
-            fail(str(err))
+            fail(str(err), err.exit_code)
     return task_with_one_line_errors
 
 
@@ -185,7 +201,7 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
     except Exception as err:
         known = _nnsweep_error(err)
         if known is not None:
-            fail(str(known))
+            fail(str(known), known.exit_code)
         if _is_hydra_error(err):
             fail(fold_hydra_message(_message_chain(err)))
         raise
@@ -199,7 +215,10 @@ def remove_empty_run_dir(path: Path) -> None:
     from runrecord import METRICS, MODEL, SUMMARY, RunDir
 
     path = Path(path)
-    if not path.is_dir() or RunDir(path).exists() or any((path / name).exists() for name in (METRICS, SUMMARY, MODEL)):
+    run = RunDir(path)
+    if not path.is_dir() or run.exists() or any((path / name).exists() for name in (METRICS, SUMMARY, MODEL)):
+        return
+    if run.is_live():  # another process works in it (it refused us), before its first record
         return
     shutil.rmtree(path, ignore_errors=True)
     for parent in (path.parent, path.parent.parent):  # outputs/<date>/ and outputs/, when now empty

@@ -24,25 +24,29 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.config import register_configs
-register_configs()  # @hydra.main below composes against the schema, so it must be registered first
-from experiments.build import (OBJECTIVES, ConfigError, build_augmenter, build_network, build_optimizer,
+from experiments.config import OBJECTIVES, register_configs
+from experiments.build import (ConfigError, build_augmenter, build_network, build_optimizer,
                                build_schedule, build_targets, check_trainer, load_data)
 from experiments.cli import exits_on_bad_input, remove_empty_run_dir, run_command
 from experiments.lifeline import follow_parent
 from experiments.progress import EpochProgress
 from nets.atomic import WriteError, write_error
 from nets.checkpoint import CheckpointError, load_checkpoint, restore_training, save_checkpoint
+from nets.data.download import DownloadError
+from nets.data.readers import DataFormatError
 from nets.evaluation import evaluate_network, most_confident_errors
 from nets.status import Status
 from nets.train import TrainState, fit
 from runrecord import LockedError, RunDir, RunRecordError, Summary, TestErrors
+from runrecord.rundir import CONFIG
 
 log = logging.getLogger("nnsweep.train")
+register_configs()  # at import: @hydra.main composes against the schema, in this process and in sweep workers
 
-# Exceptions that say the machine failed under a run (no space, a worker out of memory, an
-# I/O error), not that its settings do not work: a sweep retries these instead of penalising them.
-MACHINE_FAILURES = (OSError, MemoryError)
+# Exceptions that say the machine or its files failed under a run (no space, a worker out of
+# memory, an I/O error, data that is missing or damaged), not that its settings do not work: a
+# sweep stops and retries these on rerun instead of penalising them.
+MACHINE_FAILURES = (OSError, MemoryError, DataFormatError, DownloadError)
 # How long a sweep job waits for a run that another process still trains (a worker of a killed
 # sweep stops within a second or two of its parent; see experiments.lifeline).
 SWEEP_LOCK_WAIT_S = 120.0
@@ -80,13 +84,19 @@ def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
     except RunRecordError as err:
         log.warning("%s; it is rewritten from the checkpoint", err)
         summary = None
-    has_results = summary is not None or run.model_path.exists()
-    if not run.exists() or not has_results:
+    has_results = summary is not None or run.model_path.exists() or run.has_metrics()
+    if not has_results:
         return None
     if not resume:
         state = f"{summary.status}, {summary.epochs_completed} epochs" if summary else "no summary"
         raise ConfigError(f"{run.path} already holds a run ({state}); add resume=true to continue it, "
                           "or choose another run directory")
+    if not run.exists():
+        raise ConfigError(f"{run.path} holds a run but no record of its settings ({CONFIG}); restore that file, "
+                          "or choose another run directory")
+    if summary is not None and cfg.trainer.epochs < summary.epochs_completed:
+        raise ConfigError(f"{run.path} has trained {summary.epochs_completed} epochs; trainer.epochs={cfg.trainer.epochs} "
+                          f"would take them back: only trainer.epochs may grow when a run continues")
     differ = run.settings_differ(cfg)
     if differ:
         shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")

@@ -1,9 +1,12 @@
 """Exclusive locks on run and sweep directories, held for as long as a process works in them.
 
-``flock`` locks belong to the open file, so the kernel releases them when the holder dies, even
-by ``kill -9``: a crashed run or sweep never leaves a stale lock behind, and whether a lock is
-held tells a live run (``running``) from a dead one (``interrupted``). The holder's process id is
-written into the lock file, for the message a second process gets.
+The lock is a ``flock`` on the directory itself, not on a file in it: a lock file can be deleted
+(it looks like a stale one) while its holder runs, and the next process would then lock a new
+file and work beside the first. ``flock`` locks belong to the open descriptor, so the kernel
+releases them when the holder dies, even by ``kill -9``: a crashed run or sweep never leaves a
+stale lock behind, and whether a lock is held tells a live run (``running``) from a dead one
+(``interrupted``). The holder writes its process id into ``<dir>/.lock``, for the message a
+second process gets; that file is information only.
 """
 from __future__ import annotations
 
@@ -18,29 +21,34 @@ from nets.atomic import write_error
 from nets.errors import NnsweepError
 
 POLL_SECONDS = 0.05
+HOLDER = ".lock"  # the holder's process id
 
 
 class LockedError(NnsweepError):
     """Another process holds the lock (the message names it and what to do)."""
 
 
-def _holder(fd: int) -> str:
-    return os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+def holder(directory: str | os.PathLike) -> str:
+    """The process id the lock's holder wrote, or "another process"."""
+    try:
+        return (Path(directory) / HOLDER).read_text().strip() or "another process"
+    except OSError:
+        return "another process"
 
 
 @contextmanager
-def exclusive_lock(path: str | os.PathLike, what: str, wait: float = 0.0, advice: str = "") -> Iterator[Path]:
-    """Hold an exclusive lock on ``path`` (created if missing) inside the ``with`` block.
+def exclusive_lock(directory: str | os.PathLike, what: str, wait: float = 0.0, advice: str = "") -> Iterator[Path]:
+    """Hold an exclusive lock on ``directory`` (created if missing) inside the ``with`` block.
 
     Waits up to ``wait`` seconds (``float("inf")``: until it is free), then raises
     ``LockedError``: "<what> is in use by process N; <advice>".
     """
-    path = Path(path)
+    directory = Path(directory)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as err:
-        raise write_error(path, err) from None
+        raise write_error(directory, err) from None
     try:
         deadline = time.monotonic() + wait
         while True:
@@ -49,23 +57,25 @@ def exclusive_lock(path: str | os.PathLike, what: str, wait: float = 0.0, advice
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise LockedError(f"{what} is in use by process {_holder(fd)}; {advice or 'wait for it to finish'}") \
-                        from None
+                    raise LockedError(f"{what} is in use by process {holder(directory)}; "
+                                      f"{advice or 'wait for it to finish'}") from None
                 time.sleep(POLL_SECONDS)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield path
+        try:
+            (directory / HOLDER).write_text(str(os.getpid()))
+        except OSError as err:
+            raise write_error(directory / HOLDER, err) from None
+        yield directory
     finally:
         os.close(fd)  # releases the lock
 
 
-def is_locked(path: str | os.PathLike) -> bool:
-    """Whether a live process holds the lock on ``path``.
+def is_locked(directory: str | os.PathLike) -> bool:
+    """Whether a live process holds the lock on ``directory``.
 
     Probes with a shared lock, which never blocks another prober and is dropped at once; a
     holder-to-be that meets the probe retries (``exclusive_lock``'s ``wait``)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return False
     try:

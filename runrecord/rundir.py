@@ -10,7 +10,8 @@
     model.npz              checkpoint: weights, architecture, optimizer/RNG state, best weights
     evaluation.json        the model on its test split: accuracy, per-class accuracy, confusion
     test_errors.npz        its most confident mistakes, with their images, for reports
-    .lock                  held by the process that trains the run (``running`` vs ``interrupted``)
+    .lock                  the process id of the one that trains the run, which holds a lock on
+                           the directory (``running`` vs ``interrupted``; ``runrecord.lock``)
 
 Every file is written atomically (or appended and flushed, for metrics.csv), so a reader sees a
 whole file or the previous one. Readers check what they read and raise ``RunRecordError`` with
@@ -22,6 +23,7 @@ import csv
 import json
 import math
 import os
+import zipfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -40,7 +42,7 @@ from runrecord.lock import exclusive_lock, is_locked
 CONFIG_DIR = ".hydra"
 CONFIG, OVERRIDES, HYDRA = f"{CONFIG_DIR}/config.yaml", f"{CONFIG_DIR}/overrides.yaml", f"{CONFIG_DIR}/hydra.yaml"
 METRICS, SUMMARY, MODEL = "metrics.csv", "summary.json", "model.npz"
-EVALUATION, TEST_ERRORS, LOCK = "evaluation.json", "test_errors.npz", ".lock"
+EVALUATION, TEST_ERRORS = "evaluation.json", "test_errors.npz"
 METRIC_COLUMNS = [f.name for f in fields(EpochRecord)]
 
 # Overrides that change how a run is driven, not what it computes: they do not identify a run.
@@ -61,7 +63,8 @@ def without_bookkeeping(overrides: list[str]) -> list[str]:
     return [o for o in overrides if o.lstrip("+~").partition("=")[0] not in BOOKKEEPING_KEYS]
 
 
-def _finite(value: Any) -> float | None:
+def finite_or_none(value: Any) -> float | None:
+    """``value`` as a float if it is a finite number, else None (JSON and sweepers have no NaN)."""
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -98,7 +101,7 @@ class Summary:
     def objective_value(self) -> float | None:
         """The number a sweeper optimises (``objective`` names the field), or None if the run
         produced none (it failed, or diverged before its first validation)."""
-        return _finite(getattr(self, self.objective, None))
+        return finite_or_none(getattr(self, self.objective, None))
 
     def is_done(self, epochs: int) -> bool:
         """Whether a run asked for ``epochs`` epochs needs no more training."""
@@ -117,12 +120,28 @@ class Summary:
             data = json.loads(text)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
-            known = {f.name for f in fields(cls)}
-            summary = cls(**{k: v for k, v in data.items() if k in known})
+            types = {f.name: f.type for f in fields(cls)}
+            for key, value in data.items():
+                if key in types and not _of_type(value, types[key]):
+                    raise ValueError(f"{key} is {value!r}, expected {types[key]}")
+            summary = cls(**{k: v for k, v in data.items() if k in types})
             summary.status = Status(summary.status)
         except (ValueError, TypeError) as err:
             raise RunRecordError(f"{source} is unreadable ({err}); rerun the sweep or run to rewrite it") from None
         return summary
+
+
+def _of_type(value: Any, annotation: str) -> bool:
+    """Whether a JSON value fits a ``Summary`` field's annotation (``int | None`` ...)."""
+    if value is None:
+        return "None" in annotation
+    if isinstance(value, bool):
+        return False
+    if annotation.startswith("int"):
+        return isinstance(value, int)
+    if annotation.startswith("float"):
+        return isinstance(value, (int, float))
+    return isinstance(value, str)  # str, Status
 
 
 class RunDir:
@@ -152,13 +171,13 @@ class RunDir:
 
         The run's own stale temporary files (left by a ``kill -9`` during an atomic write) are
         removed once the lock is held, when nobody can be writing them."""
-        with exclusive_lock(self.path / LOCK, f"run directory {self.path}", wait=wait,
+        with exclusive_lock(self.path, f"run directory {self.path}", wait=wait,
                             advice="wait for it to finish, or choose another run directory"):
             self.remove_stale_temps()
             yield
 
     def is_live(self) -> bool:
-        return is_locked(self.path / LOCK)
+        return is_locked(self.path)
 
     def remove_stale_temps(self) -> list[Path]:
         removed = []
@@ -221,17 +240,20 @@ class RunDir:
         if not path.is_file():
             return {}
         value = _load_yaml(path)
-        return (value.get("hydra") or {}) if isinstance(value, dict) else {}
+        record = value.get("hydra") if isinstance(value, dict) else None
+        return record if isinstance(record, dict) else {}
 
     def job_number(self) -> int | None:
         try:
             return int(self.hydra_record()["job"]["num"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, RunRecordError):
             return None
 
     def config_choices(self) -> dict[str, str]:
-        """Which file of each config group the run used (``net: rashid``)."""
-        return dict((self.hydra_record().get("runtime") or {}).get("choices") or {})
+        """Which file of each config group the run used (``net: rashid``); {} if unrecorded."""
+        runtime = self.hydra_record().get("runtime")
+        choices = runtime.get("choices") if isinstance(runtime, dict) else None
+        return {str(k): str(v) for k, v in choices.items()} if isinstance(choices, dict) else {}
 
     def write_config(self, cfg: Any, overrides: list[str], hydra_record: dict[str, Any] | None = None) -> None:
         """Record the run's config once its settings were checked (never before: a refused
@@ -252,6 +274,9 @@ class RunDir:
         return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
     # ----- metrics -----------------------------------------------------------------------
+    def has_metrics(self) -> bool:
+        return (self.path / METRICS).exists()
+
     def read_metrics(self) -> list[EpochRecord]:
         """The run's epochs, checked: the expected columns, epochs 1, 2, 3 ... in order, numbers."""
         path = self.path / METRICS
@@ -329,8 +354,15 @@ class RunDir:
             value = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as err:
             raise RunRecordError(f"{path} is unreadable ({err}); evaluate the run again") from None
-        if not isinstance(value, dict):
-            raise RunRecordError(f"{path} does not hold an evaluation; evaluate the run again")
+        confusion = value.get("confusion") if isinstance(value, dict) else None
+        try:
+            matrix = np.array(confusion, dtype=np.int64)
+            ok = matrix.ndim == 2 and matrix.shape[0] == matrix.shape[1] >= 2 and (matrix >= 0).all()
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok or not isinstance(value.get("test_source", ""), str):
+            raise RunRecordError(f"{path} does not hold an evaluation (a square confusion matrix of counts); "
+                                 f"evaluate the run again: python -m experiments.evaluate run={self.path}")
         return value
 
     def write_test_errors(self, errors: "TestErrors") -> None:
@@ -340,13 +372,21 @@ class RunDir:
         path = self.path / TEST_ERRORS
         if not path.is_file():
             return None
+        again = f"evaluate the run again: python -m experiments.evaluate run={self.path}"
         try:
             with np.load(path, allow_pickle=False) as data:
                 errors = TestErrors(**{f.name: data[f.name] for f in fields(TestErrors)})
-        except (OSError, ValueError, KeyError) as err:
-            raise RunRecordError(f"{path} is unreadable ({err}); evaluate the run again") from None
-        if not (len(errors.images) == len(errors.labels) == len(errors.predicted) == len(errors.confidence)):
-            raise RunRecordError(f"{path} is inconsistent; evaluate the run again")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            raise RunRecordError(f"{path} is unreadable ({' '.join(str(err).split())}); {again}") from None
+        shapes_ok = (errors.images.ndim == 2 and errors.images.shape[1] in (784,) and errors.source.ndim == 0
+                     and all(a.ndim == 1 and len(a) == len(errors.images)
+                             for a in (errors.labels, errors.predicted, errors.confidence)))
+        kinds_ok = shapes_ok and all(np.issubdtype(a.dtype, k) for a, k in (
+            (errors.images, np.floating), (errors.labels, np.integer), (errors.predicted, np.integer),
+            (errors.confidence, np.floating))) and errors.source.dtype.kind == "U"
+        if not kinds_ok or not (np.isfinite(errors.images).all() and np.isfinite(errors.confidence).all()):
+            raise RunRecordError(f"{path} does not hold test mistakes (images (n, 784), labels, predicted, "
+                                 f"confidence); {again}")
         return errors
 
 

@@ -46,12 +46,16 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
     except RunRecordError as err:
         config, problems = {}, problems + [str(err)]
     row: dict[str, Any] = {"run": str(run.path.relative_to(sweep_dir))}
-    for item in run.defining_overrides():
+    try:
+        overrides, choices = run.defining_overrides(), run.config_choices()
+    except RunRecordError as err:
+        overrides, choices, problems = [], {}, problems + [str(err)]
+    for item in overrides:
         key, _, value = item.partition("=")
         row[key.lstrip("+~")] = parse_override_value(value)
-    opt, trainer, data, net = (config.get(k, {}) or {} for k in ("optimizer", "trainer", "data", "net"))
+    opt, trainer, data, net = (_node(config, k) for k in ("optimizer", "trainer", "data", "net"))
     row.update({
-        "net_name": run.config_choices().get("net", net.get("arch")),
+        "net_name": choices.get("net", net.get("arch")),
         "hidden": "-".join(map(str, net.get("hidden", []))) if net.get("arch") == "mlp" else "",
         "optimizer_name": opt.get("name"),
         "lr": opt.get("lr"),
@@ -81,6 +85,12 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
     keys = {("base_lr" if k == "lr" else k): v for k, v in row.items() if k not in SUMMARY_COLUMNS}
     epochs = [{**keys, **vars(rec)} for rec in records]
     return row, epochs
+
+
+def _node(config: Any, key: str) -> dict[str, Any]:
+    """One group of a run's config as a dict ({} if the config lacks it or it is not a mapping)."""
+    node = config.get(key) if isinstance(config, dict) else None
+    return node if isinstance(node, dict) else {}
 
 
 def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -22,26 +22,25 @@ own stale temporary files (a ``kill -9`` during an atomic write) are removed onc
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 from concurrent.futures import BrokenExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nets.errors import NnsweepError
-from runrecord import RunDir, RunRecordError, Status, Summary, is_locked, without_bookkeeping
+from runrecord import RunDir, RunRecordError, Status, Summary, finite_or_none, is_locked, without_bookkeeping
+from runrecord.lock import holder
 from sweeps.lock import sweep_lock
 
 log = logging.getLogger("nnsweep.sweep")
 MAX_CRASHES = 2  # deaths of a trial's worker before the trial is recorded as failed
-LOCK = ".lock"
 # Launchers other than joblib's report a dead worker with these (submitit, Ray).
 WORKER_DEATHS = ("UncompletedJobError", "WorkerCrashedError")
 
@@ -52,7 +51,10 @@ class SweepError(NnsweepError, CompactHydraException):
 
 
 class MachineFailureError(SweepError):
-    """Trials ended by a failure of the machine (no space, an OS error): retried on rerun."""
+    """Trials ended by a failure of the machine (no space, an OS error): retried on rerun.
+    Exit status 1, not 2: the settings are fine, and rerunning the same command continues."""
+
+    exit_code = 1
 
 
 def machine_failure(outcomes: Sequence["Outcome"], sweep_dir: Path, noun: str, where: str) -> MachineFailureError:
@@ -112,32 +114,17 @@ def held_sweep_lock(sweep_dir: str | Path) -> Iterator[None]:
     if _parent_holds_lock(sweep_dir):
         yield
         return
-    with sweep_lock(sweep_dir):
-        for tmp in sweep_dir.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
-            log.info("removed %s, left by an interrupted write", tmp)
+    with sweep_lock(sweep_dir):  # which also removes the sweep's stale temporary files
         yield
 
 
 def _parent_holds_lock(sweep_dir: Path) -> bool:
-    path = sweep_dir / LOCK
-    try:
-        holder = path.read_text().strip()
-    except OSError:
-        return False
-    return holder == str(os.getppid()) and is_locked(path)
+    return holder(sweep_dir) == str(os.getppid()) and is_locked(sweep_dir)
 
 
 def is_worker_death(err: BaseException) -> bool:
     return isinstance(err, BrokenExecutor) or type(err).__name__ in WORKER_DEATHS
 
-
-def _finite(value: Any) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 class TrialLauncher:
@@ -228,7 +215,7 @@ class TrialLauncher:
             return Outcome(overrides, number, run_dir, Status.FAILED, None, str(err))
         if summary is None:
             # A task without a run record (not experiments.train): its return value is the result.
-            objective = _finite(ret.return_value)
+            objective = finite_or_none(ret.return_value)
             return Outcome(overrides, number, run_dir, Status.OK if objective is not None else Status.FAILED, objective)
         status = run.status()
         objective = summary.objective_value() if status.is_finished() else None

@@ -1,4 +1,4 @@
-"""One sweep at a time per sweep directory: an exclusive lock on ``<sweep dir>/.lock``.
+"""One sweep at a time per sweep directory: an exclusive lock on the sweep directory.
 
 The lock is ``runrecord.exclusive_lock``, the one every run holds too: the kernel releases it when
 its holder dies, even by ``kill -9``, so a crashed sweep never leaves a stale lock behind. Once
@@ -19,8 +19,8 @@ from runrecord import exclusive_lock
 @contextmanager
 def sweep_lock(sweep_dir: str | os.PathLike, advice: str = "wait for it to finish, or sweep into another "
                                                             "directory") -> Iterator[Path]:
-    """Hold ``<sweep dir>/.lock``; ``advice`` is the fix the refused command's user can apply."""
-    with exclusive_lock(Path(sweep_dir) / ".lock", f"sweep directory {sweep_dir}", advice=advice) as path:
+    """Hold the sweep directory's lock; ``advice`` is the fix the refused command's user can apply."""
+    with exclusive_lock(sweep_dir, f"sweep directory {sweep_dir}", advice=advice) as path:
         for stale in Path(sweep_dir).glob(".*.tmp"):
             stale.unlink(missing_ok=True)
         yield path

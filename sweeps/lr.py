@@ -25,16 +25,20 @@ import numpy as np
 from experiments.cli import EXIT_BAD_INPUT, run_command
 from experiments.lifeline import follow_parent
 from nets.errors import NnsweepError
-from runrecord import RunRecordError, find_runs
+from runrecord import RunRecordError, find_runs, without_bookkeeping
 from sweeps.collect import collect, describe
 from sweeps.lock import sweep_lock
+
+
+MAX_RATES = 200  # more is a typo, not a sweep (and each is a run)
 
 
 def log_spaced(low: float, high: float, count: int) -> list[float]:
     """``count`` learning rates from ``low`` to ``high`` evenly spaced in log scale, rounded to
     3 significant digits (so they print as 0.0316, not 0.031622776601683794)."""
-    if not (0 < low < high) or count < 2:
-        raise ValueError(f"need 0 < low < high and at least 2 values, got low={low}, high={high}, count={count}")
+    if not (0 < low < high < math.inf) or not 2 <= count <= MAX_RATES:
+        raise ValueError(f"need 0 < --lr-min < --lr-max (finite) and 2 to {MAX_RATES} rates, got "
+                         f"{low}, {high}, --num {count}")
     return [float(f"{v:.3g}") for v in np.geomspace(low, high, count)]
 
 
@@ -74,30 +78,54 @@ def hydra_quoted(value: str) -> str:
     return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped) + "'"
 
 
-def finished_lrs(sweep_dir: Path, epochs: int) -> set[float]:
-    """Learning rates whose run in ``sweep_dir`` needs no more epochs (it finished ``epochs``,
-    or ended by itself: early stopping, divergence, its own failure)."""
+def run_overrides(args, lr: str) -> list[str]:
+    """The overrides that define the run of learning rate ``lr`` (text) in this sweep."""
+    return [f"net={args.net}", f"data={args.data}", f"optimizer.lr={lr}", f"trainer.epochs={args.epochs}",
+            f"trainer.batch_size={args.batch}", *args.overrides]
+
+
+def finished_lrs(args, sweep_dir: Path) -> set[float]:
+    """Learning rates whose run in ``sweep_dir`` has exactly this sweep's settings and needs no
+    more epochs (it finished them, or ended by itself: early stopping, divergence, its own
+    failure). A run with other settings in the same directory is never taken for one of ours."""
     done = set()
     for run in find_runs(sweep_dir):
         try:
             summary = run.read_summary()
-            if summary is not None and summary.is_done(epochs):
-                done.add(float(run.config().optimizer.lr))
-        except RunRecordError:
-            continue  # damaged: train it again
+            lr = float(run.config().optimizer.lr)
+            ours = sorted(without_bookkeeping(run_overrides(args, format_lr(lr))))
+            if summary is not None and summary.is_done(args.epochs) and sorted(run.defining_overrides()) == ours:
+                done.add(lr)
+        except (RunRecordError, ValueError, TypeError, AttributeError):
+            continue  # damaged or not one of ours: train it (again)
     return done
 
 
 def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
     """The ``experiments.train`` multirun that trains the given learning rates."""
-    return [
-        sys.executable, "-m", "experiments.train", "-m",
-        f"net={args.net}", f"data={args.data}",
-        f"optimizer.lr={','.join(format_lr(v) for v in lrs)}",
-        f"trainer.epochs={args.epochs}", f"trainer.batch_size={args.batch}", "trainer.progress=false",
-        f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}", f"hydra.launcher.n_jobs={args.jobs}",
-        *args.overrides,
-    ]
+    overrides = run_overrides(args, ",".join(format_lr(v) for v in lrs))
+    return [sys.executable, "-m", "experiments.train", "-m", *overrides, "trainer.progress=false",
+            f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}", f"hydra.launcher.n_jobs={min(args.jobs, len(lrs))}"]
+
+
+def check_arguments(args) -> list[float]:
+    """The learning rates to sweep, after checking what the user gave; NnsweepError otherwise."""
+    try:
+        lrs = parse_lrs(args.lrs) if args.lrs else log_spaced(args.lr_min, args.lr_max, args.num)
+    except ValueError as err:
+        raise NnsweepError(str(err)) from None
+    if args.epochs < 1 or args.batch < 1 or args.jobs < 1:
+        raise NnsweepError("--epochs, --batch and --jobs must be at least 1")
+    for name, value in (("--net", args.net), ("--data", args.data)):
+        if not re.fullmatch(r"[A-Za-z0-9_]+", value):
+            raise NnsweepError(f"{name} takes one config name (e.g. --net rashid), got {value!r}")
+    owned = {"optimizer.lr": "--lrs", "hydra.sweep.dir": "--sweep-dir", "net": "--net", "data": "--data",
+             "trainer.epochs": "--epochs", "trainer.batch_size": "--batch", "hydra.launcher.n_jobs": "--jobs"}
+    for override in args.overrides:
+        key = override.lstrip("+~").partition("=")[0]
+        if key in owned:
+            raise NnsweepError(f"{override!r} would replace what the sweep sets itself: use {owned[key]} instead")
+    return lrs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,12 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
-    try:
-        lrs = parse_lrs(args.lrs) if args.lrs else log_spaced(args.lr_min, args.lr_max, args.num)
-    except ValueError as err:
-        raise NnsweepError(str(err)) from None
-    if args.epochs < 1 or args.batch < 1 or args.jobs < 1:
-        raise NnsweepError("--epochs, --batch and --jobs must be at least 1")
+    lrs = check_arguments(args)
     sweep_dir = args.sweep_dir or default_sweep_dir(args.net, args.data, args.epochs, args.batch, args.overrides)
     follow_parent()  # its training processes end with this one
     with sweep_lock(sweep_dir, advice="wait for it to finish, or pass another --sweep-dir"):
@@ -137,7 +160,7 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
 
     Exit status: 0 when at least one run finished with a result, 2 for bad settings (nothing
     to continue), 1 when the sweep stopped or no run produced a result."""
-    done = finished_lrs(sweep_dir, args.epochs)
+    done = finished_lrs(args, sweep_dir)
     todo = [v for v in lrs if v not in done]
     print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}; {len(lrs) - len(todo)} already finished")
     if todo:

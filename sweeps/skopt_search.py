@@ -35,7 +35,7 @@ from omegaconf import OmegaConf
 
 from nets.atomic import atomic_write_text
 from nets.errors import NnsweepError
-from runrecord import RunRecordError, find_runs, without_bookkeeping
+from runrecord import RunRecordError, find_runs, finite_or_none, without_bookkeeping
 from sweeps import trials as trial_log
 from sweeps.collect import collect
 from sweeps.launch import Outcome, SweepError, TrialLauncher, held_sweep_lock, machine_failure, relative_run_dir
@@ -318,8 +318,8 @@ class SkoptSearch(Sweeper):
                 "best_params": {k: _plain(v) for k, v in best["params"].items()},
                 "best_value": best["objective"],
                 "best_run_dir": best["run_dir"],
-                "best_val_acc": _finite(row["best_val_acc"].iloc[0]) if len(row) else None,
-                "best_test_acc": _finite(row["test_acc"].iloc[0]) if len(row) else None,
+                "best_val_acc": finite_or_none(row["best_val_acc"].iloc[0]) if len(row) else None,
+                "best_test_acc": finite_or_none(row["test_acc"].iloc[0]) if len(row) else None,
             })
         atomic_write_text(sweep_dir / RESULTS, yaml.safe_dump(results, sort_keys=False))
         write_skopt_plots(opt, space, sweep_dir, self.direction)
@@ -330,10 +330,3 @@ def _comparable(key: str, value: Any) -> Any:
     """A setting as compared between runs: the order of fixed overrides does not matter."""
     return sorted(value) if key == "fixed" and isinstance(value, list) else value
 
-
-def _finite(value: Any) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None

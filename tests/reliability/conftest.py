@@ -15,6 +15,7 @@ from tests.experiments.conftest import REPO
 
 # A small, quick training setup shared by the fault tests.
 TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false"]
+TINY_LR = ["--net", "mlp", *TINY[1:]]  # the same for sweeps.lr, which sets net= itself
 
 
 def start_module(module: str, *args: str, log: Path, env: dict | None = None, preexec=None) -> subprocess.Popen:

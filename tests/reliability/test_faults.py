@@ -40,7 +40,7 @@ def test_5_exceptions_in_trials_are_recorded_and_too_many_stop_the_sweep(tmp_pat
     runs = pd.read_csv(tmp_path / "mixed" / "runs.csv")
     failed = runs[runs["status"] == "failed"]
     assert len(failed) >= 1 and (runs["status"] == "ok").sum() >= 1
-    assert failed["error"].str.contains("train_limit must be >= 1").all()
+    assert failed["error"].str.contains("data.train_limit must be at least 1").all()
     doomed = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "data.train_limit=choice(0,-1)",
                         "optimizer.lr=interval(0.05, 0.5)", "trainer.progress=false", "hydra.sweeper.n_trials=20",
                         f"hydra.sweep.dir={tmp_path / 'doomed'}")

@@ -3,7 +3,7 @@ import csv
 
 
 from tests.experiments.conftest import run_module
-from tests.reliability.conftest import (TINY, finished_runs, kill_minus_9, recorded_trials, snapshot, start_module,
+from tests.reliability.conftest import (TINY, TINY_LR, finished_runs, kill_minus_9, recorded_trials, snapshot, start_module,
                                         wait_for)
 
 SKOPT = ["-m", "hydra/sweeper=skopt", "optimizer.lr=tag(log, interval(0.01, 3))", "net.hidden=choice([16],[32])",
@@ -47,7 +47,7 @@ def kill_after_two_runs_then_rerun(tmp_path, module, args, sweep):
 def test_2a_killed_lr_sweep_finishes_only_the_missing_runs(tmp_path):
     sweep = tmp_path / "lr"
     args = ["--lrs", "0.01,0.05,0.2,1", "--epochs", "3", "--batch", "10", "--jobs", "1", "--no-report",
-            "--sweep-dir", str(sweep), *TINY]
+            "--sweep-dir", str(sweep), *TINY_LR]
     output, done = kill_after_two_runs_then_rerun(tmp_path, "sweeps.lr", args, sweep)
     assert f"{done} already finished" in output
 

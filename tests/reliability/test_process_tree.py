@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.experiments.conftest import run_module
-from tests.reliability.conftest import TINY, start_module, wait_for
+from tests.reliability.conftest import TINY, TINY_LR, start_module, wait_for
 
 EPOCHS = 40  # long enough to be killed in the middle of training
 
@@ -24,7 +24,7 @@ def sweep_command(kind: str, sweep: Path) -> tuple[str, list[str]]:
     common = [*TINY, f"trainer.epochs={EPOCHS}"]
     if kind == "lr":
         return "sweeps.lr", ["--lrs", "0.05,0.1", "--batch", "10", "--jobs", "2", "--no-report", "--epochs", str(EPOCHS),
-                             "--sweep-dir", str(sweep), *TINY]
+                             "--sweep-dir", str(sweep), *TINY_LR]
     if kind == "grid":
         return "experiments.train", ["-m", "optimizer.lr=0.05,0.1", *common, "hydra.launcher.n_jobs=2",
                                      f"hydra.sweep.dir={sweep}"]

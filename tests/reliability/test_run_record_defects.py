@@ -4,11 +4,12 @@ exit codes and messages."""
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 
 from runrecord import exclusive_lock
 from tests.experiments.conftest import REPO, run_module
-from tests.reliability.conftest import TINY
+from tests.reliability.conftest import TINY, TINY_LR
 
 
 def one_line_error(result) -> str:
@@ -75,7 +76,7 @@ def test_15_the_next_start_of_a_run_removes_its_stale_temporary_files(tmp_path):
 def test_two_processes_never_train_one_run(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    with exclusive_lock(run / ".lock", "run directory"):
+    with exclusive_lock(run, "run directory"):
         line = one_line_error(train(tmp_path, f"hydra.run.dir={run}", "resume=true"))
     assert "is in use by process" in line
     assert not (run / "metrics.csv").exists()
@@ -88,7 +89,7 @@ def test_19_a_refused_command_leaves_no_empty_output_directory(tmp_path):
 
 
 def lr_sweep(tmp_path, *args):
-    return run_module("sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *TINY, *args,
+    return run_module("sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *TINY_LR, *args,
                       cwd=tmp_path)
 
 
@@ -121,7 +122,7 @@ def test_19_an_lr_sweep_whose_runs_all_failed_does_not_exit_0(tmp_path):
 
 def test_19_the_lock_message_names_a_flag_sweeps_lr_has(tmp_path):
     sweep = tmp_path / "s"
-    with exclusive_lock(sweep / ".lock", "sweep"):
+    with exclusive_lock(sweep, "sweep"):
         line = one_line_error(lr_sweep(tmp_path, "--lrs", "0.1", "--sweep-dir", str(sweep)))
     assert "in use by process" in line and "--sweep-dir" in line
 
@@ -133,3 +134,82 @@ def test_1_make_sweep_lr_passes_overrides_and_lists_its_variables():
     help_text = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True).stdout
     for name in ("NET", "DATA", "LRS", "EPOCHS", "BATCH", "ARGS"):
         assert name in help_text
+
+
+def test_a_process_refused_by_the_lock_leaves_the_live_run_alone(tmp_path):
+    """Before: the refused process removed the directory of the run that was still starting."""
+    run = tmp_path / "run"
+    with exclusive_lock(run, "run directory"):  # a run still loading its data: no record yet
+        one_line_error(train(tmp_path, f"hydra.run.dir={run}"))
+        assert run.is_dir()
+
+
+def test_a_run_whose_config_record_is_gone_is_not_overwritten(tmp_path):
+    run = tmp_path / "run"
+    assert train(tmp_path, f"hydra.run.dir={run}").returncode == 0
+    (run / ".hydra" / "config.yaml").unlink()
+    model = (run / "model.npz").read_bytes()
+    assert "already holds a run" in one_line_error(train(tmp_path, "optimizer.lr=0.7", f"hydra.run.dir={run}"))
+    assert "no record of its settings" in one_line_error(train(tmp_path, "resume=true", f"hydra.run.dir={run}"))
+    assert (run / "model.npz").read_bytes() == model
+
+
+def test_3_a_resume_may_not_shrink_the_epochs_a_run_has_trained(tmp_path):
+    run = tmp_path / "run"
+    assert train(tmp_path, "trainer.epochs=3", f"hydra.run.dir={run}").returncode == 0
+    line = one_line_error(train(tmp_path, "trainer.epochs=1", "resume=true", f"hydra.run.dir={run}"))
+    assert "has trained 3 epochs" in line and "epochs: 3" in (run / ".hydra" / "config.yaml").read_text()
+
+
+def test_an_unwritable_run_directory_is_one_line_and_a_refused_command_creates_nothing(tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):  # root writes anywhere: then only the cases below
+            assert "cannot write into" in one_line_error(train(tmp_path, f"hydra.run.dir={locked}"))
+    finally:
+        locked.chmod(0o700)
+    (tmp_path / "file").write_text("in the way")
+    assert "cannot create" in one_line_error(train(tmp_path, f"hydra.run.dir={tmp_path / 'file' / 'run'}"))
+    one_line_error(train(tmp_path, "optimizer.lr=abc", f"hydra.run.dir={tmp_path / 'never'}"))
+    assert not (tmp_path / "never").exists()
+    assert train(tmp_path, "trainer.epochs=1", f"hydra.run.dir='{tmp_path / 'with space'}'").returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "ro", "with space"]  # none named with quotes
+
+
+def test_an_lr_sweep_never_reuses_runs_trained_with_other_settings(tmp_path):
+    sweep = tmp_path / "s"
+    assert lr_sweep(tmp_path, "--lrs", "0.1", "--sweep-dir", str(sweep)).returncode == 0
+    again = lr_sweep(tmp_path, "--lrs", "0.1", "--sweep-dir", str(sweep), "net.hidden=[8]")
+    assert again.returncode == 0 and "0 already finished" in again.stdout
+    assert (sweep / "runs.csv").read_text().count("\n") == 3
+
+
+def test_lr_sweep_arguments_it_owns_or_cannot_use_are_refused(tmp_path):
+    for args, fragment in ((["--lrs", "0.1", "optimizer.lr=0.3"], "use --lrs"), (["--lr-max", "inf"], "finite"),
+                           (["--num", "100000000"], "2 to 200"), (["--net", "mlp,rashid"], "one config name"),
+                           (["--lrs", "0.1", f"hydra.sweep.dir={tmp_path}"], "use --sweep-dir")):
+        assert fragment in one_line_error(lr_sweep(tmp_path, *args))
+
+
+def test_a_bad_value_in_any_grid_point_stops_the_grid_before_it_trains(tmp_path):
+    result = run_module("experiments.train", "-m", "optimizer.l2=0,-1", *TINY, "trainer.epochs=1",
+                        f"hydra.sweep.dir={tmp_path / 'g'}", cwd=tmp_path)
+    assert "optimizer.l2 must be at least 0" in one_line_error(result)
+    assert not list((tmp_path / "g").glob("*/metrics.csv"))
+
+
+def test_runs_that_failed_on_missing_data_are_retried_once_it_is_there(tmp_path):
+    digits = tmp_path / "digits.csv"
+    args = ["--net", "mlp", "--data", "csv", "--lrs", "0.1", "--sweep-dir", str(tmp_path / "s"), "net.hidden=[8]",
+            f"data.train_csv={digits}", "data.val_size=20", "data.test_size=20"]
+    first = run_module("sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *args, cwd=tmp_path)
+    assert first.returncode != 0 and "digits.csv" in first.stderr
+    import numpy as np
+    rng = np.random.default_rng(0)
+    rows = np.column_stack([np.arange(200) % 10, rng.integers(0, 256, (200, 784))])
+    np.savetxt(digits, rows, fmt="%d", delimiter=",")
+    again = run_module("sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "1 ok" in again.stdout

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from nets.train import EpochRecord
-from runrecord import RunDir, RunRecordError, Status, Summary, exclusive_lock, find_runs
+from runrecord import LockedError, RunDir, RunRecordError, Status, Summary, exclusive_lock, find_runs
 from runrecord.rundir import BOOKKEEPING_KEYS, METRIC_COLUMNS
 from sweeps.collect import collect
 from tests.experiments.conftest import compose_config
@@ -105,7 +105,7 @@ def test_a_live_run_is_running_and_a_dead_one_interrupted(tmp_path):
         run = RunDir(tmp_path / name)
         run.write_config(cfg, [f"optimizer.lr={0.1 if name == 'live' else 0.2}"])
         run.write_summary(Summary(status=Status.RUNNING, epochs=1))
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path / "live" / ".lock")], stdout=subprocess.PIPE,
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path / "live")], stdout=subprocess.PIPE,
                               text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -124,7 +124,7 @@ def test_a_live_run_is_running_and_a_dead_one_interrupted(tmp_path):
 
 def test_the_run_lock_keeps_a_second_process_out(tmp_path):
     run = RunDir(tmp_path)
-    with exclusive_lock(tmp_path / ".lock", "run directory"):
+    with exclusive_lock(tmp_path, "run directory"):
         result = subprocess.run([sys.executable, "-c", "from runrecord import RunDir\nimport sys\n"
                                  f"with RunDir({str(tmp_path)!r}).training(wait=0.2): pass"],
                                 capture_output=True, text=True)
@@ -140,7 +140,7 @@ def test_stale_temporary_files_are_removed_when_training_starts(tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     with RunDir(tmp_path).training():
         pass
-    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [".lock", "keep.txt"]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [".lock", "keep.txt"]  # .lock: the holder's pid
 
 
 def test_find_runs_lists_recorded_runs(tmp_path):
@@ -149,3 +149,68 @@ def test_find_runs_lists_recorded_runs(tmp_path):
         RunDir(tmp_path / name).write_config(cfg, [])
     (tmp_path / "not-a-run").mkdir()
     assert [r.path.relative_to(tmp_path).as_posix() for r in find_runs(tmp_path)] == ["a", "a/nested", "b"]
+
+
+def test_deleting_the_lock_file_does_not_let_a_second_process_in(tmp_path):
+    """The lock is on the directory: the pid file beside it can go without freeing the run."""
+    with exclusive_lock(tmp_path, "run directory"):
+        (tmp_path / ".lock").unlink()
+        assert RunDir(tmp_path).is_live()
+        with pytest.raises(LockedError, match="in use"):
+            with RunDir(tmp_path).training(wait=0.1):
+                pass
+
+
+@pytest.mark.parametrize("field, value", [("best_val_acc", "high"), ("epochs_completed", "3"),
+                                          ("epochs_completed", None), ("status", 7)])
+def test_a_summary_field_of_the_wrong_type_is_one_line(tmp_path, field, value):
+    RunDir(tmp_path).write_summary(Summary(status=Status.OK, epochs_completed=3, best_val_acc=0.5))
+    data = json.loads((tmp_path / "summary.json").read_text())
+    (tmp_path / "summary.json").write_text(json.dumps({**data, field: value}))
+    with pytest.raises(RunRecordError, match=field):
+        RunDir(tmp_path).read_summary()
+
+
+@pytest.mark.parametrize("confusion", [[[1, 2], [3]], [["a", "b"], ["c", "d"]], [[1, None], [0, 1]], [[1e400, 0], [0, 1]],
+                                       [[1, -1], [0, 1]], "none"])
+def test_a_damaged_evaluation_is_one_line(tmp_path, confusion):
+    (tmp_path / "evaluation.json").write_text(json.dumps({"confusion": confusion, "test_source": "x"}).replace(
+        "Infinity", "1e400"))
+    with pytest.raises(RunRecordError, match="evaluation.json"):
+        RunDir(tmp_path).read_evaluation()
+
+
+def test_damaged_test_errors_are_one_line(tmp_path):
+    import numpy as np
+
+    from runrecord import TestErrors
+    run = RunDir(tmp_path)
+    good = TestErrors(np.zeros((2, 784), np.float32), np.array([1, 2]), np.array([3, 4]), np.array([0.9, 0.8], np.float32),
+                      np.array("test split"))
+    run.write_test_errors(good)
+    assert run.read_test_errors().labels.tolist() == [1, 2]
+    data = (tmp_path / "test_errors.npz").read_bytes()
+    (tmp_path / "test_errors.npz").write_bytes(data[:300])
+    with pytest.raises(RunRecordError, match="test_errors.npz is unreadable"):
+        run.read_test_errors()
+    for bad in (dict(images=np.zeros((2, 5), np.float32)), dict(images=np.zeros(784, np.float32)),
+                dict(confidence=np.array(["a", "b"])), dict(labels=np.array(1))):
+        run.write_test_errors(TestErrors(**{**good.__dict__, **bad}))
+        with pytest.raises(RunRecordError, match="does not hold test mistakes"):
+            run.read_test_errors()
+
+
+def test_collect_names_damaged_files_and_keeps_the_other_runs(tmp_path, capsys):
+    cfg = compose_config(["trainer.epochs=1"])
+    for i, name in enumerate(("a", "b", "c", "d")):
+        run = RunDir(tmp_path / name)
+        run.write_config(cfg, [f"optimizer.lr=0.{i + 1}"], {"runtime": {"choices": {"net": "rashid"}}})
+        run.write_summary(Summary(status=Status.OK, epochs=1, epochs_completed=1, best_val_acc=0.5 + i / 10))
+    (tmp_path / "a" / ".hydra" / "hydra.yaml").write_text("{{{")
+    (tmp_path / "b" / ".hydra" / "overrides.yaml").write_text("{{{")
+    (tmp_path / "c" / "summary.json").write_text('{"status": "ok", "best_val_acc": "high"}')
+    runs, _ = collect(tmp_path)
+    assert len(runs) == 4 and runs.iloc[0]["run"] == "d"
+    assert runs.set_index("run").loc["c", "status"] == "interrupted"
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 3 and all(w.startswith("nnsweep: warning:") for w in warnings)
