@@ -5,10 +5,13 @@ what to do, raised before any training starts.
 """
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from experiments.config import TARGETS, invalid_setting
 from nets.architectures import lenet5, mlp
@@ -129,3 +132,19 @@ def build_augmenter(cfg: Any) -> Augmenter | None:
 def build_targets(cfg: Any, classes: int, dtype) -> np.ndarray:
     on, off = TARGETS[str(cfg.data.targets)]
     return target_matrix(classes, on=on, off=off, dtype=dtype)
+
+
+@contextmanager
+def reading_recorded_config(path: Path) -> Iterator[None]:
+    """Use a run's recorded config inside the block: a file damaged or written by another version
+    (a key missing, a value of the wrong kind) is one line naming it, not a ``KeyError`` deep down."""
+    try:
+        yield
+    except ConfigError as err:  # a recorded value that no longer passes the checks
+        raise ConfigError(f"{path}: {err}; restore it or retrain the run") from None
+    except NnsweepError:
+        raise  # the data or a file, not the config
+    except (KeyError, AttributeError, TypeError, ValueError, OmegaConfBaseException) as err:
+        reason = " ".join(f"{type(err).__name__}: {err}".split())[:200]
+        raise ConfigError(f"{path} does not describe a run this nnsweep can read ({reason}); restore it or "
+                          "retrain the run") from None

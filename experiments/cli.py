@@ -23,6 +23,10 @@ EXIT_INTERRUPTED = 130  # the shell's code for a command ended by SIGINT
 INTERRUPTED = "interrupted; rerun the same command to continue (finished work is kept)"
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with the line that says how to continue this particular command."""
+
+
 def fail(message: str, exit_code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print ``message`` as one line on stderr and exit (status 2: bad input)."""
     print(f"nnsweep: error: {' '.join(str(message).split())}", file=sys.stderr)
@@ -103,6 +107,8 @@ def precheck(config_name: str, argv: list[str]) -> None:
     once, so a typo or an empty interval fails before any job starts.
     """
     multirun = _is_multirun(argv)
+    if multirun and config_name != "config":
+        fail(f"-m (multirun) is for training sweeps; python -m experiments.{config_name} works on one run at a time")
     args = [a for a in argv if a not in ("-m", "--multirun")]
     if any(a.startswith("-") for a in args):
         return  # --help, --cfg, --info ...: Hydra's own handling
@@ -195,8 +201,8 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
             precheck(hydra_config, sys.argv[1:])
             os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing a trace
         result = main()
-    except KeyboardInterrupt:
-        print(f"nnsweep: {INTERRUPTED}", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"nnsweep: {err if isinstance(err, Interrupted) else INTERRUPTED}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:
         known = _nnsweep_error(err)

@@ -22,13 +22,13 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from experiments.build import ConfigError, build_targets, load_data
+from experiments.build import build_targets, load_data, reading_recorded_config
 from experiments.cli import exits_on_bad_input, run_command
 from nets.data.datasets import load_test_dir
-from nets.data.readers import DataFormatError
 from nets.evaluation import evaluate_network, most_confident_errors
 from nets.train import LabelledData
 from runrecord import RunDir, TestErrors
+from runrecord.rundir import CONFIG
 
 # SHA-256 of the 10,000 official MNIST test labels as bytes: recognises that test set wherever it lives.
 MNIST_TEST_LABELS_SHA256 = "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5"
@@ -69,12 +69,10 @@ def load_run_test_set(run: RunDir, test_dir: str | Path | None = None) -> tuple[
     """The test images a run is judged on (its own test split, or ``test_dir``), scaled as it was
     trained; and a description of where they came from."""
     cfg = run.config()
-    try:
+    with reading_recorded_config(run.file(CONFIG)):
         if test_dir is not None:
             return load_test_dir(test_dir, cfg.data.scaling), str(test_dir)
         return load_data(cfg).test, f"{cfg.data.name} test split"
-    except DataFormatError as err:
-        raise ConfigError(str(err)) from None
 
 
 def evaluate_run(run_dir: str | Path, test_dir: str | Path | None = None, use_best: bool = True) -> dict[str, Any]:
@@ -83,7 +81,9 @@ def evaluate_run(run_dir: str | Path, test_dir: str | Path | None = None, use_be
     cfg = run.config()
     network = run.load_model(use_best)
     test, source = load_run_test_set(run, test_dir)
-    evaluation, outputs = evaluate_network(network, test, build_targets(cfg, network.output_size, network.dtype))
+    with reading_recorded_config(run.file(CONFIG)):
+        targets = build_targets(cfg, network.output_size, network.dtype)
+    evaluation, outputs = evaluate_network(network, test, targets)
     result = {"run_dir": str(run.path), "test_source": source, "weights": "best" if use_best else "final", **evaluation}
     if is_official_mnist_test(test.labels):
         right = outputs.argmax(axis=1) == test.labels

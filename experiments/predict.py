@@ -18,10 +18,12 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig
 
 from experiments.cli import exits_on_bad_input, run_command
+from experiments.build import ConfigError, reading_recorded_config
 from experiments.evaluate import QUIET_LOGGING, quiet_hydra
 from nets.data.datasets import scale_inputs
 from nets.data.digit_image import load_digit
 from runrecord import RunDir
+from runrecord.rundir import CONFIG
 
 
 @dataclass
@@ -41,18 +43,29 @@ def predict_images(run_dir: str | Path, images: list[str], top: int = 3) -> list
     run = RunDir(run_dir)
     cfg = run.config()
     network = run.load_model()
+    if not images:
+        raise ConfigError("image=[] names no image; give image=<file> or image=[a.png,b.png]")
+    if not 1 <= top <= network.output_size:
+        raise ConfigError(f"top must be 1 to {network.output_size} (the classes), got {top}")
     digits = np.stack([load_digit(p) for p in images])
-    x = scale_inputs(np.round(digits * 255).astype(np.uint8), cfg.data.scaling)
+    with reading_recorded_config(run.file(CONFIG)):
+        x = scale_inputs(np.round(digits * 255).astype(np.uint8), cfg.data.scaling)
     outputs = network.predict_proba(x)
     return [[(int(k), float(row[k])) for k in np.argsort(-row)[:top]] for row in outputs]
+
+
+def output_kind(run_dir: str | Path) -> str:
+    """What a run's outputs are: "p" (softmax probabilities) or "output" (sigmoid activations)."""
+    run = RunDir(run_dir)
+    with reading_recorded_config(run.file(CONFIG)):
+        return "p" if run.config().net.loss == "softmax_cross_entropy" else "output"
 
 
 @hydra.main(version_base="1.3", config_path=None, config_name="predict")
 @exits_on_bad_input
 def hydra_main(cfg: DictConfig) -> None:
     images = [str(i) for i in cfg.image] if isinstance(cfg.image, ListConfig) else [str(cfg.image)]
-    results = predict_images(cfg.run, images, cfg.top)
-    what = "p" if RunDir(cfg.run).config().net.loss == "softmax_cross_entropy" else "output"
+    results, what = predict_images(cfg.run, images, cfg.top), output_kind(cfg.run)
     for image, best in zip(images, results):
         print(f"{image}: " + ", ".join(f"{k} ({what}={v:.3f})" for k, v in best))
 

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.config import OBJECTIVES, register_configs
 from experiments.build import (ConfigError, build_augmenter, build_network, build_optimizer,
                                build_schedule, build_targets, check_trainer, load_data)
-from experiments.cli import exits_on_bad_input, remove_empty_run_dir, run_command
+from experiments.cli import Interrupted, exits_on_bad_input, remove_empty_run_dir, run_command
 from experiments.lifeline import follow_parent
 from experiments.progress import EpochProgress
 from nets.atomic import WriteError, write_error
@@ -139,7 +139,7 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
     def on_epoch_end(record, st: TrainState) -> None:
         # Checkpoint first: if the process dies after it, resume rewrites metrics.csv from it.
         save_checkpoint(run.model_path, network, optimizer=optimizer, schedule=schedule, state=st, rng=rng)
-        run.append_metrics(record)
+        run.append_metrics(record, history=st.records)
         run.write_summary(Summary(**base, **summarise(st), wall_time_s=time.time() - started))
         progress.epoch_done(record)
         log.info("epoch %d/%d  lr %.4g  train loss %.4f acc %.4f  val loss %.4f acc %.4f  (%.1f s)",
@@ -227,6 +227,11 @@ def hydra_main(cfg: DictConfig) -> float:
     if hydra_cfg.mode != RunMode.MULTIRUN:
         try:
             summary = train_run(cfg, run.path, overrides=overrides, hydra_record=record)
+        except KeyboardInterrupt:
+            remove_empty_run_dir(run.path)
+            if not run.exists():
+                raise
+            raise Interrupted(f"interrupted; continue the run with: resume=true hydra.run.dir={run.path}") from None
         except BaseException:
             remove_empty_run_dir(run.path)
             raise

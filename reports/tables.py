@@ -26,23 +26,55 @@ class SweepTables:
     epochs: pd.DataFrame  # one row per run and epoch
 
 
+# Columns the figures read as numbers, in runs.csv and in epochs.csv (where present).
+RUN_NUMBERS = ("best_val_acc", "best_epoch", "final_val_acc", "test_acc", "lr", "epochs", "epochs_completed")
+EPOCH_NUMBERS = ("epoch", "lr", "base_lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
+
+
+def _read_table(path: Path, required: bool) -> pd.DataFrame:
+    """A results table; a missing optional one is empty, anything unreadable is one line."""
+    collect_again = f"collect the sweep again: python -m sweeps.collect {path.parent}"
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        if required:
+            raise ReportError(f"{path.parent} has no {path.name}; collect it first: "
+                              f"python -m sweeps.collect {path.parent}") from None
+        return pd.DataFrame()
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        reason = " ".join(str(err).split())[:160]
+        raise ReportError(f"{path} is unreadable ({reason}); {collect_again}") from None
+
+
+def _check_numbers(table: pd.DataFrame, columns: tuple[str, ...], path: Path, required: tuple[str, ...] = ()) -> None:
+    """The columns figures compute with hold numbers (or nothing), as ``sweeps.collect`` writes them."""
+    collect_again = f"collect the sweep again: python -m sweeps.collect {path.parent}"
+    for column in required:
+        if column not in table:
+            raise ReportError(f"{path} is damaged (no {column} column); {collect_again}")
+    for column in columns:
+        if column in table:
+            numbers = pd.to_numeric(table[column], errors="coerce")
+            bad = numbers.isna() & table[column].notna()
+            if bad.any():
+                raise ReportError(f"{path} is damaged ({column} holds {table[column][bad].iloc[0]!r}, not a "
+                                  f"number); {collect_again}")
+            table[column] = numbers
+
+
 def load_tables(sweep_dir: str | Path) -> SweepTables:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise ReportError(f"sweep directory {sweep_dir} does not exist")
-    try:
-        runs = pd.read_csv(sweep_dir / "runs.csv")
-    except FileNotFoundError:
-        raise ReportError(f"{sweep_dir} has no runs.csv; collect it first: python -m sweeps.collect {sweep_dir}") from None
-    except pd.errors.EmptyDataError:
-        runs = pd.DataFrame()
-    try:
-        epochs = pd.read_csv(sweep_dir / "epochs.csv")
-    except (FileNotFoundError, pd.errors.EmptyDataError):
-        epochs = pd.DataFrame()
+    runs = _read_table(sweep_dir / "runs.csv", required=True)
+    epochs = _read_table(sweep_dir / "epochs.csv", required=False)
     if runs.empty:
         raise ReportError(f"{sweep_dir} has no runs to report on")
+    _check_numbers(runs, RUN_NUMBERS, sweep_dir / "runs.csv", required=("run", "status", "best_val_acc"))
     check_epochs(epochs, sweep_dir / "epochs.csv")
+    _check_numbers(epochs, EPOCH_NUMBERS, sweep_dir / "epochs.csv")
     return SweepTables(sweep_dir, runs, epochs)
 
 

@@ -302,9 +302,14 @@ class RunDir:
             raise RunRecordError(f"{path} is damaged ({err}); delete the run directory to retrain it") from None
         return records
 
-    def append_metrics(self, record: EpochRecord) -> None:
+    def append_metrics(self, record: EpochRecord, history: list[EpochRecord] = ()) -> None:
+        """Append one epoch; ``history`` (every epoch so far, this one last) rewrites the file
+        whole if it went missing during the run, so it never starts at a later epoch."""
         path = self.path / METRICS
         new = not path.exists()
+        if new and record.epoch > 1 and history:
+            self.rewrite_metrics(list(history))
+            return
         try:
             with open(path, "a", encoding="utf-8") as f:
                 if new:

@@ -25,8 +25,10 @@ def load_grey(path: str | Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataFormatError(f"image {path} does not exist")
+    if not path.is_file():
+        raise DataFormatError(f"image {path} is not a file; give the path of a PNG or JPEG of one digit")
     try:
         with Image.open(path) as img:
             w, h = img.size
@@ -41,6 +43,8 @@ def load_grey(path: str | Path) -> np.ndarray:
                 return a / (65535.0 if a.max() > 255 else 255.0)
             if img.mode == "F":
                 a = np.asarray(img, dtype=np.float64)
+                if not np.isfinite(a).all():
+                    raise DataFormatError(f"image {path} holds NaN or infinite pixel values; save it as 8-bit PNG")
                 return (a - a.min()) / max(a.max() - a.min(), 1e-12)
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
                 # Transparent drawings: what is transparent is paper, so lay them on white.

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
+import signal
 import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
 
 from runrecord import exclusive_lock
 from tests.experiments.conftest import REPO, run_module
-from tests.reliability.conftest import TINY, TINY_LR
+from tests.reliability.conftest import TINY, TINY_LR, start_module, wait_for
 
 
 def one_line_error(result) -> str:
@@ -213,3 +219,60 @@ def test_runs_that_failed_on_missing_data_are_retried_once_it_is_there(tmp_path)
     again = run_module("sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "1 ok" in again.stdout
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    run = tmp_path_factory.mktemp("finished") / "run"
+    result = run_module("experiments.train", *TINY, "trainer.epochs=1", f"hydra.run.dir={run}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run
+
+
+@pytest.mark.parametrize("edit, predict_reads_it", [
+    (lambda t: t.replace("  root: null\n", ""), False), (lambda t: t.replace("targets: onehot", "targets: x"), False),
+    (lambda t: t[:100], True), (lambda t: t.replace("scaling: unit", "scaling: weird"), True),
+], ids=["key-missing", "bad-targets", "truncated", "bad-scaling"])
+def test_evaluate_and_predict_read_a_damaged_run_config_as_one_line(finished, tmp_path, edit, predict_reads_it):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    config = run / ".hydra" / "config.yaml"
+    config.write_text(edit(config.read_text()))
+    assert "config.yaml" in one_line_error(run_module("experiments.evaluate", f"run={run}", cwd=tmp_path))
+    picture = tmp_path / "one.png"
+    Image.fromarray(np.pad(np.full((20, 4), 255, np.uint8), 4)).save(picture)
+    predicted = run_module("experiments.predict", f"run={run}", f"image={picture}", cwd=tmp_path)
+    if predict_reads_it:  # predict reads only data.scaling and net.loss
+        assert "config.yaml" in one_line_error(predicted)
+    else:
+        assert predicted.returncode == 0, predicted.stderr
+
+
+@pytest.mark.parametrize("args, fragment", [(["image=[]"], "names no image"), (["image=/tmp", "top=0"], "top must be"),
+                                            (["image=/tmp"], "is not a file"), (["-m", "image=/tmp"], "one run at a time")])
+def test_predict_arguments_that_cannot_work_are_one_line(finished, tmp_path, args, fragment):
+    assert fragment in one_line_error(run_module("experiments.predict", f"run={finished}", *args, cwd=tmp_path))
+    assert not (tmp_path / "multirun").exists()
+
+
+def test_ctrl_c_of_one_run_says_how_to_continue_it(tmp_path):
+    run = tmp_path / "run"
+    proc = start_module("experiments.train", *TINY, "trainer.epochs=200", "trainer.batch_size=1", f"hydra.run.dir={run}",
+                        log=tmp_path / "log")
+    wait_for(lambda: (run / "metrics.csv").exists(), what="the first epoch")
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(30) == 130
+    said = [line for line in (tmp_path / "log").read_text().splitlines() if line and not line.startswith("[")]
+    assert said == [f"nnsweep: interrupted; continue the run with: resume=true hydra.run.dir={run}"]
+
+
+def test_a_metrics_file_deleted_during_a_run_is_rewritten_whole(tmp_path):
+    from nets.train import EpochRecord
+    from runrecord import RunDir
+    run = RunDir(tmp_path)
+    history = [EpochRecord(e, 0.1, 0.5, 0.5, 0.5, 0.5, 0.1) for e in (1, 2, 3)]
+    for i, record in enumerate(history):
+        if i == 2:
+            (tmp_path / "metrics.csv").unlink()  # someone deletes it between epochs
+        run.append_metrics(record, history=history[: i + 1])
+    assert run.read_metrics() == history
