@@ -19,27 +19,19 @@ from pathlib import Path
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
 from nets.errors import NnsweepError
-from sweeps.launch import Outcome, SweepError, TrialLauncher, held_sweep_lock, machine_failure
+from sweeps.launch import LaunchingSweeper, Outcome, SweepError, TrialLauncher, held_sweep_lock, machine_failure
 
 log = logging.getLogger("nnsweep.grid")
 
 
-class GridSearch(Sweeper):
+class GridSearch(LaunchingSweeper):
     def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None) -> None:
         if max_batch_size is not None and max_batch_size < 1:
             raise SweepError(f"hydra.sweeper.max_batch_size must be at least 1 (or null: one batch), got {max_batch_size}")
         self.max_batch_size, self.params = max_batch_size, dict(params or {})
-
-    def setup(self, *, hydra_context, task_function, config) -> None:
-        from hydra.core.plugins import Plugins
-
-        self.hydra_context, self.config = hydra_context, config
-        self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> None:
         sweep_dir = Path(self.config.hydra.sweep.dir)

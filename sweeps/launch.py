@@ -32,6 +32,7 @@ from typing import Callable, Iterator, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
+from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nets.errors import NnsweepError
@@ -43,6 +44,18 @@ log = logging.getLogger("nnsweep.sweep")
 MAX_CRASHES = 2  # deaths of a trial's worker before the trial is recorded as failed
 # Launchers other than joblib's report a dead worker with these (submitit, Ray).
 WORKER_DEATHS = ("UncompletedJobError", "WorkerCrashedError")
+
+
+class LaunchingSweeper(Sweeper):
+    """What nnsweep's sweepers share of Hydra's interface: ``setup`` keeps the context and the
+    configured launcher (``self.launcher``); each sweeper writes its own ``sweep``."""
+
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        from hydra.core.plugins import Plugins
+
+        self.hydra_context, self.config = hydra_context, config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config)
 
 
 class SweepError(NnsweepError, CompactHydraException):

@@ -30,7 +30,6 @@ from typing import Any
 
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
 from nets.atomic import atomic_write_text
@@ -38,7 +37,8 @@ from nets.errors import NnsweepError
 from runrecord import RunRecordError, find_runs, finite_or_none, without_bookkeeping
 from sweeps import trials as trial_log
 from sweeps.collect import collect
-from sweeps.launch import Outcome, SweepError, TrialLauncher, held_sweep_lock, machine_failure, relative_run_dir
+from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, held_sweep_lock, machine_failure,
+                           relative_run_dir)
 from sweeps.search_space import SearchSpace, build_search_space
 from sweeps.trials import TRIALS, TrialLog
 
@@ -82,7 +82,7 @@ def _one_of(name: str, value: str, allowed) -> str:
     return value
 
 
-class SkoptSearch(Sweeper):
+class SkoptSearch(LaunchingSweeper):
     def __init__(self, method: Any = "gp", acq_func: Any = "gp_hedge", n_trials: int = 20,
                  n_initial_points: int = 5, initial_point_generator: Any = "random", seed: int = 0,
                  batch_size: int = 1, direction: Any = "maximize", max_failure_rate: float = 0.5,
@@ -112,14 +112,7 @@ class SkoptSearch(Sweeper):
         self.max_failure_rate, self.failure_objective = max_failure_rate, failure_objective
         self.params = dict(params or {})
 
-    # ----- Hydra's sweeper interface ---------------------------------------------------------
-    def setup(self, *, hydra_context, task_function, config) -> None:
-        from hydra.core.plugins import Plugins
-
-        self.hydra_context, self.config = hydra_context, config
-        self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config)
-
+    # ----- Hydra's sweeper interface (setup: LaunchingSweeper) -------------------------------
     def sweep(self, arguments: list[str]) -> None:
         sweep_dir = Path(self.config.hydra.sweep.dir)
         try:
