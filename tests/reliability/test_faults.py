@@ -31,8 +31,10 @@ def test_4_diverging_trials_are_recorded_penalised_tabled_and_reported(tmp_path)
 
 
 def test_5_exceptions_in_trials_are_recorded_and_too_many_stop_the_sweep(tmp_path):
-    # data.train_limit=0 raises inside the trial (a ConfigError from the data loader).
-    mixed = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "data.train_limit=choice(300,0)",
+    # A mini-batch larger than the training set raises inside the trial, when the data is loaded
+    # (a value out of range would be refused before the sweep starts).
+    mixed = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "trainer.batch_size=choice(10,400)",
+                       "data.train_limit=300",
                        "optimizer.lr=interval(0.05, 0.5)", "net=mlp", "net.hidden=[16]", "trainer.epochs=1",
                        "trainer.progress=false", "hydra.sweeper.n_trials=6", "hydra.sweeper.max_failure_rate=1.0",
                        "hydra.sweeper.method=random", f"hydra.sweep.dir={tmp_path / 'mixed'}")
@@ -40,8 +42,8 @@ def test_5_exceptions_in_trials_are_recorded_and_too_many_stop_the_sweep(tmp_pat
     runs = pd.read_csv(tmp_path / "mixed" / "runs.csv")
     failed = runs[runs["status"] == "failed"]
     assert len(failed) >= 1 and (runs["status"] == "ok").sum() >= 1
-    assert failed["error"].str.contains("data.train_limit must be at least 1").all()
-    doomed = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "data.train_limit=choice(0,-1)",
+    assert failed["error"].str.contains("larger than the training set").all()
+    doomed = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "trainer.batch_size=choice(400,500)", "data.train_limit=300",
                         "optimizer.lr=interval(0.05, 0.5)", "trainer.progress=false", "hydra.sweeper.n_trials=20",
                         f"hydra.sweep.dir={tmp_path / 'doomed'}")
     assert doomed.returncode != 0 and "Traceback" not in doomed.stderr
