@@ -55,7 +55,11 @@ class EvaluateConfig:
     run: str = MISSING  # a training run directory
     test: Optional[str] = None  # an IDX test set directory (t10k-* files) instead of the run's own test split
     weights: Weights = Weights.best
-    hydra: Any = field(default_factory=lambda: quiet_hydra("python -m experiments.evaluate", __doc__.split("\n\n")[0]))
+    hydra: Any = field(default_factory=lambda: quiet_hydra(
+        "python -m experiments.evaluate",
+        "python -m experiments.evaluate run=<run dir> [test=<IDX test dir>] [weights=best|final]\n"
+        "Evaluates a trained run on its test split (or another IDX test set) and writes evaluation.json and\n"
+        "test_errors.npz into the run directory.\n"))
 
 
 ConfigStore.instance().store(name="evaluate", node=EvaluateConfig)

@@ -32,7 +32,10 @@ class PredictConfig:
     run: str = MISSING  # a training run directory
     image: Any = MISSING  # one image file, or a list of them
     top: int = 3
-    hydra: Any = field(default_factory=lambda: quiet_hydra("python -m experiments.predict", __doc__.split("\n\n")[0]))
+    hydra: Any = field(default_factory=lambda: quiet_hydra(
+        "python -m experiments.predict",
+        "python -m experiments.predict run=<run dir> image=<png/jpg> (several: image=[a.png,b.png]) [top=3]\n"
+        "Prepares each image the way MNIST was made and prints the run's top classes for it.\n"))
 
 
 ConfigStore.instance().store(name="predict", node=PredictConfig)
