@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, NoReturn
 
 from nets.errors import NnsweepError
+from runrecord import BOOKKEEPING_KEYS
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 EXIT_BAD_INPUT = 2
@@ -71,7 +72,10 @@ def _first_value(override) -> str:
     sweep = override.value()
     if isinstance(sweep, IntervalSweep):
         return str(sweep.start)
-    return next(iter(override.sweep_string_iterator()))
+    first = next(iter(override.sweep_string_iterator()), None)
+    if first is None:
+        raise NnsweepError(f"{override.input_line} has no values to sweep; give at least one")
+    return first
 
 
 def _check_output_dir(parsed: list, key: str) -> None:
@@ -128,6 +132,18 @@ def precheck(config_name: str, argv: list[str]) -> None:
         check = _value_check(config_name)
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(config_name, overrides=plain, return_hydra_config=True)
+            if multirun:  # the sweeper's own params (a conf/search file) count as sweeps too
+                given = {o.get_key_element() for o in parsed}
+                params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items() if k not in given]
+                extra = OverridesParser.create().parse_overrides(params)
+                parsed, sweeps = parsed + extra, sweeps + [o for o in extra if o.is_sweep_override()]
+                plain = plain + [f"{o.get_key_element()}={_first_value(o)}" if o.is_sweep_override() else o.input_line
+                                 for o in extra]
+                swept = [o.get_key_element() for o in sweeps if o.get_key_element() in BOOKKEEPING_KEYS]
+                if swept:
+                    raise NnsweepError(f"{swept[0]} cannot be swept: it says how runs are driven, not what they compute; "
+                                       "run one command per value")
+                cfg = compose(config_name, overrides=plain, return_hydra_config=True)
             check(cfg)
             if multirun:  # every value of every discrete sweep, the others at their first value
                 for i, override in enumerate(parsed):

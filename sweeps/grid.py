@@ -22,7 +22,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from nets.errors import NnsweepError
-from sweeps.launch import LaunchingSweeper, Outcome, SweepError, TrialLauncher, held_sweep_lock, machine_failure
+from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, collect_on_interrupt, held_sweep_lock,
+                           machine_failure, no_result)
 
 log = logging.getLogger("nnsweep.grid")
 
@@ -41,7 +42,11 @@ class GridSearch(LaunchingSweeper):
         try:
             with held_sweep_lock(sweep_dir):
                 OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-                self._run(batches, sweep_dir)
+                try:
+                    self._run(batches, sweep_dir)
+                except KeyboardInterrupt:
+                    collect_on_interrupt(sweep_dir)
+                    raise
         except SweepError:
             raise
         except NnsweepError as err:  # the sweep is in use, a table cannot be written
@@ -71,3 +76,5 @@ class GridSearch(LaunchingSweeper):
             log.warning("recorded as failed: %s (%s)", " ".join(o.overrides), o.error)
         if any(o.machine_failed for o in outcomes):
             raise machine_failure(outcomes, sweep_dir, "run", "of the grid")
+        if outcomes and all(o.objective is None for o in outcomes):
+            raise no_result(sweep_dir, len(outcomes))

@@ -83,6 +83,28 @@ def machine_failure(outcomes: Sequence["Outcome"], sweep_dir: Path, noun: str, w
         f"to retry {'them' if many else 'it'} (finished {noun}s are kept)")
 
 
+class NoResultError(SweepError):
+    """A sweep that ran to its end without one trial producing a result: exit status 1."""
+
+    exit_code = 1
+
+
+def no_result(sweep_dir: Path, n: int) -> NoResultError:
+    return NoResultError(f"no trial of the sweep produced a result ({n} failed or diverged); see the status and error "
+                         f"columns of {sweep_dir / 'runs.csv'}")
+
+
+def collect_on_interrupt(sweep_dir: Path) -> None:
+    """Ctrl-C of a sweep: write runs.csv and epochs.csv of what exists before leaving, so the
+    tables never lag behind the runs (a second Ctrl-C skips it)."""
+    from sweeps.collect import collect
+
+    try:
+        collect(sweep_dir)
+    except (NnsweepError, KeyboardInterrupt):
+        pass
+
+
 @dataclass
 class Outcome:
     """How one job of a batch ended."""

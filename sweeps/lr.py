@@ -162,16 +162,18 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
     to continue), 1 when the sweep stopped or no run produced a result."""
     done = finished_lrs(args, sweep_dir)
     todo = [v for v in lrs if v not in done]
+    child_said_why = False
     print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}; {len(lrs) - len(todo)} already finished")
     if todo:
         result = subprocess.run(build_command(args, todo, sweep_dir))
         if result.returncode == EXIT_BAD_INPUT:
             return EXIT_BAD_INPUT  # its one line said what to change; rerunning as is would fail again
-        if result.returncode != 0:
+        child_said_why = result.returncode == 1  # its one line: a machine failure, or no result at all
+        if result.returncode not in (0, 1):
             print(f"nnsweep: error: the sweep stopped (exit {result.returncode}); rerun the same command to "
                   f"continue it, finished runs are kept in {sweep_dir}", file=sys.stderr)
-            if not find_runs(sweep_dir):
-                return result.returncode
+        if result.returncode != 0 and not find_runs(sweep_dir):
+            return result.returncode
     runs, _ = collect(sweep_dir)
     print(describe(runs))
     print(f"results: {sweep_dir / 'runs.csv'}, {sweep_dir / 'epochs.csv'}")
@@ -180,10 +182,11 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
 
         print(f"report: {build_report(sweep_dir)}")
     if runs.empty or runs["best_val_acc"].isna().all():
-        print(f"nnsweep: error: no run of the sweep produced a validation accuracy; see the status and error "
-              f"columns of {sweep_dir / 'runs.csv'}", file=sys.stderr)
+        if not (todo and child_said_why):
+            print(f"nnsweep: error: no run of the sweep produced a validation accuracy; see the status and error "
+                  f"columns of {sweep_dir / 'runs.csv'}", file=sys.stderr)
         return 1
-    return 0
+    return 1 if todo and child_said_why else 0
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ from nets.errors import NnsweepError
 from runrecord import RunRecordError, find_runs, finite_or_none, without_bookkeeping
 from sweeps import trials as trial_log
 from sweeps.collect import collect
-from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, held_sweep_lock, machine_failure,
-                           relative_run_dir)
+from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, collect_on_interrupt, held_sweep_lock,
+                           machine_failure, no_result, relative_run_dir)
 from sweeps.search_space import SearchSpace, build_search_space
 from sweeps.trials import TRIALS, TrialLog
 
@@ -119,7 +119,11 @@ class SkoptSearch(LaunchingSweeper):
             space = self._search_space(arguments)
             with held_sweep_lock(sweep_dir):
                 OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-                self._run(space, sweep_dir)
+                try:
+                    self._run(space, sweep_dir)
+                except KeyboardInterrupt:
+                    collect_on_interrupt(sweep_dir)
+                    raise
         except SweepError:
             raise
         except NnsweepError as err:  # a bad space, a sweep in use, a damaged trial log
@@ -317,6 +321,8 @@ class SkoptSearch(LaunchingSweeper):
         atomic_write_text(sweep_dir / RESULTS, yaml.safe_dump(results, sort_keys=False))
         write_skopt_plots(opt, space, sweep_dir, self.direction)
         log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
+        if best is None:
+            raise no_result(sweep_dir, len(trials))
 
 
 def _comparable(key: str, value: Any) -> Any:

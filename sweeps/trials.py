@@ -80,9 +80,36 @@ def load(sweep_dir: str | Path) -> TrialLog | None:
             missing = [k for k in TRIAL_FIELDS if not isinstance(trial, dict) or k not in trial]
             if missing:
                 raise TrialLogError(f"{damaged} (a trial lacks {', '.join(missing)}); {advice}")
-            if not isinstance(trial["told"], (int, float)) or not math.isfinite(trial["told"]):
-                raise TrialLogError(f"{damaged} (a trial's told value is {trial['told']!r}); {advice}")
+            problem = _trial_problem(trial)
+            if problem:
+                raise TrialLogError(f"{damaged} (a trial's {problem}); {advice}")
+    names = settings.get("names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise TrialLogError(f"{damaged} (settings.names is {names!r}, not a list of parameter names); {advice}")
+    if not all(_is_count(v) for v in crashes.values()):
+        raise TrialLogError(f"{damaged} (crash counts must be whole numbers); {advice}")
     return TrialLog(settings, rounds, {str(k): int(v) for k, v in crashes.items()})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _trial_problem(trial: dict[str, Any]) -> str | None:
+    """What is wrong with one recorded trial, or None: its values are used as numbers and lists."""
+    if not _is_number(trial["told"]):
+        return f"told value is {trial['told']!r}"
+    if trial["objective"] is not None and not _is_number(trial["objective"]):
+        return f"objective is {trial['objective']!r}"
+    if not isinstance(trial["point"], list) or not isinstance(trial["params"], dict):
+        return "point or params is not a list and a mapping"
+    if not isinstance(trial["run_dir"], (str, type(None))) or not isinstance(trial["status"], (str, type(None))):
+        return "run_dir or status is not text"
+    return None
 
 
 def save(sweep_dir: str | Path, log: TrialLog) -> None:

@@ -122,8 +122,11 @@ def test_1_bad_settings_are_not_followed_by_rerun_advice(tmp_path):
 
 def test_19_an_lr_sweep_whose_runs_all_failed_does_not_exit_0(tmp_path):
     result = lr_sweep(tmp_path, "--lrs", "0.1,1", "data.train_limit=5")  # fewer images than the mini-batch
-    assert result.returncode == 1
-    assert "no run of the sweep produced a validation accuracy" in result.stderr and "2 failed" in result.stdout
+    assert result.returncode == 1 and "2 failed" in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("nnsweep: error:")]
+    assert len(errors) == 1 and "produced a result" in errors[0] and "rerun" not in result.stderr
+    again = lr_sweep(tmp_path, "--lrs", "0.1,1", "data.train_limit=5")  # nothing left to train: said once more
+    assert again.returncode == 1 and "no run of the sweep produced a validation accuracy" in again.stderr
 
 
 def test_19_the_lock_message_names_a_flag_sweeps_lr_has(tmp_path):

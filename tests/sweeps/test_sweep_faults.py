@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.experiments.conftest import REPO, run_module
 from tests.reliability.conftest import kill_minus_9, start_module, wait_for
@@ -174,3 +175,55 @@ def test_a_run_killed_in_a_grid_resumes_and_its_finished_companion_is_kept(tmp_p
     runs = pd.read_csv(sweep / "runs.csv")
     assert sorted(runs["epochs_completed"]) == [1, 60] and set(runs["status"]) == {"ok"}
     assert "resuming" in log  # the killed run continued from its checkpoint
+
+
+@pytest.mark.parametrize("edit", [
+    lambda log: log["rounds"][0][0].update(objective="abc"), lambda log: log["rounds"][0][0].update(objective=1e999),
+    lambda log: log["rounds"][0][0].update(point=None), lambda log: log["rounds"][0][0].update(told=True),
+    lambda log: log.update(crashes={"x": "abc"}), lambda log: log["settings"].update(names=5),
+], ids=["objective-text", "objective-inf", "point-null", "told-bool", "crash-text", "names-int"])
+def test_a_hand_damaged_trial_log_is_one_line(tmp_path, edit):
+    from sweeps.trials import TrialLogError, load
+    log = {"format": "nnsweep-skopt-trials", "version": 1, "settings": {"names": ["optimizer.lr"]}, "crashes": {},
+           "rounds": [[{"job": 0, "run_dir": "a", "point": [0.1], "params": {"optimizer.lr": 0.1}, "objective": 0.5,
+                        "status": "ok", "told": -0.5}]]}
+    assert load_ok(tmp_path, log, load)
+    edit(log)
+    (tmp_path / "trials.json").write_text(json.dumps(log).replace("Infinity", "1e999"))
+    with pytest.raises(TrialLogError, match="is damaged"):
+        load(tmp_path)
+
+
+def load_ok(tmp_path, log, load) -> bool:
+    (tmp_path / "trials.json").write_text(json.dumps(log))
+    return load(tmp_path).trials[0]["objective"] == 0.5
+
+
+def test_sweeping_the_sweep_name_and_bad_values_in_a_search_file_are_refused_before_training(tmp_path):
+    conf = tmp_path / "conf" / "search"
+    conf.mkdir(parents=True)
+    (conf / "bad.yaml").write_text("# @package _global_\ndefaults:\n  - override /hydra/sweeper: skopt\n"
+                                   "hydra:\n  sweeper:\n    n_trials: 4\n    params:\n"
+                                   "      optimizer.lr: \"choice(0.1,abc,0.5)\"\n")
+    for args, fragment in ((["sweep=a,b", "optimizer.lr=0.1"], "sweep cannot be swept"),
+                           ([f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "search=bad"], "optimizer.lr=abc"),
+                           (["trainer.seed=range(5,1)"], "has no values to sweep")):
+        result = run_module("experiments.train", "-m", *TINY, "trainer.epochs=1", *args, cwd=tmp_path)
+        assert result.returncode == 2 and fragment in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "multirun").exists()
+
+
+def test_a_grid_where_every_point_fails_exits_1_and_ctrl_c_still_writes_the_tables(tmp_path):
+    failing = run_module("experiments.train", "-m", *TINY, "trainer.epochs=1", "trainer.batch_size=400,500",
+                         f"hydra.sweep.dir={tmp_path / 'f'}", cwd=tmp_path)
+    assert failing.returncode == 1 and "no trial of the sweep produced a result" in failing.stderr
+    assert (tmp_path / "f" / "runs.csv").read_text().count("\n") == 3
+    sweep = tmp_path / "c"
+    proc = start_module("experiments.train", "-m", *TINY, "trainer.epochs=40", "optimizer.lr=0.01,0.1",
+                        "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}", log=tmp_path / "c.log")
+    wait_for(lambda: sum(1 for m in sweep.glob("*/metrics.csv") if len(m.read_text().splitlines()) > 2) == 2,
+             what="both runs training")
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(60) == 130
+    runs = pd.read_csv(sweep / "runs.csv")
+    assert sorted(runs["status"]) == ["interrupted", "interrupted"]
