@@ -93,12 +93,17 @@ def finished_lrs(args, sweep_dir: Path) -> set[float]:
         try:
             summary = run.read_summary()
             lr = float(run.config().optimizer.lr)
-            ours = sorted(without_bookkeeping(run_overrides(args, format_lr(lr))))
-            if summary is not None and summary.is_done(args.epochs) and sorted(run.defining_overrides()) == ours:
+            ours = _by_key(without_bookkeeping(run_overrides(args, format_lr(lr))))
+            if summary is not None and summary.is_done(args.epochs) and _by_key(run.defining_overrides()) == ours:
                 done.add(lr)
         except (RunRecordError, ValueError, TypeError, AttributeError):
             continue  # damaged or not one of ours: train it (again)
     return done
+
+
+def _by_key(overrides: list[str]) -> dict[str, str]:
+    """Overrides as key -> value, the last one of a key winning, as Hydra applies them."""
+    return dict(o.lstrip("+~").partition("=")[::2] for o in overrides)
 
 
 def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
