@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from runrecord import RunRecordError, find_runs
-from tests.experiments.conftest import REPO
+from tests.experiments.conftest import REPO, run_module
 
 # A small, quick training setup shared by the fault tests.
 TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false"]
@@ -72,3 +74,12 @@ def recorded_trials(sweep_dir: Path) -> list[dict]:
         return [t for r in json.loads((sweep_dir / "trials.json").read_text())["rounds"] for t in r]
     except (OSError, json.JSONDecodeError, KeyError):
         return []
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A small finished run, trained once per test module."""
+    run = tmp_path_factory.mktemp("trained") / "run"
+    result = run_module("experiments.train", *TINY, "trainer.epochs=1", f"hydra.run.dir={run}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run

@@ -100,14 +100,6 @@ def test_7_checksum_mismatch_after_download(tmp_path):
     assert not list((tmp_path / "mnist").glob("*.gz"))  # nothing unverified was kept
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("trained") / "run"
-    result = run_module("experiments.train", *TINY, "trainer.epochs=1", f"hydra.run.dir={run}")
-    assert result.returncode == 0, result.stderr[-2000:]
-    return run
-
-
 def damaged_copy(trained_run, tmp_path, damage):
     import shutil
     run = tmp_path / "copy"

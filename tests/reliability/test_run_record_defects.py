@@ -224,21 +224,13 @@ def test_runs_that_failed_on_missing_data_are_retried_once_it_is_there(tmp_path)
     assert "1 ok" in again.stdout
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    run = tmp_path_factory.mktemp("finished") / "run"
-    result = run_module("experiments.train", *TINY, "trainer.epochs=1", f"hydra.run.dir={run}")
-    assert result.returncode == 0, result.stderr[-2000:]
-    return run
-
-
 @pytest.mark.parametrize("edit, predict_reads_it", [
     (lambda t: t.replace("  root: null\n", ""), False), (lambda t: t.replace("targets: onehot", "targets: x"), False),
     (lambda t: t[:100], True), (lambda t: t.replace("scaling: unit", "scaling: weird"), True),
 ], ids=["key-missing", "bad-targets", "truncated", "bad-scaling"])
-def test_evaluate_and_predict_read_a_damaged_run_config_as_one_line(finished, tmp_path, edit, predict_reads_it):
+def test_evaluate_and_predict_read_a_damaged_run_config_as_one_line(trained_run, tmp_path, edit, predict_reads_it):
     run = tmp_path / "run"
-    shutil.copytree(finished, run)
+    shutil.copytree(trained_run, run)
     config = run / ".hydra" / "config.yaml"
     config.write_text(edit(config.read_text()))
     assert "config.yaml" in one_line_error(run_module("experiments.evaluate", f"run={run}", cwd=tmp_path))
@@ -253,8 +245,8 @@ def test_evaluate_and_predict_read_a_damaged_run_config_as_one_line(finished, tm
 
 @pytest.mark.parametrize("args, fragment", [(["image=[]"], "names no image"), (["image=/tmp", "top=0"], "top must be"),
                                             (["image=/tmp"], "is not a file"), (["-m", "image=/tmp"], "one run at a time")])
-def test_predict_arguments_that_cannot_work_are_one_line(finished, tmp_path, args, fragment):
-    assert fragment in one_line_error(run_module("experiments.predict", f"run={finished}", *args, cwd=tmp_path))
+def test_predict_arguments_that_cannot_work_are_one_line(trained_run, tmp_path, args, fragment):
+    assert fragment in one_line_error(run_module("experiments.predict", f"run={trained_run}", *args, cwd=tmp_path))
     assert not (tmp_path / "multirun").exists()
 
 
