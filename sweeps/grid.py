@@ -19,11 +19,8 @@ from pathlib import Path
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
 
-from nets.errors import NnsweepError
-from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, collect_on_interrupt, held_sweep_lock,
-                           machine_failure, no_result)
+from sweeps.launch import LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, no_result
 
 log = logging.getLogger("nnsweep.grid")
 
@@ -35,22 +32,10 @@ class GridSearch(LaunchingSweeper):
         self.max_batch_size, self.params = max_batch_size, dict(params or {})
 
     def sweep(self, arguments: list[str]) -> None:
-        sweep_dir = Path(self.config.hydra.sweep.dir)
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
         batches = BasicSweeper.split_arguments(overrides, self.max_batch_size)
-        try:
-            with held_sweep_lock(sweep_dir):
-                OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-                try:
-                    self._run(batches, sweep_dir)
-                except KeyboardInterrupt:
-                    collect_on_interrupt(sweep_dir)
-                    raise
-        except SweepError:
-            raise
-        except NnsweepError as err:  # the sweep is in use, a table cannot be written
-            raise SweepError(str(err)) from None
+        self.run_locked(lambda sweep_dir: self._run(batches, sweep_dir))
 
     def _run(self, batches: list[list[list[str]]], sweep_dir: Path) -> None:
         launcher = TrialLauncher(self)

@@ -57,6 +57,24 @@ class LaunchingSweeper(Sweeper):
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
 
+    def run_locked(self, body: Callable[[Path], None]) -> None:
+        """``body(sweep_dir)`` under the sweep lock, after saving ``multirun.yaml``; Ctrl-C still
+        writes the sweep's tables, and a project error leaves as a ``SweepError`` (one line from
+        Hydra too)."""
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        try:
+            with held_sweep_lock(sweep_dir):
+                OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+                try:
+                    body(sweep_dir)
+                except KeyboardInterrupt:
+                    collect_on_interrupt(sweep_dir)
+                    raise
+        except SweepError:
+            raise
+        except NnsweepError as err:  # a bad space, a sweep in use, a damaged trial log, a table not written
+            raise SweepError(str(err)) from None
+
 
 class SweepError(NnsweepError, CompactHydraException):
     """A sweep that cannot go on: one line from ``experiments.cli.run_command`` (an

@@ -30,15 +30,13 @@ from typing import Any
 
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
 
 from nets.atomic import atomic_write_text
-from nets.errors import NnsweepError
 from runrecord import RunRecordError, find_runs, finite_or_none, without_bookkeeping
 from sweeps import trials as trial_log
 from sweeps.collect import collect
-from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, collect_on_interrupt, held_sweep_lock,
-                           machine_failure, no_result, relative_run_dir)
+from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, no_result,
+                           relative_run_dir)
 from sweeps.search_space import SearchSpace, build_search_space
 from sweeps.trials import TRIALS, TrialLog
 
@@ -114,20 +112,7 @@ class SkoptSearch(LaunchingSweeper):
 
     # ----- Hydra's sweeper interface (setup: LaunchingSweeper) -------------------------------
     def sweep(self, arguments: list[str]) -> None:
-        sweep_dir = Path(self.config.hydra.sweep.dir)
-        try:
-            space = self._search_space(arguments)
-            with held_sweep_lock(sweep_dir):
-                OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-                try:
-                    self._run(space, sweep_dir)
-                except KeyboardInterrupt:
-                    collect_on_interrupt(sweep_dir)
-                    raise
-        except SweepError:
-            raise
-        except NnsweepError as err:  # a bad space, a sweep in use, a damaged trial log
-            raise SweepError(str(err)) from None
+        self.run_locked(lambda sweep_dir: self._run(self._search_space(arguments), sweep_dir))
 
     # ----- the search ------------------------------------------------------------------------
     def _search_space(self, arguments: list[str]) -> SearchSpace:
