@@ -95,7 +95,6 @@ class Summary:
     objective: str = "best_val_acc"
     objective_direction: str = "max"
     error: str | None = None
-    crashes: int = 0  # times a worker died under this run (a machine failure, not the trial's)
     run_dir: str | None = None
 
     def objective_value(self) -> float | None:

@@ -328,7 +328,6 @@ def _record_failed(run: RunDir, error: str) -> None:
             except RunRecordError:
                 summary = Summary(run_dir=str(run.path))
             summary.status, summary.error = Status.FAILED, error
-            summary.crashes = max(summary.crashes, MAX_CRASHES)
             run.write_summary(summary)
     except NnsweepError as err:  # it is in use, or cannot be written: the sweep's own record stands
         log.warning("could not record %s as failed: %s", run.path, err)
