@@ -28,9 +28,7 @@ setup: $(STAMP) ## Create .venv and install nnsweep with its test tools (pip ins
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# compat mode: a plain path entry, so Python merges our hydra_plugins/ namespace portion with
-	# the launchers' (the default editable finder hides it once another portion is installed).
-	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
 sweep-lr: $(STAMP) ## Sweep the learning rate (NET, DATA, LRS, EPOCHS, BATCH); tables and report

@@ -25,7 +25,7 @@ def compose_config(overrides=(), config_name="config", return_hydra_config=False
 
 def run_module(module: str, *args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python -m module args...`` as a user would type it; output captured as text."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or REPO, env=env, capture_output=True,
                           text=True, timeout=timeout)
 

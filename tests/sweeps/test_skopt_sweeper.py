@@ -19,7 +19,7 @@ def sweep(tmp_path, name, *extra, env=None, launcher="basic"):
             f"hydra/launcher={launcher}", f"hydra.sweep.dir={tmp_path / name}", "hydra.sweep.subdir=${hydra.job.num}",
             *SPACE, *extra]
     return subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})})
 
 
 def record(tmp_path, name):
@@ -164,7 +164,7 @@ def test_the_same_arguments_in_another_order_continue_the_sweep(tmp_path):
             "hydra.sweeper.n_trials=5", *reversed(SPACE), f"hydra.sweep.dir={tmp_path / 'o'}", "hydra/launcher=basic",
             "hydra.sweep.subdir=${hydra.job.num}", "hydra/sweeper=skopt"]
     again = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "PYTHONPATH": str(REPO)})
+                           env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     assert again.returncode == 0, again.stderr[-2000:]
     strip = lambda trials: [(t["point"], t["told"]) for t in trials]
     assert strip(record(tmp_path, "o")) == strip(record(tmp_path, "whole"))

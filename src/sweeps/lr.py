@@ -194,5 +194,10 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
     return 1 if todo and child_said_why else 0
 
 
-if __name__ == "__main__":
+def command() -> None:
+    """The ``nnsweep-sweep-lr`` console script."""
     run_command(main)
+
+
+if __name__ == "__main__":
+    command()

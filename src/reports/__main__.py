@@ -18,5 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def command() -> None:
+    """The ``nnsweep-report`` console script."""
     run_command(main)
+
+
+if __name__ == "__main__":
+    command()

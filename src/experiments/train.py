@@ -218,7 +218,7 @@ def _hydra_record(hydra_cfg) -> dict[str, Any]:
             "mode": str(hydra_cfg.mode)}
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
 @exits_on_bad_input
 def hydra_main(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()

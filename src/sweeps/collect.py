@@ -150,7 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def command() -> None:
+    """The ``nnsweep-collect`` console script."""
     from experiments.cli import run_command
 
     run_command(main)
+
+
+if __name__ == "__main__":
+    command()

@@ -18,7 +18,7 @@ from typing import Callable, NoReturn
 from nets.errors import NnsweepError
 from runrecord import BOOKKEEPING_KEYS
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by SIGINT
 INTERRUPTED = "interrupted; rerun the same command to continue (finished work is kept)"
