@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# uv installs the exact versions of uv.lock; its own version is the one that file pins.
+UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+UV := .uv/bin/uv
+export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
 # Variables of `make sweep-lr` (listed by `make help`):
@@ -16,20 +20,24 @@ BATCH ?= 1## mini-batch size
 ARGS ?=## more Hydra overrides for every run, e.g. ARGS='optimizer=momentum trainer.seed=1'
 SWEEP ?=
 
-.PHONY: help setup test bench clean sweep-lr report
+.PHONY: help setup lock test bench clean sweep-lr report
 
 help: ## List the targets, one line each, and the variables of sweep-lr
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "Variables of sweep-lr:"
 	@grep -E '^[A-Z]+ \?=.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = " \\?=[^#]*## "}; {printf "  %-8s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## Create .venv and install nnsweep with its test tools (pip install -e '.[dev]')
+setup: $(STAMP) ## Create .venv with the exact versions of uv.lock and nnsweep installed editable
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .uv uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --quiet --locked --extra dev --python $(PYTHON)
 	@touch $@
+
+lock: | $(UV) ## Refresh uv.lock to the newest versions pyproject.toml allows (then make test)
+	$(UV) lock --upgrade --python $(PYTHON)
 
 sweep-lr: $(STAMP) ## Sweep the learning rate (NET, DATA, LRS, EPOCHS, BATCH); tables and report
 	$(PY) -m sweeps.lr --net $(NET) --data $(DATA) --epochs $(EPOCHS) --batch $(BATCH) $(if $(LRS),--lrs $(LRS)) $(ARGS)
@@ -46,5 +54,5 @@ bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a 
 	$(PY) -m bench.epoch_speed
 
 clean: ## Remove the virtualenv and caches (results in outputs/ and multirun/ are kept)
-	rm -rf $(VENV) .pytest_cache *.egg-info
+	rm -rf $(VENV) .uv .pytest_cache src/*.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
