@@ -1,0 +1,153 @@
+"""nnsweep as a real package: the wheel holds what a run needs and works from any directory, the
+console scripts complete in bash as Hydra documents, and Hydra 1.4 can find the sweepers.
+
+The wheel test builds the wheel with uv, installs it (not editable) into a fresh virtualenv with
+the versions of uv.lock, and drives every entrypoint from an unrelated temporary directory, so a
+file that only exists in the clone (the configs, the plugins) cannot hide.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sweeps import trials
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+UV = shutil.which("uv", path=str(BIN)) or shutil.which("uv")
+SCRIPTS = ["nnsweep-train", "nnsweep-evaluate", "nnsweep-predict", "nnsweep-sweep-lr", "nnsweep-collect",
+           "nnsweep-report"]
+TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false"]
+
+pytestmark = pytest.mark.skipif(UV is None, reason="uv is installed by make setup (the dev extra)")
+
+
+def run(*args, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                            env=env)
+    assert result.returncode == 0, f"{args}: exit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    run(UV, "build", "--wheel", "--out-dir", out, REPO, cwd=REPO)
+    (built,) = out.glob("nnsweep-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> dict:
+    """A fresh virtualenv with the wheel and uv.lock's versions of its dependencies; the
+    environment to run its commands in (no PYTHONPATH, so nothing comes from the clone)."""
+    root = tmp_path_factory.mktemp("venv")
+    venv = root / "venv"
+    run(UV, "venv", "--quiet", "--python", sys.executable, venv, cwd=root)
+    constraints = root / "constraints.txt"
+    exported = run(UV, "export", "--frozen", "--no-hashes", "--no-emit-project", "--no-header", cwd=REPO)
+    constraints.write_text(exported.stdout)
+    run(UV, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "--constraints", constraints, wheel,
+        cwd=root)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return {"bin": venv / "bin", "env": env}
+
+
+def test_the_wheel_holds_the_configs_and_plugins_and_nothing_of_the_clone(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "experiments/conf/config.yaml" in names and "experiments/conf/net/rashid.yaml" in names
+    assert "experiments/conf/search/mlp_lr_l2.yaml" in names
+    assert "hydra_plugins/nnsweep_grid/grid_sweeper.py" in names
+    assert "hydra_plugins/nnsweep_skopt/skopt_sweeper.py" in names
+    assert not any(n.startswith(("tests/", "bench/", "hydra_plugins/__init__")) for n in names)
+    entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry).decode()
+    assert all(f"{script} = " in text for script in SCRIPTS)
+    assert "[hydra.plugins]" in text
+
+
+def test_the_installed_wheel_trains_sweeps_reports_evaluates_and_predicts_from_any_directory(installed, tmp_path):
+    bin_, env = installed["bin"], installed["env"]
+    where = run(bin_ / "python", "-c", "import experiments, hydra_plugins.nnsweep_skopt as s; "
+                "print(experiments.__file__); print(s.__file__)", cwd=tmp_path, env=env).stdout
+    assert str(REPO) not in where and where.count("site-packages") == 2, where
+
+    # One epoch through the console script, and the same through python -m.
+    run(bin_ / "nnsweep-train", *TINY, "trainer.epochs=1", "hydra.run.dir=runs/one", cwd=tmp_path, env=env)
+    summary = json.loads((tmp_path / "runs" / "one" / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["epochs_completed"] == 1
+    run(bin_ / "nnsweep-train", *TINY, "trainer.epochs=1", cwd=tmp_path, env=env)
+    assert len(list((tmp_path / "outputs").glob("*/*/summary.json"))) == 1  # under the current directory
+    shown = run(bin_ / "python", "-m", "experiments.train", *TINY, "--cfg", "job", cwd=tmp_path, env=env)
+    assert "hidden:\n  - 16" in shown.stdout  # python -m composes the same configs
+
+    evaluated = run(bin_ / "nnsweep-evaluate", "run=runs/one", cwd=tmp_path, env=env)
+    assert "test" in evaluated.stdout.lower()
+    picture = tmp_path / "one.png"
+    Image.fromarray(np.pad(np.full((20, 4), 255, np.uint8), 4)).save(picture)
+    predicted = run(bin_ / "nnsweep-predict", "run=runs/one", f"image={picture}", cwd=tmp_path, env=env)
+    assert predicted.stdout.startswith(f"{picture}: ")
+
+    # A 2-trial Bayesian sweep: the skopt sweeper is found in the installed hydra_plugins.
+    run(bin_ / "nnsweep-train", "-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 1.0)", *TINY,
+        "trainer.epochs=1", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_initial_points=2", "sweep=bayes",
+        cwd=tmp_path, env=env)
+    log = trials.load(tmp_path / "multirun" / "bayes")
+    assert len(log.trials) == 2 and all(t["status"] == "ok" for t in log.trials), log.trials
+
+    # The learning-rate sweep with its tables and report; then collect and report again by hand.
+    sweep = tmp_path / "lr"
+    run(bin_ / "nnsweep-sweep-lr", "--net", "mlp", *TINY[1:], "--lrs", "0.1,1", "--epochs", "1", "--batch", "10",
+        "--sweep-dir", sweep, cwd=tmp_path, env=env)
+    assert (sweep / "report" / "index.html").exists() and len((sweep / "runs.csv").read_text().splitlines()) == 3
+
+
+def test_console_scripts_complete_in_bash_as_hydra_documents(tmp_path):
+    """``eval "$(nnsweep-train -sc install=bash)"``, then what bash's completion would call."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    script = """
+eval "$(nnsweep-train -sc install=bash)"
+complete -p nnsweep-train
+for line in "nnsweep-train optimizer=" "nnsweep-train trainer.ep" "nnsweep-train net=mlp net.hid"; do
+    COMP_LINE="$line"; COMP_POINT=${#COMP_LINE}; words=($COMP_LINE); COMP_CWORD=$(( ${#words[@]} - 1 ))
+    hydra_bash_completion
+    echo "$line -> ${COMPREPLY[*]}"
+done
+"""
+    out = run("bash", "-c", script, cwd=tmp_path, env=env).stdout
+    assert "hydra_bash_completion nnsweep-train" in out
+    assert "nnsweep-train optimizer= -> optimizer=adam optimizer=momentum optimizer=nesterov" in out
+    assert "nnsweep-train trainer.ep -> trainer.epochs=" in out
+    assert "net.hid -> net.hidden" in out  # a list: Hydra offers net.hidden.
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_console_script_is_installed_and_answers_help(script, tmp_path):
+    result = run(BIN / script, "--help", cwd=tmp_path)
+    assert "usage" in result.stdout.lower() or "Powered by Hydra" in result.stdout
+
+
+def test_hydra_1_4_finds_the_sweepers_through_entry_points():
+    """Hydra 1.4 loads each ``hydra.plugins`` entry point and keeps it if it is a concrete plugin
+    class; 1.3 scans the ``hydra_plugins`` namespace instead (the other tests use that route)."""
+    import inspect
+
+    from hydra.plugins.sweeper import Sweeper
+
+    ours = {e.name: e for e in entry_points(group="hydra.plugins") if e.name.startswith("nnsweep-")}
+    assert set(ours) == {"nnsweep-grid", "nnsweep-skopt"}
+    classes = {name: e.load() for name, e in ours.items()}
+    for cls in classes.values():
+        assert inspect.isclass(cls) and issubclass(cls, Sweeper) and not inspect.isabstract(cls)
+    assert classes["nnsweep-skopt"].__module__ == "hydra_plugins.nnsweep_skopt.skopt_sweeper"
