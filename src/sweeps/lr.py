@@ -78,10 +78,29 @@ def hydra_quoted(value: str) -> str:
     return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped) + "'"
 
 
+def is_launch_override(override: str) -> bool:
+    """``hydra/launcher=ray``, ``+hydra.launcher.ray.init.num_cpus=2``: Hydra's own settings say
+    how and where the runs are launched, not what they compute, so they are not part of a run's
+    identity or of the sweep directory's name (the same sweep may continue on another engine)."""
+    key = override.lstrip("+~").partition("=")[0]
+    return key == "hydra" or key.startswith(("hydra.", "hydra/"))
+
+
+def run_settings(overrides: list[str]) -> list[str]:
+    """The user's overrides that change what the runs compute."""
+    return [o for o in overrides if not is_launch_override(o)]
+
+
+def launcher_of(overrides: list[str]) -> str:
+    """The Hydra launcher the overrides choose (the last ``hydra/launcher=`` wins); joblib by default."""
+    chosen = [o.partition("=")[2] for o in overrides if o.lstrip("+~").partition("=")[0] == "hydra/launcher"]
+    return chosen[-1] if chosen else "joblib"
+
+
 def run_overrides(args, lr: str) -> list[str]:
     """The overrides that define the run of learning rate ``lr`` (text) in this sweep."""
     return [f"net={args.net}", f"data={args.data}", f"optimizer.lr={lr}", f"trainer.epochs={args.epochs}",
-            f"trainer.batch_size={args.batch}", *args.overrides]
+            f"trainer.batch_size={args.batch}", *run_settings(args.overrides)]
 
 
 def finished_lrs(args, sweep_dir: Path) -> set[float]:
@@ -109,8 +128,11 @@ def _by_key(overrides: list[str]) -> dict[str, str]:
 def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
     """The ``experiments.train`` multirun that trains the given learning rates."""
     overrides = run_overrides(args, ",".join(format_lr(v) for v in lrs))
+    launch = [o for o in args.overrides if is_launch_override(o)]
+    if launcher_of(args.overrides) == "joblib":
+        launch.append(f"hydra.launcher.n_jobs={min(args.jobs or os.cpu_count() or 1, len(lrs))}")
     return [sys.executable, "-m", "experiments.train", "-m", *overrides, "trainer.progress=false",
-            f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}", f"hydra.launcher.n_jobs={min(args.jobs, len(lrs))}"]
+            f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}", *launch]
 
 
 def check_arguments(args) -> list[float]:
@@ -119,8 +141,11 @@ def check_arguments(args) -> list[float]:
         lrs = parse_lrs(args.lrs) if args.lrs else log_spaced(args.lr_min, args.lr_max, args.num)
     except ValueError as err:
         raise NnsweepError(str(err)) from None
-    if args.epochs < 1 or args.batch < 1 or args.jobs < 1:
+    if args.epochs < 1 or args.batch < 1 or (args.jobs is not None and args.jobs < 1):
         raise NnsweepError("--epochs, --batch and --jobs must be at least 1")
+    if args.jobs is not None and launcher_of(args.overrides) != "joblib":
+        raise NnsweepError(f"--jobs sets how many runs joblib trains at once; with hydra/launcher="
+                           f"{launcher_of(args.overrides)} the launcher's own settings decide (see README, Clusters)")
     for name, value in (("--net", args.net), ("--data", args.data)):
         if not re.fullmatch(r"[A-Za-z0-9_]+", value):
             raise NnsweepError(f"{name} takes one config name (e.g. --net rashid), got {value!r}")
@@ -147,14 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch", type=int, default=1,
                         help="mini-batch size (default 1: per-sample SGD, Rashid's learning-rate experiment)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel runs (default: all cores)")
+    parser.add_argument("--jobs", type=int, help="parallel runs on this machine (default: all cores)")
     parser.add_argument("--sweep-dir", type=Path,
                         help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<overrides>]")
     parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
     lrs = check_arguments(args)
-    sweep_dir = args.sweep_dir or default_sweep_dir(args.net, args.data, args.epochs, args.batch, args.overrides)
+    sweep_dir = args.sweep_dir or default_sweep_dir(args.net, args.data, args.epochs, args.batch,
+                                                    run_settings(args.overrides))
     follow_parent()  # its training processes end with this one
     with sweep_lock(sweep_dir, advice="wait for it to finish, or pass another --sweep-dir"):
         return run_sweep(args, lrs, sweep_dir)

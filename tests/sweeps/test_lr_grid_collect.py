@@ -126,3 +126,32 @@ def test_15_a_sweep_removes_its_own_stale_temporary_files_once_it_holds_the_lock
     with sweep_lock(tmp_path):
         assert sorted(p.name for p in tmp_path.glob(".*.tmp")) == []
     assert (tmp_path / "run" / ".model.npz.k9.tmp").exists()
+
+
+def lr_args(*argv: str):
+    import argparse
+
+    from sweeps import lr
+
+    parsed = argparse.Namespace(net="rashid", data="mnist5k", lrs="0.1,1", lr_min=0.003, lr_max=10.0, num=11, epochs=2,
+                                batch=1, jobs=None, sweep_dir=None, no_report=True, overrides=list(argv))
+    return lr, parsed
+
+
+def test_lr_sweep_on_another_launcher_leaves_its_parallelism_to_it_and_keeps_its_name():
+    lr, args = lr_args("hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", "optimizer=momentum")
+    command = lr.build_command(args, [0.1, 1.0], lr.Path("s"))
+    assert "hydra/launcher=ray" in command and "+hydra.launcher.ray.init.num_cpus=2" in command
+    assert not any(c.startswith("hydra.launcher.n_jobs") for c in command)  # joblib's key: Ray has none
+    assert lr.run_overrides(args, "0.1")[-1] == "optimizer=momentum"  # launch settings do not define a run
+    assert lr.default_sweep_dir("rashid", "mnist5k", 2, 1, lr.run_settings(args.overrides)).name == \
+        "rashid-mnist5k-e2-b1-optimizer-momentum"
+    args.jobs = 2
+    with pytest.raises(lr.NnsweepError, match="--jobs sets how many runs joblib trains at once"):
+        lr.check_arguments(args)
+    _, local = lr_args()
+    assert command_n_jobs(lr.build_command(local, [0.1, 1.0], lr.Path("s"))) == "hydra.launcher.n_jobs=2"
+
+
+def command_n_jobs(command: list[str]) -> str:
+    return next(c for c in command if c.startswith("hydra.launcher.n_jobs="))
