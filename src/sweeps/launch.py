@@ -53,6 +53,7 @@ class LaunchingSweeper(Sweeper):
     def setup(self, *, hydra_context, task_function, config) -> None:
         from hydra.core.plugins import Plugins
 
+        make_sweep_dir_absolute(config)
         self.hydra_context, self.config = hydra_context, config
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
@@ -74,6 +75,30 @@ class LaunchingSweeper(Sweeper):
             raise
         except NnsweepError as err:  # a bad space, a sweep in use, a damaged trial log, a table not written
             raise SweepError(str(err)) from None
+
+
+def make_sweep_dir_absolute(config: DictConfig) -> None:
+    """Pin a relative ``hydra.sweep.dir`` to the directory the sweep was started in.
+
+    A launcher's workers may run in another working directory than the sweep (a Ray cluster
+    started elsewhere, a SLURM job's directory); a relative sweep directory would put each run
+    where its worker happens to be, out of the sweeper's sight. Launchers compose every job's
+    config again from ``hydra.overrides.hydra``, so the absolute path goes there too."""
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    if sweep_dir.is_absolute():
+        return
+    absolute = str(Path(str(config.hydra.runtime.cwd)) / sweep_dir)
+    with open_dict(config):
+        config.hydra.sweep.dir = absolute
+        config.hydra.overrides.hydra.append(f"hydra.sweep.dir={hydra_quoted(absolute)}")
+
+
+def hydra_quoted(value: str) -> str:
+    """``value`` as a quoted Hydra override value: spaces, commas and ``=`` stay part of it."""
+    # Hydra's rule: a backslash is literal unless it precedes a quote (or ends the string).
+    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+    return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped) + "'"
+
 
 
 class SweepError(NnsweepError, CompactHydraException):

@@ -27,6 +27,7 @@ from experiments.lifeline import follow_parent
 from nets.errors import NnsweepError
 from runrecord import RunRecordError, find_runs, without_bookkeeping
 from sweeps.collect import collect, describe
+from sweeps.launch import hydra_quoted
 from sweeps.lock import sweep_lock
 
 
@@ -69,13 +70,6 @@ def default_sweep_dir(net: str, data: str, epochs: int, batch: int, overrides: l
             extra = hashlib.sha1(extra.encode()).hexdigest()[:10]
         name += f"-{extra}"
     return Path("results") / "sweep-lr" / re.sub(r"[^A-Za-z0-9._+-]+", "-", name)
-
-
-def hydra_quoted(value: str) -> str:
-    """``value`` as a quoted Hydra override value: spaces, commas and ``=`` stay part of it."""
-    # Hydra's rule: a backslash is literal unless it precedes a quote (or ends the string).
-    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
-    return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped) + "'"
 
 
 def is_launch_override(override: str) -> bool:

@@ -1,0 +1,87 @@
+"""Sweeps on a Ray cluster through Hydra's Ray launcher (``hydra/launcher=ray``).
+
+The test starts a real one-machine Ray cluster with ``ray start --head``, from a directory of its
+own, and connects the sweeps to it by address, as a user with a cluster would: the workers then
+run in another working directory than the sweep, so results land in the sweep directory only if
+nnsweep hands the workers absolute paths.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from runrecord import Status, find_runs
+from sweeps import trials
+
+pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="Ray is in the cluster extra (make setup installs it)")
+
+BIN = Path(sys.executable).parent
+TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_env():
+    """A running Ray head node; yields the environment and overrides that reach it."""
+    # Ray's Unix sockets live under its temp dir, and a socket path may have ~100 characters.
+    home = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    port = free_port()
+    start = [BIN / "ray", "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={home / 't'}"]
+    started = subprocess.run([str(a) for a in start], cwd=home, env=env, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+    try:
+        # hydra-ray-launcher 1.2.2 sets object_store_memory unless given, and ray.init refuses it
+        # when it joins a running cluster: null says "not given".
+        yield env, ["hydra/launcher=ray", f"+hydra.launcher.ray.init.address=127.0.0.1:{port}",
+                    "+hydra.launcher.ray.init.object_store_memory=null"], home
+    finally:
+        subprocess.run([str(BIN / "ray"), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def nnsweep(module: str, *args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def test_a_bayesian_sweep_runs_on_ray(ray_env, tmp_path):
+    env, on_ray, ray_home = ray_env
+    nnsweep("experiments.train", "-m", *on_ray, "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 1.0)", *TINY,
+            "trainer.epochs=1", "hydra.sweeper.n_trials=2", "hydra.sweeper.batch_size=2", "sweep=bayes",
+            cwd=tmp_path, env=env)
+    sweep = tmp_path / "multirun" / "bayes"  # relative to the sweep's directory, not the workers'
+    log = trials.load(sweep)
+    assert len(log.trials) == 2 and all(t["status"] == Status.OK for t in log.trials), log.trials
+    assert len(find_runs(sweep)) == 2 and not (ray_home / "multirun").exists()
+
+
+def test_a_learning_rate_sweep_runs_on_ray(ray_env, tmp_path):
+    env, on_ray, ray_home = ray_env
+    out = nnsweep("sweeps.lr", "--net", "mlp", *TINY[1:], *on_ray, "--lrs", "0.1,1", "--epochs", "1",
+                  "--batch", "10", "--no-report", cwd=tmp_path, env=env)
+    (sweep,) = (tmp_path / "results" / "sweep-lr").iterdir()
+    assert "ray" not in sweep.name  # how runs are launched is not part of the sweep's name
+    runs = find_runs(sweep)
+    assert sorted(r.config().optimizer.lr for r in runs) == [0.1, 1.0]
+    assert all(r.read_summary().status == Status.OK for r in runs)
+    assert "2 runs: 2 ok" in out.stdout
+    # The same sweep again, now on this machine's cores: every run is found finished.
+    again = nnsweep("sweeps.lr", "--net", "mlp", *TINY[1:], "--lrs", "0.1,1", "--epochs", "1", "--batch", "10",
+                    "--no-report", cwd=tmp_path, env=env)
+    assert "2 already finished" in again.stdout
