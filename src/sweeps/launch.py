@@ -240,9 +240,11 @@ class TrialLauncher:
             group = pending if together else pending[:1]
             try:
                 returns = self._launch([unique[k] for k in group], [numbers[k] for k in group])
+            except NnsweepError:
+                raise
             except Exception as err:
                 if not is_worker_death(err):
-                    raise
+                    raise launcher_failure(self.sweeper.launcher, err) from err
                 self._after_death(err, group, unique, numbers, outcomes)
                 together = False  # from now on one at a time: a death names its trial
             else:
@@ -356,6 +358,21 @@ def _record_failed(run: RunDir, error: str) -> None:
             run.write_summary(summary)
     except NnsweepError as err:  # it is in use, or cannot be written: the sweep's own record stands
         log.warning("could not record %s as failed: %s", run.path, err)
+
+
+class LauncherError(SweepError):
+    """The launcher itself failed (a job's own failure comes back as its JobReturn instead):
+    a setting it refuses is bad input, exit 2; a cluster it cannot reach (an OSError) is the
+    machine's failure, exit 1. The batch's finished runs stay on disk either way."""
+
+
+def launcher_failure(launcher, err: BaseException) -> LauncherError:
+    text = " ".join(str(err).split()) or "no message"
+    failure = LauncherError(f"the launcher {type(launcher).__name__} could not run the jobs ({type(err).__name__}: "
+                            f"{text[:300]}); check its hydra.launcher settings (README, Clusters) and rerun the same "
+                            f"command: finished runs are kept")
+    failure.exit_code = 1 if isinstance(err, OSError) else 2
+    return failure
 
 
 def _death_reason(err: BaseException) -> str:
