@@ -85,3 +85,16 @@ def test_a_learning_rate_sweep_runs_on_ray(ray_env, tmp_path):
     again = nnsweep("sweeps.lr", "--net", "mlp", *TINY[1:], "--lrs", "0.1,1", "--epochs", "1", "--batch", "10",
                     "--no-report", cwd=tmp_path, env=env)
     assert "2 already finished" in again.stdout
+
+
+def test_a_setting_the_ray_launcher_refuses_is_one_line(ray_env, tmp_path):
+    """Without object_store_memory=null the launcher asks Ray for one, which a client joining a
+    cluster may not: the user gets one line naming the launcher and the cause, exit 2."""
+    env, on_ray, _ = ray_env
+    result = subprocess.run([sys.executable, "-m", "experiments.train", "-m", *on_ray[:2], *TINY, "trainer.epochs=1",
+                             "optimizer.lr=0.1,1", "sweep=refused"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("nnsweep: error:")]
+    assert "the launcher RayLauncher could not run the jobs (ValueError" in line and "object_store_memory" in line
