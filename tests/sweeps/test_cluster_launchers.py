@@ -1,6 +1,8 @@
-"""Sweeps on a Ray cluster through Hydra's Ray launcher (``hydra/launcher=ray``).
+"""Sweeps on the cluster engines the README offers: Ray (``hydra/launcher=ray``), run for real,
+and SLURM (``hydra/launcher=submitit_slurm``), whose documented command must compose (there is no
+scheduler here; ``submitit_local`` runs the launcher's code in tests/sweeps/test_skopt_sweeper.py).
 
-The test starts a real one-machine Ray cluster with ``ray start --head``, from a directory of its
+The Ray tests start a real one-machine Ray cluster with ``ray start --head``, from a directory of its
 own, and connects the sweeps to it by address, as a user with a cluster would: the workers then
 run in another working directory than the sweep, so results land in the sweep directory only if
 nnsweep hands the workers absolute paths.
@@ -20,8 +22,6 @@ import pytest
 from runrecord import Status, find_runs
 from sweeps import trials
 
-pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="Ray is in the cluster extra (make setup installs it)")
-
 BIN = Path(sys.executable).parent
 TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false"]
 
@@ -35,6 +35,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def ray_env():
     """A running Ray head node; yields the environment and overrides that reach it."""
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="Ray is in the cluster extra (make setup installs it)")
     # Ray's Unix sockets live under its temp dir, and a socket path may have ~100 characters.
     home = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -98,3 +99,23 @@ def test_a_setting_the_ray_launcher_refuses_is_one_line(ray_env, tmp_path):
     assert "Traceback" not in result.stderr
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("nnsweep: error:")]
     assert "the launcher RayLauncher could not run the jobs (ValueError" in line and "object_store_memory" in line
+
+
+def test_the_documented_slurm_command_composes():
+    """The README's submitit_slurm example, composed as Hydra will before it submits anything."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from hydra import compose, initialize_config_dir
+
+    from experiments.cli import CONF_DIR
+    from experiments.config import register_configs
+
+    register_configs()
+    overrides = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=60",
+                 "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=2", "hydra/sweeper=skopt", "sweep=bayes",
+                 "optimizer.lr=0.1", "hydra.sweeper.batch_size=16"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert (cfg.hydra.launcher.partition, cfg.hydra.launcher.cpus_per_task, cfg.hydra.launcher.mem_gb) == ("gpu", 1, 2)
+    assert cfg.hydra.launcher.submitit_folder == "multirun/bayes/.submitit/%j"  # inside the (shared) sweep directory
+    assert cfg.hydra.sweeper.batch_size == 16
