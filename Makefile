@@ -1,6 +1,5 @@
 # nnsweep: every target that needs Python depends on the virtualenv, so any of them works on a
 # fresh clone. `make help` lists the targets from their `## ` comments.
-PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
@@ -10,22 +9,28 @@ UV := .uv/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-# Variables of `make sweep-lr` (listed by `make help`):
+# The variables the targets take: `make help` lists each under its target, from `## <target>: `.
 #   make sweep-lr NET=lenet5 DATA=fashion LRS=0.01,0.1,1 EPOCHS=30 BATCH=32 ARGS='optimizer=adam'
-NET ?= rashid## net config (rashid, nielsen, mlp, lenet5, ...)
-DATA ?= mnist5k## data config (mnist5k embedded, fashion, mnist, idx, csv)
-LRS ?=## comma-separated learning rates (default: 11 log-spaced from 0.003 to 10)
-EPOCHS ?= 15## epochs per run
-BATCH ?= 1## mini-batch size
-ARGS ?=## more Hydra overrides for every run, e.g. ARGS='optimizer=momentum trainer.seed=1'
-SWEEP ?=
+NET ?= rashid## sweep-lr: net config (rashid, nielsen, mlp, lenet5, ...)
+DATA ?= mnist5k## sweep-lr: data config (mnist5k embedded, fashion, mnist, idx, csv)
+LRS ?=## sweep-lr: comma-separated learning rates (default: 11 log-spaced from 0.003 to 10)
+EPOCHS ?= 15## sweep-lr: epochs per run
+BATCH ?= 1## sweep-lr: mini-batch size
+ARGS ?=## sweep-lr: more options and Hydra overrides for every run, e.g. ARGS='optimizer=momentum trainer.seed=1'
+SWEEP ?=## report: the sweep directory to report on
+TESTS ?=## test: what pytest runs, e.g. TESTS=tests/sweeps or TESTS='-k resume' (default: everything)
+PYTHON ?= python3## setup: the Python (3.11 or later) that .venv is made from
 
 .PHONY: help setup lock test bench clean sweep-lr report
 
-help: ## List the targets, one line each, and the variables of sweep-lr
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
-	@echo "Variables of sweep-lr:"
-	@grep -E '^[A-Z]+ \?=.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = " \\?=[^#]*## "}; {printf "  %-8s %s\n", $$1, $$2}'
+help: ## List the targets, each with the variables it takes
+	@awk 'BEGIN { FS = "## " } \
+	  /^[A-Z]+ \?=.*## [a-z-]+: / { split($$2, d, ": "); name = $$1; sub(/ *\?=.*/, "", name); \
+	    value = $$1; sub(/^[A-Z]+ \?= */, "", value); \
+	    vars[d[1]] = vars[d[1]] sprintf("      %-7s %s%s\n", name, substr($$2, length(d[1]) + 3), \
+	                                    value == "" ? "" : " [" value "]") } \
+	  /^[a-z-]+:.*## / { n++; target[n] = $$1; sub(/:.*/, "", target[n]); text[n] = $$2 } \
+	  END { for (i = 1; i <= n; i++) printf "  make %-9s %s\n%s", target[i], text[i], vars[target[i]] }' $(MAKEFILE_LIST)
 
 setup: $(STAMP) ## Create .venv with the exact versions of uv.lock and nnsweep installed editable
 
@@ -39,7 +44,7 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 lock: | $(UV) ## Refresh uv.lock to the newest versions pyproject.toml allows (then make test)
 	$(UV) lock --upgrade --python $(PYTHON)
 
-sweep-lr: $(STAMP) ## Sweep the learning rate (NET, DATA, LRS, EPOCHS, BATCH); tables and report
+sweep-lr: $(STAMP) ## Sweep the learning rate into a named sweep directory; tables and report
 	$(PY) -m sweeps.lr --net $(NET) --data $(DATA) --epochs $(EPOCHS) --batch $(BATCH) $(if $(LRS),--lrs $(LRS)) $(ARGS)
 
 report: $(STAMP) ## Collect a sweep and write its figures and index.html: make report SWEEP=<sweep dir>
@@ -48,7 +53,7 @@ report: $(STAMP) ## Collect a sweep and write its figures and index.html: make r
 	$(PY) -m reports $(SWEEP)
 
 test: $(STAMP) ## Run the test suite (a few minutes on 2 cores)
-	$(PY) -m pytest
+	$(PY) -m pytest $(TESTS)
 
 bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop
 	$(PY) -m bench.epoch_speed

@@ -141,8 +141,12 @@ def test_1_make_sweep_lr_passes_overrides_and_lists_its_variables():
                            capture_output=True, text=True).stdout
     assert "-m sweeps.lr" in shown and "optimizer=momentum trainer.seed=3" in shown
     help_text = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True).stdout
+    # Each target's variables are listed under it (and before the next target).
+    blocks = {b.split()[0]: b for b in help_text.split("  make ")[1:]}
     for name in ("NET", "DATA", "LRS", "EPOCHS", "BATCH", "ARGS"):
-        assert name in help_text
+        assert f"\n      {name} " in blocks["sweep-lr"]
+    assert "      SWEEP " in blocks["report"] and "      TESTS " in blocks["test"]
+    assert "[rashid]" in blocks["sweep-lr"] and "[15]" in blocks["sweep-lr"]  # the defaults
 
 
 def test_a_process_refused_by_the_lock_leaves_the_live_run_alone(tmp_path):
