@@ -126,8 +126,8 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
         run.rewrite_metrics(state.records)
         log.info("resuming %s after epoch %d (status %s)", run.path, state.epoch, state.status)
     else:
-        if resume:
-            log.info("resume=true but %s has no checkpoint yet: starting from epoch 1", run.path)
+        # A sweep starts every job with resume=true, so a fresh start is the normal case: no news.
+        log.debug("%s: no checkpoint to continue, training starts at epoch 1", run.path)
         run.clear_results()
     run.write_config(cfg, overrides, hydra_record)
 
