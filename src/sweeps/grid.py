@@ -9,7 +9,8 @@ lacks:
   killed by the system is retried and then recorded as failed, and the grid goes on.
 - A failure of the machine (no space, an OS error) ends the grid after the batch it happened
   in, with one line; a rerun of the same command retries those runs and reuses finished ones.
-- At the end it collects ``runs.csv`` and ``epochs.csv`` (``sweeps.collect``).
+- As runs finish it prints how far the grid is (``sweeps.progress``: done, failed, best so far,
+  ETA); at the end it collects ``runs.csv`` and ``epochs.csv`` (``sweeps.collect``).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from sweeps.launch import LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, no_result
+from sweeps.progress import SweepProgress
 
 log = logging.getLogger("nnsweep.grid")
 
@@ -41,12 +43,16 @@ class GridSearch(LaunchingSweeper):
         launcher = TrialLauncher(self)
         outcomes: list[Outcome] = []
         next_job = 0
-        for batch in batches:
-            self.validate_batch_is_legal(batch)
-            done, next_job = launcher.run(batch, next_job)
-            outcomes.extend(done)
-            if any(o.machine_failed for o in done):
-                break  # the machine fails under its runs: the next batch would fail too
+        progress = SweepProgress(sweep_dir, sum(len(b) for b in batches))
+        progress.expect([point for batch in batches for point in batch])  # a rerun: its finished points
+        with progress.watching():
+            for batch in batches:
+                self.validate_batch_is_legal(batch)
+                done, next_job = launcher.run(batch, next_job)
+                progress.settle(done)
+                outcomes.extend(done)
+                if any(o.machine_failed for o in done):
+                    break  # the machine fails under its runs: the next batch would fail too
         self._finish(sweep_dir, outcomes, sum(len(b) for b in batches))
 
     def _finish(self, sweep_dir: Path, outcomes: list[Outcome], n_points: int) -> None:

@@ -257,9 +257,18 @@ class TrialLauncher:
     # ----- launching -----------------------------------------------------------------------
     def _launch(self, jobs: list[list[str]], numbers: list[int]) -> Sequence[JobReturn]:
         """Hydra numbers a batch's jobs consecutively; a retried job keeps its own number."""
+        from hydra.core.utils import configure_log
+
         if len(jobs) > 1:
             assert numbers == list(range(numbers[0], numbers[0] + len(jobs)))
-        return self.sweeper.launcher.launch(jobs, initial_job_idx=numbers[0])
+        try:
+            return self.sweeper.launcher.launch(jobs, initial_job_idx=numbers[0])
+        finally:
+            # A launcher that runs jobs in this process (joblib with n_jobs=1) leaves the last
+            # job's logging in place: the sweep's own lines would read as that job's. Hydra's
+            # basic launcher restores it the same way after each job.
+            hydra = self.sweeper.config.hydra
+            configure_log(hydra.hydra_logging, hydra.verbose)
 
     def _after_death(self, err: BaseException, group: list[str], unique: dict[str, list[str]],
                      numbers: dict[str, int], outcomes: dict[str, Outcome]) -> None:

@@ -17,8 +17,9 @@ to kill:
   told a finite penalty (skopt rejects NaN) and counted; past ``max_failure_rate`` the sweep
   stops with a clear message. Failures of the machine (no space, an OS error) are not the
   trial's: the sweep stops without recording that round, and a rerun retries it.
-At the end: ``optimization_results.yaml``, skopt's convergence / objective / evaluations plots,
-and the ``runs.csv`` / ``epochs.csv`` tables of ``sweeps.collect``.
+As trials finish, ``sweeps.progress`` prints how far the search is (done of ``n_trials``,
+failed, best so far, ETA). At the end: ``optimization_results.yaml``, skopt's convergence /
+objective / evaluations plots, and the ``runs.csv`` / ``epochs.csv`` tables of ``sweeps.collect``.
 """
 from __future__ import annotations
 
@@ -32,11 +33,12 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from nets.atomic import atomic_write_text
-from runrecord import RunRecordError, find_runs, finite_or_none, without_bookkeeping
+from runrecord import RunRecordError, Status, find_runs, finite_or_none, without_bookkeeping
 from sweeps import trials as trial_log
 from sweeps.collect import collect
 from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, no_result,
                            relative_run_dir)
+from sweeps.progress import SweepProgress
 from sweeps.search_space import SearchSpace, build_search_space
 from sweeps.trials import TRIALS, TrialLog
 
@@ -155,28 +157,30 @@ class SkoptSearch(LaunchingSweeper):
             opt.tell([t["point"] for t in round_], [t["told"] for t in round_])
         launcher = TrialLauncher(self, record.crashes, on_crash=lambda: trial_log.save(sweep_dir, record))
         next_job = self._next_job_number(sweep_dir)
-        while len(trials) < self.n_trials:
-            self._check_failures(trials, sweep_dir)
-            k = min(self.batch_size, self.n_trials - len(trials))
-            points = [[_plain(v) for v in p] for p in (opt.ask(n_points=k) if k > 1 else [opt.ask()])]
-            outcomes, next_job = self._evaluate(points, space, sweep_dir, launcher, next_job)
-            if any(o.machine_failed for o in outcomes):
-                collect(sweep_dir)  # the round is not recorded: a rerun retries it
-                raise machine_failure(outcomes, sweep_dir, "trial", "of this round")
-            round_ = []
-            for point, outcome in zip(points, outcomes):
-                objective = outcome.objective
-                told = self._to_minimise(objective) if objective is not None else self._penalty(trials + round_)
-                round_.append({"job": outcome.job, "point": point, "params": dict(zip(space.names, point)),
-                               "run_dir": relative_run_dir(outcome.run_dir, sweep_dir),
-                               "objective": objective, "status": outcome.status.value, "told": told})
-            opt.tell([t["point"] for t in round_], [t["told"] for t in round_])
-            trials.extend(round_)
-            record.rounds.append(round_)
-            trial_log.save(sweep_dir, record)
-            best = self._best(trials)
-            log.info("trial %d/%d done; best so far %s = %s", len(trials), self.n_trials,
-                     best["params"] if best else "-", best["objective"] if best else "-")
+        progress = SweepProgress(sweep_dir, self.n_trials, swept=space.names, direction=self.direction)
+        progress.settle([_recorded_outcome(t, space) for t in trials], before=True)
+        with progress.watching():
+            while len(trials) < self.n_trials:
+                self._check_failures(trials, sweep_dir)
+                k = min(self.batch_size, self.n_trials - len(trials))
+                points = [[_plain(v) for v in p] for p in (opt.ask(n_points=k) if k > 1 else [opt.ask()])]
+                progress.expect([space.overrides(p) for p in points])
+                outcomes, next_job = self._evaluate(points, space, sweep_dir, launcher, next_job)
+                progress.settle(outcomes)
+                if any(o.machine_failed for o in outcomes):
+                    collect(sweep_dir)  # the round is not recorded: a rerun retries it
+                    raise machine_failure(outcomes, sweep_dir, "trial", "of this round")
+                round_ = []
+                for point, outcome in zip(points, outcomes):
+                    objective = outcome.objective
+                    told = self._to_minimise(objective) if objective is not None else self._penalty(trials + round_)
+                    round_.append({"job": outcome.job, "point": point, "params": dict(zip(space.names, point)),
+                                   "run_dir": relative_run_dir(outcome.run_dir, sweep_dir),
+                                   "objective": objective, "status": outcome.status.value, "told": told})
+                opt.tell([t["point"] for t in round_], [t["told"] for t in round_])
+                trials.extend(round_)
+                record.rounds.append(round_)
+                trial_log.save(sweep_dir, record)
         self._finish(sweep_dir, space, opt, trials)
 
     def _answer_from_record(self, sweep_dir: Path, space: SearchSpace, trials: list[dict[str, Any]]) -> None:
@@ -308,6 +312,16 @@ class SkoptSearch(LaunchingSweeper):
         log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
         if best is None:
             raise no_result(sweep_dir, len(trials))
+
+
+def _recorded_outcome(trial: dict[str, Any], space: SearchSpace) -> Outcome:
+    """A trial of the log as the outcome it had, for the progress line (a status the log does
+    not know is read from whether it produced an objective)."""
+    try:
+        status = Status(trial["status"])
+    except ValueError:
+        status = Status.OK if trial["objective"] is not None else Status.FAILED
+    return Outcome(space.overrides(trial["point"]), trial["job"], None, status, trial["objective"])
 
 
 def _comparable(key: str, value: Any) -> Any:
