@@ -9,7 +9,8 @@ from reports.build import build_report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__.split(":", 1)[1].strip())
+    parser = argparse.ArgumentParser(prog="python -m reports",
+                                     description="Write a sweep's figures and index.html into <sweep dir>/report/.")
     parser.add_argument("sweep_dir", help="a collected sweep directory (with runs.csv and epochs.csv)")
     args = parser.parse_args(argv)
     started = time.time()
