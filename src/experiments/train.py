@@ -53,13 +53,14 @@ SWEEP_LOCK_WAIT_S = 120.0
 
 
 def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None, overrides: list[str] = (),
-              hydra_record: dict[str, Any] | None = None, wait: float = 2.0) -> Summary:
+              hydra_record: dict[str, Any] | None = None, wait: float = 2.0, bars: bool = True) -> Summary:
     """Train the configured network, writing its run record into ``run_dir``; returns the summary.
 
     With ``resume`` (default: ``cfg.resume``) a run that already finished is returned as it is,
     without touching its files, and an unfinished one continues from its checkpoint. Settings
     other than the recorded ones are refused (only ``trainer.epochs`` may grow) before anything
     is written. The run's lock is held throughout, so two processes never train one run.
+    ``bars=False`` draws no progress bars whatever ``trainer.progress`` says (a sweep's jobs).
     """
     started = time.time()
     run = RunDir(run_dir)
@@ -74,7 +75,7 @@ def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None, overrid
         if previous is not None and previous.is_done(cfg.trainer.epochs):
             log.info("%s already finished (%s); reusing it", run.path, previous.status)
             return previous
-        return _train(cfg, run, resume, list(overrides), hydra_record, started)
+        return _train(cfg, run, resume, list(overrides), hydra_record, started, bars)
 
 
 def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
@@ -106,7 +107,7 @@ def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
 
 
 def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_record: dict[str, Any] | None,
-           started: float) -> Summary:
+           started: float, bars: bool) -> Summary:
     data = load_data(cfg)
     rng = np.random.default_rng(cfg.trainer.seed)
     network = build_network(cfg, data, rng)
@@ -134,7 +135,8 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
     base = dict(run_dir=str(run.path), data=data.name, train_size=len(data.train), val_size=len(data.val),
                 test_size=len(data.test), n_params=network.n_params, epochs=cfg.trainer.epochs,
                 objective=cfg.objective, objective_direction=OBJECTIVES[cfg.objective])
-    progress = EpochProgress(cfg.trainer.epochs, len(data.train), cfg.trainer.batch_size, enabled=cfg.trainer.progress)
+    progress = EpochProgress(cfg.trainer.epochs, len(data.train), cfg.trainer.batch_size,
+                             enabled=bars and cfg.trainer.progress)
 
     def on_epoch_end(record, st: TrainState) -> None:
         # Checkpoint first: if the process dies after it, resume rewrites metrics.csv from it.
@@ -242,8 +244,10 @@ def hydra_main(cfg: DictConfig) -> float:
     # sweep finds it again), and a failing job is recorded, not raised: Hydra's sweepers stop
     # at the first exception, and one bad point must not cost the rest of the grid.
     try:
+        # No bars: parallel workers would draw theirs over each other on one terminal; the
+        # sweep's own line (sweeps.progress) reports runs as they finish.
         summary = train_run(cfg, run.path, resume=True, overrides=overrides, hydra_record=record,
-                            wait=SWEEP_LOCK_WAIT_S)
+                            wait=SWEEP_LOCK_WAIT_S, bars=False)
     except LockedError as err:
         log.error("%s", err)  # another process trains it: leave its record alone
         return float("nan")

@@ -62,12 +62,12 @@ def test_a_line_logged_while_the_bars_are_shown_is_printed_above_them(monkeypatc
     assert ("batches:" in output) is enabled
 
 
-def test_a_real_run_on_a_terminal_prints_its_epoch_lines_above_the_bars(tmp_path):
-    """``experiments.train`` with stdout and stderr on one pseudo-terminal, as in a shell."""
+def on_a_terminal(*args: str) -> str:
+    """``experiments.train args`` with stdout and stderr on one pseudo-terminal, as in a shell;
+    everything it printed."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 40 rows, 120 columns
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.train", *TINY, "trainer.epochs=2",
-                             "trainer.progress=true", f"hydra.run.dir={tmp_path / 'run'}"],
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.train", *args],
                             cwd=REPO, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
                             env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     os.close(follower)
@@ -82,12 +82,24 @@ def test_a_real_run_on_a_terminal_prints_its_epoch_lines_above_the_bars(tmp_path
         chunks.append(chunk)
     os.close(leader)
     assert proc.wait(120) == 0
-    output = b"".join(chunks).decode("utf-8", "replace")
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_a_real_run_on_a_terminal_prints_its_epoch_lines_above_the_bars(tmp_path):
+    output = on_a_terminal(*TINY, "trainer.epochs=2", "trainer.progress=true", f"hydra.run.dir={tmp_path / 'run'}")
     assert "batches:" in output and "epochs:" in output, output[-2000:]  # the bars were drawn
     starts = [m.start() for m in LOG_LINE.finditer(output)]
     assert len(starts) == 2, output[-3000:]
     for start in starts:
         assert text_before_on_its_line(output, start).strip() == "", repr(output[max(0, start - 200):start + 80])
+
+
+def test_the_jobs_of_a_sweep_on_a_terminal_draw_no_bars(tmp_path):
+    """Parallel workers drawing bars on one terminal overwrite each other and the sweep's lines."""
+    output = on_a_terminal("-m", *TINY, "trainer.epochs=2", "trainer.progress=true", "optimizer.lr=0.1,1",
+                           f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert "2/2 done" in output, output[-2000:]
+    assert not re.search(r"(epochs|batches):\s*\d+%", output), output[-2000:]  # tqdm's "epochs:  50%|..."
 
 
 # ----- which job a line belongs to ------------------------------------------------------------
