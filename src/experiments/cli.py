@@ -28,6 +28,13 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C, with the line that says how to continue this particular command."""
 
 
+def program_name(module: str) -> str:
+    """How this command was started, for its usage lines: its console script (``nnsweep-train``)
+    or ``python -m <module>``."""
+    script = Path(sys.argv[0]).name
+    return script if script.startswith("nnsweep-") else f"python -m {module}"
+
+
 def fail(message: str, exit_code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print ``message`` as one line on stderr and exit (status 2: bad input)."""
     print(f"nnsweep: error: {' '.join(str(message).split())}", file=sys.stderr)

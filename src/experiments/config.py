@@ -40,6 +40,7 @@ from nets.conv import CONNECTIONS
 from nets.data.datasets import SCALINGS
 from nets.init import INITIALISERS
 from nets.losses import LOSSES
+from experiments.cli import program_name
 from runrecord import BOOKKEEPING_KEYS
 
 # What a run can return to a sweeper, and which way is better.
@@ -388,6 +389,7 @@ def register_configs() -> None:
     """
     # conf/config.yaml leaves these out of run directory names: they do not identify a run.
     OmegaConf.register_new_resolver("nnsweep.bookkeeping_keys", lambda: list(BOOKKEEPING_KEYS), replace=True)
+    OmegaConf.register_new_resolver("nnsweep.program", program_name, replace=True)  # hydra.help.app_name
     store = ConfigStore.instance()
     store.store(name="nnsweep_schema", node=Config)
     for group, (_, options) in OPTION_SCHEMAS.items():

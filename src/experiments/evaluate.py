@@ -23,7 +23,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from experiments.build import build_targets, load_data, reading_recorded_config
-from experiments.cli import exits_on_bad_input, run_command
+from experiments.cli import exits_on_bad_input, program_name, run_command
 from nets.data.datasets import load_test_dir
 from nets.evaluation import evaluate_network, most_confident_errors
 from nets.train import LabelledData
@@ -56,8 +56,8 @@ class EvaluateConfig:
     test: Optional[str] = None  # an IDX test set directory (t10k-* files) instead of the run's own test split
     weights: Weights = Weights.best
     hydra: Any = field(default_factory=lambda: quiet_hydra(
-        "python -m experiments.evaluate",
-        "python -m experiments.evaluate run=<run dir> [test=<IDX test dir>] [weights=best|final]\n"
+        program_name("experiments.evaluate"),
+        program_name("experiments.evaluate") + " run=<run dir> [test=<IDX test dir>] [weights=best|final]\n"
         "Evaluates a trained run on its test split (or another IDX test set) and writes evaluation.json and\n"
         "test_errors.npz into the run directory.\n"))
 

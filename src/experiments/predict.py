@@ -17,7 +17,7 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig
 
-from experiments.cli import exits_on_bad_input, run_command
+from experiments.cli import exits_on_bad_input, program_name, run_command
 from experiments.build import ConfigError, reading_recorded_config
 from experiments.evaluate import QUIET_LOGGING, quiet_hydra
 from nets.data.datasets import scale_inputs
@@ -33,8 +33,8 @@ class PredictConfig:
     image: Any = MISSING  # one image file, or a list of them
     top: int = 3
     hydra: Any = field(default_factory=lambda: quiet_hydra(
-        "python -m experiments.predict",
-        "python -m experiments.predict run=<run dir> image=<png/jpg> (several: image=[a.png,b.png]) [top=3]\n"
+        program_name("experiments.predict"),
+        program_name("experiments.predict") + " run=<run dir> image=<png/jpg> (several: image=[a.png,b.png]) [top=3]\n"
         "Prepares each image the way MNIST was made and prints the run's top classes for it.\n"))
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from experiments.cli import run_command
+from experiments.cli import program_name, run_command
 from reports.build import build_report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports",
+    parser = argparse.ArgumentParser(prog=program_name("reports"),
                                      description="Write a sweep's figures and index.html into <sweep dir>/report/.")
     parser.add_argument("sweep_dir", help="a collected sweep directory (with runs.csv and epochs.csv)")
     args = parser.parse_args(argv)

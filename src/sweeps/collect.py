@@ -140,7 +140,9 @@ def describe(runs: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sweeps.collect",
+    from experiments.cli import program_name
+
+    parser = argparse.ArgumentParser(prog=program_name("sweeps.collect"),
                                      description="Collect a sweep's runs into runs.csv and epochs.csv.")
     parser.add_argument("sweep_dir", help="a sweep directory, e.g. multirun/default or results/sweep-lr/...")
     args = parser.parse_args(argv)

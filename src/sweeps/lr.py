@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.cli import EXIT_BAD_INPUT, run_command
+from experiments.cli import EXIT_BAD_INPUT, program_name, run_command
 from experiments.lifeline import follow_parent
 from nets.errors import NnsweepError
 from runrecord import RunRecordError, find_runs, without_bookkeeping
@@ -153,7 +153,7 @@ def check_arguments(args) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sweeps.lr",
+    parser = argparse.ArgumentParser(prog=program_name("sweeps.lr"),
                                      description="Sweep the learning rate (log-spaced), record every epoch, collect the "
                                                  "results tables and write the report. Rerunning continues the sweep.",
                                      epilog="Extra arguments are Hydra overrides for every run, e.g. optimizer=momentum.")
@@ -190,7 +190,8 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
     child_said_why = False
     print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}; {len(lrs) - len(todo)} already finished")
     if todo:
-        result = subprocess.run(build_command(args, todo, sweep_dir))
+        # All rates, so the sweep's progress line counts the whole sweep: finished ones are reused.
+        result = subprocess.run(build_command(args, lrs, sweep_dir))
         if result.returncode == EXIT_BAD_INPUT:
             return EXIT_BAD_INPUT  # its one line said what to change; rerunning as is would fail again
         child_said_why = result.returncode == 1  # its one line: a machine failure, or no result at all

@@ -136,6 +136,7 @@ done
 def test_every_console_script_is_installed_and_answers_help(script, tmp_path):
     result = run(BIN / script, "--help", cwd=tmp_path)
     assert "usage" in result.stdout.lower() or "Powered by Hydra" in result.stdout
+    assert result.stdout.lstrip().startswith((f"usage: {script} ", f"{script}")), result.stdout[:200]  # its own name
 
 
 def test_hydra_1_4_finds_the_sweepers_through_entry_points():
