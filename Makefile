@@ -19,15 +19,16 @@ BATCH ?= 1## sweep-lr: mini-batch size
 ARGS ?=## sweep-lr: more options and Hydra overrides for every run, e.g. ARGS='optimizer=momentum trainer.seed=1'
 SWEEP ?=## report: the sweep directory to report on
 TESTS ?=## test: what pytest runs, e.g. TESTS=tests/sweeps or TESTS='-k resume' (default: everything)
+TEST_WORKERS ?= 2## test: test files run at once (pytest-xdist; 1 runs them one by one)
 PYTHON ?= python3## setup: the Python (3.11 or later) that .venv is made from
 
 .PHONY: help setup lock test bench clean sweep-lr report
 
 help: ## List the targets, each with the variables it takes
 	@awk 'BEGIN { FS = "## " } \
-	  /^[A-Z]+ \?=.*## [a-z-]+: / { split($$2, d, ": "); name = $$1; sub(/ *\?=.*/, "", name); \
-	    value = $$1; sub(/^[A-Z]+ \?= */, "", value); \
-	    vars[d[1]] = vars[d[1]] sprintf("      %-7s %s%s\n", name, substr($$2, length(d[1]) + 3), \
+	  /^[A-Z_]+ \?=.*## [a-z-]+: / { split($$2, d, ": "); name = $$1; sub(/ *\?=.*/, "", name); \
+	    value = $$1; sub(/^[A-Z_]+ \?= */, "", value); \
+	    vars[d[1]] = vars[d[1]] sprintf("      %-12s %s%s\n", name, substr($$2, length(d[1]) + 3), \
 	                                    value == "" ? "" : " [" value "]") } \
 	  /^[a-z-]+:.*## / { n++; target[n] = $$1; sub(/:.*/, "", target[n]); text[n] = $$2 } \
 	  END { for (i = 1; i <= n; i++) printf "  make %-9s %s\n%s", target[i], text[i], vars[target[i]] }' $(MAKEFILE_LIST)
@@ -52,8 +53,8 @@ report: $(STAMP) ## Collect a sweep and write its figures and index.html: make r
 	$(PY) -m sweeps.collect $(SWEEP)
 	$(PY) -m reports $(SWEEP)
 
-test: $(STAMP) ## Run the test suite (a few minutes on 2 cores)
-	$(PY) -m pytest $(TESTS)
+test: $(STAMP) ## Run the test suite (about 6 minutes on 2 cores)
+	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(TESTS)
 
 bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop
 	$(PY) -m bench.epoch_speed
