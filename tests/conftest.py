@@ -1,10 +1,17 @@
 """Fixtures shared by the whole suite: the embedded data set (read once) and a gradient checker."""
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 
 from nets.data.datasets import load_dataset
+
+# A shell starts a background job (`make test &`, a CI step run that way) with SIGINT ignored, and
+# an ignored signal stays ignored in every program started from it: the Ctrl-C tests' commands
+# would never see theirs. Catching it here (as Python does by default) gives them the default.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SHARED_T10K = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist-t10k"
 
