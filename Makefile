@@ -39,7 +39,9 @@ $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .uv uv==$(UV_VERSION)
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --quiet --locked --extra dev --python $(PYTHON)
+	# --compile-bytecode: sweeps and tests start many Python processes; compiled once here, not at
+	# each start (where PYTHONDONTWRITEBYTECODE is set, never cached at all: 1.5 s per start, not 0.7).
+	$(UV) sync --quiet --locked --extra dev --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 lock: | $(UV) ## Refresh uv.lock to the newest versions pyproject.toml allows (then make test)
