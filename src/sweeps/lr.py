@@ -73,11 +73,11 @@ def default_sweep_dir(net: str, data: str, epochs: int, batch: int, overrides: l
 
 
 def is_launch_override(override: str) -> bool:
-    """``hydra/launcher=ray``, ``+hydra.launcher.ray.init.num_cpus=2``: Hydra's own settings say
+    """``hydra/launcher=ray``, ``+hydra.launcher.ray.init.num_cpus=2``: the launcher's settings say
     how and where the runs are launched, not what they compute, so they are not part of a run's
     identity or of the sweep directory's name (the same sweep may continue on another engine)."""
     key = override.lstrip("+~").partition("=")[0]
-    return key == "hydra" or key.startswith(("hydra.", "hydra/"))
+    return key == "hydra/launcher" or key.startswith("hydra.launcher.")
 
 
 def run_settings(overrides: list[str]) -> list[str]:
@@ -147,8 +147,15 @@ def check_arguments(args) -> list[float]:
              "trainer.epochs": "--epochs", "trainer.batch_size": "--batch", "hydra.launcher.n_jobs": "--jobs"}
     for override in args.overrides:
         key = override.lstrip("+~").partition("=")[0]
+        if key == "hydra.launcher.n_jobs" and launcher_of(args.overrides) != "joblib":
+            raise NnsweepError(f"{override!r} is a setting of joblib's launcher, not of hydra/launcher="
+                               f"{launcher_of(args.overrides)}: set that launcher's own (see README, Clusters)")
         if key in owned:
             raise NnsweepError(f"{override!r} would replace what the sweep sets itself: use {owned[key]} instead")
+        if (key == "hydra" or key.startswith(("hydra.", "hydra/"))) and not is_launch_override(override):
+            raise NnsweepError(f"{override!r}: a learning-rate sweep takes Hydra settings of its launcher only "
+                               "(hydra/launcher=..., hydra.launcher...); for other searches use "
+                               "python -m experiments.train -m")
     return lrs
 
 
@@ -156,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=program_name("sweeps.lr"),
                                      description="Sweep the learning rate (log-spaced), record every epoch, collect the "
                                                  "results tables and write the report. Rerunning continues the sweep.",
-                                     epilog="Extra arguments are Hydra overrides for every run, e.g. optimizer=momentum.")
+                                     epilog="Extra arguments are Hydra overrides for every run, e.g. optimizer=momentum; "
+                                            "hydra/launcher=... and hydra.launcher... choose where the runs train "
+                                            "(not part of the sweep directory's name).")
     parser.add_argument("--net", default="rashid", help="net config (default rashid: 784-100-10 sigmoid)")
     parser.add_argument("--data", default="mnist5k", help="data config (default mnist5k, embedded)")
     parser.add_argument("--lrs", help="comma-separated learning rates; default: --num log-spaced from --lr-min to --lr-max")
@@ -166,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch", type=int, default=1,
                         help="mini-batch size (default 1: per-sample SGD, Rashid's learning-rate experiment)")
-    parser.add_argument("--jobs", type=int, help="parallel runs on this machine (default: all cores)")
+    parser.add_argument("--jobs", type=int, help="parallel runs on this machine with the default joblib launcher "
+                                                 "(default: all cores; another hydra/launcher decides itself)")
     parser.add_argument("--sweep-dir", type=Path,
                         help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<overrides>]")
     parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")

@@ -155,3 +155,15 @@ def test_lr_sweep_on_another_launcher_leaves_its_parallelism_to_it_and_keeps_its
 
 def command_n_jobs(command: list[str]) -> str:
     return next(c for c in command if c.startswith("hydra.launcher.n_jobs="))
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    (["hydra/sweeper=skopt"], "takes Hydra settings of its launcher only"),
+    (["hydra.job.chdir=true"], "takes Hydra settings of its launcher only"),
+    (["hydra/launcher=ray", "hydra.launcher.n_jobs=3"], "is a setting of joblib's launcher, not of hydra/launcher=ray"),
+    (["hydra.launcher.n_jobs=3"], "use --jobs instead"),
+])
+def test_lr_sweep_refuses_hydra_settings_other_than_its_launchers(overrides, fragment):
+    lr, args = lr_args(*overrides)
+    with pytest.raises(lr.NnsweepError, match=fragment):
+        lr.check_arguments(args)
