@@ -72,6 +72,29 @@ def _is_multirun(argv: list[str]) -> bool:
     return any(a in ("-m", "--multirun") for a in argv)
 
 
+# Hydra's flags that each choose what the command does; Hydra allows one at a time.
+HYDRA_MODES = {"-m": "-m", "--multirun": "-m", "-c": "--cfg", "--cfg": "--cfg", "-i": "--info", "--info": "--info",
+               "-sc": "-sc", "--shell-completion": "-sc"}
+
+
+def check_hydra_flags(argv: list[str]) -> None:
+    """Hydra's own flags as Hydra will take them, with a one-line error where Hydra raises a bare
+    ValueError: two modes at once, or a shell its completion does not know."""
+    modes = sorted({HYDRA_MODES[a] for a in argv if a in HYDRA_MODES})
+    if len(modes) > 1:
+        raise NnsweepError(f"{' and '.join(modes)} cannot be used together: give one of them")
+    if modes == ["-sc"]:
+        from hydra.core.plugins import Plugins
+        from hydra.plugins.completion_plugin import CompletionPlugin
+
+        shells = sorted(p.provides() for p in Plugins.instance().discover(CompletionPlugin))
+        for arg in argv:
+            command, _, shell = arg.partition("=")
+            if command in ("install", "uninstall", "query") and shell not in shells:
+                raise NnsweepError(f"-sc {arg}: no completion for {shell!r}; the shells are {', '.join(shells)} "
+                                   f"(e.g. -sc install=bash)")
+
+
 def _first_value(override) -> str:
     """One value of a sweep override, as override text, so one config can be composed."""
     from hydra.core.override_parser.types import IntervalSweep
@@ -117,6 +140,10 @@ def precheck(config_name: str, argv: list[str]) -> None:
     type is still checked, the sweeper's options included), and a skopt search space is built
     once, so a typo or an empty interval fails before any job starts.
     """
+    try:
+        check_hydra_flags(argv)
+    except NnsweepError as err:
+        fail(str(err))
     multirun = _is_multirun(argv)
     if multirun and config_name != "config":
         fail(f"-m (multirun) is for training sweeps; python -m experiments.{config_name} works on one run at a time")

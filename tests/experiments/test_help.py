@@ -14,3 +14,15 @@ def test_help_exits_0_without_rest_markup(module):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "python -m " + module in result.stdout  # the help itself, not an error
     assert "``" not in result.stdout + result.stderr, result.stdout
+
+
+@pytest.mark.parametrize("args, line", [
+    (["-m", "--cfg", "job"], "nnsweep: error: --cfg and -m cannot be used together: give one of them"),
+    (["-m", "-sc", "install=bash"], "nnsweep: error: -m and -sc cannot be used together: give one of them"),
+    (["-sc", "install=tcsh"], "nnsweep: error: -sc install=tcsh: no completion for 'tcsh'; the shells are bash, "
+                              "fish, zsh (e.g. -sc install=bash)"),
+])
+def test_hydra_flags_that_cannot_work_are_one_line(args, line):
+    """Hydra itself raises a bare ValueError (a traceback) for these."""
+    result = run_module("experiments.train", *args)
+    assert result.returncode == 2 and result.stderr.strip() == line, result.stderr[-2000:]
