@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 from concurrent.futures import BrokenExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class LaunchingSweeper(Sweeper):
         from hydra.core.plugins import Plugins
 
         make_sweep_dir_absolute(config)
+        check_cluster_answers(config)
         self.hydra_context, self.config = hydra_context, config
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
@@ -75,6 +77,26 @@ class LaunchingSweeper(Sweeper):
             raise
         except NnsweepError as err:  # a bad space, a sweep in use, a damaged trial log, a table not written
             raise SweepError(str(err)) from None
+
+
+def check_cluster_answers(config: DictConfig, timeout_s: float = 5.0) -> None:
+    """Refuse a Ray cluster address where nothing answers, before any job: Ray retries such an
+    address without end and ignores Ctrl-C while it does. Exit status 1: the settings may be
+    right and the cluster down; rerun once it answers."""
+    launcher = config.hydra.get("launcher") or {}
+    if not str(launcher.get("_target_", "")).endswith(".RayLauncher"):
+        return
+    address = OmegaConf.select(launcher, "ray.init.address", default=None)
+    host, _, port = str(address or "").rpartition(":")
+    if not host or not port.isdigit():
+        return  # no address (Ray starts here), "auto", or a ray:// client address: Ray's own business
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        failure = LauncherError(f"no Ray cluster answers at {address} ({err.strerror or err}); start it (ray start "
+                                f"--head --port={port}) or correct +hydra.launcher.ray.init.address, then rerun")
+        failure.exit_code = 1
+        raise failure from None
 
 
 def make_sweep_dir_absolute(config: DictConfig) -> None:

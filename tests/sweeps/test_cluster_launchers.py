@@ -137,3 +137,17 @@ def test_the_documented_slurm_command_composes():
     assert (cfg.hydra.launcher.partition, cfg.hydra.launcher.cpus_per_task, cfg.hydra.launcher.mem_gb) == ("gpu", 1, 2)
     assert cfg.hydra.launcher.submitit_folder == "multirun/bayes/.submitit/%j"  # inside the (shared) sweep directory
     assert cfg.hydra.sweeper.batch_size == 16
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_not_a_hang(tmp_path):
+    """Ray itself retries such an address without end, deaf to Ctrl-C."""
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="Ray is in the cluster extra (make setup installs it)")
+    port = free_port()  # free: nothing listens there
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    result = subprocess.run([sys.executable, "-m", "experiments.train", "-m", "hydra/launcher=ray",
+                             f"+hydra.launcher.ray.init.address=127.0.0.1:{port}", *TINY, "optimizer.lr=0.1,1"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith(f"nnsweep: error: no Ray cluster answers at "
+                                                             f"127.0.0.1:{port} (Connection refused)")
+    assert "Traceback" not in result.stderr
