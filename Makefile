@@ -38,9 +38,9 @@ setup: $(STAMP) ## Create .venv with the exact versions of uv.lock and nnsweep i
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .uv uv==$(UV_VERSION)
 
+# --compile-bytecode: sweeps and tests start many Python processes; compiled once here, not at
+# each start (where PYTHONDONTWRITEBYTECODE is set, never cached at all: 1.5 s per start, not 0.7).
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	# --compile-bytecode: sweeps and tests start many Python processes; compiled once here, not at
-	# each start (where PYTHONDONTWRITEBYTECODE is set, never cached at all: 1.5 s per start, not 0.7).
 	$(UV) sync --quiet --locked --extra dev --compile-bytecode --python $(PYTHON)
 	@touch $@
 
@@ -61,6 +61,6 @@ test: $(STAMP) ## Run the test suite (about 6 minutes on 2 cores)
 bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop
 	$(PY) -m bench.epoch_speed
 
-clean: ## Remove the virtualenv and caches (results in outputs/ and multirun/ are kept)
+clean: ## Remove the virtualenv and caches (results in outputs/, multirun/ and results/ are kept)
 	rm -rf $(VENV) .uv .pytest_cache src/*.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
