@@ -68,13 +68,13 @@ def _message_chain(err: BaseException) -> str:
     return "\n".join(texts)
 
 
-def _is_multirun(argv: list[str]) -> bool:
-    return any(a in ("-m", "--multirun") for a in argv)
-
-
 # Hydra's flags that each choose what the command does; Hydra allows one at a time.
 HYDRA_MODES = {"-m": "-m", "--multirun": "-m", "-c": "--cfg", "--cfg": "--cfg", "-i": "--info", "--info": "--info",
                "-sc": "-sc", "--shell-completion": "-sc"}
+
+
+def _is_multirun_flag(arg: str) -> bool:
+    return HYDRA_MODES.get(arg) == "-m"
 
 
 def check_hydra_flags(argv: list[str]) -> None:
@@ -144,10 +144,10 @@ def precheck(config_name: str, argv: list[str]) -> None:
         check_hydra_flags(argv)
     except NnsweepError as err:
         fail(str(err))
-    multirun = _is_multirun(argv)
+    multirun = any(_is_multirun_flag(a) for a in argv)
     if multirun and config_name != "config":
         fail(f"-m (multirun) is for training sweeps; python -m experiments.{config_name} works on one run at a time")
-    args = [a for a in argv if a not in ("-m", "--multirun")]
+    args = [a for a in argv if not _is_multirun_flag(a)]
     if any(a.startswith("-") for a in args):
         return  # --help, --cfg, --info ...: Hydra's own handling
     from hydra import compose, initialize_config_dir

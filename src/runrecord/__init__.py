@@ -4,8 +4,9 @@ or writes it. ``experiments`` writes runs, ``sweeps`` and ``reports`` read them,
 from nets.status import Status
 from runrecord.lock import LockedError, exclusive_lock, is_locked
 from runrecord.rundir import (BOOKKEEPING_KEYS, CONFIG_DIR, EVALUATION, METRICS, MODEL, SUMMARY, TEST_ERRORS, RunDir,
-                              RunRecordError, Summary, TestErrors, find_runs, finite_or_none, without_bookkeeping)
+                              RunRecordError, Summary, TestErrors, find_runs, finite_or_none, override_key,
+                              without_bookkeeping)
 
 __all__ = ["BOOKKEEPING_KEYS", "CONFIG_DIR", "EVALUATION", "METRICS", "MODEL", "SUMMARY", "TEST_ERRORS", "LockedError",
            "RunDir", "RunRecordError", "Status", "Summary", "TestErrors", "exclusive_lock", "find_runs", "finite_or_none", "is_locked",
-           "without_bookkeeping"]
+           "override_key", "without_bookkeeping"]

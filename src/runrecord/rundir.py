@@ -58,9 +58,14 @@ class RunRecordError(NnsweepError):
     """A run file that is missing or cannot be read; the message names the file."""
 
 
+def override_key(override: str) -> str:
+    """The key an override sets: ``+hydra.launcher.x=1`` -> ``hydra.launcher.x``, ``net=mlp`` -> ``net``."""
+    return override.lstrip("+~").partition("=")[0]
+
+
 def without_bookkeeping(overrides: list[str]) -> list[str]:
     """Overrides minus the bookkeeping ones: what identifies a run."""
-    return [o for o in overrides if o.lstrip("+~").partition("=")[0] not in BOOKKEEPING_KEYS]
+    return [o for o in overrides if override_key(o) not in BOOKKEEPING_KEYS]
 
 
 def finite_or_none(value: Any) -> float | None:

@@ -23,7 +23,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from nets.atomic import atomic_write_text
-from runrecord import RunDir, RunRecordError, find_runs
+from runrecord import RunDir, RunRecordError, find_runs, override_key
 
 RUNS, EPOCHS = "runs.csv", "epochs.csv"
 SUMMARY_COLUMNS = ["status", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "test_acc",
@@ -51,8 +51,7 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
     except RunRecordError as err:
         overrides, choices, problems = [], {}, problems + [str(err)]
     for item in overrides:
-        key, _, value = item.partition("=")
-        row[key.lstrip("+~")] = parse_override_value(value)
+        row[override_key(item)] = parse_override_value(item.partition("=")[2])
     opt, trainer, data, net = (_node(config, k) for k in ("optimizer", "trainer", "data", "net"))
     row.update({
         "net_name": choices.get("net", net.get("arch")),

@@ -122,7 +122,6 @@ def hydra_quoted(value: str) -> str:
     return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped) + "'"
 
 
-
 class SweepError(NnsweepError, CompactHydraException):
     """A sweep that cannot go on: one line from ``experiments.cli.run_command`` (an
     ``NnsweepError``), and from Hydra itself its message alone, without a traceback."""
@@ -224,7 +223,6 @@ def _parent_holds_lock(sweep_dir: Path) -> bool:
 
 def is_worker_death(err: BaseException) -> bool:
     return isinstance(err, BrokenExecutor) or type(err).__name__ in WORKER_DEATHS
-
 
 
 class TrialLauncher:

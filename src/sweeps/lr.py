@@ -25,7 +25,7 @@ import numpy as np
 from experiments.cli import EXIT_BAD_INPUT, program_name, run_command
 from experiments.lifeline import follow_parent
 from nets.errors import NnsweepError
-from runrecord import RunRecordError, find_runs, without_bookkeeping
+from runrecord import RunRecordError, find_runs, override_key, without_bookkeeping
 from sweeps.collect import collect, describe
 from sweeps.launch import hydra_quoted
 from sweeps.lock import sweep_lock
@@ -76,7 +76,7 @@ def is_launch_override(override: str) -> bool:
     """``hydra/launcher=ray``, ``+hydra.launcher.ray.init.num_cpus=2``: the launcher's settings say
     how and where the runs are launched, not what they compute, so they are not part of a run's
     identity or of the sweep directory's name (the same sweep may continue on another engine)."""
-    key = override.lstrip("+~").partition("=")[0]
+    key = override_key(override)
     return key == "hydra/launcher" or key.startswith("hydra.launcher.")
 
 
@@ -87,7 +87,7 @@ def run_settings(overrides: list[str]) -> list[str]:
 
 def launcher_of(overrides: list[str]) -> str:
     """The Hydra launcher the overrides choose (the last ``hydra/launcher=`` wins); joblib by default."""
-    chosen = [o.partition("=")[2] for o in overrides if o.lstrip("+~").partition("=")[0] == "hydra/launcher"]
+    chosen = [o.partition("=")[2] for o in overrides if override_key(o) == "hydra/launcher"]
     return chosen[-1] if chosen else "joblib"
 
 
@@ -116,7 +116,7 @@ def finished_lrs(args, sweep_dir: Path) -> set[float]:
 
 def _by_key(overrides: list[str]) -> dict[str, str]:
     """Overrides as key -> value, the last one of a key winning, as Hydra applies them."""
-    return dict(o.lstrip("+~").partition("=")[::2] for o in overrides)
+    return {override_key(o): o.partition("=")[2] for o in overrides}
 
 
 def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
@@ -146,7 +146,7 @@ def check_arguments(args) -> list[float]:
     owned = {"optimizer.lr": "--lrs", "hydra.sweep.dir": "--sweep-dir", "net": "--net", "data": "--data",
              "trainer.epochs": "--epochs", "trainer.batch_size": "--batch", "hydra.launcher.n_jobs": "--jobs"}
     for override in args.overrides:
-        key = override.lstrip("+~").partition("=")[0]
+        key = override_key(override)
         if key == "hydra.launcher.n_jobs" and launcher_of(args.overrides) != "joblib":
             raise NnsweepError(f"{override!r} is a setting of joblib's launcher, not of hydra/launcher="
                                f"{launcher_of(args.overrides)}: set that launcher's own (see README, Clusters)")

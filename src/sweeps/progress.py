@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from runrecord import RunDir, RunRecordError, Status, Summary, find_runs
+from runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key
 from sweeps.launch import Outcome, trial_key
 
 log = logging.getLogger("nnsweep.sweep")
@@ -186,12 +186,12 @@ class SweepProgress:
     def _label(self, key: str) -> str:
         swept = self.swept if self.swept is not None else self._varying_keys()
         overrides = self._overrides.get(key, key.split())
-        named = [o for o in overrides if _key_of(o) in swept]
+        named = [o for o in overrides if override_key(o) in swept]
         return " ".join(named) if named else key or "the only point"
 
     def _varying_keys(self) -> set[str]:
         """Keys whose value differs between the expected trials (or that some of them lack)."""
-        trials = [{_key_of(o): o for o in overrides} for overrides in self._overrides.values()]
+        trials = [{override_key(o): o for o in overrides} for overrides in self._overrides.values()]
         keys = set().union(*trials)
         return {k for k in keys if len({t.get(k) for t in trials}) > 1}
 
@@ -238,7 +238,3 @@ def clock_time(seconds: float) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def _key_of(override: str) -> str:
-    return override.lstrip("+~").partition("=")[0]

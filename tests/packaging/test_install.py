@@ -21,13 +21,13 @@ import pytest
 from PIL import Image
 
 from sweeps import trials
+from tests.reliability.conftest import TINY
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 UV = shutil.which("uv", path=str(BIN)) or shutil.which("uv")
 SCRIPTS = ["nnsweep-train", "nnsweep-evaluate", "nnsweep-predict", "nnsweep-sweep-lr", "nnsweep-collect",
            "nnsweep-report"]
-TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false"]
 
 pytestmark = pytest.mark.skipif(UV is None, reason="uv is installed by make setup (the dev extra)")
 

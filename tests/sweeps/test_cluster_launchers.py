@@ -23,9 +23,9 @@ import pytest
 
 from runrecord import Status, find_runs
 from sweeps import trials
+from tests.reliability.conftest import TINY
 
 BIN = Path(sys.executable).parent
-TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false"]
 
 
 def free_port() -> int:
