@@ -281,6 +281,10 @@ class TrainerConfig:
     clip_grad_norm: Optional[float] = ranged(None, POSITIVE)  # clip each mini-batch's gradient norm (off: classic runs stay exact)
     restore_best: bool = True  # test and save the best-validation weights as the model
     progress: bool = True  # progress bars (only ever shown on a terminal)
+    # Stop after this many epochs with status "paused" (checkpoint kept); resume=true continues to
+    # trainer.epochs. The schedule still spans trainer.epochs, so a paused and continued run
+    # equals an uninterrupted one. Pruning sweeps set it: it does not identify a run.
+    pause_after: Optional[int] = ranged(None, AT_LEAST_1)
 
 
 @dataclass

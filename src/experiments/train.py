@@ -72,7 +72,7 @@ def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None, overrid
         raise write_error(run.path, err) from None
     with run.training(wait=wait):
         previous = check_can_train(run, cfg, resume)
-        if previous is not None and previous.is_done(cfg.trainer.epochs):
+        if previous is not None and previous.is_done(cfg.trainer.epochs, cfg.trainer.pause_after):
             log.info("%s already finished (%s); reusing it", run.path, previous.status)
             return previous
         return _train(cfg, run, resume, list(overrides), hydra_record, started, bars)
@@ -116,14 +116,17 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
     augment = build_augmenter(cfg)
     targets = build_targets(cfg, network.output_size, network.dtype)
 
+    # Where this invocation stops: trainer.epochs, or a pause before it (a pruning sweep's rung).
+    # fit() gets the earlier epoch; the schedule was built for trainer.epochs either way.
+    stop_at = min(cfg.trainer.epochs, cfg.trainer.pause_after or cfg.trainer.epochs)
     state: TrainState | None = None
     if resume and run.model_path.exists():
         try:
             state = restore_training(load_checkpoint(run.model_path), network, optimizer, schedule, rng)
         except CheckpointError as err:
             raise ConfigError(f"cannot resume: {err}") from None
-        if state.status == Status.OK and state.epoch < cfg.trainer.epochs:
-            state.status = Status.RUNNING  # it stopped at its old epoch budget; the new one is larger
+        if state.status in (Status.OK, Status.PAUSED) and state.epoch < stop_at:
+            state.status = Status.RUNNING  # it stopped at its old epoch budget or a pause; this one is later
         run.rewrite_metrics(state.records)
         log.info("resuming %s after epoch %d (status %s)", run.path, state.epoch, state.status)
     else:
@@ -150,13 +153,21 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
 
     with progress:
         progress.start(state.epoch if state else 0)
-        state = fit(network, optimizer, schedule, data.train, data.val, epochs=cfg.trainer.epochs,
+        state = fit(network, optimizer, schedule, data.train, data.val, epochs=stop_at,
                     batch_size=cfg.trainer.batch_size, rng=rng, targets=targets, patience=cfg.trainer.patience,
                     augment=augment, state=state, on_epoch_end=on_epoch_end, on_batches=progress.batches,
                     clip_norm=cfg.trainer.clip_grad_norm)
 
+    if state.status == Status.OK and state.epoch < cfg.trainer.epochs:
+        state.status = Status.PAUSED  # at trainer.pause_after: no test evaluation until it is done
     save_checkpoint(run.model_path, network, optimizer=optimizer, schedule=schedule, state=state, rng=rng)
     summary = Summary(**base, **summarise(state))
+    if state.status == Status.PAUSED:
+        summary.wall_time_s = time.time() - started
+        run.write_summary(summary)
+        log.info("paused after epoch %d of %d: best val acc %s (epoch %s); resume=true continues it -> %s",
+                 state.epoch, cfg.trainer.epochs, _fmt(summary.best_val_acc), summary.best_epoch, run.path)
+        return summary
     if cfg.trainer.restore_best and state.best_params is not None:
         network.set_params(state.best_params)
     if not (state.status == Status.DIVERGED and state.best_params is None):

@@ -1,10 +1,12 @@
 """How a training run stands: one enum for the whole project.
 
 Modelled on Optuna's ``TrialState``: a run is *finished* when rerunning it would change nothing
-(it ended by itself, or a search ended it); ``running`` and ``interrupted`` are not, so a rerun
-continues them. The training loop sets ``running``, ``ok``, ``early_stopped`` and ``diverged``;
-the harness adds ``failed`` (the trial's own exception), ``interrupted`` (the process was killed,
-or the machine failed under it) and ``pruned`` (a search stopped it early).
+(it ended by itself, or a search ended it); ``running``, ``interrupted`` and ``paused`` are not,
+so a rerun continues them. The training loop sets ``running``, ``ok``, ``early_stopped`` and
+``diverged``; the harness adds ``failed`` (the trial's own exception), ``interrupted`` (the process
+was killed, or the machine failed under it), ``paused`` (it stopped where it was asked to,
+``trainer.pause_after``, with its checkpoint: a pruning search judges it there and may continue
+it) and ``pruned`` (a search judged it there and stopped it for good).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ class Status(str, Enum):
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     PRUNED = "pruned"
+    PAUSED = "paused"
 
     def is_finished(self) -> bool:
         """True when the run has ended for good (a rerun reuses it as it is).

@@ -48,7 +48,7 @@ METRIC_COLUMNS = [f.name for f in fields(EpochRecord)]
 # Overrides that change how a run is driven, not what it computes: they do not identify a run.
 # conf/config.yaml leaves them out of run directory names (experiments.config registers them as
 # the resolver ``nnsweep.bookkeeping_keys``).
-BOOKKEEPING_KEYS = ("resume", "sweep", "trainer.progress")
+BOOKKEEPING_KEYS = ("resume", "sweep", "trainer.progress", "trainer.pause_after")
 
 # Settings a resumed run may change: the epoch budget can grow (a finished run continues).
 RESUMABLE_KEYS = ("trainer.epochs",)
@@ -107,10 +107,11 @@ class Summary:
         produced none (it failed, or diverged before its first validation)."""
         return finite_or_none(getattr(self, self.objective, None))
 
-    def is_done(self, epochs: int) -> bool:
-        """Whether a run asked for ``epochs`` epochs needs no more training."""
-        if self.status == Status.OK:
-            return self.epochs_completed >= epochs
+    def is_done(self, epochs: int, pause_after: int | None = None) -> bool:
+        """Whether a run asked for ``epochs`` epochs (pausing after ``pause_after``) needs no more
+        training: it trained them (a paused run: up to the pause), or it ended by itself."""
+        if self.status in (Status.OK, Status.PAUSED):
+            return self.epochs_completed >= min(epochs, pause_after or epochs)
         return self.status.is_finished()
 
     def to_json(self) -> str:

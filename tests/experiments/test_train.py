@@ -52,6 +52,25 @@ def test_resume_continues_at_the_right_epoch_and_matches_an_uninterrupted_run(tm
     assert resumed.test_acc == full.test_acc and resumed.best_val_acc == full.best_val_acc
 
 
+def test_a_paused_run_continued_rung_by_rung_equals_an_uninterrupted_one(tmp_path):
+    """What a pruning sweep relies on: pausing after 1 and 3 of 6 epochs changes nothing (the
+    cosine schedule spans all 6 epochs either way), and a paused run is not evaluated."""
+    base = ["net=mlp", "net.hidden=[32]", "net.dropout=0.1", "optimizer=adam", "schedule=cosine",
+            "trainer.augment=true", "data.train_limit=500", "trainer.progress=false", "trainer.epochs=6"]
+    full = train_run(compose_config(base), tmp_path / "full")
+    first = train_run(compose_config(base + ["trainer.pause_after=1"]), tmp_path / "part")
+    assert (first.status.value, first.epochs_completed, first.test_acc, first.epochs) == ("paused", 1, None, 6)
+    assert not (tmp_path / "part" / "evaluation.json").exists()
+    again = train_run(compose_config(base + ["trainer.pause_after=1", "resume=true"]), tmp_path / "part")
+    assert again == first  # reached already: reused as it is
+    second = train_run(compose_config(base + ["trainer.pause_after=3", "resume=true"]), tmp_path / "part")
+    assert (second.status.value, second.epochs_completed) == ("paused", 3)
+    last = train_run(compose_config(base + ["resume=true"]), tmp_path / "part")
+    read = lambda d: [(r["epoch"], r["lr"], r["train_loss"], r["val_acc"]) for r in csv.DictReader(open(d / "metrics.csv"))]
+    assert read(tmp_path / "part") == read(tmp_path / "full") and len(read(tmp_path / "full")) == 6
+    assert last.status.value == "ok" and last.test_acc == full.test_acc and last.best_val_acc == full.best_val_acc
+
+
 def test_resume_via_the_command_line_logs_where_it_continues(tmp_path, quick):
     out = f"hydra.run.dir={tmp_path / 'run'}"
     assert run_module("experiments.train", *quick, out).returncode == 0
