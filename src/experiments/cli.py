@@ -192,10 +192,13 @@ def precheck(config_name: str, argv: list[str]) -> None:
         missing = sorted(OmegaConf.missing_keys(OmegaConf.create(task)))
         if missing:
             raise NnsweepError(f"missing {' '.join(k + '=...' for k in missing)} (see --help)")
-        searches = "skopt" in str(cfg.hydra.sweeper.get("_target_", ""))
+        sweeper = cfg.hydra.sweeper
+        engine = getattr(sweeper.get("engine"), "value", sweeper.get("engine"))
+        searches = str(sweeper.get("_target_", "")).endswith(("NnsweepSweeper", "SkoptSweeper")) and engine != "grid"
         intervals = [o.input_line for o in sweeps if o.is_interval_sweep()]
         if multirun and intervals and not searches:
-            raise NnsweepError(f"{intervals[0]} is a search interval, which only the Bayesian sweeper can sample: add "
+            raise NnsweepError(f"{intervals[0]} is a search interval, which only a search engine can sample: add "
+                               "hydra/sweeper=nnsweep (TPE; hydra.sweeper.engine=gp|rf|et|random) or "
                                "hydra/sweeper=skopt, or list the values to try (key=a,b,c)")
         if multirun and searches:
             from sweeps.search_space import build_search_space

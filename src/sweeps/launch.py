@@ -1,7 +1,7 @@
 """Launching a sweep's jobs through Hydra's launcher, and what the sweepers share around it.
 
-Both of nnsweep's sweepers (the grid, the default of ``-m``, and ``hydra/sweeper=skopt``) hand
-their batches to ``TrialLauncher``, which turns what the launcher returns into one ``Outcome``
+nnsweep's sweeper (``sweeps.search``: the grid of ``-m``, ``hydra/sweeper=nnsweep`` and
+``hydra/sweeper=skopt``) hands its batches to ``TrialLauncher``, which turns what the launcher returns into one ``Outcome``
 per job, read from the job's run directory through ``runrecord``:
 
 - Identical points in one batch (a ``choice`` with few options, a skopt batch asked with
@@ -180,11 +180,13 @@ class Outcome:
     objective: float | None  # None unless the trial produced a finite objective
     error: str | None = None
     worker_died: bool = False  # failed because its worker was killed MAX_CRASHES times
+    epochs: int | None = None  # epochs the run completed (None: no run record)
 
     @property
     def machine_failed(self) -> bool:
-        """The run did not finish although its job returned: the machine failed under it."""
-        return not self.status.is_finished()
+        """The run did not finish (nor pause, as asked) although its job returned: the machine
+        failed under it."""
+        return not (self.status.is_finished() or self.status == Status.PAUSED)
 
 
 def relative_run_dir(run_dir: Path | None, sweep_dir: Path) -> str | None:
@@ -294,7 +296,7 @@ class TrialLauncher:
                      numbers: dict[str, int], outcomes: dict[str, Outcome]) -> None:
         reason = _death_reason(err)
         for key in group:
-            run_dir, cfg = self._job_dir(unique[key], numbers[key])
+            run_dir, cfg = self.job_dir(unique[key], numbers[key])
             finished = self._finished_on_disk(unique[key], numbers[key], run_dir, cfg)
             if finished is not None:
                 outcomes[key] = finished
@@ -327,10 +329,10 @@ class TrialLauncher:
             objective = finite_or_none(ret.return_value)
             return Outcome(overrides, number, run_dir, Status.OK if objective is not None else Status.FAILED, objective)
         status = run.status()
-        objective = summary.objective_value() if status.is_finished() else None
-        return Outcome(overrides, number, run_dir, status, objective, summary.error)
+        objective = summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
+        return Outcome(overrides, number, run_dir, status, objective, summary.error, epochs=summary.epochs_completed)
 
-    def _job_dir(self, overrides: list[str], number: int) -> tuple[Path, DictConfig]:
+    def job_dir(self, overrides: list[str], number: int) -> tuple[Path, DictConfig]:
         """Where Hydra runs job ``number`` with ``overrides`` (its own config says)."""
         from hydra.core.hydra_config import HydraConfig
 
@@ -354,12 +356,15 @@ class TrialLauncher:
             summary = run.read_summary()
         except RunRecordError:
             return None
-        # experiments.train's epoch budget: an ok run that was asked for fewer epochs is not done.
+        # experiments.train's epoch budget: an ok run that was asked for fewer epochs is not done,
+        # and a run asked to pause is done once it paused there.
         epochs = OmegaConf.select(cfg, "trainer.epochs", default=None)
-        if summary is None or not (summary.is_done(epochs) if epochs is not None else summary.status.is_finished()):
+        pause = OmegaConf.select(cfg, "trainer.pause_after", default=None)
+        if summary is None or not (summary.is_done(epochs, pause) if epochs is not None else summary.status.is_finished()):
             return None
         log.info("%s finished before its worker's batch broke: kept", run_dir)
-        return Outcome(overrides, number, run_dir, summary.status, summary.objective_value(), summary.error)
+        return Outcome(overrides, number, run_dir, summary.status, summary.objective_value(), summary.error,
+                       epochs=summary.epochs_completed)
 
     def _crash_failed(self, overrides: list[str], number: int | None) -> Outcome:
         """A trial whose worker died ``MAX_CRASHES`` times: failed, and its run says why."""
@@ -369,24 +374,25 @@ class TrialLauncher:
         log.error("%s: %s", key, error)
         if number is None:  # not launched this time: its directory may depend on a job number
             return Outcome(overrides, None, None, Status.FAILED, None, error, worker_died=True)
-        run_dir, _ = self._job_dir(overrides, number)
+        run_dir, _ = self.job_dir(overrides, number)
         if run_dir.is_dir():
-            _record_failed(RunDir(run_dir), error)
+            mark_run(RunDir(run_dir), Status.FAILED, error)
         return Outcome(overrides, number, run_dir, Status.FAILED, None, error, worker_died=True)
 
 
-def _record_failed(run: RunDir, error: str) -> None:
-    """Mark the run failed in its own record, so collect shows it and a rerun reuses it."""
+def mark_run(run: RunDir, status: Status, error: str | None = None) -> None:
+    """Record how a sweep ended a run (``failed`` after its worker died, ``pruned``) in the
+    run's own record, so collect shows it and a rerun reuses it."""
     try:
         with run.training(wait=10.0):
             try:
                 summary = run.read_summary() or Summary(run_dir=str(run.path))
             except RunRecordError:
                 summary = Summary(run_dir=str(run.path))
-            summary.status, summary.error = Status.FAILED, error
+            summary.status, summary.error = status, error if error is not None else summary.error
             run.write_summary(summary)
     except NnsweepError as err:  # it is in use, or cannot be written: the sweep's own record stands
-        log.warning("could not record %s as failed: %s", run.path, err)
+        log.warning("could not record %s as %s: %s", run.path, status.value, err)
 
 
 class LauncherError(SweepError):

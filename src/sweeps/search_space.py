@@ -1,14 +1,17 @@
-"""Hydra's sweep grammar -> scikit-optimize dimensions.
+"""Hydra's sweep grammar -> the dimensions of a search, for every engine (``sweeps.engines``).
 
-    optimizer.lr=tag(log, interval(1e-3, 3))   -> Real(0.001, 3, prior="log-uniform")
-    optimizer.lr=interval(0.01, 1)             -> Real(0.01, 1)
-    net.hidden.0=int(interval(10, 200))        -> Integer(10, 200)   (both ends included)
-    trainer.batch_size=range(8, 65, 8)         -> Categorical([8, 16, ..., 64])
-    trainer.epochs=range(5, 11)                -> Integer(5, 10)     (Hydra's stop is exclusive)
-    optimizer=choice(sgd, adam) / sgd,adam     -> Categorical(["sgd", "adam"])
-    net.hidden=choice([16],[64])               -> Categorical(["[16]", "[64]"])  (override text)
+    optimizer.lr=tag(log, interval(1e-3, 3))   -> real 0.001 .. 3, log scale
+    optimizer.lr=interval(0.01, 1)             -> real 0.01 .. 1
+    net.hidden.0=int(interval(10, 200))        -> integer 10 .. 200  (both ends included)
+    trainer.batch_size=range(8, 65, 8)         -> choice of 8, 16, ..., 64
+    trainer.epochs=range(5, 11)                -> integer 5 .. 10    (Hydra's stop is exclusive)
+    optimizer=choice(sgd, adam) / sgd,adam     -> choice of "sgd", "adam"
+    net.hidden=choice([16],[64])               -> choice of "[16]", "[64]"  (override text)
     trainer.epochs=10                          -> fixed for every trial
 
+A ``Dimension`` is plain data; ``to_skopt`` and ``to_optuna`` make the engines' own objects, so
+the Optuna engine never imports scikit-optimize. A grid (``grid_space``) keeps every swept value
+as its override text, in the order Hydra's basic sweeper combines them.
 ``hydra.sweeper.params`` are read first, then the command line, so the command line wins.
 """
 from __future__ import annotations
@@ -24,11 +27,54 @@ class SearchSpaceError(NnsweepError, ValueError):
     """A search-space entry that cannot become a dimension (e.g. low >= high)."""
 
 
+@dataclass(frozen=True)
+class Dimension:
+    """One searched setting: ``real`` or ``int`` from ``low`` to ``high`` (both included,
+    ``log``: log-uniform), or ``choice`` of ``choices`` (also a grid's values)."""
+
+    name: str
+    kind: str
+    low: float | int | None = None
+    high: float | int | None = None
+    log: bool = False
+    choices: tuple = ()
+
+    def to_skopt(self):
+        from skopt.space import Categorical, Integer, Real
+
+        prior = "log-uniform" if self.log else "uniform"
+        if self.kind == "real":
+            return Real(self.low, self.high, prior=prior, name=self.name)
+        if self.kind == "int":
+            return Integer(self.low, self.high, prior=prior, name=self.name)
+        return Categorical(list(self.choices), name=self.name)
+
+    def to_optuna(self):
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+        if self.kind == "real":
+            return FloatDistribution(self.low, self.high, log=self.log)
+        if self.kind == "int":
+            return IntDistribution(self.low, self.high, log=self.log)
+        return CategoricalDistribution(list(self.choices))
+
+    def describe(self) -> str:
+        """The dimension as the trial log records it (a rerun must search the same space)."""
+        if self.kind == "choice":
+            return f"choice({list(self.choices)!r})"
+        return f"{self.kind}({self.low!r}, {self.high!r}{', log' if self.log else ''})"
+
+
 @dataclass
 class SearchSpace:
     names: list[str]  # override keys of the searched dimensions, in order
-    dimensions: list[Any]  # skopt.space dimensions, same order
+    dimensions: list[Dimension]  # same order
     fixed: list[str]  # overrides applied to every trial, as "key=value"
+
+    def reordered(self, names: list[str]) -> "SearchSpace":
+        """The same space with its dimensions in the order of ``names`` (a permutation)."""
+        where = {name: i for i, name in enumerate(self.names)}
+        return SearchSpace(list(names), [self.dimensions[where[n]] for n in names], self.fixed)
 
     def overrides(self, point: list[Any]) -> list[str]:
         """The overrides of one trial: the fixed ones, then ``key=value`` for each dimension."""
@@ -43,9 +89,7 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def dimension_for(override: Override):
-    from skopt.space import Categorical, Integer, Real
-
+def dimension_for(override: Override) -> Dimension:
     key = override.get_key_element()
     sweep = override.value()
     if isinstance(sweep, IntervalSweep):
@@ -55,17 +99,16 @@ def dimension_for(override: Override):
         log = "log" in (sweep.tags or set())
         if log and low <= 0:
             raise SearchSpaceError(f"{key}: a log interval needs low > 0, got {low}")
-        prior = "log-uniform" if log else "uniform"
         if isinstance(low, int) and isinstance(high, int):
-            return Integer(low, high, prior=prior, name=key)
-        return Real(float(low), float(high), prior=prior, name=key)
+            return Dimension(key, "int", low, high, log)
+        return Dimension(key, "real", float(low), float(high), log)
     if isinstance(sweep, RangeSweep):
         values = list(override.sweep_iterator())
         if not values:
             raise SearchSpaceError(f"{key}: range({sweep.start}, {sweep.stop}, {sweep.step}) is empty")
         if sweep.step == 1 and all(isinstance(v, int) for v in values):
-            return Integer(values[0], values[-1], name=key) if len(values) > 1 else Categorical(values, name=key)
-        return Categorical(values, name=key)
+            return Dimension(key, "int", values[0], values[-1]) if len(values) > 1 else Dimension(key, "choice", choices=tuple(values))
+        return Dimension(key, "choice", choices=tuple(values))
     if isinstance(sweep, ChoiceSweep):
         values = list(override.sweep_iterator())
         if len(values) < 1:
@@ -74,7 +117,7 @@ def dimension_for(override: Override):
             # Lists and dicts (net.hidden=choice([16],[64])) are not hashable for skopt: keep
             # them as their override text, which Hydra parses back into the same value.
             values = list(override.sweep_string_iterator())
-        return Categorical(values, name=key)
+        return Dimension(key, "choice", choices=tuple(values))
     raise SearchSpaceError(f"{key}: unsupported sweep {sweep}")
 
 
@@ -96,3 +139,26 @@ def build_search_space(overrides: list[Override]) -> SearchSpace:
             "on the command line or in hydra.sweeper.params"
         )
     return SearchSpace(names, dims, fixed)
+
+
+def grid_space(overrides: list[Override]) -> tuple[SearchSpace, list[list[str]]]:
+    """A grid: every combination of the swept values (as override text), in the order Hydra's
+    basic sweeper makes them (the first swept key varies slowest). Returns the space and its
+    points; a grid without a swept key is the one point of its fixed overrides."""
+    from itertools import product
+
+    by_key: dict[str, Override] = {}
+    for override in overrides:
+        by_key[override.get_key_element()] = override
+    names, dims, fixed = [], [], []
+    for key, override in by_key.items():
+        if override.is_sweep_override():
+            values = tuple(override.sweep_string_iterator())
+            if not values:
+                raise SearchSpaceError(f"{key}: the sweep has no values")
+            names.append(key)
+            dims.append(Dimension(key, "choice", choices=values))
+        else:
+            fixed.append(f"{key}={override.get_value_element_as_str()}")
+    points = [list(p) for p in product(*(d.choices for d in dims))]
+    return SearchSpace(names, dims, fixed), points

@@ -1,15 +1,24 @@
 """The trial log of a search (``<sweep dir>/trials.json``): its one reader and writer.
 
-The sweeper appends a round once every trial in it has finished; a rerun replays the rounds to
-put the optimizer back exactly where it was. Reports read the same log through ``load``.
+The sweeper (``sweeps.search``) saves it after every round, once every job of the round
+finished: which points were asked, which trials were trained to which epoch, and which ended
+and were told to the engine, in that order. A rerun replays the rounds to put the engine back
+exactly where it was. Reports and ``sweeps.collect`` read the same log through ``load``.
 
-    {"format": "nnsweep-skopt-trials", "version": 1,
-     "settings": {... what must match for a rerun to continue, "names": [parameter names] ...},
-     "rounds": [[{"job", "run_dir", "point", "params", "objective", "status", "told"}, ...], ...],
+    {"format": "nnsweep-trials", "version": 2,
+     "settings": {... what must match for a rerun to continue: "method", "names", "pruner" ...},
+     "trials": [{"number", "job", "run_dir", "point", "params", "objective", "status", "told",
+                 "epochs", "rungs": [{"epochs", "value", "kept"}, ...]}, ...],
+     "rounds": [{"asked": [trial numbers], "trained": [[trial number, epochs], ...],
+                 "told": [trial numbers]}, ...],
      "crashes": {"<trial overrides>": <times its worker died>}}
 
-JSON has no NaN: a trial without a result has ``objective: null``, and ``told`` (what the
-optimizer was told) is always a finite number.
+A trial that a pruner continues is ``paused`` with ``told: null``; a trial that ended has its
+final status (``ok``, ``pruned``, ``failed`` ...) and ``told``, the finite number the engine was
+told (to minimise). ``objective`` is its value at the last epoch it reached (null: none).
+``rungs`` lists its value at each rung it reached and whether it was kept there.
+Version 1 logs (scikit-optimize sweeps before the pruner: rounds of trials, each asked and told
+together) are read as version 2. JSON has no NaN: a missing number is ``null``.
 """
 from __future__ import annotations
 
@@ -23,8 +32,10 @@ from nets.atomic import atomic_write_text
 from nets.errors import NnsweepError
 
 TRIALS = "trials.json"
-FORMAT, VERSION = "nnsweep-skopt-trials", 1
-TRIAL_FIELDS = ("job", "run_dir", "point", "params", "objective", "status", "told")
+FORMAT, VERSION = "nnsweep-trials", 2
+V1_FORMAT = "nnsweep-skopt-trials"
+TRIAL_FIELDS = ("number", "job", "run_dir", "point", "params", "objective", "status", "told", "epochs", "rungs")
+V1_FIELDS = ("job", "run_dir", "point", "params", "objective", "status", "told")
 
 
 class TrialLogError(NnsweepError):
@@ -34,20 +45,17 @@ class TrialLogError(NnsweepError):
 @dataclass
 class TrialLog:
     settings: dict[str, Any]
-    rounds: list[list[dict[str, Any]]] = field(default_factory=list)
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    rounds: list[dict[str, list]] = field(default_factory=list)
     crashes: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def trials(self) -> list[dict[str, Any]]:
-        return [t for r in self.rounds for t in r]
 
     @property
     def names(self) -> list[str]:
         return list(self.settings.get("names", []))
 
     def to_json(self) -> str:
-        data = {"format": FORMAT, "version": VERSION, "settings": self.settings, "rounds": self.rounds,
-                "crashes": self.crashes}
+        data = {"format": FORMAT, "version": VERSION, "settings": self.settings, "trials": self.trials,
+                "rounds": self.rounds, "crashes": self.crashes}
         return json.dumps(data, indent=1, allow_nan=False) + "\n"
 
 
@@ -66,29 +74,54 @@ def load(sweep_dir: str | Path) -> TrialLog | None:
         data = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as err:
         raise TrialLogError(f"{damaged} ({err}); {advice}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in (FORMAT, V1_FORMAT):
         raise TrialLogError(f"{path} is not an nnsweep trial log; {advice}")
-    if data.get("version") != VERSION:
-        raise TrialLogError(f"{path} has version {data.get('version')!r}, this nnsweep reads {VERSION}; {advice}")
-    settings, rounds, crashes = data.get("settings"), data.get("rounds"), data.get("crashes", {})
-    if not isinstance(settings, dict) or not isinstance(rounds, list) or not isinstance(crashes, dict):
-        raise TrialLogError(f"{damaged} (settings, rounds or crashes missing); {advice}")
+    expected = 1 if data.get("format") == V1_FORMAT else VERSION
+    if data.get("version") != expected:
+        raise TrialLogError(f"{path} has version {data.get('version')!r}, this nnsweep reads {expected}; {advice}")
+    if expected == 1:
+        data = _from_version_1(data, damaged, advice)
+    settings, trials, rounds, crashes = (data.get("settings"), data.get("trials"), data.get("rounds"),
+                                         data.get("crashes", {}))
+    if not all(isinstance(v, t) for v, t in ((settings, dict), (trials, list), (rounds, list), (crashes, dict))):
+        raise TrialLogError(f"{damaged} (settings, trials, rounds or crashes missing); {advice}")
+    for number, trial in enumerate(trials):
+        missing = [k for k in TRIAL_FIELDS if not isinstance(trial, dict) or k not in trial]
+        if missing:
+            raise TrialLogError(f"{damaged} (a trial lacks {', '.join(missing)}); {advice}")
+        problem = _trial_problem(trial, number)
+        if problem:
+            raise TrialLogError(f"{damaged} (trial {number}: {problem}); {advice}")
     for round_ in rounds:
-        if not isinstance(round_, list) or not round_:
-            raise TrialLogError(f"{damaged} (a round that is not a list of trials); {advice}")
-        for trial in round_:
-            missing = [k for k in TRIAL_FIELDS if not isinstance(trial, dict) or k not in trial]
-            if missing:
-                raise TrialLogError(f"{damaged} (a trial lacks {', '.join(missing)}); {advice}")
-            problem = _trial_problem(trial)
-            if problem:
-                raise TrialLogError(f"{damaged} (a trial's {problem}); {advice}")
+        problem = _round_problem(round_, len(trials))
+        if problem:
+            raise TrialLogError(f"{damaged} (a round {problem}); {advice}")
     names = settings.get("names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise TrialLogError(f"{damaged} (settings.names is {names!r}, not a list of parameter names); {advice}")
     if not all(_is_count(v) for v in crashes.values()):
         raise TrialLogError(f"{damaged} (crash counts must be whole numbers); {advice}")
-    return TrialLog(settings, rounds, {str(k): int(v) for k, v in crashes.items()})
+    return TrialLog(settings, trials, rounds, {str(k): int(v) for k, v in crashes.items()})
+
+
+def _from_version_1(data: dict[str, Any], damaged: str, advice: str) -> dict[str, Any]:
+    """A version 1 log (rounds of trials, each asked and told in its round) as version 2."""
+    rounds = data.get("rounds")
+    if not isinstance(rounds, list):
+        raise TrialLogError(f"{damaged} (settings, rounds or crashes missing); {advice}")
+    trials, new_rounds = [], []
+    for round_ in rounds:
+        if not isinstance(round_, list) or not round_:
+            raise TrialLogError(f"{damaged} (a round that is not a list of trials); {advice}")
+        numbers = []
+        for trial in round_:
+            missing = [k for k in V1_FIELDS if not isinstance(trial, dict) or k not in trial]
+            if missing:
+                raise TrialLogError(f"{damaged} (a trial lacks {', '.join(missing)}); {advice}")
+            numbers.append(len(trials))
+            trials.append({"number": len(trials), **{k: trial[k] for k in V1_FIELDS}, "epochs": None, "rungs": []})
+        new_rounds.append({"asked": numbers, "trained": [[n, None] for n in numbers], "told": numbers})
+    return {**data, "trials": trials, "rounds": new_rounds}
 
 
 def _is_number(value: Any) -> bool:
@@ -99,9 +132,11 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _trial_problem(trial: dict[str, Any]) -> str | None:
+def _trial_problem(trial: dict[str, Any], number: int) -> str | None:
     """What is wrong with one recorded trial, or None: its values are used as numbers and lists."""
-    if not _is_number(trial["told"]):
+    if trial["number"] != number:
+        return f"number is {trial['number']!r}, expected {number}"
+    if trial["told"] is None and trial["status"] != "paused" or trial["told"] is not None and not _is_number(trial["told"]):
         return f"told value is {trial['told']!r}"
     if trial["objective"] is not None and not _is_number(trial["objective"]):
         return f"objective is {trial['objective']!r}"
@@ -109,6 +144,22 @@ def _trial_problem(trial: dict[str, Any]) -> str | None:
         return "point or params is not a list and a mapping"
     if not isinstance(trial["run_dir"], (str, type(None))) or not isinstance(trial["status"], (str, type(None))):
         return "run_dir or status is not text"
+    if trial["epochs"] is not None and not _is_count(trial["epochs"]) or not isinstance(trial["rungs"], list):
+        return "epochs is not a count or rungs not a list"
+    for rung in trial["rungs"]:
+        if (not isinstance(rung, dict) or not _is_count(rung.get("epochs")) or not isinstance(rung.get("kept"), bool)
+                or rung.get("value") is not None and not _is_number(rung.get("value"))):
+            return f"rung {rung!r} is not {{epochs, value, kept}}"
+    return None
+
+
+def _round_problem(round_: Any, n_trials: int) -> str | None:
+    if not isinstance(round_, dict) or not all(isinstance(round_.get(k), list) for k in ("asked", "trained", "told")):
+        return "is not {asked, trained, told}"
+    numbers = round_["asked"] + round_["told"] + [j[0] for j in round_["trained"] if isinstance(j, list) and j]
+    if not all(_is_count(n) and n < n_trials for n in numbers) or not all(
+            isinstance(j, list) and len(j) == 2 for j in round_["trained"]):
+        return "names trials that are not in the log"
     return None
 
 

@@ -328,11 +328,11 @@ def test_the_search_group_holds_a_bayesian_and_a_random_search():
 def test_a_named_search_composes_to_the_skopt_sweeper_and_its_space(search, method):
     cfg = compose_config([f"search={search}"], return_hydra_config=True)
     sweeper = cfg.hydra.sweeper
-    assert sweeper._target_ == "hydra_plugins.nnsweep_skopt.skopt_sweeper.SkoptSweeper" and sweeper.method == method
+    assert sweeper._target_ == "hydra_plugins.nnsweep_sweeper.sweeper.SkoptSweeper" and sweeper.method == method
     assert sweeper.direction == "maximize" and cfg.objective == "best_val_acc" and sweeper.n_trials >= 10
     assert cfg.net.arch == "mlp" and cfg.sweep == f"search_{search}"
     space = build_search_space(OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in sweeper.params.items()]))
-    dims = dict(zip(space.names, space.dimensions))
+    dims = {name: d.to_skopt() for name, d in zip(space.names, space.dimensions)}
     assert set(dims) == {"optimizer.lr", "optimizer.l2", "net.hidden.0"}
     assert dims["optimizer.lr"].prior == "log-uniform" and dims["optimizer.lr"].low > 0
     assert dims["optimizer.l2"].low == 0 and type(dims["net.hidden.0"]).__name__ == "Integer"
@@ -342,7 +342,7 @@ def test_a_named_search_composes_to_the_skopt_sweeper_and_its_space(search, meth
 
 
 def test_without_a_named_search_the_sweeper_is_nnsweeps_grid():
-    assert compose_config([], return_hydra_config=True).hydra.sweeper._target_.endswith("nnsweep_grid.grid_sweeper.GridSweeper")
+    assert compose_config([], return_hydra_config=True).hydra.sweeper._target_.endswith("nnsweep_sweeper.sweeper.GridSweeper")
 
 
 @pytest.mark.parametrize("search", SEARCHES)

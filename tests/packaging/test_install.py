@@ -68,8 +68,7 @@ def test_the_wheel_holds_the_configs_and_plugins_and_nothing_of_the_clone(wheel)
     names = zipfile.ZipFile(wheel).namelist()
     assert "experiments/conf/config.yaml" in names and "experiments/conf/net/rashid.yaml" in names
     assert "experiments/conf/search/mlp_lr_l2.yaml" in names
-    assert "hydra_plugins/nnsweep_grid/grid_sweeper.py" in names
-    assert "hydra_plugins/nnsweep_skopt/skopt_sweeper.py" in names
+    assert "hydra_plugins/nnsweep_sweeper/sweeper.py" in names
     assert not any(n.startswith(("tests/", "bench/", "hydra_plugins/__init__")) for n in names)
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()
@@ -79,7 +78,7 @@ def test_the_wheel_holds_the_configs_and_plugins_and_nothing_of_the_clone(wheel)
 
 def test_the_installed_wheel_trains_sweeps_reports_evaluates_and_predicts_from_any_directory(installed, tmp_path):
     bin_, env = installed["bin"], installed["env"]
-    where = run(bin_ / "python", "-c", "import experiments, hydra_plugins.nnsweep_skopt as s; "
+    where = run(bin_ / "python", "-c", "import experiments, hydra_plugins.nnsweep_sweeper as s; "
                 "print(experiments.__file__); print(s.__file__)", cwd=tmp_path, env=env).stdout
     assert str(REPO) not in where and where.count("site-packages") == 2, where
 
@@ -146,9 +145,9 @@ def test_hydra_1_4_finds_the_sweepers_through_entry_points():
 
     from hydra.plugins.sweeper import Sweeper
 
-    ours = {e.name: e for e in entry_points(group="hydra.plugins") if e.name.startswith("nnsweep-")}
-    assert set(ours) == {"nnsweep-grid", "nnsweep-skopt"}
+    ours = {e.name: e for e in entry_points(group="hydra.plugins") if e.name.startswith("nnsweep")}
+    assert set(ours) == {"nnsweep", "nnsweep-grid", "nnsweep-skopt"}
     classes = {name: e.load() for name, e in ours.items()}
     for cls in classes.values():
         assert inspect.isclass(cls) and issubclass(cls, Sweeper) and not inspect.isabstract(cls)
-    assert classes["nnsweep-skopt"].__module__ == "hydra_plugins.nnsweep_skopt.skopt_sweeper"
+    assert {cls.__module__ for cls in classes.values()} == {"hydra_plugins.nnsweep_sweeper.sweeper"}

@@ -71,7 +71,7 @@ def snapshot(run_dirs) -> dict[str, int]:
 
 def recorded_trials(sweep_dir: Path) -> list[dict]:
     try:
-        return [t for r in json.loads((sweep_dir / "trials.json").read_text())["rounds"] for t in r]
+        return json.loads((sweep_dir / "trials.json").read_text())["trials"]
     except (OSError, json.JSONDecodeError, KeyError):
         return []
 

@@ -81,11 +81,13 @@ def write_sweep(sweep_dir: Path, lrs=(0.01, 0.1, 1.0), epochs: int = 4, model: b
 
 
 def write_trial_log(sweep_dir: Path, names=("optimizer.lr",), values=(0.01, 0.1, 1.0)) -> dict:
-    """A valid trial log as the skopt sweeper writes it (through ``sweeps.trials``)."""
+    """A valid trial log as the sweeper writes it (through ``sweeps.trials``): one trial per round."""
     from sweeps.trials import TrialLog, save
 
-    trials = [{"job": i, "run_dir": f"{i}", "point": [v], "params": {names[0]: v}, "objective": 0.5 + 0.1 * i,
-               "status": "ok", "told": -0.5 - 0.1 * i} for i, v in enumerate(values)]
-    log = TrialLog({"names": list(names)}, [trials])
+    trials = [{"number": i, "job": i, "run_dir": f"{i}", "point": [v], "params": {names[0]: v},
+               "objective": 0.5 + 0.1 * i, "status": "ok", "told": -0.5 - 0.1 * i, "epochs": 3, "rungs": []}
+              for i, v in enumerate(values)]
+    rounds = [{"asked": [i], "trained": [[i, None]], "told": [i]} for i in range(len(trials))]
+    log = TrialLog({"method": "gp", "names": list(names)}, trials, rounds)
     save(sweep_dir, log)
     return json.loads((sweep_dir / "trials.json").read_text())

@@ -62,7 +62,7 @@ def test_the_summary_is_the_one_best_run_sentence(tmp_path):
 def test_a_damaged_trial_log_is_a_note_not_a_traceback(tmp_path):
     write_sweep(tmp_path, model=False)
     record = write_trial_log(tmp_path)
-    record["rounds"][0][0].pop("told")
+    record["trials"][0].pop("told")
     (tmp_path / "trials.json").write_text(json.dumps(record))
     page = build_report(tmp_path).read_text()
     assert "trials.json is damaged" in page and "trials_parallel.png" not in page

@@ -13,7 +13,7 @@ def space(*overrides):
 def test_each_form_becomes_its_dimension():
     s = space("a=tag(log, interval(1e-3, 3))", "b=interval(0, 1)", "c=int(interval(10, 200))", "d=range(5, 11)",
               "e=range(8, 33, 8)", "f=choice(sgd, adam)", "g=x,y", "h=choice([16],[64,32])", "fixed=7")
-    dims = dict(zip(s.names, s.dimensions))
+    dims = {name: d.to_skopt() for name, d in zip(s.names, s.dimensions)}
     assert isinstance(dims["a"], Real) and dims["a"].prior == "log-uniform" and dims["a"].bounds == (1e-3, 3.0)
     assert isinstance(dims["b"], Real) and dims["b"].prior == "uniform"
     assert isinstance(dims["c"], Integer) and dims["c"].bounds == (10, 200)
@@ -27,7 +27,7 @@ def test_each_form_becomes_its_dimension():
 
 def test_command_line_replaces_params_with_the_same_key():
     s = space("a=interval(0, 1)", "a=interval(2, 3)")
-    assert s.dimensions[0].bounds == (2.0, 3.0)
+    assert s.dimensions[0].to_skopt().bounds == (2.0, 3.0)
 
 
 def test_numpy_scalars_are_written_with_str():

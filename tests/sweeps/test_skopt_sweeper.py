@@ -23,8 +23,7 @@ def sweep(tmp_path, name, *extra, env=None, launcher="basic"):
 
 
 def record(tmp_path, name):
-    rounds = json.loads((tmp_path / name / "trials.json").read_text())["rounds"]
-    return [t for r in rounds for t in r]
+    return json.loads((tmp_path / name / "trials.json").read_text())["trials"]
 
 
 def test_plugin_is_discovered():
@@ -119,7 +118,8 @@ def test_a_trial_that_finished_after_the_last_record_is_reused_not_relaunched(tm
     assert run_module("experiments.train", *args).returncode == 0
     record_path = tmp_path / "s" / "trials.json"
     record = json.loads(record_path.read_text())
-    cut = record["rounds"].pop()
+    cut = record["rounds"].pop()["asked"]
+    record["trials"] = record["trials"][:cut[0]]
     record_path.write_text(json.dumps(record))
     again = run_module("experiments.train", *args)
     assert again.returncode == 0, again.stderr[-2000:]
@@ -179,7 +179,7 @@ def test_a_complete_sweep_answers_from_its_record_without_replaying(tmp_path):
     # from the record does not replay at all.
     path = tmp_path / "d" / "trials.json"
     log = json.loads(path.read_text())
-    log["rounds"][-1][0]["point"][0] = log["rounds"][-1][0]["point"][0] * 0.999
+    log["trials"][-1]["point"][0] = log["trials"][-1]["point"][0] * 0.999
     path.write_text(json.dumps(log))
     for n in (4, 3):
         again = sweep(tmp_path, "d", f"hydra.sweeper.n_trials={n}", "hydra.sweeper.n_initial_points=2")

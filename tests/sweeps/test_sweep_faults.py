@@ -28,7 +28,7 @@ def quadratic(tmp_path, name, *args, sweeper="skopt", launcher="basic", env=None
 
 
 def trials(sweep_dir):
-    return [t for r in json.loads((sweep_dir / "trials.json").read_text())["rounds"] for t in r]
+    return json.loads((sweep_dir / "trials.json").read_text())["trials"]
 
 
 def executions(log: Path) -> list[str]:

@@ -1,1 +1,0 @@
-"""nnsweep's grid sweeper for Hydra: ``hydra/sweeper=grid``, the default of ``-m``."""

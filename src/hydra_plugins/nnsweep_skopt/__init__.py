@@ -1,1 +1,0 @@
-"""nnsweep's scikit-optimize sweeper for Hydra: ``hydra/sweeper=skopt``."""

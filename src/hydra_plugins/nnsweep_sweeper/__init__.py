@@ -1,0 +1,1 @@
+"""nnsweep's sweeper for Hydra: ``hydra/sweeper=nnsweep``, ``skopt`` and ``grid`` (the default of ``-m``)."""

@@ -1,0 +1,184 @@
+"""The search engines behind nnsweep's sweeper: what proposes the next points (``sweeps.search``
+runs the ask/tell loop, launches, records and prunes; an engine only asks and is told).
+
+    grid     every combination of the swept values, in Hydra's order; told nothing
+    random   independent draws (scikit-optimize's initial-point generators)
+    gp rf et scikit-optimize's Bayesian optimisation: a Gaussian process, a random forest or
+             extra trees as the surrogate model (not gbrt: broken on scikit-learn >= 1.6)
+    tpe      Optuna's tree-structured Parzen estimator (Optuna core only, no torch), with
+             constant liar for points still training
+
+Every engine is deterministic for its seed and the sequence of asks and tells, which is how a
+rerun puts it back where it was: ``sweeps.search`` replays the recorded rounds (the same asks,
+checked against the record, and the same tells in the same order).
+
+Values are told as numbers to *minimise* (``sweeps.search`` flips a maximised objective), always
+finite. A pruned trial is told its objective at the last rung it reached; the TPE engine is
+also told that it was pruned, with its value at every rung, which Optuna's TPE ranks below every
+complete trial (its own rule for pruned trials).
+
+Points still training when more are asked (trials a pruner continues rung by rung) are *pending*.
+scikit-optimize's ``ask`` does not know them; the engine asks a copy of the optimizer that was
+told the constant liar's value (the best so far) for each, as scikit-optimize does inside one
+batch. Optuna's TPE sees its running trials itself.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from sweeps.search_space import SearchSpace
+
+SKOPT_ESTIMATORS = {"random": "GP", "gp": "GP", "rf": "RF", "et": "ET"}
+ENGINES = ("grid", "random", "gp", "rf", "et", "tpe")
+
+
+def plain(value: Any) -> Any:
+    """NumPy scalars -> Python scalars, for JSON/YAML and for comparisons."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def same_point(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        x, y = plain(x), plain(y)
+        if isinstance(x, float) or isinstance(y, float):
+            if not math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-12):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+class Engine:
+    """Proposes points (lists of values, in the order of ``space.names``) and learns from told
+    values. Asked points are numbered 0, 1, 2 ... in the order asked; ``tell`` names them."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+        self.points: list[list[Any]] = []  # every point asked, by number
+        self.told: set[int] = set()
+
+    @property
+    def pending(self) -> list[int]:
+        return [n for n in range(len(self.points)) if n not in self.told]
+
+    def ask(self, n: int) -> list[list[Any]]:
+        points = [[plain(v) for v in p] for p in self._ask(n)]
+        self.points.extend(points)
+        return points
+
+    def tell(self, trials: Sequence[dict[str, Any]]) -> None:
+        """Tell finished trials (``sweeps.trials`` entries: ``number``, ``told``, ``status``,
+        ``rungs``), in this order."""
+        trials = [t for t in trials if t["number"] not in self.told]
+        if trials:
+            self._tell(trials)
+            self.told.update(t["number"] for t in trials)
+
+    def _ask(self, n: int) -> list[list[Any]]:
+        raise NotImplementedError
+
+    def _tell(self, trials: Sequence[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def fitted(self):
+        """What the end-of-search plots read (scikit-optimize's optimizer), or None."""
+        return None
+
+
+class GridEngine(Engine):
+    """The points of a grid in order; told values change nothing."""
+
+    def __init__(self, space: SearchSpace, points: list[list[str]]) -> None:
+        super().__init__(space)
+        self.grid = points
+
+    def _ask(self, n: int) -> list[list[Any]]:
+        start = len(self.points)
+        return [list(p) for p in self.grid[start:start + n]]
+
+    def _tell(self, trials) -> None:
+        pass
+
+
+class SkoptEngine(Engine):
+    """scikit-optimize's ``Optimizer``: ``random`` draws every point from the initial-point
+    generator (its "dummy" estimator is broken on scikit-learn >= 1.8)."""
+
+    def __init__(self, space: SearchSpace, method: str, acq_func: str, n_initial_points: int,
+                 initial_point_generator: str, seed: int) -> None:
+        from skopt import Optimizer
+
+        super().__init__(space)
+        self.opt = Optimizer([d.to_skopt() for d in space.dimensions], base_estimator=SKOPT_ESTIMATORS[method],
+                             acq_func=acq_func, n_initial_points=n_initial_points,
+                             initial_point_generator=initial_point_generator, random_state=seed)
+
+    def _ask(self, n: int) -> list[list[Any]]:
+        opt = self.opt
+        pending = [self.points[i] for i in self.pending]
+        if pending:  # constant liar for the points still training, on a copy (as skopt does in a batch)
+            import numpy as np
+
+            opt = self.opt.copy(random_state=self.opt.rng.randint(0, np.iinfo(np.int32).max))
+            opt.tell(pending, [min(self.opt.yi) if self.opt.yi else 0.0] * len(pending))
+        return opt.ask(n_points=n) if n > 1 else [opt.ask()]
+
+    def _tell(self, trials) -> None:
+        self.opt.tell([self.points[t["number"]] for t in trials], [t["told"] for t in trials])
+
+    def tell_all(self, points: list[list[Any]], told: list[float]) -> None:
+        """Tell a whole record at once (one fit, for the plots of a finished search)."""
+        self.opt.tell(points, told)
+
+    def fitted(self):
+        return self.opt
+
+
+class TpeEngine(Engine):
+    """Optuna's TPE sampler on an in-memory study (the trial log is the record, not Optuna's
+    storage). ``n_initial_points`` random trials come first, as with the Bayesian engines."""
+
+    def __init__(self, space: SearchSpace, n_initial_points: int, seed: int, direction: str) -> None:
+        import optuna
+
+        super().__init__(space)
+        self.sign = -1.0 if direction == "maximize" else 1.0  # Optuna is told values to minimise too
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_initial_points, constant_liar=True)
+        self.study = optuna.create_study(direction="minimize", sampler=sampler)
+        self.distributions = {d.name: d.to_optuna() for d in space.dimensions}
+        self.trials: dict[int, Any] = {}
+
+    def _ask(self, n: int) -> list[list[Any]]:
+        points = []
+        for _ in range(n):
+            trial = self.study.ask(self.distributions)
+            self.trials[len(self.points) + len(points)] = trial
+            points.append([trial.params[name] for name in self.space.names])
+        return points
+
+    def _tell(self, trials) -> None:
+        from optuna.trial import TrialState
+
+        for t in trials:
+            trial = self.trials[t["number"]]
+            if t["status"] == "pruned" and t.get("rungs"):
+                for rung in t["rungs"]:
+                    if rung["value"] is not None:
+                        trial.report(self.sign * rung["value"], step=rung["epochs"])
+                self.study.tell(trial, state=TrialState.PRUNED)
+            else:
+                self.study.tell(trial, t["told"])
+
+
+def make_engine(space: SearchSpace, method: str, *, n_initial_points: int, seed: int, direction: str,
+                acq_func: str = "gp_hedge", initial_point_generator: str = "random",
+                grid: list[list[str]] | None = None) -> Engine:
+    if method == "grid":
+        return GridEngine(space, grid or [])
+    if method == "tpe":
+        return TpeEngine(space, n_initial_points, seed, direction)
+    return SkoptEngine(space, method, acq_func, n_initial_points, initial_point_generator, seed)

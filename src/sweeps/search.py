@@ -1,0 +1,517 @@
+"""nnsweep's sweeper: one ask/tell loop for every search engine, with an optional pruner.
+
+``hydra/sweeper=nnsweep`` (any engine of ``sweeps.engines``), ``hydra/sweeper=skopt`` (the same,
+as existing sweeps name it) and ``hydra/sweeper=grid`` (the default of ``-m``) all run here
+(``hydra_plugins.nnsweep_sweeper`` holds their configs). Each round asks the engine for points,
+hands the round's jobs to Hydra's launcher together (``sweeps.launch``), reads the runs, and
+tells the engine the trials that ended. What makes it safe to kill:
+
+- A round is recorded in the trial log (``sweeps.trials``, ``<sweep dir>/trials.json``) only
+  once every job in it finished. A rerun of the same command replays the recorded rounds (the
+  same asks, checked against the record, and the same tells), so the engine is exactly where it
+  was and proposes the same points an uninterrupted sweep would. A sweep that already has its
+  trials is answered from the record at once.
+- Recorded trials are never launched again; a job that finished after the last record (its
+  round was cut short) is found in its run directory and reused, not retrained.
+- Job numbers continue after the largest one on disk, so no directory is ever reused.
+- A trial's own failures (an exception in training, divergence, a worker killed twice) are
+  told a finite penalty and counted; past ``max_failure_rate`` the sweep stops with a clear
+  message. Failures of the machine (no space, an OS error) are not the trial's: the sweep stops
+  without recording that round, and a rerun retries it.
+
+With ``pruner.method=asha`` (``sweeps.pruning``) a trial's job trains it to its next rung only
+(``trainer.pause_after``: the run pauses with its checkpoint); at the end of the round the
+pruner judges every trial that reached a rung, the kept ones continue from their checkpoints
+in later rounds (before new points are asked), and the others are marked ``pruned`` in their run
+record and told to the engine at the value they reached. The decisions depend only on the
+record, so a rerun after ``kill -9`` makes the same ones.
+
+At the end: ``runs.csv`` / ``epochs.csv`` (``sweeps.collect``), and for a search
+``optimization_results.yaml`` and, for scikit-optimize's engines, its plots.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from nets.atomic import atomic_write_text
+from runrecord import RunDir, RunRecordError, Status, find_runs, finite_or_none, override_key, without_bookkeeping
+from sweeps import trials as trial_log
+from sweeps.collect import collect
+from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, make_engine, same_point
+from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
+                           relative_run_dir)
+from sweeps.progress import SweepProgress
+from sweeps.pruning import Pruner, PruningError, survivors
+from sweeps.search_space import SearchSpace, build_search_space, grid_space
+from sweeps.trials import TRIALS, TrialLog
+
+log = logging.getLogger("nnsweep.search")
+RESULTS = "optimization_results.yaml"
+ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
+GENERATORS = ("random", "sobol", "lhs", "halton", "hammersly", "grid")
+MAX_SEED = 2**32 - 1  # NumPy's RandomState, which skopt seeds, takes 0 .. 2**32 - 1
+MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
+PAUSE_KEY = "trainer.pause_after"
+
+__all__ = ["SearchSweep", "SweepError", "same_point"]
+
+
+def _text(value: Any) -> str:
+    """A setting as text: Hydra passes the config's Enum members, Python callers strings."""
+    return value.name if isinstance(value, Enum) else str(value)
+
+
+def _one_of(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise SweepError(f"hydra.sweeper.{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def make_pruner(settings: Any) -> Pruner:
+    """``hydra.sweeper.pruner`` (a mapping, or None: off) as a ``Pruner``."""
+    settings = dict(settings or {})
+    try:
+        return Pruner(method=_text(settings.get("method", "none")), min_epochs=int(settings.get("min_epochs", 1)),
+                      reduction_factor=int(settings.get("reduction_factor", 3)))
+    except PruningError as err:
+        raise SweepError(str(err)) from None
+
+
+class SearchSweep(LaunchingSweeper):
+    def __init__(self, engine: Any = "tpe", acq_func: Any = "gp_hedge", n_trials: int = 20,
+                 n_initial_points: int = 5, initial_point_generator: Any = "random", seed: int = 0,
+                 batch_size: int | None = 1, direction: Any = "maximize", max_failure_rate: float = 0.5,
+                 failure_objective: float | None = None, params: dict[str, str] | None = None,
+                 pruner: Any = None, setting: str = "engine") -> None:
+        method = _text(engine)
+        if method == "gbrt":
+            raise SweepError(f"hydra.sweeper.{setting}=gbrt is not available: scikit-optimize 0.10.2's gradient-"
+                             "boosted trees fail on scikit-learn >= 1.6 and NumPy 2 (upstream is archived); use gp, "
+                             "rf, et or tpe")
+        self.method = _one_of(setting, method, ENGINES)
+        self.acq_func = _one_of("acq_func", _text(acq_func), ACQ_FUNCS)
+        self.initial_point_generator = _one_of("initial_point_generator", _text(initial_point_generator), GENERATORS)
+        self.direction = _one_of("direction", _text(direction), ("maximize", "minimize"))
+        for name, value in (("n_trials", n_trials), ("batch_size", batch_size), ("n_initial_points", n_initial_points)):
+            if value is not None and value < 1:
+                raise SweepError(f"hydra.sweeper.{name} must be at least 1, got {value}")
+        if not 0 <= seed <= MAX_SEED:
+            raise SweepError(f"hydra.sweeper.seed must be between 0 and {MAX_SEED}, got {seed}")
+        if not 0 <= max_failure_rate <= 1:  # also refuses nan
+            raise SweepError(f"hydra.sweeper.max_failure_rate must be in [0, 1], got {max_failure_rate}")
+        if failure_objective is not None and not math.isfinite(failure_objective):
+            raise SweepError(f"hydra.sweeper.failure_objective must be a finite number (what failed trials are told), "
+                             f"got {failure_objective}; leave it null to tell the worst value seen so far")
+        self.n_trials, self.batch_size, self.seed = n_trials, batch_size, seed
+        # Random search: every point is an "initial" point, drawn by the generator (skopt's
+        # "dummy" estimator is broken on scikit-learn >= 1.8).
+        self.n_initial_points = n_trials if method == "random" else n_initial_points
+        self.max_failure_rate, self.failure_objective = max_failure_rate, failure_objective
+        self.params = dict(params or {})
+        self.pruner = make_pruner(pruner)
+        self.grid: list[list[str]] = []
+
+    @property
+    def is_grid(self) -> bool:
+        return self.method == "grid"
+
+    # ----- Hydra's sweeper interface (setup: LaunchingSweeper) -------------------------------
+    def sweep(self, arguments: list[str]) -> None:
+        self.run_locked(lambda sweep_dir: self._run(self._search_space(arguments), sweep_dir))
+
+    def _search_space(self, arguments: list[str]) -> SearchSpace:
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
+        if not self.is_grid:
+            return build_search_space(overrides)
+        space, self.grid = grid_space(overrides)
+        self.n_trials = len(self.grid)
+        self.batch_size = self.batch_size or len(self.grid)
+        return space
+
+    # ----- the record ------------------------------------------------------------------------
+    def _settings(self, space: SearchSpace, max_epochs: int | None) -> dict[str, Any]:
+        """What must be the same for a rerun to continue this sweep (the keys of scikit-optimize
+        searches are those their logs always had, so they continue)."""
+        settings: dict[str, Any] = {"method": self.method}
+        if self.method in SKOPT_ESTIMATORS:
+            settings.update({"acq_func": self.acq_func, "n_initial_points": self.n_initial_points,
+                             "initial_point_generator": self.initial_point_generator, "seed": self.seed})
+            dimensions = [repr(d.to_skopt()) for d in space.dimensions]
+        else:
+            if self.method == "tpe":
+                settings.update({"n_initial_points": self.n_initial_points, "seed": self.seed})
+            dimensions = [d.describe() for d in space.dimensions]
+        settings.update({"direction": self.direction, "names": space.names, "dimensions": dimensions,
+                         "fixed": space.fixed})
+        if self.pruner.on:
+            settings["pruner"] = {**self.pruner.settings(), "rungs": self.pruner.rungs(max_epochs),
+                                  "max_epochs": max_epochs}
+        return settings
+
+    def _load_record(self, sweep_dir: Path, space: SearchSpace, max_epochs: int | None) -> tuple[TrialLog, SearchSpace]:
+        """The sweep's trial log (a new one if it has none), and the space in the log's order of
+        dimensions: the same arguments in another order continue the same sweep."""
+        record = trial_log.load(sweep_dir)
+        if record is None:
+            return TrialLog(self._settings(space, max_epochs)), space
+        recorded = record.settings
+        if sorted(recorded.get("names", [])) == sorted(space.names) and not self.is_grid:
+            space = space.reordered(recorded["names"])
+        settings = self._settings(space, max_epochs)
+        changed = [k for k in dict.fromkeys([*settings, *recorded])
+                   if _comparable(k, recorded.get(k)) != _comparable(k, settings.get(k))]
+        if changed == ["n_initial_points"] and self.method == "random" and self.initial_point_generator == "random":
+            changed = []  # independent random draws: a random search with more trials continues the same draws
+        if changed and self.is_grid and not self.pruner.on and "pruner" not in recorded:
+            # A grid keeps no state worth replaying: another grid in the same directory starts a
+            # new log (its finished runs are still reused).
+            log.info("%s holds the log of another grid (%s differ); starting a new one", sweep_dir, ", ".join(changed))
+            return TrialLog(settings), space
+        if changed:
+            raise SweepError(f"{sweep_dir} holds a sweep with other settings ({', '.join(changed)} differ); "
+                             "rerun with the same settings to continue it, or choose a new sweep=<name>")
+        return record, space
+
+    def _engine(self, space: SearchSpace) -> Engine:
+        try:
+            return make_engine(space, self.method, n_initial_points=self.n_initial_points, seed=self.seed,
+                               direction=self.direction, acq_func=self.acq_func,
+                               initial_point_generator=self.initial_point_generator, grid=self.grid)
+        except ValueError as err:  # a space the engine cannot search (e.g. a log scale it refuses)
+            raise SweepError(f"the {self.method} engine cannot search this space: {err}") from None
+
+    def _replay(self, engine: Engine, record: TrialLog, sweep_dir: Path) -> None:
+        """Ask and tell what the recorded rounds did: the engine ends up exactly where it was."""
+        for round_ in record.rounds:
+            asked = engine.ask(len(round_["asked"])) if round_["asked"] else []
+            for number, point in zip(round_["asked"], asked):
+                if not same_point(point, record.trials[number]["point"]):
+                    raise SweepError(
+                        f"{sweep_dir / TRIALS} does not replay: the {self.method} engine proposes {point} where the "
+                        f"record has {record.trials[number]['point']}. The sweep was started with other settings or "
+                        "library versions; use a new sweep=<name>")
+            engine.tell([record.trials[n] for n in round_["told"]])
+
+    # ----- the search ------------------------------------------------------------------------
+    def _run(self, space: SearchSpace, sweep_dir: Path) -> None:
+        max_epochs = self._max_epochs(space) if self.pruner.on else None
+        record, space = self._load_record(sweep_dir, space, max_epochs)
+        rungs = self.pruner.rungs(max_epochs) if self.pruner.on else []
+        trials = record.trials
+        if len(trials) >= self.n_trials and not _paused(trials):
+            self._answer_from_record(sweep_dir, space, trials)
+            return
+        engine = self._engine(space)
+        if trials:
+            log.info("resuming %s: %d of %d trials already recorded; replaying their %d rounds", sweep_dir,
+                     len(trials), self.n_trials, len(record.rounds))
+        self._replay(engine, record, sweep_dir)
+        launcher = TrialLauncher(self, record.crashes, on_crash=lambda: trial_log.save(sweep_dir, record))
+        if self.pruner.on:
+            self._check_run_dirs_name_points(space)
+        next_job = self._next_job_number(sweep_dir)
+        progress = SweepProgress(sweep_dir, self.n_trials, swept=space.names, direction=self.direction)
+        if self.is_grid:
+            progress.expect([space.overrides(p) for p in self.grid[len(trials):]])
+        progress.settle([_recorded_outcome(t, space) for t in trials if t["told"] is not None], before=True)
+        with progress.watching():
+            while True:
+                self._check_failures(trials, sweep_dir)
+                jobs = [(t, _next_rung(t, rungs, max_epochs)) for t in _paused(trials)][:self.batch_size]
+                k = min(self.batch_size - len(jobs), self.n_trials - len(trials))
+                new = [self._new_trial(len(trials) + i, p, space) for i, p in enumerate(engine.ask(k))] if k > 0 else []
+                jobs += [(t, rungs[0] if rungs else max_epochs) for t in new]
+                if not jobs:
+                    break
+                if not self.is_grid:
+                    progress.expect([space.overrides(t["point"]) for t in new])
+                outcomes, next_job = self._evaluate(jobs, space, sweep_dir, launcher, next_job, max_epochs)
+                if any(o.machine_failed for o in outcomes):
+                    collect(sweep_dir)  # the round is not recorded: a rerun retries it
+                    raise machine_failure(outcomes, sweep_dir, "trial", "of this round")
+                told = self._settle_round(jobs, outcomes, trials + new, sweep_dir, max_epochs)
+                engine.tell(told)
+                progress.settle([_recorded_outcome(t, space, sweep_dir) for t in told])
+                trials.extend(new)
+                record.rounds.append({"asked": [t["number"] for t in new],
+                                      "trained": [[t["number"], target] for t, target in jobs],
+                                      "told": [t["number"] for t in told]})
+                trial_log.save(sweep_dir, record)
+        self._finish(sweep_dir, space, engine, trials)
+
+    def _new_trial(self, number: int, point: list[Any], space: SearchSpace) -> dict[str, Any]:
+        return {"number": number, "job": None, "run_dir": None, "point": point,
+                "params": dict(zip(space.names, point)), "objective": None, "status": "paused", "told": None,
+                "epochs": None, "rungs": []}
+
+    def _job_overrides(self, trial: dict[str, Any], target: int | None, space: SearchSpace,
+                       max_epochs: int | None) -> list[str]:
+        overrides = space.overrides(trial["point"])
+        if target is not None and max_epochs is not None and target < max_epochs:
+            overrides.append(f"{PAUSE_KEY}={target}")
+        return overrides
+
+    def _evaluate(self, jobs, space: SearchSpace, sweep_dir: Path, launcher: TrialLauncher, first_job: int,
+                  max_epochs: int | None) -> tuple[list[Outcome], int]:
+        """Launch the round's jobs (reusing any that already got there on disk) and read results."""
+        on_disk = self._runs_on_disk(sweep_dir)
+        outcomes: list[Outcome | None] = [None] * len(jobs)
+        batch, slots = [], []
+        for i, (trial, target) in enumerate(jobs):
+            overrides = self._job_overrides(trial, target, space, max_epochs)
+            found = on_disk.get(frozenset(without_bookkeeping(overrides)))
+            if found is not None and _got_there(found, max_epochs, target):
+                log.info("reusing %s trial %s", "finished" if found.status.is_finished() else found.status.value,
+                         found.run_dir)
+                outcomes[i] = Outcome(overrides, trial["job"], found.run_dir, found.status, found.objective,
+                                      found.error, epochs=found.epochs)
+            else:
+                batch.append(overrides)
+                slots.append(i)
+        next_job = first_job
+        if batch:
+            self.validate_batch_is_legal(batch)
+            launched, next_job = launcher.run(batch, first_job)
+            for i, outcome in zip(slots, launched):
+                outcomes[i] = outcome
+        return outcomes, next_job  # type: ignore[return-value]
+
+    def _settle_round(self, jobs, outcomes: list[Outcome], trials: list[dict[str, Any]], sweep_dir: Path,
+                      max_epochs: int | None) -> list[dict[str, Any]]:
+        """Update the round's trials from their outcomes, judge those that reached a rung, mark
+        the pruned ones in their runs; returns the trials that ended, in trial order."""
+        ended, reached = [], {}
+        for (trial, target), outcome in zip(jobs, outcomes):
+            trial["job"] = outcome.job if outcome.job is not None else trial["job"]
+            trial["run_dir"] = relative_run_dir(outcome.run_dir, sweep_dir) or trial["run_dir"]
+            trial["objective"], trial["epochs"] = outcome.objective, outcome.epochs
+            at_rung = (max_epochs is not None and target is not None and target < max_epochs
+                       and outcome.status in (Status.PAUSED, Status.PRUNED) and outcome.epochs == target)
+            if at_rung:
+                self._check_direction(outcome)
+                reached.setdefault(target, []).append(trial)
+            else:
+                trial["status"] = outcome.status.value
+                ended.append(trial)
+        for epochs, judged in reached.items():
+            values = {t["number"]: r["value"] for t in trials for r in t["rungs"] if r["epochs"] == epochs}
+            values.update({t["number"]: t["objective"] for t in judged})
+            kept = survivors(values, [t["number"] for t in judged], self.pruner.reduction_factor,
+                             maximize=self.direction == "maximize")
+            for trial in judged:
+                trial["rungs"].append({"epochs": epochs, "value": trial["objective"], "kept": trial["number"] in kept})
+                if trial["number"] in kept:
+                    trial["status"] = "paused"
+                else:
+                    trial["status"] = Status.PRUNED.value
+                    mark_run(RunDir(sweep_dir / trial["run_dir"]), Status.PRUNED)
+                    ended.append(trial)
+            log.info("rung of %d epochs: %d of %d trials continue (%s)", epochs, len(kept), len(judged),
+                     ", ".join(f"#{t['number']} {_fmt(t['objective'])}{'' if t['number'] in kept else ' pruned'}"
+                               for t in judged))
+        ended.sort(key=lambda t: t["number"])
+        for trial in ended:  # in trial order: a failure is told the worst value told before it
+            objective = trial["objective"]
+            trial["told"] = self._to_minimise(objective) if objective is not None else self._penalty(trials)
+        return ended
+
+    def _check_direction(self, outcome: Outcome) -> None:
+        """A pruner compares objectives: the sweep must know which way is better."""
+        try:
+            summary = RunDir(outcome.run_dir).read_summary() if outcome.run_dir else None
+        except RunRecordError:
+            return
+        if summary is not None and (summary.objective_direction == "min") != (self.direction == "minimize"):
+            raise SweepError(f"objective={summary.objective} is {'minimised' if summary.objective_direction == 'min' else 'maximised'}"
+                             f" but hydra.sweeper.direction={self.direction}: set hydra.sweeper.direction="
+                             f"{'minimize' if summary.objective_direction == 'min' else 'maximize'}")
+
+    def _max_epochs(self, space: SearchSpace) -> int:
+        """``trainer.epochs`` of the trials: the last rung (the same for every trial)."""
+        for name in (PAUSE_KEY, "trainer.epochs"):
+            if name in space.names:
+                raise SweepError(f"a pruned sweep sets how far each trial trains; it cannot also search {name}: fix "
+                                 f"trainer.epochs, or set hydra.sweeper.pruner.method=none")
+        if any(override_key(o) == PAUSE_KEY for o in space.fixed):
+            raise SweepError(f"a pruned sweep sets {PAUSE_KEY} itself: leave it out of the overrides")
+        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(space.fixed))
+        epochs = OmegaConf.select(cfg, "trainer.epochs", default=None)
+        if not isinstance(epochs, int) or OmegaConf.select(cfg, "trainer", default=None) is None or \
+                "pause_after" not in cfg.trainer:
+            raise SweepError("hydra.sweeper.pruner needs runs that can pause (experiments.train: trainer.epochs and "
+                             "trainer.pause_after); this task has none, so set hydra.sweeper.pruner.method=none")
+        try:
+            self.pruner.rungs(epochs)
+        except PruningError as err:
+            raise SweepError(str(err)) from None
+        return epochs
+
+    def _check_run_dirs_name_points(self, space: SearchSpace) -> None:
+        """A pruned trial continues in its run directory, so the directory must follow from the
+        point, not from the job number (``hydra.sweep.subdir``)."""
+        launcher = TrialLauncher(self)
+        point = space.fixed + [f"{n}={d.choices[0] if d.choices else d.low}" for n, d in zip(space.names, space.dimensions)]
+        if launcher.job_dir(point, 0) != launcher.job_dir(point, 1):
+            raise SweepError("a pruned trial continues in its own run directory, but hydra.sweep.subdir changes with "
+                             "the job number; keep the default subdir (${hydra.job.override_dirname})")
+
+    def _answer_from_record(self, sweep_dir: Path, space: SearchSpace, trials: list[dict[str, Any]]) -> None:
+        """The record already holds the trials asked for: write the results from it, no replay."""
+        if len(trials) > self.n_trials:
+            log.info("%s already has %d trials, more than n_trials=%d: nothing to run; reporting the best of the %d "
+                     "recorded (raise n_trials to continue the search)", sweep_dir, len(trials), self.n_trials,
+                     len(trials))
+        else:
+            log.info("%s already has its %d trials: nothing to run; writing the results from the record", sweep_dir,
+                     len(trials))
+        engine = self._engine(space)
+        if isinstance(engine, SkoptEngine):
+            try:
+                engine.tell_all([t["point"] for t in trials], [t["told"] for t in trials])  # one fit, for the plots
+            except ValueError as err:  # skopt checks each point against the space
+                raise SweepError(f"{sweep_dir / TRIALS} holds points outside this search space ({err}); move it away "
+                                 "to start the search afresh (finished runs are reused)") from None
+        self._finish(sweep_dir, space, engine, trials)
+
+    def _next_job_number(self, sweep_dir: Path) -> int:
+        numbers = [n for n in (run.job_number() for run in find_runs(sweep_dir)) if n is not None]
+        return max(numbers, default=-1) + 1
+
+    def _runs_on_disk(self, sweep_dir: Path) -> dict[frozenset, Outcome]:
+        """Outcomes of the runs on disk that have a summary, keyed by their overrides (a round
+        cut short may have finished some of its jobs)."""
+        found = {}
+        for run in find_runs(sweep_dir):
+            try:
+                summary = run.read_summary()
+            except RunRecordError:
+                continue  # damaged: launch it again
+            if summary is not None:
+                status = run.status()
+                objective = summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
+                found[frozenset(run.defining_overrides())] = Outcome(
+                    run.overrides(), None, run.path.resolve(), status, objective, summary.error,
+                    epochs=summary.epochs_completed)
+        return found
+
+    def _to_minimise(self, objective: float) -> float:
+        return -objective if self.direction == "maximize" else objective
+
+    def _penalty(self, trials: list[dict[str, Any]]) -> float:
+        """A finite value for a failed trial: the configured one, else the worst told so far."""
+        if self.failure_objective is not None:
+            return self._to_minimise(self.failure_objective)
+        told = [t["told"] for t in trials if t["told"] is not None and t["objective"] is not None]
+        if told:
+            return max(told)
+        return 0.0 if self.direction == "maximize" else 10.0
+
+    def _best(self, trials: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The best trial trained to its end (a pruned trial only if none was)."""
+        good = [t for t in trials if t["objective"] is not None and t["status"] != Status.PRUNED.value]
+        good = good or [t for t in trials if t["objective"] is not None]
+        if not good:
+            return None
+        return max(good, key=lambda t: t["objective"]) if self.direction == "maximize" else min(good, key=lambda t: t["objective"])
+
+    def _check_failures(self, trials: list[dict[str, Any]], sweep_dir: Path) -> None:
+        ended = [t for t in trials if t["told"] is not None]
+        bad = sum(1 for t in ended if t["objective"] is None)
+        if len(ended) >= MIN_TRIALS_TO_JUDGE and bad / len(ended) > self.max_failure_rate:
+            collect(sweep_dir)
+            raise SweepError(
+                f"stopping the sweep: {bad} of {len(ended)} trials failed or diverged, more than "
+                f"max_failure_rate={self.max_failure_rate}; see the status and error columns of {sweep_dir / 'runs.csv'}")
+
+    def _finish(self, sweep_dir: Path, space: SearchSpace, engine: Engine, trials: list[dict[str, Any]]) -> None:
+        runs, _ = collect(sweep_dir)
+        counts = Counter(t["status"] for t in trials)
+        if self.is_grid:
+            log.info("grid of %d points in %s: %s; tables in %s", len(trials), sweep_dir,
+                     ", ".join(f"{n} {s}" for s, n in counts.items()), sweep_dir / "runs.csv")
+            for t in trials:
+                if t["status"] == Status.FAILED.value:
+                    log.warning("failed: %s", " ".join(space.overrides(t["point"])))
+            if trials and all(t["objective"] is None for t in trials):
+                raise no_result(sweep_dir, len(trials))
+            return
+        best = self._best(trials)
+        results: dict[str, Any] = {
+            "name": "nnsweep search", "method": self.method, "direction": self.direction,
+            "n_trials": len(trials), "n_failed": sum(1 for t in trials if t["objective"] is None),
+            "n_pruned": counts.get(Status.PRUNED.value, 0),
+            "best_params": None, "best_value": None,
+        }
+        if self.pruner.on:
+            results["epochs_trained"] = sum(t["epochs"] or 0 for t in trials)
+            results["epochs_unpruned"] = len(trials) * self._recorded_max_epochs(trials)
+        if best is not None:
+            row = runs[runs["run"] == best["run_dir"]] if "run" in runs else runs.iloc[:0]
+            results.update({
+                "best_params": {k: v for k, v in best["params"].items()},
+                "best_value": best["objective"],
+                "best_run_dir": best["run_dir"],
+                "best_val_acc": finite_or_none(row["best_val_acc"].iloc[0]) if len(row) else None,
+                "best_test_acc": finite_or_none(row["test_acc"].iloc[0]) if len(row) else None,
+            })
+        atomic_write_text(sweep_dir / RESULTS, yaml.safe_dump(results, sort_keys=False))
+        if engine.fitted() is not None:
+            from sweeps.skopt_plots import write_skopt_plots
+
+            write_skopt_plots(engine.fitted(), space, sweep_dir, self.direction)
+        log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
+        if best is None:
+            raise no_result(sweep_dir, len(trials))
+
+    def _recorded_max_epochs(self, trials: list[dict[str, Any]]) -> int:
+        return max([t["epochs"] or 0 for t in trials] + [r["epochs"] for t in trials for r in t["rungs"]] + [0])
+
+
+def _paused(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Trials the pruner kept, waiting to train to their next rung (in trial order)."""
+    return [t for t in trials if t["status"] == "paused" and t["told"] is None and t["rungs"]]
+
+
+def _next_rung(trial: dict[str, Any], rungs: list[int], max_epochs: int | None) -> int | None:
+    done = trial["epochs"] or 0
+    return next((r for r in rungs if r > done), max_epochs)
+
+
+def _got_there(found: Outcome, max_epochs: int | None, target: int | None) -> bool:
+    """Whether a run found on disk needs no job to reach ``target`` epochs."""
+    if found.status == Status.PAUSED or (found.status == Status.OK and target is not None):
+        return found.epochs is not None and target is not None and found.epochs >= target
+    if found.status == Status.PRUNED and target is not None:
+        return found.epochs is not None and found.epochs >= target  # pruned there by a round not recorded
+    return found.status.is_finished()
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _recorded_outcome(trial: dict[str, Any], space: SearchSpace, sweep_dir: Path | None = None) -> Outcome:
+    """A trial of the log as the outcome it had, for the progress line (a status the log does
+    not know is read from whether it produced an objective)."""
+    try:
+        status = Status(trial["status"])
+    except ValueError:
+        status = Status.OK if trial["objective"] is not None else Status.FAILED
+    run_dir = (sweep_dir / trial["run_dir"]) if sweep_dir is not None and trial["run_dir"] else None
+    return Outcome(space.overrides(trial["point"]), trial["job"], run_dir, status, trial["objective"])
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """A setting as compared between runs: the order of fixed overrides does not matter."""
+    return sorted(value) if key == "fixed" and isinstance(value, list) else value
+
