@@ -3,7 +3,9 @@
     runs.csv     one row per run: its directory, the overrides that define it (one column per
                  overridden key), the main settings (net, optimizer, lr, batch size, epochs,
                  seed, data), status, best validation accuracy and its epoch, final validation
-                 accuracy, test accuracy, epochs completed, wall time, error
+                 accuracy, test accuracy, epochs completed, wall time, error; in a pruned
+                 search (``sweeps.pruning``) also ``rung``: the highest rung the run reached (0 is
+                 the first; the last is ``trainer.epochs``), from the sweep's trial log
     epochs.csv   one row per run and epoch: the run's directory, overrides and settings (its
                  learning rate as ``base_lr``), and its metrics.csv row (``lr`` is that epoch's rate)
 
@@ -106,12 +108,38 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows.append(row)
         epoch_rows.extend(epochs)
     runs = pd.DataFrame(rows)
+    rungs = rungs_reached(sweep_dir)
+    if rungs and not runs.empty:
+        runs.insert(runs.columns.get_loc("status") + 1, "rung", [rungs.get(r) for r in runs["run"]])
+        runs["rung"] = runs["rung"].astype("Int64")
     if not runs.empty:
         runs = runs.sort_values("best_val_acc", ascending=False, na_position="last", kind="stable")
     epochs = pd.DataFrame(epoch_rows)
     atomic_write_text(sweep_dir / RUNS, runs.to_csv(index=False))
     atomic_write_text(sweep_dir / EPOCHS, epochs.to_csv(index=False))
     return runs, epochs
+
+
+def rungs_reached(sweep_dir: Path) -> dict[str, int]:
+    """Run directory (relative to the sweep) -> the highest rung it reached, for a pruned
+    search; {} for any other sweep, or when its trial log cannot be read (named on stderr)."""
+    from sweeps.trials import TrialLogError, load
+
+    try:
+        log = load(sweep_dir)
+    except TrialLogError as err:
+        print(f"nnsweep: warning: {err}", file=sys.stderr)
+        return {}
+    pruner = log.settings.get("pruner") if log is not None else None
+    if not isinstance(pruner, dict) or not isinstance(pruner.get("rungs"), list):
+        return {}
+    stops = [*pruner["rungs"], pruner.get("max_epochs")]
+    reached = {}
+    for trial in log.trials:
+        epochs = trial["epochs"]
+        if trial["run_dir"] is not None and epochs is not None:
+            reached[trial["run_dir"]] = sum(1 for stop in stops if stop is not None and epochs >= stop) - 1
+    return {run: max(rung, 0) for run, rung in reached.items()}
 
 
 def best_run_sentence(runs: pd.DataFrame) -> str | None:

@@ -361,7 +361,7 @@ class SearchSweep(LaunchingSweeper):
         point, not from the job number (``hydra.sweep.subdir``)."""
         launcher = TrialLauncher(self)
         point = space.fixed + [f"{n}={d.choices[0] if d.choices else d.low}" for n, d in zip(space.names, space.dimensions)]
-        if launcher.job_dir(point, 0) != launcher.job_dir(point, 1):
+        if launcher.job_dir(point, 0)[0] != launcher.job_dir(point, 1)[0]:
             raise SweepError("a pruned trial continues in its own run directory, but hydra.sweep.subdir changes with "
                              "the job number; keep the default subdir (${hydra.job.override_dirname})")
 
