@@ -3,6 +3,9 @@
     sweep multirun/opt: 5/12 done, 1 failed; best so far: best_val_acc 0.942 at optimizer=adam
     optimizer.lr=0.01; elapsed 1:02, ETA 1:27      (one line; wrapped here)
 
+In a pruned search a trial is done once it was pruned (counted as such) or trained to its end;
+the best so far is among the trials trained to their end, whose objective is comparable.
+
 Hydra's launchers (joblib, submitit, Ray) return only once a whole batch is done, so a sweeper
 cannot count results as the launcher hands them back. Every run writes its ``summary.json``
 into the sweep directory, though, whichever launcher or machine ran it: while the sweep runs, a
@@ -169,14 +172,18 @@ class SweepProgress:
         """(done, failed, diverged, trained now): trials, the last one counting runs finished by
         this invocation, which set the pace for the ETA."""
         done = sum(self._trials[k] for k in self._results)
-        failed = sum(self._trials[k] for k, r in self._results.items() if r.status == Status.FAILED)
-        diverged = sum(self._trials[k] for k, r in self._results.items() if r.status == Status.DIVERGED)
+        failed, diverged = self._count(Status.FAILED), self._count(Status.DIVERGED)
         now = sum(1 for r in self._results.values() if not r.before)
         return done, failed, diverged, now
 
+    def _count(self, status: Status) -> int:
+        return sum(self._trials[k] for k, r in self._results.items() if r.status == status)
+
     def best(self) -> tuple[str, float] | None:
-        """The best point so far, as its swept overrides, and its objective."""
-        scored = [(k, r.objective) for k, r in self._results.items() if r.objective is not None]
+        """The best point so far, as its swept overrides, and its objective (of a trial trained
+        to its end: a pruned one stopped at fewer epochs)."""
+        scored = [(k, r.objective) for k, r in self._results.items()
+                  if r.objective is not None and r.status != Status.PRUNED]
         if not scored:
             return None
         pick = min if self.direction == "minimize" else max
@@ -198,7 +205,9 @@ class SweepProgress:
     def line(self) -> str:
         done, failed, diverged, now = self.counts()
         head = f"{done}/{self.total} done" + (f" ({done - now} reused)" if done > now else "")
-        parts = [head] + ([f"{failed} failed"] if failed else []) + ([f"{diverged} diverged"] if diverged else [])
+        pruned = self._count(Status.PRUNED)
+        parts = [head] + [f"{n} {what}" for n, what in ((pruned, "pruned"), (failed, "failed"), (diverged, "diverged"))
+                          if n]
         text = f"sweep {self.sweep_dir}: {', '.join(parts)}"
         best = self.best()
         if best is not None:
@@ -215,7 +224,7 @@ class SweepProgress:
     def _report(self) -> None:
         """Print the line if what it counts changed since it was last printed."""
         done, failed, diverged, _ = self.counts()
-        state = (done, failed, diverged, self.best())
+        state = (done, failed, diverged, self._count(Status.PRUNED), self.best())
         if done and state != self._shown:
             log.info("%s", self.line())
         self._shown = state

@@ -316,7 +316,7 @@ class SearchSweep(LaunchingSweeper):
                     trial["status"] = Status.PRUNED.value
                     mark_run(RunDir(sweep_dir / trial["run_dir"]), Status.PRUNED)
                     ended.append(trial)
-            log.info("rung of %d epochs: %d of %d trials continue (%s)", epochs, len(kept), len(judged),
+            log.info("rung at %d epochs: %d of %d trials continue (%s)", epochs, len(kept), len(judged),
                      ", ".join(f"#{t['number']} {_fmt(t['objective'])}{'' if t['number'] in kept else ' pruned'}"
                                for t in judged))
         ended.sort(key=lambda t: t["number"])

@@ -14,8 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 SPACE = ["x=interval(0, 1)", "y=int(interval(0, 3))", "name=choice(a, b)"]
 
 
-def sweep(tmp_path, name, *extra, env=None, launcher="basic"):
-    args = [sys.executable, str(Path(__file__).with_name("quadratic_app.py")), "-m", "hydra/sweeper=skopt",
+def sweep(tmp_path, name, *extra, env=None, launcher="basic", sweeper="skopt"):
+    args = [sys.executable, str(Path(__file__).with_name("quadratic_app.py")), "-m", f"hydra/sweeper={sweeper}",
             f"hydra/launcher={launcher}", f"hydra.sweep.dir={tmp_path / name}", "hydra.sweep.subdir=${hydra.job.num}",
             *SPACE, *extra]
     return subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
@@ -62,16 +62,19 @@ def test_too_many_failures_stop_the_sweep_with_a_clear_message(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_killed_sweep_resumes_without_retraining_and_ends_with_the_same_points(tmp_path):
-    common = ["hydra.sweeper.n_trials=8", "hydra.sweeper.batch_size=2", "hydra.sweeper.n_initial_points=3"]
-    full = sweep(tmp_path, "full", *common, env={"QUADRATIC_LOG": str(tmp_path / "full.log")})
+@pytest.mark.parametrize("engine", [["hydra.sweeper.method=gp"], ["hydra.sweeper.engine=tpe"]], ids=["gp", "tpe"])
+def test_killed_sweep_resumes_without_retraining_and_ends_with_the_same_points(tmp_path, engine):
+    """scikit-optimize's GP (hydra/sweeper=skopt) and Optuna's TPE (hydra/sweeper=nnsweep) alike."""
+    which = "skopt" if "method" in engine[0] else "nnsweep"
+    common = ["hydra.sweeper.n_trials=8", "hydra.sweeper.batch_size=2", "hydra.sweeper.n_initial_points=3", *engine]
+    full = sweep(tmp_path, "full", *common, env={"QUADRATIC_LOG": str(tmp_path / "full.log")}, sweeper=which)
     assert full.returncode == 0, full.stderr[-2000:]
     log = tmp_path / "cut.log"
-    killed = sweep(tmp_path, "cut", *common, env={"QUADRATIC_LOG": str(log), "QUADRATIC_DIE_AT": "6"})
+    killed = sweep(tmp_path, "cut", *common, env={"QUADRATIC_LOG": str(log), "QUADRATIC_DIE_AT": "6"}, sweeper=which)
     assert killed.returncode == 137
     assert len(record(tmp_path, "cut")) == 4  # two complete rounds were recorded
     before = log.read_text().splitlines()
-    resumed = sweep(tmp_path, "cut", *common, env={"QUADRATIC_LOG": str(log)})
+    resumed = sweep(tmp_path, "cut", *common, env={"QUADRATIC_LOG": str(log)}, sweeper=which)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     executed = log.read_text().splitlines()
     assert executed[:6] == before and len(executed) == 6 + 4  # only the last two rounds ran again
