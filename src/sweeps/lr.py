@@ -8,6 +8,10 @@ the best number of epochs is where validation accuracy peaks. Then collects ``ru
 
 Rerunning the same command continues the same sweep: finished runs are not launched again,
 interrupted ones resume from their checkpoints.
+
+``--prune`` trains every rate to ``--min-epochs`` first and only the best third (``--eta``) of
+them further, rung by rung (``sweeps.pruning``; the grid sweeper's ``hydra.sweeper.pruner``):
+the rates that are clearly too small or too large stop early, with status ``pruned``.
 """
 from __future__ import annotations
 
@@ -58,12 +62,14 @@ def parse_lrs(text: str) -> list[float]:
     return sorted(set(values))
 
 
-def default_sweep_dir(net: str, data: str, epochs: int, batch: int, overrides: list[str] = ()) -> Path:
-    """``results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<overrides>]``: every setting that
-    changes the runs is in the name, so a sweep with other settings never reuses these runs.
+def default_sweep_dir(net: str, data: str, epochs: int, batch: int, overrides: list[str] = (),
+                      pruning: str = "") -> Path:
+    """``results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<pruning>][-<overrides>]``: every
+    setting that changes the runs is in the name (``pruning``, e.g. ``asha1x3``: pruned runs stop
+    early), so a sweep with other settings never reuses these runs.
     Only letters, digits and ``._-+`` appear in it (``optimizer=momentum`` -> ``optimizer-momentum``),
     so it is a plain path to a shell and to Hydra alike."""
-    name = f"{net}-{data}-e{epochs}-b{batch}"
+    name = f"{net}-{data}-e{epochs}-b{batch}" + (f"-{pruning}" if pruning else "")
     if overrides:
         extra = "_".join(sorted(overrides))
         if len(extra) > 80:
@@ -126,7 +132,19 @@ def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
     if launcher_of(args.overrides) == "joblib":
         launch.append(f"hydra.launcher.n_jobs={min(args.jobs or os.cpu_count() or 1, len(lrs))}")
     return [sys.executable, "-m", "experiments.train", "-m", *overrides, "trainer.progress=false",
-            f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}", *launch]
+            f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}", *pruner_overrides(args), *launch]
+
+
+def pruner_overrides(args) -> list[str]:
+    """The grid sweeper's pruner settings for ``--prune`` (none without it)."""
+    if not args.prune:
+        return []
+    return ["hydra.sweeper.pruner.method=asha", f"hydra.sweeper.pruner.min_epochs={args.min_epochs}",
+            f"hydra.sweeper.pruner.reduction_factor={args.eta}"]
+
+
+def pruning_name(args) -> str:
+    return f"asha{args.min_epochs}x{args.eta}" if args.prune else ""
 
 
 def check_arguments(args) -> list[float]:
@@ -137,6 +155,11 @@ def check_arguments(args) -> list[float]:
         raise NnsweepError(str(err)) from None
     if args.epochs < 1 or args.batch < 1 or (args.jobs is not None and args.jobs < 1):
         raise NnsweepError("--epochs, --batch and --jobs must be at least 1")
+    if args.prune and not (1 <= args.min_epochs < args.epochs and args.eta >= 2):
+        raise NnsweepError(f"--prune needs 1 <= --min-epochs < --epochs and --eta >= 2 (got --min-epochs "
+                           f"{args.min_epochs}, --epochs {args.epochs}, --eta {args.eta})")
+    if not args.prune and (args.min_epochs != 1 or args.eta != 3):
+        raise NnsweepError("--min-epochs and --eta set the pruner: add --prune")
     if args.jobs is not None and launcher_of(args.overrides) != "joblib":
         raise NnsweepError(f"--jobs sets how many runs joblib trains at once; with hydra/launcher="
                            f"{launcher_of(args.overrides)} the launcher's own settings decide (see README, Clusters)")
@@ -178,13 +201,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, help="parallel runs on this machine with the default joblib launcher "
                                                  "(default: all cores; another hydra/launcher decides itself)")
     parser.add_argument("--sweep-dir", type=Path,
-                        help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<overrides>]")
+                        help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-asha<min>x<eta>][-<overrides>]")
     parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")
+    parser.add_argument("--prune", action="store_true",
+                        help="successive halving: train every rate --min-epochs, then only the best 1/--eta further "
+                             "at each rung (min-epochs x eta^k); the others stop with status pruned")
+    parser.add_argument("--min-epochs", type=int, default=1, help="with --prune: the first rung (default 1)")
+    parser.add_argument("--eta", type=int, default=3, help="with --prune: keep the top 1/eta at each rung (default 3)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
     lrs = check_arguments(args)
     sweep_dir = args.sweep_dir or default_sweep_dir(args.net, args.data, args.epochs, args.batch,
-                                                    run_settings(args.overrides))
+                                                    run_settings(args.overrides), pruning_name(args))
     follow_parent()  # its training processes end with this one
     with sweep_lock(sweep_dir, advice="wait for it to finish, or pass another --sweep-dir"):
         return run_sweep(args, lrs, sweep_dir)

@@ -42,6 +42,29 @@ def test_tiny_lr_sweep_writes_complete_tables_and_reruns_nothing(tmp_path):
     assert stamp == {p: p.stat().st_mtime_ns for p in (tmp_path / "lr").glob("*/summary.json")}
 
 
+def test_a_pruned_lr_sweep_trains_the_best_third_further_and_reruns_nothing(tmp_path):
+    """--prune with 6 rates, 3 epochs, eta 3: one rung, at epoch 1, all rates in one round; the
+    best 6 // 3 = 2 by validation accuracy there train on to epoch 3, the 4 others stop as pruned."""
+    args = ["--lrs", "0.003,0.03,0.1,0.3,1,30", "--epochs", "3", "--batch", "10", "--no-report", "--prune",
+            "--net", "mlp", *[t for t in TINY if t != "net=mlp"]]
+    first = run_module("sweeps.lr", *args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    sweep = next((tmp_path / "results" / "sweep-lr").iterdir())
+    assert sweep.name.startswith("mlp-mnist5k-e3-b10-asha1x3")  # a pruned sweep never reuses unpruned runs
+    runs = pd.read_csv(sweep / "runs.csv")
+    epochs = pd.read_csv(sweep / "epochs.csv")
+    first_epoch = epochs[epochs["epoch"] == 1].set_index("base_lr")["val_acc"]
+    top2 = set(first_epoch.sort_values(ascending=False, kind="stable").index[:2])
+    assert set(runs.loc[runs["epochs_completed"] > 1, "lr"]) == top2
+    pruned, done = runs[runs["status"] == "pruned"], runs[runs["status"] == "ok"]
+    assert len(pruned) == 4 and (pruned["rung"] == 0).all() and (pruned["epochs_completed"] == 1).all()
+    assert set(done["lr"]) == top2 and (done["rung"] == 1).all() and (done["epochs_completed"] == 3).all()
+    again = run_module("sweeps.lr", *args, cwd=tmp_path)
+    assert again.returncode == 0 and "6 already finished" in again.stdout and "Launching" not in again.stdout
+    bad = run_module("sweeps.lr", *args[:-4], "--eta", "1", cwd=tmp_path)
+    assert bad.returncode == 2 and "--eta >= 2" in bad.stderr
+
+
 def test_grid_with_a_failing_point_collects_every_run(tmp_path):
     result = run_module("experiments.train", "-m", "optimizer=sgd,adam", "trainer.batch_size=10,400", *TINY,
                         "trainer.epochs=2", "trainer.progress=false", f"hydra.sweep.dir={tmp_path / 'grid'}")
@@ -114,6 +137,7 @@ def test_default_lr_sweep_directory_names_every_setting():
     assert str(plain) == "results/sweep-lr/rashid-mnist5k-e15-b1"
     other = default_sweep_dir("rashid", "mnist5k", 15, 1, ["optimizer=momentum"])
     assert other != plain and other.name == "rashid-mnist5k-e15-b1-optimizer-momentum"  # no '=' for Hydra to parse
+    assert default_sweep_dir("rashid", "mnist5k", 15, 1, pruning="asha1x3").name == "rashid-mnist5k-e15-b1-asha1x3"
     long = default_sweep_dir("rashid", "mnist5k", 15, 1, [f"net.hidden=[{'1' * 100}]"])
     assert len(long.name) < 50 and long != plain
 
