@@ -22,7 +22,7 @@ TESTS ?=## test: what pytest runs, e.g. TESTS=tests/sweeps or TESTS='-k resume' 
 TEST_WORKERS ?= 2## test: test files run at once (pytest-xdist; 1 runs them one by one)
 PYTHON ?= python3## setup: the Python (3.11 or later) that .venv is made from
 
-.PHONY: help setup lock test bench clean sweep-lr report
+.PHONY: help setup lock test bench bench-sweep clean sweep-lr report
 
 help: ## List the targets, each with the variables it takes
 	@awk 'BEGIN { FS = "## " } \
@@ -60,6 +60,9 @@ test: $(STAMP) ## Run the test suite (about 6 minutes on 2 cores)
 
 bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop
 	$(PY) -m bench.epoch_speed
+
+bench-sweep: $(STAMP) ## Random search with and without pruning, and random vs GP vs TPE (3 seeds; about an hour)
+	$(PY) -m bench.sweep
 
 clean: ## Remove the virtualenv and caches (results in outputs/, multirun/ and results/ are kept)
 	rm -rf $(VENV) .uv .pytest_cache src/*.egg-info
