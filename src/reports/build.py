@@ -1,9 +1,10 @@
 """Build a sweep's report: every figure that applies to it, then ``index.html``.
 
-Reads ``runs.csv`` and ``epochs.csv`` (``sweeps.collect``), the trial log and skopt plots if the
-sweep was a Bayesian one (``sweeps.trials``), and the best run's record (``runrecord``): its saved
-model to query it, never to train it, and the evaluation and mistakes training recorded, so no
-data set is loaded. A figure that does not apply (one learning rate only, no finished model, no
+Reads ``runs.csv`` and ``epochs.csv`` (``sweeps.collect``); the trial log if the sweep was a
+search (``sweeps.trials``: read once, a damaged one is a note), with the rungs of a pruned search;
+skopt's plots if it made some; and the best run's record (``runrecord``): its saved model to
+query it, never to train it, and the evaluation and mistakes training recorded, so no data set
+is loaded. A figure that does not apply (one learning rate only, no finished model, no
 evaluation) is skipped with a note on the page; a sweep with failed or diverged runs still gets
 its report.
 """
@@ -23,11 +24,12 @@ from reports.curves import render_accuracy_vs_lr, render_learning_curves
 from reports.digits import render_confusion_matrix, render_digit_portraits, render_first_layer, render_misclassified
 from reports.heatmaps import render_lr_epoch_heatmap
 from reports.html import Figure, write_index
+from reports.pruning import render_rungs
 from reports.search import render_parallel_coordinates
 from reports.tables import best_group, load_tables, lr_epoch_grid
 from runrecord import RunDir, RunRecordError
+from sweeps import trials as trial_log
 from sweeps.collect import describe
-from sweeps.trials import TrialLogError
 
 log = logging.getLogger("nnsweep.reports")
 SKOPT_PLOTS = {"skopt_convergence.png": "Bayesian search: best objective found after each trial (skopt, minimised).",
@@ -88,6 +90,29 @@ def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
     return figures
 
 
+def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]:
+    """The figures of a search's trial log: every trial across the parameters, and the rungs of a
+    pruned search. No log: none; a damaged one: a note."""
+    try:
+        log = trial_log.load(sweep_dir)
+    except trial_log.TrialLogError as err:
+        notes.append(f"No view of the search's trials: {err}")
+        return []
+    figures = []
+    if render_parallel_coordinates(log, out / "trials_parallel.png") is not None:
+        pruned = " Dashed thin lines: trials the pruner stopped, whose objective is at fewer epochs." if any(
+            t["status"] == "pruned" for t in log.trials) else ""
+        figures.append(Figure("trials_parallel.png", "Every trial of the search as a line through its parameter "
+                              "values, coloured by its validation objective." + pruned))
+    if render_rungs(log, out / "rungs.png") is not None:
+        eta = log.settings["pruner"].get("reduction_factor", "eta")
+        figures.append(Figure("rungs.png", "Successive halving, rung by rung: each trial's best validation accuracy "
+                              "so far at each rung it reached (dots: continued, crosses: pruned; in colour: the "
+                              f"trials trained to the last epoch). The rule: at each rung the top 1/{eta} of the "
+                              "trials that have reached it so far (at least one) continue, the others are pruned."))
+    return figures
+
+
 def build_report(sweep_dir: str | Path) -> Path:
     """Write ``<sweep dir>/report/`` and return the path of its ``index.html``."""
     started = time.time()
@@ -102,8 +127,10 @@ def build_report(sweep_dir: str | Path) -> Path:
     if group["lr"].nunique() >= 2 and not epochs.empty:
         grid = lr_epoch_grid(tables, "val_acc", group)
         render_lr_epoch_heatmap(grid, "val_acc", out / "heatmap_val_acc.png")
+        pruned = (" A black bar ends the row of a run the search pruned after that epoch; it was not trained "
+                  "further (hatched cells)." if (group["status"] == "pruned").any() else "")
         figures.append(Figure("heatmap_val_acc.png", "Validation accuracy for each learning rate (rows) after each "
-                              "epoch (columns); the red box is the best cell."))
+                              "epoch (columns); the red box is the best cell." + pruned))
         render_lr_epoch_heatmap(lr_epoch_grid(tables, "train_acc", group), "train_acc", out / "heatmap_train_acc.png")
         figures.append(Figure("heatmap_train_acc.png", "Training accuracy for each learning rate and epoch."))
         render_lr_epoch_heatmap(lr_epoch_grid(tables, "gap", group), "gap", out / "heatmap_gap.png")
@@ -135,12 +162,7 @@ def build_report(sweep_dir: str | Path) -> Path:
     else:
         notes.append("No model figures: no run finished with a saved model.")
 
-    try:
-        if render_parallel_coordinates(tables.sweep_dir, out / "trials_parallel.png") is not None:
-            figures.append(Figure("trials_parallel.png", "Every trial of the search as a line through its parameter "
-                                  "values, coloured by its validation objective."))
-    except TrialLogError as err:
-        notes.append(f"No view of the search's trials: {err}")
+    figures += search_figures(tables.sweep_dir, out, notes)
     for name, caption in SKOPT_PLOTS.items():
         if (tables.sweep_dir / name).exists():
             with open(tables.sweep_dir / name, "rb") as source:

@@ -1,10 +1,17 @@
-"""Learning-rate x epoch heatmaps: where learning is too slow, just right, too fast, overfitting."""
+"""Learning-rate x epoch heatmaps: where learning is too slow, just right, too fast, overfitting.
+
+A run that a pruning search stopped (status ``pruned``) has no values after the epoch it reached.
+Its row ends there with a black bar, and the cells after it are hatched white: the search chose
+not to train them. That is neither the grey of a value that is missing (a run that failed or
+diverged) nor a colour of the scale (white is a gap of 0 in the overfitting map).
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colors
+from matplotlib import colors, transforms
+from matplotlib.lines import Line2D
 
 from reports.style import CMAP_ACCURACY, CMAP_GAP, MISSING_COLOUR, lr_label, plt, save
 from reports.tables import LrEpochGrid
@@ -14,6 +21,9 @@ TITLES = {
     "train_acc": "Training accuracy (%)",
     "gap": "Training minus validation accuracy (points): overfitting",
 }
+PRUNED_MARK = {"color": "black", "linewidth": 3, "solid_capstyle": "butt"}
+PRUNED_LABEL = "pruned: the search stopped the run after this epoch (hatched: never trained)"
+PRUNED_HATCH = "#c4c4c4"
 
 
 def draw_lr_epoch_heatmap(ax, grid: LrEpochGrid, metric: str, upto_epoch: int | None = None, colorbar=True):
@@ -53,6 +63,13 @@ def draw_lr_epoch_heatmap(ax, grid: LrEpochGrid, metric: str, upto_epoch: int | 
             ax.text(min(first_missing, n_ep - 1) if marker != "failed" else (n_ep - 1) / 2, i, marker,
                     ha="center" if marker == "failed" else "left", va="center", fontsize=8, color="#b00020",
                     fontweight="bold")
+    pruned = [i for i in range(n_lr) if grid.status[i] == "pruned"]
+    for i in pruned:
+        _mark_pruned(ax, grid, i, upto_epoch)
+    if pruned:  # in every animation frame too, so that the layout does not move between frames
+        below_xlabel = transforms.offset_copy(ax.transAxes, ax.figure, y=-30, units="points")
+        ax.legend(handles=[Line2D([], [], label=PRUNED_LABEL, **PRUNED_MARK)], loc="upper left",
+                  bbox_to_anchor=(0.0, 0.0), bbox_transform=below_xlabel, frameon=False, fontsize=8)
     if metric != "gap":
         best = grid.best_cell()
         if best is not None and (upto_epoch is None or best[1] < upto_epoch):
@@ -64,9 +81,23 @@ def draw_lr_epoch_heatmap(ax, grid: LrEpochGrid, metric: str, upto_epoch: int | 
     return image
 
 
+def _mark_pruned(ax, grid: LrEpochGrid, i: int, upto_epoch: int | None) -> None:
+    """Close row ``i`` after the last epoch its run reached: a black bar, hatched cells after it.
+    Not drawn in a frame that stops before that epoch."""
+    recorded = np.flatnonzero(np.isfinite(grid.values[i]))
+    n_ep = grid.values.shape[1]
+    if not recorded.size or (upto_epoch is not None and upto_epoch <= recorded[-1]):
+        return
+    end = recorded[-1] + 0.5  # the right edge of the last cell
+    if end < n_ep - 0.5:
+        ax.add_patch(plt.Rectangle((end, i - 0.5), n_ep - 0.5 - end, 1, facecolor="white", edgecolor="none",
+                                   hatch="//", hatchcolor=PRUNED_HATCH, gid=f"pruned tail {i}"))
+    ax.plot([end, end], [i - 0.42, i + 0.42], gid=f"pruned {i}", **PRUNED_MARK)  # a bar per row, not a wall
+
+
 def render_lr_epoch_heatmap(grid: LrEpochGrid, metric: str, path: Path) -> Path:
     """Annotated heatmap of ``metric`` ("val_acc", "train_acc" or "gap"); best cell boxed in red,
-    diverged / failed runs marked on their rows."""
+    diverged / failed runs marked on their rows, pruned rows closed where their run stopped."""
     n_lr, n_ep = grid.values.shape
     fig, ax = plt.subplots(figsize=(min(4 + 0.45 * n_ep, 18), 1.8 + 0.42 * n_lr))
     draw_lr_epoch_heatmap(ax, grid, metric)

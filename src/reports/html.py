@@ -15,10 +15,11 @@ import pandas as pd
 
 from nets.atomic import atomic_write_text
 
-TABLE_COLUMNS = ["run", "status", "best_val_acc", "best_epoch", "final_val_acc", "test_acc", "lr", "net_name",
+# ``rung`` (a pruned search only): the highest rung the run reached, 0 the first (``sweeps.collect``).
+TABLE_COLUMNS = ["run", "status", "rung", "best_val_acc", "best_epoch", "final_val_acc", "test_acc", "lr", "net_name",
                  "hidden", "optimizer_name", "l2", "batch_size", "epochs", "epochs_completed", "diverged_epoch",
                  "wall_time_s", "error"]
-INTEGER_COLUMNS = ("best_epoch", "batch_size", "epochs", "epochs_completed", "diverged_epoch")
+INTEGER_COLUMNS = ("rung", "best_epoch", "batch_size", "epochs", "epochs_completed", "diverged_epoch")
 
 CHECK_IMAGES = """
 window.addEventListener("load", function () {

@@ -5,9 +5,13 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib import cm, colors
+from matplotlib.lines import Line2D
 
 from reports.style import CMAP_ACCURACY, plt, save
-from sweeps import trials as trial_log
+from sweeps.trials import TrialLog
+
+# A trial a pruner stopped (or has paused) has its objective at fewer epochs than the others.
+STOPPED_SHORT = ("pruned", "paused")
 
 
 def _axis_positions(values: list) -> tuple[np.ndarray, list[str], list[float]]:
@@ -28,15 +32,16 @@ def _axis_positions(values: list) -> tuple[np.ndarray, list[str], list[float]]:
     return y, cats, ticks
 
 
-def render_parallel_coordinates(sweep_dir: Path, path: Path) -> Path | None:
-    """One line per trial through its parameter values, coloured by its objective; failed
-    trials dashed grey. None when the sweep has no trial log (not a skopt search); a damaged log
-    raises ``sweeps.trials.TrialLogError``."""
-    log = trial_log.load(sweep_dir)
+def render_parallel_coordinates(log: TrialLog | None, path: Path) -> Path | None:
+    """One line per trial through its parameter values, coloured by its objective; pruned
+    trials thin and dashed (their objective is at fewer epochs), failed trials dashed grey. None
+    when the sweep has no trial log (not a search) or it holds no trial yet. Each line has
+    ``gid`` ``"trial <n>"``."""
     if log is None or not log.trials:
         return None
     names, trials = log.names, log.trials
     objective = np.array([np.nan if t["objective"] is None else t["objective"] for t in trials], dtype=float)
+    short = np.array([t["status"] in STOPPED_SHORT for t in trials])
     columns = [_axis_positions([t["params"][n] for t in trials]) for n in names]
     n_axes = len(names) + 1
     ok = np.isfinite(objective)
@@ -45,13 +50,16 @@ def render_parallel_coordinates(sweep_dir: Path, path: Path) -> Path | None:
     norm = colors.Normalize(lo, hi if hi > lo else lo + 1e-9)
     cmap = plt.get_cmap(CMAP_ACCURACY)
     fig, ax = plt.subplots(figsize=(2.2 * n_axes + 2, 4.8))
-    order = np.argsort(np.where(ok, objective, -np.inf))  # best drawn last, on top
+    order = np.lexsort((np.where(ok, objective, -np.inf), ~short))  # pruned first, then best drawn last, on top
     for i in order:
         ys = [c[0][i] for c in columns] + [obj_pos[i] if ok[i] else 0.0]
-        if ok[i]:
-            ax.plot(range(n_axes), ys, color=cmap(norm(objective[i])), alpha=0.85, linewidth=1.6)
+        if not ok[i]:
+            style = {"color": "grey", "linestyle": "--", "alpha": 0.7, "linewidth": 1}
+        elif short[i]:
+            style = {"color": cmap(norm(objective[i])), "linestyle": "--", "alpha": 0.75, "linewidth": 0.9}
         else:
-            ax.plot(range(n_axes), ys, color="grey", linestyle="--", alpha=0.7, linewidth=1)
+            style = {"color": cmap(norm(objective[i])), "alpha": 0.85, "linewidth": 1.6}
+        ax.plot(range(n_axes), ys, gid=f"trial {trials[i]['number']}", **style)
     for k, (_, labels, ticks) in enumerate(columns):
         ax.axvline(k, color="black", linewidth=0.8)
         for label, tick in zip(labels, ticks):
@@ -69,4 +77,10 @@ def render_parallel_coordinates(sweep_dir: Path, path: Path) -> Path | None:
     failed = int((~ok).sum())
     ax.set_title(f"{len(trials)} trials, each a line through its parameters"
                  + (f"; {failed} failed or diverged (grey, dashed)" if failed else ""))
+    if (short & ok).any():
+        paused = any(t["status"] == "paused" for t in trials)
+        handles = [Line2D([], [], color="black", linewidth=1.6, label="trained to its end"),
+                   Line2D([], [], color="black", linestyle="--", linewidth=0.9,
+                          label=f"pruned{' or paused' if paused else ''}: objective at fewer epochs")]
+        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.08), ncols=2, frameon=False, fontsize=8)
     return save(fig, path)

@@ -91,3 +91,71 @@ def write_trial_log(sweep_dir: Path, names=("optimizer.lr",), values=(0.01, 0.1,
     log = TrialLog({"method": "gp", "names": list(names)}, trials, rounds)
     save(sweep_dir, log)
     return json.loads((sweep_dir / "trials.json").read_text())
+
+
+def pruned_val_acc(lr: float, epochs: int) -> np.ndarray:
+    """Validation accuracy per epoch of one synthetic trial: rates nearest 0.3 learn best, and
+    every odd epoch dips a little, so the best value so far is not always the last one."""
+    quality = 1 - abs(np.log10(lr) - np.log10(0.3)) / 4
+    t = np.arange(1, epochs + 1)
+    return 0.1 + 0.8 * quality * (1 - np.exp(-t / 3)) - 0.02 * (t % 2)
+
+
+def write_pruned_sweep(sweep_dir: Path, n_trials: int = 9, max_epochs: int = 9, eta: int = 3):
+    """A pruned random search over the learning rate as the sweeper and ``sweeps.collect`` leave
+    it, and in agreement: the trial log (through ``sweeps.trials.save``), runs.csv (status, rung)
+    and epochs.csv, whose pruned runs stop at the epoch they reached. The trials are judged together
+    at each rung by the pruner's own rule (``sweeps.pruning``), so the survivors are the top
+    ``1/eta``. Returns the log as ``sweeps.trials.load`` reads it back."""
+    from sweeps.pruning import Pruner, survivors
+    from sweeps.trials import TrialLog, load, save
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    pruner = Pruner("asha", 1, eta)
+    rungs = pruner.rungs(max_epochs)
+    lrs = [float(f"{lr:.3g}") for lr in np.geomspace(0.01, 10, n_trials)]
+    val = {n: pruned_val_acc(lr, max_epochs) for n, lr in enumerate(lrs)}
+    trials = [{"number": n, "job": n, "run_dir": f"optimizer.lr={lr}", "point": [lr], "params": {"optimizer.lr": lr},
+               "objective": None, "status": "paused", "told": None, "epochs": None, "rungs": []}
+              for n, lr in enumerate(lrs)]
+    rounds, alive = [], list(range(n_trials))
+    for k, stop in enumerate([*rungs, max_epochs]):
+        for n in alive:
+            trials[n].update(epochs=stop, objective=float(val[n][:stop].max()))
+        if stop == max_epochs:
+            ended = alive
+        else:
+            at_rung = {n: t["rungs"][k]["value"] for n, t in enumerate(trials) if len(t["rungs"]) > k}
+            at_rung.update({n: trials[n]["objective"] for n in alive})
+            kept = survivors(at_rung, alive, eta)
+            for n in alive:
+                trials[n]["rungs"].append({"epochs": stop, "value": trials[n]["objective"], "kept": n in kept})
+            ended = [n for n in alive if n not in kept]
+        for n in ended:
+            trials[n].update(status="ok" if stop == max_epochs else "pruned", told=-trials[n]["objective"])
+        rounds.append({"asked": alive if k == 0 else [], "trained": [[n, stop] for n in alive], "told": ended})
+        alive = [n for n in alive if n not in ended]
+    settings = {"method": "random", "names": ["optimizer.lr"], "direction": "maximize",
+                "pruner": {**pruner.settings(), "rungs": rungs, "max_epochs": max_epochs}}
+    save(sweep_dir, TrialLog(settings, trials, rounds))
+
+    stops = [*rungs, max_epochs]
+    setting = {"net_name": "mlp", "hidden": "32", "optimizer_name": "sgd", "l2": 0.0, "batch_size": 10,
+               "epochs": max_epochs, "seed": 0, "data_name": "mnist5k"}
+    runs, rows = [], []
+    for trial in trials:
+        lr, reached, acc = trial["params"]["optimizer.lr"], trial["epochs"], val[trial["number"]][:trial["epochs"]]
+        for e in range(reached):
+            rows.append({"run": trial["run_dir"], "optimizer.lr": lr, **setting, "base_lr": lr, "epoch": e + 1,
+                         "lr": lr, "train_loss": 1 / (e + 1), "train_acc": min(acc[e] + 0.03, 1.0),
+                         "val_loss": 1.1 / (e + 1), "val_acc": acc[e], "seconds": 0.1})
+        runs.append({"run": trial["run_dir"], "optimizer.lr": lr, **setting, "lr": lr, "status": trial["status"],
+                     "rung": sum(reached >= s for s in stops) - 1, "best_val_acc": acc.max(),
+                     "best_epoch": int(np.argmax(acc)) + 1, "final_val_acc": acc[-1], "best_val_loss": 1.1 / reached,
+                     "test_acc": acc.max() - 0.01 if trial["status"] == "ok" else np.nan,
+                     "epochs_completed": reached, "diverged_epoch": np.nan, "wall_time_s": 0.1 * reached,
+                     "n_params": 25450, "error": ""})
+    table = pd.DataFrame(runs).sort_values("best_val_acc", ascending=False, kind="stable")
+    table.to_csv(sweep_dir / "runs.csv", index=False)
+    pd.DataFrame(rows).to_csv(sweep_dir / "epochs.csv", index=False)
+    return load(sweep_dir)

@@ -1,6 +1,7 @@
 """A whole report from a synthetic collected sweep: what it reads, and what it draws from it."""
 import html
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -8,14 +9,13 @@ import pandas as pd
 
 import reports.build
 from reports.build import build_report
-from tests.reports.synthetic import SOURCE, confusion, write_sweep, write_trial_log
+from tests.reports.synthetic import SOURCE, confusion, write_pruned_sweep, write_sweep, write_trial_log
+from tests.reports.test_html import body_rows
 
 MODEL_FIGURES = ("digit_portraits.png", "misclassified.png", "confusion_matrix.png", "first_layer.png")
 
 
 def figure_files(index: Path) -> list[str]:
-    import re
-
     return re.findall(r'<img src="([^"]+)"', index.read_text())
 
 
@@ -66,3 +66,44 @@ def test_a_damaged_trial_log_is_a_note_not_a_traceback(tmp_path):
     (tmp_path / "trials.json").write_text(json.dumps(record))
     page = build_report(tmp_path).read_text()
     assert "trials.json is damaged" in page and "trials_parallel.png" not in page
+
+
+def header(page: str) -> list[str]:
+    return re.findall(r"<th>([^<]*)</th>", page.partition("<thead>")[2].partition("</thead>")[0])
+
+
+def test_a_pruned_search_gets_its_rung_figure_and_rung_column(tmp_path):
+    log = write_pruned_sweep(tmp_path)
+    index = build_report(tmp_path)
+    page = html.unescape(index.read_text())
+    files = figure_files(index)
+    assert {"rungs.png", "trials_parallel.png", "heatmap_val_acc.png"} <= set(files)
+    assert (index.parent / "rungs.png").stat().st_size > 20_000
+    assert "at each rung the top 1/3 of the trials that have reached it so far (at least one) continue" in page
+    assert "A black bar ends the row of a run the search pruned" in page
+    assert "Dashed thin lines: trials the pruner stopped" in page
+    columns = header(index.read_text())
+    assert columns[columns.index("status") + 1] == "rung"
+    table = index.read_text().partition("<h2>")[2]
+    shown = {cells[0]: (cells[columns.index("status")], cells[columns.index("rung")]) for _, cells in body_rows(table)}
+    expected = {t["run_dir"]: (t["status"], str({1: 0, 3: 1, 9: 2}[t["epochs"]])) for t in log.trials}
+    assert shown == expected
+
+
+def test_an_unpruned_search_has_no_rung_figure_and_no_rung_column(tmp_path):
+    write_sweep(tmp_path, model=False)
+    write_trial_log(tmp_path)
+    index = build_report(tmp_path)
+    assert "trials_parallel.png" in figure_files(index) and "rungs.png" not in figure_files(index)
+    assert not (index.parent / "rungs.png").exists() and "rung" not in header(index.read_text())
+    assert not [c for c in re.findall(r"<figcaption>([^<]*)", index.read_text()) if "prune" in c]
+
+
+def test_a_pruned_log_this_version_cannot_read_is_one_note(tmp_path):
+    write_pruned_sweep(tmp_path)
+    record = json.loads((tmp_path / "trials.json").read_text())
+    record["version"] = 99  # a future format: its fields may mean something else
+    (tmp_path / "trials.json").write_text(json.dumps(record))
+    page = build_report(tmp_path).read_text()
+    assert page.count("trials.json has version 99") == 1
+    assert "rungs.png" not in page and "trials_parallel.png" not in page

@@ -99,3 +99,65 @@ def test_long_runs_animate_at_most_a_few_hundred_frames(tmp_path):
     assert 100 <= frames <= 300 and iio.improps(gif).shape[0] == frames
     gif_frames = iio.imread(gif, index=None)
     assert not np.array_equal(gif_frames[-2], gif_frames[-1])  # the last frame still adds the last epochs
+
+
+def test_a_pruned_row_ends_at_the_epoch_its_run_reached(tmp_path):
+    """Cells after a pruned run's last epoch are masked (white, no value, not in the colour
+    scale), and a bar closes the row at the right edge of its last cell."""
+    from reports.heatmaps import PRUNED_LABEL, draw_lr_epoch_heatmap
+    from reports.style import plt
+    from tests.reports.synthetic import write_pruned_sweep
+
+    write_pruned_sweep(tmp_path / "s")
+    tables = load_tables(tmp_path / "s")
+    grid = lr_epoch_grid(tables, "val_acc")
+    reached = tables.runs.set_index("lr").loc[grid.lrs, "epochs_completed"].to_numpy(dtype=int)
+    assert sorted(reached) == [1] * 6 + [3] * 2 + [9] and grid.values.shape == (9, 9)
+    fig, ax = plt.subplots()
+    try:
+        image = draw_lr_epoch_heatmap(ax, grid, "val_acc")
+        mask = np.ma.getmaskarray(image.get_array())
+        artists = {a.get_gid(): a for a in ax.lines + ax.patches if a.get_gid()}
+        for i, (status, end) in enumerate(zip(grid.status, reached)):
+            assert mask[i, end:].all() and not mask[i, :end].any()
+            if status == "pruned":
+                assert list(artists[f"pruned {i}"].get_xdata()) == [end - 0.5, end - 0.5]
+                tail = artists[f"pruned tail {i}"]
+                assert (tail.get_x(), tail.get_width(), tail.get_facecolor()) == (end - 0.5, 9 - end, (1, 1, 1, 1))
+                assert tail.get_hatch() == "//"  # not white alone: white is a gap of 0 on the overfitting map
+            else:
+                assert f"pruned {i}" not in artists and end == 9
+        val = tables.epochs["val_acc"] * 100
+        assert (image.norm.vmin, image.norm.vmax) == pytest.approx((val.min(), val.max()))
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == [PRUNED_LABEL]
+    finally:
+        plt.close(fig)
+
+
+def test_an_unpruned_heatmap_has_no_pruned_marks(tmp_path):
+    from reports.heatmaps import draw_lr_epoch_heatmap
+    from reports.style import plt
+
+    grid = lr_epoch_grid(synthetic_tables(tmp_path, diverged_lr=10.0), "val_acc")
+    fig, ax = plt.subplots()
+    try:
+        draw_lr_epoch_heatmap(ax, grid, "val_acc")
+        assert ax.get_legend() is None and not [a for a in ax.lines + ax.patches if a.get_gid()]
+        assert [p.get_edgecolor()[:3] for p in ax.patches] == [(1.0, 0.0, 0.0)]  # the best cell's box only
+    finally:
+        plt.close(fig)
+
+
+def test_a_pruned_heatmap_animates_with_its_layout_fixed(tmp_path):
+    """The legend is in every frame (so the axes do not move between the empty and the full
+    render), and the grey of cells not yet shown gives way to white where runs were pruned."""
+    from tests.reports.synthetic import write_pruned_sweep
+
+    write_pruned_sweep(tmp_path / "s")
+    gif, _ = animate_heatmap(lr_epoch_grid(load_tables(tmp_path / "s"), "val_acc"), "val_acc", tmp_path / "h")
+    frames = iio.imread(gif, index=None).astype(int)
+    assert frames.shape[0] == 9
+    legend = frames[:, -30:, :300]
+    assert (legend.max(axis=-1) < 60).any(axis=(1, 2)).all() and (legend == legend[0]).all()
+    grey = (np.abs(frames - 0xd0) <= 4).all(axis=-1).sum(axis=(1, 2))  # style.MISSING_COLOUR
+    assert (np.diff(grey) < 0).all() and grey[-1] < grey[0] / 10  # left: hatching and letters, antialiased

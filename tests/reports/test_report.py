@@ -74,3 +74,20 @@ def test_make_report_needs_a_sweep():
     result = subprocess.run(["make", "-s", "report"], cwd=Path(__file__).resolve().parents[2], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode != 0 and "make report SWEEP=" in result.stderr
+
+
+def test_pruned_search_report(tmp_path):
+    """A real successive-halving search: its report draws the rungs from the log the sweeper
+    wrote, and the table shows how far each run got."""
+    result = run_module("experiments.train", "-m", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=random",
+                        "optimizer.lr=tag(log, interval(0.01, 3))", "net=mlp", "net.hidden=[16]",
+                        "data.train_limit=300", "trainer.epochs=3", "trainer.progress=false",
+                        "hydra.sweeper.n_trials=4", "hydra.sweeper.batch_size=2", "hydra.sweeper.pruner.method=asha",
+                        f"hydra.sweep.dir={tmp_path / 'pruned'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    index = build_report(tmp_path / "pruned")
+    files = referenced_files(index)
+    assert {"rungs.png", "trials_parallel.png", "heatmap_val_acc.png"} <= set(files)
+    assert all((index.parent / f).is_file() for f in files)
+    page = index.read_text()
+    assert "<th>rung</th>" in page and "pruned</td>" in page and "the top 1/3 of the trials" in page

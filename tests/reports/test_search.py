@@ -1,28 +1,62 @@
-"""The search view reads the trial log only through ``sweeps.trials``."""
-import json
-
+"""The parallel-coordinates view of a search, from its trial log (read through ``sweeps.trials``)."""
 import imageio.v3 as iio
 import pytest
 
-from reports.search import render_parallel_coordinates
-from sweeps.trials import TrialLogError
-from tests.reports.synthetic import write_trial_log
+import reports.search
+from reports.style import plt
+from sweeps.trials import load
+from tests.reports.synthetic import write_pruned_sweep, write_trial_log
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figure render_parallel_coordinates draws, kept open to read its lines."""
+    figures = []
+    monkeypatch.setattr(reports.search, "save", lambda fig, path: figures.append(fig) or path)
+    yield figures
+    for fig in figures:
+        plt.close(fig)
+
+
+def lines_by_trial(fig) -> dict:
+    return {line.get_gid(): line for line in fig.axes[0].get_lines() if (line.get_gid() or "").startswith("trial ")}
 
 
 def test_parallel_coordinates_of_a_trial_log(tmp_path):
     write_trial_log(tmp_path)
-    path = render_parallel_coordinates(tmp_path, tmp_path / "trials.png")
+    path = reports.search.render_parallel_coordinates(load(tmp_path), tmp_path / "trials.png")
     assert path is not None and iio.imread(path).shape[1] > 400
 
 
 def test_no_trial_log_is_no_figure(tmp_path):
-    assert render_parallel_coordinates(tmp_path, tmp_path / "trials.png") is None
-
-
-def test_a_log_the_sweeper_would_refuse_is_refused_here_too(tmp_path):
-    record = write_trial_log(tmp_path)
-    record["version"] = 99  # a future format: its fields may mean something else
-    (tmp_path / "trials.json").write_text(json.dumps(record))
-    with pytest.raises(TrialLogError, match="trials.json has version 99"):
-        render_parallel_coordinates(tmp_path, tmp_path / "trials.png")
+    assert load(tmp_path) is None
+    assert reports.search.render_parallel_coordinates(None, tmp_path / "trials.png") is None
     assert not (tmp_path / "trials.png").exists()
+
+
+def test_each_line_ends_at_its_trials_objective(tmp_path, drawn):
+    write_trial_log(tmp_path, values=(0.01, 0.1, 1.0))  # objectives 0.5, 0.6, 0.7
+    reports.search.render_parallel_coordinates(load(tmp_path), tmp_path / "trials.png")
+    lines = lines_by_trial(drawn[0])
+    assert sorted(lines) == ["trial 0", "trial 1", "trial 2"]
+    assert [lines[f"trial {n}"].get_ydata()[-1] for n in range(3)] == pytest.approx([0.0, 0.5, 1.0])
+    assert [lines[f"trial {n}"].get_ydata()[0] for n in range(3)] == pytest.approx([0.0, 0.5, 1.0])  # log lr axis
+    assert all(line.get_linestyle() == "-" for line in lines.values())
+    assert drawn[0].axes[0].get_legend() is None  # nothing pruned, nothing to explain
+
+
+def test_pruned_trials_are_thin_and_dashed_and_the_legend_says_why(tmp_path, drawn):
+    log = write_pruned_sweep(tmp_path)
+    reports.search.render_parallel_coordinates(log, tmp_path / "trials.png")
+    lines = lines_by_trial(drawn[0])
+    status = {f"trial {t['number']}": t["status"] for t in log.trials}
+    assert sorted(lines) == sorted(status)
+    for gid, line in lines.items():
+        pruned = status[gid] == "pruned"
+        assert (line.get_linestyle(), line.get_linewidth()) == (("--", 0.9) if pruned else ("-", 1.6)), gid
+    assert sum(s == "pruned" for s in status.values()) == 8
+    legend = [t.get_text() for t in drawn[0].axes[0].get_legend().get_texts()]
+    assert legend == ["trained to its end", "pruned: objective at fewer epochs"]
+    # the pruned trials are drawn first: the lines of trials trained to the end stay on top
+    order = [line.get_gid() for line in drawn[0].axes[0].get_lines() if line.get_gid() in status]
+    assert [status[g] for g in order] == ["pruned"] * 8 + ["ok"]
