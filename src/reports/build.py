@@ -99,7 +99,9 @@ def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]
         notes.append(f"No view of the search's trials: {err}")
         return []
     figures = []
-    if render_parallel_coordinates(log, out / "trials_parallel.png") is not None:
+    # A grid's trials are its points: the heatmaps and curves show them, a line per point would not add.
+    searched = log is not None and log.settings.get("method") != "grid"
+    if searched and render_parallel_coordinates(log, out / "trials_parallel.png") is not None:
         pruned = " Dashed thin lines: trials the pruner stopped, whose objective is at fewer epochs." if any(
             t["status"] == "pruned" for t in log.trials) else ""
         figures.append(Figure("trials_parallel.png", "Every trial of the search as a line through its parameter "
