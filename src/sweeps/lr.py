@@ -182,7 +182,7 @@ def check_arguments(args) -> list[float]:
     return lrs
 
 
-def main(argv: list[str] | None = None) -> int:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=program_name("sweeps.lr"),
                                      description="Sweep the learning rate (log-spaced), record every epoch, collect the "
                                                  "results tables and write the report. Rerunning continues the sweep.",
@@ -209,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-epochs", type=int, default=1, help="with --prune: the first rung (default 1)")
     parser.add_argument("--eta", type=int, default=3, help="with --prune: keep the top 1/eta at each rung (default 3)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
     lrs = check_arguments(args)
     sweep_dir = args.sweep_dir or default_sweep_dir(args.net, args.data, args.epochs, args.batch,

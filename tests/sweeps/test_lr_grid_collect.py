@@ -153,12 +153,9 @@ def test_15_a_sweep_removes_its_own_stale_temporary_files_once_it_holds_the_lock
 
 
 def lr_args(*argv: str):
-    import argparse
-
     from sweeps import lr
 
-    parsed = argparse.Namespace(net="rashid", data="mnist5k", lrs="0.1,1", lr_min=0.003, lr_max=10.0, num=11, epochs=2,
-                                batch=1, jobs=None, sweep_dir=None, no_report=True, overrides=list(argv))
+    parsed = lr.make_parser().parse_intermixed_args(["--lrs", "0.1,1", "--epochs", "2", "--no-report", "--", *argv])
     return lr, parsed
 
 
