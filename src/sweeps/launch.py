@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
-from hydra.errors import CompactHydraException
+from hydra.errors import CompactHydraException, ConfigCompositionException
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -265,6 +265,9 @@ class TrialLauncher:
             except NnsweepError:
                 raise
             except Exception as err:
+                if isinstance(err, ConfigCompositionException):  # composed by the launcher, per job
+                    raise SweepError(f"a point of the sweep cannot be composed: {' '.join(str(err).split())[:300]}; "
+                                     "change the search space or the grid (finished runs are kept)") from None
                 if not is_worker_death(err):
                     raise launcher_failure(self.sweeper.launcher, err) from err
                 self._after_death(err, group, unique, numbers, outcomes)

@@ -19,9 +19,9 @@ quantile of the values recorded at the milestone) decide when each trial reports
 parallel workers their decisions depend on which job finished first, and a rerun of the same
 search can prune other trials. Here a round's trials are judged together once all of them
 finished, so decisions are a function of the sweep's record alone: the same command and seed
-give the same pruned set, also after a ``kill -9`` and a rerun. With one trial per round the
-rule is exactly Optuna's; with a whole grid in one round it is synchronous successive halving
-(the top ``1/eta`` of all trials continue). Trials are never suspended for a later promotion
+give the same pruned set, also after a ``kill -9`` and a rerun. With a whole grid in one round
+it is synchronous successive halving (the top ``1/eta`` of all trials continue). Which trials
+share a round is the sweeper's business (``sweeps.search``). Trials are never suspended for a later promotion
 (the ASHA paper's variant): a trial's fate is known when it stops, so the search engine learns
 from it at once.
 """

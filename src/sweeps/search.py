@@ -22,8 +22,9 @@ tells the engine the trials that ended. What makes it safe to kill:
 With ``pruner.method=asha`` (``sweeps.pruning``) a trial's job trains it to its next rung only
 (``trainer.pause_after``: the run pauses with its checkpoint); at the end of the round the
 pruner judges every trial that reached a rung, the kept ones continue from their checkpoints
-in later rounds (before new points are asked), and the others are marked ``pruned`` in their run
-record and told to the engine at the value they reached. The decisions depend only on the
+in the next round (beside new points: ``batch_size``, or more while the kept ones train longer
+rungs, see ``_new_per_round``), and the others are marked ``pruned`` in their run record and
+told to the engine at the value they reached. The decisions depend only on the
 record, so a rerun after ``kill -9`` makes the same ones.
 
 At the end: ``runs.csv`` / ``epochs.csv`` (``sweeps.collect``), and for a search
@@ -51,7 +52,7 @@ from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher,
                            relative_run_dir)
 from sweeps.progress import SweepProgress
 from sweeps.pruning import Pruner, PruningError, survivors
-from sweeps.search_space import SearchSpace, build_search_space, grid_space
+from sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
 from sweeps.trials import TRIALS, TrialLog
 
 log = logging.getLogger("nnsweep.search")
@@ -217,6 +218,10 @@ class SearchSweep(LaunchingSweeper):
             log.info("resuming %s: %d of %d trials already recorded; replaying their %d rounds", sweep_dir,
                      len(trials), self.n_trials, len(record.rounds))
         self._replay(engine, record, sweep_dir)
+        # Every value the search can propose is composed once, before any job starts: checking
+        # each job's overrides instead would compose each trial twice (its worker composes it
+        # too), a few tenths of a second a trial in this process, between rounds.
+        self.validate_batch_is_legal([space.overrides(p) for p in covering_points(space)])
         launcher = TrialLauncher(self, record.crashes, on_crash=lambda: trial_log.save(sweep_dir, record))
         if self.pruner.on:
             self._check_run_dirs_name_points(space)
@@ -228,8 +233,8 @@ class SearchSweep(LaunchingSweeper):
         with progress.watching():
             while True:
                 self._check_failures(trials, sweep_dir)
-                jobs = [(t, _next_rung(t, rungs, max_epochs)) for t in _paused(trials)][:self.batch_size]
-                k = min(self.batch_size - len(jobs), self.n_trials - len(trials))
+                jobs = [(t, _next_rung(t, rungs, max_epochs)) for t in _paused(trials)]
+                k = min(self._new_per_round(jobs, rungs), self.n_trials - len(trials))
                 new = [self._new_trial(len(trials) + i, p, space) for i, p in enumerate(engine.ask(k))] if k > 0 else []
                 jobs += [(t, rungs[0] if rungs else max_epochs) for t in new]
                 if not jobs:
@@ -250,6 +255,18 @@ class SearchSweep(LaunchingSweeper):
                 trial_log.save(sweep_dir, record)
         self._finish(sweep_dir, space, engine, trials)
 
+    def _new_per_round(self, kept: list[tuple[dict[str, Any], int]], rungs: list[int]) -> int:
+        """How many new trials a round starts: ``batch_size``, or more while the trials the pruner
+        kept train their longer rungs. A round lasts as long as its longest job; with
+        ``batch_size`` workers, the epochs the kept jobs leave free are filled with new trials'
+        first rungs (what asynchronous ASHA does with a free worker, decided here from the record
+        alone, so that reruns decide the same)."""
+        if not kept or not rungs:
+            return self.batch_size
+        lengths = [target - (t["epochs"] or 0) for t, target in kept]
+        free = self.batch_size * max(max(lengths), rungs[0]) - sum(lengths)
+        return max(self.batch_size, free // rungs[0])
+
     def _new_trial(self, number: int, point: list[Any], space: SearchSpace) -> dict[str, Any]:
         return {"number": number, "job": None, "run_dir": None, "point": point,
                 "params": dict(zip(space.names, point)), "objective": None, "status": "paused", "told": None,
@@ -268,7 +285,7 @@ class SearchSweep(LaunchingSweeper):
         if self._on_disk is None:  # what an earlier invocation left (what this one trains, it knows)
             self._on_disk = self._runs_on_disk(sweep_dir)
         outcomes: list[Outcome | None] = [None] * len(jobs)
-        batch, slots, fresh = [], [], []
+        batch, slots = [], []
         for i, (trial, target) in enumerate(jobs):
             overrides = self._job_overrides(trial, target, space, max_epochs)
             found = self._on_disk.get(frozenset(without_bookkeeping(overrides)))
@@ -280,14 +297,8 @@ class SearchSweep(LaunchingSweeper):
             else:
                 batch.append(overrides)
                 slots.append(i)
-                if not trial["rungs"]:
-                    fresh.append(overrides)
         next_job = first_job
         if batch:
-            # Every new point is composed before any job starts (a value Hydra refuses stops the
-            # round, not half of it); a continued trial composed when it was new, and composing
-            # costs a few tenths of a second a job, serially, in this process.
-            self.validate_batch_is_legal(fresh)
             launched, next_job = launcher.run(batch, first_job)
             for i, outcome in zip(slots, launched):
                 outcomes[i] = outcome

@@ -81,6 +81,16 @@ class SearchSpace:
         return self.fixed + [f"{name}={format_value(v)}" for name, v in zip(self.names, point)]
 
 
+def covering_points(space: SearchSpace) -> list[list[Any]]:
+    """A few points that between them give every dimension each of its values (a choice) or
+    both ends (a range): point i takes each dimension's i-th value, its last once it has no
+    more. Composing these checks that every value a search can propose composes, at the cost
+    of ``max(values per dimension)`` compositions instead of one per trial."""
+    values = [[d.low, d.high] if d.kind in ("real", "int") else list(d.choices) for d in space.dimensions]
+    count = max((len(v) for v in values), default=0)
+    return [[v[min(i, len(v) - 1)] for v in values] for i in range(count)]
+
+
 def format_value(value: Any) -> str:
     """An override value written with ``str`` of a plain Python scalar: NumPy 2 reprs like
     ``np.float64(1e-05)`` are parse errors to Hydra, and skopt returns NumPy scalars."""

@@ -83,8 +83,7 @@ def _evaluations_one_dimension(result, space, sign):
     bottom.scatter(positions, result.func_vals, c=range(len(values)), cmap="viridis")
     bottom.set_ylabel(f"{sign}objective (minimised)")
     bottom.set_xlabel(space.names[0])
-    prior = getattr(space.dimensions[0], "prior", "")
-    if numeric and prior == "log-uniform":
+    if numeric and space.dimensions[0].log:
         bottom.set_xscale("log")
     fig.suptitle("Where the trials were evaluated (colour: order)")
     return fig

@@ -73,19 +73,23 @@ def test_the_top_max_1_n_over_eta_continue_ties_included():
 #   x=0 .50 .60 .70   x=3 .60 .85 .88   x=6 .65 .90 .95
 #   x=1 .80 .82 .83   x=4 .70 .75 .80   x=7 .10 .10 .10
 #   x=2 .30 .70 .90   x=5 .20 .30 .40   x=8 .55 .58 .60
-# Two jobs per round (max_batch_size=2), rungs at 1 and 3 epochs, eta 3:
+# max_batch_size=2: two new points a round, or more while kept trials train longer rungs (the
+# epochs they leave free on 2 workers: 2 * longest - sum); rungs at 1 and 3 epochs, eta 3:
 #   round 1: x=0, x=1 reach epoch 1; n=2 -> keep the best: 1 (0 pruned)
-#   round 2: x=1 -> 3 epochs (alone at rung 3: kept); x=2 at epoch 1 (.3 < .8 of n=3: pruned)
-#   round 3: x=1 -> 9 epochs (done, .83); x=3 at 1: n=4, top 1 is .8: pruned
-#   round 4: x=4, x=5 at 1: n=6, top 2 (.8, .7): 4 kept, 5 pruned
-#   round 5: x=4 -> 3 epochs: n=2 at rung 3, .75 < .82: pruned; x=6 at 1: n=7, top 2: .65 pruned
-#   round 6: x=7, x=8 at 1: n=9, top 3 (.8, .7, .65): both pruned
-# The slow starter x=6 (best at 9 epochs) is lost: the price of deciding early, as in Optuna.
+#   round 2: x=1 -> 3 epochs (2 epochs: 2*2-2 = 2 free, two new); alone at rung 3: kept;
+#            x=2, x=3 at 1: n=4, top 1 is .8: pruned
+#   round 3: x=1 -> 9 epochs (6: 2*6-6 = 6 free, the 5 points left); x=1 done, .83;
+#            x=4..8 at 1: n=9, top 3 (.8, .7, .65): 4 and 6 kept, 5, 7, 8 pruned
+#   round 4: x=4, x=6 -> 3 epochs: n=3 at rung 3 (.82, .75, .90), top 1: 6 kept, 4 pruned
+#   round 5: x=6 -> 9 epochs: done, .95
+# The slow starter x=6 survives because it was judged at rung 1 among 9, not among 2: with one new
+# point a round (Optuna's order) it would have been pruned at .65 < .7.
 BY_HAND_BATCH_2 = {
     0: ("pruned", 1, [(1, .5, False)]), 1: ("ok", 9, [(1, .8, True), (3, .82, True)]),
     2: ("pruned", 1, [(1, .3, False)]), 3: ("pruned", 1, [(1, .6, False)]),
     4: ("pruned", 3, [(1, .7, True), (3, .75, False)]), 5: ("pruned", 1, [(1, .2, False)]),
-    6: ("pruned", 1, [(1, .65, False)]), 7: ("pruned", 1, [(1, .1, False)]), 8: ("pruned", 1, [(1, .55, False)]),
+    6: ("ok", 9, [(1, .65, True), (3, .9, True)]), 7: ("pruned", 1, [(1, .1, False)]),
+    8: ("pruned", 1, [(1, .55, False)]),
 }
 
 
@@ -95,14 +99,16 @@ def test_a_pruned_grid_decides_as_worked_out_by_hand(tmp_path):
                         env={"RUNG_LOG": str(log)})
     assert result.returncode == 0, result.stderr[-3000:]
     assert decisions(tmp_path / "g") == BY_HAND_BATCH_2
-    assert len(log.read_text().splitlines()) == 2 + 3 + 7 + 2 + 3 + 2  # epochs trained, round by round
+    assert len(log.read_text().splitlines()) == 2 + 4 + 11 + 4 + 6  # epochs trained, round by round
     rounds = json.loads((tmp_path / "g" / "trials.json").read_text())["rounds"]
-    assert [r["trained"] for r in rounds] == [[[0, 1], [1, 1]], [[1, 3], [2, 1]], [[1, 9], [3, 1]],
-                                              [[4, 1], [5, 1]], [[4, 3], [6, 1]], [[7, 1], [8, 1]]]
+    assert [r["trained"] for r in rounds] == [[[0, 1], [1, 1]], [[1, 3], [2, 1], [3, 1]],
+                                              [[1, 9], [4, 1], [5, 1], [6, 1], [7, 1], [8, 1]], [[4, 3], [6, 3]],
+                                              [[6, 9]]]
+    assert [r["told"] for r in rounds] == [[0], [2, 3], [1, 5, 7, 8], [4], [6]]
     runs = pd.read_csv(tmp_path / "g" / "runs.csv").set_index("x")
-    assert runs.loc[1, "status"] == "ok" and runs.loc[1, "rung"] == 2 and runs.loc[1, "epochs_completed"] == 9
+    assert runs.loc[6, "status"] == "ok" and runs.loc[6, "rung"] == 2 and runs.loc[6, "epochs_completed"] == 9
     assert runs.loc[4, "status"] == "pruned" and runs.loc[4, "rung"] == 1 and runs.loc[4, "epochs_completed"] == 3
-    assert (runs.drop(index=[1, 4])["rung"] == 0).all()
+    assert (runs.drop(index=[1, 4, 6])["rung"] == 0).all()
     statuses = {RunDir(r.path).read_summary().status.value for r in find_runs(tmp_path / "g")}
     assert statuses == {"ok", "pruned"}  # the runs' own records say so too
 

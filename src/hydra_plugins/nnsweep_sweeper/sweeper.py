@@ -95,7 +95,7 @@ class NnsweepSweeperConf:
     n_initial_points: int = 5  # random points before the model is used (tpe: its startup trials)
     initial_point_generator: InitialPointGenerator = InitialPointGenerator.random  # scikit-optimize's engines
     seed: int = 0  # 0 .. 2**32 - 1
-    batch_size: int = 1  # jobs launched together (parallel with joblib)
+    batch_size: int = 1  # new trials launched together (parallel with joblib); a pruner's kept trials join them
     direction: Direction = Direction.maximize  # of the task's return value (objective=...)
     max_failure_rate: float = 0.5  # stop once more than this fraction of trials failed or diverged
     failure_objective: Optional[float] = None  # told for failed trials (finite); None: worst value seen so far
