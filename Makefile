@@ -61,7 +61,7 @@ test: $(STAMP) ## Run the test suite (about 6 minutes on 2 cores)
 bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop
 	$(PY) -m bench.epoch_speed
 
-bench-sweep: $(STAMP) ## Random search with and without pruning, and random vs GP vs TPE (3 seeds; about an hour)
+bench-sweep: $(STAMP) ## Random search with and without pruning, and random vs GP vs TPE (3 seeds; about 5 minutes)
 	$(PY) -m bench.sweep
 
 clean: ## Remove the virtualenv and caches (results in outputs/, multirun/ and results/ are kept)
