@@ -164,7 +164,7 @@ def draw_rungs(ax, log: TrialLog) -> None:
     pruner = log.settings["pruner"]
     counts = " \u2192 ".join(f"{n} reached epoch {e}" for e, n in rung_counts(log))
     ax.set_title(f"Successive halving ({pruner.get('method', 'pruner')}, eta {pruner.get('reduction_factor', '?')}): "
-                 f"each trial's objective at its rungs\n{counts}")
+                 f"each trial's objective at its rungs\n{counts}", loc="left")
 
 
 def render_rungs(log: TrialLog | None, path: Path) -> Path | None:

@@ -58,7 +58,7 @@ def test_the_title_counts_the_trials_at_each_rung_and_the_best_is_named(tmp_path
     assert rung_counts(log) == [(1, 27), (3, 9), (9, 3), (27, 1)]
     draw_rungs(ax, log)
     assert ("27 reached epoch 1 \u2192 9 reached epoch 3 \u2192 3 reached epoch 9 \u2192 1 reached epoch 27"
-            in ax.get_title())
+            in ax.get_title(loc="left"))
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "3", "9", "27"]
     best = max((t for t in log.trials if t["epochs"] == 27), key=lambda t: t["objective"])
     named = [t.get_text() for t in ax.get_legend().get_texts() if t.get_text().startswith("best: ")]
@@ -74,7 +74,7 @@ def test_a_trial_that_ends_on_its_own_between_rungs_ends_where_it_stopped(tmp_pa
     line = by_gid(ax, "lines")[f"trial {kept_at_3['number']}"]
     assert list(line.get_xdata()) == [1, 3, 5] and line.get_ydata()[-1] == 0.61
     assert points(ax, "ended") == {(5, 0.61)} and points(ax, "last epoch") == set()
-    assert "0 reached epoch 9" in ax.get_title()
+    assert "0 reached epoch 9" in ax.get_title(loc="left")
     assert not [t for t in ax.get_legend().get_texts() if t.get_text().startswith("best: ")]  # none at the end
 
 
