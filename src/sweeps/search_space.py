@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from nets.errors import NnsweepError
 from dataclasses import dataclass
-from typing import Any
+from itertools import product
+from typing import Any, Callable
 
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 
@@ -131,8 +132,9 @@ def dimension_for(override: Override) -> Dimension:
     raise SearchSpaceError(f"{key}: unsupported sweep {sweep}")
 
 
-def build_search_space(overrides: list[Override]) -> SearchSpace:
-    """Dimensions and fixed overrides from parsed overrides (later ones replace earlier ones)."""
+def _space(overrides: list[Override], dimension: Callable[[Override], Dimension]) -> SearchSpace:
+    """Swept keys become dimensions (``dimension``), the others fixed overrides; a later override
+    of a key replaces an earlier one (``hydra.sweeper.params`` come first, the command line last)."""
     by_key: dict[str, Override] = {}
     for override in overrides:
         by_key[override.get_key_element()] = override
@@ -140,35 +142,33 @@ def build_search_space(overrides: list[Override]) -> SearchSpace:
     for key, override in by_key.items():
         if override.is_sweep_override():
             names.append(key)
-            dims.append(dimension_for(override))
+            dims.append(dimension(override))
         else:
             fixed.append(f"{key}={override.get_value_element_as_str()}")
-    if not dims:
+    return SearchSpace(names, dims, fixed)
+
+
+def build_search_space(overrides: list[Override]) -> SearchSpace:
+    """Dimensions and fixed overrides from parsed overrides, for a search engine."""
+    space = _space(overrides, dimension_for)
+    if not space.dimensions:
         raise SearchSpaceError(
             "nothing to search: give at least one dimension, e.g. 'optimizer.lr=tag(log, interval(1e-3, 3))', "
             "on the command line or in hydra.sweeper.params"
         )
-    return SearchSpace(names, dims, fixed)
+    return space
 
 
 def grid_space(overrides: list[Override]) -> tuple[SearchSpace, list[list[str]]]:
     """A grid: every combination of the swept values (as override text), in the order Hydra's
     basic sweeper makes them (the first swept key varies slowest). Returns the space and its
     points; a grid without a swept key is the one point of its fixed overrides."""
-    from itertools import product
+    space = _space(overrides, _grid_dimension)
+    return space, [list(p) for p in product(*(d.choices for d in space.dimensions))]
 
-    by_key: dict[str, Override] = {}
-    for override in overrides:
-        by_key[override.get_key_element()] = override
-    names, dims, fixed = [], [], []
-    for key, override in by_key.items():
-        if override.is_sweep_override():
-            values = tuple(override.sweep_string_iterator())
-            if not values:
-                raise SearchSpaceError(f"{key}: the sweep has no values")
-            names.append(key)
-            dims.append(Dimension(key, "choice", choices=values))
-        else:
-            fixed.append(f"{key}={override.get_value_element_as_str()}")
-    points = [list(p) for p in product(*(d.choices for d in dims))]
-    return SearchSpace(names, dims, fixed), points
+
+def _grid_dimension(override: Override) -> Dimension:
+    key, values = override.get_key_element(), tuple(override.sweep_string_iterator())
+    if not values:
+        raise SearchSpaceError(f"{key}: the sweep has no values")
+    return Dimension(key, "choice", choices=values)
