@@ -197,8 +197,8 @@ def precheck(config_name: str, argv: list[str]) -> None:
         searches = str(sweeper.get("_target_", "")).endswith(("NnsweepSweeper", "SkoptSweeper")) and engine != "grid"
         intervals = [o.input_line for o in sweeps if o.is_interval_sweep()]
         if multirun and intervals and not searches:
-            raise NnsweepError(f"{intervals[0]} is a search interval, which only a search engine can sample: add "
-                               "hydra/sweeper=nnsweep (TPE; hydra.sweeper.engine=gp|rf|et|random) or "
+            raise NnsweepError(f"{intervals[0]} is a search interval, which only a search engine can sample, not a "
+                               "grid: use hydra/sweeper=nnsweep with hydra.sweeper.engine=tpe|gp|rf|et|random, or "
                                "hydra/sweeper=skopt, or list the values to try (key=a,b,c)")
         if multirun and searches:
             from sweeps.search_space import build_search_space

@@ -73,7 +73,8 @@ def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None, overrid
     with run.training(wait=wait):
         previous = check_can_train(run, cfg, resume)
         if previous is not None and previous.is_done(cfg.trainer.epochs, cfg.trainer.pause_after):
-            log.info("%s already finished (%s); reusing it", run.path, previous.status)
+            done = "finished" if previous.status.is_finished() else f"at epoch {previous.epochs_completed}"
+            log.info("%s already %s (%s); reusing it", run.path, done, previous.status)
             return previous
         return _train(cfg, run, resume, list(overrides), hydra_record, started, bars)
 
@@ -125,7 +126,7 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
             state = restore_training(load_checkpoint(run.model_path), network, optimizer, schedule, rng)
         except CheckpointError as err:
             raise ConfigError(f"cannot resume: {err}") from None
-        if state.status in (Status.OK, Status.PAUSED) and state.epoch < stop_at:
+        if state.status in (Status.OK, Status.PAUSED, Status.PRUNED) and state.epoch < stop_at:
             state.status = Status.RUNNING  # it stopped at its old epoch budget or a pause; this one is later
         run.rewrite_metrics(state.records)
         log.info("resuming %s after epoch %d (status %s)", run.path, state.epoch, state.status)

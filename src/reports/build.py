@@ -27,7 +27,7 @@ from reports.html import Figure, write_index
 from reports.pruning import render_rungs
 from reports.search import render_parallel_coordinates
 from reports.tables import best_group, load_tables, lr_epoch_grid
-from runrecord import RunDir, RunRecordError
+from runrecord import RunDir, RunRecordError, Status
 from sweeps import trials as trial_log
 from sweeps.collect import describe
 
@@ -103,13 +103,14 @@ def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]
     searched = log is not None and log.settings.get("method") != "grid"
     if searched and render_parallel_coordinates(log, out / "trials_parallel.png") is not None:
         pruned = " Dashed thin lines: trials the pruner stopped, whose objective is at fewer epochs." if any(
-            t["status"] == "pruned" for t in log.trials) else ""
+            t["status"] == Status.PRUNED.value for t in log.trials) else ""
         figures.append(Figure("trials_parallel.png", "Every trial of the search as a line through its parameter "
                               "values, coloured by its validation objective." + pruned))
     if render_rungs(log, out / "rungs.png") is not None:
         eta = log.settings["pruner"].get("reduction_factor", "eta")
-        figures.append(Figure("rungs.png", "Successive halving, rung by rung: each trial's best validation accuracy "
-                              "so far at each rung it reached (dots: continued, crosses: pruned; in colour: the "
+        figures.append(Figure("rungs.png", "Successive halving, rung by rung: each trial's objective (objective=, "
+                              "by default the best validation accuracy so far) at each rung it reached (dots: "
+                              "continued, crosses: pruned; in colour: the "
                               f"trials trained to the last epoch). The rule: at each rung the top 1/{eta} of the "
                               "trials that have reached it so far (at least one) continue, the others are pruned."))
     return figures
@@ -130,7 +131,7 @@ def build_report(sweep_dir: str | Path) -> Path:
         grid = lr_epoch_grid(tables, "val_acc", group)
         render_lr_epoch_heatmap(grid, "val_acc", out / "heatmap_val_acc.png")
         pruned = (" A black bar ends the row of a run the search pruned after that epoch; it was not trained "
-                  "further (hatched cells)." if (group["status"] == "pruned").any() else "")
+                  "further (hatched cells)." if (group["status"] == Status.PRUNED.value).any() else "")
         figures.append(Figure("heatmap_val_acc.png", "Validation accuracy for each learning rate (rows) after each "
                               "epoch (columns); the red box is the best cell." + pruned))
         render_lr_epoch_heatmap(lr_epoch_grid(tables, "train_acc", group), "train_acc", out / "heatmap_train_acc.png")

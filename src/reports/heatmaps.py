@@ -14,6 +14,7 @@ from matplotlib import colors, transforms
 from matplotlib.lines import Line2D
 
 from reports.style import CMAP_ACCURACY, CMAP_GAP, MISSING_COLOUR, lr_label, plt, save
+from runrecord import Status
 from reports.tables import LrEpochGrid
 
 TITLES = {
@@ -63,7 +64,7 @@ def draw_lr_epoch_heatmap(ax, grid: LrEpochGrid, metric: str, upto_epoch: int | 
             ax.text(min(first_missing, n_ep - 1) if marker != "failed" else (n_ep - 1) / 2, i, marker,
                     ha="center" if marker == "failed" else "left", va="center", fontsize=8, color="#b00020",
                     fontweight="bold")
-    pruned = [i for i in range(n_lr) if grid.status[i] == "pruned"]
+    pruned = [i for i in range(n_lr) if grid.status[i] == Status.PRUNED.value]
     for i in pruned:
         _mark_pruned(ax, grid, i, upto_epoch)
     if pruned:  # in every animation frame too, so that the layout does not move between frames

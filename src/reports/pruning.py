@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullLocator
 
 from reports.style import plt, save
+from runrecord import Status
 from sweeps.trials import TrialLog
 
 KEPT = {"marker": "o", "color": "#2a7f3f"}
@@ -77,7 +78,7 @@ def trial_paths(log: TrialLog) -> list[TrialPath]:
         epochs = [r["epochs"] for r in trial["rungs"]]
         values = [np.nan if r["value"] is None else float(r["value"]) for r in trial["rungs"]]
         kept: list[bool | None] = [r["kept"] for r in trial["rungs"]]
-        ended = trial["status"] != "paused" and trial["epochs"] is not None and trial["objective"] is not None
+        ended = trial["status"] != Status.PAUSED.value and trial["epochs"] is not None and trial["objective"] is not None
         if ended and trial["epochs"] > max(epochs, default=0):
             epochs.append(trial["epochs"])
             values.append(float(trial["objective"]))
@@ -149,7 +150,7 @@ def draw_rungs(ax, log: TrialLog) -> None:
     for tick in ticks:
         ax.axvline(tick, color="#dddddd", linewidth=0.8, zorder=1)
     ax.set_xlabel("epochs (log scale): the rungs, then the last epoch")
-    ax.set_ylabel("objective: best validation accuracy so far")
+    ax.set_ylabel(f"objective ({log.settings.get('direction', 'maximize')}d) at the rung")
     handles = [Line2D([], [], color=STOPPED_COLOUR, linewidth=1, label="a trial stopped before the last epoch"),
                Line2D([], [], color="C0", linewidth=2.2, label=f"trained to the last epoch ({len(finished)})"),
                Line2D([], [], linestyle="none", markersize=7, label="kept: continued to the next rung", **KEPT),

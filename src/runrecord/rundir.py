@@ -104,13 +104,17 @@ class Summary:
 
     def objective_value(self) -> float | None:
         """The number a sweeper optimises (``objective`` names the field), or None if the run
-        produced none (it failed, or diverged before its first validation)."""
+        produced none: it failed (whatever it reached before its error: a search tells a failed
+        trial its penalty and counts it), or diverged before its first validation."""
+        if self.status == Status.FAILED:
+            return None
         return finite_or_none(getattr(self, self.objective, None))
 
     def is_done(self, epochs: int, pause_after: int | None = None) -> bool:
         """Whether a run asked for ``epochs`` epochs (pausing after ``pause_after``) needs no more
-        training: it trained them (a paused run: up to the pause), or it ended by itself."""
-        if self.status in (Status.OK, Status.PAUSED):
+        training: it trained them (up to the pause), or it ended by itself. A pruned run asked
+        for more epochs than it has continues: a search stopped it, not its training."""
+        if self.status in (Status.OK, Status.PAUSED, Status.PRUNED):
             return self.epochs_completed >= min(epochs, pause_after or epochs)
         return self.status.is_finished()
 

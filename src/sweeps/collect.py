@@ -122,7 +122,8 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def rungs_reached(sweep_dir: Path) -> dict[str, int]:
     """Run directory (relative to the sweep) -> the highest rung it reached, for a pruned
-    search; {} for any other sweep, or when its trial log cannot be read (named on stderr)."""
+    search (a run that ended before the first rung has none); {} for any other sweep, or when
+    its trial log cannot be read (named on stderr)."""
     from sweeps.trials import TrialLogError, load
 
     try:
@@ -139,7 +140,7 @@ def rungs_reached(sweep_dir: Path) -> dict[str, int]:
         epochs = trial["epochs"]
         if trial["run_dir"] is not None and epochs is not None:
             reached[trial["run_dir"]] = sum(1 for stop in stops if stop is not None and epochs >= stop) - 1
-    return {run: max(rung, 0) for run, rung in reached.items()}
+    return {run: rung for run, rung in reached.items() if rung >= 0}  # none: it ended before the first rung
 
 
 def best_run_sentence(runs: pd.DataFrame) -> str | None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+from nets.status import Status
 from sweeps.search_space import SearchSpace
 
 SKOPT_ESTIMATORS = {"random": "GP", "gp": "GP", "rf": "RF", "et": "ET"}
@@ -165,7 +166,7 @@ class TpeEngine(Engine):
 
         for t in trials:
             trial = self.trials[t["number"]]
-            if t["status"] == "pruned" and t.get("rungs"):
+            if t["status"] == Status.PRUNED.value and t.get("rungs"):
                 for rung in t["rungs"]:
                     if rung["value"] is not None:
                         trial.report(self.sign * rung["value"], step=rung["epochs"])

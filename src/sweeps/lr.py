@@ -29,7 +29,7 @@ import numpy as np
 from experiments.cli import EXIT_BAD_INPUT, program_name, run_command
 from experiments.lifeline import follow_parent
 from nets.errors import NnsweepError
-from runrecord import RunRecordError, find_runs, override_key, without_bookkeeping
+from runrecord import RunRecordError, Status, find_runs, override_key, without_bookkeeping
 from sweeps.collect import collect, describe
 from sweeps.launch import hydra_quoted
 from sweeps.lock import sweep_lock
@@ -113,7 +113,10 @@ def finished_lrs(args, sweep_dir: Path) -> set[float]:
             summary = run.read_summary()
             lr = float(run.config().optimizer.lr)
             ours = _by_key(without_bookkeeping(run_overrides(args, format_lr(lr))))
-            if summary is not None and summary.is_done(args.epochs) and _by_key(run.defining_overrides()) == ours:
+            # A pruned run is done in a pruned sweep only: without --prune it still needs its epochs.
+            done_here = summary is not None and (summary.is_done(args.epochs) or (
+                args.prune and summary.status == Status.PRUNED))
+            if done_here and _by_key(run.defining_overrides()) == ours:
                 done.add(lr)
         except (RunRecordError, ValueError, TypeError, AttributeError):
             continue  # damaged or not one of ours: train it (again)
@@ -139,8 +142,12 @@ def pruner_overrides(args) -> list[str]:
     """The grid sweeper's pruner settings for ``--prune`` (none without it)."""
     if not args.prune:
         return []
+    from experiments.config import OBJECTIVES
+
+    objective = _by_key(args.overrides).get("objective", "best_val_acc")
+    direction = "minimize" if OBJECTIVES.get(objective) == "min" else "maximize"  # which rates the pruner keeps
     return ["hydra.sweeper.pruner.method=asha", f"hydra.sweeper.pruner.min_epochs={args.min_epochs}",
-            f"hydra.sweeper.pruner.reduction_factor={args.eta}"]
+            f"hydra.sweeper.pruner.reduction_factor={args.eta}", f"hydra.sweeper.direction={direction}"]
 
 
 def pruning_name(args) -> str:

@@ -41,7 +41,7 @@ from typing import Any
 
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from nets.atomic import atomic_write_text
 from runrecord import RunDir, RunRecordError, Status, find_runs, finite_or_none, override_key, without_bookkeeping
@@ -49,7 +49,7 @@ from sweeps import trials as trial_log
 from sweeps.collect import collect
 from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, make_engine, same_point
 from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
-                           relative_run_dir)
+                           relative_run_dir, trial_key)
 from sweeps.progress import SweepProgress
 from sweeps.pruning import Pruner, PruningError, survivors
 from sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
@@ -88,9 +88,9 @@ def make_pruner(settings: Any) -> Pruner:
 
 
 class SearchSweep(LaunchingSweeper):
-    def __init__(self, engine: Any = "tpe", acq_func: Any = "gp_hedge", n_trials: int = 20,
-                 n_initial_points: int = 5, initial_point_generator: Any = "random", seed: int = 0,
-                 batch_size: int | None = 1, direction: Any = "maximize", max_failure_rate: float = 0.5,
+    def __init__(self, engine: Any = "tpe", acq_func: Any = None, n_trials: int | None = None,
+                 n_initial_points: int | None = None, initial_point_generator: Any = None, seed: int = 0,
+                 batch_size: int | None = None, direction: Any = "maximize", max_failure_rate: float = 0.5,
                  failure_objective: float | None = None, params: dict[str, str] | None = None,
                  pruner: Any = None, setting: str = "engine") -> None:
         method = _text(engine)
@@ -99,8 +99,19 @@ class SearchSweep(LaunchingSweeper):
                              "boosted trees fail on scikit-learn >= 1.6 and NumPy 2 (upstream is archived); use gp, "
                              "rf, et or tpe")
         self.method = _one_of(setting, method, ENGINES)
-        self.acq_func = _one_of("acq_func", _text(acq_func), ACQ_FUNCS)
-        self.initial_point_generator = _one_of("initial_point_generator", _text(initial_point_generator), GENERATORS)
+        # A setting the engine would ignore is refused: a user who set it expects it to act.
+        unused = {"acq_func": acq_func is not None and method not in ("gp", "rf", "et"),
+                  "initial_point_generator": initial_point_generator is not None and method not in SKOPT_ESTIMATORS,
+                  "n_initial_points": n_initial_points is not None and method == "grid",
+                  "n_trials": n_trials is not None and method == "grid"}
+        for name in [n for n, refused in unused.items() if refused and setting == "engine"]:  # skopt's config sets all
+            raise SweepError(f"hydra.sweeper.{name} does not apply to the {method} engine"
+                             f"{' (a grid runs every point)' if method == 'grid' else ''}; leave it out")
+        self.acq_func = _one_of("acq_func", _text(acq_func or "gp_hedge"), ACQ_FUNCS)
+        self.initial_point_generator = _one_of("initial_point_generator", _text(initial_point_generator or "random"),
+                                               GENERATORS)
+        n_trials = 20 if n_trials is None else n_trials
+        n_initial_points = 5 if n_initial_points is None else n_initial_points
         self.direction = _one_of("direction", _text(direction), ("maximize", "minimize"))
         for name, value in (("n_trials", n_trials), ("batch_size", batch_size), ("n_initial_points", n_initial_points)):
             if value is not None and value < 1:
@@ -112,7 +123,8 @@ class SearchSweep(LaunchingSweeper):
         if failure_objective is not None and not math.isfinite(failure_objective):
             raise SweepError(f"hydra.sweeper.failure_objective must be a finite number (what failed trials are told), "
                              f"got {failure_objective}; leave it null to tell the worst value seen so far")
-        self.n_trials, self.batch_size, self.seed = n_trials, batch_size, seed
+        # batch_size None: one trial a round for a search, the whole grid for a grid (_search_space)
+        self.n_trials, self.batch_size, self.seed = n_trials, batch_size or (None if method == "grid" else 1), seed
         # Random search: every point is an "initial" point, drawn by the generator (skopt's
         # "dummy" estimator is broken on scikit-learn >= 1.8).
         self.n_initial_points = n_trials if method == "random" else n_initial_points
@@ -181,7 +193,8 @@ class SearchSweep(LaunchingSweeper):
             return TrialLog(settings), space
         if changed:
             raise SweepError(f"{sweep_dir} holds a sweep with other settings ({', '.join(changed)} differ); "
-                             "rerun with the same settings to continue it, or choose a new sweep=<name>")
+                             "rerun with the same settings to continue it, or choose a new sweep directory "
+                             "(sweep=<name>; sweeps.lr: --sweep-dir)")
         return record, space
 
     def _engine(self, space: SearchSpace) -> Engine:
@@ -206,7 +219,15 @@ class SearchSweep(LaunchingSweeper):
 
     # ----- the search ------------------------------------------------------------------------
     def _run(self, space: SearchSpace, sweep_dir: Path) -> None:
-        max_epochs = self._max_epochs(space) if self.pruner.on else None
+        if PAUSE_KEY in space.names or any(override_key(o) == PAUSE_KEY for o in space.fixed):
+            raise SweepError(f"{PAUSE_KEY} is the pruner's to set (hydra.sweeper.pruner.method=asha): leave it out of "
+                             "a sweep's overrides")
+        # Every value the search can propose is composed once, before any job starts: checking
+        # each job's overrides instead would compose each trial twice (its worker composes it
+        # too), a few tenths of a second a trial in this process, between rounds.
+        composed = [self.hydra_context.config_loader.load_sweep_config(self.config, space.overrides(p))
+                    for p in covering_points(space)]
+        max_epochs = self._max_epochs(space, composed) if self.pruner.on else None
         record, space = self._load_record(sweep_dir, space, max_epochs)
         rungs = self.pruner.rungs(max_epochs) if self.pruner.on else []
         trials = record.trials
@@ -218,10 +239,6 @@ class SearchSweep(LaunchingSweeper):
             log.info("resuming %s: %d of %d trials already recorded; replaying their %d rounds", sweep_dir,
                      len(trials), self.n_trials, len(record.rounds))
         self._replay(engine, record, sweep_dir)
-        # Every value the search can propose is composed once, before any job starts: checking
-        # each job's overrides instead would compose each trial twice (its worker composes it
-        # too), a few tenths of a second a trial in this process, between rounds.
-        self.validate_batch_is_legal([space.overrides(p) for p in covering_points(space)])
         launcher = TrialLauncher(self, record.crashes, on_crash=lambda: trial_log.save(sweep_dir, record))
         if self.pruner.on:
             self._check_run_dirs_name_points(space)
@@ -236,8 +253,10 @@ class SearchSweep(LaunchingSweeper):
                 jobs = [(t, _next_rung(t, rungs, max_epochs)) for t in _paused(trials)]
                 k = min(self._new_per_round(jobs, rungs), self.n_trials - len(trials))
                 new = [self._new_trial(len(trials) + i, p, space) for i, p in enumerate(engine.ask(k))] if k > 0 else []
-                jobs += [(t, rungs[0] if rungs else max_epochs) for t in new]
-                if not jobs:
+                if self.pruner.on:
+                    _mark_copies(new, trials, space)
+                jobs += [(t, rungs[0] if rungs else max_epochs) for t in new if t.get("copy_of") is None]
+                if not jobs and not new:
                     break
                 if not self.is_grid:
                     progress.expect([space.overrides(t["point"]) for t in new])
@@ -246,6 +265,7 @@ class SearchSweep(LaunchingSweeper):
                     collect(sweep_dir)  # the round is not recorded: a rerun retries it
                     raise machine_failure(outcomes, sweep_dir, "trial", "of this round")
                 told = self._settle_round(jobs, outcomes, trials + new, sweep_dir, max_epochs)
+                told = sorted(told + _settle_copies(trials + new), key=lambda t: t["number"])
                 engine.tell(told)
                 progress.settle([_recorded_outcome(t, space, sweep_dir) for t in told])
                 trials.extend(new)
@@ -269,8 +289,8 @@ class SearchSweep(LaunchingSweeper):
 
     def _new_trial(self, number: int, point: list[Any], space: SearchSpace) -> dict[str, Any]:
         return {"number": number, "job": None, "run_dir": None, "point": point,
-                "params": dict(zip(space.names, point)), "objective": None, "status": "paused", "told": None,
-                "epochs": None, "rungs": []}
+                "params": dict(zip(space.names, point)), "objective": None, "status": Status.PAUSED.value,
+                "told": None, "epochs": None, "rungs": []}
 
     def _job_overrides(self, trial: dict[str, Any], target: int | None, space: SearchSpace,
                        max_epochs: int | None) -> list[str]:
@@ -314,7 +334,12 @@ class SearchSweep(LaunchingSweeper):
             trial["run_dir"] = relative_run_dir(outcome.run_dir, sweep_dir) or trial["run_dir"]
             trial["objective"], trial["epochs"] = outcome.objective, outcome.epochs
             at_rung = (max_epochs is not None and target is not None and target < max_epochs
-                       and outcome.status in (Status.PAUSED, Status.PRUNED) and outcome.epochs == target)
+                       and outcome.status in (Status.PAUSED, Status.PRUNED))
+            if at_rung and outcome.epochs != target:
+                raise SweepError(f"{outcome.run_dir} has trained {outcome.epochs} epochs where this search's trial "
+                                 f"{trial['number']} is at its rung of {target}: it belongs to another pruned search "
+                                 f"(whose {TRIALS} was moved away?); move its run directories away too, or choose a "
+                                 "new sweep=<name>")
             if at_rung:
                 self._check_direction(outcome)
                 reached.setdefault(target, []).append(trial)
@@ -329,7 +354,7 @@ class SearchSweep(LaunchingSweeper):
             for trial in judged:
                 trial["rungs"].append({"epochs": epochs, "value": trial["objective"], "kept": trial["number"] in kept})
                 if trial["number"] in kept:
-                    trial["status"] = "paused"
+                    trial["status"] = Status.PAUSED.value
                 else:
                     trial["status"] = Status.PRUNED.value
                     mark_run(RunDir(sweep_dir / trial["run_dir"]), Status.PRUNED)
@@ -354,25 +379,24 @@ class SearchSweep(LaunchingSweeper):
                              f" but hydra.sweeper.direction={self.direction}: set hydra.sweeper.direction="
                              f"{'minimize' if summary.objective_direction == 'min' else 'maximize'}")
 
-    def _max_epochs(self, space: SearchSpace) -> int:
-        """``trainer.epochs`` of the trials: the last rung (the same for every trial)."""
-        for name in (PAUSE_KEY, "trainer.epochs"):
-            if name in space.names:
-                raise SweepError(f"a pruned sweep sets how far each trial trains; it cannot also search {name}: fix "
-                                 f"trainer.epochs, or set hydra.sweeper.pruner.method=none")
-        if any(override_key(o) == PAUSE_KEY for o in space.fixed):
-            raise SweepError(f"a pruned sweep sets {PAUSE_KEY} itself: leave it out of the overrides")
-        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(space.fixed))
-        epochs = OmegaConf.select(cfg, "trainer.epochs", default=None)
-        if not isinstance(epochs, int) or OmegaConf.select(cfg, "trainer", default=None) is None or \
-                "pause_after" not in cfg.trainer:
+    def _max_epochs(self, space: SearchSpace, composed: list[DictConfig]) -> int:
+        """``trainer.epochs`` of the trials (``composed``: configs covering every searched value):
+        the last rung, the same for every trial."""
+        if "trainer.epochs" in space.names:
+            raise SweepError("a pruned sweep sets how far each trial trains; it cannot also search trainer.epochs: fix "
+                             "trainer.epochs, or set hydra.sweeper.pruner.method=none")
+        if not all(OmegaConf.select(c, "trainer.pause_after", default="absent") != "absent" for c in composed):
             raise SweepError("hydra.sweeper.pruner needs runs that can pause (experiments.train: trainer.epochs and "
                              "trainer.pause_after); this task has none, so set hydra.sweeper.pruner.method=none")
+        epochs = sorted({OmegaConf.select(c, "trainer.epochs") for c in composed})
+        if len(epochs) != 1 or not isinstance(epochs[0], int):
+            raise SweepError(f"the trials of this search train for different trainer.epochs ({', '.join(map(str, epochs))}"
+                             "): a pruned search needs one last epoch for all; set trainer.epochs on the command line")
         try:
-            self.pruner.rungs(epochs)
+            self.pruner.rungs(epochs[0])
         except PruningError as err:
             raise SweepError(str(err)) from None
-        return epochs
+        return epochs[0]
 
     def _check_run_dirs_name_points(self, space: SearchSpace) -> None:
         """A pruned trial continues in its run directory, so the directory must follow from the
@@ -396,7 +420,7 @@ class SearchSweep(LaunchingSweeper):
         if isinstance(engine, SkoptEngine):
             try:
                 engine.tell_all([t["point"] for t in trials], [t["told"] for t in trials])  # one fit, for the plots
-            except ValueError as err:  # skopt checks each point against the space
+            except (ValueError, TypeError) as err:  # skopt checks each point against the space
                 raise SweepError(f"{sweep_dir / TRIALS} holds points outside this search space ({err}); move it away "
                                  "to start the search afresh (finished runs are reused)") from None
         self._finish(sweep_dir, space, engine, trials)
@@ -497,7 +521,33 @@ class SearchSweep(LaunchingSweeper):
 
 def _paused(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Trials the pruner kept, waiting to train to their next rung (in trial order)."""
-    return [t for t in trials if t["status"] == "paused" and t["told"] is None and t["rungs"]]
+    return [t for t in trials if t["status"] == Status.PAUSED.value and t["told"] is None and t["rungs"]]
+
+
+def _mark_copies(new: list[dict[str, Any]], trials: list[dict[str, Any]], space: SearchSpace) -> None:
+    """A new point equal to an earlier trial's (engines repeat points of small categorical spaces)
+    is a copy: in a pruned search it would share the original's run directory at another rung,
+    so it trains nothing and ends as the original ends (``_settle_copies``)."""
+    seen = {trial_key(space.overrides(t["point"])): t["number"] for t in trials if t.get("copy_of") is None}
+    for trial in new:
+        key = trial_key(space.overrides(trial["point"]))
+        if key in seen:
+            trial["copy_of"] = seen[key]
+            log.info("trial %d repeats trial %d: it ends as that one does, without training", trial["number"],
+                     seen[key])
+        else:
+            seen[key] = trial["number"]
+
+
+def _settle_copies(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Copies whose original has ended, given its result; returns them."""
+    settled = []
+    for trial in trials:
+        original = trials[trial["copy_of"]] if trial.get("copy_of") is not None else None
+        if original is not None and trial["told"] is None and original["told"] is not None:
+            trial.update({k: original[k] for k in ("job", "run_dir", "objective", "status", "told", "epochs")})
+            settled.append(trial)
+    return settled
 
 
 def _next_rung(trial: dict[str, Any], rungs: list[int], max_epochs: int | None) -> int | None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from nets.atomic import atomic_write_text
 from nets.errors import NnsweepError
+from nets.status import Status
 
 TRIALS = "trials.json"
 FORMAT, VERSION = "nnsweep-trials", 2
@@ -96,6 +97,9 @@ def load(sweep_dir: str | Path) -> TrialLog | None:
         problem = _round_problem(round_, len(trials))
         if problem:
             raise TrialLogError(f"{damaged} (a round {problem}); {advice}")
+    problem = _replay_problem(rounds, trials)
+    if problem:
+        raise TrialLogError(f"{damaged} ({problem}); {advice}")
     names = settings.get("names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise TrialLogError(f"{damaged} (settings.names is {names!r}, not a list of parameter names); {advice}")
@@ -136,12 +140,14 @@ def _trial_problem(trial: dict[str, Any], number: int) -> str | None:
     """What is wrong with one recorded trial, or None: its values are used as numbers and lists."""
     if trial["number"] != number:
         return f"number is {trial['number']!r}, expected {number}"
-    if trial["told"] is None and trial["status"] != "paused" or trial["told"] is not None and not _is_number(trial["told"]):
+    if trial["told"] is None and trial["status"] != Status.PAUSED.value or trial["told"] is not None and not _is_number(trial["told"]):
         return f"told value is {trial['told']!r}"
     if trial["objective"] is not None and not _is_number(trial["objective"]):
         return f"objective is {trial['objective']!r}"
     if not isinstance(trial["point"], list) or not isinstance(trial["params"], dict):
         return "point or params is not a list and a mapping"
+    if not all(isinstance(v, str) or _is_number(v) or isinstance(v, bool) for v in trial["point"]):
+        return f"point {trial['point']!r} holds a value that is not a number or a text"
     if not isinstance(trial["run_dir"], (str, type(None))) or not isinstance(trial["status"], (str, type(None))):
         return "run_dir or status is not text"
     if trial["epochs"] is not None and not _is_count(trial["epochs"]) or not isinstance(trial["rungs"], list):
@@ -150,6 +156,28 @@ def _trial_problem(trial: dict[str, Any], number: int) -> str | None:
         if (not isinstance(rung, dict) or not _is_count(rung.get("epochs")) or not isinstance(rung.get("kept"), bool)
                 or rung.get("value") is not None and not _is_number(rung.get("value"))):
             return f"rung {rung!r} is not {{epochs, value, kept}}"
+    return None
+
+
+def _replay_problem(rounds: list[dict[str, list]], trials: list[dict[str, Any]]) -> str | None:
+    """What keeps the rounds from replaying, or None: every trial asked once, in number order;
+    told once, after it was asked, and only if it has a told value; trained only once asked."""
+    asked, told = 0, set()
+    for i, round_ in enumerate(rounds):
+        if round_["asked"] != list(range(asked, asked + len(round_["asked"]))):
+            return f"round {i} asks trials {round_['asked']}, expected the next ones from {asked}"
+        asked += len(round_["asked"])
+        for number in round_["told"]:
+            if number >= asked or number in told or trials[number]["told"] is None:
+                return f"round {i} tells trial {number}, which is not asked yet, told already, or has no told value"
+            told.add(number)
+        if any(job[0] >= asked for job in round_["trained"]):
+            return f"round {i} trains a trial not asked yet"
+    if asked != len(trials):
+        return f"the rounds ask {asked} trials, the log holds {len(trials)}"
+    untold = [t["number"] for t in trials if t["told"] is not None and t["number"] not in told]
+    if untold:
+        return f"trials {untold} have told values but no round told them"
     return None
 
 

@@ -71,6 +71,17 @@ def test_a_paused_run_continued_rung_by_rung_equals_an_uninterrupted_one(tmp_pat
     assert last.status.value == "ok" and last.test_acc == full.test_acc and last.best_val_acc == full.best_val_acc
 
 
+def test_a_pruned_run_resumed_by_hand_continues_to_its_epochs(tmp_path):
+    """Pruned is a search's judgement, not the end of training: resume=true trains it on."""
+    from runrecord import RunDir, Status
+    from sweeps.launch import mark_run
+    base = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false", "trainer.epochs=3"]
+    train_run(compose_config(base + ["trainer.pause_after=1"]), tmp_path / "run")
+    mark_run(RunDir(tmp_path / "run"), Status.PRUNED)
+    resumed = train_run(compose_config(base + ["resume=true"]), tmp_path / "run")
+    assert (resumed.status, resumed.epochs_completed) == (Status.OK, 3) and resumed.test_acc is not None
+
+
 def test_resume_via_the_command_line_logs_where_it_continues(tmp_path, quick):
     out = f"hydra.run.dir={tmp_path / 'run'}"
     assert run_module("experiments.train", *quick, out).returncode == 0

@@ -214,3 +214,17 @@ def test_collect_names_damaged_files_and_keeps_the_other_runs(tmp_path, capsys):
     assert runs.set_index("run").loc["c", "status"] == "interrupted"
     warnings = capsys.readouterr().err.splitlines()
     assert len(warnings) == 3 and all(w.startswith("nnsweep: warning:") for w in warnings)
+
+
+def test_a_failed_run_has_no_objective_whatever_it_reached_before_its_error():
+    """A search tells a failed trial its penalty and counts it: a failure while continuing from
+    a rung (the run keeps its earlier best) must not read as that earlier value."""
+    summary = Summary(status=Status.FAILED, best_val_acc=0.9, epochs_completed=3)
+    assert summary.objective_value() is None
+    assert Summary(status=Status.PRUNED, best_val_acc=0.9).objective_value() == 0.9
+
+
+def test_a_pruned_run_asked_for_more_epochs_is_not_done():
+    pruned = Summary(status=Status.PRUNED, epochs=27, epochs_completed=3)
+    assert pruned.is_done(27, pause_after=3) and not pruned.is_done(27, pause_after=9) and not pruned.is_done(27)
+    assert Summary(status=Status.PAUSED, epochs_completed=3).is_done(27, pause_after=1)

@@ -65,6 +65,19 @@ def test_a_pruned_lr_sweep_trains_the_best_third_further_and_reruns_nothing(tmp_
     assert bad.returncode == 2 and "--eta >= 2" in bad.stderr
 
 
+def test_a_pruned_lr_sweep_of_a_loss_keeps_the_lowest(tmp_path):
+    """objective=best_val_loss is minimised: the pruner must keep the rates with the lowest loss."""
+    args = ["--lrs", "0.003,0.03,0.3", "--epochs", "3", "--batch", "10", "--no-report", "--prune",
+            "--sweep-dir", str(tmp_path / "s"), "--net", "mlp", *[t for t in TINY if t != "net=mlp"],
+            "objective=best_val_loss"]
+    result = run_module("sweeps.lr", *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = pd.read_csv(tmp_path / "s" / "runs.csv")
+    epochs = pd.read_csv(tmp_path / "s" / "epochs.csv")
+    lowest = epochs[epochs["epoch"] == 1].set_index("base_lr")["val_loss"].idxmin()
+    assert runs.loc[runs["status"] == "ok", "lr"].tolist() == [lowest]  # 3 // 3 = 1 continues
+
+
 def test_grid_with_a_failing_point_collects_every_run(tmp_path):
     result = run_module("experiments.train", "-m", "optimizer=sgd,adam", "trainer.batch_size=10,400", *TINY,
                         "trainer.epochs=2", "trainer.progress=false", f"hydra.sweep.dir={tmp_path / 'grid'}")

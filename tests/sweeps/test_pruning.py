@@ -264,3 +264,70 @@ def test_every_engine_prunes_by_the_rule_and_never_asks_a_pending_point_again(tm
     assert follows_the_rule(tmp_path / "s")
     assert {t["status"] for t in trials(tmp_path / "s")} <= {"ok", "pruned"}
     assert all(t["told"] == -t["objective"] for t in trials(tmp_path / "s"))  # a pruned trial: its value at its rung
+
+
+# ----- defects found by a hostile review -----------------------------------------------------------
+def test_a_repeated_point_trains_nothing_and_ends_as_its_original(tmp_path):
+    """TPE repeats points of a three-value space; a repeat would share the original's run
+    directory at another rung. It is a copy: no job, and the original's result when that ends."""
+    log = tmp_path / "epochs.log"
+    result = rung_sweep(tmp_path / "s", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=tpe", "x=choice(0,1,6)",
+                        "hydra.sweeper.n_trials=8", "hydra.sweeper.n_initial_points=3", "hydra.sweeper.batch_size=2",
+                        *ASHA, env={"RUNG_LOG": str(log)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = trials(tmp_path / "s")
+    copies = [t for t in record if t.get("copy_of") is not None]
+    assert copies and len({t["point"][0] for t in record}) <= 3
+    for copy in copies:
+        original = record[copy["copy_of"]]
+        assert copy["point"] == original["point"] and original.get("copy_of") is None
+        assert [copy[k] for k in ("status", "told", "epochs", "run_dir")] == \
+               [original[k] for k in ("status", "told", "epochs", "run_dir")]
+    assert {t["status"] for t in record} <= {"ok", "pruned"}
+    originals = [t for t in record if t.get("copy_of") is None]
+    assert len(log.read_text().splitlines()) == sum(t["epochs"] for t in originals)  # nothing trained twice
+    assert follows_the_rule(tmp_path / "s")
+
+
+def test_runs_further_along_than_the_record_are_refused_not_misjudged(tmp_path):
+    """The advice for a damaged log is to move it away; a pruned search's runs then stand at
+    rungs the new record has not reached: one line, not a quietly different search."""
+    args = ["hydra/sweeper=grid", "x=range(0,9)", "hydra.sweeper.max_batch_size=2", *ASHA]
+    assert rung_sweep(tmp_path / "g", *args).returncode == 0
+    (tmp_path / "g" / "trials.json").rename(tmp_path / "moved.json")
+    again = rung_sweep(tmp_path / "g", *args)
+    assert again.returncode != 0 and "Traceback" not in again.stderr
+    assert "belongs to another pruned search" in again.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["hydra/sweeper=nnsweep", "x=interval(0, 1)", "trainer.pause_after=2"], "trainer.pause_after is the pruner's"),
+    (["hydra/sweeper=nnsweep", "hydra.sweeper.engine=grid", "x=0,1", "hydra.sweeper.n_trials=1"],
+     "n_trials does not apply to the grid engine"),
+    (["hydra/sweeper=nnsweep", "x=interval(0, 1)", "hydra.sweeper.acq_func=EI"], "acq_func does not apply to the tpe"),
+])
+def test_settings_the_sweep_would_ignore_are_refused(tmp_path, args, message):
+    result = rung_sweep(tmp_path / "s", *args)
+    assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_grid_through_nnsweep_is_one_round_as_through_minus_m(tmp_path):
+    result = rung_sweep(tmp_path / "s", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=grid", "x=range(0,9)", *ASHA)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rounds = json.loads((tmp_path / "s" / "trials.json").read_text())["rounds"]
+    assert len(rounds[0]["trained"]) == 9  # the whole grid at once: synchronous successive halving
+    assert decisions(tmp_path / "s")[6][0] == "ok"
+
+
+def test_a_run_that_ended_before_the_first_rung_has_no_rung(tmp_path):
+    from sweeps.collect import rungs_reached
+    from sweeps.trials import TrialLog, save
+
+    base = {"job": 0, "point": [0], "params": {"x": 0}, "told": -0.1, "rungs": []}
+    log = TrialLog({"names": ["x"], "pruner": {"rungs": [3, 9], "max_epochs": 27}}, [
+        {**base, "number": 0, "run_dir": "a", "objective": 0.1, "status": "diverged", "epochs": 1},
+        {**base, "number": 1, "run_dir": "b", "objective": 0.5, "status": "pruned", "epochs": 3},
+        {**base, "number": 2, "run_dir": "c", "objective": 0.9, "status": "ok", "epochs": 27}],
+        [{"asked": [0, 1, 2], "trained": [[0, 3], [1, 3], [2, 3]], "told": [0, 1, 2]}])
+    save(tmp_path, log)
+    assert rungs_reached(tmp_path) == {"b": 0, "c": 2}

@@ -227,3 +227,30 @@ def test_a_grid_where_every_point_fails_exits_1_and_ctrl_c_still_writes_the_tabl
     assert proc.wait(60) == 130
     runs = pd.read_csv(sweep / "runs.csv")
     assert sorted(runs["status"]) == ["interrupted", "interrupted"]
+
+
+def _v2_log() -> dict:
+    trial = {"job": 0, "run_dir": "a", "params": {"optimizer.lr": 0.1}, "objective": 0.5, "status": "ok",
+             "told": -0.5, "epochs": 3, "rungs": []}
+    return {"format": "nnsweep-trials", "version": 2, "settings": {"names": ["optimizer.lr"]}, "crashes": {},
+            "trials": [{**trial, "number": 0, "point": [0.1]}, {**trial, "number": 1, "point": [0.2]}],
+            "rounds": [{"asked": [0], "trained": [[0, 3]], "told": [0]}, {"asked": [1], "trained": [[1, 3]], "told": [1]}]}
+
+
+@pytest.mark.parametrize("edit", [
+    lambda log: log["trials"][0].update(point=["abc"]) or log["trials"][0].update(point=[None]),
+    lambda log: log["trials"][1].update(point=[[1]]),
+    lambda log: log["rounds"].pop(0),
+    lambda log: log["rounds"][1].update(told=[0, 1]),
+    lambda log: log["trials"][1].update(status="paused", told=None),
+    lambda log: log["rounds"][0].update(asked=[1]),
+], ids=["point-null", "point-list", "round-missing", "told-twice", "told-without-value", "asked-out-of-order"])
+def test_a_trial_log_whose_rounds_cannot_replay_is_one_line(tmp_path, edit):
+    """Edits the per-trial checks let through would crash the replay with a raw traceback."""
+    from sweeps.trials import TrialLogError, load
+    log = _v2_log()
+    assert load_ok(tmp_path, log, load)
+    edit(log)
+    (tmp_path / "trials.json").write_text(json.dumps(log))
+    with pytest.raises(TrialLogError, match="is damaged"):
+        load(tmp_path)

@@ -90,12 +90,14 @@ class PrunerConf:
 class NnsweepSweeperConf:
     _target_: str = "hydra_plugins.nnsweep_sweeper.sweeper.NnsweepSweeper"
     engine: Engine = Engine.tpe
-    acq_func: AcqFunc = AcqFunc.gp_hedge  # gp, rf, et only
-    n_trials: int = 20  # the total; a resumed sweep runs only what is missing
-    n_initial_points: int = 5  # random points before the model is used (tpe: its startup trials)
-    initial_point_generator: InitialPointGenerator = InitialPointGenerator.random  # scikit-optimize's engines
+    # null: the engine's default; a setting the chosen engine does not use is refused, not ignored
+    acq_func: Optional[AcqFunc] = None  # gp, rf, et: gp_hedge
+    n_trials: Optional[int] = None  # the total (20); a resumed sweep runs only what is missing; not for a grid
+    n_initial_points: Optional[int] = None  # random points before the model is used (5; tpe: its startup trials)
+    initial_point_generator: Optional[InitialPointGenerator] = None  # scikit-optimize's engines: random
     seed: int = 0  # 0 .. 2**32 - 1
-    batch_size: int = 1  # new trials launched together (parallel with joblib); a pruner's kept trials join them
+    # new trials launched together (parallel with joblib; null: 1, a grid: all); a pruner's kept trials join them
+    batch_size: Optional[int] = None
     direction: Direction = Direction.maximize  # of the task's return value (objective=...)
     max_failure_rate: float = 0.5  # stop once more than this fraction of trials failed or diverged
     failure_objective: Optional[float] = None  # told for failed trials (finite); None: worst value seen so far
