@@ -23,7 +23,7 @@ With ``pruner.method=asha`` (``sweeps.pruning``) a trial's job trains it to its 
 (``trainer.pause_after``: the run pauses with its checkpoint); at the end of the round the
 pruner judges every trial that reached a rung, the kept ones continue from their checkpoints
 in the next round (beside new points: ``batch_size``, or more while the kept ones train longer
-rungs, see ``_new_per_round``), and the others are marked ``pruned`` in their run record and
+rungs, see ``sweeps.rounds``), and the others are marked ``pruned`` in their run record and
 told to the engine at the value they reached. The decisions depend only on the
 record, so a rerun after ``kill -9`` makes the same ones.
 
@@ -39,24 +39,23 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from nets.atomic import atomic_write_text
-from runrecord import RunDir, RunRecordError, Status, find_runs, finite_or_none, override_key, without_bookkeeping
+from runrecord import RunDir, RunRecordError, Status, find_runs, override_key, without_bookkeeping
 from sweeps import trials as trial_log
 from sweeps.collect import collect
 from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, make_engine, same_point
 from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
                            relative_run_dir, trial_key)
 from sweeps.progress import SweepProgress
-from sweeps.pruning import Pruner, PruningError, survivors
+from sweeps import rounds
+from sweeps.pruning import Pruner, PruningError
+from sweeps.results import RESULTS, write_results
 from sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
 from sweeps.trials import TRIALS, TrialLog
 
 log = logging.getLogger("nnsweep.search")
-RESULTS = "optimization_results.yaml"
 ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
 GENERATORS = ("random", "sobol", "lhs", "halton", "hammersly", "grid")
 MAX_SEED = 2**32 - 1  # NumPy's RandomState, which skopt seeds, takes 0 .. 2**32 - 1
@@ -231,7 +230,7 @@ class SearchSweep(LaunchingSweeper):
         record, space = self._load_record(sweep_dir, space, max_epochs)
         rungs = self.pruner.rungs(max_epochs) if self.pruner.on else []
         trials = record.trials
-        if len(trials) >= self.n_trials and not _paused(trials):
+        if len(trials) >= self.n_trials and not rounds.paused(trials):
             self._answer_from_record(sweep_dir, space, trials)
             return
         engine = self._engine(space)
@@ -250,11 +249,11 @@ class SearchSweep(LaunchingSweeper):
         with progress.watching():
             while True:
                 self._check_failures(trials, sweep_dir)
-                jobs = [(t, _next_rung(t, rungs, max_epochs)) for t in _paused(trials)]
-                k = min(self._new_per_round(jobs, rungs), self.n_trials - len(trials))
+                jobs = [(t, rounds.next_rung(t, rungs, max_epochs)) for t in rounds.paused(trials)]
+                k = min(rounds.new_per_round(jobs, rungs, self.batch_size), self.n_trials - len(trials))
                 new = [self._new_trial(len(trials) + i, p, space) for i, p in enumerate(engine.ask(k))] if k > 0 else []
                 if self.pruner.on:
-                    _mark_copies(new, trials, space)
+                    rounds.mark_copies(new, trials, lambda t: trial_key(space.overrides(t["point"])))
                 jobs += [(t, rungs[0] if rungs else max_epochs) for t in new if t.get("copy_of") is None]
                 if not jobs and not new:
                     break
@@ -265,7 +264,7 @@ class SearchSweep(LaunchingSweeper):
                     collect(sweep_dir)  # the round is not recorded: a rerun retries it
                     raise machine_failure(outcomes, sweep_dir, "trial", "of this round")
                 told = self._settle_round(jobs, outcomes, trials + new, sweep_dir, max_epochs)
-                told = sorted(told + _settle_copies(trials + new), key=lambda t: t["number"])
+                told = sorted(told + rounds.settle_copies(trials + new), key=lambda t: t["number"])
                 engine.tell(told)
                 progress.settle([_recorded_outcome(t, space, sweep_dir) for t in told])
                 trials.extend(new)
@@ -274,18 +273,6 @@ class SearchSweep(LaunchingSweeper):
                                       "told": [t["number"] for t in told]})
                 trial_log.save(sweep_dir, record)
         self._finish(sweep_dir, space, engine, trials)
-
-    def _new_per_round(self, kept: list[tuple[dict[str, Any], int]], rungs: list[int]) -> int:
-        """How many new trials a round starts: ``batch_size``, or more while the trials the pruner
-        kept train their longer rungs. A round lasts as long as its longest job; with
-        ``batch_size`` workers, the epochs the kept jobs leave free are filled with new trials'
-        first rungs (what asynchronous ASHA does with a free worker, decided here from the record
-        alone, so that reruns decide the same)."""
-        if not kept or not rungs:
-            return self.batch_size
-        lengths = [target - (t["epochs"] or 0) for t, target in kept]
-        free = self.batch_size * max(max(lengths), rungs[0]) - sum(lengths)
-        return max(self.batch_size, free // rungs[0])
 
     def _new_trial(self, number: int, point: list[Any], space: SearchSpace) -> dict[str, Any]:
         return {"number": number, "job": None, "run_dir": None, "point": point,
@@ -347,21 +334,10 @@ class SearchSweep(LaunchingSweeper):
                 trial["status"] = outcome.status.value
                 ended.append(trial)
         for epochs, judged in reached.items():
-            values = {t["number"]: r["value"] for t in trials for r in t["rungs"] if r["epochs"] == epochs}
-            values.update({t["number"]: t["objective"] for t in judged})
-            kept = survivors(values, [t["number"] for t in judged], self.pruner.reduction_factor,
-                             maximize=self.direction == "maximize")
-            for trial in judged:
-                trial["rungs"].append({"epochs": epochs, "value": trial["objective"], "kept": trial["number"] in kept})
-                if trial["number"] in kept:
-                    trial["status"] = Status.PAUSED.value
-                else:
-                    trial["status"] = Status.PRUNED.value
-                    mark_run(RunDir(sweep_dir / trial["run_dir"]), Status.PRUNED)
-                    ended.append(trial)
-            log.info("rung at %d epochs: %d of %d trials continue (%s)", epochs, len(kept), len(judged),
-                     ", ".join(f"#{t['number']} {_fmt(t['objective'])}{'' if t['number'] in kept else ' pruned'}"
-                               for t in judged))
+            pruned = rounds.judge(epochs, judged, trials, self.pruner.reduction_factor, self.direction == "maximize")
+            for trial in pruned:
+                mark_run(RunDir(sweep_dir / trial["run_dir"]), Status.PRUNED)
+            ended.extend(pruned)
         ended.sort(key=lambda t: t["number"])
         for trial in ended:  # in trial order: a failure is told the worst value told before it
             objective = trial["objective"]
@@ -458,14 +434,6 @@ class SearchSweep(LaunchingSweeper):
             return max(told)
         return 0.0 if self.direction == "maximize" else 10.0
 
-    def _best(self, trials: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The best trial trained to its end (a pruned trial only if none was)."""
-        good = [t for t in trials if t["objective"] is not None and t["status"] != Status.PRUNED.value]
-        good = good or [t for t in trials if t["objective"] is not None]
-        if not good:
-            return None
-        return max(good, key=lambda t: t["objective"]) if self.direction == "maximize" else min(good, key=lambda t: t["objective"])
-
     def _check_failures(self, trials: list[dict[str, Any]], sweep_dir: Path) -> None:
         ended = [t for t in trials if t["told"] is not None]
         bad = sum(1 for t in ended if t["objective"] is None)
@@ -487,72 +455,14 @@ class SearchSweep(LaunchingSweeper):
             if trials and all(t["objective"] is None for t in trials):
                 raise no_result(sweep_dir, len(trials))
             return
-        best = self._best(trials)
-        results: dict[str, Any] = {
-            "name": "nnsweep search", "method": self.method, "direction": self.direction,
-            "n_trials": len(trials), "n_failed": sum(1 for t in trials if t["objective"] is None),
-            "n_pruned": counts.get(Status.PRUNED.value, 0),
-            "best_params": None, "best_value": None,
-        }
-        if self.pruner.on:
-            results["epochs_trained"] = sum(t["epochs"] or 0 for t in trials)
-            results["epochs_unpruned"] = len(trials) * self._recorded_max_epochs(trials)
-        if best is not None:
-            row = runs[runs["run"] == best["run_dir"]] if "run" in runs else runs.iloc[:0]
-            results.update({
-                "best_params": {k: v for k, v in best["params"].items()},
-                "best_value": best["objective"],
-                "best_run_dir": best["run_dir"],
-                "best_val_acc": finite_or_none(row["best_val_acc"].iloc[0]) if len(row) else None,
-                "best_test_acc": finite_or_none(row["test_acc"].iloc[0]) if len(row) else None,
-            })
-        atomic_write_text(sweep_dir / RESULTS, yaml.safe_dump(results, sort_keys=False))
+        results = write_results(sweep_dir, trials, runs, self.method, self.direction, self.pruner.on)
         if engine.fitted() is not None:
             from sweeps.skopt_plots import write_skopt_plots
 
             write_skopt_plots(engine.fitted(), space, sweep_dir, self.direction)
         log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
-        if best is None:
+        if results["best_value"] is None:
             raise no_result(sweep_dir, len(trials))
-
-    def _recorded_max_epochs(self, trials: list[dict[str, Any]]) -> int:
-        return max([t["epochs"] or 0 for t in trials] + [r["epochs"] for t in trials for r in t["rungs"]] + [0])
-
-
-def _paused(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Trials the pruner kept, waiting to train to their next rung (in trial order)."""
-    return [t for t in trials if t["status"] == Status.PAUSED.value and t["told"] is None and t["rungs"]]
-
-
-def _mark_copies(new: list[dict[str, Any]], trials: list[dict[str, Any]], space: SearchSpace) -> None:
-    """A new point equal to an earlier trial's (engines repeat points of small categorical spaces)
-    is a copy: in a pruned search it would share the original's run directory at another rung,
-    so it trains nothing and ends as the original ends (``_settle_copies``)."""
-    seen = {trial_key(space.overrides(t["point"])): t["number"] for t in trials if t.get("copy_of") is None}
-    for trial in new:
-        key = trial_key(space.overrides(trial["point"]))
-        if key in seen:
-            trial["copy_of"] = seen[key]
-            log.info("trial %d repeats trial %d: it ends as that one does, without training", trial["number"],
-                     seen[key])
-        else:
-            seen[key] = trial["number"]
-
-
-def _settle_copies(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Copies whose original has ended, given its result; returns them."""
-    settled = []
-    for trial in trials:
-        original = trials[trial["copy_of"]] if trial.get("copy_of") is not None else None
-        if original is not None and trial["told"] is None and original["told"] is not None:
-            trial.update({k: original[k] for k in ("job", "run_dir", "objective", "status", "told", "epochs")})
-            settled.append(trial)
-    return settled
-
-
-def _next_rung(trial: dict[str, Any], rungs: list[int], max_epochs: int | None) -> int | None:
-    done = trial["epochs"] or 0
-    return next((r for r in rungs if r > done), max_epochs)
 
 
 def _got_there(found: Outcome, max_epochs: int | None, target: int | None) -> bool:
@@ -562,10 +472,6 @@ def _got_there(found: Outcome, max_epochs: int | None, target: int | None) -> bo
     if found.status == Status.PRUNED and target is not None:
         return found.epochs is not None and found.epochs >= target  # pruned there by a round not recorded
     return found.status.is_finished()
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
 
 
 def _recorded_outcome(trial: dict[str, Any], space: SearchSpace, sweep_dir: Path | None = None) -> Outcome:
