@@ -8,6 +8,10 @@
                  the first; the last is ``trainer.epochs``), from the sweep's trial log
     epochs.csv   one row per run and epoch: the run's directory, overrides and settings (its
                  learning rate as ``base_lr``), and its metrics.csv row (``lr`` is that epoch's rate)
+    configs.csv  one row per configuration, the runs that differ only in ``trainer.seed`` taken
+                 together as repeats: their number and seeds, and the mean, standard deviation
+                 and 95% confidence interval (Student's t) of the best and final validation
+                 accuracy and of the test accuracy; best mean validation accuracy first
 
 Runs are read through ``runrecord`` only. A run that a live process still trains is ``running``;
 one whose process died is ``interrupted``; a damaged file is named on stderr and in the run's
@@ -27,7 +31,11 @@ from omegaconf import OmegaConf
 from nets.atomic import atomic_write_text
 from runrecord import RunDir, RunRecordError, find_runs, override_key
 
-RUNS, EPOCHS = "runs.csv", "epochs.csv"
+RUNS, EPOCHS, CONFIGS = "runs.csv", "epochs.csv", "configs.csv"
+SEED_KEYS = ("trainer.seed", "seed")  # what repeats of one configuration differ in
+# runs.csv columns a configuration is named by besides its overrides (derived from its config)
+SETTING_COLUMNS = ["net_name", "hidden", "optimizer_name", "lr", "l2", "batch_size", "epochs", "data_name"]
+REPEATED_METRICS = ("best_val_acc", "final_val_acc", "test_acc")
 SUMMARY_COLUMNS = ["status", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "test_acc",
                    "epochs_completed", "diverged_epoch", "wall_time_s", "n_params", "error"]
 
@@ -117,7 +125,42 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     epochs = pd.DataFrame(epoch_rows)
     atomic_write_text(sweep_dir / RUNS, runs.to_csv(index=False))
     atomic_write_text(sweep_dir / EPOCHS, epochs.to_csv(index=False))
+    atomic_write_text(sweep_dir / CONFIGS, configurations(runs).to_csv(index=False))
     return runs, epochs
+
+
+def configurations(runs: pd.DataFrame) -> pd.DataFrame:
+    """runs.csv's runs grouped into configurations (all settings but the seed): one row each
+    with ``repeats``, ``seeds`` and, for each of ``REPEATED_METRICS``, its ``_mean``, ``_std``
+    (n - 1 in the denominator) and the 95% interval of the mean ``_ci_low``/``_ci_high`` from
+    Student's t (none with fewer than two values). Best mean validation accuracy first."""
+    from scipy import stats
+
+    if runs.empty:
+        return pd.DataFrame()
+    named = {"run", "seed", "rung", *SUMMARY_COLUMNS, *SETTING_COLUMNS}
+    keys = [c for c in runs.columns if c not in named and c not in SEED_KEYS] + \
+        [c for c in SETTING_COLUMNS if c in runs.columns]
+    text = runs[keys].astype(str)  # list values (net.hidden=[16]) and NaN group as their text
+    rows = []
+    for _, group in runs.groupby([text[k] for k in keys], sort=False, dropna=False):
+        row = {k: group[k].iloc[0] for k in keys}
+        seeds = group["seed"].dropna().astype(int).tolist() if "seed" in group else []
+        row.update({"repeats": len(group), "seeds": " ".join(map(str, sorted(seeds)))})
+        for metric in REPEATED_METRICS:
+            values = group[metric].dropna().to_numpy(dtype=float) if metric in group else []
+            mean = float(values.mean()) if len(values) else None
+            std = float(values.std(ddof=1)) if len(values) >= 2 else None
+            low = high = None
+            if len(values) >= 2:
+                low, high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
+                if std == 0:
+                    low = high = mean
+            row.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_ci_low": low,
+                        f"{metric}_ci_high": high, f"{metric}_n": len(values)})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.sort_values("best_val_acc_mean", ascending=False, na_position="last", kind="stable")
 
 
 def rungs_reached(sweep_dir: Path) -> dict[str, int]:

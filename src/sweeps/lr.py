@@ -97,27 +97,36 @@ def launcher_of(overrides: list[str]) -> str:
     return chosen[-1] if chosen else "joblib"
 
 
-def run_overrides(args, lr: str) -> list[str]:
-    """The overrides that define the run of learning rate ``lr`` (text) in this sweep."""
+def run_overrides(args, lr: str, seed: str | None = None) -> list[str]:
+    """The overrides that define the run of learning rate ``lr`` (text) in this sweep, and of
+    ``trainer.seed`` ``seed`` (text) when it repeats each rate (``--repeats``)."""
     return [f"net={args.net}", f"data={args.data}", f"optimizer.lr={lr}", f"trainer.epochs={args.epochs}",
-            f"trainer.batch_size={args.batch}", *run_settings(args.overrides)]
+            f"trainer.batch_size={args.batch}", *([f"trainer.seed={seed}"] if seed is not None else []),
+            *run_settings(args.overrides)]
 
 
-def finished_lrs(args, sweep_dir: Path) -> set[float]:
-    """Learning rates whose run in ``sweep_dir`` has exactly this sweep's settings and needs no
-    more epochs (it finished them, or ended by itself: early stopping, divergence, its own
-    failure). A run with other settings in the same directory is never taken for one of ours."""
+def seeds_of(args) -> list[int | None]:
+    """The seeds each rate is trained with: 0 .. repeats-1, or [None] (no seed override) for one."""
+    return list(range(args.repeats)) if args.repeats > 1 else [None]
+
+
+def finished_points(args, sweep_dir: Path) -> set[tuple[float, int | None]]:
+    """(learning rate, seed) of the runs in ``sweep_dir`` that have exactly this sweep's settings
+    and need no more epochs (they finished them, or ended by themselves: early stopping,
+    divergence, their own failure). A run with other settings in the same directory is never
+    taken for one of ours."""
     done = set()
     for run in find_runs(sweep_dir):
         try:
             summary = run.read_summary()
-            lr = float(run.config().optimizer.lr)
-            ours = _by_key(without_bookkeeping(run_overrides(args, format_lr(lr))))
+            config = run.config()
+            lr, seed = float(config.optimizer.lr), (int(config.trainer.seed) if args.repeats > 1 else None)
+            ours = _by_key(without_bookkeeping(run_overrides(args, format_lr(lr), None if seed is None else str(seed))))
             # A pruned run is done in a pruned sweep only: without --prune it still needs its epochs.
             done_here = summary is not None and (summary.is_done(args.epochs) or (
                 args.prune and summary.status == Status.PRUNED))
             if done_here and _by_key(run.defining_overrides()) == ours:
-                done.add(lr)
+                done.add((lr, seed))
         except (RunRecordError, ValueError, TypeError, AttributeError):
             continue  # damaged or not one of ours: train it (again)
     return done
@@ -130,10 +139,12 @@ def _by_key(overrides: list[str]) -> dict[str, str]:
 
 def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
     """The ``experiments.train`` multirun that trains the given learning rates."""
-    overrides = run_overrides(args, ",".join(format_lr(v) for v in lrs))
+    seeds = seeds_of(args)
+    overrides = run_overrides(args, ",".join(format_lr(v) for v in lrs),
+                              None if seeds == [None] else ",".join(map(str, seeds)))
     launch = [o for o in args.overrides if is_launch_override(o)]
     if launcher_of(args.overrides) == "joblib":
-        launch.append(f"hydra.launcher.n_jobs={min(args.jobs or os.cpu_count() or 1, len(lrs))}")
+        launch.append(f"hydra.launcher.n_jobs={min(args.jobs or os.cpu_count() or 1, len(lrs) * len(seeds))}")
     return [sys.executable, "-m", "experiments.train", "-m", *overrides, "trainer.progress=false",
             f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}", *pruner_overrides(args), *launch]
 
@@ -160,8 +171,8 @@ def check_arguments(args) -> list[float]:
         lrs = parse_lrs(args.lrs) if args.lrs else log_spaced(args.lr_min, args.lr_max, args.num)
     except ValueError as err:
         raise NnsweepError(str(err)) from None
-    if args.epochs < 1 or args.batch < 1 or (args.jobs is not None and args.jobs < 1):
-        raise NnsweepError("--epochs, --batch and --jobs must be at least 1")
+    if args.epochs < 1 or args.batch < 1 or args.repeats < 1 or (args.jobs is not None and args.jobs < 1):
+        raise NnsweepError("--epochs, --batch, --repeats and --jobs must be at least 1")
     if args.prune and not (1 <= args.min_epochs < args.epochs and args.eta >= 2):
         raise NnsweepError(f"--prune needs 1 <= --min-epochs < --epochs and --eta >= 2 (got --min-epochs "
                            f"{args.min_epochs}, --epochs {args.epochs}, --eta {args.eta})")
@@ -174,7 +185,8 @@ def check_arguments(args) -> list[float]:
         if not re.fullmatch(r"[A-Za-z0-9_]+", value):
             raise NnsweepError(f"{name} takes one config name (e.g. --net rashid), got {value!r}")
     owned = {"optimizer.lr": "--lrs", "hydra.sweep.dir": "--sweep-dir", "net": "--net", "data": "--data",
-             "trainer.epochs": "--epochs", "trainer.batch_size": "--batch", "hydra.launcher.n_jobs": "--jobs"}
+             "trainer.epochs": "--epochs", "trainer.batch_size": "--batch", "hydra.launcher.n_jobs": "--jobs",
+             **({"trainer.seed": "--repeats (seeds 0 .. N-1)"} if args.repeats > 1 else {})}
     for override in args.overrides:
         key = override_key(override)
         if key == "hydra.launcher.n_jobs" and launcher_of(args.overrides) != "joblib":
@@ -209,6 +221,9 @@ def make_parser() -> argparse.ArgumentParser:
                                                  "(default: all cores; another hydra/launcher decides itself)")
     parser.add_argument("--sweep-dir", type=Path,
                         help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-asha<min>x<eta>][-<overrides>]")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="train each rate with this many seeds (trainer.seed 0 .. N-1); configs.csv then gives "
+                             "each rate's mean and 95%% confidence interval (default 1)")
     parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")
     parser.add_argument("--prune", action="store_true",
                         help="successive halving: train every rate --min-epochs, then only the best 1/--eta further "
@@ -235,10 +250,13 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
 
     Exit status: 0 when at least one run finished with a result, 2 for bad settings (nothing
     to continue), 1 when the sweep stopped or no run produced a result."""
-    done = finished_lrs(args, sweep_dir)
-    todo = [v for v in lrs if v not in done]
+    points = [(v, seed) for v in lrs for seed in seeds_of(args)]
+    done = finished_points(args, sweep_dir)
+    todo = [p for p in points if p not in done]
     child_said_why = False
-    print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}; {len(lrs) - len(todo)} already finished")
+    repeats = f" x {args.repeats} seeds" if args.repeats > 1 else ""
+    print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}{repeats}; {len(points) - len(todo)} already "
+          "finished")
     if todo:
         # All rates, so the sweep's progress line counts the whole sweep: finished ones are reused.
         result = subprocess.run(build_command(args, lrs, sweep_dir))

@@ -78,6 +78,35 @@ def test_a_pruned_lr_sweep_of_a_loss_keeps_the_lowest(tmp_path):
     assert runs.loc[runs["status"] == "ok", "lr"].tolist() == [lowest]  # 3 // 3 = 1 continues
 
 
+def test_repeats_give_each_rate_its_mean_and_t_interval(tmp_path):
+    """--repeats 3: every rate with seeds 0, 1, 2; configs.csv takes the three runs of a rate
+    together. Mean, sample standard deviation and the 95% interval of the mean are checked
+    against the textbook formulas (t with 2 degrees of freedom: 4.3027)."""
+    import math
+
+    args = ["--lrs", "0.05,0.5", "--epochs", "2", "--batch", "10", "--no-report", "--repeats", "3",
+            "--sweep-dir", str(tmp_path / "r"), "--net", "mlp", *[t for t in TINY if t != "net=mlp"]]
+    first = run_module("sweeps.lr", *args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    runs = pd.read_csv(tmp_path / "r" / "runs.csv")
+    configs = pd.read_csv(tmp_path / "r" / "configs.csv").set_index("lr")
+    assert sorted(runs["seed"]) == [0, 0, 1, 1, 2, 2] and len(configs) == 2
+    for lr, group in runs.groupby("lr"):
+        values = group["best_val_acc"].tolist()
+        mean = sum(values) / 3
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / 2)
+        half = 4.302652729911275 * std / math.sqrt(3)
+        row = configs.loc[lr]
+        assert row["repeats"] == 3 and row["seeds"] == "0 1 2"
+        assert math.isclose(row["best_val_acc_mean"], mean) and math.isclose(row["best_val_acc_std"], std)
+        assert math.isclose(row["best_val_acc_ci_low"], mean - half) and math.isclose(row["best_val_acc_ci_high"], mean + half)
+    assert configs["best_val_acc_mean"].is_monotonic_decreasing  # best mean first
+    again = run_module("sweeps.lr", *args)
+    assert again.returncode == 0 and "x 3 seeds; 6 already finished" in again.stdout
+    clash = run_module("sweeps.lr", *args, "trainer.seed=4")
+    assert clash.returncode == 2 and "--repeats" in clash.stderr
+
+
 def test_grid_with_a_failing_point_collects_every_run(tmp_path):
     result = run_module("experiments.train", "-m", "optimizer=sgd,adam", "trainer.batch_size=10,400", *TINY,
                         "trainer.epochs=2", "trainer.progress=false", f"hydra.sweep.dir={tmp_path / 'grid'}")
