@@ -32,7 +32,7 @@ from sweeps import trials as trial_log
 from sweeps.collect import describe
 
 log = logging.getLogger("nnsweep.reports")
-SKOPT_PLOTS = {"skopt_convergence.png": "Bayesian search: best objective found after each trial (skopt, minimised).",
+SKOPT_PLOTS = {"skopt_convergence.png": "Bayesian search: best objective found after each trial (skopt; shown as it was optimised, maximised or minimised).",
                "skopt_objective.png": "Bayesian search: partial dependence of the fitted model on each parameter (skopt).",
                "skopt_evaluations.png": "Bayesian search: where the trials were evaluated (skopt)."}
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import yaml
 from matplotlib import cm, colors
 from matplotlib.lines import Line2D
 
 from reports.style import CMAP_ACCURACY, plt, save
+from runrecord import Status
 from sweeps.trials import TrialLog
 
 # A trial a pruner stopped (or has paused) has its objective at fewer epochs than the others.
-STOPPED_SHORT = ("pruned", "paused")
+STOPPED_SHORT = (Status.PRUNED.value, Status.PAUSED.value)
 
 
 def _axis_positions(values: list) -> tuple[np.ndarray, list[str], list[float]]:
@@ -25,11 +27,24 @@ def _axis_positions(values: list) -> tuple[np.ndarray, list[str], list[float]]:
         else:
             y = (x - lo) / (hi - lo) if hi > lo else np.full_like(x, 0.5)
         return y, [f"{lo:.3g}", f"{hi:.3g}"], [0.0, 1.0]
-    cats = sorted({str(v) for v in values})
+    cats = sorted({str(v) for v in values}, key=_in_order)
     index = {c: i for i, c in enumerate(cats)}
     y = np.array([index[str(v)] for v in values], dtype=float) / max(len(cats) - 1, 1)
     ticks = [i / max(len(cats) - 1, 1) for i in range(len(cats))]
     return y, cats, ticks
+
+
+def _in_order(text: str) -> tuple:
+    """How a category sorts: numbers and lists of numbers (``[10]`` < ``[30]`` < ``[100]``, not
+    as text) by value, before any other text, which sorts as text."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    items = value if isinstance(value, list) else [value]
+    if items and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+        return (0, tuple(float(v) for v in items), text)
+    return (1, (), text)
 
 
 def render_parallel_coordinates(log: TrialLog | None, path: Path) -> Path | None:

@@ -43,8 +43,13 @@ def _convergence(result, space, sign):
     from skopt.plots import plot_convergence
 
     ax = plot_convergence(result)
+    if sign:  # scikit-optimize minimises -objective: show the objective itself, as it was maximised
+        for line in ax.get_lines():
+            line.set_ydata(-np.asarray(line.get_ydata(), dtype=float))
+        ax.relim()
+        ax.autoscale_view()
     ax.set_title("Convergence: best value found so far")
-    ax.set_ylabel(f"{sign}objective (minimised)")
+    ax.set_ylabel(f"objective ({'maximised' if sign else 'minimised'})")
     ax.set_xlabel("trial")
     return ax.figure
 
@@ -80,8 +85,9 @@ def _evaluations_one_dimension(result, space, sign):
     positions = values if numeric else [str(v) for v in values]
     top.hist(positions, bins=min(20, max(5, len(values))) if numeric else None, color="#1f77b4")
     top.set_ylabel("trials")
-    bottom.scatter(positions, result.func_vals, c=range(len(values)), cmap="viridis")
-    bottom.set_ylabel(f"{sign}objective (minimised)")
+    shown = -np.asarray(result.func_vals, dtype=float) if sign else result.func_vals
+    bottom.scatter(positions, shown, c=range(len(values)), cmap="viridis")
+    bottom.set_ylabel(f"objective ({'maximised' if sign else 'minimised'})")
     bottom.set_xlabel(space.names[0])
     if numeric and space.dimensions[0].log:
         bottom.set_xscale("log")

@@ -60,3 +60,13 @@ def test_pruned_trials_are_thin_and_dashed_and_the_legend_says_why(tmp_path, dra
     # the pruned trials are drawn first: the lines of trials trained to the end stay on top
     order = [line.get_gid() for line in drawn[0].axes[0].get_lines() if line.get_gid() in status]
     assert [status[g] for g in order] == ["pruned"] * 8 + ["ok"]
+
+
+def test_list_valued_categories_sort_by_their_numbers_not_as_text():
+    """net.hidden=choice([10],[30],[100],[300]) was drawn [100], [10], [300], [30]."""
+    from reports.search import _axis_positions
+
+    y, labels, _ = _axis_positions(["[100]", "[10]", "[300]", "[30]", "[10]"])
+    assert labels == ["[10]", "[30]", "[100]", "[300]"]
+    assert list(y) == [2 / 3, 0, 1, 1 / 3, 0]
+    assert _axis_positions(["adam", "sgd", "[16]"])[1] == ["[16]", "adam", "sgd"]
