@@ -110,10 +110,13 @@ class Summary:
             return None
         return finite_or_none(getattr(self, self.objective, None))
 
-    def is_done(self, epochs: int, pause_after: int | None = None) -> bool:
+    def is_done(self, epochs: int | None, pause_after: int | None = None) -> bool:
         """Whether a run asked for ``epochs`` epochs (pausing after ``pause_after``) needs no more
         training: it trained them (up to the pause), or it ended by itself. A pruned run asked
-        for more epochs than it has continues: a search stopped it, not its training."""
+        for more epochs than it has continues: a search stopped it, not its training. With no
+        epoch budget known (``None``: a task that is not experiments.train), once it finished."""
+        if epochs is None:
+            return self.status.is_finished()
         if self.status in (Status.OK, Status.PAUSED, Status.PRUNED):
             return self.epochs_completed >= min(epochs, pause_after or epochs)
         return self.status.is_finished()

@@ -331,9 +331,7 @@ class TrialLauncher:
             # A task without a run record (not experiments.train): its return value is the result.
             objective = finite_or_none(ret.return_value)
             return Outcome(overrides, number, run_dir, Status.OK if objective is not None else Status.FAILED, objective)
-        status = run.status()
-        objective = summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
-        return Outcome(overrides, number, run_dir, status, objective, summary.error, epochs=summary.epochs_completed)
+        return run_outcome(run, summary, overrides, number)
 
     def job_dir(self, overrides: list[str], number: int) -> tuple[Path, DictConfig]:
         """Where Hydra runs job ``number`` with ``overrides`` (its own config says)."""
@@ -363,11 +361,10 @@ class TrialLauncher:
         # and a run asked to pause is done once it paused there.
         epochs = OmegaConf.select(cfg, "trainer.epochs", default=None)
         pause = OmegaConf.select(cfg, "trainer.pause_after", default=None)
-        if summary is None or not (summary.is_done(epochs, pause) if epochs is not None else summary.status.is_finished()):
+        if summary is None or not summary.is_done(epochs, pause):
             return None
         log.info("%s finished before its worker's batch broke: kept", run_dir)
-        return Outcome(overrides, number, run_dir, summary.status, summary.objective_value(), summary.error,
-                       epochs=summary.epochs_completed)
+        return run_outcome(run, summary, overrides, number)
 
     def _crash_failed(self, overrides: list[str], number: int | None) -> Outcome:
         """A trial whose worker died ``MAX_CRASHES`` times: failed, and its run says why."""
@@ -381,6 +378,15 @@ class TrialLauncher:
         if run_dir.is_dir():
             mark_run(RunDir(run_dir), Status.FAILED, error)
         return Outcome(overrides, number, run_dir, Status.FAILED, None, error, worker_died=True)
+
+
+def run_outcome(run: RunDir, summary: Summary, overrides: list[str], number: int | None) -> Outcome:
+    """How a run with a summary stands, as a job's outcome: its objective once it ended, or
+    paused where it was asked to (a pruning search judges it there)."""
+    status = run.status()
+    objective = summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
+    return Outcome(overrides, number, run.path.resolve(), status, objective, summary.error,
+                   epochs=summary.epochs_completed)
 
 
 def mark_run(run: RunDir, status: Status, error: str | None = None) -> None:

@@ -42,12 +42,12 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from runrecord import RunDir, RunRecordError, Status, find_runs, override_key, without_bookkeeping
+from runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
 from sweeps import trials as trial_log
 from sweeps.collect import collect
 from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, make_engine, same_point
 from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
-                           relative_run_dir, trial_key)
+                           relative_run_dir, run_outcome, trial_key)
 from sweeps.progress import SweepProgress
 from sweeps import rounds
 from sweeps.pruning import Pruner, PruningError
@@ -131,7 +131,7 @@ class SearchSweep(LaunchingSweeper):
         self.params = dict(params or {})
         self.pruner = make_pruner(pruner)
         self.grid: list[list[str]] = []
-        self._on_disk: dict[frozenset, Outcome] | None = None  # runs found at the start (_evaluate)
+        self._on_disk: dict[frozenset, tuple[RunDir, Summary]] | None = None  # runs found at the start (_evaluate)
 
     @property
     def is_grid(self) -> bool:
@@ -296,11 +296,11 @@ class SearchSweep(LaunchingSweeper):
         for i, (trial, target) in enumerate(jobs):
             overrides = self._job_overrides(trial, target, space, max_epochs)
             found = self._on_disk.get(frozenset(without_bookkeeping(overrides)))
-            if found is not None and _got_there(found, max_epochs, target):
-                log.info("reusing %s trial %s", "finished" if found.status.is_finished() else found.status.value,
-                         found.run_dir)
-                outcomes[i] = Outcome(overrides, trial["job"], found.run_dir, found.status, found.objective,
-                                      found.error, epochs=found.epochs)
+            if found is not None and found[1].is_done(max_epochs, target):  # target: its rung, or max_epochs
+                outcome = run_outcome(found[0], found[1], overrides, trial["job"])
+                log.info("reusing %s trial %s", "finished" if outcome.status.is_finished() else outcome.status.value,
+                         outcome.run_dir)
+                outcomes[i] = outcome
             else:
                 batch.append(overrides)
                 slots.append(i)
@@ -378,7 +378,7 @@ class SearchSweep(LaunchingSweeper):
         """A pruned trial continues in its run directory, so the directory must follow from the
         point, not from the job number (``hydra.sweep.subdir``)."""
         launcher = TrialLauncher(self)
-        point = space.fixed + [f"{n}={d.choices[0] if d.choices else d.low}" for n, d in zip(space.names, space.dimensions)]
+        point = space.overrides(covering_points(space)[0])
         if launcher.job_dir(point, 0)[0] != launcher.job_dir(point, 1)[0]:
             raise SweepError("a pruned trial continues in its own run directory, but hydra.sweep.subdir changes with "
                              "the job number; keep the default subdir (${hydra.job.override_dirname})")
@@ -405,9 +405,9 @@ class SearchSweep(LaunchingSweeper):
         numbers = [n for n in (run.job_number() for run in find_runs(sweep_dir)) if n is not None]
         return max(numbers, default=-1) + 1
 
-    def _runs_on_disk(self, sweep_dir: Path) -> dict[frozenset, Outcome]:
-        """Outcomes of the runs on disk that have a summary, keyed by their overrides (a round
-        cut short may have finished some of its jobs)."""
+    def _runs_on_disk(self, sweep_dir: Path) -> dict[frozenset, tuple[RunDir, Summary]]:
+        """The runs on disk that have a summary, keyed by their overrides (a round cut short may
+        have finished some of its jobs)."""
         found = {}
         for run in find_runs(sweep_dir):
             try:
@@ -415,11 +415,7 @@ class SearchSweep(LaunchingSweeper):
             except RunRecordError:
                 continue  # damaged: launch it again
             if summary is not None:
-                status = run.status()
-                objective = summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
-                found[frozenset(run.defining_overrides())] = Outcome(
-                    run.overrides(), None, run.path.resolve(), status, objective, summary.error,
-                    epochs=summary.epochs_completed)
+                found[frozenset(run.defining_overrides())] = (run, summary)
         return found
 
     def _to_minimise(self, objective: float) -> float:
@@ -463,15 +459,6 @@ class SearchSweep(LaunchingSweeper):
         log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
         if results["best_value"] is None:
             raise no_result(sweep_dir, len(trials))
-
-
-def _got_there(found: Outcome, max_epochs: int | None, target: int | None) -> bool:
-    """Whether a run found on disk needs no job to reach ``target`` epochs."""
-    if found.status == Status.PAUSED or (found.status == Status.OK and target is not None):
-        return found.epochs is not None and target is not None and found.epochs >= target
-    if found.status == Status.PRUNED and target is not None:
-        return found.epochs is not None and found.epochs >= target  # pruned there by a round not recorded
-    return found.status.is_finished()
 
 
 def _recorded_outcome(trial: dict[str, Any], space: SearchSpace, sweep_dir: Path | None = None) -> Outcome:
