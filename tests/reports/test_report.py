@@ -58,16 +58,22 @@ def test_every_image_loads_in_headless_chromium(lr_sweep):
     assert total >= 12 and loaded == total, dom[-2000:]
 
 
-def test_bayesian_sweep_report(tmp_path):
-    result = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "optimizer.lr=tag(log, interval(0.01, 3))",
-                        "net.hidden=choice([16],[32])", "net=mlp", "data.train_limit=300", "trainer.epochs=2",
-                        "trainer.progress=false", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_initial_points=2",
-                        f"hydra.sweep.dir={tmp_path / 'bayes'}")
+def search_report(sweep_dir: Path, *args: str) -> tuple[Path, set[str]]:
+    """Run a search (``experiments.train -m`` with ``args``) into ``sweep_dir`` and build its
+    report; returns the page and the files it references, each checked to exist."""
+    result = run_module("experiments.train", "-m", *args, f"hydra.sweep.dir={sweep_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
-    index = build_report(tmp_path / "bayes")
+    index = build_report(sweep_dir)
     files = referenced_files(index)
-    assert {"trials_parallel.png", "skopt_convergence.png", "skopt_evaluations.png"} <= set(files)
     assert all((index.parent / f).is_file() for f in files)
+    return index, set(files)
+
+
+def test_bayesian_sweep_report(tmp_path):
+    _, files = search_report(tmp_path / "bayes", "hydra/sweeper=skopt", "optimizer.lr=tag(log, interval(0.01, 3))",
+                             "net.hidden=choice([16],[32])", "net=mlp", "data.train_limit=300", "trainer.epochs=2",
+                             "trainer.progress=false", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_initial_points=2")
+    assert {"trials_parallel.png", "skopt_convergence.png", "skopt_evaluations.png"} <= files
 
 
 def test_make_report_needs_a_sweep():
@@ -79,15 +85,11 @@ def test_make_report_needs_a_sweep():
 def test_pruned_search_report(tmp_path):
     """A real successive-halving search: its report draws the rungs from the log the sweeper
     wrote, and the table shows how far each run got."""
-    result = run_module("experiments.train", "-m", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=random",
-                        "optimizer.lr=tag(log, interval(0.01, 3))", "net=mlp", "net.hidden=[16]",
-                        "data.train_limit=300", "trainer.epochs=3", "trainer.progress=false",
-                        "hydra.sweeper.n_trials=4", "hydra.sweeper.batch_size=2", "hydra.sweeper.pruner.method=asha",
-                        f"hydra.sweep.dir={tmp_path / 'pruned'}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    index = build_report(tmp_path / "pruned")
-    files = referenced_files(index)
-    assert {"rungs.png", "trials_parallel.png", "heatmap_val_acc.png"} <= set(files)
-    assert all((index.parent / f).is_file() for f in files)
+    index, files = search_report(tmp_path / "pruned", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=random",
+                                 "optimizer.lr=tag(log, interval(0.01, 3))", "net=mlp", "net.hidden=[16]",
+                                 "data.train_limit=300", "trainer.epochs=3", "trainer.progress=false",
+                                 "hydra.sweeper.n_trials=4", "hydra.sweeper.batch_size=2",
+                                 "hydra.sweeper.pruner.method=asha")
+    assert {"rungs.png", "trials_parallel.png", "heatmap_val_acc.png"} <= files
     page = index.read_text()
     assert "<th>rung</th>" in page and "pruned</td>" in page and "the top 1/3 of the trials" in page
