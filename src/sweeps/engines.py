@@ -28,15 +28,10 @@ import math
 from typing import Any, Sequence
 
 from nets.status import Status
-from sweeps.search_space import SearchSpace
+from sweeps.search_space import SearchSpace, plain
 
 SKOPT_ESTIMATORS = {"random": "GP", "gp": "GP", "rf": "RF", "et": "ET"}
 ENGINES = ("grid", "random", "gp", "rf", "et", "tpe")
-
-
-def plain(value: Any) -> Any:
-    """NumPy scalars -> Python scalars, for JSON/YAML and for comparisons."""
-    return value.item() if hasattr(value, "item") else value
 
 
 def same_point(a: Sequence[Any], b: Sequence[Any]) -> bool:

@@ -92,12 +92,16 @@ def covering_points(space: SearchSpace) -> list[list[Any]]:
     return [[v[min(i, len(v) - 1)] for v in values] for i in range(count)]
 
 
+def plain(value: Any) -> Any:
+    """NumPy scalars -> Python scalars (engines return NumPy scalars), for JSON/YAML, comparisons
+    and override text."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def format_value(value: Any) -> str:
     """An override value written with ``str`` of a plain Python scalar: NumPy 2 reprs like
-    ``np.float64(1e-05)`` are parse errors to Hydra, and skopt returns NumPy scalars."""
-    if hasattr(value, "item"):
-        value = value.item()
-    return str(value)
+    ``np.float64(1e-05)`` are parse errors to Hydra."""
+    return str(plain(value))
 
 
 def dimension_for(override: Override) -> Dimension:
