@@ -28,8 +28,9 @@ def best_trial(trials: list[dict[str, Any]], direction: str) -> dict[str, Any] |
 
 
 def write_results(sweep_dir: Path, trials: list[dict[str, Any]], runs: pd.DataFrame, method: str, direction: str,
-                  pruned_search: bool) -> dict[str, Any]:
-    """Write ``<sweep dir>/optimization_results.yaml``; returns what it holds."""
+                  max_epochs: int | None) -> dict[str, Any]:
+    """Write ``<sweep dir>/optimization_results.yaml``; returns what it holds. ``max_epochs``:
+    ``trainer.epochs`` of a pruned search (None for any other)."""
     best = best_trial(trials, direction)
     results: dict[str, Any] = {
         "name": "nnsweep search", "method": method, "direction": direction,
@@ -37,10 +38,9 @@ def write_results(sweep_dir: Path, trials: list[dict[str, Any]], runs: pd.DataFr
         "n_pruned": sum(1 for t in trials if t["status"] == Status.PRUNED.value),
         "best_params": None, "best_value": None,
     }
-    if pruned_search:
-        last = max([t["epochs"] or 0 for t in trials] + [r["epochs"] for t in trials for r in t["rungs"]] + [0])
+    if max_epochs is not None:
         results["epochs_trained"] = sum(t["epochs"] or 0 for t in trials if t.get("copy_of") is None)
-        results["epochs_unpruned"] = len(trials) * last
+        results["epochs_unpruned"] = len(trials) * max_epochs
     if best is not None:
         row = runs[runs["run"] == best["run_dir"]] if "run" in runs else runs.iloc[:0]
         results.update({

@@ -231,7 +231,7 @@ class SearchSweep(LaunchingSweeper):
         rungs = self.pruner.rungs(max_epochs) if self.pruner.on else []
         trials = record.trials
         if len(trials) >= self.n_trials and not rounds.paused(trials):
-            self._answer_from_record(sweep_dir, space, trials)
+            self._answer_from_record(sweep_dir, space, trials, max_epochs)
             return
         engine = self._engine(space)
         if trials:
@@ -272,7 +272,7 @@ class SearchSweep(LaunchingSweeper):
                                       "trained": [[t["number"], target] for t, target in jobs],
                                       "told": [t["number"] for t in told]})
                 trial_log.save(sweep_dir, record)
-        self._finish(sweep_dir, space, engine, trials)
+        self._finish(sweep_dir, space, engine, trials, max_epochs)
 
     def _new_trial(self, number: int, point: list[Any], space: SearchSpace) -> dict[str, Any]:
         return {"number": number, "job": None, "run_dir": None, "point": point,
@@ -383,7 +383,8 @@ class SearchSweep(LaunchingSweeper):
             raise SweepError("a pruned trial continues in its own run directory, but hydra.sweep.subdir changes with "
                              "the job number; keep the default subdir (${hydra.job.override_dirname})")
 
-    def _answer_from_record(self, sweep_dir: Path, space: SearchSpace, trials: list[dict[str, Any]]) -> None:
+    def _answer_from_record(self, sweep_dir: Path, space: SearchSpace, trials: list[dict[str, Any]],
+                            max_epochs: int | None) -> None:
         """The record already holds the trials asked for: write the results from it, no replay."""
         if len(trials) > self.n_trials:
             log.info("%s already has %d trials, more than n_trials=%d: nothing to run; reporting the best of the %d "
@@ -399,7 +400,7 @@ class SearchSweep(LaunchingSweeper):
             except (ValueError, TypeError) as err:  # skopt checks each point against the space
                 raise SweepError(f"{sweep_dir / TRIALS} holds points outside this search space ({err}); move it away "
                                  "to start the search afresh (finished runs are reused)") from None
-        self._finish(sweep_dir, space, engine, trials)
+        self._finish(sweep_dir, space, engine, trials, max_epochs)
 
     def _next_job_number(self, sweep_dir: Path) -> int:
         numbers = [n for n in (run.job_number() for run in find_runs(sweep_dir)) if n is not None]
@@ -439,7 +440,8 @@ class SearchSweep(LaunchingSweeper):
                 f"stopping the sweep: {bad} of {len(ended)} trials failed or diverged, more than "
                 f"max_failure_rate={self.max_failure_rate}; see the status and error columns of {sweep_dir / 'runs.csv'}")
 
-    def _finish(self, sweep_dir: Path, space: SearchSpace, engine: Engine, trials: list[dict[str, Any]]) -> None:
+    def _finish(self, sweep_dir: Path, space: SearchSpace, engine: Engine, trials: list[dict[str, Any]],
+                max_epochs: int | None) -> None:
         runs, _ = collect(sweep_dir)
         counts = Counter(t["status"] for t in trials)
         if self.is_grid:
@@ -451,7 +453,7 @@ class SearchSweep(LaunchingSweeper):
             if trials and all(t["objective"] is None for t in trials):
                 raise no_result(sweep_dir, len(trials))
             return
-        results = write_results(sweep_dir, trials, runs, self.method, self.direction, self.pruner.on)
+        results = write_results(sweep_dir, trials, runs, self.method, self.direction, max_epochs)
         if engine.fitted() is not None:
             from sweeps.skopt_plots import write_skopt_plots
 
