@@ -45,22 +45,8 @@ class TrialPath:
 
 
 def is_pruned(log: TrialLog | None) -> bool:
-    """True for the trial log of a search with a pruner (``settings["pruner"]``)."""
-    return log is not None and isinstance(log.settings.get("pruner"), dict) and bool(log.settings["pruner"])
-
-
-def rung_epochs(log: TrialLog) -> tuple[list[int], int]:
-    """The rungs and the last epoch of a pruned search, as its settings record them (or, in a log
-    that does not say, as its trials reached them)."""
-    pruner = log.settings["pruner"]
-    rungs = pruner.get("rungs")
-    if not isinstance(rungs, list) or not rungs:
-        rungs = sorted({r["epochs"] for t in log.trials for r in t["rungs"]})
-    reached = [t["epochs"] for t in log.trials if t["epochs"] is not None]
-    last = pruner.get("max_epochs")
-    if not isinstance(last, int):
-        last = max(reached + rungs + [1])
-    return [int(r) for r in rungs], int(last)
+    """True for the trial log of a search with a pruner (``TrialLog.rungs``)."""
+    return log is not None and log.rungs is not None
 
 
 def trial_label(trial: dict, names: list[str]) -> str:
@@ -72,7 +58,7 @@ def trial_label(trial: dict, names: list[str]) -> str:
 
 def trial_paths(log: TrialLog) -> list[TrialPath]:
     """Every trial that reached a rung, as the figure draws it."""
-    _, last = rung_epochs(log)
+    _, last = log.rungs
     paths = []
     for trial in log.trials:
         epochs = [r["epochs"] for r in trial["rungs"]]
@@ -91,7 +77,7 @@ def trial_paths(log: TrialLog) -> list[TrialPath]:
 
 def rung_counts(log: TrialLog) -> list[tuple[int, int]]:
     """(epochs, how many trials reached them) for each rung and the last epoch."""
-    rungs, last = rung_epochs(log)
+    rungs, last = log.rungs
     counts = [(e, sum(any(r["epochs"] == e for r in t["rungs"]) for t in log.trials)) for e in rungs]
     return counts + [(last, sum(t["epochs"] is not None and t["epochs"] >= last for t in log.trials))]
 
@@ -123,7 +109,7 @@ def draw_rungs(ax, log: TrialLog) -> None:
     the kept, pruned and final points are one scatter each, with ``gid`` "kept", "pruned" and
     "last epoch" (and "ended" for trials that stopped on their own before the last epoch). The
     legend names the best trial trained to the last epoch."""
-    rungs, last = rung_epochs(log)
+    rungs, last = log.rungs
     maximize = log.settings.get("direction", "maximize") != "minimize"
     paths = trial_paths(log)
     best = best_path(paths, maximize)

@@ -174,15 +174,15 @@ def rungs_reached(sweep_dir: Path) -> dict[str, int]:
     except TrialLogError as err:
         print(f"nnsweep: warning: {err}", file=sys.stderr)
         return {}
-    pruner = log.settings.get("pruner") if log is not None else None
-    if not isinstance(pruner, dict) or not isinstance(pruner.get("rungs"), list):
+    if log is None or log.rungs is None:
         return {}
-    stops = [*pruner["rungs"], pruner.get("max_epochs")]
+    rungs, last = log.rungs
+    stops = [*rungs, last]
     reached = {}
     for trial in log.trials:
         epochs = trial["epochs"]
         if trial["run_dir"] is not None and epochs is not None:
-            reached[trial["run_dir"]] = sum(1 for stop in stops if stop is not None and epochs >= stop) - 1
+            reached[trial["run_dir"]] = sum(1 for stop in stops if epochs >= stop) - 1
     return {run: rung for run, rung in reached.items() if rung >= 0}  # none: it ended before the first rung
 
 

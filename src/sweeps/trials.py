@@ -54,6 +54,16 @@ class TrialLog:
     def names(self) -> list[str]:
         return list(self.settings.get("names", []))
 
+    @property
+    def rungs(self) -> tuple[list[int], int] | None:
+        """A pruned search's rungs and last epoch (``settings["pruner"]``, as the sweeper records
+        them); None for any other search, or settings that do not say."""
+        pruner = self.settings.get("pruner")
+        if not isinstance(pruner, dict) or not isinstance(pruner.get("rungs"), list) or \
+                not isinstance(pruner.get("max_epochs"), int):
+            return None
+        return [int(r) for r in pruner["rungs"]], pruner["max_epochs"]
+
     def to_json(self) -> str:
         data = {"format": FORMAT, "version": VERSION, "settings": self.settings, "trials": self.trials,
                 "rounds": self.rounds, "crashes": self.crashes}
