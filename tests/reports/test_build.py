@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import reports.build
+import reports.models
 from reports.build import build_report
 from tests.reports.synthetic import SOURCE, confusion, write_pruned_sweep, write_sweep, write_trial_log
 from tests.reports.test_html import body_rows
@@ -22,8 +22,8 @@ def figure_files(index: Path) -> list[str]:
 def test_model_figures_come_from_the_run_record(tmp_path, monkeypatch):
     write_sweep(tmp_path)
     drawn = []
-    draw = reports.build.render_confusion_matrix
-    monkeypatch.setattr(reports.build, "render_confusion_matrix",
+    draw = reports.models.render_confusion_matrix
+    monkeypatch.setattr(reports.models, "render_confusion_matrix",
                         lambda matrix, *args, **kw: drawn.append(np.array(matrix)) or draw(matrix, *args, **kw))
     index = build_report(tmp_path)
     assert set(MODEL_FIGURES) <= set(figure_files(index))
