@@ -63,7 +63,7 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
     for item in overrides:
         row[override_key(item)] = parse_override_value(item.partition("=")[2])
     opt, trainer, data, net = (_node(config, k) for k in ("optimizer", "trainer", "data", "net"))
-    row.update({
+    derived = {
         "net_name": choices.get("net", net.get("arch")),
         "hidden": "-".join(map(str, net.get("hidden", []))) if net.get("arch") == "mlp" else "",
         "optimizer_name": opt.get("name"),
@@ -73,7 +73,9 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
         "epochs": trainer.get("epochs"),
         "seed": trainer.get("seed"),
         "data_name": data.get("name"),
-    })
+    }
+    # An override named like a derived column (a task whose seed is "seed") keeps its value.
+    row.update({k: v for k, v in derived.items() if v is not None or k not in row})
     try:
         summary = run.read_summary()
     except RunRecordError as err:
@@ -125,11 +127,11 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     epochs = pd.DataFrame(epoch_rows)
     atomic_write_text(sweep_dir / RUNS, runs.to_csv(index=False))
     atomic_write_text(sweep_dir / EPOCHS, epochs.to_csv(index=False))
-    atomic_write_text(sweep_dir / CONFIGS, configurations(runs).to_csv(index=False))
+    atomic_write_text(sweep_dir / CONFIGS, configurations(runs, repeat_keys(sweep_dir)).to_csv(index=False))
     return runs, epochs
 
 
-def configurations(runs: pd.DataFrame) -> pd.DataFrame:
+def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -> pd.DataFrame:
     """runs.csv's runs grouped into configurations (all settings but the seed): one row each
     with ``repeats``, ``seeds`` and, for each of ``REPEATED_METRICS``, its ``_mean``, ``_std``
     (n - 1 in the denominator) and the 95% interval of the mean ``_ci_low``/``_ci_high`` from
@@ -139,13 +141,14 @@ def configurations(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return pd.DataFrame()
     named = {"run", "seed", "rung", *SUMMARY_COLUMNS, *SETTING_COLUMNS}
-    keys = [c for c in runs.columns if c not in named and c not in SEED_KEYS] + \
+    keys = [c for c in runs.columns if c not in named and c not in seed_keys] + \
         [c for c in SETTING_COLUMNS if c in runs.columns]
+    seed_column = next((k for k in seed_keys if k in runs.columns), "seed")
     text = runs[keys].astype(str)  # list values (net.hidden=[16]) and NaN group as their text
     rows = []
     for _, group in runs.groupby([text[k] for k in keys], sort=False, dropna=False):
         row = {k: group[k].iloc[0] for k in keys}
-        seeds = group["seed"].dropna().astype(int).tolist() if "seed" in group else []
+        seeds = group[seed_column].dropna().astype(int).tolist() if seed_column in group else []
         row.update({"repeats": len(group), "seeds": " ".join(map(str, sorted(seeds)))})
         for metric in REPEATED_METRICS:
             values = group[metric].dropna().to_numpy(dtype=float) if metric in group else []
@@ -161,6 +164,19 @@ def configurations(runs: pd.DataFrame) -> pd.DataFrame:
         rows.append(row)
     table = pd.DataFrame(rows)
     return table.sort_values("best_val_acc_mean", ascending=False, na_position="last", kind="stable")
+
+
+def repeat_keys(sweep_dir: Path) -> tuple[str, ...]:
+    """What repeats of a configuration differ in: ``SEED_KEYS``, and the seed a search with
+    ``hydra.sweeper.repeats`` varies (its trial log's ``repeat_key``), if it names another."""
+    from sweeps.trials import TrialLogError, load
+
+    try:
+        log = load(sweep_dir)
+    except TrialLogError:
+        return SEED_KEYS  # rungs_reached names the damage
+    key = ((log.settings.get("repeats") or {}).get("key") if log is not None else None)
+    return SEED_KEYS if key in (None, *SEED_KEYS) else (key, *SEED_KEYS)
 
 
 def rungs_reached(sweep_dir: Path) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """``optimization_results.yaml``: what a finished search found, written from its trial log and
 ``runs.csv`` (the best trial, its validation and test accuracy, how many trials failed or were
-pruned and, for a pruned search, the epochs it trained against an unpruned one)."""
+pruned and, for a pruned search, the epochs it trained against an unpruned one). With repeats
+(``sweeps.repeats``) a trial's value is the mean of its seeds' runs, and so are its accuracies here."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,17 +39,28 @@ def write_results(sweep_dir: Path, trials: list[dict[str, Any]], runs: pd.DataFr
         "n_pruned": sum(1 for t in trials if t["status"] == Status.PRUNED.value),
         "best_params": None, "best_value": None,
     }
+    repeats = max((len(t.get("repeats") or []) for t in trials), default=0) or 1
+    if repeats > 1:
+        results["repeats"] = repeats
     if max_epochs is not None:
-        results["epochs_trained"] = sum(t["epochs"] or 0 for t in trials if t.get("copy_of") is None)
-        results["epochs_unpruned"] = len(trials) * max_epochs
+        results["epochs_trained"] = sum((t["epochs"] or 0) * len(t.get("repeats") or [None])
+                                        for t in trials if t.get("copy_of") is None)
+        results["epochs_unpruned"] = len(trials) * max_epochs * repeats
     if best is not None:
-        row = runs[runs["run"] == best["run_dir"]] if "run" in runs else runs.iloc[:0]
+        run_dirs = [r["run_dir"] for r in best.get("repeats") or []] or [best["run_dir"]]
+        rows = runs[runs["run"].isin(run_dirs)] if "run" in runs else runs.iloc[:0]
         results.update({
             "best_params": dict(best["params"]),
             "best_value": best["objective"],
             "best_run_dir": best["run_dir"],
-            "best_val_acc": finite_or_none(row["best_val_acc"].iloc[0]) if len(row) else None,
-            "best_test_acc": finite_or_none(row["test_acc"].iloc[0]) if len(row) else None,
+            **({"best_run_dirs": run_dirs} if len(run_dirs) > 1 else {}),
+            "best_val_acc": _mean(rows, "best_val_acc"),
+            "best_test_acc": _mean(rows, "test_acc"),
         })
     atomic_write_text(sweep_dir / RESULTS, yaml.safe_dump(results, sort_keys=False))
     return results
+
+
+def _mean(rows: pd.DataFrame, column: str) -> float | None:
+    """The mean of a runs.csv column over a trial's runs (one run: its value), None if it has none."""
+    return finite_or_none(rows[column].mean()) if len(rows) and column in rows else None

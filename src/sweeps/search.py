@@ -32,6 +32,7 @@ At the end: ``runs.csv`` / ``epochs.csv`` (``sweeps.collect``), and for a search
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import Counter
@@ -49,8 +50,10 @@ from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, make_
 from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
                            relative_run_dir, run_outcome, trial_key)
 from sweeps.progress import SweepProgress
+from sweeps import repeats as repeat_runs
 from sweeps import rounds
 from sweeps.pruning import Pruner, PruningError
+from sweeps.repeats import REPEAT_KEY
 from sweeps.results import RESULTS, write_results
 from sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
 from sweeps.trials import TRIALS, TrialLog
@@ -58,6 +61,7 @@ from sweeps.trials import TRIALS, TrialLog
 log = logging.getLogger("nnsweep.search")
 ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
 GENERATORS = ("random", "sobol", "lhs", "halton", "hammersly", "grid")
+MAX_REPEATS = 100  # seeds per point; more is a typo, and each is a run
 MAX_SEED = 2**32 - 1  # NumPy's RandomState, which skopt seeds, takes 0 .. 2**32 - 1
 MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
 PAUSE_KEY = "trainer.pause_after"
@@ -91,7 +95,7 @@ class SearchSweep(LaunchingSweeper):
                  n_initial_points: int | None = None, initial_point_generator: Any = None, seed: int = 0,
                  batch_size: int | None = None, direction: Any = "maximize", max_failure_rate: float = 0.5,
                  failure_objective: float | None = None, params: dict[str, str] | None = None,
-                 pruner: Any = None, setting: str = "engine") -> None:
+                 pruner: Any = None, repeats: int = 1, repeat_key: str = REPEAT_KEY, setting: str = "engine") -> None:
         method = _text(engine)
         if method == "gbrt":
             raise SweepError(f"hydra.sweeper.{setting}=gbrt is not available: scikit-optimize 0.10.2's gradient-"
@@ -130,6 +134,9 @@ class SearchSweep(LaunchingSweeper):
         self.max_failure_rate, self.failure_objective = max_failure_rate, failure_objective
         self.params = dict(params or {})
         self.pruner = make_pruner(pruner)
+        if not 1 <= repeats <= MAX_REPEATS:
+            raise SweepError(f"hydra.sweeper.repeats must be between 1 and {MAX_REPEATS} (seeds per point), got {repeats}")
+        self.repeats, self.repeat_key = repeats, str(repeat_key)
         self.grid: list[list[str]] = []
         self._on_disk: dict[frozenset, tuple[RunDir, Summary]] | None = None  # runs found at the start (_evaluate)
 
@@ -166,6 +173,8 @@ class SearchSweep(LaunchingSweeper):
             dimensions = [d.describe() for d in space.dimensions]
         settings.update({"direction": self.direction, "names": space.names, "dimensions": dimensions,
                          "fixed": space.fixed})
+        if self.repeats > 1:  # absent with one seed, so sweeps recorded before repeats existed continue
+            settings["repeats"] = {"n": self.repeats, "key": self.repeat_key}
         if self.pruner.on:
             settings["pruner"] = {**self.pruner.settings(), "rungs": self.pruner.rungs(max_epochs),
                                   "max_epochs": max_epochs}
@@ -226,6 +235,8 @@ class SearchSweep(LaunchingSweeper):
         # too), a few tenths of a second a trial in this process, between rounds.
         composed = [self.hydra_context.config_loader.load_sweep_config(self.config, space.overrides(p))
                     for p in covering_points(space)]
+        if self.repeats > 1:
+            self._check_repeat_key(space, composed)
         max_epochs = self._max_epochs(space, composed) if self.pruner.on else None
         record, space = self._load_record(sweep_dir, space, max_epochs)
         rungs = self.pruner.rungs(max_epochs) if self.pruner.on else []
@@ -242,10 +253,12 @@ class SearchSweep(LaunchingSweeper):
         if self.pruner.on:
             self._check_run_dirs_name_points(space)
         next_job = self._next_job_number(sweep_dir)
-        progress = SweepProgress(sweep_dir, self.n_trials, swept=space.names, direction=self.direction)
+        # With repeats the progress line counts runs (each seed of each point), as the launcher sees them.
+        progress = SweepProgress(sweep_dir, self.n_trials * self.repeats, swept=space.names, direction=self.direction)
         if self.is_grid:
-            progress.expect([space.overrides(p) for p in self.grid[len(trials):]])
-        progress.settle([_recorded_outcome(t, space) for t in trials if t["told"] is not None], before=True)
+            progress.expect(self._runs_of([space.overrides(p) for p in self.grid[len(trials):]]))
+        progress.settle([o for t in trials if t["told"] is not None for o in self._recorded_outcomes(t, space)],
+                        before=True)
         with progress.watching():
             while True:
                 self._check_failures(trials, sweep_dir)
@@ -258,15 +271,17 @@ class SearchSweep(LaunchingSweeper):
                 if not jobs and not new:
                     break
                 if not self.is_grid:
-                    progress.expect([space.overrides(t["point"]) for t in new])
+                    progress.expect(self._runs_of([space.overrides(t["point"]) for t in new]))
                 outcomes, next_job = self._evaluate(jobs, space, sweep_dir, launcher, next_job, max_epochs)
-                if any(o.machine_failed for o in outcomes):
+                every_run = [o for per_seed in outcomes for o in per_seed]
+                if any(o.machine_failed for o in every_run):
                     collect(sweep_dir)  # the round is not recorded: a rerun retries it
-                    raise machine_failure(outcomes, sweep_dir, "trial", "of this round")
+                    raise machine_failure(every_run, sweep_dir, "run" if self.repeats > 1 else "trial",
+                                          "of this round")
                 told = self._settle_round(jobs, outcomes, trials + new, sweep_dir, max_epochs)
                 told = sorted(told + rounds.settle_copies(trials + new), key=lambda t: t["number"])
                 engine.tell(told)
-                progress.settle([_recorded_outcome(t, space, sweep_dir) for t in told])
+                progress.settle([o for t in told for o in self._recorded_outcomes(t, space, sweep_dir)])
                 trials.extend(new)
                 record.rounds.append({"asked": [t["number"] for t in new],
                                       "trained": [[t["number"], target] for t, target in jobs],
@@ -286,37 +301,54 @@ class SearchSweep(LaunchingSweeper):
             overrides.append(f"{PAUSE_KEY}={target}")
         return overrides
 
+    def _runs_of(self, trials_overrides: list[list[str]]) -> list[list[str]]:
+        """The overrides of every run the trials train: each trial's, once per seed."""
+        return [repeat_runs.with_seed(o, self.repeat_key, seed) for o in trials_overrides
+                for seed in repeat_runs.seeds(self.repeats)]
+
     def _evaluate(self, jobs, space: SearchSpace, sweep_dir: Path, launcher: TrialLauncher, first_job: int,
-                  max_epochs: int | None) -> tuple[list[Outcome], int]:
-        """Launch the round's jobs (reusing any that already got there on disk) and read results."""
+                  max_epochs: int | None) -> tuple[list[list[Outcome]], int]:
+        """Launch the round's jobs, each once per seed (reusing any run that already got there on
+        disk), and read results: per job, its repeats' outcomes in seed order."""
         if self._on_disk is None:  # what an earlier invocation left (what this one trains, it knows)
             self._on_disk = self._runs_on_disk(sweep_dir)
-        outcomes: list[Outcome | None] = [None] * len(jobs)
+        seeds = repeat_runs.seeds(self.repeats)
+        outcomes: list[list[Outcome | None]] = [[None] * len(seeds) for _ in jobs]
         batch, slots = [], []
         for i, (trial, target) in enumerate(jobs):
-            overrides = self._job_overrides(trial, target, space, max_epochs)
-            found = self._on_disk.get(frozenset(without_bookkeeping(overrides)))
-            if found is not None and found[1].is_done(max_epochs, target):  # target: its rung, or max_epochs
-                outcome = run_outcome(found[0], found[1], overrides, trial["job"])
-                log.info("reusing %s trial %s", "finished" if outcome.status.is_finished() else outcome.status.value,
-                         outcome.run_dir)
-                outcomes[i] = outcome
-            else:
-                batch.append(overrides)
-                slots.append(i)
+            before = trial.get("repeats") or []
+            for k, seed in enumerate(seeds):
+                overrides = repeat_runs.with_seed(self._job_overrides(trial, target, space, max_epochs),
+                                                  self.repeat_key, seed)
+                found = self._on_disk.get(frozenset(without_bookkeeping(overrides)))
+                if found is not None and found[1].is_done(max_epochs, target):  # target: its rung, or max_epochs
+                    job = before[k]["job"] if k < len(before) else (trial["job"] if k == 0 else found[0].job_number())
+                    outcome = run_outcome(found[0], found[1], overrides, job)
+                    log.info("reusing %s trial %s", "finished" if outcome.status.is_finished() else
+                             outcome.status.value, outcome.run_dir)
+                    outcomes[i][k] = outcome
+                else:
+                    batch.append(overrides)
+                    slots.append((i, k))
         next_job = first_job
         if batch:
             launched, next_job = launcher.run(batch, first_job)
-            for i, outcome in zip(slots, launched):
-                outcomes[i] = outcome
+            for (i, k), outcome in zip(slots, launched):
+                outcomes[i][k] = outcome
         return outcomes, next_job  # type: ignore[return-value]
 
-    def _settle_round(self, jobs, outcomes: list[Outcome], trials: list[dict[str, Any]], sweep_dir: Path,
+    def _settle_round(self, jobs, outcomes: list[list[Outcome]], trials: list[dict[str, Any]], sweep_dir: Path,
                       max_epochs: int | None) -> list[dict[str, Any]]:
-        """Update the round's trials from their outcomes, judge those that reached a rung, mark
-        the pruned ones in their runs; returns the trials that ended, in trial order."""
+        """Update the round's trials from their outcomes (a trial's repeats combined: the mean),
+        judge those that reached a rung, mark the pruned ones in their runs; returns the trials
+        that ended, in trial order."""
         ended, reached = [], {}
-        for (trial, target), outcome in zip(jobs, outcomes):
+        for (trial, target), per_seed in zip(jobs, outcomes):
+            outcome = repeat_runs.combine(per_seed)
+            if self.repeats > 1:
+                trial["repeats"] = repeat_runs.record(per_seed, repeat_runs.seeds(self.repeats), sweep_dir)
+                first = per_seed[0]
+                outcome = dataclasses.replace(outcome, job=first.job, run_dir=first.run_dir)
             trial["job"] = outcome.job if outcome.job is not None else trial["job"]
             trial["run_dir"] = relative_run_dir(outcome.run_dir, sweep_dir) or trial["run_dir"]
             trial["objective"], trial["epochs"] = outcome.objective, outcome.epochs
@@ -336,13 +368,38 @@ class SearchSweep(LaunchingSweeper):
         for epochs, judged in reached.items():
             pruned = rounds.judge(epochs, judged, trials, self.pruner.reduction_factor, self.direction == "maximize")
             for trial in pruned:
-                mark_run(RunDir(sweep_dir / trial["run_dir"]), Status.PRUNED)
+                for run_dir in [r["run_dir"] for r in trial.get("repeats", [])] or [trial["run_dir"]]:
+                    mark_run(RunDir(sweep_dir / run_dir), Status.PRUNED)
             ended.extend(pruned)
         ended.sort(key=lambda t: t["number"])
         for trial in ended:  # in trial order: a failure is told the worst value told before it
             objective = trial["objective"]
             trial["told"] = self._to_minimise(objective) if objective is not None else self._penalty(trials)
         return ended
+
+    def _recorded_outcomes(self, trial: dict[str, Any], space: SearchSpace,
+                           sweep_dir: Path | None = None) -> list[Outcome]:
+        """A recorded trial as the outcomes of its runs (one per repeat), for the progress line."""
+        outcome = _recorded_outcome(trial, space, sweep_dir)
+        if self.repeats == 1 or not trial.get("repeats"):
+            return [outcome]
+        return [dataclasses.replace(outcome, overrides=repeat_runs.with_seed(outcome.overrides, self.repeat_key,
+                                                                             r["seed"]),
+                                    job=r["job"], objective=r["objective"],
+                                    status=Status(r["status"]) if r["status"] in Status._value2member_map_
+                                    else outcome.status,
+                                    run_dir=(sweep_dir / r["run_dir"]) if sweep_dir and r["run_dir"] else None)
+                for r in trial["repeats"]]
+
+    def _check_repeat_key(self, space: SearchSpace, composed: list[DictConfig]) -> None:
+        """Repeats set ``repeat_key`` themselves: the search must not, and the task must have it."""
+        key = self.repeat_key
+        if key in space.names or any(override_key(o) == key for o in space.fixed):
+            raise SweepError(f"hydra.sweeper.repeats={self.repeats} trains each point with {key}=0 .. "
+                             f"{self.repeats - 1}: leave {key} out of the sweep's overrides (or set repeats=1)")
+        if not all(OmegaConf.select(c, key, default="absent") != "absent" for c in composed):
+            raise SweepError(f"hydra.sweeper.repeats needs a seed to vary, but this task's config has no {key}; name "
+                             "its seed with hydra.sweeper.repeat_key=<key>")
 
     def _check_direction(self, outcome: Outcome) -> None:
         """A pruner compares objectives: the sweep must know which way is better."""

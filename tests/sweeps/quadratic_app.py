@@ -1,7 +1,7 @@
 """A cheap objective behind a real Hydra app, for testing the sweepers' logic quickly.
 
-Objective (maximised): -(x - 0.3)^2 - (y - 1)^2 with y an integer; NaN (a "diverged" trial)
-when x > 0.95. Every execution appends its overrides to $QUADRATIC_LOG; with
+Objective (maximised): -(x - 0.3)^2 - (y - 1)^2 + seed / 100 with y an integer; NaN (a
+"diverged" trial) when x > 0.95, or x > 0.9 with seed 1 (one repeat of a point diverges). Every execution appends its overrides to $QUADRATIC_LOG; with
 $QUADRATIC_DIE_AT=n the process kills itself (like kill -9) when it starts its n-th execution;
 with $QUADRATIC_CRASH=<name> every execution of that name SIGKILLs its own process, as the
 kernel's out-of-memory killer would kill a worker.
@@ -20,6 +20,7 @@ class Point:
     x: float = 0.0
     y: int = 0
     name: str = "a"
+    seed: int = 0
 
 
 ConfigStore.instance().store(name="quadratic", node=Point)
@@ -36,9 +37,13 @@ def main(cfg: Point) -> float:
             os._exit(137)
     if cfg.name == os.environ.get("QUADRATIC_CRASH"):
         os.kill(os.getpid(), signal.SIGKILL)
-    if cfg.x > 0.95:
+    if cfg.x > 0.95 or (cfg.seed == 1 and cfg.x > 0.9):
         return float("nan")
-    return -((cfg.x - 0.3) ** 2) - (cfg.y - 1) ** 2 - (0.0 if cfg.name == "a" else 0.5)
+    return objective(cfg.x, cfg.y, cfg.name, cfg.seed)
+
+
+def objective(x: float, y: int, name: str, seed: int = 0) -> float:
+    return -((x - 0.3) ** 2) - (y - 1) ** 2 - (0.0 if name == "a" else 0.5) + seed / 100
 
 
 if __name__ == "__main__":

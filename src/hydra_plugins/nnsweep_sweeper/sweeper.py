@@ -103,6 +103,8 @@ class NnsweepSweeperConf:
     failure_objective: Optional[float] = None  # told for failed trials (finite); None: worst value seen so far
     params: Dict[str, str] = field(default_factory=dict)
     pruner: PrunerConf = field(default_factory=PrunerConf)
+    repeats: int = 1  # seeds per point (repeat_key = 0 .. repeats-1); the engine is told their mean
+    repeat_key: str = "trainer.seed"
 
 
 @dataclass
@@ -120,6 +122,8 @@ class SkoptSweeperConf:
     failure_objective: Optional[float] = None
     params: Dict[str, str] = field(default_factory=dict)
     pruner: PrunerConf = field(default_factory=PrunerConf)
+    repeats: int = 1  # seeds per point (repeat_key = 0 .. repeats-1); the engine is told their mean
+    repeat_key: str = "trainer.seed"
 
 
 @dataclass
@@ -129,6 +133,8 @@ class GridSweeperConf:
     params: Optional[Dict[str, str]] = None  # sweeps of a config file (key: a,b,c), before the command line's
     direction: Direction = Direction.maximize  # which way the pruner ranks the objective
     pruner: PrunerConf = field(default_factory=PrunerConf)
+    repeats: int = 1  # seeds per point (repeat_key = 0 .. repeats-1); the engine is told their mean
+    repeat_key: str = "trainer.seed"
 
 
 store = ConfigStore.instance()
@@ -157,11 +163,12 @@ class SkoptSweeper(NnsweepSweeper):
 
 class GridSweeper(NnsweepSweeper):
     def __init__(self, max_batch_size: Optional[int] = None, params: Optional[Dict[str, str]] = None,
-                 direction: Any = "maximize", pruner: Any = None) -> None:
+                 direction: Any = "maximize", pruner: Any = None, repeats: int = 1,
+                 repeat_key: str = "trainer.seed") -> None:
         if max_batch_size is not None and max_batch_size < 1:
             from sweeps.launch import SweepError
 
             raise SweepError(f"hydra.sweeper.max_batch_size must be at least 1 (or null: one batch), got {max_batch_size}")
         # A grid never stops for failures: each point is asked for, whatever the others did.
         super().__init__(engine="grid", batch_size=max_batch_size, params=params, direction=direction, pruner=pruner,
-                         max_failure_rate=1.0)
+                         repeats=repeats, repeat_key=repeat_key, max_failure_rate=1.0)
