@@ -265,6 +265,11 @@ class DataConfig:
     train_csv: Optional[str] = None
     test_csv: Optional[str] = None
     label_column: LabelColumn = LabelColumn.first
+    # What reports call the classes and one image: a name per class in label order (None: the
+    # labels 0, 1, 2 ...) and the word for one ("digit", "item"). They name, they do not
+    # compute: a run continues whatever they say (runrecord.LABEL_KEYS).
+    class_names: Optional[List[str]] = None
+    noun: str = "digit"
 
 
 @dataclass

@@ -135,6 +135,7 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
         log.debug("%s: no checkpoint to continue, training starts at epoch 1", run.path)
         run.clear_results()
     run.write_config(cfg, overrides, hydra_record)
+    run.write_mean_input(data.train.x.mean(axis=0))  # where reports' class portraits start
 
     base = dict(run_dir=str(run.path), data=data.name, train_size=len(data.train), val_size=len(data.val),
                 test_size=len(data.test), n_params=network.n_params, epochs=cfg.trainer.epochs,

@@ -10,6 +10,8 @@
     model.npz              checkpoint: weights, architecture, optimizer/RNG state, best weights
     evaluation.json        the model on its test split: accuracy, per-class accuracy, confusion
     test_errors.npz        its most confident mistakes, with their images, for reports
+    mean_input.npy         the mean training input (784 values), where reports start to ask the
+                           model what each class looks like (``nets.inverse``)
     .lock                  the process id of the one that trains the run, which holds a lock on
                            the directory (``running`` vs ``interrupted``; ``runrecord.lock``)
 
@@ -42,7 +44,7 @@ from runrecord.lock import exclusive_lock, is_locked
 CONFIG_DIR = ".hydra"
 CONFIG, OVERRIDES, HYDRA = f"{CONFIG_DIR}/config.yaml", f"{CONFIG_DIR}/overrides.yaml", f"{CONFIG_DIR}/hydra.yaml"
 METRICS, SUMMARY, MODEL = "metrics.csv", "summary.json", "model.npz"
-EVALUATION, TEST_ERRORS = "evaluation.json", "test_errors.npz"
+EVALUATION, TEST_ERRORS, MEAN_INPUT = "evaluation.json", "test_errors.npz", "mean_input.npy"
 METRIC_COLUMNS = [f.name for f in fields(EpochRecord)]
 
 # Overrides that change how a run is driven, not what it computes: they do not identify a run.
@@ -52,6 +54,10 @@ BOOKKEEPING_KEYS = ("resume", "sweep", "trainer.progress", "trainer.pause_after"
 
 # Settings a resumed run may change: the epoch budget can grow (a finished run continues).
 RESUMABLE_KEYS = ("trainer.epochs",)
+
+# Settings that only name what a report shows (the classes, the word for one image): a run
+# continues whatever they say, and runs recorded before they existed continue too.
+LABEL_KEYS = ("data.class_names", "data.noun")
 
 
 class RunRecordError(NnsweepError):
@@ -277,11 +283,11 @@ class RunDir:
 
     def settings_differ(self, cfg: Any) -> list[str]:
         """Settings of ``cfg`` that differ from the recorded config, ``key: recorded -> asked``
-        (bookkeeping keys and the epoch budget aside)."""
+        (bookkeeping keys, the epoch budget and the names of the classes aside)."""
         as_data = lambda c: _flatten(OmegaConf.to_container(c, resolve=True, enum_to_str=True))  # noqa: E731
         old = as_data(self.config())
         new = as_data(cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg))
-        ignored = set(BOOKKEEPING_KEYS) | set(RESUMABLE_KEYS)
+        ignored = set(BOOKKEEPING_KEYS) | set(RESUMABLE_KEYS) | set(LABEL_KEYS)
         keys = sorted((set(old) | set(new)) - ignored)
         return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
@@ -405,6 +411,27 @@ class RunDir:
             raise RunRecordError(f"{path} does not hold test mistakes (images (n, 784), labels, predicted, "
                                  f"confidence); {again}")
         return errors
+
+    def write_mean_input(self, mean: np.ndarray) -> None:
+        """Record ``mean: (n_inputs,)``, the training inputs' mean as the network saw them (scaled)."""
+        mean = np.asarray(mean, dtype=np.float32).reshape(-1)
+        atomic_write(self.path / MEAN_INPUT, lambda f: np.save(f, mean, allow_pickle=False))
+
+    def read_mean_input(self) -> np.ndarray | None:
+        """The mean training input ``(n_inputs,)`` float32, or None for a run that did not record
+        one (runs trained before it was recorded)."""
+        path = self.path / MEAN_INPUT
+        if not path.is_file():
+            return None
+        again = "delete it (reports then start from a neutral image) or train the run again"
+        try:
+            mean = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as err:
+            raise RunRecordError(f"{path} is unreadable ({' '.join(str(err).split())}); {again}") from None
+        if not (isinstance(mean, np.ndarray) and mean.ndim == 1 and mean.size
+                and np.issubdtype(mean.dtype, np.floating) and np.isfinite(mean).all()):
+            raise RunRecordError(f"{path} does not hold a mean image (finite numbers, one per input); {again}")
+        return mean
 
 
 @dataclass
