@@ -1,8 +1,12 @@
-"""The figures of a sweep's saved models: what the best model thinks each class looks like, its
-first-layer weights, its confusion matrix and its most confident mistakes.
+"""The figures of a sweep's saved models: what a model thinks each class looks like (for every run,
+as a strip in the results table; for the best run, as a figure), and the best model's first-layer
+weights, confusion matrix and most confident mistakes.
 
 The model is loaded to query it, never to train it; the mistakes and the confusion matrix are the
-ones training recorded in the run directory (``runrecord``), so no data set is loaded.
+ones training recorded in the run directory (``runrecord``), and the portraits start from the
+mean training image it recorded, so no data set is loaded. Classes and images are called what
+the run's data config calls them (``data.class_names``, ``data.noun``: Fashion-MNIST's "Coat",
+"item"), or digits 0-9 for runs that do not say.
 """
 from __future__ import annotations
 
@@ -10,8 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
-from reports.digits import render_confusion_matrix, render_digit_portraits, render_first_layer, render_misclassified
+from nets.atomic import atomic_write
+from nets.inverse import class_portraits
+from nets.network import Network
+from reports.digits import (ClassLabels, portrait_strip, render_class_portraits, render_confusion_matrix,
+                            render_first_layer, render_misclassified)
 from reports.html import Figure
 from runrecord import RunDir, RunRecordError
 
@@ -25,6 +34,48 @@ def best_finished_run(runs: pd.DataFrame, sweep_dir: Path) -> RunDir | None:
     return None
 
 
+def class_labels(run: RunDir, classes: int = 10) -> ClassLabels:
+    """The names of the run's ``classes`` classes and its word for one image, from its config;
+    the labels 0, 1, 2 ... and "digit" where the config does not say (runs recorded before it
+    could) or names another number of classes than the model has."""
+    try:
+        data = run.config().get("data") or {}
+    except RunRecordError:
+        data = {}
+    noun = data.get("noun") if isinstance(data.get("noun"), str) and data.get("noun") else "digit"
+    names = data.get("class_names")
+    if names is not None and len(names) == classes:
+        return ClassLabels(tuple(str(n) for n in names), noun)
+    return ClassLabels.numbered(classes, noun)
+
+
+def run_portraits(run: RunDir, network: Network) -> tuple[np.ndarray, str, bool]:
+    """The run's portraits ``(classes, n_inputs)``, the method's name, and whether activation
+    maximisation started from the run's recorded mean training image (runs recorded before it
+    was, or whose file is damaged, start from a neutral blob)."""
+    try:
+        mean = run.read_mean_input()
+    except RunRecordError:
+        mean = None
+    if mean is not None and mean.size != int(np.prod(network.input_shape)):
+        mean = None
+    images, method = class_portraits(network, start=mean)
+    return images, method, mean is not None
+
+
+def render_run_portraits(run: RunDir, path: Path) -> Path | None:
+    """A strip of the run's portraits, one per class side by side (``digits.portrait_strip``), as
+    a PNG at ``path``; None when the run has no model that loads (none saved, or diverged)."""
+    try:
+        network = run.load_model(use_best=True)
+    except RunRecordError:
+        return None
+    images, _, _ = run_portraits(run, network)
+    strip = Image.fromarray(portrait_strip(images))  # uint8 (h, w): greyscale
+    atomic_write(path, lambda f: strip.save(f, format="PNG"))
+    return path
+
+
 def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
     """The best model's figures: portraits and first-layer weights from its saved model, its
     mistakes and confusion matrix from the evaluation training recorded. What cannot be drawn
@@ -34,14 +85,21 @@ def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
     try:
         network = run.load_model(use_best=True)
     except RunRecordError as err:
-        notes.append(f"No digit portraits or first-layer weights: {err}")
+        notes.append(f"No portraits or first-layer weights: {err}")
+        labels = class_labels(run)
     else:
-        render_digit_portraits(network, out / "digit_portraits.png")
-        figures.append(Figure("digit_portraits.png", f"What the best model ({name}) thinks each digit looks like: "
-                              "Rashid's back query for sigmoid networks, activation maximisation otherwise."))
+        labels = class_labels(run, network.output_size)
+        images, method, from_mean = run_portraits(run, network)
+        render_class_portraits(images, method, labels, out / "digit_portraits.png")
+        start = ("" if method == "back query" else
+                 " (regularised, from the mean training image)" if from_mean else
+                 f" (regularised, from a neutral blob: {name} recorded no mean training image)")
+        figures.append(Figure("digit_portraits.png", f"What the best model ({name}) thinks each {labels.noun} looks "
+                              f"like: Rashid's back query for sigmoid networks, activation maximisation otherwise"
+                              f"{start}. Each image is stretched from black to white."))
         render_first_layer(network, out / "first_layer.png")
-        figures.append(Figure("first_layer.png", "The best model's first-layer weights (hidden units' 28x28 input "
-                              "weights, or convolution kernels)."))
+        figures.append(Figure("first_layer.png", "The best model's first-layer weights (each hidden unit's weights "
+                              "on the input pixels, or the convolution kernels)."))
     evaluate = f"python -m experiments.evaluate run={run.path} records it"
     try:
         evaluation, errors = run.read_evaluation(), run.read_test_errors()
@@ -55,15 +113,17 @@ def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
         notes.append(f"No confusion matrix: {run.file('evaluation.json')} holds none; {evaluate}.")
     else:
         source = evaluation.get("test_source") or "test set"
-        render_confusion_matrix(confusion, out / "confusion_matrix.png", source=source)
-        figures.append(Figure("confusion_matrix.png", f"Which digits the best model confuses ({source})."))
+        if len(labels.names) != len(confusion):
+            labels = class_labels(run, len(confusion))
+        render_confusion_matrix(confusion, out / "confusion_matrix.png", source=source, labels=labels)
+        figures.append(Figure("confusion_matrix.png", f"Which {labels.plural} the best model confuses ({source})."))
     if errors is None:
-        notes.append(f"No misclassified digits: {name} has no test_errors.npz; {evaluate}.")
+        notes.append(f"No misclassified {labels.plural}: {name} has no test_errors.npz; {evaluate}.")
     elif len(errors.labels) == 0:
-        notes.append("No misclassified digits: the best model made no mistake on its test set.")
+        notes.append(f"No misclassified {labels.plural}: the best model made no mistake on its test set.")
     else:
         mistakes = len(evaluation["misclassified"]) if evaluation and "misclassified" in evaluation else None
-        render_misclassified(errors, out / "misclassified.png", mistakes, (evaluation or {}).get("n_test"))
+        render_misclassified(errors, out / "misclassified.png", mistakes, (evaluation or {}).get("n_test"), labels)
         figures.append(Figure("misclassified.png",
                               f"The best model's most confident mistakes on the {str(errors.source)}."))
     return figures
