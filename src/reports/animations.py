@@ -27,8 +27,8 @@ from imageio_ffmpeg import get_ffmpeg_exe
 from PIL import Image
 
 from nets.atomic import WriteError, atomic_path, atomic_write, write_error
-from reports.curves import draw_learning_curve, run_title
-from reports.heatmaps import TITLES, draw_lr_epoch_heatmap
+from reports.curves import curve_panels, draw_learning_curve, panel_title
+from reports.heatmaps import TITLES, draw_lr_epoch_heatmap, heatmap_size, title_lines
 from reports.style import figure_to_rgb, plt
 from reports.tables import LrEpochGrid
 
@@ -175,9 +175,9 @@ def _ffmpeg_failure(path: Path, code: int, log: str) -> WriteError:
 
 def animate_heatmap(grid: LrEpochGrid, metric: str, stem: Path) -> list[Path]:
     """The heatmap filling in column by column: a frame per epoch (per few epochs, for long runs)."""
-    n_lr, n_ep = grid.values.shape
-    fig, ax = plt.subplots(figsize=(min(4 + 0.45 * n_ep, 18), 1.8 + 0.42 * n_lr))
-    title = f"{TITLES[metric]}, epoch by epoch\n{grid.group}"
+    n_ep = grid.values.shape[1]
+    fig, ax = plt.subplots(figsize=heatmap_size(grid))
+    title = title_lines(f"{TITLES[metric]}, epoch by epoch", grid.group, fig)
 
     def draw(upto):
         ax.clear()
@@ -192,33 +192,33 @@ def animate_heatmap(grid: LrEpochGrid, metric: str, stem: Path) -> list[Path]:
     return write_animation(frames, stem)
 
 
-def animate_learning_curves(runs: pd.DataFrame, epochs: pd.DataFrame, stem: Path, max_runs: int = 6) -> list[Path]:
-    """The best runs' accuracy curves growing: a frame per epoch (per few epochs, for long runs)."""
-    shown = runs.dropna(subset=["best_val_acc"]).head(max_runs)
-    if shown.empty:
-        shown = runs.head(max_runs)
+def animate_learning_curves(runs: pd.DataFrame, epochs: pd.DataFrame, stem: Path, max_runs: int = 6,
+                            configs: pd.DataFrame | None = None) -> list[Path]:
+    """The best configurations' accuracy curves growing (mean over seeds, with bands), in
+    learning-rate order: a frame per epoch (per few epochs, for long runs)."""
+    panels = curve_panels(runs, epochs, configs, max_runs)
     max_epoch = int(epochs["epoch"].max()) if len(epochs) else 1
-    cols = min(3, len(shown))
-    rows_n = int(np.ceil(len(shown) / cols))
+    cols = min(3, len(panels))
+    rows_n = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.0 * rows_n), squeeze=False)
-    used = list(axes.flat)[: len(shown)]
-    for ax in list(axes.flat)[len(shown):]:
+    used = list(axes.flat)[: len(panels)]
+    for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    data = [epochs[epochs["run"] == r["run"]].sort_values("epoch") for _, r in shown.iterrows()]
     limits = []
-    for rows in data:
-        acc = rows[["train_acc", "val_acc"]].to_numpy(dtype=float) * 100
+    for panel in panels:
+        acc = panel.curves[["train_acc", "val_acc", "train_acc_low", "val_acc_low"]].to_numpy(dtype=float) * 100
         lo = float(np.nanmin(acc)) if np.isfinite(acc).any() else 0.0
         limits.append((max(0.0, lo - 2), 100.5))
 
     def draw(upto):
-        for ax, (_, run), rows, lim in zip(used, shown.iterrows(), data, limits):
+        for ax, panel, lim in zip(used, panels, limits):
             ax.clear()
-            draw_learning_curve(ax, rows, run_title(run), "acc", upto_epoch=upto, best_epoch=run.get("best_epoch"),
-                                max_epoch=max_epoch, ylim=lim)
+            draw_learning_curve(ax, panel.curves, panel_title(panel), "acc", upto_epoch=upto,
+                                best_epoch=panel.best_epoch, max_epoch=max_epoch, ylim=lim, stopped_at=panel.pruned_at)
         used[0].legend(handles=[plt.Line2D([], [], color="#1f77b4", label="training"),
                                 plt.Line2D([], [], color="#ff7f0e", label="validation")], loc="lower right")
-        fig.suptitle("Learning curves, epoch by epoch")
+        seeds = max((len(p.runs) for p in panels), default=1)
+        fig.suptitle("Learning curves, epoch by epoch" + (f" (mean of {seeds} seeds)" if seeds > 1 else ""))
 
     stops = [e + 0.05 for e in frame_epochs(max_epoch, max_frames(fig))]
     try:

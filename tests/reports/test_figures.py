@@ -127,8 +127,8 @@ def test_a_pruned_row_ends_at_the_epoch_its_run_reached(tmp_path):
                 assert tail.get_hatch() == "//"  # not white alone: white is a gap of 0 on the overfitting map
             else:
                 assert f"pruned {i}" not in artists and end == 9
-        val = tables.epochs["val_acc"] * 100
-        assert (image.norm.vmin, image.norm.vmax) == pytest.approx((val.min(), val.max()))
+        val = tables.epochs["val_acc"] * 100  # every run learned: every cell sets the scale
+        assert (image.norm.vmin, image.norm.vmax) == pytest.approx((np.percentile(val, 10), val.max()))
         assert [t.get_text() for t in ax.get_legend().get_texts()] == [PRUNED_LABEL]
     finally:
         plt.close(fig)
@@ -142,8 +142,9 @@ def test_an_unpruned_heatmap_has_no_pruned_marks(tmp_path):
     fig, ax = plt.subplots()
     try:
         draw_lr_epoch_heatmap(ax, grid, "val_acc")
-        assert ax.get_legend() is None and not [a for a in ax.lines + ax.patches if a.get_gid()]
-        assert [p.get_edgecolor()[:3] for p in ax.patches] == [(1.0, 0.0, 0.0)]  # the best cell's box only
+        assert ax.get_legend() is None and not [a for a in ax.lines + ax.patches
+                                                if (a.get_gid() or "").startswith("pruned")]
+        assert [p.get_gid() for p in ax.patches] == ["dead 3", "best cell"]  # lr 10 diverged
     finally:
         plt.close(fig)
 
@@ -161,3 +162,138 @@ def test_a_pruned_heatmap_animates_with_its_layout_fixed(tmp_path):
     assert (legend.max(axis=-1) < 60).any(axis=(1, 2)).all() and (legend == legend[0]).all()
     grey = (np.abs(frames - 0xd0) <= 4).all(axis=-1).sum(axis=(1, 2))  # style.MISSING_COLOUR
     assert (np.diff(grey) < 0).all() and grey[-1] < grey[0] / 10  # left: hatching and letters, antialiased
+
+
+# --- repeats, dead rows, pruned panels, whole epochs ---------------------------------------------
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the render functions draw, kept open to read their artists."""
+    import reports.curves
+    import reports.heatmaps
+    from reports.style import plt
+
+    figures = []
+    for module in (reports.curves, reports.heatmaps):
+        monkeypatch.setattr(module, "save", lambda fig, path: figures.append(fig) or path)
+    yield figures
+    for fig in figures:
+        plt.close(fig)
+
+
+def by_gid(ax) -> dict:
+    return {a.get_gid(): a for a in ax.lines + ax.patches + ax.texts + ax.collections if a.get_gid()}
+
+
+def dead_rows_sweep(tmp_path):
+    """Two rates that learned, one that never did (10% throughout) and one whose only seed diverged."""
+    from tests.reports.synthetic import write_repeated_sweep
+
+    write_repeated_sweep(tmp_path, [{"lr": 0.1, "seed": 0, "val": [0.5, 0.8, 0.9]},
+                                    {"lr": 1.0, "seed": 0, "val": [0.6, 0.85, 0.94]},
+                                    {"lr": 3.0, "seed": 0, "val": [0.3], "status": "diverged"},
+                                    {"lr": 10.0, "seed": 0, "val": [0.1, 0.1, 0.1]}])
+    return load_tables(tmp_path)
+
+
+def test_the_colour_scale_spans_the_rows_that_learned(tmp_path, drawn):
+    """The dead rows (lr 3 diverged, lr 10 at chance) are grey and labelled, and the scale runs
+    from the 10th percentile of the other cells to their maximum, not from 10%."""
+    grid = lr_epoch_grid(dead_rows_sweep(tmp_path), "val_acc")
+    assert grid.dead == ["", "", "diverged", "never learned"]
+    render_lr_epoch_heatmap(grid, "val_acc", tmp_path / "h.png")
+    ax = drawn[0].axes[0]
+    image = ax.images[0]
+    assert (image.norm.vmin, image.norm.vmax) == pytest.approx((np.percentile([50, 80, 90, 60, 85, 94], 10), 94))
+    assert np.ma.getmaskarray(image.get_array())[2:].all()  # the dead rows are not on the scale
+    artists = by_gid(ax)
+    assert artists["dead label 2"].get_text() == "diverged at epoch 2"
+    assert artists["dead label 3"].get_text() == "never learned: best 10%"
+    assert {"dead 2", "dead 3"} <= set(artists) and drawn[0].axes[1].get_label() == "<colorbar>"
+    assert drawn[0].axes[0].images[0].colorbar.extend == "min"
+    assert (artists["best cell"].get_x(), artists["best cell"].get_y()) == (1.5, 0.5)  # lr 1.0, epoch 3
+
+
+def test_the_best_cell_and_the_star_are_the_best_mean(tmp_path, drawn):
+    """lr 1.0 holds the single best run, lr 0.1 the best mean: box and star are on lr 0.1."""
+    from tests.reports.synthetic import write_repeated_sweep
+    from tests.reports.test_tables import hand_specs
+
+    write_repeated_sweep(tmp_path, hand_specs())
+    grid = lr_epoch_grid(load_tables(tmp_path), "val_acc")
+    render_lr_epoch_heatmap(grid, "val_acc", tmp_path / "h.png")
+    box = by_gid(drawn[0].axes[0])["best cell"]
+    assert (box.get_x(), box.get_y()) == (0.5, -0.5)  # row 0 (lr 0.1), column 1 (epoch 2)
+    assert "mean of 3 seeds" in drawn[0].axes[0].get_title()
+    render_accuracy_vs_lr(grid, tmp_path / "a.png")
+    artists = by_gid(drawn[1].axes[0])
+    assert list(artists["best star"].get_xdata()) == [0.1] and artists["best star"].get_ydata()[0] == pytest.approx(93)
+    assert sorted(artists["seeds"].get_ydata()) == pytest.approx([80, 81, 90, 92, 97, 99])
+    band = artists["best band"].get_paths()[0].vertices[:, 1]
+    half = 4.303 / np.sqrt(3) * 100
+    lows = [93 - half * np.sqrt(0.0026 / 2), 260 / 3 - half * np.sqrt(0.2058 / 18)]
+    assert band.min() == pytest.approx(min(lows), rel=1e-3)  # lr 1's lower end, 60.1
+
+
+def test_pruned_rates_stay_off_the_last_epoch_line(tmp_path, drawn):
+    from tests.reports.synthetic import write_pruned_sweep
+
+    write_pruned_sweep(tmp_path / "s")
+    tables = load_tables(tmp_path / "s")
+    render_accuracy_vs_lr(lr_epoch_grid(tables, "val_acc"), tmp_path / "a.png")
+    artists = by_gid(drawn[0].axes[0])
+    finished = sorted(tables.runs.loc[tables.runs["status"] == "ok", "lr"])
+    assert sorted(artists["last"].get_xdata()) == finished and len(artists["pruned last"].get_xdata()) == 8
+    assert artists["pruned last"].get_markerfacecolor() == "none"
+    assert "pruned: at the epoch it stopped (1 or 3)" in artists["pruned last"].get_label()
+
+
+def test_learning_curves_are_in_rate_order_with_the_pruned_stop_marked(tmp_path, drawn):
+    from tests.reports.synthetic import write_pruned_sweep
+
+    write_pruned_sweep(tmp_path / "s")
+    tables = load_tables(tmp_path / "s")
+    render_learning_curves(tables.runs, tables.epochs, "acc", tmp_path / "c.png", shared_y=True)
+    axes = [ax for ax in drawn[0].axes if ax.get_visible()]
+    rates = [float(ax.get_title().split(",")[0].removeprefix("lr ")) for ax in axes]
+    assert rates == sorted(tables.runs["lr"]) and len(axes) == 9
+    reached = tables.runs.set_index("lr")["epochs_completed"]
+    for ax, lr in zip(axes, rates):
+        stop = by_gid(ax).get("pruned stop")
+        if reached[lr] < 9:
+            assert ax.get_title().endswith(f"pruned at epoch {reached[lr]}") and list(stop.get_xdata()) == [reached[lr]]
+        else:
+            assert stop is None and "pruned" not in ax.get_title()
+    assert len({ax.get_ylim() for ax in axes}) == 1  # one shared scale
+
+
+def test_curves_of_repeats_are_means_with_bands(tmp_path, drawn):
+    from tests.reports.synthetic import write_repeated_sweep
+    from tests.reports.test_tables import hand_specs
+
+    write_repeated_sweep(tmp_path, hand_specs())
+    tables = load_tables(tmp_path)
+    render_learning_curves(tables.runs, tables.epochs, "acc", tmp_path / "c.png", configs=tables.configs)
+    axes = [ax for ax in drawn[0].axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["lr 0.1", "lr 1"]
+    validation = [line for line in axes[0].lines if line.get_label() == "validation"][0]
+    assert list(validation.get_ydata()) == pytest.approx([52, 93])
+    assert {"train band", "val band"} <= set(by_gid(axes[0]))
+
+
+def test_epoch_ticks_are_whole(tmp_path, drawn, monkeypatch):
+    """Three epochs: matplotlib's own ticks would be 1.0, 1.5, 2.0, 2.5 ... (half epochs)."""
+    import reports.animations
+    from tests.reports.synthetic import write_sweep
+
+    write_sweep(tmp_path / "s", epochs=3, model=False)
+    tables = load_tables(tmp_path / "s")
+    seen = []
+    reveal = reports.animations.reveal_frames
+    monkeypatch.setattr(reports.animations, "reveal_frames",
+                        lambda fig, axes, *a: seen.extend(axes) or reveal(fig, axes, *a))
+    animate_learning_curves(tables.runs, tables.epochs, tmp_path / "c")
+    render_learning_curves(tables.runs, tables.epochs, "loss", tmp_path / "l.png")
+    for ax in seen + [ax for ax in drawn[0].axes if ax.get_visible()]:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
