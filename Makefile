@@ -50,9 +50,8 @@ lock: | $(UV) ## Refresh uv.lock to the newest versions pyproject.toml allows (t
 sweep-lr: $(STAMP) ## Sweep the learning rate into a named sweep directory; tables and report
 	$(PY) -m sweeps.lr --net $(NET) --data $(DATA) --epochs $(EPOCHS) --batch $(BATCH) $(if $(LRS),--lrs $(LRS)) $(ARGS)
 
-report: $(STAMP) ## Collect a sweep and write its figures and index.html: make report SWEEP=<sweep dir>
+report: $(STAMP) ## Collect a sweep and write its figures and index.html (only what changed): make report SWEEP=<sweep dir>
 	@test -n "$(SWEEP)" || { echo "nnsweep: error: say which sweep: make report SWEEP=<sweep dir>" >&2; exit 2; }
-	$(PY) -m sweeps.collect $(SWEEP)
 	$(PY) -m reports $(SWEEP)
 
 test: $(STAMP) ## Run the test suite (about 6 minutes on 2 cores)

@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite: the embedded data set (read once) and a gradient checker."""
 from __future__ import annotations
 
+import os
 import signal
 
 import numpy as np
@@ -12,6 +13,10 @@ from nets.data.datasets import load_dataset
 # an ignored signal stays ignored in every program started from it: the Ctrl-C tests' commands
 # would never see theirs. Catching it here (as Python does by default) gives them the default.
 signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Every sweep keeps a live report (sweeps.live): a process drawing figures beside its runs. The
+# suite's hundreds of tiny sweeps need none; the tests of the live report turn it back on.
+os.environ["NNSWEEP_LIVE_REPORT"] = "0"
 
 SHARED_T10K = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist-t10k"
 

@@ -10,6 +10,7 @@ its report.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import time
@@ -17,18 +18,22 @@ from pathlib import Path
 
 from nets.atomic import atomic_write
 from reports.animations import animate_heatmap, animate_learning_curves
+from reports.cache import FigureCache
 from reports.curves import render_accuracy_vs_lr, render_learning_curves
 from reports.heatmaps import render_lr_epoch_heatmap
 from reports.html import Figure, write_index
-from reports.models import best_finished_run, model_figures
+from reports.live import code_digest
+from reports.compare import best_vs_runner_up
+from reports.models import best_finished_run, model_figures, render_run_portraits
 from reports.pruning import render_rungs
 from reports.search import render_parallel_coordinates
-from reports.tables import best_group, load_tables, lr_epoch_grid
-from runrecord import Status
+from reports.tables import load_tables, lr_epoch_grid
+from runrecord import MEAN_INPUT, RunDir, Status
 from sweeps import trials as trial_log
 from sweeps.collect import describe
 
 log = logging.getLogger("nnsweep.reports")
+MODEL_FIGURES = ("digit_portraits.png", "first_layer.png", "confusion_matrix.png", "misclassified.png")
 SKOPT_PLOTS = {"skopt_convergence.png": "Bayesian search: best objective found after each trial (skopt; shown as it was optimised, maximised or minimised).",
                "skopt_objective.png": "Bayesian search: partial dependence of the fitted model on each parameter (skopt).",
                "skopt_evaluations.png": "Bayesian search: where the trials were evaluated (skopt)."}
@@ -60,63 +65,150 @@ def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]
     return figures
 
 
-def build_report(sweep_dir: str | Path) -> Path:
-    """Write ``<sweep dir>/report/`` and return the path of its ``index.html``."""
+def build_report(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, note: str = "") -> Path:
+    """Write ``<sweep dir>/report/`` and return the path of its ``index.html``. Figures whose
+    inputs did not change since the last build are kept (``reports.cache``). ``live``: the page
+    of a running sweep (``reports.live``): it reloads itself, and the animations wait for the
+    end. ``note``: a line for the top of the page."""
     started = time.time()
     tables = load_tables(sweep_dir)
     out = tables.sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    figures: list[Figure] = []
-    notes: list[str] = []
+    cache = FigureCache(out, code_digest())
     runs, epochs = tables.runs, tables.epochs
+    parts: list[tuple[list[Figure], list[str]]] = []
 
-    group = best_group(tables)
-    if group["lr"].nunique() >= 2 and not epochs.empty:
-        grid = lr_epoch_grid(tables, "val_acc", group)
-        render_lr_epoch_heatmap(grid, "val_acc", out / "heatmap_val_acc.png")
-        pruned = (" A black bar ends the row of a run the search pruned after that epoch; it was not trained "
-                  "further (hatched cells)." if (group["status"] == Status.PRUNED.value).any() else "")
-        figures.append(Figure("heatmap_val_acc.png", "Validation accuracy for each learning rate (rows) after each "
-                              "epoch (columns); the red box is the best cell." + pruned))
-        render_lr_epoch_heatmap(lr_epoch_grid(tables, "train_acc", group), "train_acc", out / "heatmap_train_acc.png")
-        figures.append(Figure("heatmap_train_acc.png", "Training accuracy for each learning rate and epoch."))
-        render_lr_epoch_heatmap(lr_epoch_grid(tables, "gap", group), "gap", out / "heatmap_gap.png")
-        figures.append(Figure("heatmap_gap.png", "Training minus validation accuracy: where it turns red, the "
-                              "network has started to overfit."))
-        render_accuracy_vs_lr(grid, out / "accuracy_vs_lr.png")
-        figures.append(Figure("accuracy_vs_lr.png", "Validation accuracy against learning rate, at each run's best "
-                              "epoch and at its last epoch; the star marks the best learning rate."))
-        animate_heatmap(grid, "val_acc", out / "heatmap_val_acc_anim")
-        figures.append(Figure("heatmap_val_acc_anim.gif", "The validation-accuracy heatmap filling in, epoch by epoch "
-                              "(one frame per epoch, or per few epochs for long runs).",
-                              video="heatmap_val_acc_anim.mp4"))
+    def section(name: str, files: list[str], inputs: tuple, draw) -> None:
+        figures, notes = [], []
+        draw_it = lambda: (draw(figures, notes), [vars(f) for f in figures], notes)[1:]  # noqa: E731
+        stored_figures, stored_notes = cache.get(name, files, inputs, draw_it)
+        parts.append(([Figure(**f) for f in stored_figures], list(stored_notes)))
+
+    grids = {m: lr_epoch_grid(tables, m) for m in ("val_acc", "train_acc", "gap")} if not epochs.empty else {}
+    if grids and len(grids["val_acc"].lrs) >= 2:
+        grid = grids["val_acc"]
+        section("heatmaps", ["heatmap_val_acc.png", "heatmap_train_acc.png", "heatmap_gap.png"], (grids,),
+                lambda figures, notes: heatmaps(grids, out, figures))
+        section("accuracy_vs_lr", ["accuracy_vs_lr.png"], (grid,), lambda figures, notes: accuracy_vs_lr(grid, out, figures))
+        if live:
+            parts.append(([], ["The animations are drawn when the sweep ends."]))
+        else:
+            section("heatmap_animation", ["heatmap_val_acc_anim.gif", "heatmap_val_acc_anim.mp4"], (grid,),
+                    lambda figures, notes: heatmap_animation(grid, out, figures))
     else:
-        notes.append("No learning-rate x epoch heatmap: the runs of this sweep share one learning rate.")
+        parts.append(([], ["No learning-rate x epoch heatmap: the runs of this sweep share one learning rate."]))
 
     if not epochs.empty:
-        render_learning_curves(runs, epochs, "acc", out / "learning_curves_acc.png")
-        figures.append(Figure("learning_curves_acc.png", "Training and validation accuracy per epoch for each run "
-                              "(best first); dashed: the epoch early stopping would keep."))
-        render_learning_curves(runs, epochs, "loss", out / "learning_curves_loss.png")
-        figures.append(Figure("learning_curves_loss.png", "Training and validation cost per epoch for each run."))
-        animate_learning_curves(runs, epochs, out / "learning_curves_anim")
-        figures.append(Figure("learning_curves_anim.gif", "The best runs' learning curves growing, epoch by epoch.",
-                              video="learning_curves_anim.mp4"))
+        curves = (runs, epochs, tables.configs, shared_y)
+        section("learning_curves", ["learning_curves_acc.png", "learning_curves_loss.png"], curves,
+                lambda figures, notes: learning_curves(*curves, out, figures))
+        if not live:
+            section("learning_curves_animation", ["learning_curves_anim.gif", "learning_curves_anim.mp4"], curves,
+                    lambda figures, notes: learning_curves_animation(runs, epochs, tables.configs, out, figures))
 
     best = best_finished_run(runs, tables.sweep_dir)
     if best is not None:
-        figures += model_figures(best, out, notes)
+        # by size and time; the config names the classes
+        model_files = [*sorted(p for p in best.path.iterdir() if p.is_file()), best.path / ".hydra" / "config.yaml"]
+        section("model", list(MODEL_FIGURES), (best.path.name, *model_files),
+                lambda figures, notes: figures.extend(model_figures(best, out, notes)))
     else:
-        notes.append("No model figures: no run finished with a saved model.")
+        parts.append(([], ["No model figures: no run finished with a saved model."]))
 
-    figures += search_figures(tables.sweep_dir, out, notes)
+    section("search", ["trials_parallel.png", "rungs.png"], (tables.sweep_dir / "trials.json",),
+            lambda figures, notes: figures.extend(search_figures(tables.sweep_dir, out, notes)))
     for name, caption in SKOPT_PLOTS.items():
-        if (tables.sweep_dir / name).exists():
-            with open(tables.sweep_dir / name, "rb") as source:
-                atomic_write(out / name, lambda f: shutil.copyfileobj(source, f))
-            figures.append(Figure(name, caption))
+        source = tables.sweep_dir / name
+        if source.exists():
+            section(name, [name], (source,), lambda figures, notes, source=source, name=name, caption=caption:
+                    figures.append(copy_figure(source, out / name, caption)))
+    portraits = run_portraits(runs, tables.sweep_dir, out, cache)
+    cache.save()
 
+    figures = [f for part_figures, _ in parts for f in part_figures]
+    notes = ([note] if note else []) + [n for _, part_notes in parts for n in part_notes]
+    comparison = best_vs_runner_up(runs, tables.configs)
     summary = " ".join(describe(runs).splitlines()) + " Runs are chosen on the validation split only."
-    index = write_index(out, f"nnsweep report: {tables.sweep_dir.name}", summary, figures, runs, notes)
-    log.info("report with %d figures in %.1f s: %s", len(figures), time.time() - started, index)
+    index = write_index(out, f"nnsweep report: {tables.sweep_dir.name}", summary, figures, runs, notes, live=live,
+                        comparison=comparison, portraits=portraits)
+    log.info("report with %d figures (%d sections drawn) in %.1f s: %s", len(figures), len(cache.drawn),
+             time.time() - started, index)
     return index
+
+
+def heatmaps(grids, out: Path, figures: list[Figure]) -> None:
+    grid = grids["val_acc"]
+    for metric, grid_ in grids.items():
+        render_lr_epoch_heatmap(grid_, metric, out / f"heatmap_{metric}.png")
+    rows = "each learning rate" if grid.lr_only else "every configuration, by learning rate"
+    seeds = f", mean over {grid.repeats} seeds" if grid.repeats > 1 else ""
+    pruned = (" A black bar ends the row of a run the search pruned after that epoch; it was not trained "
+              "further (hatched cells)." if Status.PRUNED.value in grid.status else "")
+    figures.append(Figure("heatmap_val_acc.png", f"Validation accuracy for {rows} (rows) after each epoch (columns)"
+                          f"{seeds}; the red box is the best cell. Colours span the rates that learned; the colour "
+                          "bar's arrow marks values below it. Grey rows diverged or never learned (best within 2 "
+                          "points of chance)." + pruned))
+    figures.append(Figure("heatmap_train_acc.png", f"Training accuracy for {rows} and epoch{seeds}."))
+    figures.append(Figure("heatmap_gap.png", "Training minus validation accuracy: where it turns red, the "
+                          "network has started to overfit."))
+
+
+def accuracy_vs_lr(grid, out: Path, figures: list[Figure]) -> None:
+    render_accuracy_vs_lr(grid, out / "accuracy_vs_lr.png")
+    seeds = " Shaded: 95% interval over seeds; dots: each seed." if grid.repeats > 1 else ""
+    pruned = (" Hollow squares: rates the pruner stopped, at their last epoch, not on the line."
+              if Status.PRUNED.value in grid.status else "")
+    figures.append(Figure("accuracy_vs_lr.png", "Validation accuracy against learning rate at each configuration's "
+                          "best and last epoch; the star marks the best mean." + seeds + pruned))
+
+
+def heatmap_animation(grid, out: Path, figures: list[Figure]) -> None:
+    animate_heatmap(grid, "val_acc", out / "heatmap_val_acc_anim")
+    figures.append(Figure("heatmap_val_acc_anim.gif", "The validation-accuracy heatmap filling in, epoch by epoch "
+                          "(one frame per epoch, or per few epochs for long runs).",
+                          video="heatmap_val_acc_anim.mp4", poster="heatmap_val_acc.png"))
+
+
+def learning_curves(runs, epochs, configs, shared_y: bool, out: Path, figures: list[Figure]) -> None:
+    for kind in ("acc", "loss"):
+        render_learning_curves(runs, epochs, kind, out / f"learning_curves_{kind}.png", shared_y=shared_y,
+                               configs=configs)
+    seeds = " Mean over seeds, bands: 95% interval." if configs is not None and (configs["repeats"] > 1).any() else ""
+    pruned = " X: where the pruner stopped the run." if (runs["status"] == Status.PRUNED.value).any() else ""
+    figures.append(Figure("learning_curves_acc.png", "Training and validation accuracy per epoch, one panel per "
+                          "configuration in learning-rate order (the best 16 by mean); dashed: the epoch early "
+                          "stopping would keep." + seeds + pruned))
+    figures.append(Figure("learning_curves_loss.png", "Training and validation cost per epoch, one panel per "
+                          "configuration in learning-rate order." + seeds))
+
+
+def learning_curves_animation(runs, epochs, configs, out: Path, figures: list[Figure]) -> None:
+    animate_learning_curves(runs, epochs, out / "learning_curves_anim", configs=configs)
+    figures.append(Figure("learning_curves_anim.gif", "The best configurations' learning curves growing, epoch by "
+                          "epoch, in learning-rate order.", video="learning_curves_anim.mp4",
+                          poster="learning_curves_acc.png"))
+
+
+def run_portraits(runs, sweep_dir: Path, out: Path, cache: FigureCache) -> dict[str, str]:
+    """Run -> its portrait strip (``portraits/<n>.png``: what it thinks each class looks like),
+    for every run of the table that left a model; each drawn again only when its model changed."""
+    strips = {}
+    (out / "portraits").mkdir(exist_ok=True)
+    for run_name in runs["run"]:
+        run = RunDir(sweep_dir / run_name)
+        if not run.model_path.is_file():
+            continue
+        name = f"portraits/{hashlib.sha1(str(run_name).encode()).hexdigest()[:12]}.png"  # a file name, whatever the run's
+        inputs = (run_name, run.model_path, run.path / MEAN_INPUT, run.path / ".hydra" / "config.yaml")
+        drawn = cache.get(f"portrait {run_name}", [name], inputs,
+                          lambda run=run, name=name: name if render_run_portraits(run, out / name) else None)
+        if drawn:
+            strips[run_name] = drawn
+    return strips
+
+
+def copy_figure(source: Path, target: Path, caption: str) -> Figure:
+    """A figure the sweep drew itself (scikit-optimize's), copied into the report."""
+    with open(source, "rb") as f:
+        atomic_write(target, lambda out: shutil.copyfileobj(f, out))
+    return Figure(target.name, caption)

@@ -3,10 +3,17 @@
 A small inline script checks every image once the page has loaded: a broken one gets a visible
 "missing" note, and ``<body data-images="loaded/total">`` records the count (the browser test
 reads it).
+
+The page of a running sweep (``live``, ``reports.live``) says how many runs are running, done,
+failed and pruned, and reloads itself every few seconds, keeping the reader's scroll position,
+for as long as ``live.js`` (rewritten by the report's watcher at every poll) says the sweep runs
+and its heartbeat is fresh; the final page has no such script.
 """
 from __future__ import annotations
 
 import html
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,13 +42,54 @@ window.addEventListener("load", function () {
 });
 """
 
+LIVE = """
+(function () {
+  var body = document.body, every = Number(body.dataset.refresh) * 1000;
+  var where = "nnsweep-scroll:" + location.pathname;
+  var saved = sessionStorage.getItem(where);
+  if (saved !== null) window.scrollTo(0, Number(saved));
+  var loads = Number(sessionStorage.getItem("nnsweep-loads") || 0) + 1;
+  sessionStorage.setItem("nnsweep-loads", loads);
+  body.dataset.loads = loads;
+  function stop(text) {
+    var line = document.getElementById("live");
+    line.textContent = text;
+    body.dataset.live = "stopped";
+  }
+  var script = document.createElement("script");
+  script.src = "live.js?" + Date.now();
+  script.onerror = function () { stop("This page stopped following the sweep: live.js is missing."); };
+  script.onload = function () {
+    var live = window.nnsweepLive || {};
+    var age = Date.now() / 1000 - live.heartbeat;
+    if (live.state === "stopped") { stop("The sweep stopped before it finished: " + live.message); return; }
+    if (live.state === "running" && age > live.stale_after) {
+      stop("No news from the sweep for " + Math.round(age) + " s: its process was probably killed; rerun the "
+           + "same command to continue it.");
+      return;
+    }
+    setTimeout(function () {
+      sessionStorage.setItem(where, String(window.scrollY));
+      location.reload();
+    }, every);
+  };
+  document.head.appendChild(script);
+})();
+"""
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; padding: 0 1em; }
 figure { margin: 2em 0; } figure img, figure video { max-width: 100%; border: 1px solid #ddd; }
 figcaption { color: #444; margin-top: .4em; } .missing { color: #b00020; font-weight: bold; }
 table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid #ccc; padding: 2px 6px; }
 th { background: #f3f3f3; } tr.best td { background: #fff6d5; } .note { color: #666; }
+.table-wrap { overflow-x: auto; max-width: 100%; } img.portraits { width: 289px; display: block; }
+.comparison { font-size: 1.1em; border-left: 4px solid #1f5fbf; padding-left: .6em; } #live { background: #eef6ff; padding: .5em .8em; }
+.status span { margin-right: 1.2em; } td.status-running { color: #1f5fbf; font-weight: bold; }
+td.status-failed, td.status-diverged, td.status-interrupted { color: #b00020; font-weight: bold; }
+td.status-pruned, td.status-paused { color: #7a5b00; }
 """
+STATUS_ORDER = ("running", "paused", "ok", "early_stopped", "pruned", "diverged", "failed", "interrupted")
 
 
 @dataclass
@@ -51,13 +99,17 @@ class Figure:
     file: str
     caption: str
     video: str | None = None  # an MP4 shown alongside a GIF
+    poster: str | None = None  # the still the video shows before it plays (else a black box)
 
 
-def results_table(runs: pd.DataFrame) -> str:
-    """Every run as a table row, in the order of ``runs``; the best run's row has class "best"."""
+def results_table(runs: pd.DataFrame, portraits: dict[str, str] | None = None) -> str:
+    """Every run as a table row, in the order of ``runs``; the best run's row has class "best".
+    ``portraits``: run -> the image of what it thinks each class looks like, in a column of its own."""
     columns = [c for c in TABLE_COLUMNS if c in runs.columns]
     extra = [c for c in runs.columns if "." in c and c not in columns]
     shown = runs[columns[:1] + extra + columns[1:]].copy()
+    if portraits:
+        shown.insert(2, "portraits", [f"\x00{i}\x00" if r in portraits else "" for i, r in enumerate(runs["run"])])
     for c in ("best_val_acc", "final_val_acc", "test_acc"):
         if c in shown:
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
@@ -65,6 +117,12 @@ def results_table(runs: pd.DataFrame) -> str:
         if c in shown:
             shown[c] = shown[c].map(_integer_text)
     table = shown.to_html(index=False, na_rep="", escape=True, border=0)
+    statuses = "|".join(STATUS_ORDER)
+    table = re.sub(rf"<td>({statuses})</td>", r'<td class="status-\1">\1</td>', table)
+    if portraits:
+        files = [portraits.get(r) for r in runs["run"]]
+        table = re.sub("\x00(\\d+)\x00", lambda m: f'<img class="portraits" src="{html.escape(files[int(m.group(1))])}" '
+                       'alt="what the run thinks each class looks like">', table)
     scores = pd.to_numeric(runs["best_val_acc"], errors="coerce") if "best_val_acc" in runs else pd.Series(dtype=float)
     if not scores.notna().any():
         return table
@@ -88,22 +146,40 @@ def mark_row(table: str, index: int, css_class: str) -> str:
             + "<tr>".join(pieces[index + 1:]))
 
 
+def status_line(runs: pd.DataFrame) -> str:
+    """How many runs are in each state: running, done (ok, early stopped), pruned, failed ..."""
+    counts = runs["status"].astype(str).value_counts().to_dict() if "status" in runs else {}
+    names = sorted(counts, key=lambda s: (STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER), s))
+    spans = "".join(f'<span data-status="{html.escape(s)}">{html.escape(s.replace("_", " "))}: {counts[s]}</span>'
+                    for s in names)
+    return f'<p class="status">{spans}</p>'
+
+
 def write_index(report_dir: Path, title: str, summary: str, figures: list[Figure], runs: pd.DataFrame,
-                notes: list[str]) -> Path:
-    parts = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(summary)}</p>"]
+                notes: list[str], live: bool = False, refresh_s: float = 2.0, comparison: str | None = None,
+                portraits: dict[str, str] | None = None) -> Path:
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    if live:
+        parts.append(f'<p id="live">The sweep is running: this page follows it, reloading every {refresh_s:g} s '
+                     f'(built {time.strftime("%H:%M:%S")}).</p>')
+    parts += [status_line(runs), f"<p>{html.escape(summary)}</p>"]
+    if comparison:
+        parts.append(f'<p class="comparison">{html.escape(comparison)}</p>')
     for note in notes:
         parts.append(f'<p class="note">{html.escape(note)}</p>')
     for fig in figures:
         media = f'<img src="{html.escape(fig.file)}" alt="{html.escape(fig.caption)}">'
         if fig.video:
-            media += (f'<br><video src="{html.escape(fig.video)}" controls loop muted preload="none"></video>'
+            poster = f' poster="{html.escape(fig.poster)}"' if fig.poster else ""
+            media += (f'<br><video src="{html.escape(fig.video)}"{poster} controls loop muted preload="none"></video>'
                       f' <a href="{html.escape(fig.video)}">MP4</a>')
         parts.append(f"<figure>{media}<figcaption>{html.escape(fig.caption)}</figcaption></figure>")
     parts.append("<h2>All runs, best first</h2>")
-    parts.append(results_table(runs))
+    parts.append(f'<div class="table-wrap">{results_table(runs, portraits)}</div>')
+    scripts = f"<script>{CHECK_IMAGES}</script>" + (f"\n<script>{LIVE}</script>" if live else "")
+    body = f'<body data-live="1" data-refresh="{refresh_s:g}">' if live else "<body>"
     page = (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head>\n<body>\n" + "\n".join(parts) +
-            f"\n<script>{CHECK_IMAGES}</script>\n</body></html>\n")
+            f"<style>{STYLE}</style></head>\n{body}\n" + "\n".join(parts) + f"\n{scripts}\n</body></html>\n")
     path = report_dir / "index.html"
     atomic_write_text(path, page)
     return path

@@ -146,7 +146,8 @@ def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
     if launcher_of(args.overrides) == "joblib":
         launch.append(f"hydra.launcher.n_jobs={min(args.jobs or os.cpu_count() or 1, len(lrs) * len(seeds))}")
     return [sys.executable, "-m", "experiments.train", "-m", *overrides, "trainer.progress=false",
-            f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}", *pruner_overrides(args), *launch]
+            f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}", *pruner_overrides(args), *launch,
+            *(["hydra.sweeper.live_report=false"] if args.no_report else [])]
 
 
 def pruner_overrides(args) -> list[str]:
@@ -272,9 +273,9 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
     print(describe(runs))
     print(f"results: {sweep_dir / 'runs.csv'}, {sweep_dir / 'epochs.csv'}")
     if not args.no_report:
-        from reports.build import build_report
+        from reports.live import update
 
-        print(f"report: {build_report(sweep_dir)}")
+        print(f"report: {update(sweep_dir)[0]}")  # the sweeper's live report drew it already, unless it was off
     if runs.empty or runs["best_val_acc"].isna().all():
         if not (todo and child_said_why):
             print(f"nnsweep: error: no run of the sweep produced a validation accuracy; see the status and error "

@@ -47,6 +47,7 @@ from runrecord import RunDir, RunRecordError, Status, Summary, find_runs, overri
 from sweeps import trials as trial_log
 from sweeps.collect import collect
 from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, make_engine, same_point
+from sweeps.live import live_report
 from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
                            relative_run_dir, run_outcome, trial_key)
 from sweeps.progress import SweepProgress
@@ -95,7 +96,8 @@ class SearchSweep(LaunchingSweeper):
                  n_initial_points: int | None = None, initial_point_generator: Any = None, seed: int = 0,
                  batch_size: int | None = None, direction: Any = "maximize", max_failure_rate: float = 0.5,
                  failure_objective: float | None = None, params: dict[str, str] | None = None,
-                 pruner: Any = None, repeats: int = 1, repeat_key: str = REPEAT_KEY, setting: str = "engine") -> None:
+                 pruner: Any = None, repeats: int = 1, repeat_key: str = REPEAT_KEY, live_report: bool = True,
+                 setting: str = "engine") -> None:
         method = _text(engine)
         if method == "gbrt":
             raise SweepError(f"hydra.sweeper.{setting}=gbrt is not available: scikit-optimize 0.10.2's gradient-"
@@ -137,6 +139,7 @@ class SearchSweep(LaunchingSweeper):
         if not 1 <= repeats <= MAX_REPEATS:
             raise SweepError(f"hydra.sweeper.repeats must be between 1 and {MAX_REPEATS} (seeds per point), got {repeats}")
         self.repeats, self.repeat_key = repeats, str(repeat_key)
+        self.live_report = live_report
         self.grid: list[list[str]] = []
         self._on_disk: dict[frozenset, tuple[RunDir, Summary]] | None = None  # runs found at the start (_evaluate)
 
@@ -146,7 +149,12 @@ class SearchSweep(LaunchingSweeper):
 
     # ----- Hydra's sweeper interface (setup: LaunchingSweeper) -------------------------------
     def sweep(self, arguments: list[str]) -> None:
-        self.run_locked(lambda sweep_dir: self._run(self._search_space(arguments), sweep_dir))
+        def run(sweep_dir: Path) -> None:
+            space = self._search_space(arguments)
+            with live_report(sweep_dir, self.live_report):  # the page follows the runs (sweeps.live)
+                self._run(space, sweep_dir)
+
+        self.run_locked(run)
 
     def _search_space(self, arguments: list[str]) -> SearchSpace:
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)

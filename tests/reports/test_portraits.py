@@ -2,7 +2,6 @@
 the run's data set: Fashion-MNIST's classes by name, "items" rather than "digits"."""
 from __future__ import annotations
 
-import time
 
 import imageio.v3 as iio
 import matplotlib.text
@@ -47,13 +46,10 @@ def relu_run(path, with_mean: bool = True) -> RunDir:
 
 def test_a_runs_portraits_are_one_strip_of_its_ten_classes(tmp_path):
     run = relu_run(tmp_path / "run")
-    started = time.perf_counter()
     path = render_run_portraits(run, tmp_path / "strip.png")
-    seconds = time.perf_counter() - started
     strip = iio.imread(path)
     assert strip.shape == (56, 10 * 56 + 9 * 2) and strip.dtype == np.uint8  # 2x nearest, 1-pixel separators doubled
     assert (strip[:, 56:58] == 255).all() and (strip[:, :56].min(), strip[:, :56].max()) == (0, 255)
-    assert seconds < 1.0  # about 0.1 s on one core; the results table draws one per run
 
 
 def test_a_runs_portraits_start_from_its_recorded_mean_image(tmp_path):
@@ -95,20 +91,3 @@ def test_runs_that_name_no_classes_are_digits_0_to_9(tmp_path, drawn_texts):
     assert {"predicted digit", "true digit"} <= set(drawn_texts["confusion_matrix.png"])
     run.write_config(compose_config(["data.class_names=[a,b]"]), [])  # two names for ten classes: numbers
     assert class_labels(run).names == tuple("0123456789")
-
-
-def test_the_best_models_figures_take_well_under_a_second(tmp_path):
-    """The figures of a 784-100-10 sigmoid network (Rashid's) took 3.1 s with a hundred axes for
-    its first layer and twenty-five for its mistakes; one axes each, about 0.5 s."""
-    run = RunDir(tmp_path / "run")
-    write_run_record(run)
-    save_checkpoint(run.model_path, Network(mlp([100], "sigmoid", loss="quadratic", bias=False),
-                                            np.random.default_rng(0)))
-    errors = run.read_test_errors()
-    run.write_test_errors(type(errors)(images=np.tile(errors.images, (5, 1)), labels=np.tile(errors.labels, 5),
-                                       predicted=np.tile(errors.predicted, 5), confidence=np.tile(errors.confidence, 5),
-                                       source=errors.source))
-    model_figures(run, tmp_path, [])  # fonts and imports, once per process
-    started = time.perf_counter()
-    figures = model_figures(run, tmp_path, [])
-    assert len(figures) == 4 and time.perf_counter() - started < 2.0  # 1 s is the target; CPUs here are shared

@@ -105,6 +105,7 @@ class NnsweepSweeperConf:
     pruner: PrunerConf = field(default_factory=PrunerConf)
     repeats: int = 1  # seeds per point (repeat_key = 0 .. repeats-1); the engine is told their mean
     repeat_key: str = "trainer.seed"
+    live_report: bool = True  # report/index.html follows the sweep while it runs (NNSWEEP_LIVE_REPORT=0: off)
 
 
 @dataclass
@@ -124,6 +125,7 @@ class SkoptSweeperConf:
     pruner: PrunerConf = field(default_factory=PrunerConf)
     repeats: int = 1  # seeds per point (repeat_key = 0 .. repeats-1); the engine is told their mean
     repeat_key: str = "trainer.seed"
+    live_report: bool = True  # report/index.html follows the sweep while it runs (NNSWEEP_LIVE_REPORT=0: off)
 
 
 @dataclass
@@ -135,6 +137,7 @@ class GridSweeperConf:
     pruner: PrunerConf = field(default_factory=PrunerConf)
     repeats: int = 1  # seeds per point (repeat_key = 0 .. repeats-1); the engine is told their mean
     repeat_key: str = "trainer.seed"
+    live_report: bool = True  # report/index.html follows the sweep while it runs (NNSWEEP_LIVE_REPORT=0: off)
 
 
 store = ConfigStore.instance()
@@ -164,11 +167,12 @@ class SkoptSweeper(NnsweepSweeper):
 class GridSweeper(NnsweepSweeper):
     def __init__(self, max_batch_size: Optional[int] = None, params: Optional[Dict[str, str]] = None,
                  direction: Any = "maximize", pruner: Any = None, repeats: int = 1,
-                 repeat_key: str = "trainer.seed") -> None:
+                 repeat_key: str = "trainer.seed", live_report: bool = True) -> None:
         if max_batch_size is not None and max_batch_size < 1:
             from sweeps.launch import SweepError
 
             raise SweepError(f"hydra.sweeper.max_batch_size must be at least 1 (or null: one batch), got {max_batch_size}")
         # A grid never stops for failures: each point is asked for, whatever the others did.
         super().__init__(engine="grid", batch_size=max_batch_size, params=params, direction=direction, pruner=pruner,
-                         repeats=repeats, repeat_key=repeat_key, max_failure_rate=1.0)
+                         repeats=repeats, repeat_key=repeat_key, live_report=live_report,
+                         max_failure_rate=1.0)

@@ -1,0 +1,74 @@
+"""Draw a figure only when what it shows changed.
+
+Each figure of a report is keyed by a digest of its inputs (the table rows or the grid it is
+drawn from, the model files it queries) and of the report code. ``report/figures.json`` keeps
+the key each file was drawn with and what the page says about it; a figure whose key and files
+are unchanged is not drawn again. An update of a live report after one more finished run then
+redraws what that run changed, not the whole report.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from nets.atomic import atomic_write_text
+
+CACHE = "figures.json"
+
+
+def digest(*inputs: Any) -> str:
+    """A stable fingerprint of figure inputs: tables by their values, arrays by their bytes,
+    files by their size and modification time, anything else by its pickle."""
+    h = hashlib.sha1()
+    for item in inputs:
+        if isinstance(item, pd.DataFrame):
+            h.update(repr(list(item.columns)).encode())
+            h.update(item.to_csv(index=False).encode())
+        elif isinstance(item, np.ndarray):
+            h.update(repr((item.dtype.str, item.shape)).encode() + np.ascontiguousarray(item).tobytes())
+        elif isinstance(item, Path):
+            try:
+                s = item.stat()
+                h.update(f"{item} {s.st_size} {s.st_mtime_ns}".encode())
+            except OSError:
+                h.update(f"{item} absent".encode())
+        else:
+            h.update(pickle.dumps(item, protocol=4))
+    return h.hexdigest()
+
+
+class FigureCache:
+    """The figures already drawn in ``report_dir`` and the keys they were drawn with."""
+
+    def __init__(self, report_dir: Path, code: str) -> None:
+        self.report_dir, self.code = report_dir, code
+        try:
+            self.entries: dict[str, dict] = json.loads((report_dir / CACHE).read_text())
+        except (OSError, ValueError):
+            self.entries = {}
+        self.used: dict[str, dict] = {}
+        self.drawn: list[str] = []  # names drawn in this build (tests and the log read it)
+
+    def get(self, name: str, files: list[str], inputs: tuple, draw: Callable[[], Any]) -> Any:
+        """``draw()``'s value for ``name``: the stored one if ``inputs`` and the code are the
+        ones ``files`` were drawn with and they all exist, else ``draw()`` run now (its value
+        must be JSON: what the page says about the figure)."""
+        key = digest(self.code, name, *inputs)
+        entry = self.entries.get(name)
+        if entry is not None and entry["key"] == key and all((self.report_dir / f).is_file() for f in entry["files"]):
+            self.used[name] = entry
+            return entry["value"]
+        value = draw()
+        self.used[name] = {"key": key, "files": [f for f in files if (self.report_dir / f).is_file()], "value": value}
+        self.drawn.append(name)
+        return value
+
+    def save(self) -> None:
+        """Keep the entries of this build only: a figure that no longer applies is forgotten."""
+        atomic_write_text(self.report_dir / CACHE, json.dumps(self.used))

@@ -1,0 +1,140 @@
+"""The live report: a page that follows a running sweep in a real browser and stops when it ends,
+figures drawn only when their inputs change, and an unchanged sweep answered at once."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reports.build import build_report
+from reports.live import STALE_S, update, write_live_js
+import pandas as pd
+
+from tests.experiments.conftest import REPO, run_module
+from tests.reports.synthetic import write_sweep
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+needs_browser = pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
+                                   reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--allow-file-access-from-files", "--disable-background-networking", "--no-first-run"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def body(driver, name: str) -> str | None:
+    return driver.execute_script(f"return document.body ? document.body.dataset[{name!r}] || null : null")
+
+
+def wait_until(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def statuses(driver) -> dict[str, int]:
+    """The page's status line: {"running": 1, "ok": 2, ...}."""
+    spans = driver.execute_script(
+        "return Array.from(document.querySelectorAll('p.status span')).map(s => [s.dataset.status, s.textContent])")
+    return {status: int(text.rpartition(":")[2]) for status, text in spans or []}
+
+
+@needs_browser
+def test_the_page_follows_a_running_sweep_and_stops_when_it_ends(tmp_path, browser):
+    sweep = tmp_path / "lr"
+    env = {**os.environ, "NNSWEEP_LIVE_REPORT": "1", "PYTHONPATH": str(REPO / "src")}
+    # Four runs one after the other, each a few seconds (per-sample SGD): the page has time to follow them.
+    proc = subprocess.Popen([sys.executable, "-m", "sweeps.lr", "--lrs", "0.01,0.1,0.5,2", "--epochs", "8", "--batch",
+                             "1", "--jobs", "1", "--sweep-dir", str(sweep), "data.train_limit=2000",
+                             "trainer.progress=false"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        index = sweep / "report" / "index.html"
+        wait_until(lambda: index.is_file(), 120, "the live page")
+        browser.get(index.resolve().as_uri())
+        seen = []
+        def finished_more() -> bool:  # the page reloads by itself and shows the runs as they end
+            if body(browser, "live") == "1":
+                seen.append((int(body(browser, "loads") or 0), statuses(browser)))
+            return len(seen) >= 2 and seen[-1][1].get("ok", 0) > seen[0][1].get("ok", 0)
+        wait_until(finished_more, 180, "the live page to show more finished runs")
+        assert seen[-1][0] > seen[0][0]  # it reloaded itself: nobody asked it to
+        assert any(counts.get("running") for _, counts in seen)  # runs training now are shown as running
+        output, _ = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output[-3000:]
+    # After the sweep: one more reload brings the final page, and then it stays.
+    wait_until(lambda: body(browser, "live") is None and body(browser, "images"), 30, "the final page")
+    loads = body(browser, "loads")
+    assert statuses(browser) == {"ok": 4}
+    loaded, total = map(int, body(browser, "images").split("/"))
+    assert loaded == total >= 10
+    time.sleep(5)  # two reload periods
+    assert body(browser, "loads") == loads and body(browser, "live") is None
+    assert "heatmap_val_acc_anim.gif" in index.read_text()  # the animations wait for the final page
+
+
+@needs_browser
+def test_a_live_page_whose_sweep_died_stops_reloading_and_says_so(tmp_path, browser):
+    write_sweep(tmp_path)
+    index = build_report(tmp_path, live=True)
+    report = index.parent
+    write_live_js(report, "running")
+    browser.get(index.resolve().as_uri())
+    first = int(wait_until(lambda: body(browser, "loads"), 10, "the page"))
+    wait_until(lambda: int(body(browser, "loads") or 0) > first, 10, "a reload")
+    # The watcher was killed with its sweeper: live.js is no longer rewritten.
+    (report / "live.js").write_text("window.nnsweepLive = " + (
+        '{"state": "running", "heartbeat": %f, "message": "", "stale_after": %d};' % (time.time() - 3600, STALE_S)))
+    wait_until(lambda: body(browser, "live") == "stopped", 10, "the page to stop")
+    assert "probably killed" in browser.find_element("id", "live").text
+    loads = body(browser, "loads")
+    time.sleep(4.5)
+    assert body(browser, "loads") == loads  # no more reloads
+
+
+def test_only_what_changed_is_drawn_and_an_unchanged_sweep_returns_at_once(tmp_path):
+    sweep = tmp_path / "lr"
+    trained = run_module("sweeps.lr", "--lrs", "0.05,0.5,2", "--epochs", "2", "--batch", "10", "--net", "mlp",
+                         "--no-report", "--sweep-dir", str(sweep), "data.train_limit=300", "net.hidden=[16]")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    index, built = update(sweep)
+    assert built
+    drawn = {p.name: p.stat().st_mtime_ns for p in index.parent.glob("*.png")}
+    again, built = update(sweep)
+    assert again == index and not built
+    # A run that is not the best is marked differently: its tables change, the best model does not.
+    worst = sweep / pd.read_csv(sweep / "runs.csv").iloc[-1]["run"]
+    summary = worst / "summary.json"
+    summary.write_text(summary.read_text().replace('"status": "ok"', '"status": "failed"'))
+    _, built = update(sweep)
+    assert built and "failed: 1" in index.read_text()
+    redrawn = {p.name for p in index.parent.glob("*.png") if p.stat().st_mtime_ns != drawn.get(p.name)}
+    assert "heatmap_val_acc.png" in redrawn  # its row is marked now
+    assert not redrawn & {"confusion_matrix.png", "first_layer.png", "misclassified.png"}  # the best model's: kept
+    result = run_module("reports", str(sweep))
+    assert result.returncode == 0 and "up to date" in result.stdout, result.stderr[-2000:]
