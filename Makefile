@@ -22,7 +22,7 @@ TESTS ?=## test: what pytest runs, e.g. TESTS=tests/sweeps or TESTS='-k resume' 
 TEST_WORKERS ?= 2## test: test files run at once (pytest-xdist; 1 runs them one by one)
 PYTHON ?= python3## setup: the Python (3.11 or later) that .venv is made from
 
-.PHONY: help setup lock test bench bench-sweep clean sweep-lr report
+.PHONY: help setup lock test bench bench-sweep bench-report clean sweep-lr report
 
 help: ## List the targets, each with the variables it takes
 	@awk 'BEGIN { FS = "## " } \
@@ -62,6 +62,9 @@ bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a 
 
 bench-sweep: $(STAMP) ## Random search with and without pruning, and random vs GP vs TPE (3 seeds; about 5 minutes)
 	$(PY) -m bench.sweep
+
+bench-report: $(STAMP) ## Time the report of make sweep-lr: full, a live update after one run, an unchanged sweep
+	$(PY) -m bench.report
 
 clean: ## Remove the virtualenv and caches (results in outputs/, multirun/ and results/ are kept)
 	rm -rf $(VENV) .uv .pytest_cache src/*.egg-info

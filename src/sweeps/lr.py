@@ -63,13 +63,15 @@ def parse_lrs(text: str) -> list[float]:
 
 
 def default_sweep_dir(net: str, data: str, epochs: int, batch: int, overrides: list[str] = (),
-                      pruning: str = "") -> Path:
-    """``results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<pruning>][-<overrides>]``: every
-    setting that changes the runs is in the name (``pruning``, e.g. ``asha1x3``: pruned runs stop
-    early), so a sweep with other settings never reuses these runs.
+                      pruning: str = "", repeats: int = 1) -> Path:
+    """``results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<pruning>][-seeds][-<overrides>]``:
+    every setting that changes the runs is in the name (``pruning``, e.g. ``asha1x3``: pruned runs
+    stop early; ``seeds``: each rate repeated with trainer.seed 0, 1, ..., so more repeats extend
+    the same sweep), so a sweep with other settings never reuses these runs, nor its tables mix
+    one-seed runs with repeats.
     Only letters, digits and ``._-+`` appear in it (``optimizer=momentum`` -> ``optimizer-momentum``),
     so it is a plain path to a shell and to Hydra alike."""
-    name = f"{net}-{data}-e{epochs}-b{batch}" + (f"-{pruning}" if pruning else "")
+    name = f"{net}-{data}-e{epochs}-b{batch}" + (f"-{pruning}" if pruning else "") + ("-seeds" if repeats > 1 else "")
     if overrides:
         extra = "_".join(sorted(overrides))
         if len(extra) > 80:
@@ -221,7 +223,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, help="parallel runs on this machine with the default joblib launcher "
                                                  "(default: all cores; another hydra/launcher decides itself)")
     parser.add_argument("--sweep-dir", type=Path,
-                        help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-asha<min>x<eta>][-<overrides>]")
+                        help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-asha<min>x<eta>][-seeds]"
+                             "[-<overrides>]")
     parser.add_argument("--repeats", type=int, default=1,
                         help="train each rate with this many seeds (trainer.seed 0 .. N-1); configs.csv then gives "
                              "each rate's mean and 95%% confidence interval (default 1)")
@@ -240,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
     lrs = check_arguments(args)
     sweep_dir = args.sweep_dir or default_sweep_dir(args.net, args.data, args.epochs, args.batch,
-                                                    run_settings(args.overrides), pruning_name(args))
+                                                    run_settings(args.overrides), pruning_name(args), args.repeats)
     follow_parent()  # its training processes end with this one
     with sweep_lock(sweep_dir, advice="wait for it to finish, or pass another --sweep-dir"):
         return run_sweep(args, lrs, sweep_dir)

@@ -180,6 +180,11 @@ def test_default_lr_sweep_directory_names_every_setting():
     other = default_sweep_dir("rashid", "mnist5k", 15, 1, ["optimizer=momentum"])
     assert other != plain and other.name == "rashid-mnist5k-e15-b1-optimizer-momentum"  # no '=' for Hydra to parse
     assert default_sweep_dir("rashid", "mnist5k", 15, 1, pruning="asha1x3").name == "rashid-mnist5k-e15-b1-asha1x3"
+    # Repeats never land among one-seed runs (their configs.csv would mix seed 0 twice), and any
+    # number of repeats is the same sweep: --repeats 5 extends --repeats 3.
+    assert default_sweep_dir("rashid", "mnist5k", 15, 1, repeats=3).name == "rashid-mnist5k-e15-b1-seeds"
+    assert default_sweep_dir("rashid", "mnist5k", 15, 1, repeats=5) == default_sweep_dir("rashid", "mnist5k", 15, 1,
+                                                                                         repeats=3)
     long = default_sweep_dir("rashid", "mnist5k", 15, 1, [f"net.hidden=[{'1' * 100}]"])
     assert len(long.name) < 50 and long != plain
 
