@@ -18,12 +18,12 @@ from pathlib import Path
 
 from nets.atomic import atomic_write
 from reports.animations import animate_heatmap, animate_learning_curves
-from reports.cache import FigureCache
+from reports.cache import FigureCache, Section
 from reports.curves import render_accuracy_vs_lr, render_learning_curves
 from reports.heatmaps import render_lr_epoch_heatmap
 from reports.html import Figure, write_index
 from reports.live import code_digest
-from reports.compare import best_vs_runner_up
+from reports.compare import best_configuration, best_vs_runner_up
 from reports.models import best_finished_run, model_figures, render_run_portraits
 from reports.pruning import render_rungs
 from reports.search import render_parallel_coordinates
@@ -65,24 +65,28 @@ def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]
     return figures
 
 
-def build_report(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, note: str = "") -> Path:
+def build_report(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, note: str = "",
+                 redraw: bool = False) -> Path:
     """Write ``<sweep dir>/report/`` and return the path of its ``index.html``. Figures whose
     inputs did not change since the last build are kept (``reports.cache``). ``live``: the page
     of a running sweep (``reports.live``): it reloads itself, and the animations wait for the
-    end. ``note``: a line for the top of the page."""
+    end. ``note``: a line for the top of the page. ``redraw``: draw every figure again."""
     started = time.time()
     tables = load_tables(sweep_dir)
     out = tables.sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    cache = FigureCache(out, code_digest())
+    cache = FigureCache(out, code_digest(), forget=redraw)
     runs, epochs = tables.runs, tables.epochs
-    parts: list[tuple[list[Figure], list[str]]] = []
+    parts: list[tuple[list[Figure], list[str]] | int] = []  # notes of their own, or a section's number
+    sections: list[Section] = []
 
     def section(name: str, files: list[str], inputs: tuple, draw) -> None:
-        figures, notes = [], []
-        draw_it = lambda: (draw(figures, notes), [vars(f) for f in figures], notes)[1:]  # noqa: E731
-        stored_figures, stored_notes = cache.get(name, files, inputs, draw_it)
-        parts.append(([Figure(**f) for f in stored_figures], list(stored_notes)))
+        def draw_it():  # what the page says about the figures: JSON, kept with them
+            figures, notes = [], []
+            draw(figures, notes)
+            return [vars(f) for f in figures], notes
+        parts.append(len(sections))
+        sections.append(Section(name, files, inputs, draw_it))
 
     grids = {m: lr_epoch_grid(tables, m) for m in ("val_acc", "train_acc", "gap")} if not epochs.empty else {}
     if grids and len(grids["val_acc"].lrs) >= 2:
@@ -122,12 +126,14 @@ def build_report(sweep_dir: str | Path, live: bool = False, shared_y: bool = Fal
         if source.exists():
             section(name, [name], (source,), lambda figures, notes, source=source, name=name, caption=caption:
                     figures.append(copy_figure(source, out / name, caption)))
+    values = cache.get_all(sections)
+    parts = [(([Figure(**f) for f in values[p][0]], list(values[p][1])) if isinstance(p, int) else p) for p in parts]
     portraits = run_portraits(runs, tables.sweep_dir, out, cache)
     cache.save()
 
     figures = [f for part_figures, _ in parts for f in part_figures]
     notes = ([note] if note else []) + [n for _, part_notes in parts for n in part_notes]
-    comparison = best_vs_runner_up(runs, tables.configs)
+    comparison = " ".join(filter(None, [best_configuration(tables.configs), best_vs_runner_up(runs, tables.configs)]))
     summary = " ".join(describe(runs).splitlines()) + " Runs are chosen on the validation split only."
     index = write_index(out, f"nnsweep report: {tables.sweep_dir.name}", summary, figures, runs, notes, live=live,
                         comparison=comparison, portraits=portraits)

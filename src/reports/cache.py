@@ -5,12 +5,18 @@ drawn from, the model files it queries) and of the report code. ``report/figures
 the key each file was drawn with and what the page says about it; a figure whose key and files
 are unchanged is not drawn again. An update of a live report after one more finished run then
 redraws what that run changed, not the whole report.
+
+The figures that must be drawn are drawn side by side in forked processes, one per core (two
+here): each section writes its own files, and only what the page says about them comes back.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +26,36 @@ import pandas as pd
 from nets.atomic import atomic_write_text
 
 CACHE = "figures.json"
+_DRAWING: list[Callable[[], Any]] = []  # what the forked workers draw (inherited, never pickled)
+
+
+@dataclass
+class Section:
+    """Figures drawn together: their name, the files they write, the inputs they are drawn from,
+    and ``draw()``, which writes them and returns what the page says about them (JSON)."""
+
+    name: str
+    files: list[str]
+    inputs: tuple
+    draw: Callable[[], Any]
+
+
+def _draw(index: int) -> Any:
+    return _DRAWING[index]()
+
+
+def draw_side_by_side(draws: list[Callable[[], Any]]) -> list[Any]:
+    """``[draw() for draw in draws]``, in forked worker processes when there are several and the
+    machine has more than one core (where fork exists); in this process otherwise."""
+    workers = min(len(draws), os.cpu_count() or 1)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [draw() for draw in draws]
+    _DRAWING[:] = draws
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_draw, range(len(draws)), chunksize=1)
+    finally:
+        _DRAWING.clear()
 
 
 def digest(*inputs: Any) -> str:
@@ -46,10 +82,11 @@ def digest(*inputs: Any) -> str:
 class FigureCache:
     """The figures already drawn in ``report_dir`` and the keys they were drawn with."""
 
-    def __init__(self, report_dir: Path, code: str) -> None:
+    def __init__(self, report_dir: Path, code: str, forget: bool = False) -> None:
+        """``forget``: draw everything again (``python -m reports --force``)."""
         self.report_dir, self.code = report_dir, code
         try:
-            self.entries: dict[str, dict] = json.loads((report_dir / CACHE).read_text())
+            self.entries: dict[str, dict] = {} if forget else json.loads((report_dir / CACHE).read_text())
         except (OSError, ValueError):
             self.entries = {}
         self.used: dict[str, dict] = {}
@@ -60,14 +97,34 @@ class FigureCache:
         ones ``files`` were drawn with and they all exist, else ``draw()`` run now (its value
         must be JSON: what the page says about the figure)."""
         key = digest(self.code, name, *inputs)
-        entry = self.entries.get(name)
-        if entry is not None and entry["key"] == key and all((self.report_dir / f).is_file() for f in entry["files"]):
-            self.used[name] = entry
-            return entry["value"]
+        if self._fresh(name, key):
+            return self.used[name]["value"]
         value = draw()
         self.used[name] = {"key": key, "files": [f for f in files if (self.report_dir / f).is_file()], "value": value}
         self.drawn.append(name)
         return value
+
+    def get_all(self, sections: list[Section]) -> list[Any]:
+        """Each section's value, as ``get``, the stale ones drawn side by side."""
+        keys = [digest(self.code, s.name, *s.inputs) for s in sections]
+        stale = [i for i, (s, key) in enumerate(zip(sections, keys)) if not self._fresh(s.name, key)]
+        drawn = dict(zip(stale, draw_side_by_side([sections[i].draw for i in stale])))
+        values = []
+        for i, (s, key) in enumerate(zip(sections, keys)):
+            if i in drawn:
+                self.used[s.name] = {"key": key, "files": [f for f in s.files if (self.report_dir / f).is_file()],
+                                     "value": drawn[i]}
+                self.drawn.append(s.name)
+            values.append(self.used[s.name]["value"])
+        return values
+
+    def _fresh(self, name: str, key: str) -> bool:
+        """``name`` was drawn from ``key`` and its files are all there (then it is kept)."""
+        entry = self.entries.get(name)
+        if entry is not None and entry["key"] == key and all((self.report_dir / f).is_file() for f in entry["files"]):
+            self.used[name] = entry
+            return True
+        return False
 
     def save(self) -> None:
         """Keep the entries of this build only: a figure that no longer applies is forgotten."""

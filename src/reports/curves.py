@@ -115,10 +115,15 @@ def render_accuracy_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
 
 
 def _curve_axes(n: int, shared_y: bool = False):
+    """A grid of ``n`` panels with fixed margins (in inches): constrained layout measured every
+    label of every panel, half the drawing time of a live report's update."""
     cols = min(4, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False, sharex=True,
-                             sharey=shared_y)
+    width, height = 3.6 * cols, 2.8 * rows + 0.5
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False, sharex=True, sharey=shared_y,
+                             layout="none")
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, bottom=0.5 / height, top=1 - 0.85 / height,
+                        wspace=0.32, hspace=0.42)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat

@@ -24,16 +24,18 @@ import json
 import logging
 import os
 import sys
-import threading
+import select
+import signal
 import time
 from pathlib import Path
 
 from nets.atomic import atomic_write_text
-from runrecord import find_runs
+from runrecord import exclusive_lock, find_runs
 
 log = logging.getLogger("nnsweep.reports")
 STATE, LIVE_JS = "state.json", "live.js"
 POLL_S = 2.0  # how often the watcher looks at the runs, and the page reloads
+LOCK_WAIT_S = 600  # the final page of a large sweep may take minutes
 STALE_S = 30  # a live page whose heartbeat is older than this stops reloading
 RUN_FILES = ("summary.json", "model.npz", "evaluation.json", "test_errors.npz", "metrics.csv")
 TABLES = ("runs.csv", "epochs.csv", "configs.csv")
@@ -41,9 +43,11 @@ SWEEP_FILES = ("trials.json", "skopt_convergence.png", "skopt_objective.png", "s
 
 
 def code_digest() -> str:
-    """The report code's own fingerprint: a new version of nnsweep redraws every figure."""
+    """The fingerprint of the code figures are drawn with (the reports, and the networks they
+    query for portraits): a new version of nnsweep redraws every figure."""
     digest = hashlib.sha1()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    src = Path(__file__).resolve().parents[1]
+    for path in sorted([*src.joinpath("reports").glob("*.py"), *src.joinpath("nets").glob("*.py")]):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
 
@@ -81,7 +85,7 @@ def _read_state(report_dir: Path) -> dict:
 def update(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, force: bool = False,
            note: str = "") -> tuple[Path, bool]:
     """Collect the sweep and build its report if it changed (or ``force``); returns the page and
-    whether it was built. ``note``: a line for the top of the page."""
+    whether it was built (``force``: every figure drawn again). ``note``: a line for the top of the page."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         from reports.tables import ReportError
@@ -89,17 +93,37 @@ def update(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, fo
         raise ReportError(f"sweep directory {sweep_dir} does not exist")
     report_dir = sweep_dir / "report"
     index = report_dir / "index.html"
-    state = {"sweep": sweep_fingerprint(sweep_dir), "code": code_digest(), "live": live, "shared_y": shared_y}
-    if not force and index.is_file() and _read_state(report_dir) == state:
+    state = {"sweep": sweep_fingerprint(sweep_dir), "code": code_digest(), "live": live, "shared_y": shared_y,
+             "note": note}
+    if not force and index.is_file() and _read_state(report_dir) == state and _figures_there(report_dir):
         return index, False
     from reports.build import build_report  # matplotlib and pandas: only when there is something to draw
     from sweeps.collect import collect
 
-    if find_runs(sweep_dir):
-        collect(sweep_dir)
-    index = build_report(sweep_dir, live=live, shared_y=shared_y, note=note)
-    atomic_write_text(report_dir / STATE, json.dumps(state))
+    report_dir.mkdir(exist_ok=True)
+    # One writer at a time (the watcher's final page and sweeps.lr's own update meet here); the
+    # second finds the report up to date.
+    with exclusive_lock(report_dir, f"report {report_dir}", wait=LOCK_WAIT_S,
+                        advice="another process is writing it; try again when it is done"):
+        if not force and index.is_file() and _read_state(report_dir) == state and _figures_there(report_dir):
+            return index, False
+        (report_dir / STATE).unlink(missing_ok=True)  # a build cut short is not up to date
+        if find_runs(sweep_dir):
+            collect(sweep_dir)
+        index = build_report(sweep_dir, live=live, shared_y=shared_y, note=note, redraw=force)
+        atomic_write_text(report_dir / STATE, json.dumps(state))
     return index, True
+
+
+def _figures_there(report_dir: Path) -> bool:
+    """Every file the last build drew is still there (a deleted figure is drawn again)."""
+    from reports.cache import CACHE
+
+    try:
+        entries = json.loads((report_dir / CACHE).read_text())
+        return all((report_dir / f).is_file() for entry in entries.values() for f in entry["files"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def write_live_js(report_dir: Path, state: str, message: str = "") -> None:
@@ -112,22 +136,18 @@ def write_live_js(report_dir: Path, state: str, message: str = "") -> None:
 
 def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = False, stdin=None) -> int:
     """Keep ``sweep_dir``'s live report up to date until the sweeper says ``finished`` on stdin
-    (final build) or stdin ends (the sweeper died: a final page that says so)."""
+    (final build) or stdin ends (the sweeper died: a final page that says so). Ctrl-C is for the
+    sweeper: this process learns of it when the sweeper's end of the pipe closes.
+
+    No thread waits on stdin: figures are drawn in forked processes (``reports.cache``), and a
+    fork taken while another thread holds a lock can leave the child waiting on it for ever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sweep_dir = Path(sweep_dir)
     report_dir = sweep_dir / "report"
-    said: list[str] = []
-    ended = threading.Event()
-
-    def listen() -> None:
-        for line in stdin or sys.stdin:
-            said.append(line.strip())
-            if line.strip() == "finished":
-                break
-        ended.set()
-
-    threading.Thread(target=listen, name="nnsweep-report-listener", daemon=True).start()
+    fd = (stdin or sys.stdin).fileno()
+    said, pending = "", b""
     write_live_js(report_dir, "running")
-    while not ended.is_set():
+    while True:
         started = time.monotonic()
         try:
             index, built = update(sweep_dir, live=True, shared_y=shared_y)
@@ -137,8 +157,16 @@ def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = Fals
             if find_runs(sweep_dir):
                 log.warning("live report not updated: %s", " ".join(str(err).split())[:300])
         write_live_js(report_dir, "running")
-        ended.wait(max(0.0, interval - (time.monotonic() - started)))
-    finished = "finished" in said
+        readable, _, _ = select.select([fd], [], [], max(0.0, interval - (time.monotonic() - started)))
+        if readable:
+            chunk = os.read(fd, 4096)
+            pending += chunk
+            if b"finished" in pending:
+                said = "finished"
+                break
+            if not chunk:  # end of input: the sweeper is gone
+                break
+    finished = said == "finished"
     if not find_runs(sweep_dir):  # the sweep stopped before any run started (bad settings): no page
         (report_dir / LIVE_JS).unlink(missing_ok=True)
         if report_dir.is_dir() and not any(report_dir.iterdir()):
@@ -147,7 +175,7 @@ def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = Fals
     message = "" if finished else ("the sweep stopped before it finished (interrupted or killed); rerun the same "
                                    "command to continue it")
     try:
-        update(sweep_dir, live=False, shared_y=shared_y, force=True, note=message)
+        update(sweep_dir, live=False, shared_y=shared_y, note=message)
     finally:
         write_live_js(report_dir, "finished" if finished else "stopped", message)
     return 0

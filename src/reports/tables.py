@@ -47,7 +47,7 @@ class SweepTables:
 # Columns the figures read as numbers, in runs.csv and in epochs.csv (where present).
 RUN_NUMBERS = ("best_val_acc", "best_epoch", "final_val_acc", "test_acc", "lr", "epochs", "epochs_completed")
 EPOCH_NUMBERS = ("epoch", "lr", "base_lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
-CONFIG_NUMBERS = tuple(m + s for m in REPEATED_METRICS for s in STAT_SUFFIXES) + ("repeats",)
+CONFIG_NUMBERS = tuple(m + s for m in REPEATED_METRICS for s in STAT_SUFFIXES) + ("repeats", "failed_repeats")
 
 
 def _read_table(path: Path, required: bool) -> pd.DataFrame:
@@ -144,7 +144,7 @@ def configurations_of(runs: pd.DataFrame) -> pd.DataFrame:
 
 def config_keys(configs: pd.DataFrame) -> list[str]:
     """The columns of configs.csv that name a configuration (the others are its statistics)."""
-    stat = {m + s for m in REPEATED_METRICS for s in STAT_SUFFIXES} | {"repeats", "seeds"}
+    stat = {m + s for m in REPEATED_METRICS for s in STAT_SUFFIXES} | {"repeats", "seeds", "failed_repeats"}
     return [c for c in configs.columns if c not in stat]
 
 
@@ -173,6 +173,8 @@ def configuration_of(runs: pd.DataFrame, configs: pd.DataFrame) -> np.ndarray:
 def seed_column(runs: pd.DataFrame, configs: pd.DataFrame) -> str | None:
     """The column repeats of a configuration differ in: the override configs.csv leaves out of a
     configuration's name (``trainer.seed``, or a search's own repeat key), else the run's seed."""
+    if "seed" in runs and runs["seed"].notna().all():  # the seed each run had (sweeps.collect)
+        return "seed"
     named = {"run", "seed", "rung", *SUMMARY_COLUMNS, *DERIVED_COLUMNS}
     left_out = [c for c in runs.columns if c not in named and c not in configs.columns]
     return left_out[0] if left_out else ("seed" if "seed" in runs else None)

@@ -9,9 +9,11 @@
     epochs.csv   one row per run and epoch: the run's directory, overrides and settings (its
                  learning rate as ``base_lr``), and its metrics.csv row (``lr`` is that epoch's rate)
     configs.csv  one row per configuration, the runs that differ only in ``trainer.seed`` taken
-                 together as repeats: their number and seeds, and the mean, standard deviation
+                 together as repeats (a seed trained twice counts once): their number and seeds,
+                 how many produced no result (failed_repeats), and the mean, standard deviation
                  and 95% confidence interval (Student's t) of the best and final validation
-                 accuracy and of the test accuracy; best mean validation accuracy first
+                 accuracy and of the test accuracy; best mean validation accuracy first, those
+                 whose every repeat produced a result before the others
 
 Runs are read through ``runrecord`` only. A run that a live process still trains is ``running``;
 one whose process died is ``interrupted``; a damaged file is named on stderr and in the run's
@@ -122,12 +124,17 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if rungs and not runs.empty:
         runs.insert(runs.columns.get_loc("status") + 1, "rung", [rungs.get(r) for r in runs["run"]])
         runs["rung"] = runs["rung"].astype("Int64")
+    keys = repeat_keys(sweep_dir)
     if not runs.empty:
+        # "seed" is the seed each run had: its config's trainer.seed, else the seed its search repeated.
+        for key in keys:
+            if key in runs and key != "seed":
+                runs["seed"] = runs["seed"].where(runs["seed"].notna(), runs[key]) if "seed" in runs else runs[key]
         runs = runs.sort_values("best_val_acc", ascending=False, na_position="last", kind="stable")
     epochs = pd.DataFrame(epoch_rows)
     atomic_write_text(sweep_dir / RUNS, runs.to_csv(index=False))
     atomic_write_text(sweep_dir / EPOCHS, epochs.to_csv(index=False))
-    atomic_write_text(sweep_dir / CONFIGS, configurations(runs, repeat_keys(sweep_dir)).to_csv(index=False))
+    atomic_write_text(sweep_dir / CONFIGS, configurations(runs, keys).to_csv(index=False))
     return runs, epochs
 
 
@@ -143,10 +150,13 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
     named = {"run", "seed", "rung", *SUMMARY_COLUMNS, *SETTING_COLUMNS}
     keys = [c for c in runs.columns if c not in named and c not in seed_keys] + \
         [c for c in SETTING_COLUMNS if c in runs.columns]
-    seed_column = next((k for k in seed_keys if k in runs.columns), "seed")
+    seed_column = "seed" if "seed" in runs and runs["seed"].notna().any() else next(
+        (k for k in seed_keys if k in runs.columns), "seed")
     text = runs[keys].astype(str)  # list values (net.hidden=[16]) and NaN group as their text
     rows = []
     for _, group in runs.groupby([text[k] for k in keys], sort=False, dropna=False):
+        if seed_column in group:  # a seed trained twice (a one-seed run beside seed 0 of a repeat) counts once
+            group = group.sort_values("run", kind="stable").drop_duplicates(seed_column, keep="first")
         row = {k: group[k].iloc[0] for k in keys}
         seeds = group[seed_column].dropna().astype(int).tolist() if seed_column in group else []
         row.update({"repeats": len(group), "seeds": " ".join(map(str, sorted(seeds)))})
@@ -155,15 +165,19 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
             mean = float(values.mean()) if len(values) else None
             std = float(values.std(ddof=1)) if len(values) >= 2 else None
             low = high = None
-            if len(values) >= 2:
-                low, high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
-                if std == 0:
-                    low = high = mean
+            if len(values) >= 2:  # seeds that agree exactly (1 digit in 500 is common) have no spread
+                low, high = (mean, mean) if std == 0 else stats.t.interval(0.95, len(values) - 1, loc=mean,
+                                                                            scale=stats.sem(values))
             row.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_ci_low": low,
                         f"{metric}_ci_high": high, f"{metric}_n": len(values)})
+        # A configuration whose seeds did not all produce a result ranks after those whose did:
+        # the mean of the survivors of a rate that diverges one time in three flatters it.
+        row["failed_repeats"] = row["repeats"] - row["best_val_acc_n"]
         rows.append(row)
     table = pd.DataFrame(rows)
-    return table.sort_values("best_val_acc_mean", ascending=False, na_position="last", kind="stable")
+    table["_complete"] = table["failed_repeats"] == 0
+    table = table.sort_values(["_complete", "best_val_acc_mean"], ascending=False, na_position="last", kind="stable")
+    return table.drop(columns="_complete")
 
 
 def repeat_keys(sweep_dir: Path) -> tuple[str, ...]:

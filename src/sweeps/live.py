@@ -56,6 +56,10 @@ def live_report(sweep_dir: Path, on: bool = True) -> Iterator[None]:
 
 def _finish(watcher: subprocess.Popen) -> None:
     """Tell the watcher the sweep finished and wait for its final page."""
+    if watcher.poll() is not None:  # it died (killed on its own): say so, the sweep's results stand
+        log.warning("the live report stopped during the sweep (exit %s); make report SWEEP=<this sweep> draws it",
+                    watcher.returncode)
+        return
     try:
         watcher.stdin.write("finished\n")
         watcher.stdin.flush()

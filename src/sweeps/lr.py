@@ -257,7 +257,7 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
     points = [(v, seed) for v in lrs for seed in seeds_of(args)]
     done = finished_points(args, sweep_dir)
     todo = [p for p in points if p not in done]
-    child_said_why = False
+    child_said_why = stopped = False
     repeats = f" x {args.repeats} seeds" if args.repeats > 1 else ""
     print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}{repeats}; {len(points) - len(todo)} already "
           "finished")
@@ -267,7 +267,8 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
         if result.returncode == EXIT_BAD_INPUT:
             return EXIT_BAD_INPUT  # its one line said what to change; rerunning as is would fail again
         child_said_why = result.returncode == 1  # its one line: a machine failure, or no result at all
-        if result.returncode not in (0, 1):
+        stopped = result.returncode not in (0, 1)
+        if stopped:
             print(f"nnsweep: error: the sweep stopped (exit {result.returncode}); rerun the same command to "
                   f"continue it, finished runs are kept in {sweep_dir}", file=sys.stderr)
         if result.returncode != 0 and not find_runs(sweep_dir):
@@ -275,6 +276,8 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
     runs, _ = collect(sweep_dir)
     print(describe(runs))
     print(f"results: {sweep_dir / 'runs.csv'}, {sweep_dir / 'epochs.csv'}")
+    if stopped:
+        return 1  # its live report says it stopped; the tables above hold what finished
     if not args.no_report:
         from reports.live import update
 

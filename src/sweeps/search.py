@@ -139,6 +139,11 @@ class SearchSweep(LaunchingSweeper):
         if not 1 <= repeats <= MAX_REPEATS:
             raise SweepError(f"hydra.sweeper.repeats must be between 1 and {MAX_REPEATS} (seeds per point), got {repeats}")
         self.repeats, self.repeat_key = repeats, str(repeat_key)
+        if repeats > 1 and self.pruner.on:
+            # A rung's decision would need every seed at that rung; a seed that stops early
+            # (patience, divergence) leaves the others paused. Not supported yet: say so.
+            raise SweepError("hydra.sweeper.repeats and hydra.sweeper.pruner cannot be combined yet: prune with one "
+                             "seed per point, then repeat the best points (repeats=N, or sweeps.lr --repeats)")
         self.live_report = live_report
         self.grid: list[list[str]] = []
         self._on_disk: dict[frozenset, tuple[RunDir, Summary]] | None = None  # runs found at the start (_evaluate)

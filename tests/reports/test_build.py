@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import reports.cache
 import reports.models
 from reports.build import build_report
 from tests.reports.synthetic import SOURCE, confusion, write_pruned_sweep, write_sweep, write_trial_log
@@ -22,6 +23,7 @@ def figure_files(index: Path) -> list[str]:
 def test_model_figures_come_from_the_run_record(tmp_path, monkeypatch):
     write_sweep(tmp_path)
     drawn = []
+    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws: [d() for d in draws])  # here, to see it
     draw = reports.models.render_confusion_matrix
     monkeypatch.setattr(reports.models, "render_confusion_matrix",
                         lambda matrix, *args, **kw: drawn.append(np.array(matrix)) or draw(matrix, *args, **kw))

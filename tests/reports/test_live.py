@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -138,3 +139,28 @@ def test_only_what_changed_is_drawn_and_an_unchanged_sweep_returns_at_once(tmp_p
     assert not redrawn & {"confusion_matrix.png", "first_layer.png", "misclassified.png"}  # the best model's: kept
     result = run_module("reports", str(sweep))
     assert result.returncode == 0 and "up to date" in result.stdout, result.stderr[-2000:]
+
+
+def test_ctrl_c_of_a_sweep_leaves_a_page_that_says_it_stopped(tmp_path):
+    """Ctrl-C reaches the whole process group, the watcher too: it must not die with the sweep
+    but write the final page, which says the sweep stopped, and exit."""
+    sweep = tmp_path / "grid"
+    env = {**os.environ, "NNSWEEP_LIVE_REPORT": "1", "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.train", "-m", "optimizer.lr=0.1,1", "net=mlp",
+                             "net.hidden=[16]", "data.train_limit=1000", "trainer.epochs=400", "trainer.progress=false",
+                             "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_until(lambda: (sweep / "report" / "index.html").is_file(), 120, "the live page")
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
+    live = sweep / "report" / "live.js"
+    wait_until(lambda: '"stopped"' in live.read_text(), 60, "live.js to say stopped")
+    page = (sweep / "report" / "index.html").read_text()
+    assert "data-live" not in page and "the sweep stopped before it finished" in page
+    watchers = subprocess.run(["pgrep", "-f", f"reports --watch {sweep}"], capture_output=True, text=True).stdout
+    assert watchers.strip() == ""  # no watcher left behind

@@ -69,6 +69,7 @@ def test_a_killed_sweep_with_repeats_resumes_to_the_same_trials(tmp_path):
     (["trainer.seed=choice(1,2)"], "leave trainer.seed out of the sweep's overrides"),
     (["hydra.sweeper.repeat_key=trainer.sed"], "this task's config has no trainer.sed"),
     (["hydra.sweeper.repeats=0"], "hydra.sweeper.repeats must be between 1 and 100"),
+    (["hydra.sweeper.pruner.method=asha", "trainer.epochs=3"], "repeats and hydra.sweeper.pruner cannot be combined"),
 ])
 def test_repeat_settings_that_cannot_work_are_one_line(tmp_path, extra, fragment):
     result = run_module("experiments.train", "-m", "hydra/sweeper=nnsweep", "optimizer.lr=interval(0.05, 0.5)", *TINY,
@@ -99,3 +100,26 @@ def test_a_killed_search_with_repeats_reuses_every_finished_run(tmp_path):
     assert strip(record(tmp_path, "cut")) == strip(record(tmp_path, "whole"))
     configs = pd.read_csv(cut / "configs.csv")
     assert configs["repeats"].tolist() == [2, 2, 2] and set(configs["seeds"]) == {"0 1"}
+
+
+def test_a_seed_trained_twice_counts_once_and_failed_repeats_rank_last():
+    """configs.csv by hand: lr 0.1 has a one-seed run (seed 0 from its config) beside seeds 0, 1
+    of a repeat; lr 1 has the best mean of the values it has, but one of its seeds failed."""
+    from reports.compare import best_vs_runner_up
+    from sweeps.collect import configurations
+
+    runs = pd.DataFrame({
+        "run": ["a", "r0", "r1", "b0", "b1"],
+        "optimizer.lr": [0.1, 0.1, 0.1, 1.0, 1.0], "lr": [0.1, 0.1, 0.1, 1.0, 1.0],
+        "trainer.seed": [None, 0, 1, 0, 1], "seed": [0, 0, 1, 0, 1],
+        "status": ["ok", "ok", "ok", "ok", "diverged"],
+        "best_val_acc": [0.90, 0.92, 0.94, 0.99, None], "final_val_acc": [0.9, 0.9, 0.9, 0.9, None],
+        "test_acc": [0.9, 0.9, 0.9, 0.9, None]})
+    configs = configurations(runs)
+    assert configs["lr"].tolist() == [0.1, 1.0]  # complete first, though 0.99 > its mean
+    first = configs.iloc[0]
+    assert first["repeats"] == 2 and first["seeds"] == "0 1"  # "a" and "r0" are both seed 0: the first by name
+    assert first["best_val_acc_mean"] == pytest.approx((0.90 + 0.94) / 2)
+    assert configs.iloc[1]["failed_repeats"] == 1
+    sentence = best_vs_runner_up(runs, configs)  # mixed seed columns (NaN and numbers) compare, no TypeError
+    assert sentence and "lr 0.1" in sentence
