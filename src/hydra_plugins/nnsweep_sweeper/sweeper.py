@@ -87,7 +87,17 @@ class PrunerConf:
 
 
 @dataclass
-class NnsweepSweeperConf:
+class EverySweeperConf:
+    """The settings of every nnsweep sweeper, grid included (listed after each one's own)."""
+
+    pruner: PrunerConf = field(default_factory=PrunerConf)
+    repeats: int = 1  # seeds per point (repeat_key = 0 .. repeats-1); the engine is told their mean
+    repeat_key: str = "trainer.seed"
+    live_report: bool = True  # report/index.html follows the sweep while it runs (NNSWEEP_LIVE_REPORT=0: off)
+
+
+@dataclass
+class NnsweepSweeperConf(EverySweeperConf):
     _target_: str = "hydra_plugins.nnsweep_sweeper.sweeper.NnsweepSweeper"
     engine: Engine = Engine.tpe
     # null: the engine's default; a setting the chosen engine does not use is refused, not ignored
@@ -102,14 +112,10 @@ class NnsweepSweeperConf:
     max_failure_rate: float = 0.5  # stop once more than this fraction of trials failed or diverged
     failure_objective: Optional[float] = None  # told for failed trials (finite); None: worst value seen so far
     params: Dict[str, str] = field(default_factory=dict)
-    pruner: PrunerConf = field(default_factory=PrunerConf)
-    repeats: int = 1  # seeds per point (repeat_key = 0 .. repeats-1); the engine is told their mean
-    repeat_key: str = "trainer.seed"
-    live_report: bool = True  # report/index.html follows the sweep while it runs (NNSWEEP_LIVE_REPORT=0: off)
 
 
 @dataclass
-class SkoptSweeperConf:
+class SkoptSweeperConf(EverySweeperConf):
     _target_: str = "hydra_plugins.nnsweep_sweeper.sweeper.SkoptSweeper"
     method: Method = Method.gp
     acq_func: AcqFunc = AcqFunc.gp_hedge  # model-based methods only
@@ -122,22 +128,14 @@ class SkoptSweeperConf:
     max_failure_rate: float = 0.5
     failure_objective: Optional[float] = None
     params: Dict[str, str] = field(default_factory=dict)
-    pruner: PrunerConf = field(default_factory=PrunerConf)
-    repeats: int = 1  # seeds per point (repeat_key = 0 .. repeats-1); the engine is told their mean
-    repeat_key: str = "trainer.seed"
-    live_report: bool = True  # report/index.html follows the sweep while it runs (NNSWEEP_LIVE_REPORT=0: off)
 
 
 @dataclass
-class GridSweeperConf:
+class GridSweeperConf(EverySweeperConf):
     _target_: str = "hydra_plugins.nnsweep_sweeper.sweeper.GridSweeper"
     max_batch_size: Optional[int] = None  # jobs handed to the launcher at once; null: the whole grid
     params: Optional[Dict[str, str]] = None  # sweeps of a config file (key: a,b,c), before the command line's
     direction: Direction = Direction.maximize  # which way the pruner ranks the objective
-    pruner: PrunerConf = field(default_factory=PrunerConf)
-    repeats: int = 1  # seeds per point (repeat_key = 0 .. repeats-1); the engine is told their mean
-    repeat_key: str = "trainer.seed"
-    live_report: bool = True  # report/index.html follows the sweep while it runs (NNSWEEP_LIVE_REPORT=0: off)
 
 
 store = ConfigStore.instance()
