@@ -183,3 +183,10 @@ def write_index(report_dir: Path, title: str, summary: str, figures: list[Figure
     path = report_dir / "index.html"
     atomic_write_text(path, page)
     return path
+
+
+def write_waiting_page(report_dir: Path, name: str, refresh_s: float) -> Path:
+    """The live page of a sweep whose first figures are not drawn yet: it reloads until they are."""
+    return write_index(report_dir, f"nnsweep report: {name}", "The sweep has started: its tables and figures "
+                       "appear here as its runs start and finish.", [], pd.DataFrame({"run": [], "status": []}), [],
+                       live=True, refresh_s=refresh_s)

@@ -147,6 +147,10 @@ def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = Fals
     fd = (stdin or sys.stdin).fileno()
     said, pending = "", b""
     write_live_js(report_dir, "running")
+    if not (report_dir / "index.html").is_file():  # the page exists from the start, before any figure
+        from reports.html import write_waiting_page
+
+        write_waiting_page(report_dir, sweep_dir.name, POLL_S)
     while True:
         started = time.monotonic()
         try:

@@ -67,14 +67,14 @@ def statuses(driver) -> dict[str, int]:
 def test_the_page_follows_a_running_sweep_and_stops_when_it_ends(tmp_path, browser):
     sweep = tmp_path / "lr"
     env = {**os.environ, "NNSWEEP_LIVE_REPORT": "1", "PYTHONPATH": str(REPO / "src")}
-    # Four runs one after the other, each a few seconds (per-sample SGD): the page has time to follow them.
-    proc = subprocess.Popen([sys.executable, "-m", "sweeps.lr", "--lrs", "0.01,0.1,0.5,2", "--epochs", "8", "--batch",
-                             "1", "--jobs", "1", "--sweep-dir", str(sweep), "data.train_limit=2000",
+    # Four runs one after the other, each several seconds (per-sample SGD): the page has time to follow them.
+    proc = subprocess.Popen([sys.executable, "-m", "sweeps.lr", "--lrs", "0.01,0.1,0.5,2", "--epochs", "12", "--batch",
+                             "1", "--jobs", "1", "--sweep-dir", str(sweep), "data.train_limit=3000",
                              "trainer.progress=false"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         index = sweep / "report" / "index.html"
-        wait_until(lambda: index.is_file(), 120, "the live page")
+        wait_until(lambda: index.is_file(), 60, "the live page")  # written as the sweep starts, before any figure
         browser.get(index.resolve().as_uri())
         seen = []
         def finished_more() -> bool:  # the page reloads by itself and shows the runs as they end

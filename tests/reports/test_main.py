@@ -29,7 +29,9 @@ def run_python(*args: str, file_size_limit: int | None = None) -> subprocess.Com
 
 
 def leftovers(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".") or p.suffix == ".tmp")
+    """Temporary files left behind (the report's lock file, which the kernel unlocks, aside)."""
+    return sorted(p.name for p in directory.iterdir() if (p.name.startswith(".") or p.suffix == ".tmp")
+                  and p.name != ".lock")
 
 
 def test_twenty_runs_of_a_thousand_epochs_report_in_bounded_memory(tmp_path):
