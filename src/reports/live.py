@@ -36,8 +36,9 @@ log = logging.getLogger("nnsweep.reports")
 STATE, LIVE_JS = "state.json", "live.js"
 POLL_S = 2.0  # how often the watcher looks at the runs, and the page reloads
 LOCK_WAIT_S = 600  # the final page of a large sweep may take minutes
+BUSY_SHARE = 3  # after a build of t seconds the next waits until 3 t after its start
 STALE_S = 30  # a live page whose heartbeat is older than this stops reloading
-RUN_FILES = ("summary.json", "model.npz", "evaluation.json", "test_errors.npz", "metrics.csv")
+RUN_FILES = ("evaluation.json", "test_errors.npz", "mean_input.npy", ".hydra/config.yaml")  # written once
 TABLES = ("runs.csv", "epochs.csv", "configs.csv")
 SWEEP_FILES = ("trials.json", "skopt_convergence.png", "skopt_objective.png", "skopt_evaluations.png")
 
@@ -53,16 +54,17 @@ def code_digest() -> str:
 
 
 def sweep_fingerprint(sweep_dir: Path) -> str:
-    """What the tables and figures are made of, as sizes and modification times (no file is
-    read): any run that starts, trains an epoch, ends or is marked changes it."""
+    """What the tables and figures are made of: each run's status (running, ok, failed, pruned
+    ...) and the sizes and times of the files written when a run ends. A run that starts, ends
+    or is marked changes it; an epoch of a running run does not: redrawing the report at every
+    epoch would take the cores its runs train on (it is redrawn as runs start and finish)."""
     parts = []
     runs = find_runs(sweep_dir)
     if not runs:  # tables without their runs (copied elsewhere): the tables are the sweep
         parts += [_stat(sweep_dir / name) for name in TABLES]
     for run in runs:
-        for name in RUN_FILES:
-            parts.append(_stat(run.path / name))
-        parts.append(str(run.is_live()))  # a run whose process died reads as interrupted
+        parts.append(f"{run.path.name} {run.status().value}")  # a run whose process died reads as interrupted
+        parts += [_stat(run.path / name) for name in RUN_FILES]
     parts += [_stat(sweep_dir / name) for name in SWEEP_FILES]
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
@@ -151,12 +153,17 @@ def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = Fals
         from reports.html import write_waiting_page
 
         write_waiting_page(report_dir, sweep_dir.name, POLL_S)
+    next_build = 0.0
     while True:
         started = time.monotonic()
         try:
-            index, built = update(sweep_dir, live=True, shared_y=shared_y)
-            if built:
-                log.info("live report updated in %.1f s: %s", time.monotonic() - started, index)
+            if started >= next_build:
+                index, built = update(sweep_dir, live=True, shared_y=shared_y)
+                if built:
+                    took = time.monotonic() - started
+                    log.info("live report updated in %.1f s: %s", took, index)
+                    # At most a third of the time drawing: the cores are the runs'..
+                    next_build = started + BUSY_SHARE * took
         except Exception as err:  # noqa: BLE001 - a live view must outlive a half-written run
             if find_runs(sweep_dir):
                 log.warning("live report not updated: %s", " ".join(str(err).split())[:300])
