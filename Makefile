@@ -54,7 +54,7 @@ report: $(STAMP) ## Collect a sweep and write its figures and index.html (only w
 	@test -n "$(SWEEP)" || { echo "nnsweep: error: say which sweep: make report SWEEP=<sweep dir>" >&2; exit 2; }
 	$(PY) -m reports $(SWEEP)
 
-test: $(STAMP) ## Run the test suite (about 6 minutes on 2 cores)
+test: $(STAMP) ## Run the test suite (about 9 minutes on 2 cores)
 	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(TESTS)
 
 bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop
