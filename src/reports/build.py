@@ -126,10 +126,11 @@ def build_report(sweep_dir: str | Path, live: bool = False, shared_y: bool = Fal
         if source.exists():
             section(name, [name], (source,), lambda figures, notes, source=source, name=name, caption=caption:
                     figures.append(copy_figure(source, out / name, caption)))
-    values = cache.get_all(sections)
-    parts = [(([Figure(**f) for f in values[p][0]], list(values[p][1])) if isinstance(p, int) else p) for p in parts]
-    portraits = run_portraits(runs, tables.sweep_dir, out, cache)
+    strips = portrait_sections(runs, tables.sweep_dir, out)
+    values = cache.get_all(sections + list(strips.values()))
     cache.save()
+    portraits = {run: name for run, name in zip(strips, values[len(sections):]) if name}
+    parts = [(([Figure(**f) for f in values[p][0]], list(values[p][1])) if isinstance(p, int) else p) for p in parts]
 
     figures = [f for part_figures, _ in parts for f in part_figures]
     notes = ([note] if note else []) + [n for _, part_notes in parts for n in part_notes]
@@ -195,22 +196,21 @@ def learning_curves_animation(runs, epochs, configs, out: Path, figures: list[Fi
                           poster="learning_curves_acc.png"))
 
 
-def run_portraits(runs, sweep_dir: Path, out: Path, cache: FigureCache) -> dict[str, str]:
-    """Run -> its portrait strip (``portraits/<n>.png``: what it thinks each class looks like),
-    for every run of the table that left a model; each drawn again only when its model changed."""
-    strips = {}
+def portrait_sections(runs, sweep_dir: Path, out: Path) -> dict[str, Section]:
+    """Run -> the section that draws its portrait strip (``portraits/<hash>.png``: what it thinks
+    each class looks like; its value the file's name, None if the model does not load), for every
+    run of the table that left a model; each drawn again only when its model changed."""
     (out / "portraits").mkdir(exist_ok=True)
+    sections = {}
     for run_name in runs["run"]:
         run = RunDir(sweep_dir / run_name)
         if not run.model_path.is_file():
             continue
         name = f"portraits/{hashlib.sha1(str(run_name).encode()).hexdigest()[:12]}.png"  # a file name, whatever the run's
         inputs = (run_name, run.model_path, run.path / MEAN_INPUT, run.path / ".hydra" / "config.yaml")
-        drawn = cache.get(f"portrait {run_name}", [name], inputs,
-                          lambda run=run, name=name: name if render_run_portraits(run, out / name) else None)
-        if drawn:
-            strips[run_name] = drawn
-    return strips
+        sections[run_name] = Section(f"portrait {run_name}", [name], inputs,
+                                     lambda run=run, name=name: name if render_run_portraits(run, out / name) else None)
+    return sections
 
 
 def copy_figure(source: Path, target: Path, caption: str) -> Figure:

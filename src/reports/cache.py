@@ -92,20 +92,10 @@ class FigureCache:
         self.used: dict[str, dict] = {}
         self.drawn: list[str] = []  # names drawn in this build (tests and the log read it)
 
-    def get(self, name: str, files: list[str], inputs: tuple, draw: Callable[[], Any]) -> Any:
-        """``draw()``'s value for ``name``: the stored one if ``inputs`` and the code are the
-        ones ``files`` were drawn with and they all exist, else ``draw()`` run now (its value
-        must be JSON: what the page says about the figure)."""
-        key = digest(self.code, name, *inputs)
-        if self._fresh(name, key):
-            return self.used[name]["value"]
-        value = draw()
-        self.used[name] = {"key": key, "files": [f for f in files if (self.report_dir / f).is_file()], "value": value}
-        self.drawn.append(name)
-        return value
-
     def get_all(self, sections: list[Section]) -> list[Any]:
-        """Each section's value, as ``get``, the stale ones drawn side by side."""
+        """Each section's ``draw()`` value (what the page says about its figures): the stored one
+        if the code and the section's inputs are the ones its files were drawn with and they all
+        exist; the stale sections are drawn now, side by side."""
         keys = [digest(self.code, s.name, *s.inputs) for s in sections]
         stale = [i for i, (s, key) in enumerate(zip(sections, keys)) if not self._fresh(s.name, key)]
         drawn = dict(zip(stale, draw_side_by_side([sections[i].draw for i in stale])))

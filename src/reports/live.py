@@ -19,6 +19,7 @@ it means the sweeper died (the page is rebuilt as a finished page that says so).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -43,9 +44,11 @@ TABLES = ("runs.csv", "epochs.csv", "configs.csv")
 SWEEP_FILES = ("trials.json", "skopt_convergence.png", "skopt_objective.png", "skopt_evaluations.png")
 
 
+@functools.lru_cache(maxsize=None)
 def code_digest() -> str:
     """The fingerprint of the code figures are drawn with (the reports, and the networks they
-    query for portraits): a new version of nnsweep redraws every figure."""
+    query for portraits): a new version of nnsweep redraws every figure. Read once per process:
+    a process keeps running the code it started with."""
     digest = hashlib.sha1()
     src = Path(__file__).resolve().parents[1]
     for path in sorted([*src.joinpath("reports").glob("*.py"), *src.joinpath("nets").glob("*.py")]):
@@ -97,18 +100,15 @@ def update(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, fo
     index = report_dir / "index.html"
     state = {"sweep": sweep_fingerprint(sweep_dir), "code": code_digest(), "live": live, "shared_y": shared_y,
              "note": note}
-    if not force and index.is_file() and _read_state(report_dir) == state and _figures_there(report_dir):
-        return index, False
-    from reports.build import build_report  # matplotlib and pandas: only when there is something to draw
-    from sweeps.collect import collect
-
-    report_dir.mkdir(exist_ok=True)
     # One writer at a time (the watcher's final page and sweeps.lr's own update meet here); the
     # second finds the report up to date.
     with exclusive_lock(report_dir, f"report {report_dir}", wait=LOCK_WAIT_S,
                         advice="another process is writing it; try again when it is done"):
         if not force and index.is_file() and _read_state(report_dir) == state and _figures_there(report_dir):
             return index, False
+        from reports.build import build_report  # matplotlib and pandas: only when there is something to draw
+        from sweeps.collect import collect
+
         (report_dir / STATE).unlink(missing_ok=True)  # a build cut short is not up to date
         if find_runs(sweep_dir):
             collect(sweep_dir)
@@ -190,11 +190,6 @@ def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = Fals
     finally:
         write_live_js(report_dir, "finished" if finished else "stopped", message)
     return 0
-
-
-def watcher_command(sweep_dir: Path) -> list[str]:
-    """The command the sweeper starts for a live report of ``sweep_dir``."""
-    return [sys.executable, "-m", "reports", "--watch", str(sweep_dir)]
 
 
 def nice() -> None:
