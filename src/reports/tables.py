@@ -12,12 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from nets.errors import NnsweepError
 from reports.style import lr_label
 from runrecord import Status
-from sweeps.collect import REPEATED_METRICS, SUMMARY_COLUMNS, configurations
+from sweeps.collect import REPEATED_METRICS, SUMMARY_COLUMNS, configurations, mean_interval
 from sweeps.collect import SETTING_COLUMNS as DERIVED_COLUMNS
 
 # Columns a grid spans beyond the last recorded epoch, to show the epoch budget: an absurd budget
@@ -212,20 +211,6 @@ def never_learned(runs: pd.DataFrame, classes: int = CLASSES) -> pd.Series:
     ended = runs["status"].astype(str).isin([Status.OK.value, Status.EARLY_STOPPED.value])
     best = pd.to_numeric(runs["best_val_acc"], errors="coerce")
     return ended & (best <= 1.0 / classes + CHANCE_MARGIN + 1e-9)
-
-
-def mean_interval(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Column-wise mean of ``samples: (n_runs, n_cols)`` (NaN where a run has no value), the 95%
-    interval of that mean from Student's t with n - 1 degrees of freedom (mean +- t * s / sqrt(n);
-    NaN with fewer than two values), and n per column: ``(mean, low, high, n)``, each (n_cols,)."""
-    finite = np.isfinite(samples)
-    n = finite.sum(axis=0)
-    total = np.where(finite, samples, 0.0).sum(axis=0)
-    mean = np.divide(total, n, out=np.full(n.shape, np.nan), where=n > 0)
-    squares = np.where(finite, (samples - mean) ** 2, 0.0).sum(axis=0)
-    sd = np.sqrt(np.divide(squares, n - 1, out=np.full(n.shape, np.nan), where=n > 1))
-    half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
-    return mean, mean - half, mean + half, n
 
 
 def run_matrix(epochs: pd.DataFrame, names, column, width: int) -> np.ndarray:

@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 from omegaconf import OmegaConf
@@ -143,8 +144,6 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
     with ``repeats``, ``seeds`` and, for each of ``REPEATED_METRICS``, its ``_mean``, ``_std``
     (n - 1 in the denominator) and the 95% interval of the mean ``_ci_low``/``_ci_high`` from
     Student's t (none with fewer than two values). Best mean validation accuracy first."""
-    from scipy import stats
-
     if runs.empty:
         return pd.DataFrame()
     named = {"run", "seed", "rung", *SUMMARY_COLUMNS, *SETTING_COLUMNS}
@@ -161,15 +160,12 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
         seeds = group[seed_column].dropna().astype(int).tolist() if seed_column in group else []
         row.update({"repeats": len(group), "seeds": " ".join(map(str, sorted(seeds)))})
         for metric in REPEATED_METRICS:
-            values = group[metric].dropna().to_numpy(dtype=float) if metric in group else []
-            mean = float(values.mean()) if len(values) else None
+            values = group[metric].dropna().to_numpy(dtype=float) if metric in group else np.empty(0)
+            mean, low, high, _ = (float(v[0]) for v in mean_interval(values.reshape(-1, 1)))
             std = float(values.std(ddof=1)) if len(values) >= 2 else None
-            low = high = None
-            if len(values) >= 2:  # seeds that agree exactly (1 digit in 500 is common) have no spread
-                low, high = (mean, mean) if std == 0 else stats.t.interval(0.95, len(values) - 1, loc=mean,
-                                                                            scale=stats.sem(values))
-            row.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_ci_low": low,
-                        f"{metric}_ci_high": high, f"{metric}_n": len(values)})
+            row.update({f"{metric}_mean": mean if len(values) else None, f"{metric}_std": std,
+                        f"{metric}_ci_low": low if len(values) >= 2 else None,
+                        f"{metric}_ci_high": high if len(values) >= 2 else None, f"{metric}_n": len(values)})
         # A configuration whose seeds did not all produce a result ranks after those whose did:
         # the mean of the survivors of a rate that diverges one time in three flatters it.
         row["failed_repeats"] = row["repeats"] - row["best_val_acc_n"]
@@ -178,6 +174,24 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
     table["_complete"] = table["failed_repeats"] == 0
     table = table.sort_values(["_complete", "best_val_acc_mean"], ascending=False, na_position="last", kind="stable")
     return table.drop(columns="_complete")
+
+
+def mean_interval(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Column-wise mean of ``samples: (n_runs, n_cols)`` (NaN where a run has no value), the 95%
+    interval of that mean from Student's t with n - 1 degrees of freedom (mean +- t * s / sqrt(n);
+    NaN with fewer than two values; the mean itself when every value is the same), and n per
+    column: ``(mean, low, high, n)``, each (n_cols,). configs.csv, the report's bands and its
+    paired comparison all take their intervals from here."""
+    finite = np.isfinite(samples)
+    n = finite.sum(axis=0)
+    total = np.where(finite, samples, 0.0).sum(axis=0)
+    mean = np.divide(total, n, out=np.full(n.shape, np.nan), where=n > 0)
+    squares = np.where(finite, (samples - mean) ** 2, 0.0).sum(axis=0)
+    sd = np.sqrt(np.divide(squares, n - 1, out=np.full(n.shape, np.nan), where=n > 1))
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
+    return mean, mean - half, mean + half, n
 
 
 def repeat_keys(sweep_dir: Path) -> tuple[str, ...]:
