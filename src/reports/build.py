@@ -24,7 +24,7 @@ from reports.heatmaps import render_lr_epoch_heatmap
 from reports.html import Figure, write_index
 from reports.live import code_digest
 from reports.compare import best_configuration, best_vs_runner_up
-from reports.models import best_finished_run, model_figures, render_run_portraits
+from reports.models import MODEL_FIGURES, best_finished_run, model_figures, render_run_portraits
 from reports.pruning import render_rungs
 from reports.search import render_parallel_coordinates
 from reports.tables import load_tables, lr_epoch_grid
@@ -33,7 +33,6 @@ from sweeps import trials as trial_log
 from sweeps.collect import describe
 
 log = logging.getLogger("nnsweep.reports")
-MODEL_FIGURES = ("digit_portraits.png", "first_layer.png", "confusion_matrix.png", "misclassified.png")
 SKOPT_PLOTS = {"skopt_convergence.png": "Bayesian search: best objective found after each trial (skopt; shown as it was optimised, maximised or minimised).",
                "skopt_objective.png": "Bayesian search: partial dependence of the fitted model on each parameter (skopt).",
                "skopt_evaluations.png": "Bayesian search: where the trials were evaluated (skopt)."}

@@ -24,6 +24,9 @@ from reports.digits import (ClassLabels, portrait_strip, render_class_portraits,
 from reports.html import Figure
 from runrecord import RunDir, RunRecordError
 
+# What model_figures writes (when it can: a run without an evaluation has no confusion matrix).
+MODEL_FIGURES = ("digit_portraits.png", "first_layer.png", "confusion_matrix.png", "misclassified.png")
+
 
 def best_finished_run(runs: pd.DataFrame, sweep_dir: Path) -> RunDir | None:
     """The best run (``runs`` is best first) that left a saved model."""

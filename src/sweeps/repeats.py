@@ -14,10 +14,10 @@ a repeat the machine failed under makes the round fail, as any job does.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, Sequence
 
 from sweeps.launch import Outcome, relative_run_dir
-from pathlib import Path
 
 REPEAT_KEY = "trainer.seed"
 
