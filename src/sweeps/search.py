@@ -393,15 +393,10 @@ class SearchSweep(LaunchingSweeper):
     def _recorded_outcomes(self, trial: dict[str, Any], space: SearchSpace,
                            sweep_dir: Path | None = None) -> list[Outcome]:
         """A recorded trial as the outcomes of its runs (one per repeat), for the progress line."""
-        outcome = _recorded_outcome(trial, space, sweep_dir)
+        overrides = space.overrides(trial["point"])
         if self.repeats == 1 or not trial.get("repeats"):
-            return [outcome]
-        return [dataclasses.replace(outcome, overrides=repeat_runs.with_seed(outcome.overrides, self.repeat_key,
-                                                                             r["seed"]),
-                                    job=r["job"], objective=r["objective"],
-                                    status=Status(r["status"]) if r["status"] in Status._value2member_map_
-                                    else outcome.status,
-                                    run_dir=(sweep_dir / r["run_dir"]) if sweep_dir and r["run_dir"] else None)
+            return [_recorded_outcome(trial, overrides, sweep_dir)]
+        return [_recorded_outcome(r, repeat_runs.with_seed(overrides, self.repeat_key, r["seed"]), sweep_dir)
                 for r in trial["repeats"]]
 
     def _check_repeat_key(self, space: SearchSpace, composed: list[DictConfig]) -> None:
@@ -533,15 +528,15 @@ class SearchSweep(LaunchingSweeper):
             raise no_result(sweep_dir, len(trials))
 
 
-def _recorded_outcome(trial: dict[str, Any], space: SearchSpace, sweep_dir: Path | None = None) -> Outcome:
-    """A trial of the log as the outcome it had, for the progress line (a status the log does
-    not know is read from whether it produced an objective)."""
+def _recorded_outcome(record: dict[str, Any], overrides: list[str], sweep_dir: Path | None = None) -> Outcome:
+    """A trial of the log, or one of its repeats, as the outcome it had, for the progress line
+    (a status the log does not know is read from whether it produced an objective)."""
     try:
-        status = Status(trial["status"])
+        status = Status(record["status"])
     except ValueError:
-        status = Status.OK if trial["objective"] is not None else Status.FAILED
-    run_dir = (sweep_dir / trial["run_dir"]) if sweep_dir is not None and trial["run_dir"] else None
-    return Outcome(space.overrides(trial["point"]), trial["job"], run_dir, status, trial["objective"])
+        status = Status.OK if record["objective"] is not None else Status.FAILED
+    run_dir = (sweep_dir / record["run_dir"]) if sweep_dir is not None and record["run_dir"] else None
+    return Outcome(overrides, record["job"], run_dir, status, record["objective"])
 
 
 def _comparable(key: str, value: Any) -> Any:
