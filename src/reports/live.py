@@ -37,7 +37,8 @@ log = logging.getLogger("nnsweep.reports")
 STATE, LIVE_JS = "state.json", "live.js"
 POLL_S = 2.0  # how often the watcher looks at the runs, and the page reloads
 LOCK_WAIT_S = 600  # the final page of a large sweep may take minutes
-BUSY_SHARE = 3  # after a build of t seconds the next waits until 3 t after its start
+BUSY_SHARE = 3  # after a build of t seconds the next waits until 3 t after its start ...
+MAX_QUIET_S = 10  # ... or 10 s: on a loaded machine (long builds) the page still follows the runs
 STALE_S = 30  # a live page whose heartbeat is older than this stops reloading
 RUN_FILES = ("evaluation.json", "test_errors.npz", "mean_input.npy", ".hydra/config.yaml")  # written once
 TABLES = ("runs.csv", "epochs.csv", "configs.csv")
@@ -162,8 +163,9 @@ def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = Fals
                 if built:
                     took = time.monotonic() - started
                     log.info("live report updated in %.1f s: %s", took, index)
-                    # At most a third of the time drawing: the cores are the runs'..
-                    next_build = started + BUSY_SHARE * took
+                    # At most a third of the time drawing while builds are quick: the cores are the
+                    # runs' (and this process is niced, so a loaded machine trains first).
+                    next_build = started + min(BUSY_SHARE * took, MAX_QUIET_S)
         except Exception as err:  # noqa: BLE001 - a live view must outlive a half-written run
             if find_runs(sweep_dir):
                 log.warning("live report not updated: %s", " ".join(str(err).split())[:300])
@@ -193,8 +195,10 @@ def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = Fals
 
 
 def nice() -> None:
-    """Drawing a figure must not slow down the training it reports on."""
+    """Drawing a figure must not slow down the training it reports on much; but not so low a
+    priority that on a busy machine the page misses the sweep (at 10, with two other processes
+    busy, the first page took 35 s: longer than a small sweep)."""
     try:
-        os.nice(10)
+        os.nice(5)
     except OSError:
         pass
