@@ -19,30 +19,10 @@ from nets.conv import Conv2D
 from nets.layers import Dense
 from nets.network import Network
 from reports.style import plt, save
-from runrecord import TestErrors
+from runrecord import ClassLabels, TestErrors
 
 TITLE_INCHES = 0.45  # above a mosaic, for its title
 LINE_INCHES = 0.16  # one line of 9-point text
-
-
-@dataclass(frozen=True)
-class ClassLabels:
-    """What a report calls the classes of a data set (``names[k]`` for label k) and one image."""
-
-    names: tuple[str, ...]
-    noun: str = "digit"
-
-    @classmethod
-    def numbered(cls, classes: int = 10, noun: str = "digit") -> "ClassLabels":
-        """The labels themselves, 0, 1, 2 ...: digits, or any set whose classes have no names."""
-        return cls(tuple(str(k) for k in range(classes)), noun)
-
-    @property
-    def plural(self) -> str:
-        return self.noun + "s"
-
-    def __getitem__(self, label: int) -> str:
-        return self.names[label] if 0 <= label < len(self.names) else str(label)
 
 
 def stretch(images: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from PIL import Image
 from nets.atomic import atomic_write
 from nets.inverse import class_portraits
 from nets.network import Network
-from reports.digits import (ClassLabels, portrait_strip, render_class_portraits, render_confusion_matrix,
+from reports.digits import (portrait_strip, render_class_portraits, render_confusion_matrix,
                             render_first_layer, render_misclassified)
 from reports.html import Figure
 from runrecord import RunDir, RunRecordError
@@ -35,21 +35,6 @@ def best_finished_run(runs: pd.DataFrame, sweep_dir: Path) -> RunDir | None:
         if run.model_path.is_file():
             return run
     return None
-
-
-def class_labels(run: RunDir, classes: int = 10) -> ClassLabels:
-    """The names of the run's ``classes`` classes and its word for one image, from its config;
-    the labels 0, 1, 2 ... and "digit" where the config does not say (runs recorded before it
-    could) or names another number of classes than the model has."""
-    try:
-        data = run.config().get("data") or {}
-    except RunRecordError:
-        data = {}
-    noun = data.get("noun") if isinstance(data.get("noun"), str) and data.get("noun") else "digit"
-    names = data.get("class_names")
-    if names is not None and len(names) == classes:
-        return ClassLabels(tuple(str(n) for n in names), noun)
-    return ClassLabels.numbered(classes, noun)
 
 
 def run_portraits(run: RunDir, network: Network) -> tuple[np.ndarray, str, bool]:
@@ -89,9 +74,9 @@ def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
         network = run.load_model(use_best=True)
     except RunRecordError as err:
         notes.append(f"No portraits or first-layer weights: {err}")
-        labels = class_labels(run)
+        labels = run.class_labels()
     else:
-        labels = class_labels(run, network.output_size)
+        labels = run.class_labels(network.output_size)
         images, method, from_mean = run_portraits(run, network)
         render_class_portraits(images, method, labels, out / "digit_portraits.png")
         start = ("" if method == "back query" else
@@ -117,7 +102,7 @@ def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
     else:
         source = evaluation.get("test_source") or "test set"
         if len(labels.names) != len(confusion):
-            labels = class_labels(run, len(confusion))
+            labels = run.class_labels(len(confusion))
         render_confusion_matrix(confusion, out / "confusion_matrix.png", source=source, labels=labels)
         figures.append(Figure("confusion_matrix.png", f"Which {labels.plural} the best model confuses ({source})."))
     if errors is None:

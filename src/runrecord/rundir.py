@@ -162,6 +162,26 @@ def _of_type(value: Any, annotation: str) -> bool:
     return isinstance(value, str)  # str, Status
 
 
+@dataclass(frozen=True)
+class ClassLabels:
+    """What a run's data set calls its classes (``names[k]`` for label k) and one image."""
+
+    names: tuple[str, ...]
+    noun: str = "digit"
+
+    @classmethod
+    def numbered(cls, classes: int = 10, noun: str = "digit") -> "ClassLabels":
+        """The labels themselves, 0, 1, 2 ...: digits, or any set whose classes have no names."""
+        return cls(tuple(str(k) for k in range(classes)), noun)
+
+    @property
+    def plural(self) -> str:
+        return self.noun + "s"
+
+    def __getitem__(self, label: int) -> str:
+        return self.names[label] if 0 <= label < len(self.names) else str(label)
+
+
 class RunDir:
     """The files of one run, in ``path``."""
 
@@ -240,6 +260,20 @@ class RunDir:
         if not isinstance(cfg, dict):
             raise RunRecordError(f"{path} does not hold a config; restore it or retrain the run")
         return OmegaConf.create(cfg)
+
+    def class_labels(self, classes: int = 10) -> ClassLabels:
+        """The names of the run's ``classes`` classes and its word for one image, from its config
+        (``data.class_names``, ``data.noun``); the labels 0, 1, 2 ... and "digit" where the config
+        does not say (runs recorded before it could) or names another number of classes."""
+        try:
+            data = self.config().get("data") or {}
+        except RunRecordError:
+            data = {}
+        noun = data.get("noun") if isinstance(data.get("noun"), str) and data.get("noun") else "digit"
+        names = data.get("class_names")
+        if names is not None and len(names) == classes:
+            return ClassLabels(tuple(str(n) for n in names), noun)
+        return ClassLabels.numbered(classes, noun)
 
     def overrides(self) -> list[str]:
         """The overrides that define the run, bookkeeping ones included."""

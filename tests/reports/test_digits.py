@@ -7,7 +7,8 @@ import pytest
 import reports.digits
 from nets.architectures import lenet5, mlp
 from nets.network import Network
-from reports.digits import ClassLabels, mosaic, render_confusion_matrix, render_first_layer, render_misclassified
+from runrecord import ClassLabels
+from reports.digits import mosaic, render_confusion_matrix, render_first_layer, render_misclassified
 import runrecord  # its TestErrors, by module: pytest would try to collect a name starting with Test
 from tests.reports.synthetic import confusion
 

@@ -12,7 +12,7 @@ import reports.digits
 from nets.architectures import mlp
 from nets.checkpoint import save_checkpoint
 from nets.network import Network
-from reports.models import class_labels, model_figures, render_run_portraits
+from reports.models import model_figures, render_run_portraits
 from runrecord import RunDir
 from tests.experiments.conftest import compose_config
 from tests.reports.synthetic import write_run_record
@@ -69,7 +69,7 @@ def test_model_figures_use_the_class_names_of_the_runs_data(tmp_path, drawn_text
     run = RunDir(tmp_path / "run")
     write_run_record(run)  # mistakes: true 0..4, said 1..5
     run.write_config(compose_config(["data=fashion"]), ["data=fashion"])
-    assert class_labels(run).names == tuple(FASHION) and class_labels(run).plural == "items"
+    assert run.class_labels().names == tuple(FASHION) and run.class_labels().plural == "items"
     notes = []
     captions = " ".join(f.caption for f in model_figures(run, tmp_path, notes))
     assert "each item looks like" in captions and "Which items" in captions and "digit" not in captions
@@ -85,9 +85,9 @@ def test_model_figures_use_the_class_names_of_the_runs_data(tmp_path, drawn_text
 def test_runs_that_name_no_classes_are_digits_0_to_9(tmp_path, drawn_texts):
     run = RunDir(tmp_path / "run")
     write_run_record(run)  # no config at all: recorded before the data config named its classes
-    assert class_labels(run).names == tuple("0123456789") and class_labels(run).noun == "digit"
+    assert run.class_labels().names == tuple("0123456789") and run.class_labels().noun == "digit"
     model_figures(run, tmp_path, [])
     assert "true 0, said 1\n90% sure" in drawn_texts["misclassified.png"]
     assert {"predicted digit", "true digit"} <= set(drawn_texts["confusion_matrix.png"])
     run.write_config(compose_config(["data.class_names=[a,b]"]), [])  # two names for ten classes: numbers
-    assert class_labels(run).names == tuple("0123456789")
+    assert run.class_labels().names == tuple("0123456789")
