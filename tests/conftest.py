@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: the embedded data set (read once) and a gradient checker."""
+"""Fixtures shared by the whole suite: the embedded data set (read once), a gradient checker and a
+headless browser (``browser``, from tests/browser.py)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from nets.data.datasets import load_dataset
+from tests.browser import browser  # noqa: F401 (a fixture, for every test module)
 
 # A shell starts a background job (`make test &`, a CI step run that way) with SIGINT ignored, and
 # an ignored signal stays ignored in every program started from it: the Ctrl-C tests' commands

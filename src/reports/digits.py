@@ -10,7 +10,6 @@ given as arrays: the caller queries the model (``nets.inverse``) or reads what t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

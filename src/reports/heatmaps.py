@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib import colors, transforms
 from matplotlib.lines import Line2D
 
-from reports.style import CMAP_ACCURACY, CMAP_GAP, MISSING_COLOUR, lr_label, plt, save
+from reports.style import CMAP_ACCURACY, CMAP_GAP, MISSING_COLOUR, plt, save
 from runrecord import Status
 from reports.tables import LrEpochGrid
 

@@ -3,57 +3,23 @@ figures drawn only when their inputs change, and an unchanged sweep answered at 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-import pytest
 
 from reports.build import build_report
 from reports.live import STALE_S, update, write_live_js
 import pandas as pd
 
 from tests.experiments.conftest import REPO, run_module
+from tests.browser import needs_browser, wait_until
 from tests.reports.synthetic import write_sweep
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-needs_browser = pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
-                                   reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--allow-file-access-from-files", "--disable-background-networking", "--no-first-run"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def body(driver, name: str) -> str | None:
     return driver.execute_script(f"return document.body ? document.body.dataset[{name!r}] || null : null")
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def statuses(driver) -> dict[str, int]:

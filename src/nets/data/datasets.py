@@ -56,6 +56,15 @@ def scale_inputs(images: np.ndarray, scaling: str = "unit") -> np.ndarray:
     raise ValueError(f"unknown input scaling {scaling!r}; choose one of {', '.join(SCALINGS)}")
 
 
+
+def unscale_inputs(x: np.ndarray, scaling: str = "unit") -> np.ndarray:
+    """The inverse of ``scale_inputs``: scaled inputs back to uint8 pixels (to show them)."""
+    if scaling == "rashid":
+        x = (x - np.float32(0.01)) / np.float32(0.99)
+    elif scaling != "unit":
+        raise ValueError(f"unknown input scaling {scaling!r}; choose one of {', '.join(SCALINGS)}")
+    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+
 def stratified_split(labels: np.ndarray, val_size: int, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Index arrays (train, val, test) with every class in the same proportion in each part.
 

@@ -8,6 +8,7 @@ cannot hold a digit (not an image, blank, animated, absurdly large or tiny) with
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from scipy import ndimage
@@ -21,30 +22,36 @@ INK_LEVEL = 0.2  # fraction of the darkest-to-lightest range that counts as ink 
 
 
 def load_grey(path: str | Path) -> np.ndarray:
-    """The image as float grey levels in [0, 1] (1 = white), whatever its mode or bit depth."""
-    from PIL import Image, UnidentifiedImageError
-
+    """The image file as float grey levels in [0, 1] (1 = white), whatever its mode or bit depth."""
     path = Path(path)
     if not path.exists():
         raise DataFormatError(f"image {path} does not exist")
     if not path.is_file():
         raise DataFormatError(f"image {path} is not a file; give the path of a PNG or JPEG of one digit")
+    return decode_grey(path, f"image {path}")
+
+
+def decode_grey(source: str | Path | BinaryIO, name: str = "image") -> np.ndarray:
+    """A path or an open binary file (an uploaded PNG) as float grey levels in [0, 1] (1 = white);
+    ``name`` is what the errors call it."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with Image.open(path) as img:
+        with Image.open(source) as img:
             w, h = img.size
             if w * h > MAX_PIXELS:
-                raise DataFormatError(f"image {path} is {w}x{h} pixels, too large; crop it to the digit or scale it down")
+                raise DataFormatError(f"{name} is {w}x{h} pixels, too large; crop it to the digit or scale it down")
             if min(w, h) < MIN_SIDE:
-                raise DataFormatError(f"image {path} is {w}x{h} pixels; a digit needs at least {MIN_SIDE}x{MIN_SIDE}")
+                raise DataFormatError(f"{name} is {w}x{h} pixels; a digit needs at least {MIN_SIDE}x{MIN_SIDE}")
             if getattr(img, "n_frames", 1) > 1:
-                raise DataFormatError(f"image {path} is animated ({img.n_frames} frames); save the frame with the digit as PNG")
+                raise DataFormatError(f"{name} is animated ({img.n_frames} frames); save the frame with the digit as PNG")
             if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):  # 16/32-bit grey
                 a = np.asarray(img, dtype=np.float64)
                 return a / (65535.0 if a.max() > 255 else 255.0)
             if img.mode == "F":
                 a = np.asarray(img, dtype=np.float64)
                 if not np.isfinite(a).all():
-                    raise DataFormatError(f"image {path} holds NaN or infinite pixel values; save it as 8-bit PNG")
+                    raise DataFormatError(f"{name} holds NaN or infinite pixel values; save it as 8-bit PNG")
                 return (a - a.min()) / max(a.max() - a.min(), 1e-12)
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
                 # Transparent drawings: what is transparent is paper, so lay them on white.
@@ -52,10 +59,12 @@ def load_grey(path: str | Path) -> np.ndarray:
                 white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 img = Image.alpha_composite(white, rgba)
             return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
-    except (UnidentifiedImageError, Image.DecompressionBombError) as err:
-        raise DataFormatError(f"{path} is not a readable image ({err}); use a PNG or JPEG of one digit") from None
+    except UnidentifiedImageError:
+        raise DataFormatError(f"{name} is not a readable image (no format Pillow knows); use a PNG or JPEG of one digit") from None
+    except Image.DecompressionBombError as err:
+        raise DataFormatError(f"{name} is not a usable image ({err}); use a PNG or JPEG of one digit") from None
     except OSError as err:
-        raise DataFormatError(f"image {path} could not be read ({err}); is it truncated?") from None
+        raise DataFormatError(f"{name} could not be read ({err}); is it truncated?") from None
 
 
 def mnist_style(grey: np.ndarray, source: str = "image") -> np.ndarray:
