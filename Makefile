@@ -18,11 +18,14 @@ EPOCHS ?= 15## sweep-lr: epochs per run
 BATCH ?= 1## sweep-lr: mini-batch size
 ARGS ?=## sweep-lr: more options and Hydra overrides for every run, e.g. ARGS='optimizer=momentum trainer.seed=1'
 SWEEP ?=## report: the sweep directory to report on
+RUN ?=## draw: the run to serve (default: the draw page's own model, results/draw/lenet5-augmented, trained first: about 20 s)
+COMPARE ?= results/sweep-lr## draw: runs, or sweeps whose 3 best runs the page offers beside it (those that exist)
+PORT ?= 8787## draw: the port on 127.0.0.1 (0: any free one)
 TESTS ?=## test: what pytest runs, e.g. TESTS=tests/sweeps or TESTS='-k resume' (default: everything)
 TEST_WORKERS ?= 2## test: test files run at once (pytest-xdist; 1 runs them one by one)
 PYTHON ?= python3## setup: the Python (3.11 or later) that .venv is made from
 
-.PHONY: help setup lock test bench bench-sweep bench-report clean sweep-lr report
+.PHONY: help setup lock test bench bench-sweep bench-report bench-draw clean sweep-lr report draw
 
 help: ## List the targets, each with the variables it takes
 	@awk 'BEGIN { FS = "## " } \
@@ -54,6 +57,16 @@ report: $(STAMP) ## Collect a sweep and write its figures and index.html (only w
 	@test -n "$(SWEEP)" || { echo "nnsweep: error: say which sweep: make report SWEEP=<sweep dir>" >&2; exit 2; }
 	$(PY) -m reports $(SWEEP)
 
+# The draw page's model when RUN is not given: the recipe +experiment=draw, trained once (a finished
+# run is reused as it is). Paths are quoted for Hydra: a sweep's run directories hold "," and "=".
+DRAW_RUN := results/draw/lenet5-augmented
+comma := ,
+quoted = $(subst ' ','$(comma)',$(patsubst %,'%',$(1)))
+draw: $(STAMP) ## Draw a digit and watch the network answer; browse its test set with its answers (a page on 127.0.0.1)
+	$(if $(RUN),,$(PY) -m experiments.train +experiment=draw resume=true hydra.run.dir=$(DRAW_RUN))
+	$(PY) -m experiments.serve "run='$(or $(RUN),$(DRAW_RUN))'" port=$(PORT) \
+	  $(if $(wildcard $(COMPARE)),"compare=[$(call quoted,$(wildcard $(COMPARE)))]")
+
 test: $(STAMP) ## Run the test suite (about 9 minutes on 2 cores)
 	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(TESTS)
 
@@ -62,6 +75,9 @@ bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a 
 
 bench-sweep: $(STAMP) ## Random search with and without pruning, and random vs GP vs TPE (3 seeds; about 5 minutes)
 	$(PY) -m bench.sweep
+
+bench-draw: $(STAMP) ## Draw the test suite's 40 hand-drawn digits on the draw page with make draw's model; screenshots in docs/
+	$(PY) -m bench.draw_page
 
 bench-report: $(STAMP) ## Time the report of make sweep-lr: full, a live update after one run, an unchanged sweep
 	$(PY) -m bench.report

@@ -4,7 +4,7 @@ import pytest
 
 from tests.experiments.conftest import run_module
 
-ENTRYPOINTS = ["experiments.train", "experiments.evaluate", "experiments.predict", "sweeps.lr", "sweeps.collect",
+ENTRYPOINTS = ["experiments.train", "experiments.evaluate", "experiments.predict", "experiments.serve", "sweeps.lr", "sweeps.collect",
                "reports"]
 
 

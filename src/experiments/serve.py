@@ -1,0 +1,180 @@
+"""Draw a digit and watch a trained network answer; look through its test set with its answers:
+``python -m experiments.serve run=<run dir> [compare=<runs or sweeps>] [port=8787] [host=127.0.0.1]``.
+
+Serves the pages and JSON API of ``experiments.webapp`` on this machine only (127.0.0.1) unless
+``host=`` names another address. ``compare=`` adds runs the pages can switch to or compare with:
+run directories, or sweep directories (and folders of sweeps, e.g. ``results``) whose ``best``
+finished runs each are offered. ``test=<IDX dir>`` shows another test set in the viewer, e.g. the
+official MNIST test set for a model trained on the embedded digits.
+"""
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, ListConfig
+
+from experiments.build import ConfigError
+from experiments.cli import exits_on_bad_input, program_name, run_command
+from experiments.evaluate import QUIET_LOGGING, quiet_hydra
+from experiments.predict import Classifier
+from experiments.webapp import ServedRun, create_app, quiet_request_log
+from runrecord import RunDir, RunRecordError, Status, find_runs
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class ServeConfig:
+    defaults: List[Any] = field(default_factory=lambda: list(QUIET_LOGGING))
+    run: str = MISSING  # the training run the pages open with
+    compare: Any = field(default_factory=list)  # more runs, or sweeps whose best runs are offered
+    best: int = 3  # runs offered from each sweep in compare
+    test: Optional[str] = None  # an IDX test set directory for the viewer instead of each run's test split
+    host: str = "127.0.0.1"  # another address serves the page to other machines (no login!)
+    port: int = 8787  # 0: any free port
+    hydra: Any = field(default_factory=lambda: quiet_hydra(
+        program_name("experiments.serve"),
+        program_name("experiments.serve") + " run=<run dir> [compare=[<run or sweep dir>,...]] [best=3]\n"
+        "    [test=<IDX test dir>] [port=8787] [host=127.0.0.1]\n"
+        "Serves a page to draw a digit and see the run's answer (/draw), the run's test images with its\n"
+        "answers (/viewtest), and their JSON API (/api/...), on this machine until Ctrl-C.\n"))
+
+
+ConfigStore.instance().store(name="serve", node=ServeConfig)
+
+
+def usable_run(path: str | Path, role: str = "run") -> RunDir:
+    """The run directory at ``path``, refused with one line if it cannot be served: missing, not
+    a run, no model, or still being trained (its model is rewritten every epoch)."""
+    run = RunDir(path)
+    if not run.path.exists():
+        raise RunRecordError(f"{role} {run.path} does not exist; give the directory of a trained run")
+    if not run.exists():
+        raise RunRecordError(f"{role} {run.path} is not a training run directory (no .hydra/config.yaml); "
+                             "give the directory of a trained run, e.g. one inside results/")
+    if not run.model_path.is_file():
+        raise RunRecordError(f"{role} {run.path} holds no model (model.npz); train it first")
+    if run.is_live() or run.status() == Status.RUNNING:
+        raise RunRecordError(f"{role} {run.path} is being trained right now; serve it when its training has ended")
+    return run
+
+
+def offered_runs(paths: list[str], best: int) -> list[tuple[RunDir, str]]:
+    """The runs ``compare=`` names, with short names: a run directory as it is; below any other
+    directory, the ``best`` finished runs of each sweep by validation accuracy, named by their
+    sweep and the settings that tell them apart."""
+    offered = []
+    for path in paths:
+        if RunDir(path).exists():
+            offered.append((usable_run(path, "compare run"), str(path)))
+            continue
+        if not Path(path).is_dir():
+            raise RunRecordError(f"compare: {path} does not exist; give run directories or sweep directories")
+        sweeps: dict[Path, list[RunDir]] = defaultdict(list)
+        for run in find_runs(path):
+            sweeps[run.path.parent].append(run)
+        for sweep, runs in sorted(sweeps.items()):
+            scored = []
+            for run in runs:
+                summary = _summary_or_none(run)
+                if summary and summary.status == Status.OK and summary.best_val_acc is not None and run.model_path.is_file():
+                    scored.append((summary.best_val_acc, run))
+            scored.sort(key=lambda pair: -pair[0])
+            differing = _differing_overrides(runs)
+            for acc, run in scored[:best]:
+                settings = ",".join(o for o in run.defining_overrides() if o.split("=")[0] in differing)
+                offered.append((run, f"{sweep.name}: {settings or run.path.name}"))
+    return offered
+
+
+def _summary_or_none(run: RunDir):
+    try:
+        return run.read_summary()
+    except RunRecordError:
+        return None
+
+
+def _differing_overrides(runs: list[RunDir]) -> set[str]:
+    """The override keys whose values differ between the runs of one sweep."""
+    values: dict[str, set[str]] = defaultdict(set)
+    for run in runs:
+        for override in run.defining_overrides():
+            key, _, value = override.partition("=")
+            values[key].add(value)
+    return {key for key, seen in values.items() if len(seen) > 1 or len(runs) == 1}
+
+
+def load_runs(run: str, compare: list[str], best: int) -> list[ServedRun]:
+    main = usable_run(run)
+    served = [ServedRun(Classifier(main.path), str(run))]
+    seen = {main.path.resolve()}
+    for other, name in offered_runs(compare, best):
+        if other.path.resolve() not in seen:
+            seen.add(other.path.resolve())
+            served.append(ServedRun(Classifier(other.path), name))
+    return served
+
+
+def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = None) -> None:
+    """Serve the pages until Ctrl-C (or SIGTERM)."""
+    from werkzeug.serving import make_server
+
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port={port} is not a port; give 1..65535, or port=0 for any free one")
+    if host not in LOCAL_HOSTS:
+        print(f"nnsweep: warning: serving on {host}: anyone who can reach this machine there can use the page "
+              "and its API (there is no login); the default host=127.0.0.1 serves this machine only",
+              file=sys.stderr, flush=True)
+    # Bound here, not by werkzeug: it prints its own lines and exits 1 when the port is taken.
+    try:
+        listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is in use (another page still running?); "
+                              "give port=<another>, or port=0 for any free one") from None
+        raise ConfigError(f"cannot serve on {host}:{port} ({err.strerror or err}); give another host= or port=") from None
+    with listening:
+        server = make_server(host, port, create_app(runs, test_dir), threaded=True, fd=listening.fileno())
+        shown = f"[{host}]" if ":" in host else host
+        address = f"http://{shown}:{server.socket.getsockname()[1]}"
+        print(f"nnsweep: draw a digit at {address}/draw, the test set at {address}/viewtest "
+              f"({len(runs)} run{'s' if len(runs) > 1 else ''}; Ctrl-C stops)", flush=True)
+        restore = quiet_request_log()
+        try:
+            server.serve_forever(poll_interval=0.2)  # werkzeug's returns quietly on Ctrl-C
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+            restore()
+    print("nnsweep: stopped serving", flush=True)
+
+
+@hydra.main(version_base="1.3", config_path=None, config_name="serve")
+@exits_on_bad_input
+def hydra_main(cfg: DictConfig) -> None:
+    if not str(cfg.run).strip():
+        raise ConfigError("say which run: run=<run dir> (make draw serves the draw page's own model)")
+    compare = [str(c) for c in cfg.compare] if isinstance(cfg.compare, ListConfig) else (
+        [str(cfg.compare)] if cfg.compare not in (None, "") else [])
+    if cfg.best < 1:
+        raise ConfigError(f"best={cfg.best}: give how many runs of each sweep to offer, 1 or more")
+    if cfg.test is not None and not Path(cfg.test).is_dir():
+        raise ConfigError(f"test={cfg.test} is not a directory; give a directory of IDX test files (t10k-*)")
+    serve(load_runs(str(cfg.run), compare, int(cfg.best)), str(cfg.host), int(cfg.port), cfg.test)
+
+
+def main() -> None:
+    run_command(hydra_main, hydra_config="serve")
+
+
+if __name__ == "__main__":
+    main()

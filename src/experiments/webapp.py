@@ -1,0 +1,258 @@
+"""The draw-a-digit page, the test-set viewer and the JSON API they use (``experiments.serve``
+starts it). A Flask application over a list of trained runs (``experiments.predict.Classifier``):
+
+    GET  /draw, /viewtest                 the two pages (static files in experiments/web/)
+    GET  /api/runs                        the runs served: id, name, classes, accuracies
+    POST /api/predict?run=0&top=3         body: an image (PNG, JPEG ...) of one drawn digit, or
+                                          JSON {"pixels": [784 values in 0..1]} of a 28x28 image
+                                          that is already MNIST-style; answers the top classes and
+                                          the 28x28 input the network saw
+    GET  /api/test?run=0&page=1&per_page=60&show=all|mistakes&label=3&order=index|confidence
+                                          the run's test images with its answers, a page at a time
+    GET  /api/test/<index>?run=0          one test image with all the run's outputs for it
+
+Bad input (no image, an unreadable or blank one, a body over 1 MB, a wrong number of values, an
+unknown run or page) is a 400 with ``{"error": "<one line>"}``; the server goes on serving.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from flask import Flask, jsonify, redirect, request
+from PIL import Image
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from experiments.evaluate import load_run_test_set
+from experiments.predict import Classifier
+from nets.data.datasets import unscale_inputs
+from nets.data.digit_image import FIELD, decode_grey
+from nets.data.readers import DataFormatError
+from nets.errors import NnsweepError
+
+WEB = Path(__file__).resolve().parent / "web"
+MAX_BODY = 1_000_000  # bytes: a 280x280 drawing as PNG is 5-20 KB
+MAX_PER_PAGE = 500
+ORDERS = ("index", "confidence")
+SHOWS = ("all", "mistakes")
+
+
+class ApiError(NnsweepError):
+    """A request the API cannot answer; its message is the 400's one line."""
+
+
+@dataclass
+class ServedRun:
+    """One run the page offers: its classifier, a short name, and the path it was loaded from."""
+
+    classifier: Classifier
+    name: str
+
+    def describe(self, run_id: int) -> dict[str, Any]:
+        run = self.classifier.run
+        summary = run.read_summary()
+        return {"id": run_id, "name": self.name, "path": str(run.path), "kind": self.classifier.kind,
+                "classes": list(self.classifier.labels.names), "noun": self.classifier.labels.noun,
+                "val_acc": summary.best_val_acc if summary else None,
+                "test_acc": summary.test_acc if summary else None}
+
+
+@dataclass(frozen=True)
+class TestAnswers:
+    """A run's test images (uint8, as shown) with its outputs for each, computed once."""
+
+    source: str
+    pixels: np.ndarray  # (n, 784) uint8, ink bright
+    labels: np.ndarray  # (n,)
+    outputs: np.ndarray  # (n, classes)
+
+    @property
+    def answers(self) -> np.ndarray:
+        return self.outputs.argmax(axis=1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self.outputs.max(axis=1)
+
+
+def png_data_url(pixels: np.ndarray) -> str:
+    """A square uint8 image ``(side*side,)`` as a ``data:`` URL (the pages load nothing else)."""
+    side = math.isqrt(pixels.size)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.reshape(side, side), mode="L").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    text = request.args.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ApiError(f"{name}={text!r} is not a whole number; give {name}={low}..{high}") from None
+    if not low <= value <= high:
+        raise ApiError(f"{name}={value} is out of range; give {name}={low}..{high}")
+    return value
+
+
+def _choice_arg(name: str, choices: tuple[str, ...]) -> str:
+    value = request.args.get(name) or choices[0]
+    if value not in choices:
+        raise ApiError(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _ink_from_request(classifier: Classifier) -> np.ndarray:
+    """The ``(784,)`` ink the network sees, from the request body: an image to prepare the MNIST
+    way, or JSON pixels taken as they are."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise RequestEntityTooLarge()
+    body = request.get_data(cache=True)
+    if not body:
+        raise ApiError("the request has no body; POST a PNG of the drawing, or JSON {\"pixels\": [784 values]}")
+    if request.mimetype == "application/json":
+        data = request.get_json(silent=True)
+        pixels = data.get("pixels") if isinstance(data, dict) else data
+        if not isinstance(pixels, list):
+            raise ApiError("the JSON body must be {\"pixels\": [784 values in 0..1]} (a 28x28 image, row by row)")
+        try:
+            ink = np.asarray(pixels, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise ApiError("pixels must be a flat list of numbers in 0..1") from None
+        n_inputs = FIELD * FIELD
+        if ink.size != n_inputs or len(pixels) != n_inputs:
+            raise ApiError(f"pixels has {len(pixels)} values; give {n_inputs} (a 28x28 image, row by row)")
+        if not np.isfinite(ink).all() or ink.min() < 0 or ink.max() > 1:
+            raise ApiError("pixels must lie in 0..1 (0 background, 1 ink); divide 0-255 pixel values by 255")
+        return ink.astype(np.float32)
+    try:
+        return classifier.prepare(decode_grey(io.BytesIO(body), "the posted image"), "the drawing")
+    except DataFormatError as err:
+        raise ApiError(str(err)) from None
+
+
+def create_app(runs: list[ServedRun], test_dir: str | Path | None = None) -> Flask:
+    """The application serving ``runs`` (the first is the one the pages open with); viewtest
+    shows each run's own test split, or the IDX test set in ``test_dir``."""
+    app = Flask(__name__, static_folder=str(WEB), static_url_path="/static")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.sort_keys = False
+    tests: dict[int, TestAnswers] = {}
+    tests_lock = threading.Lock()
+
+    def served(default: int = 0) -> tuple[int, ServedRun]:
+        run_id = _int_arg("run", default, 0, len(runs) - 1)
+        return run_id, runs[run_id]
+
+    def test_answers(run_id: int) -> TestAnswers:
+        with tests_lock:  # loaded once per run, on first use: the draw page alone never needs it
+            if run_id not in tests:
+                classifier = runs[run_id].classifier
+                data, source = load_run_test_set(classifier.run, test_dir)
+                x = data.x.reshape(len(data), -1)
+                pixels = unscale_inputs(x, classifier.scaling)
+                outputs = classifier.outputs(pixels.astype(np.float32) / 255.0)
+                tests[run_id] = TestAnswers(source, pixels, np.asarray(data.labels), outputs)
+            return tests[run_id]
+
+    @app.errorhandler(ApiError)
+    def bad_request(err: ApiError):
+        return jsonify(error=" ".join(str(err).split())), 400
+
+    @app.errorhandler(NnsweepError)
+    def server_side(err: NnsweepError):  # e.g. the run's test set cannot be read: not the request's fault
+        return jsonify(error=" ".join(str(err).split())), 500
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        if isinstance(err, RequestEntityTooLarge):
+            return jsonify(error=f"the body is over {MAX_BODY // 1_000_000} MB; a drawing of one digit is a "
+                                 "few KB, so send a smaller image"), 400
+        if not request.path.startswith("/api/"):
+            return err
+        if err.code == 404:
+            return jsonify(error=f"no API at {request.path}; the API is GET /api/runs, POST /api/predict, "
+                                 "GET /api/test and GET /api/test/<index>"), 404
+        if err.code == 405:
+            return jsonify(error=f"{request.method} {request.path} is not allowed; POST /api/predict, GET the others"), 405
+        return jsonify(error=" ".join(f"{err.name}: {err.description}".split())), err.code
+
+    @app.get("/")
+    def index():
+        return redirect("/draw")
+
+    @app.get("/draw")
+    def draw_page():
+        return app.send_static_file("draw.html")
+
+    @app.get("/viewtest")
+    def viewtest_page():
+        return app.send_static_file("viewtest.html")
+
+    @app.get("/api/runs")
+    def api_runs():
+        return jsonify(runs=[r.describe(i) for i, r in enumerate(runs)])
+
+    @app.post("/api/predict")
+    def api_predict():
+        run_id, run = served()
+        classifier = run.classifier
+        top = _int_arg("top", min(3, classifier.classes), 1, classifier.classes)
+        ink = _ink_from_request(classifier)
+        row = classifier.outputs(ink[None, :])[0]
+        return jsonify(run=run_id, kind=classifier.kind,
+                       top=[{"class": k, "label": classifier.labels[k], "value": v} for k, v in classifier.best(row, top)],
+                       input=[round(float(v), 3) for v in ink])
+
+    @app.get("/api/test")
+    def api_test():
+        run_id, run = served()
+        answers = test_answers(run_id)
+        per_page = _int_arg("per_page", 60, 1, MAX_PER_PAGE)
+        show, order = _choice_arg("show", SHOWS), _choice_arg("order", ORDERS)
+        label = _int_arg("label", -1, -1, run.classifier.classes - 1)
+        wrong = answers.answers != answers.labels
+        chosen = np.flatnonzero((wrong if show == "mistakes" else np.ones_like(wrong))
+                                & ((answers.labels == label) if label >= 0 else True))
+        if order == "confidence":  # least confident first; ties in index order
+            chosen = chosen[np.argsort(answers.confidence[chosen], kind="stable")]
+        pages = max(1, math.ceil(len(chosen) / per_page))
+        page = _int_arg("page", 1, 1, pages)
+        shown = chosen[(page - 1) * per_page : page * per_page]
+        return jsonify(run=run_id, source=answers.source, images=len(answers.labels), mistakes=int(wrong.sum()),
+                       accuracy=float(1 - wrong.mean()) if len(wrong) else None, count=int(len(chosen)),
+                       page=page, pages=pages, per_page=per_page,
+                       items=[_test_item(answers, int(i)) for i in shown])
+
+    @app.get("/api/test/<int:index>")
+    def api_test_image(index: int):
+        run_id, run = served()
+        answers = test_answers(run_id)
+        if not 0 <= index < len(answers.labels):
+            raise ApiError(f"test image {index} does not exist; there are {len(answers.labels)} (0..{len(answers.labels) - 1})")
+        return jsonify(run=run_id, kind=run.classifier.kind, **_test_item(answers, index),
+                       outputs=[float(v) for v in answers.outputs[index]])
+
+    return app
+
+
+def _test_item(answers: TestAnswers, index: int) -> dict[str, Any]:
+    return {"index": index, "label": int(answers.labels[index]), "answer": int(answers.answers[index]),
+            "confidence": float(answers.confidence[index]), "image": png_data_url(answers.pixels[index])}
+
+
+def quiet_request_log() -> Callable[[], None]:
+    """Werkzeug logs every request; the draw page asks several times a second while drawing."""
+    import logging
+
+    logger = logging.getLogger("werkzeug")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    return lambda: logger.setLevel(level)
