@@ -81,13 +81,13 @@ def page_state(driver, name: str) -> str | None:
     return driver.execute_script(f"return document.body.dataset[{name!r}] || null")
 
 
-def draw_and_wait(driver, strokes, stroke_by_stroke: bool = True) -> dict[str, list[tuple[str, float]]]:
-    """Draw a digit, waiting for the answer to each stroke (or only to the whole digit, drawn at
-    full speed); the answers shown, by run: (class, value), best first."""
+def draw_and_wait(driver, strokes, stroke_by_stroke: bool = True, kind: str = "pen") -> dict[str, list[tuple[str, float]]]:
+    """Draw a digit with a ``kind`` pointer, waiting for the answer to each stroke (or only to the
+    whole digit, drawn at full speed); the answers shown, by run: (class, value), best first."""
     groups = [[stroke] for stroke in strokes] if stroke_by_stroke else [strokes]
     done = 0
     for group in groups:
-        draw_strokes(driver, "pad", group, move_ms=10 if stroke_by_stroke else 0)
+        draw_strokes(driver, "pad", group, kind=kind, move_ms=10 if stroke_by_stroke else 0)
         done += len(group)
         wait_until(lambda: page_state(driver, "answeredStrokes") == str(done)
                    and page_state(driver, "state") in ("answered", "error"), 15, f"the answer to stroke {done}")

@@ -208,7 +208,13 @@ def precheck(config_name: str, argv: list[str]) -> None:
     except NnsweepError as err:
         fail(str(err))
     except Exception as err:  # Hydra raises several unrelated types; all mean bad input here
-        fail(fold_hydra_message(_message_chain(err)))
+        message = fold_hydra_message(_message_chain(err))
+        unquoted = next((a for a in args if "=" in a.partition("=")[2] and a.partition("=")[2][:1] not in "'\"["), None)
+        if unquoted is not None and "mismatched input '='" in message:
+            key, _, value = unquoted.partition("=")
+            message = (f"{unquoted}: a value with = or , in it (a sweep's run directory) must be quoted for Hydra: "
+                       f"{key}='{value}' (in a shell: \"{key}='{value}'\")")
+        fail(message)
     finally:
         GlobalHydra.instance().clear()
 

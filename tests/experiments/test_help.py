@@ -26,3 +26,14 @@ def test_hydra_flags_that_cannot_work_are_one_line(args, line):
     """Hydra itself raises a bare ValueError (a traceback) for these."""
     result = run_module("experiments.train", *args)
     assert result.returncode == 2 and result.stderr.strip() == line, result.stderr[-2000:]
+
+
+def test_a_run_directory_of_a_sweep_unquoted_says_how_to_quote_it():
+    """A sweep's run directories are named by their overrides (``a=1,b=2``): unquoted, Hydra's
+    parser says only "mismatched input '='"."""
+    result = run_module("experiments.predict", "run=multirun/s/data=mnist5k,optimizer.lr=0.1", "image=x.png")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "nnsweep: error: run=multirun/s/data=mnist5k,optimizer.lr=0.1: a value with = or , in it (a sweep's run "
+        "directory) must be quoted for Hydra: run='multirun/s/data=mnist5k,optimizer.lr=0.1' (in a shell: "
+        "\"run='multirun/s/data=mnist5k,optimizer.lr=0.1'\")")

@@ -225,11 +225,12 @@ def first(label: int):
 
 @needs_browser
 def test_draw_a_one_and_a_zero_stroke_by_stroke(server, browser):
+    """A 1 with a pen and a 0 with a finger: the answers, and the 28x28 preview the server made."""
     browser.get(f"{server}/draw")
     wait_until(lambda: page_state(browser, "state") == "empty", 15, "the page")
-    for label, strokes in ((1, first(1)), (0, first(0))):
+    for label, strokes, kind in ((1, first(1), "pen"), (0, first(0), "touch")):
         browser.find_element("id", "clear").click()
-        shown = draw_and_wait(browser, strokes)
+        shown = draw_and_wait(browser, strokes, kind=kind)
         assert list(shown) == ["0"] and shown["0"][0][0] == str(label), shown  # the top answer, run 0
         assert len(shown["0"]) == 3
         # The preview is the server's preparation of exactly what the pad holds.
@@ -252,11 +253,13 @@ def test_draw_a_one_and_a_zero_stroke_by_stroke(server, browser):
 def test_compare_two_networks_on_one_drawing(server, browser):
     browser.get(f"{server}/draw?compare=1")
     wait_until(lambda: page_state(browser, "state") == "empty", 15, "the page")
-    shown = draw_and_wait(browser, first(7))
+    shown = draw_and_wait(browser, first(7), kind="mouse")
     assert sorted(shown) == ["0", "1"] and shown["0"][0][0] == "7"
     from selenium.webdriver.support.select import Select
     Select(browser.find_element("id", "compare")).select_by_value("")
     wait_until(lambda: len(browser.find_elements("css selector", ".answer")) == 1, 15, "one network only")
+    loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert loaded and all(url.startswith(server + "/") for url in loaded), loaded  # nothing from the network
 
 
 @needs_browser

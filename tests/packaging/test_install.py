@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -26,8 +28,9 @@ from tests.reliability.conftest import TINY
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 UV = shutil.which("uv", path=str(BIN)) or shutil.which("uv")
-SCRIPTS = ["nnsweep-train", "nnsweep-evaluate", "nnsweep-predict", "nnsweep-sweep-lr", "nnsweep-collect",
-           "nnsweep-report"]
+SCRIPTS = ["nnsweep-train", "nnsweep-evaluate", "nnsweep-predict", "nnsweep-serve", "nnsweep-sweep-lr",
+           "nnsweep-collect", "nnsweep-report"]
+PAGES = ["draw.html", "draw.js", "viewtest.html", "viewtest.js", "common.js", "style.css"]
 
 pytestmark = pytest.mark.skipif(UV is None, reason="uv is installed by make setup (the dev extra)")
 
@@ -69,6 +72,7 @@ def test_the_wheel_holds_the_configs_and_plugins_and_nothing_of_the_clone(wheel)
     assert "experiments/conf/config.yaml" in names and "experiments/conf/net/rashid.yaml" in names
     assert "experiments/conf/search/mlp_lr_l2.yaml" in names
     assert "hydra_plugins/nnsweep_sweeper/sweeper.py" in names
+    assert all(f"experiments/web/{page}" in names for page in PAGES)
     assert not any(n.startswith(("tests/", "bench/", "hydra_plugins/__init__")) for n in names)
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()
@@ -97,6 +101,16 @@ def test_the_installed_wheel_trains_sweeps_reports_evaluates_and_predicts_from_a
     Image.fromarray(np.pad(np.full((20, 4), 255, np.uint8), 4)).save(picture)
     predicted = run(bin_ / "nnsweep-predict", "run=runs/one", f"image={picture}", cwd=tmp_path, env=env)
     assert predicted.stdout.startswith(f"{picture}: ")
+    served = subprocess.Popen([bin_ / "nnsweep-serve", "run=runs/one", "port=0"], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        address = served.stdout.readline().split("http://")[1].split("/")[0]
+        for page in ["draw", "viewtest", *(f"static/{p}" for p in PAGES)]:
+            with urllib.request.urlopen(f"http://{address}/{page}", timeout=30) as response:
+                assert response.status == 200 and response.read()
+    finally:
+        served.send_signal(signal.SIGINT)
+        served.wait(timeout=30)
 
     # A 2-trial Bayesian sweep: the skopt sweeper is found in the installed hydra_plugins.
     run(bin_ / "nnsweep-train", "-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 1.0)", *TINY,
