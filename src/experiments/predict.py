@@ -63,9 +63,10 @@ class Classifier:
         self._lock = threading.Lock()
 
     @staticmethod
-    def prepare(grey: np.ndarray, source: str = "image") -> np.ndarray:
-        """Grey levels ``(h, w)`` in [0, 1] of one drawing -> the ``(784,)`` ink the network sees."""
-        return mnist_style(grey, source)
+    def prepare(grey: np.ndarray, source: str = "image", min_extent: float = 0.0) -> np.ndarray:
+        """Grey levels ``(h, w)`` in [0, 1] of one drawing -> the ``(784,)`` ink the network sees
+        (``min_extent``: see ``mnist_style``)."""
+        return mnist_style(grey, source, min_extent)
 
     def outputs(self, ink: np.ndarray) -> np.ndarray:
         """``ink: (n, 784)`` in [0, 1], 0 = background -> ``(n, classes)`` probabilities (softmax

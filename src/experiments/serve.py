@@ -10,6 +10,7 @@ official MNIST test set for a model trained on the embedded digits.
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 import sys
 from collections import defaultdict
@@ -20,15 +21,24 @@ from typing import Any, List, Optional
 import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig
+from werkzeug.serving import WSGIRequestHandler
 
 from experiments.build import ConfigError
 from experiments.cli import exits_on_bad_input, program_name, run_command
-from experiments.evaluate import QUIET_LOGGING, quiet_hydra
+from experiments.evaluate import QUIET_LOGGING, load_run_test_set, quiet_hydra
 from experiments.predict import Classifier
 from experiments.webapp import ServedRun, create_app, quiet_request_log
+from nets.errors import NnsweepError
 from runrecord import RunDir, RunRecordError, Status, find_runs
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class PatientHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, with a limit on how long a client may take to send its
+    request: without one, every half-sent request holds a thread for good."""
+
+    timeout = 30
 
 
 @dataclass
@@ -60,10 +70,10 @@ def usable_run(path: str | Path, role: str = "run") -> RunDir:
     if not run.exists():
         raise RunRecordError(f"{role} {run.path} is not a training run directory (no .hydra/config.yaml); "
                              "give the directory of a trained run, e.g. one inside results/")
-    if not run.model_path.is_file():
-        raise RunRecordError(f"{role} {run.path} holds no model (model.npz); train it first")
     if run.is_live() or run.status() == Status.RUNNING:
         raise RunRecordError(f"{role} {run.path} is being trained right now; serve it when its training has ended")
+    if not run.model_path.is_file():
+        raise RunRecordError(f"{role} {run.path} holds no model (model.npz); train it first")
     return run
 
 
@@ -81,6 +91,8 @@ def offered_runs(paths: list[str], best: int) -> list[tuple[RunDir, str]]:
         sweeps: dict[Path, list[RunDir]] = defaultdict(list)
         for run in find_runs(path):
             sweeps[run.path.parent].append(run)
+        if not sweeps:
+            warn(f"compare: {path} holds no runs; nothing of it is offered")
         for sweep, runs in sorted(sweeps.items()):
             scored = []
             for run in runs:
@@ -119,8 +131,19 @@ def load_runs(run: str, compare: list[str], best: int) -> list[ServedRun]:
     for other, name in offered_runs(compare, best):
         if other.path.resolve() not in seen:
             seen.add(other.path.resolve())
-            served.append(ServedRun(Classifier(other.path), name))
+            try:
+                served.append(ServedRun(Classifier(other.path), name))
+            except NnsweepError as err:  # one damaged run of a sweep must not take the page down
+                warn(f"compare: {other.path} is left out: {err}")
     return served
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def warn(message: str) -> None:
+    print(f"nnsweep: warning: {' '.join(message.split())}", file=sys.stderr, flush=True)
 
 
 def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = None) -> None:
@@ -129,10 +152,9 @@ def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = No
 
     if not 0 <= port <= 65535:
         raise ConfigError(f"port={port} is not a port; give 1..65535, or port=0 for any free one")
-    if host not in LOCAL_HOSTS:
-        print(f"nnsweep: warning: serving on {host}: anyone who can reach this machine there can use the page "
-              "and its API (there is no login); the default host=127.0.0.1 serves this machine only",
-              file=sys.stderr, flush=True)
+    if not host.strip() or host != host.strip():
+        raise ConfigError(f"host={host!r} is not an address; give host=127.0.0.1 (this machine only, the default) "
+                          "or the address to serve on")
     # Bound here, not by werkzeug: it prints its own lines and exits 1 when the port is taken.
     try:
         listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -141,18 +163,27 @@ def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = No
             raise ConfigError(f"port {port} on {host} is in use (another page still running?); "
                               "give port=<another>, or port=0 for any free one") from None
         raise ConfigError(f"cannot serve on {host}:{port} ({err.strerror or err}); give another host= or port=") from None
+    local = host in LOCAL_HOSTS
+    if not local:
+        warn(f"serving on {host}{' (every address of this machine)' if host in ('0.0.0.0', '::') else ''}: "
+             "anyone who can reach it there can use the page and its API (there is no login); the default "
+             "host=127.0.0.1 serves this machine only")
+    app = create_app(runs, test_dir, local_names=LOCAL_HOSTS if local else None)
     with listening:
-        server = make_server(host, port, create_app(runs, test_dir), threaded=True, fd=listening.fileno())
+        server = make_server(host, port, app, threaded=True, fd=listening.fileno(), request_handler=PatientHandler)
         shown = f"[{host}]" if ":" in host else host
         address = f"http://{shown}:{server.socket.getsockname()[1]}"
         print(f"nnsweep: draw a digit at {address}/draw, the test set at {address}/viewtest "
               f"({len(runs)} run{'s' if len(runs) > 1 else ''}; Ctrl-C stops)", flush=True)
         restore = quiet_request_log()
+        # SIGTERM (kill, a service manager) stops it as Ctrl-C does.
+        previous = signal.signal(signal.SIGTERM, _stop)
         try:
             server.serve_forever(poll_interval=0.2)  # werkzeug's returns quietly on Ctrl-C
         except KeyboardInterrupt:
             pass
         finally:
+            signal.signal(signal.SIGTERM, previous)
             server.server_close()
             restore()
     print("nnsweep: stopped serving", flush=True)
@@ -167,9 +198,12 @@ def hydra_main(cfg: DictConfig) -> None:
         [str(cfg.compare)] if cfg.compare not in (None, "") else [])
     if cfg.best < 1:
         raise ConfigError(f"best={cfg.best}: give how many runs of each sweep to offer, 1 or more")
-    if cfg.test is not None and not Path(cfg.test).is_dir():
-        raise ConfigError(f"test={cfg.test} is not a directory; give a directory of IDX test files (t10k-*)")
-    serve(load_runs(str(cfg.run), compare, int(cfg.best)), str(cfg.host), int(cfg.port), cfg.test)
+    if cfg.test is not None and (not str(cfg.test).strip() or not Path(cfg.test).is_dir()):
+        raise ConfigError(f"test={cfg.test!r} is not a directory; give a directory of IDX test files (t10k-*)")
+    runs = load_runs(str(cfg.run), compare, int(cfg.best))
+    if cfg.test is not None:  # read once now: a directory without the test files is one line here, not a 500 later
+        load_run_test_set(runs[0].classifier.run, cfg.test)
+    serve(runs, str(cfg.host), int(cfg.port), cfg.test)
 
 
 def main() -> None:

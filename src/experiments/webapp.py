@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 import threading
 from dataclasses import dataclass
@@ -38,6 +39,14 @@ from nets.errors import NnsweepError
 
 WEB = Path(__file__).resolve().parent / "web"
 MAX_BODY = 1_000_000  # bytes: a 280x280 drawing as PNG is 5-20 KB
+# The page sends 280x280 = 78,400 pixels; a small PNG of one colour can declare 40 million, and
+# decoding it costs a gigabyte.
+MAX_UPLOAD_PIXELS = 4_000_000
+# What Pillow may open from the network: the common image formats, never PostScript (Ghostscript).
+UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
+MIN_EXTENT = 0.15  # of the drawing's larger side: a click (a 20-px dot on the 280-px pad) is no digit
+SEND_AS = ("send the image itself as the body with Content-Type: image/png (curl --data-binary @digit.png "
+           "-H 'Content-Type: image/png'), or JSON {\"pixels\": [784 values]} with Content-Type: application/json")
 MAX_PER_PAGE = 500
 ORDERS = ("index", "confidence")
 SHOWS = ("all", "mistakes")
@@ -56,7 +65,10 @@ class ServedRun:
 
     def describe(self, run_id: int) -> dict[str, Any]:
         run = self.classifier.run
-        summary = run.read_summary()
+        try:
+            summary = run.read_summary()
+        except NnsweepError:  # damaged since: the model still answers, its accuracies are unknown
+            summary = None
         return {"id": run_id, "name": self.name, "path": str(run.path), "kind": self.classifier.kind,
                 "classes": list(self.classifier.labels.names), "noun": self.classifier.labels.noun,
                 "val_acc": summary.best_val_acc if summary else None,
@@ -93,10 +105,9 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     text = request.args.get(name)
     if text is None or text == "":
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(f"{name}={text!r} is not a whole number; give {name}={low}..{high}") from None
+    if not (text.isascii() and text.lstrip("-").isdigit()):
+        raise ApiError(f"{name}={text!r} is not a whole number; give {name}={low}..{high}")
+    value = int(text)
     if not low <= value <= high:
         raise ApiError(f"{name}={value} is out of range; give {name}={low}..{high}")
     return value
@@ -109,40 +120,65 @@ def _choice_arg(name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _ink_from_request(classifier: Classifier) -> np.ndarray:
-    """The ``(784,)`` ink the network sees, from the request body: an image to prepare the MNIST
-    way, or JSON pixels taken as they are."""
+def _body() -> bytes:
+    """The request body, refused over ``MAX_BODY`` whether or not it said its length (chunked)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise RequestEntityTooLarge()
-    body = request.get_data(cache=True)
+    body = request.stream.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise RequestEntityTooLarge()
     if not body:
-        raise ApiError("the request has no body; POST a PNG of the drawing, or JSON {\"pixels\": [784 values]}")
-    if request.mimetype == "application/json":
-        data = request.get_json(silent=True)
-        pixels = data.get("pixels") if isinstance(data, dict) else data
-        if not isinstance(pixels, list):
-            raise ApiError("the JSON body must be {\"pixels\": [784 values in 0..1]} (a 28x28 image, row by row)")
-        try:
-            ink = np.asarray(pixels, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            raise ApiError("pixels must be a flat list of numbers in 0..1") from None
-        n_inputs = FIELD * FIELD
-        if ink.size != n_inputs or len(pixels) != n_inputs:
-            raise ApiError(f"pixels has {len(pixels)} values; give {n_inputs} (a 28x28 image, row by row)")
-        if not np.isfinite(ink).all() or ink.min() < 0 or ink.max() > 1:
-            raise ApiError("pixels must lie in 0..1 (0 background, 1 ink); divide 0-255 pixel values by 255")
-        return ink.astype(np.float32)
+        raise ApiError(f"the request has no body; {SEND_AS}")
+    return body
+
+
+def _pixels(body: bytes) -> np.ndarray:
+    """JSON ``{"pixels": [...]}`` (or the bare list): 784 numbers in 0..1, flat or 28 rows of 28."""
     try:
-        return classifier.prepare(decode_grey(io.BytesIO(body), "the posted image"), "the drawing")
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ApiError("the body is not valid JSON; send {\"pixels\": [784 values in 0..1]}") from None
+    pixels = data.get("pixels") if isinstance(data, dict) else data
+    if isinstance(pixels, list) and len(pixels) == FIELD and all(isinstance(row, list) for row in pixels):
+        pixels = [value for row in pixels for value in row]  # 28 rows of 28
+    n_inputs = FIELD * FIELD
+    if not isinstance(pixels, list):
+        raise ApiError("the JSON body must be {\"pixels\": [784 values in 0..1]} (a 28x28 image, row by row)")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pixels):
+        raise ApiError("pixels must all be numbers in 0..1 (no strings, booleans, nulls or nested lists)")
+    if len(pixels) != n_inputs:
+        raise ApiError(f"pixels has {len(pixels)} values; give {n_inputs} (a 28x28 image, row by row)")
+    ink = np.asarray(pixels, dtype=np.float64)
+    if not np.isfinite(ink).all() or ink.min() < 0 or ink.max() > 1:
+        raise ApiError("pixels must lie in 0..1 (0 background, 1 ink); divide 0-255 pixel values by 255")
+    if ink.max() < 0.1:
+        raise ApiError("pixels are blank (no ink); draw a digit")
+    return ink.astype(np.float32)
+
+
+def _ink_from_request(classifier: Classifier) -> np.ndarray:
+    """The ``(784,)`` ink the network sees, from the request: an image to prepare the MNIST way,
+    or JSON pixels taken as they are. Other content types are refused (a web page elsewhere can
+    only send those to this server without asking first)."""
+    if request.mimetype == "application/json":
+        return _pixels(_body())
+    if not request.mimetype.startswith("image/"):
+        raise ApiError(f"a body of Content-Type {request.mimetype or 'none'} is not taken; {SEND_AS}")
+    try:
+        grey = decode_grey(io.BytesIO(_body()), "the posted image", MAX_UPLOAD_PIXELS, UPLOAD_FORMATS)
+        return classifier.prepare(grey, "the drawing", MIN_EXTENT)
     except DataFormatError as err:
         raise ApiError(str(err)) from None
 
 
-def create_app(runs: list[ServedRun], test_dir: str | Path | None = None) -> Flask:
+def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
+               local_names: tuple[str, ...] | None = None) -> Flask:
     """The application serving ``runs`` (the first is the one the pages open with); viewtest
-    shows each run's own test split, or the IDX test set in ``test_dir``."""
+    shows each run's own test split, or the IDX test set in ``test_dir``.
+
+    ``local_names``: the only host names requests may be addressed to (a server on 127.0.0.1
+    then answers no page that reached it under another name: DNS rebinding); None takes any."""
     app = Flask(__name__, static_folder=str(WEB), static_url_path="/static")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False
     tests: dict[int, TestAnswers] = {}
     tests_lock = threading.Lock()
@@ -162,6 +198,13 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None) -> Fla
                 tests[run_id] = TestAnswers(source, pixels, np.asarray(data.labels), outputs)
             return tests[run_id]
 
+    @app.before_request
+    def addressed_to_this_machine():
+        if local_names is not None and request.host.rsplit(":", 1)[0].strip("[]") not in local_names:
+            return jsonify(error=f"this server answers requests to {' or '.join(local_names)} only, not to "
+                                 f"{request.host}"), 400
+        return None
+
     @app.errorhandler(ApiError)
     def bad_request(err: ApiError):
         return jsonify(error=" ".join(str(err).split())), 400
@@ -172,9 +215,9 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None) -> Fla
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
-        if isinstance(err, RequestEntityTooLarge):
+        if isinstance(err, RequestEntityTooLarge):  # the rest of the body is not read: close after
             return jsonify(error=f"the body is over {MAX_BODY // 1_000_000} MB; a drawing of one digit is a "
-                                 "few KB, so send a smaller image"), 400
+                                 "few KB, so send a smaller image"), 400, {"Connection": "close"}
         if not request.path.startswith("/api/"):
             return err
         if err.code == 404:
@@ -231,10 +274,13 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None) -> Fla
                        page=page, pages=pages, per_page=per_page,
                        items=[_test_item(answers, int(i)) for i in shown])
 
-    @app.get("/api/test/<int:index>")
-    def api_test_image(index: int):
+    @app.get("/api/test/<index>")
+    def api_test_image(index: str):
         run_id, run = served()
         answers = test_answers(run_id)
+        if not index.isascii() or not index.lstrip("-").isdigit():
+            raise ApiError(f"test image {index!r} is not a whole number; give /api/test/0 .. /api/test/{len(answers.labels) - 1}")
+        index = int(index)
         if not 0 <= index < len(answers.labels):
             raise ApiError(f"test image {index} does not exist; there are {len(answers.labels)} (0..{len(answers.labels) - 1})")
         return jsonify(run=run_id, kind=run.classifier.kind, **_test_item(answers, index),

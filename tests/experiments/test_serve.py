@@ -6,13 +6,16 @@ headless Chromium with pointer events (``tests.browser``).
 """
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,7 +28,7 @@ from experiments.evaluate import load_run_test_set
 from experiments.predict import Classifier
 from nets.data.digit_image import decode_grey, mnist_style
 from runrecord import RunDir
-from tests.browser import draw_and_wait, needs_browser, page_state, wait_until
+from tests.browser import draw_and_wait, draw_strokes, needs_browser, page_state, wait_until
 from tests.experiments.conftest import REPO, run_module
 from tests.experiments.drawn_digits import DRAWN_DIGITS, render
 
@@ -104,6 +107,8 @@ def test_predict_from_a_png_prepares_it_the_way_predict_does(server, models):
 def test_predict_from_784_values_and_all_ten_outputs(server, models):
     test, _ = load_run_test_set(RunDir(models[0]))
     ink = test.x.reshape(len(test), -1)[:5]
+    rows = ink[3].reshape(28, 28).tolist()  # 28 rows of 28 are taken too
+    assert call(f"{server}/api/predict", json.dumps({"pixels": rows}).encode(), "application/json")[0] == 200
     status, answer = call(f"{server}/api/predict?top=10", json.dumps({"pixels": ink[3].tolist()}).encode(),
                           "application/json")
     assert status == 200, answer
@@ -133,10 +138,11 @@ def test_test_pages_filters_and_one_image(server, models):
     assert [item["index"] for item in page["items"]] == list(range(50, 100))
     assert page["mistakes"] == len(wrong) and page["accuracy"] == pytest.approx(1 - len(wrong) / len(test))
     status, mistakes = call(f"{server}/api/test?show=mistakes&per_page=500")
+    assert status == 200, mistakes
     assert [item["index"] for item in mistakes["items"]] == list(wrong)
     assert all(item["answer"] != item["label"] for item in mistakes["items"])
     status, threes = call(f"{server}/api/test?label=3&order=confidence&per_page=500")
-    assert threes["count"] == int((test.labels == 3).sum()) and all(item["label"] == 3 for item in threes["items"])
+    assert status == 200 and threes["count"] == int((test.labels == 3).sum()) and all(item["label"] == 3 for item in threes["items"])
     confidence = [item["confidence"] for item in threes["items"]]
     assert confidence == sorted(confidence)  # least confident first
     status, one = call(f"{server}/api/test/{wrong[0]}")
@@ -146,15 +152,35 @@ def test_test_pages_filters_and_one_image(server, models):
     assert image.size == (28, 28)
 
 
+def lab_tiff() -> bytes:
+    buffer = io.BytesIO()
+    render(DRAWN_DIGITS[0][1]).convert("RGB").convert("LAB").save(buffer, format="TIFF")
+    return buffer.getvalue()
+
+
+def eps() -> bytes:
+    return b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\nnewpath 10 10 moveto 90 90 lineto stroke\n"
+
+
 BAD_REQUESTS = {
     "not an image": (b"this is not a picture", "image/png", "not a readable image"),
     "an empty body": (b"", "image/png", "no body"),
     "a body over 1 MB": (b"\x89PNG" + bytes(1_100_000), "image/png", "over 1 MB"),
     "a 1x1 image": (png(Image.new("L", (1, 1), 0)), "image/png", "1x1 pixels"),
     "a blank drawing": (png(Image.new("L", (280, 280), 255)), "image/png", "blank"),
+    "a click on the pad": (png(render([[(0.5, 0.5)]])), "image/png", "too small to be a digit"),
+    "a small file of 4.4 million pixels": (png(Image.new("1", (2100, 2100), 1)), "image/png", "2100x2100 pixels, too large"),
+    "an image in LAB colours": (lab_tiff(), "image/tiff", "cannot be read as grey levels"),
+    "PostScript": (eps(), "image/x-eps", "not a readable image"),
+    "an image sent as a form": (png(render(DRAWN_DIGITS[0][1])), "application/x-www-form-urlencoded", "is not taken"),
     "783 values": (json.dumps({"pixels": [0.0] * 783}).encode(), "application/json", "783 values; give 784"),
     "values over 1": (json.dumps({"pixels": [255] * 784}).encode(), "application/json", "divide 0-255"),
-    "broken JSON": (b'{"pixels": [0.1,', "application/json", "must be {"),
+    "blank values": (json.dumps({"pixels": [0] * 784}).encode(), "application/json", "blank"),
+    "strings for values": (json.dumps({"pixels": ["0.5"] * 784}).encode(), "application/json", "must all be numbers"),
+    "booleans for values": (json.dumps({"pixels": [True] * 784}).encode(), "application/json", "must all be numbers"),
+    "broken JSON": (b'{"pixels": [0.1,', "application/json", "not valid JSON"),
+    "JSON nested 100,000 deep": (b'{"pixels":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/json",
+                                 "not valid JSON"),
 }
 
 
@@ -170,12 +196,39 @@ def test_bad_input_is_a_400_with_one_line_and_the_server_goes_on(server, case):
     ("predict?run=7", "run=7 is out of range"), ("predict?top=0", "top=0 is out of range"),
     ("test?page=0", "page=0 is out of range"), ("test?label=10", "label=10 is out of range"),
     ("test?show=some", "is not one of all, mistakes"), ("test?per_page=lots", "not a whole number"),
-    ("test/100000", "does not exist"),
+    ("test/100000", "does not exist"), ("test/-1", "does not exist"), ("test/x", "not a whole number"),
+    ("test?page=%EF%BC%93", "not a whole number"),
 ])
 def test_bad_queries_are_400s(server, query, words):
     body = json.dumps({"pixels": [0.0] * 784}).encode() if query.startswith("predict") else None
     status, answer = call(f"{server}/api/{query}", body, "application/json" if body else None)
     assert status == 400 and words in answer["error"], answer
+
+
+def test_a_body_sent_in_chunks_is_held_to_1_mb_too(server):
+    """Without Content-Length a body is read in chunks: over 1 MB is still "over 1 MB", not a cut
+    image, and the answer comes at once."""
+    host, port = server.removeprefix("http://").split(":")
+    for size, expected in ((3_000_000, 400), (20_000, 200)):
+        body = png(render(DRAWN_DIGITS[0][1])) if size < 1_000_000 else bytes(size)
+        connection = http.client.HTTPConnection(host, int(port), timeout=20)
+        connection.request("POST", "/api/predict", body=(body[i:i + 65536] for i in range(0, len(body), 65536)),
+                           headers={"Content-Type": "image/png", "Transfer-Encoding": "chunked"}, encode_chunked=True)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        connection.close()
+        assert response.status == expected, answer
+        assert expected == 200 or "over 1 MB" in answer["error"]
+
+
+def test_only_requests_addressed_to_this_machine_are_answered(server):
+    """A page elsewhere whose name was pointed at 127.0.0.1 (DNS rebinding) gets nothing."""
+    host, port = server.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=20)
+    connection.request("GET", "/api/runs", headers={"Host": f"evil.example:{port}"})
+    response = connection.getresponse()
+    assert response.status == 400 and "answers requests to 127.0.0.1" in json.loads(response.read())["error"]
+    assert call(f"http://localhost:{port}/api/runs")[0] == 200
 
 
 def test_a_run_that_cannot_be_served_is_one_line_and_exit_2(tmp_path, models):
@@ -191,6 +244,43 @@ def test_a_run_that_cannot_be_served_is_one_line_and_exit_2(tmp_path, models):
     with RunDir(models[1]).training():  # another process is training it: its model changes every epoch
         result = run_module("experiments.serve", f"run={models[1]}", "port=0", timeout=60)
     assert result.returncode == 2 and "is being trained" in result.stderr, result.stderr
+    for args, words in (([f"run={models[1]}", "host="], "host='' is not an address"),
+                        ([f"run={models[1]}", f"test={tmp_path / 'nowhere'}"], "is not a directory"),
+                        ([f"run={models[1]}", f"test={no_model}"], "t10k")):
+        result = run_module("experiments.serve", *args, "port=0", timeout=60)
+        assert result.returncode == 2 and words in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_compare_offers_the_best_runs_of_each_sweep_and_leaves_out_a_broken_one(tmp_path, models):
+    """A folder of sweeps: each sweep's ``best`` finished runs by validation accuracy, named by
+    what tells them apart; a damaged run is left out with a warning, not the whole page."""
+    sweeps = tmp_path / "results"
+    for sweep, runs in (("a", ("lr=0.1", "lr=0.2", "lr=0.3")), ("b", ("lr=1",))):
+        for name in runs:
+            shutil.copytree(models[1], sweeps / sweep / name)
+    for name, acc in (("lr=0.1", 0.5), ("lr=0.2", 0.9), ("lr=0.3", 0.7)):
+        run = sweeps / "a" / name
+        (run / ".hydra" / "overrides.yaml").write_text(f"- optimizer.{name}\n")
+        summary = json.loads((run / "summary.json").read_text())
+        (run / "summary.json").write_text(json.dumps({**summary, "best_val_acc": acc}))
+    (sweeps / "b" / "lr=1" / "model.npz").write_bytes(b"not a model")
+    (tmp_path / "empty").mkdir()
+    process, address = start_server(f"run={models[0]}", f"compare=[{sweeps},{tmp_path / 'empty'}]", "best=2")
+    try:
+        runs = call(f"http://{address}/api/runs")[1]["runs"]
+    finally:
+        out, err = stop_server(process)
+    assert [r["name"] for r in runs[1:]] == ["a: optimizer.lr=0.2", "a: optimizer.lr=0.3"]
+    assert "compare: " + str(sweeps / "b" / "lr=1") + " is left out" in err
+    assert f"compare: {tmp_path / 'empty'} holds no runs" in err
+
+
+def test_sigterm_stops_the_server_as_ctrl_c_does(models):
+    process, address = start_server(f"run={models[1]}")
+    assert call(f"http://{address}/api/runs")[0] == 200
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0 and "stopped serving" in out, err
 
 
 def test_a_busy_port_and_another_host(models):
@@ -203,7 +293,7 @@ def test_a_busy_port_and_another_host(models):
     process, address = start_server(f"run={models[1]}", "host=0.0.0.0")
     out, err = stop_server(process)
     assert address.startswith("0.0.0.0:") and "stopped serving" in out
-    assert "nnsweep: warning: serving on 0.0.0.0: anyone who can reach this machine" in err
+    assert "nnsweep: warning: serving on 0.0.0.0 (every address of this machine): anyone who can reach it" in err
 
 
 # ----- in the browser -----------------------------------------------------------------------
@@ -297,8 +387,17 @@ def test_viewtest_shows_the_test_set_its_mistakes_and_all_ten_outputs(server, br
     Select(browser.find_element("id", "show")).select_by_value("mistakes")
     wait_until(lambda: page_state(browser, "count") == str(len(wrong)), 15, "the mistakes")
     wait_until(lambda: page_state(browser, "state") == "shown", 15, "the mistakes page")
-    assert {index for index, _, _ in shown()} == wrong and len(wrong) <= 60
-    assert len(browser.find_elements("css selector", "figure.item.wrong")) == len(wrong)
+    seen = shown()
+    while browser.find_element("id", "next").is_enabled():  # more than a page of mistakes
+        browser.find_element("id", "next").click()
+        wait_until(lambda: page_state(browser, "state") == "shown" and shown() and shown()[0] not in seen, 15, "next page")
+        seen += shown()
+    assert sorted(index for index, _, _ in seen) == sorted(wrong)
+    assert all(label != answer for _, label, answer in seen)
+    assert len(browser.find_elements("css selector", "figure.item")) == len(browser.find_elements("css selector", "figure.item.wrong"))
+    if browser.find_element("id", "prev").is_enabled():
+        browser.find_element("id", "prev").click()
+        wait_until(lambda: page_state(browser, "state") == "shown" and shown()[0] == seen[0], 15, "the first page")
 
     figure = browser.find_elements("css selector", "figure.item")[0]
     index = int(figure.get_attribute("data-index"))
@@ -319,3 +418,27 @@ def test_viewtest_shows_the_test_set_its_mistakes_and_all_ten_outputs(server, br
     assert threes and all(label == 3 for _, label, _ in threes)
     confidence = outputs[[i for i, _, _ in threes]].max(axis=1)
     assert (np.diff(confidence) >= 0).all()
+    loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert loaded and all(url.startswith(server + "/") for url in loaded), loaded  # nothing from the network
+
+
+@needs_browser
+def test_an_address_past_the_last_page_shows_the_first(server, browser):
+    browser.get(f"{server}/viewtest?show=mistakes&page=40")
+    wait_until(lambda: page_state(browser, "state") in ("shown", "error"), 30, "the viewer")
+    assert page_state(browser, "state") == "shown" and "page 1 of" in browser.find_element("id", "page").text
+    assert "page=" not in browser.current_url
+
+
+@needs_browser
+def test_clearing_the_pad_while_an_answer_is_on_its_way_keeps_it_clear(server, browser):
+    browser.get(f"{server}/draw")
+    wait_until(lambda: page_state(browser, "state") == "empty", 15, "the page")
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 800,
+                                                                 "downloadThroughput": -1, "uploadThroughput": -1})
+    draw_strokes(browser, "pad", first(7)[:1], move_ms=0)
+    browser.find_element("id", "clear").click()
+    time.sleep(2.5)  # the answer to the stroke arrives meanwhile, and must be dropped
+    assert page_state(browser, "state") == "empty" and browser.find_elements("css selector", ".answer") == []
+    assert preview_pixels(browser).max() == 0

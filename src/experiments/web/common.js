@@ -3,7 +3,12 @@
 "use strict";
 
 async function api(path, options) {
-  const response = await fetch(path, options);
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (err) {
+    throw new Error("the server does not answer: is it still running? (start it again, then reload this page)");
+  }
   const body = await response.json().catch(() => ({ error: `the server answered ${response.status}` }));
   if (!response.ok) throw new Error(body.error || `the server answered ${response.status}`);
   return body;

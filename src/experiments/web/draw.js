@@ -23,12 +23,15 @@ let busy = false;       // a request is out
 let again = false;      // the drawing changed while it was out
 let lastSent = 0;
 let throttle = null;
+let drawingNumber = 0;  // one more at every clear: answers to an earlier drawing are dropped
 
 function setState(state) {
   document.body.dataset.state = state;
 }
 
 function clearPad() {
+  drawingNumber += 1;
+  clearTimeout(throttle);
   ink.fillStyle = "#fff";
   ink.fillRect(0, 0, pad.width, pad.height);
   strokes = 0;
@@ -116,11 +119,13 @@ async function send() {
   again = false;
   lastSent = Date.now();
   const finished = drawing === null ? strokes : null; // the drawing these answers are for, if complete
+  const number = drawingNumber;
   try {
     const png = padPng();
     const ids = chosenRuns();
     const results = await Promise.all(ids.map((id) =>
       api(`/api/predict?run=${id}&top=3`, { method: "POST", headers: { "Content-Type": "image/png" }, body: png })));
+    if (number !== drawingNumber) return; // the pad was cleared meanwhile
     showPreview(results[0].input);
     showAnswers(results);
     errorLine.textContent = "";
@@ -128,6 +133,7 @@ async function send() {
     setState(drawing === null ? "answered" : "drawing");
     hint.textContent = "Draw more, or clear and draw another";
   } catch (err) {
+    if (number !== drawingNumber) return;
     errorLine.textContent = err.message;
     if (finished !== null) document.body.dataset.answeredStrokes = String(finished);
     setState("error");

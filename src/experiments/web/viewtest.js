@@ -39,6 +39,11 @@ async function load() {
     document.body.dataset.state = "shown";
   } catch (err) {
     if (mine !== loading) return;
+    if (page > 1) { // an address or a bookmark past the last page: show the first instead
+      page = 1;
+      remember();
+      return load();
+    }
     errorLine.textContent = err.message;
     document.body.dataset.state = "error";
   }
@@ -63,7 +68,8 @@ function show(answer) {
     image.src = item.image;
     image.alt = `test ${noun} ${item.index}`;
     const caption = document.createElement("figcaption");
-    caption.textContent = `${classes[item.answer]} ${(100 * item.confidence).toFixed(0)}%` +
+    const confidence = run().kind === "p" ? `${(100 * item.confidence).toFixed(0)}%` : item.confidence.toFixed(2);
+    caption.textContent = `${classes[item.answer]} ${confidence}` +
       (item.answer === item.label ? "" : ` (is ${classes[item.label]})`);
     figure.append(image, caption);
     figure.addEventListener("click", () => details(item.index, figure));
@@ -74,8 +80,10 @@ function show(answer) {
 async function details(index, figure) {
   for (const chosen of grid.querySelectorAll(".chosen")) chosen.classList.remove("chosen");
   figure.classList.add("chosen");
+  const asked = controls.run.value;
   try {
-    const item = await api(`/api/test/${index}?run=${controls.run.value}`);
+    const item = await api(`/api/test/${index}?run=${asked}`);
+    if (asked !== controls.run.value || !figure.isConnected) return; // another run or page was chosen meanwhile
     const classes = run().classes;
     document.getElementById("details-image").src = item.image;
     document.getElementById("details-title").textContent =
@@ -128,7 +136,7 @@ document.getElementById("next").addEventListener("click", () => { page = Math.mi
     const value = address.get(name);
     if (value !== null && [...controls[name].options].some((o) => o.value === value)) controls[name].value = value;
   }
-  page = Math.max(1, Number(address.get("page")) || 1);
+  page = Math.max(1, Math.floor(Number(address.get("page"))) || 1);
   remember();
   load();
 })();

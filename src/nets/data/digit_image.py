@@ -31,15 +31,17 @@ def load_grey(path: str | Path) -> np.ndarray:
     return decode_grey(path, f"image {path}")
 
 
-def decode_grey(source: str | Path | BinaryIO, name: str = "image") -> np.ndarray:
+def decode_grey(source: str | Path | BinaryIO, name: str = "image", max_pixels: int = MAX_PIXELS,
+                formats: tuple[str, ...] | None = None) -> np.ndarray:
     """A path or an open binary file (an uploaded PNG) as float grey levels in [0, 1] (1 = white);
-    ``name`` is what the errors call it."""
+    ``name`` is what the errors call it. ``max_pixels`` bounds the work (a 63 KB PNG can hold 40
+    million white pixels); ``formats`` limits what Pillow may open (None: every format it knows)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(source) as img:
+        with Image.open(source, formats=formats) as img:
             w, h = img.size
-            if w * h > MAX_PIXELS:
+            if w * h > max_pixels:
                 raise DataFormatError(f"{name} is {w}x{h} pixels, too large; crop it to the digit or scale it down")
             if min(w, h) < MIN_SIDE:
                 raise DataFormatError(f"{name} is {w}x{h} pixels; a digit needs at least {MIN_SIDE}x{MIN_SIDE}")
@@ -65,10 +67,15 @@ def decode_grey(source: str | Path | BinaryIO, name: str = "image") -> np.ndarra
         raise DataFormatError(f"{name} is not a usable image ({err}); use a PNG or JPEG of one digit") from None
     except OSError as err:
         raise DataFormatError(f"{name} could not be read ({err}); is it truncated?") from None
+    except (ValueError, TypeError) as err:  # a mode Pillow cannot turn into grey levels (LAB ...)
+        raise DataFormatError(f"{name} has pixels that cannot be read as grey levels ({err}); save it as 8-bit PNG") from None
 
 
-def mnist_style(grey: np.ndarray, source: str = "image") -> np.ndarray:
-    """``grey: (h, w)`` in [0, 1] -> ``(784,)`` float32 ink in [0, 1], MNIST-centred."""
+def mnist_style(grey: np.ndarray, source: str = "image", min_extent: float = 0.0) -> np.ndarray:
+    """``grey: (h, w)`` in [0, 1] -> ``(784,)`` float32 ink in [0, 1], MNIST-centred.
+
+    Ink whose larger side spans less than ``min_extent`` of the image's larger side is refused: a
+    click or a speck on a drawing pad would be blown up to 20x20 and read with confidence."""
     from PIL import Image
 
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
@@ -80,6 +87,9 @@ def mnist_style(grey: np.ndarray, source: str = "image") -> np.ndarray:
     rows, cols = np.nonzero(ink > INK_LEVEL)
     crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = crop.shape
+    if max(h, w) < min_extent * max(grey.shape):
+        raise DataFormatError(f"{source} is a mark {max(h, w)} pixels across, too small to be a digit; draw the "
+                              f"digit larger (at least {min_extent:.0%} of the pad)")
     scale = BOX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     # Box-filter resampling averages every source pixel: a 2,000-pixel photo shrunk to 20 pixels
