@@ -102,7 +102,8 @@ def bad_images(tmp_path):
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
     Image.new("L", (7000, 6000), 255).save(tmp_path / "huge.png")
     (tmp_path / "cut.png").write_bytes((tmp_path / "blank.png").read_bytes()[:60])
-    return {"text.png": "not a readable image", "blank.png": "is blank", "dot.png": "1x1 pixels",
+    Image.new("RGB", (40, 40), (250, 250, 250)).convert("LAB").save(tmp_path / "lab.tif")  # no way to grey
+    return {"lab.tif": "cannot be read as grey levels", "text.png": "not a readable image", "blank.png": "is blank", "dot.png": "1x1 pixels",
             "anim.gif": "animated", "huge.png": "too large", "cut.png": "could not be read|not a readable",
             "missing.png": "does not exist"}
 
