@@ -47,7 +47,7 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "experiments.train", "+experiment=draw", "resume=true",
                     "trainer.progress=false", f"hydra.run.dir={DRAW_RUN}"], check=True)
     process, address = serve([SWEEP] if SWEEP.is_dir() else [])
-    driver = start_browser()
+    driver = start_browser(fast_input=True)
     try:
         driver.get(f"{address}/draw?compare=1" if SWEEP.is_dir() else f"{address}/draw")
         wait_until(lambda: page_state(driver, "state") == "empty", 30, "the draw page")

@@ -14,19 +14,25 @@ needs_browser = pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
                                    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
 
 
-def start_browser():
-    """Headless Chromium under Selenium (quit it when done)."""
+def start_browser(fast_input: bool = False):
+    """Headless Chromium under Selenium (quit it when done).
+
+    ``fast_input``: no frame-rate limit. Each pointer move of a drawing waits for a frame, 16 ms at
+    60 frames a second, five times longer than without; but without the limit an idle page
+    costs Chromium 9% of a core instead of 1%, so only the drawing tests ask for it."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     # No background networking: this machine has no internet, and Chromium's own connections
-    # would be refused at every start. No frame-rate limit: each pointer move of a drawing waits
-    # for a frame, 16 ms at 60 frames a second, five times longer than without.
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--allow-file-access-from-files", "--disable-background-networking", "--no-first-run",
-                 "--window-size=1280,900", "--disable-frame-rate-limit", "--disable-gpu-vsync"):
+    # would be refused at every start.
+    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--allow-file-access-from-files", "--disable-background-networking", "--no-first-run",
+             "--window-size=1280,900"]
+    if fast_input:
+        flags += ["--disable-frame-rate-limit", "--disable-gpu-vsync"]
+    for flag in flags:
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(DRIVER), options=options)
 

@@ -173,12 +173,12 @@ def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = No
         server = make_server(host, port, app, threaded=True, fd=listening.fileno(), request_handler=PatientHandler)
         shown = f"[{host}]" if ":" in host else host
         address = f"http://{shown}:{server.socket.getsockname()[1]}"
-        print(f"nnsweep: draw a digit at {address}/draw, the test set at {address}/viewtest "
-              f"({len(runs)} run{'s' if len(runs) > 1 else ''}; Ctrl-C stops)", flush=True)
         restore = quiet_request_log()
         # SIGTERM (kill, a service manager) stops it as Ctrl-C does.
         previous = signal.signal(signal.SIGTERM, _stop)
-        try:
+        try:  # from the moment the address is out, Ctrl-C is a clean stop
+            print(f"nnsweep: draw a digit at {address}/draw, the test set at {address}/viewtest "
+                  f"({len(runs)} run{'s' if len(runs) > 1 else ''}; Ctrl-C stops)", flush=True)
             server.serve_forever(poll_interval=0.2)  # werkzeug's returns quietly on Ctrl-C
         except KeyboardInterrupt:
             pass

@@ -28,7 +28,7 @@ from experiments.evaluate import load_run_test_set
 from experiments.predict import Classifier
 from nets.data.digit_image import decode_grey, mnist_style
 from runrecord import RunDir
-from tests.browser import draw_and_wait, draw_strokes, needs_browser, page_state, wait_until
+from tests.browser import draw_and_wait, draw_strokes, needs_browser, page_state, start_browser, wait_until
 from tests.experiments.conftest import REPO, run_module
 from tests.experiments.drawn_digits import DRAWN_DIGITS, render
 
@@ -297,6 +297,16 @@ def test_a_busy_port_and_another_host(models):
 
 
 # ----- in the browser -----------------------------------------------------------------------
+
+@pytest.fixture
+def browser():
+    """Chromium for drawing: without a frame-rate limit, pointer moves go five times faster."""
+    driver = start_browser(fast_input=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
 
 def preview_pixels(driver) -> np.ndarray:
     data = driver.execute_script("return Array.from(document.getElementById('preview').getContext('2d')"
