@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from experiments.config import TARGETS, invalid_setting
-from nets.architectures import lenet5, mlp
+from nets.architectures import cnn, lenet5, mlp
 from nets.data.augment import Augmenter
 from nets.data.datasets import DataSplits, load_dataset
 from nets.data.download import DownloadError
@@ -73,11 +73,12 @@ def describe_network(net_cfg: Any) -> dict[str, Any]:
     """The architecture description for a ``net`` config node: its builder called with its keys."""
     options = plain(net_cfg)
     arch = options.pop("arch", None)
-    builders = {"mlp": mlp, "lenet5": lenet5}
-    _check(arch in builders, f"net.arch must be one of {', '.join(builders)}, got {arch!r}; choose net=mlp or net=lenet5")
-    if arch == "lenet5":
+    builders = {"mlp": mlp, "lenet5": lenet5, "cnn": cnn}
+    _check(arch in builders, f"net.arch must be one of {', '.join(builders)}, got {arch!r}; choose net=mlp, net=cnn "
+                             "or net=lenet5")
+    if arch in ("lenet5", "cnn"):
         _check(options.pop("loss", "softmax_cross_entropy") == "softmax_cross_entropy",
-               "net=lenet5 is built with loss softmax_cross_entropy; remove the net.loss override")
+               f"net={arch} is built with loss softmax_cross_entropy; remove the net.loss override")
     try:
         return builders[arch](**options)
     except (ShapeError, ValueError) as err:

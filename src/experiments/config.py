@@ -150,6 +150,33 @@ class LeNet5Config(NetConfig):
     loss: LeNet5Loss = LeNet5Loss.softmax_cross_entropy
 
 
+@dataclass
+class CNNConfig(NetConfig):
+    """``nets.architectures.cnn``: convolution blocks of any number and shape, then a dense head.
+
+    ``channels`` has one entry per block. Every other per-block key takes one value for all
+    blocks (``net.kernel=5``, which a sweep can vary) or a list with one per block
+    (``'net.kernel=[5,3]'``); the builder checks them (``nets.architectures.cnn``)."""
+
+    arch: str = "cnn"
+    channels: List[int] = ranged([32, 64], AT_LEAST_1)
+    kernel: Any = 3
+    stride: Any = 1
+    padding: Any = "same"  # valid | same
+    pool: Any = "max"  # max | mean | none
+    pool_size: Any = 2
+    activation: Any = "relu"  # sigmoid | tanh | relu
+    batchnorm: Any = False
+    conv_dropout: Any = 0.0
+    connections: Any = "full"  # full | lecun (LeNet-5's C3 table: 6 maps in, 16 out)
+    dense: List[int] = ranged([128], AT_LEAST_1)
+    dense_activation: Optional[Activation] = None  # None: the last block's activation
+    dense_batchnorm: bool = False
+    dropout: float = ranged(0.0, FRACTION)  # after each dense layer of the head
+    init: Optional[Init] = None  # None: the usual one for each layer's activation
+    loss: LeNet5Loss = LeNet5Loss.softmax_cross_entropy
+
+
 # --- optimizer: nets.optimizers, one class per name --------------------------------------
 
 @dataclass
@@ -239,7 +266,7 @@ class PlateauConfig(ScheduleConfig):
 
 # The options of each group with a schema per option, by the key that names the option.
 OPTION_SCHEMAS: dict[str, tuple[str, dict[str, type]]] = {
-    "net": ("arch", {"mlp": MLPConfig, "lenet5": LeNet5Config}),
+    "net": ("arch", {"mlp": MLPConfig, "lenet5": LeNet5Config, "cnn": CNNConfig}),
     "optimizer": ("name", {"sgd": SGDConfig, "momentum": MomentumConfig, "nesterov": NesterovConfig,
                            "rmsprop": RMSpropConfig, "adam": AdamConfig}),
     "schedule": ("name", {"constant": ConstantConfig, "step": StepConfig, "exponential": ExponentialConfig,

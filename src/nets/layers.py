@@ -30,6 +30,7 @@ class Layer:
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
         # Names of params that L2 regularisation / weight decay applies to (weights, not biases:
         # Nielsen ch. 3 explains why regularising biases makes little difference).
         self.decayed: set[str] = set()
@@ -40,6 +41,20 @@ class Layer:
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype) -> tuple[int, ...]:
         """Create parameters for ``input_shape`` and return the output shape."""
         return input_shape
+
+    # Shapes before anything is allocated (checkpoints and the memory check use them). A layer
+    # without parameters only maps shapes in ``build``, so calling it is free.
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(self.build(input_shape, None, np.float32))
+
+    def param_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """The shapes ``build`` will give the trainable arrays in ``params``."""
+        return {}
+
+    def state_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """The shapes of the arrays in ``state``: what a layer learns without gradients (batch
+        normalisation's running mean and variance), saved and restored with the parameters."""
+        return {}
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return x
@@ -88,11 +103,19 @@ class Dense(Layer):
         self.bias_init = bias_init
         get_initialiser(init), get_initialiser(bias_init)  # fail early on a typo
 
-    def build(self, input_shape, rng, dtype):
+    def output_shape(self, input_shape):
         if len(input_shape) != 1:
             raise ShapeError(
                 f"dense layer expects flat input, got shape {input_shape}; add a flatten layer first"
             )
+        return (self.units,)
+
+    def param_shapes(self, input_shape):
+        self.output_shape(input_shape)
+        return {"W": (input_shape[0], self.units), **({"b": (self.units,)} if self.bias else {})}
+
+    def build(self, input_shape, rng, dtype):
+        self.output_shape(input_shape)
         n_in = input_shape[0]
         self.params["W"] = get_initialiser(self.init)(rng, (n_in, self.units), n_in, self.units, dtype)
         self.grads["W"] = np.zeros_like(self.params["W"])

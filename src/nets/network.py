@@ -22,10 +22,11 @@ from nets.activations import ReLU, Sigmoid, Softmax, Tanh
 from nets.conv import Conv2D, MaxPool2D, MeanPool2D
 from nets.layers import Dense, Dropout, Flatten, Layer, Reshape, ShapeError
 from nets.losses import get_loss
+from nets.normalization import BatchNorm
 
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.kind: cls
-    for cls in (Dense, Conv2D, MeanPool2D, MaxPool2D, Flatten, Reshape, Dropout,
+    for cls in (Dense, Conv2D, MeanPool2D, MaxPool2D, Flatten, Reshape, Dropout, BatchNorm,
                 Sigmoid, Tanh, ReLU, Softmax)
 }
 
@@ -42,39 +43,35 @@ def make_layer(spec: dict[str, Any]) -> Layer:
         raise ShapeError(f"bad options for a {kind} layer {spec}: {err}") from None
 
 
-def _plan(layers: list[Layer], input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-    """Shape of every parameter ``layers`` will create, keyed ``"<layer index>.<name>"`` in the
-    order ``Network.parameters`` lists them, found by walking the shapes without allocating.
-
-    Dense and Conv2D are the layers with parameters; every other layer's ``build`` only checks
-    and maps shapes, so calling it here is free.
-    """
-    shapes: dict[str, tuple[int, ...]] = {}
+def _plan(layers: list[Layer], input_shape: tuple[int, ...]) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """Shape of every parameter and of every state array (batch normalisation's running
+    statistics) ``layers`` will create, keyed ``"<layer index>.<name>"`` in the order ``Network``
+    lists them, found by walking the shapes without allocating."""
+    params: dict[str, tuple[int, ...]] = {}
+    states: dict[str, tuple[int, ...]] = {}
     shape = input_shape
     for i, layer in enumerate(layers):
         if any(size < 1 for size in shape):
             raise ShapeError(f"layer {i} ({layer.kind}) gets input of shape {shape}; every size must be >= 1")
-        if isinstance(layer, Dense):
-            if len(shape) != 1:
-                raise ShapeError(
-                    f"dense layer expects flat input, got shape {shape}; add a flatten layer first"
-                )
-            params = {"W": (shape[0], layer.units), **({"b": (layer.units,)} if layer.bias else {})}
-            shape = (layer.units,)
-        elif isinstance(layer, Conv2D):
-            params, shape = layer.param_shapes(shape), layer.output_shape(shape)
-        else:
-            params, shape = {}, tuple(layer.build(shape, None, np.float32))
-        shapes.update({f"{i}.{name}": tuple(int(s) for s in p) for name, p in params.items()})
-    return shapes
+        params.update({f"{i}.{name}": tuple(int(s) for s in p) for name, p in layer.param_shapes(shape).items()})
+        states.update({f"{i}.{name}": tuple(int(s) for s in p) for name, p in layer.state_shapes(shape).items()})
+        shape = tuple(layer.output_shape(shape))
+    return params, states
 
 
 def parameter_shapes(description: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """Shape of every parameter a ``Network`` built from ``description`` has, keyed as
-    ``Network.get_params`` keys them, without allocating any of them (checkpoints check the
+    """Shape of every trainable parameter a ``Network`` built from ``description`` has, keyed as
+    ``Network.parameters`` keys them, without allocating any of them (checkpoints check the
     arrays in a file against it before reading them)."""
     return _plan([make_layer(spec) for spec in description["layers"]],
-                 tuple(int(s) for s in description["input_shape"]))
+                 tuple(int(s) for s in description["input_shape"]))[0]
+
+
+def saved_shapes(description: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Shape of every array ``Network.get_params`` returns: the parameters and the layers' state."""
+    params, states = _plan([make_layer(spec) for spec in description["layers"]],
+                           tuple(int(s) for s in description["input_shape"]))
+    return {**params, **states}
 
 
 # Training holds each parameter up to this many times: its value, its gradient, two optimizer
@@ -137,7 +134,7 @@ class Network:
         self.layers = [make_layer(spec) for spec in description["layers"]]
         if not self.layers:
             raise ShapeError("a network needs at least one layer")
-        planned = _plan(self.layers, self.input_shape)
+        planned, _ = _plan(self.layers, self.input_shape)
         check_fits_in_memory(sum(math.prod(s) for s in planned.values()), self.dtype)
         shape = self.input_shape
         for layer in self.layers:
@@ -156,6 +153,8 @@ class Network:
             for i, layer in enumerate(self.layers)
             for name in layer.params
         ]
+        self._state_list = [(f"{i}.{name}", layer.state[name]) for i, layer in enumerate(self.layers)
+                            for name in layer.state]
 
     # ----- description and parameters -------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -174,13 +173,17 @@ class Network:
     def n_params(self) -> int:
         return int(sum(p.size for _, p, _, _ in self._param_list))
 
+    def _saved(self) -> list[tuple[str, np.ndarray]]:
+        return [(key, p) for key, p, _, _ in self._param_list] + self._state_list
+
     def get_params(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter, keyed ``"<layer index>.<name>"``."""
-        return {key: p.copy() for key, p, _, _ in self._param_list}
+        """A copy of every parameter and of every layer's state (running statistics), keyed
+        ``"<layer index>.<name>"``: what a checkpoint or the best epoch's snapshot keeps."""
+        return {key: p.copy() for key, p in self._saved()}
 
     def set_params(self, values: dict[str, np.ndarray]) -> None:
-        """Copy parameters in place (optimizers hold references to the arrays)."""
-        for key, p, _, _ in self._param_list:
+        """Copy parameters and state in place (optimizers hold references to the arrays)."""
+        for key, p in self._saved():
             if key not in values:
                 raise ShapeError(f"parameter {key} is missing")
             if values[key].shape != p.shape:
@@ -188,7 +191,7 @@ class Network:
             p[...] = values[key]
 
     def params_finite(self) -> bool:
-        return all(np.isfinite(p).all() for _, p, _, _ in self._param_list)
+        return all(np.isfinite(p).all() for _, p in self._saved())
 
     def set_rng(self, rng: np.random.Generator) -> None:
         """Point stochastic layers (dropout) at the training generator."""

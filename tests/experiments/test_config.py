@@ -52,6 +52,8 @@ NETS = {
     "mlp_512x2": ([512, 512, 10], "relu", "softmax_cross_entropy", True, 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10),
     "mlp_20x3": ([20, 20, 20, 10], "relu", "softmax_cross_entropy", True, 784 * 20 + 20 + 2 * (20 * 20 + 20) + 20 * 10 + 10),
     "lenet5": ([120, 84, 10], "sigmoid", "softmax_cross_entropy", True, LENET5_PARAMS),  # LeCun et al. 1998, on 28x28
+    # net=cnn's defaults: conv 32@3x3 same, pool, conv 64@3x3 same, pool, 3136-128-10
+    "cnn": ([128, 10], "relu", "softmax_cross_entropy", True, (9 * 32 + 32) + (9 * 32 * 64 + 64) + (3136 * 128 + 128) + (128 * 10 + 10)),
 }
 
 
@@ -77,11 +79,11 @@ def test_every_conf_net_builds_its_textbook_network_and_predicts(name):
 
 
 def test_named_nets_are_defined_once_in_conf_not_also_in_code():
-    """nets.architectures keeps the builders (mlp, lenet5) that take plain arguments; a named
+    """nets.architectures keeps the builders (mlp, cnn, lenet5) that take plain arguments; a named
     preset such as rashid or nielsen is a conf/net file and nothing else."""
     import nets.architectures as architectures
 
-    assert sorted(name for name in GROUPS["net"] if hasattr(architectures, name)) == ["lenet5", "mlp"]
+    assert sorted(name for name in GROUPS["net"] if hasattr(architectures, name)) == ["cnn", "lenet5", "mlp"]
     assert not hasattr(architectures, "ARCHITECTURES") and not hasattr(architectures, "get_architecture")
 
 

@@ -28,7 +28,7 @@ def test_a_short_run_writes_metrics_summary_and_model(tmp_path, quick):
 
 @pytest.mark.parametrize("override,message", [
     ("optimizer.lr=-1", "optimizer.lr must be a positive number"),
-    ("net=nonexistent", "Could not find 'net/nonexistent'; Available options in 'net': lenet5"),
+    ("net=nonexistent", "Could not find 'net/nonexistent'; Available options in 'net': cnn, lenet5"),
     ("trainer.epochs=zero", "trainer.epochs=zero; Value 'zero' of type 'str' could not be converted to Integer"),
     ("trainer.batch_size=5000", "larger than the training set"),
 ])
