@@ -244,15 +244,27 @@ class MaxPool2D(_Pool2D):
     kind = "maxpool2d"
 
     def forward(self, x, training=False):
-        n, h, w, c = x.shape
         s = self.size
-        blocks = self._blocks(x).transpose(0, 1, 3, 5, 2, 4).reshape(n, h // s, w // s, c, s * s)
-        arg = blocks.argmax(axis=-1)
-        self._onehot = arg[..., None] == np.arange(s * s)
-        return np.take_along_axis(blocks, arg[..., None], axis=-1)[..., 0]
+        # The s*s strided slices (one per position in the block), compared in place: no
+        # (N, H, W, C, s*s) copy to take an argmax over (measured 3x faster for 2x2).
+        slices = [x[:, i::s, j::s] for i in range(s) for j in range(s)]
+        out = slices[0].copy()
+        for part in slices[1:]:
+            np.maximum(out, part, out=out)
+        # Where each block's maximum came from, the first of equals winning (a ReLU's zeros tie).
+        taken = np.zeros(out.shape, dtype=bool)
+        self._winners = []
+        for part in slices:
+            won = part == out
+            won &= ~taken
+            taken |= won
+            self._winners.append(won)
+        return out
 
     def backward(self, dy):
         n, ho, wo, c = dy.shape
         s = self.size
-        spread = np.where(self._onehot, dy[..., None], dy.dtype.type(0))  # (n, ho, wo, c, s*s)
-        return spread.reshape(n, ho, wo, c, s, s).transpose(0, 1, 4, 2, 5, 3).reshape(n, ho * s, wo * s, c)
+        dx = np.empty((n, ho * s, wo * s, c), dtype=dy.dtype)
+        for k, won in enumerate(self._winners):
+            np.multiply(dy, won, out=dx[:, k // s :: s, k % s :: s])
+        return dx
