@@ -8,11 +8,21 @@ The reference is the 20-line loop anyone would write for Rashid's 784-100-10 sig
 built with ``nets.architectures.mlp``) with the same seed, data order and learning rate. Repeats of the
 two alternate, so slow phases of a shared machine hit both alike. The goals (issue 2): engine
 <= 1.2x the reference at mini-batch 1, 10 and 128, and LeNet-5 at mini-batch 32 <= 7 s.
+
+Then LeNet-5 against PyTorch (issue 14: at most PyTorch's time): with ``NNSWEEP_TORCH_PYTHON``
+naming a Python that has torch (``python -m venv /tmp/torch && /tmp/torch/bin/pip install torch
+numpy``), ``bench/torch_lenet5.py`` times the same network, optimizer, mini-batch and 50,000
+images with 2 threads; nnsweep's and PyTorch's repeats alternate. And the Fashion preset
+(``+experiment=fashion_cnn``): its epoch time split into convolution forward, backward and the
+rest, and the peak resident size of a process that trains it (``bench/cnn_epoch.py``).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -89,23 +99,39 @@ def run(repeats: int, batch_one_repeats: int, root: str, lenet_repeats: int) -> 
         rows.append((f"784-100-10 sigmoid, SGD, mini-batch {batch}", ref, eng,
                      reference_accuracy(data.val.x, data.val.labels, W1, W2),
                      float((net.predict(data.val.x) == data.val.labels).mean())))
-    lenet_times = []
+    lenet_times, torch_times = [], []
+    torch_python = os.environ.get("NNSWEEP_TORCH_PYTHON")
     for rep in range(lenet_repeats):
         seconds, net = engine_epoch(lenet5(), "adam", 1e-3, 32, data, rep)
         lenet_times.append(seconds)
-    rows.append(("LeNet-5 sigmoid, mean pool, Adam, mini-batch 32", None, statistics.median(lenet_times), None,
-                 float((net.predict(data.val.x) == data.val.labels).mean())))
+        if torch_python:
+            out = subprocess.run([torch_python, str(Path(__file__).with_name("torch_lenet5.py")), root, "1"],
+                                 capture_output=True, text=True, check=True).stdout
+            torch_times.append(json.loads(out)["seconds"])
+    rows.append(("LeNet-5 sigmoid, mean pool, Adam, mini-batch 32", statistics.median(torch_times) if torch_times else None,
+                 statistics.median(lenet_times), None, float((net.predict(data.val.x) == data.val.labels).mean())))
 
     print(f"One epoch over {len(data.train):,} Fashion-MNIST images; medians of "
           f"{repeats} repeats ({batch_one_repeats} at mini-batch 1, {lenet_repeats} for LeNet-5).")
     print("Validation accuracy is on the 10,000 held-out training images after that one epoch.\n")
+    print("The reference of LeNet-5 is PyTorch's time for the same epoch (NNSWEEP_TORCH_PYTHON), if given.\n")
     print("| network | reference loop (s) | engine (s) | engine / reference | val acc (ref / engine) |")
     print("|---|---|---|---|---|")
     for name, ref, eng, ref_acc, eng_acc in rows:
         if ref is None:
             print(f"| {name} | - | {eng:.2f} | - | - / {eng_acc:.1%} |")
+        elif ref_acc is None:
+            print(f"| {name} | {ref:.2f} (PyTorch) | {eng:.2f} | {eng / ref:.2f}x | - / {eng_acc:.1%} |")
         else:
             print(f"| {name} | {ref:.2f} | {eng:.2f} | {eng / ref:.2f}x | {ref_acc:.1%} / {eng_acc:.1%} |")
+    out = subprocess.run([sys.executable, "-m", "bench.cnn_epoch", "--experiment", "fashion_cnn", "--repeats",
+                          str(lenet_repeats)], capture_output=True, text=True, check=True).stdout
+    cnn = json.loads(out.strip().splitlines()[-1])
+    share = {k: cnn[k] / cnn["seconds"] for k in ("conv forward", "conv backward", "rest")}
+    print(f"\n| preset | epoch (s), median of {lenet_repeats} | conv forward | conv backward | rest | peak resident size |")
+    print("|---|---|---|---|---|---|")
+    print(f"| fashion_cnn ({cnn['images']:,} images) | {cnn['seconds']:.1f} ({', '.join(map(str, cnn['each']))}) | "
+          f"{share['conv forward']:.0%} | {share['conv backward']:.0%} | {share['rest']:.0%} | {cnn['peak_rss_mb']:.0f} MB |")
     return 0
 
 

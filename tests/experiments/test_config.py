@@ -107,6 +107,11 @@ def test_generic_mlp_is_overridable():
     ("nielsen_ch3", {"optimizer.lr": 0.5, "optimizer.l2": 5.0, "net.loss": "cross_entropy", "net.init": "normal_fan_in"}),
     ("lenet5_adam", {"net.arch": "lenet5", "optimizer.name": "adam", "trainer.augment": True, "trainer.epochs": 20}),
     ("mlp_table", {"optimizer.name": "adam", "net.hidden": [128, 128]}),
+    ("fashion_mlp", {"data.name": "fashion", "net.hidden": [512, 256], "net.dropout": 0.3, "schedule.name": "cosine"}),
+    ("fashion_cnn", {"data.name": "fashion", "net.arch": "cnn", "net.channels": [32, 64], "net.batchnorm": True,
+                     "trainer.augment": False}),
+    ("mnist_cnn", {"data.name": "mnist5k", "net.arch": "cnn", "net.channels": [32, 64], "trainer.augment": True,
+                   "trainer.epochs": 40}),
 ])
 def test_presets_reproduce_the_classic_setups(preset, expect):
     cfg = compose_config([f"+experiment={preset}"])

@@ -1,0 +1,79 @@
+"""One training epoch of a preset network over the 50,000 Fashion-MNIST training images, with
+where the time goes: ``python -m bench.cnn_epoch [--experiment fashion_cnn] [--repeats 3]``.
+
+The network, optimizer and mini-batch size come from the preset (``conf/experiment/<name>.yaml``,
+composed as ``experiments.train`` composes it); the epoch is ``nets.train.fit``'s. Each layer's
+forward and backward pass is timed, and the time is split into convolution forward, convolution
+backward and the rest (pooling, activations, batch normalisation, dense layers, the optimizer,
+shuffling). The peak resident size is the process's (``ru_maxrss``), so run one preset per
+process, as ``make bench`` does. Prints one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from experiments.build import build_optimizer, build_schedule, describe_network, load_data
+from nets.conv import Conv2D
+from nets.network import Network
+from nets.train import fit, target_matrix
+from tests.experiments.conftest import compose_config
+
+
+def timed_layers(network: Network, spent: dict[str, float]) -> None:
+    """Wrap every layer's forward and backward so their time adds up in ``spent``."""
+    for layer in network.layers:
+        kind = "conv" if isinstance(layer, Conv2D) else "rest"
+        for phase in ("forward", "backward"):
+            original = getattr(layer, phase)
+
+            def timed(*args, _original=original, _key=f"{kind} {phase}", **kwargs):
+                start = time.perf_counter()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    spent[_key] += time.perf_counter() - start
+
+            setattr(layer, phase, timed)
+
+
+def epoch(experiment: str, seed: int) -> dict[str, float]:
+    cfg = compose_config([f"+experiment={experiment}"])
+    data = load_data(cfg)
+    rng = np.random.default_rng(seed)
+    network = Network(describe_network(cfg.net), rng)
+    network.set_rng(rng)
+    optimizer = build_optimizer(cfg, len(data.train) // cfg.trainer.batch_size)
+    spent: dict[str, float] = defaultdict(float)
+    timed_layers(network, spent)
+    start = time.perf_counter()
+    fit(network, optimizer, build_schedule(cfg), data.train, None, epochs=1, batch_size=cfg.trainer.batch_size,
+        rng=rng, targets=target_matrix(10))
+    total = time.perf_counter() - start
+    return {"seconds": total, "conv forward": spent["conv forward"], "conv backward": spent["conv backward"],
+            "rest": total - spent["conv forward"] - spent["conv backward"], "images": len(data.train)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--experiment", default="fashion_cnn")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    runs = [epoch(args.experiment, seed) for seed in range(args.repeats)]
+    median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    median["each"] = [round(r["seconds"], 2) for r in runs]
+    median["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    median["experiment"] = args.experiment
+    print(json.dumps(median))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
