@@ -70,7 +70,7 @@ draw: $(STAMP) ## Draw a digit and watch the network answer; browse its test set
 test: $(STAMP) ## Run the test suite (about 10 minutes on 2 cores)
 	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(TESTS)
 
-bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop
+bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop, LeNet-5 vs PyTorch (NNSWEEP_TORCH_PYTHON), the Fashion CNN preset's time split and memory
 	$(PY) -m bench.epoch_speed
 
 bench-sweep: $(STAMP) ## Random search with and without pruning, and random vs GP vs TPE (3 seeds; about 5 minutes)

@@ -109,7 +109,7 @@ def test_generic_mlp_is_overridable():
     ("mlp_table", {"optimizer.name": "adam", "net.hidden": [128, 128]}),
     ("fashion_mlp", {"data.name": "fashion", "net.hidden": [512, 256], "net.dropout": 0.3, "schedule.name": "cosine"}),
     ("fashion_cnn", {"data.name": "fashion", "net.arch": "cnn", "net.channels": [32, 64], "net.batchnorm": True,
-                     "trainer.augment": False}),
+                     "trainer.augment": False, "trainer.epochs": 15}),
     ("mnist_cnn", {"data.name": "mnist5k", "net.arch": "cnn", "net.channels": [32, 64], "trainer.augment": True,
                    "trainer.epochs": 40}),
 ])
