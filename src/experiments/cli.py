@@ -35,6 +35,11 @@ def program_name(module: str) -> str:
     return script if script.startswith("nnsweep-") else f"python -m {module}"
 
 
+def warn(message: str) -> None:
+    """Print ``message`` as one warning line on stderr; the command goes on."""
+    print(f"nnsweep: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
 def fail(message: str, exit_code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print ``message`` as one line on stderr and exit (status 2: bad input)."""
     print(f"nnsweep: error: {' '.join(str(message).split())}", file=sys.stderr)

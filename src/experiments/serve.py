@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import signal
 import socket
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from omegaconf import MISSING, DictConfig, ListConfig
 from werkzeug.serving import WSGIRequestHandler
 
 from experiments.build import ConfigError
-from experiments.cli import exits_on_bad_input, program_name, run_command
+from experiments.cli import exits_on_bad_input, program_name, run_command, warn
 from experiments.evaluate import QUIET_LOGGING, load_run_test_set, quiet_hydra
 from experiments.predict import Classifier
 from experiments.webapp import ServedRun, create_app, quiet_request_log
@@ -96,7 +95,7 @@ def offered_runs(paths: list[str], best: int) -> list[tuple[RunDir, str]]:
         for sweep, runs in sorted(sweeps.items()):
             scored = []
             for run in runs:
-                summary = _summary_or_none(run)
+                summary = run.summary_if_readable()
                 if summary and summary.status == Status.OK and summary.best_val_acc is not None and run.model_path.is_file():
                     scored.append((summary.best_val_acc, run))
             scored.sort(key=lambda pair: -pair[0])
@@ -105,13 +104,6 @@ def offered_runs(paths: list[str], best: int) -> list[tuple[RunDir, str]]:
                 settings = ",".join(o for o in run.defining_overrides() if o.split("=")[0] in differing)
                 offered.append((run, f"{sweep.name}: {settings or run.path.name}"))
     return offered
-
-
-def _summary_or_none(run: RunDir):
-    try:
-        return run.read_summary()
-    except RunRecordError:
-        return None
 
 
 def _differing_overrides(runs: list[RunDir]) -> set[str]:
@@ -142,8 +134,7 @@ def _stop(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def warn(message: str) -> None:
-    print(f"nnsweep: warning: {' '.join(message.split())}", file=sys.stderr, flush=True)
+
 
 
 def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = None) -> None:

@@ -58,17 +58,14 @@ class ApiError(NnsweepError):
 
 @dataclass
 class ServedRun:
-    """One run the page offers: its classifier, a short name, and the path it was loaded from."""
+    """One run the page offers: its classifier and a short name."""
 
     classifier: Classifier
     name: str
 
     def describe(self, run_id: int) -> dict[str, Any]:
         run = self.classifier.run
-        try:
-            summary = run.read_summary()
-        except NnsweepError:  # damaged since: the model still answers, its accuracies are unknown
-            summary = None
+        summary = run.summary_if_readable()  # damaged since: the model still answers, its accuracies are unknown
         return {"id": run_id, "name": self.name, "path": str(run.path), "kind": self.classifier.kind,
                 "classes": list(self.classifier.labels.names), "noun": self.classifier.labels.noun,
                 "val_acc": summary.best_val_acc if summary else None,

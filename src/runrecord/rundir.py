@@ -236,12 +236,17 @@ class RunDir:
             raise RunRecordError(f"cannot read {self.path / SUMMARY}: {err}") from None
         return Summary.from_json(text, self.path / SUMMARY)
 
+    def summary_if_readable(self) -> Summary | None:
+        """The run's summary, or None when there is none or it cannot be read (for what only
+        shows a run, and must go on when one run's record is damaged)."""
+        try:
+            return self.read_summary()
+        except RunRecordError:
+            return None
+
     def status(self) -> Status:
         """The run's status, telling a live run from one whose process died."""
-        try:
-            summary = self.read_summary()
-        except RunRecordError:
-            summary = None
+        summary = self.summary_if_readable()
         if summary is not None and summary.status != Status.RUNNING:
             return summary.status
         return Status.RUNNING if self.is_live() else Status.INTERRUPTED

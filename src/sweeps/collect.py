@@ -22,7 +22,6 @@ one whose process died is ``interrupted``; a damaged file is named on stderr and
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
+from experiments.cli import warn
 from nets.atomic import atomic_write_text
 from runrecord import RunDir, RunRecordError, find_runs, override_key
 
@@ -92,7 +92,7 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
     except RunRecordError as err:
         records, problems = [], problems + [str(err)]
     for problem in problems:
-        print(f"nnsweep: warning: {problem}", file=sys.stderr)
+        warn(problem)
     if problems:
         row["error"] = "; ".join(([row["error"]] if row.get("error") else []) + problems)
     # The run's learning rate is "base_lr" here: "lr" is each epoch's (scheduled) rate.
@@ -216,7 +216,7 @@ def rungs_reached(sweep_dir: Path) -> dict[str, int]:
     try:
         log = load(sweep_dir)
     except TrialLogError as err:
-        print(f"nnsweep: warning: {err}", file=sys.stderr)
+        warn(err)
         return {}
     if log is None or log.rungs is None:
         return {}
