@@ -22,6 +22,7 @@ import json
 import math
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,7 +34,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from experiments.evaluate import load_run_test_set
 from experiments.predict import Classifier
 from nets.data.datasets import unscale_inputs
-from nets.data.digit_image import FIELD, decode_grey
+from nets.data.digit_image import BLANK_LEVEL, FIELD, decode_grey
 from nets.data.readers import DataFormatError
 from nets.errors import NnsweepError
 
@@ -81,11 +82,12 @@ class TestAnswers:
     labels: np.ndarray  # (n,)
     outputs: np.ndarray  # (n, classes)
 
-    @property
+    # Computed once per run, not once per image shown (a page of 60 asked for each 120 times).
+    @cached_property
     def answers(self) -> np.ndarray:
         return self.outputs.argmax(axis=1)
 
-    @property
+    @cached_property
     def confidence(self) -> np.ndarray:
         return self.outputs.max(axis=1)
 
@@ -98,13 +100,18 @@ def png_data_url(pixels: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _whole_number(text: str) -> int | None:
+    """``text`` as an int if it is written in ASCII digits (``int`` also takes " 3", "1_0", "３")."""
+    return int(text) if text.isascii() and text.lstrip("-").isdigit() else None
+
+
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     text = request.args.get(name)
     if text is None or text == "":
         return default
-    if not (text.isascii() and text.lstrip("-").isdigit()):
+    value = _whole_number(text)
+    if value is None:
         raise ApiError(f"{name}={text!r} is not a whole number; give {name}={low}..{high}")
-    value = int(text)
     if not low <= value <= high:
         raise ApiError(f"{name}={value} is out of range; give {name}={low}..{high}")
     return value
@@ -148,7 +155,7 @@ def _pixels(body: bytes) -> np.ndarray:
     ink = np.asarray(pixels, dtype=np.float64)
     if not np.isfinite(ink).all() or ink.min() < 0 or ink.max() > 1:
         raise ApiError("pixels must lie in 0..1 (0 background, 1 ink); divide 0-255 pixel values by 255")
-    if ink.max() < 0.1:
+    if ink.max() < BLANK_LEVEL:
         raise ApiError("pixels are blank (no ink); draw a digit")
     return ink.astype(np.float32)
 
@@ -275,13 +282,13 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
     def api_test_image(index: str):
         run_id, run = served()
         answers = test_answers(run_id)
-        if not index.isascii() or not index.lstrip("-").isdigit():
+        number = _whole_number(index)
+        if number is None:
             raise ApiError(f"test image {index!r} is not a whole number; give /api/test/0 .. /api/test/{len(answers.labels) - 1}")
-        index = int(index)
-        if not 0 <= index < len(answers.labels):
-            raise ApiError(f"test image {index} does not exist; there are {len(answers.labels)} (0..{len(answers.labels) - 1})")
-        return jsonify(run=run_id, kind=run.classifier.kind, **_test_item(answers, index),
-                       outputs=[float(v) for v in answers.outputs[index]])
+        if not 0 <= number < len(answers.labels):
+            raise ApiError(f"test image {number} does not exist; there are {len(answers.labels)} (0..{len(answers.labels) - 1})")
+        return jsonify(run=run_id, kind=run.classifier.kind, **_test_item(answers, number),
+                       outputs=[float(v) for v in answers.outputs[number]])
 
     return app
 

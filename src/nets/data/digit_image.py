@@ -19,6 +19,7 @@ MAX_PIXELS = 40_000_000  # ~ a 7,000 x 6,000 photo; more is almost surely a mist
 MIN_SIDE = 8
 BOX, FIELD = 20, 28
 INK_LEVEL = 0.2  # fraction of the darkest-to-lightest range that counts as ink when cropping
+BLANK_LEVEL = 0.1  # ink that never stands this far out of the background is no drawing at all
 
 
 def load_grey(path: str | Path) -> np.ndarray:
@@ -81,7 +82,7 @@ def mnist_style(grey: np.ndarray, source: str = "image", min_extent: float = 0.0
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     ink = 1.0 - grey if np.median(border) > 0.5 else grey.copy()  # dark-on-light is inverted
     ink = np.clip(ink - np.median(np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])), 0.0, None)
-    if ink.max() < 0.1:
+    if ink.max() < BLANK_LEVEL:
         raise DataFormatError(f"{source} is blank (no stroke stands out from the background)")
     ink /= ink.max()
     rows, cols = np.nonzero(ink > INK_LEVEL)
