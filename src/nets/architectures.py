@@ -155,9 +155,7 @@ def lenet5(activation: str = "sigmoid", pool: str = "mean", connections: str = "
     ``connections="lecun"`` uses the paper's partial C3 table; ``pool`` is "mean" (the paper's
     subsampling) or "max". A ``cnn``: the same layers, weights and numbers as before it was one.
     """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
-    if pool not in POOLS:
+    if pool not in POOLS:  # cnn also takes no pooling; LeNet-5 always pools
         raise ValueError(f"unknown pooling {pool!r}; choose one of {', '.join(POOLS)}")
     return cnn([6, 16], kernel=5, padding="valid", pool=pool, pool_size=2, activation=activation,
                connections=["full", connections], dense=dense)
