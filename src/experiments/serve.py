@@ -28,7 +28,7 @@ from experiments.evaluate import QUIET_LOGGING, load_run_test_set, quiet_hydra
 from experiments.predict import Classifier
 from experiments.webapp import ServedRun, create_app, quiet_request_log
 from nets.errors import NnsweepError
-from runrecord import RunDir, RunRecordError, Status, find_runs
+from runrecord import RunDir, RunRecordError, Status, find_runs, override_key
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -101,7 +101,7 @@ def offered_runs(paths: list[str], best: int) -> list[tuple[RunDir, str]]:
             scored.sort(key=lambda pair: -pair[0])
             differing = _differing_overrides(runs)
             for acc, run in scored[:best]:
-                settings = ",".join(o for o in run.defining_overrides() if o.split("=")[0] in differing)
+                settings = ",".join(o for o in run.defining_overrides() if override_key(o) in differing)
                 offered.append((run, f"{sweep.name}: {settings or run.path.name}"))
     return offered
 
@@ -111,8 +111,7 @@ def _differing_overrides(runs: list[RunDir]) -> set[str]:
     values: dict[str, set[str]] = defaultdict(set)
     for run in runs:
         for override in run.defining_overrides():
-            key, _, value = override.partition("=")
-            values[key].add(value)
+            values[override_key(override)].add(override.partition("=")[2])
     return {key for key, seen in values.items() if len(seen) > 1 or len(runs) == 1}
 
 
@@ -132,9 +131,6 @@ def load_runs(run: str, compare: list[str], best: int) -> list[ServedRun]:
 
 def _stop(signum, frame) -> None:
     raise KeyboardInterrupt
-
-
-
 
 
 def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = None) -> None:
