@@ -123,9 +123,12 @@ def build_schedule(cfg: Any) -> Schedule:
 def build_augmenter(cfg: Any) -> Augmenter | None:
     t = cfg.trainer
     if not t.augment:
+        if t.flip:
+            raise ConfigError("trainer.flip=true mirrors images only with trainer.augment=true: add it "
+                              "(and trainer.rotation=0 trainer.zoom=0 trainer.shift=0 to mirror and nothing else)")
         return None
     try:
-        return Augmenter(rotation=t.rotation, zoom=t.zoom, shift=t.shift)
+        return Augmenter(rotation=t.rotation, zoom=t.zoom, shift=t.shift, flip=t.flip)
     except ValueError as err:
         raise ConfigError(f"trainer: {err}") from None
 

@@ -309,6 +309,7 @@ class TrainerConfig:
     rotation: float = ranged(10.0, DEGREES)
     zoom: float = ranged(0.1, FRACTION)
     shift: float = ranged(0.1, FRACTION)
+    flip: bool = False  # with augment: mirror half the images left-right (clothes, not digits)
     dtype: DType = DType.float32
     clip_grad_norm: Optional[float] = ranged(None, POSITIVE)  # clip each mini-batch's gradient norm (off: classic runs stay exact)
     restore_best: bool = True  # test and save the best-validation weights as the model

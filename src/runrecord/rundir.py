@@ -59,6 +59,10 @@ RESUMABLE_KEYS = ("trainer.epochs",)
 # continues whatever they say, and runs recorded before they existed continue too.
 LABEL_KEYS = ("data.class_names", "data.noun")
 
+# Settings added after runs were first recorded, with the value that does what the runs recorded
+# before them did: a record without the key reads as having this value, so those runs continue.
+ADDED_KEYS = {"trainer.flip": False}
+
 
 class RunRecordError(NnsweepError):
     """A run file that is missing or cannot be read; the message names the file."""
@@ -324,7 +328,7 @@ class RunDir:
         """Settings of ``cfg`` that differ from the recorded config, ``key: recorded -> asked``
         (bookkeeping keys, the epoch budget and the names of the classes aside)."""
         as_data = lambda c: _flatten(OmegaConf.to_container(c, resolve=True, enum_to_str=True))  # noqa: E731
-        old = as_data(self.config())
+        old = {**ADDED_KEYS, **as_data(self.config())}
         new = as_data(cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg))
         ignored = set(BOOKKEEPING_KEYS) | set(RESUMABLE_KEYS) | set(LABEL_KEYS)
         keys = sorted((set(old) | set(new)) - ignored)

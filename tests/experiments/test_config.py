@@ -130,6 +130,16 @@ def test_value_checks(overrides, match):
         check_trainer(compose_config(overrides))
 
 
+def test_flip_without_augment_is_refused_not_silently_ignored():
+    from experiments.build import build_augmenter
+    with pytest.raises(ConfigError, match="trainer.flip=true mirrors images only with trainer.augment=true"):
+        build_augmenter(compose_config(["trainer.flip=true"]))
+    only_flip = build_augmenter(compose_config(["trainer.augment=true", "trainer.flip=true", "trainer.rotation=0",
+                                                "trainer.zoom=0", "trainer.shift=0"]))
+    assert (only_flip.flip, only_flip.rotation, only_flip.zoom, only_flip.shift) == (True, 0, 0, 0)
+    assert build_augmenter(compose_config(["trainer.augment=true"])).flip is False
+
+
 def test_layer_sizes_must_fit_the_data():
     cfg = compose_config(["net=mlp", "net.hidden=[0]"])
     with pytest.raises(ConfigError, match="hidden layer sizes"):

@@ -120,6 +120,21 @@ def test_augmenter_moves_digits_but_keeps_them(mnist5k):
     assert np.abs(com(shifted) - com(x[:1])).max() > 0.3  # the digit moved
 
 
+def test_flip_mirrors_about_half_the_images_and_leaves_the_other_draws_alone(mnist5k):
+    x = subset(mnist5k, 400).x
+    out = Augmenter(rotation=0, zoom=0, shift=0, flip=True)(x, np.random.default_rng(0))
+    images, flipped = x.reshape(-1, 28, 28), out.reshape(-1, 28, 28)
+    mirrored = np.all(flipped == images[:, :, ::-1], axis=(1, 2))
+    kept = np.all(flipped == images, axis=(1, 2))
+    assert np.all(mirrored | kept) and not np.any(mirrored & kept)  # each one or the other, exactly
+    assert 150 < mirrored.sum() < 250
+    assert np.array_equal(x.reshape(-1, 28, 28), images)  # the input is not changed in place
+    # The affine draws come first: with flip the moved images are those without it, some mirrored.
+    moved = Augmenter(shift=0.2)(x, np.random.default_rng(3)).reshape(-1, 28, 28)
+    both = Augmenter(shift=0.2, flip=True)(x, np.random.default_rng(3)).reshape(-1, 28, 28)
+    assert np.all(np.all(both == moved, axis=(1, 2)) | np.all(both == moved[:, :, ::-1], axis=(1, 2)))
+
+
 def test_gradient_clipping_bounds_the_step_and_tames_divergence(mnist5k):
     from nets.train import clip_gradient_norm
     net = Network(mlp([8], "relu"), np.random.default_rng(0))

@@ -77,6 +77,16 @@ def test_settings_differ_ignores_bookkeeping_and_epochs(tmp_path):
     assert run.settings_differ(compose_config(["trainer.epochs=2", "optimizer.lr=5.0"])) == ["optimizer.lr: 0.1 -> 5.0"]
 
 
+def test_a_run_recorded_before_a_key_existed_continues_at_its_old_value(tmp_path):
+    run = RunDir(tmp_path)
+    run.write_config(compose_config([]), [])
+    record = (tmp_path / ".hydra" / "config.yaml").read_text()
+    assert "  flip: false\n" in record
+    (tmp_path / ".hydra" / "config.yaml").write_text(record.replace("  flip: false\n", ""))
+    assert run.settings_differ(compose_config([])) == []
+    assert run.settings_differ(compose_config(["trainer.flip=true"])) == ["trainer.flip: False -> True"]
+
+
 def test_bookkeeping_keys_are_the_ones_run_directory_names_leave_out():
     from hydra import compose, initialize_config_dir
 

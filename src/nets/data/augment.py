@@ -1,5 +1,7 @@
 """Random shift, zoom and rotation of training digits (the NumPy LeNet-5 project's recipe, as
-Keras' ``ImageDataGenerator(rotation_range=10, zoom_range=0.1, width/height_shift_range=0.1)``).
+Keras' ``ImageDataGenerator(rotation_range=10, zoom_range=0.1, width/height_shift_range=0.1)``),
+and, for clothes, a random left-right mirror (``horizontal_flip``): a mirrored shirt is still a
+shirt, a mirrored 7 is not a digit.
 
 Each image gets its own random affine map; all of a chunk's images are resampled by one
 ``scipy.ndimage.map_coordinates`` call (bilinear), so there is no Python loop over images.
@@ -26,6 +28,9 @@ class Augmenter:
         Scale drawn from [1 - zoom, 1 + zoom].
     shift : float
         Maximum shift as a fraction of the image side, each axis.
+    flip : bool
+        Mirror each image left-right with probability 1/2. Drawn after the affine maps, so
+        the other draws, and every run without it, stay as they were.
     side : int
         Images are side x side.
     """
@@ -33,6 +38,7 @@ class Augmenter:
     rotation: float = 10.0
     zoom: float = 0.1
     shift: float = 0.1
+    flip: bool = False
     side: int = 28
 
     def __post_init__(self):
@@ -43,6 +49,15 @@ class Augmenter:
             )
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        out = self._affine(x, rng)
+        if self.flip and len(x):
+            mirrored = rng.random(len(x)) < 0.5
+            images = out.reshape(len(x), self.side, self.side)
+            images = np.where(mirrored[:, None, None], images[:, :, ::-1], images)
+            out = images.reshape(len(x), -1)
+        return out
+
+    def _affine(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         n = len(x)
         if n == 0 or (self.rotation == 0 and self.zoom == 0 and self.shift == 0):
             return x
