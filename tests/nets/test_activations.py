@@ -5,22 +5,30 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from nets.activations import log_softmax, sigmoid, softmax
+from nets.activations import hidden_sigmoid, log_softmax, sigmoid, softmax
 
 EXTREMES = np.array([-1e4, -1e3, -100.0, -88.5, -20.0, -1.0, 0.0, 1.0, 20.0, 88.5, 100.0, 1e3, 1e4])
 
 
 @pytest.mark.parametrize("size", [13, 13 * 1000], ids=["small", "large"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sigmoid_is_finite_and_silent_at_extremes(size, dtype):
+@pytest.mark.parametrize("function", [sigmoid, hidden_sigmoid], ids=lambda f: f.__name__)
+def test_sigmoid_is_finite_and_silent_at_extremes(size, dtype, function):
     z = np.resize(EXTREMES, size).astype(dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        s = sigmoid(z)
+        s = function(z)
     assert s.dtype == dtype
     assert np.all(np.isfinite(s)) and np.all((s >= 0) & (s <= 1))
     np.testing.assert_allclose(s, expit(z.astype(np.float64)), atol=1e-7 if dtype == np.float32 else 1e-15)
     assert s[list(EXTREMES).index(0.0)] == 0.5
+
+
+def test_the_losses_sigmoid_keeps_tiny_outputs_that_the_hidden_one_rounds_to_zero():
+    """Why two: a loss takes log(a) of its sigmoid outputs, a hidden unit never does."""
+    z = np.full(13 * 1000, -30.0, dtype=np.float32)
+    np.testing.assert_allclose(sigmoid(z), expit(-30.0), rtol=1e-5)  # 9.4e-14, log finite
+    assert np.all(hidden_sigmoid(z) < 1e-7)
 
 
 def test_softmax_and_log_softmax_at_extremes():

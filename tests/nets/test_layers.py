@@ -40,6 +40,10 @@ def test_activation_gradients(layer):
     check_layer(layer, (6,))
 
 
+def test_sigmoid_gradient_on_an_array_large_enough_for_its_tanh_form():
+    check_layer(Sigmoid(), (40, 40, 3))  # 4,800 floats a sample: hidden_sigmoid's tanh branch
+
+
 def test_relu_gradient_away_from_the_kink():
     check_layer(ReLU(), (6,), positive=True)
     layer = ReLU()
@@ -51,7 +55,10 @@ def test_relu_gradient_away_from_the_kink():
 
 @pytest.mark.parametrize("stride,padding", [(1, 0), (1, 2), (2, 0), (2, 1)])
 @pytest.mark.parametrize("channels", [1, 3])
-def test_conv2d_gradients(stride, padding, channels):
+@pytest.mark.parametrize("pixel_chunk", [None, 10], ids=["one product", "chunked"])
+def test_conv2d_gradients(stride, padding, channels, pixel_chunk, monkeypatch):
+    if pixel_chunk:  # the weight gradient summed over chunks of 10 output pixels, the last one short
+        monkeypatch.setattr("nets.conv.PIXEL_CHUNK", pixel_chunk)
     layer = Conv2D(4, 3, stride=stride, padding=padding)
     layer.needs_input_grad = True
     check_layer(layer, (7, 7, channels))
