@@ -108,8 +108,10 @@ def test_generic_mlp_is_overridable():
     ("lenet5_adam", {"net.arch": "lenet5", "optimizer.name": "adam", "trainer.augment": True, "trainer.epochs": 20}),
     ("mlp_table", {"optimizer.name": "adam", "net.hidden": [128, 128]}),
     ("fashion_mlp", {"data.name": "fashion", "net.hidden": [512, 256], "net.dropout": 0.3, "schedule.name": "cosine"}),
-    ("fashion_cnn", {"data.name": "fashion", "net.arch": "cnn", "net.channels": [32, 64], "net.batchnorm": True,
-                     "trainer.augment": False, "trainer.epochs": 15}),
+    ("fashion_cnn", {"data.name": "fashion", "net.arch": "cnn", "net.channels": [32, 32, 64, 64],
+                     "net.pool": ["none", "max", "none", "max"], "net.conv_dropout": [0.0, 0.25, 0.0, 0.25],
+                     "net.batchnorm": True, "net.dense": [256], "net.dropout": 0.5, "trainer.augment": False,
+                     "trainer.epochs": 15}),
     ("mnist_cnn", {"data.name": "mnist5k", "net.arch": "cnn", "net.channels": [32, 64], "trainer.augment": True,
                    "trainer.epochs": 40}),
 ])
