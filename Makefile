@@ -18,7 +18,7 @@ EPOCHS ?= 15## sweep-lr: epochs per run
 BATCH ?= 1## sweep-lr: mini-batch size
 ARGS ?=## sweep-lr: more options and Hydra overrides for every run, e.g. ARGS='optimizer=momentum trainer.seed=1'
 SWEEP ?=## report: the sweep directory to report on
-RUN ?=## draw: the run to serve (default: the draw page's own model, results/draw/lenet5-augmented, trained first: about 20 s)
+RUN ?=## draw: the run to serve (default: the draw page's own model, results/draw/mnist-cnn, trained first: about 2 minutes)
 COMPARE ?= results/sweep-lr## draw: runs, or sweeps whose 3 best runs the page offers beside it (those that exist)
 PORT ?= 8787## draw: the port on 127.0.0.1 (0: any free one)
 TESTS ?=## test: what pytest runs, e.g. TESTS=tests/sweeps or TESTS='-k resume' (default: everything)
@@ -57,13 +57,13 @@ report: $(STAMP) ## Collect a sweep and write its figures and index.html (only w
 	@test -n "$(SWEEP)" || { echo "nnsweep: error: say which sweep: make report SWEEP=<sweep dir>" >&2; exit 2; }
 	$(PY) -m reports $(SWEEP)
 
-# The draw page's model when RUN is not given: the recipe +experiment=draw, trained once (a finished
-# run is reused as it is). Paths are quoted for Hydra: a sweep's run directories hold "," and "=".
-DRAW_RUN := results/draw/lenet5-augmented
+# The draw page's model when RUN is not given: the preset +experiment=mnist_cnn, trained once (a
+# finished run is reused as it is). Paths are quoted for Hydra: a sweep's run directories hold "," and "=".
+DRAW_RUN := results/draw/mnist-cnn
 comma := ,
 quoted = $(subst ' ','$(comma)',$(patsubst %,'%',$(1)))
 draw: $(STAMP) ## Draw a digit and watch the network answer; browse its test set with its answers (a page on 127.0.0.1)
-	$(if $(RUN),,$(PY) -m experiments.train +experiment=draw resume=true hydra.run.dir=$(DRAW_RUN))
+	$(if $(RUN),,$(PY) -m experiments.train +experiment=mnist_cnn resume=true hydra.run.dir=$(DRAW_RUN))
 	$(PY) -m experiments.serve "run='$(or $(RUN),$(DRAW_RUN))'" port=$(PORT) \
 	  $(if $(wildcard $(COMPARE)),"compare=[$(call quoted,$(wildcard $(COMPARE)))]")
 

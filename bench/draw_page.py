@@ -1,8 +1,8 @@
 """How well the draw page's model reads digits people draw: ``make bench-draw``
 (``python -m bench.draw_page``).
 
-Trains (or reuses) ``make draw``'s model, the recipe ``+experiment=draw`` in
-``results/draw/lenet5-augmented``, serves it as ``make draw`` does (beside the best run of
+Trains (or reuses) ``make draw``'s model, the preset ``+experiment=mnist_cnn`` in
+``results/draw/mnist-cnn``, serves it as ``make draw`` does (beside the best run of
 ``make sweep-lr``'s sweep when there is one), and draws the test suite's hand-drawn digits
 (``tests/experiments/drawn_digits.py``: 40 stroke sets, 4 per digit) on the page in headless
 Chromium with pointer events. Prints how many each network read right, per digit, and what it
@@ -22,7 +22,7 @@ from pathlib import Path
 from tests.browser import draw_and_wait, page_state, start_browser, wait_until
 from tests.experiments.drawn_digits import DRAWN_DIGITS
 
-DRAW_RUN = Path("results/draw/lenet5-augmented")
+DRAW_RUN = Path("results/draw/mnist-cnn")
 SWEEP = Path("results/sweep-lr/rashid-mnist5k-e15-b1")
 DOCS = Path("docs")
 
@@ -44,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-screenshots", action="store_true", help="do not write docs/draw-page.png, docs/viewtest-page.png")
     args = parser.parse_args()
-    subprocess.run([sys.executable, "-m", "experiments.train", "+experiment=draw", "resume=true",
+    subprocess.run([sys.executable, "-m", "experiments.train", "+experiment=mnist_cnn", "resume=true",
                     "trainer.progress=false", f"hydra.run.dir={DRAW_RUN}"], check=True)
     process, address = serve([SWEEP] if SWEEP.is_dir() else [])
     driver = start_browser(fast_input=True)
