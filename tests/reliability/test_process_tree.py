@@ -65,8 +65,10 @@ def epochs_of(sweep: Path) -> list[list[int]]:
     return [[int(r["epoch"]) for r in csv.DictReader(open(m))] for m in sorted(sweep.glob("*/metrics.csv"))]
 
 
-@pytest.mark.parametrize("kind", ["lr", "grid", "skopt"])
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+# kill -9 for each shape of process tree; a plain kill (handled, unlike -9) for the deepest one,
+# sweeps.lr's (its multirun is a child process with workers of its own).
+@pytest.mark.parametrize("kind,sig", [("lr", signal.SIGKILL), ("grid", signal.SIGKILL), ("skopt", signal.SIGKILL),
+                                      ("lr", signal.SIGTERM)])
 def test_4_killing_only_the_main_process_stops_its_workers(tmp_path, kind, sig):
     sweep = tmp_path / "sweep"
     module, args = sweep_command(kind, sweep)
