@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 import signal
 
-import numpy as np
+# Two test files run at once (pytest-xdist, -n 2) on 2 cores, and many of their sweeps train two
+# runs at once: BLAS threads on top of that only oversubscribe the cores. One per process, set
+# before NumPy loads and inherited by every command a test starts, took 22% less CPU for the
+# run-record tests (62 against 79 s) at the same wall time alone. A value already set is kept.
+for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
+import numpy as np  # noqa: E402 (after the thread settings above)
 import pytest
 
 from nets.data.datasets import load_dataset
