@@ -67,7 +67,7 @@ draw: $(STAMP) ## Draw a digit and watch the network answer; browse its test set
 	$(PY) -m experiments.serve "run='$(or $(RUN),$(DRAW_RUN))'" port=$(PORT) \
 	  $(if $(wildcard $(COMPARE)),"compare=[$(call quoted,$(wildcard $(COMPARE)))]")
 
-test: $(STAMP) ## Run the test suite (about 10 minutes on 2 cores)
+test: $(STAMP) ## Run the test suite (about 8 minutes on 2 cores)
 	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(TESTS)
 
 bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop, LeNet-5 vs PyTorch (NNSWEEP_TORCH_PYTHON), the Fashion CNN preset's time split and memory
