@@ -37,10 +37,14 @@ def _check(condition: bool, message: str) -> None:
 
 
 def check_trainer(cfg: Any) -> None:
-    """Check every setting against its option's schema (keys and ranges) before anything is built."""
+    """Check every setting against its option's schema (keys and ranges) before anything is built,
+    and the settings that only work together (the precheck runs this for every point of a grid)."""
     problem = invalid_setting(cfg)
     if problem:
         raise ConfigError(problem)
+    if cfg.trainer.flip and not cfg.trainer.augment:
+        raise ConfigError("trainer.flip=true mirrors images only with trainer.augment=true: add it "
+                          "(and trainer.rotation=0 trainer.zoom=0 trainer.shift=0 to mirror and nothing else)")
 
 
 def load_data(cfg: Any) -> DataSplits:
@@ -123,9 +127,6 @@ def build_schedule(cfg: Any) -> Schedule:
 def build_augmenter(cfg: Any) -> Augmenter | None:
     t = cfg.trainer
     if not t.augment:
-        if t.flip:
-            raise ConfigError("trainer.flip=true mirrors images only with trainer.augment=true: add it "
-                              "(and trainer.rotation=0 trainer.zoom=0 trainer.shift=0 to mirror and nothing else)")
         return None
     try:
         return Augmenter(rotation=t.rotation, zoom=t.zoom, shift=t.shift, flip=t.flip)

@@ -109,12 +109,12 @@ def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
 
 def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_record: dict[str, Any] | None,
            started: float, bars: bool) -> Summary:
-    augment = build_augmenter(cfg)  # first: a refused setting costs no data loading
     data = load_data(cfg)
     rng = np.random.default_rng(cfg.trainer.seed)
     network = build_network(cfg, data, rng)
     optimizer = build_optimizer(cfg, len(data.train))
     schedule = build_schedule(cfg)
+    augment = build_augmenter(cfg)
     targets = build_targets(cfg, network.output_size, network.dtype)
 
     # Where this invocation stops: trainer.epochs, or a pause before it (a pruning sweep's rung).

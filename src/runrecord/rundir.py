@@ -329,7 +329,7 @@ class RunDir:
         (bookkeeping keys, the epoch budget and the names of the classes aside)."""
         as_data = lambda c: _flatten(OmegaConf.to_container(c, resolve=True, enum_to_str=True))  # noqa: E731
         old = {**ADDED_KEYS, **as_data(self.config())}
-        new = as_data(cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg))
+        new = {**ADDED_KEYS, **as_data(cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg))}
         ignored = set(BOOKKEEPING_KEYS) | set(RESUMABLE_KEYS) | set(LABEL_KEYS)
         keys = sorted((set(old) | set(new)) - ignored)
         return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]

@@ -132,10 +132,16 @@ def test_value_checks(overrides, match):
         check_trainer(compose_config(overrides))
 
 
-def test_flip_without_augment_is_refused_not_silently_ignored():
+def test_flip_without_augment_is_refused_not_silently_ignored(tmp_path):
     from experiments.build import build_augmenter
-    with pytest.raises(ConfigError, match="trainer.flip=true mirrors images only with trainer.augment=true"):
-        build_augmenter(compose_config(["trainer.flip=true"]))
+    message = "trainer.flip=true mirrors images only with trainer.augment=true"
+    with pytest.raises(ConfigError, match=message):
+        check_trainer(compose_config(["trainer.flip=true"]))
+    # Before anything trains: a grid is refused whole, not run job by job into failures.
+    result = run_module("experiments.train", "-m", "trainer.flip=true", "optimizer.lr=0.1,0.2", "trainer.progress=false",
+                        f"hydra.sweep.dir={tmp_path / 'grid'}")
+    assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not list(tmp_path.glob("grid/*/summary.json"))
     only_flip = build_augmenter(compose_config(["trainer.augment=true", "trainer.flip=true", "trainer.rotation=0",
                                                 "trainer.zoom=0", "trainer.shift=0"]))
     assert (only_flip.flip, only_flip.rotation, only_flip.zoom, only_flip.shift) == (True, 0, 0, 0)

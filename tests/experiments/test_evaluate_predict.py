@@ -119,3 +119,14 @@ def test_bad_image_on_the_command_line_is_one_line(trained, tmp_path):
     result = run_module("experiments.predict", f"run={trained}", f"image={tmp_path / 'blank.png'}")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "is blank" in result.stderr
+
+
+def test_the_draw_pages_preset_evaluates_from_its_checkpoint_as_it_did_in_training(tmp_path):
+    """make draw's model (+experiment=mnist_cnn), made small: batch normalisation's running
+    statistics and the best epoch's weights come back from model.npz, so an evaluation from the
+    saved run agrees with what training measured in memory."""
+    run = tmp_path / "run"
+    summary = train_run(compose_config(["+experiment=mnist_cnn", "net.channels=[16,32]", "net.dense=[64]",
+                                        "data.train_limit=1500", "trainer.epochs=3", "trainer.progress=false"]), run)
+    assert summary.status == "ok" and summary.test_acc > 0.5
+    assert evaluate_run(run)["test_acc"] == summary.test_acc

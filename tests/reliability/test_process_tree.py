@@ -65,8 +65,9 @@ def epochs_of(sweep: Path) -> list[list[int]]:
     return [[int(r["epoch"]) for r in csv.DictReader(open(m))] for m in sorted(sweep.glob("*/metrics.csv"))]
 
 
-# kill -9 for each shape of process tree; a plain kill (handled, unlike -9) for the deepest one,
-# sweeps.lr's (its multirun is a child process with workers of its own).
+# kill -9 for each shape of process tree. A plain kill (SIGTERM) ends a sweep's main process the
+# same way, since nothing in it handles the signal; it is kept once, as users type it, on the
+# deepest tree: sweeps.lr's, whose multirun is a child process with workers of its own.
 @pytest.mark.parametrize("kind,sig", [("lr", signal.SIGKILL), ("grid", signal.SIGKILL), ("skopt", signal.SIGKILL),
                                       ("lr", signal.SIGTERM)])
 def test_4_killing_only_the_main_process_stops_its_workers(tmp_path, kind, sig):

@@ -85,6 +85,10 @@ def test_a_run_recorded_before_a_key_existed_continues_at_its_old_value(tmp_path
     (tmp_path / ".hydra" / "config.yaml").write_text(record.replace("  flip: false\n", ""))
     assert run.settings_differ(compose_config([])) == []
     assert run.settings_differ(compose_config(["trainer.flip=true"])) == ["trainer.flip: False -> True"]
+    # A record that has the key keeps its own value.
+    flipped = RunDir(tmp_path / "flipped")
+    flipped.write_config(compose_config(["trainer.augment=true", "trainer.flip=true"]), [])
+    assert flipped.settings_differ(compose_config(["trainer.augment=true"])) == ["trainer.flip: True -> False"]
 
 
 def test_bookkeeping_keys_are_the_ones_run_directory_names_leave_out():

@@ -28,18 +28,19 @@ class Augmenter:
         Scale drawn from [1 - zoom, 1 + zoom].
     shift : float
         Maximum shift as a fraction of the image side, each axis.
-    flip : bool
-        Mirror each image left-right with probability 1/2. Drawn after the affine maps, so
-        the other draws, and every run without it, stay as they were.
     side : int
         Images are side x side.
+    flip : bool
+        Mirror each image left-right with probability 1/2. Drawn after the affine maps, so
+        the other draws, and every run without it, stay as they were. Last, so a call that
+        names the others by position means what it meant before flip existed.
     """
 
     rotation: float = 10.0
     zoom: float = 0.1
     shift: float = 0.1
-    flip: bool = False
     side: int = 28
+    flip: bool = False
 
     def __post_init__(self):
         if self.rotation < 0 or not 0 <= self.zoom < 1 or not 0 <= self.shift < 1:
