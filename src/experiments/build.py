@@ -42,9 +42,9 @@ def check_trainer(cfg: Any) -> None:
     problem = invalid_setting(cfg)
     if problem:
         raise ConfigError(problem)
-    if cfg.trainer.flip and not cfg.trainer.augment:
-        raise ConfigError("trainer.flip=true mirrors images only with trainer.augment=true: add it "
-                          "(and trainer.rotation=0 trainer.zoom=0 trainer.shift=0 to mirror and nothing else)")
+    _check(cfg.trainer.augment or not cfg.trainer.flip,
+           "trainer.flip=true mirrors images only with trainer.augment=true: add it "
+           "(and trainer.rotation=0 trainer.zoom=0 trainer.shift=0 to mirror and nothing else)")
 
 
 def load_data(cfg: Any) -> DataSplits:

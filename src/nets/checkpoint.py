@@ -31,7 +31,7 @@ import numpy as np
 from nets.atomic import atomic_write
 from nets.errors import NnsweepError
 from nets.layers import ShapeError
-from nets.network import Network, check_fits_in_memory, parameter_shapes, saved_shapes
+from nets.network import Network, check_fits_in_memory, planned_shapes
 from nets.optimizers import OPTIMIZERS, Optimizer
 from nets.schedules import Schedule
 from nets.train import TrainState
@@ -213,8 +213,7 @@ def _expected_members(path: Path, meta: dict[str, Any]) -> dict[str, tuple[tuple
         architecture = meta.get("architecture")
         if not isinstance(architecture, dict):
             raise TypeError(f"it is a {type(architecture).__name__}, not an object")
-        shapes = parameter_shapes(architecture)
-        saved = saved_shapes(architecture)  # the parameters and the layers' state (running statistics)
+        shapes, state = planned_shapes(architecture)  # the parameters; the layers' state (running statistics)
         dtype = np.dtype(meta.get("dtype", "float32"))
         if dtype.kind != "f":
             raise TypeError(f"parameters of dtype {dtype} are not floating point")
@@ -231,7 +230,7 @@ def _expected_members(path: Path, meta: dict[str, Any]) -> dict[str, tuple[tuple
         raise CheckpointError(f"checkpoint {path} cannot be loaded here: {err}") from None
     expected: dict[str, tuple[tuple[int, ...], np.dtype | None]] = {}
     for prefix in ("param/", "best/"):
-        expected.update({prefix + key: (shape, dtype) for key, shape in saved.items()})
+        expected.update({prefix + key: (shape, dtype) for key, shape in {**shapes, **state}.items()})
     if "optimizer" in meta:
         name = meta["optimizer"].get("name") if isinstance(meta["optimizer"], dict) else None
         if not isinstance(name, str) or name not in OPTIMIZERS:

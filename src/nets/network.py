@@ -59,19 +59,13 @@ def _plan(layers: list[Layer], input_shape: tuple[int, ...]) -> tuple[dict[str, 
     return params, states
 
 
-def parameter_shapes(description: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """Shape of every trainable parameter a ``Network`` built from ``description`` has, keyed as
-    ``Network.parameters`` keys them, without allocating any of them (checkpoints check the
-    arrays in a file against it before reading them)."""
+def planned_shapes(description: dict[str, Any]) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """The shapes a ``Network`` built from ``description`` will have, without allocating any of
+    them: its trainable parameters (keyed as ``Network.parameters`` keys them), and its layers'
+    state (batch normalisation's running statistics; ``Network.get_params`` returns both).
+    Checkpoints check the arrays in a file against them before reading any."""
     return _plan([make_layer(spec) for spec in description["layers"]],
-                 tuple(int(s) for s in description["input_shape"]))[0]
-
-
-def saved_shapes(description: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """Shape of every array ``Network.get_params`` returns: the parameters and the layers' state."""
-    params, states = _plan([make_layer(spec) for spec in description["layers"]],
-                           tuple(int(s) for s in description["input_shape"]))
-    return {**params, **states}
+                 tuple(int(s) for s in description["input_shape"]))
 
 
 # Training holds each parameter up to this many times: its value, its gradient, two optimizer

@@ -8,7 +8,7 @@ import pytest
 
 from nets.architectures import lenet5, mlp
 from nets.layers import ShapeError
-from nets.network import Network, parameter_shapes
+from nets.network import Network, planned_shapes
 from tests.conftest import numerical_gradient, sample_indices
 
 
@@ -101,16 +101,17 @@ def test_a_network_too_big_for_memory_is_refused_before_allocating():
 ], ids=["mlp-100-no-bias", "mlp-30", "mlp-128x2", "mlp-20x3", "lenet5", "no-bias", "lenet5-lecun", "strided-conv"])
 def test_planned_parameter_shapes_are_the_built_ones(description):
     built = Network(description, np.random.default_rng(0)).get_params()
-    planned = parameter_shapes(description)
+    planned, state = planned_shapes(description)
+    assert not state  # none of these has batch normalisation
     assert list(planned) == list(built)  # same keys in the same order
     assert planned == {key: p.shape for key, p in built.items()}
 
 
 def test_planning_refuses_what_building_refuses():
     with pytest.raises(ShapeError, match="flatten"):
-        parameter_shapes({"input_shape": [28, 28, 1], "layers": [{"type": "dense", "units": 3}]})
+        planned_shapes({"input_shape": [28, 28, 1], "layers": [{"type": "dense", "units": 3}]})
     with pytest.raises(ShapeError, match="must be >= 1"):
-        parameter_shapes({"input_shape": [0], "layers": [{"type": "dense", "units": 3}]})
+        planned_shapes({"input_shape": [0], "layers": [{"type": "dense", "units": 3}]})
     with pytest.raises(ShapeError, match="6 input maps to 16"):
-        parameter_shapes({"input_shape": [8, 8, 5], "layers": [
+        planned_shapes({"input_shape": [8, 8, 5], "layers": [
             {"type": "conv2d", "filters": 16, "kernel": 3, "connections": "lecun"}, {"type": "flatten"}]})
