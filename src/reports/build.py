@@ -146,7 +146,8 @@ def heatmaps(grids, out: Path, figures: list[Figure]) -> None:
     grid = grids["val_acc"]
     for metric, grid_ in grids.items():
         render_lr_epoch_heatmap(grid_, metric, out / f"heatmap_{metric}.png")
-    rows = "each learning rate" if grid.lr_only else "every configuration, by learning rate"
+    rows = ("each learning rate" if grid.lr_only else "every configuration, a block of rows per group of the "
+            "other settings, by learning rate within it" if grid.groups else "every configuration, by learning rate")
     seeds = f", mean over {grid.repeats} seeds" if grid.repeats > 1 else ""
     pruned = (" A black bar ends the row of a run the search pruned after that epoch; it was not trained "
               "further (hatched cells)." if Status.PRUNED.value in grid.status else "")
@@ -161,6 +162,12 @@ def heatmaps(grids, out: Path, figures: list[Figure]) -> None:
 
 def accuracy_vs_lr(grid, out: Path, figures: list[Figure]) -> None:
     render_accuracy_vs_lr(grid, out / "accuracy_vs_lr.png")
+    if grid.groups:
+        seeds = " Mean over seeds; band: its 95% interval; dots: each seed." if grid.repeats > 1 else ""
+        figures.append(Figure("accuracy_vs_lr.png", f"Validation accuracy at each configuration's best epoch "
+                              f"against learning rate, a line for each of the {len(grid.groups)} groups of the other "
+                              "settings; red crosses: diverged or never learned; the star marks the best mean." + seeds))
+        return
     seeds = " Shaded: 95% interval over seeds; dots: each seed." if grid.repeats > 1 else ""
     pruned = (" Hollow squares: rates the pruner stopped, at their last epoch, not on the line."
               if Status.PRUNED.value in grid.status else "")
