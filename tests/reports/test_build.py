@@ -87,7 +87,8 @@ def test_a_pruned_search_gets_its_rung_figure_and_rung_column(tmp_path):
     columns = header(index.read_text())
     assert columns[columns.index("status") + 1] == "rung"
     table = index.read_text().partition("<h2>")[2]
-    shown = {cells[0]: (cells[columns.index("status")], cells[columns.index("rung")]) for _, cells in body_rows(table)}
+    shown = {cells[columns.index("run")]: (cells[columns.index("status")], cells[columns.index("rung")])
+             for _, cells in body_rows(table)}
     expected = {t["run_dir"]: (t["status"], str({1: 0, 3: 1, 9: 2}[t["epochs"]])) for t in log.trials}
     assert shown == expected
 

@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -26,7 +27,8 @@ def lr_sweep(tmp_path_factory):
 
 
 def referenced_files(index: Path) -> list[str]:
-    return re.findall(r'(?:src|href)="([^"]+)"', index.read_text())
+    """The page's images and files (not the links to the sweep's tables and its runs' directories)."""
+    return [f for f in re.findall(r'(?:src|href)="([^"]+)"', index.read_text()) if not f.startswith("../")]
 
 
 def test_lr_sweep_report_has_every_figure_and_only_existing_files(lr_sweep):
@@ -34,6 +36,11 @@ def test_lr_sweep_report_has_every_figure_and_only_existing_files(lr_sweep):
     files = referenced_files(index)
     assert not [f for f in files if "://" in f or f.startswith("/")]  # relative links only, no network
     assert all((index.parent / f).is_file() and (index.parent / f).stat().st_size > 5000 for f in files)
+    links = [unquote(f) for f in re.findall(r'href="(\.\./[^"]+)"', index.read_text())]
+    assert {"../runs.csv", "../epochs.csv", "../configs.csv"} <= set(links)
+    runs = sorted(p.name for p in lr_sweep.iterdir() if (p / "summary.json").is_file())
+    assert len(runs) == 3 and sorted(link[3:].rstrip("/") for link in links if link.endswith("/")) == runs
+    assert all((index.parent / link).exists() for link in links)
     for name in ("heatmap_val_acc.png", "heatmap_train_acc.png", "heatmap_gap.png", "accuracy_vs_lr.png",
                  "learning_curves_acc.png", "learning_curves_loss.png", "heatmap_val_acc_anim.gif",
                  "heatmap_val_acc_anim.mp4", "learning_curves_anim.gif", "digit_portraits.png", "misclassified.png",
