@@ -81,15 +81,21 @@ def write_sweep(sweep_dir: Path, lrs=(0.01, 0.1, 1.0), epochs: int = 4, model: b
     return table
 
 
-def write_trial_log(sweep_dir: Path, names=("optimizer.lr",), values=(0.01, 0.1, 1.0)) -> dict:
-    """A valid trial log as the sweeper writes it (through ``sweeps.trials``): one trial per round."""
+def write_trial_log(sweep_dir: Path, names=("optimizer.lr",), values=(0.01, 0.1, 1.0), method: str = "gp",
+                    points=None, objectives=None, statuses=None) -> dict:
+    """A valid trial log as the sweeper writes it (through ``sweeps.trials``): one trial per round.
+    ``points`` (one list of values per trial, in the order of ``names``) replaces ``values``;
+    ``objectives`` (default 0.5, 0.6, 0.7 ...) and ``statuses`` (default "ok") one per trial."""
     from sweeps.trials import TrialLog, save
 
-    trials = [{"number": i, "job": i, "run_dir": f"{i}", "point": [v], "params": {names[0]: v},
-               "objective": 0.5 + 0.1 * i, "status": "ok", "told": -0.5 - 0.1 * i, "epochs": 3, "rungs": []}
-              for i, v in enumerate(values)]
+    points = [list(p) for p in points] if points is not None else [[v] for v in values]
+    objectives = objectives if objectives is not None else [0.5 + 0.1 * i for i in range(len(points))]
+    statuses = statuses or ["ok"] * len(points)
+    trials = [{"number": i, "job": i, "run_dir": f"{i}", "point": point, "params": dict(zip(names, point)),
+               "objective": o, "status": st, "told": -o if o is not None else 0.0, "epochs": 3, "rungs": []}
+              for i, (point, o, st) in enumerate(zip(points, objectives, statuses))]
     rounds = [{"asked": [i], "trained": [[i, None]], "told": [i]} for i in range(len(trials))]
-    log = TrialLog({"method": "gp", "names": list(names)}, trials, rounds)
+    log = TrialLog({"method": method, "names": list(names), "direction": "maximize"}, trials, rounds)
     save(sweep_dir, log)
     return json.loads((sweep_dir / "trials.json").read_text())
 
