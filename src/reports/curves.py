@@ -185,8 +185,9 @@ def render_groups_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
         if title:
             ax.set_title(title, fontsize=10)
         handles, labels = ax.get_legend_handles_labels()
-        unique = dict(zip(labels, handles))
-        ax.legend(unique.values(), unique.keys(), loc="best", fontsize=8)
+        unique = dict(zip(labels, handles))  # the groups' lines first, then the marks, each once
+        order = sorted(unique, key=lambda label: not unique[label].get_gid().startswith("group "))
+        ax.legend([unique[label] for label in order], order, loc="best", fontsize=8)
     for ax in axes[-1]:
         ax.set_xlabel("learning rate (log scale)")
     for ax in axes[:, 0]:
