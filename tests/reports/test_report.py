@@ -100,3 +100,15 @@ def test_pruned_search_report(tmp_path):
     assert {"rungs.png", "trials_parallel.png", "heatmap_val_acc.png"} <= files
     page = index.read_text()
     assert "<th>rung</th>" in page and "pruned</td>" in page and "the top 1/3 of the trials" in page
+    assert "Random search: best objective found after each trial" in page and "Bayesian" not in page
+
+
+def test_tpe_search_report_has_its_optimisation_history(tmp_path):
+    """A real TPE search (Optuna): its report draws each trial's objective and the best so far,
+    captioned with the engine the trial log names."""
+    index, files = search_report(tmp_path / "tpe", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=tpe",
+                                 "optimizer.lr=tag(log, interval(0.01, 3))", "net=mlp", "net.hidden=[16]",
+                                 "data.train_limit=300", "trainer.epochs=2", "trainer.progress=false",
+                                 "hydra.sweeper.n_trials=3", "hydra.sweeper.n_initial_points=2")
+    assert {"optimisation_history.png", "trials_parallel.png"} <= files
+    assert "TPE search (Optuna): the objective of each trial" in index.read_text()
