@@ -21,7 +21,7 @@ STOPPED_SHORT = (Status.PRUNED.value, Status.PAUSED.value)
 def _axis_positions(values: list) -> tuple[np.ndarray, list[str], list[float]]:
     """Values scaled to 0..1 for one parameter axis (log scale for positive numbers spanning
     more than 20x, category index for text); with tick labels."""
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if _numeric(values):
         x = np.asarray(values, dtype=float)
         lo, hi = float(x.min()), float(x.max())
         if lo > 0 and hi / lo > 20:
@@ -29,15 +29,15 @@ def _axis_positions(values: list) -> tuple[np.ndarray, list[str], list[float]]:
         else:
             y = (x - lo) / (hi - lo) if hi > lo else np.full_like(x, 0.5)
         return y, [f"{lo:.3g}", f"{hi:.3g}"], [0.0, 1.0]
-    cats = sorted({str(v) for v in values}, key=_in_order)
+    cats = sorted({str(v) for v in values}, key=category_order)
     index = {c: i for i, c in enumerate(cats)}
     y = np.array([index[str(v)] for v in values], dtype=float) / max(len(cats) - 1, 1)
     ticks = [i / max(len(cats) - 1, 1) for i in range(len(cats))]
     return y, cats, ticks
 
 
-def _numeric(log: TrialLog, name: str, trials: list[dict]) -> bool:
-    return all(isinstance(t["params"][name], (int, float)) and not isinstance(t["params"][name], bool) for t in trials)
+def _numeric(values: list) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 def _fan_out(y: np.ndarray, objective: np.ndarray) -> np.ndarray:
@@ -55,7 +55,7 @@ def _fan_out(y: np.ndarray, objective: np.ndarray) -> np.ndarray:
     return spread
 
 
-def _in_order(text: str) -> tuple:
+def category_order(text: str) -> tuple:
     """How a category sorts: numbers and lists of numbers (``[10]`` < ``[30]`` < ``[100]``, not
     as text) by value, before any other text, which sorts as text."""
     try:
@@ -81,8 +81,8 @@ def render_parallel_coordinates(log: TrialLog | None, path: Path) -> Path | None
     columns = [_axis_positions([t["params"][n] for t in trials]) for n in names]
     n_axes = len(names) + 1
     ok = np.isfinite(objective)
-    columns = [(_fan_out(y, objective), labels, ticks) if len(ticks) != 2 or not _numeric(log, n, trials) else
-               (y, labels, ticks) for n, (y, labels, ticks) in zip(names, columns)]
+    columns = [(y if _numeric([t["params"][n] for t in trials]) else _fan_out(y, objective), labels, ticks)
+               for n, (y, labels, ticks) in zip(names, columns)]
     lo, hi = (float(objective[ok].min()), float(objective[ok].max())) if ok.any() else (0.0, 1.0)
     obj_pos = (objective - lo) / (hi - lo) if hi > lo else np.full_like(objective, 0.5)
     norm = colors.Normalize(lo, hi if hi > lo else lo + 1e-9)

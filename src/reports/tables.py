@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nets.errors import NnsweepError
+from reports.search import category_order
 from reports.style import lr_label
 from runrecord import Status
 from sweeps.collect import REPEATED_METRICS, SUMMARY_COLUMNS, configurations, mean_interval
@@ -381,7 +382,8 @@ def lr_epoch_grid(tables: SweepTables, metric: str, group: pd.DataFrame | None =
         val = run_matrix(ep, runs["run"], "val_acc", max_epoch)
         lines.append(_grid_row(runs, config, lr, label, seed, stuck[runs.index], val))
         lines[-1]["group_parts"] = tuple(setting_text(k, config[k]) for k in differ)
-        lines[-1]["group"] = (", ".join(lines[-1]["group_parts"]), tuple(_in_order(config[k]) for k in differ))
+        lines[-1]["group"] = (", ".join(lines[-1]["group_parts"]),
+                              tuple(category_order(str(config[k])) for k in differ))  # [16] before [100]
         cells.append(mean_interval(run_matrix(ep, runs["run"], column, max_epoch)))
     rates = pd.Series([line["lr"] for line in lines]).groupby([line["group"][0] for line in lines]).nunique()
     grouped = bool(differ) and len(rates) > 0 and (rates >= 2).all()
@@ -406,11 +408,6 @@ def lr_epoch_grid(tables: SweepTables, metric: str, group: pd.DataFrame | None =
 GRID_ROW_COLUMNS = ["lr", "label", "status", "note", "dead", "runs", "seeds", "best", "best_mean", "best_low",
                     "best_high", "last_val_acc", "reached", "pruned", "diverged_epoch", "group", "group_parts"]
 
-
-def _in_order(value) -> tuple:
-    """How a setting's values sort: numbers by value, before text."""
-    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-    return (0, float(number), "") if pd.notna(number) else (1, 0.0, str(value))
 
 
 def _grid_row(runs: pd.DataFrame, config: pd.Series, lr: float, label: str, seed: str | None, stuck: pd.Series,
