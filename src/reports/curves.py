@@ -123,7 +123,7 @@ MAX_LINES = 8  # lines on one panel of accuracy vs lr; more groups are drawn as 
 def group_facets(grid: LrEpochGrid) -> list[tuple[str, list[str]]]:
     """The panels of accuracy vs lr, each (title, its groups): one panel while the groups fit on
     it; else one per value of the first setting (when each then holds at most ``MAX_LINES``
-    groups), else the groups in order, ``MAX_LINES`` a panel."""
+    groups), else the groups in order, at most ``MAX_LINES`` a panel."""
     groups = grid.groups
     if len(groups) <= MAX_LINES:
         return [("", groups)]
@@ -132,7 +132,8 @@ def group_facets(grid: LrEpochGrid) -> list[tuple[str, list[str]]]:
     by_first = [(f, [g for g in groups if parts[g][0] == f]) for f in firsts]
     if len(parts[groups[0]]) > 1 and max(len(members) for _, members in by_first) <= MAX_LINES:
         return by_first
-    chunks = [groups[i:i + MAX_LINES] for i in range(0, len(groups), MAX_LINES)]
+    size = -(-len(groups) // -(-len(groups) // MAX_LINES))  # as few panels as hold them, evenly filled
+    chunks = [groups[i:i + size] for i in range(0, len(groups), size)]
     return [(f"{chunk[0]} to {chunk[-1]}", chunk) for chunk in chunks]
 
 

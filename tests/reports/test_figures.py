@@ -367,3 +367,17 @@ def test_many_groups_are_drawn_as_facets(tmp_path, drawn):
     lines = [[line for line in ax.lines if (line.get_gid() or "").startswith("group ")] for ax in panels]
     assert [len(group) for group in lines] == [4, 4, 4]
     assert sum(len(line.get_xdata()) for group in lines for line in group) == len(runs) == 36
+
+
+def test_many_groups_of_one_setting_fill_panels_evenly(tmp_path):
+    """Ten hidden sizes: two panels of five, in the sizes' order, every group on one."""
+    from reports.curves import group_facets
+    from tests.reports.synthetic import write_repeated_sweep
+
+    sizes = (10, 20, 30, 50, 100, 150, 200, 300, 500, 1000)
+    write_repeated_sweep(tmp_path, [{"lr": lr, "seed": 0, "net.hidden": f"[{h}]", "val": [0.3, 0.5 + h / 5000]}
+                                    for h in sizes for lr in (0.1, 1.0)])
+    facets = group_facets(lr_epoch_grid(load_tables(tmp_path), "val_acc"))
+    assert [members for _, members in facets] == [[f"hidden [{h}]" for h in sizes[:5]],
+                                                  [f"hidden [{h}]" for h in sizes[5:]]]
+    assert facets[0][0] == "hidden [10] to hidden [100]"
