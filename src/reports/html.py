@@ -179,6 +179,9 @@ def results_table(runs: pd.DataFrame, portraits: dict[str, str] | None = None, s
     for c in INTEGER_COLUMNS:
         if c in shown:
             shown[c] = shown[c].map(_integer_text)
+    if "wall_time_s" in shown:
+        seconds = pd.to_numeric(shown["wall_time_s"], errors="coerce")
+        shown["wall_time_s"] = shown["wall_time_s"].where(seconds.isna(), seconds.map(lambda v: f"{v:.1f}"))
     shown = shown.map(lambda v: f"{v:g}" if isinstance(v, float) and not pd.isna(v) else v)
     constant = constant_columns(shown)
     above = shared_line(shown, constant)
