@@ -26,34 +26,51 @@ from reports.live import code_digest
 from reports.compare import best_configuration, best_vs_runner_up
 from reports.models import MODEL_FIGURES, best_finished_run, model_figures, render_run_portraits
 from reports.pruning import render_rungs
-from reports.search import render_parallel_coordinates
+from reports.search import STOPPED_SHORT, engine_name, render_optimisation_history, render_parallel_coordinates
 from reports.tables import load_tables, lr_epoch_grid
 from runrecord import MEAN_INPUT, RunDir, Status
 from sweeps import trials as trial_log
 from sweeps.collect import describe
 
 log = logging.getLogger("nnsweep.reports")
-SKOPT_PLOTS = {"skopt_convergence.png": "Bayesian search: best objective found after each trial (skopt; shown as it was optimised, maximised or minimised).",
-               "skopt_objective.png": "Bayesian search: partial dependence of the fitted model on each parameter (skopt).",
-               "skopt_evaluations.png": "Bayesian search: where the trials were evaluated (skopt)."}
+# Captions of scikit-optimize's own plots, after the engine's name (``search.engine_name``): a
+# random search draws them too.
+SKOPT_PLOTS = {"skopt_convergence.png": "best objective found after each trial (skopt; shown as it was optimised, maximised or minimised).",
+               "skopt_objective.png": "partial dependence of the fitted model on each parameter (skopt).",
+               "skopt_evaluations.png": "where the trials were evaluated (skopt)."}
+# How nets.train measures the training accuracy of an epoch, for the captions that show it.
+TRAIN_ACC_MEASURED = (" Training accuracy is measured during the epoch, each mini-batch scored by its own training "
+                      "step (dropout on, images augmented when augmentation is on, the weights as they were before "
+                      "that batch's update), and not measured again on the whole training set after the epoch; "
+                      "validation accuracy is measured after the epoch, without dropout.")
 
 
 def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]:
-    """The figures of a search's trial log: every trial across the parameters, and the rungs of a
-    pruned search. No log: none; a damaged one: a note."""
+    """The figures of a sweep's trial log: every trial (a grid's every run, when it varies more
+    than one setting) across the parameters, a search's optimisation history (unless skopt drew
+    its convergence), and the rungs of a pruned search. No log: none; a damaged one: a note."""
     try:
         log = trial_log.load(sweep_dir)
     except trial_log.TrialLogError as err:
         notes.append(f"No view of the search's trials: {err}")
         return []
     figures = []
-    # A grid's trials are its points: the heatmaps and curves show them, a line per point would not add.
-    searched = log is not None and log.settings.get("method") != "grid"
-    if searched and render_parallel_coordinates(log, out / "trials_parallel.png") is not None:
+    # A grid over one setting (the rate) is its accuracy vs lr figure already; over more, a line per run shows them all.
+    grid = log is not None and log.settings.get("method") == "grid"
+    drawn = log is not None and (not grid or len(log.names) >= 2)
+    if drawn and render_parallel_coordinates(log, out / "trials_parallel.png") is not None:
         pruned = " Dashed thin lines: trials the pruner stopped, whose objective is at fewer epochs." if any(
             t["status"] == Status.PRUNED.value for t in log.trials) else ""
-        figures.append(Figure("trials_parallel.png", "Every trial of the search as a line through its parameter "
-                              "values, coloured by its validation objective." + pruned))
+        figures.append(Figure("trials_parallel.png", "Every run of the grid as a line through its settings, coloured "
+                              "by its validation objective." if grid else "Every trial of the search as a line "
+                              "through its parameter values, coloured by its validation objective." + pruned))
+    # scikit-optimize's convergence plot is this view of its searches (drawn when they end)
+    if not (sweep_dir / "skopt_convergence.png").exists() and \
+            render_optimisation_history(log, out / "optimisation_history.png") is not None:
+        figures.append(Figure("optimisation_history.png", f"{engine_name(log)}: the objective of each trial in the "
+                              "order the trials were asked, and the best of the finished trials so far (the step "
+                              "line)." + (" Hollow: pruned, at fewer epochs." if any(
+                                  t["status"] in STOPPED_SHORT for t in log.trials) else "")))
     if render_rungs(log, out / "rungs.png") is not None:
         eta = log.settings["pruner"].get("reduction_factor", "eta")
         figures.append(Figure("rungs.png", "Successive halving, rung by rung: each trial's objective (objective=, "
@@ -62,6 +79,14 @@ def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]
                               f"trials trained to the last epoch). The rule: at each rung the top 1/{eta} of the "
                               "trials that have reached it so far (at least one) continue, the others are pruned."))
     return figures
+
+
+def sweep_engine(sweep_dir: Path) -> str:
+    """The name of the engine that ran the sweep, from its trial log ("Search" without one)."""
+    try:
+        return engine_name(trial_log.load(sweep_dir))
+    except trial_log.TrialLogError:
+        return "Search"
 
 
 def build_report(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, note: str = "",
@@ -118,13 +143,15 @@ def build_report(sweep_dir: str | Path, live: bool = False, shared_y: bool = Fal
     else:
         parts.append(([], ["No model figures: no run finished with a saved model."]))
 
-    section("search", ["trials_parallel.png", "rungs.png"], (tables.sweep_dir / "trials.json",),
+    section("search", ["trials_parallel.png", "rungs.png", "optimisation_history.png"],
+            (tables.sweep_dir / "trials.json", tables.sweep_dir / "skopt_convergence.png"),
             lambda figures, notes: figures.extend(search_figures(tables.sweep_dir, out, notes)))
     for name, caption in SKOPT_PLOTS.items():
         source = tables.sweep_dir / name
         if source.exists():
-            section(name, [name], (source,), lambda figures, notes, source=source, name=name, caption=caption:
-                    figures.append(copy_figure(source, out / name, caption)))
+            section(name, [name], (source, tables.sweep_dir / "trials.json"),
+                    lambda figures, notes, source=source, name=name, caption=caption:
+                    figures.append(copy_figure(source, out / name, f"{sweep_engine(tables.sweep_dir)}: {caption}")))
     strips = portrait_sections(runs, tables.sweep_dir, out)
     values = cache.get_all(sections + list(strips.values()))
     cache.save()
@@ -146,7 +173,8 @@ def heatmaps(grids, out: Path, figures: list[Figure]) -> None:
     grid = grids["val_acc"]
     for metric, grid_ in grids.items():
         render_lr_epoch_heatmap(grid_, metric, out / f"heatmap_{metric}.png")
-    rows = "each learning rate" if grid.lr_only else "every configuration, by learning rate"
+    rows = ("each learning rate" if grid.lr_only else "every configuration, a block of rows per group of the "
+            "other settings, by learning rate within it" if grid.groups else "every configuration, by learning rate")
     seeds = f", mean over {grid.repeats} seeds" if grid.repeats > 1 else ""
     pruned = (" A black bar ends the row of a run the search pruned after that epoch; it was not trained "
               "further (hatched cells)." if Status.PRUNED.value in grid.status else "")
@@ -154,13 +182,21 @@ def heatmaps(grids, out: Path, figures: list[Figure]) -> None:
                           f"{seeds}; the red box is the best cell. Colours span the rates that learned; the colour "
                           "bar's arrow marks values below it. Grey rows diverged or never learned (best within 2 "
                           "points of chance)." + pruned))
-    figures.append(Figure("heatmap_train_acc.png", f"Training accuracy for {rows} and epoch{seeds}."))
+    figures.append(Figure("heatmap_train_acc.png", f"Training accuracy for {rows} and epoch{seeds}." + TRAIN_ACC_MEASURED))
     figures.append(Figure("heatmap_gap.png", "Training minus validation accuracy: where it turns red, the "
-                          "network has started to overfit."))
+                          "network has started to overfit." + TRAIN_ACC_MEASURED + " So the training accuracy lags "
+                          "the weights the epoch ends with and is lowered by dropout and augmentation: the gap shown "
+                          "is smaller than the final weights' (it can be negative in the first epochs)."))
 
 
 def accuracy_vs_lr(grid, out: Path, figures: list[Figure]) -> None:
     render_accuracy_vs_lr(grid, out / "accuracy_vs_lr.png")
+    if grid.groups:
+        seeds = " Mean over seeds; band: its 95% interval; dots: each seed." if grid.repeats > 1 else ""
+        figures.append(Figure("accuracy_vs_lr.png", f"Validation accuracy at each configuration's best epoch "
+                              f"against learning rate, a line for each of the {len(grid.groups)} groups of the other "
+                              "settings; red crosses: diverged or never learned; the star marks the best mean." + seeds))
+        return
     seeds = " Shaded: 95% interval over seeds; dots: each seed." if grid.repeats > 1 else ""
     pruned = (" Hollow squares: rates the pruner stopped, at their last epoch, not on the line."
               if Status.PRUNED.value in grid.status else "")

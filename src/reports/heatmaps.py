@@ -7,7 +7,9 @@ colour of the scale (white is a gap of 0 in the overfitting map). A row whose ru
 never learned (``tables.never_learned``) is a darker grey with its label: its values would
 only stretch the colour scale, which spans the rows that learned.
 
-With repeats each row is one configuration's mean over its seeds (``tables.lr_epoch_grid``).
+With repeats each row is one configuration's mean over its seeds (``tables.lr_epoch_grid``). A
+grid over the rate and other settings (optimizer, net ...) has a block of rows per group of those
+settings, in rate order, with a white line between the blocks.
 """
 from __future__ import annotations
 
@@ -94,6 +96,10 @@ def draw_lr_epoch_heatmap(ax, grid: LrEpochGrid, metric: str, upto_epoch: int | 
             ax.text(min(first_missing, n_ep - 1) if marker != "failed" else (n_ep - 1) / 2, i, marker,
                     ha="center" if marker == "failed" else "left", va="center", fontsize=8, color="#b00020",
                     fontweight="bold")
+    if grid.groups:  # a grid over the rate and other settings: a line between the groups' blocks of rows
+        starts = np.flatnonzero(grid.rows["group"].to_numpy()[1:] != grid.rows["group"].to_numpy()[:-1]) + 1
+        for start in starts:
+            ax.axhline(start - 0.5, color="white", linewidth=3, gid="group boundary")
     pruned = [i for i in range(n_lr) if grid.status[i] == Status.PRUNED.value]
     for i in pruned:
         _mark_pruned(ax, grid, i, upto_epoch)

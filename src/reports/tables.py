@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nets.errors import NnsweepError
+from reports.search import category_order
 from reports.style import lr_label
 from runrecord import Status
 from sweeps.collect import REPEATED_METRICS, SUMMARY_COLUMNS, configurations, mean_interval
@@ -29,6 +30,7 @@ STAT_SUFFIXES = ("_mean", "_std", "_ci_low", "_ci_high", "_n")
 CLASSES = 10
 CHANCE_MARGIN = 0.02  # "never learned": best validation accuracy at most 2 points above chance
 MAX_GRID_ROWS = 30  # a search's every-configuration grid shows its best 30, ordered by rate
+MAX_GROUPED_ROWS = 60  # a grid over the rate and other settings: every configuration up to 60
 
 
 class ReportError(NnsweepError, ValueError):
@@ -245,16 +247,24 @@ def best_group(tables: SweepTables) -> pd.DataFrame:
 
 
 def grid_runs(tables: SweepTables) -> pd.DataFrame:
-    """The runs a learning rate x epoch grid shows. The best configuration's slice (``best_group``)
-    when it holds at least two rates and the sweep is a grid over the rate (every run's rate is one
-    of the slice's: the other settings were tried at the same rates); otherwise (a random or
-    Bayesian search, whose slices hold a rate or two) every configuration, at most
-    ``MAX_GRID_ROWS`` of the best, each its own row."""
+    """The runs a learning rate x epoch grid shows. Every run when the sweep is a grid over the
+    rate (the best configuration's slice, ``best_group``, holds at least two rates and every run's
+    rate is one of them: the other settings were tried at the same rates), so that each group of
+    the other settings is drawn (beyond ``MAX_GROUPED_ROWS`` configurations, the best groups,
+    whole); otherwise (a random or Bayesian search, whose slices hold a rate or two) every
+    configuration, at most ``MAX_GRID_ROWS`` of the best, each its own row."""
+    configs = table_configs(tables)
+    positions = configuration_of(tables.runs, configs)
     group = best_group(tables)
     rates = set(key_text(group["lr"].dropna()))
     if len(rates) >= 2 and set(key_text(tables.runs["lr"].dropna())) <= rates:
-        return group
-    return tables.runs[configuration_of(tables.runs, table_configs(tables)) < MAX_GRID_ROWS]
+        if len(configs) <= MAX_GROUPED_ROWS:
+            return tables.runs
+        keys = varied_settings(configs)  # whole groups, best (by their best configuration) first
+        names = pd.Series(_keys(configs, keys)).map(str)
+        kept = names.isin(names.drop_duplicates().iloc[:MAX_GROUPED_ROWS // len(rates)]).to_numpy()
+        return tables.runs[kept[positions]]
+    return tables.runs[positions < MAX_GRID_ROWS]
 
 
 def describe_group(group: pd.DataFrame) -> str:
@@ -288,7 +298,9 @@ class LrEpochGrid:
     worst of them; ``rows`` holds one line per row: lr, label, status, dead ("", "diverged",
     "never learned"), note (e.g. "1 of 3 diverged"), runs, seeds, best (each run's best
     validation accuracy), best_mean / best_low / best_high (configs.csv), last_val_acc (mean of
-    each run's last recorded validation accuracy), reached (epochs recorded), pruned.
+    each run's last recorded validation accuracy), reached (epochs recorded), pruned, group (the
+    settings the row shares with others at other rates, when ``groups``; else "") and group_parts
+    (its settings one by one, "optimizer adam", "net mlp").
     """
 
     lrs: np.ndarray
@@ -309,6 +321,13 @@ class LrEpochGrid:
     @property
     def dead(self) -> list[str]:
         return self.rows["dead"].tolist()
+
+    @property
+    def groups(self) -> list[str]:
+        """The groups of rows that share every setting but the rate ("optimizer adam, net mlp"),
+        in row order, when each holds two rates or more (a grid over the rate and other
+        settings: a line each on accuracy vs lr); else none."""
+        return list(dict.fromkeys(self.rows["group"])) if self.rows["group"].astype(bool).all() else []
 
     def best_cell(self) -> tuple[int, int] | None:
         """The highest mean cell among the rows that learned (row, epoch index)."""
@@ -362,20 +381,33 @@ def lr_epoch_grid(tables: SweepTables, metric: str, group: pd.DataFrame | None =
         label = lr_label(lr) if lr_only else ", ".join([f"lr {lr_label(lr)}", describe_settings(config, differ)])
         val = run_matrix(ep, runs["run"], "val_acc", max_epoch)
         lines.append(_grid_row(runs, config, lr, label, seed, stuck[runs.index], val))
+        lines[-1]["group_parts"] = tuple(setting_text(k, config[k]) for k in differ)
+        lines[-1]["group"] = (", ".join(lines[-1]["group_parts"]),
+                              tuple(category_order(str(config[k])) for k in differ))  # [16] before [100]
         cells.append(mean_interval(run_matrix(ep, runs["run"], column, max_epoch)))
-    order = sorted(range(len(lines)), key=lambda i: (lines[i]["lr"], lines[i]["label"]))
+    rates = pd.Series([line["lr"] for line in lines]).groupby([line["group"][0] for line in lines]).nunique()
+    grouped = bool(differ) and len(rates) > 0 and (rates >= 2).all()
+    for line in lines:  # grouped: blocks of rows by group, each in rate order, the group first in the label
+        key, line["group"] = line["group"][1], line["group"][0] if grouped else ""
+        line["order"] = (key, line["lr"]) if grouped else (line["lr"], line["label"])
+        if grouped:
+            line["label"] = f"{line['group']}, lr {lr_label(line['lr'])}"
+        else:
+            line["group_parts"] = ()
+    order = sorted(range(len(lines)), key=lambda i: lines[i]["order"])
     rows = pd.DataFrame([lines[i] for i in order], columns=GRID_ROW_COLUMNS)
     mean, low, high, n = (np.array([cells[i][k] for i in order]).reshape(len(order), max_epoch) for k in range(4))
     repeats = max(map(len, rows["runs"]), default=1)
     axis = ("learning rate (log-spaced)" if is_log_spaced(rows["lr"]) else "learning rate") if lr_only else \
-        "configuration, by learning rate"
+        "configuration, by group and learning rate" if grouped else "configuration, by learning rate"
     return LrEpochGrid(rows["lr"].to_numpy(dtype=float), np.arange(1, max_epoch + 1), mean, rows["status"].tolist(),
                        rows["diverged_epoch"].tolist(), _grid_title(group, configs, shown, rows, lr_only),
                        low, high, n.astype(int), rows["label"].tolist(), axis, rows, lr_only, repeats)
 
 
 GRID_ROW_COLUMNS = ["lr", "label", "status", "note", "dead", "runs", "seeds", "best", "best_mean", "best_low",
-                    "best_high", "last_val_acc", "reached", "pruned", "diverged_epoch"]
+                    "best_high", "last_val_acc", "reached", "pruned", "diverged_epoch", "group", "group_parts"]
+
 
 
 def _grid_row(runs: pd.DataFrame, config: pd.Series, lr: float, label: str, seed: str | None, stuck: pd.Series,

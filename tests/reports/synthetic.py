@@ -18,6 +18,7 @@ from nets.network import Network
 from runrecord import RunDir, TestErrors
 
 SOURCE = "synthetic test split"
+GROUP_KEYS = ("optimizer", "net")  # config groups a grid may vary (their overrides have no dot)
 
 
 def confusion(classes: int = 10, n_per_class: int = 50) -> np.ndarray:
@@ -80,15 +81,21 @@ def write_sweep(sweep_dir: Path, lrs=(0.01, 0.1, 1.0), epochs: int = 4, model: b
     return table
 
 
-def write_trial_log(sweep_dir: Path, names=("optimizer.lr",), values=(0.01, 0.1, 1.0)) -> dict:
-    """A valid trial log as the sweeper writes it (through ``sweeps.trials``): one trial per round."""
+def write_trial_log(sweep_dir: Path, names=("optimizer.lr",), values=(0.01, 0.1, 1.0), method: str = "gp",
+                    points=None, objectives=None, statuses=None) -> dict:
+    """A valid trial log as the sweeper writes it (through ``sweeps.trials``): one trial per round.
+    ``points`` (one list of values per trial, in the order of ``names``) replaces ``values``;
+    ``objectives`` (default 0.5, 0.6, 0.7 ...) and ``statuses`` (default "ok") one per trial."""
     from sweeps.trials import TrialLog, save
 
-    trials = [{"number": i, "job": i, "run_dir": f"{i}", "point": [v], "params": {names[0]: v},
-               "objective": 0.5 + 0.1 * i, "status": "ok", "told": -0.5 - 0.1 * i, "epochs": 3, "rungs": []}
-              for i, v in enumerate(values)]
+    points = [list(p) for p in points] if points is not None else [[v] for v in values]
+    objectives = objectives if objectives is not None else [0.5 + 0.1 * i for i in range(len(points))]
+    statuses = statuses or ["ok"] * len(points)
+    trials = [{"number": i, "job": i, "run_dir": f"{i}", "point": point, "params": dict(zip(names, point)),
+               "objective": o, "status": st, "told": -o if o is not None else 0.0, "epochs": 3, "rungs": []}
+              for i, (point, o, st) in enumerate(zip(points, objectives, statuses))]
     rounds = [{"asked": [i], "trained": [[i, None]], "told": [i]} for i in range(len(trials))]
-    log = TrialLog({"method": "gp", "names": list(names)}, trials, rounds)
+    log = TrialLog({"method": method, "names": list(names), "direction": "maximize"}, trials, rounds)
     save(sweep_dir, log)
     return json.loads((sweep_dir / "trials.json").read_text())
 
@@ -164,7 +171,7 @@ def write_pruned_sweep(sweep_dir: Path, n_trials: int = 9, max_epochs: int = 9, 
 def write_repeated_sweep(sweep_dir: Path, specs: list[dict], epochs: int | None = None) -> pd.DataFrame:
     """A sweep given run by run: each spec has ``lr``, ``seed``, ``val`` (validation accuracy per
     epoch) and optionally ``status`` and more overrides (``"net.hidden": "[16]"``,
-    ``"optimizer.l2": 0.001``). Writes runs.csv (best first), epochs.csv, and configs.csv through
+    ``"optimizer.l2": 0.001``, a config group's choice ``"optimizer": "adam"``). Writes runs.csv (best first), epochs.csv, and configs.csv through
     ``sweeps.collect.configurations``, the function collect writes it with. Returns the runs."""
     from sweeps.collect import configurations
 
@@ -172,11 +179,12 @@ def write_repeated_sweep(sweep_dir: Path, specs: list[dict], epochs: int | None 
     budget = epochs or max(len(s["val"]) for s in specs)
     runs, rows = [], []
     for spec in specs:
-        extra = {k: v for k, v in spec.items() if "." in k}
+        extra = {k: v for k, v in spec.items() if "." in k or k in GROUP_KEYS}
         overrides = {"optimizer.lr": spec["lr"], **extra, "trainer.seed": spec["seed"]}
         run = ",".join(f"{k}={v}" for k, v in overrides.items())
-        settings = {"net_name": "mlp", "hidden": str(extra.get("net.hidden", "[32]")).strip("[]"),
-                    "optimizer_name": "sgd", "lr": spec["lr"], "l2": extra.get("optimizer.l2", 0.0),
+        settings = {"net_name": extra.get("net", "mlp"), "hidden": str(extra.get("net.hidden", "[32]")).strip("[]"),
+                    "optimizer_name": extra.get("optimizer", "sgd"), "lr": spec["lr"],
+                    "l2": extra.get("optimizer.l2", 0.0),
                     "batch_size": 10, "epochs": budget, "seed": spec["seed"], "data_name": "mnist5k"}
         val = np.asarray(spec["val"], dtype=float)
         status = spec.get("status", "ok")
@@ -194,3 +202,22 @@ def write_repeated_sweep(sweep_dir: Path, specs: list[dict], epochs: int | None 
     pd.DataFrame(rows).to_csv(sweep_dir / "epochs.csv", index=False)
     configurations(table).to_csv(sweep_dir / "configs.csv", index=False)
     return table
+
+
+def grid_val_acc(optimizer: str, net: str, lr: float, seed: int, epochs: int = 3) -> list[float]:
+    """Validation accuracy per epoch of one synthetic grid run: adam learns best at small rates
+    (and best of all), sgd at large ones, lenet5 a little better than mlp, and each seed moves
+    it by a few tenths of a point."""
+    centre = 0.01 if optimizer == "adam" else 1.0
+    quality = (1 - abs(np.log10(lr) - np.log10(centre)) / 4 + (0.03 if net == "lenet5" else 0.0)
+               + (0.01 if optimizer == "adam" else 0.0) + 0.004 * seed)
+    t = np.arange(1, epochs + 1)
+    return [round(float(v), 4) for v in 0.1 + 0.8 * min(quality, 1.1) * (1 - np.exp(-t / 1.5))]
+
+
+def write_grid_sweep(sweep_dir: Path, optimizers=("sgd", "adam"), nets=("mlp", "lenet5"), lrs=(0.01, 0.1, 1.0),
+                     seeds=(0,)) -> pd.DataFrame:
+    """A grid over optimizer x net x lr (x seed) as ``write_repeated_sweep`` writes it."""
+    return write_repeated_sweep(sweep_dir, [{"lr": lr, "seed": s, "optimizer": o, "net": n,
+                                             "val": grid_val_acc(o, n, lr, s)}
+                                            for o in optimizers for n in nets for lr in lrs for s in seeds])

@@ -87,7 +87,8 @@ def test_a_pruned_search_gets_its_rung_figure_and_rung_column(tmp_path):
     columns = header(index.read_text())
     assert columns[columns.index("status") + 1] == "rung"
     table = index.read_text().partition("<h2>")[2]
-    shown = {cells[0]: (cells[columns.index("status")], cells[columns.index("rung")]) for _, cells in body_rows(table)}
+    shown = {cells[columns.index("run")]: (cells[columns.index("status")], cells[columns.index("rung")])
+             for _, cells in body_rows(table)}
     expected = {t["run_dir"]: (t["status"], str({1: 0, 3: 1, 9: 2}[t["epochs"]])) for t in log.trials}
     assert shown == expected
 
@@ -109,3 +110,75 @@ def test_a_pruned_log_this_version_cannot_read_is_one_note(tmp_path):
     page = build_report(tmp_path).read_text()
     assert page.count("trials.json has version 99") == 1
     assert "rungs.png" not in page and "trials_parallel.png" not in page
+
+
+# --- the report names what the sweep did ---------------------------------------------------------
+
+def captions(index: Path) -> dict[str, str]:
+    """Figure file -> its caption, as the page shows them."""
+    page = html.unescape(index.read_text())
+    return dict(re.findall(r'<img src="([^"]+)"[^>]*><figcaption>([^<]*)</figcaption>', page))
+
+
+def test_a_grid_over_settings_gets_parallel_coordinates_and_a_line_per_group(tmp_path):
+    """A grid (the grid sweeper's trial log) over optimizer x net x lr: every run a line across
+    the three settings, and accuracy vs lr a line for each of the four groups."""
+    from tests.reports.synthetic import write_grid_sweep
+
+    runs = write_grid_sweep(tmp_path)
+    names = ["optimizer", "net", "optimizer.lr"]
+    write_trial_log(tmp_path, names=names, method="grid", points=runs[names].values.tolist(),
+                    objectives=runs["best_val_acc"].tolist())
+    index = build_report(tmp_path)
+    shown = captions(index)
+    assert shown["trials_parallel.png"].startswith("Every run of the grid as a line through its settings")
+    assert "a line for each of the 4 groups" in shown["accuracy_vs_lr.png"]
+    assert "a block of rows per group" in shown["heatmap_val_acc.png"]
+
+
+def test_an_lr_only_grid_has_no_parallel_coordinates(tmp_path):
+    """One setting: the accuracy vs lr figure is that view already."""
+    write_sweep(tmp_path, model=False)
+    write_trial_log(tmp_path, method="grid")
+    assert "trials_parallel.png" not in captions(build_report(tmp_path))
+
+
+def skopt_plot(sweep_dir: Path) -> None:
+    import imageio.v3 as iio
+
+    iio.imwrite(sweep_dir / "skopt_convergence.png", np.full((20, 20, 3), 255, dtype=np.uint8))
+
+
+def test_a_random_search_is_not_called_bayesian(tmp_path):
+    write_sweep(tmp_path, model=False)
+    write_trial_log(tmp_path, method="random")
+    skopt_plot(tmp_path)
+    index = build_report(tmp_path)
+    assert captions(index)["skopt_convergence.png"].startswith("Random search: best objective found after each trial")
+    assert "Bayesian" not in html.unescape(index.read_text())
+
+
+def test_a_bayesian_search_says_which_model(tmp_path):
+    write_sweep(tmp_path, model=False)
+    write_trial_log(tmp_path, method="gp")
+    skopt_plot(tmp_path)
+    assert captions(build_report(tmp_path))["skopt_convergence.png"].startswith(
+        "Bayesian search (scikit-optimize, a Gaussian process): best objective")
+
+
+def test_a_tpe_search_gets_its_optimisation_history(tmp_path):
+    write_sweep(tmp_path, model=False)
+    write_trial_log(tmp_path, method="tpe", values=(0.01, 0.1, 1.0, 0.3))
+    index = build_report(tmp_path)
+    shown = captions(index)
+    assert shown["optimisation_history.png"].startswith("TPE search (Optuna): the objective of each trial")
+    assert (index.parent / "optimisation_history.png").stat().st_size > 10_000
+    assert "skopt_convergence.png" not in shown
+
+
+def test_the_gap_heatmap_says_how_training_accuracy_is_measured(tmp_path):
+    write_sweep(tmp_path, model=False)
+    shown = captions(build_report(tmp_path))
+    for name in ("heatmap_gap.png", "heatmap_train_acc.png"):
+        assert "during the epoch, each mini-batch scored by its own training step" in shown[name]
+        assert "not measured again on the whole training set" in shown[name]

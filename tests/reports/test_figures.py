@@ -297,3 +297,87 @@ def test_epoch_ticks_are_whole(tmp_path, drawn, monkeypatch):
     for ax in seen + [ax for ax in drawn[0].axes if ax.get_visible()]:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+# --- a grid over categorical settings beside the rate: every group drawn ----------------------
+
+def group_of(run: pd.Series) -> str:
+    return f"optimizer {run['optimizer']}, net {run['net']}"
+
+
+def test_a_grid_over_optimizer_net_and_lr_draws_a_line_per_group(tmp_path, drawn):
+    """2 optimizers x 2 nets x 3 rates: four lines on accuracy vs lr, whose points are the
+    twelve runs' best validation accuracies; the heatmap has a row per run, in blocks by group."""
+    from tests.reports.synthetic import write_grid_sweep
+
+    runs = write_grid_sweep(tmp_path)
+    grid = lr_epoch_grid(load_tables(tmp_path), "val_acc")
+    assert sorted(r for row in grid.rows["runs"] for r in row) == sorted(runs["run"])
+    assert grid.groups == ["optimizer adam, net lenet5", "optimizer adam, net mlp", "optimizer sgd, net lenet5",
+                           "optimizer sgd, net mlp"]
+    render_accuracy_vs_lr(grid, tmp_path / "a.png")
+    lines = [line for line in drawn[0].axes[0].lines if (line.get_gid() or "").startswith("group ")]
+    assert sorted(line.get_label() for line in lines) == grid.groups
+    drawn_points = sorted((line.get_label(), x, round(y, 6)) for line in lines
+                          for x, y in zip(line.get_xdata(), line.get_ydata()))
+    expected = sorted((group_of(r), r["lr"], round(r["best_val_acc"] * 100, 6)) for _, r in runs.iterrows())
+    assert drawn_points == expected and len(expected) == 12
+    star = by_gid(drawn[0].axes[0])["best star"]
+    best = runs.iloc[0]
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == pytest.approx((best["lr"], best["best_val_acc"] * 100))
+
+    render_lr_epoch_heatmap(grid, "val_acc", tmp_path / "h.png")
+    ax = drawn[1].axes[0]
+    assert ax.images[0].get_array().shape == (12, 3)
+    assert [t.get_text() for t in ax.get_yticklabels()][:3] == [f"optimizer adam, net lenet5, lr {lr}"
+                                                                 for lr in ("0.01", "0.1", "1")]
+    assert sorted(a.get_ydata()[0] for a in ax.lines if a.get_gid() == "group boundary") == [2.5, 5.5, 8.5]
+
+
+def test_repeats_of_a_grid_are_a_band_per_group(tmp_path, drawn):
+    """Two seeds per configuration: each group's line is the mean over seeds, its band the 95%
+    interval of configs.csv, and every seed a dot."""
+    from tests.reports.synthetic import write_grid_sweep
+
+    runs = write_grid_sweep(tmp_path, seeds=(0, 1))
+    tables = load_tables(tmp_path)
+    render_accuracy_vs_lr(lr_epoch_grid(tables, "val_acc"), tmp_path / "a.png")
+    artists = by_gid(drawn[0].axes[0])
+    bands = [a for gid, a in artists.items() if gid.startswith("group band ")]
+    assert len(bands) == 4
+    configs = tables.configs
+    adam_mlp = configs[(configs["optimizer"] == "adam") & (configs["net"] == "mlp")].sort_values("lr")
+    line = artists["group optimizer adam, net mlp"]
+    assert list(line.get_ydata()) == pytest.approx((adam_mlp["best_val_acc_mean"] * 100).tolist())
+    band = artists["group band optimizer adam, net mlp"].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(adam_mlp["best_val_acc_ci_low"].min() * 100)
+    assert band.max() == pytest.approx(adam_mlp["best_val_acc_ci_high"].max() * 100)
+    assert sorted(artists["seeds"].get_offsets()[:, 1]) == pytest.approx(sorted(runs["best_val_acc"] * 100))
+
+
+def test_many_groups_are_drawn_as_facets(tmp_path, drawn):
+    """Three optimizers x four nets: twelve lines on one axes would be unreadable; one panel
+    per optimizer, a line per net in each."""
+    from tests.reports.synthetic import write_grid_sweep
+
+    runs = write_grid_sweep(tmp_path, optimizers=("adam", "momentum", "sgd"), nets=("cnn", "lenet5", "mlp", "rashid"))
+    render_accuracy_vs_lr(lr_epoch_grid(load_tables(tmp_path), "val_acc"), tmp_path / "a.png")
+    panels = [ax for ax in drawn[0].axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["optimizer adam", "optimizer momentum", "optimizer sgd"]
+    lines = [[line for line in ax.lines if (line.get_gid() or "").startswith("group ")] for ax in panels]
+    assert [len(group) for group in lines] == [4, 4, 4]
+    assert sum(len(line.get_xdata()) for group in lines for line in group) == len(runs) == 36
+
+
+def test_many_groups_of_one_setting_fill_panels_evenly(tmp_path):
+    """Ten hidden sizes: two panels of five, in the sizes' order, every group on one."""
+    from reports.curves import group_facets
+    from tests.reports.synthetic import write_repeated_sweep
+
+    sizes = (10, 20, 30, 50, 100, 150, 200, 300, 500, 1000)
+    write_repeated_sweep(tmp_path, [{"lr": lr, "seed": 0, "net.hidden": f"[{h}]", "val": [0.3, 0.5 + h / 5000]}
+                                    for h in sizes for lr in (0.1, 1.0)])
+    facets = group_facets(lr_epoch_grid(load_tables(tmp_path), "val_acc"))
+    assert [members for _, members in facets] == [[f"hidden [{h}]" for h in sizes[:5]],
+                                                  [f"hidden [{h}]" for h in sizes[5:]]]
+    assert facets[0][0] == "hidden [10] to hidden [100]"

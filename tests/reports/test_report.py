@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -26,7 +27,8 @@ def lr_sweep(tmp_path_factory):
 
 
 def referenced_files(index: Path) -> list[str]:
-    return re.findall(r'(?:src|href)="([^"]+)"', index.read_text())
+    """The page's images and files (not the links to the sweep's tables and its runs' directories)."""
+    return [f for f in re.findall(r'(?:src|href)="([^"]+)"', index.read_text()) if not f.startswith("../")]
 
 
 def test_lr_sweep_report_has_every_figure_and_only_existing_files(lr_sweep):
@@ -34,6 +36,11 @@ def test_lr_sweep_report_has_every_figure_and_only_existing_files(lr_sweep):
     files = referenced_files(index)
     assert not [f for f in files if "://" in f or f.startswith("/")]  # relative links only, no network
     assert all((index.parent / f).is_file() and (index.parent / f).stat().st_size > 5000 for f in files)
+    links = [unquote(f) for f in re.findall(r'href="(\.\./[^"]+)"', index.read_text())]
+    assert {"../runs.csv", "../epochs.csv", "../configs.csv"} <= set(links)
+    runs = sorted(p.name for p in lr_sweep.iterdir() if (p / "summary.json").is_file())
+    assert len(runs) == 3 and sorted(link[3:].rstrip("/") for link in links if link.endswith("/")) == runs
+    assert all((index.parent / link).exists() for link in links)
     for name in ("heatmap_val_acc.png", "heatmap_train_acc.png", "heatmap_gap.png", "accuracy_vs_lr.png",
                  "learning_curves_acc.png", "learning_curves_loss.png", "heatmap_val_acc_anim.gif",
                  "heatmap_val_acc_anim.mp4", "learning_curves_anim.gif", "digit_portraits.png", "misclassified.png",
@@ -93,3 +100,15 @@ def test_pruned_search_report(tmp_path):
     assert {"rungs.png", "trials_parallel.png", "heatmap_val_acc.png"} <= files
     page = index.read_text()
     assert "<th>rung</th>" in page and "pruned</td>" in page and "the top 1/3 of the trials" in page
+    assert "Random search: best objective found after each trial" in page and "Bayesian" not in page
+
+
+def test_tpe_search_report_has_its_optimisation_history(tmp_path):
+    """A real TPE search (Optuna): its report draws each trial's objective and the best so far,
+    captioned with the engine the trial log names."""
+    index, files = search_report(tmp_path / "tpe", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=tpe",
+                                 "optimizer.lr=tag(log, interval(0.01, 3))", "net=mlp", "net.hidden=[16]",
+                                 "data.train_limit=300", "trainer.epochs=2", "trainer.progress=false",
+                                 "hydra.sweeper.n_trials=3", "hydra.sweeper.n_initial_points=2")
+    assert {"optimisation_history.png", "trials_parallel.png"} <= files
+    assert "TPE search (Optuna): the objective of each trial" in index.read_text()

@@ -70,3 +70,23 @@ def test_list_valued_categories_sort_by_their_numbers_not_as_text():
     assert labels == ["[10]", "[30]", "[100]", "[300]"]
     assert list(y) == [2 / 3, 0, 1, 1 / 3, 0]
     assert _axis_positions(["adam", "sgd", "[16]"])[1] == ["[16]", "adam", "sgd"]
+
+
+def test_the_optimisation_history_is_each_trials_objective_and_the_best_so_far(tmp_path, drawn):
+    """Trials in the order they were asked: their objectives as dots, failed ones marked on the
+    axis, and the best so far (maximised) as a step line through the finished ones."""
+    write_trial_log(tmp_path, values=(0.01, 0.1, 1.0, 0.3, 3.0), method="tpe",
+                    objectives=[0.6, 0.5, None, 0.8, 0.7], statuses=["ok", "ok", "failed", "ok", "ok"])
+    path = reports.search.render_optimisation_history(load(tmp_path), tmp_path / "h.png")
+    assert path is not None
+    artists = {a.get_gid(): a for a in drawn[0].axes[0].get_lines() if a.get_gid()}
+    assert list(artists["objective"].get_xdata()) == [0, 1, 3, 4]
+    assert list(artists["objective"].get_ydata()) == pytest.approx([0.6, 0.5, 0.8, 0.7])
+    assert list(artists["best so far"].get_xdata()) == [0, 1, 2, 3, 4]
+    assert list(artists["best so far"].get_ydata()) == pytest.approx([0.6, 0.6, 0.6, 0.8, 0.8])
+    assert list(artists["failed"].get_xdata()) == [2]
+
+
+def test_a_grid_has_no_optimisation_history(tmp_path):
+    write_trial_log(tmp_path, method="grid")
+    assert reports.search.render_optimisation_history(load(tmp_path), tmp_path / "h.png") is None

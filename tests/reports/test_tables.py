@@ -124,8 +124,9 @@ def test_a_seed_that_diverged_leaves_fewer_values_in_its_cells(tmp_path):
 
 
 def test_the_best_configuration_is_chosen_by_its_mean(tmp_path):
-    """hidden [16] holds the single best run (0.99), hidden [32] the best mean: the grid is the
-    hidden [32] slice, and its best cell is lr 0.1's last epoch."""
+    """hidden [16] holds the single best run (0.99), hidden [32] the best mean: the best slice is
+    hidden [32]'s; the grid holds both groups of the grid over hidden x lr, and its best cell is
+    hidden [32], lr 0.1's last epoch."""
     low = [[0.5, 0.6], [0.5, 0.62], [0.5, 0.64]]
     specs = hand_specs({0.1: HAND[1.0], 1.0: low}, **{"net.hidden": "[16]"}) + \
         hand_specs({0.1: HAND[0.1], 1.0: low}, **{"net.hidden": "[32]"})
@@ -133,10 +134,23 @@ def test_the_best_configuration_is_chosen_by_its_mean(tmp_path):
     tables = load_tables(tmp_path)
     assert runs.iloc[0]["net.hidden"] == "[16]" and runs.iloc[0]["best_val_acc"] == 0.99
     group = best_group(tables)
-    assert sorted(group["net.hidden"]) == ["[32]"] * 6 and len(grid_runs(tables)) == 6
+    assert sorted(group["net.hidden"]) == ["[32]"] * 6 and len(grid_runs(tables)) == 12
     grid = lr_epoch_grid(tables, "val_acc")
-    assert "slice at hidden [32]" in grid.group and grid.labels == ["0.1", "1"]
-    assert grid.best_cell() == (0, 1) and grid.values[0, 1] == pytest.approx(0.93)
+    assert grid.groups == ["hidden [16]", "hidden [32]"] and "mean of 3 seeds" in grid.group
+    assert grid.labels == ["hidden [16], lr 0.1", "hidden [16], lr 1", "hidden [32], lr 0.1", "hidden [32], lr 1"]
+    assert grid.best_cell() == (2, 1) and grid.values[2, 1] == pytest.approx(0.93)
+
+
+def test_a_grid_larger_than_the_heatmap_keeps_whole_groups(tmp_path, monkeypatch):
+    """Beyond MAX_GROUPED_ROWS configurations the grid keeps the best groups, each whole."""
+    import reports.tables
+    from tests.reports.synthetic import write_grid_sweep
+
+    monkeypatch.setattr(reports.tables, "MAX_GROUPED_ROWS", 7)  # two groups of three rates
+    write_grid_sweep(tmp_path)
+    grid = lr_epoch_grid(load_tables(tmp_path), "val_acc")
+    assert grid.groups == ["optimizer adam", "optimizer sgd"] and len(grid.labels) == 6  # both lenet5
+    assert grid.group.startswith("lenet5") and "the best 6 of 12 configurations" in grid.group
 
 
 def test_a_search_shows_every_configuration_by_rate(tmp_path):
