@@ -139,7 +139,7 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
     run.write_mean_input(data.train.x.mean(axis=0))  # where reports' class portraits start
 
     base = dict(run_dir=str(run.path), data=data.name, train_size=len(data.train), val_size=len(data.val),
-                test_size=len(data.test), n_params=network.n_params, epochs=cfg.trainer.epochs,
+                test_size=len(data.test), classes=data.classes, n_params=network.n_params, epochs=cfg.trainer.epochs,
                 objective=cfg.objective, objective_direction=OBJECTIVES[cfg.objective])
     progress = EpochProgress(cfg.trainer.epochs, len(data.train), cfg.trainer.batch_size,
                              enabled=bars and cfg.trainer.progress)

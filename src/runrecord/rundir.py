@@ -37,6 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nets.atomic import atomic_write, atomic_write_text, write_error
 from nets.errors import NnsweepError
+from nets.evaluation import chance_bar
 from nets.status import Status
 from nets.train import EpochRecord
 from runrecord.lock import exclusive_lock, is_locked
@@ -101,12 +102,13 @@ class Summary:
     diverged_epoch: int | None = None
     test_acc: float | None = None
     test_loss: float | None = None
-    wall_time_s: float | None = None
+    wall_time_s: float | None = None  # training time, every invocation's (a resumed run's too)
     n_params: int | None = None
     data: str | None = None
     train_size: int | None = None
     val_size: int | None = None
     test_size: int | None = None
+    classes: int | None = None  # of its data set; None in records from before it was recorded
     objective: str = "best_val_acc"
     objective_direction: str = "max"
     error: str | None = None
@@ -119,6 +121,18 @@ class Summary:
         if self.status == Status.FAILED:
             return None
         return finite_or_none(getattr(self, self.objective, None))
+
+    @property
+    def at_chance(self) -> bool:
+        """Whether the run ended by itself (ok, early stopped) without learning: its best
+        validation accuracy is no better than guessing (``nets.evaluation.chance_bar``, from its
+        classes and validation size; 10 classes in records from before they were recorded, as
+        every data set then had). Such a run is no result, whatever its status says. Pruned and
+        paused runs are not judged: they were stopped before they could learn."""
+        if self.status not in (Status.OK, Status.EARLY_STOPPED) or not self.val_size:
+            return False
+        best = finite_or_none(self.best_val_acc)
+        return best is not None and best <= chance_bar(self.classes or 10, self.val_size)
 
     def is_done(self, epochs: int | None, pause_after: int | None = None) -> bool:
         """Whether a run asked for ``epochs`` epochs (pausing after ``pause_after``) needs no more

@@ -80,14 +80,15 @@ def test_the_line_counts_done_failed_and_diverged_and_names_the_best_point(tmp_p
     progress._poll(before=False)
     done, failed, diverged, now = progress.counts()
     assert (done, failed, diverged, now) == (2, 1, 0, 2)
-    # 2 finished in 30 s: 2 more take another 30 s. Only the swept keys name the point.
+    # 2 finished in 30 s: 2 more take another 30 s. Only the swept keys name the point; its seeds
+    # are repeats of one configuration, ranked by their mean.
     assert progress.line() == (f"sweep {tmp_path}: 2/4 done, 1 failed; best so far: best_val_acc 0.91 at "
-                               "optimizer.lr=0.01 trainer.seed=0; elapsed 0:30, ETA 0:30")
+                               "optimizer.lr=0.01 (mean of 1 seed); elapsed 0:30, ETA 0:30")
     make_run(tmp_path, GRID[3], Status.DIVERGED, 0.95)
     clock.now += 30
     progress._poll(before=False)
     assert progress.line() == (f"sweep {tmp_path}: 3/4 done, 1 failed, 1 diverged; best so far: best_val_acc 0.95 at "
-                               f"optimizer.lr=0.1 trainer.seed=1; elapsed 1:00, ETA 0:20")
+                               f"optimizer.lr=0.1 (mean of 1 seed); elapsed 1:00, ETA 0:20")
 
 
 def test_runs_finished_before_the_sweep_count_as_done_but_not_in_the_eta(tmp_path, lines):
@@ -97,27 +98,48 @@ def test_runs_finished_before_the_sweep_count_as_done_but_not_in_the_eta(tmp_pat
     progress = SweepProgress(tmp_path, total=4, clock=clock)
     progress.expect(GRID)
     assert lines() == [f"sweep {tmp_path}: 2/4 done (2 reused); best so far: best_val_acc 0.8 at optimizer.lr=0.01 "
-                       "trainer.seed=0; elapsed 0:00, ETA unknown"]
+                       "(mean of 2 seeds); elapsed 0:00, ETA unknown"]
     clock.now += 100
     make_run(tmp_path, GRID[2], Status.OK, 0.7)
     progress._poll(before=False)
     progress._report()
     # One run trained by this invocation in 100 s, one left: 100 s more (not 100/3 s).
     assert lines()[-1] == (f"sweep {tmp_path}: 3/4 done (2 reused); best so far: best_val_acc 0.8 at optimizer.lr=0.01 "
-                           "trainer.seed=0; elapsed 1:40, ETA 1:40")
+                           "(mean of 2 seeds); elapsed 1:40, ETA 1:40")
 
 
 def test_a_minimised_objective_picks_the_smallest_and_other_runs_in_the_directory_do_not_count(tmp_path):
     make_run(tmp_path, ["net=mlp", "optimizer.lr=5"], Status.OK, 0.01, "best_val_loss", "min")  # another sweep's
     progress = SweepProgress(tmp_path, total=2)
-    progress.expect(GRID[:2])
+    progress.expect([GRID[0], GRID[2]])
     make_run(tmp_path, GRID[0], Status.OK, 0.3, "best_val_loss", "min")
-    make_run(tmp_path, GRID[1], Status.OK, 0.2, "best_val_loss", "min")
+    make_run(tmp_path, GRID[2], Status.OK, 0.2, "best_val_loss", "min")
     progress._poll(before=False)
     assert progress.counts()[0] == 2
-    assert progress.best() == ("trainer.seed=1", 0.2)
-    assert "2/2 done; best so far: best_val_loss 0.2 at trainer.seed=1; elapsed" in progress.line()
+    assert progress.best() == ("optimizer.lr=0.1", 0.2)
+    assert "2/2 done; best so far: best_val_loss 0.2 at optimizer.lr=0.1; elapsed" in progress.line()
     assert "ETA" not in progress.line()  # nothing remains
+
+
+def test_with_repeats_the_best_is_the_configuration_with_the_best_mean_not_the_luckiest_seed(tmp_path):
+    progress = SweepProgress(tmp_path, total=4)
+    progress.expect(GRID)
+    for overrides, acc in zip(GRID, (0.95, 0.50, 0.90, 0.90)):  # lr 0.01 holds the best seed, lr 0.1 the best mean
+        make_run(tmp_path, overrides, Status.OK, acc)
+    progress._poll(before=False)
+    assert progress.best() == ("optimizer.lr=0.1 (mean of 2 seeds)", pytest.approx(0.9))
+
+
+def test_a_run_that_ended_at_chance_is_counted_as_not_learning(tmp_path):
+    """lr 10 ends "ok" at 10% on 500 validation digits: no better than guessing one class
+    (chance_bar(10, 500) = 16.7%); 0.20 is better than that."""
+    progress = SweepProgress(tmp_path, total=2)
+    progress.expect([GRID[0], GRID[2]])
+    for overrides, acc in ((GRID[0], 0.104), (GRID[2], 0.20)):
+        run = make_run(tmp_path, overrides, None)
+        run.write_summary(Summary(status=Status.OK, best_val_acc=acc, val_size=500, classes=10))
+    progress._poll(before=False)
+    assert "2/2 done, 1 did not learn (at chance); best so far: best_val_acc 0.2 at optimizer.lr=0.1;" in progress.line()
 
 
 def test_a_run_asked_for_more_epochs_is_not_done_until_it_finishes_again(tmp_path):
@@ -168,7 +190,7 @@ def test_the_thread_reports_runs_as_they_finish_and_ends_with_the_sweep(tmp_path
                 assert time.time() < deadline, f"no line for run {i + 1}: {lines()}"
                 time.sleep(0.02)
     assert [re.search(r"(\d)/4 done", line).group(1) for line in lines()] == ["1", "2", "3", "4"]
-    assert "best so far: best_val_acc 0.8 at optimizer.lr=0.1 trainer.seed=1" in lines()[-1]
+    assert "best so far: best_val_acc 0.75 at optimizer.lr=0.1 (mean of 2 seeds)" in lines()[-1]
     assert not [t for t in threading.enumerate() if t.name == "sweep-progress"]
 
 
