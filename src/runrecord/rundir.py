@@ -9,7 +9,11 @@
                            (rewritten atomically after every epoch and at the end)
     model.npz              checkpoint: weights, architecture, optimizer/RNG state, best weights
     evaluation.json        the model on its test split: accuracy, per-class accuracy, confusion
+                           (the weights training evaluated: best, or final without restore_best)
     test_errors.npz        its most confident mistakes, with their images, for reports
+    evaluation-<weights>-<test set>.json, test_errors-<weights>-<test set>.npz
+                           the same for another evaluation (``evaluation_files``: other weights,
+                           another test set), so none replaces the one the report and summary show
     mean_input.npy         the mean training input (784 values), where reports start to ask the
                            model what each class looks like (``nets.inverse``)
     .lock                  the process id of the one that trains the run, which holds a lock on
@@ -25,6 +29,7 @@ import csv
 import json
 import math
 import os
+import re
 import zipfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -47,6 +52,7 @@ CONFIG, OVERRIDES, HYDRA = f"{CONFIG_DIR}/config.yaml", f"{CONFIG_DIR}/overrides
 METRICS, SUMMARY, MODEL = "metrics.csv", "summary.json", "model.npz"
 EVALUATION, TEST_ERRORS, MEAN_INPUT = "evaluation.json", "test_errors.npz", "mean_input.npy"
 METRIC_COLUMNS = [f.name for f in fields(EpochRecord)]
+OWN_TEST_SET = "own"  # the run's own test split, in the names of other evaluations
 
 # Overrides that change how a run is driven, not what it computes: they do not identify a run.
 # conf/config.yaml leaves them out of run directory names (experiments.config registers them as
@@ -77,6 +83,20 @@ def override_key(override: str) -> str:
 def without_bookkeeping(overrides: list[str]) -> list[str]:
     """Overrides minus the bookkeeping ones: what identifies a run."""
     return [o for o in overrides if override_key(o) not in BOOKKEEPING_KEYS]
+
+
+def evaluation_files(weights: str, test_set: str | None = None, trained: str = "best") -> tuple[str, str]:
+    """The files (evaluation json, test mistakes npz) of an evaluation of ``weights`` (best,
+    final) on ``test_set`` (an IDX test set's directory; None: the run's own test split).
+    Training's evaluation (its own split, the ``trained`` weights) is ``evaluation.json`` and
+    ``test_errors.npz``, the files the report reads beside the summary's test accuracy; any
+    other is ``evaluation-<weights>-<test set>.json`` (test set: ``own``, or the directory's name
+    in letters, digits and ``._-``), so evaluating another never changes those."""
+    if test_set is None and weights == trained:
+        return EVALUATION, TEST_ERRORS
+    name = OWN_TEST_SET if test_set is None else re.sub(r"[^A-Za-z0-9._-]+", "-", Path(test_set).resolve().name)
+    tag = f"{weights}-{name.strip('.-') or 'root'}"
+    return f"evaluation-{tag}.json", f"test_errors-{tag}.npz"
 
 
 def finite_or_none(value: Any) -> float | None:
@@ -402,10 +422,11 @@ class RunDir:
         atomic_write_text(self.path / METRICS, "\n".join(lines) + "\n")
 
     def clear_results(self) -> None:
-        """Remove what a previous attempt wrote (metrics, summary, evaluation), so a run that
-        starts from epoch 1 never continues an old metrics.csv."""
-        for name in (METRICS, SUMMARY, EVALUATION, TEST_ERRORS):
-            (self.path / name).unlink(missing_ok=True)
+        """Remove what a previous attempt wrote (metrics, summary, evaluations), so a run that
+        starts from epoch 1 never continues an old metrics.csv nor shows an old model's numbers."""
+        others = [*self.path.glob("evaluation-*.json"), *self.path.glob("test_errors-*.npz")]
+        for path in [self.path / name for name in (METRICS, SUMMARY, EVALUATION, TEST_ERRORS)] + others:
+            path.unlink(missing_ok=True)
 
     # ----- model and its evaluation ------------------------------------------------------
     def load_model(self, use_best: bool = True):
@@ -423,11 +444,11 @@ class RunDir:
                                  "retrain it with a smaller learning rate")
         return network
 
-    def write_evaluation(self, result: dict[str, Any]) -> None:
-        atomic_write_text(self.path / EVALUATION, json.dumps(result, indent=1) + "\n")
+    def write_evaluation(self, result: dict[str, Any], name: str = EVALUATION) -> None:
+        atomic_write_text(self.path / name, json.dumps(result, indent=1) + "\n")
 
-    def read_evaluation(self) -> dict[str, Any] | None:
-        path = self.path / EVALUATION
+    def read_evaluation(self, name: str = EVALUATION) -> dict[str, Any] | None:
+        path = self.path / name
         if not path.is_file():
             return None
         try:
@@ -445,11 +466,11 @@ class RunDir:
                                  f"evaluate the run again: python -m experiments.evaluate run={self.path}")
         return value
 
-    def write_test_errors(self, errors: "TestErrors") -> None:
-        atomic_write(self.path / TEST_ERRORS, lambda f: np.savez_compressed(f, **asdict(errors)))
+    def write_test_errors(self, errors: "TestErrors", name: str = TEST_ERRORS) -> None:
+        atomic_write(self.path / name, lambda f: np.savez_compressed(f, **asdict(errors)))
 
-    def read_test_errors(self) -> "TestErrors | None":
-        path = self.path / TEST_ERRORS
+    def read_test_errors(self, name: str = TEST_ERRORS) -> "TestErrors | None":
+        path = self.path / name
         if not path.is_file():
             return None
         again = f"evaluate the run again: python -m experiments.evaluate run={self.path}"
