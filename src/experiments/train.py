@@ -29,7 +29,7 @@ from experiments.build import (ConfigError, build_augmenter, build_network, buil
                                build_schedule, build_targets, check_trainer, load_data)
 from experiments.cli import Interrupted, exits_on_bad_input, remove_empty_run_dir, run_command
 from experiments.lifeline import follow_parent
-from experiments.progress import EpochProgress
+from experiments.progress import PER_EPOCH, EpochProgress
 from nets.atomic import WriteError, write_error
 from nets.checkpoint import CheckpointError, load_checkpoint, restore_training, save_checkpoint
 from nets.data.download import DownloadError
@@ -152,7 +152,7 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
         progress.epoch_done(record)
         log.info("epoch %d/%d  lr %.4g  train loss %.4f acc %.4f  val loss %.4f acc %.4f  (%.1f s)",
                  record.epoch, cfg.trainer.epochs, record.lr, record.train_loss, record.train_acc,
-                 record.val_loss, record.val_acc, record.seconds)
+                 record.val_loss, record.val_acc, record.seconds, extra=PER_EPOCH)
 
     with progress:
         progress.start(state.epoch if state else 0)
@@ -182,8 +182,9 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
         run.write_test_errors(TestErrors(**most_confident_errors(data.test, outputs), source=np.array(source)))
     summary.wall_time_s = time.time() - started
     run.write_summary(summary)
-    log.info("%s after %d epochs: best val acc %s (epoch %s), test acc %s -> %s", state.status, state.epoch,
-             _fmt(summary.best_val_acc), summary.best_epoch, _fmt(summary.test_acc), run.path)
+    log.info("%s after %d epochs%s: best val acc %s (epoch %s), test acc %s -> %s", state.status, state.epoch,
+             ", did not learn (at chance)" if summary.at_chance else "", _fmt(summary.best_val_acc), summary.best_epoch,
+             _fmt(summary.test_acc), run.path)
     return summary
 
 

@@ -33,6 +33,9 @@ from sweeps.launch import Outcome, trial_key
 
 log = logging.getLogger("nnsweep.sweep")
 POLL_S = 1.0  # how often the sweep directory is read while runs train
+# The line is printed again after this long without news, with the epochs the training runs have
+# done: a sweep whose runs take minutes each never looks hung (per-epoch lines go to train.log).
+HEARTBEAT_S = 15.0
 
 
 @dataclass
@@ -72,6 +75,8 @@ class SweepProgress:
         self._settled: set[str] = set()  # told by the launcher: the files no longer change them
         self._keys: dict[Path, str] = {}  # run directory -> its trial key (overrides never change)
         self._shown: tuple | None = None
+        self._shown_at = self.started
+        self._training: dict[str, tuple[int, int]] = {}  # trial key -> (epochs done, epoch budget)
         self._lock = threading.RLock()
 
     # ----- what the sweeper tells ----------------------------------------------------------
@@ -98,6 +103,7 @@ class SweepProgress:
                 summary = self._summary_of(outcome)
                 if summary is not None:
                     self._learn(summary)
+                self._training.pop(key, None)
                 if outcome.status.is_finished():
                     known = self._results.get(key)
                     self._results[key] = Result(outcome.status, outcome.objective, known.before if known else before,
@@ -170,8 +176,10 @@ class SweepProgress:
             known = self._results.get(key)
             self._results[key] = Result(summary.status, summary.objective_value(), known.before if known else before,
                                         summary.at_chance)
+            self._training.pop(key, None)
         else:  # training (again: a finished run asked for more epochs)
             self._results.pop(key, None)
+            self._training[key] = (summary.epochs_completed, summary.epochs or 0)
 
     # ----- the line ------------------------------------------------------------------------
     def counts(self) -> tuple[int, int, int, int]:
@@ -236,6 +244,10 @@ class SweepProgress:
         stuck = sum(self._trials[k] for k, r in self._results.items() if r.at_chance)
         parts = [head] + [f"{n} {what}" for n, what in ((pruned, "pruned"), (failed, "failed"), (diverged, "diverged"),
                                                          (stuck, "did not learn (at chance)")) if n]
+        training = [self._training[k] for k in self._training if k not in self._results]
+        if training:
+            done_epochs, budget = sum(e for e, _ in training), sum(b for _, b in training)
+            parts.append(f"{len(training)} training" + (f" (epochs {done_epochs} of {budget})" if budget else ""))
         text = f"sweep {self.sweep_dir}: {', '.join(parts)}"
         best = self.best()
         if best is not None:
@@ -250,11 +262,14 @@ class SweepProgress:
         return text
 
     def _report(self) -> None:
-        """Print the line if what it counts changed since it was last printed."""
+        """Print the line if what it counts changed since it was last printed, or if nothing
+        was printed for ``HEARTBEAT_S`` (then it says how far the training runs are)."""
         done, failed, diverged, _ = self.counts()
         state = (done, failed, diverged, self._count(Status.PRUNED), self.best())
-        if done and state != self._shown:
+        quiet = self.clock() - self._shown_at >= HEARTBEAT_S
+        if (done and state != self._shown) or (quiet and self._trials):
             log.info("%s", self.line())
+            self._shown_at = self.clock()
         self._shown = state
 
 

@@ -82,12 +82,12 @@ def test_the_line_counts_done_failed_and_diverged_and_names_the_best_point(tmp_p
     assert (done, failed, diverged, now) == (2, 1, 0, 2)
     # 2 finished in 30 s: 2 more take another 30 s. Only the swept keys name the point; its seeds
     # are repeats of one configuration, ranked by their mean.
-    assert progress.line() == (f"sweep {tmp_path}: 2/4 done, 1 failed; best so far: best_val_acc 0.91 at "
+    assert progress.line() == (f"sweep {tmp_path}: 2/4 done, 1 failed, 1 training; best so far: best_val_acc 0.91 at "
                                "optimizer.lr=0.01 (mean of 1 seed); elapsed 0:30, ETA 0:30")
     make_run(tmp_path, GRID[3], Status.DIVERGED, 0.95)
     clock.now += 30
     progress._poll(before=False)
-    assert progress.line() == (f"sweep {tmp_path}: 3/4 done, 1 failed, 1 diverged; best so far: best_val_acc 0.95 at "
+    assert progress.line() == (f"sweep {tmp_path}: 3/4 done, 1 failed, 1 diverged, 1 training; best so far: best_val_acc 0.95 at "
                                f"optimizer.lr=0.1 (mean of 1 seed); elapsed 1:00, ETA 0:20")
 
 
@@ -140,6 +140,28 @@ def test_a_run_that_ended_at_chance_is_counted_as_not_learning(tmp_path):
         run.write_summary(Summary(status=Status.OK, best_val_acc=acc, val_size=500, classes=10))
     progress._poll(before=False)
     assert "2/2 done, 1 did not learn (at chance); best so far: best_val_acc 0.2 at optimizer.lr=0.1;" in progress.line()
+
+
+def test_a_sweep_whose_runs_are_long_says_how_far_they_are_every_15_seconds(tmp_path, lines):
+    """Per-epoch lines go to each run's train.log, so without news the line comes again after
+    HEARTBEAT_S with the training runs' epochs; never half a minute of silence."""
+    clock = Clock()
+    progress = SweepProgress(tmp_path, total=4, clock=clock)
+    progress.expect(GRID)
+    for overrides, epochs in ((GRID[0], 2), (GRID[1], 3)):
+        run = make_run(tmp_path, overrides, None)
+        run.write_summary(Summary(status=Status.RUNNING, epochs=5, epochs_completed=epochs))
+    clock.now += 5
+    progress._poll(before=False)
+    progress._report()
+    assert lines() == []  # news comes with a finished run; 5 s of quiet is fine
+    clock.now += 10
+    progress._poll(before=False)
+    progress._report()
+    assert lines() == [f"sweep {tmp_path}: 0/4 done, 2 training (epochs 5 of 10); elapsed 0:15, ETA unknown"]
+    clock.now += 1
+    progress._report()
+    assert len(lines()) == 1
 
 
 def test_a_run_asked_for_more_epochs_is_not_done_until_it_finishes_again(tmp_path):
@@ -225,8 +247,28 @@ def test_a_real_grid_prints_a_line_as_each_run_finishes_and_a_rerun_counts_reuse
     rerun = run_module("experiments.train", "-m", "optimizer.lr=0.01,0.1,1", "trainer.seed=0,1", *common)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     lines = progress_lines(rerun.stdout + rerun.stderr)
-    assert lines[0].startswith(f"sweep {sweep}: 4/6 done (4 reused); best so far: best_val_acc ")
+    assert lines[0].startswith(f"sweep {sweep}: 4/6 done (4 reused)") and "; best so far: best_val_acc " in lines[0]
     assert lines[0].endswith("ETA unknown") and lines[-1].startswith(f"sweep {sweep}: 6/6 done (4 reused)")
+
+
+def test_a_real_grid_shows_one_line_per_run_and_the_progress_line_and_ends_with_its_report(tmp_path):
+    """Two jobs side by side: their per-epoch lines go to each run's train.log, not the terminal;
+    the terminal has Hydra's launch lines, one line per finished run, the progress line, the
+    grid's summary, and last, where the report is (here the command that draws it: the suite
+    turns the live report off)."""
+    sweep = tmp_path / "grid"
+    out = run_module("experiments.train", "-m", "optimizer.lr=0.01,0.1,1", *TINY[:-1], "trainer.epochs=3",
+                     "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+    assert not [line for line in lines if re.search(r"\bepoch \d+/\d+ ", line)]
+    assert len([line for line in lines if re.search(r"\bok after 3 epochs\b.*: best val acc", line)]) == 3
+    assert 1 <= len(progress_lines(out.stdout)) <= 3
+    assert len(lines) <= 2 + 3 + 3 + 3 + 2, lines  # launch lines, runs, progress lines, grid and report
+    assert out.stdout.splitlines()[-1].endswith(f"no report page (live report off): make report SWEEP={sweep} draws it")
+    for log in sweep.glob("*/train.log"):
+        assert "epoch 3/3 " in log.read_text()
+    assert len(list(sweep.glob("*/train.log"))) == 3
 
 
 def test_a_real_search_counts_its_budget_and_a_resumed_one_its_recorded_trials(tmp_path):
@@ -248,3 +290,5 @@ def test_a_real_search_counts_its_budget_and_a_resumed_one_its_recorded_trials(t
     lines = progress_lines(more.stdout + more.stderr)
     assert [re.search(r": (\d/\d) done", line).group(1) for line in lines] == ["4/6", "6/6"]
     assert "(4 reused)" in lines[0] and "ETA unknown" in lines[0] and "(4 reused)" in lines[1]
+    assert more.stdout.splitlines()[-1].endswith(f"no report page (live report off): make report SWEEP={tmp_path / 's'} "
+                                                 "draws it")
