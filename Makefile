@@ -31,7 +31,7 @@ TEST_WORKERS ?= 2## test: test files run at once (pytest-xdist; 1 runs them one 
 PYTHON ?= python3## setup: the Python (3.11 or later) that .venv is made from
 EXTRAS ?=## setup: optional extras too, e.g. EXTRAS=cluster (Ray, SLURM launchers) or EXTRAS=dev (the test tools)
 
-.PHONY: help setup lock test bench bench-sweep bench-report bench-draw clean sweep-lr report draw
+.PHONY: help setup lock test bench bench-sweep bench-report bench-draw clean sweep-lr report draw mnist
 
 help: ## List the targets, each with the variables it takes
 	@awk 'BEGIN { FS = "## " } \
@@ -78,6 +78,12 @@ draw: $(STAMP) ## Draw a digit and watch the network answer; browse its test set
 	$(if $(RUN),,$(PY) -m experiments.train +experiment=mnist_cnn resume=true hydra.run.dir=$(DRAW_RUN))
 	$(PY) -m experiments.serve "run='$(or $(RUN),$(DRAW_RUN))'" port=$(PORT) \
 	  $(if $(wildcard $(COMPARE)),"compare=[$(call quoted,$(wildcard $(COMPARE)))]")
+
+# The product's own download (nets.data.download): the four files from its mirrors, each checked
+# against its pinned size and SHA-256; data=mnist data.download=true does the same when training.
+mnist: $(STAMP) ## Download the full MNIST (4 files, 11 MB, checksums pinned) into data/mnist: evaluate test=data/mnist, data=mnist
+	$(PY) -c "from experiments.cli import run_command; from nets.data.download import download_files; \
+	  run_command(lambda: print('MNIST in', download_files('data/mnist')))"
 
 test: $(DEV_STAMP) ## Run the test suite (about 8 minutes on 2 cores)
 	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(TESTS)

@@ -41,6 +41,12 @@ def quiet_hydra(app_name: str, header: str) -> dict[str, Any]:
             "help": {"app_name": app_name, "header": header}}
 
 
+# The config directory of a tool whose config is a structured one (evaluate, predict, serve). With
+# config_path=None, Hydra 1.3 searches the calling module's package when the tool is started as a
+# console script (nnsweep-evaluate), and tab completion offered experiments/'s folders (conf, web)
+# as config groups; Hydra's own config package adds nothing Hydra does not search already.
+NO_CONFIG_DIR = "pkg://hydra.conf"
+
 QUIET_LOGGING = ["_self_", {"override hydra/job_logging": "none"}, {"override hydra/hydra_logging": "none"}]
 
 
@@ -98,7 +104,7 @@ def evaluate_run(run_dir: str | Path, test_dir: str | Path | None = None, use_be
     return result
 
 
-@hydra.main(version_base="1.3", config_path=None, config_name="evaluate")
+@hydra.main(version_base="1.3", config_path=NO_CONFIG_DIR, config_name="evaluate")
 @exits_on_bad_input
 def hydra_main(cfg: DictConfig) -> None:
     r = evaluate_run(cfg.run, cfg.test, cfg.weights == Weights.best)

@@ -33,3 +33,21 @@ def test_the_tests_install_the_dev_extra_and_a_cluster_is_asked_for():
     assert "--extra dev" in sync_line("test") and "--inexact" in sync_line("test")
     line = sync_line("setup", "EXTRAS=cluster")
     assert "--extra cluster" in line and "--extra dev" not in line
+
+
+def test_the_readme_names_no_folder_outside_the_repository_and_says_how_to_get_the_mnist_test_set():
+    """It sent users to ../shared/data/mnist-t10k, which no clone has. make mnist downloads the
+    four files into the directory data=mnist reads and test=data/mnist evaluates on."""
+    import re
+
+    from nets.data.datasets import DEFAULT_DIRS
+
+    readme = (REPO / "README.md").read_text()
+    assert re.findall(r"(?<![\w.])\.\./[\w./-]+", readme) == []
+    assert "test=data/mnist" in readme and "make mnist" in readme
+    recipe = subprocess.run(["make", "-n", "-B", "mnist"], cwd=REPO, capture_output=True, text=True, timeout=60).stdout
+    assert f"download_files('{DEFAULT_DIRS['mnist']}')" in recipe and "run_command" in recipe, recipe
+    for place in ("Makefile", "bench", "src"):
+        found = subprocess.run(["grep", "-rIl", "--exclude-dir=*.egg-info", "../shared", str(REPO / place)],
+                               capture_output=True, text=True).stdout
+        assert found == "", found
