@@ -2,7 +2,12 @@
 # fresh clone. `make help` lists the targets from their `## ` comments.
 VENV := .venv
 PY := $(VENV)/bin/python
+# What each target needs, installed once each: the main job's packages (sweeps, reports, the draw
+# page), and on top of them the test tools (the dev extra: pytest, Selenium, Ray and submitit for
+# the cluster tests). --inexact: a sync never removes what another target installed, so moving
+# between make sweep-lr and make test installs nothing again.
 STAMP := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.installed-dev-stamp
 # uv installs the exact versions of uv.lock; its own version is the one that file pins.
 UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
 UV := .uv/bin/uv
@@ -24,8 +29,9 @@ PORT ?= 8787## draw: the port on 127.0.0.1 (0: any free one)
 TESTS ?=## test: what pytest runs, e.g. TESTS=tests/sweeps or TESTS='-k resume' (default: everything)
 TEST_WORKERS ?= 2## test: test files run at once (pytest-xdist; 1 runs them one by one)
 PYTHON ?= python3## setup: the Python (3.11 or later) that .venv is made from
+EXTRAS ?=## setup: optional extras too, e.g. EXTRAS=cluster (Ray, SLURM launchers) or EXTRAS=dev (the test tools)
 
-.PHONY: help setup lock test bench bench-sweep bench-report bench-draw clean sweep-lr report draw
+.PHONY: help setup lock test bench bench-sweep bench-report bench-draw clean sweep-lr report draw mnist
 
 help: ## List the targets, each with the variables it takes
 	@awk 'BEGIN { FS = "## " } \
@@ -36,16 +42,22 @@ help: ## List the targets, each with the variables it takes
 	  /^[a-z-]+:.*## / { n++; target[n] = $$1; sub(/:.*/, "", target[n]); text[n] = $$2 } \
 	  END { for (i = 1; i <= n; i++) printf "  make %-9s %s\n%s", target[i], text[i], vars[target[i]] }' $(MAKEFILE_LIST)
 
-setup: $(STAMP) ## Create .venv with the exact versions of uv.lock and nnsweep installed editable
+setup: $(STAMP) ## Create .venv with the exact versions of uv.lock and nnsweep installed editable (no extras unless EXTRAS=...)
+	$(if $(EXTRAS),$(SYNC) $(foreach e,$(subst $(comma), ,$(EXTRAS)),--extra $(e)))
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .uv uv==$(UV_VERSION)
 
 # --compile-bytecode: sweeps and tests start many Python processes; compiled once here, not at
 # each start (where PYTHONDONTWRITEBYTECODE is set, never cached at all: 1.5 s per start, not 0.7).
+SYNC = $(UV) sync --quiet --locked --inexact --compile-bytecode --python $(PYTHON)
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --quiet --locked --extra dev --compile-bytecode --python $(PYTHON)
+	$(SYNC)
 	@touch $@
+
+$(DEV_STAMP): pyproject.toml uv.lock | $(UV)
+	$(SYNC) --extra dev
+	@touch $@ $(STAMP)
 
 lock: | $(UV) ## Refresh uv.lock to the newest versions pyproject.toml allows (then make test)
 	$(UV) lock --upgrade --python $(PYTHON)
@@ -67,7 +79,13 @@ draw: $(STAMP) ## Draw a digit and watch the network answer; browse its test set
 	$(PY) -m experiments.serve "run='$(or $(RUN),$(DRAW_RUN))'" port=$(PORT) \
 	  $(if $(wildcard $(COMPARE)),"compare=[$(call quoted,$(wildcard $(COMPARE)))]")
 
-test: $(STAMP) ## Run the test suite (about 8 minutes on 2 cores)
+# The product's own download (nets.data.download): the four files from its mirrors, each checked
+# against its pinned size and SHA-256; data=mnist data.download=true does the same when training.
+mnist: $(STAMP) ## Download the full MNIST (4 files, 11 MB, checksums pinned) into data/mnist: evaluate test=data/mnist, data=mnist
+	$(PY) -c "from experiments.cli import run_command; from nets.data.download import download_files; \
+	  run_command(lambda: print('MNIST in', download_files('data/mnist')))"
+
+test: $(DEV_STAMP) ## Run the test suite (about 8 minutes on 2 cores)
 	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(TESTS)
 
 bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop, LeNet-5 vs PyTorch (NNSWEEP_TORCH_PYTHON), the Fashion CNN preset's time split and memory
@@ -76,7 +94,7 @@ bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a 
 bench-sweep: $(STAMP) ## Random search with and without pruning, and random vs GP vs TPE (3 seeds; about 5 minutes)
 	$(PY) -m bench.sweep
 
-bench-draw: $(STAMP) ## Draw the test suite's 40 hand-drawn digits on the draw page with make draw's model; screenshots in docs/
+bench-draw: $(DEV_STAMP) ## Draw the test suite's 40 hand-drawn digits on the draw page with make draw's model; screenshots in docs/
 	$(PY) -m bench.draw_page
 
 bench-report: $(STAMP) ## Time the report of make sweep-lr: full, a live update after one run, an unchanged sweep

@@ -1,9 +1,12 @@
 """Evaluate a trained run on its test set: ``python -m experiments.evaluate run=<run dir> [test=<dir>]``.
 
-Writes ``evaluation.json`` (test accuracy and loss, per-class accuracy, the confusion matrix with
-rows for the true class, the indices of misclassified images) and ``test_errors.npz`` (the most
-confident mistakes) into the run directory, the same record training leaves for its own test
-split. When the test set is the official 10,000 MNIST test images, also the accuracy on their
+Writes an evaluation (test accuracy and loss, per-class accuracy, the confusion matrix with rows
+for the true class, the indices of misclassified images) and the most confident mistakes into the
+run directory, the same record training leaves for its own test split: ``evaluation.json`` and
+``test_errors.npz`` for the weights and test split training evaluated, and for any other weights
+or test set ``evaluation-<weights>-<test set>.json`` and ``test_errors-<...>.npz``
+(``runrecord.evaluation_files``), so the record the report shows beside the run's summary is
+never replaced by another evaluation. When the test set is the official 10,000 MNIST test images, also the accuracy on their
 first and last 5,000 (the first half was written by Census Bureau employees and is easier, the
 second by students; the LeNet-5 project's "easy" and "hard" halves). ``test=<dir>`` evaluates on
 another IDX test set, e.g. the official MNIST test set for a model trained on ``mnist5k``.
@@ -27,7 +30,7 @@ from experiments.cli import exits_on_bad_input, program_name, run_command
 from nets.data.datasets import load_test_dir
 from nets.evaluation import evaluate_network, most_confident_errors
 from nets.train import LabelledData
-from runrecord import RunDir, TestErrors
+from runrecord import RunDir, TestErrors, evaluation_files
 from runrecord.rundir import CONFIG
 
 # SHA-256 of the 10,000 official MNIST test labels as bytes: recognises that test set wherever it lives.
@@ -40,6 +43,12 @@ def quiet_hydra(app_name: str, header: str) -> dict[str, Any]:
     return {"run": {"dir": "."}, "output_subdir": None, "job": {"chdir": False},
             "help": {"app_name": app_name, "header": header}}
 
+
+# The config directory of a tool whose config is a structured one (evaluate, predict, serve). With
+# config_path=None, Hydra 1.3 searches the calling module's package when the tool is started as a
+# console script (nnsweep-evaluate), and tab completion offered experiments/'s folders (conf, web)
+# as config groups; Hydra's own config package adds nothing Hydra does not search already.
+NO_CONFIG_DIR = "pkg://hydra.conf"
 
 QUIET_LOGGING = ["_self_", {"override hydra/job_logging": "none"}, {"override hydra/hydra_logging": "none"}]
 
@@ -59,7 +68,8 @@ class EvaluateConfig:
         program_name("experiments.evaluate"),
         program_name("experiments.evaluate") + " run=<run dir> [test=<IDX test dir>] [weights=best|final]\n"
         "Evaluates a trained run on its test split (or another IDX test set) and writes evaluation.json and\n"
-        "test_errors.npz into the run directory.\n"))
+        "test_errors.npz into the run directory (the weights and split training evaluated), or for other\n"
+        "weights or another test set evaluation-<weights>-<test set>.json and test_errors-<...>.npz.\n"))
 
 
 ConfigStore.instance().store(name="evaluate", node=EvaluateConfig)
@@ -80,25 +90,29 @@ def load_run_test_set(run: RunDir, test_dir: str | Path | None = None) -> tuple[
 
 
 def evaluate_run(run_dir: str | Path, test_dir: str | Path | None = None, use_best: bool = True) -> dict[str, Any]:
-    """Evaluate the run's model, record the result in the run directory and return it."""
+    """Evaluate the run's model, record the result in the run directory (under its own name,
+    ``runrecord.evaluation_files``; the result's ``file``) and return it."""
     run = RunDir(run_dir)
     cfg = run.config()
+    trained = "best" if cfg.get("trainer", {}).get("restore_best", True) else "final"
+    weights = "best" if use_best else "final"
+    record, mistakes = evaluation_files(weights, None if test_dir is None else str(test_dir), trained)
     network = run.load_model(use_best)
     test, source = load_run_test_set(run, test_dir)
     with reading_recorded_config(run.file(CONFIG)):
         targets = build_targets(cfg, network.output_size, network.dtype)
     evaluation, outputs = evaluate_network(network, test, targets)
-    result = {"run_dir": str(run.path), "test_source": source, "weights": "best" if use_best else "final", **evaluation}
+    result = {"run_dir": str(run.path), "test_source": source, "weights": weights, **evaluation}
     if is_official_mnist_test(test.labels):
         right = outputs.argmax(axis=1) == test.labels
         result["mnist_first_5000_acc"] = float(right[:5000].mean())
         result["mnist_last_5000_acc"] = float(right[5000:].mean())
-    run.write_evaluation(result)
-    run.write_test_errors(TestErrors(**most_confident_errors(test, outputs), source=np.array(source)))
-    return result
+    run.write_evaluation(result, record)
+    run.write_test_errors(TestErrors(**most_confident_errors(test, outputs), source=np.array(source)), mistakes)
+    return {**result, "file": str(run.file(record))}
 
 
-@hydra.main(version_base="1.3", config_path=None, config_name="evaluate")
+@hydra.main(version_base="1.3", config_path=NO_CONFIG_DIR, config_name="evaluate")
 @exits_on_bad_input
 def hydra_main(cfg: DictConfig) -> None:
     r = evaluate_run(cfg.run, cfg.test, cfg.weights == Weights.best)
@@ -108,7 +122,7 @@ def hydra_main(cfg: DictConfig) -> None:
         print(f"official MNIST test set: first 5,000 {r['mnist_first_5000_acc']:.4f}, "
               f"last 5,000 {r['mnist_last_5000_acc']:.4f}")
     print("per-class accuracy: " + " ".join(f"{k}:{a:.3f}" for k, a in enumerate(r["per_class_acc"]) if a is not None))
-    print(f"written to {Path(cfg.run) / 'evaluation.json'}")
+    print(f"written to {r['file']}")
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from omegaconf import MISSING, DictConfig, ListConfig
 
 from experiments.cli import exits_on_bad_input, program_name, run_command
 from experiments.build import ConfigError, reading_recorded_config
-from experiments.evaluate import QUIET_LOGGING, quiet_hydra
+from experiments.evaluate import NO_CONFIG_DIR, QUIET_LOGGING, quiet_hydra
 from nets.data.datasets import scale_inputs
 from nets.data.digit_image import load_digit, mnist_style
 from runrecord import RunDir
@@ -99,7 +99,7 @@ def classify_files(classifier: Classifier, images: list[str], top: int) -> list[
     return [classifier.best(row, top) for row in outputs]
 
 
-@hydra.main(version_base="1.3", config_path=None, config_name="predict")
+@hydra.main(version_base="1.3", config_path=NO_CONFIG_DIR, config_name="predict")
 @exits_on_bad_input
 def hydra_main(cfg: DictConfig) -> None:
     images = [str(i) for i in cfg.image] if isinstance(cfg.image, ListConfig) else [str(cfg.image)]

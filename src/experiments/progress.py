@@ -96,6 +96,24 @@ class JobFormatter(logging.Formatter):
         return super().format(record)
 
 
+PER_EPOCH = {"per_epoch": True}  # ``extra=`` of a run's line per epoch
+
+
+class SweepConsole(logging.Filter):
+    """Keeps a sweep job's per-epoch lines (logged with ``extra=PER_EPOCH``) off the terminal; they go to
+    the run's ``train.log``. A sweep trains several runs side by side: their epochs interleaved
+    on one terminal (165 of the 207 lines of ``make sweep-lr``) hide what the sweep says, one line
+    as each run ends and the sweep's progress line (``sweeps.progress``). A single run (no job
+    number) shows its epochs. ``conf/config.yaml`` puts it on the console handler."""
+
+    def __init__(self, job: int | None = None) -> None:
+        super().__init__()
+        self.in_sweep = job is not None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.in_sweep and getattr(record, "per_epoch", False))
+
+
 def job_tag(job: int | None, overrides: str = "") -> str:
     """``[job 3: a=1,b=2]`` for job 3 of a sweep, ``[job 3]`` without overrides, "" for a single run."""
     if job is None:

@@ -29,7 +29,7 @@ from experiments.build import (ConfigError, build_augmenter, build_network, buil
                                build_schedule, build_targets, check_trainer, load_data)
 from experiments.cli import Interrupted, exits_on_bad_input, remove_empty_run_dir, run_command
 from experiments.lifeline import follow_parent
-from experiments.progress import EpochProgress
+from experiments.progress import PER_EPOCH, EpochProgress
 from nets.atomic import WriteError, write_error
 from nets.checkpoint import CheckpointError, load_checkpoint, restore_training, save_checkpoint
 from nets.data.download import DownloadError
@@ -76,7 +76,7 @@ def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None, overrid
             done = "finished" if previous.status.is_finished() else f"at epoch {previous.epochs_completed}"
             log.info("%s already %s (%s); reusing it", run.path, done, previous.status)
             return previous
-        return _train(cfg, run, resume, list(overrides), hydra_record, started, bars)
+        return _train(cfg, run, resume, list(overrides), hydra_record, started, bars, previous)
 
 
 def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
@@ -108,7 +108,7 @@ def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
 
 
 def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_record: dict[str, Any] | None,
-           started: float, bars: bool) -> Summary:
+           started: float, bars: bool, previous: Summary | None = None) -> Summary:
     data = load_data(cfg)
     rng = np.random.default_rng(cfg.trainer.seed)
     network = build_network(cfg, data, rng)
@@ -129,6 +129,7 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
         if state.status in (Status.OK, Status.PAUSED, Status.PRUNED) and state.epoch < stop_at:
             state.status = Status.RUNNING  # it stopped at its old epoch budget or a pause; this one is later
         run.rewrite_metrics(state.records)
+        started -= earlier_wall_time(previous, state)  # the run's time counts every invocation's
         log.info("resuming %s after epoch %d (status %s)", run.path, state.epoch, state.status)
     else:
         # A sweep starts every job with resume=true, so a fresh start is the normal case: no news.
@@ -138,7 +139,7 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
     run.write_mean_input(data.train.x.mean(axis=0))  # where reports' class portraits start
 
     base = dict(run_dir=str(run.path), data=data.name, train_size=len(data.train), val_size=len(data.val),
-                test_size=len(data.test), n_params=network.n_params, epochs=cfg.trainer.epochs,
+                test_size=len(data.test), classes=data.classes, n_params=network.n_params, epochs=cfg.trainer.epochs,
                 objective=cfg.objective, objective_direction=OBJECTIVES[cfg.objective])
     progress = EpochProgress(cfg.trainer.epochs, len(data.train), cfg.trainer.batch_size,
                              enabled=bars and cfg.trainer.progress)
@@ -151,7 +152,7 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
         progress.epoch_done(record)
         log.info("epoch %d/%d  lr %.4g  train loss %.4f acc %.4f  val loss %.4f acc %.4f  (%.1f s)",
                  record.epoch, cfg.trainer.epochs, record.lr, record.train_loss, record.train_acc,
-                 record.val_loss, record.val_acc, record.seconds)
+                 record.val_loss, record.val_acc, record.seconds, extra=PER_EPOCH)
 
     with progress:
         progress.start(state.epoch if state else 0)
@@ -181,9 +182,21 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
         run.write_test_errors(TestErrors(**most_confident_errors(data.test, outputs), source=np.array(source)))
     summary.wall_time_s = time.time() - started
     run.write_summary(summary)
-    log.info("%s after %d epochs: best val acc %s (epoch %s), test acc %s -> %s", state.status, state.epoch,
-             _fmt(summary.best_val_acc), summary.best_epoch, _fmt(summary.test_acc), run.path)
+    log.info("%s after %d epochs%s: best val acc %s (epoch %s), test acc %s -> %s", state.status, state.epoch,
+             ", did not learn (at chance)" if summary.at_chance else "", _fmt(summary.best_val_acc), summary.best_epoch,
+             _fmt(summary.test_acc), run.path)
     return summary
+
+
+def earlier_wall_time(previous: Summary | None, state: TrainState) -> float:
+    """Seconds the invocations before this one spent on the run, for a run that continues from
+    ``state`` (its checkpoint): what its summary recorded (every earlier invocation's, each one
+    adding its own), plus the epochs the checkpoint holds beyond that summary (a process that
+    died between writing the two). Without a readable summary, the checkpoint's epochs' times.
+    So a pruned trial's time is every rung's, not its last rung's."""
+    if previous is None or previous.wall_time_s is None:
+        return sum(r.seconds for r in state.records)
+    return previous.wall_time_s + sum(r.seconds for r in state.records[previous.epochs_completed:])
 
 
 def summarise(state: TrainState) -> dict[str, Any]:

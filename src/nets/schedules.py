@@ -84,7 +84,18 @@ class ExponentialDecay(Schedule):
 
 
 class Cosine(Schedule):
-    """Cosine annealing from ``base_lr`` to ``min_lr`` over ``total_epochs`` (Loshchilov & Hutter 2017)."""
+    """Cosine annealing from ``base_lr`` towards ``min_lr`` over ``total_epochs`` (Loshchilov &
+    Hutter 2017, SGDR, eq. 5), in PyTorch's ``CosineAnnealingLR(T_max=total_epochs)`` convention:
+
+        lr_e = min_lr + (base_lr - min_lr) * (1 + cos(pi * e / total_epochs)) / 2,  e = 0 .. T-1
+
+    so the last epoch still trains at a rate above ``min_lr``. (Reaching ``min_lr`` at the last
+    epoch, with its default of 0, would make that epoch a pass that moves no weight at all.)
+
+    Checkpoints written before this convention hold no schedule state: such a run, resumed,
+    keeps the curve its first epochs were trained on, ``pi * e / (T - 1)``, which ends at
+    ``min_lr`` (``ends_at_min``), so a resume never changes a run's schedule half-way.
+    """
 
     name = "cosine"
 
@@ -93,13 +104,24 @@ class Cosine(Schedule):
         if total_epochs < 1 or min_lr < 0:
             raise ValueError(f"cosine schedule needs total_epochs >= 1 and min_lr >= 0, got {total_epochs}, {min_lr}")
         self.total_epochs, self.min_lr = int(total_epochs), float(min_lr)
+        self.ends_at_min = False  # True only for a run recorded before the convention above
 
     def lr(self, epoch):
-        progress = min(epoch, self.total_epochs - 1) / max(self.total_epochs - 1, 1)
+        if self.ends_at_min:
+            progress = min(epoch, self.total_epochs - 1) / max(self.total_epochs - 1, 1)
+        else:
+            progress = min(epoch, self.total_epochs) / self.total_epochs
         return self.min_lr + 0.5 * (self.base_lr - self.min_lr) * (1.0 + math.cos(math.pi * progress))
 
     def hyperparameters(self):
         return {"total_epochs": self.total_epochs, "min_lr": self.min_lr}
+
+    def state_dict(self):
+        return {"ends_at_min": self.ends_at_min}
+
+    def load_state_dict(self, state):
+        # No key: a checkpoint from before the state existed, whose epochs ended at min_lr.
+        self.ends_at_min = bool(state.get("ends_at_min", True))
 
 
 class PlateauHalving(Schedule):

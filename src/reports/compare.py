@@ -86,20 +86,3 @@ def best_vs_runner_up(runs: pd.DataFrame, configs: pd.DataFrame) -> str | None:
     return (f"{lead} points of validation accuracy (95% interval {_points(low)} to {_points(high)}, paired over "
             f"{n} seeds): {verdict}")
 
-
-def best_configuration(configs: pd.DataFrame) -> str | None:
-    """With repeats, the sentence that names the best configuration by its mean (the page's
-    "Best:" line names the best single run, which may be a lucky seed of another one); None
-    without repeats."""
-    if configs is None or configs.empty or not (pd.to_numeric(configs["repeats"], errors="coerce") > 1).any():
-        return None
-    ranked = configs[pd.to_numeric(configs["best_val_acc_mean"], errors="coerce").notna()]
-    if ranked.empty:
-        return None
-    top = ranked.iloc[0]
-    keys = [k for k in ("lr", *varied_settings(configs)) if k in configs]
-    name = ", ".join(f"lr {lr_label(float(top[k]))}" if k == "lr" else setting_text(k, top[k]) for k in keys) or "one"
-    interval = ("" if pd.isna(top.get("best_val_acc_ci_low")) else
-                f", 95% interval {top['best_val_acc_ci_low']:.2%} to {top['best_val_acc_ci_high']:.2%}")
-    return (f"Best configuration by mean validation accuracy: {name}, {top['best_val_acc_mean']:.2%} over "
-            f"{int(top['best_val_acc_n'])} seeds{interval} (the best single run may be a lucky seed of another).")

@@ -100,7 +100,9 @@ def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
     elif confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1] or confusion.size == 0:
         notes.append(f"No confusion matrix: {run.file('evaluation.json')} holds none; {evaluate}.")
     else:
-        source = evaluation.get("test_source") or "test set"
+        # Which weights on which test set: the numbers are the run's summary's only for these.
+        weights = evaluation.get("weights") if evaluation.get("weights") in ("best", "final") else None
+        source = (f"{weights} weights, " if weights else "") + str(evaluation.get("test_source") or "test set")
         if len(labels.names) != len(confusion):
             labels = run.class_labels(len(confusion))
         render_confusion_matrix(confusion, out / "confusion_matrix.png", source=source, labels=labels)
@@ -113,5 +115,7 @@ def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
         mistakes = len(evaluation["misclassified"]) if evaluation and "misclassified" in evaluation else None
         render_misclassified(errors, out / "misclassified.png", mistakes, (evaluation or {}).get("n_test"), labels)
         figures.append(Figure("misclassified.png",
-                              f"The best model's most confident mistakes on the {str(errors.source)}."))
+                              f"The best model's most confident mistakes on the {str(errors.source)}"
+                              + (f" ({evaluation['weights']} weights)." if evaluation and evaluation.get("weights")
+                                 in ("best", "final") else ".")))
     return figures

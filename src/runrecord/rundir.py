@@ -9,7 +9,11 @@
                            (rewritten atomically after every epoch and at the end)
     model.npz              checkpoint: weights, architecture, optimizer/RNG state, best weights
     evaluation.json        the model on its test split: accuracy, per-class accuracy, confusion
+                           (the weights training evaluated: best, or final without restore_best)
     test_errors.npz        its most confident mistakes, with their images, for reports
+    evaluation-<weights>-<test set>.json, test_errors-<weights>-<test set>.npz
+                           the same for another evaluation (``evaluation_files``: other weights,
+                           another test set), so none replaces the one the report and summary show
     mean_input.npy         the mean training input (784 values), where reports start to ask the
                            model what each class looks like (``nets.inverse``)
     .lock                  the process id of the one that trains the run, which holds a lock on
@@ -25,6 +29,7 @@ import csv
 import json
 import math
 import os
+import re
 import zipfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -37,6 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nets.atomic import atomic_write, atomic_write_text, write_error
 from nets.errors import NnsweepError
+from nets.evaluation import chance_bar
 from nets.status import Status
 from nets.train import EpochRecord
 from runrecord.lock import exclusive_lock, is_locked
@@ -46,6 +52,7 @@ CONFIG, OVERRIDES, HYDRA = f"{CONFIG_DIR}/config.yaml", f"{CONFIG_DIR}/overrides
 METRICS, SUMMARY, MODEL = "metrics.csv", "summary.json", "model.npz"
 EVALUATION, TEST_ERRORS, MEAN_INPUT = "evaluation.json", "test_errors.npz", "mean_input.npy"
 METRIC_COLUMNS = [f.name for f in fields(EpochRecord)]
+OWN_TEST_SET = "own"  # the run's own test split, in the names of other evaluations
 
 # Overrides that change how a run is driven, not what it computes: they do not identify a run.
 # conf/config.yaml leaves them out of run directory names (experiments.config registers them as
@@ -78,6 +85,20 @@ def without_bookkeeping(overrides: list[str]) -> list[str]:
     return [o for o in overrides if override_key(o) not in BOOKKEEPING_KEYS]
 
 
+def evaluation_files(weights: str, test_set: str | None = None, trained: str = "best") -> tuple[str, str]:
+    """The files (evaluation json, test mistakes npz) of an evaluation of ``weights`` (best,
+    final) on ``test_set`` (an IDX test set's directory; None: the run's own test split).
+    Training's evaluation (its own split, the ``trained`` weights) is ``evaluation.json`` and
+    ``test_errors.npz``, the files the report reads beside the summary's test accuracy; any
+    other is ``evaluation-<weights>-<test set>.json`` (test set: ``own``, or the directory's name
+    in letters, digits and ``._-``), so evaluating another never changes those."""
+    if test_set is None and weights == trained:
+        return EVALUATION, TEST_ERRORS
+    name = OWN_TEST_SET if test_set is None else re.sub(r"[^A-Za-z0-9._-]+", "-", Path(test_set).resolve().name)
+    tag = f"{weights}-{name.strip('.-') or 'root'}"
+    return f"evaluation-{tag}.json", f"test_errors-{tag}.npz"
+
+
 def finite_or_none(value: Any) -> float | None:
     """``value`` as a float if it is a finite number, else None (JSON and sweepers have no NaN)."""
     try:
@@ -101,12 +122,13 @@ class Summary:
     diverged_epoch: int | None = None
     test_acc: float | None = None
     test_loss: float | None = None
-    wall_time_s: float | None = None
+    wall_time_s: float | None = None  # training time, every invocation's (a resumed run's too)
     n_params: int | None = None
     data: str | None = None
     train_size: int | None = None
     val_size: int | None = None
     test_size: int | None = None
+    classes: int | None = None  # of its data set; None in records from before it was recorded
     objective: str = "best_val_acc"
     objective_direction: str = "max"
     error: str | None = None
@@ -119,6 +141,18 @@ class Summary:
         if self.status == Status.FAILED:
             return None
         return finite_or_none(getattr(self, self.objective, None))
+
+    @property
+    def at_chance(self) -> bool:
+        """Whether the run ended by itself (ok, early stopped) without learning: its best
+        validation accuracy is no better than guessing (``nets.evaluation.chance_bar``, from its
+        classes and validation size; 10 classes in records from before they were recorded, as
+        every data set then had). Such a run is no result, whatever its status says. Pruned and
+        paused runs are not judged: they were stopped before they could learn."""
+        if self.status not in (Status.OK, Status.EARLY_STOPPED) or not self.val_size:
+            return False
+        best = finite_or_none(self.best_val_acc)
+        return best is not None and best <= chance_bar(self.classes or 10, self.val_size)
 
     def is_done(self, epochs: int | None, pause_after: int | None = None) -> bool:
         """Whether a run asked for ``epochs`` epochs (pausing after ``pause_after``) needs no more
@@ -388,10 +422,11 @@ class RunDir:
         atomic_write_text(self.path / METRICS, "\n".join(lines) + "\n")
 
     def clear_results(self) -> None:
-        """Remove what a previous attempt wrote (metrics, summary, evaluation), so a run that
-        starts from epoch 1 never continues an old metrics.csv."""
-        for name in (METRICS, SUMMARY, EVALUATION, TEST_ERRORS):
-            (self.path / name).unlink(missing_ok=True)
+        """Remove what a previous attempt wrote (metrics, summary, evaluations), so a run that
+        starts from epoch 1 never continues an old metrics.csv nor shows an old model's numbers."""
+        others = [*self.path.glob("evaluation-*.json"), *self.path.glob("test_errors-*.npz")]
+        for path in [self.path / name for name in (METRICS, SUMMARY, EVALUATION, TEST_ERRORS)] + others:
+            path.unlink(missing_ok=True)
 
     # ----- model and its evaluation ------------------------------------------------------
     def load_model(self, use_best: bool = True):
@@ -409,11 +444,11 @@ class RunDir:
                                  "retrain it with a smaller learning rate")
         return network
 
-    def write_evaluation(self, result: dict[str, Any]) -> None:
-        atomic_write_text(self.path / EVALUATION, json.dumps(result, indent=1) + "\n")
+    def write_evaluation(self, result: dict[str, Any], name: str = EVALUATION) -> None:
+        atomic_write_text(self.path / name, json.dumps(result, indent=1) + "\n")
 
-    def read_evaluation(self) -> dict[str, Any] | None:
-        path = self.path / EVALUATION
+    def read_evaluation(self, name: str = EVALUATION) -> dict[str, Any] | None:
+        path = self.path / name
         if not path.is_file():
             return None
         try:
@@ -431,11 +466,11 @@ class RunDir:
                                  f"evaluate the run again: python -m experiments.evaluate run={self.path}")
         return value
 
-    def write_test_errors(self, errors: "TestErrors") -> None:
-        atomic_write(self.path / TEST_ERRORS, lambda f: np.savez_compressed(f, **asdict(errors)))
+    def write_test_errors(self, errors: "TestErrors", name: str = TEST_ERRORS) -> None:
+        atomic_write(self.path / name, lambda f: np.savez_compressed(f, **asdict(errors)))
 
-    def read_test_errors(self) -> "TestErrors | None":
-        path = self.path / TEST_ERRORS
+    def read_test_errors(self, name: str = TEST_ERRORS) -> "TestErrors | None":
+        path = self.path / name
         if not path.is_file():
             return None
         again = f"evaluate the run again: python -m experiments.evaluate run={self.path}"

@@ -2,7 +2,8 @@
 
     runs.csv     one row per run: its directory, the overrides that define it (one column per
                  overridden key), the main settings (net, optimizer, lr, batch size, epochs,
-                 seed, data), status, best validation accuracy and its epoch, final validation
+                 seed, data), status, at_chance (it ended without learning: ``Summary.at_chance``),
+                 best validation accuracy and its epoch, final validation
                  accuracy, test accuracy, epochs completed, wall time, error; in a pruned
                  search (``sweeps.pruning``) also ``rung``: the highest rung the run reached (0 is
                  the first; the last is ``trainer.epochs``), from the sweep's trial log
@@ -39,7 +40,7 @@ SEED_KEYS = ("trainer.seed", "seed")  # what repeats of one configuration differ
 # runs.csv columns a configuration is named by besides its overrides (derived from its config)
 SETTING_COLUMNS = ["net_name", "hidden", "optimizer_name", "lr", "l2", "batch_size", "epochs", "data_name"]
 REPEATED_METRICS = ("best_val_acc", "final_val_acc", "test_acc")
-SUMMARY_COLUMNS = ["status", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "test_acc",
+SUMMARY_COLUMNS = ["status", "at_chance", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "test_acc",
                    "epochs_completed", "diverged_epoch", "wall_time_s", "n_params", "error"]
 
 
@@ -230,9 +231,15 @@ def rungs_reached(sweep_dir: Path) -> dict[str, int]:
     return {run: rung for run, rung in reached.items() if rung >= 0}  # none: it ended before the first rung
 
 
-def best_run_sentence(runs: pd.DataFrame) -> str | None:
-    """The one sentence that names a sweep's best run (the terminal and the report both say it),
-    or None if no run has a validation accuracy. ``runs`` is runs.csv, best first."""
+def best_run_sentence(runs: pd.DataFrame, configs: pd.DataFrame | None = None) -> str | None:
+    """The one sentence that names a sweep's best (the terminal and the report both say it), or
+    None if no run has a validation accuracy. ``runs`` is runs.csv, best first; ``configs`` is
+    configs.csv (``configurations``). With repeats (a configuration trained with several seeds),
+    the best is the configuration with the best mean, configs.csv's first: the best single run
+    may be the lucky seed of another one."""
+    if configs is not None and not configs.empty and "repeats" in configs and \
+            (pd.to_numeric(configs["repeats"], errors="coerce") > 1).any():
+        return _best_configuration_sentence(configs)
     ranked = runs.dropna(subset=["best_val_acc"]) if "best_val_acc" in runs else runs.iloc[:0]
     if ranked.empty:
         return None
@@ -242,13 +249,44 @@ def best_run_sentence(runs: pd.DataFrame) -> str | None:
             f"{int(top['best_epoch'])}{test}.")
 
 
-def describe(runs: pd.DataFrame) -> str:
-    """A few lines about a collected sweep: how many runs ended how, and the best one."""
+def _best_configuration_sentence(configs: pd.DataFrame) -> str | None:
+    ranked = configs[pd.to_numeric(configs["best_val_acc_mean"], errors="coerce").notna()]
+    if ranked.empty:
+        return None
+    top = ranked.iloc[0]
+    n = int(top["best_val_acc_n"])
+    interval = ("" if pd.isna(top.get("best_val_acc_ci_low")) else
+                f" (95% interval {top['best_val_acc_ci_low']:.2%} to {top['best_val_acc_ci_high']:.2%})")
+    test = "" if pd.isna(top.get("test_acc_mean")) else f", mean test accuracy {top['test_acc_mean']:.2%}"
+    failed = int(top.get("failed_repeats") or 0)
+    lost = f"; {failed} of its {int(top['repeats'])} seeds produced no result" if failed else ""
+    return (f"Best: {configuration_name(top, configs)} with mean validation accuracy {top['best_val_acc_mean']:.2%} "
+            f"over {n} seed{'s' if n != 1 else ''}{interval}{test}{lost}.")
+
+
+def configuration_name(row: pd.Series, configs: pd.DataFrame) -> str:
+    """A configuration of configs.csv named by the overrides in which the configurations differ
+    (``optimizer.lr=0.5``), the settings derived from them if none does."""
+    statistics = {"repeats", "seeds", "failed_repeats"} | {c for c in configs.columns
+                                                           if c.startswith(tuple(f"{m}_" for m in REPEATED_METRICS))}
+    keys = [c for c in configs.columns if c not in statistics]
+    varying = [k for k in keys if configs[k].astype(str).nunique(dropna=False) > 1]
+    named = [k for k in varying if k not in SETTING_COLUMNS] or varying
+    return ", ".join(f"{k}={row[k]}" for k in named) or "the only configuration"
+
+
+def describe(runs: pd.DataFrame, configs: pd.DataFrame | None = None) -> str:
+    """A few lines about a collected sweep: how many runs ended how, and the best (a
+    configuration, with repeats: ``best_run_sentence``). A run that ended by itself without
+    learning (``at_chance``) is counted as "did not learn (at chance)", not among the "ok"."""
     if runs.empty:
         return "no runs found"
-    counts = runs["status"].value_counts().to_dict()
+    stuck = runs["at_chance"].fillna(False).astype(bool) if "at_chance" in runs else pd.Series(False, runs.index)
+    counts = runs.loc[~stuck, "status"].value_counts().to_dict()
+    if stuck.any():
+        counts["did not learn (at chance)"] = int(stuck.sum())
     lines = [f"{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "."]
-    best = best_run_sentence(runs)
+    best = best_run_sentence(runs, configs)
     if best is not None:
         lines.append(best)
     return "\n".join(lines)
@@ -262,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep_dir", help="a sweep directory, e.g. multirun/default or results/sweep-lr/...")
     args = parser.parse_args(argv)
     runs, _ = collect(args.sweep_dir)
-    print(describe(runs))
+    print(describe(runs, configurations(runs, repeat_keys(Path(args.sweep_dir)))))
     print(f"tables: {Path(args.sweep_dir) / RUNS}, {Path(args.sweep_dir) / EPOCHS}")
     return 0
 

@@ -28,10 +28,14 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key
+from sweeps.collect import SEED_KEYS
 from sweeps.launch import Outcome, trial_key
 
 log = logging.getLogger("nnsweep.sweep")
 POLL_S = 1.0  # how often the sweep directory is read while runs train
+# The line is printed again after this long without news, with the epochs the training runs have
+# done: a sweep whose runs take minutes each never looks hung (per-epoch lines go to train.log).
+HEARTBEAT_S = 15.0
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Result:
     status: Status
     objective: float | None
     before: bool  # finished before this invocation started on it: no part of the rate
+    at_chance: bool = False  # ended without learning (``Summary.at_chance``): not a result
 
 
 class SweepProgress:
@@ -70,6 +75,8 @@ class SweepProgress:
         self._settled: set[str] = set()  # told by the launcher: the files no longer change them
         self._keys: dict[Path, str] = {}  # run directory -> its trial key (overrides never change)
         self._shown: tuple | None = None
+        self._shown_at = self.started
+        self._training: dict[str, tuple[int, int]] = {}  # trial key -> (epochs done, epoch budget)
         self._lock = threading.RLock()
 
     # ----- what the sweeper tells ----------------------------------------------------------
@@ -93,12 +100,14 @@ class SweepProgress:
                 if before or key not in self._trials:
                     self._trials[key] += 1
                     self._overrides.setdefault(key, list(outcome.overrides))
-                if self.objective_name is None and outcome.run_dir is not None:
-                    self._learn_objective(RunDir(outcome.run_dir))
+                summary = self._summary_of(outcome)
+                if summary is not None:
+                    self._learn(summary)
+                self._training.pop(key, None)
                 if outcome.status.is_finished():
                     known = self._results.get(key)
-                    self._results[key] = Result(outcome.status, outcome.objective,
-                                                known.before if known else before)
+                    self._results[key] = Result(outcome.status, outcome.objective, known.before if known else before,
+                                                summary is not None and summary.at_chance)
                     self._settled.add(key)
                 else:  # the machine failed under it: not done, a rerun retries it
                     self._results.pop(key, None)
@@ -144,15 +153,17 @@ class SweepProgress:
                     continue
             self._read(key, summary, before)
 
-    def _learn_objective(self, run: RunDir) -> None:
-        """The objective's name and direction, from a run's summary (a run that finished
-        between two reads of the directory is settled before it was read)."""
+    @staticmethod
+    def _summary_of(outcome: Outcome) -> Summary | None:
+        """The summary of a settled trial's run, if it left one: the objective's name and
+        direction, and whether it learned (a run that finished between two reads of the
+        directory is settled before it was read)."""
+        if outcome.run_dir is None:
+            return None
         try:
-            summary = run.read_summary()
+            return RunDir(outcome.run_dir).read_summary()
         except RunRecordError:
-            return
-        if summary is not None:
-            self._learn(summary)
+            return None
 
     def _learn(self, summary: Summary) -> None:
         self.objective_name = self.objective_name or summary.objective
@@ -163,9 +174,12 @@ class SweepProgress:
         self._learn(summary)
         if summary.status.is_finished():
             known = self._results.get(key)
-            self._results[key] = Result(summary.status, summary.objective_value(), known.before if known else before)
+            self._results[key] = Result(summary.status, summary.objective_value(), known.before if known else before,
+                                        summary.at_chance)
+            self._training.pop(key, None)
         else:  # training (again: a finished run asked for more epochs)
             self._results.pop(key, None)
+            self._training[key] = (summary.epochs_completed, summary.epochs or 0)
 
     # ----- the line ------------------------------------------------------------------------
     def counts(self) -> tuple[int, int, int, int]:
@@ -180,18 +194,39 @@ class SweepProgress:
         return sum(self._trials[k] for k, r in self._results.items() if r.status == status)
 
     def best(self) -> tuple[str, float] | None:
-        """The best point so far, as its swept overrides, and its objective (of a trial trained
-        to its end: a pruned one stopped at fewer epochs)."""
-        scored = [(k, r.objective) for k, r in self._results.items()
-                  if r.objective is not None and r.status != Status.PRUNED]
-        if not scored:
+        """The best point so far, as its swept overrides, and its objective (of trials trained
+        to their end: a pruned one stopped at fewer epochs). With repeats (points that differ
+        only in their seed), the best configuration by its mean over the seeds finished so far,
+        as the closing line and the report rank them, never the luckiest seed."""
+        groups: dict[str, list[float]] = {}
+        broken = set()  # a seed that ended without a result: ranked after the others (configs.csv's rule)
+        for key, result in self._results.items():
+            if result.status == Status.PRUNED:
+                continue
+            if result.objective is None:
+                broken.add(self._configuration(key))
+            else:
+                groups.setdefault(self._configuration(key), []).extend([result.objective] * self._trials[key])
+        if not groups:
             return None
         pick = min if self.direction == "minimize" else max
-        key, value = pick(scored, key=lambda kv: kv[1])
-        return self._label(key), value
+        whole = {c: v for c, v in groups.items() if c not in broken} or groups
+        config, values = pick(whole.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
+        label = self._label(config)
+        if self._repeated():
+            label += f" (mean of {len(values)} seed{'s' if len(values) != 1 else ''})"
+        return label, sum(values) / len(values)
+
+    def _configuration(self, key: str) -> str:
+        """A trial's key without its seed: what its repeats share."""
+        return " ".join(o for o in key.split(" ") if o and override_key(o) not in SEED_KEYS)
+
+    def _repeated(self) -> bool:
+        configurations = [self._configuration(k) for k in self._overrides]
+        return len(set(configurations)) < len(configurations)
 
     def _label(self, key: str) -> str:
-        swept = self.swept if self.swept is not None else self._varying_keys()
+        swept = (self.swept if self.swept is not None else self._varying_keys()) - set(SEED_KEYS)
         overrides = self._overrides.get(key, key.split())
         named = [o for o in overrides if override_key(o) in swept]
         return " ".join(named) if named else key or "the only point"
@@ -206,8 +241,13 @@ class SweepProgress:
         done, failed, diverged, now = self.counts()
         head = f"{done}/{self.total} done" + (f" ({done - now} reused)" if done > now else "")
         pruned = self._count(Status.PRUNED)
-        parts = [head] + [f"{n} {what}" for n, what in ((pruned, "pruned"), (failed, "failed"), (diverged, "diverged"))
-                          if n]
+        stuck = sum(self._trials[k] for k, r in self._results.items() if r.at_chance)
+        parts = [head] + [f"{n} {what}" for n, what in ((pruned, "pruned"), (failed, "failed"), (diverged, "diverged"),
+                                                         (stuck, "did not learn (at chance)")) if n]
+        training = [self._training[k] for k in self._training if k not in self._results]
+        if training:
+            done_epochs, budget = sum(e for e, _ in training), sum(b for _, b in training)
+            parts.append(f"{len(training)} training" + (f" (epochs {done_epochs} of {budget})" if budget else ""))
         text = f"sweep {self.sweep_dir}: {', '.join(parts)}"
         best = self.best()
         if best is not None:
@@ -222,11 +262,14 @@ class SweepProgress:
         return text
 
     def _report(self) -> None:
-        """Print the line if what it counts changed since it was last printed."""
+        """Print the line if what it counts changed since it was last printed, or if nothing
+        was printed for ``HEARTBEAT_S`` (then it says how far the training runs are)."""
         done, failed, diverged, _ = self.counts()
         state = (done, failed, diverged, self._count(Status.PRUNED), self.best())
-        if done and state != self._shown:
+        quiet = self.clock() - self._shown_at >= HEARTBEAT_S
+        if (done and state != self._shown) or (quiet and self._trials):
             log.info("%s", self.line())
+            self._shown_at = self.clock()
         self._shown = state
 
 

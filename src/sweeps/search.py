@@ -47,7 +47,7 @@ from runrecord import RunDir, RunRecordError, Status, Summary, find_runs, overri
 from sweeps import trials as trial_log
 from sweeps.collect import collect
 from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, make_engine, same_point
-from sweeps.live import live_report
+from sweeps.live import enabled as live_enabled, live_report
 from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
                            relative_run_dir, run_outcome, trial_key)
 from sweeps.progress import SweepProgress
@@ -158,6 +158,7 @@ class SearchSweep(LaunchingSweeper):
             space = self._search_space(arguments)
             with live_report(sweep_dir, self.live_report):  # the page follows the runs (sweeps.live)
                 self._run(space, sweep_dir)
+            say_where_the_report_is(sweep_dir, live_enabled(self.live_report))
 
         self.run_locked(run)
 
@@ -526,6 +527,16 @@ class SearchSweep(LaunchingSweeper):
         log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
         if results["best_value"] is None:
             raise no_result(sweep_dir, len(trials))
+
+
+def say_where_the_report_is(sweep_dir: Path, drawn: bool) -> None:
+    """The sweep's last line, as every sweep ends (``sweeps.lr`` too): where its report is, or
+    the command that draws it when the live report was off or its final page is missing."""
+    index = Path(sweep_dir).resolve() / "report" / "index.html"
+    if drawn and index.is_file():
+        log.info("report: %s", index)
+    else:
+        log.info("no report page%s: make report SWEEP=%s draws it", "" if drawn else " (live report off)", sweep_dir)
 
 
 def _recorded_outcome(record: dict[str, Any], overrides: list[str], sweep_dir: Path | None = None) -> Outcome:

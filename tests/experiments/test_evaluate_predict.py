@@ -39,10 +39,34 @@ def test_evaluation_json(trained):
 def test_evaluate_on_the_real_mnist_test_set_from_the_command_line(trained):
     result = run_module("experiments.evaluate", f"run={trained}", f"test={SHARED_T10K}")
     assert result.returncode == 0, result.stderr
-    r = json.loads((trained / "evaluation.json").read_text())
+    r = json.loads((trained / "evaluation-best-mnist-t10k.json").read_text())  # its own name: the run's stays
     assert r["n_test"] == 10000 and r["test_acc"] > 0.8
     assert (r["mnist_first_5000_acc"] + r["mnist_last_5000_acc"]) / 2 == pytest.approx(r["test_acc"])
     assert "first 5,000" in result.stdout
+
+
+def test_another_evaluation_never_replaces_the_one_the_report_shows_beside_the_summary(trained, tmp_path):
+    """evaluate weights=final used to overwrite evaluation.json: the report's confusion matrix
+    then gave the final weights' accuracy under a header with the best weights'. Each evaluation
+    has its own file now, and the figure says which weights on which test set it shows."""
+    from reports.models import model_figures
+    from runrecord import RunDir
+
+    run = RunDir(trained)
+    evaluate_run(trained)  # the weights and split training evaluated: evaluation.json, as training wrote it
+    summary = run.read_summary()
+    result = run_module("experiments.evaluate", f"run={trained}", "weights=final")
+    assert result.returncode == 0, result.stderr
+    assert f"written to {trained / 'evaluation-final-own.json'}" in result.stdout
+    final = json.loads((trained / "evaluation-final-own.json").read_text())
+    assert final["weights"] == "final" and (trained / "test_errors-final-own.npz").is_file()
+    shown = run.read_evaluation()  # what the report draws
+    confusion = np.array(shown["confusion"])
+    assert shown["weights"] == "best" and np.trace(confusion) / confusion.sum() == pytest.approx(summary.test_acc)
+    notes = []
+    figures = model_figures(run, tmp_path, notes)
+    caption = next(f.caption for f in figures if f.file == "confusion_matrix.png")
+    assert "(best weights, mnist5k test split)" in caption, (caption, notes)
 
 
 def digit_picture(trained, digit: int, path, size=200, dark_on_light=True, mode="L"):

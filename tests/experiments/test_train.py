@@ -82,6 +82,26 @@ def test_a_pruned_run_resumed_by_hand_continues_to_its_epochs(tmp_path):
     assert (resumed.status, resumed.epochs_completed) == (Status.OK, 3) and resumed.test_acc is not None
 
 
+def test_a_resumed_run_records_the_time_of_every_invocation(tmp_path):
+    """wall_time_s is the run's whole training time: a run paused after epoch 1 that took 1,000 s
+    (written into its summary, as a slow machine would have) and continued for epoch 2 says
+    1,000 s plus the second invocation's time, not the last invocation's alone; without its
+    summary, the checkpoint's epochs' times stand for the earlier invocations."""
+    import json
+
+    base = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false", "trainer.epochs=3"]
+    train_run(compose_config(base + ["trainer.pause_after=1"]), tmp_path / "run")
+    summary = tmp_path / "run" / "summary.json"
+    summary.write_text(json.dumps({**json.loads(summary.read_text()), "wall_time_s": 1000.0}))
+    second = train_run(compose_config(base + ["trainer.pause_after=2", "resume=true"]), tmp_path / "run")
+    epochs = [float(r["seconds"]) for r in csv.DictReader(open(tmp_path / "run" / "metrics.csv"))]
+    assert 1000 + epochs[1] <= second.wall_time_s < 1000 + epochs[1] + 60
+    summary.unlink()
+    last = train_run(compose_config(base + ["resume=true"]), tmp_path / "run")
+    epochs = [float(r["seconds"]) for r in csv.DictReader(open(tmp_path / "run" / "metrics.csv"))]
+    assert sum(epochs) <= last.wall_time_s < 1000  # the earlier 1,000 s went with the summary
+
+
 def test_resume_via_the_command_line_logs_where_it_continues(tmp_path, quick):
     out = f"hydra.run.dir={tmp_path / 'run'}"
     assert run_module("experiments.train", *quick, out).returncode == 0

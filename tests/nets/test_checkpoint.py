@@ -16,7 +16,7 @@ from nets.data.augment import Augmenter
 from nets.network import Network
 from nets.optimizers import make_optimizer
 from nets.schedules import make_schedule
-from nets.train import LabelledData, fit, target_matrix
+from nets.train import LabelledData, TrainState, fit, target_matrix
 
 
 class Interrupted(Exception):
@@ -239,3 +239,24 @@ def test_damaged_training_state_is_one_line_error(tmp_path, small, key, value):
     with pytest.raises(CheckpointError, match="m.npz") as err:
         restore_training(load_checkpoint(path), net, opt, sched, rng)
     assert "\n" not in str(err.value)
+
+
+def test_a_cosine_run_checkpointed_before_its_state_existed_resumes_on_its_old_curve(tmp_path):
+    """A checkpoint written before the cosine schedule kept state (so before its last epoch moved
+    above min_lr) resumes on the curve its first epochs were trained on; a new one on the new."""
+    net, opt, _, rng = setup(mlp([8], "relu"))
+    opt.bind(net.parameters())
+    path = tmp_path / "model.npz"
+    save_checkpoint(path, net, optimizer=opt, schedule=make_schedule("cosine", 1.0, total_epochs=3),
+                    state=TrainState(), rng=rng)
+    fresh = make_schedule("cosine", 1.0, total_epochs=3)
+    restore_training(load_checkpoint(path), *setup(mlp([8], "relu"))[:2], fresh, np.random.default_rng())
+    assert fresh.lr(2) == pytest.approx(0.25)  # (1 + cos(2 pi / 3)) / 2
+    meta = load_checkpoint(path).meta
+    meta["schedule"] = {"name": "cosine", "state": {}}  # as written before
+    buffer = io.BytesIO()
+    np.save(buffer, np.array(json.dumps(meta)))
+    rewrite(path, {"meta": buffer.getvalue()})
+    old = make_schedule("cosine", 1.0, total_epochs=3)
+    restore_training(load_checkpoint(path), *setup(mlp([8], "relu"))[:2], old, np.random.default_rng())
+    assert [old.lr(e) for e in range(3)] == pytest.approx([1.0, 0.5, 0.0])

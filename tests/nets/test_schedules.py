@@ -10,9 +10,29 @@ def test_fixed_schedules():
     assert [make_schedule("constant", 0.5).lr(e) for e in range(3)] == [0.5] * 3
     assert [make_schedule("step", 1.0, step_size=2, gamma=0.5).lr(e) for e in range(5)] == [1, 1, 0.5, 0.5, 0.25]
     assert make_schedule("exponential", 1.0, gamma=0.9).lr(3) == pytest.approx(0.729)
-    cos = make_schedule("cosine", 1.0, total_epochs=5, min_lr=0.0)
-    assert [round(cos.lr(e), 6) for e in range(5)] == [1.0, round(0.5 * (1 + math.cos(math.pi / 4)), 6), 0.5,
-                                                        round(0.5 * (1 + math.cos(3 * math.pi / 4)), 6), 0.0]
+
+
+def test_cosine_ends_above_its_minimum_as_pytorch_does():
+    # PyTorch's CosineAnnealingLR(T_max=4) at epochs 0..3: min + (max - min)(1 + cos(pi e / 4)) / 2,
+    # by hand: cos(pi/4) = 0.7071068, cos(3 pi/4) = -0.7071068.
+    cos = make_schedule("cosine", 1.0, total_epochs=4, min_lr=0.0)
+    assert [cos.lr(e) for e in range(4)] == pytest.approx([1.0, 0.8535534, 0.5, 0.1464466], abs=1e-7)
+    shifted = make_schedule("cosine", 0.5, total_epochs=4, min_lr=0.1)  # 0.1 + 0.4 * the above
+    assert [shifted.lr(e) for e in range(4)] == pytest.approx([0.5, 0.4414214, 0.3, 0.1585786], abs=1e-7)
+    assert cos.lr(3) > 0 and shifted.lr(3) > 0.1  # the last epoch still moves the weights
+
+
+def test_cosine_of_a_checkpoint_without_its_state_keeps_the_curve_it_was_trained_on():
+    """Checkpoints written before the convention changed hold no cosine state: resumed, such a
+    run keeps ending at min_lr (pi e / (T - 1)), its first epochs' curve; a new one round-trips."""
+    old = make_schedule("cosine", 1.0, total_epochs=5, min_lr=0.0)
+    old.load_state_dict({})
+    assert [old.lr(e) for e in range(5)] == pytest.approx([1.0, 0.8535534, 0.5, 0.1464466, 0.0], abs=1e-7)
+    new = make_schedule("cosine", 1.0, total_epochs=5)
+    again = make_schedule("cosine", 1.0, total_epochs=5)
+    again.load_state_dict(new.state_dict())
+    assert [again.lr(e) for e in range(5)] == [new.lr(e) for e in range(5)]
+    assert again.lr(4) == pytest.approx(0.5 * (1 + math.cos(4 * math.pi / 5)))
 
 
 def test_plateau_halves_after_patience_and_stops_at_one_128th():

@@ -145,6 +145,26 @@ done
     assert "net.hid -> net.hidden" in out  # a list: Hydra offers net.hidden.
 
 
+def test_the_readmes_completion_line_completes_every_hydra_command_it_names(tmp_path):
+    """The README's one line registers nnsweep-evaluate and nnsweep-predict too, and they offer
+    their own keys, not experiments/'s folders (conf, web) as config groups."""
+    readme = (REPO / "README.md").read_text()
+    (line,) = [t for t in readme.splitlines() if t.startswith('eval "$(nnsweep-train -sc install=bash)"')]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    script = line + """
+for line in "nnsweep-evaluate " "nnsweep-evaluate we" "nnsweep-predict " "nnsweep-train optimizer=a"; do
+    COMP_LINE="$line"; COMP_POINT=${#COMP_LINE}; words=($COMP_LINE); COMP_CWORD=$(( ${#words[@]} - 1 ))
+    [ "${COMP_LINE: -1}" == " " ] && COMP_CWORD=${#words[@]}
+    complete -p ${words[0]} > /dev/null && hydra_bash_completion
+    echo "$line -> ${COMPREPLY[*]}"
+done
+"""
+    out = run("bash", "-c", script, cwd=tmp_path, env=env).stdout
+    assert "nnsweep-evaluate  -> hydra hydra. run= test= weights=" in out, out
+    assert "nnsweep-evaluate we -> weights=" in out and "nnsweep-train optimizer=a -> optimizer=adam" in out, out
+    assert "nnsweep-predict  -> hydra hydra. image= run= top=" in out, out
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_every_console_script_is_installed_and_answers_help(script, tmp_path):
     result = run(BIN / script, "--help", cwd=tmp_path)

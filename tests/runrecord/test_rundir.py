@@ -242,3 +242,18 @@ def test_a_pruned_run_asked_for_more_epochs_is_not_done():
     pruned = Summary(status=Status.PRUNED, epochs=27, epochs_completed=3)
     assert pruned.is_done(27, pause_after=3) and not pruned.is_done(27, pause_after=9) and not pruned.is_done(27)
     assert Summary(status=Status.PAUSED, epochs_completed=3).is_done(27, pause_after=1)
+
+
+def test_a_run_at_chance_is_judged_from_its_classes_and_validation_size():
+    """chance_bar: 1/k + 5 sqrt(p (1 - p) / n), by hand: 0.1 + 5 * 0.3 / sqrt(500) = 0.16708,
+    0.1 + 5 * 0.3 / 100 = 0.115 (MNIST's most frequent digit, 11.2%, stays below it)."""
+    from nets.evaluation import chance_bar
+
+    assert chance_bar(10, 500) == pytest.approx(0.1670820, abs=1e-6)
+    assert chance_bar(10, 10_000) == pytest.approx(0.115) and chance_bar(2, 100) == pytest.approx(0.75)
+    stuck = Summary(status=Status.OK, best_val_acc=0.112, val_size=10_000, classes=10)
+    assert stuck.at_chance and not Summary(status=Status.OK, best_val_acc=0.12, val_size=10_000, classes=10).at_chance
+    assert Summary(status=Status.EARLY_STOPPED, best_val_acc=0.16, val_size=500).at_chance  # 10 classes if unrecorded
+    assert Summary(status=Status.OK, best_val_acc=0.6, val_size=100, classes=2).at_chance  # two classes: bar 75%
+    assert not Summary(status=Status.PRUNED, best_val_acc=0.1, val_size=500).at_chance  # stopped before it could
+    assert not Summary(status=Status.OK, best_val_acc=0.1).at_chance  # no validation set: nothing to judge

@@ -101,10 +101,37 @@ def test_repeats_give_each_rate_its_mean_and_t_interval(tmp_path):
         assert math.isclose(row["best_val_acc_mean"], mean) and math.isclose(row["best_val_acc_std"], std)
         assert math.isclose(row["best_val_acc_ci_low"], mean - half) and math.isclose(row["best_val_acc_ci_high"], mean + half)
     assert configs["best_val_acc_mean"].is_monotonic_decreasing  # best mean first
+    best = configs.iloc[0]
+    assert (f"Best: optimizer.lr={configs.index[0]} with mean validation accuracy {best['best_val_acc_mean']:.2%} over "
+            f"3 seeds (95% interval ") in first.stdout
     again = run_module("sweeps.lr", *args)
     assert again.returncode == 0 and "x 3 seeds; 6 already finished" in again.stdout
     clash = run_module("sweeps.lr", *args, "trainer.seed=4")
     assert clash.returncode == 2 and "--repeats" in clash.stderr
+
+
+def hand_runs(*rows):
+    """runs.csv as collect writes it, for (lr, seed, status, best_val_acc) rows."""
+    return pd.DataFrame([{"run": f"optimizer.lr={lr},trainer.seed={seed}", "optimizer.lr": lr, "trainer.seed": seed,
+                          "lr": lr, "seed": seed, "status": status, "at_chance": at_chance, "best_val_acc": acc,
+                          "best_epoch": 3, "test_acc": acc} for lr, seed, status, acc, at_chance in rows])
+
+
+def test_the_closing_lines_name_the_best_configuration_by_its_mean_and_count_runs_at_chance():
+    """lr 1 holds the luckiest seed (0.95), lr 0.1 the best mean (0.89); lr 10 ended "ok" at
+    chance: the closing line counts it apart, and the Best line names lr 0.1 by its mean."""
+    from sweeps.collect import configurations, describe
+
+    runs = hand_runs((1.0, 0, "ok", 0.95, False), (1.0, 1, "ok", 0.55, False), (0.1, 0, "ok", 0.90, False),
+                     (0.1, 1, "ok", 0.88, False), (10.0, 0, "ok", 0.10, True), (10.0, 1, "diverged", None, None))
+    runs = runs.sort_values("best_val_acc", ascending=False, na_position="last")
+    lines = describe(runs, configurations(runs)).splitlines()
+    assert lines[0] == "6 runs: 4 ok, 1 diverged, 1 did not learn (at chance)."
+    assert lines[1].startswith("Best: optimizer.lr=0.1 with mean validation accuracy 89.00% over 2 seeds")
+    assert lines[1].endswith("mean test accuracy 89.00%.")
+    one_seed = runs[runs["trainer.seed"] == 0]  # no repeats: the best run, as before
+    assert describe(one_seed, configurations(one_seed)).splitlines()[1].startswith(
+        "Best: optimizer.lr=1.0,trainer.seed=0 with validation accuracy 95.00% at epoch 3")
 
 
 def test_grid_with_a_failing_point_collects_every_run(tmp_path):

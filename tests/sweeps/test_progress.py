@@ -80,14 +80,15 @@ def test_the_line_counts_done_failed_and_diverged_and_names_the_best_point(tmp_p
     progress._poll(before=False)
     done, failed, diverged, now = progress.counts()
     assert (done, failed, diverged, now) == (2, 1, 0, 2)
-    # 2 finished in 30 s: 2 more take another 30 s. Only the swept keys name the point.
-    assert progress.line() == (f"sweep {tmp_path}: 2/4 done, 1 failed; best so far: best_val_acc 0.91 at "
-                               "optimizer.lr=0.01 trainer.seed=0; elapsed 0:30, ETA 0:30")
+    # 2 finished in 30 s: 2 more take another 30 s. Only the swept keys name the point; its seeds
+    # are repeats of one configuration, ranked by their mean.
+    assert progress.line() == (f"sweep {tmp_path}: 2/4 done, 1 failed, 1 training; best so far: best_val_acc 0.91 at "
+                               "optimizer.lr=0.01 (mean of 1 seed); elapsed 0:30, ETA 0:30")
     make_run(tmp_path, GRID[3], Status.DIVERGED, 0.95)
     clock.now += 30
     progress._poll(before=False)
-    assert progress.line() == (f"sweep {tmp_path}: 3/4 done, 1 failed, 1 diverged; best so far: best_val_acc 0.95 at "
-                               f"optimizer.lr=0.1 trainer.seed=1; elapsed 1:00, ETA 0:20")
+    assert progress.line() == (f"sweep {tmp_path}: 3/4 done, 1 failed, 1 diverged, 1 training; best so far: best_val_acc 0.95 at "
+                               f"optimizer.lr=0.1 (mean of 1 seed); elapsed 1:00, ETA 0:20")
 
 
 def test_runs_finished_before_the_sweep_count_as_done_but_not_in_the_eta(tmp_path, lines):
@@ -97,27 +98,70 @@ def test_runs_finished_before_the_sweep_count_as_done_but_not_in_the_eta(tmp_pat
     progress = SweepProgress(tmp_path, total=4, clock=clock)
     progress.expect(GRID)
     assert lines() == [f"sweep {tmp_path}: 2/4 done (2 reused); best so far: best_val_acc 0.8 at optimizer.lr=0.01 "
-                       "trainer.seed=0; elapsed 0:00, ETA unknown"]
+                       "(mean of 2 seeds); elapsed 0:00, ETA unknown"]
     clock.now += 100
     make_run(tmp_path, GRID[2], Status.OK, 0.7)
     progress._poll(before=False)
     progress._report()
     # One run trained by this invocation in 100 s, one left: 100 s more (not 100/3 s).
     assert lines()[-1] == (f"sweep {tmp_path}: 3/4 done (2 reused); best so far: best_val_acc 0.8 at optimizer.lr=0.01 "
-                           "trainer.seed=0; elapsed 1:40, ETA 1:40")
+                           "(mean of 2 seeds); elapsed 1:40, ETA 1:40")
 
 
 def test_a_minimised_objective_picks_the_smallest_and_other_runs_in_the_directory_do_not_count(tmp_path):
     make_run(tmp_path, ["net=mlp", "optimizer.lr=5"], Status.OK, 0.01, "best_val_loss", "min")  # another sweep's
     progress = SweepProgress(tmp_path, total=2)
-    progress.expect(GRID[:2])
+    progress.expect([GRID[0], GRID[2]])
     make_run(tmp_path, GRID[0], Status.OK, 0.3, "best_val_loss", "min")
-    make_run(tmp_path, GRID[1], Status.OK, 0.2, "best_val_loss", "min")
+    make_run(tmp_path, GRID[2], Status.OK, 0.2, "best_val_loss", "min")
     progress._poll(before=False)
     assert progress.counts()[0] == 2
-    assert progress.best() == ("trainer.seed=1", 0.2)
-    assert "2/2 done; best so far: best_val_loss 0.2 at trainer.seed=1; elapsed" in progress.line()
+    assert progress.best() == ("optimizer.lr=0.1", 0.2)
+    assert "2/2 done; best so far: best_val_loss 0.2 at optimizer.lr=0.1; elapsed" in progress.line()
     assert "ETA" not in progress.line()  # nothing remains
+
+
+def test_with_repeats_the_best_is_the_configuration_with_the_best_mean_not_the_luckiest_seed(tmp_path):
+    progress = SweepProgress(tmp_path, total=4)
+    progress.expect(GRID)
+    for overrides, acc in zip(GRID, (0.95, 0.50, 0.90, 0.90)):  # lr 0.01 holds the best seed, lr 0.1 the best mean
+        make_run(tmp_path, overrides, Status.OK, acc)
+    progress._poll(before=False)
+    assert progress.best() == ("optimizer.lr=0.1 (mean of 2 seeds)", pytest.approx(0.9))
+
+
+def test_a_run_that_ended_at_chance_is_counted_as_not_learning(tmp_path):
+    """lr 10 ends "ok" at 10% on 500 validation digits: no better than guessing one class
+    (chance_bar(10, 500) = 16.7%); 0.20 is better than that."""
+    progress = SweepProgress(tmp_path, total=2)
+    progress.expect([GRID[0], GRID[2]])
+    for overrides, acc in ((GRID[0], 0.104), (GRID[2], 0.20)):
+        run = make_run(tmp_path, overrides, None)
+        run.write_summary(Summary(status=Status.OK, best_val_acc=acc, val_size=500, classes=10))
+    progress._poll(before=False)
+    assert "2/2 done, 1 did not learn (at chance); best so far: best_val_acc 0.2 at optimizer.lr=0.1;" in progress.line()
+
+
+def test_a_sweep_whose_runs_are_long_says_how_far_they_are_every_15_seconds(tmp_path, lines):
+    """Per-epoch lines go to each run's train.log, so without news the line comes again after
+    HEARTBEAT_S with the training runs' epochs; never half a minute of silence."""
+    clock = Clock()
+    progress = SweepProgress(tmp_path, total=4, clock=clock)
+    progress.expect(GRID)
+    for overrides, epochs in ((GRID[0], 2), (GRID[1], 3)):
+        run = make_run(tmp_path, overrides, None)
+        run.write_summary(Summary(status=Status.RUNNING, epochs=5, epochs_completed=epochs))
+    clock.now += 5
+    progress._poll(before=False)
+    progress._report()
+    assert lines() == []  # news comes with a finished run; 5 s of quiet is fine
+    clock.now += 10
+    progress._poll(before=False)
+    progress._report()
+    assert lines() == [f"sweep {tmp_path}: 0/4 done, 2 training (epochs 5 of 10); elapsed 0:15, ETA unknown"]
+    clock.now += 1
+    progress._report()
+    assert len(lines()) == 1
 
 
 def test_a_run_asked_for_more_epochs_is_not_done_until_it_finishes_again(tmp_path):
@@ -168,7 +212,7 @@ def test_the_thread_reports_runs_as_they_finish_and_ends_with_the_sweep(tmp_path
                 assert time.time() < deadline, f"no line for run {i + 1}: {lines()}"
                 time.sleep(0.02)
     assert [re.search(r"(\d)/4 done", line).group(1) for line in lines()] == ["1", "2", "3", "4"]
-    assert "best so far: best_val_acc 0.8 at optimizer.lr=0.1 trainer.seed=1" in lines()[-1]
+    assert "best so far: best_val_acc 0.75 at optimizer.lr=0.1 (mean of 2 seeds)" in lines()[-1]
     assert not [t for t in threading.enumerate() if t.name == "sweep-progress"]
 
 
@@ -203,8 +247,28 @@ def test_a_real_grid_prints_a_line_as_each_run_finishes_and_a_rerun_counts_reuse
     rerun = run_module("experiments.train", "-m", "optimizer.lr=0.01,0.1,1", "trainer.seed=0,1", *common)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     lines = progress_lines(rerun.stdout + rerun.stderr)
-    assert lines[0].startswith(f"sweep {sweep}: 4/6 done (4 reused); best so far: best_val_acc ")
+    assert lines[0].startswith(f"sweep {sweep}: 4/6 done (4 reused)") and "; best so far: best_val_acc " in lines[0]
     assert lines[0].endswith("ETA unknown") and lines[-1].startswith(f"sweep {sweep}: 6/6 done (4 reused)")
+
+
+def test_a_real_grid_shows_one_line_per_run_and_the_progress_line_and_ends_with_its_report(tmp_path):
+    """Two jobs side by side: their per-epoch lines go to each run's train.log, not the terminal;
+    the terminal has Hydra's launch lines, one line per finished run, the progress line, the
+    grid's summary, and last, where the report is (here the command that draws it: the suite
+    turns the live report off)."""
+    sweep = tmp_path / "grid"
+    out = run_module("experiments.train", "-m", "optimizer.lr=0.01,0.1,1", *TINY[:-1], "trainer.epochs=3",
+                     "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+    assert not [line for line in lines if re.search(r"\bepoch \d+/\d+ ", line)]
+    assert len([line for line in lines if re.search(r"\bok after 3 epochs\b.*: best val acc", line)]) == 3
+    assert 1 <= len(progress_lines(out.stdout)) <= 3
+    assert len(lines) <= 2 + 3 + 3 + 3 + 2, lines  # launch lines, runs, progress lines, grid and report
+    assert out.stdout.splitlines()[-1].endswith(f"no report page (live report off): make report SWEEP={sweep} draws it")
+    for log in sweep.glob("*/train.log"):
+        assert "epoch 3/3 " in log.read_text()
+    assert len(list(sweep.glob("*/train.log"))) == 3
 
 
 def test_a_real_search_counts_its_budget_and_a_resumed_one_its_recorded_trials(tmp_path):
@@ -226,3 +290,5 @@ def test_a_real_search_counts_its_budget_and_a_resumed_one_its_recorded_trials(t
     lines = progress_lines(more.stdout + more.stderr)
     assert [re.search(r": (\d/\d) done", line).group(1) for line in lines] == ["4/6", "6/6"]
     assert "(4 reused)" in lines[0] and "ETA unknown" in lines[0] and "(4 reused)" in lines[1]
+    assert more.stdout.splitlines()[-1].endswith(f"no report page (live report off): make report SWEEP={tmp_path / 's'} "
+                                                 "draws it")
