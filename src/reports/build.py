@@ -23,7 +23,7 @@ from reports.curves import render_accuracy_vs_lr, render_learning_curves
 from reports.heatmaps import render_lr_epoch_heatmap
 from reports.html import Figure, write_index
 from reports.live import code_digest
-from reports.compare import best_configuration, best_vs_runner_up
+from reports.compare import best_vs_runner_up
 from reports.models import MODEL_FIGURES, best_finished_run, model_figures, render_run_portraits
 from reports.pruning import render_rungs
 from reports.search import render_parallel_coordinates
@@ -133,7 +133,7 @@ def build_report(sweep_dir: str | Path, live: bool = False, shared_y: bool = Fal
 
     figures = [f for part_figures, _ in parts for f in part_figures]
     notes = ([note] if note else []) + [n for _, part_notes in parts for n in part_notes]
-    comparison = " ".join(filter(None, [best_configuration(tables.configs), best_vs_runner_up(runs, tables.configs)]))
+    comparison = best_vs_runner_up(runs, tables.configs) or ""
     summary = " ".join(describe(runs).splitlines()) + " Runs are chosen on the validation split only."
     index = write_index(out, f"nnsweep report: {tables.sweep_dir.name}", summary, figures, runs, notes, live=live,
                         comparison=comparison, portraits=portraits)

@@ -3,7 +3,7 @@
 Runs that differ only in their seed are repeats of one configuration (``configs.csv``; a sweep
 collected before that table existed gets it computed here, by the same function). Figures show
 configurations: a grid cell or a curve point is the mean over the configuration's seeds, with
-the 95% Student t interval of that mean; without repeats the mean is the one run's value.
+the 95% Student t interval of that mean (cut to what the metric can be: ``sweeps.comparison``); without repeats the mean is the one run's value.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import pandas as pd
 from nets.errors import NnsweepError
 from reports.style import lr_label
 from runrecord import Status
-from sweeps.collect import REPEATED_METRICS, SUMMARY_COLUMNS, configurations, mean_interval
+from sweeps.collect import REPEATED_METRICS, SUMMARY_COLUMNS, configurations
+from sweeps.comparison import mean_interval, metric_bounds
 from sweeps.collect import SETTING_COLUMNS as DERIVED_COLUMNS
 
 # Columns a grid spans beyond the last recorded epoch, to show the epoch budget: an absurd budget
@@ -362,7 +363,7 @@ def lr_epoch_grid(tables: SweepTables, metric: str, group: pd.DataFrame | None =
         label = lr_label(lr) if lr_only else ", ".join([f"lr {lr_label(lr)}", describe_settings(config, differ)])
         val = run_matrix(ep, runs["run"], "val_acc", max_epoch)
         lines.append(_grid_row(runs, config, lr, label, seed, stuck[runs.index], val))
-        cells.append(mean_interval(run_matrix(ep, runs["run"], column, max_epoch)))
+        cells.append(mean_interval(run_matrix(ep, runs["run"], column, max_epoch), metric_bounds(metric)))
     order = sorted(range(len(lines)), key=lambda i: (lines[i]["lr"], lines[i]["label"]))
     rows = pd.DataFrame([lines[i] for i in order], columns=GRID_ROW_COLUMNS)
     mean, low, high, n = (np.array([cells[i][k] for i in order]).reshape(len(order), max_epoch) for k in range(4))

@@ -11,8 +11,8 @@
     configs.csv  one row per configuration, the runs that differ only in ``trainer.seed`` taken
                  together as repeats (a seed trained twice counts once): their number and seeds,
                  how many produced no result (failed_repeats), and the mean, standard deviation
-                 and 95% confidence interval (Student's t) of the best and final validation
-                 accuracy and of the test accuracy; best mean validation accuracy first, those
+                 and 95% confidence interval (Student's t, cut to 0-100%: ``sweeps.comparison``)
+                 of the best and final validation accuracy and of the test accuracy; best mean validation accuracy first, those
                  whose every repeat produced a result before the others
 
 Runs are read through ``runrecord`` only. A run that a live process still trains is ``running``;
@@ -33,6 +33,7 @@ from omegaconf import OmegaConf
 from experiments.cli import warn
 from nets.atomic import atomic_write_text
 from runrecord import RunDir, RunRecordError, find_runs, override_key
+from sweeps.comparison import ACCURACY, mean_interval
 
 RUNS, EPOCHS, CONFIGS = "runs.csv", "epochs.csv", "configs.csv"
 SEED_KEYS = ("trainer.seed", "seed")  # what repeats of one configuration differ in
@@ -40,7 +41,7 @@ SEED_KEYS = ("trainer.seed", "seed")  # what repeats of one configuration differ
 SETTING_COLUMNS = ["net_name", "hidden", "optimizer_name", "lr", "l2", "batch_size", "epochs", "data_name"]
 REPEATED_METRICS = ("best_val_acc", "final_val_acc", "test_acc")
 SUMMARY_COLUMNS = ["status", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "test_acc",
-                   "epochs_completed", "diverged_epoch", "wall_time_s", "n_params", "error"]
+                   "epochs_completed", "diverged_epoch", "wall_time_s", "n_params", "val_size", "error"]
 
 
 def parse_override_value(text: str) -> Any:
@@ -143,7 +144,7 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
     """runs.csv's runs grouped into configurations (all settings but the seed): one row each
     with ``repeats``, ``seeds`` and, for each of ``REPEATED_METRICS``, its ``_mean``, ``_std``
     (n - 1 in the denominator) and the 95% interval of the mean ``_ci_low``/``_ci_high`` from
-    Student's t (none with fewer than two values). Best mean validation accuracy first."""
+    Student's t, cut to [0, 1] (none with fewer than two values; ``sweeps.comparison``). Best mean validation accuracy first."""
     if runs.empty:
         return pd.DataFrame()
     named = {"run", "seed", "rung", *SUMMARY_COLUMNS, *SETTING_COLUMNS}
@@ -161,7 +162,7 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
         row.update({"repeats": len(group), "seeds": " ".join(map(str, sorted(seeds)))})
         for metric in REPEATED_METRICS:
             values = group[metric].dropna().to_numpy(dtype=float) if metric in group else np.empty(0)
-            mean, low, high, _ = (float(v[0]) for v in mean_interval(values.reshape(-1, 1)))
+            mean, low, high, _ = (float(v[0]) for v in mean_interval(values.reshape(-1, 1), ACCURACY))
             std = float(values.std(ddof=1)) if len(values) >= 2 else None
             row.update({f"{metric}_mean": mean if len(values) else None, f"{metric}_std": std,
                         f"{metric}_ci_low": low if len(values) >= 2 else None,
@@ -174,24 +175,6 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
     table["_complete"] = table["failed_repeats"] == 0
     table = table.sort_values(["_complete", "best_val_acc_mean"], ascending=False, na_position="last", kind="stable")
     return table.drop(columns="_complete")
-
-
-def mean_interval(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Column-wise mean of ``samples: (n_runs, n_cols)`` (NaN where a run has no value), the 95%
-    interval of that mean from Student's t with n - 1 degrees of freedom (mean +- t * s / sqrt(n);
-    NaN with fewer than two values; the mean itself when every value is the same), and n per
-    column: ``(mean, low, high, n)``, each (n_cols,). configs.csv, the report's bands and its
-    paired comparison all take their intervals from here."""
-    finite = np.isfinite(samples)
-    n = finite.sum(axis=0)
-    total = np.where(finite, samples, 0.0).sum(axis=0)
-    mean = np.divide(total, n, out=np.full(n.shape, np.nan), where=n > 0)
-    squares = np.where(finite, (samples - mean) ** 2, 0.0).sum(axis=0)
-    sd = np.sqrt(np.divide(squares, n - 1, out=np.full(n.shape, np.nan), where=n > 1))
-    from scipy import stats
-
-    half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
-    return mean, mean - half, mean + half, n
 
 
 def repeat_keys(sweep_dir: Path) -> tuple[str, ...]:
