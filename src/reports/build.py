@@ -46,6 +46,8 @@ def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]
     except trial_log.TrialLogError as err:
         notes.append(f"No view of the search's trials: {err}")
         return []
+    if log is not None:
+        trial_log.checked_against_runs(sweep_dir, log.trials)  # each trial's objective as its runs record it
     figures = []
     # A grid's trials are its points: the heatmaps and curves show them, a line per point would not add.
     searched = log is not None and log.settings.get("method") != "grid"

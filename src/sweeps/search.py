@@ -199,6 +199,7 @@ class SearchSweep(LaunchingSweeper):
         record = trial_log.load(sweep_dir)
         if record is None:
             return TrialLog(self._settings(space, max_epochs)), space
+        trial_log.checked_against_runs(sweep_dir, record.trials)  # the runs' objectives, not a hand's
         recorded = record.settings
         if sorted(recorded.get("names", [])) == sorted(space.names) and not self.is_grid:
             space = space.reordered(recorded["names"])
