@@ -6,7 +6,8 @@ and were told to the engine, in that order. A rerun replays the rounds to put th
 exactly where it was. Reports and ``sweeps.collect`` read the same log through ``load``.
 
     {"format": "nnsweep-trials", "version": 2,
-     "settings": {... what must match for a rerun to continue: "method", "names", "pruner" ...},
+     "settings": {... what must match for a rerun to continue: "method", "names", "pruner" ...,
+                  "engine": {"name", "versions": {library: version}}: a rerun replays only under them},
      "trials": [{"number", "job", "run_dir", "point", "params", "objective", "status", "told",
                  "epochs", "rungs": [{"epochs", "value", "kept"}, ...]}, ...],
      "rounds": [{"asked": [trial numbers], "trained": [[trial number, epochs], ...],
