@@ -33,7 +33,7 @@ from omegaconf import OmegaConf
 from experiments.cli import warn
 from nets.atomic import atomic_write_text
 from runrecord import RunDir, RunRecordError, find_runs, override_key
-from sweeps.comparison import ACCURACY, mean_interval
+from sweeps.comparison import ACCURACY, Candidate, mean_interval
 
 RUNS, EPOCHS, CONFIGS = "runs.csv", "epochs.csv", "configs.csv"
 SEED_KEYS = ("trainer.seed", "seed")  # what repeats of one configuration differ in
@@ -147,16 +147,9 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
     Student's t, cut to [0, 1] (none with fewer than two values; ``sweeps.comparison``). Best mean validation accuracy first."""
     if runs.empty:
         return pd.DataFrame()
-    named = {"run", "seed", "rung", *SUMMARY_COLUMNS, *SETTING_COLUMNS}
-    keys = [c for c in runs.columns if c not in named and c not in seed_keys] + \
-        [c for c in SETTING_COLUMNS if c in runs.columns]
-    seed_column = "seed" if "seed" in runs and runs["seed"].notna().any() else next(
-        (k for k in seed_keys if k in runs.columns), "seed")
-    text = runs[keys].astype(str)  # list values (net.hidden=[16]) and NaN group as their text
+    keys, seed_column, groups = _configuration_groups(runs, seed_keys)
     rows = []
-    for _, group in runs.groupby([text[k] for k in keys], sort=False, dropna=False):
-        if seed_column in group:  # a seed trained twice (a one-seed run beside seed 0 of a repeat) counts once
-            group = group.sort_values("run", kind="stable").drop_duplicates(seed_column, keep="first")
+    for group in groups:
         row = {k: group[k].iloc[0] for k in keys}
         seeds = group[seed_column].dropna().astype(int).tolist() if seed_column in group else []
         row.update({"repeats": len(group), "seeds": " ".join(map(str, sorted(seeds)))})
@@ -175,6 +168,47 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
     table["_complete"] = table["failed_repeats"] == 0
     table = table.sort_values(["_complete", "best_val_acc_mean"], ascending=False, na_position="last", kind="stable")
     return table.drop(columns="_complete")
+
+
+def _configuration_groups(runs: pd.DataFrame, seed_keys: tuple[str, ...]) -> tuple[list[str], str, list[pd.DataFrame]]:
+    """The columns that name a configuration, the column its repeats differ in, and its runs
+    per configuration (a seed trained twice, a one-seed run beside seed 0 of a repeat, once)."""
+    named = {"run", "seed", "rung", *SUMMARY_COLUMNS, *SETTING_COLUMNS}
+    keys = [c for c in runs.columns if c not in named and c not in seed_keys] + \
+        [c for c in SETTING_COLUMNS if c in runs.columns]
+    seed_column = "seed" if "seed" in runs and runs["seed"].notna().any() else next(
+        (k for k in seed_keys if k in runs.columns), "seed")
+    text = runs[keys].astype(str)  # list values (net.hidden=[16]) and NaN group as their text
+    groups = []
+    for _, group in runs.groupby([text[k] for k in keys], sort=False, dropna=False):
+        if seed_column in group:
+            group = group.sort_values("run", kind="stable").drop_duplicates(seed_column, keep="first")
+        groups.append(group)
+    return keys, seed_column, groups
+
+
+def ranked_candidates(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS, top: int = 2) -> list[Candidate]:
+    """The ``top`` best configurations of runs.csv (the ranking of configs.csv: complete ones
+    first, then by mean best validation accuracy), each named by the settings in which the first
+    two differ, for ``sweeps.comparison.best_statement``: the terminal's sentence on the best
+    configuration is the report's (``seed_keys``: ``repeat_keys(sweep_dir)``)."""
+    if runs.empty or "best_val_acc" not in runs:
+        return []
+    keys, seed_column, groups = _configuration_groups(runs, seed_keys)
+    scored = [(g["best_val_acc"].notna().all(), g["best_val_acc"].mean(), g) for g in groups]
+    ranked = [g for done, mean, g in sorted(scored, key=lambda x: (x[0], x[1]), reverse=True) if pd.notna(mean)][:top]
+    differ = [k for k in keys if len({str(g[k].iloc[0]) for g in ranked}) > 1]
+    shown = ([k for k in differ if k in ("optimizer.lr", "lr")][:1] +
+             [k for k in differ if k not in SETTING_COLUMNS and k != "optimizer.lr"]) or differ
+
+    def name(group: pd.DataFrame) -> str:
+        return ", ".join(f"lr {float(group[k].iloc[0]):.3g}" if k in ("optimizer.lr", "lr") else
+                         f"{k.rsplit('.', 1)[-1]} {group[k].iloc[0]}" for k in shown) or "one"
+
+    return [Candidate(name(g), dict(zip(g[seed_column].astype(str) if seed_column in g else map(str, range(len(g))),
+                                        pd.to_numeric(g["best_val_acc"], errors="coerce"))),
+                      float(g["val_size"].min()) if "val_size" in g and g["val_size"].notna().any() else None)
+            for g in ranked]
 
 
 def repeat_keys(sweep_dir: Path) -> tuple[str, ...]:

@@ -152,3 +152,19 @@ def test_identical_differences_have_no_spread():
     assert result.verdict is Verdict.NO_SPREAD and result.difference.mean == pytest.approx(1.0)
     assert compare(Candidate("a", {0: 0.02}), Candidate("b", {0: 0.01})).verdict is Verdict.NOT_PAIRED
     assert compare(Candidate("a", {0: 0.01}), Candidate("b", {})).difference.n == 0
+
+
+@pytest.mark.parametrize("specs", [
+    hand_specs(),
+    paired_specs({0: 0.950, 1: 0.940}, {0: 0.936, 1: 0.926}, lrs=(0.5, 2.0)),
+    hand_specs({0.1: HAND[0.1]}, **{"net.hidden": "[300]"}) +
+    hand_specs({0.1: [[0.5, 0.89], [0.5, 0.91], [0.5, 0.95]]}, **{"net.hidden": "[100]"}),
+], ids=["hand", "two-equal-seeds", "hidden"])
+def test_the_terminal_says_what_the_page_says(tmp_path, specs):
+    """``sweeps.collect.ranked_candidates`` (runs.csv alone, for the terminal) and the report
+    (configs.csv) give ``best_statement`` the same configurations: one sentence, word for word."""
+    from sweeps.collect import ranked_candidates
+    from sweeps.comparison import best_statement
+
+    page = sentence(tmp_path, specs, val_size=500)
+    assert best_statement(ranked_candidates(pd.read_csv(tmp_path / "runs.csv"))) == page
