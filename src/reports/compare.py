@@ -50,7 +50,7 @@ def candidates(runs: pd.DataFrame, configs: pd.DataFrame, top: int = 2) -> list[
         members = runs[positions == configs.index.get_loc(config.name)]
         seeds = members[seed] if seed else pd.Series(range(len(members)), index=members.index)
         values = pd.to_numeric(members["best_val_acc"], errors="coerce")
-        sizes = pd.to_numeric(members["val_size"], errors="coerce") if "val_size" in members else pd.Series([], dtype=float)
+        sizes = pd.to_numeric(members.get("val_size", pd.Series([], dtype=float)), errors="coerce")
         found.append(Candidate(name, dict(zip(key_text(seeds), values)),
                                float(sizes.min()) if sizes.notna().any() else None))
     return found

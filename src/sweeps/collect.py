@@ -3,7 +3,7 @@
     runs.csv     one row per run: its directory, the overrides that define it (one column per
                  overridden key), the main settings (net, optimizer, lr, batch size, epochs,
                  seed, data), status, best validation accuracy and its epoch, final validation
-                 accuracy, test accuracy, epochs completed, wall time, error; in a pruned
+                 accuracy, test accuracy, epochs completed, wall time, validation size, error; in a pruned
                  search (``sweeps.pruning``) also ``rung``: the highest rung the run reached (0 is
                  the first; the last is ``trainer.epochs``), from the sweep's trial log
     epochs.csv   one row per run and epoch: the run's directory, overrides and settings (its
@@ -12,8 +12,9 @@
                  together as repeats (a seed trained twice counts once): their number and seeds,
                  how many produced no result (failed_repeats), and the mean, standard deviation
                  and 95% confidence interval (Student's t, cut to 0-100%: ``sweeps.comparison``)
-                 of the best and final validation accuracy and of the test accuracy; best mean validation accuracy first, those
-                 whose every repeat produced a result before the others
+                 of the best and final validation accuracy and of the test accuracy; best mean
+                 validation accuracy first, those whose every repeat produced a result before
+                 the others
 
 Runs are read through ``runrecord`` only. A run that a live process still trains is ``running``;
 one whose process died is ``interrupted``; a damaged file is named on stderr and in the run's
@@ -144,7 +145,8 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
     """runs.csv's runs grouped into configurations (all settings but the seed): one row each
     with ``repeats``, ``seeds`` and, for each of ``REPEATED_METRICS``, its ``_mean``, ``_std``
     (n - 1 in the denominator) and the 95% interval of the mean ``_ci_low``/``_ci_high`` from
-    Student's t, cut to [0, 1] (none with fewer than two values; ``sweeps.comparison``). Best mean validation accuracy first."""
+    Student's t, cut to [0, 1] (none with fewer than two values; ``sweeps.comparison``). Best mean
+    validation accuracy first."""
     if runs.empty:
         return pd.DataFrame()
     keys, seed_column, groups = _configuration_groups(runs, seed_keys)
