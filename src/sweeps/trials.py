@@ -200,11 +200,16 @@ def _recorded_objective(root: Path, run_dir: Any) -> Any:
     path = (root / run_dir).resolve()
     if not path.is_relative_to(root) or path == root:
         return _UNKNOWN
+    run = RunDir(path)
     try:
-        summary = RunDir(path).read_summary()
+        summary = run.read_summary()
+        status = run.status()
     except (RunRecordError, OSError):
         return _UNKNOWN
-    return _UNKNOWN if summary is None else summary.objective_value()
+    if summary is None:
+        return _UNKNOWN
+    # as the sweeper read it (sweeps.launch.run_outcome): a run that did not end has no objective
+    return summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
 
 
 def _from_version_1(data: dict[str, Any], damaged: str, advice: str) -> dict[str, Any]:
