@@ -168,3 +168,19 @@ def test_the_terminal_says_what_the_page_says(tmp_path, specs):
 
     page = sentence(tmp_path, specs, val_size=500)
     assert best_statement(ranked_candidates(pd.read_csv(tmp_path / "runs.csv"))) == page
+
+
+def test_the_page_gives_no_verdict_from_two_equal_seeds_and_no_interval_above_100(tmp_path):
+    """The issue's page, built by ``build_report``: lr 0.5 at 95.0 and 94.0, lr 2 at 93.6 and
+    92.6 (1.4 points apart on both seeds): the page says why it cannot tell, and the best mean's
+    interval (94.5 +- 12.706 * 0.707 / sqrt(2): 88.1 to 100.9) is cut at 100%."""
+    import html
+
+    from reports.build import build_report
+
+    write_repeated_sweep(tmp_path, paired_specs({0: 0.950, 1: 0.940}, {0: 0.936, 1: 0.926}, lrs=(0.5, 2.0)),
+                         val_size=500)
+    page = html.unescape(build_report(tmp_path).read_text())
+    assert "more than seed noise" not in page and "1.4 to 1.4" not in page
+    assert "lr 0.5 is ahead of lr 2 by 1.4 points of validation accuracy on each of 2 paired seeds" in page
+    assert "94.50% over 2 seeds, 95% interval 88.15% to 100.00% (cut at 100%)" in page
