@@ -208,7 +208,8 @@ def describe_mean(candidate: Candidate) -> str:
     if not mean.spread:
         return (f"{mean.mean:.2%} on each of {mean.n} seeds (no spread between them, so no interval: the validation "
                 "set counts whole digits)")
-    cut = " (cut at 0%)" if mean.clipped and mean.low == 0 else " (cut at 100%)" if mean.clipped else ""
+    ends = [end for end, at in (("0%", mean.low <= 0.0), ("100%", mean.high >= 1.0)) if at and mean.clipped]
+    cut = f" (cut at {' and '.join(ends)})" if ends else ""
     return f"{mean.mean:.2%} over {mean.n} seeds, 95% interval {mean.low:.2%} to {mean.high:.2%}{cut}"
 
 
