@@ -54,6 +54,8 @@ def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]
     except trial_log.TrialLogError as err:
         notes.append(f"No view of the search's trials: {err}")
         return []
+    if log is not None:
+        trial_log.checked_against_runs(sweep_dir, log.trials)  # each trial's objective as its runs record it
     figures = []
     # A grid over one setting (the rate) is its accuracy vs lr figure already; over more, a line per run shows them all.
     grid = log is not None and log.settings.get("method") == "grid"

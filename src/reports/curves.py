@@ -18,6 +18,7 @@ from reports.style import lr_label, plt, save
 from reports.tables import (LrEpochGrid, configuration_of, configurations_of, describe_group, describe_settings,
                             key_text, mean_interval, never_learned, run_matrix, varied_settings)
 from runrecord import Status
+from sweeps.comparison import metric_bounds
 
 TRAIN, VAL = "#1f77b4", "#ff7f0e"
 DEAD = {"diverged": "#b00020", "failed": "#b00020", "never learned": "#555555"}
@@ -54,7 +55,8 @@ def curve_panels(runs: pd.DataFrame, epochs: pd.DataFrame, configs: pd.DataFrame
         curves = {"epoch": np.arange(1, width + 1)}
         for split in ("train", "val"):
             for kind in ("acc", "loss"):
-                mean, low, high, _ = mean_interval(run_matrix(ep, names, f"{split}_{kind}", width))
+                mean, low, high, _ = mean_interval(run_matrix(ep, names, f"{split}_{kind}", width),
+                                                   metric_bounds(f"{split}_{kind}"))
                 curves.update({f"{split}_{kind}": mean, f"{split}_{kind}_low": low, f"{split}_{kind}_high": high})
         curves = pd.DataFrame(curves)
         lr = float(members["lr"].iloc[0]) if "lr" in members and pd.notna(members["lr"].iloc[0]) else np.nan

@@ -3,7 +3,7 @@
 Runs that differ only in their seed are repeats of one configuration (``configs.csv``; a sweep
 collected before that table existed gets it computed here, by the same function). Figures show
 configurations: a grid cell or a curve point is the mean over the configuration's seeds, with
-the 95% Student t interval of that mean; without repeats the mean is the one run's value.
+the 95% Student t interval of that mean (cut to what the metric can be: ``sweeps.comparison``); without repeats the mean is the one run's value.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from nets.errors import NnsweepError
 from reports.search import category_order
 from reports.style import lr_label
 from runrecord import Status
-from sweeps.collect import REPEATED_METRICS, SUMMARY_COLUMNS, configurations, mean_interval
+from sweeps.collect import REPEATED_METRICS, SUMMARY_COLUMNS, configurations
+from sweeps.comparison import mean_interval, metric_bounds
 from sweeps.collect import SETTING_COLUMNS as DERIVED_COLUMNS
 
 # Columns a grid spans beyond the last recorded epoch, to show the epoch budget: an absurd budget
@@ -384,7 +385,7 @@ def lr_epoch_grid(tables: SweepTables, metric: str, group: pd.DataFrame | None =
         lines[-1]["group_parts"] = tuple(setting_text(k, config[k]) for k in differ)
         lines[-1]["group"] = (", ".join(lines[-1]["group_parts"]),
                               tuple(category_order(str(config[k])) for k in differ))  # [16] before [100]
-        cells.append(mean_interval(run_matrix(ep, runs["run"], column, max_epoch)))
+        cells.append(mean_interval(run_matrix(ep, runs["run"], column, max_epoch), metric_bounds(metric)))
     rates = pd.Series([line["lr"] for line in lines]).groupby([line["group"][0] for line in lines]).nunique()
     grouped = bool(differ) and len(rates) > 0 and (rates >= 2).all()
     for line in lines:  # grouped: blocks of rows by group, each in rate order, the group first in the label

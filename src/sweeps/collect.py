@@ -4,7 +4,7 @@
                  overridden key), the main settings (net, optimizer, lr, batch size, epochs,
                  seed, data), status, at_chance (it ended without learning: ``Summary.at_chance``),
                  best validation accuracy and its epoch, final validation
-                 accuracy, test accuracy, epochs completed, wall time, error; in a pruned
+                 accuracy, test accuracy, epochs completed, wall time, validation size, error; in a pruned
                  search (``sweeps.pruning``) also ``rung``: the highest rung the run reached (0 is
                  the first; the last is ``trainer.epochs``), from the sweep's trial log
     epochs.csv   one row per run and epoch: the run's directory, overrides and settings (its
@@ -12,9 +12,10 @@
     configs.csv  one row per configuration, the runs that differ only in ``trainer.seed`` taken
                  together as repeats (a seed trained twice counts once): their number and seeds,
                  how many produced no result (failed_repeats), and the mean, standard deviation
-                 and 95% confidence interval (Student's t) of the best and final validation
-                 accuracy and of the test accuracy; best mean validation accuracy first, those
-                 whose every repeat produced a result before the others
+                 and 95% confidence interval (Student's t, cut to 0-100%: ``sweeps.comparison``)
+                 of the best and final validation accuracy and of the test accuracy; best mean
+                 validation accuracy first, those whose every repeat produced a result before
+                 the others
 
 Runs are read through ``runrecord`` only. A run that a live process still trains is ``running``;
 one whose process died is ``interrupted``; a damaged file is named on stderr and in the run's
@@ -34,6 +35,7 @@ from omegaconf import OmegaConf
 from experiments.cli import warn
 from nets.atomic import atomic_write_text
 from runrecord import RunDir, RunRecordError, find_runs, override_key
+from sweeps.comparison import ACCURACY, Candidate, compare, mean_interval
 
 RUNS, EPOCHS, CONFIGS = "runs.csv", "epochs.csv", "configs.csv"
 SEED_KEYS = ("trainer.seed", "seed")  # what repeats of one configuration differ in
@@ -41,7 +43,7 @@ SEED_KEYS = ("trainer.seed", "seed")  # what repeats of one configuration differ
 SETTING_COLUMNS = ["net_name", "hidden", "optimizer_name", "lr", "l2", "batch_size", "epochs", "data_name"]
 REPEATED_METRICS = ("best_val_acc", "final_val_acc", "test_acc")
 SUMMARY_COLUMNS = ["status", "at_chance", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "test_acc",
-                   "epochs_completed", "diverged_epoch", "wall_time_s", "n_params", "error"]
+                   "epochs_completed", "diverged_epoch", "wall_time_s", "n_params", "val_size", "error"]
 
 
 def parse_override_value(text: str) -> Any:
@@ -144,25 +146,19 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
     """runs.csv's runs grouped into configurations (all settings but the seed): one row each
     with ``repeats``, ``seeds`` and, for each of ``REPEATED_METRICS``, its ``_mean``, ``_std``
     (n - 1 in the denominator) and the 95% interval of the mean ``_ci_low``/``_ci_high`` from
-    Student's t (none with fewer than two values). Best mean validation accuracy first."""
+    Student's t, cut to [0, 1] (none with fewer than two values; ``sweeps.comparison``). Best mean
+    validation accuracy first."""
     if runs.empty:
         return pd.DataFrame()
-    named = {"run", "seed", "rung", *SUMMARY_COLUMNS, *SETTING_COLUMNS}
-    keys = [c for c in runs.columns if c not in named and c not in seed_keys] + \
-        [c for c in SETTING_COLUMNS if c in runs.columns]
-    seed_column = "seed" if "seed" in runs and runs["seed"].notna().any() else next(
-        (k for k in seed_keys if k in runs.columns), "seed")
-    text = runs[keys].astype(str)  # list values (net.hidden=[16]) and NaN group as their text
+    keys, seed_column, groups = _configuration_groups(runs, seed_keys)
     rows = []
-    for _, group in runs.groupby([text[k] for k in keys], sort=False, dropna=False):
-        if seed_column in group:  # a seed trained twice (a one-seed run beside seed 0 of a repeat) counts once
-            group = group.sort_values("run", kind="stable").drop_duplicates(seed_column, keep="first")
+    for group in groups:
         row = {k: group[k].iloc[0] for k in keys}
         seeds = group[seed_column].dropna().astype(int).tolist() if seed_column in group else []
         row.update({"repeats": len(group), "seeds": " ".join(map(str, sorted(seeds)))})
         for metric in REPEATED_METRICS:
             values = group[metric].dropna().to_numpy(dtype=float) if metric in group else np.empty(0)
-            mean, low, high, _ = (float(v[0]) for v in mean_interval(values.reshape(-1, 1)))
+            mean, low, high, _ = (float(v[0]) for v in mean_interval(values.reshape(-1, 1), ACCURACY))
             std = float(values.std(ddof=1)) if len(values) >= 2 else None
             row.update({f"{metric}_mean": mean if len(values) else None, f"{metric}_std": std,
                         f"{metric}_ci_low": low if len(values) >= 2 else None,
@@ -177,22 +173,45 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
     return table.drop(columns="_complete")
 
 
-def mean_interval(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Column-wise mean of ``samples: (n_runs, n_cols)`` (NaN where a run has no value), the 95%
-    interval of that mean from Student's t with n - 1 degrees of freedom (mean +- t * s / sqrt(n);
-    NaN with fewer than two values; the mean itself when every value is the same), and n per
-    column: ``(mean, low, high, n)``, each (n_cols,). configs.csv, the report's bands and its
-    paired comparison all take their intervals from here."""
-    finite = np.isfinite(samples)
-    n = finite.sum(axis=0)
-    total = np.where(finite, samples, 0.0).sum(axis=0)
-    mean = np.divide(total, n, out=np.full(n.shape, np.nan), where=n > 0)
-    squares = np.where(finite, (samples - mean) ** 2, 0.0).sum(axis=0)
-    sd = np.sqrt(np.divide(squares, n - 1, out=np.full(n.shape, np.nan), where=n > 1))
-    from scipy import stats
+def _configuration_groups(runs: pd.DataFrame, seed_keys: tuple[str, ...]) -> tuple[list[str], str, list[pd.DataFrame]]:
+    """The columns that name a configuration, the column its repeats differ in, and its runs
+    per configuration (a seed trained twice, a one-seed run beside seed 0 of a repeat, once)."""
+    named = {"run", "seed", "rung", *SUMMARY_COLUMNS, *SETTING_COLUMNS}
+    keys = [c for c in runs.columns if c not in named and c not in seed_keys] + \
+        [c for c in SETTING_COLUMNS if c in runs.columns]
+    seed_column = "seed" if "seed" in runs and runs["seed"].notna().any() else next(
+        (k for k in seed_keys if k in runs.columns), "seed")
+    text = runs[keys].astype(str)  # list values (net.hidden=[16]) and NaN group as their text
+    groups = []
+    for _, group in runs.groupby([text[k] for k in keys], sort=False, dropna=False):
+        if seed_column in group:
+            group = group.sort_values("run", kind="stable").drop_duplicates(seed_column, keep="first")
+        groups.append(group)
+    return keys, seed_column, groups
 
-    half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
-    return mean, mean - half, mean + half, n
+
+def ranked_candidates(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS, top: int = 2) -> list[Candidate]:
+    """The ``top`` best configurations of runs.csv (the ranking of configs.csv: complete ones
+    first, then by mean best validation accuracy), each named by the settings in which the first
+    two differ, for ``sweeps.comparison.best_statement``: the terminal's sentence on the best
+    configuration is the report's (``seed_keys``: ``repeat_keys(sweep_dir)``)."""
+    if runs.empty or "best_val_acc" not in runs:
+        return []
+    keys, seed_column, groups = _configuration_groups(runs, seed_keys)
+    scored = [(g["best_val_acc"].notna().all(), g["best_val_acc"].mean(), g) for g in groups]
+    ranked = [g for done, mean, g in sorted(scored, key=lambda x: (x[0], x[1]), reverse=True) if pd.notna(mean)][:top]
+    differ = [k for k in keys if len({str(g[k].iloc[0]) for g in ranked}) > 1]
+    shown = ([k for k in differ if k in ("optimizer.lr", "lr")][:1] +
+             [k for k in differ if k not in SETTING_COLUMNS and k != "optimizer.lr"]) or differ
+
+    def name(group: pd.DataFrame) -> str:
+        return ", ".join(f"lr {float(group[k].iloc[0]):.3g}" if k in ("optimizer.lr", "lr") else
+                         f"{k.rsplit('.', 1)[-1]} {group[k].iloc[0]}" for k in shown) or "one"
+
+    return [Candidate(name(g), dict(zip(g[seed_column].astype(str) if seed_column in g else map(str, range(len(g))),
+                                        pd.to_numeric(g["best_val_acc"], errors="coerce"))),
+                      float(g["val_size"].min()) if "val_size" in g and g["val_size"].notna().any() else None)
+            for g in ranked]
 
 
 def repeat_keys(sweep_dir: Path) -> tuple[str, ...]:
@@ -255,13 +274,28 @@ def _best_configuration_sentence(configs: pd.DataFrame) -> str | None:
         return None
     top = ranked.iloc[0]
     n = int(top["best_val_acc_n"])
-    interval = ("" if pd.isna(top.get("best_val_acc_ci_low")) else
-                f" (95% interval {top['best_val_acc_ci_low']:.2%} to {top['best_val_acc_ci_high']:.2%})")
+    low, high = top.get("best_val_acc_ci_low"), top.get("best_val_acc_ci_high")
+    if n < 2 or pd.isna(low):
+        interval = " (no interval from one seed)"
+    elif low == high:  # the seeds agree to the digit: a zero spread is the measurement's, not a certainty
+        interval = " (no spread between its seeds, so no interval: the validation set counts whole digits)"
+    else:
+        interval = f" (95% interval {low:.2%} to {high:.2%}{' (cut at 100%)' if high >= 1.0 else ''})"
     test = "" if pd.isna(top.get("test_acc_mean")) else f", mean test accuracy {top['test_acc_mean']:.2%}"
     failed = int(top.get("failed_repeats") or 0)
     lost = f"; {failed} of its {int(top['repeats'])} seeds produced no result" if failed else ""
     return (f"Best: {configuration_name(top, configs)} with mean validation accuracy {top['best_val_acc_mean']:.2%} "
             f"over {n} seed{'s' if n != 1 else ''}{interval}{test}{lost}.")
+
+
+def runner_up_sentence(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -> str | None:
+    """The best configuration against the runner-up, paired by seed, in the page's words
+    (``sweeps.comparison.Comparison.sentence``), for the terminal; None without repeats or
+    without a runner-up."""
+    ranked = ranked_candidates(runs, seed_keys)
+    if len(ranked) < 2 or max(sum(np.isfinite(v) for v in c.per_seed.values()) for c in ranked) < 2:
+        return None
+    return compare(ranked[0], ranked[1]).sentence()
 
 
 def configuration_name(row: pd.Series, configs: pd.DataFrame) -> str:
@@ -300,7 +334,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep_dir", help="a sweep directory, e.g. multirun/default or results/sweep-lr/...")
     args = parser.parse_args(argv)
     runs, _ = collect(args.sweep_dir)
-    print(describe(runs, configurations(runs, repeat_keys(Path(args.sweep_dir)))))
+    keys = repeat_keys(Path(args.sweep_dir))
+    print(describe(runs, configurations(runs, keys)))
+    if (versus := runner_up_sentence(runs, keys)) is not None:
+        print(versus)
     print(f"tables: {Path(args.sweep_dir) / RUNS}, {Path(args.sweep_dir) / EPOCHS}")
     return 0
 

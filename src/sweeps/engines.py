@@ -5,8 +5,8 @@ runs the ask/tell loop, launches, records and prunes; an engine only asks and is
     random   independent draws (scikit-optimize's initial-point generators)
     gp rf et scikit-optimize's Bayesian optimisation: a Gaussian process, a random forest or
              extra trees as the surrogate model (not gbrt: broken on scikit-learn >= 1.6)
-    tpe      Optuna's tree-structured Parzen estimator (Optuna core only, no torch), with
-             constant liar for points still training
+    tpe      Optuna's tree-structured Parzen estimator (Optuna core only, no torch), multivariate,
+             with constant liar for points still training; every option set (``tpe_sampler``)
 
 Every engine is deterministic for its seed and the sequence of asks and tells, which is how a
 rerun puts it back where it was: ``sweeps.search`` replays the recorded rounds (the same asks,
@@ -110,7 +110,10 @@ class SkoptEngine(Engine):
         super().__init__(space)
         self.opt = Optimizer([d.to_skopt() for d in space.dimensions], base_estimator=SKOPT_ESTIMATORS[method],
                              acq_func=acq_func, n_initial_points=n_initial_points,
-                             initial_point_generator=initial_point_generator, random_state=seed)
+                             initial_point_generator=initial_point_generator, random_state=seed,
+                             # the rest at scikit-optimize 0.10.2's values, written out as for TPE
+                             n_jobs=1, acq_optimizer="auto", model_queue_size=None, space_constraint=None,
+                             acq_func_kwargs=None, acq_optimizer_kwargs=None, avoid_duplicates=True)
 
     def _ask(self, n: int) -> list[list[Any]]:
         opt = self.opt
@@ -143,7 +146,7 @@ class TpeEngine(Engine):
         super().__init__(space)
         self.sign = -1.0 if direction == "maximize" else 1.0  # Optuna is told values to minimise too
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_initial_points, constant_liar=True)
+        sampler = tpe_sampler(n_initial_points, seed)
         self.study = optuna.create_study(direction="minimize", sampler=sampler)
         self.distributions = {d.name: d.to_optuna() for d in space.dimensions}
         self.trials: dict[int, Any] = {}
@@ -168,6 +171,53 @@ class TpeEngine(Engine):
                 self.study.tell(trial, state=TrialState.PRUNED)
             else:
                 self.study.tell(trial, t["told"])
+
+
+def tpe_sampler(n_startup_trials: int, seed: int):
+    """Optuna's TPE with every option written out, at the values of the Optuna line nnsweep is
+    tested with (5.x, ``pyproject.toml``): a default that changes in another release (Optuna 5
+    made ``multivariate`` and ``constant_liar`` the default) cannot change the points a search
+    proposes unseen. ``multivariate``: one joint Parzen estimator over all parameters (Falkner
+    et al., BOHB, 2018), the 5.x default; ``constant_liar``: points still training count as bad
+    ones, so trials asked together differ. The options Optuna 5 deprecates (to be removed in 6)
+    are given at their values too, their deprecation warnings silenced: the values are the
+    defaults, there is nothing for a user to change."""
+    import warnings
+
+    import optuna
+    from optuna.samplers._tpe.sampler import default_gamma, default_weights  # TPE's own defaults (5.x)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return optuna.samplers.TPESampler(
+            n_startup_trials=n_startup_trials, n_ei_candidates=24, seed=seed, multivariate=True, group=False,
+            constant_liar=True, constraints_func=None, consider_prior=True, prior_weight=1.0,
+            consider_magic_clip=True, consider_endpoints=False, gamma=default_gamma, weights=default_weights,
+            warn_independent_sampling=False)
+
+
+# The libraries whose versions decide the points each engine proposes (recorded in the trial
+# log: a search replays only under the same versions).
+ENGINE_LIBRARIES = {"tpe": ("optuna",), "random": ("scikit-optimize", "scikit-learn"),
+                    "gp": ("scikit-optimize", "scikit-learn"), "rf": ("scikit-optimize", "scikit-learn"),
+                    "et": ("scikit-optimize", "scikit-learn"), "grid": ()}
+ENGINE_NAMES = {"tpe": "optuna.samplers.TPESampler", "random": "skopt.Optimizer (initial points only)",
+                "gp": "skopt.Optimizer (GP)", "rf": "skopt.Optimizer (RF)", "et": "skopt.Optimizer (ET)",
+                "grid": "nnsweep grid"}
+
+
+def engine_record(method: str) -> dict[str, Any]:
+    """What the trial log records of the engine: its name and the installed versions of the
+    libraries that decide its points."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for library in ENGINE_LIBRARIES.get(method, ()):
+        try:
+            versions[library] = version(library)
+        except PackageNotFoundError:
+            versions[library] = None
+    return {"name": ENGINE_NAMES.get(method, method), "versions": versions}
 
 
 def make_engine(space: SearchSpace, method: str, *, n_initial_points: int, seed: int, direction: str,

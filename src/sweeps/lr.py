@@ -30,7 +30,7 @@ from experiments.cli import EXIT_BAD_INPUT, program_name, run_command
 from experiments.lifeline import follow_parent
 from nets.errors import NnsweepError
 from runrecord import RunRecordError, Status, find_runs, override_key, without_bookkeeping
-from sweeps.collect import collect, configurations, describe, repeat_keys
+from sweeps.collect import collect, configurations, describe, repeat_keys, runner_up_sentence
 from sweeps.launch import hydra_quoted
 from sweeps.lock import sweep_lock
 
@@ -274,7 +274,10 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
         if result.returncode != 0 and not find_runs(sweep_dir):
             return result.returncode
     runs, _ = collect(sweep_dir)
-    print(describe(runs, configurations(runs, repeat_keys(sweep_dir))))
+    keys = repeat_keys(sweep_dir)
+    print(describe(runs, configurations(runs, keys)))
+    if (versus := runner_up_sentence(runs, keys)) is not None:
+        print(versus)  # the page's comparison, word for word
     print(f"results: {sweep_dir / 'runs.csv'}, {sweep_dir / 'epochs.csv'}")
     if stopped:
         return 1  # its live report says it stopped; the tables above hold what finished

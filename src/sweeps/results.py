@@ -13,6 +13,7 @@ import yaml
 from nets.atomic import atomic_write_text
 from nets.status import Status
 from runrecord import finite_or_none
+from sweeps.trials import checked_against_runs
 
 RESULTS = "optimization_results.yaml"
 
@@ -31,7 +32,9 @@ def best_trial(trials: list[dict[str, Any]], direction: str) -> dict[str, Any] |
 def write_results(sweep_dir: Path, trials: list[dict[str, Any]], runs: pd.DataFrame, method: str, direction: str,
                   max_epochs: int | None) -> dict[str, Any]:
     """Write ``<sweep dir>/optimization_results.yaml``; returns what it holds. ``max_epochs``:
-    ``trainer.epochs`` of a pruned search (None for any other)."""
+    ``trainer.epochs`` of a pruned search (None for any other). Each trial's objective is its
+    runs' (``sweeps.trials.checked_against_runs``): a hand-edited log does not choose the best."""
+    trials = checked_against_runs(sweep_dir, trials)
     best = best_trial(trials, direction)
     results: dict[str, Any] = {
         "name": "nnsweep search", "method": method, "direction": direction,

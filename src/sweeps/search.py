@@ -46,7 +46,7 @@ from omegaconf import DictConfig, OmegaConf
 from runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
 from sweeps import trials as trial_log
 from sweeps.collect import collect
-from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, make_engine, same_point
+from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, engine_record, make_engine, same_point
 from sweeps.live import enabled as live_enabled, live_report
 from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
                            relative_run_dir, run_outcome, trial_key)
@@ -66,6 +66,7 @@ MAX_REPEATS = 100  # seeds per point; more is a typo, and each is a run
 MAX_SEED = 2**32 - 1  # NumPy's RandomState, which skopt seeds, takes 0 .. 2**32 - 1
 MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
 PAUSE_KEY = "trainer.pause_after"
+ENGINE_KEY = "engine"  # the trial log's record of the engine: its name and its libraries' versions
 
 __all__ = ["SearchSweep", "SweepError", "same_point"]
 
@@ -192,6 +193,7 @@ class SearchSweep(LaunchingSweeper):
         if self.pruner.on:
             settings["pruner"] = {**self.pruner.settings(), "rungs": self.pruner.rungs(max_epochs),
                                   "max_epochs": max_epochs}
+        settings[ENGINE_KEY] = engine_record(self.method)  # compared on its own (_check_versions)
         return settings
 
     def _load_record(self, sweep_dir: Path, space: SearchSpace, max_epochs: int | None) -> tuple[TrialLog, SearchSpace]:
@@ -200,12 +202,13 @@ class SearchSweep(LaunchingSweeper):
         record = trial_log.load(sweep_dir)
         if record is None:
             return TrialLog(self._settings(space, max_epochs)), space
+        trial_log.checked_against_runs(sweep_dir, record.trials)  # the runs' objectives, not a hand's
         recorded = record.settings
         if sorted(recorded.get("names", [])) == sorted(space.names) and not self.is_grid:
             space = space.reordered(recorded["names"])
         settings = self._settings(space, max_epochs)
         changed = [k for k in dict.fromkeys([*settings, *recorded])
-                   if _comparable(k, recorded.get(k)) != _comparable(k, settings.get(k))]
+                   if k != ENGINE_KEY and _comparable(k, recorded.get(k)) != _comparable(k, settings.get(k))]
         if changed == ["n_initial_points"] and self.method == "random" and self.initial_point_generator == "random":
             changed = []  # independent random draws: a random search with more trials continues the same draws
         if changed and self.is_grid and not self.pruner.on and "pruner" not in recorded:
@@ -218,6 +221,25 @@ class SearchSweep(LaunchingSweeper):
                              "rerun with the same settings to continue it, or choose a new sweep directory "
                              "(sweep=<name>; sweeps.lr: --sweep-dir)")
         return record, space
+
+    def _check_versions(self, record: TrialLog, sweep_dir: Path) -> None:
+        """Before any replay: a log recorded under other versions of the engine's libraries
+        cannot be replayed (another release may propose other points from the same seed), so
+        say so at once, with both versions and the fix, rather than after rounds of replay. A log
+        written before versions were recorded is replayed, and checked point by point."""
+        recorded = (record.settings.get(ENGINE_KEY) or {}).get("versions")
+        if not record.rounds or not isinstance(recorded, dict):
+            return
+        installed = engine_record(self.method)["versions"]
+        differ = [name for name in dict.fromkeys([*recorded, *installed]) if recorded.get(name) != installed.get(name)]
+        if differ:
+            was = ", ".join(f"{n} {recorded.get(n)}" for n in differ)
+            now = ", ".join(f"{n} {installed.get(n)}" for n in differ)
+            pins = " ".join(f"'{n}=={recorded[n]}'" for n in differ if recorded.get(n))
+            raise SweepError(f"{sweep_dir / TRIALS} was recorded with {was}, this environment has {now}: the "
+                             f"{self.method} engine cannot replay it under another version. Install the recorded "
+                             f"version{'s' if len(differ) > 1 else ''} to continue it (uv pip install {pins}), "
+                             "or start a new sweep=<name> (finished runs are reused)")
 
     def _engine(self, space: SearchSpace) -> Engine:
         try:
@@ -258,6 +280,7 @@ class SearchSweep(LaunchingSweeper):
         if len(trials) >= self.n_trials and not rounds.paused(trials):
             self._answer_from_record(sweep_dir, space, trials, max_epochs)
             return
+        self._check_versions(record, sweep_dir)
         engine = self._engine(space)
         if trials:
             log.info("resuming %s: %d of %d trials already recorded; replaying their %d rounds", sweep_dir,

@@ -6,7 +6,8 @@ and were told to the engine, in that order. A rerun replays the rounds to put th
 exactly where it was. Reports and ``sweeps.collect`` read the same log through ``load``.
 
     {"format": "nnsweep-trials", "version": 2,
-     "settings": {... what must match for a rerun to continue: "method", "names", "pruner" ...},
+     "settings": {... what must match for a rerun to continue: "method", "names", "pruner" ...,
+                  "engine": {"name", "versions": {library: version}}: a rerun replays only under them},
      "trials": [{"number", "job", "run_dir", "point", "params", "objective", "status", "told",
                  "epochs", "rungs": [{"epochs", "value", "kept"}, ...]}, ...],
      "rounds": [{"asked": [trial numbers], "trained": [[trial number, epochs], ...],
@@ -31,6 +32,7 @@ from typing import Any
 from nets.atomic import atomic_write_text
 from nets.errors import NnsweepError
 from nets.status import Status
+from runrecord import RunDir, RunRecordError
 
 TRIALS = "trials.json"
 FORMAT, VERSION = "nnsweep-trials", 2
@@ -115,7 +117,99 @@ def load(sweep_dir: str | Path) -> TrialLog | None:
         raise TrialLogError(f"{damaged} (settings.names is {names!r}, not a list of parameter names); {advice}")
     if not all(_is_count(v) for v in crashes.values()):
         raise TrialLogError(f"{damaged} (crash counts must be whole numbers); {advice}")
+    problem = _repair(trials, names, path)
+    if problem:
+        raise TrialLogError(f"{damaged} ({problem}); {advice}")
     return TrialLog(settings, trials, rounds, {str(k): int(v) for k, v in crashes.items()})
+
+
+# --- what a hand may have changed: the entries a log can do without, and the runs' values -----
+
+_warned: set[str] = set()  # a log is read several times a command (collect, report, sweeper): warn once
+
+
+def warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        from experiments.cli import warn
+
+        warn(message)
+
+
+def _repair(trials: list[dict[str, Any]], names: list[str], path: Path) -> str | None:
+    """Entries the sweeper can rebuild, rebuilt with one warning line: ``params`` is the point
+    named by ``settings.names`` (a hand-emptied ``params: {}``), and a ``copy_of`` that names no
+    earlier original is dropped (the trial is then trained as its own). Returns what cannot be
+    rebuilt (a point of another length than the names), or None."""
+    rebuilt, dropped = [], []
+    for trial in trials:
+        if names and len(trial["point"]) != len(names):
+            return f"trial {trial['number']}: point {trial['point']!r} has {len(trial['point'])} values for " \
+                   f"{len(names)} names"
+        params = dict(zip(names, trial["point"]))
+        if names and trial["params"] != params:
+            trial["params"] = params
+            rebuilt.append(trial["number"])
+        copy_of = trial.get("copy_of")
+        if copy_of is not None and not (_is_count(copy_of) and copy_of < trial["number"]
+                                        and trials[copy_of].get("copy_of") is None):
+            del trial["copy_of"]
+            dropped.append(f"{trial['number']} (copy_of {copy_of!r})")
+    fixes = ([f"params of trials {rebuilt} rebuilt from their points"] if rebuilt else []) + \
+        ([f"copy_of of trials {', '.join(dropped)} names no earlier trial: dropped"] if dropped else [])
+    if fixes:
+        warn_once(f"{path} was edited by hand: {'; '.join(fixes)}")
+    return None
+
+
+def checked_against_runs(sweep_dir: str | Path, trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``trials`` with each ended trial's ``objective`` as its runs record it (``summary.json``:
+    the mean over its repeats), and one warning line naming the trials whose logged value
+    differs: the runs are the truth, a log edited by hand is not. A trial whose runs have no
+    readable summary, or lie outside the sweep directory, keeps its logged value. The trials are
+    updated in place (so the log saved next agrees with its runs) and returned."""
+    root = Path(sweep_dir).resolve()
+    mismatched = []
+    for trial in trials:
+        if trial["status"] == Status.PAUSED.value or trial["told"] is None:
+            continue
+        run_dirs = [r.get("run_dir") for r in trial.get("repeats") or [] if isinstance(r, dict)] or [trial["run_dir"]]
+        values = [_recorded_objective(root, d) for d in run_dirs]
+        if not values or any(v is _UNKNOWN for v in values):
+            continue
+        value = None if any(v is None for v in values) else sum(values) / len(values)
+        logged = trial["objective"]
+        if (value is None) != (logged is None) or value is not None and not math.isclose(value, logged, rel_tol=1e-9,
+                                                                                          abs_tol=1e-12):
+            mismatched.append(f"trial {trial['number']}: {logged} logged, {value} in its run")
+            trial["objective"] = value
+    if mismatched:
+        shown = "; ".join(mismatched[:3]) + (f"; and {len(mismatched) - 3} more" if len(mismatched) > 3 else "")
+        warn_once(f"{Path(sweep_dir) / TRIALS} disagrees with the runs' records ({shown}); the runs' values are used")
+    return trials
+
+
+_UNKNOWN = object()
+
+
+def _recorded_objective(root: Path, run_dir: Any) -> Any:
+    """A run's objective from its summary (None: it produced none), or ``_UNKNOWN`` when the
+    log names no run inside the sweep directory or the run has no readable summary."""
+    if not isinstance(run_dir, str) or not run_dir:
+        return _UNKNOWN
+    path = (root / run_dir).resolve()
+    if not path.is_relative_to(root) or path == root:
+        return _UNKNOWN
+    run = RunDir(path)
+    try:
+        summary = run.read_summary()
+        status = run.status()
+    except (RunRecordError, OSError):
+        return _UNKNOWN
+    if summary is None:
+        return _UNKNOWN
+    # as the sweeper read it (sweeps.launch.run_outcome): a run that did not end has no objective
+    return summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
 
 
 def _from_version_1(data: dict[str, Any], damaged: str, advice: str) -> dict[str, Any]:

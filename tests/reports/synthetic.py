@@ -168,10 +168,13 @@ def write_pruned_sweep(sweep_dir: Path, n_trials: int = 9, max_epochs: int = 9, 
     return load(sweep_dir)
 
 
-def write_repeated_sweep(sweep_dir: Path, specs: list[dict], epochs: int | None = None) -> pd.DataFrame:
+def write_repeated_sweep(sweep_dir: Path, specs: list[dict], epochs: int | None = None,
+                         val_size: int | None = None) -> pd.DataFrame:
     """A sweep given run by run: each spec has ``lr``, ``seed``, ``val`` (validation accuracy per
     epoch) and optionally ``status`` and more overrides (``"net.hidden": "[16]"``,
-    ``"optimizer.l2": 0.001``, a config group's choice ``"optimizer": "adam"``). Writes runs.csv (best first), epochs.csv, and configs.csv through
+    ``"optimizer.l2": 0.001``, a config group's choice ``"optimizer": "adam"``); ``val_size``: the validation
+    digits each run records (runs.csv's ``val_size``, absent if None). Writes runs.csv (best first), epochs.csv,
+    and configs.csv through
     ``sweeps.collect.configurations``, the function collect writes it with. Returns the runs."""
     from sweeps.collect import configurations
 
@@ -196,7 +199,7 @@ def write_repeated_sweep(sweep_dir: Path, specs: list[dict], epochs: int | None 
                      "best_epoch": int(np.argmax(val)) + 1, "final_val_acc": val[-1], "best_val_loss": 0.1,
                      "test_acc": val.max() - 0.01, "epochs_completed": len(val),
                      "diverged_epoch": len(val) + 1 if status == "diverged" else np.nan, "wall_time_s": 0.1,
-                     "n_params": 100, "error": ""})
+                     "n_params": 100, **({"val_size": val_size} if val_size else {}), "error": ""})
     table = pd.DataFrame(runs).sort_values("best_val_acc", ascending=False, kind="stable")
     table.to_csv(sweep_dir / "runs.csv", index=False)
     pd.DataFrame(rows).to_csv(sweep_dir / "epochs.csv", index=False)

@@ -106,7 +106,9 @@ def test_the_grid_is_the_mean_over_seeds_with_its_interval(tmp_path):
     assert list(grid.lrs) == [0.1, 1.0] and grid.repeats == 3 and (grid.n == 3).all()
     assert grid.values == pytest.approx(np.array([[0.52, 0.93], [0.60, 2.6 / 3]]))
     sd = np.array([[0.02, np.sqrt(0.0026 / 2)], [0.0, np.sqrt(0.2058 / 18)]])  # 0.2058 = .37² + .2² + .17²
-    assert grid.high - grid.values == pytest.approx(T_2 * sd / np.sqrt(3), rel=2e-4, abs=1e-12)
+    # the upper ends of lr 0.1 (0.93 + 0.09) and lr 1 (0.87 + 0.27) are cut at 100%
+    assert grid.high == pytest.approx(np.minimum(grid.values + T_2 * sd / np.sqrt(3), 1.0), rel=2e-4, abs=1e-12)
+    assert grid.high[:, 1].tolist() == [1.0, 1.0]
     assert grid.values - grid.low == pytest.approx(T_2 * sd / np.sqrt(3), rel=2e-4, abs=1e-12)
     assert grid.best_cell() == (0, 1)  # the best mean cell, not the cell of the best single run
     assert "mean of 3 seeds" in grid.group and grid.axis_label == "learning rate"
@@ -119,7 +121,8 @@ def test_a_seed_that_diverged_leaves_fewer_values_in_its_cells(tmp_path):
     write_repeated_sweep(tmp_path, specs)
     grid = lr_epoch_grid(load_tables(tmp_path), "val_acc")
     assert grid.n[1].tolist() == [3, 2] and grid.values[1, 1] == pytest.approx(0.5)
-    assert grid.high[1, 1] - 0.5 == pytest.approx(T_1 * np.sqrt(0.02) / np.sqrt(2), rel=2e-4)
+    assert T_1 * np.sqrt(0.02) / np.sqrt(2) == pytest.approx(1.2706, rel=2e-4)  # 0.5 +- 1.27: cut to 0 .. 1
+    assert (grid.low[1, 1], grid.high[1, 1]) == (0.0, 1.0)
     assert grid.rows["note"].tolist() == ["", "1 of 3 diverged"] and grid.rows["dead"].tolist() == ["", ""]
 
 
