@@ -93,26 +93,30 @@ def offered_runs(paths: list[str], best: int) -> list[tuple[RunDir, str]]:
         if not sweeps:
             warn(f"compare: {path} holds no runs; nothing of it is offered")
         for sweep, runs in sorted(sweeps.items()):
-            scored = []
+            readable = {}  # run -> (its summary, its overrides); a damaged record leaves its run out
             for run in runs:
-                summary = run.summary_if_readable()
-                if summary and summary.status == Status.OK and summary.best_val_acc is not None and run.model_path.is_file():
-                    scored.append((summary.best_val_acc, run))
+                try:
+                    readable[run] = (run.read_summary(), run.defining_overrides())
+                except RunRecordError as err:
+                    warn(f"compare: {run.path} is left out: {err}")
+            scored = [(summary.best_val_acc, run) for run, (summary, _) in readable.items()
+                      if summary and summary.status == Status.OK and summary.best_val_acc is not None
+                      and run.model_path.is_file()]
             scored.sort(key=lambda pair: -pair[0])
-            differing = _differing_overrides(runs)
+            differing = _differing_overrides([overrides for _, overrides in readable.values()])
             for acc, run in scored[:best]:
-                settings = ",".join(o for o in run.defining_overrides() if override_key(o) in differing)
+                settings = ",".join(o for o in readable[run][1] if override_key(o) in differing)
                 offered.append((run, f"{sweep.name}: {settings or run.path.name}"))
     return offered
 
 
-def _differing_overrides(runs: list[RunDir]) -> set[str]:
-    """The override keys whose values differ between the runs of one sweep."""
+def _differing_overrides(overrides_of_runs: list[list[str]]) -> set[str]:
+    """The override keys whose values differ between the runs of one sweep (their overrides)."""
     values: dict[str, set[str]] = defaultdict(set)
-    for run in runs:
-        for override in run.defining_overrides():
+    for overrides in overrides_of_runs:
+        for override in overrides:
             values[override_key(override)].add(override.partition("=")[2])
-    return {key for key, seen in values.items() if len(seen) > 1 or len(runs) == 1}
+    return {key for key, seen in values.items() if len(seen) > 1 or len(overrides_of_runs) == 1}
 
 
 def load_runs(run: str, compare: list[str], best: int) -> list[ServedRun]:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
+import re
 import threading
 from dataclasses import dataclass
 from functools import cached_property
@@ -37,6 +37,7 @@ from nets.data.datasets import unscale_inputs
 from nets.data.digit_image import BLANK_LEVEL, FIELD, decode_grey
 from nets.data.readers import DataFormatError
 from nets.errors import NnsweepError
+from runrecord.bounded import parse_json
 
 WEB = Path(__file__).resolve().parent / "web"
 MAX_BODY = 1_000_000  # bytes: a 280x280 drawing as PNG is 5-20 KB
@@ -100,18 +101,26 @@ def png_data_url(pixels: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _whole_number(text: str) -> int | None:
-    """``text`` as an int if it is written in ASCII digits (``int`` also takes " 3", "1_0", "３")."""
-    return int(text) if text.isascii() and text.lstrip("-").isdigit() else None
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() also takes " 3", "1_0", "３", "--1" fails
+MAX_DIGITS = 18  # every index and count here is far smaller; int() refuses over 4,300 digits
+
+
+def _whole_number(text: str, label: str, advice: str) -> int:
+    """``text`` as an int, or ``ApiError`` "<label><text> is not a whole number; <advice>": only
+    an optional minus and ASCII digits, and never more digits than any index or count here has."""
+    shown = repr(text) if len(text) <= 30 else f"{text[:20]!r}... ({len(text)} characters)"
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise ApiError(f"{label}{shown} is not a whole number; {advice}")
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ApiError(f"{label}{shown} is out of range; {advice}")
+    return int(text)
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     text = request.args.get(name)
     if text is None or text == "":
         return default
-    value = _whole_number(text)
-    if value is None:
-        raise ApiError(f"{name}={text!r} is not a whole number; give {name}={low}..{high}")
+    value = _whole_number(text, f"{name}=", f"give {name}={low}..{high}")
     if not low <= value <= high:
         raise ApiError(f"{name}={value} is out of range; give {name}={low}..{high}")
     return value
@@ -128,7 +137,13 @@ def _body() -> bytes:
     """The request body, refused over ``MAX_BODY`` whether or not it said its length (chunked)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise RequestEntityTooLarge()
-    body = request.stream.read(MAX_BODY + 1)
+    try:
+        body = request.stream.read(MAX_BODY + 1)
+    except TimeoutError:
+        raise  # the client's time to send its request ran out: the server drops the connection
+    except OSError as err:  # werkzeug's reader of a chunked body: a chunk size that is not hexadecimal
+        raise ApiError(f"the body could not be read ({err}); with Transfer-Encoding: chunked, each chunk "
+                       "starts with its size in hexadecimal and a CRLF, and a 0 chunk ends the body") from None
     if len(body) > MAX_BODY:
         raise RequestEntityTooLarge()
     if not body:
@@ -138,10 +153,10 @@ def _body() -> bytes:
 
 def _pixels(body: bytes) -> np.ndarray:
     """JSON ``{"pixels": [...]}`` (or the bare list): 784 numbers in 0..1, flat or 28 rows of 28."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise ApiError("the body is not valid JSON; send {\"pixels\": [784 values in 0..1]}") from None
+    try:  # bounded: no deep nesting, no 5,000-digit numbers (runrecord.bounded)
+        data = parse_json(body.decode("utf-8"))
+    except ValueError as err:  # a UnicodeDecodeError too
+        raise ApiError(f"the body is not valid JSON ({err}); send {{\"pixels\": [784 values in 0..1]}}") from None
     pixels = data.get("pixels") if isinstance(data, dict) else data
     if isinstance(pixels, list) and len(pixels) == FIELD and all(isinstance(row, list) for row in pixels):
         pixels = [value for row in pixels for value in row]  # 28 rows of 28
@@ -282,9 +297,7 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
     def api_test_image(index: str):
         run_id, run = served()
         answers = test_answers(run_id)
-        number = _whole_number(index)
-        if number is None:
-            raise ApiError(f"test image {index!r} is not a whole number; give /api/test/0 .. /api/test/{len(answers.labels) - 1}")
+        number = _whole_number(index, "test image ", f"give /api/test/0 .. /api/test/{len(answers.labels) - 1}")
         if not 0 <= number < len(answers.labels):
             raise ApiError(f"test image {number} does not exist; there are {len(answers.labels)} (0..{len(answers.labels) - 1})")
         return jsonify(run=run_id, kind=run.classifier.kind, **_test_item(answers, number),

@@ -456,3 +456,82 @@ def test_clearing_the_pad_while_an_answer_is_on_its_way_keeps_it_clear(server, b
     time.sleep(2.5)  # the answer to the stroke arrives meanwhile, and must be dropped
     assert page_state(browser, "state") == "empty" and browser.find_elements("css selector", ".answer") == []
     assert preview_pixels(browser).max() == 0
+
+
+# ----- malformed numbers, chunk sizes and records (through Flask's test client where it can) ----
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> Path:
+    """A small MLP trained for one epoch: enough for the API's answers to requests it refuses."""
+    run = tmp_path_factory.mktemp("quick") / "run"
+    result = run_module("experiments.train", "net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.epochs=1",
+                        "trainer.progress=false", f"hydra.run.dir={run}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run
+
+
+@pytest.fixture(scope="module")
+def client(quick_run):
+    from experiments.webapp import ServedRun, create_app
+
+    return create_app([ServedRun(Classifier(quick_run), "quick")]).test_client()
+
+
+PIXELS = json.dumps({"pixels": [0.0] * 783 + [1.0]})
+MALFORMED_NUMBERS = {
+    "run=--1": ("/api/predict?run=--1", PIXELS, "run='--1' is not a whole number; give run=0..0"),
+    "top=--5": ("/api/predict?top=--5", PIXELS, "top='--5' is not a whole number; give top=1..10"),
+    "/api/test/--3": ("/api/test/--3", None, "test image '--3' is not a whole number; give /api/test/0 .. /api/test/"),
+    "a 4,301-digit run": ("/api/predict?run=" + "1" * 4301, PIXELS, "(4301 characters) is out of range; give run=0..0"),
+    "a 5,000-digit page": ("/api/test?page=" + "9" * 5000, None, "(5000 characters) is out of range; give page=1.."),
+    "a 5,000-digit test image": ("/api/test/" + "7" * 5000, None, "is out of range; give /api/test/0 .. /api/test/"),
+    "a pixel above 1e308": ("/api/predict", json.dumps({"pixels": [10 ** 309] + [0.0] * 783}),
+                            "integer of 310 digits (at most 40)"),
+    "a pixel of 4,301 digits": ("/api/predict", '{"pixels": [' + "9" * 4301 + ", 0" * 783 + "]}",
+                                "integer of 4301 digits"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_NUMBERS))
+def test_malformed_numbers_are_400s_that_name_the_parameter(client, case):
+    """Before: int('--1') and int() of 4,301 digits raised ValueError, float(10**309) an
+    OverflowError, each a 500 with a traceback."""
+    url, body, words = MALFORMED_NUMBERS[case]
+    answer = client.post(url, data=body, content_type="application/json") if body else client.get(url)
+    error = answer.get_json()["error"]
+    assert answer.status_code == 400 and words in error and "\n" not in error and len(error) < 300, error
+
+
+def test_a_malformed_chunk_size_is_a_400(quick_run):
+    """Werkzeug's reader of a chunked body raises OSError("Invalid chunk header"): a 500 before."""
+    process, address = start_server(f"run={quick_run}")
+    host, port = address.split(":")
+    try:
+        for size in (b"zz", b"-5", b"", b"5 apples"):
+            with socket.create_connection((host, int(port)), timeout=10) as raw:
+                raw.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:" + port.encode() + b"\r\n"
+                            b"Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\nabc\r\n0\r\n\r\n")
+                answer = b""
+                while chunk := raw.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400"), answer[:500]
+            error = json.loads(body)["error"]
+            assert "chunk" in error and "hexadecimal" in error and "\n" not in error, error
+    finally:
+        out, err = stop_server(process)
+    assert "Traceback" not in err, err[-2000:]
+
+
+def test_a_recorded_config_is_served_as_data_never_resolved(tmp_path, quick_run, monkeypatch):
+    """``${oc.env:...}`` in a run's recorded config was resolved when read: /api/runs served the
+    environment variable's value. A record is data: the characters are what is served."""
+    from experiments.webapp import ServedRun, create_app
+
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    config = run / ".hydra" / "config.yaml"
+    config.write_text(config.read_text().replace("noun: digit", "noun: ${oc.env:NNSWEEP_TEST_SECRET}"))
+    monkeypatch.setenv("NNSWEEP_TEST_SECRET", "hunter2")
+    runs = create_app([ServedRun(Classifier(run), "run")]).test_client().get("/api/runs").get_json()["runs"]
+    assert runs[0]["noun"] == "${oc.env:NNSWEEP_TEST_SECRET}"
+    assert "hunter2" not in json.dumps(runs)
