@@ -382,3 +382,26 @@ def test_a_damaged_trial_log_is_one_warning_in_collect_and_the_report(tmp_path, 
         assert len(warnings_naming(result.stderr, sweep / "trials.json")) == 1, (module, result.stderr[-3000:])
     assert len(list(csv.DictReader(open(sweep / "runs.csv")))) == 2
     assert (sweep / "report" / "index.html").is_file()
+
+
+def test_serve_compare_leaves_out_each_damaged_run_with_one_warning(tmp_path, trained_run):
+    """``serve compare=<sweep>``: a damaged summary or overrides (read to rank and name the runs)
+    or config (read to load the model) leaves that run out with one warning; the others are
+    offered (metrics.csv is not read to serve a run)."""
+    from tests.experiments.test_serve import call, start_server, stop_server
+
+    sweep, damaged = attacked_sweep(tmp_path, trained_run)
+    for number, run in enumerate(sorted(sweep.iterdir())):  # names that tell the runs apart
+        overrides = run / ".hydra" / "overrides.yaml"
+        if overrides.read_text() != ALIAS_BOMB:
+            overrides.write_text(f"- trainer.seed={number}\n")
+    process, address = start_server(f"run={trained_run}", f"compare=[{sweep}]", "best=10")
+    try:
+        runs = call(f"http://{address}/api/runs")[1]["runs"]
+    finally:
+        out, err = stop_server(process)
+    assert "Traceback" not in err, err[-3000:]
+    for case, path in damaged.items():
+        lines = [line for line in err.splitlines() if str(path.parent if "hydra" not in str(path) else path.parents[1]) in line]
+        assert len(lines) == (0 if case == "inf in metrics" else 1), (case, err[-3000:])
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in runs[1:]) == ["attacked-4", "good-a", "good-b"]
