@@ -21,6 +21,7 @@ import io
 import math
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 from flask import Flask, jsonify, redirect, request
 from PIL import Image
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge, RequestTimeout
 
 from experiments.evaluate import load_run_test_set
 from experiments.predict import Classifier
@@ -46,6 +47,9 @@ MAX_BODY = 1_000_000  # bytes: a 280x280 drawing as PNG is 5-20 KB
 MAX_UPLOAD_PIXELS = 4_000_000
 # What Pillow may open from the network: the common image formats, never PostScript (Ghostscript).
 UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
+# Decoding an image at that limit takes about 90 MB (grey levels, ink, crops as float64) for a
+# fraction of a second: MAX_DECODES run at once, in the decoder's own threads (``Decoder``).
+MAX_DECODES = 2
 MIN_EXTENT = 0.15  # of the drawing's larger side: a click (a 20-px dot on the 280-px pad) is no digit
 SEND_AS = ("send the image itself as the body with Content-Type: image/png (curl --data-binary @digit.png "
            "-H 'Content-Type: image/png'), or JSON {\"pixels\": [784 values]} with Content-Type: application/json")
@@ -56,6 +60,10 @@ SHOWS = ("all", "mistakes")
 
 class ApiError(NnsweepError):
     """A request the API cannot answer; its message is the 400's one line."""
+
+
+class Busy(NnsweepError):
+    """The server cannot take the request now (all decoding slots are taken): a 503, try again."""
 
 
 @dataclass
@@ -139,9 +147,15 @@ def _body() -> bytes:
         raise RequestEntityTooLarge()
     try:
         body = request.stream.read(MAX_BODY + 1)
-    except TimeoutError:
-        raise  # the client's time to send its request ran out: the server drops the connection
-    except OSError as err:  # werkzeug's reader of a chunked body: a chunk size that is not hexadecimal
+    except (OSError, ClientDisconnected) as err:
+        # werkzeug raises ClientDisconnected from the reader's error for a body with a length
+        if isinstance(err, TimeoutError) or isinstance(err.__context__, TimeoutError):
+            seconds = request.environ.get("nnsweep.request_seconds")  # experiments.serve's request_timeout
+            raise RequestTimeout(f"the request was not sent whole within {seconds:g} s; send the body at once "
+                                 "(a drawing is a few KB)" if seconds else None) from None
+        if isinstance(err, ClientDisconnected):
+            raise
+        # werkzeug's reader of a chunked body: a chunk size that is not hexadecimal
         raise ApiError(f"the body could not be read ({err}); with Transfer-Encoding: chunked, each chunk "
                        "starts with its size in hexadecimal and a CRLF, and a 0 chunk ends the body") from None
     if len(body) > MAX_BODY:
@@ -175,7 +189,7 @@ def _pixels(body: bytes) -> np.ndarray:
     return ink.astype(np.float32)
 
 
-def _ink_from_request(classifier: Classifier) -> np.ndarray:
+def _ink_from_request(classifier: Classifier, decoder: "Decoder") -> np.ndarray:
     """The ``(784,)`` ink the network sees, from the request: an image to prepare the MNIST way,
     or JSON pixels taken as they are. Other content types are refused (a web page elsewhere can
     only send those to this server without asking first)."""
@@ -183,15 +197,47 @@ def _ink_from_request(classifier: Classifier) -> np.ndarray:
         return _pixels(_body())
     if not request.mimetype.startswith("image/"):
         raise ApiError(f"a body of Content-Type {request.mimetype or 'none'} is not taken; {SEND_AS}")
+    return decoder.prepare(_body(), classifier)  # the body is read first: a slow client holds no decoder
+
+
+def _prepared(body: bytes, classifier: Classifier) -> np.ndarray:
     try:
-        grey = decode_grey(io.BytesIO(_body()), "the posted image", MAX_UPLOAD_PIXELS, UPLOAD_FORMATS)
+        grey = decode_grey(io.BytesIO(body), "the posted image", MAX_UPLOAD_PIXELS, UPLOAD_FORMATS)
         return classifier.prepare(grey, "the drawing", MIN_EXTENT)
     except DataFormatError as err:
         raise ApiError(str(err)) from None
 
 
+class Decoder:
+    """Decodes posted images in ``count`` threads of its own, with at most ``QUEUED`` per
+    thread waiting; a request that finds the queue full is a 503 (``Busy``).
+
+    Why threads of its own, not a semaphore in the request threads: a freed array of up to
+    32 MB stays in the memory pool (glibc's arena) of the thread that allocated it, and each
+    request thread may get its own arena: 24 uploads at once kept about 1 GB after they were
+    answered. The decoder's threads reuse their own arenas, so the peak stays near ``count``
+    decodes (about 90 MB each at the pixel limit), whatever the number of uploads."""
+
+    QUEUED = 4
+
+    def __init__(self, count: int = MAX_DECODES) -> None:
+        self.count = count
+        self.pool = ThreadPoolExecutor(count, thread_name_prefix="decode")
+        self.places = threading.BoundedSemaphore(count * (1 + self.QUEUED))
+
+    def prepare(self, body: bytes, classifier: Classifier) -> np.ndarray:
+        """The ``(784,)`` ink of the image in ``body`` (``Classifier.prepare``), or ``Busy``."""
+        if not self.places.acquire(blocking=False):
+            raise Busy(f"the server is decoding other images ({self.count} at once, {self.count * self.QUEUED} "
+                       "waiting); try again in a moment")
+        try:
+            return self.pool.submit(_prepared, body, classifier).result()
+        finally:
+            self.places.release()
+
+
 def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
-               local_names: tuple[str, ...] | None = None) -> Flask:
+               local_names: tuple[str, ...] | None = None, max_decodes: int = MAX_DECODES) -> Flask:
     """The application serving ``runs`` (the first is the one the pages open with); viewtest
     shows each run's own test split, or the IDX test set in ``test_dir``.
 
@@ -201,6 +247,7 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
     app.json.sort_keys = False
     tests: dict[int, TestAnswers] = {}
     tests_lock = threading.Lock()
+    decoder = Decoder(max_decodes)
 
     def served(default: int = 0) -> tuple[int, ServedRun]:
         run_id = _int_arg("run", default, 0, len(runs) - 1)
@@ -227,6 +274,10 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
     @app.errorhandler(ApiError)
     def bad_request(err: ApiError):
         return jsonify(error=" ".join(str(err).split())), 400
+
+    @app.errorhandler(Busy)
+    def busy(err: Busy):
+        return jsonify(error=str(err)), 503, {"Retry-After": "1"}
 
     @app.errorhandler(NnsweepError)
     def server_side(err: NnsweepError):  # e.g. the run's test set cannot be read: not the request's fault
@@ -267,7 +318,7 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
         run_id, run = served()
         classifier = run.classifier
         top = _int_arg("top", min(3, classifier.classes), 1, classifier.classes)
-        ink = _ink_from_request(classifier)
+        ink = _ink_from_request(classifier, decoder)
         row = classifier.outputs(ink[None, :])[0]
         return jsonify(run=run_id, kind=classifier.kind,
                        top=[{"class": k, "label": classifier.labels[k], "value": v} for k, v in classifier.best(row, top)],

@@ -535,3 +535,78 @@ def test_a_recorded_config_is_served_as_data_never_resolved(tmp_path, quick_run,
     runs = create_app([ServedRun(Classifier(run), "run")]).test_client().get("/api/runs").get_json()["runs"]
     assert runs[0]["noun"] == "${oc.env:NNSWEEP_TEST_SECRET}"
     assert "hunter2" not in json.dumps(runs)
+
+
+# ----- bounded memory and time under many or slow clients ----------------------------------------
+def peak_rss_mb(pid: int) -> tuple[float, float]:
+    """The process's resident memory now and at its peak (VmRSS, VmHWM), in MB."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+
+def large_drawing() -> bytes:
+    """A 1,990x1,990 PNG (3.96 million pixels, just under the limit) of a dark bar on white: a
+    few KB to send, about 90 MB to decode and prepare."""
+    image = Image.new("L", (1990, 1990), 255)
+    image.paste(0, (900, 300, 1090, 1700))
+    return png(image)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
+def test_concurrent_large_uploads_keep_memory_bounded(quick_run):
+    """24 uploads at once of an image near the pixel limit reached 2.2 GB before (each decode
+    about 90 MB, all at once). At most max_decodes=2 decode at once: the peak stays under 400 MB
+    above the server's resident memory before, and every upload is answered (200, or 503 when
+    its wait for a slot ran out)."""
+    import concurrent.futures
+
+    process, address = start_server(f"run={quick_run}")
+    try:
+        body = large_drawing()
+        assert call(f"http://{address}/api/predict", png(render(DRAWN_DIGITS[0][1])), "image/png")[0] == 200
+        before, _ = peak_rss_mb(process.pid)
+        with concurrent.futures.ThreadPoolExecutor(24) as pool:
+            answers = list(pool.map(lambda _: call(f"http://{address}/api/predict", body, "image/png"), range(24)))
+        now, peak = peak_rss_mb(process.pid)
+    finally:
+        stop_server(process)
+    assert all(status in (200, 503) for status, _ in answers), answers
+    assert sum(status == 200 for status, _ in answers) >= 2
+    print(f"peak {peak:.0f} MB, {before:.0f} MB before, {now:.0f} MB after, answers {[s for s, _ in answers]}")
+    assert peak - before < 400, f"peak {peak:.0f} MB, {before:.0f} MB before, {now:.0f} MB after"
+
+
+def test_a_client_that_trickles_its_request_is_cut_off_at_the_request_timeout(quick_run):
+    """request_timeout is the time for the whole request, not for each recv: a client that sends
+    a byte of its headers every 0.3 s is cut off after 2 s (it held its thread forever before);
+    one that sends its headers and trickles its body gets a 408. Others are served meanwhile."""
+    process, address = start_server(f"run={quick_run}", "request_timeout=2")
+    host, port = address.split(":")
+    try:
+        headers = b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100\r\n\r\n"
+        for at_once, trickled, answer_starts in ((b"GET /api/runs HTTP/1.1\r\n", b"X-Slow: " + b"a" * 100, b""),
+                                                 (headers, b"x" * 100, b"HTTP/1.1 408")):
+            started = time.monotonic()
+            with socket.create_connection((host, int(port)), timeout=10) as raw:
+                answer = b""
+                try:
+                    raw.sendall(at_once)
+                    for byte in trickled:
+                        raw.sendall(bytes([byte]))
+                        time.sleep(0.3)
+                        if time.monotonic() - started > 8:
+                            break
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                try:
+                    while chunk := raw.recv(65536):
+                        answer += chunk
+                except (ConnectionResetError, TimeoutError):
+                    pass
+            took = time.monotonic() - started
+            assert 1.8 < took < 4, (took, answer[:300])
+            assert answer.startswith(answer_starts), answer[:300]
+            assert call(f"http://{address}/api/runs")[0] == 200
+    finally:
+        out, err = stop_server(process)
+    assert "Traceback" not in err, err[-2000:]
