@@ -5,7 +5,9 @@ Serves the pages and JSON API of ``experiments.webapp`` on this machine only (12
 ``host=`` names another address. ``compare=`` adds runs the pages can switch to or compare with:
 run directories, or sweep directories (and folders of sweeps, e.g. ``results``) whose ``best``
 finished runs each are offered. ``test=<IDX dir>`` shows another test set in the viewer, e.g. the
-official MNIST test set for a model trained on the embedded digits.
+official MNIST test set for a model trained on the embedded digits. ``request_timeout=`` (30 s)
+is a client's time to send its whole request, ``max_connections=`` (32) the requests served at
+once, ``max_decodes=`` (2) the images decoded at once (see the README's draw page section).
 """
 from __future__ import annotations
 

@@ -12,7 +12,10 @@ starts it). A Flask application over a list of trained runs (``experiments.predi
     GET  /api/test/<index>?run=0          one test image with all the run's outputs for it
 
 Bad input (no image, an unreadable or blank one, a body over 1 MB, a wrong number of values, an
-unknown run or page) is a 400 with ``{"error": "<one line>"}``; the server goes on serving.
+unknown run or page, a number that is not plain digits or has too many) is a 400 with
+``{"error": "<one line>"}``; the server goes on serving. Images are decoded by a ``Decoder`` of
+``max_decodes`` threads with a bounded queue: a full one is a 503 (``Busy``), so many large
+uploads at once cost bounded memory.
 """
 from __future__ import annotations
 

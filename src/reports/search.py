@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import yaml
 from matplotlib import cm, colors
 from matplotlib.lines import Line2D
 
@@ -38,8 +37,8 @@ def _in_order(text: str) -> tuple:
     """How a category sorts: numbers and lists of numbers (``[10]`` < ``[30]`` < ``[100]``, not
     as text) by value, before any other text, which sorts as text."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = parse_yaml(text)  # with the record limits: a value is data
+    except RecordFormatError:
         value = text
     items = value if isinstance(value, list) else [value]
     if items and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):

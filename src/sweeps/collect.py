@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from omegaconf import OmegaConf
 
 from experiments.cli import warn
 from nets.atomic import atomic_write_text
 from runrecord import RunDir, RunRecordError, find_runs, override_key
+from runrecord.bounded import RecordFormatError, parse_yaml
 
 RUNS, EPOCHS, CONFIGS = "runs.csv", "epochs.csv", "configs.csv"
 SEED_KEYS = ("trainer.seed", "seed")  # what repeats of one configuration differ in
@@ -44,10 +44,11 @@ SUMMARY_COLUMNS = ["status", "best_val_acc", "best_epoch", "final_val_acc", "bes
 
 
 def parse_override_value(text: str) -> Any:
-    """An override's value as YAML would read it (``0.1`` -> 0.1, ``[30]`` -> [30])."""
+    """An override's value as YAML would read it (``0.1`` -> 0.1, ``[30]`` -> [30]), with the
+    record limits (``runrecord.bounded``): a value nested 100,000 deep stays text."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return parse_yaml(text)
+    except RecordFormatError:
         return text
 
 

@@ -610,3 +610,24 @@ def test_a_client_that_trickles_its_request_is_cut_off_at_the_request_timeout(qu
     finally:
         out, err = stop_server(process)
     assert "Traceback" not in err, err[-2000:]
+
+
+def test_requests_past_max_connections_are_503s_at_once(quick_run):
+    """Two clients that hold their connections (sending nothing) take both places of
+    max_connections=2: a third request is answered 503 at once, and is served once they are cut
+    off at request_timeout."""
+    process, address = start_server(f"run={quick_run}", "max_connections=2", "request_timeout=2")
+    host, port = address.split(":")
+    try:
+        holders = [socket.create_connection((host, int(port)), timeout=10) for _ in range(2)]
+        time.sleep(0.3)
+        started = time.monotonic()
+        status, answer = call(f"http://{address}/api/runs")
+        assert status == 503 and "answering 2 requests already" in answer["error"], answer
+        assert time.monotonic() - started < 1
+        time.sleep(2.5)
+        assert call(f"http://{address}/api/runs")[0] == 200
+        for holder in holders:
+            holder.close()
+    finally:
+        stop_server(process)

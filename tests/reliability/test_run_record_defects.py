@@ -362,6 +362,18 @@ def test_a_damaged_record_on_resume_is_one_line_or_rewritten(tmp_path, trained_r
     assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"} == before
 
 
+def test_override_values_nested_deep_or_of_5000_digits_are_collected_as_text(tmp_path, trained_run):
+    """collect reads each override's value as YAML (0.1 is a number): a value nested 100,000
+    deep was a RecursionError, one of 5,000 digits a ValueError. Now such a value is text."""
+    sweep, _ = attacked_sweep(tmp_path, trained_run, attacks={})
+    (sweep / "good-a" / ".hydra" / "overrides.yaml").write_text("- trainer.note=" + "[" * 100_000 + "\n")
+    (sweep / "good-b" / ".hydra" / "overrides.yaml").write_text("- trainer.note=" + "9" * 5000 + "\n")
+    collected = run_module("sweeps.collect", str(sweep), cwd=tmp_path, timeout=120)
+    assert collected.returncode == 0 and collected.stderr == "", collected.stderr[-3000:]
+    notes = sorted(row["trainer.note"] for row in csv.DictReader(open(sweep / "runs.csv")))
+    assert notes == ["9" * 5000, "[" * 100_000]
+
+
 TRIAL_LOG_ATTACKS = {
     "nested 100,000 deep": '{"format": "nnsweep-trials", "version": 2, "settings": ' + "[" * 100_000 + "]" * 100_000 + "}",
     "a 401-digit objective": json.dumps({
