@@ -266,6 +266,10 @@ class RunDir:
     def config(self) -> DictConfig:
         """The composed config the model was trained with, as recorded: its strings are data, so
         a ``${...}`` in them stays those characters (``escape_interpolations``), never resolved."""
+        return OmegaConf.create(escape_interpolations(self.config_data()))
+
+    def config_data(self) -> dict[str, Any]:
+        """The recorded config as plain data (dicts, lists, strings, numbers), as written."""
         path = self.path / CONFIG
         if not path.is_file():
             raise RunRecordError(f"{self.path} is not a training run directory (no {CONFIG}); "
@@ -273,7 +277,7 @@ class RunDir:
         cfg = _load_yaml(path)
         if not isinstance(cfg, dict):
             raise RunRecordError(f"{path} does not hold a config; restore it or retrain the run")
-        return OmegaConf.create(escape_interpolations(cfg))
+        return cfg
 
     def class_labels(self, classes: int = 10) -> ClassLabels:
         """The names of the run's ``classes`` classes and its word for one image, from its config

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 
 from experiments.cli import warn
 from nets.atomic import atomic_write_text
@@ -56,7 +55,7 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
     """The runs.csv row and the epochs.csv rows of one run."""
     problems: list[str] = []
     try:
-        config = OmegaConf.to_container(run.config(), resolve=False)
+        config = run.config_data()
     except RunRecordError as err:
         config, problems = {}, problems + [str(err)]
     row: dict[str, Any] = {"run": str(run.path.relative_to(sweep_dir))}
