@@ -9,6 +9,7 @@ from matplotlib.lines import Line2D
 
 from reports.style import CMAP_ACCURACY, plt, save
 from runrecord import Status
+from runrecord.bounded import RecordFormatError, parse_yaml
 from sweeps.trials import TrialLog
 
 # A trial a pruner stopped (or has paused) has its objective at fewer epochs than the others.
