@@ -631,3 +631,12 @@ def test_requests_past_max_connections_are_503s_at_once(quick_run):
             holder.close()
     finally:
         stop_server(process)
+
+
+@pytest.mark.parametrize("arg, words", [("request_timeout=0", "request_timeout=0.0: give the seconds"),
+                                        ("request_timeout=nan", "more than 0 and at most 3600"),
+                                        ("max_connections=0", "max_connections=0: give 1..10000"),
+                                        ("max_decodes=-1", "max_decodes=-1: give 1..10000")])
+def test_limits_that_cannot_work_are_one_line(tmp_path, arg, words):
+    result = run_module("experiments.serve", f"run={tmp_path}", arg, "port=0", timeout=60)
+    assert result.returncode == 2 and words in result.stderr and result.stderr.count("\n") == 1, result.stderr
