@@ -417,3 +417,16 @@ def test_serve_compare_leaves_out_each_damaged_run_with_one_warning(tmp_path, tr
         lines = [line for line in err.splitlines() if str(path.parent if "hydra" not in str(path) else path.parents[1]) in line]
         assert len(lines) == (0 if case == "inf in metrics" else 1), (case, err[-3000:])
     assert sorted(r["path"].rsplit("/", 1)[1] for r in runs[1:]) == ["attacked-4", "good-a", "good-b"]
+
+
+@pytest.mark.parametrize("case", list(TRIAL_LOG_ATTACKS))
+def test_resuming_a_search_whose_trial_log_is_damaged_is_one_line_and_trains_nothing(tmp_path, case):
+    """The rerun of a search reads its trial log to replay it: a RecursionError or OverflowError
+    before, one line and exit 2 now, the log left as it is."""
+    sweep = tmp_path / "s"
+    sweep.mkdir()
+    (sweep / "trials.json").write_text(TRIAL_LOG_ATTACKS[case])
+    line = one_line_error(run_module("experiments.train", "-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 0.5)",
+                                     *TINY, "trainer.epochs=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=120))
+    assert "trials.json is damaged" in line and ("deeper than" in line or "401 digits" in line), line
+    assert not list(tmp_path.glob("**/model.npz")) and (sweep / "trials.json").read_text() == TRIAL_LOG_ATTACKS[case]
