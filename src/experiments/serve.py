@@ -5,13 +5,19 @@ Serves the pages and JSON API of ``experiments.webapp`` on this machine only (12
 ``host=`` names another address. ``compare=`` adds runs the pages can switch to or compare with:
 run directories, or sweep directories (and folders of sweeps, e.g. ``results``) whose ``best``
 finished runs each are offered. ``test=<IDX dir>`` shows another test set in the viewer, e.g. the
-official MNIST test set for a model trained on the embedded digits.
+official MNIST test set for a model trained on the embedded digits. ``request_timeout=`` (30 s)
+is a client's time to send its whole request, ``max_connections=`` (32) the requests served at
+once, ``max_decodes=`` (2) the images decoded at once (see the README's draw page section).
 """
 from __future__ import annotations
 
 import errno
+import io
+import json
 import signal
 import socket
+import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,24 +26,93 @@ from typing import Any, List, Optional
 import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig
-from werkzeug.serving import WSGIRequestHandler
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from experiments.build import ConfigError
 from experiments.cli import exits_on_bad_input, program_name, run_command, warn
 from experiments.evaluate import QUIET_LOGGING, load_run_test_set, quiet_hydra
 from experiments.predict import Classifier
-from experiments.webapp import ServedRun, create_app, quiet_request_log
+from experiments.webapp import MAX_DECODES, ServedRun, create_app, quiet_request_log
 from nets.errors import NnsweepError
 from runrecord import RunDir, RunRecordError, Status, find_runs, override_key
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-class PatientHandler(WSGIRequestHandler):
-    """Werkzeug's request handler, with a limit on how long a client may take to send its
-    request: without one, every half-sent request holds a thread for good."""
+REQUEST_SECONDS = 30.0  # a client's time to send its whole request (headers and body)
+MAX_CONNECTIONS = 32  # requests served at once; each may hold a body of up to 1 MB
 
-    timeout = 30
+
+class DeadlineReader(io.RawIOBase):
+    """A socket's input with one deadline for everything read from it: each ``recv`` may wait
+    only for the time left. (A socket timeout alone is per ``recv``: a client sending one byte
+    every 29 s keeps a connection, and its thread, for good.)"""
+
+    def __init__(self, connection: socket.socket, seconds: float) -> None:
+        self.connection, self.seconds = connection, seconds
+        self.deadline = time.monotonic() + seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 (a writable buffer)
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the request was not sent whole within {self.seconds:g} s")
+        self.connection.settimeout(left)
+        return self.connection.recv_into(buffer)
+
+
+class PatientHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, with ``request_seconds`` for the client to send its request,
+    headers and body (werkzeug answers one request per connection, so the clock starts when
+    the connection is taken). A client out of time is cut off: its thread is free again."""
+
+    request_seconds = REQUEST_SECONDS
+    timeout = REQUEST_SECONDS  # for writes: a client that does not read its answer
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = io.BufferedReader(DeadlineReader(self.connection, self.request_seconds))
+
+    def make_environ(self):  # noqa: ANN201 (werkzeug's WSGI environ)
+        environ = super().make_environ()
+        environ["nnsweep.request_seconds"] = self.request_seconds  # named by the app's 408
+        return environ
+
+
+class BoundedServer(ThreadedWSGIServer):
+    """Werkzeug's threaded server serving at most ``max_connections`` requests at once; one
+    more is answered 503 at once, without a thread (each thread may hold a 1 MB body)."""
+
+    def __init__(self, *args: Any, max_connections: int = MAX_CONNECTIONS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_connections = max_connections
+        self.slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request, client_address) -> None:  # noqa: ANN001 (socketserver's)
+        if not self.slots.acquire(blocking=False):
+            body = json.dumps({"error": f"the server is answering {self.max_connections} requests already; "
+                                        "try again in a moment"}).encode()
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                b"Retry-After: 1\r\nConnection: close\r\nContent-Length: "
+                                + str(len(body)).encode() + b"\r\n\r\n" + body)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 @dataclass
@@ -49,10 +124,14 @@ class ServeConfig:
     test: Optional[str] = None  # an IDX test set directory for the viewer instead of each run's test split
     host: str = "127.0.0.1"  # another address serves the page to other machines (no login!)
     port: int = 8787  # 0: any free port
+    request_timeout: float = REQUEST_SECONDS  # seconds a client has to send its whole request
+    max_connections: int = MAX_CONNECTIONS  # requests served at once (more: 503)
+    max_decodes: int = MAX_DECODES  # images decoded at once (about 90 MB each at the pixel limit)
     hydra: Any = field(default_factory=lambda: quiet_hydra(
         program_name("experiments.serve"),
         program_name("experiments.serve") + " run=<run dir> [compare=[<run or sweep dir>,...]] [best=3]\n"
-        "    [test=<IDX test dir>] [port=8787] [host=127.0.0.1]\n"
+        "    [test=<IDX test dir>] [port=8787] [host=127.0.0.1] [request_timeout=30] [max_connections=32]\n"
+        "    [max_decodes=2]\n"
         "Serves a page to draw a digit and see the run's answer (/draw), the run's test images with its\n"
         "answers (/viewtest), and their JSON API (/api/...), on this machine until Ctrl-C.\n"))
 
@@ -93,26 +172,30 @@ def offered_runs(paths: list[str], best: int) -> list[tuple[RunDir, str]]:
         if not sweeps:
             warn(f"compare: {path} holds no runs; nothing of it is offered")
         for sweep, runs in sorted(sweeps.items()):
-            scored = []
+            readable = {}  # run -> (its summary, its overrides); a damaged record leaves its run out
             for run in runs:
-                summary = run.summary_if_readable()
-                if summary and summary.status == Status.OK and summary.best_val_acc is not None and run.model_path.is_file():
-                    scored.append((summary.best_val_acc, run))
+                try:
+                    readable[run] = (run.read_summary(), run.defining_overrides())
+                except RunRecordError as err:
+                    warn(f"compare: {run.path} is left out: {err}")
+            scored = [(summary.best_val_acc, run) for run, (summary, _) in readable.items()
+                      if summary and summary.status == Status.OK and summary.best_val_acc is not None
+                      and run.model_path.is_file()]
             scored.sort(key=lambda pair: -pair[0])
-            differing = _differing_overrides(runs)
+            differing = _differing_overrides([overrides for _, overrides in readable.values()])
             for acc, run in scored[:best]:
-                settings = ",".join(o for o in run.defining_overrides() if override_key(o) in differing)
+                settings = ",".join(o for o in readable[run][1] if override_key(o) in differing)
                 offered.append((run, f"{sweep.name}: {settings or run.path.name}"))
     return offered
 
 
-def _differing_overrides(runs: list[RunDir]) -> set[str]:
-    """The override keys whose values differ between the runs of one sweep."""
+def _differing_overrides(overrides_of_runs: list[list[str]]) -> set[str]:
+    """The override keys whose values differ between the runs of one sweep (their overrides)."""
     values: dict[str, set[str]] = defaultdict(set)
-    for run in runs:
-        for override in run.defining_overrides():
+    for overrides in overrides_of_runs:
+        for override in overrides:
             values[override_key(override)].add(override.partition("=")[2])
-    return {key for key, seen in values.items() if len(seen) > 1 or len(runs) == 1}
+    return {key for key, seen in values.items() if len(seen) > 1 or len(overrides_of_runs) == 1}
 
 
 def load_runs(run: str, compare: list[str], best: int) -> list[ServedRun]:
@@ -133,10 +216,11 @@ def _stop(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = None) -> None:
-    """Serve the pages until Ctrl-C (or SIGTERM)."""
-    from werkzeug.serving import make_server
-
+def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = None,
+          request_timeout: float = REQUEST_SECONDS, max_connections: int = MAX_CONNECTIONS,
+          max_decodes: int = MAX_DECODES) -> None:
+    """Serve the pages until Ctrl-C (or SIGTERM): ``max_connections`` requests at once, each
+    sent whole within ``request_timeout`` s, ``max_decodes`` images decoded at once."""
     if not 0 <= port <= 65535:
         raise ConfigError(f"port={port} is not a port; give 1..65535, or port=0 for any free one")
     if not host.strip() or host != host.strip():
@@ -155,9 +239,10 @@ def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = No
         warn(f"serving on {host}{' (every address of this machine)' if host in ('0.0.0.0', '::') else ''}: "
              "anyone who can reach it there can use the page and its API (there is no login); the default "
              "host=127.0.0.1 serves this machine only")
-    app = create_app(runs, test_dir, local_names=LOCAL_HOSTS if local else None)
+    app = create_app(runs, test_dir, local_names=LOCAL_HOSTS if local else None, max_decodes=max_decodes)
+    handler = type("PatientHandler", (PatientHandler,), {"request_seconds": request_timeout, "timeout": request_timeout})
     with listening:
-        server = make_server(host, port, app, threaded=True, fd=listening.fileno(), request_handler=PatientHandler)
+        server = BoundedServer(host, port, app, handler=handler, fd=listening.fileno(), max_connections=max_connections)
         shown = f"[{host}]" if ":" in host else host
         address = f"http://{shown}:{server.socket.getsockname()[1]}"
         restore = quiet_request_log()
@@ -187,10 +272,17 @@ def hydra_main(cfg: DictConfig) -> None:
         raise ConfigError(f"best={cfg.best}: give how many runs of each sweep to offer, 1 or more")
     if cfg.test is not None and (not str(cfg.test).strip() or not Path(cfg.test).is_dir()):
         raise ConfigError(f"test={cfg.test!r} is not a directory; give a directory of IDX test files (t10k-*)")
+    request_timeout = float(cfg.request_timeout)
+    if not 0 < request_timeout <= 3600:
+        raise ConfigError(f"request_timeout={cfg.request_timeout}: give the seconds a client has to send its request, "
+                          "more than 0 and at most 3600 (default 30)")
+    for key, default in (("max_connections", MAX_CONNECTIONS), ("max_decodes", MAX_DECODES)):
+        if not 1 <= cfg[key] <= 10_000:
+            raise ConfigError(f"{key}={cfg[key]}: give 1..10000 (default {default})")
     runs = load_runs(str(cfg.run), compare, int(cfg.best))
     if cfg.test is not None:  # read once now: a directory without the test files is one line here, not a 500 later
         load_run_test_set(runs[0].classifier.run, cfg.test)
-    serve(runs, str(cfg.host), int(cfg.port), cfg.test)
+    serve(runs, str(cfg.host), int(cfg.port), cfg.test, request_timeout, int(cfg.max_connections), int(cfg.max_decodes))
 
 
 def main() -> None:

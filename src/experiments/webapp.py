@@ -12,15 +12,19 @@ starts it). A Flask application over a list of trained runs (``experiments.predi
     GET  /api/test/<index>?run=0          one test image with all the run's outputs for it
 
 Bad input (no image, an unreadable or blank one, a body over 1 MB, a wrong number of values, an
-unknown run or page) is a 400 with ``{"error": "<one line>"}``; the server goes on serving.
+unknown run or page, a number that is not plain digits or has too many) is a 400 with
+``{"error": "<one line>"}``; the server goes on serving. Images are decoded by a ``Decoder`` of
+``max_decodes`` threads with a bounded queue: a full one is a 503 (``Busy``), so many large
+uploads at once cost bounded memory.
 """
 from __future__ import annotations
 
 import base64
 import io
-import json
 import math
+import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,7 +33,7 @@ from typing import Any, Callable
 import numpy as np
 from flask import Flask, jsonify, redirect, request
 from PIL import Image
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge, RequestTimeout
 
 from experiments.evaluate import load_run_test_set
 from experiments.predict import Classifier
@@ -37,6 +41,7 @@ from nets.data.datasets import unscale_inputs
 from nets.data.digit_image import BLANK_LEVEL, FIELD, decode_grey
 from nets.data.readers import DataFormatError
 from nets.errors import NnsweepError
+from runrecord.bounded import parse_json
 
 WEB = Path(__file__).resolve().parent / "web"
 MAX_BODY = 1_000_000  # bytes: a 280x280 drawing as PNG is 5-20 KB
@@ -45,6 +50,9 @@ MAX_BODY = 1_000_000  # bytes: a 280x280 drawing as PNG is 5-20 KB
 MAX_UPLOAD_PIXELS = 4_000_000
 # What Pillow may open from the network: the common image formats, never PostScript (Ghostscript).
 UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
+# Decoding an image at that limit takes about 90 MB (grey levels, ink, crops as float64) for a
+# fraction of a second: MAX_DECODES run at once, in the decoder's own threads (``Decoder``).
+MAX_DECODES = 2
 MIN_EXTENT = 0.15  # of the drawing's larger side: a click (a 20-px dot on the 280-px pad) is no digit
 SEND_AS = ("send the image itself as the body with Content-Type: image/png (curl --data-binary @digit.png "
            "-H 'Content-Type: image/png'), or JSON {\"pixels\": [784 values]} with Content-Type: application/json")
@@ -55,6 +63,10 @@ SHOWS = ("all", "mistakes")
 
 class ApiError(NnsweepError):
     """A request the API cannot answer; its message is the 400's one line."""
+
+
+class Busy(NnsweepError):
+    """The server cannot take the request now (the decoder's queue is full): a 503, try again."""
 
 
 @dataclass
@@ -100,18 +112,26 @@ def png_data_url(pixels: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _whole_number(text: str) -> int | None:
-    """``text`` as an int if it is written in ASCII digits (``int`` also takes " 3", "1_0", "３")."""
-    return int(text) if text.isascii() and text.lstrip("-").isdigit() else None
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() also takes " 3", "1_0", "３", "--1" fails
+MAX_DIGITS = 18  # every index and count here is far smaller; int() refuses over 4,300 digits
+
+
+def _whole_number(text: str, label: str, advice: str) -> int:
+    """``text`` as an int, or ``ApiError`` "<label><text> is not a whole number; <advice>": only
+    an optional minus and ASCII digits, and never more digits than any index or count here has."""
+    shown = repr(text) if len(text) <= 30 else f"{text[:20]!r}... ({len(text)} characters)"
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise ApiError(f"{label}{shown} is not a whole number; {advice}")
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ApiError(f"{label}{shown} is out of range; {advice}")
+    return int(text)
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     text = request.args.get(name)
     if text is None or text == "":
         return default
-    value = _whole_number(text)
-    if value is None:
-        raise ApiError(f"{name}={text!r} is not a whole number; give {name}={low}..{high}")
+    value = _whole_number(text, f"{name}=", f"give {name}={low}..{high}")
     if not low <= value <= high:
         raise ApiError(f"{name}={value} is out of range; give {name}={low}..{high}")
     return value
@@ -128,7 +148,20 @@ def _body() -> bytes:
     """The request body, refused over ``MAX_BODY`` whether or not it said its length (chunked)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise RequestEntityTooLarge()
-    body = request.stream.read(MAX_BODY + 1)
+    try:
+        body = request.stream.read(MAX_BODY + 1)
+    except (OSError, ClientDisconnected) as err:
+        # werkzeug raises ClientDisconnected from the reader's error for a body with a length
+        cause = err.__context__ if isinstance(err, ClientDisconnected) else err
+        if isinstance(cause, TimeoutError):
+            seconds = request.environ.get("nnsweep.request_seconds")  # experiments.serve's request_timeout
+            raise RequestTimeout(f"the request was not sent whole within {seconds:g} s; send the body at once "
+                                 "(a drawing is a few KB)" if seconds else None) from None
+        if isinstance(err, ClientDisconnected) or isinstance(cause, ConnectionError):
+            raise ClientDisconnected() from None
+        # werkzeug's reader of a chunked body: a chunk size that is not hexadecimal
+        raise ApiError(f"the body could not be read ({err}); with Transfer-Encoding: chunked, each chunk "
+                       "starts with its size in hexadecimal and a CRLF, and a 0 chunk ends the body") from None
     if len(body) > MAX_BODY:
         raise RequestEntityTooLarge()
     if not body:
@@ -138,10 +171,10 @@ def _body() -> bytes:
 
 def _pixels(body: bytes) -> np.ndarray:
     """JSON ``{"pixels": [...]}`` (or the bare list): 784 numbers in 0..1, flat or 28 rows of 28."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise ApiError("the body is not valid JSON; send {\"pixels\": [784 values in 0..1]}") from None
+    try:  # bounded: no deep nesting, no 5,000-digit numbers (runrecord.bounded)
+        data = parse_json(body.decode("utf-8"))
+    except ValueError as err:  # a UnicodeDecodeError too
+        raise ApiError(f"the body is not valid JSON ({err}); send {{\"pixels\": [784 values in 0..1]}}") from None
     pixels = data.get("pixels") if isinstance(data, dict) else data
     if isinstance(pixels, list) and len(pixels) == FIELD and all(isinstance(row, list) for row in pixels):
         pixels = [value for row in pixels for value in row]  # 28 rows of 28
@@ -160,7 +193,7 @@ def _pixels(body: bytes) -> np.ndarray:
     return ink.astype(np.float32)
 
 
-def _ink_from_request(classifier: Classifier) -> np.ndarray:
+def _ink_from_request(classifier: Classifier, decoder: "Decoder") -> np.ndarray:
     """The ``(784,)`` ink the network sees, from the request: an image to prepare the MNIST way,
     or JSON pixels taken as they are. Other content types are refused (a web page elsewhere can
     only send those to this server without asking first)."""
@@ -168,15 +201,48 @@ def _ink_from_request(classifier: Classifier) -> np.ndarray:
         return _pixels(_body())
     if not request.mimetype.startswith("image/"):
         raise ApiError(f"a body of Content-Type {request.mimetype or 'none'} is not taken; {SEND_AS}")
+    return decoder.prepare(_body(), classifier)  # the body is read first: a slow client holds no decoder
+
+
+def _prepared(body: bytes, classifier: Classifier) -> np.ndarray:
     try:
-        grey = decode_grey(io.BytesIO(_body()), "the posted image", MAX_UPLOAD_PIXELS, UPLOAD_FORMATS)
+        grey = decode_grey(io.BytesIO(body), "the posted image", MAX_UPLOAD_PIXELS, UPLOAD_FORMATS)
         return classifier.prepare(grey, "the drawing", MIN_EXTENT)
     except DataFormatError as err:
         raise ApiError(str(err)) from None
 
 
+class Decoder:
+    """Decodes posted images in ``count`` threads of its own, with at most ``QUEUED`` per
+    thread waiting; a request that finds the queue full is a 503 (``Busy``).
+
+    Why threads of its own, not only a semaphore around the decoding in the request threads: a
+    freed array of up to 32 MB stays in the memory pool (glibc's arena) of the thread that
+    allocated it, and each request thread may get its own arena. With a semaphore of 2, 24
+    uploads at once still peaked at 0.9 GB and kept 0.7 GB; each decoding in its own request
+    thread, 2.4 GB. The decoder's threads reuse their own arenas: the peak was 0.24 GB above
+    the idle server's, whatever the number of uploads (``tests/experiments/test_serve.py``)."""
+
+    QUEUED = 4
+
+    def __init__(self, count: int = MAX_DECODES) -> None:
+        self.count = count
+        self.pool = ThreadPoolExecutor(count, thread_name_prefix="decode")
+        self.places = threading.BoundedSemaphore(count * (1 + self.QUEUED))
+
+    def prepare(self, body: bytes, classifier: Classifier) -> np.ndarray:
+        """The ``(784,)`` ink of the image in ``body`` (``Classifier.prepare``), or ``Busy``."""
+        if not self.places.acquire(blocking=False):
+            raise Busy(f"the server is decoding other images ({self.count} at once, {self.count * self.QUEUED} "
+                       "waiting); try again in a moment")
+        try:
+            return self.pool.submit(_prepared, body, classifier).result()
+        finally:
+            self.places.release()
+
+
 def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
-               local_names: tuple[str, ...] | None = None) -> Flask:
+               local_names: tuple[str, ...] | None = None, max_decodes: int = MAX_DECODES) -> Flask:
     """The application serving ``runs`` (the first is the one the pages open with); viewtest
     shows each run's own test split, or the IDX test set in ``test_dir``.
 
@@ -186,6 +252,7 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
     app.json.sort_keys = False
     tests: dict[int, TestAnswers] = {}
     tests_lock = threading.Lock()
+    decoder = Decoder(max_decodes)
 
     def served(default: int = 0) -> tuple[int, ServedRun]:
         run_id = _int_arg("run", default, 0, len(runs) - 1)
@@ -212,6 +279,10 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
     @app.errorhandler(ApiError)
     def bad_request(err: ApiError):
         return jsonify(error=" ".join(str(err).split())), 400
+
+    @app.errorhandler(Busy)
+    def busy(err: Busy):
+        return jsonify(error=str(err)), 503, {"Retry-After": "1"}
 
     @app.errorhandler(NnsweepError)
     def server_side(err: NnsweepError):  # e.g. the run's test set cannot be read: not the request's fault
@@ -252,7 +323,7 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
         run_id, run = served()
         classifier = run.classifier
         top = _int_arg("top", min(3, classifier.classes), 1, classifier.classes)
-        ink = _ink_from_request(classifier)
+        ink = _ink_from_request(classifier, decoder)
         row = classifier.outputs(ink[None, :])[0]
         return jsonify(run=run_id, kind=classifier.kind,
                        top=[{"class": k, "label": classifier.labels[k], "value": v} for k, v in classifier.best(row, top)],
@@ -282,9 +353,7 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
     def api_test_image(index: str):
         run_id, run = served()
         answers = test_answers(run_id)
-        number = _whole_number(index)
-        if number is None:
-            raise ApiError(f"test image {index!r} is not a whole number; give /api/test/0 .. /api/test/{len(answers.labels) - 1}")
+        number = _whole_number(index, "test image ", f"give /api/test/0 .. /api/test/{len(answers.labels) - 1}")
         if not 0 <= number < len(answers.labels):
             raise ApiError(f"test image {number} does not exist; there are {len(answers.labels)} (0..{len(answers.labels) - 1})")
         return jsonify(run=run_id, kind=run.classifier.kind, **_test_item(answers, number),

@@ -16,7 +16,8 @@ import shutil
 import time
 from pathlib import Path
 
-from nets.atomic import atomic_write
+from experiments.cli import warn
+from nets.atomic import WriteError, atomic_write
 from reports.animations import animate_heatmap, animate_learning_curves
 from reports.cache import FigureCache, Section
 from reports.curves import render_accuracy_vs_lr, render_learning_curves
@@ -109,7 +110,12 @@ def build_report(sweep_dir: str | Path, live: bool = False, shared_y: bool = Fal
     def section(name: str, files: list[str], inputs: tuple, draw) -> None:
         def draw_it():  # what the page says about the figures: JSON, kept with them
             figures, notes = [], []
-            draw(figures, notes)
+            try:
+                draw(figures, notes)
+            except WriteError:
+                raise  # a full disk: no page can be written either
+            except Exception as err:  # noqa: BLE001 (one figure that cannot be drawn must not cost the page)
+                return [], notes + [figure_failed(name, err)]
             return [vars(f) for f in figures], notes
         parts.append(len(sections))
         sections.append(Section(name, files, inputs, draw_it))
@@ -169,6 +175,13 @@ def build_report(sweep_dir: str | Path, live: bool = False, shared_y: bool = Fal
     log.info("report with %d figures (%d sections drawn) in %.1f s: %s", len(figures), len(cache.drawn),
              time.time() - started, index)
     return index
+
+
+def figure_failed(name: str, err: Exception) -> str:
+    """The page's note for a section whose drawing raised, also printed as a warning line."""
+    reason = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+    warn(f"report: {name} could not be drawn ({reason}); the rest of the page is written")
+    return f"The {name.replace('_', ' ')} figure could not be drawn ({reason})."
 
 
 def heatmaps(grids, out: Path, figures: list[Figure]) -> None:
@@ -246,8 +259,20 @@ def portrait_sections(runs, sweep_dir: Path, out: Path) -> dict[str, Section]:
         name = f"portraits/{hashlib.sha1(str(run_name).encode()).hexdigest()[:12]}.png"  # a file name, whatever the run's
         inputs = (run_name, run.model_path, run.path / MEAN_INPUT, run.path / ".hydra" / "config.yaml")
         sections[run_name] = Section(f"portrait {run_name}", [name], inputs,
-                                     lambda run=run, name=name: name if render_run_portraits(run, out / name) else None)
+                                     lambda run=run, name=name: portrait_strip(run, out, name))
     return sections
+
+
+def portrait_strip(run: RunDir, out: Path, name: str) -> str | None:
+    """Draw ``run``'s portrait strip as ``out/name``: its name, or None if there is none (its
+    model does not load, or the drawing raised: a warning, and the row goes without it)."""
+    try:
+        return name if render_run_portraits(run, out / name) else None
+    except WriteError:
+        raise
+    except Exception as err:  # noqa: BLE001 (one strip that cannot be drawn must not cost the page)
+        figure_failed(f"the portraits of {run.path.name}", err)
+        return None
 
 
 def copy_figure(source: Path, target: Path, caption: str) -> Figure:

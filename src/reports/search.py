@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import yaml
 from matplotlib import cm, colors
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from reports.style import CMAP_ACCURACY, plt, save
 from runrecord import Status
+from runrecord.bounded import RecordFormatError, parse_yaml
 from sweeps.trials import TrialLog
 
 # A trial a pruner stopped (or has paused) has its objective at fewer epochs than the others.
@@ -59,8 +59,8 @@ def category_order(text: str) -> tuple:
     """How a category sorts: numbers and lists of numbers (``[10]`` < ``[30]`` < ``[100]``, not
     as text) by value, before any other text, which sorts as text."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = parse_yaml(text)  # with the record limits: a value is data
+    except RecordFormatError:
         value = text
     items = value if isinstance(value, list) else [value]
     if items and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):

@@ -11,9 +11,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+# Text is drawn as written: class names, run names and override values are data, and "$x^$" in
+# one of them is not mathtext to parse (invalid mathtext raises when the figure is saved). No
+# figure of a report uses mathtext or LaTeX.
 plt.rcParams.update({
     "figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
     "legend.fontsize": 9, "axes.grid": False, "figure.constrained_layout.use": True,
+    "text.parse_math": False, "text.usetex": False,
 })
 
 CMAP_ACCURACY = "viridis"

@@ -45,6 +45,7 @@ from nets.errors import NnsweepError
 from nets.evaluation import chance_bar
 from nets.status import Status
 from nets.train import EpochRecord
+from runrecord.bounded import RecordFormatError, escape_interpolations, parse_json, parse_yaml, read_record_text
 from runrecord.lock import exclusive_lock, is_locked
 
 CONFIG_DIR = ".hydra"
@@ -53,6 +54,7 @@ METRICS, SUMMARY, MODEL = "metrics.csv", "summary.json", "model.npz"
 EVALUATION, TEST_ERRORS, MEAN_INPUT = "evaluation.json", "test_errors.npz", "mean_input.npy"
 METRIC_COLUMNS = [f.name for f in fields(EpochRecord)]
 OWN_TEST_SET = "own"  # the run's own test split, in the names of other evaluations
+MAX_YAML_BYTES = 1_000_000  # a recorded config is a few KB
 
 # Overrides that change how a run is driven, not what it computes: they do not identify a run.
 # conf/config.yaml leaves them out of run directory names (experiments.config registers them as
@@ -173,7 +175,7 @@ class Summary:
     @classmethod
     def from_json(cls, text: str, source: Path) -> "Summary":
         try:
-            data = json.loads(text)
+            data = parse_json(text)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             types = {f.name: f.type for f in fields(cls)}
@@ -267,9 +269,11 @@ class RunDir:
     def read_summary(self) -> Summary | None:
         """The run's summary, or None before its first one was written."""
         try:
-            text = (self.path / SUMMARY).read_text(encoding="utf-8")
+            text = read_record_text(self.path / SUMMARY)
         except FileNotFoundError:
             return None
+        except RecordFormatError as err:
+            raise RunRecordError(f"{self.path / SUMMARY} is unreadable ({err}); rerun the sweep or run to rewrite it") from None
         except (OSError, UnicodeDecodeError) as err:
             raise RunRecordError(f"cannot read {self.path / SUMMARY}: {err}") from None
         return Summary.from_json(text, self.path / SUMMARY)
@@ -294,7 +298,12 @@ class RunDir:
 
     # ----- config ------------------------------------------------------------------------
     def config(self) -> DictConfig:
-        """The composed config the model was trained with."""
+        """The composed config the model was trained with, as recorded: its strings are data, so
+        a ``${...}`` in them stays those characters (``escape_interpolations``), never resolved."""
+        return OmegaConf.create(escape_interpolations(self.config_data()))
+
+    def config_data(self) -> dict[str, Any]:
+        """The recorded config as plain data (dicts, lists, strings, numbers), as written."""
         path = self.path / CONFIG
         if not path.is_file():
             raise RunRecordError(f"{self.path} is not a training run directory (no {CONFIG}); "
@@ -302,7 +311,7 @@ class RunDir:
         cfg = _load_yaml(path)
         if not isinstance(cfg, dict):
             raise RunRecordError(f"{path} does not hold a config; restore it or retrain the run")
-        return OmegaConf.create(cfg)
+        return cfg
 
     def class_labels(self, classes: int = 10) -> ClassLabels:
         """The names of the run's ``classes`` classes and its word for one image, from its config
@@ -392,7 +401,7 @@ class RunDir:
                     epoch = int(row[0])
                     if epoch != i:
                         raise ValueError(f"row {i} is epoch {row[0]}")
-                    records.append(EpochRecord(epoch, *(float(v) for v in row[1:])))
+                    records.append(_checked_epoch(EpochRecord(epoch, *(float(v) for v in row[1:])), i))
         except (OSError, UnicodeDecodeError, ValueError, csv.Error) as err:
             raise RunRecordError(f"{path} is damaged ({err}); delete the run directory to retrain it") from None
         return records
@@ -452,7 +461,7 @@ class RunDir:
         if not path.is_file():
             return None
         try:
-            value = json.loads(path.read_text(encoding="utf-8"))
+            value = parse_json(read_record_text(path), allow_nan=True)  # json.dumps writes a NaN loss as NaN
         except (OSError, UnicodeDecodeError, ValueError) as err:
             raise RunRecordError(f"{path} is unreadable ({err}); evaluate the run again") from None
         confusion = value.get("confusion") if isinstance(value, dict) else None
@@ -534,9 +543,10 @@ def find_runs(sweep_dir: str | os.PathLike) -> list[RunDir]:
 
 
 def _load_yaml(path: Path) -> Any:
+    """A YAML record as plain data, read with limits (``runrecord.bounded``)."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        return parse_yaml(read_record_text(path, MAX_YAML_BYTES))
+    except (OSError, UnicodeDecodeError, RecordFormatError) as err:
         reason = " ".join(str(err).split())[:200]
         raise RunRecordError(f"{path} is unreadable ({reason}); restore it or retrain the run") from None
 
@@ -548,6 +558,27 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
             flat.update(_flatten(v, f"{prefix}{k}."))
         return flat
     return {prefix[:-1]: value}
+
+
+# What an epoch's row may hold besides finite numbers (``nets.train.fit``): a diverged epoch
+# records its loss as it was (NaN or +inf) and no validation (NaN); an epoch without a
+# validation split has NaN there too. The rate, training accuracy and time are always finite.
+NON_FINITE_ALLOWED = {"train_loss": "nan or inf", "val_loss": "nan or inf", "val_acc": "nan"}
+FRACTIONS = ("train_acc", "val_acc")
+
+
+def _checked_epoch(record: EpochRecord, row: int) -> EpochRecord:
+    """``record`` if its numbers are ones training writes, else ``ValueError`` naming the value."""
+    for name, value in asdict(record).items():
+        if name == "epoch":
+            continue
+        allowed = NON_FINITE_ALLOWED.get(name, "")
+        if math.isnan(value) or math.isinf(value):
+            if ("nan" if math.isnan(value) else "inf" if value > 0 else "-inf") not in allowed.split(" or "):
+                raise ValueError(f"row {row}: {name} is {value}, which training never writes there")
+        elif name in FRACTIONS and not 0.0 <= value <= 1.0:
+            raise ValueError(f"row {row}: {name} is {value}, not a fraction in 0..1")
+    return record
 
 
 def _metrics_row(record: EpochRecord) -> str:

@@ -29,12 +29,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
-from omegaconf import OmegaConf
 
 from experiments.cli import warn
 from nets.atomic import atomic_write_text
 from runrecord import RunDir, RunRecordError, find_runs, override_key
+from runrecord.bounded import RecordFormatError, parse_yaml
 from sweeps.comparison import ACCURACY, Candidate, compare, mean_interval
 
 RUNS, EPOCHS, CONFIGS = "runs.csv", "epochs.csv", "configs.csv"
@@ -47,10 +46,11 @@ SUMMARY_COLUMNS = ["status", "at_chance", "best_val_acc", "best_epoch", "final_v
 
 
 def parse_override_value(text: str) -> Any:
-    """An override's value as YAML would read it (``0.1`` -> 0.1, ``[30]`` -> [30])."""
+    """An override's value as YAML would read it (``0.1`` -> 0.1, ``[30]`` -> [30]), with the
+    record limits (``runrecord.bounded``): a value nested 100,000 deep stays text."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return parse_yaml(text)
+    except RecordFormatError:
         return text
 
 
@@ -58,7 +58,7 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
     """The runs.csv row and the epochs.csv rows of one run."""
     problems: list[str] = []
     try:
-        config = OmegaConf.to_container(run.config(), resolve=False)
+        config = run.config_data()
     except RunRecordError as err:
         config, problems = {}, problems + [str(err)]
     row: dict[str, Any] = {"run": str(run.path.relative_to(sweep_dir))}

@@ -33,6 +33,7 @@ from nets.atomic import atomic_write_text
 from nets.errors import NnsweepError
 from nets.status import Status
 from runrecord import RunDir, RunRecordError
+from runrecord.bounded import parse_json, read_record_text
 
 TRIALS = "trials.json"
 FORMAT, VERSION = "nnsweep-trials", 2
@@ -75,16 +76,14 @@ class TrialLog:
 def load(sweep_dir: str | Path) -> TrialLog | None:
     """The sweep's trial log, or None if it has none (not a search, or nothing recorded yet)."""
     path = Path(sweep_dir) / TRIALS
-    try:
-        text = path.read_text(encoding="utf-8")
+    damaged = f"{path} is damaged"
+    advice = "move it away to start the search afresh (finished runs are reused)"
+    try:  # with limits (depth, digits, size): a record is data (runrecord.bounded)
+        data = parse_json(read_record_text(path))
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as err:
         raise TrialLogError(f"cannot read {path}: {err}") from None
-    damaged = f"{path} is damaged"
-    advice = "move it away to start the search afresh (finished runs are reused)"
-    try:
-        data = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as err:
         raise TrialLogError(f"{damaged} ({err}); {advice}") from None
     if not isinstance(data, dict) or data.get("format") not in (FORMAT, V1_FORMAT):
@@ -302,7 +301,3 @@ def save(sweep_dir: str | Path, log: TrialLog) -> None:
     except ValueError as err:
         raise TrialLogError(f"refusing to write a non-finite value to {Path(sweep_dir) / TRIALS} ({err})") from None
     atomic_write_text(Path(sweep_dir) / TRIALS, text)
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")

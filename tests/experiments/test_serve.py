@@ -456,3 +456,187 @@ def test_clearing_the_pad_while_an_answer_is_on_its_way_keeps_it_clear(server, b
     time.sleep(2.5)  # the answer to the stroke arrives meanwhile, and must be dropped
     assert page_state(browser, "state") == "empty" and browser.find_elements("css selector", ".answer") == []
     assert preview_pixels(browser).max() == 0
+
+
+# ----- malformed numbers, chunk sizes and records (through Flask's test client where it can) ----
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> Path:
+    """A small MLP trained for one epoch: enough for the API's answers to requests it refuses."""
+    run = tmp_path_factory.mktemp("quick") / "run"
+    result = run_module("experiments.train", "net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.epochs=1",
+                        "trainer.progress=false", f"hydra.run.dir={run}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run
+
+
+@pytest.fixture(scope="module")
+def client(quick_run):
+    from experiments.webapp import ServedRun, create_app
+
+    return create_app([ServedRun(Classifier(quick_run), "quick")]).test_client()
+
+
+PIXELS = json.dumps({"pixels": [0.0] * 783 + [1.0]})
+MALFORMED_NUMBERS = {
+    "run=--1": ("/api/predict?run=--1", PIXELS, "run='--1' is not a whole number; give run=0..0"),
+    "top=--5": ("/api/predict?top=--5", PIXELS, "top='--5' is not a whole number; give top=1..10"),
+    "/api/test/--3": ("/api/test/--3", None, "test image '--3' is not a whole number; give /api/test/0 .. /api/test/"),
+    "a 4,301-digit run": ("/api/predict?run=" + "1" * 4301, PIXELS, "(4301 characters) is out of range; give run=0..0"),
+    "a 5,000-digit page": ("/api/test?page=" + "9" * 5000, None, "(5000 characters) is out of range; give page=1.."),
+    "a 5,000-digit test image": ("/api/test/" + "7" * 5000, None, "is out of range; give /api/test/0 .. /api/test/"),
+    "a pixel above 1e308": ("/api/predict", json.dumps({"pixels": [10 ** 309] + [0.0] * 783}),
+                            "integer of 310 digits (at most 40)"),
+    "a pixel of 4,301 digits": ("/api/predict", '{"pixels": [' + "9" * 4301 + ", 0" * 783 + "]}",
+                                "integer of 4301 digits"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_NUMBERS))
+def test_malformed_numbers_are_400s_that_name_the_parameter(client, case):
+    """Before: int('--1') and int() of 4,301 digits raised ValueError, float(10**309) an
+    OverflowError, each a 500 with a traceback."""
+    url, body, words = MALFORMED_NUMBERS[case]
+    answer = client.post(url, data=body, content_type="application/json") if body else client.get(url)
+    error = answer.get_json()["error"]
+    assert answer.status_code == 400 and words in error and "\n" not in error and len(error) < 300, error
+
+
+def test_a_malformed_chunk_size_is_a_400(quick_run):
+    """Werkzeug's reader of a chunked body raises OSError("Invalid chunk header"): a 500 before."""
+    process, address = start_server(f"run={quick_run}")
+    host, port = address.split(":")
+    try:
+        for size in (b"zz", b"-5", b"", b"5 apples"):
+            with socket.create_connection((host, int(port)), timeout=10) as raw:
+                raw.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:" + port.encode() + b"\r\n"
+                            b"Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\nabc\r\n0\r\n\r\n")
+                answer = b""
+                while chunk := raw.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400"), answer[:500]
+            error = json.loads(body)["error"]
+            assert "chunk" in error and "hexadecimal" in error and "\n" not in error, error
+    finally:
+        out, err = stop_server(process)
+    assert "Traceback" not in err, err[-2000:]
+
+
+def test_a_recorded_config_is_served_as_data_never_resolved(tmp_path, quick_run, monkeypatch):
+    """``${oc.env:...}`` in a run's recorded config was resolved when read: /api/runs served the
+    environment variable's value. A record is data: the characters are what is served."""
+    from experiments.webapp import ServedRun, create_app
+
+    run = tmp_path / "run"
+    shutil.copytree(quick_run, run)
+    config = run / ".hydra" / "config.yaml"
+    config.write_text(config.read_text().replace("noun: digit", "noun: ${oc.env:NNSWEEP_TEST_SECRET}"))
+    monkeypatch.setenv("NNSWEEP_TEST_SECRET", "hunter2")
+    runs = create_app([ServedRun(Classifier(run), "run")]).test_client().get("/api/runs").get_json()["runs"]
+    assert runs[0]["noun"] == "${oc.env:NNSWEEP_TEST_SECRET}"
+    assert "hunter2" not in json.dumps(runs)
+
+
+# ----- bounded memory and time under many or slow clients ----------------------------------------
+def peak_rss_mb(pid: int) -> tuple[float, float]:
+    """The process's resident memory now and at its peak (VmRSS, VmHWM), in MB."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+
+def large_drawing() -> bytes:
+    """A 1,990x1,990 PNG (3.96 million pixels, just under the limit) of a dark bar on white: a
+    few KB to send, about 90 MB to decode and prepare."""
+    image = Image.new("L", (1990, 1990), 255)
+    image.paste(0, (900, 300, 1090, 1700))
+    return png(image)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
+def test_concurrent_large_uploads_keep_memory_bounded(quick_run):
+    """24 uploads at once of an image near the pixel limit reached 2.2 GB before (each decode
+    about 90 MB, all at once). At most max_decodes=2 decode at once: the peak stays under 400 MB
+    above the server's resident memory before, and every upload is answered (200, or 503 when
+    its wait for a slot ran out)."""
+    import concurrent.futures
+
+    process, address = start_server(f"run={quick_run}")
+    try:
+        body = large_drawing()
+        assert call(f"http://{address}/api/predict", png(render(DRAWN_DIGITS[0][1])), "image/png")[0] == 200
+        before, _ = peak_rss_mb(process.pid)
+        with concurrent.futures.ThreadPoolExecutor(24) as pool:
+            answers = list(pool.map(lambda _: call(f"http://{address}/api/predict", body, "image/png"), range(24)))
+        now, peak = peak_rss_mb(process.pid)
+    finally:
+        stop_server(process)
+    assert all(status in (200, 503) for status, _ in answers), answers
+    assert sum(status == 200 for status, _ in answers) >= 2
+    print(f"peak {peak:.0f} MB, {before:.0f} MB before, {now:.0f} MB after, answers {[s for s, _ in answers]}")
+    assert peak - before < 400, f"peak {peak:.0f} MB, {before:.0f} MB before, {now:.0f} MB after"
+
+
+def test_a_client_that_trickles_its_request_is_cut_off_at_the_request_timeout(quick_run):
+    """request_timeout is the time for the whole request, not for each recv: a client that sends
+    a byte of its headers every 0.3 s is cut off after 2 s (it held its thread forever before);
+    one that sends its headers and trickles its body gets a 408. Others are served meanwhile."""
+    process, address = start_server(f"run={quick_run}", "request_timeout=2")
+    host, port = address.split(":")
+    try:
+        headers = b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100\r\n\r\n"
+        for at_once, trickled, answer_starts in ((b"GET /api/runs HTTP/1.1\r\n", b"X-Slow: " + b"a" * 100, b""),
+                                                 (headers, b"x" * 100, b"HTTP/1.1 408")):
+            started = time.monotonic()
+            with socket.create_connection((host, int(port)), timeout=10) as raw:
+                answer = b""
+                try:
+                    raw.sendall(at_once)
+                    for byte in trickled:
+                        raw.sendall(bytes([byte]))
+                        time.sleep(0.3)
+                        if time.monotonic() - started > 8:
+                            break
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                try:
+                    while chunk := raw.recv(65536):
+                        answer += chunk
+                except (ConnectionResetError, TimeoutError):
+                    pass
+            took = time.monotonic() - started
+            assert 1.8 < took < 4, (took, answer[:300])
+            assert answer.startswith(answer_starts), answer[:300]
+            assert call(f"http://{address}/api/runs")[0] == 200
+    finally:
+        out, err = stop_server(process)
+    assert "Traceback" not in err, err[-2000:]
+
+
+def test_requests_past_max_connections_are_503s_at_once(quick_run):
+    """Two clients that hold their connections (sending nothing) take both places of
+    max_connections=2: a third request is answered 503 at once, and is served once they are cut
+    off at request_timeout."""
+    process, address = start_server(f"run={quick_run}", "max_connections=2", "request_timeout=2")
+    host, port = address.split(":")
+    try:
+        holders = [socket.create_connection((host, int(port)), timeout=10) for _ in range(2)]
+        time.sleep(0.3)
+        started = time.monotonic()
+        status, answer = call(f"http://{address}/api/runs")
+        assert status == 503 and "answering 2 requests already" in answer["error"], answer
+        assert time.monotonic() - started < 1
+        time.sleep(2.5)
+        assert call(f"http://{address}/api/runs")[0] == 200
+        for holder in holders:
+            holder.close()
+    finally:
+        stop_server(process)
+
+
+@pytest.mark.parametrize("arg, words", [("request_timeout=0", "request_timeout=0.0: give the seconds"),
+                                        ("request_timeout=nan", "more than 0 and at most 3600"),
+                                        ("max_connections=0", "max_connections=0: give 1..10000"),
+                                        ("max_decodes=-1", "max_decodes=-1: give 1..10000")])
+def test_limits_that_cannot_work_are_one_line(tmp_path, arg, words):
+    result = run_module("experiments.serve", f"run={tmp_path}", arg, "port=0", timeout=60)
+    assert result.returncode == 2 and words in result.stderr and result.stderr.count("\n") == 1, result.stderr

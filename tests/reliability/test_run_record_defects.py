@@ -4,6 +4,7 @@ exit codes and messages."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from runrecord import exclusive_lock
+from runrecord import RunDir, exclusive_lock
 from tests.experiments.conftest import REPO, run_module
 from tests.reliability.conftest import TINY, TINY_LR, start_module, wait_for
 
@@ -275,3 +276,157 @@ def test_a_metrics_file_deleted_during_a_run_is_rewritten_whole(tmp_path):
             (tmp_path / "metrics.csv").unlink()  # someone deletes it between epochs
         run.append_metrics(record, history=history[: i + 1])
     assert run.read_metrics() == history
+
+
+# ----- records are data, read with limits (runrecord.bounded) ----------------------------------
+ALIAS_BOMB = ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+              "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+              "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+              "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+              "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n")  # 10**9 strings from under 1 KB
+
+
+def _summary_with(run, **values):
+    summary = json.loads((run / "summary.json").read_text())
+    return json.dumps({**summary, **values})
+
+
+# Each attack: the file it damages and what it writes there (from the run's own file).
+RECORD_ATTACKS = {
+    "summary nested 100,000 deep": ("summary.json", lambda run: '{"status": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+    "summary with a 401-digit number": ("summary.json", lambda run: _summary_with(run, best_val_acc=10 ** 400)),
+    "config alias bomb": (".hydra/config.yaml", lambda run: ALIAS_BOMB),
+    "overrides alias bomb": (".hydra/overrides.yaml", lambda run: ALIAS_BOMB),
+    "inf in metrics": ("metrics.csv", lambda run: (run / "metrics.csv").read_text().replace(
+        (run / "metrics.csv").read_text().splitlines()[1].split(",")[5], "inf", 1)),
+}
+
+
+def attacked_sweep(tmp_path, trained_run, attacks=RECORD_ATTACKS):
+    """A sweep of two good runs and one run per attack; the attacked runs' damaged files."""
+    sweep = tmp_path / "sweep"
+    for name in ("good-a", "good-b"):
+        shutil.copytree(trained_run, sweep / name)
+    damaged = {}
+    for number, (case, (name, content)) in enumerate(attacks.items()):
+        run = sweep / f"attacked-{number}"
+        shutil.copytree(trained_run, run)
+        (run / name).write_text(content(run))
+        damaged[case] = run / name
+    return sweep, damaged
+
+
+def warnings_naming(stderr: str, path) -> list[str]:
+    return [line for line in stderr.splitlines() if str(path) in line]
+
+
+def test_damaged_records_are_one_warning_each_in_collect_and_the_report_and_the_other_runs_are_kept(tmp_path, trained_run):
+    """Deep nesting, a 401-digit number, YAML alias bombs and inf in metrics.csv: before, a
+    RecursionError, an OverflowError, a hang or a pass; now one warning naming the file, and
+    every run is in runs.csv and the report is written."""
+    sweep, damaged = attacked_sweep(tmp_path, trained_run)
+    collected = run_module("sweeps.collect", str(sweep), cwd=tmp_path, timeout=120)
+    assert collected.returncode == 0 and "Traceback" not in collected.stderr, collected.stderr[-3000:]
+    for case, path in damaged.items():
+        lines = warnings_naming(collected.stderr, path)
+        assert len(lines) == 1 and lines[0].startswith("nnsweep: warning:"), (case, collected.stderr[-3000:])
+    assert len(list(csv.DictReader(open(sweep / "runs.csv")))) == 2 + len(damaged)
+    assert "inf" in " ".join(warnings_naming(collected.stderr, damaged["inf in metrics"]))
+    report = run_module("reports", str(sweep), "--force", cwd=tmp_path, timeout=300)
+    assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr[-3000:]
+    assert (sweep / "report" / "index.html").is_file()
+    for case, path in damaged.items():
+        assert warnings_naming(report.stderr, path), (case, report.stderr[-3000:])
+
+
+@pytest.mark.parametrize("case", list(RECORD_ATTACKS))
+def test_a_damaged_record_on_resume_is_one_line_or_rewritten(tmp_path, trained_run, case):
+    """A resume checks its settings against the recorded config: a damaged one is one line and
+    the run is left as it was. The summary, metrics and overrides it rewrites (the checkpoint
+    and the command line hold the truth): the resume trains on and leaves them readable."""
+    name, content = RECORD_ATTACKS[case]
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / name).write_text(content(run))
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
+    result = run_module("experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}",
+                        cwd=tmp_path, timeout=60)
+    if name != ".hydra/config.yaml":
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        record = RunDir(run)
+        assert record.read_summary().epochs_completed == 2 and [r.epoch for r in record.read_metrics()] == [1, 2]
+        assert "trainer.epochs=2" in record.overrides()
+        return
+    line = one_line_error(result)
+    assert "config.yaml" in line and "anchor or alias" in line, line
+    assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"} == before
+
+
+def test_override_values_nested_deep_or_of_5000_digits_are_collected_as_text(tmp_path, trained_run):
+    """collect reads each override's value as YAML (0.1 is a number): a value nested 100,000
+    deep was a RecursionError, one of 5,000 digits a ValueError. Now such a value is text."""
+    sweep, _ = attacked_sweep(tmp_path, trained_run, attacks={})
+    (sweep / "good-a" / ".hydra" / "overrides.yaml").write_text("- trainer.note=" + "[" * 100_000 + "\n")
+    (sweep / "good-b" / ".hydra" / "overrides.yaml").write_text("- trainer.note=" + "9" * 5000 + "\n")
+    collected = run_module("sweeps.collect", str(sweep), cwd=tmp_path, timeout=120)
+    assert collected.returncode == 0 and collected.stderr == "", collected.stderr[-3000:]
+    notes = sorted(row["trainer.note"] for row in csv.DictReader(open(sweep / "runs.csv")))
+    assert notes == ["9" * 5000, "[" * 100_000]
+
+
+TRIAL_LOG_ATTACKS = {
+    "nested 100,000 deep": '{"format": "nnsweep-trials", "version": 2, "settings": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    "a 401-digit objective": json.dumps({
+        "format": "nnsweep-trials", "version": 2, "settings": {"method": "tpe", "names": ["optimizer.lr"]},
+        "trials": [{"number": 0, "job": 0, "run_dir": "good-a", "point": [0.1], "params": {"optimizer.lr": 0.1},
+                    "objective": 10 ** 400, "status": "ok", "told": -0.5, "epochs": 1, "rungs": []}],
+        "rounds": [{"asked": [0], "trained": [[0, 1]], "told": [0]}], "crashes": {}}),
+}
+
+
+@pytest.mark.parametrize("case", list(TRIAL_LOG_ATTACKS))
+def test_a_damaged_trial_log_is_one_warning_in_collect_and_the_report(tmp_path, trained_run, case):
+    sweep, _ = attacked_sweep(tmp_path, trained_run, attacks={})
+    (sweep / "trials.json").write_text(TRIAL_LOG_ATTACKS[case])
+    for module, args in (("sweeps.collect", ()), ("reports", ("--force",))):
+        result = run_module(module, str(sweep), *args, cwd=tmp_path, timeout=300)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (module, result.stderr[-3000:])
+        assert len(warnings_naming(result.stderr, sweep / "trials.json")) == 1, (module, result.stderr[-3000:])
+    assert len(list(csv.DictReader(open(sweep / "runs.csv")))) == 2
+    assert (sweep / "report" / "index.html").is_file()
+
+
+def test_serve_compare_leaves_out_each_damaged_run_with_one_warning(tmp_path, trained_run):
+    """``serve compare=<sweep>``: a damaged summary or overrides (read to rank and name the runs)
+    or config (read to load the model) leaves that run out with one warning; the others are
+    offered (metrics.csv is not read to serve a run)."""
+    from tests.experiments.test_serve import call, start_server, stop_server
+
+    sweep, damaged = attacked_sweep(tmp_path, trained_run)
+    for number, run in enumerate(sorted(sweep.iterdir())):  # names that tell the runs apart
+        overrides = run / ".hydra" / "overrides.yaml"
+        if overrides.read_text() != ALIAS_BOMB:
+            overrides.write_text(f"- trainer.seed={number}\n")
+    process, address = start_server(f"run={trained_run}", f"compare=[{sweep}]", "best=10")
+    try:
+        runs = call(f"http://{address}/api/runs")[1]["runs"]
+    finally:
+        out, err = stop_server(process)
+    assert "Traceback" not in err, err[-3000:]
+    for case, path in damaged.items():
+        lines = [line for line in err.splitlines() if str(path.parent if "hydra" not in str(path) else path.parents[1]) in line]
+        assert len(lines) == (0 if case == "inf in metrics" else 1), (case, err[-3000:])
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in runs[1:]) == ["attacked-4", "good-a", "good-b"]
+
+
+@pytest.mark.parametrize("case", list(TRIAL_LOG_ATTACKS))
+def test_resuming_a_search_whose_trial_log_is_damaged_is_one_line_and_trains_nothing(tmp_path, case):
+    """The rerun of a search reads its trial log to replay it: a RecursionError or OverflowError
+    before, one line and exit 2 now, the log left as it is."""
+    sweep = tmp_path / "s"
+    sweep.mkdir()
+    (sweep / "trials.json").write_text(TRIAL_LOG_ATTACKS[case])
+    line = one_line_error(run_module("experiments.train", "-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 0.5)",
+                                     *TINY, "trainer.epochs=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=120))
+    assert "trials.json is damaged" in line and ("deeper than" in line or "401 digits" in line), line
+    assert not list(tmp_path.glob("**/model.npz")) and (sweep / "trials.json").read_text() == TRIAL_LOG_ATTACKS[case]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import reports.build
 import reports.cache
 import reports.models
 from reports.build import build_report
@@ -182,3 +183,39 @@ def test_the_gap_heatmap_says_how_training_accuracy_is_measured(tmp_path):
     for name in ("heatmap_gap.png", "heatmap_train_acc.png"):
         assert "during the epoch, each mini-batch scored by its own training step" in shown[name]
         assert "not measured again on the whole training set" in shown[name]
+
+
+def test_class_names_are_drawn_as_written_even_when_they_are_invalid_mathtext(tmp_path, monkeypatch):
+    """``$x^$`` as a class name made matplotlib's mathtext raise when the confusion matrix was
+    saved, and the report ended without a page. Class names are data: drawn as written."""
+    from runrecord import RunDir
+
+    runs = write_sweep(tmp_path)
+    names = ["$x^$", "a$b", r"\frac", "3", "4", "5", "6", "7", "8", "$9$"]
+    RunDir(tmp_path / runs.iloc[0]["run"]).write_config({"data": {"class_names": names, "noun": "$ign"}}, [])
+    texts = []
+    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws: [d() for d in draws])  # here, to see it
+    import matplotlib.text
+
+    draw_text = matplotlib.text.Text.draw
+    monkeypatch.setattr(matplotlib.text.Text, "draw", lambda self, r: texts.append(self.get_text()) or draw_text(self, r))
+    index = build_report(tmp_path)
+    assert set(MODEL_FIGURES) <= set(figure_files(index))
+    assert "$x^$" in texts and "$9$" in texts and "predicted $ign" in texts
+
+
+def test_a_figure_that_raises_is_a_note_and_the_rest_of_the_page_is_written(tmp_path, monkeypatch, capsys):
+    write_sweep(tmp_path)
+    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws: [d() for d in draws])
+
+    def broken(*args, **kwargs):
+        raise ValueError("a figure that cannot be drawn\nsecond line")
+
+    monkeypatch.setattr(reports.build, "render_accuracy_vs_lr", broken)
+    index = build_report(tmp_path)
+    page = html.unescape(index.read_text())
+    files = figure_files(index)
+    assert "accuracy_vs_lr.png" not in files and "heatmap_val_acc.png" in files and "confusion_matrix.png" in files
+    assert "could not be drawn (ValueError: a figure that cannot be drawn second line)" in page
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "could not be drawn" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("nnsweep: warning: report: accuracy_vs_lr"), warnings

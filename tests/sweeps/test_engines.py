@@ -4,7 +4,6 @@ import inspect
 import json
 import tomllib
 from importlib.metadata import version
-from pathlib import Path
 
 import optuna
 import pytest
