@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Callable, NoReturn
@@ -113,19 +112,34 @@ def _first_value(override) -> str:
     return first
 
 
-def _check_output_dir(parsed: list, key: str) -> None:
-    """Hydra creates the run/sweep directory, and opens its log in it, before any of our code
-    could report on it: check that it can be made and written into (after the config composed,
-    so a refused command creates nothing)."""
-    for override in parsed:
-        if override.get_key_element() == key:
-            path = Path(str(override.value()))  # the parsed value: quotes removed
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise NnsweepError(f"cannot create {path}: {err.strerror}; choose another {key}") from None
-            if not os.access(path, os.W_OK | os.X_OK):
-                raise NnsweepError(f"cannot write into {path}: permission denied or read-only; choose another {key}")
+def check_output_dir(cfg, key: str, given: bool) -> None:
+    """Hydra creates the run/sweep directory ``key`` names (with its missing parents), and opens
+    its log in it, before any of our code could report on it: check here that it can, creating
+    nothing (a refused command leaves nothing behind, and the run notes what Hydra creates:
+    ``experiments.ownfiles``). ``given``: the user set ``key`` (else it is the default, under the
+    current directory)."""
+    from omegaconf import OmegaConf
+
+    try:
+        path = Path(str(OmegaConf.select(cfg, key)))
+    except Exception:  # noqa: BLE001 - a value only Hydra's job can resolve (${hydra:...}): Hydra checks it
+        return
+    fix = (f"choose another {key}" if given else
+           f"run from a writable directory, or pass {key}=<a writable directory>")
+    limit = 255  # bytes in one name, on Linux's and macOS's file systems
+    too_long = next((part for part in path.parts if len(part.encode()) > limit), None)
+    if too_long is not None:
+        raise NnsweepError(f"cannot create {path}: the name {too_long[:40]}... is longer than the file system's "
+                           f"{limit} bytes; {fix}")
+    existing = next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
+    shown = "the current directory" if str(existing) == "." else str(existing)
+    if not existing.is_dir():
+        raise NnsweepError(f"cannot create {path}: {shown} is not a directory; {fix}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        if existing == path:
+            raise NnsweepError(f"cannot write into {path}: permission denied or read-only; {fix}")
+        where = f"{shown} ({Path.cwd()})" if shown == "the current directory" else shown
+        raise NnsweepError(f"cannot create {path}: {where} is not writable (permission denied or read-only); {fix}")
 
 
 def _value_check(config_name: str) -> Callable:
@@ -192,7 +206,8 @@ def precheck(config_name: str, argv: list[str]) -> None:
                             check(compose(config_name, overrides=plain[:i] + [f"{key}={value}"] + plain[i + 1:]))
         from omegaconf import OmegaConf
 
-        _check_output_dir(parsed, "hydra.sweep.dir" if multirun else "hydra.run.dir")
+        where = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        check_output_dir(cfg, where, given=any(o.get_key_element() == where for o in parsed))
         task = {k: v for k, v in cfg.items() if k != "hydra"}  # Hydra's own node holds job-time values
         missing = sorted(OmegaConf.missing_keys(OmegaConf.create(task)))
         if missing:
@@ -277,24 +292,3 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
         raise
     if isinstance(result, int):
         sys.exit(result)
-
-
-def remove_empty_run_dir(path: Path) -> None:
-    """Remove a run directory that a failed command created but never recorded a run in (Hydra
-    makes it, with a log, before any of our code runs), and its date folder if now empty."""
-    from runrecord import METRICS, MODEL, SUMMARY, RunDir
-
-    path = Path(path)
-    run = RunDir(path)
-    if not path.is_dir() or run.exists() or any((path / name).exists() for name in (METRICS, SUMMARY, MODEL)):
-        return
-    if run.is_live():  # another process works in it (it refused us), before its first record
-        return
-    shutil.rmtree(path, ignore_errors=True)
-    for parent in (path.parent, path.parent.parent):  # outputs/<date>/ and outputs/, when now empty
-        if parent.resolve() == Path.cwd().resolve():
-            break
-        try:
-            parent.rmdir()
-        except OSError:
-            break

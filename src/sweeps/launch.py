@@ -36,6 +36,7 @@ from hydra.errors import CompactHydraException, ConfigCompositionException
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from nets.atomic import atomic_write_text
 from nets.errors import NnsweepError
 from runrecord import RunDir, RunRecordError, Status, Summary, finite_or_none, is_locked, without_bookkeeping
 from runrecord.lock import holder
@@ -67,7 +68,8 @@ class LaunchingSweeper(Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         try:
             with held_sweep_lock(sweep_dir):
-                OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+                # Atomically: a symbolic link planted at the name is replaced, never written through.
+                atomic_write_text(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
                 try:
                     body(sweep_dir)
                 except KeyboardInterrupt:

@@ -59,6 +59,9 @@ def parse_lrs(text: str) -> list[float]:
         raise ValueError(f"--lrs must be comma-separated numbers, got {text!r}") from None
     if not values or any(not math.isfinite(v) or v <= 0 for v in values):
         raise ValueError(f"--lrs must be positive numbers, got {text!r}")
+    if len(set(values)) > MAX_RATES:
+        raise ValueError(f"--lrs gives {len(set(values))} rates; at most {MAX_RATES} (each is a run): "
+                         "give fewer, or sweep several ranges one after another")
     return sorted(set(values))
 
 

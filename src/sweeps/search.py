@@ -446,7 +446,7 @@ class SearchSweep(LaunchingSweeper):
         point = space.overrides(covering_points(space)[0])
         if launcher.job_dir(point, 0)[0] != launcher.job_dir(point, 1)[0]:
             raise SweepError("a pruned trial continues in its own run directory, but hydra.sweep.subdir changes with "
-                             "the job number; keep the default subdir (${hydra.job.override_dirname})")
+                             "the job number; keep the default subdir (${nnsweep.run_dir_name:${hydra.job.override_dirname}})")
 
     def _answer_from_record(self, sweep_dir: Path, space: SearchSpace, trials: list[dict[str, Any]],
                             max_epochs: int | None) -> None:
