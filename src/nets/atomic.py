@@ -2,7 +2,10 @@
 
 A crash, a kill -9 or a full disk in the middle of a write leaves the previous version intact:
 the new content goes to a temporary file in the same directory, is flushed to disk, and only
-then renamed over the target (rename is atomic within one file system).
+then renamed over the target (rename is atomic within one file system). The rename replaces a
+symbolic link planted at the target rather than writing through it; the files that are written
+in place (appended logs, a lock's holder file) are opened with ``open_no_follow``, which refuses
+a link, so no write leaves a run, sweep or report directory through one.
 """
 from __future__ import annotations
 
