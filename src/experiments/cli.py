@@ -209,6 +209,7 @@ def precheck(config_name: str, argv: list[str]) -> None:
     empty interval fails before any job starts. ``every_value_checked()`` then tells the sweeper,
     in this process, that it need not compose the grid's values again.
     """
+    global _every_value_checked
     try:
         check_hydra_flags(argv)
     except NnsweepError as err:
@@ -250,7 +251,6 @@ def precheck(config_name: str, argv: list[str]) -> None:
             check(cfg)
             if multirun:
                 _check_every_value(config_name, cfg, plain, parsed, sweeps, check)
-                global _every_value_checked
                 _every_value_checked = True
         from omegaconf import OmegaConf
 
