@@ -174,3 +174,16 @@ def test_a_final_page_that_cannot_be_written_is_said_by_the_sweep(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     said = [line for line in result.stderr.splitlines() if "final report page was not written" in line]
     assert len(said) == 1 and f"python -m reports {sweep}" in said[0], result.stderr[-2000:]
+
+
+def test_a_link_planted_at_the_reports_lock_is_refused_and_its_target_untouched(tmp_path):
+    sweep = tmp_path / "lr"
+    write_sweep(sweep, model=False)
+    target = tmp_path / "victim.txt"
+    target.write_text("precious")
+    (sweep / "report").mkdir()
+    (sweep / "report" / ".lock").symlink_to(target)
+    result = run_module("reports", str(sweep))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "report/.lock is a symbolic link" in lines[0], result.stderr
+    assert target.read_text() == "precious"
