@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Callable, NoReturn
@@ -22,6 +21,15 @@ CONF_DIR = Path(__file__).resolve().parent / "conf"
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by SIGINT
 INTERRUPTED = "interrupted; rerun the same command to continue (finished work is kept)"
+
+
+_every_value_checked = False  # set by a multirun's precheck, read by its sweeper (same process)
+
+
+def every_value_checked() -> bool:
+    """Whether this process's ``precheck`` checked every value of every discrete sweep of its
+    multirun (command line and the sweeper's params): a grid sweeper need not compose them again."""
+    return _every_value_checked
 
 
 class Interrupted(KeyboardInterrupt):
@@ -113,19 +121,34 @@ def _first_value(override) -> str:
     return first
 
 
-def _check_output_dir(parsed: list, key: str) -> None:
-    """Hydra creates the run/sweep directory, and opens its log in it, before any of our code
-    could report on it: check that it can be made and written into (after the config composed,
-    so a refused command creates nothing)."""
-    for override in parsed:
-        if override.get_key_element() == key:
-            path = Path(str(override.value()))  # the parsed value: quotes removed
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise NnsweepError(f"cannot create {path}: {err.strerror}; choose another {key}") from None
-            if not os.access(path, os.W_OK | os.X_OK):
-                raise NnsweepError(f"cannot write into {path}: permission denied or read-only; choose another {key}")
+def check_output_dir(cfg, key: str, given: bool) -> None:
+    """Hydra creates the run/sweep directory ``key`` names (with its missing parents), and opens
+    its log in it, before any of our code could report on it: check here that it can, creating
+    nothing (a refused command leaves nothing behind, and the run notes what Hydra creates:
+    ``experiments.ownfiles``). ``given``: the user set ``key`` (else it is the default, under the
+    current directory)."""
+    from omegaconf import OmegaConf
+
+    try:
+        path = Path(str(OmegaConf.select(cfg, key)))
+    except Exception:  # noqa: BLE001 - a value only Hydra's job can resolve (${hydra:...}): Hydra checks it
+        return
+    fix = (f"choose another {key}" if given else
+           f"run from a writable directory, or pass {key}=<a writable directory>")
+    limit = 255  # bytes in one name, on Linux's and macOS's file systems
+    too_long = next((part for part in path.parts if len(part.encode()) > limit), None)
+    if too_long is not None:
+        raise NnsweepError(f"cannot create {path}: the name {too_long[:40]}... is longer than the file system's "
+                           f"{limit} bytes; {fix}")
+    existing = next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
+    shown = "the current directory" if str(existing) == "." else str(existing)
+    if not existing.is_dir():
+        raise NnsweepError(f"cannot create {path}: {shown} is not a directory; {fix}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        if existing == path:
+            raise NnsweepError(f"cannot write into {path}: permission denied or read-only; {fix}")
+        where = f"{shown} ({Path.cwd()})" if shown == "the current directory" else shown
+        raise NnsweepError(f"cannot create {path}: {where} is not writable (permission denied or read-only); {fix}")
 
 
 def _value_check(config_name: str) -> Callable:
@@ -138,13 +161,55 @@ def _value_check(config_name: str) -> Callable:
     return check_trainer
 
 
+def _check_every_value(config_name: str, cfg, plain: list[str], parsed: list, sweeps: list, check: Callable) -> None:
+    """Check each distinct value of each discrete sweep, the other keys at their first value.
+
+    A config group's value (``net=mlp,rashid``) is composed; a plain value
+    (``optimizer.lr=0.1,0.3``) is set into the config composed once (``cfg``), as Hydra applies
+    a value override after composing (``OmegaConf.update``, typed by the schema): the same check
+    (a typo, a wrong type, a value out of range) at a small part of a composition's cost, which
+    a grid of 1,000 values paid 1,000 times before its first run."""
+    import copy
+
+    from hydra import compose
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import ConfigCompositionException
+    from omegaconf import OmegaConf, open_dict
+    from omegaconf.errors import OmegaConfBaseException
+
+    loader, parser = GlobalHydra.instance().config_loader(), OverridesParser.create()
+    task = copy.deepcopy(cfg)  # without Hydra's node: a tenth of the size to copy per value
+    with open_dict(task):
+        del task["hydra"]
+    for i, override in enumerate(parsed):
+        if override not in sweeps or override.is_interval_sweep():
+            continue
+        key = override.get_key_element()
+        is_value = not (override.is_delete() or override.is_add() or override.is_force_add()
+                        or key.startswith("hydra") or loader.get_group_options(override.key_or_group))
+        for value in list(dict.fromkeys(override.sweep_string_iterator()))[1:]:
+            if not is_value:
+                check(compose(config_name, overrides=plain[:i] + [f"{key}={value}"] + plain[i + 1:]))
+                continue
+            single, candidate = parser.parse_override(f"{key}={value}"), copy.deepcopy(task)
+            try:
+                OmegaConf.update(candidate, single.key_or_group, single.value(), merge=True)
+            except OmegaConfBaseException as err:
+                raise ConfigCompositionException(f"Error merging override {single.input_line}") from err
+            check(candidate)
+
+
 def precheck(config_name: str, argv: list[str]) -> None:
     """Compose the config as Hydra will, and turn a failure into one line and exit 2.
 
     In multirun mode each sweep is replaced by its first value for this check (every key and
-    type is still checked, the sweeper's options included), and a skopt search space is built
-    once, so a typo or an empty interval fails before any job starts.
+    type is still checked, the sweeper's options included), then each of its other values is
+    checked (``_check_every_value``), and a skopt search space is built once, so a typo or an
+    empty interval fails before any job starts. ``every_value_checked()`` then tells the sweeper,
+    in this process, that it need not compose the grid's values again.
     """
+    global _every_value_checked
     try:
         check_hydra_flags(argv)
     except NnsweepError as err:
@@ -184,15 +249,13 @@ def precheck(config_name: str, argv: list[str]) -> None:
                                        "run one command per value")
                 cfg = compose(config_name, overrides=plain, return_hydra_config=True)
             check(cfg)
-            if multirun:  # every value of every discrete sweep, the others at their first value
-                for i, override in enumerate(parsed):
-                    if override in sweeps and not override.is_interval_sweep():
-                        for value in list(override.sweep_string_iterator())[1:]:
-                            key = override.get_key_element()
-                            check(compose(config_name, overrides=plain[:i] + [f"{key}={value}"] + plain[i + 1:]))
+            if multirun:
+                _check_every_value(config_name, cfg, plain, parsed, sweeps, check)
+                _every_value_checked = True
         from omegaconf import OmegaConf
 
-        _check_output_dir(parsed, "hydra.sweep.dir" if multirun else "hydra.run.dir")
+        where = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        check_output_dir(cfg, where, given=any(o.get_key_element() == where for o in parsed))
         task = {k: v for k, v in cfg.items() if k != "hydra"}  # Hydra's own node holds job-time values
         missing = sorted(OmegaConf.missing_keys(OmegaConf.create(task)))
         if missing:
@@ -277,24 +340,3 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
         raise
     if isinstance(result, int):
         sys.exit(result)
-
-
-def remove_empty_run_dir(path: Path) -> None:
-    """Remove a run directory that a failed command created but never recorded a run in (Hydra
-    makes it, with a log, before any of our code runs), and its date folder if now empty."""
-    from runrecord import METRICS, MODEL, SUMMARY, RunDir
-
-    path = Path(path)
-    run = RunDir(path)
-    if not path.is_dir() or run.exists() or any((path / name).exists() for name in (METRICS, SUMMARY, MODEL)):
-        return
-    if run.is_live():  # another process works in it (it refused us), before its first record
-        return
-    shutil.rmtree(path, ignore_errors=True)
-    for parent in (path.parent, path.parent.parent):  # outputs/<date>/ and outputs/, when now empty
-        if parent.resolve() == Path.cwd().resolve():
-            break
-        try:
-            parent.rmdir()
-        except OSError:
-            break

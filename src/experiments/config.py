@@ -42,6 +42,7 @@ from nets.init import INITIALISERS
 from nets.losses import LOSSES
 from experiments.cli import program_name
 from runrecord import BOOKKEEPING_KEYS
+from runrecord.rundir import run_dir_name
 
 # What a run can return to a sweeper, and which way is better.
 OBJECTIVES = {"best_val_acc": "max", "final_val_acc": "max", "best_val_loss": "min"}
@@ -427,6 +428,8 @@ def register_configs() -> None:
     # conf/config.yaml leaves these out of run directory names: they do not identify a run.
     OmegaConf.register_new_resolver("nnsweep.bookkeeping_keys", lambda: list(BOOKKEEPING_KEYS), replace=True)
     OmegaConf.register_new_resolver("nnsweep.program", program_name, replace=True)  # hydra.help.app_name
+    # A sweep job's run directory: one name inside the sweep, whatever its overrides' values hold.
+    OmegaConf.register_new_resolver("nnsweep.run_dir_name", run_dir_name, replace=True)
     store = ConfigStore.instance()
     store.store(name="nnsweep_schema", node=Config)
     for group, (_, options) in OPTION_SCHEMAS.items():

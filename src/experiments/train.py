@@ -27,8 +27,9 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.config import OBJECTIVES, register_configs
 from experiments.build import (ConfigError, build_augmenter, build_network, build_optimizer,
                                build_schedule, build_targets, check_trainer, load_data)
-from experiments.cli import Interrupted, exits_on_bad_input, remove_empty_run_dir, run_command
+from experiments.cli import Interrupted, exits_on_bad_input, run_command
 from experiments.lifeline import follow_parent
+from experiments.ownfiles import remove_created_run_dir
 from experiments.progress import PER_EPOCH, EpochProgress
 from nets.atomic import WriteError, write_error
 from nets.checkpoint import CheckpointError, load_checkpoint, restore_training, save_checkpoint
@@ -38,7 +39,8 @@ from nets.evaluation import evaluate_network, most_confident_errors
 from nets.status import Status
 from nets.train import TrainState, fit
 from runrecord import LockedError, RunDir, RunRecordError, Summary, TestErrors
-from runrecord.rundir import CONFIG
+from runrecord.lock import HOLDER
+from runrecord.rundir import CONFIG, METRICS, MODEL, SUMMARY
 
 log = logging.getLogger("nnsweep.train")
 register_configs()  # at import: @hydra.main composes against the schema, in this process and in sweep workers
@@ -246,6 +248,15 @@ def _hydra_record(hydra_cfg) -> dict[str, Any]:
             "mode": str(hydra_cfg.mode)}
 
 
+def remove_unused_run_dir(run: RunDir, job_name: str) -> None:
+    """After a single run failed before it recorded anything: remove its directory (and parents)
+    if this command created it, with only this command's files in it (Hydra's log, the lock's
+    holder file); anything that was there before, or a run record, keeps it."""
+    if run.exists() or any((run.path / name).exists() for name in (METRICS, SUMMARY, MODEL)) or run.is_live():
+        return  # a record to keep, or another process works in it (it refused us)
+    remove_created_run_dir(run.path, own_files=(f"{job_name}.log", HOLDER))
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 @exits_on_bad_input
 def hydra_main(cfg: DictConfig) -> float:
@@ -256,12 +267,12 @@ def hydra_main(cfg: DictConfig) -> float:
         try:
             summary = train_run(cfg, run.path, overrides=overrides, hydra_record=record)
         except KeyboardInterrupt:
-            remove_empty_run_dir(run.path)
+            remove_unused_run_dir(run, hydra_cfg.job.name)
             if not run.exists():
                 raise
             raise Interrupted(f"interrupted; continue the run with: resume=true hydra.run.dir={run.path}") from None
         except BaseException:
-            remove_empty_run_dir(run.path)
+            remove_unused_run_dir(run, hydra_cfg.job.name)
             raise
         value = summary.objective_value()
         return float("nan") if value is None else value

@@ -2,17 +2,23 @@
 
 A crash, a kill -9 or a full disk in the middle of a write leaves the previous version intact:
 the new content goes to a temporary file in the same directory, is flushed to disk, and only
-then renamed over the target (rename is atomic within one file system).
+then renamed over the target (rename is atomic within one file system). The rename replaces a
+symbolic link planted at the target rather than writing through it; the files that are written
+in place (appended logs, a lock's holder file) are opened with ``open_no_follow``, which refuses
+a link, so no write leaves a run, sweep or report directory through one.
 """
 from __future__ import annotations
 
-from nets.errors import NnsweepError
 import errno
 import os
+import stat
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from nets.errors import NnsweepError
 
 
 class WriteError(NnsweepError, OSError):
@@ -27,6 +33,51 @@ def write_error(path: Path, err: OSError) -> WriteError:
     error = WriteError(f"cannot write {path}: {reason}; {hint}")
     error.errno = err.errno
     return error
+
+
+def open_no_follow(path: str | os.PathLike, flags: int, mode: int = 0o666) -> int:
+    """``os.open(path, flags)`` for writing a file in a run, sweep or report directory, refusing
+    anything but a regular file there: a symbolic link planted at ``path`` would send the write
+    to its target (``O_NOFOLLOW``), and a FIFO would block the writer (``O_NONBLOCK``: no hang).
+    Returns the descriptor (blocking again); failures raise ``WriteError`` with one line."""
+    path = Path(path)
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise not_followed(path) from None
+        raise write_error(path, err) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise WriteError(f"cannot write {path}: it is not a regular file; remove it and rerun")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def not_followed(path: Path) -> WriteError:
+    """The refusal to write through a symbolic link in a directory nnsweep writes."""
+    error = WriteError(f"{path} is a symbolic link; nnsweep does not write through links in its run, sweep and "
+                       "report directories: remove it and rerun")
+    error.errno = errno.ELOOP
+    return error
+
+
+def remove_stale_temps(directory: str | os.PathLike, older_than_s: float = 0.0) -> list[Path]:
+    """Remove the temporary files (``.<name>.*.tmp``) that a ``kill -9`` or Ctrl-C in the middle
+    of an atomic write left in ``directory``; only those older than ``older_than_s`` seconds (a
+    writer that does not hold the directory's lock may be writing a young one). Call it while
+    holding the directory's lock. Returns the removed paths."""
+    removed = []
+    cutoff = time.time() - older_than_s
+    for tmp in Path(directory).glob(".*.tmp"):
+        try:
+            if older_than_s and tmp.lstat().st_mtime > cutoff:
+                continue
+            tmp.unlink()
+        except OSError:
+            continue
+        removed.append(tmp)
+    return removed
 
 
 def _umask() -> int:

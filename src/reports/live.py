@@ -30,7 +30,7 @@ import signal
 import time
 from pathlib import Path
 
-from nets.atomic import atomic_write_text
+from nets.atomic import atomic_write_text, remove_stale_temps
 from runrecord import exclusive_lock, find_runs
 
 log = logging.getLogger("nnsweep.reports")
@@ -40,6 +40,9 @@ LOCK_WAIT_S = 600  # the final page of a large sweep may take minutes
 BUSY_SHARE = 3  # after a build of t seconds the next waits until 3 t after its start ...
 MAX_QUIET_S = 10  # ... or 10 s: on a loaded machine (long builds) the page still follows the runs
 STALE_S = 30  # a live page whose heartbeat is older than this stops reloading
+# Temporary files of a build cut short (Ctrl-C, kill -9) are removed by the next build, under the
+# report's lock; only those older than this: the watcher writes live.js without the lock.
+STALE_TEMP_S = 30
 RUN_FILES = ("evaluation.json", "test_errors.npz", "mean_input.npy", ".hydra/config.yaml")  # written once
 TABLES = ("runs.csv", "epochs.csv", "configs.csv")
 SWEEP_FILES = ("trials.json", "skopt_convergence.png", "skopt_objective.png", "skopt_evaluations.png")
@@ -105,6 +108,7 @@ def update(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, fo
     # second finds the report up to date.
     with exclusive_lock(report_dir, f"report {report_dir}", wait=LOCK_WAIT_S,
                         advice="another process is writing it; try again when it is done"):
+        remove_build_leftovers(report_dir)
         if not force and index.is_file() and _read_state(report_dir) == state and _figures_there(report_dir):
             return index, False
         from reports.build import build_report  # matplotlib and pandas: only when there is something to draw
@@ -116,6 +120,12 @@ def update(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, fo
         index = build_report(sweep_dir, live=live, shared_y=shared_y, note=note, redraw=force)
         atomic_write_text(report_dir / STATE, json.dumps(state))
     return index, True
+
+
+def remove_build_leftovers(report_dir: Path) -> list[Path]:
+    """The temporary files an interrupted build left in the report and its folders (portraits)."""
+    folders = [report_dir, *(d for d in report_dir.iterdir() if d.is_dir() and not d.is_symlink())]
+    return [tmp for folder in folders for tmp in remove_stale_temps(folder, older_than_s=STALE_TEMP_S)]
 
 
 def _figures_there(report_dir: Path) -> bool:

@@ -6,7 +6,7 @@ file and work beside the first. ``flock`` locks belong to the open descriptor, s
 releases them when the holder dies, even by ``kill -9``: a crashed run or sweep never leaves a
 stale lock behind, and whether a lock is held tells a live run (``running``) from a dead one
 (``interrupted``). The holder writes its process id into ``<dir>/.lock``, for the message a
-second process gets; that file is information only.
+second process gets; that file is information only, and never written through a symbolic link.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from nets.atomic import write_error
+from nets.atomic import open_no_follow, write_error
 from nets.errors import NnsweepError
 
 POLL_SECONDS = 0.05
@@ -60,13 +60,22 @@ def exclusive_lock(directory: str | os.PathLike, what: str, wait: float = 0.0, a
                     raise LockedError(f"{what} is in use by process {holder(directory)}; "
                                       f"{advice or 'wait for it to finish'}") from None
                 time.sleep(POLL_SECONDS)
-        try:
-            (directory / HOLDER).write_text(str(os.getpid()))
-        except OSError as err:
-            raise write_error(directory / HOLDER, err) from None
+        write_holder(directory / HOLDER)
         yield directory
     finally:
         os.close(fd)  # releases the lock
+
+
+def write_holder(path: Path) -> None:
+    """Write this process's id into ``path``; a symbolic link planted there is refused, not
+    followed (its target is never overwritten)."""
+    fd = open_no_follow(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.write(fd, str(os.getpid()).encode())
+    except OSError as err:
+        raise write_error(path, err) from None
+    finally:
+        os.close(fd)
 
 
 def is_locked(directory: str | os.PathLike) -> bool:

@@ -26,6 +26,7 @@ one line that names the file.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -40,7 +41,8 @@ import numpy as np
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from nets.atomic import atomic_write, atomic_write_text, write_error
+from nets.atomic import (WriteError, atomic_write, atomic_write_text, open_no_follow,
+                         remove_stale_temps, write_error)
 from nets.errors import NnsweepError
 from nets.evaluation import chance_bar
 from nets.status import Status
@@ -99,6 +101,25 @@ def evaluation_files(weights: str, test_set: str | None = None, trained: str = "
     name = OWN_TEST_SET if test_set is None else re.sub(r"[^A-Za-z0-9._-]+", "-", Path(test_set).resolve().name)
     tag = f"{weights}-{name.strip('.-') or 'root'}"
     return f"evaluation-{tag}.json", f"test_errors-{tag}.npz"
+
+
+NAME_MAX_BYTES = 255  # one file name's limit on Linux's and macOS's file systems
+
+
+def run_dir_name(override_dirname: str) -> str:
+    """A sweep job's run directory name from its overrides (Hydra's ``override_dirname``), as
+    one name inside the sweep directory: a ``/`` in a value (a path) is written ``%2F``, so no
+    value nests run directories or leads out of the sweep (``/../``, beyond its lock and
+    runs.csv); a name longer than the file system allows keeps its start and ends with a hash
+    of the whole, so each point still has its own directory and a rerun finds it again. Names
+    that need neither are Hydra's own."""
+    name = str(override_dirname).replace("/", "%2F")
+    encoded = name.encode("utf-8")
+    if len(encoded) <= NAME_MAX_BYTES:
+        return name
+    digest = hashlib.sha256(encoded).hexdigest()[:16]
+    head = encoded[:NAME_MAX_BYTES - len(digest) - 1].decode("utf-8", errors="ignore")
+    return f"{head}~{digest}"
 
 
 def finite_or_none(value: Any) -> float | None:
@@ -258,11 +279,9 @@ class RunDir:
         return is_locked(self.path)
 
     def remove_stale_temps(self) -> list[Path]:
-        removed = []
-        for pattern in (".*.tmp", f"{CONFIG_DIR}/.*.tmp"):
-            for tmp in self.path.glob(pattern):
-                tmp.unlink(missing_ok=True)
-                removed.append(tmp)
+        removed = remove_stale_temps(self.path)
+        if (self.path / CONFIG_DIR).is_dir() and not (self.path / CONFIG_DIR).is_symlink():
+            removed += remove_stale_temps(self.path / CONFIG_DIR)
         return removed
 
     # ----- summary -----------------------------------------------------------------------
@@ -415,12 +434,14 @@ class RunDir:
             self.rewrite_metrics(list(history))
             return
         try:
-            with open(path, "a", encoding="utf-8") as f:
+            with open(open_no_follow(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "a", encoding="utf-8") as f:
                 if new:
                     f.write(",".join(METRIC_COLUMNS) + "\n")
                 f.write(_metrics_row(record) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
+        except WriteError:
+            raise
         except OSError as err:
             raise write_error(path, err) from None
 

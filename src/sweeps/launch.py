@@ -36,6 +36,7 @@ from hydra.errors import CompactHydraException, ConfigCompositionException
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from nets.atomic import atomic_write_text
 from nets.errors import NnsweepError
 from runrecord import RunDir, RunRecordError, Status, Summary, finite_or_none, is_locked, without_bookkeeping
 from runrecord.lock import holder
@@ -67,7 +68,8 @@ class LaunchingSweeper(Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         try:
             with held_sweep_lock(sweep_dir):
-                OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+                # Atomically: a symbolic link planted at the name is replaced, never written through.
+                atomic_write_text(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
                 try:
                     body(sweep_dir)
                 except KeyboardInterrupt:
@@ -268,6 +270,9 @@ class TrialLauncher:
                 if isinstance(err, ConfigCompositionException):  # composed by the launcher, per job
                     raise SweepError(f"a point of the sweep cannot be composed: {' '.join(str(err).split())[:300]}; "
                                      "change the search space or the grid (finished runs are kept)") from None
+                known = project_error_line(err)  # a job refused before its task ran (a link at train.log)
+                if known is not None:
+                    raise SweepError(known) from None
                 if not is_worker_death(err):
                     raise launcher_failure(self.sweeper.launcher, err) from err
                 self._after_death(err, group, unique, numbers, outcomes)
@@ -417,6 +422,22 @@ def launcher_failure(launcher, err: BaseException) -> LauncherError:
                             f"command: finished runs are kept")
     failure.exit_code = 1 if isinstance(err, OSError) else 2
     return failure
+
+
+def project_error_line(err: BaseException) -> str | None:
+    """The line of an nnsweep error behind a launcher's exception, or None: raised in this
+    process (the chain of causes), or in a worker, whose traceback loky passes on as text."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, NnsweepError):
+            return str(err)
+        if type(err).__name__ == "_RemoteTraceback":
+            lines = re.findall(r"^(?:nets|runrecord|experiments|sweeps)\.[\w.]*Error: (.+)$", str(err), re.M)
+            if lines:
+                return lines[0]
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def _death_reason(err: BaseException) -> str:

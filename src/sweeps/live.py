@@ -4,7 +4,9 @@ The sweeper starts ``python -m reports --watch <sweep dir>`` (``reports.live``) 
 runs and holds the watcher's stdin. At the end of the sweep it says ``finished``: the watcher
 draws the final page (with the animations) and exits, and the sweeper waits for it, so the
 report is complete when the sweep command returns. If the sweeper dies (Ctrl-C, ``kill -9``)
-its end of the pipe closes and the watcher writes a page that says the sweep stopped.
+its end of the pipe closes and the watcher writes a page that says the sweep stopped. If the
+final page cannot be written (a full disk), the sweep says so in one warning line and keeps its
+exit status: its runs and tables are complete, and ``python -m reports`` draws the page later.
 
 ``hydra.sweeper.live_report=false`` turns it off; so does ``NNSWEEP_LIVE_REPORT=0`` in the
 environment (the test suite sets it: its hundreds of tiny sweeps need no page, except the tests
@@ -49,12 +51,12 @@ def live_report(sweep_dir: Path, on: bool = True) -> Iterator[None]:
         _close(watcher)
         raise
     except BaseException:
-        _finish(watcher)
+        _finish(watcher, sweep_dir)
         raise
-    _finish(watcher)
+    _finish(watcher, sweep_dir)
 
 
-def _finish(watcher: subprocess.Popen) -> None:
+def _finish(watcher: subprocess.Popen, sweep_dir: Path) -> None:
     """Tell the watcher the sweep finished and wait for its final page."""
     if watcher.poll() is not None:  # it died (killed on its own): say so, the sweep's results stand
         log.warning("the live report stopped during the sweep (exit %s); make report SWEEP=<this sweep> draws it",
@@ -72,6 +74,11 @@ def _finish(watcher: subprocess.Popen) -> None:
         log.warning("the final report took longer than %d s; stopping it (make report SWEEP=... draws it)",
                     FINAL_TIMEOUT_S)
         watcher.kill()
+        return
+    if watcher.returncode != 0:  # a full disk, say: the runs and tables stand, the page does not
+        log.warning("the final report page was not written (the report process ended with exit %s; its error is "
+                    "above); the runs and runs.csv are complete: fix that and draw it with python -m reports %s",
+                    watcher.returncode, sweep_dir)
 
 
 def _close(watcher: subprocess.Popen) -> None:

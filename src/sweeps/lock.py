@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from nets.atomic import remove_stale_temps
 from runrecord import exclusive_lock
 
 
@@ -21,6 +22,5 @@ def sweep_lock(sweep_dir: str | os.PathLike, advice: str = "wait for it to finis
                                                             "directory") -> Iterator[Path]:
     """Hold the sweep directory's lock; ``advice`` is the fix the refused command's user can apply."""
     with exclusive_lock(sweep_dir, f"sweep directory {sweep_dir}", advice=advice) as path:
-        for stale in Path(sweep_dir).glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
+        remove_stale_temps(sweep_dir)
         yield path

@@ -59,6 +59,9 @@ def parse_lrs(text: str) -> list[float]:
         raise ValueError(f"--lrs must be comma-separated numbers, got {text!r}") from None
     if not values or any(not math.isfinite(v) or v <= 0 for v in values):
         raise ValueError(f"--lrs must be positive numbers, got {text!r}")
+    if len(set(values)) > MAX_RATES:
+        raise ValueError(f"--lrs gives {len(set(values))} rates; at most {MAX_RATES} (each is a run): "
+                         "give fewer, or sweep several ranges one after another")
     return sorted(set(values))
 
 
@@ -213,7 +216,8 @@ def make_parser() -> argparse.ArgumentParser:
                                             "(not part of the sweep directory's name).")
     parser.add_argument("--net", default="rashid", help="net config (default rashid: 784-100-10 sigmoid)")
     parser.add_argument("--data", default="mnist5k", help="data config (default mnist5k, embedded)")
-    parser.add_argument("--lrs", help="comma-separated learning rates; default: --num log-spaced from --lr-min to --lr-max")
+    parser.add_argument("--lrs", help=f"comma-separated learning rates (at most {MAX_RATES}); default: --num log-spaced "
+                                      "from --lr-min to --lr-max")
     parser.add_argument("--lr-min", type=float, default=0.003)
     parser.add_argument("--lr-max", type=float, default=10.0)
     parser.add_argument("--num", type=int, default=11, help="how many log-spaced rates (default 11)")

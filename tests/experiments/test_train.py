@@ -118,3 +118,27 @@ def test_a_diverging_run_finishes_with_status_diverged(tmp_path):
     assert summary.status == "diverged" and summary.diverged_epoch == 1
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["status"] == "diverged" and on_disk["test_acc"] is None and on_disk["final_val_acc"] is None
+
+
+def test_a_grid_of_many_values_composes_each_config_group_value_not_each_value(tmp_path, monkeypatch):
+    """A grid of 1,000 values spent minutes composing each value twice before its first run (here
+    and again in the sweeper): a plain value is set into the config composed once, and still
+    checked, the last of 300 as much as the first."""
+    import hydra
+
+    from experiments import cli
+
+    composed = []
+    real = hydra.compose
+    monkeypatch.setattr(hydra, "compose", lambda *a, **k: composed.append(k.get("overrides")) or real(*a, **k))
+    values = ",".join(str(0.01 * (i + 1)) for i in range(300))
+    cli.precheck("config", ["-m", f"optimizer.lr={values}", "net=mlp,rashid", f"hydra.sweep.dir={tmp_path / 's'}"])
+    assert len(composed) == 3  # the first point, again with the sweeper's params, and net=rashid
+    assert cli.every_value_checked()  # the grid sweeper in this process composes none of them again
+    for bad, fragment in (("abc", "Error merging override optimizer.lr=abc"),
+                          ("-1", "optimizer.lr must be a positive number")):
+        with pytest.raises(SystemExit) as exit_:
+            cli.precheck("config", ["-m", f"optimizer.lr={values},{bad}", f"hydra.sweep.dir={tmp_path / 's'}"])
+        assert exit_.value.code == 2
+    result = run_module("experiments.train", "-m", f"optimizer.lr={values},-1", f"hydra.sweep.dir={tmp_path / 's'}")
+    assert result.returncode == 2 and "optimizer.lr must be a positive number, got -1" in result.stderr

@@ -79,8 +79,8 @@ def test_6_full_disk_is_one_clear_line_and_keeps_the_previous_checkpoint(tmp_pat
     (tmp_path / "file").write_text("not a directory")
     blocked = run_module("experiments.train", f"hydra.run.dir={tmp_path / 'file' / 'run'}")
     assert blocked.returncode == 2
-    assert blocked.stderr.strip() == (f"nnsweep: error: cannot create {tmp_path / 'file' / 'run'}: Not a directory; "
-                                      "choose another hydra.run.dir")
+    assert blocked.stderr.strip() == (f"nnsweep: error: cannot create {tmp_path / 'file' / 'run'}: {tmp_path / 'file'} "
+                                      "is not a directory; choose another hydra.run.dir")
 
 
 def metrics_without_time(path):

@@ -8,7 +8,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -430,3 +433,121 @@ def test_resuming_a_search_whose_trial_log_is_damaged_is_one_line_and_trains_not
                                      *TINY, "trainer.epochs=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=120))
     assert "trials.json is damaged" in line and ("deeper than" in line or "401 digits" in line), line
     assert not list(tmp_path.glob("**/model.npz")) and (sweep / "trials.json").read_text() == TRIAL_LOG_ATTACKS[case]
+
+
+# ----- issue 22: a failed run removes only what it created; no write follows a planted link -----
+MISSING_DATA = ["data=csv", "data.train_csv=missing.csv"]  # fails when the data loads, after Hydra made the run dir
+
+
+def test_a_failed_run_keeps_a_folder_it_did_not_create_with_everything_in_it(tmp_path):
+    docs = tmp_path / "mydocs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("x")
+    assert "missing.csv does not exist" in one_line_error(train(tmp_path, "hydra.run.dir=mydocs", *MISSING_DATA))
+    assert sorted(p.name for p in docs.iterdir()) == ["notes.txt"]  # and none of the run's own files
+    assert (docs / "notes.txt").read_text() == "x"
+
+
+def test_a_failed_run_keeps_a_folder_of_finished_runs_in_subfolders(tmp_path):
+    old = tmp_path / "results" / "lr-0.1"
+    old.mkdir(parents=True)
+    (old / "summary.json").write_text('{"status": "ok"}')
+    (old / "metrics.csv").write_text("epoch\n1\n")
+    one_line_error(train(tmp_path, "hydra.run.dir=results", *MISSING_DATA))
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["lr-0.1"]
+    assert sorted(p.name for p in old.iterdir()) == ["metrics.csv", "summary.json"]
+
+
+def test_a_failed_run_into_the_current_directory_keeps_it(tmp_path):
+    (tmp_path / "paper.tex").write_text("mine")
+    one_line_error(train(tmp_path, "hydra.run.dir=.", *MISSING_DATA))
+    assert tmp_path.is_dir() and sorted(p.name for p in tmp_path.iterdir()) == ["paper.tex"]
+
+
+def test_a_failed_run_removes_the_directories_it_created_and_only_those(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "keep.txt").write_text("mine")
+    one_line_error(train(tmp_path, "hydra.run.dir=runs/new/one", *MISSING_DATA))
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["keep.txt"]  # new/one made and removed
+
+
+def test_ctrl_c_while_the_data_loads_keeps_the_folder_and_says_finished_work_is_kept(tmp_path):
+    """The download waits on a mirror that accepts the connection and never answers: the run is
+    inside its data loading when Ctrl-C comes."""
+    docs = tmp_path / "mydocs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("x")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        proc = start_module("experiments.train", "data=mnist", f"data.root={tmp_path / 'mnist'}", "data.download=true",
+                            f"data.mirrors=[http://127.0.0.1:{port}/]", f"hydra.run.dir={docs}",
+                            log=tmp_path / "log")
+        try:
+            wait_for(lambda: (docs / ".lock").exists(), 120, "the run to start loading its data")
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) == 130
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert "interrupted" in (tmp_path / "log").read_text()
+    assert sorted(p.name for p in docs.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("name", [".lock", "train.log"])
+def test_a_link_planted_in_a_run_directory_is_refused_and_its_target_untouched(tmp_path, name):
+    target = tmp_path / "victim.txt"
+    target.write_text("precious")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / name).symlink_to(target)
+    line = one_line_error(train(tmp_path, f"hydra.run.dir={run}"))
+    assert f"{run / name} is a symbolic link" in line
+    assert target.read_text() == "precious"
+    assert not (run / "metrics.csv").exists()
+
+
+def test_a_link_planted_at_a_resumed_runs_metrics_or_summary_is_never_written_through(tmp_path):
+    run = tmp_path / "run"
+    assert train(tmp_path, "trainer.epochs=1", f"hydra.run.dir={run}").returncode == 0
+    target = tmp_path / "victim.txt"
+    target.write_text("precious")
+    (run / "summary.json").unlink()
+    (run / "summary.json").symlink_to(target)  # replaced by the atomic write, never followed
+    again = train(tmp_path, "resume=true", f"hydra.run.dir={run}")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert target.read_text() == "precious" and not (run / "summary.json").is_symlink()
+    (run / "metrics.csv").unlink()
+    (run / "metrics.csv").symlink_to(target)  # a resume rewrites it from the checkpoint: replaced too
+    again = train(tmp_path, "resume=true", "trainer.epochs=3", f"hydra.run.dir={run}")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert target.read_text() == "precious" and not (run / "metrics.csv").is_symlink()
+    assert (run / "metrics.csv").read_text().count("\n") == 4  # the header and epochs 1-3
+
+
+def test_the_default_outputs_in_a_read_only_directory_is_one_line(tmp_path):
+    """The default run directory, outputs/..., under a current directory nobody may write (root
+    runs without its capability to write anywhere, as setpriv allows)."""
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    command = [sys.executable, "-m", "experiments.train", "trainer.epochs=1"]
+    if os.getuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root writes anywhere, and setpriv (util-linux) is not there to drop that")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", *command]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(command, cwd=readonly, env=env, capture_output=True, text=True, timeout=300)
+    line = one_line_error(result)
+    assert "cannot create outputs/" in line and f"the current directory ({readonly})" in line
+    assert "run from a writable directory, or pass hydra.run.dir=" in line
+    assert list(readonly.iterdir()) == []
+
+
+def test_lrs_is_capped_like_num(tmp_path):
+    rates = ",".join(str(0.001 * (i + 1)) for i in range(201))
+    (tmp_path / "file").write_text("in the way")  # the old code would start 201 runs; this stops it
+    line = one_line_error(lr_sweep(tmp_path, "--lrs", rates, "--sweep-dir", str(tmp_path / "file" / "s")))
+    assert "--lrs gives 201 rates; at most 200" in line

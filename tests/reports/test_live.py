@@ -131,3 +131,59 @@ def test_ctrl_c_of_a_sweep_leaves_a_page_that_says_it_stopped(tmp_path):
     assert "data-live" not in page and "the sweep stopped before it finished" in page
     watchers = subprocess.run(["pgrep", "-f", f"reports --watch {sweep}"], capture_output=True, text=True).stdout
     assert watchers.strip() == ""  # no watcher left behind
+
+
+def tiny_lr_sweep(sweep):
+    trained = run_module("sweeps.lr", "--lrs", "0.05,0.5", "--epochs", "1", "--batch", "10", "--net", "mlp", "--jobs",
+                         "1", "--no-report", "--sweep-dir", str(sweep), "data.train_limit=300", "net.hidden=[16]")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+
+
+def test_a_report_removes_the_temp_files_an_interrupted_report_left(tmp_path):
+    """Ctrl-C in the middle of a figure's atomic write leaves its temporary file; the next report
+    (under the report's lock) removes it, in the report and its folders."""
+    sweep = tmp_path / "lr"
+    tiny_lr_sweep(sweep)
+    assert run_module("reports", str(sweep)).returncode == 0
+    left = [sweep / "report" / ".heatmap_val_acc.png.k2x9.tmp", sweep / "report" / "portraits" / ".best.png.q8.tmp"]
+    for path in left:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"half a png")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))  # from an earlier report
+    young = sweep / "report" / ".live.js.a1.tmp"  # a writer without the lock (the watcher) may be at it now
+    young.write_text("window.")
+    result = run_module("reports", str(sweep))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not any(p.exists() for p in left) and young.exists()
+
+
+def test_a_final_page_that_cannot_be_written_is_said_by_the_sweep(tmp_path):
+    """A full disk under the live report: the sweep's runs and tables stand (its exit status is
+    theirs), and one line says the final page is missing and how to draw it. The file size limit
+    stands in for the full disk (the same error path: a write refused)."""
+    sweep = tmp_path / "lr"
+    tiny_lr_sweep(sweep)
+    script = ("import logging, resource, sys; from pathlib import Path; "
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
+              "logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s'); "
+              "from sweeps.live import live_report\n"
+              "with live_report(Path(sys.argv[1])): pass")
+    env = {**os.environ, "NNSWEEP_LIVE_REPORT": "1", "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run([sys.executable, "-c", script, str(sweep)], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    said = [line for line in result.stderr.splitlines() if "final report page was not written" in line]
+    assert len(said) == 1 and f"python -m reports {sweep}" in said[0], result.stderr[-2000:]
+
+
+def test_a_link_planted_at_the_reports_lock_is_refused_and_its_target_untouched(tmp_path):
+    sweep = tmp_path / "lr"
+    write_sweep(sweep, model=False)
+    target = tmp_path / "victim.txt"
+    target.write_text("precious")
+    (sweep / "report").mkdir()
+    (sweep / "report" / ".lock").symlink_to(target)
+    result = run_module("reports", str(sweep))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "report/.lock is a symbolic link" in lines[0], result.stderr
+    assert target.read_text() == "precious"

@@ -254,3 +254,46 @@ def test_a_trial_log_whose_rounds_cannot_replay_is_one_line(tmp_path, edit):
     (tmp_path / "trials.json").write_text(json.dumps(log))
     with pytest.raises(TrialLogError, match="is damaged"):
         load(tmp_path)
+
+
+# ----- issue 22: run directories stay inside the sweep; no write through a planted link ------
+def test_a_slash_in_a_value_names_one_run_directory_inside_the_sweep(tmp_path):
+    """``/`` in a value nested run directories, and ``/../`` trained runs outside the sweep (its
+    lock and runs.csv); a 300-byte value was a name the file system refused (exit 1, "the launcher")."""
+    sweep = tmp_path / "grid"
+    long = "x" * 300
+    result = run_module("experiments.train", "-m", "data.noun=a/../../escape,b/c," + long, *TINY, "trainer.epochs=1",
+                        "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = sorted(p.parent.parent for p in tmp_path.glob("**/.hydra/config.yaml"))
+    assert len(runs) == 3 and all(r.parent == sweep for r in runs)  # each one name, directly in the sweep
+    names = sorted(r.name for r in runs)
+    assert names[0].startswith("data.noun=a%2F..%2F..%2Fescape,") and names[1].startswith("data.noun=b%2Fc,")
+    assert len(names[2].encode()) == 255 and names[2].startswith("data.noun=xxx")
+    assert pd.read_csv(sweep / "runs.csv")["status"].tolist() == ["ok"] * 3
+    again = run_module("experiments.train", "-m", "data.noun=a/../../escape,b/c," + long, *TINY, "trainer.epochs=1",
+                       "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert again.returncode == 0 and len(list(sweep.glob("*/.hydra/config.yaml"))) == 3  # the rerun finds them
+
+
+@pytest.mark.parametrize("name", ["multirun.yaml", ".lock", "job"])
+def test_a_link_planted_in_a_sweep_directory_is_never_written_through(tmp_path, name):
+    sweep = tmp_path / "grid"
+    target = tmp_path / "victim.txt"
+    target.write_text("precious")
+    link = sweep / name if name != "job" else sweep / "optimizer.lr=0.1" / "train.log"  # a job's own log
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+    result = run_module("experiments.train", "-m", "optimizer.lr=0.1", *TINY, "trainer.epochs=1",
+                        "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}", "hydra.job.config.override_dirname."
+                        "exclude_keys=[net,net.hidden,data.train_limit,trainer.progress,trainer.epochs,hydra.launcher."
+                        "n_jobs]", cwd=tmp_path)
+    assert target.read_text() == "precious"
+    if name == "multirun.yaml":  # written atomically: the link is replaced by the file
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert not link.is_symlink() and "sweeper" in link.read_text()
+    else:
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and lines[-1] == (f"nnsweep: error: {link} is a symbolic link; nnsweep does not "
+                                                        "write through links in its run, sweep and report directories: "
+                                                        "remove it and rerun"), result.stderr[-2000:]
