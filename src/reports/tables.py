@@ -210,10 +210,19 @@ def never_learned(runs: pd.DataFrame, classes: int = CLASSES) -> pd.Series:
     """Runs that ended by themselves (ok, early stopped) with a best validation accuracy no more
     than ``CHANCE_MARGIN`` above chance (1 / ``classes``): a network stuck at guessing (lr 10
     stays at 10% on MNIST) has not learned, whatever its status says. Pruned runs are not
-    judged: the search stopped them before they could."""
+    judged: the search stopped them before they could. Where runs.csv has its ``at_chance``
+    column (the run record's judgement, ``Summary.at_chance``: from the run's classes and
+    validation size, the terminal's too), that decides; the fixed margin only for rows without it
+    (tables collected before it existed, or runs that did not record their validation size)."""
     ended = runs["status"].astype(str).isin([Status.OK.value, Status.EARLY_STOPPED.value])
     best = pd.to_numeric(runs["best_val_acc"], errors="coerce")
-    return ended & (best <= 1.0 / classes + CHANCE_MARGIN + 1e-9)
+    by_margin = ended & (best <= 1.0 / classes + CHANCE_MARGIN + 1e-9)
+    if "at_chance" not in runs:
+        return by_margin
+    recorded = runs["at_chance"].map({True: True, False: False, "True": True, "False": False})
+    known = recorded.notna() & (pd.to_numeric(runs.get("val_size"), errors="coerce").notna()
+                                if "val_size" in runs else recorded.notna())
+    return by_margin.where(~known, recorded.where(known, False).astype(bool))
 
 
 def run_matrix(epochs: pd.DataFrame, names, column, width: int) -> np.ndarray:

@@ -267,7 +267,10 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
           "finished")
     if todo:
         # All rates, so the sweep's progress line counts the whole sweep: finished ones are reused.
-        result = subprocess.run(build_command(args, lrs, sweep_dir))
+        from sweeps.search import REPORT_LINE_BY_CALLER
+
+        # the closing lines below end with where the report is: the sweeper leaves that line to us
+        result = subprocess.run(build_command(args, lrs, sweep_dir), env={**os.environ, REPORT_LINE_BY_CALLER: "1"})
         if result.returncode == EXIT_BAD_INPUT:
             return EXIT_BAD_INPUT  # its one line said what to change; rerunning as is would fail again
         child_said_why = result.returncode == 1  # its one line: a machine failure, or no result at all
@@ -289,6 +292,8 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
         from reports.live import update
 
         print(f"report: {update(sweep_dir)[0]}")  # the sweeper's live report drew it already, unless it was off
+    else:
+        print(f"no report page (--no-report): make report SWEEP={sweep_dir} draws it")
     if runs.empty or runs["best_val_acc"].isna().all():
         if not (todo and child_said_why):
             print(f"nnsweep: error: no run of the sweep produced a validation accuracy; see the status and error "

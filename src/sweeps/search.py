@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 from collections import Counter
 from enum import Enum
 from pathlib import Path
@@ -556,9 +557,16 @@ class SearchSweep(LaunchingSweeper):
             raise no_result(sweep_dir, len(trials))
 
 
+REPORT_LINE_BY_CALLER = "NNSWEEP_REPORT_LINE_BY_CALLER"
+
+
 def say_where_the_report_is(sweep_dir: Path, drawn: bool) -> None:
     """The sweep's last line, as every sweep ends (``sweeps.lr`` too): where its report is, or
-    the command that draws it when the live report was off or its final page is missing."""
+    the command that draws it when the live report was off or its final page is missing. A
+    driver that ends with its own closing lines (``sweeps.lr``) says it last, once:
+    ``REPORT_LINE_BY_CALLER`` set in the sweep's environment leaves it to that caller."""
+    if os.environ.get(REPORT_LINE_BY_CALLER) == "1":
+        return
     index = Path(sweep_dir).resolve() / "report" / "index.html"
     if drawn and index.is_file():
         log.info("report: %s", index)

@@ -199,3 +199,12 @@ def test_a_configs_csv_that_does_not_match_the_runs_is_one_line(tmp_path):
     with pytest.raises(ReportError, match="configs.csv does not match runs.csv") as err:
         load_tables(tmp_path)
     assert "\n" not in str(err.value) and "python -m sweeps.collect" in str(err.value)
+
+
+def test_never_learned_is_the_run_records_judgement_where_runs_csv_has_it():
+    """One definition of "did not learn": runs.csv's ``at_chance`` (from the run's classes and
+    validation size: 16.7% on 500 digits) decides, as on the terminal; rows collected without it
+    keep the 2-point margin."""
+    runs = pd.DataFrame({"status": ["ok", "ok", "ok", "ok"], "best_val_acc": [0.16, 0.16, 0.11, 0.9],
+                         "at_chance": [True, None, None, False], "val_size": [500, None, None, 500]})
+    assert never_learned(runs).tolist() == [True, False, True, False]

@@ -36,6 +36,9 @@ def test_tiny_lr_sweep_writes_complete_tables_and_reruns_nothing(tmp_path):
     assert {"best_val_acc", "best_epoch", "test_acc", "epochs_completed"} <= set(runs.columns)
     assert len(epochs) == 6 and set(epochs["base_lr"]) == {0.05, 0.5} and set(epochs["epoch"]) == {1, 2, 3}
     assert runs["best_val_acc"].iloc[0] == runs["best_val_acc"].max()  # best first
+    ends = [line for line in first.stdout.splitlines() + first.stderr.splitlines() if "report" in line]
+    assert len(ends) == 1 and first.stdout.splitlines()[-1] == ends[0], ends  # said once, last (the child said it too)
+    assert ends[0].startswith("no report page (--no-report): make report SWEEP=")
     stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "lr").glob("*/summary.json")}
     again = run_module("sweeps.lr", *args)
     assert again.returncode == 0 and "2 already finished" in again.stdout
@@ -262,3 +265,20 @@ def test_lr_sweep_refuses_hydra_settings_other_than_its_launchers(overrides, fra
     lr, args = lr_args(*overrides)
     with pytest.raises(lr.NnsweepError, match=fragment):
         lr.check_arguments(args)
+
+
+def test_the_terminal_gives_no_interval_from_a_zero_spread_and_the_pages_comparison():
+    """Two seeds that agree to the digit (500 validation digits: steps of 0.2 points) gave
+    "95% interval 94.20% to 94.20%"; now no interval, and the runner-up comparison is the page's
+    sentence, with no verdict from 2 seeds."""
+    from sweeps.collect import configurations, describe, runner_up_sentence
+
+    runs = hand_runs((0.5, 0, "ok", 0.942, False), (0.5, 1, "ok", 0.942, False), (2.0, 0, "ok", 0.928, False),
+                     (2.0, 1, "ok", 0.928, False))
+    runs["val_size"] = 500
+    lines = describe(runs, configurations(runs)).splitlines()
+    assert "no spread between its seeds, so no interval" in lines[1] and "94.20% to 94.20%" not in lines[1]
+    versus = runner_up_sentence(runs)
+    assert versus.startswith("lr 0.5 is ahead of lr 2 by 1.4 points of validation accuracy on each of 2 paired seeds")
+    assert "no verdict" in versus and "more than seed noise" not in versus
+    assert runner_up_sentence(runs[runs["trainer.seed"] == 0]) is None  # one seed: nothing to pair
