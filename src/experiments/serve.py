@@ -30,7 +30,7 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from experiments.build import ConfigError
 from experiments.cli import exits_on_bad_input, program_name, run_command, warn
-from experiments.evaluate import QUIET_LOGGING, load_run_test_set, quiet_hydra
+from experiments.evaluate import NO_CONFIG_DIR, QUIET_LOGGING, load_run_test_set, quiet_hydra
 from experiments.predict import Classifier
 from experiments.webapp import MAX_DECODES, ServedRun, create_app, quiet_request_log
 from nets.errors import NnsweepError
@@ -261,7 +261,7 @@ def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = No
     print("nnsweep: stopped serving", flush=True)
 
 
-@hydra.main(version_base="1.3", config_path=None, config_name="serve")
+@hydra.main(version_base="1.3", config_path=NO_CONFIG_DIR, config_name="serve")
 @exits_on_bad_input
 def hydra_main(cfg: DictConfig) -> None:
     if not str(cfg.run).strip():

@@ -152,7 +152,7 @@ def test_the_readmes_completion_line_completes_every_hydra_command_it_names(tmp_
     (line,) = [t for t in readme.splitlines() if t.startswith('eval "$(nnsweep-train -sc install=bash)"')]
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     script = line + """
-for line in "nnsweep-evaluate " "nnsweep-evaluate we" "nnsweep-predict " "nnsweep-train optimizer=a"; do
+for line in "nnsweep-evaluate " "nnsweep-evaluate we" "nnsweep-predict " "nnsweep-train optimizer=a" "nnsweep-serve "; do
     COMP_LINE="$line"; COMP_POINT=${#COMP_LINE}; words=($COMP_LINE); COMP_CWORD=$(( ${#words[@]} - 1 ))
     [ "${COMP_LINE: -1}" == " " ] && COMP_CWORD=${#words[@]}
     complete -p ${words[0]} > /dev/null && hydra_bash_completion
@@ -163,6 +163,8 @@ done
     assert "nnsweep-evaluate  -> hydra hydra. run= test= weights=" in out, out
     assert "nnsweep-evaluate we -> weights=" in out and "nnsweep-train optimizer=a -> optimizer=adam" in out, out
     assert "nnsweep-predict  -> hydra hydra. image= run= top=" in out, out
+    served = next(line for line in out.splitlines() if line.startswith("nnsweep-serve  -> "))
+    assert "run=" in served and "compare." in served and "port=" in served and "conf" not in served.split(), served
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
