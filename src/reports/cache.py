@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from nets.atomic import atomic_write_text
+from runrecord.bounded import parse_json, read_record_text
 
 CACHE = "figures.json"
 _DRAWING: list[Callable[[], Any]] = []  # what the forked workers draw (inherited, never pickled)
@@ -86,9 +87,12 @@ class FigureCache:
         """``forget``: draw everything again (``python -m reports --force``)."""
         self.report_dir, self.code = report_dir, code
         try:
-            self.entries: dict[str, dict] = {} if forget else json.loads((report_dir / CACHE).read_text())
+            entries = {} if forget else parse_json(read_record_text(report_dir / CACHE))  # data, read with limits
         except (OSError, ValueError):
-            self.entries = {}
+            entries = {}
+        # a damaged or hand-edited figures.json only means drawing again
+        self.entries: dict[str, dict] = {k: v for k, v in entries.items() if isinstance(v, dict)} \
+            if isinstance(entries, dict) else {}
         self.used: dict[str, dict] = {}
         self.drawn: list[str] = []  # names drawn in this build (tests and the log read it)
 

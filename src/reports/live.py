@@ -32,6 +32,7 @@ from pathlib import Path
 
 from nets.atomic import atomic_write_text, remove_stale_temps
 from runrecord import exclusive_lock, find_runs
+from runrecord.bounded import parse_json, read_record_text
 
 log = logging.getLogger("nnsweep.reports")
 STATE, LIVE_JS = "state.json", "live.js"
@@ -86,9 +87,10 @@ def _stat(path: Path) -> str:
 
 def _read_state(report_dir: Path) -> dict:
     try:
-        return json.loads((report_dir / STATE).read_text())
+        state = parse_json(read_record_text(report_dir / STATE))  # a file is data, read with limits
     except (OSError, ValueError):
         return {}
+    return state if isinstance(state, dict) else {}
 
 
 def update(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, force: bool = False,
@@ -133,7 +135,7 @@ def _figures_there(report_dir: Path) -> bool:
     from reports.cache import CACHE
 
     try:
-        entries = json.loads((report_dir / CACHE).read_text())
+        entries = parse_json(read_record_text(report_dir / CACHE))
         return all((report_dir / f).is_file() for entry in entries.values() for f in entry["files"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False

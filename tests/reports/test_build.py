@@ -219,3 +219,18 @@ def test_a_figure_that_raises_is_a_note_and_the_rest_of_the_page_is_written(tmp_
     assert "could not be drawn (ValueError: a figure that cannot be drawn second line)" in page
     warnings = [line for line in capsys.readouterr().err.splitlines() if "could not be drawn" in line]
     assert len(warnings) == 1 and warnings[0].startswith("nnsweep: warning: report: accuracy_vs_lr"), warnings
+
+
+def test_a_damaged_figure_cache_or_live_state_only_means_drawing_again(tmp_path):
+    """The report's own figures.json and live state are data too, read with limits: nested
+    100,000 deep (a RecursionError before) or not a mapping, the page is drawn again."""
+    from reports.cache import CACHE
+    from reports.live import STATE, update
+
+    write_sweep(tmp_path, model=False)
+    index = build_report(tmp_path)
+    for damage in ("[" * 100_000 + "]" * 100_000, "[1, 2]", '{"a": 1}'):
+        (index.parent / CACHE).write_text(damage)
+        (index.parent / STATE).write_text(damage)
+        index.unlink()
+        assert update(tmp_path)[0] == index and index.is_file()
