@@ -34,7 +34,7 @@ from experiments.cli import warn
 from nets.atomic import atomic_write_text
 from runrecord import RunDir, RunRecordError, find_runs, override_key
 from runrecord.bounded import RecordFormatError, parse_yaml
-from sweeps.comparison import ACCURACY, Candidate, compare, mean_interval
+from sweeps.comparison import ACCURACY, ONE_SEED, Candidate, compare, mean_interval
 
 RUNS, EPOCHS, CONFIGS = "runs.csv", "epochs.csv", "configs.csv"
 SEED_KEYS = ("trainer.seed", "seed")  # what repeats of one configuration differ in
@@ -290,11 +290,13 @@ def _best_configuration_sentence(configs: pd.DataFrame) -> str | None:
 
 def runner_up_sentence(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -> str | None:
     """The best configuration against the runner-up, paired by seed, in the page's words
-    (``sweeps.comparison.Comparison.sentence``), for the terminal; None without repeats or
-    without a runner-up."""
+    (``sweeps.comparison.Comparison.sentence``), for the terminal; with one seed each, the page's
+    advice that no verdict can be had (``ONE_SEED``); None without a runner-up."""
     ranked = ranked_candidates(runs, seed_keys)
-    if len(ranked) < 2 or max(sum(np.isfinite(v) for v in c.per_seed.values()) for c in ranked) < 2:
+    if len(ranked) < 2:
         return None
+    if max(sum(np.isfinite(v) for v in c.per_seed.values()) for c in ranked) < 2:
+        return ONE_SEED
     return compare(ranked[0], ranked[1]).sentence()
 
 
@@ -309,17 +311,23 @@ def configuration_name(row: pd.Series, configs: pd.DataFrame) -> str:
     return ", ".join(f"{k}={row[k]}" for k in named) or "the only configuration"
 
 
+def status_counts(runs: pd.DataFrame) -> str:
+    """How runs.csv's runs ended, "10 ok, 1 did not learn (at chance)": a run that ended by itself
+    without learning (``at_chance``) is counted apart, not among the "ok"."""
+    stuck = runs["at_chance"].fillna(False).astype(bool) if "at_chance" in runs else pd.Series(False, runs.index)
+    counts = runs.loc[~stuck, "status"].value_counts().to_dict()
+    if stuck.any():
+        counts["did not learn (at chance)"] = int(stuck.sum())
+    return ", ".join(f"{n} {s}" for s, n in counts.items())
+
+
 def describe(runs: pd.DataFrame, configs: pd.DataFrame | None = None) -> str:
     """A few lines about a collected sweep: how many runs ended how, and the best (a
     configuration, with repeats: ``best_run_sentence``). A run that ended by itself without
     learning (``at_chance``) is counted as "did not learn (at chance)", not among the "ok"."""
     if runs.empty:
         return "no runs found"
-    stuck = runs["at_chance"].fillna(False).astype(bool) if "at_chance" in runs else pd.Series(False, runs.index)
-    counts = runs.loc[~stuck, "status"].value_counts().to_dict()
-    if stuck.any():
-        counts["did not learn (at chance)"] = int(stuck.sum())
-    lines = [f"{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "."]
+    lines = [f"{len(runs)} runs: {status_counts(runs)}."]
     best = best_run_sentence(runs, configs)
     if best is not None:
         lines.append(best)

@@ -47,7 +47,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.cli import every_value_checked
 from runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
 from sweeps import trials as trial_log
-from sweeps.collect import collect
+from sweeps.collect import collect, status_counts
 from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, engine_record, make_engine, same_point
 from sweeps.live import enabled as live_enabled, live_report
 from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
@@ -539,8 +539,8 @@ class SearchSweep(LaunchingSweeper):
         runs, _ = collect(sweep_dir)
         counts = Counter(t["status"] for t in trials)
         if self.is_grid:
-            log.info("grid of %d points in %s: %s; tables in %s", len(trials), sweep_dir,
-                     ", ".join(f"{n} {s}" for s, n in counts.items()), sweep_dir / "runs.csv")
+            ended = status_counts(runs) if not runs.empty else ", ".join(f"{n} {s}" for s, n in counts.items())
+            log.info("grid of %d points in %s: %s; tables in %s", len(trials), sweep_dir, ended, sweep_dir / "runs.csv")
             for t in trials:
                 if t["status"] == Status.FAILED.value:
                     log.warning("failed: %s", " ".join(space.overrides(t["point"])))

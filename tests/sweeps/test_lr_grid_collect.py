@@ -281,4 +281,5 @@ def test_the_terminal_gives_no_interval_from_a_zero_spread_and_the_pages_compari
     versus = runner_up_sentence(runs)
     assert versus.startswith("lr 0.5 is ahead of lr 2 by 1.4 points of validation accuracy on each of 2 paired seeds")
     assert "no verdict" in versus and "more than seed noise" not in versus
-    assert runner_up_sentence(runs[runs["trainer.seed"] == 0]) is None  # one seed: nothing to pair
+    assert runner_up_sentence(runs[runs["trainer.seed"] == 0]).startswith("One seed per configuration: train repeats")
+    assert runner_up_sentence(runs[runs["optimizer.lr"] == 0.5]) is None  # one configuration: nothing to compare

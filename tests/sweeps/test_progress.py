@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from runrecord import RunDir, Status, Summary
@@ -253,18 +254,22 @@ def test_a_real_grid_prints_a_line_as_each_run_finishes_and_a_rerun_counts_reuse
 
 def test_a_real_grid_shows_one_line_per_run_and_the_progress_line_and_ends_with_its_report(tmp_path):
     """Two jobs side by side: their per-epoch lines go to each run's train.log, not the terminal;
-    the terminal has Hydra's launch lines, one line per finished run, the progress line, the
-    grid's summary, and last, where the report is (here the command that draws it: the suite
-    turns the live report off)."""
+    the terminal has one line per finished run, the progress line, the grid's summary (a run at
+    chance counted apart, as runs.csv says), and last, where the report is (here the command
+    that draws it: the suite turns the live report off); not the launcher's line per job."""
     sweep = tmp_path / "grid"
-    out = run_module("experiments.train", "-m", "optimizer.lr=0.01,0.1,1", *TINY[:-1], "trainer.epochs=3",
+    out = run_module("experiments.train", "-m", "optimizer.lr=0.01,0.1,1000", *TINY[:-1], "trainer.epochs=3",
                      "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [line for line in (out.stdout + out.stderr).splitlines() if line.strip()]
     assert not [line for line in lines if re.search(r"\bepoch \d+/\d+ ", line)]
     assert len([line for line in lines if re.search(r"\bok after 3 epochs\b.*: best val acc", line)]) == 3
+    assert not [line for line in lines if re.search(r"#\d+ : |Launching jobs", line)], lines
     assert 1 <= len(progress_lines(out.stdout)) <= 3
-    assert len(lines) <= 2 + 3 + 3 + 3 + 2, lines  # launch lines, runs, progress lines, grid and report
+    assert len(lines) <= 3 + 3 + 2, lines  # runs, progress lines, grid and report
+    stuck = pd.read_csv(sweep / "runs.csv")["at_chance"].sum()
+    (summary,) = [line for line in lines if "grid of 3 points" in line]
+    assert stuck >= 1 and f": {3 - stuck} ok, {stuck} did not learn (at chance);" in summary, summary
     assert out.stdout.splitlines()[-1].endswith(f"no report page (live report off): make report SWEEP={sweep} draws it")
     for log in sweep.glob("*/train.log"):
         assert "epoch 3/3 " in log.read_text()
