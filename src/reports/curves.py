@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from reports.style import lr_label, plt, save
+from reports.style import log_axis, lr_label, plt, save
 from reports.tables import (LrEpochGrid, configuration_of, configurations_of, describe_group, describe_settings,
                             key_text, mean_interval, never_learned, run_matrix, varied_settings)
 from runrecord import Status
@@ -110,7 +110,7 @@ def render_accuracy_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
         k = int(np.nanargmax(best))
         ax.plot(lr[k], best[k], marker="*", markersize=16, color="red", linestyle="none", gid="best star",
                 label=f"best: {grid.labels[k] if not grid.lr_only else 'lr ' + grid.labels[k]}, {best[k]:.1f}%")
-    ax.set_xscale("log")
+    log_axis(ax)
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title(f"Influence of the learning rate\n{grid.group}", fontsize=11)
@@ -183,7 +183,7 @@ def render_groups_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
             ax.plot(rows["lr"].iloc[best_row], best[best_row], marker="*", markersize=16, color="red",
                     linestyle="none", gid="best star",
                     label=f"best: {rows['label'].iloc[best_row]}, {best[best_row]:.1f}%")
-        ax.set_xscale("log")
+        log_axis(ax)
         ax.grid(True, which="both", alpha=0.3)
         if title:
             ax.set_title(title, fontsize=10)

@@ -12,8 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 # Text is drawn as written: class names, run names and override values are data, and "$x^$" in
-# one of them is not mathtext to parse (invalid mathtext raises when the figure is saved). No
-# figure of a report uses mathtext or LaTeX.
+# one of them is not mathtext to parse (invalid mathtext raises when the figure is saved). The one
+# mathtext matplotlib writes itself, a log axis's "10^-2" labels, is replaced by plain numbers
+# (``log_axis``): with parse_math off it would show as "$\mathdefault{10^{-2}}$".
 plt.rcParams.update({
     "figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
     "legend.fontsize": 9, "axes.grid": False, "figure.constrained_layout.use": True,
@@ -43,3 +44,15 @@ def figure_to_rgb(fig) -> np.ndarray:
 
 def lr_label(lr: float) -> str:
     return f"{lr:.3g}"
+
+
+def log_axis(ax, axis: str = "x", minor_labels: bool = False) -> None:
+    """Put ``ax``'s ``axis`` on a log scale labelled in plain numbers ("0.01", "1", "10"), not
+    matplotlib's mathtext powers, which report figures do not parse (see the rcParams above)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    getattr(ax, f"set_{axis}scale")("log")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    plain = FuncFormatter(lambda value, _: lr_label(value))
+    target.set_major_formatter(plain)
+    target.set_minor_formatter(plain if minor_labels else NullFormatter())

@@ -234,3 +234,18 @@ def test_a_damaged_figure_cache_or_live_state_only_means_drawing_again(tmp_path)
         (index.parent / STATE).write_text(damage)
         index.unlink()
         assert update(tmp_path)[0] == index and index.is_file()
+
+
+def test_log_axes_are_labelled_in_plain_numbers_not_unparsed_mathtext(tmp_path, monkeypatch):
+    """Text is drawn as written (class names are data), so matplotlib's own mathtext tick labels
+    of a log axis showed as "$\\mathdefault{10^{-2}}$" under the accuracy vs lr figure."""
+    import matplotlib.text
+
+    write_sweep(tmp_path, model=False)
+    texts = []
+    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws: [d() for d in draws])
+    draw_text = matplotlib.text.Text.draw
+    monkeypatch.setattr(matplotlib.text.Text, "draw", lambda self, r: texts.append(self.get_text()) or draw_text(self, r))
+    build_report(tmp_path)
+    assert texts and not [t for t in texts if "mathdefault" in t or t.startswith("$")], sorted(set(texts))[:20]
+    assert "0.1" in texts and "1" in texts  # the rates' decades, as plain numbers
