@@ -124,7 +124,8 @@ td.status-pruned, td.status-paused { color: #7a5b00; }
 table.sortable th { cursor: pointer; } th[data-sort="up"]::after { content: " \\25B2"; }
 th[data-sort="down"]::after { content: " \\25BC"; } .shared { color: #444; }
 """
-STATUS_ORDER = ("running", "paused", "ok", "early_stopped", "pruned", "diverged", "failed", "interrupted")
+DID_NOT_LEARN = "did_not_learn"  # ended by itself at chance (``tables.never_learned``): not a result
+STATUS_ORDER = ("running", "paused", "ok", "early_stopped", DID_NOT_LEARN, "pruned", "diverged", "failed", "interrupted")
 
 
 @dataclass
@@ -235,8 +236,14 @@ def mark_row(table: str, index: int, css_class: str) -> str:
 
 
 def status_line(runs: pd.DataFrame) -> str:
-    """How many runs are in each state: running, done (ok, early stopped), pruned, failed ..."""
-    counts = runs["status"].astype(str).value_counts().to_dict() if "status" in runs else {}
+    """How many runs are in each state: running, done (ok, early stopped), pruned, failed ...; a
+    run that ended without learning counts as "did not learn", as the closing line counts it."""
+    from reports.tables import never_learned
+
+    statuses = runs["status"].astype(str) if "status" in runs else pd.Series([], dtype=str)
+    if len(statuses) and "best_val_acc" in runs:
+        statuses = statuses.where(~never_learned(runs), DID_NOT_LEARN)
+    counts = statuses.value_counts().to_dict()
     names = sorted(counts, key=lambda s: (STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER), s))
     spans = "".join(f'<span data-status="{html.escape(s)}">{html.escape(s.replace("_", " "))}: {counts[s]}</span>'
                     for s in names)

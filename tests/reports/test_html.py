@@ -159,3 +159,13 @@ def test_the_table_sorts_on_a_click_with_a_script_of_its_own(tmp_path):
 def test_one_run_hides_nothing():
     table = results_table(RUNS.iloc[:1].assign(batch_size=10))
     assert "<th>batch_size</th>" in table and "<th>status</th>" in table
+
+
+def test_the_status_line_counts_a_run_at_chance_as_not_learning():
+    """The page's first line said "ok: 11" under "10 ok, 1 did not learn (at chance)"."""
+    from reports.html import status_line
+
+    runs = pd.DataFrame({"status": ["ok", "ok", "ok", "failed"], "best_val_acc": [0.9, 0.1, 0.92, None],
+                         "at_chance": [False, True, False, False], "val_size": [500, 500, 500, 500]})
+    line = status_line(runs)
+    assert '<span data-status="ok">ok: 2</span>' in line and "did not learn: 1" in line and "failed: 1" in line
