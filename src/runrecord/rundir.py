@@ -95,11 +95,18 @@ def evaluation_files(weights: str, test_set: str | None = None, trained: str = "
     Training's evaluation (its own split, the ``trained`` weights) is ``evaluation.json`` and
     ``test_errors.npz``, the files the report reads beside the summary's test accuracy; any
     other is ``evaluation-<weights>-<test set>.json`` (test set: ``own``, or the directory's name
-    in letters, digits and ``._-``), so evaluating another never changes those."""
+    in letters, digits and ``._-`` and 8 hex digits of its absolute path's SHA-256: two test sets
+    in folders of the same name, ``a/own`` and ``b/own``, never share a file), so evaluating
+    another never changes those."""
     if test_set is None and weights == trained:
         return EVALUATION, TEST_ERRORS
-    name = OWN_TEST_SET if test_set is None else re.sub(r"[^A-Za-z0-9._-]+", "-", Path(test_set).resolve().name)
-    tag = f"{weights}-{name.strip('.-') or 'root'}"
+    if test_set is None:
+        name = OWN_TEST_SET
+    else:
+        where = Path(test_set).resolve()
+        readable = re.sub(r"[^A-Za-z0-9._-]+", "-", where.name).strip(".-")[:60] or "root"
+        name = f"{readable}-{hashlib.sha256(str(where).encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+    tag = f"{weights}-{name}"
     return f"evaluation-{tag}.json", f"test_errors-{tag}.npz"
 
 

@@ -39,7 +39,8 @@ def test_evaluation_json(trained):
 def test_evaluate_on_the_real_mnist_test_set_from_the_command_line(trained):
     result = run_module("experiments.evaluate", f"run={trained}", f"test={SHARED_T10K}")
     assert result.returncode == 0, result.stderr
-    r = json.loads((trained / "evaluation-best-mnist-t10k.json").read_text())  # its own name: the run's stays
+    (record,) = trained.glob("evaluation-best-mnist-t10k-*.json")  # its own name: the run's stays
+    r = json.loads(record.read_text())
     assert r["n_test"] == 10000 and r["test_acc"] > 0.8
     assert (r["mnist_first_5000_acc"] + r["mnist_last_5000_acc"]) / 2 == pytest.approx(r["test_acc"])
     assert "first 5,000" in result.stdout
@@ -67,6 +68,21 @@ def test_another_evaluation_never_replaces_the_one_the_report_shows_beside_the_s
     figures = model_figures(run, tmp_path, notes)
     caption = next(f.caption for f in figures if f.file == "confusion_matrix.png")
     assert "(best weights, mnist5k test split)" in caption, (caption, notes)
+
+
+def test_test_sets_in_folders_of_the_same_name_have_files_of_their_own(tmp_path):
+    """``test=a/own`` overwrote the evaluation of the run's own split (``-own``), and ``a/own``
+    and ``b/own`` shared one file: the name carries a digest of the folder's whole path."""
+    from runrecord import evaluation_files
+
+    (tmp_path / "c" / "mnist").mkdir(parents=True)
+    names = {evaluation_files("final", None)[0], evaluation_files("final", str(tmp_path / "a" / "own"))[0],
+             evaluation_files("final", str(tmp_path / "b" / "own"))[0],
+             evaluation_files("final", str(tmp_path / "c" / "mnist"))[0]}
+    assert len(names) == 4 and "evaluation-final-own.json" in names
+    assert evaluation_files("final", str(tmp_path / "c" / "mnist" / ""))[0] == \
+        evaluation_files("final", str(tmp_path / "c" / "." / "mnist"))[0]  # one folder, one name
+    assert evaluation_files("best", None) == ("evaluation.json", "test_errors.npz")
 
 
 def digit_picture(trained, digit: int, path, size=200, dark_on_light=True, mode="L"):
