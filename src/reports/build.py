@@ -195,8 +195,9 @@ def heatmaps(grids, out: Path, figures: list[Figure]) -> None:
               "further (hatched cells)." if Status.PRUNED.value in grid.status else "")
     figures.append(Figure("heatmap_val_acc.png", f"Validation accuracy for {rows} (rows) after each epoch (columns)"
                           f"{seeds}; the red box is the best cell. Colours span the rates that learned; the colour "
-                          "bar's arrow marks values below it. Grey rows diverged or never learned (best within 2 "
-                          "points of chance)." + pruned))
+                          "bar's arrow marks values below it. Grey rows diverged or never learned (a best no better "
+                          "than guessing: within 5 binomial standard deviations of chance on the validation set, "
+                          "e.g. 16.7% on 500 digits of 10 classes)." + pruned))
     figures.append(Figure("heatmap_train_acc.png", f"Training accuracy for {rows} and epoch{seeds}." + TRAIN_ACC_MEASURED))
     figures.append(Figure("heatmap_gap.png", "Training minus validation accuracy: where it turns red, the "
                           "network has started to overfit." + TRAIN_ACC_MEASURED + " So the training accuracy lags "

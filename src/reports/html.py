@@ -173,7 +173,11 @@ def results_table(runs: pd.DataFrame, portraits: dict[str, str] | None = None, s
     above the table (returned with it). ``portraits``: run -> the image of what it thinks each
     class looks like, in a column of its own. ``sweep_dir``: each run's name links to its
     directory there (relative to the report, ``../<run>/``) when it has one."""
-    shown = runs[table_columns(runs)].copy()
+    shown = runs[[c for c in table_columns(runs) if c != "at_chance"]].copy()
+    if "status" in shown and "best_val_acc" in runs and len(runs):  # as the status line counts them
+        from reports.tables import never_learned
+
+        shown["status"] = shown["status"].where(~never_learned(runs), DID_NOT_LEARN)
     for c in ("best_val_acc", "final_val_acc", "test_acc"):
         if c in shown:
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")

@@ -29,7 +29,7 @@ STAT_SUFFIXES = ("_mean", "_std", "_ci_low", "_ci_high", "_n")
 # MNIST and Fashion-MNIST, the data sets nnsweep names, have ten classes; runs.csv does not record
 # the count (``never_learned(classes=...)`` for another data set).
 CLASSES = 10
-CHANCE_MARGIN = 0.02  # "never learned": best validation accuracy at most 2 points above chance
+CHANCE_MARGIN = 0.02  # "never learned" in tables collected before runs.csv had at_chance: at most 2 points above chance
 MAX_GRID_ROWS = 30  # a search's every-configuration grid shows its best 30, ordered by rate
 MAX_GROUPED_ROWS = 60  # a grid over the rate and other settings: every configuration up to 60
 

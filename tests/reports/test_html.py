@@ -169,3 +169,13 @@ def test_the_status_line_counts_a_run_at_chance_as_not_learning():
                          "at_chance": [False, True, False, False], "val_size": [500, 500, 500, 500]})
     line = status_line(runs)
     assert '<span data-status="ok">ok: 2</span>' in line and "did not learn: 1" in line and "failed: 1" in line
+
+
+def test_the_table_names_a_run_at_chance_as_not_learning_not_a_shared_ok():
+    """The table said "Shared by all 12 runs: status ok" on a page that counted one run as not
+    learning."""
+    runs = pd.DataFrame({"run": ["a", "b", "c"], "status": ["ok", "ok", "ok"], "best_val_acc": [0.9, 0.1, 0.92],
+                         "at_chance": [False, True, False], "val_size": [500, 500, 500]})
+    table = results_table(runs)
+    assert "status ok" not in table and '<td class="status-did_not_learn">did_not_learn</td>' in table
+    assert "at_chance" not in table
