@@ -175,5 +175,7 @@ def render_lr_epoch_heatmap(grid: LrEpochGrid, metric: str, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=heatmap_size(grid))
     draw_lr_epoch_heatmap(ax, grid, metric)
     box = {"val_acc": "; red box: best", "train_acc": "; red box: highest"}.get(metric, "")
-    ax.set_title(title_lines(TITLES[metric], grid.group + box, fig))
+    # over the whole figure, not the axes: long row labels push a narrow grid's axes to the right,
+    # and a title centred on them ran off the figure's edge ("red box: be")
+    fig.suptitle(title_lines(TITLES[metric], grid.group + box, fig), fontsize=12)
     return save(fig, path)

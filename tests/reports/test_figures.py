@@ -224,7 +224,7 @@ def test_the_best_cell_and_the_star_are_the_best_mean(tmp_path, drawn):
     render_lr_epoch_heatmap(grid, "val_acc", tmp_path / "h.png")
     box = by_gid(drawn[0].axes[0])["best cell"]
     assert (box.get_x(), box.get_y()) == (0.5, -0.5)  # row 0 (lr 0.1), column 1 (epoch 2)
-    assert "mean of 3 seeds" in drawn[0].axes[0].get_title()
+    assert "mean of 3 seeds" in drawn[0].get_suptitle()
     render_accuracy_vs_lr(grid, tmp_path / "a.png")
     artists = by_gid(drawn[1].axes[0])
     assert list(artists["best star"].get_xdata()) == [0.1] and artists["best star"].get_ydata()[0] == pytest.approx(93)
@@ -381,3 +381,20 @@ def test_many_groups_of_one_setting_fill_panels_evenly(tmp_path):
     assert [members for _, members in facets] == [[f"hidden [{h}]" for h in sizes[:5]],
                                                   [f"hidden [{h}]" for h in sizes[5:]]]
     assert facets[0][0] == "hidden [10] to hidden [100]"
+
+
+def test_a_grids_heatmap_title_fits_its_figure(tmp_path, drawn):
+    """Long row labels ("net lenet5, optimizer adam, lr 0.01") move a 2-epoch heatmap's axes to
+    the right; its title, centred on them, was cut at "red box: be"."""
+    from tests.reports.synthetic import write_repeated_sweep
+
+    write_repeated_sweep(tmp_path, [{"lr": lr, "seed": 0, "optimizer": o, "net.hidden": h, "val": [0.5, 0.6]}
+                                    for o in ("sgd", "adam") for h in ("[8]", "[16]") for lr in (0.01, 0.1, 1.0)])
+    render_lr_epoch_heatmap(lr_epoch_grid(load_tables(tmp_path), "val_acc"), "val_acc", tmp_path / "h.png")
+    fig = drawn[0]
+    fig.canvas.draw()
+    titles = [t for t in [fig._suptitle, *[ax.title for ax in fig.axes]] if t is not None and t.get_text()]
+    assert titles and any("red box: best" in t.get_text() for t in titles)
+    for title in titles:
+        shown = title.get_window_extent()
+        assert fig.bbox.x0 <= shown.x0 and shown.x1 <= fig.bbox.x1, (title.get_text(), shown, fig.bbox)
