@@ -282,7 +282,7 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
             return result.returncode
     runs, _ = collect(sweep_dir)
     keys = repeat_keys(sweep_dir)
-    print(describe(runs, configurations(runs, keys)))
+    print(describe(runs, configurations(runs, keys), keys))
     if (versus := runner_up_sentence(runs, keys)) is not None:
         print(versus)  # the page's comparison, word for word
     print(f"results: {sweep_dir / 'runs.csv'}, {sweep_dir / 'epochs.csv'}")

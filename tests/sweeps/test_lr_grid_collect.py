@@ -106,7 +106,7 @@ def test_repeats_give_each_rate_its_mean_and_t_interval(tmp_path):
     assert configs["best_val_acc_mean"].is_monotonic_decreasing  # best mean first
     best = configs.iloc[0]
     assert (f"Best: optimizer.lr={configs.index[0]} with mean validation accuracy {best['best_val_acc_mean']:.2%} over "
-            f"3 seeds (95% interval ") in first.stdout
+            f"3 seeds") in first.stdout and ("95% interval" in first.stdout or "no spread" in first.stdout)
     again = run_module("sweeps.lr", *args)
     assert again.returncode == 0 and "x 3 seeds; 6 already finished" in again.stdout
     clash = run_module("sweeps.lr", *args, "trainer.seed=4")
@@ -277,9 +277,42 @@ def test_the_terminal_gives_no_interval_from_a_zero_spread_and_the_pages_compari
                      (2.0, 1, "ok", 0.928, False))
     runs["val_size"] = 500
     lines = describe(runs, configurations(runs)).splitlines()
-    assert "no spread between its seeds, so no interval" in lines[1] and "94.20% to 94.20%" not in lines[1]
+    assert "no spread between them, so no interval" in lines[1] and "94.20% to 94.20%" not in lines[1]
     versus = runner_up_sentence(runs)
     assert versus.startswith("lr 0.5 is ahead of lr 2 by 1.4 points of validation accuracy on each of 2 paired seeds")
     assert "no verdict" in versus and "more than seed noise" not in versus
     assert runner_up_sentence(runs[runs["trainer.seed"] == 0]).startswith("One seed per configuration: train repeats")
     assert runner_up_sentence(runs[runs["optimizer.lr"] == 0.5]) is None  # one configuration: nothing to compare
+
+
+def test_seeds_equal_up_to_float_noise_give_no_interval_and_a_zero_difference_is_no_lead():
+    """Three seeds at 0.80 have a mean of 0.8000000000000002 and a standard deviation of about
+    1e-16: the old test ``low == high`` named "95% interval 80.00% to 80.00%". The spread test is
+    the comparison's (``Interval.spread``); two configurations equal on every seed are "no
+    difference", not "ahead by 0.0 points"."""
+    from sweeps.collect import configurations, describe, runner_up_sentence
+
+    runs = hand_runs(*[(lr, seed, "ok", 0.8, False) for lr in (1.0, 3.0) for seed in (0, 1, 2)])
+    runs["val_size"] = 1500
+    best = describe(runs, configurations(runs)).splitlines()[1]
+    assert best.startswith("Best: optimizer.lr=") and "80.00% on each of 3 seeds (no spread between them, so no " \
+        "interval" in best and "95% interval" not in best
+    versus = runner_up_sentence(runs)
+    assert versus == "lr 1 and lr 3 have the same validation accuracy on each of 3 paired seeds: no difference between them."
+    assert "ahead" not in versus
+
+
+def test_when_every_run_is_at_chance_no_best_is_named_and_nothing_compared():
+    """net.init=zeros: every run at 10% (at_chance). The Best line said "optimizer.lr=1.0 ...
+    10.00% over 3 seeds (95% interval 10.00% to 10.00%)" and "lr 1 is ahead of lr 3 by 0.0 points"."""
+    from sweeps.collect import configurations, describe, runner_up_sentence
+
+    runs = hand_runs(*[(lr, seed, "ok", 0.1 + 0.0004 * seed, True) for lr in (1.0, 3.0) for seed in (0, 1, 2)])
+    lines = describe(runs, configurations(runs)).splitlines()
+    assert lines[0] == "6 runs: 6 did not learn (at chance)."
+    assert lines[1].startswith("No run learned: every run ended at chance, so no best is named")
+    assert runner_up_sentence(runs) is None
+    one_seed = runs[runs["trainer.seed"] == 0]
+    assert describe(one_seed, configurations(one_seed)).splitlines()[1].startswith("No run learned")
+    learned = hand_runs((1.0, 0, "ok", 0.9, False), (3.0, 0, "ok", 0.1, True))  # one learned: its best is named
+    assert describe(learned, configurations(learned)).splitlines()[1].startswith("Best: optimizer.lr=1.0,trainer.seed=0")
