@@ -56,7 +56,7 @@ from sweeps.progress import SweepProgress
 from sweeps import repeats as repeat_runs
 from sweeps import rounds
 from sweeps.pruning import Pruner, PruningError
-from sweeps.repeats import REPEAT_KEY
+from sweeps.repeats import MAX_REPEATS, REPEAT_KEY
 from sweeps.results import RESULTS, write_results
 from sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
 from sweeps.trials import TRIALS, TrialLog
@@ -64,7 +64,6 @@ from sweeps.trials import TRIALS, TrialLog
 log = logging.getLogger("nnsweep.search")
 ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
 GENERATORS = ("random", "sobol", "lhs", "halton", "hammersly", "grid")
-MAX_REPEATS = 100  # seeds per point; more is a typo, and each is a run
 MAX_SEED = 2**32 - 1  # NumPy's RandomState, which skopt seeds, takes 0 .. 2**32 - 1
 MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
 PAUSE_KEY = "trainer.pause_after"

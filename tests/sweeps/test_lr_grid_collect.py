@@ -316,3 +316,15 @@ def test_when_every_run_is_at_chance_no_best_is_named_and_nothing_compared():
     assert describe(one_seed, configurations(one_seed)).splitlines()[1].startswith("No run learned")
     learned = hand_runs((1.0, 0, "ok", 0.9, False), (3.0, 0, "ok", 0.1, True))  # one learned: its best is named
     assert describe(learned, configurations(learned)).splitlines()[1].startswith("Best: optimizer.lr=1.0,trainer.seed=0")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--repeats", "1000000"], "--repeats 1000000: at most 100 seeds per rate"),
+    (["--num", "200", "--repeats", "11"], "200 rates x 11 seeds is 2200 runs; at most 2000"),
+])
+def test_repeats_are_capped_with_one_line_before_anything_starts(tmp_path, argv, fragment):
+    """--repeats 1000000 ended in a traceback (OSError: Argument list too long), exit 1."""
+    result = run_module("sweeps.lr", *argv, "--no-report", "--sweep-dir", str(tmp_path / "s"))
+    assert result.returncode == 2 and fragment in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "s").exists()
