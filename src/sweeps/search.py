@@ -48,7 +48,8 @@ from experiments.cli import every_value_checked
 from runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
 from sweeps import trials as trial_log
 from sweeps.collect import collect, status_counts
-from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, engine_record, make_engine, same_point
+from sweeps.engines import (ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, engine_record, make_engine,
+                            recorded_engine_problem, same_point)
 from sweeps.live import enabled as live_enabled, live_report
 from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
                            relative_run_dir, run_outcome, trial_key)
@@ -227,20 +228,21 @@ class SearchSweep(LaunchingSweeper):
         """Before any replay: a log recorded under other versions of the engine's libraries
         cannot be replayed (another release may propose other points from the same seed), so
         say so at once, with both versions and the fix, rather than after rounds of replay. A log
-        written before versions were recorded is replayed, and checked point by point."""
-        recorded = (record.settings.get(ENGINE_KEY) or {}).get("versions")
-        if not record.rounds or not isinstance(recorded, dict):
+        that does not say which engine and versions made it (no engine record, a version missing
+        or null, another engine's name: written by hand or by an nnsweep before versions were
+        recorded) is refused the same way: nothing vouches for its replay
+        (``engines.recorded_engine_problem``)."""
+        if not record.rounds:
             return
-        installed = engine_record(self.method)["versions"]
-        differ = [name for name in dict.fromkeys([*recorded, *installed]) if recorded.get(name) != installed.get(name)]
-        if differ:
-            was = ", ".join(f"{n} {recorded.get(n)}" for n in differ)
-            now = ", ".join(f"{n} {installed.get(n)}" for n in differ)
-            pins = " ".join(f"'{n}=={recorded[n]}'" for n in differ if recorded.get(n))
-            raise SweepError(f"{sweep_dir / TRIALS} was recorded with {was}, this environment has {now}: the "
-                             f"{self.method} engine cannot replay it under another version. Install the recorded "
-                             f"version{'s' if len(differ) > 1 else ''} to continue it (uv pip install {pins}), "
-                             "or start a new sweep=<name> (finished runs are reused)")
+        problem = recorded_engine_problem(record.settings.get(ENGINE_KEY), self.method)
+        if problem is None:
+            return
+        path = sweep_dir / TRIALS
+        if problem.startswith("was recorded with") and "uv pip install" in problem:
+            raise SweepError(f"{path} {problem}, or start a new sweep=<name> (finished runs are reused)")
+        raise SweepError(f"{path} {problem}, so its rounds cannot be replayed as they were; move {path.name} away to "
+                         f"start the search afresh in {sweep_dir} (finished runs of the same points are reused), or "
+                         "start a new sweep=<name>")
 
     def _engine(self, space: SearchSpace) -> Engine:
         try:
