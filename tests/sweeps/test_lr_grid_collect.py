@@ -328,3 +328,21 @@ def test_repeats_are_capped_with_one_line_before_anything_starts(tmp_path, argv,
     assert result.returncode == 2 and fragment in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "s").exists()
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_before_any_run_launches(tmp_path):
+    """mnist5k trains on 3,500 digits: --batch 100000 launched every run and ended with exit 1
+    ("no trial ... produced a result"); a grid value of 3501 and a train_limit below the batch
+    are found by the same check, before anything trains."""
+    lr = run_module("sweeps.lr", "--epochs", "1", "--lrs", "0.1", "--batch", "100000", "--net", "mlp", "--no-report",
+                    "--sweep-dir", str(tmp_path / "lr"))
+    assert lr.returncode == 2 and lr.stderr == ("nnsweep: error: trainer.batch_size=100000 is larger than the "
+                                                "training set (3500 images); lower it\n"), lr.stderr[-2000:]
+    assert not list((tmp_path / "lr").iterdir()) or [p.name for p in (tmp_path / "lr").iterdir()] == [".lock"]
+    grid = run_module("experiments.train", "-m", "net=mlp", "trainer.batch_size=10,3501", "trainer.epochs=1",
+                      f"hydra.sweep.dir={tmp_path / 'g'}", cwd=tmp_path)
+    assert grid.returncode == 2 and "trainer.batch_size=3501 is larger than the training set (3500 images)" in \
+        grid.stderr and grid.stderr.count("\n") == 1 and not (tmp_path / "g").exists()
+    limited = run_module("experiments.train", "net=mlp", "trainer.batch_size=200", "data.train_limit=100",
+                         "data.val_size=1000", f"hydra.run.dir={tmp_path / 'one'}", cwd=tmp_path)
+    assert limited.returncode == 2 and "(100 images)" in limited.stderr and not (tmp_path / "one").exists()
