@@ -120,6 +120,16 @@ def build_optimizer(cfg: Any, n_train: int) -> Optimizer:
         raise ConfigError(f"optimizer: {err}") from None
 
 
+def schedule_spans_trainer_epochs(cfg: Any) -> bool:
+    """Whether the schedule of ``cfg`` (a composed config, or a run's recorded one as data)
+    depends on ``trainer.epochs``: a cosine without its own ``schedule.total_epochs`` anneals
+    over the whole budget, so another budget is another curve from its first epoch on. A pruned
+    trial is unaffected: it keeps its ``trainer.epochs`` and stops at rungs (``pause_after``). Step, exponential and plateau schedules depend only on the epochs
+    so far (and plateau on the validation accuracy it saw), so a budget that grows keeps them."""
+    options = cfg["schedule"] if isinstance(cfg, dict) else plain(cfg.schedule)  # a recorded config: plain data
+    return options.get("name") == "cosine" and options.get("total_epochs") is None
+
+
 def build_schedule(cfg: Any) -> Schedule:
     """The schedule named by ``schedule.name``, given the other keys of its node as arguments."""
     options = plain(cfg.schedule)
