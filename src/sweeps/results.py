@@ -33,7 +33,9 @@ def write_results(sweep_dir: Path, trials: list[dict[str, Any]], runs: pd.DataFr
                   max_epochs: int | None) -> dict[str, Any]:
     """Write ``<sweep dir>/optimization_results.yaml``; returns what it holds. ``max_epochs``:
     ``trainer.epochs`` of a pruned search (None for any other). Each trial's objective is its
-    runs' (``sweeps.trials.checked_against_runs``): a hand-edited log does not choose the best."""
+    runs' (``sweeps.trials.checked_against_runs``): a hand-edited log does not choose the best,
+    and a trial whose run does not back it (a run_dir out of the sweep, a run gone, a run trained
+    with other params) has no objective, so the best's params, run dir and value are one run's."""
     trials = checked_against_runs(sweep_dir, trials)
     best = best_trial(trials, direction)
     results: dict[str, Any] = {

@@ -204,7 +204,11 @@ class SearchSweep(LaunchingSweeper):
         record = trial_log.load(sweep_dir)
         if record is None:
             return TrialLog(self._settings(space, max_epochs)), space
-        trial_log.checked_against_runs(sweep_dir, record.trials)  # the runs' objectives, not a hand's
+        damaged = trial_log.check_against_runs(sweep_dir, record.trials)  # the runs' objectives, not a hand's
+        if damaged:  # trials the runs do not back count as not recorded: asked and trained again
+            record = trial_log.up_to_first_damage(record, damaged)
+            log.info("%s: continuing from its first %d trials, which its runs back", sweep_dir / TRIALS,
+                     len(record.trials))
         recorded = record.settings
         if sorted(recorded.get("names", [])) == sorted(space.names) and not self.is_grid:
             space = space.reordered(recorded["names"])
