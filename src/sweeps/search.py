@@ -46,7 +46,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.cli import every_value_checked
 from runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
-from sweeps import trials as trial_log
+from sweeps import trial_runs, trials as trial_log
 from sweeps.collect import collect, status_counts
 from sweeps.engines import (ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, engine_record, make_engine,
                             recorded_engine_problem, same_point)
@@ -204,9 +204,9 @@ class SearchSweep(LaunchingSweeper):
         record = trial_log.load(sweep_dir)
         if record is None:
             return TrialLog(self._settings(space, max_epochs)), space
-        damaged = trial_log.check_against_runs(sweep_dir, record.trials)  # the runs' objectives, not a hand's
+        damaged = trial_runs.check_against_runs(sweep_dir, record.trials)  # the runs' objectives, not a hand's
         if damaged:  # trials the runs do not back count as not recorded: asked and trained again
-            record = trial_log.up_to_first_damage(record, damaged)
+            record = trial_runs.up_to_first_damage(record, damaged)
             log.info("%s: continuing from its first %d trials, which its runs back", sweep_dir / TRIALS,
                      len(record.trials))
         recorded = record.settings

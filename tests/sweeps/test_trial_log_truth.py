@@ -131,7 +131,8 @@ def test_a_trial_its_runs_do_not_back_counts_as_not_recorded(random_search, tmp_
 def test_the_log_is_cut_before_a_damaged_trial_where_every_trial_asked_was_told():
     """A pruned trial asked in one round and told in a later one is not kept half-way: the cut
     falls where every trial asked so far was told, so the rounds kept replay as they were."""
-    from sweeps.trials import TrialLog, up_to_first_damage
+    from sweeps.trial_runs import up_to_first_damage
+    from sweeps.trials import TrialLog
 
     trials = [{"number": n} for n in range(4)]
     rounds = [{"asked": [0, 1], "trained": [[0, 1], [1, 1]], "told": [1]},
