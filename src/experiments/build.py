@@ -16,7 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 from experiments.config import TARGETS, invalid_setting
 from nets.architectures import cnn, lenet5, mlp
 from nets.data.augment import Augmenter
-from nets.data.datasets import DataSplits, load_dataset
+from nets.data.datasets import DataSplits, load_dataset, train_size_without_loading
 from nets.data.download import DownloadError
 from nets.data.readers import DataFormatError
 from nets.errors import NnsweepError
@@ -45,6 +45,15 @@ def check_trainer(cfg: Any) -> None:
     _check(cfg.trainer.augment or not cfg.trainer.flip,
            "trainer.flip=true mirrors images only with trainer.augment=true: add it "
            "(and trainer.rotation=0 trainer.zoom=0 trainer.shift=0 to mirror and nothing else)")
+    d = plain(cfg.data)  # the batch against a training set whose size is known without reading it
+    n = train_size_without_loading(d.get("name"), root=d.get("root"), val_size=d.get("val_size"),
+                                   test_size=d.get("test_size", 1000), test_dir=d.get("test_dir"),
+                                   test_csv=d.get("test_csv"), train_limit=d.get("train_limit"))
+    _check(n is None or cfg.trainer.batch_size <= n, _batch_too_large(cfg.trainer.batch_size, n))
+
+
+def _batch_too_large(batch_size: int, n: int | None) -> str:
+    return f"trainer.batch_size={batch_size} is larger than the training set ({n} images); lower it"
 
 
 def load_data(cfg: Any) -> DataSplits:
@@ -61,8 +70,7 @@ def load_data(cfg: Any) -> DataSplits:
     except ValueError as err:
         raise ConfigError(f"data: {err}") from None
     n = len(splits.train)
-    _check(cfg.trainer.batch_size <= n,
-           f"trainer.batch_size={cfg.trainer.batch_size} is larger than the training set ({n} images); lower it")
+    _check(cfg.trainer.batch_size <= n, _batch_too_large(cfg.trainer.batch_size, n))
     return splits
 
 
@@ -110,6 +118,16 @@ def build_optimizer(cfg: Any, n_train: int) -> Optimizer:
         return make_optimizer(options.pop("name"), n_train=n_train, **options)
     except ValueError as err:
         raise ConfigError(f"optimizer: {err}") from None
+
+
+def schedule_spans_trainer_epochs(cfg: Any) -> bool:
+    """Whether the schedule of ``cfg`` (a composed config, or a run's recorded one as data)
+    depends on ``trainer.epochs``: a cosine without its own ``schedule.total_epochs`` anneals
+    over the whole budget, so another budget is another curve from its first epoch on. A pruned
+    trial is unaffected: it keeps its ``trainer.epochs`` and stops at rungs (``pause_after``). Step, exponential and plateau schedules depend only on the epochs
+    so far (and plateau on the validation accuracy it saw), so a budget that grows keeps them."""
+    options = cfg["schedule"] if isinstance(cfg, dict) else plain(cfg.schedule)  # a recorded config: plain data
+    return options.get("name") == "cosine" and options.get("total_epochs") is None
 
 
 def build_schedule(cfg: Any) -> Schedule:

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.config import OBJECTIVES, register_configs
 from experiments.build import (ConfigError, build_augmenter, build_network, build_optimizer,
-                               build_schedule, build_targets, check_trainer, load_data)
+                               build_schedule, build_targets, check_trainer, load_data, schedule_spans_trainer_epochs)
 from experiments.cli import Interrupted, exits_on_bad_input, run_command
 from experiments.lifeline import follow_parent
 from experiments.ownfiles import remove_created_run_dir
@@ -101,6 +101,14 @@ def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
     if summary is not None and cfg.trainer.epochs < summary.epochs_completed:
         raise ConfigError(f"{run.path} has trained {summary.epochs_completed} epochs; trainer.epochs={cfg.trainer.epochs} "
                           f"would take them back: only trainer.epochs may grow when a run continues")
+    recorded = run.config_data()  # plain data: nothing in it is resolved
+    recorded_epochs = (recorded.get("trainer") or {}).get("epochs") if isinstance(recorded.get("trainer"), dict) else None
+    if recorded_epochs != cfg.trainer.epochs and schedule_spans_trainer_epochs(cfg) and \
+            isinstance(recorded.get("schedule"), dict) and schedule_spans_trainer_epochs(recorded):
+        raise ConfigError(f"{run.path} anneals its cosine schedule over trainer.epochs={recorded_epochs}: continued to "
+                          f"trainer.epochs={cfg.trainer.epochs} its first epochs would be on one curve and the rest on "
+                          f"another; train a new run with trainer.epochs={cfg.trainer.epochs} (another hydra.run.dir), "
+                          f"or continue this one with trainer.epochs={recorded_epochs}")
     differ = run.settings_differ(cfg)
     if differ:
         shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")

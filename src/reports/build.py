@@ -31,6 +31,7 @@ from reports.search import STOPPED_SHORT, engine_name, render_optimisation_histo
 from reports.tables import load_tables, lr_epoch_grid
 from runrecord import MEAN_INPUT, RunDir, Status
 from sweeps import trials as trial_log
+from sweeps.trial_runs import checked_against_runs
 from sweeps.collect import describe
 
 log = logging.getLogger("nnsweep.reports")
@@ -56,7 +57,7 @@ def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]
         notes.append(f"No view of the search's trials: {err}")
         return []
     if log is not None:
-        trial_log.checked_against_runs(sweep_dir, log.trials)  # each trial's objective as its runs record it
+        checked_against_runs(sweep_dir, log.trials)  # each trial's objective as its runs record it
     figures = []
     # A grid over one setting (the rate) is its accuracy vs lr figure already; over more, a line per run shows them all.
     grid = log is not None and log.settings.get("method") == "grid"

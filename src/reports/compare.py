@@ -13,6 +13,7 @@ import pandas as pd
 
 from reports.style import lr_label
 from reports.tables import config_keys, configuration_of, key_text, seed_column, setting_text, varied_settings
+from sweeps.collect import no_run_learned
 from sweeps.comparison import ONE_SEED, Candidate, best_statement, compare
 
 __all__ = ["ONE_SEED", "best_vs_runner_up", "candidates", "compare"]
@@ -59,7 +60,8 @@ def candidates(runs: pd.DataFrame, configs: pd.DataFrame, top: int = 2) -> list[
 def best_vs_runner_up(runs: pd.DataFrame, configs: pd.DataFrame) -> str | None:
     """The page's comparison: the best configuration by its mean with its interval, and it
     against the runner-up paired by seed (``sweeps.comparison.best_statement``); the one-seed
-    advice without repeats; None with fewer than two configurations and no repeats."""
-    if configs is None or configs.empty:
-        return None
+    advice without repeats; None with fewer than two configurations and no repeats, or when
+    every run ended at chance (``sweeps.collect.no_run_learned``)."""
+    if configs is None or configs.empty or no_run_learned(runs):
+        return None  # every run at chance: the page's summary says that no run learned, and names no best
     return best_statement(candidates(runs, configs))

@@ -63,7 +63,8 @@ MAX_YAML_BYTES = 1_000_000  # a recorded config is a few KB
 # the resolver ``nnsweep.bookkeeping_keys``).
 BOOKKEEPING_KEYS = ("resume", "sweep", "trainer.progress", "trainer.pause_after")
 
-# Settings a resumed run may change: the epoch budget can grow (a finished run continues).
+# Settings a resumed run may change: the epoch budget can grow (a finished run continues), unless
+# the schedule anneals over the whole budget (a cosine: experiments.train.check_can_train refuses).
 RESUMABLE_KEYS = ("trainer.epochs",)
 
 # Settings that only name what a report shows (the classes, the word for one image): a run

@@ -34,7 +34,7 @@ from experiments.cli import warn
 from nets.atomic import atomic_write_text
 from runrecord import RunDir, RunRecordError, find_runs, override_key
 from runrecord.bounded import RecordFormatError, parse_yaml
-from sweeps.comparison import ACCURACY, ONE_SEED, Candidate, compare, mean_interval
+from sweeps.comparison import ACCURACY, ONE_SEED, Candidate, compare, describe_mean, mean_interval
 
 RUNS, EPOCHS, CONFIGS = "runs.csv", "epochs.csv", "configs.csv"
 SEED_KEYS = ("trainer.seed", "seed")  # what repeats of one configuration differ in
@@ -250,15 +250,33 @@ def rungs_reached(sweep_dir: Path) -> dict[str, int]:
     return {run: rung for run, rung in reached.items() if rung >= 0}  # none: it ended before the first rung
 
 
-def best_run_sentence(runs: pd.DataFrame, configs: pd.DataFrame | None = None) -> str | None:
+def no_run_learned(runs: pd.DataFrame) -> bool:
+    """Every run with a validation accuracy ended at chance (runs.csv's ``at_chance``): there is
+    no best to name and nothing to compare, only that nothing learned."""
+    if runs.empty or "at_chance" not in runs or "best_val_acc" not in runs:
+        return False
+    scored = runs[runs["best_val_acc"].notna()]
+    stuck = scored["at_chance"].map({True: True, False: False, "True": True, "False": False}).fillna(False)
+    return not scored.empty and bool(stuck.astype(bool).all())
+
+
+NO_RUN_LEARNED = ("No run learned: every run ended at chance, so no best is named and no configuration is compared; "
+                  "check the learning rates (too large, or too small to move), the initialisation and the data.")
+
+
+def best_run_sentence(runs: pd.DataFrame, configs: pd.DataFrame | None = None,
+                      seed_keys: tuple[str, ...] = SEED_KEYS) -> str | None:
     """The one sentence that names a sweep's best (the terminal and the report both say it), or
     None if no run has a validation accuracy. ``runs`` is runs.csv, best first; ``configs`` is
     configs.csv (``configurations``). With repeats (a configuration trained with several seeds),
     the best is the configuration with the best mean, configs.csv's first: the best single run
-    may be the lucky seed of another one."""
+    may be the lucky seed of another one. When every run ended at chance, it says that no run
+    learned (``NO_RUN_LEARNED``) instead of naming a best."""
+    if no_run_learned(runs):
+        return NO_RUN_LEARNED
     if configs is not None and not configs.empty and "repeats" in configs and \
             (pd.to_numeric(configs["repeats"], errors="coerce") > 1).any():
-        return _best_configuration_sentence(configs)
+        return _best_configuration_sentence(configs, runs, seed_keys)
     ranked = runs.dropna(subset=["best_val_acc"]) if "best_val_acc" in runs else runs.iloc[:0]
     if ranked.empty:
         return None
@@ -268,32 +286,28 @@ def best_run_sentence(runs: pd.DataFrame, configs: pd.DataFrame | None = None) -
             f"{int(top['best_epoch'])}{test}.")
 
 
-def _best_configuration_sentence(configs: pd.DataFrame) -> str | None:
+def _best_configuration_sentence(configs: pd.DataFrame, runs: pd.DataFrame, seed_keys: tuple[str, ...]) -> str | None:
+    """configs.csv's first configuration, its mean and interval in the page's words
+    (``sweeps.comparison.describe_mean``: one home for when an interval is withheld)."""
     ranked = configs[pd.to_numeric(configs["best_val_acc_mean"], errors="coerce").notna()]
-    if ranked.empty:
+    candidates = ranked_candidates(runs, seed_keys, top=1)
+    if ranked.empty or not candidates:
         return None
     top = ranked.iloc[0]
-    n = int(top["best_val_acc_n"])
-    low, high = top.get("best_val_acc_ci_low"), top.get("best_val_acc_ci_high")
-    if n < 2 or pd.isna(low):
-        interval = " (no interval from one seed)"
-    elif low == high:  # the seeds agree to the digit: a zero spread is the measurement's, not a certainty
-        interval = " (no spread between its seeds, so no interval: the validation set counts whole digits)"
-    else:
-        interval = f" (95% interval {low:.2%} to {high:.2%}{' (cut at 100%)' if high >= 1.0 else ''})"
     test = "" if pd.isna(top.get("test_acc_mean")) else f", mean test accuracy {top['test_acc_mean']:.2%}"
     failed = int(top.get("failed_repeats") or 0)
     lost = f"; {failed} of its {int(top['repeats'])} seeds produced no result" if failed else ""
-    return (f"Best: {configuration_name(top, configs)} with mean validation accuracy {top['best_val_acc_mean']:.2%} "
-            f"over {n} seed{'s' if n != 1 else ''}{interval}{test}{lost}.")
+    return (f"Best: {configuration_name(top, configs)} with mean validation accuracy {describe_mean(candidates[0])}"
+            f"{test}{lost}.")
 
 
 def runner_up_sentence(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -> str | None:
     """The best configuration against the runner-up, paired by seed, in the page's words
     (``sweeps.comparison.Comparison.sentence``), for the terminal; with one seed each, the page's
-    advice that no verdict can be had (``ONE_SEED``); None without a runner-up."""
+    advice that no verdict can be had (``ONE_SEED``); None without a runner-up, or when no run
+    learned (the Best line says so: there is no best to compare)."""
     ranked = ranked_candidates(runs, seed_keys)
-    if len(ranked) < 2:
+    if len(ranked) < 2 or no_run_learned(runs):
         return None
     if max(sum(np.isfinite(v) for v in c.per_seed.values()) for c in ranked) < 2:
         return ONE_SEED
@@ -321,14 +335,14 @@ def status_counts(runs: pd.DataFrame) -> str:
     return ", ".join(f"{n} {s}" for s, n in counts.items())
 
 
-def describe(runs: pd.DataFrame, configs: pd.DataFrame | None = None) -> str:
+def describe(runs: pd.DataFrame, configs: pd.DataFrame | None = None, seed_keys: tuple[str, ...] = SEED_KEYS) -> str:
     """A few lines about a collected sweep: how many runs ended how, and the best (a
     configuration, with repeats: ``best_run_sentence``). A run that ended by itself without
     learning (``at_chance``) is counted as "did not learn (at chance)", not among the "ok"."""
     if runs.empty:
         return "no runs found"
     lines = [f"{len(runs)} runs: {status_counts(runs)}."]
-    best = best_run_sentence(runs, configs)
+    best = best_run_sentence(runs, configs, seed_keys)
     if best is not None:
         lines.append(best)
     return "\n".join(lines)
@@ -343,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs, _ = collect(args.sweep_dir)
     keys = repeat_keys(Path(args.sweep_dir))
-    print(describe(runs, configurations(runs, keys)))
+    print(describe(runs, configurations(runs, keys), keys))
     if (versus := runner_up_sentence(runs, keys)) is not None:
         print(versus)
     print(f"tables: {Path(args.sweep_dir) / RUNS}, {Path(args.sweep_dir) / EPOCHS}")

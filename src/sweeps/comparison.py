@@ -146,9 +146,15 @@ class Comparison:
         if self.verdict is Verdict.NOT_PAIRED:
             return (f"{a} and {b} share {d.n} seed{'s' if d.n != 1 else ''} with a value: too few to compare "
                     "them seed by seed.")
-        lead = (f"{a} is ahead of {b} by {_points(d.mean)}" if d.mean >= 0 else
-                f"{a} has the best mean, but trails {b} by {_points(-d.mean)}")
-        lead += " points of validation accuracy"
+        if _points(abs(d.mean)) == "0.0":  # a difference of 0.0 is no difference, never a lead
+            if self.verdict is Verdict.NO_SPREAD:
+                return (f"{a} and {b} have the same validation accuracy on each of {d.n} paired seeds: no difference "
+                        "between them.")
+            lead = f"{a} and {b} do not differ on average (less than 0.05 points of validation accuracy)"
+        else:
+            lead = (f"{a} is ahead of {b} by {_points(d.mean)}" if d.mean >= 0 else
+                    f"{a} has the best mean, but trails {b} by {_points(-d.mean)}")
+            lead += " points of validation accuracy"
         if self.verdict is Verdict.NO_SPREAD:
             return (f"{lead} on each of {d.n} paired seeds: no spread between the seeds to measure their noise by "
                     f"(the validation set counts whole digits), so no verdict; train more seeds.")

@@ -220,6 +220,33 @@ def engine_record(method: str) -> dict[str, Any]:
     return {"name": ENGINE_NAMES.get(method, method), "versions": versions}
 
 
+def recorded_engine_problem(recorded: Any, method: str) -> str | None:
+    """Why a trial log's engine record (``settings["engine"]``) cannot vouch for a replay by this
+    ``method``'s engine with the installed libraries, or None. A record without the block, a
+    version missing or null, or another engine's name is not a record of this engine: another
+    release may propose other points from the same seed, and nothing says which made the log.
+    A grid depends on no library: without a block it has nothing to check."""
+    installed = engine_record(method)
+    if not isinstance(recorded, dict):
+        return None if not installed["versions"] else "does not say which engine and versions made it"
+    if recorded.get("name") != installed["name"]:
+        return f"was recorded by the engine {recorded.get('name')!r}, this sweep's is {installed['name']!r} ({method})"
+    versions = recorded.get("versions")
+    unknown = [n for n in installed["versions"] if not isinstance(versions, dict) or not isinstance(versions.get(n), str)
+               or not versions.get(n)]
+    if unknown:
+        return f"does not say which version of {', '.join(unknown)} made it"
+    differ = [n for n in installed["versions"] if versions[n] != installed["versions"][n]]
+    if differ:
+        was = ", ".join(f"{n} {versions[n]}" for n in differ)
+        now = ", ".join(f"{n} {installed['versions'][n]}" for n in differ)
+        pins = " ".join(f"'{n}=={versions[n]}'" for n in differ)
+        return (f"was recorded with {was}, this environment has {now}: the {method} engine cannot replay it under "
+                f"another version. Install the recorded version{'s' if len(differ) > 1 else ''} to continue it "
+                f"(uv pip install {pins})")
+    return None
+
+
 def make_engine(space: SearchSpace, method: str, *, n_initial_points: int, seed: int, direction: str,
                 acq_func: str = "gp_hedge", initial_point_generator: str = "random",
                 grid: list[list[str]] | None = None) -> Engine:

@@ -33,9 +33,11 @@ from runrecord import RunRecordError, Status, find_runs, override_key, without_b
 from sweeps.collect import collect, configurations, describe, repeat_keys, runner_up_sentence
 from sweeps.launch import hydra_quoted
 from sweeps.lock import sweep_lock
+from sweeps.repeats import MAX_REPEATS
 
 
 MAX_RATES = 200  # more is a typo, not a sweep (and each is a run)
+MAX_RUNS = 2000  # rates x seeds: a bigger sweep is a grid of its own (experiments.train -m)
 
 
 def log_spaced(low: float, high: float, count: int) -> list[float]:
@@ -179,6 +181,11 @@ def check_arguments(args) -> list[float]:
         raise NnsweepError(str(err)) from None
     if args.epochs < 1 or args.batch < 1 or args.repeats < 1 or (args.jobs is not None and args.jobs < 1):
         raise NnsweepError("--epochs, --batch, --repeats and --jobs must be at least 1")
+    if args.repeats > MAX_REPEATS:  # the search's own cap (hydra.sweeper.repeats): more is a typo
+        raise NnsweepError(f"--repeats {args.repeats}: at most {MAX_REPEATS} seeds per rate (each is a run)")
+    if len(lrs) * args.repeats > MAX_RUNS:
+        raise NnsweepError(f"{len(lrs)} rates x {args.repeats} seeds is {len(lrs) * args.repeats} runs; at most "
+                           f"{MAX_RUNS} in one sweep: give fewer --lrs (or --num) or fewer --repeats")
     if args.prune and not (1 <= args.min_epochs < args.epochs and args.eta >= 2):
         raise NnsweepError(f"--prune needs 1 <= --min-epochs < --epochs and --eta >= 2 (got --min-epochs "
                            f"{args.min_epochs}, --epochs {args.epochs}, --eta {args.eta})")
@@ -230,8 +237,9 @@ def make_parser() -> argparse.ArgumentParser:
                         help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-asha<min>x<eta>][-seeds]"
                              "[-<overrides>]")
     parser.add_argument("--repeats", type=int, default=1,
-                        help="train each rate with this many seeds (trainer.seed 0 .. N-1); configs.csv then gives "
-                             "each rate's mean and 95%% confidence interval (default 1)")
+                        help="train each rate with this many seeds (trainer.seed 0 .. N-1, at most "
+                             f"{MAX_REPEATS}); configs.csv then gives each rate's mean and 95%% confidence interval "
+                             "(default 1)")
     parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")
     parser.add_argument("--prune", action="store_true",
                         help="successive halving: train every rate --min-epochs, then only the best 1/--eta further "
@@ -282,7 +290,7 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
             return result.returncode
     runs, _ = collect(sweep_dir)
     keys = repeat_keys(sweep_dir)
-    print(describe(runs, configurations(runs, keys)))
+    print(describe(runs, configurations(runs, keys), keys))
     if (versus := runner_up_sentence(runs, keys)) is not None:
         print(versus)  # the page's comparison, word for word
     print(f"results: {sweep_dir / 'runs.csv'}, {sweep_dir / 'epochs.csv'}")

@@ -197,7 +197,8 @@ class SweepProgress:
         """The best point so far, as its swept overrides, and its objective (of trials trained
         to their end: a pruned one stopped at fewer epochs). With repeats (points that differ
         only in their seed), the best configuration by its mean over the seeds finished so far,
-        as the closing line and the report rank them, never the luckiest seed."""
+        as the closing line and the report rank them, never the luckiest seed. None while every
+        result ended at chance (the closing line then says that no run learned)."""
         groups: dict[str, list[float]] = {}
         broken = set()  # a seed that ended without a result: ranked after the others (configs.csv's rule)
         for key, result in self._results.items():
@@ -207,7 +208,9 @@ class SweepProgress:
                 broken.add(self._configuration(key))
             else:
                 groups.setdefault(self._configuration(key), []).extend([result.objective] * self._trials[key])
-        if not groups:
+        learned = [r for r in self._results.values() if r.objective is not None and r.status != Status.PRUNED
+                   and not r.at_chance]
+        if not groups or not learned:  # every run at chance: nothing learned, no best to name
             return None
         pick = min if self.direction == "minimize" else max
         whole = {c: v for c, v in groups.items() if c not in broken} or groups

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 from sweeps.launch import Outcome, relative_run_dir
 
 REPEAT_KEY = "trainer.seed"
+MAX_REPEATS = 100  # seeds per point (hydra.sweeper.repeats, sweeps.lr --repeats); more is a typo, and each is a run
 
 
 def seeds(repeats: int) -> list[int | None]:

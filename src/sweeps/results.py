@@ -13,7 +13,7 @@ import yaml
 from nets.atomic import atomic_write_text
 from nets.status import Status
 from runrecord import finite_or_none
-from sweeps.trials import checked_against_runs
+from sweeps.trial_runs import checked_against_runs
 
 RESULTS = "optimization_results.yaml"
 
@@ -33,7 +33,9 @@ def write_results(sweep_dir: Path, trials: list[dict[str, Any]], runs: pd.DataFr
                   max_epochs: int | None) -> dict[str, Any]:
     """Write ``<sweep dir>/optimization_results.yaml``; returns what it holds. ``max_epochs``:
     ``trainer.epochs`` of a pruned search (None for any other). Each trial's objective is its
-    runs' (``sweeps.trials.checked_against_runs``): a hand-edited log does not choose the best."""
+    runs' (``sweeps.trial_runs.checked_against_runs``): a hand-edited log does not choose the best,
+    and a trial whose run does not back it (a run_dir out of the sweep, a run gone, a run trained
+    with other params) has no objective, so the best's params, run dir and value are one run's."""
     trials = checked_against_runs(sweep_dir, trials)
     best = best_trial(trials, direction)
     results: dict[str, Any] = {

@@ -46,9 +46,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.cli import every_value_checked
 from runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
-from sweeps import trials as trial_log
+from sweeps import trial_runs, trials as trial_log
 from sweeps.collect import collect, status_counts
-from sweeps.engines import ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, engine_record, make_engine, same_point
+from sweeps.engines import (ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, engine_record, make_engine,
+                            recorded_engine_problem, same_point)
 from sweeps.live import enabled as live_enabled, live_report
 from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
                            relative_run_dir, run_outcome, trial_key)
@@ -56,7 +57,7 @@ from sweeps.progress import SweepProgress
 from sweeps import repeats as repeat_runs
 from sweeps import rounds
 from sweeps.pruning import Pruner, PruningError
-from sweeps.repeats import REPEAT_KEY
+from sweeps.repeats import MAX_REPEATS, REPEAT_KEY
 from sweeps.results import RESULTS, write_results
 from sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
 from sweeps.trials import TRIALS, TrialLog
@@ -64,7 +65,6 @@ from sweeps.trials import TRIALS, TrialLog
 log = logging.getLogger("nnsweep.search")
 ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
 GENERATORS = ("random", "sobol", "lhs", "halton", "hammersly", "grid")
-MAX_REPEATS = 100  # seeds per point; more is a typo, and each is a run
 MAX_SEED = 2**32 - 1  # NumPy's RandomState, which skopt seeds, takes 0 .. 2**32 - 1
 MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
 PAUSE_KEY = "trainer.pause_after"
@@ -204,7 +204,11 @@ class SearchSweep(LaunchingSweeper):
         record = trial_log.load(sweep_dir)
         if record is None:
             return TrialLog(self._settings(space, max_epochs)), space
-        trial_log.checked_against_runs(sweep_dir, record.trials)  # the runs' objectives, not a hand's
+        damaged = trial_runs.check_against_runs(sweep_dir, record.trials)  # the runs' objectives, not a hand's
+        if damaged:  # trials the runs do not back count as not recorded: asked and trained again
+            record = trial_runs.up_to_first_damage(record, damaged)
+            log.info("%s: continuing from its first %d trials, which its runs back", sweep_dir / TRIALS,
+                     len(record.trials))
         recorded = record.settings
         if sorted(recorded.get("names", [])) == sorted(space.names) and not self.is_grid:
             space = space.reordered(recorded["names"])
@@ -228,20 +232,21 @@ class SearchSweep(LaunchingSweeper):
         """Before any replay: a log recorded under other versions of the engine's libraries
         cannot be replayed (another release may propose other points from the same seed), so
         say so at once, with both versions and the fix, rather than after rounds of replay. A log
-        written before versions were recorded is replayed, and checked point by point."""
-        recorded = (record.settings.get(ENGINE_KEY) or {}).get("versions")
-        if not record.rounds or not isinstance(recorded, dict):
+        that does not say which engine and versions made it (no engine record, a version missing
+        or null, another engine's name: written by hand or by an nnsweep before versions were
+        recorded) is refused the same way: nothing vouches for its replay
+        (``engines.recorded_engine_problem``)."""
+        if not record.rounds:
             return
-        installed = engine_record(self.method)["versions"]
-        differ = [name for name in dict.fromkeys([*recorded, *installed]) if recorded.get(name) != installed.get(name)]
-        if differ:
-            was = ", ".join(f"{n} {recorded.get(n)}" for n in differ)
-            now = ", ".join(f"{n} {installed.get(n)}" for n in differ)
-            pins = " ".join(f"'{n}=={recorded[n]}'" for n in differ if recorded.get(n))
-            raise SweepError(f"{sweep_dir / TRIALS} was recorded with {was}, this environment has {now}: the "
-                             f"{self.method} engine cannot replay it under another version. Install the recorded "
-                             f"version{'s' if len(differ) > 1 else ''} to continue it (uv pip install {pins}), "
-                             "or start a new sweep=<name> (finished runs are reused)")
+        problem = recorded_engine_problem(record.settings.get(ENGINE_KEY), self.method)
+        if problem is None:
+            return
+        path = sweep_dir / TRIALS
+        if problem.startswith("was recorded with") and "uv pip install" in problem:
+            raise SweepError(f"{path} {problem}, or start a new sweep=<name> (finished runs are reused)")
+        raise SweepError(f"{path} {problem}, so its rounds cannot be replayed as they were; move {path.name} away to "
+                         f"start the search afresh in {sweep_dir} (finished runs of the same points are reused), or "
+                         "start a new sweep=<name>")
 
     def _engine(self, space: SearchSpace) -> Engine:
         try:

@@ -32,7 +32,6 @@ from typing import Any
 from nets.atomic import atomic_write_text
 from nets.errors import NnsweepError
 from nets.status import Status
-from runrecord import RunDir, RunRecordError
 from runrecord.bounded import parse_json, read_record_text
 
 TRIALS = "trials.json"
@@ -122,7 +121,7 @@ def load(sweep_dir: str | Path) -> TrialLog | None:
     return TrialLog(settings, trials, rounds, {str(k): int(v) for k, v in crashes.items()})
 
 
-# --- what a hand may have changed: the entries a log can do without, and the runs' values -----
+# --- what a hand may have changed: the entries a log can do without (the runs' values: trial_runs)
 
 _warned: set[str] = set()  # a log is read several times a command (collect, report, sweeper): warn once
 
@@ -159,56 +158,6 @@ def _repair(trials: list[dict[str, Any]], names: list[str], path: Path) -> str |
     if fixes:
         warn_once(f"{path} was edited by hand: {'; '.join(fixes)}")
     return None
-
-
-def checked_against_runs(sweep_dir: str | Path, trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``trials`` with each ended trial's ``objective`` as its runs record it (``summary.json``:
-    the mean over its repeats), and one warning line naming the trials whose logged value
-    differs: the runs are the truth, a log edited by hand is not. A trial whose runs have no
-    readable summary, or lie outside the sweep directory, keeps its logged value. The trials are
-    updated in place (so the log saved next agrees with its runs) and returned."""
-    root = Path(sweep_dir).resolve()
-    mismatched = []
-    for trial in trials:
-        if trial["status"] == Status.PAUSED.value or trial["told"] is None:
-            continue
-        run_dirs = [r.get("run_dir") for r in trial.get("repeats") or [] if isinstance(r, dict)] or [trial["run_dir"]]
-        values = [_recorded_objective(root, d) for d in run_dirs]
-        if not values or any(v is _UNKNOWN for v in values):
-            continue
-        value = None if any(v is None for v in values) else sum(values) / len(values)
-        logged = trial["objective"]
-        if (value is None) != (logged is None) or value is not None and not math.isclose(value, logged, rel_tol=1e-9,
-                                                                                          abs_tol=1e-12):
-            mismatched.append(f"trial {trial['number']}: {logged} logged, {value} in its run")
-            trial["objective"] = value
-    if mismatched:
-        shown = "; ".join(mismatched[:3]) + (f"; and {len(mismatched) - 3} more" if len(mismatched) > 3 else "")
-        warn_once(f"{Path(sweep_dir) / TRIALS} disagrees with the runs' records ({shown}); the runs' values are used")
-    return trials
-
-
-_UNKNOWN = object()
-
-
-def _recorded_objective(root: Path, run_dir: Any) -> Any:
-    """A run's objective from its summary (None: it produced none), or ``_UNKNOWN`` when the
-    log names no run inside the sweep directory or the run has no readable summary."""
-    if not isinstance(run_dir, str) or not run_dir:
-        return _UNKNOWN
-    path = (root / run_dir).resolve()
-    if not path.is_relative_to(root) or path == root:
-        return _UNKNOWN
-    run = RunDir(path)
-    try:
-        summary = run.read_summary()
-        status = run.status()
-    except (RunRecordError, OSError):
-        return _UNKNOWN
-    if summary is None:
-        return _UNKNOWN
-    # as the sweeper read it (sweeps.launch.run_outcome): a run that did not end has no objective
-    return summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
 
 
 def _from_version_1(data: dict[str, Any], damaged: str, advice: str) -> dict[str, Any]:

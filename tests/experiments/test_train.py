@@ -142,3 +142,24 @@ def test_a_grid_of_many_values_composes_each_config_group_value_not_each_value(t
         assert exit_.value.code == 2
     result = run_module("experiments.train", "-m", f"optimizer.lr={values},-1", f"hydra.sweep.dir={tmp_path / 's'}")
     assert result.returncode == 2 and "optimizer.lr must be a positive number, got -1" in result.stderr
+
+
+def test_a_finished_cosine_run_is_not_extended_to_more_epochs(tmp_path):
+    """2 epochs of cosine, then trainer.epochs=4 resume=true trained epochs 3-4 on a 4-epoch
+    curve after epochs 1-2 of a 2-epoch one (rates 1e-3, 5e-4, 5e-4, 1.5e-4) and the config then
+    claimed cosine over 4 epochs. Refused with one line, the run untouched; a step schedule,
+    whose curve does not depend on the budget, still grows."""
+    base = ["net=mlp", "net.hidden=[16]", "optimizer=adam", "data.train_limit=300", "trainer.progress=false"]
+    run = tmp_path / "cos"
+    first = run_module("experiments.train", *base, "schedule=cosine", "trainer.epochs=2", f"hydra.run.dir={run}")
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name not in ("train.log", ".lock")}
+    more = run_module("experiments.train", *base, "schedule=cosine", "trainer.epochs=4", "resume=true",
+                      f"hydra.run.dir={run}")
+    assert more.returncode == 2 and more.stderr.count("\n") == 1, more.stderr[-2000:]
+    assert "anneals its cosine schedule over trainer.epochs=2" in more.stderr
+    assert "train a new run with trainer.epochs=4" in more.stderr
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name not in ("train.log", ".lock")} == before
+    step = train_run(compose_config(base + ["schedule=step", "trainer.epochs=1"]), tmp_path / "step")
+    grown = train_run(compose_config(base + ["schedule=step", "trainer.epochs=2", "resume=true"]), tmp_path / "step")
+    assert (step.epochs_completed, grown.epochs_completed) == (1, 2)

@@ -32,9 +32,11 @@ def test_4_diverging_trials_are_recorded_penalised_tabled_and_reported(tmp_path)
 
 def test_5_exceptions_in_trials_are_recorded_and_too_many_stop_the_sweep(tmp_path):
     # A mini-batch larger than the training set raises inside the trial, when the data is loaded
-    # (a value out of range would be refused before the sweep starts).
-    mixed = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "trainer.batch_size=choice(10,400)",
-                       "data.train_limit=300",
+    # (a value out of range would be refused before the sweep starts, and so would a batch larger
+    # than a named data set's known size: a CSV's is known only once it is read).
+    (tmp_path / "d.csv").write_text("".join(f"{i % 10}," + ",".join([str(i % 7)] * 784) + "\n" for i in range(340)))
+    csv = ["data=csv", f"data.train_csv={tmp_path / 'd.csv'}", "data.val_size=20", "data.test_size=20"]
+    mixed = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "trainer.batch_size=choice(10,400)", *csv,
                        "optimizer.lr=interval(0.05, 0.5)", "net=mlp", "net.hidden=[16]", "trainer.epochs=1",
                        "trainer.progress=false", "hydra.sweeper.n_trials=6", "hydra.sweeper.max_failure_rate=1.0",
                        "hydra.sweeper.method=random", f"hydra.sweep.dir={tmp_path / 'mixed'}")
@@ -43,7 +45,7 @@ def test_5_exceptions_in_trials_are_recorded_and_too_many_stop_the_sweep(tmp_pat
     failed = runs[runs["status"] == "failed"]
     assert len(failed) >= 1 and (runs["status"] == "ok").sum() >= 1
     assert failed["error"].str.contains("larger than the training set").all()
-    doomed = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "trainer.batch_size=choice(400,500)", "data.train_limit=300",
+    doomed = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "trainer.batch_size=choice(400,500)", *csv,
                         "optimizer.lr=interval(0.05, 0.5)", "trainer.progress=false", "hydra.sweeper.n_trials=20",
                         f"hydra.sweep.dir={tmp_path / 'doomed'}")
     assert doomed.returncode != 0 and "Traceback" not in doomed.stderr

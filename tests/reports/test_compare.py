@@ -184,3 +184,13 @@ def test_the_page_gives_no_verdict_from_two_equal_seeds_and_no_interval_above_10
     assert "more than seed noise" not in page and "1.4 to 1.4" not in page
     assert "lr 0.5 is ahead of lr 2 by 1.4 points of validation accuracy on each of 2 paired seeds" in page
     assert "94.50% over 2 seeds, 95% interval 88.15% to 100.00% (cut at 100%)" in page
+
+
+def test_the_page_compares_nothing_when_every_run_ended_at_chance(tmp_path):
+    """Every run at chance (net.init=zeros): the page named a best configuration and compared it
+    with the runner-up; its summary now says that no run learned, and nothing is compared."""
+    write_repeated_sweep(tmp_path, paired_specs({0: 0.100, 1: 0.100, 2: 0.100}, {0: 0.100, 1: 0.100, 2: 0.100}))
+    tables = load_tables(tmp_path)
+    assert best_vs_runner_up(tables.runs, tables.configs) is not None
+    tables.runs["at_chance"] = True
+    assert best_vs_runner_up(tables.runs, tables.configs) is None

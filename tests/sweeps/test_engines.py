@@ -89,3 +89,35 @@ def test_a_resume_under_another_version_is_refused_before_any_replay(tmp_path):
     assert (f"was recorded with optuna 4.5.0, this environment has optuna {version('optuna')}" in again.stderr
             and "uv pip install 'optuna==4.5.0'" in again.stderr and "new sweep=<name>" in again.stderr)
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == runs  # no new run: refused before any job
+
+
+def test_a_log_that_does_not_say_its_engine_or_versions_is_refused_before_any_replay(tmp_path):
+    """A random search's log with scikit-learn's version removed or null said "recorded with
+    scikit-learn None ... (uv pip install )"; without its engine block, or naming another
+    engine, it resumed unchecked. Each is now one line, exit 2, and nothing trains."""
+    search = ["-m", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=random", "optimizer.lr=tag(log, interval(0.01, 3))",
+              "net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false", "trainer.epochs=1",
+              "hydra.sweeper.live_report=false", f"hydra.sweep.dir={tmp_path / 's'}"]
+    first = run_module("experiments.train", *search, "hydra.sweeper.n_trials=2", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    path = tmp_path / "s" / "trials.json"
+    recorded = json.loads(path.read_text())
+    runs = sorted(p.name for p in (tmp_path / "s").iterdir())
+    edits = {
+        "removed": (lambda e: e["versions"].pop("scikit-learn"), "does not say which version of scikit-learn made it"),
+        "null": (lambda e: e["versions"].update({"scikit-learn": None}), "does not say which version of scikit-learn"),
+        "no block": (None, "does not say which engine and versions made it"),
+        "renamed": (lambda e: e.update(name="skopt.Optimizer (GP)"), "was recorded by the engine 'skopt.Optimizer (GP)'"),
+    }
+    for name, (edit, fragment) in edits.items():
+        data = json.loads(json.dumps(recorded))
+        if edit is None:
+            del data["settings"]["engine"]
+        else:
+            edit(data["settings"]["engine"])
+        path.write_text(json.dumps(data))
+        again = run_module("experiments.train", *search, "hydra.sweeper.n_trials=3", cwd=tmp_path)
+        assert again.returncode == 2 and again.stderr.count("\n") == 1, (name, again.stderr[-2000:])
+        assert fragment in again.stderr and "None" not in again.stderr and "install )" not in again.stderr, name
+        assert "move trials.json away" in again.stderr, name
+        assert sorted(p.name for p in (tmp_path / "s").iterdir()) == runs, name  # refused before any job

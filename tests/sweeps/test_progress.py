@@ -243,7 +243,9 @@ def test_a_real_grid_prints_a_line_as_each_run_finishes_and_a_rerun_counts_reuse
     assert first.returncode == 0, first.stderr[-2000:]
     lines = progress_lines(first.stdout + first.stderr)
     assert [re.search(r": (\d/\d) done", line).group(1) for line in lines] == ["1/4", "2/4", "3/4", "4/4"]
-    assert all("best so far: best_val_acc " in line and "elapsed " in line for line in lines)
+    # a best is named once a run learned (while every run so far is at chance, none is)
+    assert all(("best so far: best_val_acc " in line or "did not learn (at chance)" in line) and "elapsed " in line
+               for line in lines) and "best so far: best_val_acc " in lines[-1]
     assert all("ETA " in line for line in lines[:3]) and "ETA" not in lines[3] and "reused" not in lines[0]
     rerun = run_module("experiments.train", "-m", "optimizer.lr=0.01,0.1,1", "trainer.seed=0,1", *common)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -297,3 +299,16 @@ def test_a_real_search_counts_its_budget_and_a_resumed_one_its_recorded_trials(t
     assert "(4 reused)" in lines[0] and "ETA unknown" in lines[0] and "(4 reused)" in lines[1]
     assert more.stdout.splitlines()[-1].endswith(f"no report page (live report off): make report SWEEP={tmp_path / 's'} "
                                                  "draws it")
+
+
+def test_when_every_run_ended_at_chance_the_line_names_no_best(tmp_path):
+    """net.init=zeros: every run at 10%. The line said "best so far: best_val_acc 0.1 at
+    optimizer.lr=1.0 (mean of 3 seeds)" of runs that learned nothing."""
+    progress = SweepProgress(tmp_path, total=2)
+    progress.expect([GRID[0], GRID[2]])
+    for overrides in (GRID[0], GRID[2]):
+        run = make_run(tmp_path, overrides, None)
+        run.write_summary(Summary(status=Status.OK, best_val_acc=0.1, val_size=500, classes=10))
+    progress._poll(before=False)
+    assert progress.best() is None
+    assert "2/2 done, 2 did not learn (at chance); elapsed" in progress.line() and "best so far" not in progress.line()

@@ -214,7 +214,12 @@ def test_sweeping_the_sweep_name_and_bad_values_in_a_search_file_are_refused_bef
 
 
 def test_a_grid_where_every_point_fails_exits_1_and_ctrl_c_still_writes_the_tables(tmp_path):
-    failing = run_module("experiments.train", "-m", *TINY, "trainer.epochs=1", "trainer.batch_size=400,500",
+    # A CSV's size is known only once it is read (mnist5k's 3,500 digits are checked before any
+    # job starts): every point fails in its job, with a batch larger than the 20 training rows.
+    rows = "".join(f"{i % 10}," + ",".join(["0"] * 784) + "\n" for i in range(40))
+    (tmp_path / "tiny.csv").write_text(rows)
+    failing = run_module("experiments.train", "-m", *TINY, "trainer.epochs=1", "trainer.batch_size=400,500", "data=csv",
+                         f"data.train_csv={tmp_path / 'tiny.csv'}", "data.val_size=10", "data.test_size=10",
                          f"hydra.sweep.dir={tmp_path / 'f'}", cwd=tmp_path)
     assert failing.returncode == 1 and "no trial of the sweep produced a result" in failing.stderr
     assert (tmp_path / "f" / "runs.csv").read_text().count("\n") == 3

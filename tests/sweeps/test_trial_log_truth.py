@@ -71,3 +71,75 @@ def test_malformed_trial_entries_are_one_warning_not_a_traceback(finished, tmp_p
     report = run_module("reports", str(sweep), "--force", cwd=tmp_path)
     assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr
     assert (sweep / "report" / "trials_parallel.png").exists()
+
+
+RANDOM = ["-m", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=random", "optimizer.lr=tag(log, interval(0.01, 3))",
+          "net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false", "trainer.epochs=1",
+          "hydra.sweeper.n_trials=3", "hydra.sweeper.batch_size=1", "hydra.sweeper.live_report=false"]
+
+
+@pytest.fixture(scope="module")
+def random_search(tmp_path_factory):
+    """A real 3-trial random search, one trial a round (each trial told in its own round)."""
+    root = tmp_path_factory.mktemp("random")
+    result = run_module("experiments.train", *RANDOM, f"hydra.sweep.dir={root / 's'}", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root / "s"
+
+
+def swap_run_dirs(a: dict, b: dict) -> None:
+    a["run_dir"], b["run_dir"] = b["run_dir"], a["run_dir"]
+
+
+def recorded_lr(run: RunDir) -> float:
+    return float(next(o for o in run.defining_overrides() if o.startswith("optimizer.lr=")).partition("=")[2])
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    (lambda sweep, trials: trials[2].update(run_dir="../../x", objective=0.999),
+     "trial 2: run_dir '../../x' is not a path inside the sweep directory"),
+    (lambda sweep, trials: shutil.rmtree(sweep / trials[0]["run_dir"]), "trial 0: its run "),
+    (lambda sweep, trials: swap_run_dirs(trials[0], trials[1]), "trial 0: its run "),
+], ids=["run-dir-out-of-the-sweep", "run-deleted", "run-dirs-swapped"])
+def test_a_trial_its_runs_do_not_back_counts_as_not_recorded(random_search, tmp_path, damage, fragment):
+    """A run_dir out of the sweep with a raised objective gave best_value 0.999 and
+    best_run_dir ../../x silently; a deleted run's logged value was trusted; two swapped run_dirs
+    gave best_params of one run beside the run dir of another. Now one warning, the damaged
+    trial is asked and trained again (finished runs reused), and the results' params, run dir and
+    value all come from one run record."""
+    sweep = tmp_path / "s"
+    shutil.copytree(random_search, sweep)
+    log = json.loads((sweep / "trials.json").read_text())
+    original = {t["run_dir"]: t["point"][0] for t in log["trials"]}
+    damage(sweep, log["trials"])
+    (sweep / "trials.json").write_text(json.dumps(log))
+    result = run_module("experiments.train", *RANDOM, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    [warning] = warnings(result.stderr)
+    assert fragment in warning and "count as not recorded" in warning, warning
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    best = RunDir(sweep / results["best_run_dir"])
+    assert results["best_run_dir"] in original and (sweep / results["best_run_dir"]).resolve().parent == sweep.resolve()
+    assert results["best_value"] == best.read_summary().best_val_acc == results["best_val_acc"]
+    assert results["best_params"]["optimizer.lr"] == pytest.approx(recorded_lr(best), rel=1e-9)
+    repaired = json.loads((sweep / "trials.json").read_text())["trials"]
+    assert {t["run_dir"]: t["point"][0] for t in repaired} == original  # the same points, each with its own run
+    for trial in repaired:
+        assert trial["objective"] == RunDir(sweep / trial["run_dir"]).read_summary().best_val_acc
+
+
+def test_the_log_is_cut_before_a_damaged_trial_where_every_trial_asked_was_told():
+    """A pruned trial asked in one round and told in a later one is not kept half-way: the cut
+    falls where every trial asked so far was told, so the rounds kept replay as they were."""
+    from sweeps.trial_runs import up_to_first_damage
+    from sweeps.trials import TrialLog
+
+    trials = [{"number": n} for n in range(4)]
+    rounds = [{"asked": [0, 1], "trained": [[0, 1], [1, 1]], "told": [1]},
+              {"asked": [2], "trained": [[0, 3], [2, 1]], "told": [0, 2]},
+              {"asked": [3], "trained": [[3, 1]], "told": [3]}]
+    log = TrialLog({"names": ["x"]}, trials, rounds, {"k": 1})
+    late = up_to_first_damage(log, {3: "gone"})
+    assert (late.trials, late.rounds, late.crashes) == (trials[:3], rounds[:2], {"k": 1})
+    early = up_to_first_damage(log, {2: "gone"})  # round 0 left trial 0 paused: nothing is kept
+    assert (early.trials, early.rounds) == ([], [])

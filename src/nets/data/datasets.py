@@ -31,6 +31,29 @@ SCALINGS = ("unit", "rashid")
 NIELSEN_VALIDATION = 10_000
 
 
+# Training images of the named sets whose files are known: the embedded mnist5k, and MNIST and
+# Fashion-MNIST in their default directories (60,000 training images each, the official files).
+KNOWN_IMAGES = {"mnist5k": 5_000, "mnist": 60_000, "fashion": 60_000}
+
+
+def train_size_without_loading(name: str, *, root: str | Path | None = None, val_size: int | None = None,
+                               test_size: int = 1000, test_dir: str | Path | None = None,
+                               test_csv: str | Path | None = None, train_limit: int | None = None) -> int | None:
+    """How many training images ``load_dataset`` with these arguments gives, known before any
+    file is read (a batch larger than it is refused before a sweep launches); None when only
+    the files can tell (``idx``, ``csv``, a set in another directory)."""
+    total = KNOWN_IMAGES.get(name)
+    if total is None or (name != "mnist5k" and root is not None):
+        return None
+    if name == "mnist5k":  # stratified_split takes exactly val_size and the own test part out
+        n = total - (500 if val_size is None else val_size) - (0 if (test_dir or test_csv) else test_size)
+    else:  # Nielsen's split: the last val_size training images validate
+        n = total - (NIELSEN_VALIDATION if val_size is None else val_size)
+    if n < 1:
+        return None  # load_dataset says what does not fit
+    return min(n, train_limit) if train_limit is not None else n
+
+
 @dataclass
 class DataSplits:
     """Train, validation and test sets of one data set. ``x`` is float32 ``(n, 784)``."""

@@ -95,3 +95,14 @@ def test_mnist5k_cache_is_used_and_a_corrupt_one_is_ignored(tmp_path, monkeypatc
     assert cached.stat().st_size > 1_000_000  # rewritten from the source
     monkeypatch.setenv("NNSWEEP_CACHE", "/proc/not-writable")
     assert load_dataset("mnist5k").sizes() == mnist5k.sizes()
+
+
+def test_the_training_size_known_without_loading_is_the_loaded_one():
+    """The precheck refuses a batch larger than the training set from this number, before any
+    file is read: it must be the size load_dataset gives (mnist5k: 5,000 - validation - test)."""
+    from nets.data.datasets import load_dataset, train_size_without_loading
+
+    for kwargs in ({}, {"val_size": 700, "test_size": 300}, {"train_limit": 123}, {"val_size": 1000, "test_size": 3999}):
+        assert train_size_without_loading("mnist5k", **kwargs) == len(load_dataset("mnist5k", **kwargs).train)
+    assert train_size_without_loading("mnist") == 50_000 and train_size_without_loading("mnist", root="x") is None
+    assert train_size_without_loading("csv") is None and train_size_without_loading("idx") is None
