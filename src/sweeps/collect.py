@@ -19,7 +19,9 @@
 
 Runs are read through ``runrecord`` only. A run that a live process still trains is ``running``;
 one whose process died is ``interrupted``; a damaged file is named on stderr and in the run's
-``error`` column, and the other runs are still collected. Reports read these tables.
+``error`` column, and the other runs are still collected. A run whose settings are damaged
+(``lr: abc``, ``optimizer.lr=${oc.env:HOME}``) is named on stderr and left out: runs.csv holds
+only numbers where the report computes with them. Reports read these tables.
 """
 from __future__ import annotations
 
