@@ -26,13 +26,14 @@ from typing import Any, List, Optional
 import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.serving import DechunkedInput, ThreadedWSGIServer, WSGIRequestHandler
 
 from experiments.build import ConfigError
 from experiments.cli import exits_on_bad_input, program_name, run_command, warn
 from experiments.evaluate import NO_CONFIG_DIR, QUIET_LOGGING, load_run_test_set, quiet_hydra
 from experiments.predict import Classifier
-from experiments.webapp import MAX_DECODES, ServedRun, create_app, quiet_request_log
+from experiments.webapp import MAX_BODY, MAX_DECODES, ServedRun, create_app, quiet_request_log
 from nets.errors import NnsweepError
 from runrecord import RunDir, RunRecordError, Status, find_runs, override_key
 
@@ -63,6 +64,24 @@ class DeadlineReader(io.RawIOBase):
         return self.connection.recv_into(buffer)
 
 
+class BoundedDechunkedInput(DechunkedInput):
+    """Werkzeug's reader of a ``Transfer-Encoding: chunked`` body that refuses, as soon as it
+    reads the size, a chunk that takes the body past ``MAX_BODY``: a client declaring
+    ``FFFFFFFF`` bytes gets its 413 at once instead of holding its thread for the whole
+    request time waiting for bytes that are never sent."""
+
+    def __init__(self, rfile) -> None:  # noqa: ANN001 (a binary file)
+        super().__init__(rfile)
+        self.declared = 0
+
+    def read_chunk_len(self) -> int:
+        length = super().read_chunk_len()
+        self.declared += length
+        if self.declared > MAX_BODY:
+            raise RequestEntityTooLarge()
+        return length
+
+
 class PatientHandler(WSGIRequestHandler):
     """Werkzeug's request handler, with ``request_seconds`` for the client to send its request,
     headers and body (werkzeug answers one request per connection, so the clock starts when
@@ -77,6 +96,8 @@ class PatientHandler(WSGIRequestHandler):
 
     def make_environ(self):  # noqa: ANN201 (werkzeug's WSGI environ)
         environ = super().make_environ()
+        if isinstance(environ["wsgi.input"], DechunkedInput):
+            environ["wsgi.input"] = BoundedDechunkedInput(self.rfile)
         environ["nnsweep.request_seconds"] = self.request_seconds  # named by the app's 408
         return environ
 

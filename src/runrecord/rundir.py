@@ -57,6 +57,8 @@ EVALUATION, TEST_ERRORS, MEAN_INPUT = "evaluation.json", "test_errors.npz", "mea
 METRIC_COLUMNS = [f.name for f in fields(EpochRecord)]
 OWN_TEST_SET = "own"  # the run's own test split, in the names of other evaluations
 MAX_YAML_BYTES = 1_000_000  # a recorded config is a few KB
+MAX_EPOCH_ROWS = 100_000  # metrics.csv rows are about 150 bytes each
+MAX_METRICS_BYTES = 200 * MAX_EPOCH_ROWS
 
 # Overrides that change how a run is driven, not what it computes: they do not identify a run.
 # conf/config.yaml leaves them out of run directory names (experiments.config registers them as
@@ -196,6 +198,27 @@ class Summary:
             return self.epochs_completed >= min(epochs, pause_after or epochs)
         return self.status.is_finished()
 
+    def check_possible(self) -> None:
+        """``ValueError`` naming the first number no training writes: an accuracy outside 0..1,
+        a negative count, loss or time, more epochs completed than the run was asked for. An
+        edited or damaged summary is then a damaged record (left out of a sweep's tables and its
+        page, rewritten by a resume) instead of a "Best: ... inf%" or a run that never resumes."""
+        for name in ACCURACIES:
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} is {value!r}, not a fraction in 0..1")
+        for name in NON_NEGATIVE:
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < math.inf:
+                raise ValueError(f"{name} is {value!r}, not a number of 0 or more")
+        if self.epochs is not None and self.epochs_completed > self.epochs:
+            raise ValueError(f"epochs_completed is {self.epochs_completed}, more than the {self.epochs} epochs "
+                             "the run was asked for")
+        for name in ("best_epoch", "diverged_epoch"):
+            value = getattr(self, name)
+            if value is not None and value > max(self.epochs_completed, 1):
+                raise ValueError(f"{name} is {value}, after the {self.epochs_completed} epochs completed")
+
     def to_json(self) -> str:
         data = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
         data["status"] = self.status.value
@@ -213,9 +236,16 @@ class Summary:
                     raise ValueError(f"{key} is {value!r}, expected {types[key]}")
             summary = cls(**{k: v for k, v in data.items() if k in types})
             summary.status = Status(summary.status)
+            summary.check_possible()
         except (ValueError, TypeError) as err:
             raise RunRecordError(f"{source} is unreadable ({err}); rerun the sweep or run to rewrite it") from None
         return summary
+
+
+# Summary fields that are fractions, and those no run makes negative (``Summary.check_possible``).
+ACCURACIES = ("best_val_acc", "final_val_acc", "test_acc")
+NON_NEGATIVE = ("epochs", "epochs_completed", "best_epoch", "diverged_epoch", "best_val_loss", "test_loss",
+                "wall_time_s", "n_params", "train_size", "val_size", "test_size", "classes")
 
 
 def _of_type(value: Any, annotation: str) -> bool:
@@ -303,7 +333,21 @@ class RunDir:
             raise RunRecordError(f"{self.path / SUMMARY} is unreadable ({err}); rerun the sweep or run to rewrite it") from None
         except (OSError, UnicodeDecodeError) as err:
             raise RunRecordError(f"cannot read {self.path / SUMMARY}: {err}") from None
-        return Summary.from_json(text, self.path / SUMMARY)
+        summary = Summary.from_json(text, self.path / SUMMARY)
+        rows = self._metrics_rows()
+        if rows is not None and summary.epochs_completed > rows:  # metrics.csv is written before it
+            raise RunRecordError(f"{self.path / SUMMARY} is unreadable (epochs_completed is {summary.epochs_completed}, "
+                                 f"more than the {rows} epochs of {METRICS}); rerun the sweep or run to rewrite it")
+        return summary
+
+    def _metrics_rows(self) -> int | None:
+        """How many whole epochs metrics.csv holds (its lines after the header), or None when
+        it is missing, too large or unreadable (``read_metrics`` names that)."""
+        try:
+            data = read_record_text(self.path / METRICS, MAX_METRICS_BYTES)
+        except (OSError, UnicodeDecodeError, RecordFormatError):
+            return None
+        return max(data.count("\n") - 1, 0)
 
     def summary_if_readable(self) -> Summary | None:
         """The run's summary, or None when there is none or it cannot be read (for what only
@@ -345,11 +389,15 @@ class RunDir:
         (``data.class_names``, ``data.noun``); the labels 0, 1, 2 ... and "digit" where the config
         does not say (runs recorded before it could) or names another number of classes."""
         try:
-            data = self.config().get("data") or {}
+            data = self.config_data().get("data")
         except RunRecordError:
             data = {}
+        data = data if isinstance(data, dict) else {}
         noun = data.get("noun") if isinstance(data.get("noun"), str) and data.get("noun") else "digit"
         names = data.get("class_names")
+        if names is not None and not (isinstance(names, list) and all(isinstance(n, (str, int)) for n in names)):
+            raise RunRecordError(f"{self.path / CONFIG} is damaged (data.class_names is {str(names)[:60]!r}, not a "
+                                 "list of names); restore it, or set data.class_names: null")
         if names is not None and len(names) == classes:
             return ClassLabels(tuple(str(n) for n in names), noun)
         return ClassLabels.numbered(classes, noun)
@@ -375,10 +423,13 @@ class RunDir:
         return record if isinstance(record, dict) else {}
 
     def job_number(self) -> int | None:
+        """Hydra's number of the job, or None where it is unrecorded or no whole number of 0 or
+        more (a damaged record: ``2.5``, ``"x"``)."""
         try:
-            return int(self.hydra_record()["job"]["num"])
-        except (KeyError, TypeError, ValueError, RunRecordError):
+            number = self.hydra_record()["job"]["num"]
+        except (KeyError, TypeError, RunRecordError):
             return None
+        return number if isinstance(number, int) and not isinstance(number, bool) and number >= 0 else None
 
     def config_choices(self) -> dict[str, str]:
         """Which file of each config group the run used (``net: rashid``); {} if unrecorded."""
@@ -409,11 +460,19 @@ class RunDir:
         return (self.path / METRICS).exists()
 
     def read_metrics(self) -> list[EpochRecord]:
-        """The run's epochs, checked: the expected columns, epochs 1, 2, 3 ... in order, numbers."""
+        """The run's epochs, checked: the expected columns, epochs 1, 2, 3 ... in order, numbers;
+        at most ``MAX_METRICS_BYTES``, and no more rows than the summary's epochs (one more while
+        it trains or after it failed: the row is written before the summary), so a file of
+        400,000 rows beside a summary of one epoch is damage, found at its second row."""
         path = self.path / METRICS
         if not path.exists():
             return []
+        summary = self.summary_if_readable()
+        most = None if summary is None else summary.epochs_completed + (
+            1 if summary.status in (Status.RUNNING, Status.FAILED, Status.INTERRUPTED) else 0)
         try:
+            if path.stat().st_size > MAX_METRICS_BYTES:
+                raise ValueError(f"it is over {MAX_METRICS_BYTES:,} bytes, far more than {MAX_EPOCH_ROWS:,} epochs")
             with open(path, newline="", encoding="utf-8") as f:
                 reader = csv.reader(f)
                 header = next(reader, None)
@@ -423,6 +482,8 @@ class RunDir:
                     raise ValueError(f"columns {header}, expected {METRIC_COLUMNS}")
                 records = []
                 for i, row in enumerate(reader, start=1):
+                    if most is not None and i > most:
+                        raise ValueError(f"it holds more epochs than the {summary.epochs_completed} of {SUMMARY}")
                     if len(row) != len(METRIC_COLUMNS):
                         raise ValueError(f"row {i} has {len(row)} values")
                     epoch = int(row[0])

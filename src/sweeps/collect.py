@@ -19,7 +19,9 @@
 
 Runs are read through ``runrecord`` only. A run that a live process still trains is ``running``;
 one whose process died is ``interrupted``; a damaged file is named on stderr and in the run's
-``error`` column, and the other runs are still collected. Reports read these tables.
+``error`` column, and the other runs are still collected. A run whose settings are damaged
+(``lr: abc``, ``optimizer.lr=${oc.env:HOME}``) is named on stderr and left out: runs.csv holds
+only numbers where the report computes with them. Reports read these tables.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ import pandas as pd
 
 from experiments.cli import warn
 from nets.atomic import atomic_write_text
-from runrecord import RunDir, RunRecordError, find_runs, override_key
+from runrecord import RunDir, RunRecordError, find_runs, finite_or_none, override_key
 from runrecord.bounded import RecordFormatError, parse_yaml
 from sweeps.comparison import ACCURACY, ONE_SEED, Candidate, compare, describe_mean, mean_interval
 
@@ -71,7 +73,8 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
     opt, trainer, data, net = (_node(config, k) for k in ("optimizer", "trainer", "data", "net"))
     derived = {
         "net_name": choices.get("net", net.get("arch")),
-        "hidden": "-".join(map(str, net.get("hidden", []))) if net.get("arch") == "mlp" else "",
+        "hidden": "-".join(map(str, net.get("hidden", []))) if net.get("arch") == "mlp" and
+                  isinstance(net.get("hidden", []), list) else "",
         "optimizer_name": opt.get("name"),
         "lr": opt.get("lr"),
         "l2": opt.get("l2"),
@@ -80,6 +83,10 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
         "seed": trainer.get("seed"),
         "data_name": data.get("name"),
     }
+    damage = _damaged_settings(derived, row, net)
+    if damage:
+        raise RunRecordError(f"{run.path} is left out: its recorded settings are damaged ({damage}); "
+                             "restore its .hydra records or train the run again")
     # An override named like a derived column (a task whose seed is "seed") keeps its value.
     row.update({k: v for k, v in derived.items() if v is not None or k not in row})
     try:
@@ -104,6 +111,39 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
     return row, epochs
 
 
+# The settings collect derives, and the overrides that set them: numbers (whole ones for
+# counts) and names, which the tables, the report and the terminal's sentences compute with.
+NUMBER_SETTINGS = {"lr": "optimizer.lr", "l2": "optimizer.l2"}
+COUNT_SETTINGS = {"batch_size": "trainer.batch_size", "epochs": "trainer.epochs", "seed": "trainer.seed"}
+NAME_SETTINGS = ("net_name", "optimizer_name", "data_name")
+
+
+def _damaged_settings(derived: dict[str, Any], row: dict[str, Any], net: dict[str, Any]) -> str | None:
+    """What in a run's settings no training records (``lr: 'abc'``, a date for ``epochs``, an
+    override ``optimizer.lr=${oc.env:HOME}``), or None: such a run is left out with a warning
+    rather than written into runs.csv, where the report refuses the whole table for it."""
+    def number(value: Any, whole: bool) -> bool:
+        if isinstance(value, bool):
+            return False
+        if whole:
+            return isinstance(value, int)
+        return finite_or_none(value) is not None and not isinstance(value, (list, dict))
+
+    for setting, override in {**NUMBER_SETTINGS, **COUNT_SETTINGS}.items():
+        whole = setting in COUNT_SETTINGS
+        if derived.get(setting) is not None and not number(derived[setting], whole):
+            return f"{setting} is {str(derived[setting])[:40]!r}, not a {'whole ' if whole else ''}number"
+        if override in row and not number(row[override], False):
+            return f"the override {override}={str(row[override])[:40]} is not a number"
+    for setting in NAME_SETTINGS:
+        if derived.get(setting) is not None and not isinstance(derived[setting], str):
+            return f"{setting} is {str(derived[setting])[:40]!r}, not a name"
+    hidden = net.get("hidden", [])
+    if not (isinstance(hidden, list) and all(number(h, True) for h in hidden)):
+        return f"net.hidden is {str(hidden)[:40]!r}, not a list of layer sizes"
+    return None
+
+
 def _node(config: Any, key: str) -> dict[str, Any]:
     """One group of a run's config as a dict ({} if the config lacks it or it is not a mapping)."""
     node = config.get(key) if isinstance(config, dict) else None
@@ -120,7 +160,11 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise RunRecordError(f"sweep directory {sweep_dir} does not exist; check the path")
     rows, epoch_rows = [], []
     for run in find_runs(sweep_dir):
-        row, epochs = run_record(run, sweep_dir)
+        try:
+            row, epochs = run_record(run, sweep_dir)
+        except RunRecordError as err:  # its settings are damaged: no row the report could read
+            warn(err)
+            continue
         rows.append(row)
         epoch_rows.extend(epochs)
     runs = pd.DataFrame(rows)

@@ -640,3 +640,61 @@ def test_requests_past_max_connections_are_503s_at_once(quick_run):
 def test_limits_that_cannot_work_are_one_line(tmp_path, arg, words):
     result = run_module("experiments.serve", f"run={tmp_path}", arg, "port=0", timeout=60)
     assert result.returncode == 2 and words in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+# ----- issue 22, round 2: a chunk that declares too much, a body that took quadratic time --------
+def raw_request(address: str, request: bytes, timeout: float = 60) -> bytes:
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as raw:
+        raw.sendall(request)
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_chunk_declaring_more_than_1_mb_is_refused_at_once(quick_run):
+    """A chunk size of FFFFFFFFFFFFFFFFFFFFFFFF (or 5,000 F) held its thread for the whole 30 s
+    and ended in a 408 "not sent whole": the server waited for bytes no client sends. Now the
+    size itself is refused, at once, as "over 1 MB"."""
+    process, address = start_server(f"run={quick_run}")
+    try:
+        for size in (b"F" * 24, b"F" * 5000, b"100000", b"80000\r\n" + b"x" * 0x80000 + b"\r\n80000"):
+            started = time.monotonic()
+            answer = raw_request(address, b"POST /api/predict HTTP/1.1\r\nHost: " + address.encode() + b"\r\n"
+                                 b"Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\n")
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400") and "over 1 MB" in json.loads(body)["error"], answer[:300]
+            assert time.monotonic() - started < 5, size[:30]
+    finally:
+        out, err = stop_server(process)
+    assert "Traceback" not in err, err[-2000:]
+
+
+def test_a_body_of_escaped_quotes_is_a_400_at_once_and_holds_no_other_request(quick_run):
+    """An 80 KB JSON body of ``"\\"\\"...`` (an unterminated string) took 21.5 s in the depth
+    check, a regex that holds the interpreter, and /api/runs waited as long. Now the 1 MB body
+    is a 400 in well under 2 s, and /api/runs is answered meanwhile."""
+    import threading
+
+    process, address = start_server(f"run={quick_run}")
+    answers = {}
+
+    def post():
+        started = time.monotonic()
+        answers["post"] = (call(f"http://{address}/api/predict", ('"\\' * 499_000).encode(), "application/json"),
+                           time.monotonic() - started)
+
+    try:
+        poster = threading.Thread(target=post)
+        poster.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        status, runs = call(f"http://{address}/api/runs")
+        runs_took = time.monotonic() - started
+        poster.join(60)
+    finally:
+        out, err = stop_server(process)
+    (post_status, answer), post_took = answers["post"]
+    assert post_status == 400 and "not valid JSON" in answer["error"], answer
+    assert post_took < 2 and status == 200 and runs_took < 2, (post_took, runs_took)

@@ -551,3 +551,137 @@ def test_lrs_is_capped_like_num(tmp_path):
     (tmp_path / "file").write_text("in the way")  # the old code would start 201 runs; this stops it
     line = one_line_error(lr_sweep(tmp_path, "--lrs", rates, "--sweep-dir", str(tmp_path / "file" / "s")))
     assert "--lrs gives 201 rates; at most 200" in line
+
+
+# ----- issue 22, round 2: settings, summaries and metrics that no training writes ----------------
+def _config_with(run, old: str, new: str) -> str:
+    text = (run / ".hydra" / "config.yaml").read_text()
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def _lr_config(value: str):
+    return lambda run: _config_with(run, "  lr: " + _recorded_lr(run), f"  lr: {value}")
+
+
+def _recorded_lr(run) -> str:
+    line = next(line for line in (run / ".hydra" / "config.yaml").read_text().splitlines() if line.startswith("  lr: "))
+    return line.split(": ", 1)[1]
+
+
+# Runs whose settings are damaged: left out of runs.csv with one warning (the report refused
+# the whole table for one of them, and "collect the sweep again" changed nothing).
+SETTING_ATTACKS = {
+    "override lr=abc": (".hydra/overrides.yaml", lambda run: "- optimizer.lr=abc\n"),
+    "override lr=${oc.env:HOME}": (".hydra/overrides.yaml", lambda run: "- optimizer.lr=${oc.env:HOME}\n"),
+    "config lr: abc": (".hydra/config.yaml", _lr_config("abc")),
+    "config batch_size: 2.5": (".hydra/config.yaml", lambda run: _config_with(run, "  batch_size: ", "  batch_size: 2.5 #")),
+}
+# Damaged files the run's row names in its error column, as before (its numbers are not shown).
+FILE_ATTACKS = {
+    "summary accuracy 1e308": ("summary.json", lambda run: _summary_with(run, best_val_acc=1e308)),
+    "summary of 200 KB of escaped quotes": ("summary.json", lambda run: '"\\' * 100_000),
+    "metrics of 400,000 rows": ("metrics.csv", lambda run: (run / "metrics.csv").read_text().splitlines()[0] + "\n" +
+                                "".join((run / "metrics.csv").read_text().splitlines()[1].replace("1,", f"{i},", 1) + "\n"
+                                        for i in range(1, 400_001))),
+    "config noun: a date": (".hydra/config.yaml", lambda run: _config_with(run, "  noun: digit", "  noun: 2001-01-01")),
+    "config lr: a date": (".hydra/config.yaml", _lr_config("2001-01-01")),
+}
+
+
+def test_damaged_settings_leave_the_run_out_and_damaged_numbers_are_named_and_the_page_is_drawn(tmp_path, trained_run):
+    """Before: ``optimizer.lr=abc`` in overrides.yaml was a ValueError traceback in collect; lr
+    ``abc`` or a date in config.yaml went into runs.csv and the report refused the whole sweep;
+    best_val_acc 1e308 was "Best: ... inf%"; 400,000 rows of metrics beside a one-epoch summary
+    passed (767 MB); 200 KB of escaped quotes in a summary took minutes. Now each is one
+    warning naming the run, runs with damaged settings are left out, the others kept, and the
+    report is drawn."""
+    sweep, damaged = attacked_sweep(tmp_path, trained_run, attacks={**SETTING_ATTACKS, **FILE_ATTACKS})
+    started = time.monotonic()
+    collected = run_module("sweeps.collect", str(sweep), cwd=tmp_path, timeout=300)
+    took = time.monotonic() - started
+    assert collected.returncode == 0 and "Traceback" not in collected.stderr, collected.stderr[-3000:]
+    assert took < 30, took
+    for case, path in damaged.items():
+        run = path.parents[1] if ".hydra" in str(path) else path.parent
+        lines = [line for line in collected.stderr.splitlines() if str(run) in line]
+        assert len(lines) == 1 and lines[0].startswith("nnsweep: warning:"), (case, collected.stderr[-3000:])
+        if case in SETTING_ATTACKS:
+            assert "left out" in lines[0] and "settings are damaged" in lines[0], lines[0]
+    rows = list(csv.DictReader(open(sweep / "runs.csv")))
+    kept = sorted(row["run"] for row in rows)
+    left_out = {(p.parents[1] if ".hydra" in str(p) else p.parent).name for c, p in damaged.items() if c in SETTING_ATTACKS}
+    assert kept == sorted({"good-a", "good-b", *(p.name for p in sweep.iterdir() if p.is_dir())} - left_out), kept
+    assert all(row["lr"] in ("", _recorded_lr(trained_run)) for row in rows), [row["lr"] for row in rows]
+    assert "inf%" not in collected.stdout
+    report = run_module("reports", str(sweep), "--force", cwd=tmp_path, timeout=300)
+    assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr[-3000:]
+    page = (sweep / "report" / "index.html").read_text()
+    assert "inf%" not in page
+
+
+def test_resume_of_a_run_whose_config_holds_a_date_is_one_line_naming_the_file(tmp_path, trained_run):
+    """Before: Hydra's "Error executing job ..." and "Value 'date' is not a supported primitive
+    type", naming no file."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / ".hydra" / "config.yaml").write_text(_config_with(run, "  noun: digit", "  noun: 2001-01-01"))
+    line = one_line_error(run_module("experiments.train", *TINY, "trainer.epochs=2", "resume=true",
+                                     f"hydra.run.dir={run}", cwd=tmp_path, timeout=60))
+    assert "config.yaml" in line and "YAML timestamp" in line, line
+
+
+def test_a_summary_claiming_10_to_the_39_epochs_is_rewritten_by_a_resume(tmp_path, trained_run):
+    """Before: every resume refused for good ("has trained 1000...0 epochs; trainer.epochs=2 would
+    take them back"). The summary claims more than the run was asked for and than metrics.csv
+    holds: damage, which a resume rewrites from the checkpoint."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / "summary.json").write_text(_summary_with(run, epochs_completed=10 ** 39))
+    result = run_module("experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}",
+                        cwd=tmp_path, timeout=60)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    said = result.stdout + result.stderr
+    assert "summary.json is unreadable" in said and "rewritten from the checkpoint" in said, said[-2000:]
+    assert RunDir(run).read_summary().epochs_completed == 2 and len(RunDir(run).read_metrics()) == 2
+
+
+def test_serve_leaves_out_a_run_whose_class_names_or_noun_are_damaged_and_refuses_it_as_run(tmp_path, trained_run):
+    """``class_names: 5``: a TypeError traceback and exit 1 before; a date as noun: the server did
+    not start. Now compare= leaves such a run out with one warning, and run= is one line."""
+    from tests.experiments.test_serve import call, start_server, stop_server
+
+    sweep = tmp_path / "sweep"
+    edits = {"good": ("  noun: digit", "  noun: digit"), "five": ("  class_names: null", "  class_names: 5"),
+             "date": ("  noun: digit", "  noun: 2001-01-01"), "set": ("  noun: digit", "  noun: !!set {a, b}")}
+    for seed, (name, (old, new)) in enumerate(edits.items()):
+        shutil.copytree(trained_run, sweep / name)
+        (sweep / name / ".hydra" / "config.yaml").write_text(_config_with(sweep / name, old, new))
+        (sweep / name / ".hydra" / "overrides.yaml").write_text(f"- trainer.seed={seed}\n")
+    process, address = start_server(f"run={trained_run}", f"compare=[{sweep}]", "best=10")
+    try:
+        runs = call(f"http://{address}/api/runs")[1]["runs"]
+    finally:
+        out, err = stop_server(process)
+    assert "Traceback" not in err, err[-3000:]
+    for name in ("five", "date", "set"):
+        lines = [line for line in err.splitlines() if str(sweep / name) in line]
+        assert len(lines) == 1 and "left out" in lines[0] and "config.yaml" in lines[0], (name, err[-3000:])
+    assert [r["path"].rsplit("/", 1)[1] for r in runs[1:]] == ["good"]
+    line = one_line_error(run_module("experiments.serve", f"run={sweep / 'five'}", "port=0", cwd=tmp_path, timeout=60))
+    assert "class_names" in line and "config.yaml" in line, line
+
+
+def test_a_sweep_rerun_reads_a_job_number_of_inf_as_unrecorded(tmp_path):
+    """``num: .inf`` in one run's hydra.yaml: OverflowError (int of infinity) when the sweep ran
+    again with one more point. Now the YAML reader refuses the number and the job number is
+    unrecorded: the sweep goes on."""
+    sweep = tmp_path / "sw"
+    grid = ["-m", *TINY, "trainer.epochs=1", f"hydra.sweep.dir={sweep}"]
+    first = run_module("experiments.train", *grid, "optimizer.lr=0.1,0.5", cwd=tmp_path, timeout=180)
+    assert first.returncode == 0, first.stderr[-2000:]
+    hydra_yaml = next(sweep.glob("*lr=0.1*")) / ".hydra" / "hydra.yaml"
+    hydra_yaml.write_text(hydra_yaml.read_text().replace("    num: 0\n", "    num: .inf\n", 1))
+    again = run_module("experiments.train", *grid, "optimizer.lr=0.1,0.5,0.3", cwd=tmp_path, timeout=180)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr[-2000:]
+    assert len(list(sweep.glob("*/summary.json"))) == 3
