@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from hydra.experimental.callback import Callback
 
-from nets.atomic import open_no_follow
+from nets.atomic import open_no_follow, refuse_link
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,24 @@ def remove_created_run_dir(path: str | os.PathLike, own_files: Sequence[str]) ->
     return removed
 
 
+def in_sweep_job() -> bool:
+    """Whether this process runs a job of a ``-m`` sweep (Hydra's config says so)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 class NoFollowFileHandler(logging.FileHandler):
     """The job's log file (Hydra's ``<run dir>/<job name>.log``), opened without following a
     symbolic link: a link planted at that name would otherwise have every log line appended to
-    its target. A link there is refused with one line (``nets.atomic.open_no_follow``)."""
+    its target. A link there is refused with one line (``nets.atomic.open_no_follow``), and so
+    is a sweep job's run directory that is a link (the run would train into its target): only
+    a single run's directory, which the user names, may be one."""
 
     def _open(self):
+        if in_sweep_job():
+            refuse_link(Path(self.baseFilename).parent)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if "w" in self.mode else os.O_APPEND)
         fd = open_no_follow(Path(self.baseFilename), flags)
         return open(fd, "w" if "w" in self.mode else "a", encoding=self.encoding, errors=self.errors)

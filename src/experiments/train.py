@@ -31,7 +31,7 @@ from experiments.cli import Interrupted, exits_on_bad_input, run_command
 from experiments.lifeline import follow_parent
 from experiments.ownfiles import remove_created_run_dir
 from experiments.progress import PER_EPOCH, EpochProgress
-from nets.atomic import WriteError, write_error
+from nets.atomic import WriteError, refuse_link, write_error
 from nets.checkpoint import CheckpointError, load_checkpoint, restore_training, save_checkpoint
 from nets.data.download import DownloadError
 from nets.data.readers import DataFormatError
@@ -277,6 +277,7 @@ def hydra_main(cfg: DictConfig) -> float:
         value = summary.objective_value()
         return float("nan") if value is None else value
     follow_parent()  # a worker of a sweep ends with the sweep's process
+    refuse_link(run.path)  # a run folder of a sweep that is a link would train into its target
     # In a sweep every job resumes (its directory is named by its overrides, so rerunning the
     # sweep finds it again), and a failing job is recorded, not raised: Hydra's sweepers stop
     # at the first exception, and one bad point must not cost the rest of the grid.

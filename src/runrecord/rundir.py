@@ -41,7 +41,7 @@ import numpy as np
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from nets.atomic import (WriteError, atomic_write, atomic_write_text, open_no_follow,
+from nets.atomic import (WriteError, atomic_write, atomic_write_text, open_no_follow, own_dir, refuse_link,
                          remove_stale_temps, write_error)
 from nets.errors import NnsweepError
 from nets.evaluation import chance_bar
@@ -269,9 +269,11 @@ class RunDir:
         """Hold the run's lock while training it: two processes never train one run.
 
         The run's own stale temporary files (left by a ``kill -9`` during an atomic write) are
-        removed once the lock is held, when nobody can be writing them."""
+        removed once the lock is held, when nobody can be writing them. A link planted at
+        ``.hydra/`` is refused before anything is written (the record would land in its target)."""
         with exclusive_lock(self.path, f"run directory {self.path}", wait=wait,
                             advice="wait for it to finish, or choose another run directory"):
+            refuse_link(self.path / CONFIG_DIR)
             self.remove_stale_temps()
             yield
 
@@ -381,6 +383,7 @@ class RunDir:
     def write_config(self, cfg: Any, overrides: list[str], hydra_record: dict[str, Any] | None = None) -> None:
         """Record the run's config once its settings were checked (never before: a refused
         resume must leave the record describing the model that is there)."""
+        own_dir(self.path / CONFIG_DIR)
         atomic_write_text(self.path / CONFIG, OmegaConf.to_yaml(cfg))
         atomic_write_text(self.path / OVERRIDES, yaml.safe_dump([str(o) for o in overrides]))
         if hydra_record is not None:
