@@ -82,15 +82,28 @@ def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None, overrid
 
 
 def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
-    """The run's summary so far, after checking that ``cfg`` may train into ``run``."""
+    """The run's summary so far, after checking that ``cfg`` may train into ``run``.
+
+    A directory is trained into only if what it holds under a run's names is nnsweep's: a
+    ``summary.json`` that is not a readable run summary is the user's file, and without a
+    checkpoint to rewrite it from it is refused, not replaced. A run whose records show trained
+    epochs but whose checkpoint is gone cannot continue: starting it again at epoch 1 would
+    replace its records, so that is refused too (restore the checkpoint, or train elsewhere)."""
     try:
         summary = run.read_summary()
     except RunRecordError as err:
+        if not run.model_path.exists():
+            raise ConfigError(f"{run.path / SUMMARY} is not a run summary nnsweep can read, and there is no checkpoint "
+                              f"({MODEL}) to rewrite it from; move it out of {run.path}, or choose another run "
+                              "directory") from None
         log.warning("%s; it is rewritten from the checkpoint", err)
         summary = None
     has_results = summary is not None or run.model_path.exists() or run.has_metrics()
     if not has_results:
         return None
+    if resume and not run.model_path.exists() and trained_epochs(run, summary):
+        raise ConfigError(f"{run.path} holds a run's records ({trained_epochs(run, summary)} epochs) but no checkpoint "
+                          f"({MODEL}) to continue from; restore {MODEL} to continue it, or train into a new run directory")
     if not resume:
         state = f"{summary.status}, {summary.epochs_completed} epochs" if summary else "no summary"
         raise ConfigError(f"{run.path} already holds a run ({state}); add resume=true to continue it, "
@@ -107,6 +120,17 @@ def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
         raise ConfigError(f"{run.path} holds a model trained with other settings ({shown}); only trainer.epochs "
                           "may change when a run continues: use the recorded settings or another run directory")
     return summary
+
+
+def trained_epochs(run: RunDir, summary: Summary | None) -> int:
+    """How many epochs the run's records say were trained (its summary, or metrics.csv's rows;
+    a metrics.csv nnsweep cannot read counts as a record too: it is not ours to replace)."""
+    if summary is not None and summary.epochs_completed:
+        return summary.epochs_completed
+    try:
+        return len(run.read_metrics())
+    except RunRecordError:
+        return 1
 
 
 def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_record: dict[str, Any] | None,

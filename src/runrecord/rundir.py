@@ -454,12 +454,32 @@ class RunDir:
         lines = [",".join(METRIC_COLUMNS)] + [_metrics_row(r) for r in records]
         atomic_write_text(self.path / METRICS, "\n".join(lines) + "\n")
 
+    def other_evaluations(self) -> list[str]:
+        """The names of the evaluation files (``evaluation*.json``) that are nnsweep's evaluation
+        records of this run (their ``run_dir`` is this directory); a file of another name, or
+        one that is not such a record, is the user's."""
+        names = []
+        for path in sorted(self.path.glob("evaluation*.json")):
+            try:
+                record = self.read_evaluation(path.name)
+            except RunRecordError:
+                continue
+            if record is not None and record.get("run_dir") == str(self.path):
+                names.append(path.name)
+        return names
+
     def clear_results(self) -> None:
-        """Remove what a previous attempt wrote (metrics, summary, evaluations), so a run that
-        starts from epoch 1 never continues an old metrics.csv nor shows an old model's numbers."""
-        others = [*self.path.glob("evaluation-*.json"), *self.path.glob("test_errors-*.npz")]
-        for path in [self.path / name for name in (METRICS, SUMMARY, EVALUATION, TEST_ERRORS)] + others:
-            path.unlink(missing_ok=True)
+        """Remove what a previous attempt of this run wrote (metrics, summary, evaluations), so a
+        run that starts from epoch 1 never continues an old metrics.csv nor shows an old model's
+        numbers. Only nnsweep's own records go (``train.check_can_train`` refused a summary or
+        metrics.csv it cannot read): an evaluation only if it is one of this run
+        (``other_evaluations``), with the mistakes of the same name; anything else is kept."""
+        for name in self.other_evaluations():
+            mistakes = TEST_ERRORS if name == EVALUATION else "test_errors" + name[len("evaluation"):-len(".json")] + ".npz"
+            (self.path / name).unlink(missing_ok=True)
+            (self.path / mistakes).unlink(missing_ok=True)
+        for name in (METRICS, SUMMARY):
+            (self.path / name).unlink(missing_ok=True)
 
     # ----- model and its evaluation ------------------------------------------------------
     def load_model(self, use_best: bool = True):

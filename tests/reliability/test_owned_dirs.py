@@ -68,3 +68,38 @@ def test_a_link_planted_at_report_or_its_portraits_is_refused_and_its_target_unt
     line = one_line_error(run_module("reports", str(sweep)))
     assert f"{sweep / planted} {LINK_REFUSED}" in line
     assert sorted(p.name for p in target.iterdir()) == ["index.html"] and (target / "index.html").read_text() == "ORIG"
+
+
+def test_resume_without_a_checkpoint_refuses_and_keeps_the_runs_records(tmp_path):
+    run = tmp_path / "r"
+    assert train(tmp_path, f"hydra.run.dir={run}", "trainer.epochs=3").returncode == 0
+    assert run_module("experiments.evaluate", f"run={run}", "weights=final", cwd=tmp_path).returncode == 0
+    (run / "model.npz").rename(tmp_path / "model.npz")
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name not in ("train.log", ".lock")}
+    assert {"metrics.csv", "summary.json", "evaluation-final-own.json"} <= set(before)
+    line = one_line_error(train(tmp_path, f"hydra.run.dir={run}", "trainer.epochs=5", "resume=true"))
+    assert f"{run} holds a run's records (3 epochs) but no checkpoint (model.npz)" in line
+    assert "restore model.npz" in line and "new run directory" in line
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.name in before} == before
+
+
+def test_a_fresh_run_keeps_the_users_files_in_an_existing_folder(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "evaluation-mine.json").write_text("keep")
+    (folder / "test_errors-mine.npz").write_text("keep too")
+    result = train(tmp_path, f"hydra.run.dir={folder}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (folder / "evaluation-mine.json").read_text() == "keep"
+    assert (folder / "test_errors-mine.npz").read_text() == "keep too"
+    assert (folder / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("resume", ["false", "true"])
+def test_a_summary_json_that_is_not_a_run_record_is_refused_not_replaced(tmp_path, resume):
+    folder = tmp_path / "d3"
+    folder.mkdir()
+    (folder / "summary.json").write_text("hello\n")
+    line = one_line_error(train(tmp_path, f"hydra.run.dir={folder}", f"resume={resume}"))
+    assert f"{folder / 'summary.json'} is not a run summary nnsweep can read" in line and "rewritten" not in line
+    assert (folder / "summary.json").read_text() == "hello\n" and not (folder / "metrics.csv").exists()
