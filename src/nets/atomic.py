@@ -65,13 +65,14 @@ def not_followed(path: Path) -> WriteError:
 
 
 def own_dir(path: str | os.PathLike) -> Path:
-    """Make the directory ``path`` (its parent must exist) or find it there, for nnsweep to write
+    """Make the directory ``path`` (and its missing parents) or find it there, for nnsweep to write
     into, refusing a symbolic link at ``path`` whatever it points to (``not_followed``): a link
     planted inside a run, sweep or report directory would send every file written below it to
     its target. ``path`` itself may lie below a link the user gave (``hydra.run.dir=<a link>``):
     only this last component is checked. Returns ``path``."""
     path = Path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.mkdir()
     except FileExistsError:
         pass

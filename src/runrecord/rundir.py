@@ -104,6 +104,10 @@ def evaluation_files(weights: str, test_set: str | None = None, trained: str = "
 
 
 NAME_MAX_BYTES = 255  # one file name's limit on Linux's and macOS's file systems
+# The run directory of a sweep job whose overrides are all bookkeeping (``-m sweep=k2``): Hydra's
+# override_dirname is empty, and the job would otherwise train in the sweep directory itself (and
+# wait on the sweep's own lock). No override_dirname contains no "=", so no point is named so.
+DEFAULTS_RUN_DIR = "defaults"
 
 
 def run_dir_name(override_dirname: str) -> str:
@@ -112,8 +116,9 @@ def run_dir_name(override_dirname: str) -> str:
     value nests run directories or leads out of the sweep (``/../``, beyond its lock and
     runs.csv); a name longer than the file system allows keeps its start and ends with a hash
     of the whole, so each point still has its own directory and a rerun finds it again. Names
-    that need neither are Hydra's own."""
-    name = str(override_dirname).replace("/", "%2F")
+    that need neither are Hydra's own; no overrides at all (the config's defaults) is
+    ``DEFAULTS_RUN_DIR``, never the sweep directory itself."""
+    name = str(override_dirname).replace("/", "%2F") or DEFAULTS_RUN_DIR
     encoded = name.encode("utf-8")
     if len(encoded) <= NAME_MAX_BYTES:
         return name

@@ -103,3 +103,14 @@ def test_a_summary_json_that_is_not_a_run_record_is_refused_not_replaced(tmp_pat
     line = one_line_error(train(tmp_path, f"hydra.run.dir={folder}", f"resume={resume}"))
     assert f"{folder / 'summary.json'} is not a run summary nnsweep can read" in line and "rewritten" not in line
     assert (folder / "summary.json").read_text() == "hello\n" and not (folder / "metrics.csv").exists()
+
+
+def test_a_sweep_with_only_bookkeeping_overrides_trains_in_its_own_folder(tmp_path):
+    """Hydra's override_dirname is empty: the job's folder was the sweep's, and the job waited
+    120 s on the sweep's own lock, then failed (exit 1)."""
+    result = run_module("experiments.train", "-m", "sweep=k2", "trainer.progress=false", *TINY[:3],
+                        "trainer.epochs=1", "hydra.job.config.override_dirname.exclude_keys=[sweep,trainer.progress,"
+                        "net,net.hidden,data.train_limit,trainer.epochs]", cwd=tmp_path, timeout=100)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "multirun" / "k2" / "defaults" / "summary.json").is_file()
+    assert not (tmp_path / "multirun" / "k2" / "summary.json").exists()
