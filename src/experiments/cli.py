@@ -337,6 +337,12 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
             fail(str(known), known.exit_code)
         if _is_hydra_error(err):
             fail(fold_hydra_message(_message_chain(err)))
+        if isinstance(err, OSError) and err.filename is not None:
+            # A file system that refuses what its permission bits allow (/sys, even to root): Hydra
+            # makes the run directory itself, after the precheck (check_output_dir) found it could.
+            from nets.atomic import write_error
+
+            fail(str(write_error(Path(os.path.abspath(err.filename)), err)))
         raise
     if isinstance(result, int):
         sys.exit(result)

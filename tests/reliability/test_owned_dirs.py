@@ -3,6 +3,9 @@ writes into (a run's .hydra/, a sweep's run folder, report/, report/portraits/);
 removes or overwrites only what it created; Ctrl-C is one line, whenever it comes."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.experiments.conftest import run_module
@@ -114,3 +117,12 @@ def test_a_sweep_with_only_bookkeeping_overrides_trains_in_its_own_folder(tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "multirun" / "k2" / "defaults" / "summary.json").is_file()
     assert not (tmp_path / "multirun" / "k2" / "summary.json").exists()
+
+
+@pytest.mark.skipif(not (Path("/sys").is_dir() and os.access("/sys", os.W_OK)),
+                    reason="needs a directory whose permission bits allow a write its file system refuses "
+                           "(/sys, to root)")
+def test_a_current_directory_whose_file_system_refuses_the_default_outputs_is_one_line():
+    """The permission check passes (root), Hydra's mkdir of outputs/ fails: a 50-line traceback."""
+    line = one_line_error(run_module("experiments.train", *TINY, "trainer.epochs=1", cwd=Path("/sys")))
+    assert line.startswith("nnsweep: error: cannot write /sys/outputs: ")
