@@ -323,7 +323,10 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
 
     ``hydra_config`` names the primary config of a ``@hydra.main`` entrypoint: it is composed
     once up front (``precheck``), and Hydra is told to let exceptions through to here."""
+    from experiments.startup import started
+
     try:
+        started()  # from here Ctrl-C is a KeyboardInterrupt, answered below
         if hydra_config is not None:
             precheck(hydra_config, sys.argv[1:])
             os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing a trace

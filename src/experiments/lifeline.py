@@ -8,8 +8,9 @@ Each nnsweep process that starts others puts its process id into ``NNSWEEP_PAREN
 child that finds its own parent there watches it and ends itself (SIGKILL, which a run survives
 by design: it resumes from its last checkpoint) within a second of the parent's death. A process
 started by anything else (a shell, ``nohup``, a cluster scheduler) is left alone. Such children
-also ignore Ctrl-C: the terminal sends SIGINT to the whole process group, and only the top
-process should answer it, with one line (``experiments.cli.run_command``).
+also do not stop at Ctrl-C: the terminal sends SIGINT to the whole process group, and only the top
+process should answer it, with one line (``experiments.cli.run_command``) that stays the last one:
+a child falls silent on the terminal from then on.
 """
 from __future__ import annotations
 
@@ -33,13 +34,26 @@ def follow_parent() -> None:
     if not _watching and os.environ.get(ENV) == str(parent):
         _watching = True
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, _fall_silent)
         threading.Thread(target=_watch, args=(parent,), name="nnsweep-lifeline", daemon=True).start()
     os.environ[ENV] = str(os.getpid())
     # The launchers' resource trackers clean up after workers that were stopped this way (or by
     # Ctrl-C) and warn about "leaked" semaphores while they do: noise, once per object.
     quiet = [f"ignore::UserWarning:{m}" for m in RESOURCE_TRACKERS]
     os.environ["PYTHONWARNINGS"] = ",".join([w for w in os.environ.get("PYTHONWARNINGS", "").split(",") if w] + quiet)
+
+
+def _fall_silent(signum, frame) -> None:
+    """Ctrl-C reaches the whole process group; only the top process answers it, with one line
+    that must be the last on the terminal. A child goes on until its parent stops it (a run
+    resumes from its checkpoint), writing its own logs, but prints nothing more to the
+    terminal: no finished job's line, no lifeline warning after "interrupted"."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+    finally:
+        os.close(devnull)
 
 
 def _watch(parent: int) -> None:

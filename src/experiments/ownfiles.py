@@ -37,16 +37,46 @@ class CreatedDirs:
 _noted: CreatedDirs | None = None  # one single run per process
 
 
+def missing_dirs(directory: str | os.PathLike) -> tuple[Path, ...]:
+    """Those of ``directory`` (absolute) and its parents that do not exist yet, deepest first:
+    what a command that makes ``directory`` creates (a dangling link counts as existing: it is
+    the user's)."""
+    directory = Path(os.path.abspath(directory))
+    missing = []
+    for path in (directory, *directory.parents):
+        if os.path.lexists(path):
+            break
+        missing.append(path)
+    return tuple(missing)
+
+
+def remove_created_dirs(missing: Sequence[Path], own_files: Sequence[str] = ()) -> list[Path]:
+    """Remove the files named ``own_files`` from the deepest of ``missing`` (directories this
+    command created, deepest first: ``missing_dirs`` before it made them), then each of those
+    directories that is empty: never a tree, never a directory holding anything else."""
+    removed: list[Path] = []
+    if not missing:
+        return removed
+    for name in own_files:
+        own = missing[0] / name
+        if own.is_symlink() or own.is_file():
+            own.unlink(missing_ok=True)
+            removed.append(own)
+    for directory in missing:  # deepest first; rmdir refuses a directory that is not empty
+        try:
+            directory.rmdir()
+        except OSError:
+            break
+        removed.append(directory)
+    return removed
+
+
 def note_created_dirs(run_dir: str | os.PathLike) -> CreatedDirs:
     """Note which of ``run_dir`` and its parents do not exist yet (a dangling link counts as
     existing: it is the user's)."""
     global _noted
     run_dir = Path(os.path.abspath(run_dir))
-    missing = []
-    for path in (run_dir, *run_dir.parents):
-        if os.path.lexists(path):
-            break
-        missing.append(path)
+    missing = missing_dirs(run_dir)
     try:
         present = frozenset(os.listdir(run_dir)) if not missing else frozenset()
     except OSError:
@@ -85,13 +115,7 @@ def remove_created_run_dir(path: str | os.PathLike, own_files: Sequence[str]) ->
         if name not in noted.present and (own.is_symlink() or own.is_file()):
             own.unlink(missing_ok=True)
             removed.append(own)
-    for directory in noted.missing:  # deepest first; rmdir refuses a directory that is not empty
-        try:
-            directory.rmdir()
-        except OSError:
-            break
-        removed.append(directory)
-    return removed
+    return removed + remove_created_dirs(noted.missing)
 
 
 def in_sweep_job() -> bool:

@@ -293,7 +293,8 @@ def hydra_main(cfg: DictConfig) -> float:
         except KeyboardInterrupt:
             remove_unused_run_dir(run, hydra_cfg.job.name)
             if not run.exists():
-                raise
+                raise Interrupted("interrupted before the run recorded anything: nothing had finished, nothing was "
+                                  "kept; rerun the same command to start it") from None
             raise Interrupted(f"interrupted; continue the run with: resume=true hydra.run.dir={run.path}") from None
         except BaseException:
             remove_unused_run_dir(run, hydra_cfg.job.name)

@@ -4,12 +4,17 @@ removes or overwrites only what it created; Ctrl-C is one line, whenever it come
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.experiments.conftest import run_module
-from tests.reliability.conftest import TINY
+from tests.experiments.conftest import REPO, run_module
+from tests.reliability.conftest import TINY, TINY_LR, start_module, wait_for
 from tests.reports.synthetic import write_sweep
 
 LINK_REFUSED = "is a symbolic link; nnsweep does not write through links in its run, sweep and report directories"
@@ -126,3 +131,118 @@ def test_a_current_directory_whose_file_system_refuses_the_default_outputs_is_on
     """The permission check passes (root), Hydra's mkdir of outputs/ fails: a 50-line traceback."""
     line = one_line_error(run_module("experiments.train", *TINY, "trainer.epochs=1", cwd=Path("/sys")))
     assert line.startswith("nnsweep: error: cannot write /sys/outputs: ")
+
+
+# ----- Ctrl-C --------------------------------------------------------------------------------
+SOURCE = {"PYTHONPATH": str(REPO / "src")}  # this checkout's code, whatever .venv has installed
+
+
+def interrupt(proc, log: Path, group: bool = True) -> list[str]:
+    """Send SIGINT (to the process group, as a terminal does) and return the output's lines
+    once the command ended and its children had time to print anything more."""
+    (os.killpg if group else os.kill)(proc.pid, signal.SIGINT)
+    code = proc.wait(timeout=120)
+    time.sleep(2.0)  # a worker that outlives its parent (the lifeline's second) would print now
+    return [code, *log.read_text().strip().splitlines()]
+
+
+@pytest.mark.parametrize("module", ["experiments.train", "sweeps.lr"])
+@pytest.mark.parametrize("after", [0.25, 0.5])
+def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path, module, after):
+    """Within half a second of the start, Ctrl-C gave a 30-line KeyboardInterrupt traceback."""
+    args = [*TINY, f"hydra.run.dir={tmp_path / 'run'}"] if module == "experiments.train" else \
+        ["--epochs", "1", "--lrs", "0.1,1", *TINY_LR, "--sweep-dir", str(tmp_path / "sweep")]
+    proc = start_module(module, *args, log=tmp_path / "log", env=SOURCE)
+    time.sleep(after)
+    code, *lines = interrupt(proc, tmp_path / "log")
+    assert code == 130 and len(lines) == 1 and lines[0].startswith("nnsweep: interrupted"), lines
+
+
+def test_ctrl_c_during_a_sweep_is_the_last_line_printed(tmp_path):
+    """Finished jobs' lines and two lifeline warnings printed after "nnsweep: interrupted"."""
+    sweep = tmp_path / "sweep"
+    proc = start_module("sweeps.lr", "--epochs", "40", "--lrs", "0.1,1", *TINY_LR, "--sweep-dir", str(sweep),
+                        log=tmp_path / "log", env=SOURCE)
+    try:
+        wait_for(lambda: len(list(sweep.glob("*/metrics.csv"))) == 2, 120, "both runs to train")
+        code, *lines = interrupt(proc, tmp_path / "log")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130 and lines[-1].startswith("nnsweep: interrupted"), lines[-5:]
+
+
+def test_ctrl_c_before_a_sweep_wrote_anything_leaves_no_folder(tmp_path):
+    """The new sweep folder (and its new parent) held only the lock's .lock file."""
+    sweep = tmp_path / "results" / "lr"
+    proc = start_module("sweeps.lr", "--epochs", "1", "--lrs", "0.1,1", *TINY_LR, "--sweep-dir", str(sweep),
+                        log=tmp_path / "log", env=SOURCE)
+    try:
+        wait_for(lambda: (sweep / ".lock").exists(), 120, "the sweep to take its lock")
+        code, *lines = interrupt(proc, tmp_path / "log")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130 and lines[-1] == ("nnsweep: interrupted before the sweep's first run started: nothing had "
+                                         "finished, nothing was kept; rerun the same command to start it"), lines
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_single_run_interrupted_before_it_recorded_anything_says_so(tmp_path):
+    """It said "rerun the same command to continue (finished work is kept)": nothing had finished."""
+    docs = tmp_path / "docs"
+    with socket.socket() as silent:  # a mirror that never answers: the run waits in its data download
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        proc = start_module("experiments.train", "data=mnist", f"data.root={tmp_path / 'mnist'}", "data.download=true",
+                            f"data.mirrors=[http://127.0.0.1:{port}/]", f"hydra.run.dir={docs}",
+                            log=tmp_path / "log", env=SOURCE)
+        try:
+            wait_for(lambda: (docs / ".lock").exists(), 120, "the run to start loading its data")
+            time.sleep(1.0)
+            code, *lines = interrupt(proc, tmp_path / "log")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert code == 130 and lines == ["nnsweep: interrupted before the run recorded anything: nothing had finished, "
+                                     "nothing was kept; rerun the same command to start it"]
+    assert not docs.exists()
+
+
+SLOW_DRAWS = """
+import sys, time
+from pathlib import Path
+from experiments.cli import run_command
+from nets.atomic import atomic_write
+from reports.cache import draw_side_by_side
+
+out = Path(sys.argv[1])
+
+def slow(f):
+    f.write(b"half a figure")
+    time.sleep(60)  # a figure that takes long to draw
+
+run_command(lambda: draw_side_by_side([lambda: atomic_write(out / "a.png", slow),
+                                       lambda: atomic_write(out / "b.png", slow)]))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="figures are drawn in worker processes on 2 cores or more")
+@pytest.mark.parametrize("group", [True, False])
+def test_ctrl_c_while_a_report_draws_leaves_no_temporary_file(tmp_path, group):
+    """Its pool's SIGTERM ended a drawing worker mid-write: .heatmap_gap.png.<random>.tmp stayed."""
+    out = tmp_path / "report"
+    out.mkdir()
+    log = tmp_path / "log"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_DRAWS, str(out)], cwd=tmp_path, stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    try:
+        wait_for(lambda: len(list(out.glob(".*.tmp"))) == 2, 60, "both figures to be half written")
+        code, *lines = interrupt(proc, log, group=group)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert code == 130 and lines == ["nnsweep: interrupted; rerun the same command to continue (finished work is kept)"]
+    assert list(out.iterdir()) == []
