@@ -28,7 +28,7 @@ from experiments.config import OBJECTIVES, register_configs
 from experiments.build import (ConfigError, build_augmenter, build_network, build_optimizer,
                                build_schedule, build_targets, check_trainer, load_data)
 from experiments.cli import Interrupted, exits_on_bad_input, run_command
-from experiments.lifeline import follow_parent
+from experiments.lifeline import fall_silent_on_interrupt, follow_parent
 from experiments.ownfiles import remove_created_run_dir
 from experiments.progress import PER_EPOCH, EpochProgress
 from nets.atomic import WriteError, refuse_link, write_error
@@ -302,6 +302,7 @@ def hydra_main(cfg: DictConfig) -> float:
         value = summary.objective_value()
         return float("nan") if value is None else value
     follow_parent()  # a worker of a sweep ends with the sweep's process
+    fall_silent_on_interrupt()  # and after Ctrl-C prints nothing below the sweep's "interrupted"
     refuse_link(run.path)  # a run folder of a sweep that is a link would train into its target
     # In a sweep every job resumes (its directory is named by its overrides, so rerunning the
     # sweep finds it again), and a failing job is recorded, not raised: Hydra's sweepers stop
