@@ -101,9 +101,11 @@ def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
     has_results = summary is not None or run.model_path.exists() or run.has_metrics()
     if not has_results:
         return None
-    if resume and not run.model_path.exists() and trained_epochs(run, summary):
-        raise ConfigError(f"{run.path} holds a run's records ({trained_epochs(run, summary)} epochs) but no checkpoint "
-                          f"({MODEL}) to continue from; restore {MODEL} to continue it, or train into a new run directory")
+    trained = trained_epochs(run, summary) if resume and not run.model_path.exists() else 0
+    if trained != 0:
+        shown = f"{trained} epochs" if trained is not None else f"a {METRICS} it cannot read"
+        raise ConfigError(f"{run.path} holds a run's records ({shown}) but no checkpoint ({MODEL}) to continue from; "
+                          f"restore {MODEL} to continue it, or train into a new run directory")
     if not resume:
         state = f"{summary.status}, {summary.epochs_completed} epochs" if summary else "no summary"
         raise ConfigError(f"{run.path} already holds a run ({state}); add resume=true to continue it, "
@@ -122,15 +124,15 @@ def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
     return summary
 
 
-def trained_epochs(run: RunDir, summary: Summary | None) -> int:
-    """How many epochs the run's records say were trained (its summary, or metrics.csv's rows;
-    a metrics.csv nnsweep cannot read counts as a record too: it is not ours to replace)."""
+def trained_epochs(run: RunDir, summary: Summary | None) -> int | None:
+    """How many epochs the run's records say were trained (its summary, or metrics.csv's rows);
+    None for a metrics.csv nnsweep cannot read, which is a record too: not ours to replace."""
     if summary is not None and summary.epochs_completed:
         return summary.epochs_completed
     try:
         return len(run.read_metrics())
     except RunRecordError:
-        return 1
+        return None
 
 
 def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_record: dict[str, Any] | None,
