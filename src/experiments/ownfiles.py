@@ -9,7 +9,8 @@ just made. ``NoteCreatedDirs`` is a Hydra callback that looks just before Hydra 
 its parents do not exist yet. A run that fails or is interrupted before it recorded anything
 then removes the files it wrote there (Hydra's log, the lock's holder file; not those that were
 there before) and exactly those directories, each only once it is empty: never a tree, and
-nothing that was there before the command started.
+nothing that was there before the command started. ``missing_dirs`` and ``remove_created_dirs``
+do the same for a sweep's folder (``sweeps.lock``).
 """
 from __future__ import annotations
 
