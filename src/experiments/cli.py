@@ -323,7 +323,10 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
 
     ``hydra_config`` names the primary config of a ``@hydra.main`` entrypoint: it is composed
     once up front (``precheck``), and Hydra is told to let exceptions through to here."""
+    from experiments.startup import started
+
     try:
+        started()  # from here Ctrl-C is a KeyboardInterrupt, answered below
         if hydra_config is not None:
             precheck(hydra_config, sys.argv[1:])
             os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing a trace
@@ -337,6 +340,12 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
             fail(str(known), known.exit_code)
         if _is_hydra_error(err):
             fail(fold_hydra_message(_message_chain(err)))
+        if isinstance(err, OSError) and err.filename is not None:
+            # A file system that refuses what its permission bits allow (/sys, even to root): Hydra
+            # makes the run directory itself, after the precheck (check_output_dir) found it could.
+            from nets.atomic import write_error
+
+            fail(str(write_error(Path(os.path.abspath(err.filename)), err)))
         raise
     if isinstance(result, int):
         sys.exit(result)

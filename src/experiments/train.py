@@ -28,10 +28,10 @@ from experiments.config import OBJECTIVES, register_configs
 from experiments.build import (ConfigError, build_augmenter, build_network, build_optimizer,
                                build_schedule, build_targets, check_trainer, load_data, schedule_spans_trainer_epochs)
 from experiments.cli import Interrupted, exits_on_bad_input, run_command
-from experiments.lifeline import follow_parent
+from experiments.lifeline import fall_silent_on_interrupt, follow_parent
 from experiments.ownfiles import remove_created_run_dir
 from experiments.progress import PER_EPOCH, EpochProgress
-from nets.atomic import WriteError, write_error
+from nets.atomic import WriteError, refuse_link, write_error
 from nets.checkpoint import CheckpointError, load_checkpoint, restore_training, save_checkpoint
 from nets.data.download import DownloadError
 from nets.data.readers import DataFormatError
@@ -82,15 +82,30 @@ def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None, overrid
 
 
 def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
-    """The run's summary so far, after checking that ``cfg`` may train into ``run``."""
+    """The run's summary so far, after checking that ``cfg`` may train into ``run``.
+
+    A directory is trained into only if what it holds under a run's names is nnsweep's: a
+    ``summary.json`` that is not a readable run summary is the user's file, and without a
+    checkpoint to rewrite it from it is refused, not replaced. A run whose records show trained
+    epochs but whose checkpoint is gone cannot continue: starting it again at epoch 1 would
+    replace its records, so that is refused too (restore the checkpoint, or train elsewhere)."""
     try:
         summary = run.read_summary()
     except RunRecordError as err:
+        if not run.model_path.exists():
+            raise ConfigError(f"{run.path / SUMMARY} is not a run summary nnsweep can read, and there is no checkpoint "
+                              f"({MODEL}) to rewrite it from; move it out of {run.path}, or choose another run "
+                              "directory") from None
         log.warning("%s; it is rewritten from the checkpoint", err)
         summary = None
     has_results = summary is not None or run.model_path.exists() or run.has_metrics()
     if not has_results:
         return None
+    trained = trained_epochs(run, summary) if resume and not run.model_path.exists() else 0
+    if trained != 0:
+        shown = f"{trained} epochs" if trained is not None else f"a {METRICS} it cannot read"
+        raise ConfigError(f"{run.path} holds a run's records ({shown}) but no checkpoint ({MODEL}) to continue from; "
+                          f"restore {MODEL} to continue it, or train into a new run directory")
     if not resume:
         state = f"{summary.status}, {summary.epochs_completed} epochs" if summary else "no summary"
         raise ConfigError(f"{run.path} already holds a run ({state}); add resume=true to continue it, "
@@ -115,6 +130,17 @@ def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
         raise ConfigError(f"{run.path} holds a model trained with other settings ({shown}); only trainer.epochs "
                           "may change when a run continues: use the recorded settings or another run directory")
     return summary
+
+
+def trained_epochs(run: RunDir, summary: Summary | None) -> int | None:
+    """How many epochs the run's records say were trained (its summary, or metrics.csv's rows);
+    None for a metrics.csv nnsweep cannot read, which is a record too: not ours to replace."""
+    if summary is not None and summary.epochs_completed:
+        return summary.epochs_completed
+    try:
+        return len(run.read_metrics())
+    except RunRecordError:
+        return None
 
 
 def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_record: dict[str, Any] | None,
@@ -277,7 +303,8 @@ def hydra_main(cfg: DictConfig) -> float:
         except KeyboardInterrupt:
             remove_unused_run_dir(run, hydra_cfg.job.name)
             if not run.exists():
-                raise
+                raise Interrupted("interrupted before the run recorded anything: nothing had finished, nothing was "
+                                  "kept; rerun the same command to start it") from None
             raise Interrupted(f"interrupted; continue the run with: resume=true hydra.run.dir={run.path}") from None
         except BaseException:
             remove_unused_run_dir(run, hydra_cfg.job.name)
@@ -285,6 +312,8 @@ def hydra_main(cfg: DictConfig) -> float:
         value = summary.objective_value()
         return float("nan") if value is None else value
     follow_parent()  # a worker of a sweep ends with the sweep's process
+    fall_silent_on_interrupt()  # and after Ctrl-C prints nothing below the sweep's "interrupted"
+    refuse_link(run.path)  # a run folder of a sweep that is a link would train into its target
     # In a sweep every job resumes (its directory is named by its overrides, so rerunning the
     # sweep finds it again), and a failing job is recorded, not raised: Hydra's sweepers stop
     # at the first exception, and one bad point must not cost the rest of the grid.

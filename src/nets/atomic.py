@@ -5,7 +5,9 @@ the new content goes to a temporary file in the same directory, is flushed to di
 then renamed over the target (rename is atomic within one file system). The rename replaces a
 symbolic link planted at the target rather than writing through it; the files that are written
 in place (appended logs, a lock's holder file) are opened with ``open_no_follow``, which refuses
-a link, so no write leaves a run, sweep or report directory through one.
+a link, so no write leaves a run, sweep or report directory through one. The directories nnsweep
+writes into inside those (a run's ``.hydra/``, a sweep's run folders, ``report/`` and its
+``portraits/``) are made or found with ``own_dir``, which refuses a link there too.
 """
 from __future__ import annotations
 
@@ -60,6 +62,38 @@ def not_followed(path: Path) -> WriteError:
                        "report directories: remove it and rerun")
     error.errno = errno.ELOOP
     return error
+
+
+def own_dir(path: str | os.PathLike) -> Path:
+    """Make the directory ``path`` (and its missing parents) or find it there, for nnsweep to write
+    into, refusing a symbolic link at ``path`` whatever it points to (``not_followed``): a link
+    planted inside a run, sweep or report directory would send every file written below it to
+    its target. ``path`` itself may lie below a link the user gave (``hydra.run.dir=<a link>``):
+    only this last component is checked. Returns ``path``."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir()
+    except FileExistsError:
+        pass
+    except OSError as err:
+        raise write_error(path, err) from None
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as err:
+        raise write_error(path, err) from None
+    if stat.S_ISLNK(mode):
+        raise not_followed(path)
+    if not stat.S_ISDIR(mode):
+        raise WriteError(f"cannot write into {path}: it is not a directory; remove it and rerun")
+    return path
+
+
+def refuse_link(path: str | os.PathLike) -> None:
+    """Refuse (``not_followed``) a symbolic link at ``path``, a directory nnsweep is about to
+    write into inside a run, sweep or report directory; a missing ``path`` is fine."""
+    if os.path.islink(path):
+        raise not_followed(Path(path))
 
 
 def remove_stale_temps(directory: str | os.PathLike, older_than_s: float = 0.0) -> list[Path]:

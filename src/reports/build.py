@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from experiments.cli import warn
-from nets.atomic import WriteError, atomic_write
+from nets.atomic import WriteError, atomic_write, own_dir
 from reports.animations import animate_heatmap, animate_learning_curves
 from reports.cache import FigureCache, Section
 from reports.curves import render_accuracy_vs_lr, render_learning_curves
@@ -102,7 +102,7 @@ def build_report(sweep_dir: str | Path, live: bool = False, shared_y: bool = Fal
     started = time.time()
     tables = load_tables(sweep_dir)
     out = tables.sweep_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    own_dir(out)
     cache = FigureCache(out, code_digest(), forget=redraw)
     runs, epochs = tables.runs, tables.epochs
     parts: list[tuple[list[Figure], list[str]] | int] = []  # notes of their own, or a section's number
@@ -252,7 +252,7 @@ def portrait_sections(runs, sweep_dir: Path, out: Path) -> dict[str, Section]:
     """Run -> the section that draws its portrait strip (``portraits/<hash>.png``: what it thinks
     each class looks like; its value the file's name, None if the model does not load), for every
     run of the table that left a model; each drawn again only when its model changed."""
-    (out / "portraits").mkdir(exist_ok=True)
+    own_dir(out / "portraits")  # a link planted there would take the strips to its target
     sections = {}
     for run_name in runs["run"]:
         run = RunDir(sweep_dir / run_name)

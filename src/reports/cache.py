@@ -8,6 +8,9 @@ redraws what that run changed, not the whole report.
 
 The figures that must be drawn are drawn side by side in forked processes, one per core (two
 here): each section writes its own files, and only what the page says about them comes back.
+Ctrl-C is the report process's to answer: it ends the pool, whose SIGTERM a worker turns into
+an exception, so the atomic write it was in removes its temporary file (SIGTERM's default would
+end it mid-write and leave ``.heatmap_gap.png.<random>.tmp`` in the report).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -41,6 +45,18 @@ class Section:
     draw: Callable[[], Any]
 
 
+def _worker_signals() -> None:
+    """How a drawing worker meets the end of its report: Ctrl-C is left to the report process
+    (one line from there, no worker traceback), and the pool's SIGTERM raises ``SystemExit``
+    wherever the worker is, so ``nets.atomic``'s writers remove their temporary files."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_now)
+
+
+def _exit_now(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _draw(index: int) -> Any:
     return _DRAWING[index]()
 
@@ -53,7 +69,7 @@ def draw_side_by_side(draws: list[Callable[[], Any]]) -> list[Any]:
         return [draw() for draw in draws]
     _DRAWING[:] = draws
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_worker_signals) as pool:
             return pool.map(_draw, range(len(draws)), chunksize=1)
     finally:
         _DRAWING.clear()

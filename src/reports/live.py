@@ -30,7 +30,7 @@ import signal
 import time
 from pathlib import Path
 
-from nets.atomic import atomic_write_text, remove_stale_temps
+from nets.atomic import atomic_write_text, own_dir, remove_stale_temps
 from runrecord import exclusive_lock, find_runs
 from runrecord.bounded import parse_json, read_record_text
 
@@ -106,6 +106,7 @@ def update(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, fo
     index = report_dir / "index.html"
     state = {"sweep": sweep_fingerprint(sweep_dir), "code": code_digest(), "live": live, "shared_y": shared_y,
              "note": note}
+    own_dir(report_dir)  # a link planted at report/ would take the whole page (and its lock) to its target
     # One writer at a time (the watcher's final page and sweeps.lr's own update meet here); the
     # second finds the report up to date.
     with exclusive_lock(report_dir, f"report {report_dir}", wait=LOCK_WAIT_S,
@@ -144,7 +145,7 @@ def _figures_there(report_dir: Path) -> bool:
 def write_live_js(report_dir: Path, state: str, message: str = "") -> None:
     """``live.js``: what the sweep is doing (running, finished, stopped) and when this was last
     said; the page reads it on every reload."""
-    report_dir.mkdir(parents=True, exist_ok=True)
+    own_dir(report_dir)
     status = {"state": state, "heartbeat": time.time(), "message": message, "stale_after": STALE_S}
     atomic_write_text(report_dir / LIVE_JS, f"window.nnsweepLive = {json.dumps(status)};\n")
 

@@ -41,7 +41,7 @@ import numpy as np
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from nets.atomic import (WriteError, atomic_write, atomic_write_text, open_no_follow,
+from nets.atomic import (WriteError, atomic_write, atomic_write_text, open_no_follow, own_dir, refuse_link,
                          remove_stale_temps, write_error)
 from nets.errors import NnsweepError
 from nets.evaluation import chance_bar
@@ -114,6 +114,10 @@ def evaluation_files(weights: str, test_set: str | None = None, trained: str = "
 
 
 NAME_MAX_BYTES = 255  # one file name's limit on Linux's and macOS's file systems
+# The run directory of a sweep job whose overrides are all bookkeeping (``-m sweep=k2``): Hydra's
+# override_dirname is empty, and the job would otherwise train in the sweep directory itself (and
+# wait on the sweep's own lock). No override_dirname contains no "=", so no point is named so.
+DEFAULTS_RUN_DIR = "defaults"
 
 
 def run_dir_name(override_dirname: str) -> str:
@@ -122,8 +126,9 @@ def run_dir_name(override_dirname: str) -> str:
     value nests run directories or leads out of the sweep (``/../``, beyond its lock and
     runs.csv); a name longer than the file system allows keeps its start and ends with a hash
     of the whole, so each point still has its own directory and a rerun finds it again. Names
-    that need neither are Hydra's own."""
-    name = str(override_dirname).replace("/", "%2F")
+    that need neither are Hydra's own; no overrides at all (the config's defaults) is
+    ``DEFAULTS_RUN_DIR``, never the sweep directory itself."""
+    name = str(override_dirname).replace("/", "%2F") or DEFAULTS_RUN_DIR
     encoded = name.encode("utf-8")
     if len(encoded) <= NAME_MAX_BYTES:
         return name
@@ -307,9 +312,11 @@ class RunDir:
         """Hold the run's lock while training it: two processes never train one run.
 
         The run's own stale temporary files (left by a ``kill -9`` during an atomic write) are
-        removed once the lock is held, when nobody can be writing them."""
+        removed once the lock is held, when nobody can be writing them. A link planted at
+        ``.hydra/`` is refused before anything is written (the record would land in its target)."""
         with exclusive_lock(self.path, f"run directory {self.path}", wait=wait,
                             advice="wait for it to finish, or choose another run directory"):
+            refuse_link(self.path / CONFIG_DIR)
             self.remove_stale_temps()
             yield
 
@@ -440,6 +447,7 @@ class RunDir:
     def write_config(self, cfg: Any, overrides: list[str], hydra_record: dict[str, Any] | None = None) -> None:
         """Record the run's config once its settings were checked (never before: a refused
         resume must leave the record describing the model that is there)."""
+        own_dir(self.path / CONFIG_DIR)
         atomic_write_text(self.path / CONFIG, OmegaConf.to_yaml(cfg))
         atomic_write_text(self.path / OVERRIDES, yaml.safe_dump([str(o) for o in overrides]))
         if hydra_record is not None:
@@ -520,12 +528,32 @@ class RunDir:
         lines = [",".join(METRIC_COLUMNS)] + [_metrics_row(r) for r in records]
         atomic_write_text(self.path / METRICS, "\n".join(lines) + "\n")
 
+    def other_evaluations(self) -> list[str]:
+        """The names of the evaluation files (``evaluation*.json``) that are nnsweep's evaluation
+        records of this run (their ``run_dir`` is this directory); a file of another name, or
+        one that is not such a record, is the user's."""
+        names = []
+        for path in sorted(self.path.glob("evaluation*.json")):
+            try:
+                record = self.read_evaluation(path.name)
+            except RunRecordError:
+                continue
+            if record is not None and record.get("run_dir") == str(self.path):
+                names.append(path.name)
+        return names
+
     def clear_results(self) -> None:
-        """Remove what a previous attempt wrote (metrics, summary, evaluations), so a run that
-        starts from epoch 1 never continues an old metrics.csv nor shows an old model's numbers."""
-        others = [*self.path.glob("evaluation-*.json"), *self.path.glob("test_errors-*.npz")]
-        for path in [self.path / name for name in (METRICS, SUMMARY, EVALUATION, TEST_ERRORS)] + others:
-            path.unlink(missing_ok=True)
+        """Remove what a previous attempt of this run wrote (metrics, summary, evaluations), so a
+        run that starts from epoch 1 never continues an old metrics.csv nor shows an old model's
+        numbers. Only nnsweep's own records go (``train.check_can_train`` refused a summary or
+        metrics.csv it cannot read): an evaluation only if it is one of this run
+        (``other_evaluations``), with the mistakes of the same name; anything else is kept."""
+        for name in self.other_evaluations():
+            mistakes = TEST_ERRORS if name == EVALUATION else "test_errors" + name[len("evaluation"):-len(".json")] + ".npz"
+            (self.path / name).unlink(missing_ok=True)
+            (self.path / mistakes).unlink(missing_ok=True)
+        for name in (METRICS, SUMMARY):
+            (self.path / name).unlink(missing_ok=True)
 
     # ----- model and its evaluation ------------------------------------------------------
     def load_model(self, use_best: bool = True):

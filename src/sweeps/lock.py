@@ -13,14 +13,32 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from experiments.cli import Interrupted
+from experiments.ownfiles import missing_dirs, remove_created_dirs
 from nets.atomic import remove_stale_temps
 from runrecord import exclusive_lock
+from runrecord.lock import HOLDER
 
 
 @contextmanager
 def sweep_lock(sweep_dir: str | os.PathLike, advice: str = "wait for it to finish, or sweep into another "
                                                             "directory") -> Iterator[Path]:
-    """Hold the sweep directory's lock; ``advice`` is the fix the refused command's user can apply."""
+    """Hold the sweep directory's lock; ``advice`` is the fix the refused command's user can apply.
+
+    A sweep that ends by an exception (Ctrl-C before its first job wrote anything) in a
+    directory it created, holding nothing but its lock's holder file, removes that directory
+    (and the parents it created), while it still holds the lock: it leaves nothing behind, and
+Ctrl-C then says so."""
+    created = missing_dirs(sweep_dir)
     with exclusive_lock(sweep_dir, f"sweep directory {sweep_dir}", advice=advice) as path:
         remove_stale_temps(sweep_dir)
-        yield path
+        try:
+            yield path
+        except BaseException as err:
+            if not (created and {p.name for p in created[0].iterdir()} <= {HOLDER}):
+                raise
+            remove_created_dirs(created, own_files=(HOLDER,))
+            if isinstance(err, KeyboardInterrupt) and not isinstance(err, Interrupted):
+                raise Interrupted("interrupted before the sweep's first run started: nothing had finished, nothing "
+                                  "was kept; rerun the same command to start it") from None
+            raise

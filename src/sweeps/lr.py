@@ -278,7 +278,7 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
         from sweeps.search import REPORT_LINE_BY_CALLER
 
         # the closing lines below end with where the report is: the sweeper leaves that line to us
-        result = subprocess.run(build_command(args, lrs, sweep_dir), env={**os.environ, REPORT_LINE_BY_CALLER: "1"})
+        result = run_grid(build_command(args, lrs, sweep_dir), env={**os.environ, REPORT_LINE_BY_CALLER: "1"})
         if result.returncode == EXIT_BAD_INPUT:
             return EXIT_BAD_INPUT  # its one line said what to change; rerunning as is would fail again
         child_said_why = result.returncode == 1  # its one line: a machine failure, or no result at all
@@ -308,6 +308,20 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
                   f"columns of {sweep_dir / 'runs.csv'}", file=sys.stderr)
         return 1
     return 1 if todo and child_said_why else 0
+
+
+def run_grid(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run the grid's ``experiments.train -m`` process. At Ctrl-C it is stopped at once (it
+    ignores Ctrl-C: ``experiments.lifeline``; its runs resume from their checkpoints), before
+    this process says "interrupted", so no line of the grid's comes after that one
+    (``subprocess.run`` gave it a quarter of a second to print more)."""
+    with subprocess.Popen(command, env=env) as grid:
+        try:
+            return subprocess.CompletedProcess(command, grid.wait())
+        except BaseException:
+            grid.kill()
+            grid.wait()
+            raise
 
 
 def command() -> None:

@@ -65,10 +65,16 @@ def test_3_a_run_directory_is_not_overwritten_without_resume(tmp_path):
     assert (run / "model.npz").read_bytes() == model
 
 
-def test_16_resume_without_a_checkpoint_starts_a_fresh_metrics_file(tmp_path):
+def test_16_resume_without_a_checkpoint_starts_a_fresh_metrics_file_once_the_old_records_are_moved(tmp_path):
+    """Issue 22 (round 2): the records of trained epochs without their checkpoint are refused
+    (a fresh start deleted them); the user who moves them away starts the run again."""
     run = tmp_path / "run"
     assert train(tmp_path, f"hydra.run.dir={run}").returncode == 0
     (run / "model.npz").unlink()
+    refused = run_module("experiments.train", *TINY, "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert "but no checkpoint (model.npz)" in one_line_error(refused)
+    for name in ("metrics.csv", "summary.json"):
+        (run / name).rename(tmp_path / name)
     again = run_module("experiments.train", *TINY, "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert [r["epoch"] for r in csv.DictReader(open(run / "metrics.csv"))] == ["1", "2", "3", "4"]
