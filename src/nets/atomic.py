@@ -120,6 +120,19 @@ def _umask() -> int:
     return mask
 
 
+_WRITING: set[str] = set()  # this process's temporary files not yet renamed into place
+
+
+def remove_unfinished_writes() -> None:
+    """Unlink the temporary files this process is writing: for a process about to end at once
+    (``os._exit`` from a signal handler), whose ``atomic_write`` will not reach its cleanup."""
+    for tmp in list(_WRITING):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over
     ``path``. Readers see the old file or the new one, never a partial one. Failures raise
@@ -128,6 +141,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        _WRITING.add(tmp)
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results should read like any file
     except OSError as err:
         raise write_error(path, err) from None
@@ -145,6 +159,8 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         if isinstance(err, OSError) and not isinstance(err, WriteError):
             raise write_error(path, err) from None
         raise
+    finally:
+        _WRITING.discard(tmp)
     try:  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -163,6 +179,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        _WRITING.add(tmp)
         os.fchmod(fd, 0o666 & ~_umask())
         os.close(fd)
     except OSError as err:
@@ -177,6 +194,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if isinstance(err, OSError) and not isinstance(err, WriteError):
             raise write_error(path, err) from None
         raise
+    finally:
+        _WRITING.discard(tmp)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

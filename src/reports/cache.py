@@ -8,9 +8,11 @@ redraws what that run changed, not the whole report.
 
 The figures that must be drawn are drawn side by side in forked processes, one per core (two
 here): each section writes its own files, and only what the page says about them comes back.
-Ctrl-C is the report process's to answer: it ends the pool, whose SIGTERM a worker turns into
-an exception, so the atomic write it was in removes its temporary file (SIGTERM's default would
-end it mid-write and leave ``.heatmap_gap.png.<random>.tmp`` in the report).
+Ctrl-C is the report process's to answer: it ends the pool, whose SIGTERM a worker answers by
+removing the temporary file it is writing and ending at once (SIGTERM's default ended it
+mid-write and left ``.heatmap_gap.png.<random>.tmp`` in the report). Not by raising: an exception
+raised wherever a worker happens to be, in the pool's own queue code when it is idle, can leave
+a lock of the pool held, and the report waited forever.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from nets.atomic import atomic_write_text
+from nets.atomic import atomic_write_text, remove_unfinished_writes
 from runrecord.bounded import parse_json, read_record_text
 
 CACHE = "figures.json"
@@ -47,14 +49,15 @@ class Section:
 
 def _worker_signals() -> None:
     """How a drawing worker meets the end of its report: Ctrl-C is left to the report process
-    (one line from there, no worker traceback), and the pool's SIGTERM raises ``SystemExit``
-    wherever the worker is, so ``nets.atomic``'s writers remove their temporary files."""
+    (one line from there, no worker traceback), and the pool's SIGTERM removes the temporary
+    files the worker is writing (``nets.atomic``) before it ends at once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_now)
 
 
 def _exit_now(signum, frame) -> None:
-    raise SystemExit(128 + signum)
+    remove_unfinished_writes()
+    os._exit(128 + signum)
 
 
 def _draw(index: int) -> Any:

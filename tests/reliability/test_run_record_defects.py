@@ -132,11 +132,15 @@ def test_1_bad_settings_are_not_followed_by_rerun_advice(tmp_path):
 
 
 def test_19_an_lr_sweep_whose_runs_all_failed_does_not_exit_0(tmp_path):
-    result = lr_sweep(tmp_path, "--lrs", "0.1,1", "data.train_limit=5")  # fewer images than the mini-batch
-    assert result.returncode == 1 and "2 failed" in result.stdout
+    # 5 training rows, fewer than the mini-batch: a CSV's size is known only once it is read (a
+    # named data set's is checked before the sweep starts), so each run fails when it loads it
+    (tmp_path / "d.csv").write_text("".join(f"{i % 10}," + ",".join([str(i % 7)] * 784) + "\n" for i in range(45)))
+    csv = ["--data", "csv", f"data.train_csv={tmp_path / 'd.csv'}", "data.val_size=20", "data.test_size=20"]
+    result = lr_sweep(tmp_path, "--lrs", "0.1,1", *csv)
+    assert result.returncode == 1 and "2 failed" in result.stdout, (result.stdout[-2000:], result.stderr[-2000:])
     errors = [line for line in result.stderr.splitlines() if line.startswith("nnsweep: error:")]
     assert len(errors) == 1 and "produced a result" in errors[0] and "rerun" not in result.stderr
-    again = lr_sweep(tmp_path, "--lrs", "0.1,1", "data.train_limit=5")  # nothing left to train: said once more
+    again = lr_sweep(tmp_path, "--lrs", "0.1,1", *csv)  # nothing left to train: said once more
     assert again.returncode == 1 and "no run of the sweep produced a validation accuracy" in again.stderr
 
 
