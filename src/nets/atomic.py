@@ -120,17 +120,21 @@ def _umask() -> int:
     return mask
 
 
-_WRITING: set[str] = set()  # this process's temporary files not yet renamed into place
+# (process id, temporary file) of writes not yet renamed into place. With the process id: a
+# forked child inherits its parent's entries, and must never remove a file its parent writes.
+_WRITING: set[tuple[int, str]] = set()
 
 
 def remove_unfinished_writes() -> None:
     """Unlink the temporary files this process is writing: for a process about to end at once
     (``os._exit`` from a signal handler), whose ``atomic_write`` will not reach its cleanup."""
-    for tmp in list(_WRITING):
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    me = os.getpid()
+    for pid, tmp in list(_WRITING):
+        if pid == me:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def atomic_write(path: str | os.PathLike, write) -> None:
@@ -141,7 +145,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        _WRITING.add(tmp)
+        _WRITING.add((os.getpid(), tmp))
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results should read like any file
     except OSError as err:
         raise write_error(path, err) from None
@@ -160,7 +164,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
             raise write_error(path, err) from None
         raise
     finally:
-        _WRITING.discard(tmp)
+        _WRITING.discard((os.getpid(), tmp))
     try:  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -179,7 +183,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        _WRITING.add(tmp)
+        _WRITING.add((os.getpid(), tmp))
         os.fchmod(fd, 0o666 & ~_umask())
         os.close(fd)
     except OSError as err:
@@ -195,7 +199,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             raise write_error(path, err) from None
         raise
     finally:
-        _WRITING.discard(tmp)
+        _WRITING.discard((os.getpid(), tmp))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
