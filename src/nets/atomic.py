@@ -120,21 +120,21 @@ def _umask() -> int:
     return mask
 
 
-# (process id, temporary file) of writes not yet renamed into place. With the process id: a
-# forked child inherits its parent's entries, and must never remove a file its parent writes.
-_WRITING: set[tuple[int, str]] = set()
-
-
-def remove_unfinished_writes() -> None:
-    """Unlink the temporary files this process is writing: for a process about to end at once
-    (``os._exit`` from a signal handler), whose ``atomic_write`` will not reach its cleanup."""
-    me = os.getpid()
-    for pid, tmp in list(_WRITING):
-        if pid == me:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+def remove_temps_of(directories, pids) -> list[Path]:
+    """Remove the temporary files that the processes ``pids`` left in ``directories`` (a
+    temporary file's name carries its writer's process id, ``.<name>.p<pid>.<random>.tmp``):
+    for a process whose workers were ended in the middle of a write (SIGTERM), once they are
+    gone. Returns the removed paths."""
+    removed = []
+    for directory in directories:
+        for pid in pids:
+            for tmp in Path(directory).glob(f".*.p{pid}.*.tmp"):
+                try:
+                    tmp.unlink()
+                except OSError:
+                    continue
+                removed.append(tmp)
+    return removed
 
 
 def atomic_write(path: str | os.PathLike, write) -> None:
@@ -144,8 +144,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        _WRITING.add((os.getpid(), tmp))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.p{os.getpid()}.", suffix=".tmp", dir=path.parent)
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results should read like any file
     except OSError as err:
         raise write_error(path, err) from None
@@ -163,8 +162,6 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         if isinstance(err, OSError) and not isinstance(err, WriteError):
             raise write_error(path, err) from None
         raise
-    finally:
-        _WRITING.discard((os.getpid(), tmp))
     try:  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -182,8 +179,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        _WRITING.add((os.getpid(), tmp))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.p{os.getpid()}.", suffix=".tmp", dir=path.parent)
         os.fchmod(fd, 0o666 & ~_umask())
         os.close(fd)
     except OSError as err:
@@ -198,8 +194,6 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if isinstance(err, OSError) and not isinstance(err, WriteError):
             raise write_error(path, err) from None
         raise
-    finally:
-        _WRITING.discard((os.getpid(), tmp))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

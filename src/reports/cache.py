@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from nets.atomic import atomic_write_text, remove_unfinished_writes
+from nets.atomic import atomic_write_text, remove_temps_of
 from runrecord.bounded import parse_json, read_record_text
 
 CACHE = "figures.json"
@@ -48,32 +48,33 @@ class Section:
 
 
 def _worker_signals() -> None:
-    """How a drawing worker meets the end of its report: Ctrl-C is left to the report process
-    (one line from there, no worker traceback), and the pool's SIGTERM removes the temporary
-    files the worker is writing (``nets.atomic``) before it ends at once."""
+    """Ctrl-C is the report process's to answer (one line from there, no worker traceback). The
+    pool's SIGTERM keeps its default, ending a worker wherever it is: a handler of ours raising
+    there (in the pool's own queue code, holding its lock) left the pool waiting forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _exit_now)
-
-
-def _exit_now(signum, frame) -> None:
-    remove_unfinished_writes()
-    os._exit(128 + signum)
 
 
 def _draw(index: int) -> Any:
     return _DRAWING[index]()
 
 
-def draw_side_by_side(draws: list[Callable[[], Any]]) -> list[Any]:
+def draw_side_by_side(draws: list[Callable[[], Any]], directories: tuple = ()) -> list[Any]:
     """``[draw() for draw in draws]``, in forked worker processes when there are several and the
-    machine has more than one core (where fork exists); in this process otherwise."""
+    machine has more than one core (where fork exists); in this process otherwise. When it is
+    interrupted, the temporary files its workers were writing in ``directories`` are removed
+    once the workers are gone (``nets.atomic.remove_temps_of``)."""
     workers = min(len(draws), os.cpu_count() or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [draw() for draw in draws]
     _DRAWING[:] = draws
+    pids: list[int] = []
     try:
         with multiprocessing.get_context("fork").Pool(workers, initializer=_worker_signals) as pool:
+            pids = [p.pid for p in pool._pool]  # the workers, for their temporary files
             return pool.map(_draw, range(len(draws)), chunksize=1)
+    except BaseException:
+        remove_temps_of(directories, pids)  # the pool has ended them (its __exit__ joins them)
+        raise
     finally:
         _DRAWING.clear()
 
@@ -121,7 +122,8 @@ class FigureCache:
         exist; the stale sections are drawn now, side by side."""
         keys = [digest(self.code, s.name, *s.inputs) for s in sections]
         stale = [i for i, (s, key) in enumerate(zip(sections, keys)) if not self._fresh(s.name, key)]
-        drawn = dict(zip(stale, draw_side_by_side([sections[i].draw for i in stale])))
+        drawn = dict(zip(stale, draw_side_by_side([sections[i].draw for i in stale],
+                                                  (self.report_dir, self.report_dir / "portraits"))))
         values = []
         for i, (s, key) in enumerate(zip(sections, keys)):
             if i in drawn:

@@ -224,7 +224,7 @@ def slow(f):
     time.sleep(60)  # a figure that takes long to draw
 
 run_command(lambda: draw_side_by_side([lambda: atomic_write(out / "a.png", slow),
-                                       lambda: atomic_write(out / "b.png", slow)]))
+                                       lambda: atomic_write(out / "b.png", slow)], (out,)))
 """
 
 
@@ -247,17 +247,3 @@ def test_ctrl_c_while_a_report_draws_leaves_no_temporary_file(tmp_path, group):
     assert code == 130 and lines == ["nnsweep: interrupted; rerun the same command to continue (finished work is kept)"]
     assert list(out.iterdir()) == []
 
-
-def test_a_forked_worker_never_removes_a_file_its_parent_is_writing(tmp_path):
-    """A drawing worker forked while its parent (a live report's watcher) was half way through
-    writing live.js inherited the parent's record of that write: its stop must not remove it."""
-    from nets import atomic
-
-    parent_tmp = tmp_path / ".live.js.abc.tmp"
-    parent_tmp.write_text("half written by the parent")
-    atomic._WRITING.add((os.getppid(), str(parent_tmp)))  # as a fork copies the parent's entry
-    try:
-        atomic.remove_unfinished_writes()
-    finally:
-        atomic._WRITING.discard((os.getppid(), str(parent_tmp)))
-    assert parent_tmp.read_text() == "half written by the parent"

@@ -24,7 +24,7 @@ def figure_files(index: Path) -> list[str]:
 def test_model_figures_come_from_the_run_record(tmp_path, monkeypatch):
     write_sweep(tmp_path)
     drawn = []
-    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws: [d() for d in draws])  # here, to see it
+    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])  # here, to see it
     draw = reports.models.render_confusion_matrix
     monkeypatch.setattr(reports.models, "render_confusion_matrix",
                         lambda matrix, *args, **kw: drawn.append(np.array(matrix)) or draw(matrix, *args, **kw))
@@ -194,7 +194,7 @@ def test_class_names_are_drawn_as_written_even_when_they_are_invalid_mathtext(tm
     names = ["$x^$", "a$b", r"\frac", "3", "4", "5", "6", "7", "8", "$9$"]
     RunDir(tmp_path / runs.iloc[0]["run"]).write_config({"data": {"class_names": names, "noun": "$ign"}}, [])
     texts = []
-    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws: [d() for d in draws])  # here, to see it
+    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])  # here, to see it
     import matplotlib.text
 
     draw_text = matplotlib.text.Text.draw
@@ -206,7 +206,7 @@ def test_class_names_are_drawn_as_written_even_when_they_are_invalid_mathtext(tm
 
 def test_a_figure_that_raises_is_a_note_and_the_rest_of_the_page_is_written(tmp_path, monkeypatch, capsys):
     write_sweep(tmp_path)
-    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws: [d() for d in draws])
+    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])
 
     def broken(*args, **kwargs):
         raise ValueError("a figure that cannot be drawn\nsecond line")
@@ -243,7 +243,7 @@ def test_log_axes_are_labelled_in_plain_numbers_not_unparsed_mathtext(tmp_path, 
 
     write_sweep(tmp_path, model=False)
     texts = []
-    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws: [d() for d in draws])
+    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])
     draw_text = matplotlib.text.Text.draw
     monkeypatch.setattr(matplotlib.text.Text, "draw", lambda self, r: texts.append(self.get_text()) or draw_text(self, r))
     build_report(tmp_path)
