@@ -69,3 +69,14 @@ def pytest_collection_modifyitems(session, config, items):
         path = item.nodeid.split("::")[0]
         return START_FIRST.index(path) if path in START_FIRST else len(START_FIRST)
     items.sort(key=rank)  # stable: each module keeps its own order
+
+
+@pytest.fixture(autouse=True)
+def no_parent_pid_from_an_earlier_test():
+    """A test that runs a sweeper or a run in this process (``experiments.lifeline``) leaves its
+    process id in ``NNSWEEP_PARENT_PID``; a command a later test starts would then take this
+    process for the nnsweep process that launched it, and ignore Ctrl-C as a sweep's job does
+    (a server that did not stop)."""
+    os.environ.pop("NNSWEEP_PARENT_PID", None)
+    yield
+    os.environ.pop("NNSWEEP_PARENT_PID", None)
