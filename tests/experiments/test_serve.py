@@ -66,7 +66,7 @@ def start_server(*args: str) -> tuple[subprocess.Popen, str]:
 def stop_server(process: subprocess.Popen) -> tuple[str, str]:
     """Ctrl-C: the server stops at once, says so and exits 0; what it printed."""
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=20)
+    out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err[-2000:]
     return out, err
 
@@ -283,7 +283,7 @@ def test_sigterm_stops_the_server_as_ctrl_c_does(models):
     process, address = start_server(f"run={models[1]}")
     assert call(f"http://{address}/api/runs")[0] == 200
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=20)
+    out, err = process.communicate(timeout=60)
     assert process.returncode == 0 and "stopped serving" in out, err
 
 
