@@ -412,23 +412,30 @@ def test_a_damaged_trial_log_is_one_warning_in_collect_and_the_report(tmp_path, 
     assert (sweep / "report" / "index.html").is_file()
 
 
+def runs_served_beside(run, sweep) -> tuple[list, str]:
+    """``serve run=<run> compare=[<sweep>]``: the runs its page offers, and what it warned (no
+    traceback)."""
+    from tests.experiments.test_serve import call, start_server, stop_server
+
+    process, address = start_server(f"run={run}", f"compare=[{sweep}]", "best=10")
+    try:
+        runs = call(f"http://{address}/api/runs")[1]["runs"]
+    finally:
+        _, err = stop_server(process)
+    assert "Traceback" not in err, err[-3000:]
+    return runs, err
+
+
 def test_serve_compare_leaves_out_each_damaged_run_with_one_warning(tmp_path, trained_run):
     """``serve compare=<sweep>``: a damaged summary or overrides (read to rank and name the runs)
     or config (read to load the model) leaves that run out with one warning; the others are
     offered (metrics.csv is not read to serve a run)."""
-    from tests.experiments.test_serve import call, start_server, stop_server
-
     sweep, damaged = attacked_sweep(tmp_path, trained_run)
     for number, run in enumerate(sorted(sweep.iterdir())):  # names that tell the runs apart
         overrides = run / ".hydra" / "overrides.yaml"
         if overrides.read_text() != ALIAS_BOMB:
             overrides.write_text(f"- trainer.seed={number}\n")
-    process, address = start_server(f"run={trained_run}", f"compare=[{sweep}]", "best=10")
-    try:
-        runs = call(f"http://{address}/api/runs")[1]["runs"]
-    finally:
-        out, err = stop_server(process)
-    assert "Traceback" not in err, err[-3000:]
+    runs, err = runs_served_beside(trained_run, sweep)
     for case, path in damaged.items():
         lines = [line for line in err.splitlines() if str(path.parent if "hydra" not in str(path) else path.parents[1]) in line]
         assert len(lines) == (0 if case == "inf in metrics" else 1), (case, err[-3000:])
@@ -662,8 +669,6 @@ def test_a_summary_claiming_10_to_the_39_epochs_is_rewritten_by_a_resume(tmp_pat
 def test_serve_leaves_out_a_run_whose_class_names_or_noun_are_damaged_and_refuses_it_as_run(tmp_path, trained_run):
     """``class_names: 5``: a TypeError traceback and exit 1 before; a date as noun: the server did
     not start. Now compare= leaves such a run out with one warning, and run= is one line."""
-    from tests.experiments.test_serve import call, start_server, stop_server
-
     sweep = tmp_path / "sweep"
     edits = {"good": ("  noun: digit", "  noun: digit"), "five": ("  class_names: null", "  class_names: 5"),
              "date": ("  noun: digit", "  noun: 2001-01-01"), "set": ("  noun: digit", "  noun: !!set {a, b}")}
@@ -671,12 +676,7 @@ def test_serve_leaves_out_a_run_whose_class_names_or_noun_are_damaged_and_refuse
         shutil.copytree(trained_run, sweep / name)
         (sweep / name / ".hydra" / "config.yaml").write_text(_config_with(sweep / name, old, new))
         (sweep / name / ".hydra" / "overrides.yaml").write_text(f"- trainer.seed={seed}\n")
-    process, address = start_server(f"run={trained_run}", f"compare=[{sweep}]", "best=10")
-    try:
-        runs = call(f"http://{address}/api/runs")[1]["runs"]
-    finally:
-        out, err = stop_server(process)
-    assert "Traceback" not in err, err[-3000:]
+    runs, err = runs_served_beside(trained_run, sweep)
     for name in ("five", "date", "set"):
         lines = [line for line in err.splitlines() if str(sweep / name) in line]
         assert len(lines) == 1 and "left out" in lines[0] and "config.yaml" in lines[0], (name, err[-3000:])
