@@ -27,6 +27,7 @@ import os
 import sys
 import select
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -142,12 +143,66 @@ def _figures_there(report_dir: Path) -> bool:
         return False
 
 
+def live_js_text(state: str, message: str = "") -> str:
+    status = {"state": state, "heartbeat": time.time(), "message": message, "stale_after": STALE_S}
+    return f"window.nnsweepLive = {json.dumps(status)};\n"
+
+
 def write_live_js(report_dir: Path, state: str, message: str = "") -> None:
     """``live.js``: what the sweep is doing (running, finished, stopped) and when this was last
     said; the page reads it on every reload."""
     own_dir(report_dir)
-    status = {"state": state, "heartbeat": time.time(), "message": message, "stale_after": STALE_S}
-    atomic_write_text(report_dir / LIVE_JS, f"window.nnsweepLive = {json.dumps(status)};\n")
+    atomic_write_text(report_dir / LIVE_JS, live_js_text(state, message))
+
+
+class Heartbeat:
+    """Says "running" in ``live.js`` every ``interval`` seconds from a thread of its own, however
+    long a build takes: a build on a loaded machine can outlast ``STALE_S`` (the first one imports
+    matplotlib and draws every figure), and a heartbeat written only between builds made the page
+    take a slow watcher for a dead one and stop following the sweep.
+
+    The watcher forks its drawing workers while this thread runs, so the thread takes no lock a
+    forked child could inherit held: plain system calls (``os.open`` with ``O_NOFOLLOW``, write,
+    rename), no ``tempfile``, no logging. Its temporary file is named like ``nets.atomic``'s, with
+    this process's id, so an interrupted report's clean-up knows it."""
+
+    def __init__(self, report_dir: Path, interval: float = POLL_S):
+        own_dir(report_dir)
+        self.path = report_dir / LIVE_JS
+        self.tmp = report_dir / f".{LIVE_JS}.p{os.getpid()}.heartbeat.tmp"
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="live.js heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+                try:
+                    os.write(fd, live_js_text("running").encode())
+                finally:
+                    os.close(fd)
+                os.replace(self.tmp, self.path)
+            except OSError:  # a full disk or a vanished folder: the page says so when it goes stale
+                pass
+            self.stopped.wait(self.interval)
+
+    def __enter__(self) -> "Heartbeat":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """No heartbeat after this returns (the final ``live.js`` is not overwritten)."""
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        try:
+            self.tmp.unlink()
+        except OSError:
+            pass
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = False, stdin=None) -> int:
@@ -156,17 +211,38 @@ def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = Fals
     sweeper: this process learns of it when the sweeper's end of the pipe closes.
 
     No thread waits on stdin: figures are drawn in forked processes (``reports.cache``), and a
-    fork taken while another thread holds a lock can leave the child waiting on it for ever."""
+    fork taken while another thread holds a lock can leave the child waiting on it for ever (the
+    one thread, ``Heartbeat``, takes none)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sweep_dir = Path(sweep_dir)
     report_dir = sweep_dir / "report"
-    fd = (stdin or sys.stdin).fileno()
-    said, pending = "", b""
     write_live_js(report_dir, "running")
     if not (report_dir / "index.html").is_file():  # the page exists from the start, before any figure
         from reports.html import write_waiting_page
 
         write_waiting_page(report_dir, sweep_dir.name, POLL_S)
+    with Heartbeat(report_dir, interval) as heartbeat:
+        finished = _follow(sweep_dir, interval, shared_y, (stdin or sys.stdin).fileno())
+        if find_runs(sweep_dir):
+            message = "" if finished else ("the sweep stopped before it finished (interrupted or killed); rerun "
+                                           "the same command to continue it")
+            try:  # the final page, with its animations: the heartbeat goes on while it is drawn
+                update(sweep_dir, live=False, shared_y=shared_y, note=message)
+            finally:
+                heartbeat.stop()
+                write_live_js(report_dir, "finished" if finished else "stopped", message)
+            return 0
+    # The sweep stopped before any run started (bad settings): no page.
+    (report_dir / LIVE_JS).unlink(missing_ok=True)
+    if report_dir.is_dir() and not any(report_dir.iterdir()):
+        report_dir.rmdir()
+    return 0
+
+
+def _follow(sweep_dir: Path, interval: float, shared_y: bool, fd: int) -> bool:
+    """Rebuild the live page as runs start and end, until the sweeper says ``finished`` on ``fd``
+    (True) or closes it (False: it died or was interrupted)."""
+    pending = b""
     next_build = 0.0
     while True:
         started = time.monotonic()
@@ -182,29 +258,14 @@ def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = Fals
         except Exception as err:  # noqa: BLE001 - a live view must outlive a half-written run
             if find_runs(sweep_dir):
                 log.warning("live report not updated: %s", " ".join(str(err).split())[:300])
-        write_live_js(report_dir, "running")
         readable, _, _ = select.select([fd], [], [], max(0.0, interval - (time.monotonic() - started)))
         if readable:
             chunk = os.read(fd, 4096)
             pending += chunk
             if b"finished" in pending:
-                said = "finished"
-                break
+                return True
             if not chunk:  # end of input: the sweeper is gone
-                break
-    finished = said == "finished"
-    if not find_runs(sweep_dir):  # the sweep stopped before any run started (bad settings): no page
-        (report_dir / LIVE_JS).unlink(missing_ok=True)
-        if report_dir.is_dir() and not any(report_dir.iterdir()):
-            report_dir.rmdir()
-        return 0
-    message = "" if finished else ("the sweep stopped before it finished (interrupted or killed); rerun the same "
-                                   "command to continue it")
-    try:
-        update(sweep_dir, live=False, shared_y=shared_y, note=message)
-    finally:
-        write_live_js(report_dir, "finished" if finished else "stopped", message)
-    return 0
+                return False
 
 
 def nice() -> None:

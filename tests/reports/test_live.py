@@ -48,7 +48,12 @@ def test_the_page_follows_a_running_sweep_and_stops_when_it_ends(tmp_path, brows
             if body(browser, "live") == "1":
                 seen.append((int(body(browser, "loads") or 0), statuses(browser)))
             return len(seen) >= 2 and seen[-1][1].get("ok", 0) > seen[0][1].get("ok", 0)
-        wait_until(finished_more, 180, "the live page to show more finished runs")
+        try:
+            wait_until(finished_more, 180, "the live page to show more finished runs")
+        except AssertionError:
+            line = browser.execute_script("var l = document.getElementById('live'); return l ? l.textContent : null")
+            raise AssertionError(f"the page said {line!r} (data-live {body(browser, 'live')!r}); seen {seen[-3:]}; "
+                                 f"live.js: {(index.parent / 'live.js').read_text()[:300]!r}")
         assert seen[-1][0] > seen[0][0]  # it reloaded itself: nobody asked it to
         assert any(counts.get("running") for _, counts in seen)  # runs training now are shown as running
         output, _ = proc.communicate(timeout=300)
@@ -83,6 +88,40 @@ def test_a_live_page_whose_sweep_died_stops_reloading_and_says_so(tmp_path, brow
     loads = body(browser, "loads")
     time.sleep(4.5)
     assert body(browser, "loads") == loads  # no more reloads
+
+
+def test_the_heartbeat_goes_on_while_a_slow_build_draws(tmp_path, monkeypatch):
+    """A build on a loaded machine (the first imports matplotlib and draws every figure; the
+    final one draws animations) can take longer than the page waits for news: the heartbeat must
+    not wait for it, or the page takes the slow watcher for a dead one and stops following."""
+    import reports.live as live
+
+    write_sweep(tmp_path)
+    report = tmp_path / "report"
+    read, write = os.pipe()
+    ages = []
+
+    def slow_update(sweep_dir, live=False, **kwargs):
+        for _ in range(10):  # a build ten heartbeats long
+            time.sleep(0.1)
+            said = (report / "live.js").read_text()
+            ages.append(time.time() - float(said.split('"heartbeat": ')[1].split(",")[0]))
+        if not live:  # the final build: the sweeper said "finished" during the live one
+            return report / "index.html", True
+        os.write(write, b"finished\n")
+        return report / "index.html", True
+
+    monkeypatch.setattr(live, "update", slow_update)
+    monkeypatch.setattr(live, "find_runs", lambda sweep_dir: ["a run"])  # the tables stand for the runs
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # the watcher's SIGINT is not the test's
+    with os.fdopen(read, "rb") as stdin:
+        assert live.watch(tmp_path, interval=0.05, stdin=stdin) == 0
+    os.close(write)
+    assert len(ages) == 20 and max(ages) < 0.6, ages  # fresh all through both builds, not 1 s old
+    final = (report / "live.js").read_text()
+    assert '"state": "finished"' in final and not list(report.glob(".live.js*.tmp"))
+    time.sleep(0.2)
+    assert (report / "live.js").read_text() == final  # nothing beats after the final word
 
 
 def test_only_what_changed_is_drawn_and_an_unchanged_sweep_returns_at_once(tmp_path):
