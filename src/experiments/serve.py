@@ -125,9 +125,13 @@ class BoundedServer(ThreadedWSGIServer):
             return
         try:
             super().process_request(request, client_address)
-        except BaseException:
+        except Exception:  # no thread was started (it releases its slot when it ends): give it back
             self.slots.release()
             raise
+        # Not on Ctrl-C or SIGTERM (a KeyboardInterrupt), which can come after the thread started,
+        # while start() waits for it to run: releasing the slot for it then raised "released too
+        # many times", socketserver took that ValueError for one failed request, and the interrupt
+        # was lost (a server that did not stop). The server stops; its slot count no longer matters.
 
     def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001
         try:

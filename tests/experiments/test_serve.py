@@ -612,6 +612,37 @@ def test_a_client_that_trickles_its_request_is_cut_off_at_the_request_timeout(qu
     assert "Traceback" not in err, err[-2000:]
 
 
+def test_ctrl_c_while_a_request_thread_starts_stops_the_server(monkeypatch):
+    """Ctrl-C (or SIGTERM) that lands while the server waits for a request's thread to start: the
+    interrupt must reach serve_forever. The server released the thread's slot as well as the
+    thread, the second release raised ValueError, socketserver took it for one failed request,
+    and the server went on serving (a clean-clone CI run: the server did not stop in 30 s)."""
+    import threading
+
+    from experiments.serve import BoundedServer
+
+    start = threading.Thread.start
+
+    def interrupted_start(thread):
+        start(thread)  # the thread runs, and releases its slot as it ends ...
+        thread.join()
+        raise KeyboardInterrupt  # ... and the signal lands in start()'s wait for it
+
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        server = BoundedServer("127.0.0.1", 0, lambda environ, respond: [], fd=listening.fileno(), max_connections=2)
+        client = socket.create_connection(listening.getsockname())
+        request, address = listening.accept()
+        client.close()  # its thread finds no request and ends at once
+        monkeypatch.setattr(threading.Thread, "start", interrupted_start)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                server.process_request(request, address)
+        finally:
+            monkeypatch.undo()
+            server.server_close()
+        assert server.slots.acquire(blocking=False) and server.slots.acquire(blocking=False)  # both slots free
+
+
 def test_requests_past_max_connections_are_503s_at_once(quick_run):
     """Two clients that hold their connections (sending nothing) take both places of
     max_connections=2: a third request is answered 503 at once, and is served once they are cut
