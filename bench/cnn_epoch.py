@@ -8,6 +8,7 @@ backward and the rest (pooling, activations, batch normalisation, dense layers, 
 shuffling). The peak resident size is the process's (``ru_maxrss``), so run one preset per
 process, as ``make bench`` does. Prints one JSON line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from experiments.build import build_optimizer, build_schedule, describe_network, load_data
+from experiments.build import architecture_of, build_optimizer, build_schedule, load_data
 from nets.conv import Conv2D
 from nets.network import Network
 from nets.train import fit, target_matrix
@@ -48,17 +49,31 @@ def epoch(experiment: str, seed: int) -> dict[str, float]:
     cfg = compose_config([f"+experiment={experiment}"])
     data = load_data(cfg)
     rng = np.random.default_rng(seed)
-    network = Network(describe_network(cfg.net), rng)
+    network = Network(architecture_of(cfg.net), rng)
     network.set_rng(rng)
     optimizer = build_optimizer(cfg, len(data.train) // cfg.trainer.batch_size)
     spent: dict[str, float] = defaultdict(float)
     timed_layers(network, spent)
     start = time.perf_counter()
-    fit(network, optimizer, build_schedule(cfg), data.train, None, epochs=1, batch_size=cfg.trainer.batch_size,
-        rng=rng, targets=target_matrix(10))
+    fit(
+        network,
+        optimizer,
+        build_schedule(cfg),
+        data.train,
+        None,
+        epochs=1,
+        batch_size=cfg.trainer.batch_size,
+        rng=rng,
+        targets=target_matrix(10),
+    )
     total = time.perf_counter() - start
-    return {"seconds": total, "conv forward": spent["conv forward"], "conv backward": spent["conv backward"],
-            "rest": total - spent["conv forward"] - spent["conv backward"], "images": len(data.train)}
+    return {
+        "seconds": total,
+        "conv forward": spent["conv forward"],
+        "conv backward": spent["conv backward"],
+        "rest": total - spent["conv forward"] - spent["conv backward"],
+        "images": len(data.train),
+    }
 
 
 def main(argv=None) -> int:

@@ -9,6 +9,7 @@ Chromium with pointer events. Prints how many each network read right, per digit
 answered where it was wrong; saves a screenshot of each page into docs/ (``--no-screenshots``
 leaves them alone).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,12 @@ def serve(compare: list[Path]) -> tuple[subprocess.Popen, str]:
     args = [f"run={DRAW_RUN}", "port=0", "best=1"]
     if compare:
         args.append("compare=[" + ",".join(f"'{c}'" for c in compare) + "]")
-    process = subprocess.Popen([sys.executable, "-m", "experiments.serve", *args], stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": "src"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "experiments.serve", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": "src"},
+    )
     line = process.stdout.readline()
     if "http://" not in line:
         process.kill()
@@ -42,10 +47,22 @@ def serve(compare: list[Path]) -> tuple[subprocess.Popen, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-screenshots", action="store_true", help="do not write docs/draw-page.png, docs/viewtest-page.png")
+    parser.add_argument(
+        "--no-screenshots", action="store_true", help="do not write docs/draw-page.png, docs/viewtest-page.png"
+    )
     args = parser.parse_args()
-    subprocess.run([sys.executable, "-m", "experiments.train", "+experiment=mnist_cnn", "resume=true",
-                    "trainer.progress=false", f"hydra.run.dir={DRAW_RUN}"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.train",
+            "+experiment=mnist_cnn",
+            "resume=true",
+            "trainer.progress=false",
+            f"hydra.run.dir={DRAW_RUN}",
+        ],
+        check=True,
+    )
     process, address = serve([SWEEP] if SWEEP.is_dir() else [])
     driver = start_browser(fast_input=True)
     try:
@@ -93,8 +110,11 @@ def screenshots(driver, address: str) -> None:
     driver.get(f"{address}/viewtest")
     wait_until(lambda: page_state(driver, "state") == "shown", 30, "the viewer")
     Select(driver.find_element("id", "show")).select_by_value("mistakes")
-    wait_until(lambda: page_state(driver, "state") == "shown" and driver.find_elements("css selector", "figure.wrong"),
-               30, "the mistakes")
+    wait_until(
+        lambda: page_state(driver, "state") == "shown" and driver.find_elements("css selector", "figure.wrong"),
+        30,
+        "the mistakes",
+    )
     driver.find_elements("css selector", "figure.item")[0].click()
     wait_until(lambda: driver.find_element("id", "details").get_attribute("data-index"), 30, "the ten outputs")
     driver.save_screenshot(str(DOCS / "viewtest-page.png"))

@@ -16,6 +16,7 @@ images with 2 threads; nnsweep's and PyTorch's repeats alternate. And the Fashio
 (``+experiment=fashion_cnn``): its epoch time split into convolution forward, backward and the
 rest, and the peak resident size of a process that trains it (``bench/cnn_epoch.py``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,17 @@ def engine_epoch(description, optimizer, lr, batch, data, seed):
     net = Network(description, rng)
     opt = make_optimizer(optimizer, lr=lr)
     start = time.perf_counter()
-    fit(net, opt, make_schedule("constant", lr), data.train, None, epochs=1, batch_size=batch, rng=rng,
-        targets=target_matrix(10))
+    fit(
+        net,
+        opt,
+        make_schedule("constant", lr),
+        data.train,
+        None,
+        epochs=1,
+        batch_size=batch,
+        rng=rng,
+        targets=target_matrix(10),
+    )
     return time.perf_counter() - start, net
 
 
@@ -96,23 +106,42 @@ def run(repeats: int, batch_one_repeats: int, root: str, lenet_repeats: int) -> 
             seconds, net = engine_epoch(reference_network(), "sgd", lr, batch, data, rep)
             eng_times.append(seconds)
         ref, eng = statistics.median(ref_times), statistics.median(eng_times)
-        rows.append((f"784-100-10 sigmoid, SGD, mini-batch {batch}", ref, eng,
-                     reference_accuracy(data.val.x, data.val.labels, W1, W2),
-                     float((net.predict(data.val.x) == data.val.labels).mean())))
+        rows.append(
+            (
+                f"784-100-10 sigmoid, SGD, mini-batch {batch}",
+                ref,
+                eng,
+                reference_accuracy(data.val.x, data.val.labels, W1, W2),
+                float((net.predict(data.val.x) == data.val.labels).mean()),
+            )
+        )
     lenet_times, torch_times = [], []
     torch_python = os.environ.get("NNSWEEP_TORCH_PYTHON")
     for rep in range(lenet_repeats):
         seconds, net = engine_epoch(lenet5(), "adam", 1e-3, 32, data, rep)
         lenet_times.append(seconds)
         if torch_python:
-            out = subprocess.run([torch_python, str(Path(__file__).with_name("torch_lenet5.py")), root, "1"],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [torch_python, str(Path(__file__).with_name("torch_lenet5.py")), root, "1"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             torch_times.append(json.loads(out)["seconds"])
-    rows.append(("LeNet-5 sigmoid, mean pool, Adam, mini-batch 32", statistics.median(torch_times) if torch_times else None,
-                 statistics.median(lenet_times), None, float((net.predict(data.val.x) == data.val.labels).mean())))
+    rows.append(
+        (
+            "LeNet-5 sigmoid, mean pool, Adam, mini-batch 32",
+            statistics.median(torch_times) if torch_times else None,
+            statistics.median(lenet_times),
+            None,
+            float((net.predict(data.val.x) == data.val.labels).mean()),
+        )
+    )
 
-    print(f"One epoch over {len(data.train):,} Fashion-MNIST images; medians of "
-          f"{repeats} repeats ({batch_one_repeats} at mini-batch 1, {lenet_repeats} for LeNet-5).")
+    print(
+        f"One epoch over {len(data.train):,} Fashion-MNIST images; medians of "
+        f"{repeats} repeats ({batch_one_repeats} at mini-batch 1, {lenet_repeats} for LeNet-5)."
+    )
     print("Validation accuracy is on the 10,000 held-out training images after that one epoch.\n")
     print("The reference of LeNet-5 is PyTorch's time for the same epoch (NNSWEEP_TORCH_PYTHON), if given.\n")
     print("| network | reference loop (s) | engine (s) | engine / reference | val acc (ref / engine) |")
@@ -124,14 +153,24 @@ def run(repeats: int, batch_one_repeats: int, root: str, lenet_repeats: int) -> 
             print(f"| {name} | {ref:.2f} (PyTorch) | {eng:.2f} | {eng / ref:.2f}x | - / {eng_acc:.1%} |")
         else:
             print(f"| {name} | {ref:.2f} | {eng:.2f} | {eng / ref:.2f}x | {ref_acc:.1%} / {eng_acc:.1%} |")
-    out = subprocess.run([sys.executable, "-m", "bench.cnn_epoch", "--experiment", "fashion_cnn", "--repeats",
-                          str(lenet_repeats)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.cnn_epoch", "--experiment", "fashion_cnn", "--repeats", str(lenet_repeats)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     cnn = json.loads(out.strip().splitlines()[-1])
     share = {k: cnn[k] / cnn["seconds"] for k in ("conv forward", "conv backward", "rest")}
-    print(f"\n| preset | epoch (s), median of {lenet_repeats} | conv forward | conv backward | rest | peak resident size |")
+    print(
+        f"\n| preset | epoch (s), median of {lenet_repeats} | conv forward | conv backward | rest "
+        "| peak resident size |"
+    )
     print("|---|---|---|---|---|---|")
-    print(f"| fashion_cnn ({cnn['images']:,} images) | {cnn['seconds']:.1f} ({', '.join(map(str, cnn['each']))}) | "
-          f"{share['conv forward']:.0%} | {share['conv backward']:.0%} | {share['rest']:.0%} | {cnn['peak_rss_mb']:.0f} MB |")
+    print(
+        f"| fashion_cnn ({cnn['images']:,} images) | {cnn['seconds']:.1f} ({', '.join(map(str, cnn['each']))}) | "
+        f"{share['conv forward']:.0%} | {share['conv backward']:.0%} | {share['rest']:.0%} "
+        f"| {cnn['peak_rss_mb']:.0f} MB |"
+    )
     return 0
 
 
@@ -143,8 +182,11 @@ def main(argv=None) -> int:
     parser.add_argument("--root", default=DEFAULT_DIRS["fashion"], help="Fashion-MNIST IDX directory")
     args = parser.parse_args(argv)
     if not Path(args.root).is_dir():
-        print(f"bench skipped: no Fashion-MNIST in {args.root}; install it with "
-              "`apt-get install dataset-fashion-mnist` or pass --root", file=sys.stderr)
+        print(
+            f"bench skipped: no Fashion-MNIST in {args.root}; install it with "
+            "`apt-get install dataset-fashion-mnist` or pass --root",
+            file=sys.stderr,
+        )
         return 0
     return run(args.repeats, args.batch_one_repeats, args.root, args.lenet_repeats)
 

@@ -14,6 +14,7 @@ it is missing), copied to a scratch directory so the user's own report is left a
 
 Each is repeated (``--repeats``, default 3) and the median printed, with every time measured.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,10 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-m", "sweeps.lr", "--no-report"], check=True)
     runs = pd.read_csv(args.sweep / "runs.csv")
     best, other = runs["run"].iloc[0], runs["run"].iloc[len(runs) // 2]
-    times: dict[str, list[float]] = {"full report (python -m reports --force)": [],
-                                     "live update after a run that is not the best": [],
-                                     "live update after the best run": [],
-                                     "python -m reports on an unchanged sweep": []}
+    times: dict[str, list[float]] = {
+        "full report (python -m reports --force)": [],
+        "live update after a run that is not the best": [],
+        "live update after the best run": [],
+        "python -m reports on an unchanged sweep": [],
+    }
     with tempfile.TemporaryDirectory() as scratch:
         sweep = Path(scratch) / "sweep"
         shutil.copytree(args.sweep, sweep, ignore=shutil.ignore_patterns("report", ".lock"))

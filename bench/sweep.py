@@ -19,6 +19,7 @@ time with joblib) into a fresh directory under ``--out``; its wall time is the c
 table, with medians over the seeds, is printed and written to ``<out>/bench-sweep.md``, the raw
 numbers to ``<out>/bench-sweep.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,10 +33,20 @@ from pathlib import Path
 
 import pandas as pd
 
-SPACE = ["net=mlp", "net.activation=sigmoid", "optimizer=sgd", "optimizer.lr=tag(log, interval(0.01, 10.0))",
-         "optimizer.l2=interval(0.0, 10.0)", "net.hidden.0=int(interval(10, 300))", "trainer.progress=false"]
-ASHA = ["hydra.sweeper.pruner.method=asha", "hydra.sweeper.pruner.min_epochs=1",
-        "hydra.sweeper.pruner.reduction_factor=3"]
+SPACE = [
+    "net=mlp",
+    "net.activation=sigmoid",
+    "optimizer=sgd",
+    "optimizer.lr=tag(log, interval(0.01, 10.0))",
+    "optimizer.l2=interval(0.0, 10.0)",
+    "net.hidden.0=int(interval(10, 300))",
+    "trainer.progress=false",
+]
+ASHA = [
+    "hydra.sweeper.pruner.method=asha",
+    "hydra.sweeper.pruner.min_epochs=1",
+    "hydra.sweeper.pruner.reduction_factor=3",
+]
 
 
 def run_search(out: Path, engine: str, pruned: bool, seed: int, trials: int, epochs: int) -> dict:
@@ -43,10 +54,22 @@ def run_search(out: Path, engine: str, pruned: bool, seed: int, trials: int, epo
     name = f"{engine}-{'asha' if pruned else 'full'}-s{seed}"
     sweep_dir = out / name
     shutil.rmtree(sweep_dir, ignore_errors=True)
-    command = [sys.executable, "-m", "experiments.train", "-m", "hydra/sweeper=nnsweep",
-               f"hydra.sweeper.engine={engine}", f"hydra.sweeper.n_trials={trials}", "hydra.sweeper.batch_size=2",
-               f"hydra.sweeper.seed={seed}", "hydra.launcher.n_jobs=2", f"trainer.epochs={epochs}", *SPACE,
-               *(ASHA if pruned else []), f"hydra.sweep.dir={sweep_dir}"]
+    command = [
+        sys.executable,
+        "-m",
+        "experiments.train",
+        "-m",
+        "hydra/sweeper=nnsweep",
+        f"hydra.sweeper.engine={engine}",
+        f"hydra.sweeper.n_trials={trials}",
+        "hydra.sweeper.batch_size=2",
+        f"hydra.sweeper.seed={seed}",
+        "hydra.launcher.n_jobs=2",
+        f"trainer.epochs={epochs}",
+        *SPACE,
+        *(ASHA if pruned else []),
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -54,9 +77,16 @@ def run_search(out: Path, engine: str, pruned: bool, seed: int, trials: int, epo
         raise SystemExit(f"{name} failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
     runs = pd.read_csv(sweep_dir / "runs.csv")
     done = runs[runs["status"] != "pruned"]
-    row = {"search": name, "engine": engine, "pruned": pruned, "seed": seed, "seconds": round(seconds, 1),
-           "epochs": int(runs["epochs_completed"].sum()), "best_val_acc": float(done["best_val_acc"].max()),
-           "n_pruned": int((runs["status"] == "pruned").sum())}
+    row = {
+        "search": name,
+        "engine": engine,
+        "pruned": pruned,
+        "seed": seed,
+        "seconds": round(seconds, 1),
+        "epochs": int(runs["epochs_completed"].sum()),
+        "best_val_acc": float(done["best_val_acc"].max()),
+        "n_pruned": int((runs["status"] == "pruned").sum()),
+    }
     print(f"  {name}: best val {row['best_val_acc']:.2%}, {row['epochs']} epochs, {seconds:.0f} s", flush=True)
     return row
 
@@ -67,25 +97,39 @@ def median(rows: list[dict], key: str) -> float:
 
 def tables(rows: list[dict], trials: int) -> str:
     """The two markdown tables of the README, medians over the seeds last."""
+
     def pick(engine, pruned):
         return [r for r in rows if r["engine"] == engine and r["pruned"] == pruned]
 
     full, asha = pick("random", False), pick("random", True)
-    lines = [f"Random search, {trials} trials, with and without successive halving (min 1 epoch, eta 3):", "",
-             "| seed | best val, full | best val, ASHA | difference (points) | epochs, ASHA / full | "
-             "wall time, ASHA / full |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"Random search, {trials} trials, with and without successive halving (min 1 epoch, eta 3):",
+        "",
+        "| seed | best val, full | best val, ASHA | difference (points) | epochs, ASHA / full | "
+        "wall time, ASHA / full |",
+        "|---|---|---|---|---|---|",
+    ]
     for f, a in zip(full, asha):
-        lines.append(f"| {f['seed']} | {f['best_val_acc']:.2%} | {a['best_val_acc']:.2%} | "
-                     f"{100 * (a['best_val_acc'] - f['best_val_acc']):+.1f} | {a['epochs']} / {f['epochs']} "
-                     f"({a['epochs'] / f['epochs']:.0%}) | {a['seconds']:.0f} s / {f['seconds']:.0f} s "
-                     f"({a['seconds'] / f['seconds']:.0%}) |")
+        lines.append(
+            f"| {f['seed']} | {f['best_val_acc']:.2%} | {a['best_val_acc']:.2%} | "
+            f"{100 * (a['best_val_acc'] - f['best_val_acc']):+.1f} | {a['epochs']} / {f['epochs']} "
+            f"({a['epochs'] / f['epochs']:.0%}) | {a['seconds']:.0f} s / {f['seconds']:.0f} s "
+            f"({a['seconds'] / f['seconds']:.0%}) |"
+        )
     if full and asha:
-        lines.append(f"| median | {median(full, 'best_val_acc'):.2%} | {median(asha, 'best_val_acc'):.2%} | "
-                     f"{100 * statistics.median(a['best_val_acc'] - f['best_val_acc'] for f, a in zip(full, asha)):+.1f}"
-                     f" | {statistics.median(a['epochs'] / f['epochs'] for f, a in zip(full, asha)):.0%} | "
-                     f"{statistics.median(a['seconds'] / f['seconds'] for f, a in zip(full, asha)):.0%} |")
-    lines += ["", f"Engines at an equal budget ({trials} trials, pruned alike; medians over the seeds):", "",
-              "| engine | best val (each seed) | median best val | median wall time |", "|---|---|---|---|"]
+        lines.append(
+            f"| median | {median(full, 'best_val_acc'):.2%} | {median(asha, 'best_val_acc'):.2%} | "
+            f"{100 * statistics.median(a['best_val_acc'] - f['best_val_acc'] for f, a in zip(full, asha)):+.1f}"
+            f" | {statistics.median(a['epochs'] / f['epochs'] for f, a in zip(full, asha)):.0%} | "
+            f"{statistics.median(a['seconds'] / f['seconds'] for f, a in zip(full, asha)):.0%} |"
+        )
+    lines += [
+        "",
+        f"Engines at an equal budget ({trials} trials, pruned alike; medians over the seeds):",
+        "",
+        "| engine | best val (each seed) | median best val | median wall time |",
+        "|---|---|---|---|",
+    ]
     for engine in ("random", "gp", "tpe"):
         got = pick(engine, True)
         if got:

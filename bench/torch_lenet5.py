@@ -7,6 +7,7 @@ Not part of nnsweep (which never imports PyTorch): ``make bench`` runs it with t
 in ``NNSWEEP_TORCH_PYTHON`` (a virtualenv with ``pip install torch numpy``), side by side with
 its own timing, and prints the median of the repeats. Prints one JSON line.
 """
+
 import gzip
 import json
 import statistics
@@ -31,8 +32,19 @@ def labels(path: str, n: int) -> np.ndarray:
 
 def lenet5() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.Sigmoid(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2),
-        nn.Flatten(), nn.Linear(256, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+        nn.Conv2d(1, 6, 5),
+        nn.Sigmoid(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.Sigmoid(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(256, 120),
+        nn.Sigmoid(),
+        nn.Linear(120, 84),
+        nn.Sigmoid(),
+        nn.Linear(84, 10),
+    )
 
 
 def epoch(x: torch.Tensor, y: torch.Tensor, seed: int) -> float:
@@ -56,8 +68,11 @@ def main() -> int:
     x = torch.from_numpy(images(f"{root}/train-images-idx3-ubyte.gz", 50_000))
     y = torch.from_numpy(labels(f"{root}/train-labels-idx1-ubyte.gz", 50_000))
     times = [epoch(x, y, seed) for seed in range(repeats)]
-    print(json.dumps({"seconds": statistics.median(times), "each": [round(t, 2) for t in times],
-                      "torch": torch.__version__}))
+    print(
+        json.dumps(
+            {"seconds": statistics.median(times), "each": [round(t, 2) for t in times], "torch": torch.__version__}
+        )
+    )
     return 0
 
 

@@ -1,6 +1,7 @@
 """Headless Chromium for the tests of pages (the live report, the draw page): Debian's chromium
 driven through chromium-driver with Selenium. Tests that need it are skipped, and say why, on a
 machine without them (``.ci/run`` installs both)."""
+
 from __future__ import annotations
 
 import shutil
@@ -10,8 +11,10 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
-needs_browser = pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
-                                   reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+needs_browser = pytest.mark.skipif(
+    CHROMIUM is None or DRIVER is None,
+    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
+)
 
 
 def start_browser(fast_input: bool = False):
@@ -27,9 +30,16 @@ def start_browser(fast_input: bool = False):
     options.binary_location = CHROMIUM
     # No background networking: this machine has no internet, and Chromium's own connections
     # would be refused at every start.
-    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--allow-file-access-from-files", "--disable-background-networking", "--no-first-run",
-             "--window-size=1280,900"]
+    flags = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--allow-file-access-from-files",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--window-size=1280,900",
+    ]
     if fast_input:
         flags += ["--disable-frame-rate-limit", "--disable-gpu-vsync"]
     for flag in flags:
@@ -67,7 +77,9 @@ def draw_strokes(driver, element_id: str, strokes, kind: str = "pen", move_ms: i
 
     box = driver.execute_script(
         "const b = document.getElementById(arguments[0]).getBoundingClientRect();"
-        "return [b.left, b.top, b.width, b.height];", element_id)
+        "return [b.left, b.top, b.width, b.height];",
+        element_id,
+    )
     left, top, width, height = box
     kinds = {"pen": interaction.POINTER_PEN, "mouse": interaction.POINTER_MOUSE, "touch": interaction.POINTER_TOUCH}
     for stroke in strokes:
@@ -84,11 +96,14 @@ def draw_strokes(driver, element_id: str, strokes, kind: str = "pen", move_ms: i
 
 # ----- the draw page (experiments.serve) ------------------------------------------------------
 
+
 def page_state(driver, name: str) -> str | None:
     return driver.execute_script(f"return document.body.dataset[{name!r}] || null")
 
 
-def draw_and_wait(driver, strokes, stroke_by_stroke: bool = True, kind: str = "pen") -> dict[str, list[tuple[str, float]]]:
+def draw_and_wait(
+    driver, strokes, stroke_by_stroke: bool = True, kind: str = "pen"
+) -> dict[str, list[tuple[str, float]]]:
     """Draw a digit with a ``kind`` pointer, waiting for the answer to each stroke (or only to the
     whole digit, drawn at full speed); the answers shown, by run: (class, value), best first."""
     groups = [[stroke] for stroke in strokes] if stroke_by_stroke else [strokes]
@@ -96,9 +111,16 @@ def draw_and_wait(driver, strokes, stroke_by_stroke: bool = True, kind: str = "p
     for group in groups:
         draw_strokes(driver, "pad", group, kind=kind, move_ms=10 if stroke_by_stroke else 0)
         done += len(group)
-        wait_until(lambda: page_state(driver, "answeredStrokes") == str(done)
-                   and page_state(driver, "state") in ("answered", "error"), 15, f"the answer to stroke {done}")
+        wait_until(
+            lambda done=done: (
+                page_state(driver, "answeredStrokes") == str(done)
+                and page_state(driver, "state") in ("answered", "error")
+            ),
+            15,
+            f"the answer to stroke {done}",
+        )
     assert page_state(driver, "state") == "answered", driver.find_element("id", "error").text
     return driver.execute_script(
         "return Object.fromEntries([...document.querySelectorAll('.answer')].map("
-        "p => [p.dataset.run, [...p.querySelectorAll('li')].map(li => [li.dataset.class, Number(li.dataset.value)])]))")
+        "p => [p.dataset.run, [...p.querySelectorAll('li')].map(li => [li.dataset.class, Number(li.dataset.value)])]))"
+    )

@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: the embedded data set (read once), a gradient checker and a
 headless browser (``browser``, from tests/browser.py)."""
+
 from __future__ import annotations
 
 import os
@@ -58,16 +59,23 @@ def sample_indices(shape: tuple, count: int, rng: np.random.Generator) -> list[t
 # --no-loadscope-reorder, which keeps this order; by default it starts the modules with the most
 # tests first and left the 80-s live-report module, 4 tests, alone at the end). The browser
 # modules mostly wait (for a sweep, a page): each is paired with a CPU-bound one.
-START_FIRST = ("tests/reports/test_live.py", "tests/reliability/test_kill_and_resume.py",
-               "tests/experiments/test_serve.py", "tests/sweeps/test_skopt_sweeper.py",
-               "tests/packaging/test_install.py", "tests/reliability/test_faults.py",
-               "tests/sweeps/test_pruning.py", "tests/reliability/test_process_tree.py")
+START_FIRST = (
+    "tests/reports/test_live.py",
+    "tests/reliability/test_kill_and_resume.py",
+    "tests/experiments/test_serve.py",
+    "tests/sweeps/test_skopt_sweeper.py",
+    "tests/packaging/test_install.py",
+    "tests/reliability/test_faults.py",
+    "tests/sweeps/test_pruning.py",
+    "tests/reliability/test_process_tree.py",
+)
 
 
 def pytest_collection_modifyitems(session, config, items):
     def rank(item) -> int:
         path = item.nodeid.split("::")[0]
         return START_FIRST.index(path) if path in START_FIRST else len(START_FIRST)
+
     items.sort(key=rank)  # stable: each module keeps its own order
 
 

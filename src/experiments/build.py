@@ -3,6 +3,7 @@
 Everything here fails with ``ConfigError``: one line that names the setting, the bad value and
 what to do, raised before any training starts.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -42,13 +43,21 @@ def check_trainer(cfg: Any) -> None:
     problem = invalid_setting(cfg)
     if problem:
         raise ConfigError(problem)
-    _check(cfg.trainer.augment or not cfg.trainer.flip,
-           "trainer.flip=true mirrors images only with trainer.augment=true: add it "
-           "(and trainer.rotation=0 trainer.zoom=0 trainer.shift=0 to mirror and nothing else)")
+    _check(
+        cfg.trainer.augment or not cfg.trainer.flip,
+        "trainer.flip=true mirrors images only with trainer.augment=true: add it "
+        "(and trainer.rotation=0 trainer.zoom=0 trainer.shift=0 to mirror and nothing else)",
+    )
     d = plain(cfg.data)  # the batch against a training set whose size is known without reading it
-    n = train_size_without_loading(d.get("name"), root=d.get("root"), val_size=d.get("val_size"),
-                                   test_size=d.get("test_size", 1000), test_dir=d.get("test_dir"),
-                                   test_csv=d.get("test_csv"), train_limit=d.get("train_limit"))
+    n = train_size_without_loading(
+        d.get("name"),
+        root=d.get("root"),
+        val_size=d.get("val_size"),
+        test_size=d.get("test_size", 1000),
+        test_dir=d.get("test_dir"),
+        test_csv=d.get("test_csv"),
+        train_limit=d.get("train_limit"),
+    )
     _check(n is None or cfg.trainer.batch_size <= n, _batch_too_large(cfg.trainer.batch_size, n))
 
 
@@ -60,9 +69,18 @@ def load_data(cfg: Any) -> DataSplits:
     d = plain(cfg.data)
     try:
         splits = load_dataset(
-            d["name"], root=d["root"], scaling=d["scaling"], split_seed=d["split_seed"], val_size=d["val_size"],
-            test_size=d["test_size"], test_dir=d["test_dir"], train_limit=d["train_limit"], download=d["download"],
-            mirrors=d["mirrors"] or None, train_csv=d["train_csv"], test_csv=d["test_csv"],
+            d["name"],
+            root=d["root"],
+            scaling=d["scaling"],
+            split_seed=d["split_seed"],
+            val_size=d["val_size"],
+            test_size=d["test_size"],
+            test_dir=d["test_dir"],
+            train_limit=d["train_limit"],
+            download=d["download"],
+            mirrors=d["mirrors"] or None,
+            train_csv=d["train_csv"],
+            test_csv=d["test_csv"],
             label_column=d["label_column"],
         )
     except (DataFormatError, DownloadError):
@@ -81,16 +99,20 @@ def plain(node: Any) -> dict[str, Any]:
     return dict(node)
 
 
-def describe_network(net_cfg: Any) -> dict[str, Any]:
+def architecture_of(net_cfg: Any) -> dict[str, Any]:
     """The architecture description for a ``net`` config node: its builder called with its keys."""
     options = plain(net_cfg)
     arch = options.pop("arch", None)
     builders = {"mlp": mlp, "lenet5": lenet5, "cnn": cnn}
-    _check(arch in builders, f"net.arch must be one of {', '.join(builders)}, got {arch!r}; choose net=mlp, net=cnn "
-                             "or net=lenet5")
+    _check(
+        arch in builders,
+        f"net.arch must be one of {', '.join(builders)}, got {arch!r}; choose net=mlp, net=cnn or net=lenet5",
+    )
     if arch in ("lenet5", "cnn"):
-        _check(options.pop("loss", "softmax_cross_entropy") == "softmax_cross_entropy",
-               f"net={arch} is built with loss softmax_cross_entropy; remove the net.loss override")
+        _check(
+            options.pop("loss", "softmax_cross_entropy") == "softmax_cross_entropy",
+            f"net={arch} is built with loss softmax_cross_entropy; remove the net.loss override",
+        )
     try:
         return builders[arch](**options)
     except (ShapeError, ValueError) as err:
@@ -98,16 +120,21 @@ def describe_network(net_cfg: Any) -> dict[str, Any]:
 
 
 def build_network(cfg: Any, data: DataSplits, rng: np.random.Generator) -> Network:
-    description = describe_network(cfg.net)
+    description = architecture_of(cfg.net)
     try:
         net = Network(description, rng, dtype=np.dtype(str(cfg.trainer.dtype)))
     except (ShapeError, ValueError) as err:
         raise ConfigError(f"net: {err}") from None
     features = data.train.x.shape[1]
-    _check(int(np.prod(net.input_shape)) == features,
-           f"the network takes {int(np.prod(net.input_shape))} inputs but data {data.name} has {features} pixels per image")
-    _check(net.output_size >= data.classes,
-           f"the network has {net.output_size} outputs but data {data.name} has {data.classes} classes")
+    _check(
+        int(np.prod(net.input_shape)) == features,
+        f"the network takes {int(np.prod(net.input_shape))} inputs but data {data.name} has {features} pixels "
+        "per image",
+    )
+    _check(
+        net.output_size >= data.classes,
+        f"the network has {net.output_size} outputs but data {data.name} has {data.classes} classes",
+    )
     return net
 
 
@@ -124,8 +151,9 @@ def schedule_spans_trainer_epochs(cfg: Any) -> bool:
     """Whether the schedule of ``cfg`` (a composed config, or a run's recorded one as data)
     depends on ``trainer.epochs``: a cosine without its own ``schedule.total_epochs`` anneals
     over the whole budget, so another budget is another curve from its first epoch on. A pruned
-    trial is unaffected: it keeps its ``trainer.epochs`` and stops at rungs (``pause_after``). Step, exponential and plateau schedules depend only on the epochs
-    so far (and plateau on the validation accuracy it saw), so a budget that grows keeps them."""
+    trial is unaffected: it keeps its ``trainer.epochs`` and stops at rungs (``pause_after``).
+    Step, exponential and plateau schedules depend only on the epochs so far (and plateau on the
+    validation accuracy it saw), so a budget that grows keeps them."""
     options = cfg["schedule"] if isinstance(cfg, dict) else plain(cfg.schedule)  # a recorded config: plain data
     return options.get("name") == "cosine" and options.get("total_epochs") is None
 
@@ -169,5 +197,6 @@ def reading_recorded_config(path: Path) -> Iterator[None]:
         raise  # the data or a file, not the config
     except (KeyError, AttributeError, TypeError, ValueError, OmegaConfBaseException) as err:
         reason = " ".join(f"{type(err).__name__}: {err}".split())[:200]
-        raise ConfigError(f"{path} does not describe a run this nnsweep can read ({reason}); restore it or "
-                          "retrain the run") from None
+        raise ConfigError(
+            f"{path} does not describe a run this nnsweep can read ({reason}); restore it or retrain the run"
+        ) from None

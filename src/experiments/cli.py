@@ -6,6 +6,7 @@ becomes one line and exit 130, and finished work stays on disk. For the Hydra en
 first composes the config once with Hydra's compose API and prints Hydra's multi-line error text
 folded onto one line (``precheck``); multirun checks every value of every discrete sweep.
 """
+
 from __future__ import annotations
 
 import functools
@@ -56,8 +57,14 @@ def fail(message: str, exit_code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 def fold_hydra_message(text: str) -> str:
     """Hydra's multi-line error text as one line, keeping what names the problem."""
-    skip = ("full_key:", "reference_type=", "object_type=", "Config search path", "provider=",
-            "Set the environment variable HYDRA_FULL_ERROR")
+    skip = (
+        "full_key:",
+        "reference_type=",
+        "object_type=",
+        "Config search path",
+        "provider=",
+        "Set the environment variable HYDRA_FULL_ERROR",
+    )
     parts: list[str] = []
     for raw in str(text).splitlines():
         line = raw.strip()
@@ -82,8 +89,16 @@ def _message_chain(err: BaseException) -> str:
 
 
 # Hydra's flags that each choose what the command does; Hydra allows one at a time.
-HYDRA_MODES = {"-m": "-m", "--multirun": "-m", "-c": "--cfg", "--cfg": "--cfg", "-i": "--info", "--info": "--info",
-               "-sc": "-sc", "--shell-completion": "-sc"}
+HYDRA_MODES = {
+    "-m": "-m",
+    "--multirun": "-m",
+    "-c": "--cfg",
+    "--cfg": "--cfg",
+    "-i": "--info",
+    "--info": "--info",
+    "-sc": "-sc",
+    "--shell-completion": "-sc",
+}
 
 
 def _is_multirun_flag(arg: str) -> bool:
@@ -104,8 +119,10 @@ def check_hydra_flags(argv: list[str]) -> None:
         for arg in argv:
             command, _, shell = arg.partition("=")
             if command in ("install", "uninstall", "query") and shell not in shells:
-                raise NnsweepError(f"-sc {arg}: no completion for {shell!r}; the shells are {', '.join(shells)} "
-                                   f"(e.g. -sc install=bash)")
+                raise NnsweepError(
+                    f"-sc {arg}: no completion for {shell!r}; the shells are {', '.join(shells)} "
+                    f"(e.g. -sc install=bash)"
+                )
 
 
 def _first_value(override) -> str:
@@ -133,13 +150,13 @@ def check_output_dir(cfg, key: str, given: bool) -> None:
         path = Path(str(OmegaConf.select(cfg, key)))
     except Exception:  # noqa: BLE001 - a value only Hydra's job can resolve (${hydra:...}): Hydra checks it
         return
-    fix = (f"choose another {key}" if given else
-           f"run from a writable directory, or pass {key}=<a writable directory>")
+    fix = f"choose another {key}" if given else f"run from a writable directory, or pass {key}=<a writable directory>"
     limit = 255  # bytes in one name, on Linux's and macOS's file systems
     too_long = next((part for part in path.parts if len(part.encode()) > limit), None)
     if too_long is not None:
-        raise NnsweepError(f"cannot create {path}: the name {too_long[:40]}... is longer than the file system's "
-                           f"{limit} bytes; {fix}")
+        raise NnsweepError(
+            f"cannot create {path}: the name {too_long[:40]}... is longer than the file system's {limit} bytes; {fix}"
+        )
     existing = next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
     shown = "the current directory" if str(existing) == "." else str(existing)
     if not existing.is_dir():
@@ -186,11 +203,16 @@ def _check_every_value(config_name: str, cfg, plain: list[str], parsed: list, sw
         if override not in sweeps or override.is_interval_sweep():
             continue
         key = override.get_key_element()
-        is_value = not (override.is_delete() or override.is_add() or override.is_force_add()
-                        or key.startswith("hydra") or loader.get_group_options(override.key_or_group))
+        is_value = not (
+            override.is_delete()
+            or override.is_add()
+            or override.is_force_add()
+            or key.startswith("hydra")
+            or loader.get_group_options(override.key_or_group)
+        )
         for value in list(dict.fromkeys(override.sweep_string_iterator()))[1:]:
             if not is_value:
-                check(compose(config_name, overrides=plain[:i] + [f"{key}={value}"] + plain[i + 1:]))
+                check(compose(config_name, overrides=plain[:i] + [f"{key}={value}"] + plain[i + 1 :]))
                 continue
             single, candidate = parser.parse_override(f"{key}={value}"), copy.deepcopy(task)
             try:
@@ -241,12 +263,15 @@ def precheck(config_name: str, argv: list[str]) -> None:
                 params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items() if k not in given]
                 extra = OverridesParser.create().parse_overrides(params)
                 parsed, sweeps = parsed + extra, sweeps + [o for o in extra if o.is_sweep_override()]
-                plain = plain + [f"{o.get_key_element()}={_first_value(o)}" if o.is_sweep_override() else o.input_line
-                                 for o in extra]
+                plain = plain + [
+                    f"{o.get_key_element()}={_first_value(o)}" if o.is_sweep_override() else o.input_line for o in extra
+                ]
                 swept = [o.get_key_element() for o in sweeps if o.get_key_element() in BOOKKEEPING_KEYS]
                 if swept:
-                    raise NnsweepError(f"{swept[0]} cannot be swept: it says how runs are driven, not what they compute; "
-                                       "run one command per value")
+                    raise NnsweepError(
+                        f"{swept[0]} cannot be swept: it says how runs are driven, not what they compute; "
+                        "run one command per value"
+                    )
                 cfg = compose(config_name, overrides=plain, return_hydra_config=True)
             check(cfg)
             if multirun:
@@ -265,9 +290,11 @@ def precheck(config_name: str, argv: list[str]) -> None:
         searches = str(sweeper.get("_target_", "")).endswith(("NnsweepSweeper", "SkoptSweeper")) and engine != "grid"
         intervals = [o.input_line for o in sweeps if o.is_interval_sweep()]
         if multirun and intervals and not searches:
-            raise NnsweepError(f"{intervals[0]} is a search interval, which only a search engine can sample, not a "
-                               "grid: use hydra/sweeper=nnsweep with hydra.sweeper.engine=tpe|gp|rf|et|random, or "
-                               "hydra/sweeper=skopt, or list the values to try (key=a,b,c)")
+            raise NnsweepError(
+                f"{intervals[0]} is a search interval, which only a search engine can sample, not a "
+                "grid: use hydra/sweeper=nnsweep with hydra.sweeper.engine=tpe|gp|rf|et|random, or "
+                "hydra/sweeper=skopt, or list the values to try (key=a,b,c)"
+            )
         if multirun and searches:
             from sweeps.search_space import build_search_space
 
@@ -280,8 +307,10 @@ def precheck(config_name: str, argv: list[str]) -> None:
         unquoted = next((a for a in args if "=" in a.partition("=")[2] and a.partition("=")[2][:1] not in "'\"["), None)
         if unquoted is not None and "mismatched input '='" in message:
             key, _, value = unquoted.partition("=")
-            message = (f"{unquoted}: a value with = or , in it (a sweep's run directory) must be quoted for Hydra: "
-                       f"{key}='{value}' (in a shell: \"{key}='{value}'\")")
+            message = (
+                f"{unquoted}: a value with = or , in it (a sweep's run directory) must be quoted for Hydra: "
+                f"{key}='{value}' (in a shell: \"{key}='{value}'\")"
+            )
         fail(message)
     finally:
         GlobalHydra.instance().clear()
@@ -308,12 +337,14 @@ def _is_hydra_error(err: BaseException) -> bool:
 def exits_on_bad_input(task: Callable) -> Callable:
     """Decorate a Hydra task function so that bad input ends it with one line and exit 2 inside
     the job: an exception leaving a job makes Hydra print its own "Error executing job" line."""
+
     @functools.wraps(task)
     def task_with_one_line_errors(cfg):
         try:
             return task(cfg)
         except NnsweepError as err:
             fail(str(err), err.exit_code)
+
     return task_with_one_line_errors
 
 

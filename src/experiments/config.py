@@ -23,6 +23,7 @@ built.
 The top ``Config`` (``conf/config.yaml``'s first default, ``nnsweep_schema``) is registered with
 the rest; every caller that composes a config calls ``register_configs()`` first.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,12 +36,12 @@ from typing import Any, Iterable, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
+from experiments.cli import program_name
 from nets.architectures import ACTIVATIONS, POOLS
 from nets.conv import CONNECTIONS
 from nets.data.datasets import SCALINGS
 from nets.init import INITIALISERS
 from nets.losses import LOSSES
-from experiments.cli import program_name
 from runrecord import BOOKKEEPING_KEYS
 from runrecord.rundir import run_dir_name
 
@@ -105,8 +106,9 @@ FRACTION = Range(0, 1, high_open=True)  # a probability, or a running average's 
 DECAY = Range(0, 1, low_open=True)  # a factor that shrinks the rate, 1 meaning "keep it"
 SHRINK = Range(0, 1, low_open=True, high_open=True)  # a factor that must shrink the rate
 DEGREES = Range(0, 180)
-VALIDATION = Range(1, why="nnsweep needs a validation set to choose anything "
-                          "(the best epoch, early stopping, a sweep's objective)")
+VALIDATION = Range(
+    1, why="nnsweep needs a validation set to choose anything (the best epoch, early stopping, a sweep's objective)"
+)
 
 
 def ranged(default: Any, allowed: Range) -> Any:
@@ -117,6 +119,7 @@ def ranged(default: Any, allowed: Range) -> Any:
 
 
 # --- net: which architecture builder, with its arguments (nets.architectures) ---------------
+
 
 @dataclass
 class NetConfig:
@@ -180,6 +183,7 @@ class CNNConfig(NetConfig):
 
 # --- optimizer: nets.optimizers, one class per name --------------------------------------
 
+
 @dataclass
 class OptimizerConfig:
     """What every optimizer takes (``nets.optimizers.Optimizer``)."""
@@ -225,6 +229,7 @@ class AdamConfig(OptimizerConfig):
 
 # --- schedule: nets.schedules, one class per name ----------------------------------------
 
+
 @dataclass
 class ScheduleConfig:
     """What every schedule has: its ``name`` in ``nets.schedules``."""
@@ -268,14 +273,31 @@ class PlateauConfig(ScheduleConfig):
 # The options of each group with a schema per option, by the key that names the option.
 OPTION_SCHEMAS: dict[str, tuple[str, dict[str, type]]] = {
     "net": ("arch", {"mlp": MLPConfig, "lenet5": LeNet5Config, "cnn": CNNConfig}),
-    "optimizer": ("name", {"sgd": SGDConfig, "momentum": MomentumConfig, "nesterov": NesterovConfig,
-                           "rmsprop": RMSpropConfig, "adam": AdamConfig}),
-    "schedule": ("name", {"constant": ConstantConfig, "step": StepConfig, "exponential": ExponentialConfig,
-                          "cosine": CosineConfig, "plateau": PlateauConfig}),
+    "optimizer": (
+        "name",
+        {
+            "sgd": SGDConfig,
+            "momentum": MomentumConfig,
+            "nesterov": NesterovConfig,
+            "rmsprop": RMSpropConfig,
+            "adam": AdamConfig,
+        },
+    ),
+    "schedule": (
+        "name",
+        {
+            "constant": ConstantConfig,
+            "step": StepConfig,
+            "exponential": ExponentialConfig,
+            "cosine": CosineConfig,
+            "plateau": PlateauConfig,
+        },
+    ),
 }
 
 
 # --- data and trainer: one node each ----------------------------------------------------
+
 
 @dataclass
 class DataConfig:
@@ -312,7 +334,9 @@ class TrainerConfig:
     shift: float = ranged(0.1, FRACTION)
     flip: bool = False  # with augment: mirror half the images left-right (clothes, not digits)
     dtype: DType = DType.float32
-    clip_grad_norm: Optional[float] = ranged(None, POSITIVE)  # clip each mini-batch's gradient norm (off: classic runs stay exact)
+    clip_grad_norm: Optional[float] = ranged(
+        None, POSITIVE
+    )  # clip each mini-batch's gradient norm (off: classic runs stay exact)
     restore_best: bool = True  # test and save the best-validation weights as the model
     progress: bool = True  # progress bars (only ever shown on a terminal)
     # Stop after this many epochs with status "paused" (checkpoint kept); resume=true continues to
@@ -374,8 +398,10 @@ def _option_problem(group: str, node: Any) -> str | None:
     composed = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
     chosen = next((n for n, schema in options.items() if schema is composed), name)
     if chosen != name:
-        return (f"{group}.{key}={name} does not match {group}={chosen}, whose keys this node has; "
-                f"choose {group}={name} instead of setting {group}.{key}")
+        return (
+            f"{group}.{key}={name} does not match {group}={chosen}, whose keys this node has; "
+            f"choose {group}={name} instead of setting {group}.{key}"
+        )
     return None
 
 
@@ -422,8 +448,9 @@ def register_configs() -> None:
     """Put the schemas into Hydra's ConfigStore, and the resolver ``conf/config.yaml`` uses into
     OmegaConf; call it before composing any config.
 
-    Idempotent: storing a name again replaces the same node, and the resolver is replaced. Explicit rather than an import side
-    effect, so composing never depends on which module happened to be imported first.
+    Idempotent: storing a name again replaces the same node, and the resolver is replaced.
+    Explicit rather than an import side effect, so composing never depends on which module
+    happened to be imported first.
     """
     # conf/config.yaml leaves these out of run directory names: they do not identify a run.
     OmegaConf.register_new_resolver("nnsweep.bookkeeping_keys", lambda: list(BOOKKEEPING_KEYS), replace=True)

@@ -6,12 +6,14 @@ run directory, the same record training leaves for its own test split: ``evaluat
 ``test_errors.npz`` for the weights and test split training evaluated, and for any other weights
 or test set ``evaluation-<weights>-<test set>.json`` and ``test_errors-<...>.npz``
 (``runrecord.evaluation_files``), so the record the report shows beside the run's summary is
-never replaced by another evaluation. When the test set is the official 10,000 MNIST test images, also the accuracy on their
-first and last 5,000 (the first half was written by Census Bureau employees and is easier, the
-second by students; the LeNet-5 project's "easy" and "hard" halves). ``test=<dir>`` evaluates on
-another IDX test set, e.g. the official MNIST test set for a model trained on ``mnist5k``.
+never replaced by another evaluation. When the test set is the official 10,000 MNIST test
+images, also the accuracy on their first and last 5,000 (the first half was written by Census
+Bureau employees and is easier, the second by students; the LeNet-5 project's "easy" and "hard"
+halves). ``test=<dir>`` evaluates on another IDX test set, e.g. the official MNIST test set for
+a model trained on ``mnist5k``.
 The model is the best-validation weights unless ``weights=final``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +42,12 @@ MNIST_TEST_LABELS_SHA256 = "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a
 def quiet_hydra(app_name: str, header: str) -> dict[str, Any]:
     """Hydra settings for a tool that reads a run and writes only into it: no output folder,
     no log file, no ``.hydra/`` record of its own."""
-    return {"run": {"dir": "."}, "output_subdir": None, "job": {"chdir": False},
-            "help": {"app_name": app_name, "header": header}}
+    return {
+        "run": {"dir": "."},
+        "output_subdir": None,
+        "job": {"chdir": False},
+        "help": {"app_name": app_name, "header": header},
+    }
 
 
 # The config directory of a tool whose config is a structured one (evaluate, predict, serve). With
@@ -64,19 +70,25 @@ class EvaluateConfig:
     run: str = MISSING  # a training run directory
     test: Optional[str] = None  # an IDX test set directory (t10k-* files) instead of the run's own test split
     weights: Weights = Weights.best
-    hydra: Any = field(default_factory=lambda: quiet_hydra(
-        program_name("experiments.evaluate"),
-        program_name("experiments.evaluate") + " run=<run dir> [test=<IDX test dir>] [weights=best|final]\n"
-        "Evaluates a trained run on its test split (or another IDX test set) and writes evaluation.json and\n"
-        "test_errors.npz into the run directory (the weights and split training evaluated), or for other\n"
-        "weights or another test set evaluation-<weights>-<test set>.json and test_errors-<...>.npz.\n"))
+    hydra: Any = field(
+        default_factory=lambda: quiet_hydra(
+            program_name("experiments.evaluate"),
+            program_name("experiments.evaluate") + " run=<run dir> [test=<IDX test dir>] [weights=best|final]\n"
+            "Evaluates a trained run on its test split (or another IDX test set) and writes evaluation.json and\n"
+            "test_errors.npz into the run directory (the weights and split training evaluated), or for other\n"
+            "weights or another test set evaluation-<weights>-<test set>.json and test_errors-<...>.npz.\n",
+        )
+    )
 
 
 ConfigStore.instance().store(name="evaluate", node=EvaluateConfig)
 
 
 def is_official_mnist_test(labels: np.ndarray) -> bool:
-    return len(labels) == 10_000 and hashlib.sha256(labels.astype(np.uint8).tobytes()).hexdigest() == MNIST_TEST_LABELS_SHA256
+    return (
+        len(labels) == 10_000
+        and hashlib.sha256(labels.astype(np.uint8).tobytes()).hexdigest() == MNIST_TEST_LABELS_SHA256
+    )
 
 
 def load_run_test_set(run: RunDir, test_dir: str | Path | None = None) -> tuple[LabelledData, str]:
@@ -116,11 +128,15 @@ def evaluate_run(run_dir: str | Path, test_dir: str | Path | None = None, use_be
 @exits_on_bad_input
 def hydra_main(cfg: DictConfig) -> None:
     r = evaluate_run(cfg.run, cfg.test, cfg.weights == Weights.best)
-    print(f"test accuracy {r['test_acc']:.4f} on {r['n_test']} images ({r['test_source']}); "
-          f"{len(r['misclassified'])} misclassified")
+    print(
+        f"test accuracy {r['test_acc']:.4f} on {r['n_test']} images ({r['test_source']}); "
+        f"{len(r['misclassified'])} misclassified"
+    )
     if "mnist_first_5000_acc" in r:
-        print(f"official MNIST test set: first 5,000 {r['mnist_first_5000_acc']:.4f}, "
-              f"last 5,000 {r['mnist_last_5000_acc']:.4f}")
+        print(
+            f"official MNIST test set: first 5,000 {r['mnist_first_5000_acc']:.4f}, "
+            f"last 5,000 {r['mnist_last_5000_acc']:.4f}"
+        )
     print("per-class accuracy: " + " ".join(f"{k}:{a:.3f}" for k, a in enumerate(r["per_class_acc"]) if a is not None))
     print(f"written to {r['file']}")
 

@@ -12,6 +12,7 @@ also ignore Ctrl-C: the terminal sends SIGINT to the whole process group, and on
 process should answer it, with one line (``experiments.cli.run_command``) that stays the last one:
 a sweep's job falls silent on the terminal from then on (``fall_silent_on_interrupt``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,8 +61,11 @@ def _alive(pid: str) -> bool:
 def fall_silent_on_interrupt() -> None:
     """For a sweep's job in a worker process started by an nnsweep process: at Ctrl-C, print
     nothing more to the terminal (``_fall_silent``) instead of ignoring it unseen."""
-    if os.environ.get(ENV) and threading.current_thread() is threading.main_thread() \
-            and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    if (
+        os.environ.get(ENV)
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    ):
         signal.signal(signal.SIGINT, _fall_silent)
 
 
@@ -82,5 +86,6 @@ def _watch(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(POLL_SECONDS)
     logging.getLogger("nnsweep.lifeline").warning(
-        "the sweep process %d is gone; stopping this worker (rerun the sweep to continue)", parent)
+        "the sweep process %d is gone; stopping this worker (rerun the sweep to continue)", parent
+    )
     os.kill(os.getpid(), signal.SIGKILL)

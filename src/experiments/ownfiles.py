@@ -12,6 +12,7 @@ there before) and exactly those directories, each only once it is empty: never a
 nothing that was there before the command started. ``missing_dirs`` and ``remove_created_dirs``
 do the same for a sweep's folder (``sweeps.lock``).
 """
+
 from __future__ import annotations
 
 import logging

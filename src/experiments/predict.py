@@ -6,6 +6,7 @@ inverted if dark-on-light, cropped to the digit, scaled into a 20x20 box, centre
 mass in 28x28. Prints the top three classes with their probabilities (softmax networks) or
 output activations (sigmoid networks).
 """
+
 from __future__ import annotations
 
 import threading
@@ -18,8 +19,8 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig
 
-from experiments.cli import exits_on_bad_input, program_name, run_command
 from experiments.build import ConfigError, reading_recorded_config
+from experiments.cli import exits_on_bad_input, program_name, run_command
 from experiments.evaluate import NO_CONFIG_DIR, QUIET_LOGGING, quiet_hydra
 from nets.data.datasets import scale_inputs
 from nets.data.digit_image import load_digit, mnist_style
@@ -33,10 +34,14 @@ class PredictConfig:
     run: str = MISSING  # a training run directory
     image: Any = MISSING  # one image file, or a list of them
     top: int = 3
-    hydra: Any = field(default_factory=lambda: quiet_hydra(
-        program_name("experiments.predict"),
-        program_name("experiments.predict") + " run=<run dir> image=<png/jpg> (several: image=[a.png,b.png]) [top=3]\n"
-        "Prepares each image the way MNIST was made and prints the run's top classes for it.\n"))
+    hydra: Any = field(
+        default_factory=lambda: quiet_hydra(
+            program_name("experiments.predict"),
+            program_name("experiments.predict")
+            + " run=<run dir> image=<png/jpg> (several: image=[a.png,b.png]) [top=3]\n"
+            "Prepares each image the way MNIST was made and prints the run's top classes for it.\n",
+        )
+    )
 
 
 ConfigStore.instance().store(name="predict", node=PredictConfig)

@@ -7,6 +7,7 @@ that write to files stay clean. While they are shown, log lines go through ``tqd
 (``logging_redirect_tqdm``): a line logged during training is printed above the bars instead of
 being glued to the end of a half-drawn bar.
 """
+
 from __future__ import annotations
 
 import logging

@@ -9,6 +9,7 @@ official MNIST test set for a model trained on the embedded digits. ``request_ti
 is a client's time to send its whole request, ``max_connections=`` (32) the requests served at
 once, ``max_decodes=`` (2) the images decoded at once (see the README's draw page section).
 """
+
 from __future__ import annotations
 
 import errno
@@ -113,12 +114,17 @@ class BoundedServer(ThreadedWSGIServer):
 
     def process_request(self, request, client_address) -> None:  # noqa: ANN001 (socketserver's)
         if not self.slots.acquire(blocking=False):
-            body = json.dumps({"error": f"the server is answering {self.max_connections} requests already; "
-                                        "try again in a moment"}).encode()
+            body = json.dumps(
+                {"error": f"the server is answering {self.max_connections} requests already; try again in a moment"}
+            ).encode()
             try:
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                b"Retry-After: 1\r\nConnection: close\r\nContent-Length: "
-                                + str(len(body)).encode() + b"\r\n\r\n" + body)
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                    b"Retry-After: 1\r\nConnection: close\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
+                )
             except OSError:
                 pass
             self.shutdown_request(request)
@@ -152,13 +158,16 @@ class ServeConfig:
     request_timeout: float = REQUEST_SECONDS  # seconds a client has to send its whole request
     max_connections: int = MAX_CONNECTIONS  # requests served at once (more: 503)
     max_decodes: int = MAX_DECODES  # images decoded at once (about 90 MB each at the pixel limit)
-    hydra: Any = field(default_factory=lambda: quiet_hydra(
-        program_name("experiments.serve"),
-        program_name("experiments.serve") + " run=<run dir> [compare=[<run or sweep dir>,...]] [best=3]\n"
-        "    [test=<IDX test dir>] [port=8787] [host=127.0.0.1] [request_timeout=30] [max_connections=32]\n"
-        "    [max_decodes=2]\n"
-        "Serves a page to draw a digit and see the run's answer (/draw), the run's test images with its\n"
-        "answers (/viewtest), and their JSON API (/api/...), on this machine until Ctrl-C.\n"))
+    hydra: Any = field(
+        default_factory=lambda: quiet_hydra(
+            program_name("experiments.serve"),
+            program_name("experiments.serve") + " run=<run dir> [compare=[<run or sweep dir>,...]] [best=3]\n"
+            "    [test=<IDX test dir>] [port=8787] [host=127.0.0.1] [request_timeout=30] [max_connections=32]\n"
+            "    [max_decodes=2]\n"
+            "Serves a page to draw a digit and see the run's answer (/draw), the run's test images with its\n"
+            "answers (/viewtest), and their JSON API (/api/...), on this machine until Ctrl-C.\n",
+        )
+    )
 
 
 ConfigStore.instance().store(name="serve", node=ServeConfig)
@@ -171,8 +180,10 @@ def usable_run(path: str | Path, role: str = "run") -> RunDir:
     if not run.path.exists():
         raise RunRecordError(f"{role} {run.path} does not exist; give the directory of a trained run")
     if not run.exists():
-        raise RunRecordError(f"{role} {run.path} is not a training run directory (no .hydra/config.yaml); "
-                             "give the directory of a trained run, e.g. one inside results/")
+        raise RunRecordError(
+            f"{role} {run.path} is not a training run directory (no .hydra/config.yaml); "
+            "give the directory of a trained run, e.g. one inside results/"
+        )
     if run.is_live() or run.status() == Status.RUNNING:
         raise RunRecordError(f"{role} {run.path} is being trained right now; serve it when its training has ended")
     if not run.model_path.is_file():
@@ -203,12 +214,17 @@ def offered_runs(paths: list[str], best: int) -> list[tuple[RunDir, str]]:
                     readable[run] = (run.read_summary(), run.defining_overrides())
                 except RunRecordError as err:
                     warn(f"compare: {run.path} is left out: {err}")
-            scored = [(summary.best_val_acc, run) for run, (summary, _) in readable.items()
-                      if summary and summary.status == Status.OK and summary.best_val_acc is not None
-                      and run.model_path.is_file()]
+            scored = [
+                (summary.best_val_acc, run)
+                for run, (summary, _) in readable.items()
+                if summary
+                and summary.status == Status.OK
+                and summary.best_val_acc is not None
+                and run.model_path.is_file()
+            ]
             scored.sort(key=lambda pair: -pair[0])
             differing = _differing_overrides([overrides for _, overrides in readable.values()])
-            for acc, run in scored[:best]:
+            for _, run in scored[:best]:
                 settings = ",".join(o for o in readable[run][1] if override_key(o) in differing)
                 offered.append((run, f"{sweep.name}: {settings or run.path.name}"))
     return offered
@@ -241,31 +257,47 @@ def _stop(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = None,
-          request_timeout: float = REQUEST_SECONDS, max_connections: int = MAX_CONNECTIONS,
-          max_decodes: int = MAX_DECODES) -> None:
+def serve(
+    runs: list[ServedRun],
+    host: str,
+    port: int,
+    test_dir: str | None = None,
+    request_timeout: float = REQUEST_SECONDS,
+    max_connections: int = MAX_CONNECTIONS,
+    max_decodes: int = MAX_DECODES,
+) -> None:
     """Serve the pages until Ctrl-C (or SIGTERM): ``max_connections`` requests at once, each
     sent whole within ``request_timeout`` s, ``max_decodes`` images decoded at once."""
     if not 0 <= port <= 65535:
         raise ConfigError(f"port={port} is not a port; give 1..65535, or port=0 for any free one")
     if not host.strip() or host != host.strip():
-        raise ConfigError(f"host={host!r} is not an address; give host=127.0.0.1 (this machine only, the default) "
-                          "or the address to serve on")
+        raise ConfigError(
+            f"host={host!r} is not an address; give host=127.0.0.1 (this machine only, the default) "
+            "or the address to serve on"
+        )
     # Bound here, not by werkzeug: it prints its own lines and exits 1 when the port is taken.
     try:
         listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
-            raise ConfigError(f"port {port} on {host} is in use (another page still running?); "
-                              "give port=<another>, or port=0 for any free one") from None
-        raise ConfigError(f"cannot serve on {host}:{port} ({err.strerror or err}); give another host= or port=") from None
+            raise ConfigError(
+                f"port {port} on {host} is in use (another page still running?); "
+                "give port=<another>, or port=0 for any free one"
+            ) from None
+        raise ConfigError(
+            f"cannot serve on {host}:{port} ({err.strerror or err}); give another host= or port="
+        ) from None
     local = host in LOCAL_HOSTS
     if not local:
-        warn(f"serving on {host}{' (every address of this machine)' if host in ('0.0.0.0', '::') else ''}: "
-             "anyone who can reach it there can use the page and its API (there is no login); the default "
-             "host=127.0.0.1 serves this machine only")
+        warn(
+            f"serving on {host}{' (every address of this machine)' if host in ('0.0.0.0', '::') else ''}: "
+            "anyone who can reach it there can use the page and its API (there is no login); the default "
+            "host=127.0.0.1 serves this machine only"
+        )
     app = create_app(runs, test_dir, local_names=LOCAL_HOSTS if local else None, max_decodes=max_decodes)
-    handler = type("PatientHandler", (PatientHandler,), {"request_seconds": request_timeout, "timeout": request_timeout})
+    handler = type(
+        "PatientHandler", (PatientHandler,), {"request_seconds": request_timeout, "timeout": request_timeout}
+    )
     with listening:
         server = BoundedServer(host, port, app, handler=handler, fd=listening.fileno(), max_connections=max_connections)
         shown = f"[{host}]" if ":" in host else host
@@ -274,8 +306,11 @@ def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = No
         # SIGTERM (kill, a service manager) stops it as Ctrl-C does.
         previous = signal.signal(signal.SIGTERM, _stop)
         try:  # from the moment the address is out, Ctrl-C is a clean stop
-            print(f"nnsweep: draw a digit at {address}/draw, the test set at {address}/viewtest "
-                  f"({len(runs)} run{'s' if len(runs) > 1 else ''}; Ctrl-C stops)", flush=True)
+            print(
+                f"nnsweep: draw a digit at {address}/draw, the test set at {address}/viewtest "
+                f"({len(runs)} run{'s' if len(runs) > 1 else ''}; Ctrl-C stops)",
+                flush=True,
+            )
             server.serve_forever(poll_interval=0.2)  # werkzeug's returns quietly on Ctrl-C
         except KeyboardInterrupt:
             pass
@@ -291,16 +326,21 @@ def serve(runs: list[ServedRun], host: str, port: int, test_dir: str | None = No
 def hydra_main(cfg: DictConfig) -> None:
     if not str(cfg.run).strip():
         raise ConfigError("say which run: run=<run dir> (make draw serves the draw page's own model)")
-    compare = [str(c) for c in cfg.compare] if isinstance(cfg.compare, ListConfig) else (
-        [str(cfg.compare)] if cfg.compare not in (None, "") else [])
+    compare = (
+        [str(c) for c in cfg.compare]
+        if isinstance(cfg.compare, ListConfig)
+        else ([str(cfg.compare)] if cfg.compare not in (None, "") else [])
+    )
     if cfg.best < 1:
         raise ConfigError(f"best={cfg.best}: give how many runs of each sweep to offer, 1 or more")
     if cfg.test is not None and (not str(cfg.test).strip() or not Path(cfg.test).is_dir()):
         raise ConfigError(f"test={cfg.test!r} is not a directory; give a directory of IDX test files (t10k-*)")
     request_timeout = float(cfg.request_timeout)
     if not 0 < request_timeout <= 3600:
-        raise ConfigError(f"request_timeout={cfg.request_timeout}: give the seconds a client has to send its request, "
-                          "more than 0 and at most 3600 (default 30)")
+        raise ConfigError(
+            f"request_timeout={cfg.request_timeout}: give the seconds a client has to send its request, "
+            "more than 0 and at most 3600 (default 30)"
+        )
     for key, default in (("max_connections", MAX_CONNECTIONS), ("max_decodes", MAX_DECODES)):
         if not 1 <= cfg[key] <= 10_000:
             raise ConfigError(f"{key}={cfg[key]}: give 1..10000 (default {default})")

@@ -8,6 +8,7 @@ prints one line and exits 130: nothing has been written yet. Only a command is c
 -m ...``, a ``nnsweep-*`` script); a notebook or a test importing the packages keeps Python's
 KeyboardInterrupt. Standard library only: this runs before anything else is imported.
 """
+
 from __future__ import annotations
 
 import os

@@ -10,6 +10,7 @@ into Hydra's run directory and returns the validation objective (``objective=``)
 any sweeper can optimise it. Bad settings end the run before anything is written, with one line
 on stderr.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,10 +25,19 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.config import OBJECTIVES, register_configs
-from experiments.build import (ConfigError, build_augmenter, build_network, build_optimizer,
-                               build_schedule, build_targets, check_trainer, load_data, schedule_spans_trainer_epochs)
+from experiments.build import (
+    ConfigError,
+    build_augmenter,
+    build_network,
+    build_optimizer,
+    build_schedule,
+    build_targets,
+    check_trainer,
+    load_data,
+    schedule_spans_trainer_epochs,
+)
 from experiments.cli import Interrupted, exits_on_bad_input, run_command
+from experiments.config import OBJECTIVES, register_configs
 from experiments.lifeline import fall_silent_on_interrupt, follow_parent
 from experiments.ownfiles import remove_created_run_dir
 from experiments.progress import PER_EPOCH, EpochProgress
@@ -54,8 +64,15 @@ MACHINE_FAILURES = (OSError, MemoryError, DataFormatError, DownloadError)
 SWEEP_LOCK_WAIT_S = 120.0
 
 
-def train_run(cfg: Any, run_dir: str | Path, resume: bool | None = None, overrides: list[str] = (),
-              hydra_record: dict[str, Any] | None = None, wait: float = 2.0, bars: bool = True) -> Summary:
+def train_run(
+    cfg: Any,
+    run_dir: str | Path,
+    resume: bool | None = None,
+    overrides: list[str] = (),
+    hydra_record: dict[str, Any] | None = None,
+    wait: float = 2.0,
+    bars: bool = True,
+) -> Summary:
     """Train the configured network, writing its run record into ``run_dir``; returns the summary.
 
     With ``resume`` (default: ``cfg.resume``) a run that already finished is returned as it is,
@@ -93,9 +110,11 @@ def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
         summary = run.read_summary()
     except RunRecordError as err:
         if not run.model_path.exists():
-            raise ConfigError(f"{run.path / SUMMARY} is not a run summary nnsweep can read, and there is no checkpoint "
-                              f"({MODEL}) to rewrite it from; move it out of {run.path}, or choose another run "
-                              "directory") from None
+            raise ConfigError(
+                f"{run.path / SUMMARY} is not a run summary nnsweep can read, and there is no checkpoint "
+                f"({MODEL}) to rewrite it from; move it out of {run.path}, or choose another run "
+                "directory"
+            ) from None
         log.warning("%s; it is rewritten from the checkpoint", err)
         summary = None
     has_results = summary is not None or run.model_path.exists() or run.has_metrics()
@@ -104,31 +123,48 @@ def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
     trained = trained_epochs(run, summary) if resume and not run.model_path.exists() else 0
     if trained != 0:
         shown = f"{trained} epochs" if trained is not None else f"a {METRICS} it cannot read"
-        raise ConfigError(f"{run.path} holds a run's records ({shown}) but no checkpoint ({MODEL}) to continue from; "
-                          f"restore {MODEL} to continue it, or train into a new run directory")
+        raise ConfigError(
+            f"{run.path} holds a run's records ({shown}) but no checkpoint ({MODEL}) to continue from; "
+            f"restore {MODEL} to continue it, or train into a new run directory"
+        )
     if not resume:
         state = f"{summary.status}, {summary.epochs_completed} epochs" if summary else "no summary"
-        raise ConfigError(f"{run.path} already holds a run ({state}); add resume=true to continue it, "
-                          "or choose another run directory")
+        raise ConfigError(
+            f"{run.path} already holds a run ({state}); add resume=true to continue it, or choose another run directory"
+        )
     if not run.exists():
-        raise ConfigError(f"{run.path} holds a run but no record of its settings ({CONFIG}); restore that file, "
-                          "or choose another run directory")
+        raise ConfigError(
+            f"{run.path} holds a run but no record of its settings ({CONFIG}); restore that file, "
+            "or choose another run directory"
+        )
     if summary is not None and cfg.trainer.epochs < summary.epochs_completed:
-        raise ConfigError(f"{run.path} has trained {summary.epochs_completed} epochs; trainer.epochs={cfg.trainer.epochs} "
-                          f"would take them back: only trainer.epochs may grow when a run continues")
+        raise ConfigError(
+            f"{run.path} has trained {summary.epochs_completed} epochs; trainer.epochs={cfg.trainer.epochs} "
+            f"would take them back: only trainer.epochs may grow when a run continues"
+        )
     recorded = run.config_data()  # plain data: nothing in it is resolved
-    recorded_epochs = (recorded.get("trainer") or {}).get("epochs") if isinstance(recorded.get("trainer"), dict) else None
-    if recorded_epochs != cfg.trainer.epochs and schedule_spans_trainer_epochs(cfg) and \
-            isinstance(recorded.get("schedule"), dict) and schedule_spans_trainer_epochs(recorded):
-        raise ConfigError(f"{run.path} anneals its cosine schedule over trainer.epochs={recorded_epochs}: continued to "
-                          f"trainer.epochs={cfg.trainer.epochs} its first epochs would be on one curve and the rest on "
-                          f"another; train a new run with trainer.epochs={cfg.trainer.epochs} (another hydra.run.dir), "
-                          f"or continue this one with trainer.epochs={recorded_epochs}")
+    recorded_epochs = (
+        (recorded.get("trainer") or {}).get("epochs") if isinstance(recorded.get("trainer"), dict) else None
+    )
+    if (
+        recorded_epochs != cfg.trainer.epochs
+        and schedule_spans_trainer_epochs(cfg)
+        and isinstance(recorded.get("schedule"), dict)
+        and schedule_spans_trainer_epochs(recorded)
+    ):
+        raise ConfigError(
+            f"{run.path} anneals its cosine schedule over trainer.epochs={recorded_epochs}: continued to "
+            f"trainer.epochs={cfg.trainer.epochs} its first epochs would be on one curve and the rest on "
+            f"another; train a new run with trainer.epochs={cfg.trainer.epochs} (another hydra.run.dir), "
+            f"or continue this one with trainer.epochs={recorded_epochs}"
+        )
     differ = run.settings_differ(cfg)
     if differ:
         shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
-        raise ConfigError(f"{run.path} holds a model trained with other settings ({shown}); only trainer.epochs "
-                          "may change when a run continues: use the recorded settings or another run directory")
+        raise ConfigError(
+            f"{run.path} holds a model trained with other settings ({shown}); only trainer.epochs "
+            "may change when a run continues: use the recorded settings or another run directory"
+        )
     return summary
 
 
@@ -143,8 +179,16 @@ def trained_epochs(run: RunDir, summary: Summary | None) -> int | None:
         return None
 
 
-def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_record: dict[str, Any] | None,
-           started: float, bars: bool, previous: Summary | None = None) -> Summary:
+def _train(
+    cfg: Any,
+    run: RunDir,
+    resume: bool,
+    overrides: list[str],
+    hydra_record: dict[str, Any] | None,
+    started: float,
+    bars: bool,
+    previous: Summary | None = None,
+) -> Summary:
     data = load_data(cfg)
     rng = np.random.default_rng(cfg.trainer.seed)
     network = build_network(cfg, data, rng)
@@ -174,11 +218,21 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
     run.write_config(cfg, overrides, hydra_record)
     run.write_mean_input(data.train.x.mean(axis=0))  # where reports' class portraits start
 
-    base = dict(run_dir=str(run.path), data=data.name, train_size=len(data.train), val_size=len(data.val),
-                test_size=len(data.test), classes=data.classes, n_params=network.n_params, epochs=cfg.trainer.epochs,
-                objective=cfg.objective, objective_direction=OBJECTIVES[cfg.objective])
-    progress = EpochProgress(cfg.trainer.epochs, len(data.train), cfg.trainer.batch_size,
-                             enabled=bars and cfg.trainer.progress)
+    base = dict(
+        run_dir=str(run.path),
+        data=data.name,
+        train_size=len(data.train),
+        val_size=len(data.val),
+        test_size=len(data.test),
+        classes=data.classes,
+        n_params=network.n_params,
+        epochs=cfg.trainer.epochs,
+        objective=cfg.objective,
+        objective_direction=OBJECTIVES[cfg.objective],
+    )
+    progress = EpochProgress(
+        cfg.trainer.epochs, len(data.train), cfg.trainer.batch_size, enabled=bars and cfg.trainer.progress
+    )
 
     def on_epoch_end(record, st: TrainState) -> None:
         # Checkpoint first: if the process dies after it, resume rewrites metrics.csv from it.
@@ -186,16 +240,38 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
         run.append_metrics(record, history=st.records)
         run.write_summary(Summary(**base, **summarise(st), wall_time_s=time.time() - started))
         progress.epoch_done(record)
-        log.info("epoch %d/%d  lr %.4g  train loss %.4f acc %.4f  val loss %.4f acc %.4f  (%.1f s)",
-                 record.epoch, cfg.trainer.epochs, record.lr, record.train_loss, record.train_acc,
-                 record.val_loss, record.val_acc, record.seconds, extra=PER_EPOCH)
+        log.info(
+            "epoch %d/%d  lr %.4g  train loss %.4f acc %.4f  val loss %.4f acc %.4f  (%.1f s)",
+            record.epoch,
+            cfg.trainer.epochs,
+            record.lr,
+            record.train_loss,
+            record.train_acc,
+            record.val_loss,
+            record.val_acc,
+            record.seconds,
+            extra=PER_EPOCH,
+        )
 
     with progress:
         progress.start(state.epoch if state else 0)
-        state = fit(network, optimizer, schedule, data.train, data.val, epochs=stop_at,
-                    batch_size=cfg.trainer.batch_size, rng=rng, targets=targets, patience=cfg.trainer.patience,
-                    augment=augment, state=state, on_epoch_end=on_epoch_end, on_batches=progress.batches,
-                    clip_norm=cfg.trainer.clip_grad_norm)
+        state = fit(
+            network,
+            optimizer,
+            schedule,
+            data.train,
+            data.val,
+            epochs=stop_at,
+            batch_size=cfg.trainer.batch_size,
+            rng=rng,
+            targets=targets,
+            patience=cfg.trainer.patience,
+            augment=augment,
+            state=state,
+            on_epoch_end=on_epoch_end,
+            on_batches=progress.batches,
+            clip_norm=cfg.trainer.clip_grad_norm,
+        )
 
     if state.status == Status.OK and state.epoch < cfg.trainer.epochs:
         state.status = Status.PAUSED  # at trainer.pause_after: no test evaluation until it is done
@@ -204,8 +280,14 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
     if state.status == Status.PAUSED:
         summary.wall_time_s = time.time() - started
         run.write_summary(summary)
-        log.info("paused after epoch %d of %d: best val acc %s (epoch %s); resume=true continues it -> %s",
-                 state.epoch, cfg.trainer.epochs, _fmt(summary.best_val_acc), summary.best_epoch, run.path)
+        log.info(
+            "paused after epoch %d of %d: best val acc %s (epoch %s); resume=true continues it -> %s",
+            state.epoch,
+            cfg.trainer.epochs,
+            _fmt(summary.best_val_acc),
+            summary.best_epoch,
+            run.path,
+        )
         return summary
     if cfg.trainer.restore_best and state.best_params is not None:
         network.set_params(state.best_params)
@@ -213,14 +295,27 @@ def _train(cfg: Any, run: RunDir, resume: bool, overrides: list[str], hydra_reco
         evaluation, outputs = evaluate_network(network, data.test, targets)
         summary.test_loss, summary.test_acc = evaluation["test_loss"], evaluation["test_acc"]
         source = f"{data.name} test split"
-        run.write_evaluation({"run_dir": str(run.path), "test_source": source,
-                              "weights": "best" if cfg.trainer.restore_best else "final", **evaluation})
+        run.write_evaluation(
+            {
+                "run_dir": str(run.path),
+                "test_source": source,
+                "weights": "best" if cfg.trainer.restore_best else "final",
+                **evaluation,
+            }
+        )
         run.write_test_errors(TestErrors(**most_confident_errors(data.test, outputs), source=np.array(source)))
     summary.wall_time_s = time.time() - started
     run.write_summary(summary)
-    log.info("%s after %d epochs%s: best val acc %s (epoch %s), test acc %s -> %s", state.status, state.epoch,
-             ", did not learn (at chance)" if summary.at_chance else "", _fmt(summary.best_val_acc), summary.best_epoch,
-             _fmt(summary.test_acc), run.path)
+    log.info(
+        "%s after %d epochs%s: best val acc %s (epoch %s), test acc %s -> %s",
+        state.status,
+        state.epoch,
+        ", did not learn (at chance)" if summary.at_chance else "",
+        _fmt(summary.best_val_acc),
+        summary.best_epoch,
+        _fmt(summary.test_acc),
+        run.path,
+    )
     return summary
 
 
@@ -232,7 +327,7 @@ def earlier_wall_time(previous: Summary | None, state: TrainState) -> float:
     So a pruned trial's time is every rung's, not its last rung's."""
     if previous is None or previous.wall_time_s is None:
         return sum(r.seconds for r in state.records)
-    return previous.wall_time_s + sum(r.seconds for r in state.records[previous.epochs_completed:])
+    return previous.wall_time_s + sum(r.seconds for r in state.records[previous.epochs_completed :])
 
 
 def summarise(state: TrainState) -> dict[str, Any]:
@@ -253,8 +348,9 @@ def _fmt(value) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
-def record_failure(run: RunDir, cfg: Any, err: BaseException, overrides: list[str] = (),
-                   hydra_record: dict[str, Any] | None = None) -> Summary:
+def record_failure(
+    run: RunDir, cfg: Any, err: BaseException, overrides: list[str] = (), hydra_record: dict[str, Any] | None = None
+) -> Summary:
     """Mark a run that raised: ``failed`` for the trial's own error (penalised by a search),
     ``interrupted`` for a failure of the machine (retried by a rerun). Keeps what it had written;
     a run that failed before recording its config records it now, so a sweep lists it."""
@@ -276,10 +372,15 @@ def record_failure(run: RunDir, cfg: Any, err: BaseException, overrides: list[st
 
 def _hydra_record(hydra_cfg) -> dict[str, Any]:
     """What the run record keeps of Hydra's job: its number, name and config-group choices."""
-    return {"job": {"name": hydra_cfg.job.name, "num": hydra_cfg.job.get("num"),
-                    "override_dirname": hydra_cfg.job.override_dirname},
-            "runtime": {"choices": OmegaConf.to_container(hydra_cfg.runtime.choices)},
-            "mode": str(hydra_cfg.mode)}
+    return {
+        "job": {
+            "name": hydra_cfg.job.name,
+            "num": hydra_cfg.job.get("num"),
+            "override_dirname": hydra_cfg.job.override_dirname,
+        },
+        "runtime": {"choices": OmegaConf.to_container(hydra_cfg.runtime.choices)},
+        "mode": str(hydra_cfg.mode),
+    }
 
 
 def remove_unused_run_dir(run: RunDir, job_name: str) -> None:
@@ -303,8 +404,10 @@ def hydra_main(cfg: DictConfig) -> float:
         except KeyboardInterrupt:
             remove_unused_run_dir(run, hydra_cfg.job.name)
             if not run.exists():
-                raise Interrupted("interrupted before the run recorded anything: nothing had finished, nothing was "
-                                  "kept; rerun the same command to start it") from None
+                raise Interrupted(
+                    "interrupted before the run recorded anything: nothing had finished, nothing was "
+                    "kept; rerun the same command to start it"
+                ) from None
             raise Interrupted(f"interrupted; continue the run with: resume=true hydra.run.dir={run.path}") from None
         except BaseException:
             remove_unused_run_dir(run, hydra_cfg.job.name)
@@ -320,8 +423,9 @@ def hydra_main(cfg: DictConfig) -> float:
     try:
         # No bars: parallel workers would draw theirs over each other on one terminal; the
         # sweep's own line (sweeps.progress) reports runs as they finish.
-        summary = train_run(cfg, run.path, resume=True, overrides=overrides, hydra_record=record,
-                            wait=SWEEP_LOCK_WAIT_S, bars=False)
+        summary = train_run(
+            cfg, run.path, resume=True, overrides=overrides, hydra_record=record, wait=SWEEP_LOCK_WAIT_S, bars=False
+        )
     except LockedError as err:
         log.error("%s", err)  # another process trains it: leave its record alone
         return float("nan")

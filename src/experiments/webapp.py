@@ -17,6 +17,7 @@ unknown run or page, a number that is not plain digits or has too many) is a 400
 ``max_decodes`` threads with a bounded queue: a full one is a 503 (``Busy``), so many large
 uploads at once cost bounded memory.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,8 +55,10 @@ UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
 # fraction of a second: MAX_DECODES run at once, in the decoder's own threads (``Decoder``).
 MAX_DECODES = 2
 MIN_EXTENT = 0.15  # of the drawing's larger side: a click (a 20-px dot on the 280-px pad) is no digit
-SEND_AS = ("send the image itself as the body with Content-Type: image/png (curl --data-binary @digit.png "
-           "-H 'Content-Type: image/png'), or JSON {\"pixels\": [784 values]} with Content-Type: application/json")
+SEND_AS = (
+    "send the image itself as the body with Content-Type: image/png (curl --data-binary @digit.png "
+    "-H 'Content-Type: image/png'), or JSON {\"pixels\": [784 values]} with Content-Type: application/json"
+)
 MAX_PER_PAGE = 500
 ORDERS = ("index", "confidence")
 SHOWS = ("all", "mistakes")
@@ -76,13 +79,19 @@ class ServedRun:
     classifier: Classifier
     name: str
 
-    def describe(self, run_id: int) -> dict[str, Any]:
+    def as_json(self, run_id: int) -> dict[str, Any]:
         run = self.classifier.run
         summary = run.summary_if_readable()  # damaged since: the model still answers, its accuracies are unknown
-        return {"id": run_id, "name": self.name, "path": str(run.path), "kind": self.classifier.kind,
-                "classes": list(self.classifier.labels.names), "noun": self.classifier.labels.noun,
-                "val_acc": summary.best_val_acc if summary else None,
-                "test_acc": summary.test_acc if summary else None}
+        return {
+            "id": run_id,
+            "name": self.name,
+            "path": str(run.path),
+            "kind": self.classifier.kind,
+            "classes": list(self.classifier.labels.names),
+            "noun": self.classifier.labels.noun,
+            "val_acc": summary.best_val_acc if summary else None,
+            "test_acc": summary.test_acc if summary else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -155,13 +164,18 @@ def _body() -> bytes:
         cause = err.__context__ if isinstance(err, ClientDisconnected) else err
         if isinstance(cause, TimeoutError):
             seconds = request.environ.get("nnsweep.request_seconds")  # experiments.serve's request_timeout
-            raise RequestTimeout(f"the request was not sent whole within {seconds:g} s; send the body at once "
-                                 "(a drawing is a few KB)" if seconds else None) from None
+            raise RequestTimeout(
+                f"the request was not sent whole within {seconds:g} s; send the body at once (a drawing is a few KB)"
+                if seconds
+                else None
+            ) from None
         if isinstance(err, ClientDisconnected) or isinstance(cause, ConnectionError):
             raise ClientDisconnected() from None
         # werkzeug's reader of a chunked body: a chunk size that is not hexadecimal
-        raise ApiError(f"the body could not be read ({err}); with Transfer-Encoding: chunked, each chunk "
-                       "starts with its size in hexadecimal and a CRLF, and a 0 chunk ends the body") from None
+        raise ApiError(
+            f"the body could not be read ({err}); with Transfer-Encoding: chunked, each chunk "
+            "starts with its size in hexadecimal and a CRLF, and a 0 chunk ends the body"
+        ) from None
     if len(body) > MAX_BODY:
         raise RequestEntityTooLarge()
     if not body:
@@ -174,13 +188,13 @@ def _pixels(body: bytes) -> np.ndarray:
     try:  # bounded: no deep nesting, no 5,000-digit numbers (runrecord.bounded)
         data = parse_json(body.decode("utf-8"))
     except ValueError as err:  # a UnicodeDecodeError too
-        raise ApiError(f"the body is not valid JSON ({err}); send {{\"pixels\": [784 values in 0..1]}}") from None
+        raise ApiError(f'the body is not valid JSON ({err}); send {{"pixels": [784 values in 0..1]}}') from None
     pixels = data.get("pixels") if isinstance(data, dict) else data
     if isinstance(pixels, list) and len(pixels) == FIELD and all(isinstance(row, list) for row in pixels):
         pixels = [value for row in pixels for value in row]  # 28 rows of 28
     n_inputs = FIELD * FIELD
     if not isinstance(pixels, list):
-        raise ApiError("the JSON body must be {\"pixels\": [784 values in 0..1]} (a 28x28 image, row by row)")
+        raise ApiError('the JSON body must be {"pixels": [784 values in 0..1]} (a 28x28 image, row by row)')
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pixels):
         raise ApiError("pixels must all be numbers in 0..1 (no strings, booleans, nulls or nested lists)")
     if len(pixels) != n_inputs:
@@ -233,16 +247,22 @@ class Decoder:
     def prepare(self, body: bytes, classifier: Classifier) -> np.ndarray:
         """The ``(784,)`` ink of the image in ``body`` (``Classifier.prepare``), or ``Busy``."""
         if not self.places.acquire(blocking=False):
-            raise Busy(f"the server is decoding other images ({self.count} at once, {self.count * self.QUEUED} "
-                       "waiting); try again in a moment")
+            raise Busy(
+                f"the server is decoding other images ({self.count} at once, {self.count * self.QUEUED} "
+                "waiting); try again in a moment"
+            )
         try:
             return self.pool.submit(_prepared, body, classifier).result()
         finally:
             self.places.release()
 
 
-def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
-               local_names: tuple[str, ...] | None = None, max_decodes: int = MAX_DECODES) -> Flask:
+def create_app(
+    runs: list[ServedRun],
+    test_dir: str | Path | None = None,
+    local_names: tuple[str, ...] | None = None,
+    max_decodes: int = MAX_DECODES,
+) -> Flask:
     """The application serving ``runs`` (the first is the one the pages open with); viewtest
     shows each run's own test split, or the IDX test set in ``test_dir``.
 
@@ -272,8 +292,9 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
     @app.before_request
     def addressed_to_this_machine():
         if local_names is not None and request.host.rsplit(":", 1)[0].strip("[]") not in local_names:
-            return jsonify(error=f"this server answers requests to {' or '.join(local_names)} only, not to "
-                                 f"{request.host}"), 400
+            return jsonify(
+                error=f"this server answers requests to {' or '.join(local_names)} only, not to {request.host}"
+            ), 400
         return None
 
     @app.errorhandler(ApiError)
@@ -291,15 +312,25 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
         if isinstance(err, RequestEntityTooLarge):  # the rest of the body is not read: close after
-            return jsonify(error=f"the body is over {MAX_BODY // 1_000_000} MB; a drawing of one digit is a "
-                                 "few KB, so send a smaller image"), 400, {"Connection": "close"}
+            return (
+                jsonify(
+                    error=f"the body is over {MAX_BODY // 1_000_000} MB; a drawing of one digit is a "
+                    "few KB, so send a smaller image"
+                ),
+                400,
+                {"Connection": "close"},
+            )
         if not request.path.startswith("/api/"):
             return err
         if err.code == 404:
-            return jsonify(error=f"no API at {request.path}; the API is GET /api/runs, POST /api/predict, "
-                                 "GET /api/test and GET /api/test/<index>"), 404
+            return jsonify(
+                error=f"no API at {request.path}; the API is GET /api/runs, POST /api/predict, "
+                "GET /api/test and GET /api/test/<index>"
+            ), 404
         if err.code == 405:
-            return jsonify(error=f"{request.method} {request.path} is not allowed; POST /api/predict, GET the others"), 405
+            return jsonify(
+                error=f"{request.method} {request.path} is not allowed; POST /api/predict, GET the others"
+            ), 405
         return jsonify(error=" ".join(f"{err.name}: {err.description}".split())), err.code
 
     @app.get("/")
@@ -316,7 +347,7 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
 
     @app.get("/api/runs")
     def api_runs():
-        return jsonify(runs=[r.describe(i) for i, r in enumerate(runs)])
+        return jsonify(runs=[r.as_json(i) for i, r in enumerate(runs)])
 
     @app.post("/api/predict")
     def api_predict():
@@ -325,9 +356,12 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
         top = _int_arg("top", min(3, classifier.classes), 1, classifier.classes)
         ink = _ink_from_request(classifier, decoder)
         row = classifier.outputs(ink[None, :])[0]
-        return jsonify(run=run_id, kind=classifier.kind,
-                       top=[{"class": k, "label": classifier.labels[k], "value": v} for k, v in classifier.best(row, top)],
-                       input=[round(float(v), 3) for v in ink])
+        return jsonify(
+            run=run_id,
+            kind=classifier.kind,
+            top=[{"class": k, "label": classifier.labels[k], "value": v} for k, v in classifier.best(row, top)],
+            input=[round(float(v), 3) for v in ink],
+        )
 
     @app.get("/api/test")
     def api_test():
@@ -337,17 +371,26 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
         show, order = _choice_arg("show", SHOWS), _choice_arg("order", ORDERS)
         label = _int_arg("label", -1, -1, run.classifier.classes - 1)
         wrong = answers.answers != answers.labels
-        chosen = np.flatnonzero((wrong if show == "mistakes" else np.ones_like(wrong))
-                                & ((answers.labels == label) if label >= 0 else True))
+        chosen = np.flatnonzero(
+            (wrong if show == "mistakes" else np.ones_like(wrong)) & ((answers.labels == label) if label >= 0 else True)
+        )
         if order == "confidence":  # least confident first; ties in index order
             chosen = chosen[np.argsort(answers.confidence[chosen], kind="stable")]
         pages = max(1, math.ceil(len(chosen) / per_page))
         page = _int_arg("page", 1, 1, pages)
         shown = chosen[(page - 1) * per_page : page * per_page]
-        return jsonify(run=run_id, source=answers.source, images=len(answers.labels), mistakes=int(wrong.sum()),
-                       accuracy=float(1 - wrong.mean()) if len(wrong) else None, count=int(len(chosen)),
-                       page=page, pages=pages, per_page=per_page,
-                       items=[_test_item(answers, int(i)) for i in shown])
+        return jsonify(
+            run=run_id,
+            source=answers.source,
+            images=len(answers.labels),
+            mistakes=int(wrong.sum()),
+            accuracy=float(1 - wrong.mean()) if len(wrong) else None,
+            count=int(len(chosen)),
+            page=page,
+            pages=pages,
+            per_page=per_page,
+            items=[_test_item(answers, int(i)) for i in shown],
+        )
 
     @app.get("/api/test/<index>")
     def api_test_image(index: str):
@@ -355,16 +398,27 @@ def create_app(runs: list[ServedRun], test_dir: str | Path | None = None,
         answers = test_answers(run_id)
         number = _whole_number(index, "test image ", f"give /api/test/0 .. /api/test/{len(answers.labels) - 1}")
         if not 0 <= number < len(answers.labels):
-            raise ApiError(f"test image {number} does not exist; there are {len(answers.labels)} (0..{len(answers.labels) - 1})")
-        return jsonify(run=run_id, kind=run.classifier.kind, **_test_item(answers, number),
-                       outputs=[float(v) for v in answers.outputs[number]])
+            raise ApiError(
+                f"test image {number} does not exist; there are {len(answers.labels)} (0..{len(answers.labels) - 1})"
+            )
+        return jsonify(
+            run=run_id,
+            kind=run.classifier.kind,
+            **_test_item(answers, number),
+            outputs=[float(v) for v in answers.outputs[number]],
+        )
 
     return app
 
 
 def _test_item(answers: TestAnswers, index: int) -> dict[str, Any]:
-    return {"index": index, "label": int(answers.labels[index]), "answer": int(answers.answers[index]),
-            "confidence": float(answers.confidence[index]), "image": png_data_url(answers.pixels[index])}
+    return {
+        "index": index,
+        "label": int(answers.labels[index]),
+        "answer": int(answers.answers[index]),
+        "confidence": float(answers.confidence[index]),
+        "image": png_data_url(answers.pixels[index]),
+    }
 
 
 def quiet_request_log() -> Callable[[], None]:

@@ -3,13 +3,13 @@
 The maths lives in the small functions at the top so the losses (which own the output
 non-linearity, see ``nets.losses``) and the back query (``reports``) can reuse them.
 """
+
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit
 
 from nets.layers import Layer
-
 
 # Largest x with exp(x) finite, per dtype (a hair below log(max float)).
 _EXP_LIMIT = {np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}

@@ -10,6 +10,7 @@ measured on the 2-core development machine).
 ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` in the environment, but applied by the
 training loop itself. It is process-wide, idempotent, and does nothing where glibc is absent.
 """
+
 from __future__ import annotations
 
 import ctypes

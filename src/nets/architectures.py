@@ -6,6 +6,7 @@ Each takes plain arguments and returns a fresh dict, so callers may change it. S
 Nielsen's [784, 30, 10], the NumPy MLP project's table) are these builders' arguments, kept once,
 in ``conf/net/`` (e.g. ``conf/net/rashid.yaml``).
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -60,8 +61,10 @@ def _per_block(name: str, value: Any, blocks: int) -> list[Any]:
         if len(value) == 1:
             return list(value) * blocks
         if len(value) != blocks:
-            raise ValueError(f"{name} has {len(value)} values for {blocks} convolution blocks; give one per "
-                             f"block (as many as channels) or a single value for all")
+            raise ValueError(
+                f"{name} has {len(value)} values for {blocks} convolution blocks; give one per "
+                f"block (as many as channels) or a single value for all"
+            )
         return list(value)
     return [value] * blocks
 
@@ -118,15 +121,25 @@ def cnn(
         if paddings[i] not in PADDINGS:
             raise ValueError(f"padding {paddings[i]!r} of block {i + 1}: choose one of {', '.join(PADDINGS)}")
         if paddings[i] == "same" and (k % 2 == 0 or int(strides[i]) != 1):
-            raise ValueError(f"padding 'same' of block {i + 1} needs an odd kernel and stride 1, got kernel {k} and "
-                             f"stride {strides[i]}; use padding 'valid' there")
+            raise ValueError(
+                f"padding 'same' of block {i + 1} needs an odd kernel and stride 1, got kernel {k} and "
+                f"stride {strides[i]}; use padding 'valid' there"
+            )
         block_pool = None if pools[i] in (None, "none") else pools[i]
         if block_pool is not None and block_pool not in POOLS:
             raise ValueError(f"unknown pooling {pools[i]!r} of block {i + 1}; choose one of {', '.join(POOLS)} or none")
         layer_init = init or DEFAULT_INIT[activations[i]]
-        layers.append({"type": "conv2d", "filters": int(channels[i]), "kernel": k, "stride": int(strides[i]),
-                       "padding": k // 2 if paddings[i] == "same" else 0, "connections": tables[i],
-                       "init": layer_init})
+        layers.append(
+            {
+                "type": "conv2d",
+                "filters": int(channels[i]),
+                "kernel": k,
+                "stride": int(strides[i]),
+                "padding": k // 2 if paddings[i] == "same" else 0,
+                "connections": tables[i],
+                "init": layer_init,
+            }
+        )
         if norms[i]:
             layers.append({"type": "batchnorm"})
         layers.append({"type": activations[i]})
@@ -147,8 +160,9 @@ def cnn(
     return {"input_shape": [int(np.prod(image))], "layers": layers, "loss": "softmax_cross_entropy"}
 
 
-def lenet5(activation: str = "sigmoid", pool: str = "mean", connections: str = "full",
-           dense: Sequence[int] = (120, 84)) -> dict[str, Any]:
+def lenet5(
+    activation: str = "sigmoid", pool: str = "mean", connections: str = "full", dense: Sequence[int] = (120, 84)
+) -> dict[str, Any]:
     """LeNet-5 on 28x28 input (LeCun et al. 1998, without the 32x32 padding):
     conv 6@5x5 -> pool 2 -> conv 16@5x5 -> pool 2 -> 256 -> 120 -> 84 -> 10, softmax.
 
@@ -157,5 +171,13 @@ def lenet5(activation: str = "sigmoid", pool: str = "mean", connections: str = "
     """
     if pool not in POOLS:  # cnn also takes no pooling; LeNet-5 always pools
         raise ValueError(f"unknown pooling {pool!r}; choose one of {', '.join(POOLS)}")
-    return cnn([6, 16], kernel=5, padding="valid", pool=pool, pool_size=2, activation=activation,
-               connections=["full", connections], dense=dense)
+    return cnn(
+        [6, 16],
+        kernel=5,
+        padding="valid",
+        pool=pool,
+        pool_size=2,
+        activation=activation,
+        connections=["full", connections],
+        dense=dense,
+    )

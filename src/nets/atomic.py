@@ -9,6 +9,7 @@ a link, so no write leaves a run, sweep or report directory through one. The dir
 writes into inside those (a run's ``.hydra/``, a sweep's run folders, ``report/`` and its
 ``portraits/``) are made or found with ``own_dir``, which refuses a link there too.
 """
+
 from __future__ import annotations
 
 import errno
@@ -30,8 +31,11 @@ class WriteError(NnsweepError, OSError):
 
 def write_error(path: Path, err: OSError) -> WriteError:
     reason = err.strerror or str(err)
-    hint = ("free some space" if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-            else "check the path and its permissions, or choose another output directory")
+    hint = (
+        "free some space"
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        else "check the path and its permissions, or choose another output directory"
+    )
     error = WriteError(f"cannot write {path}: {reason}; {hint}")
     error.errno = err.errno
     return error
@@ -58,8 +62,10 @@ def open_no_follow(path: str | os.PathLike, flags: int, mode: int = 0o666) -> in
 
 def not_followed(path: Path) -> WriteError:
     """The refusal to write through a symbolic link in a directory nnsweep writes."""
-    error = WriteError(f"{path} is a symbolic link; nnsweep does not write through links in its run, sweep and "
-                       "report directories: remove it and rerun")
+    error = WriteError(
+        f"{path} is a symbolic link; nnsweep does not write through links in its run, sweep and "
+        "report directories: remove it and rerun"
+    )
     error.errno = errno.ELOOP
     return error
 

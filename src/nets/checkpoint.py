@@ -15,6 +15,7 @@ above does not name is never read, and each known member's declared dtype and sh
 the architecture in ``meta`` implies before its data is read, so a crafted file cannot make a
 loader allocate more than the model needs.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,7 +64,7 @@ def save_checkpoint(
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
-        "architecture": network.describe(),
+        "architecture": network.architecture(),
         "dtype": network.dtype.name,
         "extra": extra or {},
     }
@@ -113,8 +114,10 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         signature = f.read(4)
     if signature != ZIP_SIGNATURE:
         # np.load would take any non-zip file for a pickle; say what it really is.
-        raise CheckpointError(f"checkpoint {path} is truncated or not an .npz archive (no zip signature); "
-                              "retrain or restore it from a copy")
+        raise CheckpointError(
+            f"checkpoint {path} is truncated or not an .npz archive (no zip signature); "
+            "retrain or restore it from a copy"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             return _read_checkpoint(path, archive)
@@ -147,7 +150,7 @@ def _read_checkpoint(path: Path, archive: zipfile.ZipFile) -> Checkpoint:
         arrays[name] = _read_array(path, archive, member)
 
     def group(prefix: str) -> dict[str, np.ndarray]:
-        return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
 
     return Checkpoint(path, meta, group("param/"), group("opt/"), group("best/"))
 
@@ -218,14 +221,17 @@ def _expected_members(path: Path, meta: dict[str, Any]) -> dict[str, tuple[tuple
         if dtype.kind != "f":
             raise TypeError(f"parameters of dtype {dtype} are not floating point")
     except KeyError as err:
-        raise CheckpointError(f"checkpoint {path} has an unusable architecture (no {err} in it); "
-                              "retrain or restore it from a copy") from None
+        raise CheckpointError(
+            f"checkpoint {path} has an unusable architecture (no {err} in it); retrain or restore it from a copy"
+        ) from None
     except (ValueError, TypeError, OverflowError) as err:  # OverflowError: JSON's Infinity as a size
-        raise CheckpointError(f"checkpoint {path} has an unusable architecture ({err}); "
-                              "retrain or restore it from a copy") from None
+        raise CheckpointError(
+            f"checkpoint {path} has an unusable architecture ({err}); retrain or restore it from a copy"
+        ) from None
     try:
-        check_fits_in_memory(sum(math.prod(s) for s in shapes.values()), dtype,
-                             fix="load it on a machine with more memory")
+        check_fits_in_memory(
+            sum(math.prod(s) for s in shapes.values()), dtype, fix="load it on a machine with more memory"
+        )
     except ShapeError as err:
         raise CheckpointError(f"checkpoint {path} cannot be loaded here: {err}") from None
     expected: dict[str, tuple[tuple[int, ...], np.dtype | None]] = {}
@@ -234,8 +240,10 @@ def _expected_members(path: Path, meta: dict[str, Any]) -> dict[str, tuple[tuple
     if "optimizer" in meta:
         name = meta["optimizer"].get("name") if isinstance(meta["optimizer"], dict) else None
         if not isinstance(name, str) or name not in OPTIMIZERS:
-            raise CheckpointError(f"checkpoint {path} names no known optimizer ({meta['optimizer']!r:.60}); "
-                                  "retrain or restore it from a copy")
+            raise CheckpointError(
+                f"checkpoint {path} names no known optimizer ({meta['optimizer']!r:.60}); "
+                "retrain or restore it from a copy"
+            )
         for state in OPTIMIZERS[name].state_names:
             expected.update({f"opt/{state}.{i}": (shape, dtype) for i, shape in enumerate(shapes.values())})
         expected["opt/t"] = ((), None)
@@ -259,7 +267,7 @@ def _describe_difference(want: dict, have: dict) -> str:
 
 def restore_network(checkpoint: Checkpoint, network: Network, use_best: bool = False) -> None:
     """Copy the checkpoint's parameters into ``network``, refusing a different architecture."""
-    want, have = network.describe(), checkpoint.architecture
+    want, have = network.architecture(), checkpoint.architecture
     if want != have:
         raise CheckpointError(
             f"checkpoint {checkpoint.path} holds a different network ({_describe_difference(want, have)}, "
@@ -276,7 +284,9 @@ def load_network(path: str | os.PathLike, use_best: bool = False) -> Network:
     """Rebuild the network stored in a checkpoint (for evaluation, prediction, reports)."""
     checkpoint = load_checkpoint(path)
     try:
-        network = Network(checkpoint.architecture, np.random.default_rng(0), dtype=checkpoint.meta.get("dtype", "float32"))
+        network = Network(
+            checkpoint.architecture, np.random.default_rng(0), dtype=checkpoint.meta.get("dtype", "float32")
+        )
     except (ValueError, KeyError, TypeError) as err:
         raise CheckpointError(f"checkpoint {path} has an unusable architecture: {err}") from None
     restore_network(checkpoint, network, use_best=use_best)
@@ -302,7 +312,7 @@ def restore_training(
             f"checkpoint {checkpoint.path} was trained with optimizer {saved_opt}, not {optimizer.name}; "
             "resume with the same optimizer or start a fresh run"
         )
-    if not optimizer._params:
+    if not optimizer.bound:
         optimizer.bind(network.parameters())
     try:
         optimizer.load_state_dict(checkpoint.optimizer_state)

@@ -10,6 +10,7 @@ The convolution is im2col: every k x k window of every sample becomes one row of
 layer is one matrix product. The backward pass scatters window gradients back with a loop over
 the k*k kernel offsets only, never over samples or pixels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -80,8 +81,15 @@ class Conv2D(Layer):
 
     kind = "conv2d"
 
-    def __init__(self, filters: int, kernel: int, stride: int = 1, padding: int = 0,
-                 connections: str = "full", init: str = "normal_fan_in") -> None:
+    def __init__(
+        self,
+        filters: int,
+        kernel: int,
+        stride: int = 1,
+        padding: int = 0,
+        connections: str = "full",
+        init: str = "normal_fan_in",
+    ) -> None:
         super().__init__()
         self.filters, self.kernel = int(filters), int(kernel)
         self.stride, self.padding = int(stride), int(padding)
@@ -203,8 +211,14 @@ class Conv2D(Layer):
         return dx[:, p : p + h, p : p + w, :] if p else dx
 
     def hyperparameters(self):
-        return {"filters": self.filters, "kernel": self.kernel, "stride": self.stride,
-                "padding": self.padding, "connections": self.connections, "init": self.init}
+        return {
+            "filters": self.filters,
+            "kernel": self.kernel,
+            "stride": self.stride,
+            "padding": self.padding,
+            "connections": self.connections,
+            "init": self.init,
+        }
 
 
 class _Pool2D(Layer):
@@ -222,16 +236,9 @@ class _Pool2D(Layer):
         h, w, c = input_shape
         if h % self.size or w % self.size:
             raise ShapeError(
-                f"{self.kind} of size {self.size} needs height and width divisible by it; "
-                f"input is {h}x{w}"
+                f"{self.kind} of size {self.size} needs height and width divisible by it; input is {h}x{w}"
             )
         return (h // self.size, w // self.size, c)
-
-    def _blocks(self, x):
-        """``(N, Ho, s, Wo, s, C)`` view of the pooling blocks."""
-        n, h, w, c = x.shape
-        s = self.size
-        return x.reshape(n, h // s, s, w // s, s, c)
 
     def hyperparameters(self):
         return {"size": self.size}

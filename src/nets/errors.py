@@ -5,6 +5,7 @@ Every error a user can cause (a bad setting, a missing or corrupt file, a failed
 wrapper (``experiments.cli.run_command``) prints it as ``nnsweep: error: <message>`` and exits
 with status 2; anything else is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Training ends by evaluating its model here, and ``experiments.evaluate`` does the same on another
 test set, so the numbers a report shows are the numbers the run recorded.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -51,8 +52,12 @@ def most_confident_errors(test: LabelledData, outputs: np.ndarray, count: int = 
     confidence = outputs[wrong, predicted[wrong]] / np.maximum(outputs[wrong].sum(axis=1), 1e-12)
     keep = wrong[np.argsort(-confidence, kind="stable")[:count]]
     kept_confidence = outputs[keep, predicted[keep]] / np.maximum(outputs[keep].sum(axis=1), 1e-12)
-    return {"images": test.x[keep].reshape(len(keep), -1).astype(np.float32), "labels": test.labels[keep].astype(np.int64),
-            "predicted": predicted[keep].astype(np.int64), "confidence": kept_confidence.astype(np.float32)}
+    return {
+        "images": test.x[keep].reshape(len(keep), -1).astype(np.float32),
+        "labels": test.labels[keep].astype(np.int64),
+        "predicted": predicted[keep].astype(np.int64),
+        "confidence": kept_confidence.astype(np.float32),
+    }
 
 
 def chance_bar(classes: int, n: int) -> float:

@@ -3,6 +3,7 @@
 Every function takes the generator explicitly, so a seed fixes the network completely.
 ``fan_in`` is the number of inputs feeding one unit (inputs x kernel area for a convolution).
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -61,6 +62,4 @@ def get_initialiser(name: str) -> Initialiser:
     try:
         return INITIALISERS[name]
     except KeyError:
-        raise ValueError(
-            f"unknown initialiser {name!r}; choose one of {', '.join(sorted(INITIALISERS))}"
-        ) from None
+        raise ValueError(f"unknown initialiser {name!r}; choose one of {', '.join(sorted(INITIALISERS))}") from None

@@ -18,6 +18,7 @@
   it lies, not one pixel's accident (Yosinski et al. 2015, "Understanding neural networks
   through deep visualization", combines the same regularisers).
 """
+
 from __future__ import annotations
 
 import math
@@ -66,7 +67,9 @@ def back_query(network: Network, digit: int) -> np.ndarray:
         z = logit(signal)
         if layer.bias:
             z = z - layer.params["b"]
-        signal = _rescale(layer.params["W"].astype(np.float64) @ z)  # W is (n_in, n_out): W @ z is W^T-in-Rashid's-notation
+        signal = _rescale(
+            layer.params["W"].astype(np.float64) @ z
+        )  # W is (n_in, n_out): W @ z is W^T-in-Rashid's-notation
     return signal
 
 
@@ -91,13 +94,6 @@ def _backward_to_input(network: Network, d_out: np.ndarray) -> np.ndarray:
     return d
 
 
-def input_gradient(network: Network, x: np.ndarray, d_out: np.ndarray) -> np.ndarray:
-    """d(sum(d_out * z))/dx for raw outputs ``z``: the gradient with respect to the input batch."""
-    with gradients_to_the_input(network):
-        network.forward(x, training=False)
-        return _backward_to_input(network, d_out)
-
-
 def neutral_start(n_inputs: int) -> np.ndarray:
     """``(n_inputs,)`` start for runs that did not record their mean training image: a faint
     blurred blob in the middle of the square image, the shape every average of centred digits
@@ -116,9 +112,18 @@ def _side(n_inputs: int) -> int:
     return side
 
 
-def maximise_classes(network: Network, start: np.ndarray | None = None, classes: int | None = None,
-                     steps: int = 200, step_size: float = 0.02, anchor: float = 1.0, tv: float = 0.3,
-                     blur: float = 0.5, jitter: int = 1, seed: int = 0) -> np.ndarray:
+def maximise_classes(
+    network: Network,
+    start: np.ndarray | None = None,
+    classes: int | None = None,
+    steps: int = 200,
+    step_size: float = 0.02,
+    anchor: float = 1.0,
+    tv: float = 0.3,
+    blur: float = 0.5,
+    jitter: int = 1,
+    seed: int = 0,
+) -> np.ndarray:
     """Regularised activation maximisation of every class at once: ``(classes, n_inputs)``
     images in [0, 1], row k the one the network takes most for class k.
 
@@ -162,13 +167,23 @@ def maximise_classes(network: Network, start: np.ndarray | None = None, classes:
     rng = np.random.default_rng(seed)
     with gradients_to_the_input(network):
         for _ in range(steps):
-            x = _ascent_step(network, x, anchor_image, chosen, rng.integers(-jitter, jitter + 1, size=2),
-                             step_size, anchor, tv, blur)
+            x = _ascent_step(
+                network, x, anchor_image, chosen, rng.integers(-jitter, jitter + 1, size=2), step_size, anchor, tv, blur
+            )
     return x.reshape(classes, n_inputs)
 
 
-def _ascent_step(network: Network, x: np.ndarray, anchor_image: np.ndarray, chosen: np.ndarray,
-                 shift: np.ndarray, step_size: float, anchor: float, tv: float, blur: float) -> np.ndarray:
+def _ascent_step(
+    network: Network,
+    x: np.ndarray,
+    anchor_image: np.ndarray,
+    chosen: np.ndarray,
+    shift: np.ndarray,
+    step_size: float,
+    anchor: float,
+    tv: float,
+    blur: float,
+) -> np.ndarray:
     """One step of ``maximise_classes`` on ``x: (classes, side, side)``, seen shifted by ``shift``."""
     classes, side = x.shape[0], x.shape[1]
     dy, dx = int(shift[0]), int(shift[1])
@@ -187,8 +202,9 @@ def _ascent_step(network: Network, x: np.ndarray, anchor_image: np.ndarray, chos
     return np.clip(x, 0.0, 1.0)
 
 
-def class_portraits(network: Network, start: np.ndarray | None = None,
-                    classes: int | None = None) -> tuple[np.ndarray, str]:
+def class_portraits(
+    network: Network, start: np.ndarray | None = None, classes: int | None = None
+) -> tuple[np.ndarray, str]:
     """One image per class ``(classes, n_inputs)``: Rashid's back query where the network allows
     it (it needs no start), else regularised activation maximisation from ``start`` (the mean
     training image, or a neutral blob if None); and the name of the method used."""

@@ -8,14 +8,24 @@ layer descriptions and checked for shape errors before anything trains.
 Shapes exclude the batch axis: a dense layer sees ``x: (batch, features)``, a convolution
 ``x: (batch, height, width, channels)`` (see ``nets.conv``).
 """
+
 from __future__ import annotations
 
-from nets.errors import NnsweepError
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from nets.errors import NnsweepError
 from nets.init import get_initialiser
+
+
+class Parameter(NamedTuple):
+    """One trainable array of a network, as optimizers see it (``Network.parameters``)."""
+
+    key: str  # "<layer index>.<name>", the checkpoint's key
+    value: np.ndarray  # updated in place
+    grad: np.ndarray  # the layer's gradient buffer, filled by each backward pass
+    decayed: bool  # whether l2 and weight_decay apply (weights yes, biases no)
 
 
 class ShapeError(NnsweepError, ValueError):
@@ -66,7 +76,7 @@ class Layer:
         """Everything needed to rebuild this layer, as JSON-serialisable values."""
         return {}
 
-    def describe(self) -> dict[str, Any]:
+    def architecture(self) -> dict[str, Any]:
         """The layer as one entry of an architecture description: ``{"type": kind, ...}``."""
         return {"type": self.kind, **self.hyperparameters()}
 
@@ -92,8 +102,7 @@ class Dense(Layer):
 
     kind = "dense"
 
-    def __init__(self, units: int, init: str = "normal_fan_in", bias: bool = True,
-                 bias_init: str = "zeros") -> None:
+    def __init__(self, units: int, init: str = "normal_fan_in", bias: bool = True, bias_init: str = "zeros") -> None:
         super().__init__()
         if int(units) < 1:
             raise ShapeError(f"dense layer needs at least 1 unit, got {units}")
@@ -105,9 +114,7 @@ class Dense(Layer):
 
     def output_shape(self, input_shape):
         if len(input_shape) != 1:
-            raise ShapeError(
-                f"dense layer expects flat input, got shape {input_shape}; add a flatten layer first"
-            )
+            raise ShapeError(f"dense layer expects flat input, got shape {input_shape}; add a flatten layer first")
         return (self.units,)
 
     def param_shapes(self, input_shape):

@@ -10,6 +10,7 @@ Interface (after Nielsen's ``network2.py`` cost classes):
     ``activation(z) -> a``, ``fn(z, a, y) -> summed cost over the batch``,
     ``delta(z, a, y) -> dC/dz per sample`` (not yet divided by the batch size).
 """
+
 from __future__ import annotations
 
 import numpy as np

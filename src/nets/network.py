@@ -10,6 +10,7 @@ checkpoint, and rebuilds the network in a notebook::
 The last layer produces the raw outputs z; the cost applies the output non-linearity
 (``nets.losses``), so ``predict_proba`` is ``loss.activation(forward(x))``.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,14 +21,26 @@ import numpy as np
 
 from nets.activations import ReLU, Sigmoid, Softmax, Tanh
 from nets.conv import Conv2D, MaxPool2D, MeanPool2D
-from nets.layers import Dense, Dropout, Flatten, Layer, Reshape, ShapeError
+from nets.layers import Dense, Dropout, Flatten, Layer, Parameter, Reshape, ShapeError
 from nets.losses import get_loss
 from nets.normalization import BatchNorm
 
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.kind: cls
-    for cls in (Dense, Conv2D, MeanPool2D, MaxPool2D, Flatten, Reshape, Dropout, BatchNorm,
-                Sigmoid, Tanh, ReLU, Softmax)
+    for cls in (
+        Dense,
+        Conv2D,
+        MeanPool2D,
+        MaxPool2D,
+        Flatten,
+        Reshape,
+        Dropout,
+        BatchNorm,
+        Sigmoid,
+        Tanh,
+        ReLU,
+        Softmax,
+    )
 }
 
 
@@ -43,7 +56,9 @@ def make_layer(spec: dict[str, Any]) -> Layer:
         raise ShapeError(f"bad options for a {kind} layer {spec}: {err}") from None
 
 
-def _plan(layers: list[Layer], input_shape: tuple[int, ...]) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+def _plan(
+    layers: list[Layer], input_shape: tuple[int, ...]
+) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
     """Shape of every parameter and of every state array (batch normalisation's running
     statistics) ``layers`` will create, keyed ``"<layer index>.<name>"`` in the order ``Network``
     lists them, found by walking the shapes without allocating."""
@@ -64,8 +79,9 @@ def planned_shapes(description: dict[str, Any]) -> tuple[dict[str, tuple[int, ..
     them: its trainable parameters (keyed as ``Network.parameters`` keys them), and its layers'
     state (batch normalisation's running statistics; ``Network.get_params`` returns both).
     Checkpoints check the arrays in a file against them before reading any."""
-    return _plan([make_layer(spec) for spec in description["layers"]],
-                 tuple(int(s) for s in description["input_shape"]))
+    return _plan(
+        [make_layer(spec) for spec in description["layers"]], tuple(int(s) for s in description["input_shape"])
+    )
 
 
 # Training holds each parameter up to this many times: its value, its gradient, two optimizer
@@ -143,24 +159,25 @@ class Network:
             layer.needs_input_grad = False
         self._backward_layers = self.layers[first:][::-1]
         self._param_list = [
-            (f"{i}.{name}", layer.params[name], layer.grads[name], name in layer.decayed)
+            Parameter(f"{i}.{name}", layer.params[name], layer.grads[name], name in layer.decayed)
             for i, layer in enumerate(self.layers)
             for name in layer.params
         ]
-        self._state_list = [(f"{i}.{name}", layer.state[name]) for i, layer in enumerate(self.layers)
-                            for name in layer.state]
+        self._state_list = [
+            (f"{i}.{name}", layer.state[name]) for i, layer in enumerate(self.layers) for name in layer.state
+        ]
 
     # ----- description and parameters -------------------------------------------------------
-    def describe(self) -> dict[str, Any]:
+    def architecture(self) -> dict[str, Any]:
         """The description this network was built from (normalised), for checkpoints."""
         return {
             "input_shape": list(self.input_shape),
-            "layers": [layer.describe() for layer in self.layers],
+            "layers": [layer.architecture() for layer in self.layers],
             "loss": self.loss.name,
         }
 
-    def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
-        """``(key, param, grad, decayed)`` for every trainable array, in a fixed order."""
+    def parameters(self) -> list[Parameter]:
+        """Every trainable array with its gradient buffer, in a fixed order."""
         return self._param_list
 
     @property
@@ -240,8 +257,9 @@ class Network:
         """Predicted class per sample, ``(n,)`` ints."""
         return self.predict_proba(x, batch_size).argmax(axis=1)
 
-    def evaluate(self, x: np.ndarray, labels: np.ndarray, targets: np.ndarray,
-                 batch_size: int = 1000) -> tuple[float, float]:
+    def evaluate(
+        self, x: np.ndarray, labels: np.ndarray, targets: np.ndarray, batch_size: int = 1000
+    ) -> tuple[float, float]:
         """Mean cost and accuracy over a data set, in evaluation mode (no dropout)."""
         x = self._check_input(x)
         if len(x) == 0:

@@ -8,6 +8,7 @@ averages of them; at evaluation it uses those running averages, so one image's a
 depends on the others in its batch. The running averages are the layer's ``state``: saved with
 the parameters, restored with the best epoch's weights, never touched by the optimizer.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,13 +11,14 @@ All of them take the same regularisation options:
 
 ``lr`` is an attribute, set by the schedule at the start of every epoch.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-ParamList = list[tuple[str, np.ndarray, np.ndarray, bool]]
+from nets.layers import Parameter
 
 
 class Optimizer:
@@ -36,20 +37,24 @@ class Optimizer:
         self.lr = float(lr)
         self.l2, self.n_train, self.weight_decay = float(l2), n_train, float(weight_decay)
         self.t = 0
-        self._params: ParamList = []
+        self.params: list[Parameter] = []  # bound by ``bind``
         self.state: dict[str, list[np.ndarray]] = {}
 
-    def bind(self, params: ParamList) -> "Optimizer":
+    @property
+    def bound(self) -> bool:
+        return bool(self.params)
+
+    def bind(self, params: list[Parameter]) -> "Optimizer":
         """Attach to a network's ``parameters()``; creates zeroed state of matching shapes."""
-        self._params = params
-        self.state = {name: [np.zeros_like(p) for _, p, _, _ in params] for name in self.state_names}
+        self.params = [Parameter(*p) for p in params]  # (key, value, grad, decayed) tuples are accepted too
+        self.state = {name: [np.zeros_like(p.value) for p in self.params] for name in self.state_names}
         return self
 
     def step(self) -> None:
         """Apply one update using the gradients currently in the network's buffers."""
         self.t += 1
         l2_coef = self.l2 / self.n_train if self.l2 else 0.0
-        for i, (_, p, g, decayed) in enumerate(self._params):
+        for i, (_, p, g, decayed) in enumerate(self.params):
             if l2_coef and decayed:
                 g += l2_coef * p
             self._update(i, p, g)
@@ -92,7 +97,7 @@ class SGD(Optimizer):
         shrink = 1.0 - lr * self.l2 / self.n_train if self.l2 else 1.0
         if self.weight_decay:
             shrink *= 1.0 - lr * self.weight_decay
-        for _, p, g, decayed in self._params:
+        for _, p, g, decayed in self.params:
             if shrink != 1.0 and decayed:
                 p *= shrink
             g *= lr
@@ -183,7 +188,7 @@ class Adam(Optimizer):
         tmp *= 1.0 - self.beta2
         v += tmp
         # Fold both bias corrections into the step size (the paper's efficient form, Sec. 2).
-        step = self.lr * np.sqrt(1.0 - self.beta2 ** self.t) / (1.0 - self.beta1 ** self.t)
+        step = self.lr * np.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
         np.sqrt(v, out=tmp)
         tmp += self.eps
         np.divide(m, tmp, out=tmp)

@@ -4,6 +4,7 @@ Interface: ``lr(epoch)`` gives the rate for a 0-based epoch before it starts; ``
 val_acc)`` is told the validation accuracy after it ends and returns True to stop training.
 ``state_dict()`` holds whatever must survive a checkpoint (plain JSON values).
 """
+
 from __future__ import annotations
 
 import math

@@ -8,6 +8,7 @@ was killed, or the machine failed under it), ``paused`` (it stopped where it was
 ``trainer.pause_after``, with its checkpoint: a pruning search judges it there and may continue
 it) and ``pruned`` (a search judged it there and stopped it for good).
 """
+
 from __future__ import annotations
 
 from enum import Enum

@@ -2,6 +2,7 @@
 divergence detection. It knows nothing of files; ``on_epoch_end`` is where callers write metrics
 and checkpoints, and ``TrainState`` is everything needed to continue after an interruption.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,6 +17,7 @@ from nets.network import Network
 from nets.optimizers import Optimizer
 from nets.schedules import Schedule
 from nets.status import Status
+
 
 @dataclass
 class LabelledData:
@@ -147,7 +149,7 @@ def fit(
         raise ValueError(f"gradient clipping norm must be positive, got {clip_norm}")
     state = state or TrainState()
     reuse_freed_memory()
-    if not optimizer._params:
+    if not optimizer.bound:
         optimizer.bind(network.parameters())
     network.set_rng(rng)
     x_all = train.x.astype(network.dtype, copy=False)
@@ -186,8 +188,9 @@ def fit(
         else:
             val_loss, val_acc = network.evaluate(val_x, val.labels, val_y)
         state.epoch += 1
-        record = EpochRecord(state.epoch, lr, train_loss, train_acc, val_loss, val_acc,
-                             time.perf_counter() - start_time)
+        record = EpochRecord(
+            state.epoch, lr, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start_time
+        )
         state.records.append(record)
         if diverged:
             state.status, state.diverged_epoch = Status.DIVERGED, state.epoch

@@ -1,6 +1,7 @@
 """``python -m reports <sweep dir>``: collect the sweep and write its figures and index.html into
 <sweep dir>/report/, drawing only what changed (nothing at all if the sweep did not change).
 ``--watch`` keeps a running sweep's page live (the sweeper starts it: ``reports.live``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,17 +12,25 @@ from reports.live import nice, update, watch
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=program_name("reports"),
-                                     description="Collect a sweep (runs.csv, epochs.csv, configs.csv) and write its "
-                                                 "figures and index.html into <sweep dir>/report/; figures whose "
-                                                 "runs did not change are kept, and an unchanged sweep returns at once.")
+    parser = argparse.ArgumentParser(
+        prog=program_name("reports"),
+        description="Collect a sweep (runs.csv, epochs.csv, configs.csv) and write its "
+        "figures and index.html into <sweep dir>/report/; figures whose "
+        "runs did not change are kept, and an unchanged sweep returns at once.",
+    )
     parser.add_argument("sweep_dir", help="a sweep directory (e.g. results/sweep-lr/... or multirun/...)")
-    parser.add_argument("--shared-y", action="store_true",
-                        help="learning curves: one accuracy scale for every panel (default: each panel its own)")
+    parser.add_argument(
+        "--shared-y",
+        action="store_true",
+        help="learning curves: one accuracy scale for every panel (default: each panel its own)",
+    )
     parser.add_argument("--force", action="store_true", help="draw every figure again, even if nothing changed")
-    parser.add_argument("--watch", action="store_true",
-                        help="keep the report of a running sweep live until stdin says 'finished' or ends (the "
-                             "sweeper runs this itself)")
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep the report of a running sweep live until stdin says 'finished' or ends (the "
+        "sweeper runs this itself)",
+    )
     args = parser.parse_args(argv)
     if args.watch:
         nice()

@@ -7,15 +7,16 @@ imageio-ffmpeg ships). Memory stays bounded whatever the number of epochs: at mo
 Both files are written to a temporary name and renamed into place, so a full disk leaves no
 partial file.
 """
+
 from __future__ import annotations
 
+import dataclasses
 import errno
 import itertools
 import os
 import signal
 import subprocess
 import tempfile
-import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -79,7 +80,7 @@ class RevealFrames:
         for row in self.rights:
             frame = self.empty.copy()
             for (top, bottom, left), right in zip(self.boxes, row):
-                frame[top:bottom + 1, left:right + 1] = self.full[top:bottom + 1, left:right + 1]
+                frame[top : bottom + 1, left : right + 1] = self.full[top : bottom + 1, left : right + 1]
             yield frame
 
 
@@ -129,8 +130,9 @@ def write_gif(frames: RevealFrames, path: Path) -> Path:
 
     images = (image(index) for index in indexed)
     first = next(images)
-    atomic_write(path, lambda f: first.save(f, format="GIF", save_all=True, append_images=images,
-                                            duration=FRAME_MS, loop=0))
+    atomic_write(
+        path, lambda f: first.save(f, format="GIF", save_all=True, append_images=images, duration=FRAME_MS, loop=0)
+    )
     return path
 
 
@@ -140,10 +142,34 @@ def write_mp4(frames, path: Path) -> Path:
     first = next(frames)
     height, width = first.shape[:2]
     with atomic_path(path) as tmp, tempfile.TemporaryFile() as log:
-        command = [get_ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                   "-s", f"{width}x{height}", "-r", str(Fraction(1000, FRAME_MS)), "-i", "-", "-an",
-                   "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", str(MP4_QUALITY),
-                   "-preset", "veryfast", "-f", "mp4", str(tmp)]  # veryfast: x264 holds fewer frames ahead
+        command = [
+            get_ffmpeg_exe(),
+            "-y",
+            "-v",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            str(Fraction(1000, FRAME_MS)),
+            "-i",
+            "-",
+            "-an",
+            "-vcodec",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-crf",
+            str(MP4_QUALITY),
+            "-preset",
+            "veryfast",
+            "-f",
+            "mp4",
+            str(tmp),
+        ]  # veryfast: x264 holds fewer frames ahead
         ffmpeg = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
         try:
             for frame in itertools.chain([first], frames):
@@ -192,8 +218,9 @@ def animate_heatmap(grid: LrEpochGrid, metric: str, stem: Path) -> list[Path]:
     return write_animation(frames, stem)
 
 
-def animate_learning_curves(runs: pd.DataFrame, epochs: pd.DataFrame, stem: Path, max_runs: int = 6,
-                            configs: pd.DataFrame | None = None) -> list[Path]:
+def animate_learning_curves(
+    runs: pd.DataFrame, epochs: pd.DataFrame, stem: Path, max_runs: int = 6, configs: pd.DataFrame | None = None
+) -> list[Path]:
     """The best configurations' accuracy curves growing (mean over seeds, with bands), in
     learning-rate order: a frame per epoch (per few epochs, for long runs)."""
     panels = curve_panels(runs, epochs, configs, max_runs)
@@ -202,7 +229,7 @@ def animate_learning_curves(runs: pd.DataFrame, epochs: pd.DataFrame, stem: Path
     rows_n = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.0 * rows_n), squeeze=False)
     used = list(axes.flat)[: len(panels)]
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     limits = []
     for panel in panels:
@@ -213,10 +240,24 @@ def animate_learning_curves(runs: pd.DataFrame, epochs: pd.DataFrame, stem: Path
     def draw(upto):
         for ax, panel, lim in zip(used, panels, limits):
             ax.clear()
-            draw_learning_curve(ax, panel.curves, panel_title(panel), "acc", upto_epoch=upto,
-                                best_epoch=panel.best_epoch, max_epoch=max_epoch, ylim=lim, stopped_at=panel.pruned_at)
-        used[0].legend(handles=[plt.Line2D([], [], color="#1f77b4", label="training"),
-                                plt.Line2D([], [], color="#ff7f0e", label="validation")], loc="lower right")
+            draw_learning_curve(
+                ax,
+                panel.curves,
+                panel_title(panel),
+                "acc",
+                upto_epoch=upto,
+                best_epoch=panel.best_epoch,
+                max_epoch=max_epoch,
+                ylim=lim,
+                stopped_at=panel.pruned_at,
+            )
+        used[0].legend(
+            handles=[
+                plt.Line2D([], [], color="#1f77b4", label="training"),
+                plt.Line2D([], [], color="#ff7f0e", label="validation"),
+            ],
+            loc="lower right",
+        )
         seeds = max((len(p.runs) for p in panels), default=1)
         fig.suptitle("Learning curves, epoch by epoch" + (f" (mean of {seeds} seeds)" if seeds > 1 else ""))
 

@@ -14,6 +14,7 @@ mid-write and left ``.heatmap_gap.png.<random>.tmp`` in the report). Not by rais
 raised wherever a worker happens to be, in the pool's own queue code when it is idle, can leave
 a lock of the pool held, and the report waited forever.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -111,8 +112,9 @@ class FigureCache:
         except (OSError, ValueError):
             entries = {}
         # a damaged or hand-edited figures.json only means drawing again
-        self.entries: dict[str, dict] = {k: v for k, v in entries.items() if isinstance(v, dict)} \
-            if isinstance(entries, dict) else {}
+        self.entries: dict[str, dict] = (
+            {k: v for k, v in entries.items() if isinstance(v, dict)} if isinstance(entries, dict) else {}
+        )
         self.used: dict[str, dict] = {}
         self.drawn: list[str] = []  # names drawn in this build (tests and the log read it)
 
@@ -122,13 +124,20 @@ class FigureCache:
         exist; the stale sections are drawn now, side by side."""
         keys = [digest(self.code, s.name, *s.inputs) for s in sections]
         stale = [i for i, (s, key) in enumerate(zip(sections, keys)) if not self._fresh(s.name, key)]
-        drawn = dict(zip(stale, draw_side_by_side([sections[i].draw for i in stale],
-                                                  (self.report_dir, self.report_dir / "portraits"))))
+        drawn = dict(
+            zip(
+                stale,
+                draw_side_by_side([sections[i].draw for i in stale], (self.report_dir, self.report_dir / "portraits")),
+            )
+        )
         values = []
         for i, (s, key) in enumerate(zip(sections, keys)):
             if i in drawn:
-                self.used[s.name] = {"key": key, "files": [f for f in s.files if (self.report_dir / f).is_file()],
-                                     "value": drawn[i]}
+                self.used[s.name] = {
+                    "key": key,
+                    "files": [f for f in s.files if (self.report_dir / f).is_file()],
+                    "value": drawn[i],
+                }
                 self.drawn.append(s.name)
             values.append(self.used[s.name]["value"])
         return values

@@ -7,6 +7,7 @@ seed (the paired t interval: Rice, *Mathematical Statistics and Data Analysis*, 
 Here the configurations are found and named; what may be said of them (intervals, verdicts,
 their wording) is ``sweeps.comparison``'s, the one home of such sentences.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -22,8 +23,9 @@ __all__ = ["ONE_SEED", "best_vs_runner_up", "candidates", "compare"]
 def _names(first: pd.Series, second: pd.Series, configs: pd.DataFrame) -> tuple[str, str]:
     """Each configuration named by the settings in which the two differ (lr first)."""
     keys = [k for k in ("lr", *varied_settings(configs)) if k in configs]
-    keys = [k for k in keys if _text(first[k]) != _text(second[k])] or \
-        [k for k in config_keys(configs) if _text(first[k]) != _text(second[k])]
+    keys = [k for k in keys if _text(first[k]) != _text(second[k])] or [
+        k for k in config_keys(configs) if _text(first[k]) != _text(second[k])
+    ]
     return _name(first, keys), _name(second, keys)
 
 
@@ -44,16 +46,18 @@ def candidates(runs: pd.DataFrame, configs: pd.DataFrame, top: int = 2) -> list[
     if len(ranked) >= 2:
         names = _names(ranked.iloc[0], ranked.iloc[1], configs)
     else:
-        names = tuple(_name(row, [k for k in ("lr", *varied_settings(configs)) if k in configs])
-                      for _, row in ranked.iterrows())
+        names = tuple(
+            _name(row, [k for k in ("lr", *varied_settings(configs)) if k in configs]) for _, row in ranked.iterrows()
+        )
     found = []
     for name, (_, config) in zip(names, ranked.iterrows()):
         members = runs[positions == configs.index.get_loc(config.name)]
         seeds = members[seed] if seed else pd.Series(range(len(members)), index=members.index)
         values = pd.to_numeric(members["best_val_acc"], errors="coerce")
         sizes = pd.to_numeric(members.get("val_size", pd.Series([], dtype=float)), errors="coerce")
-        found.append(Candidate(name, dict(zip(key_text(seeds), values)),
-                               float(sizes.min()) if sizes.notna().any() else None))
+        found.append(
+            Candidate(name, dict(zip(key_text(seeds), values)), float(sizes.min()) if sizes.notna().any() else None)
+        )
     return found
 
 

@@ -5,6 +5,7 @@ band its 95% Student t interval (``tables.mean_interval``); without them each is
 it was. A run a pruning search stopped has fewer epochs than the others: its panel says where it
 stopped, and its last epoch stays off the "at the last epoch" line.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,8 +16,18 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from reports.style import log_axis, lr_label, plt, save
-from reports.tables import (LrEpochGrid, configuration_of, configurations_of, describe_group, describe_settings,
-                            key_text, mean_interval, never_learned, run_matrix, varied_settings)
+from reports.tables import (
+    LrEpochGrid,
+    configuration_of,
+    configurations_of,
+    describe_group,
+    describe_settings,
+    key_text,
+    mean_interval,
+    never_learned,
+    run_matrix,
+    varied_settings,
+)
 from runrecord import Status
 from sweeps.comparison import metric_bounds
 
@@ -37,8 +48,9 @@ class CurvePanel:
     pruned_at: int | None  # the epoch the pruner stopped its runs at
 
 
-def curve_panels(runs: pd.DataFrame, epochs: pd.DataFrame, configs: pd.DataFrame | None = None,
-                 max_panels: int = 16) -> list[CurvePanel]:
+def curve_panels(
+    runs: pd.DataFrame, epochs: pd.DataFrame, configs: pd.DataFrame | None = None, max_panels: int = 16
+) -> list[CurvePanel]:
     """The ``max_panels`` best configurations (by mean best validation accuracy), in learning
     rate order, each with its mean curves."""
     configs = configurations_of(runs) if configs is None or configs.empty else configs
@@ -55,8 +67,9 @@ def curve_panels(runs: pd.DataFrame, epochs: pd.DataFrame, configs: pd.DataFrame
         curves = {"epoch": np.arange(1, width + 1)}
         for split in ("train", "val"):
             for kind in ("acc", "loss"):
-                mean, low, high, _ = mean_interval(run_matrix(ep, names, f"{split}_{kind}", width),
-                                                   metric_bounds(f"{split}_{kind}"))
+                mean, low, high, _ = mean_interval(
+                    run_matrix(ep, names, f"{split}_{kind}", width), metric_bounds(f"{split}_{kind}")
+                )
                 curves.update({f"{split}_{kind}": mean, f"{split}_{kind}_low": low, f"{split}_{kind}_high": high})
         curves = pd.DataFrame(curves)
         lr = float(members["lr"].iloc[0]) if "lr" in members and pd.notna(members["lr"].iloc[0]) else np.nan
@@ -87,29 +100,68 @@ def render_accuracy_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
     ax.plot(lr, best, marker="o", linestyle=style, color="C0", label=f"at the best epoch{mean}", gid="best")
     if grid.repeats > 1:
         low, high = rows["best_low"].to_numpy(dtype=float) * 100, rows["best_high"].to_numpy(dtype=float) * 100
-        ax.fill_between(lr, low, high, color="C0", alpha=0.2, linewidth=0, gid="best band",
-                        label="95% interval of the mean over seeds")
+        ax.fill_between(
+            lr,
+            low,
+            high,
+            color="C0",
+            alpha=0.2,
+            linewidth=0,
+            gid="best band",
+            label="95% interval of the mean over seeds",
+        )
         seeds_x = np.concatenate([np.full(len(b), x) for x, b in zip(lr, rows["best"])])
         seeds_y = np.concatenate(list(rows["best"])) * 100
         ax.plot(seeds_x, seeds_y, ".", color="C0", alpha=0.35, gid="seeds", label="each seed")
     pruned = rows["pruned"].to_numpy(dtype=bool)
     last = rows["last_val_acc"].to_numpy(dtype=float) * 100
-    ax.plot(lr[~pruned], last[~pruned], marker="s", linestyle="--" if grid.lr_only else "none", color="C1",
-            alpha=0.8, label=f"at the last epoch{mean}", gid="last")
+    ax.plot(
+        lr[~pruned],
+        last[~pruned],
+        marker="s",
+        linestyle="--" if grid.lr_only else "none",
+        color="C1",
+        alpha=0.8,
+        label=f"at the last epoch{mean}",
+        gid="last",
+    )
     if pruned.any():
         stops = sorted({int(e) for e in rows.loc[pruned, "reached"]})
-        ax.plot(lr[pruned], last[pruned], "s", markerfacecolor="none", color="C1", gid="pruned last",
-                label=f"pruned: at the epoch it stopped ({' or '.join(map(str, stops))}), not on the line")
+        ax.plot(
+            lr[pruned],
+            last[pruned],
+            "s",
+            markerfacecolor="none",
+            color="C1",
+            gid="pruned last",
+            label=f"pruned: at the epoch it stopped ({' or '.join(map(str, stops))}), not on the line",
+        )
     for x, status, dead in zip(lr, rows["status"], rows["dead"]):
         what = dead or (status if status == "failed" else "")
         if what:
             ax.axvline(x, color=DEAD.get(what, "#b00020"), linestyle=":", linewidth=1)
-            ax.annotate(what, (x, 0.02), xycoords=("data", "axes fraction"), rotation=90, va="bottom", ha="right",
-                        fontsize=8, color=DEAD.get(what, "#b00020"))
+            ax.annotate(
+                what,
+                (x, 0.02),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                va="bottom",
+                ha="right",
+                fontsize=8,
+                color=DEAD.get(what, "#b00020"),
+            )
     if np.isfinite(best).any():
         k = int(np.nanargmax(best))
-        ax.plot(lr[k], best[k], marker="*", markersize=16, color="red", linestyle="none", gid="best star",
-                label=f"best: {grid.labels[k] if not grid.lr_only else 'lr ' + grid.labels[k]}, {best[k]:.1f}%")
+        ax.plot(
+            lr[k],
+            best[k],
+            marker="*",
+            markersize=16,
+            color="red",
+            linestyle="none",
+            gid="best star",
+            label=f"best: {grid.labels[k] if not grid.lr_only else 'lr ' + grid.labels[k]}, {best[k]:.1f}%",
+        )
     log_axis(ax)
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("validation accuracy (%)")
@@ -135,7 +187,7 @@ def group_facets(grid: LrEpochGrid) -> list[tuple[str, list[str]]]:
     if len(parts[groups[0]]) > 1 and max(len(members) for _, members in by_first) <= MAX_LINES:
         return by_first
     size = -(-len(groups) // -(-len(groups) // MAX_LINES))  # as few panels as hold them, evenly filled
-    chunks = [groups[i:i + size] for i in range(0, len(groups), size)]
+    chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
     return [(f"{chunk[0]} to {chunk[-1]}", chunk) for chunk in chunks]
 
 
@@ -150,11 +202,14 @@ def render_groups_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
     n_rows = int(np.ceil(len(facets) / cols))
     size = (7.5, 4.8) if len(facets) == 1 else (4.6 * cols, 3.6 * n_rows + 0.8)
     fig, axes = plt.subplots(n_rows, cols, figsize=size, squeeze=False, sharex=True, sharey=True)
-    for ax in axes.flat[len(facets):]:
+    for ax in axes.flat[len(facets) :]:
         ax.set_visible(False)
     best = rows["best_mean"].to_numpy(dtype=float) * 100
-    best_row = int(np.nanargmax(np.where(rows["dead"] == "", best, np.nan))) if np.isfinite(
-        np.where(rows["dead"] == "", best, np.nan)).any() else None
+    best_row = (
+        int(np.nanargmax(np.where(rows["dead"] == "", best, np.nan)))
+        if np.isfinite(np.where(rows["dead"] == "", best, np.nan)).any()
+        else None
+    )
     for ax, (title, members) in zip(axes.flat, facets):
         dots_x, dots_y, dots_c = [], [], []
         for k, name in enumerate(members):
@@ -163,26 +218,53 @@ def render_groups_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
             colour = f"C{k % 10}"
             parts = mine["group_parts"].iloc[0]
             label = ", ".join(parts[1:]) if title == parts[0] else name  # a facet by the first setting
-            ax.plot(lr, mine["best_mean"].to_numpy(dtype=float) * 100, marker="o", color=colour, label=label,
-                    gid=f"group {name}")
+            ax.plot(
+                lr,
+                mine["best_mean"].to_numpy(dtype=float) * 100,
+                marker="o",
+                color=colour,
+                label=label,
+                gid=f"group {name}",
+            )
             if grid.repeats > 1:
-                ax.fill_between(lr, mine["best_low"].to_numpy(dtype=float) * 100,
-                                mine["best_high"].to_numpy(dtype=float) * 100, color=colour, alpha=0.15,
-                                linewidth=0, gid=f"group band {name}")
+                ax.fill_between(
+                    lr,
+                    mine["best_low"].to_numpy(dtype=float) * 100,
+                    mine["best_high"].to_numpy(dtype=float) * 100,
+                    color=colour,
+                    alpha=0.15,
+                    linewidth=0,
+                    gid=f"group band {name}",
+                )
                 for x, seeds in zip(lr, mine["best"]):
                     dots_x += [x] * len(seeds)
                     dots_y += list(np.asarray(seeds, dtype=float) * 100)
                     dots_c += [colour] * len(seeds)
             dead = mine["dead"].to_numpy(dtype=str) != ""
             if dead.any():
-                ax.plot(lr[dead], mine["best_mean"].to_numpy(dtype=float)[dead] * 100, "x", color="#b00020",
-                        markersize=9, markeredgewidth=2, gid="dead", label="diverged or never learned")
+                ax.plot(
+                    lr[dead],
+                    mine["best_mean"].to_numpy(dtype=float)[dead] * 100,
+                    "x",
+                    color="#b00020",
+                    markersize=9,
+                    markeredgewidth=2,
+                    gid="dead",
+                    label="diverged or never learned",
+                )
         if dots_x:
             ax.scatter(dots_x, dots_y, c=dots_c, s=10, alpha=0.45, gid="seeds", label="each seed")
         if best_row is not None and rows["group"].iloc[best_row] in members:
-            ax.plot(rows["lr"].iloc[best_row], best[best_row], marker="*", markersize=16, color="red",
-                    linestyle="none", gid="best star",
-                    label=f"best: {rows['label'].iloc[best_row]}, {best[best_row]:.1f}%")
+            ax.plot(
+                rows["lr"].iloc[best_row],
+                best[best_row],
+                marker="*",
+                markersize=16,
+                color="red",
+                linestyle="none",
+                gid="best star",
+                label=f"best: {rows['label'].iloc[best_row]}, {best[best_row]:.1f}%",
+            )
         log_axis(ax)
         ax.grid(True, which="both", alpha=0.3)
         if title:
@@ -195,8 +277,9 @@ def render_groups_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
         ax.set_xlabel("learning rate (log scale)")
     for ax in axes[:, 0]:
         ax.set_ylabel("validation accuracy (%)")
-    fig.suptitle(f"Validation accuracy at the best epoch against learning rate, a line per group\n{grid.group}",
-                 fontsize=11)
+    fig.suptitle(
+        f"Validation accuracy at the best epoch against learning rate, a line per group\n{grid.group}", fontsize=11
+    )
     return save(fig, path)
 
 
@@ -206,18 +289,28 @@ def _curve_axes(n: int, shared_y: bool = False):
     cols = min(4, n)
     rows = int(np.ceil(n / cols))
     width, height = 3.6 * cols, 2.8 * rows + 0.5
-    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False, sharex=True, sharey=shared_y,
-                             layout="none")
-    fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, bottom=0.5 / height, top=1 - 0.85 / height,
-                        wspace=0.32, hspace=0.42)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width, height), squeeze=False, sharex=True, sharey=shared_y, layout="none"
+    )
+    fig.subplots_adjust(
+        left=0.75 / width, right=1 - 0.15 / width, bottom=0.5 / height, top=1 - 0.85 / height, wspace=0.32, hspace=0.42
+    )
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat
 
 
-def draw_learning_curve(ax, rows: pd.DataFrame, title: str, kind: str, upto_epoch: int | None = None,
-                        best_epoch: float | None = None, max_epoch: int | None = None, ylim=None,
-                        stopped_at: int | None = None) -> None:
+def draw_learning_curve(
+    ax,
+    rows: pd.DataFrame,
+    title: str,
+    kind: str,
+    upto_epoch: int | None = None,
+    best_epoch: float | None = None,
+    max_epoch: int | None = None,
+    ylim=None,
+    stopped_at: int | None = None,
+) -> None:
     """Training and validation ``kind`` per epoch from ``rows`` (an epochs.csv run, or a
     ``CurvePanel``'s mean curves, whose ``_low``/``_high`` columns are drawn as bands); a marker
     (gid "pruned stop") where a pruner stopped the run, at ``stopped_at``. Epoch ticks are whole."""
@@ -229,16 +322,30 @@ def draw_learning_curve(ax, rows: pd.DataFrame, title: str, kind: str, upto_epoc
         dots = {"marker": "o", "markersize": 3} if len(rows) < 3 else {}  # one epoch is a point, not a line
         ax.plot(rows["epoch"], rows[column] * scale, label=label, color=colour, **dots)
         if f"{column}_low" in rows and rows[f"{column}_low"].notna().any():
-            ax.fill_between(rows["epoch"], rows[f"{column}_low"] * scale, rows[f"{column}_high"] * scale,
-                            color=colour, alpha=0.2, linewidth=0, gid=f"{split} band")
+            ax.fill_between(
+                rows["epoch"],
+                rows[f"{column}_low"] * scale,
+                rows[f"{column}_high"] * scale,
+                color=colour,
+                alpha=0.2,
+                linewidth=0,
+                gid=f"{split} band",
+            )
     if best_epoch is not None and np.isfinite(best_epoch) and (upto_epoch is None or best_epoch <= upto_epoch):
         ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1)
         ax.text(best_epoch, 0.02, " best val", transform=ax.get_xaxis_transform(), fontsize=8, color="grey")
     if stopped_at is not None and (upto_epoch is None or stopped_at <= upto_epoch):
         at = rows[rows["epoch"] == stopped_at]
         if len(at):
-            ax.plot([stopped_at], at[f"val_{kind}"] * scale, marker="X", markersize=9, color="black",
-                    linestyle="none", gid="pruned stop")
+            ax.plot(
+                [stopped_at],
+                at[f"val_{kind}"] * scale,
+                marker="X",
+                markersize=9,
+                color="black",
+                linestyle="none",
+                gid="pruned stop",
+            )
     if max_epoch:
         ax.set_xlim(0.5, max_epoch + 0.5)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -284,8 +391,15 @@ def panel_title(panel: CurvePanel) -> str:
     return ", ".join(parts)
 
 
-def render_learning_curves(runs: pd.DataFrame, epochs: pd.DataFrame, kind: str, path: Path, max_runs: int = 16,
-                           shared_y: bool = False, configs: pd.DataFrame | None = None) -> Path:
+def render_learning_curves(
+    runs: pd.DataFrame,
+    epochs: pd.DataFrame,
+    kind: str,
+    path: Path,
+    max_runs: int = 16,
+    shared_y: bool = False,
+    configs: pd.DataFrame | None = None,
+) -> Path:
     """Training and validation ``kind`` ("acc" or "loss") per epoch, one panel per configuration
     (its ``max_runs`` best by mean, in learning-rate order), mean over seeds with 95% bands, the
     best-validation epoch (where early stopping would stop) dashed. ``shared_y``: one y scale
@@ -294,8 +408,15 @@ def render_learning_curves(runs: pd.DataFrame, epochs: pd.DataFrame, kind: str, 
     fig, axes = _curve_axes(len(panels), shared_y)
     limits = shared_limits(panels, kind) if shared_y else None
     for k, (ax, panel) in enumerate(zip(axes, panels)):
-        draw_learning_curve(ax, panel.curves, panel_title(panel), kind, best_epoch=panel.best_epoch, ylim=limits,
-                            stopped_at=panel.pruned_at)
+        draw_learning_curve(
+            ax,
+            panel.curves,
+            panel_title(panel),
+            kind,
+            best_epoch=panel.best_epoch,
+            ylim=limits,
+            stopped_at=panel.pruned_at,
+        )
         if shared_y and k % 4:
             ax.set_ylabel("")  # one scale: its label on the first panel of each row
     axes[0].legend(loc="best")
@@ -304,6 +425,9 @@ def render_learning_curves(runs: pd.DataFrame, epochs: pd.DataFrame, kind: str, 
     repeats = f"; mean of {seeds} seeds, shaded: 95% interval" if seeds > 1 else ""
     pruned = "; X: where the pruner stopped" if any(p.pruned_at is not None for p in panels) else ""
     shared = describe_group(runs)
-    fig.suptitle(f"{what} per epoch: training vs validation{', ' + shared if shared else ''}\n"
-                 f"(dashed: best validation epoch{repeats}{pruned})", fontsize=11)
+    fig.suptitle(
+        f"{what} per epoch: training vs validation{', ' + shared if shared else ''}\n"
+        f"(dashed: best validation epoch{repeats}{pruned})",
+        fontsize=11,
+    )
     return save(fig, path)

@@ -7,6 +7,7 @@ tenth of that, with the same pixels and words. The portraits, mistakes and confu
 given as arrays: the caller queries the model (``nets.inverse``) or reads what training recorded
 (``runrecord``), so nothing here loads a data set.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,7 +43,7 @@ def mosaic(tiles: np.ndarray, cols: int, gap: int = 1, top: int = 0, fill: float
     for k, tile in enumerate(tiles):
         r, c = divmod(k, cols)
         y, x = r * (top + h + gap) + top, c * (w + gap)
-        out[y:y + h, x:x + w] = tile
+        out[y : y + h, x : x + w] = tile
     return out
 
 
@@ -56,8 +57,15 @@ def portrait_strip(images: np.ndarray, scale: int = 2, separator: int = 1) -> np
     return np.round(strip * 255).astype(np.uint8)
 
 
-def _tiled_figure(tiles: np.ndarray, titles: list[str] | None, cols: int, tile_inches: float, title: str,
-                  right_inches: float = 0.0, **imshow):
+def _tiled_figure(
+    tiles: np.ndarray,
+    titles: list[str] | None,
+    cols: int,
+    tile_inches: float,
+    title: str,
+    right_inches: float = 0.0,
+    **imshow,
+):
     """One figure, one axes: ``tiles: (n, h, w)`` as a mosaic ``cols`` wide, ``tile_inches`` from
     one tile to the next, each tile's title (lines of 9-point text) in the gap above it, and the
     figure's ``title`` on top; ``right_inches`` left free on the right (a colour bar). Laid out by
@@ -78,8 +86,15 @@ def _tiled_figure(tiles: np.ndarray, titles: list[str] | None, cols: int, tile_i
     shown = ax.imshow(image, interpolation="nearest", aspect="auto", **imshow)
     for k, text in enumerate(titles or []):
         r, c = divmod(k, cols)
-        ax.text(c * (w + gap) + w / 2, r * (top + h + gap) + top - 1, text, ha="center", va="bottom",
-                fontsize=9, linespacing=1.0)
+        ax.text(
+            c * (w + gap) + w / 2,
+            r * (top + h + gap) + top - 1,
+            text,
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            linespacing=1.0,
+        )
     fig.text(0.5 * width / full_width, 1 - 0.08 / full_height, title, ha="center", va="top", fontsize=12)
     return fig, ax, shown
 
@@ -93,9 +108,16 @@ def render_class_portraits(images: np.ndarray, method: str, labels: ClassLabels,
     """``images: (classes, side * side)``, one per class (``nets.inverse.class_portraits``), five
     to a row, each stretched to black..white and titled with its class's name."""
     side = math.isqrt(images.shape[1])
-    fig, _, _ = _tiled_figure(stretch(images.reshape(-1, side, side)), [labels[k] for k in range(len(images))],
-                              cols=5, tile_inches=1.8, cmap=_cmap("gray", "white"), vmin=0, vmax=1,
-                              title=f"What the network thinks each {labels.noun} looks like ({method})")
+    fig, _, _ = _tiled_figure(
+        stretch(images.reshape(-1, side, side)),
+        [labels[k] for k in range(len(images))],
+        cols=5,
+        tile_inches=1.8,
+        cmap=_cmap("gray", "white"),
+        vmin=0,
+        vmax=1,
+        title=f"What the network thinks each {labels.noun} looks like ({method})",
+    )
     return save(fig, path)
 
 
@@ -105,25 +127,40 @@ def _mistake_title(true: str, said: str, confidence: float) -> str:
     return f"{pair}\n{confidence:.0%} sure"
 
 
-def render_misclassified(errors: TestErrors, path: Path, mistakes: int | None = None,
-                         n_test: int | None = None, labels: ClassLabels | None = None) -> Path:
+def render_misclassified(
+    errors: TestErrors,
+    path: Path,
+    mistakes: int | None = None,
+    n_test: int | None = None,
+    labels: ClassLabels | None = None,
+) -> Path:
     """The test images a model got wrong most confidently (``runrecord.TestErrors``, written at
     the end of training), with true and predicted class and the model's confidence in its (wrong)
     answer; ``mistakes`` of ``n_test`` in all, when known, for the title."""
     labels = labels or ClassLabels.numbered()
     side = math.isqrt(errors.images.shape[1])
-    titles = [_mistake_title(labels[int(t)], labels[int(p)], float(c))
-              for t, p, c in zip(errors.labels, errors.predicted, errors.confidence)]
+    titles = [
+        _mistake_title(labels[int(t)], labels[int(p)], float(c))
+        for t, p, c in zip(errors.labels, errors.predicted, errors.confidence)
+    ]
     total = f" of the {mistakes} mistakes" if mistakes is not None else " mistakes"
     on = f" on {n_test} test {labels.plural}" if n_test is not None else ""
-    fig, _, _ = _tiled_figure(errors.images.reshape(-1, side, side), titles, cols=5, tile_inches=1.7,
-                              cmap=_cmap("gray_r", "white"), vmin=0, vmax=1,
-                              title=f"The {len(errors.labels)} most confident{total}{on}")
+    fig, _, _ = _tiled_figure(
+        errors.images.reshape(-1, side, side),
+        titles,
+        cols=5,
+        tile_inches=1.7,
+        cmap=_cmap("gray_r", "white"),
+        vmin=0,
+        vmax=1,
+        title=f"The {len(errors.labels)} most confident{total}{on}",
+    )
     return save(fig, path)
 
 
-def render_confusion_matrix(confusion: np.ndarray, path: Path, source: str | None = None,
-                            labels: ClassLabels | None = None) -> Path:
+def render_confusion_matrix(
+    confusion: np.ndarray, path: Path, source: str | None = None, labels: ClassLabels | None = None
+) -> Path:
     """``confusion: (classes, classes)`` counts, rows the true class (``nets.evaluation``)."""
     confusion = np.asarray(confusion)
     classes = len(confusion)
@@ -132,18 +169,32 @@ def render_confusion_matrix(confusion: np.ndarray, path: Path, source: str | Non
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     image = ax.imshow(confusion, cmap="Blues")
     for i, j in zip(*np.nonzero(confusion)):
-        ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=8,
-                color="white" if confusion[i, j] > confusion.max() / 2 else "black")
+        ax.text(
+            j,
+            i,
+            str(confusion[i, j]),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if confusion[i, j] > confusion.max() / 2 else "black",
+        )
     long_names = max(len(n) for n in names) > 2
-    ax.set_xticks(range(classes), names, rotation=45 if long_names else 0, ha="right" if long_names else "center",
-                  fontsize=9 if long_names else None)
+    ax.set_xticks(
+        range(classes),
+        names,
+        rotation=45 if long_names else 0,
+        ha="right" if long_names else "center",
+        fontsize=9 if long_names else None,
+    )
     ax.set_yticks(range(classes), names, fontsize=9 if long_names else None)
     ax.set_xlabel(f"predicted {labels.noun}")
     ax.set_ylabel(f"true {labels.noun}")
     total = int(confusion.sum())
     accuracy = np.trace(confusion) / max(total, 1)
-    ax.set_title(f"Confusion matrix on {total} test {labels.plural} (accuracy {accuracy:.1%})"
-                 + (f"\n{source}" if source else ""))
+    ax.set_title(
+        f"Confusion matrix on {total} test {labels.plural} (accuracy {accuracy:.1%})"
+        + (f"\n{source}" if source else "")
+    )
     fig.colorbar(image, ax=ax, label=f"number of test {labels.plural}")
     return save(fig, path)
 
@@ -167,10 +218,23 @@ def render_first_layer(network: Network, path: Path, max_tiles: int = 100) -> Pa
     else:
         raise ValueError(f"no picture for a first layer of type {first.kind}")
     span = float(np.abs(tiles).max()) or 1.0
-    fig, ax, image = _tiled_figure(tiles.astype(np.float64), None, cols=min(10, len(tiles)),
-                                   tile_inches=tile_inches, right_inches=1.2, title=f"{what.capitalize()} (red +, blue -)",
-                                   cmap=_cmap("RdBu_r", "#808080"), vmin=-span, vmax=span)
+    fig, ax, image = _tiled_figure(
+        tiles.astype(np.float64),
+        None,
+        cols=min(10, len(tiles)),
+        tile_inches=tile_inches,
+        right_inches=1.2,
+        title=f"{what.capitalize()} (red +, blue -)",
+        cmap=_cmap("RdBu_r", "#808080"),
+        vmin=-span,
+        vmax=span,
+    )
     box = ax.get_position()
-    fig.colorbar(image, cax=fig.add_axes((box.x1 + 0.15 * (1 - box.x1), box.y0 + 0.05 * box.height,
-                                          0.12 * (1 - box.x1), 0.9 * box.height)), label="weight")
+    fig.colorbar(
+        image,
+        cax=fig.add_axes(
+            (box.x1 + 0.15 * (1 - box.x1), box.y0 + 0.05 * box.height, 0.12 * (1 - box.x1), 0.9 * box.height)
+        ),
+        label="weight",
+    )
     return save(fig, path)

@@ -11,6 +11,7 @@ With repeats each row is one configuration's mean over its seeds (``tables.lr_ep
 grid over the rate and other settings (optimizer, net ...) has a block of rows per group of those
 settings, in rate order, with a white line between the blocks.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,8 @@ from matplotlib import colors, transforms
 from matplotlib.lines import Line2D
 
 from reports.style import CMAP_ACCURACY, CMAP_GAP, MISSING_COLOUR, plt, save
-from runrecord import Status
 from reports.tables import LrEpochGrid
+from runrecord import Status
 
 TITLES = {
     "val_acc": "Validation accuracy (%)",
@@ -69,8 +70,9 @@ def draw_lr_epoch_heatmap(ax, grid: LrEpochGrid, metric: str, upto_epoch: int | 
     else:
         norm, cmap = colors.Normalize(low, high), plt.get_cmap(CMAP_ACCURACY)
     cmap = cmap.with_extremes(bad=MISSING_COLOUR)
-    image = ax.imshow(np.ma.masked_invalid(shown), aspect="auto", origin="lower", cmap=cmap, norm=norm,
-                      interpolation="nearest")
+    image = ax.imshow(
+        np.ma.masked_invalid(shown), aspect="auto", origin="lower", cmap=cmap, norm=norm, interpolation="nearest"
+    )
     n_lr, n_ep = values.shape
     notes = grid.rows["note"].tolist() if "note" in grid.rows else [""] * n_lr
     ax.set_yticks(range(n_lr), [f"{label} ({note})" if note else label for label, note in zip(grid.labels, notes)])
@@ -88,14 +90,28 @@ def draw_lr_epoch_heatmap(ax, grid: LrEpochGrid, metric: str, upto_epoch: int | 
             if np.isfinite(v):
                 shade = image.cmap(image.norm(v))
                 light = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.55
-                ax.text(j, i, f"{v:.0f}" if abs(v) >= 10 or metric != "gap" else f"{v:.1f}", ha="center",
-                        va="center", fontsize=7 if n_ep > 15 else 8, color="black" if light else "white")
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.0f}" if abs(v) >= 10 or metric != "gap" else f"{v:.1f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7 if n_ep > 15 else 8,
+                    color="black" if light else "white",
+                )
         marker = {"diverged": "diverged", "failed": "failed", "interrupted": "interrupted"}.get(grid.status[i])
         if marker and not notes[i] and (upto_epoch is None or marker != "interrupted"):
             first_missing = int(np.argmax(~np.isfinite(values[i]))) if not np.all(np.isfinite(values[i])) else n_ep
-            ax.text(min(first_missing, n_ep - 1) if marker != "failed" else (n_ep - 1) / 2, i, marker,
-                    ha="center" if marker == "failed" else "left", va="center", fontsize=8, color="#b00020",
-                    fontweight="bold")
+            ax.text(
+                min(first_missing, n_ep - 1) if marker != "failed" else (n_ep - 1) / 2,
+                i,
+                marker,
+                ha="center" if marker == "failed" else "left",
+                va="center",
+                fontsize=8,
+                color="#b00020",
+                fontweight="bold",
+            )
     if grid.groups:  # a grid over the rate and other settings: a line between the groups' blocks of rows
         starts = np.flatnonzero(grid.rows["group"].to_numpy()[1:] != grid.rows["group"].to_numpy()[:-1]) + 1
         for start in starts:
@@ -105,14 +121,21 @@ def draw_lr_epoch_heatmap(ax, grid: LrEpochGrid, metric: str, upto_epoch: int | 
         _mark_pruned(ax, grid, i, upto_epoch)
     if pruned:  # in every animation frame too, so that the layout does not move between frames
         below_xlabel = transforms.offset_copy(ax.transAxes, ax.figure, y=-30, units="points")
-        ax.legend(handles=[Line2D([], [], label=PRUNED_LABEL, **PRUNED_MARK)], loc="upper left",
-                  bbox_to_anchor=(0.0, 0.0), bbox_transform=below_xlabel, frameon=False, fontsize=8)
+        ax.legend(
+            handles=[Line2D([], [], label=PRUNED_LABEL, **PRUNED_MARK)],
+            loc="upper left",
+            bbox_to_anchor=(0.0, 0.0),
+            bbox_transform=below_xlabel,
+            frameon=False,
+            fontsize=8,
+        )
     if metric != "gap":
         best = grid.best_cell()
         if best is not None and (upto_epoch is None or best[1] < upto_epoch):
             i, j = best
-            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.2,
-                                       gid="best cell"))
+            ax.add_patch(
+                plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.2, gid="best cell")
+            )
     if colorbar:
         bar = ax.figure.colorbar(image, ax=ax, fraction=0.05, pad=0.02, extend="min" if clipped else "neither")
         bar.set_label("percentage points" if metric == "gap" else "accuracy (%)")
@@ -124,15 +147,27 @@ def _mark_dead(ax, grid: LrEpochGrid, i: int, upto: int) -> None:
     epoch 3". The label is in every animation frame, whole (an empty frame has it too)."""
     n_ep = grid.values.shape[1]
     if upto > 0:
-        ax.add_patch(plt.Rectangle((-0.5, i - 0.5), upto, 1, facecolor=DEAD_COLOUR, edgecolor="white",
-                                   linewidth=0.5, gid=f"dead {i}"))
+        ax.add_patch(
+            plt.Rectangle(
+                (-0.5, i - 0.5), upto, 1, facecolor=DEAD_COLOUR, edgecolor="white", linewidth=0.5, gid=f"dead {i}"
+            )
+        )
     what, row = grid.dead[i], grid.rows.iloc[i]
     if what == "never learned" and np.isfinite(row["best_mean"]):
         what += f": best {row['best_mean'] * 100:.0f}%"
     elif what == "diverged" and np.isfinite(row["diverged_epoch"]):
         what += f" at epoch {int(row['diverged_epoch'])}"
-    ax.text((n_ep - 1) / 2, i, what, ha="center", va="center", fontsize=8, color="#111111", fontweight="bold",
-            gid=f"dead label {i}")
+    ax.text(
+        (n_ep - 1) / 2,
+        i,
+        what,
+        ha="center",
+        va="center",
+        fontsize=8,
+        color="#111111",
+        fontweight="bold",
+        gid=f"dead label {i}",
+    )
 
 
 def _mark_pruned(ax, grid: LrEpochGrid, i: int, upto_epoch: int | None) -> None:
@@ -144,8 +179,18 @@ def _mark_pruned(ax, grid: LrEpochGrid, i: int, upto_epoch: int | None) -> None:
         return
     end = recorded[-1] + 0.5  # the right edge of the last cell
     if end < n_ep - 0.5:
-        ax.add_patch(plt.Rectangle((end, i - 0.5), n_ep - 0.5 - end, 1, facecolor="white", edgecolor="none",
-                                   hatch="//", hatchcolor=PRUNED_HATCH, gid=f"pruned tail {i}"))
+        ax.add_patch(
+            plt.Rectangle(
+                (end, i - 0.5),
+                n_ep - 0.5 - end,
+                1,
+                facecolor="white",
+                edgecolor="none",
+                hatch="//",
+                hatchcolor=PRUNED_HATCH,
+                gid=f"pruned tail {i}",
+            )
+        )
     ax.plot([end, end], [i - 0.42, i + 0.42], gid=f"pruned {i}", **PRUNED_MARK)  # a bar per row, not a wall
 
 

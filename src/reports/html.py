@@ -9,6 +9,7 @@ failed and pruned, and reloads itself every few seconds, keeping the reader's sc
 for as long as ``live.js`` (rewritten by the report's watcher at every poll) says the sweep runs
 and its heartbeat is fresh; the final page has no such script.
 """
+
 from __future__ import annotations
 
 import html
@@ -28,9 +29,26 @@ from sweeps.collect import SETTING_COLUMNS, SUMMARY_COLUMNS
 # the overrides it was given. ``rung`` (a pruned search only): the highest rung the run reached,
 # 0 the first (``sweeps.collect``).
 OBJECTIVE = "best_val_acc"
-TABLE_COLUMNS = [OBJECTIVE, "run", "status", "rung", "best_epoch", "final_val_acc", "test_acc", "lr", "net_name",
-                 "hidden", "optimizer_name", "l2", "batch_size", "epochs", "epochs_completed", "diverged_epoch",
-                 "wall_time_s", "error"]
+TABLE_COLUMNS = [
+    OBJECTIVE,
+    "run",
+    "status",
+    "rung",
+    "best_epoch",
+    "final_val_acc",
+    "test_acc",
+    "lr",
+    "net_name",
+    "hidden",
+    "optimizer_name",
+    "l2",
+    "batch_size",
+    "epochs",
+    "epochs_completed",
+    "diverged_epoch",
+    "wall_time_s",
+    "error",
+]
 INTEGER_COLUMNS = ("rung", "best_epoch", "batch_size", "epochs", "epochs_completed", "diverged_epoch")
 OVERRIDE_GROUPS = ("optimizer", "net", "data", "schedule", "experiment")  # config groups a sweep may vary
 SWEEP_TABLES = ("runs.csv", "epochs.csv", "configs.csv")  # linked from the page when the sweep has them
@@ -117,7 +135,8 @@ figcaption { color: #444; margin-top: .4em; } .missing { color: #b00020; font-we
 table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid #ccc; padding: 2px 6px; }
 th { background: #f3f3f3; } tr.best td { background: #fff6d5; } .note { color: #666; }
 .table-wrap { overflow-x: auto; max-width: 100%; } img.portraits { width: 289px; display: block; }
-.comparison { font-size: 1.1em; border-left: 4px solid #1f5fbf; padding-left: .6em; } #live { background: #eef6ff; padding: .5em .8em; }
+.comparison { font-size: 1.1em; border-left: 4px solid #1f5fbf; padding-left: .6em; }
+#live { background: #eef6ff; padding: .5em .8em; }
 .status span { margin-right: 1.2em; } td.status-running { color: #1f5fbf; font-weight: bold; }
 td.status-failed, td.status-diverged, td.status-interrupted { color: #b00020; font-weight: bold; }
 td.status-pruned, td.status-paused { color: #7a5b00; }
@@ -125,7 +144,17 @@ table.sortable th { cursor: pointer; } th[data-sort="up"]::after { content: " \\
 th[data-sort="down"]::after { content: " \\25BC"; } .shared { color: #444; }
 """
 DID_NOT_LEARN = "did_not_learn"  # ended by itself at chance (``tables.never_learned``): not a result
-STATUS_ORDER = ("running", "paused", "ok", "early_stopped", DID_NOT_LEARN, "pruned", "diverged", "failed", "interrupted")
+STATUS_ORDER = (
+    "running",
+    "paused",
+    "ok",
+    "early_stopped",
+    DID_NOT_LEARN,
+    "pruned",
+    "diverged",
+    "failed",
+    "interrupted",
+)
 
 
 @dataclass
@@ -142,8 +171,15 @@ def table_columns(runs: pd.DataFrame) -> list[str]:
     """The columns of the results table in their order: the objective, the run, the overrides
     the sweep gave (``optimizer.lr``, ``net``), then the rest of ``TABLE_COLUMNS``."""
     columns = [c for c in TABLE_COLUMNS if c in runs.columns]
-    extra = [c for c in runs.columns if c not in TABLE_COLUMNS and c not in SUMMARY_COLUMNS and c not in
-             SETTING_COLUMNS and c not in ("seed", "rung") and ("." in c or c in OVERRIDE_GROUPS)]
+    extra = [
+        c
+        for c in runs.columns
+        if c not in TABLE_COLUMNS
+        and c not in SUMMARY_COLUMNS
+        and c not in SETTING_COLUMNS
+        and c not in ("seed", "rung")
+        and ("." in c or c in OVERRIDE_GROUPS)
+    ]
     head = [c for c in (OBJECTIVE, "run") if c in columns]
     return head + extra + [c for c in columns if c not in head]
 
@@ -157,13 +193,14 @@ def constant_columns(table: pd.DataFrame, keep: tuple[str, ...] = (OBJECTIVE, "r
 
 
 def shared_line(shown: pd.DataFrame, constant: list[str]) -> str:
-    """"Shared by all 12 runs: status ok, batch_size 10 ...; empty in every run: error." """
+    """ "Shared by all 12 runs: status ok, batch_size 10 ...; empty in every run: error." """
     if not constant:
         return ""
     values = [f"{c} {shown[c].iloc[0]}" for c in constant if str(shown[c].iloc[0]) not in ("", "nan")]
     empty = [c for c in constant if str(shown[c].iloc[0]) in ("", "nan")]
-    parts = ([f"Shared by all {len(shown)} runs (columns not repeated below): " + ", ".join(values)] if values else []) \
-        + (["empty in every run: " + ", ".join(empty)] if empty else [])
+    parts = (
+        [f"Shared by all {len(shown)} runs (columns not repeated below): " + ", ".join(values)] if values else []
+    ) + (["empty in every run: " + ", ".join(empty)] if empty else [])
     return f'<p class="shared">{html.escape("; ".join(parts))}.</p>'
 
 
@@ -192,8 +229,11 @@ def results_table(runs: pd.DataFrame, portraits: dict[str, str] | None = None, s
     above = shared_line(shown, constant)
     shown = shown.drop(columns=constant)
     if portraits:
-        shown.insert(shown.columns.get_loc("run") + 1 if "run" in shown else 0, "portraits",
-                     [f"\x00{i}\x00" if r in portraits else "" for i, r in enumerate(runs["run"])])
+        shown.insert(
+            shown.columns.get_loc("run") + 1 if "run" in shown else 0,
+            "portraits",
+            [f"\x00{i}\x00" if r in portraits else "" for i, r in enumerate(runs["run"])],
+        )
     linked = sweep_dir is not None and "run" in shown
     if linked:
         shown["run"] = [f"\x01{i}\x01" for i in range(len(runs))]
@@ -202,8 +242,14 @@ def results_table(runs: pd.DataFrame, portraits: dict[str, str] | None = None, s
     table = re.sub(rf"<td>({statuses})</td>", r'<td class="status-\1">\1</td>', table)
     if portraits:
         files = [portraits.get(r) for r in runs["run"]]
-        table = re.sub("\x00(\\d+)\x00", lambda m: f'<img class="portraits" src="{html.escape(files[int(m.group(1))])}" '
-                       'alt="what the run thinks each class looks like">', table)
+        table = re.sub(
+            "\x00(\\d+)\x00",
+            lambda m: (
+                f'<img class="portraits" src="{html.escape(files[int(m.group(1))])}" '
+                'alt="what the run thinks each class looks like">'
+            ),
+            table,
+        )
     if linked:
         names = [str(r) for r in runs["run"]]
         table = re.sub("\x01(\\d+)\x01", lambda m: _run_link(names[int(m.group(1))], sweep_dir), table)
@@ -235,8 +281,9 @@ def mark_row(table: str, index: int, css_class: str) -> str:
     ``<tr style=...>``, so rows are counted inside ``<tbody>`` only."""
     head, tbody, body = table.partition("<tbody>")
     pieces = body.split("<tr>")  # pieces[0] is what comes before the first body row
-    return (head + tbody + "<tr>".join(pieces[:index + 1]) + f'<tr class="{css_class}">'
-            + "<tr>".join(pieces[index + 1:]))
+    return (
+        head + tbody + "<tr>".join(pieces[: index + 1]) + f'<tr class="{css_class}">' + "<tr>".join(pieces[index + 1 :])
+    )
 
 
 def status_line(runs: pd.DataFrame) -> str:
@@ -249,18 +296,30 @@ def status_line(runs: pd.DataFrame) -> str:
         statuses = statuses.where(~never_learned(runs), DID_NOT_LEARN)
     counts = statuses.value_counts().to_dict()
     names = sorted(counts, key=lambda s: (STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER), s))
-    spans = "".join(f'<span data-status="{html.escape(s)}">{html.escape(s.replace("_", " "))}: {counts[s]}</span>'
-                    for s in names)
+    spans = "".join(
+        f'<span data-status="{html.escape(s)}">{html.escape(s.replace("_", " "))}: {counts[s]}</span>' for s in names
+    )
     return f'<p class="status">{spans}</p>'
 
 
-def write_index(report_dir: Path, title: str, summary: str, figures: list[Figure], runs: pd.DataFrame,
-                notes: list[str], live: bool = False, refresh_s: float = 2.0, comparison: str | None = None,
-                portraits: dict[str, str] | None = None) -> Path:
+def write_index(
+    report_dir: Path,
+    title: str,
+    summary: str,
+    figures: list[Figure],
+    runs: pd.DataFrame,
+    notes: list[str],
+    live: bool = False,
+    refresh_s: float = 2.0,
+    comparison: str | None = None,
+    portraits: dict[str, str] | None = None,
+) -> Path:
     parts = [f"<h1>{html.escape(title)}</h1>"]
     if live:
-        parts.append(f'<p id="live">The sweep is running: this page follows it, reloading every {refresh_s:g} s '
-                     f'(built {time.strftime("%H:%M:%S")}).</p>')
+        parts.append(
+            f'<p id="live">The sweep is running: this page follows it, reloading every {refresh_s:g} s '
+            f"(built {time.strftime('%H:%M:%S')}).</p>"
+        )
     parts += [status_line(runs), f"<p>{html.escape(summary)}</p>"]
     if comparison:
         parts.append(f'<p class="comparison">{html.escape(comparison)}</p>')
@@ -270,20 +329,28 @@ def write_index(report_dir: Path, title: str, summary: str, figures: list[Figure
         media = f'<img src="{html.escape(fig.file)}" alt="{html.escape(fig.caption)}">'
         if fig.video:
             poster = f' poster="{html.escape(fig.poster)}"' if fig.poster else ""
-            media += (f'<br><video src="{html.escape(fig.video)}"{poster} controls loop muted preload="none"></video>'
-                      f' <a href="{html.escape(fig.video)}">MP4</a>')
+            media += (
+                f'<br><video src="{html.escape(fig.video)}"{poster} controls loop muted preload="none"></video>'
+                f' <a href="{html.escape(fig.video)}">MP4</a>'
+            )
         parts.append(f"<figure>{media}<figcaption>{html.escape(fig.caption)}</figcaption></figure>")
     parts.append("<h2>All runs, best first</h2>")
     tables = [name for name in SWEEP_TABLES if (report_dir.parent / name).is_file()]
     if tables:
         links = ", ".join(f'<a href="../{name}">{name}</a>' for name in tables)
-        parts.append(f'<p class="tables">The sweep\'s tables: {links}. Click a column\'s name to sort by it; '
-                     "a run's name opens its directory.</p>")
+        parts.append(
+            f"<p class=\"tables\">The sweep's tables: {links}. Click a column's name to sort by it; "
+            "a run's name opens its directory.</p>"
+        )
     parts.append(f'<div class="table-wrap">{results_table(runs, portraits, report_dir.parent)}</div>')
-    scripts = f"<script>{CHECK_IMAGES}</script>\n<script>{SORT}</script>" + (f"\n<script>{LIVE}</script>" if live else "")
+    scripts = f"<script>{CHECK_IMAGES}</script>\n<script>{SORT}</script>" + (
+        f"\n<script>{LIVE}</script>" if live else ""
+    )
     body = f'<body data-live="1" data-refresh="{refresh_s:g}">' if live else "<body>"
-    page = (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head>\n{body}\n" + "\n".join(parts) + f"\n{scripts}\n</body></html>\n")
+    page = (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}</style></head>\n{body}\n" + "\n".join(parts) + f"\n{scripts}\n</body></html>\n"
+    )
     path = report_dir / "index.html"
     atomic_write_text(path, page)
     return path
@@ -291,6 +358,13 @@ def write_index(report_dir: Path, title: str, summary: str, figures: list[Figure
 
 def write_waiting_page(report_dir: Path, name: str, refresh_s: float) -> Path:
     """The live page of a sweep whose first figures are not drawn yet: it reloads until they are."""
-    return write_index(report_dir, f"nnsweep report: {name}", "The sweep has started: its tables and figures "
-                       "appear here as its runs start and finish.", [], pd.DataFrame({"run": [], "status": []}), [],
-                       live=True, refresh_s=refresh_s)
+    return write_index(
+        report_dir,
+        f"nnsweep report: {name}",
+        "The sweep has started: its tables and figures appear here as its runs start and finish.",
+        [],
+        pd.DataFrame({"run": [], "status": []}),
+        [],
+        live=True,
+        refresh_s=refresh_s,
+    )

@@ -17,6 +17,7 @@ page stops reloading. The sweeper holds this process's stdin: it writes ``finish
 (the final page, with its animations, is built, then this process exits); end of input without
 it means the sweeper died (the page is rebuilt as a finished page that says so).
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,9 +25,9 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import select
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -45,7 +46,7 @@ STALE_S = 30  # a live page whose heartbeat is older than this stops reloading
 # Temporary files of a build cut short (Ctrl-C, kill -9) are removed by the next build, under the
 # report's lock; only those older than this: the watcher writes live.js without the lock.
 STALE_TEMP_S = 30
-RUN_FILES = ("evaluation.json", "test_errors.npz", "mean_input.npy", ".hydra/config.yaml")  # written once
+RUN_FILES = ("evaluation.json", "test_errors.npz", "mean_input.npy", ".hydra/config.yaml")  # as a run starts or ends
 TABLES = ("runs.csv", "epochs.csv", "configs.csv")
 SWEEP_FILES = ("trials.json", "skopt_convergence.png", "skopt_objective.png", "skopt_evaluations.png")
 
@@ -94,8 +95,9 @@ def _read_state(report_dir: Path) -> dict:
     return state if isinstance(state, dict) else {}
 
 
-def update(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, force: bool = False,
-           note: str = "") -> tuple[Path, bool]:
+def update(
+    sweep_dir: str | Path, live: bool = False, shared_y: bool = False, force: bool = False, note: str = ""
+) -> tuple[Path, bool]:
     """Collect the sweep and build its report if it changed (or ``force``); returns the page and
     whether it was built (``force``: every figure drawn again). ``note``: a line for the top of the page."""
     sweep_dir = Path(sweep_dir)
@@ -105,13 +107,22 @@ def update(sweep_dir: str | Path, live: bool = False, shared_y: bool = False, fo
         raise ReportError(f"sweep directory {sweep_dir} does not exist")
     report_dir = sweep_dir / "report"
     index = report_dir / "index.html"
-    state = {"sweep": sweep_fingerprint(sweep_dir), "code": code_digest(), "live": live, "shared_y": shared_y,
-             "note": note}
+    state = {
+        "sweep": sweep_fingerprint(sweep_dir),
+        "code": code_digest(),
+        "live": live,
+        "shared_y": shared_y,
+        "note": note,
+    }
     own_dir(report_dir)  # a link planted at report/ would take the whole page (and its lock) to its target
     # One writer at a time (the watcher's final page and sweeps.lr's own update meet here); the
     # second finds the report up to date.
-    with exclusive_lock(report_dir, f"report {report_dir}", wait=LOCK_WAIT_S,
-                        advice="another process is writing it; try again when it is done"):
+    with exclusive_lock(
+        report_dir,
+        f"report {report_dir}",
+        wait=LOCK_WAIT_S,
+        advice="another process is writing it; try again when it is done",
+    ):
         remove_build_leftovers(report_dir)
         if not force and index.is_file() and _read_state(report_dir) == state and _figures_there(report_dir):
             return index, False
@@ -224,8 +235,14 @@ def watch(sweep_dir: str | Path, interval: float = POLL_S, shared_y: bool = Fals
     with Heartbeat(report_dir, interval) as heartbeat:
         finished = _follow(sweep_dir, interval, shared_y, (stdin or sys.stdin).fileno())
         if find_runs(sweep_dir):
-            message = "" if finished else ("the sweep stopped before it finished (interrupted or killed); rerun "
-                                           "the same command to continue it")
+            message = (
+                ""
+                if finished
+                else (
+                    "the sweep stopped before it finished (interrupted or killed); rerun "
+                    "the same command to continue it"
+                )
+            )
             try:  # the final page, with its animations: the heartbeat goes on while it is drawn
                 update(sweep_dir, live=False, shared_y=shared_y, note=message)
             finally:

@@ -8,6 +8,7 @@ mean training image it recorded, so no data set is loaded. Classes and images ar
 the run's data config calls them (``data.class_names``, ``data.noun``: Fashion-MNIST's "Coat",
 "item"), or digits 0-9 for runs that do not say.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,13 @@ from PIL import Image
 from nets.atomic import atomic_write
 from nets.inverse import class_portraits
 from nets.network import Network
-from reports.digits import (portrait_strip, render_class_portraits, render_confusion_matrix,
-                            render_first_layer, render_misclassified)
+from reports.digits import (
+    portrait_strip,
+    render_class_portraits,
+    render_confusion_matrix,
+    render_first_layer,
+    render_misclassified,
+)
 from reports.html import Figure
 from runrecord import RunDir, RunRecordError
 
@@ -79,15 +85,29 @@ def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
         labels = run.class_labels(network.output_size)
         images, method, from_mean = run_portraits(run, network)
         render_class_portraits(images, method, labels, out / "digit_portraits.png")
-        start = ("" if method == "back query" else
-                 " (regularised, from the mean training image)" if from_mean else
-                 f" (regularised, from a neutral blob: {name} recorded no mean training image)")
-        figures.append(Figure("digit_portraits.png", f"What the best model ({name}) thinks each {labels.noun} looks "
-                              f"like: Rashid's back query for sigmoid networks, activation maximisation otherwise"
-                              f"{start}. Each image is stretched from black to white."))
+        start = (
+            ""
+            if method == "back query"
+            else " (regularised, from the mean training image)"
+            if from_mean
+            else f" (regularised, from a neutral blob: {name} recorded no mean training image)"
+        )
+        figures.append(
+            Figure(
+                "digit_portraits.png",
+                f"What the best model ({name}) thinks each {labels.noun} looks "
+                f"like: Rashid's back query for sigmoid networks, activation maximisation otherwise"
+                f"{start}. Each image is stretched from black to white.",
+            )
+        )
         render_first_layer(network, out / "first_layer.png")
-        figures.append(Figure("first_layer.png", "The best model's first-layer weights (each hidden unit's weights "
-                              "on the input pixels, or the convolution kernels)."))
+        figures.append(
+            Figure(
+                "first_layer.png",
+                "The best model's first-layer weights (each hidden unit's weights "
+                "on the input pixels, or the convolution kernels).",
+            )
+        )
     evaluate = f"python -m experiments.evaluate run={run.path} records it"
     try:
         evaluation, errors = run.read_evaluation(), run.read_test_errors()
@@ -114,8 +134,15 @@ def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
     else:
         mistakes = len(evaluation["misclassified"]) if evaluation and "misclassified" in evaluation else None
         render_misclassified(errors, out / "misclassified.png", mistakes, (evaluation or {}).get("n_test"), labels)
-        figures.append(Figure("misclassified.png",
-                              f"The best model's most confident mistakes on the {str(errors.source)}"
-                              + (f" ({evaluation['weights']} weights)." if evaluation and evaluation.get("weights")
-                                 in ("best", "final") else ".")))
+        figures.append(
+            Figure(
+                "misclassified.png",
+                f"The best model's most confident mistakes on the {str(errors.source)}"
+                + (
+                    f" ({evaluation['weights']} weights)."
+                    if evaluation and evaluation.get("weights") in ("best", "final")
+                    else "."
+                ),
+            )
+        )
     return figures

@@ -11,6 +11,7 @@ here the decisions are on them too, which is what a reader needs to trust a prun
 The epoch axis is logarithmic: rungs are ``min_epochs * eta**k``, so they fall evenly spaced,
 and a trial that ended between two of them (early stopping) is drawn where it ended.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,8 +52,12 @@ def is_pruned(log: TrialLog | None) -> bool:
 
 def trial_label(trial: dict, names: list[str]) -> str:
     """``trial 3 (optimizer.lr=0.0316, net.hidden=[32])``: its number and parameters, short."""
-    params = [f"{n}={trial['params'][n]:.3g}" if isinstance(trial["params"].get(n), float)
-              else f"{n}={trial['params'].get(n)}" for n in names]
+    params = [
+        f"{n}={trial['params'][n]:.3g}"
+        if isinstance(trial["params"].get(n), float)
+        else f"{n}={trial['params'].get(n)}"
+        for n in names
+    ]
     return f"trial {trial['number']}" + (f" ({', '.join(params)})" if params else "")
 
 
@@ -64,7 +69,9 @@ def trial_paths(log: TrialLog) -> list[TrialPath]:
         epochs = [r["epochs"] for r in trial["rungs"]]
         values = [np.nan if r["value"] is None else float(r["value"]) for r in trial["rungs"]]
         kept: list[bool | None] = [r["kept"] for r in trial["rungs"]]
-        ended = trial["status"] != Status.PAUSED.value and trial["epochs"] is not None and trial["objective"] is not None
+        ended = (
+            trial["status"] != Status.PAUSED.value and trial["epochs"] is not None and trial["objective"] is not None
+        )
         if ended and trial["epochs"] > max(epochs, default=0):
             epochs.append(trial["epochs"])
             values.append(float(trial["objective"]))
@@ -117,17 +124,34 @@ def draw_rungs(ax, log: TrialLog) -> None:
     colours = {p.number: f"C{k % 10}" for k, p in enumerate(sorted(finished, key=lambda p: p.number))}
     for p in sorted(paths, key=lambda p: p.reached_last):  # the trials trained to the end on top
         colour = colours.get(p.number, STOPPED_COLOUR)
-        ax.plot(p.epochs, p.values, color=colour, linewidth=2.2 if p.reached_last else 1, gid=f"trial {p.number}",
-                alpha=1.0 if p.reached_last else 0.7, zorder=3 if p.reached_last else 2)
+        ax.plot(
+            p.epochs,
+            p.values,
+            color=colour,
+            linewidth=2.2 if p.reached_last else 1,
+            gid=f"trial {p.number}",
+            alpha=1.0 if p.reached_last else 0.7,
+            zorder=3 if p.reached_last else 2,
+        )
     points = decision_points(paths)
-    styles = {"kept": dict(s=28, **KEPT), "pruned": dict(s=55, **PRUNED), "ended": dict(s=30, **ENDED),
-              "last epoch": dict(s=170, marker="*", color=[colours[p.number] for p in finished
-                                                            if np.isfinite(p.values[-1])])}
+    styles = {
+        "kept": dict(s=28, **KEPT),
+        "pruned": dict(s=55, **PRUNED),
+        "ended": dict(s=30, **ENDED),
+        "last epoch": dict(s=170, marker="*", color=[colours[p.number] for p in finished if np.isfinite(p.values[-1])]),
+    }
     for kind, xy in points.items():
         if xy:
             x, y = np.array(xy, dtype=float).T
-            ax.scatter(x, y, zorder=4, edgecolors="black" if kind == "last epoch" else "none", linewidths=0.6,
-                       gid=kind, **styles[kind])
+            ax.scatter(
+                x,
+                y,
+                zorder=4,
+                edgecolors="black" if kind == "last epoch" else "none",
+                linewidths=0.6,
+                gid=kind,
+                **styles[kind],
+            )
     ax.set_xscale("log")
     ax.xaxis.set_minor_locator(NullLocator())
     ticks = sorted(set(rungs) | {last})
@@ -137,21 +161,44 @@ def draw_rungs(ax, log: TrialLog) -> None:
         ax.axvline(tick, color="#dddddd", linewidth=0.8, zorder=1)
     ax.set_xlabel("epochs (log scale): the rungs, then the last epoch")
     ax.set_ylabel(f"objective ({log.settings.get('direction', 'maximize')}d) at the rung")
-    handles = [Line2D([], [], color=STOPPED_COLOUR, linewidth=1, label="a trial stopped before the last epoch"),
-               Line2D([], [], color="C0", linewidth=2.2, label=f"trained to the last epoch ({len(finished)})"),
-               Line2D([], [], linestyle="none", markersize=7, label="kept: continued to the next rung", **KEPT),
-               Line2D([], [], linestyle="none", markersize=8, label="pruned at this rung", **PRUNED)]
+    handles = [
+        Line2D([], [], color=STOPPED_COLOUR, linewidth=1, label="a trial stopped before the last epoch"),
+        Line2D([], [], color="C0", linewidth=2.2, label=f"trained to the last epoch ({len(finished)})"),
+        Line2D([], [], linestyle="none", markersize=7, label="kept: continued to the next rung", **KEPT),
+        Line2D([], [], linestyle="none", markersize=8, label="pruned at this rung", **PRUNED),
+    ]
     if best is not None:
-        handles.append(Line2D([], [], linestyle="none", marker="*", markersize=13, color=colours[best.number],
-                              markeredgecolor="black", label=f"best: {best.label}, {best.values[-1]:.4g}"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="*",
+                markersize=13,
+                color=colours[best.number],
+                markeredgecolor="black",
+                label=f"best: {best.label}, {best.values[-1]:.4g}",
+            )
+        )
     if points["ended"]:
-        handles.append(Line2D([], [], linestyle="none", markersize=6, label="ended on its own (early stopped, "
-                              "diverged, failed)", **ENDED))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                markersize=6,
+                label="ended on its own (early stopped, diverged, failed)",
+                **ENDED,
+            )
+        )
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     pruner = log.settings["pruner"]
     counts = " \u2192 ".join(f"{n} reached epoch {e}" for e, n in rung_counts(log))
-    ax.set_title(f"Successive halving ({pruner.get('method', 'pruner')}, eta {pruner.get('reduction_factor', '?')}): "
-                 f"each trial's objective at its rungs\n{counts}", loc="left")
+    ax.set_title(
+        f"Successive halving ({pruner.get('method', 'pruner')}, eta {pruner.get('reduction_factor', '?')}): "
+        f"each trial's objective at its rungs\n{counts}",
+        loc="left",
+    )
 
 
 def render_rungs(log: TrialLog | None, path: Path) -> Path | None:

@@ -1,5 +1,6 @@
 """Views of a sweep's trial log: every trial as a line across the parameter axes (a grid's too),
 a search's optimisation history, and the name of the engine that ran it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -81,8 +82,10 @@ def render_parallel_coordinates(log: TrialLog | None, path: Path) -> Path | None
     columns = [_axis_positions([t["params"][n] for t in trials]) for n in names]
     n_axes = len(names) + 1
     ok = np.isfinite(objective)
-    columns = [(y if _numeric([t["params"][n] for t in trials]) else _fan_out(y, objective), labels, ticks)
-               for n, (y, labels, ticks) in zip(names, columns)]
+    columns = [
+        (y if _numeric([t["params"][n] for t in trials]) else _fan_out(y, objective), labels, ticks)
+        for n, (y, labels, ticks) in zip(names, columns)
+    ]
     lo, hi = (float(objective[ok].min()), float(objective[ok].max())) if ok.any() else (0.0, 1.0)
     obj_pos = (objective - lo) / (hi - lo) if hi > lo else np.full_like(objective, 0.5)
     norm = colors.Normalize(lo, hi if hi > lo else lo + 1e-9)
@@ -114,27 +117,44 @@ def render_parallel_coordinates(log: TrialLog | None, path: Path) -> Path | None
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="objective (validation)")
     failed = int((~ok).sum())
     grid = log.settings.get("method") == "grid"
-    ax.set_title((f"{len(trials)} runs of the grid, each a line through its settings" if grid else
-                  f"{len(trials)} trials, each a line through its parameters")
-                 + (f"; {failed} failed or diverged (grey, dashed)" if failed else ""))
+    ax.set_title(
+        (
+            f"{len(trials)} runs of the grid, each a line through its settings"
+            if grid
+            else f"{len(trials)} trials, each a line through its parameters"
+        )
+        + (f"; {failed} failed or diverged (grey, dashed)" if failed else "")
+    )
     if (short & ok).any():
         paused = any(t["status"] == "paused" for t in trials)
-        handles = [Line2D([], [], color="black", linewidth=1.6, label="trained to its end"),
-                   Line2D([], [], color="black", linestyle="--", linewidth=0.9,
-                          label=f"pruned{' or paused' if paused else ''}: objective at fewer epochs")]
+        handles = [
+            Line2D([], [], color="black", linewidth=1.6, label="trained to its end"),
+            Line2D(
+                [],
+                [],
+                color="black",
+                linestyle="--",
+                linewidth=0.9,
+                label=f"pruned{' or paused' if paused else ''}: objective at fewer epochs",
+            ),
+        ]
         ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.08), ncols=2, frameon=False, fontsize=8)
     return save(fig, path)
 
 
 # What each engine of ``sweeps.engines`` is called on the page (the trial log's ``method``).
-ENGINE_NAMES = {"grid": "Grid", "random": "Random search",
-                "gp": "Bayesian search (scikit-optimize, a Gaussian process)",
-                "rf": "Bayesian search (scikit-optimize, a random forest)",
-                "et": "Bayesian search (scikit-optimize, extra trees)", "tpe": "TPE search (Optuna)"}
+ENGINE_NAMES = {
+    "grid": "Grid",
+    "random": "Random search",
+    "gp": "Bayesian search (scikit-optimize, a Gaussian process)",
+    "rf": "Bayesian search (scikit-optimize, a random forest)",
+    "et": "Bayesian search (scikit-optimize, extra trees)",
+    "tpe": "TPE search (Optuna)",
+}
 
 
 def engine_name(log: TrialLog | None) -> str:
-    """"Random search", "TPE search (Optuna)" ...: what ran the sweep, from its trial log;
+    """ "Random search", "TPE search (Optuna)" ...: what ran the sweep, from its trial log;
     "Search" when there is none, or it names an engine this version does not know."""
     method = log.settings.get("method") if log is not None else None
     return ENGINE_NAMES.get(method, f"Search ({method})" if isinstance(method, str) and method else "Search")
@@ -162,16 +182,40 @@ def render_optimisation_history(log: TrialLog | None, path: Path) -> Path | None
             so_far = objective[i]
         best[i] = so_far
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    ax.plot(number[finished], objective[finished], "o", color="C0", alpha=0.8, gid="objective",
-            label="objective of a trial")
+    ax.plot(
+        number[finished], objective[finished], "o", color="C0", alpha=0.8, gid="objective", label="objective of a trial"
+    )
     if (ok & short).any():
-        ax.plot(number[ok & short], objective[ok & short], "o", markerfacecolor="none", color="C0", alpha=0.8,
-                gid="pruned", label="pruned: objective at fewer epochs")
-    ax.plot(number, best, drawstyle="steps-post", color="C3", linewidth=2, gid="best so far",
-            label=f"best so far ({'highest' if maximise else 'lowest'} of the finished trials)")
+        ax.plot(
+            number[ok & short],
+            objective[ok & short],
+            "o",
+            markerfacecolor="none",
+            color="C0",
+            alpha=0.8,
+            gid="pruned",
+            label="pruned: objective at fewer epochs",
+        )
+    ax.plot(
+        number,
+        best,
+        drawstyle="steps-post",
+        color="C3",
+        linewidth=2,
+        gid="best so far",
+        label=f"best so far ({'highest' if maximise else 'lowest'} of the finished trials)",
+    )
     if (~ok).any():
-        ax.plot(number[~ok], np.full((~ok).sum(), 0.03), "x", color="#b00020", markersize=8,
-                transform=ax.get_xaxis_transform(), gid="failed", label="failed or diverged: no objective")
+        ax.plot(
+            number[~ok],
+            np.full((~ok).sum(), 0.03),
+            "x",
+            color="#b00020",
+            markersize=8,
+            transform=ax.get_xaxis_transform(),
+            gid="failed",
+            label="failed or diverged: no objective",
+        )
     ax.set_xlabel("trial, in the order asked")
     ax.set_ylabel(f"objective (validation, {'maximised' if maximise else 'minimised'})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -1,4 +1,5 @@
 """One look for every figure: a non-interactive backend, readable fonts, and a save helper."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,11 +16,20 @@ import numpy as np  # noqa: E402
 # one of them is not mathtext to parse (invalid mathtext raises when the figure is saved). The one
 # mathtext matplotlib writes itself, a log axis's "10^-2" labels, is replaced by plain numbers
 # (``log_axis``): with parse_math off it would show as "$\mathdefault{10^{-2}}$".
-plt.rcParams.update({
-    "figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
-    "legend.fontsize": 9, "axes.grid": False, "figure.constrained_layout.use": True,
-    "text.parse_math": False, "text.usetex": False,
-})
+plt.rcParams.update(
+    {
+        "figure.dpi": 100,
+        "savefig.dpi": 100,
+        "font.size": 11,
+        "axes.titlesize": 12,
+        "axes.labelsize": 11,
+        "legend.fontsize": 9,
+        "axes.grid": False,
+        "figure.constrained_layout.use": True,
+        "text.parse_math": False,
+        "text.usetex": False,
+    }
+)
 
 CMAP_ACCURACY = "viridis"
 CMAP_GAP = "RdBu_r"

@@ -3,8 +3,10 @@
 Runs that differ only in their seed are repeats of one configuration (``configs.csv``; a sweep
 collected before that table existed gets it computed here, by the same function). Figures show
 configurations: a grid cell or a curve point is the mean over the configuration's seeds, with
-the 95% Student t interval of that mean (cut to what the metric can be: ``sweeps.comparison``); without repeats the mean is the one run's value.
+the 95% Student t interval of that mean (cut to what the metric can be: ``sweeps.comparison``);
+without repeats the mean is the one run's value.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,8 +20,8 @@ from reports.search import category_order
 from reports.style import lr_label
 from runrecord import Status
 from sweeps.collect import REPEATED_METRICS, SUMMARY_COLUMNS, configurations
-from sweeps.comparison import mean_interval, metric_bounds
 from sweeps.collect import SETTING_COLUMNS as DERIVED_COLUMNS
+from sweeps.comparison import mean_interval, metric_bounds
 
 # Columns a grid spans beyond the last recorded epoch, to show the epoch budget: an absurd budget
 # ("train until early stopping": trainer.epochs=100000000) must not make the grid absurd.
@@ -59,8 +61,9 @@ def _read_table(path: Path, required: bool) -> pd.DataFrame:
         return pd.read_csv(path)
     except FileNotFoundError:
         if required:
-            raise ReportError(f"{path.parent} has no {path.name}; collect it first: "
-                              f"python -m sweeps.collect {path.parent}") from None
+            raise ReportError(
+                f"{path.parent} has no {path.name}; collect it first: python -m sweeps.collect {path.parent}"
+            ) from None
         return pd.DataFrame()
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
@@ -80,8 +83,9 @@ def _check_numbers(table: pd.DataFrame, columns: tuple[str, ...], path: Path, re
             numbers = pd.to_numeric(table[column], errors="coerce")
             bad = numbers.isna() & table[column].notna()
             if bad.any():
-                raise ReportError(f"{path} is damaged ({column} holds {table[column][bad].iloc[0]!r}, not a "
-                                  f"number); {collect_again}")
+                raise ReportError(
+                    f"{path} is damaged ({column} holds {table[column][bad].iloc[0]!r}, not a number); {collect_again}"
+                )
             table[column] = numbers
 
 
@@ -102,8 +106,10 @@ def load_tables(sweep_dir: str | Path) -> SweepTables:
     else:
         _check_numbers(configs, CONFIG_NUMBERS, sweep_dir / "configs.csv", required=("best_val_acc_mean",))
         if (configuration_of(runs, configs) < 0).any():
-            raise ReportError(f"{sweep_dir / 'configs.csv'} does not match runs.csv (a run has no configuration); "
-                              f"collect the sweep again: python -m sweeps.collect {sweep_dir}")
+            raise ReportError(
+                f"{sweep_dir / 'configs.csv'} does not match runs.csv (a run has no configuration); "
+                f"collect the sweep again: python -m sweeps.collect {sweep_dir}"
+            )
     return SweepTables(sweep_dir, runs, epochs, configs)
 
 
@@ -124,11 +130,14 @@ def check_epochs(epochs: pd.DataFrame, path: Path) -> None:
         i = int(bad[0])
         value = epochs["epoch"].iloc[i]
         shown = "no epoch" if pd.isna(value) else f"epoch {value}"
-        raise ReportError(f"{path} is damaged (line {i + 2}: run {epochs['run'].iloc[i]} has {shown} where epoch "
-                          f"{expected.iloc[i]} belongs); {collect_again}")
+        raise ReportError(
+            f"{path} is damaged (line {i + 2}: run {epochs['run'].iloc[i]} has {shown} where epoch "
+            f"{expected.iloc[i]} belongs); {collect_again}"
+        )
 
 
 # --- configurations: runs that differ only in the seed ---------------------------------------
+
 
 def configurations_of(runs: pd.DataFrame) -> pd.DataFrame:
     """configs.csv as ``sweeps.collect`` would write it, for a sweep collected without one. A
@@ -220,8 +229,9 @@ def never_learned(runs: pd.DataFrame, classes: int = CLASSES) -> pd.Series:
     if "at_chance" not in runs:
         return by_margin
     recorded = runs["at_chance"].map({True: True, False: False, "True": True, "False": False})
-    known = recorded.notna() & (pd.to_numeric(runs.get("val_size"), errors="coerce").notna()
-                                if "val_size" in runs else recorded.notna())
+    known = recorded.notna() & (
+        pd.to_numeric(runs.get("val_size"), errors="coerce").notna() if "val_size" in runs else recorded.notna()
+    )
     return by_margin.where(~known, recorded.where(known, False).astype(bool))
 
 
@@ -272,7 +282,7 @@ def grid_runs(tables: SweepTables) -> pd.DataFrame:
             return tables.runs
         keys = varied_settings(configs)  # whole groups, best (by their best configuration) first
         names = pd.Series(_keys(configs, keys)).map(str)
-        kept = names.isin(names.drop_duplicates().iloc[:MAX_GROUPED_ROWS // len(rates)]).to_numpy()
+        kept = names.isin(names.drop_duplicates().iloc[: MAX_GROUPED_ROWS // len(rates)]).to_numpy()
         return tables.runs[kept[positions]]
     return tables.runs[positions < MAX_GRID_ROWS]
 
@@ -348,8 +358,19 @@ class LrEpochGrid:
         return divmod(flat, values.shape[1])
 
 
-SEVERITY = [s.value for s in (Status.FAILED, Status.DIVERGED, Status.INTERRUPTED, Status.RUNNING, Status.PAUSED,
-                              Status.PRUNED, Status.EARLY_STOPPED, Status.OK)]
+SEVERITY = [
+    s.value
+    for s in (
+        Status.FAILED,
+        Status.DIVERGED,
+        Status.INTERRUPTED,
+        Status.RUNNING,
+        Status.PAUSED,
+        Status.PRUNED,
+        Status.EARLY_STOPPED,
+        Status.OK,
+    )
+]
 
 
 def _row_status(statuses: list[str]) -> tuple[str, str]:
@@ -392,8 +413,10 @@ def lr_epoch_grid(tables: SweepTables, metric: str, group: pd.DataFrame | None =
         val = run_matrix(ep, runs["run"], "val_acc", max_epoch)
         lines.append(_grid_row(runs, config, lr, label, seed, stuck[runs.index], val))
         lines[-1]["group_parts"] = tuple(setting_text(k, config[k]) for k in differ)
-        lines[-1]["group"] = (", ".join(lines[-1]["group_parts"]),
-                              tuple(category_order(str(config[k])) for k in differ))  # [16] before [100]
+        lines[-1]["group"] = (
+            ", ".join(lines[-1]["group_parts"]),
+            tuple(category_order(str(config[k])) for k in differ),
+        )  # [16] before [100]
         cells.append(mean_interval(run_matrix(ep, runs["run"], column, max_epoch), metric_bounds(metric)))
     rates = pd.Series([line["lr"] for line in lines]).groupby([line["group"][0] for line in lines]).nunique()
     grouped = bool(differ) and len(rates) > 0 and (rates >= 2).all()
@@ -408,40 +431,85 @@ def lr_epoch_grid(tables: SweepTables, metric: str, group: pd.DataFrame | None =
     rows = pd.DataFrame([lines[i] for i in order], columns=GRID_ROW_COLUMNS)
     mean, low, high, n = (np.array([cells[i][k] for i in order]).reshape(len(order), max_epoch) for k in range(4))
     repeats = max(map(len, rows["runs"]), default=1)
-    axis = ("learning rate (log-spaced)" if is_log_spaced(rows["lr"]) else "learning rate") if lr_only else \
-        "configuration, by group and learning rate" if grouped else "configuration, by learning rate"
-    return LrEpochGrid(rows["lr"].to_numpy(dtype=float), np.arange(1, max_epoch + 1), mean, rows["status"].tolist(),
-                       rows["diverged_epoch"].tolist(), _grid_title(group, configs, shown, rows, lr_only),
-                       low, high, n.astype(int), rows["label"].tolist(), axis, rows, lr_only, repeats)
+    axis = (
+        ("learning rate (log-spaced)" if is_log_spaced(rows["lr"]) else "learning rate")
+        if lr_only
+        else "configuration, by group and learning rate"
+        if grouped
+        else "configuration, by learning rate"
+    )
+    return LrEpochGrid(
+        rows["lr"].to_numpy(dtype=float),
+        np.arange(1, max_epoch + 1),
+        mean,
+        rows["status"].tolist(),
+        rows["diverged_epoch"].tolist(),
+        _grid_title(group, configs, shown, rows, lr_only),
+        low,
+        high,
+        n.astype(int),
+        rows["label"].tolist(),
+        axis,
+        rows,
+        lr_only,
+        repeats,
+    )
 
 
-GRID_ROW_COLUMNS = ["lr", "label", "status", "note", "dead", "runs", "seeds", "best", "best_mean", "best_low",
-                    "best_high", "last_val_acc", "reached", "pruned", "diverged_epoch", "group", "group_parts"]
+GRID_ROW_COLUMNS = [
+    "lr",
+    "label",
+    "status",
+    "note",
+    "dead",
+    "runs",
+    "seeds",
+    "best",
+    "best_mean",
+    "best_low",
+    "best_high",
+    "last_val_acc",
+    "reached",
+    "pruned",
+    "diverged_epoch",
+    "group",
+    "group_parts",
+]
 
 
-
-def _grid_row(runs: pd.DataFrame, config: pd.Series, lr: float, label: str, seed: str | None, stuck: pd.Series,
-              val: np.ndarray) -> dict:
+def _grid_row(
+    runs: pd.DataFrame, config: pd.Series, lr: float, label: str, seed: str | None, stuck: pd.Series, val: np.ndarray
+) -> dict:
     """One row of ``LrEpochGrid.rows``: a configuration's runs summed up (``val``: their
     validation accuracy per epoch)."""
     status, note = _row_status(runs["status"].astype(str).tolist())
     last = [row[np.isfinite(row)][-1] for row in val if np.isfinite(row).any()]
     recorded = np.flatnonzero(np.isfinite(val).any(axis=0))
-    return {"lr": lr, "label": label, "status": status, "note": note,
-            "dead": _dead((runs["status"] == Status.DIVERGED.value).to_numpy(), stuck.to_numpy()),
-            "runs": runs["run"].tolist(), "seeds": runs[seed].tolist() if seed else [None] * len(runs),
-            "best": runs["best_val_acc"].to_numpy(dtype=float),
-            **{f"best_{k}": float(config.get(f"best_val_acc_{c}", np.nan))
-               for k, c in (("mean", "mean"), ("low", "ci_low"), ("high", "ci_high"))},
-            "last_val_acc": float(np.mean(last)) if last else np.nan,
-            "reached": int(recorded[-1] + 1) if recorded.size else 0,
-            "pruned": status == Status.PRUNED.value and not note,
-            "diverged_epoch": pd.to_numeric(runs["diverged_epoch"], errors="coerce").min()
-            if "diverged_epoch" in runs else np.nan}
+    return {
+        "lr": lr,
+        "label": label,
+        "status": status,
+        "note": note,
+        "dead": _dead((runs["status"] == Status.DIVERGED.value).to_numpy(), stuck.to_numpy()),
+        "runs": runs["run"].tolist(),
+        "seeds": runs[seed].tolist() if seed else [None] * len(runs),
+        "best": runs["best_val_acc"].to_numpy(dtype=float),
+        **{
+            f"best_{k}": float(config.get(f"best_val_acc_{c}", np.nan))
+            for k, c in (("mean", "mean"), ("low", "ci_low"), ("high", "ci_high"))
+        },
+        "last_val_acc": float(np.mean(last)) if last else np.nan,
+        "reached": int(recorded[-1] + 1) if recorded.size else 0,
+        "pruned": status == Status.PRUNED.value and not note,
+        "diverged_epoch": pd.to_numeric(runs["diverged_epoch"], errors="coerce").min()
+        if "diverged_epoch" in runs
+        else np.nan,
+    }
 
 
-def _grid_title(group: pd.DataFrame, configs: pd.DataFrame, shown: pd.DataFrame, rows: pd.DataFrame,
-                lr_only: bool) -> str:
+def _grid_title(
+    group: pd.DataFrame, configs: pd.DataFrame, shown: pd.DataFrame, rows: pd.DataFrame, lr_only: bool
+) -> str:
     """What the rows share: the settings, the slice (the fixed values of every other setting the
     sweep varies), or that the rows are every configuration; and the seeds averaged."""
     title = [describe_group(group)]
@@ -450,8 +518,9 @@ def _grid_title(group: pd.DataFrame, configs: pd.DataFrame, shown: pd.DataFrame,
         title.append("slice at " + describe_settings(shown.iloc[0], fixed))
     if not lr_only:
         total = int(configs["lr"].notna().sum()) if "lr" in configs else len(configs)
-        title.append("every configuration" if len(shown) >= total else
-                     f"the best {len(shown)} of {total} configurations")
+        title.append(
+            "every configuration" if len(shown) >= total else f"the best {len(shown)} of {total} configurations"
+        )
     most, fewest = max(map(len, rows["runs"]), default=1), min(map(len, rows["runs"]), default=1)
     if most > 1:
         title.append(f"mean of {most if fewest == most else f'{fewest}-{most}'} seeds")

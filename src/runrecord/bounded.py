@@ -12,6 +12,7 @@ strings (``escape_interpolations`` before a recorded config becomes a ``DictConf
 A record that breaks a limit raises ``RecordFormatError`` (a ``ValueError``) whose message is
 the reason; each reader turns it into its own one-line error naming the file.
 """
+
 from __future__ import annotations
 
 import json
@@ -126,16 +127,18 @@ class _RecordLoader(yaml.SafeLoader):
             raise RecordFormatError(f"it holds a number of {len(str(node.value))} characters")
         value = super().construct_yaml_float(node)
         if not math.isfinite(value):  # .inf, .nan, 1.0e+400: as the JSON reader, no record holds one
-            raise RecordFormatError(f"it holds the number {str(node.value)[:30]}, which no record holds "
-                                    "(a missing number is null)")
+            raise RecordFormatError(
+                f"it holds the number {str(node.value)[:30]}, which no record holds (a missing number is null)"
+            )
         return value
 
     def construct_mapping(self, node, deep=False):  # noqa: ANN001
         mapping = super().construct_mapping(node, deep=deep)
         for key in mapping:
             if not isinstance(key, str):
-                raise RecordFormatError(f"it holds the key {str(key)[:40]!r} ({type(key).__name__}), "
-                                        "where a record's keys are names")
+                raise RecordFormatError(
+                    f"it holds the key {str(key)[:40]!r} ({type(key).__name__}), where a record's keys are names"
+                )
         return mapping
 
     def construct_not_data(self, node):  # noqa: ANN001
@@ -143,8 +146,10 @@ class _RecordLoader(yaml.SafeLoader):
         and JSON refuse them later, far from the file), refused here, where the file is named."""
         kind = node.tag.rsplit(":", 1)[-1]
         shown = f"{node.value[:30]!r} " if isinstance(node, yaml.ScalarNode) else ""
-        raise RecordFormatError(f"it holds a YAML {kind} ({shown}at line {node.start_mark.line + 1}), "
-                                "where a record holds only strings, numbers, true/false, null, lists and mappings")
+        raise RecordFormatError(
+            f"it holds a YAML {kind} ({shown}at line {node.start_mark.line + 1}), "
+            "where a record holds only strings, numbers, true/false, null, lists and mappings"
+        )
 
 
 _RecordLoader.add_constructor("tag:yaml.org,2002:int", _RecordLoader.construct_yaml_int)

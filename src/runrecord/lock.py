@@ -8,6 +8,7 @@ stale lock behind, and whether a lock is held tells a live run (``running``) fro
 (``interrupted``). The holder writes its process id into ``<dir>/.lock``, for the message a
 second process gets; that file is information only, and never written through a symbolic link.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -57,8 +58,9 @@ def exclusive_lock(directory: str | os.PathLike, what: str, wait: float = 0.0, a
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise LockedError(f"{what} is in use by process {holder(directory)}; "
-                                      f"{advice or 'wait for it to finish'}") from None
+                    raise LockedError(
+                        f"{what} is in use by process {holder(directory)}; {advice or 'wait for it to finish'}"
+                    ) from None
                 time.sleep(POLL_SECONDS)
         write_holder(directory / HOLDER)
         yield directory

@@ -1,7 +1,8 @@
 """One run directory and everything in it; the names and columns here are the contract.
 
-    .hydra/config.yaml     the composed config the model was trained with (written once, by the
-                           run, after its settings were checked; a resume never rewrites it)
+    .hydra/config.yaml     the composed config the model is trained with (written by the run at
+                           every start, after its settings were checked: a resume writes the
+                           settings it continues with, e.g. a larger trainer.epochs)
     .hydra/overrides.yaml  the overrides that define the run
     .hydra/hydra.yaml      Hydra's record of the job (job number, config-group choices)
     metrics.csv            one row per finished epoch (``nets.train.EpochRecord``)
@@ -23,6 +24,7 @@ Every file is written atomically (or appended and flushed, for metrics.csv), so 
 whole file or the previous one. Readers check what they read and raise ``RunRecordError`` with
 one line that names the file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,8 +43,16 @@ import numpy as np
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from nets.atomic import (WriteError, atomic_write, atomic_write_text, open_no_follow, own_dir, refuse_link,
-                         remove_stale_temps, write_error)
+from nets.atomic import (
+    WriteError,
+    atomic_write,
+    atomic_write_text,
+    open_no_follow,
+    own_dir,
+    refuse_link,
+    remove_stale_temps,
+    write_error,
+)
 from nets.errors import NnsweepError
 from nets.evaluation import chance_bar
 from nets.status import Status
@@ -133,7 +143,7 @@ def run_dir_name(override_dirname: str) -> str:
     if len(encoded) <= NAME_MAX_BYTES:
         return name
     digest = hashlib.sha256(encoded).hexdigest()[:16]
-    head = encoded[:NAME_MAX_BYTES - len(digest) - 1].decode("utf-8", errors="ignore")
+    head = encoded[: NAME_MAX_BYTES - len(digest) - 1].decode("utf-8", errors="ignore")
     return f"{head}~{digest}"
 
 
@@ -217,8 +227,9 @@ class Summary:
             if value is not None and not 0 <= value < math.inf:
                 raise ValueError(f"{name} is {value!r}, not a number of 0 or more")
         if self.epochs is not None and self.epochs_completed > self.epochs:
-            raise ValueError(f"epochs_completed is {self.epochs_completed}, more than the {self.epochs} epochs "
-                             "the run was asked for")
+            raise ValueError(
+                f"epochs_completed is {self.epochs_completed}, more than the {self.epochs} epochs the run was asked for"
+            )
         for name in ("best_epoch", "diverged_epoch"):
             value = getattr(self, name)
             if value is not None and value > max(self.epochs_completed, 1):
@@ -249,8 +260,20 @@ class Summary:
 
 # Summary fields that are fractions, and those no run makes negative (``Summary.check_possible``).
 ACCURACIES = ("best_val_acc", "final_val_acc", "test_acc")
-NON_NEGATIVE = ("epochs", "epochs_completed", "best_epoch", "diverged_epoch", "best_val_loss", "test_loss",
-                "wall_time_s", "n_params", "train_size", "val_size", "test_size", "classes")
+NON_NEGATIVE = (
+    "epochs",
+    "epochs_completed",
+    "best_epoch",
+    "diverged_epoch",
+    "best_val_loss",
+    "test_loss",
+    "wall_time_s",
+    "n_params",
+    "train_size",
+    "val_size",
+    "test_size",
+    "classes",
+)
 
 
 def _of_type(value: Any, annotation: str) -> bool:
@@ -314,8 +337,12 @@ class RunDir:
         The run's own stale temporary files (left by a ``kill -9`` during an atomic write) are
         removed once the lock is held, when nobody can be writing them. A link planted at
         ``.hydra/`` is refused before anything is written (the record would land in its target)."""
-        with exclusive_lock(self.path, f"run directory {self.path}", wait=wait,
-                            advice="wait for it to finish, or choose another run directory"):
+        with exclusive_lock(
+            self.path,
+            f"run directory {self.path}",
+            wait=wait,
+            advice="wait for it to finish, or choose another run directory",
+        ):
             refuse_link(self.path / CONFIG_DIR)
             self.remove_stale_temps()
             yield
@@ -337,14 +364,18 @@ class RunDir:
         except FileNotFoundError:
             return None
         except RecordFormatError as err:
-            raise RunRecordError(f"{self.path / SUMMARY} is unreadable ({err}); rerun the sweep or run to rewrite it") from None
+            raise RunRecordError(
+                f"{self.path / SUMMARY} is unreadable ({err}); rerun the sweep or run to rewrite it"
+            ) from None
         except (OSError, UnicodeDecodeError) as err:
             raise RunRecordError(f"cannot read {self.path / SUMMARY}: {err}") from None
         summary = Summary.from_json(text, self.path / SUMMARY)
         rows = self._metrics_rows()
         if rows is not None and summary.epochs_completed > rows:  # metrics.csv is written before it
-            raise RunRecordError(f"{self.path / SUMMARY} is unreadable (epochs_completed is {summary.epochs_completed}, "
-                                 f"more than the {rows} epochs of {METRICS}); rerun the sweep or run to rewrite it")
+            raise RunRecordError(
+                f"{self.path / SUMMARY} is unreadable (epochs_completed is {summary.epochs_completed}, "
+                f"more than the {rows} epochs of {METRICS}); rerun the sweep or run to rewrite it"
+            )
         return summary
 
     def _metrics_rows(self) -> int | None:
@@ -384,8 +415,9 @@ class RunDir:
         """The recorded config as plain data (dicts, lists, strings, numbers), as written."""
         path = self.path / CONFIG
         if not path.is_file():
-            raise RunRecordError(f"{self.path} is not a training run directory (no {CONFIG}); "
-                                 "pass the directory of a run")
+            raise RunRecordError(
+                f"{self.path} is not a training run directory (no {CONFIG}); pass the directory of a run"
+            )
         cfg = _load_yaml(path)
         if not isinstance(cfg, dict):
             raise RunRecordError(f"{path} does not hold a config; restore it or retrain the run")
@@ -403,8 +435,10 @@ class RunDir:
         noun = data.get("noun") if isinstance(data.get("noun"), str) and data.get("noun") else "digit"
         names = data.get("class_names")
         if names is not None and not (isinstance(names, list) and all(isinstance(n, (str, int)) for n in names)):
-            raise RunRecordError(f"{self.path / CONFIG} is damaged (data.class_names is {str(names)[:60]!r}, not a "
-                                 "list of names); restore it, or set data.class_names: null")
+            raise RunRecordError(
+                f"{self.path / CONFIG} is damaged (data.class_names is {str(names)[:60]!r}, not a "
+                "list of names); restore it, or set data.class_names: null"
+            )
         if names is not None and len(names) == classes:
             return ClassLabels(tuple(str(n) for n in names), noun)
         return ClassLabels.numbered(classes, noun)
@@ -476,8 +510,12 @@ class RunDir:
         if not path.exists():
             return []
         summary = self.summary_if_readable()
-        most = None if summary is None else summary.epochs_completed + (
-            1 if summary.status in (Status.RUNNING, Status.FAILED, Status.INTERRUPTED) else 0)
+        most = (
+            None
+            if summary is None
+            else summary.epochs_completed
+            + (1 if summary.status in (Status.RUNNING, Status.FAILED, Status.INTERRUPTED) else 0)
+        )
         try:
             if path.stat().st_size > MAX_METRICS_BYTES:
                 raise ValueError(f"it is over {MAX_METRICS_BYTES:,} bytes, far more than {MAX_EPOCH_ROWS:,} epochs")
@@ -549,7 +587,9 @@ class RunDir:
         metrics.csv it cannot read): an evaluation only if it is one of this run
         (``other_evaluations``), with the mistakes of the same name; anything else is kept."""
         for name in self.other_evaluations():
-            mistakes = TEST_ERRORS if name == EVALUATION else "test_errors" + name[len("evaluation"):-len(".json")] + ".npz"
+            mistakes = (
+                TEST_ERRORS if name == EVALUATION else "test_errors" + name[len("evaluation") : -len(".json")] + ".npz"
+            )
             (self.path / name).unlink(missing_ok=True)
             (self.path / mistakes).unlink(missing_ok=True)
         for name in (METRICS, SUMMARY):
@@ -567,8 +607,10 @@ class RunDir:
         except CheckpointError as err:
             raise RunRecordError(str(err)) from None
         if not network.params_finite():
-            raise RunRecordError(f"the model in {self.path} has non-finite weights (the run diverged); "
-                                 "retrain it with a smaller learning rate")
+            raise RunRecordError(
+                f"the model in {self.path} has non-finite weights (the run diverged); "
+                "retrain it with a smaller learning rate"
+            )
         return network
 
     def write_evaluation(self, result: dict[str, Any], name: str = EVALUATION) -> None:
@@ -589,8 +631,10 @@ class RunDir:
         except (TypeError, ValueError, OverflowError):
             ok = False
         if not ok or not isinstance(value.get("test_source", ""), str):
-            raise RunRecordError(f"{path} does not hold an evaluation (a square confusion matrix of counts); "
-                                 f"evaluate the run again: python -m experiments.evaluate run={self.path}")
+            raise RunRecordError(
+                f"{path} does not hold an evaluation (a square confusion matrix of counts); "
+                f"evaluate the run again: python -m experiments.evaluate run={self.path}"
+            )
         return value
 
     def write_test_errors(self, errors: "TestErrors", name: str = TEST_ERRORS) -> None:
@@ -606,15 +650,32 @@ class RunDir:
                 errors = TestErrors(**{f.name: data[f.name] for f in fields(TestErrors)})
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
             raise RunRecordError(f"{path} is unreadable ({' '.join(str(err).split())}); {again}") from None
-        shapes_ok = (errors.images.ndim == 2 and errors.images.shape[1] in (784,) and errors.source.ndim == 0
-                     and all(a.ndim == 1 and len(a) == len(errors.images)
-                             for a in (errors.labels, errors.predicted, errors.confidence)))
-        kinds_ok = shapes_ok and all(np.issubdtype(a.dtype, k) for a, k in (
-            (errors.images, np.floating), (errors.labels, np.integer), (errors.predicted, np.integer),
-            (errors.confidence, np.floating))) and errors.source.dtype.kind == "U"
+        shapes_ok = (
+            errors.images.ndim == 2
+            and errors.images.shape[1] in (784,)
+            and errors.source.ndim == 0
+            and all(
+                a.ndim == 1 and len(a) == len(errors.images)
+                for a in (errors.labels, errors.predicted, errors.confidence)
+            )
+        )
+        kinds_ok = (
+            shapes_ok
+            and all(
+                np.issubdtype(a.dtype, k)
+                for a, k in (
+                    (errors.images, np.floating),
+                    (errors.labels, np.integer),
+                    (errors.predicted, np.integer),
+                    (errors.confidence, np.floating),
+                )
+            )
+            and errors.source.dtype.kind == "U"
+        )
         if not kinds_ok or not (np.isfinite(errors.images).all() and np.isfinite(errors.confidence).all()):
-            raise RunRecordError(f"{path} does not hold test mistakes (images (n, 784), labels, predicted, "
-                                 f"confidence); {again}")
+            raise RunRecordError(
+                f"{path} does not hold test mistakes (images (n, 784), labels, predicted, confidence); {again}"
+            )
         return errors
 
     def write_mean_input(self, mean: np.ndarray) -> None:
@@ -633,8 +694,13 @@ class RunDir:
             mean = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError) as err:
             raise RunRecordError(f"{path} is unreadable ({' '.join(str(err).split())}); {again}") from None
-        if not (isinstance(mean, np.ndarray) and mean.ndim == 1 and mean.size
-                and np.issubdtype(mean.dtype, np.floating) and np.isfinite(mean).all()):
+        if not (
+            isinstance(mean, np.ndarray)
+            and mean.ndim == 1
+            and mean.size
+            and np.issubdtype(mean.dtype, np.floating)
+            and np.isfinite(mean).all()
+        ):
             raise RunRecordError(f"{path} does not hold a mean image (finite numbers, one per input); {again}")
         return mean
 
@@ -656,8 +722,10 @@ class TestErrors:
 def find_runs(sweep_dir: str | os.PathLike) -> list[RunDir]:
     """The run directories below ``sweep_dir`` (those with a recorded config), sorted."""
     sweep_dir = Path(sweep_dir)
-    return [RunDir(p) for p in sorted(c.parent.parent for c in sweep_dir.glob(f"**/{CONFIG}")
-                                      if c.parent.parent != sweep_dir)]
+    return [
+        RunDir(p)
+        for p in sorted(c.parent.parent for c in sweep_dir.glob(f"**/{CONFIG}") if c.parent.parent != sweep_dir)
+    ]
 
 
 def _load_yaml(path: Path) -> Any:

@@ -23,6 +23,7 @@ one whose process died is ``interrupted``; a damaged file is named on stderr and
 (``lr: abc``, ``optimizer.lr=${oc.env:HOME}``) is named on stderr and left out: runs.csv holds
 only numbers where the report computes with them. Reports read these tables.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,21 @@ SEED_KEYS = ("trainer.seed", "seed")  # what repeats of one configuration differ
 # runs.csv columns a configuration is named by besides its overrides (derived from its config)
 SETTING_COLUMNS = ["net_name", "hidden", "optimizer_name", "lr", "l2", "batch_size", "epochs", "data_name"]
 REPEATED_METRICS = ("best_val_acc", "final_val_acc", "test_acc")
-SUMMARY_COLUMNS = ["status", "at_chance", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "test_acc",
-                   "epochs_completed", "diverged_epoch", "wall_time_s", "n_params", "val_size", "error"]
+SUMMARY_COLUMNS = [
+    "status",
+    "at_chance",
+    "best_val_acc",
+    "best_epoch",
+    "final_val_acc",
+    "best_val_loss",
+    "test_acc",
+    "epochs_completed",
+    "diverged_epoch",
+    "wall_time_s",
+    "n_params",
+    "val_size",
+    "error",
+]
 
 
 def parse_override_value(text: str) -> Any:
@@ -73,8 +87,9 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
     opt, trainer, data, net = (_node(config, k) for k in ("optimizer", "trainer", "data", "net"))
     derived = {
         "net_name": choices.get("net", net.get("arch")),
-        "hidden": "-".join(map(str, net.get("hidden", []))) if net.get("arch") == "mlp" and
-                  isinstance(net.get("hidden", []), list) else "",
+        "hidden": "-".join(map(str, net.get("hidden", [])))
+        if net.get("arch") == "mlp" and isinstance(net.get("hidden", []), list)
+        else "",
         "optimizer_name": opt.get("name"),
         "lr": opt.get("lr"),
         "l2": opt.get("l2"),
@@ -85,8 +100,10 @@ def run_record(run: RunDir, sweep_dir: Path) -> tuple[dict[str, Any], list[dict[
     }
     damage = _damaged_settings(derived, row, net)
     if damage:
-        raise RunRecordError(f"{run.path} is left out: its recorded settings are damaged ({damage}); "
-                             "restore its .hydra records or train the run again")
+        raise RunRecordError(
+            f"{run.path} is left out: its recorded settings are damaged ({damage}); "
+            "restore its .hydra records or train the run again"
+        )
     # An override named like a derived column (a task whose seed is "seed") keeps its value.
     row.update({k: v for k, v in derived.items() if v is not None or k not in row})
     try:
@@ -122,6 +139,7 @@ def _damaged_settings(derived: dict[str, Any], row: dict[str, Any], net: dict[st
     """What in a run's settings no training records (``lr: 'abc'``, a date for ``epochs``, an
     override ``optimizer.lr=${oc.env:HOME}``), or None: such a run is left out with a warning
     rather than written into runs.csv, where the report refuses the whole table for it."""
+
     def number(value: Any, whole: bool) -> bool:
         if isinstance(value, bool):
             return False
@@ -204,9 +222,15 @@ def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -
             values = group[metric].dropna().to_numpy(dtype=float) if metric in group else np.empty(0)
             mean, low, high, _ = (float(v[0]) for v in mean_interval(values.reshape(-1, 1), ACCURACY))
             std = float(values.std(ddof=1)) if len(values) >= 2 else None
-            row.update({f"{metric}_mean": mean if len(values) else None, f"{metric}_std": std,
-                        f"{metric}_ci_low": low if len(values) >= 2 else None,
-                        f"{metric}_ci_high": high if len(values) >= 2 else None, f"{metric}_n": len(values)})
+            row.update(
+                {
+                    f"{metric}_mean": mean if len(values) else None,
+                    f"{metric}_std": std,
+                    f"{metric}_ci_low": low if len(values) >= 2 else None,
+                    f"{metric}_ci_high": high if len(values) >= 2 else None,
+                    f"{metric}_n": len(values),
+                }
+            )
         # A configuration whose seeds did not all produce a result ranks after those whose did:
         # the mean of the survivors of a rate that diverges one time in three flatters it.
         row["failed_repeats"] = row["repeats"] - row["best_val_acc_n"]
@@ -221,10 +245,14 @@ def _configuration_groups(runs: pd.DataFrame, seed_keys: tuple[str, ...]) -> tup
     """The columns that name a configuration, the column its repeats differ in, and its runs
     per configuration (a seed trained twice, a one-seed run beside seed 0 of a repeat, once)."""
     named = {"run", "seed", "rung", *SUMMARY_COLUMNS, *SETTING_COLUMNS}
-    keys = [c for c in runs.columns if c not in named and c not in seed_keys] + \
-        [c for c in SETTING_COLUMNS if c in runs.columns]
-    seed_column = "seed" if "seed" in runs and runs["seed"].notna().any() else next(
-        (k for k in seed_keys if k in runs.columns), "seed")
+    keys = [c for c in runs.columns if c not in named and c not in seed_keys] + [
+        c for c in SETTING_COLUMNS if c in runs.columns
+    ]
+    seed_column = (
+        "seed"
+        if "seed" in runs and runs["seed"].notna().any()
+        else next((k for k in seed_keys if k in runs.columns), "seed")
+    )
     text = runs[keys].astype(str)  # list values (net.hidden=[16]) and NaN group as their text
     groups = []
     for _, group in runs.groupby([text[k] for k in keys], sort=False, dropna=False):
@@ -245,17 +273,35 @@ def ranked_candidates(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS
     scored = [(g["best_val_acc"].notna().all(), g["best_val_acc"].mean(), g) for g in groups]
     ranked = [g for done, mean, g in sorted(scored, key=lambda x: (x[0], x[1]), reverse=True) if pd.notna(mean)][:top]
     differ = [k for k in keys if len({str(g[k].iloc[0]) for g in ranked}) > 1]
-    shown = ([k for k in differ if k in ("optimizer.lr", "lr")][:1] +
-             [k for k in differ if k not in SETTING_COLUMNS and k != "optimizer.lr"]) or differ
+    shown = (
+        [k for k in differ if k in ("optimizer.lr", "lr")][:1]
+        + [k for k in differ if k not in SETTING_COLUMNS and k != "optimizer.lr"]
+    ) or differ
 
     def name(group: pd.DataFrame) -> str:
-        return ", ".join(f"lr {float(group[k].iloc[0]):.3g}" if k in ("optimizer.lr", "lr") else
-                         f"{k.rsplit('.', 1)[-1]} {group[k].iloc[0]}" for k in shown) or "one"
+        return (
+            ", ".join(
+                f"lr {float(group[k].iloc[0]):.3g}"
+                if k in ("optimizer.lr", "lr")
+                else f"{k.rsplit('.', 1)[-1]} {group[k].iloc[0]}"
+                for k in shown
+            )
+            or "one"
+        )
 
-    return [Candidate(name(g), dict(zip(g[seed_column].astype(str) if seed_column in g else map(str, range(len(g))),
-                                        pd.to_numeric(g["best_val_acc"], errors="coerce"))),
-                      float(g["val_size"].min()) if "val_size" in g and g["val_size"].notna().any() else None)
-            for g in ranked]
+    return [
+        Candidate(
+            name(g),
+            dict(
+                zip(
+                    g[seed_column].astype(str) if seed_column in g else map(str, range(len(g))),
+                    pd.to_numeric(g["best_val_acc"], errors="coerce"),
+                )
+            ),
+            float(g["val_size"].min()) if "val_size" in g and g["val_size"].notna().any() else None,
+        )
+        for g in ranked
+    ]
 
 
 def repeat_keys(sweep_dir: Path) -> tuple[str, ...]:
@@ -267,7 +313,7 @@ def repeat_keys(sweep_dir: Path) -> tuple[str, ...]:
         log = load(sweep_dir)
     except TrialLogError:
         return SEED_KEYS  # rungs_reached names the damage
-    key = ((log.settings.get("repeats") or {}).get("key") if log is not None else None)
+    key = (log.settings.get("repeats") or {}).get("key") if log is not None else None
     return SEED_KEYS if key in (None, *SEED_KEYS) else (key, *SEED_KEYS)
 
 
@@ -304,12 +350,15 @@ def no_run_learned(runs: pd.DataFrame) -> bool:
     return not scored.empty and bool(stuck.astype(bool).all())
 
 
-NO_RUN_LEARNED = ("No run learned: every run ended at chance, so no best is named and no configuration is compared; "
-                  "check the learning rates (too large, or too small to move), the initialisation and the data.")
+NO_RUN_LEARNED = (
+    "No run learned: every run ended at chance, so no best is named and no configuration is compared; "
+    "check the learning rates (too large, or too small to move), the initialisation and the data."
+)
 
 
-def best_run_sentence(runs: pd.DataFrame, configs: pd.DataFrame | None = None,
-                      seed_keys: tuple[str, ...] = SEED_KEYS) -> str | None:
+def best_run_sentence(
+    runs: pd.DataFrame, configs: pd.DataFrame | None = None, seed_keys: tuple[str, ...] = SEED_KEYS
+) -> str | None:
     """The one sentence that names a sweep's best (the terminal and the report both say it), or
     None if no run has a validation accuracy. ``runs`` is runs.csv, best first; ``configs`` is
     configs.csv (``configurations``). With repeats (a configuration trained with several seeds),
@@ -318,16 +367,22 @@ def best_run_sentence(runs: pd.DataFrame, configs: pd.DataFrame | None = None,
     learned (``NO_RUN_LEARNED``) instead of naming a best."""
     if no_run_learned(runs):
         return NO_RUN_LEARNED
-    if configs is not None and not configs.empty and "repeats" in configs and \
-            (pd.to_numeric(configs["repeats"], errors="coerce") > 1).any():
+    if (
+        configs is not None
+        and not configs.empty
+        and "repeats" in configs
+        and (pd.to_numeric(configs["repeats"], errors="coerce") > 1).any()
+    ):
         return _best_configuration_sentence(configs, runs, seed_keys)
     ranked = runs.dropna(subset=["best_val_acc"]) if "best_val_acc" in runs else runs.iloc[:0]
     if ranked.empty:
         return None
     top = ranked.iloc[0]
     test = "" if pd.isna(top.get("test_acc")) else f", test accuracy {top['test_acc']:.2%}"
-    return (f"Best: {top['run']} with validation accuracy {top['best_val_acc']:.2%} at epoch "
-            f"{int(top['best_epoch'])}{test}.")
+    return (
+        f"Best: {top['run']} with validation accuracy {top['best_val_acc']:.2%} at epoch "
+        f"{int(top['best_epoch'])}{test}."
+    )
 
 
 def _best_configuration_sentence(configs: pd.DataFrame, runs: pd.DataFrame, seed_keys: tuple[str, ...]) -> str | None:
@@ -341,8 +396,10 @@ def _best_configuration_sentence(configs: pd.DataFrame, runs: pd.DataFrame, seed
     test = "" if pd.isna(top.get("test_acc_mean")) else f", mean test accuracy {top['test_acc_mean']:.2%}"
     failed = int(top.get("failed_repeats") or 0)
     lost = f"; {failed} of its {int(top['repeats'])} seeds produced no result" if failed else ""
-    return (f"Best: {configuration_name(top, configs)} with mean validation accuracy {describe_mean(candidates[0])}"
-            f"{test}{lost}.")
+    return (
+        f"Best: {configuration_name(top, configs)} with mean validation accuracy {describe_mean(candidates[0])}"
+        f"{test}{lost}."
+    )
 
 
 def runner_up_sentence(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -> str | None:
@@ -361,8 +418,9 @@ def runner_up_sentence(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEY
 def configuration_name(row: pd.Series, configs: pd.DataFrame) -> str:
     """A configuration of configs.csv named by the overrides in which the configurations differ
     (``optimizer.lr=0.5``), the settings derived from them if none does."""
-    statistics = {"repeats", "seeds", "failed_repeats"} | {c for c in configs.columns
-                                                           if c.startswith(tuple(f"{m}_" for m in REPEATED_METRICS))}
+    statistics = {"repeats", "seeds", "failed_repeats"} | {
+        c for c in configs.columns if c.startswith(tuple(f"{m}_" for m in REPEATED_METRICS))
+    }
     keys = [c for c in configs.columns if c not in statistics]
     varying = [k for k in keys if configs[k].astype(str).nunique(dropna=False) > 1]
     named = [k for k in varying if k not in SETTING_COLUMNS] or varying
@@ -379,7 +437,9 @@ def status_counts(runs: pd.DataFrame) -> str:
     return ", ".join(f"{n} {s}" for s, n in counts.items())
 
 
-def describe(runs: pd.DataFrame, configs: pd.DataFrame | None = None, seed_keys: tuple[str, ...] = SEED_KEYS) -> str:
+def summary_lines(
+    runs: pd.DataFrame, configs: pd.DataFrame | None = None, seed_keys: tuple[str, ...] = SEED_KEYS
+) -> str:
     """A few lines about a collected sweep: how many runs ended how, and the best (a
     configuration, with repeats: ``best_run_sentence``). A run that ended by itself without
     learning (``at_chance``) is counted as "did not learn (at chance)", not among the "ok"."""
@@ -395,13 +455,14 @@ def describe(runs: pd.DataFrame, configs: pd.DataFrame | None = None, seed_keys:
 def main(argv: list[str] | None = None) -> int:
     from experiments.cli import program_name
 
-    parser = argparse.ArgumentParser(prog=program_name("sweeps.collect"),
-                                     description="Collect a sweep's runs into runs.csv and epochs.csv.")
+    parser = argparse.ArgumentParser(
+        prog=program_name("sweeps.collect"), description="Collect a sweep's runs into runs.csv and epochs.csv."
+    )
     parser.add_argument("sweep_dir", help="a sweep directory, e.g. multirun/default or results/sweep-lr/...")
     args = parser.parse_args(argv)
     runs, _ = collect(args.sweep_dir)
     keys = repeat_keys(Path(args.sweep_dir))
-    print(describe(runs, configurations(runs, keys), keys))
+    print(summary_lines(runs, configurations(runs, keys), keys))
     if (versus := runner_up_sentence(runs, keys)) is not None:
         print(versus)
     print(f"tables: {Path(args.sweep_dir) / RUNS}, {Path(args.sweep_dir) / EPOCHS}")

@@ -25,6 +25,7 @@ Three rules, each for a reason:
    the validation set is ``100 / n_val`` points. A difference is "more than seed noise" only
    when its whole interval lies beyond one digit and its mean is at least ``MIN_DIGITS`` digits.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,9 @@ POINTS = (-100.0, 100.0)  # a difference of two accuracies, in percentage points
 SAME = 1e-9  # a relative spread below this is float rounding, not seeds that differ
 
 
-def mean_interval(samples: np.ndarray, bounds: tuple[float, float] | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def mean_interval(
+    samples: np.ndarray, bounds: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Column-wise mean of ``samples: (n_runs, n_cols)`` (NaN where a run has no value), its 95%
     Student t interval (mean +- t * s / sqrt(n), NaN with fewer than two values, the mean itself
     when every value is the same) cut to ``bounds`` (see the module's rule 1), and n per column:
@@ -144,20 +146,29 @@ class Comparison:
     def sentence(self) -> str:
         d, a, b = self.difference, self.first, self.second
         if self.verdict is Verdict.NOT_PAIRED:
-            return (f"{a} and {b} share {d.n} seed{'s' if d.n != 1 else ''} with a value: too few to compare "
-                    "them seed by seed.")
+            return (
+                f"{a} and {b} share {d.n} seed{'s' if d.n != 1 else ''} with a value: too few to compare "
+                "them seed by seed."
+            )
         if _points(abs(d.mean)) == "0.0":  # a difference of 0.0 is no difference, never a lead
             if self.verdict is Verdict.NO_SPREAD:
-                return (f"{a} and {b} have the same validation accuracy on each of {d.n} paired seeds: no difference "
-                        "between them.")
+                return (
+                    f"{a} and {b} have the same validation accuracy on each of {d.n} paired seeds: no difference "
+                    "between them."
+                )
             lead = f"{a} and {b} do not differ on average (less than 0.05 points of validation accuracy)"
         else:
-            lead = (f"{a} is ahead of {b} by {_points(d.mean)}" if d.mean >= 0 else
-                    f"{a} has the best mean, but trails {b} by {_points(-d.mean)}")
+            lead = (
+                f"{a} is ahead of {b} by {_points(d.mean)}"
+                if d.mean >= 0
+                else f"{a} has the best mean, but trails {b} by {_points(-d.mean)}"
+            )
             lead += " points of validation accuracy"
         if self.verdict is Verdict.NO_SPREAD:
-            return (f"{lead} on each of {d.n} paired seeds: no spread between the seeds to measure their noise by "
-                    f"(the validation set counts whole digits), so no verdict; train more seeds.")
+            return (
+                f"{lead} on each of {d.n} paired seeds: no spread between the seeds to measure their noise by "
+                f"(the validation set counts whole digits), so no verdict; train more seeds."
+            )
         interval = f"95% interval {_points(d.low)} to {_points(d.high)}{' (cut at 100)' if d.clipped else ''}"
         lead += f" ({interval}, paired over {d.n} seeds)"
         if self.verdict is Verdict.TOO_FEW_SEEDS:
@@ -166,11 +177,16 @@ class Comparison:
             return f"{lead}: the interval includes 0, so the difference may be noise."
         digit = f"one validation digit is {self.digit:.2g} points" if self.digit else ""
         if self.verdict is Verdict.BELOW_RESOLUTION:
-            return (f"{lead}: within {MIN_DIGITS} validation digits or with an interval reaching below one ({digit}), "
-                    "so not called more than seed noise.")
+            return (
+                f"{lead}: within {MIN_DIGITS} validation digits or with an interval reaching below one ({digit}), "
+                "so not called more than seed noise."
+            )
         side = "above" if d.mean > 0 else "below"
-        reason = f"the interval lies {side} 0 by at least one validation digit ({digit})" if digit else \
-            f"the interval lies {side} 0"
+        reason = (
+            f"the interval lies {side} 0 by at least one validation digit ({digit})"
+            if digit
+            else f"the interval lies {side} 0"
+        )
         if d.mean > 0:
             return f"{lead}: {reason}, so the difference is more than seed noise."
         return f"{lead}: {reason}: on the seeds both have, {b} is the better."
@@ -179,8 +195,14 @@ class Comparison:
 def compare(first: Candidate, second: Candidate) -> Comparison:
     """``first`` against ``second`` over the seeds both have (finite values), by the module's
     three rules."""
-    common = sorted((s for s in first.per_seed.keys() & second.per_seed.keys()
-                     if np.isfinite(first.per_seed[s]) and np.isfinite(second.per_seed[s])), key=str)
+    common = sorted(
+        (
+            s
+            for s in first.per_seed.keys() & second.per_seed.keys()
+            if np.isfinite(first.per_seed[s]) and np.isfinite(second.per_seed[s])
+        ),
+        key=str,
+    )
     diffs = [100 * (first.per_seed[s] - second.per_seed[s]) for s in common]
     difference = Interval.of(diffs, POINTS)
     digit = validation_digit([first.val_size, second.val_size])
@@ -192,16 +214,20 @@ def compare(first: Candidate, second: Candidate) -> Comparison:
         verdict = Verdict.TOO_FEW_SEEDS
     elif difference.low <= 0 <= difference.high:
         verdict = Verdict.NOISE
-    elif digit is not None and (abs(difference.mean) < MIN_DIGITS * digit - 1e-9 or
-                                min(abs(difference.low), abs(difference.high)) < digit - 1e-9):
+    elif digit is not None and (
+        abs(difference.mean) < MIN_DIGITS * digit - 1e-9
+        or min(abs(difference.low), abs(difference.high)) < digit - 1e-9
+    ):
         verdict = Verdict.BELOW_RESOLUTION
     else:
         verdict = Verdict.BETTER
     return Comparison(first.name, second.name, difference, digit, verdict)
 
 
-ONE_SEED = ("One seed per configuration: train repeats (sweeps.lr --repeats 3, or hydra.sweeper.repeats=3 in a "
-            "search) to see whether the winner is real.")
+ONE_SEED = (
+    "One seed per configuration: train repeats (sweeps.lr --repeats 3, or hydra.sweeper.repeats=3 in a "
+    "search) to see whether the winner is real."
+)
 
 
 def describe_mean(candidate: Candidate) -> str:
@@ -212,8 +238,10 @@ def describe_mean(candidate: Candidate) -> str:
     if mean.n < 2:
         return f"{mean.mean:.2%} from one seed (no interval)"
     if not mean.spread:
-        return (f"{mean.mean:.2%} on each of {mean.n} seeds (no spread between them, so no interval: the validation "
-                "set counts whole digits)")
+        return (
+            f"{mean.mean:.2%} on each of {mean.n} seeds (no spread between them, so no interval: the validation "
+            "set counts whole digits)"
+        )
     ends = [end for end, at in (("0%", mean.low <= 0.0), ("100%", mean.high >= 1.0)) if at and mean.clipped]
     cut = f" (cut at {' and '.join(ends)})" if ends else ""
     return f"{mean.mean:.2%} over {mean.n} seeds, 95% interval {mean.low:.2%} to {mean.high:.2%}{cut}"
@@ -229,8 +257,10 @@ def best_statement(ranked: Sequence[Candidate]) -> str | None:
     seeds = max(sum(np.isfinite(v) for v in c.per_seed.values()) for c in ranked)
     if seeds < 2:
         return ONE_SEED if len(ranked) > 1 else None
-    best = (f"Best configuration by mean validation accuracy: {ranked[0].name}, {describe_mean(ranked[0])} (the best "
-            "single run may be a lucky seed of another).")
+    best = (
+        f"Best configuration by mean validation accuracy: {ranked[0].name}, {describe_mean(ranked[0])} (the best "
+        "single run may be a lucky seed of another)."
+    )
     if len(ranked) < 2:
         return best
     return f"{best} {compare(ranked[0], ranked[1]).sentence()}"

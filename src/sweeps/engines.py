@@ -22,6 +22,7 @@ scikit-optimize's ``ask`` does not know them; the engine asks a copy of the opti
 told the constant liar's value (the best so far) for each, as scikit-optimize does inside one
 batch. Optuna's TPE sees its running trials itself.
 """
+
 from __future__ import annotations
 
 import math
@@ -93,7 +94,7 @@ class GridEngine(Engine):
 
     def _ask(self, n: int) -> list[list[Any]]:
         start = len(self.points)
-        return [list(p) for p in self.grid[start:start + n]]
+        return [list(p) for p in self.grid[start : start + n]]
 
     def _tell(self, trials) -> None:
         pass
@@ -103,17 +104,34 @@ class SkoptEngine(Engine):
     """scikit-optimize's ``Optimizer``: ``random`` draws every point from the initial-point
     generator (its "dummy" estimator is broken on scikit-learn >= 1.8)."""
 
-    def __init__(self, space: SearchSpace, method: str, acq_func: str, n_initial_points: int,
-                 initial_point_generator: str, seed: int) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        method: str,
+        acq_func: str,
+        n_initial_points: int,
+        initial_point_generator: str,
+        seed: int,
+    ) -> None:
         from skopt import Optimizer
 
         super().__init__(space)
-        self.opt = Optimizer([d.to_skopt() for d in space.dimensions], base_estimator=SKOPT_ESTIMATORS[method],
-                             acq_func=acq_func, n_initial_points=n_initial_points,
-                             initial_point_generator=initial_point_generator, random_state=seed,
-                             # the rest at scikit-optimize 0.10.2's values, written out as for TPE
-                             n_jobs=1, acq_optimizer="auto", model_queue_size=None, space_constraint=None,
-                             acq_func_kwargs=None, acq_optimizer_kwargs=None, avoid_duplicates=True)
+        self.opt = Optimizer(
+            [d.to_skopt() for d in space.dimensions],
+            base_estimator=SKOPT_ESTIMATORS[method],
+            acq_func=acq_func,
+            n_initial_points=n_initial_points,
+            initial_point_generator=initial_point_generator,
+            random_state=seed,
+            # the rest at scikit-optimize 0.10.2's values, written out as for TPE
+            n_jobs=1,
+            acq_optimizer="auto",
+            model_queue_size=None,
+            space_constraint=None,
+            acq_func_kwargs=None,
+            acq_optimizer_kwargs=None,
+            avoid_duplicates=True,
+        )
 
     def _ask(self, n: int) -> list[list[Any]]:
         opt = self.opt
@@ -190,20 +208,41 @@ def tpe_sampler(n_startup_trials: int, seed: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return optuna.samplers.TPESampler(
-            n_startup_trials=n_startup_trials, n_ei_candidates=24, seed=seed, multivariate=True, group=False,
-            constant_liar=True, constraints_func=None, consider_prior=True, prior_weight=1.0,
-            consider_magic_clip=True, consider_endpoints=False, gamma=default_gamma, weights=default_weights,
-            warn_independent_sampling=False)
+            n_startup_trials=n_startup_trials,
+            n_ei_candidates=24,
+            seed=seed,
+            multivariate=True,
+            group=False,
+            constant_liar=True,
+            constraints_func=None,
+            consider_prior=True,
+            prior_weight=1.0,
+            consider_magic_clip=True,
+            consider_endpoints=False,
+            gamma=default_gamma,
+            weights=default_weights,
+            warn_independent_sampling=False,
+        )
 
 
 # The libraries whose versions decide the points each engine proposes (recorded in the trial
 # log: a search replays only under the same versions).
-ENGINE_LIBRARIES = {"tpe": ("optuna",), "random": ("scikit-optimize", "scikit-learn"),
-                    "gp": ("scikit-optimize", "scikit-learn"), "rf": ("scikit-optimize", "scikit-learn"),
-                    "et": ("scikit-optimize", "scikit-learn"), "grid": ()}
-ENGINE_NAMES = {"tpe": "optuna.samplers.TPESampler", "random": "skopt.Optimizer (initial points only)",
-                "gp": "skopt.Optimizer (GP)", "rf": "skopt.Optimizer (RF)", "et": "skopt.Optimizer (ET)",
-                "grid": "nnsweep grid"}
+ENGINE_LIBRARIES = {
+    "tpe": ("optuna",),
+    "random": ("scikit-optimize", "scikit-learn"),
+    "gp": ("scikit-optimize", "scikit-learn"),
+    "rf": ("scikit-optimize", "scikit-learn"),
+    "et": ("scikit-optimize", "scikit-learn"),
+    "grid": (),
+}
+ENGINE_NAMES = {
+    "tpe": "optuna.samplers.TPESampler",
+    "random": "skopt.Optimizer (initial points only)",
+    "gp": "skopt.Optimizer (GP)",
+    "rf": "skopt.Optimizer (RF)",
+    "et": "skopt.Optimizer (ET)",
+    "grid": "nnsweep grid",
+}
 
 
 def engine_record(method: str) -> dict[str, Any]:
@@ -232,8 +271,11 @@ def recorded_engine_problem(recorded: Any, method: str) -> str | None:
     if recorded.get("name") != installed["name"]:
         return f"was recorded by the engine {recorded.get('name')!r}, this sweep's is {installed['name']!r} ({method})"
     versions = recorded.get("versions")
-    unknown = [n for n in installed["versions"] if not isinstance(versions, dict) or not isinstance(versions.get(n), str)
-               or not versions.get(n)]
+    unknown = [
+        n
+        for n in installed["versions"]
+        if not isinstance(versions, dict) or not isinstance(versions.get(n), str) or not versions.get(n)
+    ]
     if unknown:
         return f"does not say which version of {', '.join(unknown)} made it"
     differ = [n for n in installed["versions"] if versions[n] != installed["versions"][n]]
@@ -241,15 +283,25 @@ def recorded_engine_problem(recorded: Any, method: str) -> str | None:
         was = ", ".join(f"{n} {versions[n]}" for n in differ)
         now = ", ".join(f"{n} {installed['versions'][n]}" for n in differ)
         pins = " ".join(f"'{n}=={versions[n]}'" for n in differ)
-        return (f"was recorded with {was}, this environment has {now}: the {method} engine cannot replay it under "
-                f"another version. Install the recorded version{'s' if len(differ) > 1 else ''} to continue it "
-                f"(uv pip install {pins})")
+        return (
+            f"was recorded with {was}, this environment has {now}: the {method} engine cannot replay it under "
+            f"another version. Install the recorded version{'s' if len(differ) > 1 else ''} to continue it "
+            f"(uv pip install {pins})"
+        )
     return None
 
 
-def make_engine(space: SearchSpace, method: str, *, n_initial_points: int, seed: int, direction: str,
-                acq_func: str = "gp_hedge", initial_point_generator: str = "random",
-                grid: list[list[str]] | None = None) -> Engine:
+def make_engine(
+    space: SearchSpace,
+    method: str,
+    *,
+    n_initial_points: int,
+    seed: int,
+    direction: str,
+    acq_func: str = "gp_hedge",
+    initial_point_generator: str = "random",
+    grid: list[list[str]] | None = None,
+) -> Engine:
     if method == "grid":
         return GridEngine(space, grid or [])
     if method == "tpe":

@@ -1,8 +1,8 @@
 """Launching a sweep's jobs through Hydra's launcher, and what the sweepers share around it.
 
 nnsweep's sweeper (``sweeps.search``: the grid of ``-m``, ``hydra/sweeper=nnsweep`` and
-``hydra/sweeper=skopt``) hands its batches to ``TrialLauncher``, which turns what the launcher returns into one ``Outcome``
-per job, read from the job's run directory through ``runrecord``:
+``hydra/sweeper=skopt``) hands its batches to ``TrialLauncher``, which turns what the launcher
+returns into one ``Outcome`` per job, read from the job's run directory through ``runrecord``:
 
 - Identical points in one batch (a ``choice`` with few options, a skopt batch asked with
   constant liar) are launched once; each copy gets the same outcome. Two jobs never train one
@@ -19,6 +19,7 @@ per job, read from the job's run directory through ``runrecord``:
 ``held_sweep_lock`` is the sweep lock of ``sweeps.lock``, taken for the whole sweep; the sweep's
 own stale temporary files (a ``kill -9`` during an atomic write) are removed once it is held.
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,7 +60,8 @@ class LaunchingSweeper(Sweeper):
         check_cluster_answers(config)
         self.hydra_context, self.config = hydra_context, config
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config)
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
 
     def run_locked(self, body: Callable[[Path], None]) -> None:
         """``body(sweep_dir)`` under the sweep lock, after saving ``multirun.yaml``; Ctrl-C still
@@ -95,8 +97,10 @@ def check_cluster_answers(config: DictConfig, timeout_s: float = 5.0) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as err:
-        failure = LauncherError(f"no Ray cluster answers at {address} ({err.strerror or err}); start it (ray start "
-                                f"--head --port={port}) or correct +hydra.launcher.ray.init.address, then rerun")
+        failure = LauncherError(
+            f"no Ray cluster answers at {address} ({err.strerror or err}); start it (ray start "
+            f"--head --port={port}) or correct +hydra.launcher.ray.init.address, then rerun"
+        )
         failure.exit_code = 1
         raise failure from None
 
@@ -141,12 +145,14 @@ def machine_failure(outcomes: Sequence["Outcome"], sweep_dir: Path, noun: str, w
     failed = [o for o in outcomes if o.machine_failed]
     first, many = failed[0], len(failed) > 1
     at = relative_run_dir(first.run_dir, sweep_dir) or trial_key(first.overrides)
-    reason = first.error or ("another process is training it" if first.status == Status.RUNNING else
-                             "its process stopped before it finished")
+    reason = first.error or (
+        "another process is training it" if first.status == Status.RUNNING else "its process stopped before it finished"
+    )
     return MachineFailureError(
         f"{len(failed)} {noun}{'s' if many else ''} {where} {'were' if many else 'was'} stopped by a failure of the "
         f"machine, not by {'their' if many else 'its'} settings ({at}: {reason}); fix that and rerun the same command "
-        f"to retry {'them' if many else 'it'} (finished {noun}s are kept)")
+        f"to retry {'them' if many else 'it'} (finished {noun}s are kept)"
+    )
 
 
 class NoResultError(SweepError):
@@ -156,8 +162,10 @@ class NoResultError(SweepError):
 
 
 def no_result(sweep_dir: Path, n: int) -> NoResultError:
-    return NoResultError(f"no trial of the sweep produced a result ({n} failed or diverged); see the status and error "
-                         f"columns of {sweep_dir / 'runs.csv'}")
+    return NoResultError(
+        f"no trial of the sweep produced a result ({n} failed or diverged); see the status and error "
+        f"columns of {sweep_dir / 'runs.csv'}"
+    )
 
 
 def collect_on_interrupt(sweep_dir: Path) -> None:
@@ -235,8 +243,9 @@ class TrialLauncher:
     ``crashes`` maps ``trial_key`` to the deaths of that trial's worker so far; it is updated in
     place and ``on_crash`` is called after each death, so a sweeper can persist it."""
 
-    def __init__(self, sweeper, crashes: dict[str, int] | None = None,
-                 on_crash: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, sweeper, crashes: dict[str, int] | None = None, on_crash: Callable[[], None] = lambda: None
+    ) -> None:
         self.sweeper = sweeper
         self.crashes = crashes if crashes is not None else {}
         self.on_crash = on_crash
@@ -256,8 +265,11 @@ class TrialLauncher:
                 numbers[key] = first_job + len(numbers)
         copies = len(batch) - len(unique)
         if copies:
-            log.info("%d of the %d points of this batch are copies of others: each distinct point is trained "
-                     "once", copies, len(batch))
+            log.info(
+                "%d of the %d points of this batch are copies of others: each distinct point is trained once",
+                copies,
+                len(batch),
+            )
         pending = list(numbers)
         together = True
         while pending:
@@ -268,8 +280,10 @@ class TrialLauncher:
                 raise
             except Exception as err:
                 if isinstance(err, ConfigCompositionException):  # composed by the launcher, per job
-                    raise SweepError(f"a point of the sweep cannot be composed: {' '.join(str(err).split())[:300]}; "
-                                     "change the search space or the grid (finished runs are kept)") from None
+                    raise SweepError(
+                        f"a point of the sweep cannot be composed: {' '.join(str(err).split())[:300]}; "
+                        "change the search space or the grid (finished runs are kept)"
+                    ) from None
                 known = project_error_line(err)  # a job refused before its task ran (a link at train.log)
                 if known is not None:
                     raise SweepError(known) from None
@@ -300,8 +314,14 @@ class TrialLauncher:
             hydra = self.sweeper.config.hydra
             configure_log(hydra.hydra_logging, hydra.verbose)
 
-    def _after_death(self, err: BaseException, group: list[str], unique: dict[str, list[str]],
-                     numbers: dict[str, int], outcomes: dict[str, Outcome]) -> None:
+    def _after_death(
+        self,
+        err: BaseException,
+        group: list[str],
+        unique: dict[str, list[str]],
+        numbers: dict[str, int],
+        outcomes: dict[str, Outcome],
+    ) -> None:
         reason = _death_reason(err)
         for key in group:
             run_dir, cfg = self.job_dir(unique[key], numbers[key])
@@ -311,13 +331,13 @@ class TrialLauncher:
                 continue
             self.crashes[key] = self.crashes.get(key, 0) + 1
             if len(group) == 1:
-                log.warning("the worker of %s died (%s; try %d of %d)", key, reason, self.crashes[key],
-                            MAX_CRASHES)
+                log.warning("the worker of %s died (%s; try %d of %d)", key, reason, self.crashes[key], MAX_CRASHES)
             if self.crashes[key] >= MAX_CRASHES:
                 outcomes[key] = self._crash_failed(unique[key], numbers[key])
         if len(group) > 1:
-            log.warning("a worker died while it ran this batch (%s); its unfinished trials are retried one at a time",
-                        reason)
+            log.warning(
+                "a worker died while it ran this batch (%s); its unfinished trials are retried one at a time", reason
+            )
         self.on_crash()
 
     # ----- reading outcomes ----------------------------------------------------------------
@@ -374,8 +394,10 @@ class TrialLauncher:
     def _crash_failed(self, overrides: list[str], number: int | None) -> Outcome:
         """A trial whose worker died ``MAX_CRASHES`` times: failed, and its run says why."""
         key = trial_key(overrides)
-        error = (f"its worker died {self.crashes.get(key, MAX_CRASHES)} times (killed by the system: out of "
-                 "memory?); not tried again")
+        error = (
+            f"its worker died {self.crashes.get(key, MAX_CRASHES)} times (killed by the system: out of "
+            "memory?); not tried again"
+        )
         log.error("%s: %s", key, error)
         if number is None:  # not launched this time: its directory may depend on a job number
             return Outcome(overrides, None, None, Status.FAILED, None, error, worker_died=True)
@@ -390,8 +412,9 @@ def run_outcome(run: RunDir, summary: Summary, overrides: list[str], number: int
     paused where it was asked to (a pruning search judges it there)."""
     status = run.status()
     objective = summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
-    return Outcome(overrides, number, run.path.resolve(), status, objective, summary.error,
-                   epochs=summary.epochs_completed)
+    return Outcome(
+        overrides, number, run.path.resolve(), status, objective, summary.error, epochs=summary.epochs_completed
+    )
 
 
 def mark_run(run: RunDir, status: Status, error: str | None = None) -> None:
@@ -417,9 +440,11 @@ class LauncherError(SweepError):
 
 def launcher_failure(launcher, err: BaseException) -> LauncherError:
     text = " ".join(str(err).split()) or "no message"
-    failure = LauncherError(f"the launcher {type(launcher).__name__} could not run the jobs ({type(err).__name__}: "
-                            f"{text[:300]}); check its hydra.launcher settings (README, Clusters) and rerun the same "
-                            f"command: finished runs are kept")
+    failure = LauncherError(
+        f"the launcher {type(launcher).__name__} could not run the jobs ({type(err).__name__}: "
+        f"{text[:300]}); check its hydra.launcher settings (README, Clusters) and rerun the same "
+        f"command: finished runs are kept"
+    )
     failure.exit_code = 1 if isinstance(err, OSError) else 2
     return failure
 

@@ -12,6 +12,7 @@ exit status: its runs and tables are complete, and ``python -m reports`` draws t
 environment (the test suite sets it: its hundreds of tiny sweeps need no page, except the tests
 of this one).
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,10 +42,12 @@ def live_report(sweep_dir: Path, on: bool = True) -> Iterator[None]:
     if not enabled(on):
         yield
         return
-    watcher = subprocess.Popen([sys.executable, "-m", "reports", "--watch", str(sweep_dir)], stdin=subprocess.PIPE,
-                               text=True)
-    log.info("live report (refreshes itself while the sweep runs): %s", Path(sweep_dir).resolve() / "report" /
-             "index.html")
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "reports", "--watch", str(sweep_dir)], stdin=subprocess.PIPE, text=True
+    )
+    log.info(
+        "live report (refreshes itself while the sweep runs): %s", Path(sweep_dir).resolve() / "report" / "index.html"
+    )
     try:
         yield
     except KeyboardInterrupt:
@@ -59,8 +62,10 @@ def live_report(sweep_dir: Path, on: bool = True) -> Iterator[None]:
 def _finish(watcher: subprocess.Popen, sweep_dir: Path) -> None:
     """Tell the watcher the sweep finished and wait for its final page."""
     if watcher.poll() is not None:  # it died (killed on its own): say so, the sweep's results stand
-        log.warning("the live report stopped during the sweep (exit %s); make report SWEEP=<this sweep> draws it",
-                    watcher.returncode)
+        log.warning(
+            "the live report stopped during the sweep (exit %s); make report SWEEP=<this sweep> draws it",
+            watcher.returncode,
+        )
         return
     try:
         watcher.stdin.write("finished\n")
@@ -71,14 +76,18 @@ def _finish(watcher: subprocess.Popen, sweep_dir: Path) -> None:
     try:
         watcher.wait(FINAL_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        log.warning("the final report took longer than %d s; stopping it (make report SWEEP=... draws it)",
-                    FINAL_TIMEOUT_S)
+        log.warning(
+            "the final report took longer than %d s; stopping it (make report SWEEP=... draws it)", FINAL_TIMEOUT_S
+        )
         watcher.kill()
         return
     if watcher.returncode != 0:  # a full disk, say: the runs and tables stand, the page does not
-        log.warning("the final report page was not written (the report process ended with exit %s; its error is "
-                    "above); the runs and runs.csv are complete: fix that and draw it with python -m reports %s",
-                    watcher.returncode, sweep_dir)
+        log.warning(
+            "the final report page was not written (the report process ended with exit %s; its error is "
+            "above); the runs and runs.csv are complete: fix that and draw it with python -m reports %s",
+            watcher.returncode,
+            sweep_dir,
+        )
 
 
 def _close(watcher: subprocess.Popen) -> None:

@@ -6,6 +6,7 @@ it holds the lock, a sweep removes the temporary files that a ``kill -9`` in the
 atomic write left in its directory (``.trials.json.*.tmp``, ``.runs.csv.*.tmp`` ...): nobody
 else can be writing them.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,14 +22,15 @@ from runrecord.lock import HOLDER
 
 
 @contextmanager
-def sweep_lock(sweep_dir: str | os.PathLike, advice: str = "wait for it to finish, or sweep into another "
-                                                            "directory") -> Iterator[Path]:
+def sweep_lock(
+    sweep_dir: str | os.PathLike, advice: str = "wait for it to finish, or sweep into another directory"
+) -> Iterator[Path]:
     """Hold the sweep directory's lock; ``advice`` is the fix the refused command's user can apply.
 
-    A sweep that ends by an exception (Ctrl-C before its first job wrote anything) in a
-    directory it created, holding nothing but its lock's holder file, removes that directory
-    (and the parents it created), while it still holds the lock: it leaves nothing behind, and
-Ctrl-C then says so."""
+        A sweep that ends by an exception (Ctrl-C before its first job wrote anything) in a
+        directory it created, holding nothing but its lock's holder file, removes that directory
+        (and the parents it created), while it still holds the lock: it leaves nothing behind, and
+    Ctrl-C then says so."""
     created = missing_dirs(sweep_dir)
     with exclusive_lock(sweep_dir, f"sweep directory {sweep_dir}", advice=advice) as path:
         remove_stale_temps(sweep_dir)
@@ -39,6 +41,8 @@ Ctrl-C then says so."""
                 raise
             remove_created_dirs(created, own_files=(HOLDER,))
             if isinstance(err, KeyboardInterrupt) and not isinstance(err, Interrupted):
-                raise Interrupted("interrupted before the sweep's first run started: nothing had finished, nothing "
-                                  "was kept; rerun the same command to start it") from None
+                raise Interrupted(
+                    "interrupted before the sweep's first run started: nothing had finished, nothing "
+                    "was kept; rerun the same command to start it"
+                ) from None
             raise

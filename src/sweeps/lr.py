@@ -13,6 +13,7 @@ interrupted ones resume from their checkpoints.
 them further, rung by rung (``sweeps.pruning``; the grid sweeper's ``hydra.sweeper.pruner``):
 the rates that are clearly too small or too large stop early, with status ``pruned``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,11 +31,10 @@ from experiments.cli import EXIT_BAD_INPUT, program_name, run_command
 from experiments.lifeline import follow_parent
 from nets.errors import NnsweepError
 from runrecord import RunRecordError, Status, find_runs, override_key, without_bookkeeping
-from sweeps.collect import collect, configurations, describe, repeat_keys, runner_up_sentence
+from sweeps.collect import collect, configurations, repeat_keys, runner_up_sentence, summary_lines
 from sweeps.launch import hydra_quoted
 from sweeps.lock import sweep_lock
 from sweeps.repeats import MAX_REPEATS
-
 
 MAX_RATES = 200  # more is a typo, not a sweep (and each is a run)
 MAX_RUNS = 2000  # rates x seeds: a bigger sweep is a grid of its own (experiments.train -m)
@@ -44,8 +44,9 @@ def log_spaced(low: float, high: float, count: int) -> list[float]:
     """``count`` learning rates from ``low`` to ``high`` evenly spaced in log scale, rounded to
     3 significant digits (so they print as 0.0316, not 0.031622776601683794)."""
     if not (0 < low < high < math.inf) or not 2 <= count <= MAX_RATES:
-        raise ValueError(f"need 0 < --lr-min < --lr-max (finite) and 2 to {MAX_RATES} rates, got "
-                         f"{low}, {high}, --num {count}")
+        raise ValueError(
+            f"need 0 < --lr-min < --lr-max (finite) and 2 to {MAX_RATES} rates, got {low}, {high}, --num {count}"
+        )
     return [float(f"{v:.3g}") for v in np.geomspace(low, high, count)]
 
 
@@ -62,13 +63,16 @@ def parse_lrs(text: str) -> list[float]:
     if not values or any(not math.isfinite(v) or v <= 0 for v in values):
         raise ValueError(f"--lrs must be positive numbers, got {text!r}")
     if len(set(values)) > MAX_RATES:
-        raise ValueError(f"--lrs gives {len(set(values))} rates; at most {MAX_RATES} (each is a run): "
-                         "give fewer, or sweep several ranges one after another")
+        raise ValueError(
+            f"--lrs gives {len(set(values))} rates; at most {MAX_RATES} (each is a run): "
+            "give fewer, or sweep several ranges one after another"
+        )
     return sorted(set(values))
 
 
-def default_sweep_dir(net: str, data: str, epochs: int, batch: int, overrides: list[str] = (),
-                      pruning: str = "", repeats: int = 1) -> Path:
+def default_sweep_dir(
+    net: str, data: str, epochs: int, batch: int, overrides: list[str] = (), pruning: str = "", repeats: int = 1
+) -> Path:
     """``results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<pruning>][-seeds][-<overrides>]``:
     every setting that changes the runs is in the name (``pruning``, e.g. ``asha1x3``: pruned runs
     stop early; ``seeds``: each rate repeated with trainer.seed 0, 1, ..., so more repeats extend
@@ -107,9 +111,15 @@ def launcher_of(overrides: list[str]) -> str:
 def run_overrides(args, lr: str, seed: str | None = None) -> list[str]:
     """The overrides that define the run of learning rate ``lr`` (text) in this sweep, and of
     ``trainer.seed`` ``seed`` (text) when it repeats each rate (``--repeats``)."""
-    return [f"net={args.net}", f"data={args.data}", f"optimizer.lr={lr}", f"trainer.epochs={args.epochs}",
-            f"trainer.batch_size={args.batch}", *([f"trainer.seed={seed}"] if seed is not None else []),
-            *run_settings(args.overrides)]
+    return [
+        f"net={args.net}",
+        f"data={args.data}",
+        f"optimizer.lr={lr}",
+        f"trainer.epochs={args.epochs}",
+        f"trainer.batch_size={args.batch}",
+        *([f"trainer.seed={seed}"] if seed is not None else []),
+        *run_settings(args.overrides),
+    ]
 
 
 def seeds_of(args) -> list[int | None]:
@@ -130,8 +140,9 @@ def finished_points(args, sweep_dir: Path) -> set[tuple[float, int | None]]:
             lr, seed = float(config.optimizer.lr), (int(config.trainer.seed) if args.repeats > 1 else None)
             ours = _by_key(without_bookkeeping(run_overrides(args, format_lr(lr), None if seed is None else str(seed))))
             # A pruned run is done in a pruned sweep only: without --prune it still needs its epochs.
-            done_here = summary is not None and (summary.is_done(args.epochs) or (
-                args.prune and summary.status == Status.PRUNED))
+            done_here = summary is not None and (
+                summary.is_done(args.epochs) or (args.prune and summary.status == Status.PRUNED)
+            )
             if done_here and _by_key(run.defining_overrides()) == ours:
                 done.add((lr, seed))
         except (RunRecordError, ValueError, TypeError, AttributeError):
@@ -147,14 +158,24 @@ def _by_key(overrides: list[str]) -> dict[str, str]:
 def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
     """The ``experiments.train`` multirun that trains the given learning rates."""
     seeds = seeds_of(args)
-    overrides = run_overrides(args, ",".join(format_lr(v) for v in lrs),
-                              None if seeds == [None] else ",".join(map(str, seeds)))
+    overrides = run_overrides(
+        args, ",".join(format_lr(v) for v in lrs), None if seeds == [None] else ",".join(map(str, seeds))
+    )
     launch = [o for o in args.overrides if is_launch_override(o)]
     if launcher_of(args.overrides) == "joblib":
         launch.append(f"hydra.launcher.n_jobs={min(args.jobs or os.cpu_count() or 1, len(lrs) * len(seeds))}")
-    return [sys.executable, "-m", "experiments.train", "-m", *overrides, "trainer.progress=false",
-            f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}", *pruner_overrides(args), *launch,
-            *(["hydra.sweeper.live_report=false"] if args.no_report else [])]
+    return [
+        sys.executable,
+        "-m",
+        "experiments.train",
+        "-m",
+        *overrides,
+        "trainer.progress=false",
+        f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}",
+        *pruner_overrides(args),
+        *launch,
+        *(["hydra.sweeper.live_report=false"] if args.no_report else []),
+    ]
 
 
 def pruner_overrides(args) -> list[str]:
@@ -165,8 +186,12 @@ def pruner_overrides(args) -> list[str]:
 
     objective = _by_key(args.overrides).get("objective", "best_val_acc")
     direction = "minimize" if OBJECTIVES.get(objective) == "min" else "maximize"  # which rates the pruner keeps
-    return ["hydra.sweeper.pruner.method=asha", f"hydra.sweeper.pruner.min_epochs={args.min_epochs}",
-            f"hydra.sweeper.pruner.reduction_factor={args.eta}", f"hydra.sweeper.direction={direction}"]
+    return [
+        "hydra.sweeper.pruner.method=asha",
+        f"hydra.sweeper.pruner.min_epochs={args.min_epochs}",
+        f"hydra.sweeper.pruner.reduction_factor={args.eta}",
+        f"hydra.sweeper.direction={direction}",
+    ]
 
 
 def pruning_name(args) -> str:
@@ -184,66 +209,105 @@ def check_arguments(args) -> list[float]:
     if args.repeats > MAX_REPEATS:  # the search's own cap (hydra.sweeper.repeats): more is a typo
         raise NnsweepError(f"--repeats {args.repeats}: at most {MAX_REPEATS} seeds per rate (each is a run)")
     if len(lrs) * args.repeats > MAX_RUNS:
-        raise NnsweepError(f"{len(lrs)} rates x {args.repeats} seeds is {len(lrs) * args.repeats} runs; at most "
-                           f"{MAX_RUNS} in one sweep: give fewer --lrs (or --num) or fewer --repeats")
+        raise NnsweepError(
+            f"{len(lrs)} rates x {args.repeats} seeds is {len(lrs) * args.repeats} runs; at most "
+            f"{MAX_RUNS} in one sweep: give fewer --lrs (or --num) or fewer --repeats"
+        )
     if args.prune and not (1 <= args.min_epochs < args.epochs and args.eta >= 2):
-        raise NnsweepError(f"--prune needs 1 <= --min-epochs < --epochs and --eta >= 2 (got --min-epochs "
-                           f"{args.min_epochs}, --epochs {args.epochs}, --eta {args.eta})")
+        raise NnsweepError(
+            f"--prune needs 1 <= --min-epochs < --epochs and --eta >= 2 (got --min-epochs "
+            f"{args.min_epochs}, --epochs {args.epochs}, --eta {args.eta})"
+        )
     if not args.prune and (args.min_epochs != 1 or args.eta != 3):
         raise NnsweepError("--min-epochs and --eta set the pruner: add --prune")
     if args.jobs is not None and launcher_of(args.overrides) != "joblib":
-        raise NnsweepError(f"--jobs sets how many runs joblib trains at once; with hydra/launcher="
-                           f"{launcher_of(args.overrides)} the launcher's own settings decide (see README, Clusters)")
+        raise NnsweepError(
+            f"--jobs sets how many runs joblib trains at once; with hydra/launcher="
+            f"{launcher_of(args.overrides)} the launcher's own settings decide (see README, Clusters)"
+        )
     for name, value in (("--net", args.net), ("--data", args.data)):
         if not re.fullmatch(r"[A-Za-z0-9_]+", value):
             raise NnsweepError(f"{name} takes one config name (e.g. --net rashid), got {value!r}")
-    owned = {"optimizer.lr": "--lrs", "hydra.sweep.dir": "--sweep-dir", "net": "--net", "data": "--data",
-             "trainer.epochs": "--epochs", "trainer.batch_size": "--batch", "hydra.launcher.n_jobs": "--jobs",
-             **({"trainer.seed": "--repeats (seeds 0 .. N-1)"} if args.repeats > 1 else {})}
+    owned = {
+        "optimizer.lr": "--lrs",
+        "hydra.sweep.dir": "--sweep-dir",
+        "net": "--net",
+        "data": "--data",
+        "trainer.epochs": "--epochs",
+        "trainer.batch_size": "--batch",
+        "hydra.launcher.n_jobs": "--jobs",
+        **({"trainer.seed": "--repeats (seeds 0 .. N-1)"} if args.repeats > 1 else {}),
+    }
     for override in args.overrides:
         key = override_key(override)
         if key == "hydra.launcher.n_jobs" and launcher_of(args.overrides) != "joblib":
-            raise NnsweepError(f"{override!r} is a setting of joblib's launcher, not of hydra/launcher="
-                               f"{launcher_of(args.overrides)}: set that launcher's own (see README, Clusters)")
+            raise NnsweepError(
+                f"{override!r} is a setting of joblib's launcher, not of hydra/launcher="
+                f"{launcher_of(args.overrides)}: set that launcher's own (see README, Clusters)"
+            )
         if key in owned:
             raise NnsweepError(f"{override!r} would replace what the sweep sets itself: use {owned[key]} instead")
         if (key == "hydra" or key.startswith(("hydra.", "hydra/"))) and not is_launch_override(override):
-            raise NnsweepError(f"{override!r}: a learning-rate sweep takes Hydra settings of its launcher only "
-                               "(hydra/launcher=..., hydra.launcher...); for other searches use "
-                               "python -m experiments.train -m")
+            raise NnsweepError(
+                f"{override!r}: a learning-rate sweep takes Hydra settings of its launcher only "
+                "(hydra/launcher=..., hydra.launcher...); for other searches use "
+                "python -m experiments.train -m"
+            )
     return lrs
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=program_name("sweeps.lr"),
-                                     description="Sweep the learning rate (log-spaced), record every epoch, collect the "
-                                                 "results tables and write the report. Rerunning continues the sweep.",
-                                     epilog="Extra arguments are Hydra overrides for every run, e.g. optimizer=momentum; "
-                                            "hydra/launcher=... and hydra.launcher... choose where the runs train "
-                                            "(not part of the sweep directory's name).")
+    parser = argparse.ArgumentParser(
+        prog=program_name("sweeps.lr"),
+        description="Sweep the learning rate (log-spaced), record every epoch, collect the "
+        "results tables and write the report. Rerunning continues the sweep.",
+        epilog="Extra arguments are Hydra overrides for every run, e.g. optimizer=momentum; "
+        "hydra/launcher=... and hydra.launcher... choose where the runs train "
+        "(not part of the sweep directory's name).",
+    )
     parser.add_argument("--net", default="rashid", help="net config (default rashid: 784-100-10 sigmoid)")
     parser.add_argument("--data", default="mnist5k", help="data config (default mnist5k, embedded)")
-    parser.add_argument("--lrs", help=f"comma-separated learning rates (at most {MAX_RATES}); default: --num log-spaced "
-                                      "from --lr-min to --lr-max")
+    parser.add_argument(
+        "--lrs",
+        help=f"comma-separated learning rates (at most {MAX_RATES}); default: --num log-spaced "
+        "from --lr-min to --lr-max",
+    )
     parser.add_argument("--lr-min", type=float, default=0.003)
     parser.add_argument("--lr-max", type=float, default=10.0)
     parser.add_argument("--num", type=int, default=11, help="how many log-spaced rates (default 11)")
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch", type=int, default=1,
-                        help="mini-batch size (default 1: per-sample SGD, Rashid's learning-rate experiment)")
-    parser.add_argument("--jobs", type=int, help="parallel runs on this machine with the default joblib launcher "
-                                                 "(default: all cores; another hydra/launcher decides itself)")
-    parser.add_argument("--sweep-dir", type=Path,
-                        help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-asha<min>x<eta>][-seeds]"
-                             "[-<overrides>]")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="train each rate with this many seeds (trainer.seed 0 .. N-1, at most "
-                             f"{MAX_REPEATS}); configs.csv then gives each rate's mean and 95%% confidence interval "
-                             "(default 1)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="mini-batch size (default 1: per-sample SGD, Rashid's learning-rate experiment)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="parallel runs on this machine with the default joblib launcher "
+        "(default: all cores; another hydra/launcher decides itself)",
+    )
+    parser.add_argument(
+        "--sweep-dir",
+        type=Path,
+        help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-asha<min>x<eta>][-seeds][-<overrides>]",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="train each rate with this many seeds (trainer.seed 0 .. N-1, at most "
+        f"{MAX_REPEATS}); configs.csv then gives each rate's mean and 95%% confidence interval "
+        "(default 1)",
+    )
     parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")
-    parser.add_argument("--prune", action="store_true",
-                        help="successive halving: train every rate --min-epochs, then only the best 1/--eta further "
-                             "at each rung (min-epochs x eta^k); the others stop with status pruned")
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="successive halving: train every rate --min-epochs, then only the best 1/--eta further "
+        "at each rung (min-epochs x eta^k); the others stop with status pruned",
+    )
     parser.add_argument("--min-epochs", type=int, default=1, help="with --prune: the first rung (default 1)")
     parser.add_argument("--eta", type=int, default=3, help="with --prune: keep the top 1/eta at each rung (default 3)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
@@ -254,8 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
     lrs = check_arguments(args)
-    sweep_dir = args.sweep_dir or default_sweep_dir(args.net, args.data, args.epochs, args.batch,
-                                                    run_settings(args.overrides), pruning_name(args), args.repeats)
+    sweep_dir = args.sweep_dir or default_sweep_dir(
+        args.net, args.data, args.epochs, args.batch, run_settings(args.overrides), pruning_name(args), args.repeats
+    )
     follow_parent()  # its training processes end with this one
     with sweep_lock(sweep_dir, advice="wait for it to finish, or pass another --sweep-dir"):
         return run_sweep(args, lrs, sweep_dir)
@@ -271,8 +336,10 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
     todo = [p for p in points if p not in done]
     child_said_why = stopped = False
     repeats = f" x {args.repeats} seeds" if args.repeats > 1 else ""
-    print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}{repeats}; {len(points) - len(todo)} already "
-          "finished")
+    print(
+        f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}{repeats}; {len(points) - len(todo)} already "
+        "finished"
+    )
     if todo:
         # All rates, so the sweep's progress line counts the whole sweep: finished ones are reused.
         from sweeps.search import REPORT_LINE_BY_CALLER
@@ -284,13 +351,16 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
         child_said_why = result.returncode == 1  # its one line: a machine failure, or no result at all
         stopped = result.returncode not in (0, 1)
         if stopped:
-            print(f"nnsweep: error: the sweep stopped (exit {result.returncode}); rerun the same command to "
-                  f"continue it, finished runs are kept in {sweep_dir}", file=sys.stderr)
+            print(
+                f"nnsweep: error: the sweep stopped (exit {result.returncode}); rerun the same command to "
+                f"continue it, finished runs are kept in {sweep_dir}",
+                file=sys.stderr,
+            )
         if result.returncode != 0 and not find_runs(sweep_dir):
             return result.returncode
     runs, _ = collect(sweep_dir)
     keys = repeat_keys(sweep_dir)
-    print(describe(runs, configurations(runs, keys), keys))
+    print(summary_lines(runs, configurations(runs, keys), keys))
     if (versus := runner_up_sentence(runs, keys)) is not None:
         print(versus)  # the page's comparison, word for word
     print(f"results: {sweep_dir / 'runs.csv'}, {sweep_dir / 'epochs.csv'}")
@@ -304,8 +374,11 @@ def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
         print(f"no report page (--no-report): make report SWEEP={sweep_dir} draws it")
     if runs.empty or runs["best_val_acc"].isna().all():
         if not (todo and child_said_why):
-            print(f"nnsweep: error: no run of the sweep produced a validation accuracy; see the status and error "
-                  f"columns of {sweep_dir / 'runs.csv'}", file=sys.stderr)
+            print(
+                f"nnsweep: error: no run of the sweep produced a validation accuracy; see the status and error "
+                f"columns of {sweep_dir / 'runs.csv'}",
+                file=sys.stderr,
+            )
         return 1
     return 1 if todo and child_said_why else 0
 

@@ -16,6 +16,7 @@ good, so a task that leaves no run record (any Hydra app) is counted too, a batc
 Runs that finished before this invocation (a resumed sweep, a trial reused from disk) count as
 done, but not in the rate that gives the ETA: no time of this invocation went into them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,8 +62,14 @@ class SweepProgress:
     objective (default: as each run's summary says, else maximize).
     """
 
-    def __init__(self, sweep_dir: str | Path, total: int, swept: Iterable[str] | None = None,
-                 direction: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        sweep_dir: str | Path,
+        total: int,
+        swept: Iterable[str] | None = None,
+        direction: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.sweep_dir, self.total = Path(sweep_dir), total
         self.swept = None if swept is None else set(swept)
         self.direction = direction
@@ -106,8 +113,12 @@ class SweepProgress:
                 self._training.pop(key, None)
                 if outcome.status.is_finished():
                     known = self._results.get(key)
-                    self._results[key] = Result(outcome.status, outcome.objective, known.before if known else before,
-                                                summary is not None and summary.at_chance)
+                    self._results[key] = Result(
+                        outcome.status,
+                        outcome.objective,
+                        known.before if known else before,
+                        summary is not None and summary.at_chance,
+                    )
                     self._settled.add(key)
                 else:  # the machine failed under it: not done, a rerun retries it
                     self._results.pop(key, None)
@@ -174,8 +185,9 @@ class SweepProgress:
         self._learn(summary)
         if summary.status.is_finished():
             known = self._results.get(key)
-            self._results[key] = Result(summary.status, summary.objective_value(), known.before if known else before,
-                                        summary.at_chance)
+            self._results[key] = Result(
+                summary.status, summary.objective_value(), known.before if known else before, summary.at_chance
+            )
             self._training.pop(key, None)
         else:  # training (again: a finished run asked for more epochs)
             self._results.pop(key, None)
@@ -208,8 +220,11 @@ class SweepProgress:
                 broken.add(self._configuration(key))
             else:
                 groups.setdefault(self._configuration(key), []).extend([result.objective] * self._trials[key])
-        learned = [r for r in self._results.values() if r.objective is not None and r.status != Status.PRUNED
-                   and not r.at_chance]
+        learned = [
+            r
+            for r in self._results.values()
+            if r.objective is not None and r.status != Status.PRUNED and not r.at_chance
+        ]
         if not groups or not learned:  # every run at chance: nothing learned, no best to name
             return None
         pick = min if self.direction == "minimize" else max
@@ -245,8 +260,16 @@ class SweepProgress:
         head = f"{done}/{self.total} done" + (f" ({done - now} reused)" if done > now else "")
         pruned = self._count(Status.PRUNED)
         stuck = sum(self._trials[k] for k, r in self._results.items() if r.at_chance)
-        parts = [head] + [f"{n} {what}" for n, what in ((pruned, "pruned"), (failed, "failed"), (diverged, "diverged"),
-                                                         (stuck, "did not learn (at chance)")) if n]
+        parts = [head] + [
+            f"{n} {what}"
+            for n, what in (
+                (pruned, "pruned"),
+                (failed, "failed"),
+                (diverged, "diverged"),
+                (stuck, "did not learn (at chance)"),
+            )
+            if n
+        ]
         training = [self._training[k] for k in self._training if k not in self._results]
         if training:
             done_epochs, budget = sum(e for e, _ in training), sum(b for _, b in training)

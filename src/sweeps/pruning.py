@@ -25,6 +25,7 @@ share a round is the sweeper's business (``sweeps.search``). Trials are never su
 (the ASHA paper's variant): a trial's fate is known when it stops, so the search engine learns
 from it at once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,8 +50,10 @@ class Pruner:
         if self.min_epochs < 1:
             raise PruningError(f"hydra.sweeper.pruner.min_epochs must be at least 1, got {self.min_epochs}")
         if self.reduction_factor < 2:
-            raise PruningError(f"hydra.sweeper.pruner.reduction_factor must be at least 2 (keep the top 1/eta), "
-                               f"got {self.reduction_factor}")
+            raise PruningError(
+                f"hydra.sweeper.pruner.reduction_factor must be at least 2 (keep the top 1/eta), "
+                f"got {self.reduction_factor}"
+            )
 
     @property
     def on(self) -> bool:
@@ -61,9 +64,11 @@ class Pruner:
         if not self.on:
             return []
         if self.min_epochs >= max_epochs:
-            raise PruningError(f"hydra.sweeper.pruner.min_epochs={self.min_epochs} leaves nothing to prune with "
-                               f"trainer.epochs={max_epochs}: the first rung must come before the last epoch; lower "
-                               "min_epochs or raise trainer.epochs")
+            raise PruningError(
+                f"hydra.sweeper.pruner.min_epochs={self.min_epochs} leaves nothing to prune with "
+                f"trainer.epochs={max_epochs}: the first rung must come before the last epoch; lower "
+                "min_epochs or raise trainer.epochs"
+            )
         rungs, epochs = [], self.min_epochs
         while epochs < max_epochs:
             rungs.append(epochs)

@@ -11,6 +11,7 @@ A trial is as good as its worst repeat's record: if one seed failed or diverged,
 (an engine told the mean of the survivors would favour a rate that diverges one time in three);
 a repeat the machine failed under makes the round fail, as any job does.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,7 +41,8 @@ def combine(outcomes: Sequence[Outcome]) -> Outcome:
     if len(outcomes) == 1:
         return outcomes[0]
     broken = next((o for o in outcomes if o.machine_failed), None) or next(
-        (o for o in outcomes if o.objective is None), None)
+        (o for o in outcomes if o.objective is None), None
+    )
     if broken is not None:
         return broken
     first = outcomes[0]
@@ -51,5 +53,13 @@ def combine(outcomes: Sequence[Outcome]) -> Outcome:
 
 def record(outcomes: Sequence[Outcome], seeds_: Sequence[int | None], sweep_dir: Path) -> list[dict[str, Any]]:
     """The trial log's entry of a trial's repeats: each seed's job, run directory, status and objective."""
-    return [{"seed": seed, "job": o.job, "run_dir": relative_run_dir(o.run_dir, sweep_dir), "status": o.status.value,
-             "objective": o.objective} for seed, o in zip(seeds_, outcomes)]
+    return [
+        {
+            "seed": seed,
+            "job": o.job,
+            "run_dir": relative_run_dir(o.run_dir, sweep_dir),
+            "status": o.status.value,
+            "objective": o.objective,
+        }
+        for seed, o in zip(seeds_, outcomes)
+    ]

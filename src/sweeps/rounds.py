@@ -3,6 +3,7 @@ functions of the trial log's trials (``sweeps.trials`` entries), so that a rerun
 only the log, schedules and decides exactly as the killed run did. ``sweeps.search`` runs the
 rounds; ``sweeps.pruning`` holds the rule.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,9 +50,13 @@ def judge(epochs: int, judged: list[Trial], trials: list[Trial], eta: int, maxim
     for trial in judged:
         trial["rungs"].append({"epochs": epochs, "value": trial["objective"], "kept": trial["number"] in kept})
         trial["status"] = Status.PAUSED.value if trial["number"] in kept else Status.PRUNED.value
-    log.info("rung at %d epochs: %d of %d trials continue (%s)", epochs, len(kept), len(judged),
-             ", ".join(f"#{t['number']} {_fmt(t['objective'])}{'' if t['number'] in kept else ' pruned'}"
-                       for t in judged))
+    log.info(
+        "rung at %d epochs: %d of %d trials continue (%s)",
+        epochs,
+        len(kept),
+        len(judged),
+        ", ".join(f"#{t['number']} {_fmt(t['objective'])}{'' if t['number'] in kept else ' pruned'}" for t in judged),
+    )
     return [t for t in judged if t["number"] not in kept]
 
 
@@ -64,8 +69,11 @@ def mark_copies(new: list[Trial], trials: list[Trial], key: Callable[[Trial], st
     for trial in new:
         if key(trial) in seen:
             trial["copy_of"] = seen[key(trial)]
-            log.info("trial %d repeats trial %d: it ends as that one does, without training", trial["number"],
-                     trial["copy_of"])
+            log.info(
+                "trial %d repeats trial %d: it ends as that one does, without training",
+                trial["number"],
+                trial["copy_of"],
+            )
         else:
             seen[key(trial)] = trial["number"]
 

@@ -30,6 +30,7 @@ record, so a rerun after ``kill -9`` makes the same ones.
 At the end: ``runs.csv`` / ``epochs.csv`` (``sweeps.collect``), and for a search
 ``optimization_results.yaml`` and, for scikit-optimize's engines, its plots.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,16 +47,35 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.cli import every_value_checked
 from runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
-from sweeps import trial_runs, trials as trial_log
-from sweeps.collect import collect, status_counts
-from sweeps.engines import (ENGINES, SKOPT_ESTIMATORS, Engine, SkoptEngine, engine_record, make_engine,
-                            recorded_engine_problem, same_point)
-from sweeps.live import enabled as live_enabled, live_report
-from sweeps.launch import (LaunchingSweeper, Outcome, SweepError, TrialLauncher, machine_failure, mark_run, no_result,
-                           relative_run_dir, run_outcome, trial_key)
-from sweeps.progress import SweepProgress
 from sweeps import repeats as repeat_runs
-from sweeps import rounds
+from sweeps import rounds, trial_runs
+from sweeps import trials as trial_log
+from sweeps.collect import collect, status_counts
+from sweeps.engines import (
+    ENGINES,
+    SKOPT_ESTIMATORS,
+    Engine,
+    SkoptEngine,
+    engine_record,
+    make_engine,
+    recorded_engine_problem,
+    same_point,
+)
+from sweeps.launch import (
+    LaunchingSweeper,
+    Outcome,
+    SweepError,
+    TrialLauncher,
+    machine_failure,
+    mark_run,
+    no_result,
+    relative_run_dir,
+    run_outcome,
+    trial_key,
+)
+from sweeps.live import enabled as live_enabled
+from sweeps.live import live_report
+from sweeps.progress import SweepProgress
 from sweeps.pruning import Pruner, PruningError
 from sweeps.repeats import MAX_REPEATS, REPEAT_KEY
 from sweeps.results import RESULTS, write_results
@@ -88,36 +108,59 @@ def make_pruner(settings: Any) -> Pruner:
     """``hydra.sweeper.pruner`` (a mapping, or None: off) as a ``Pruner``."""
     settings = dict(settings or {})
     try:
-        return Pruner(method=_text(settings.get("method", "none")), min_epochs=int(settings.get("min_epochs", 1)),
-                      reduction_factor=int(settings.get("reduction_factor", 3)))
+        return Pruner(
+            method=_text(settings.get("method", "none")),
+            min_epochs=int(settings.get("min_epochs", 1)),
+            reduction_factor=int(settings.get("reduction_factor", 3)),
+        )
     except PruningError as err:
         raise SweepError(str(err)) from None
 
 
 class SearchSweep(LaunchingSweeper):
-    def __init__(self, engine: Any = "tpe", acq_func: Any = None, n_trials: int | None = None,
-                 n_initial_points: int | None = None, initial_point_generator: Any = None, seed: int = 0,
-                 batch_size: int | None = None, direction: Any = "maximize", max_failure_rate: float = 0.5,
-                 failure_objective: float | None = None, params: dict[str, str] | None = None,
-                 pruner: Any = None, repeats: int = 1, repeat_key: str = REPEAT_KEY, live_report: bool = True,
-                 setting: str = "engine") -> None:
+    def __init__(
+        self,
+        engine: Any = "tpe",
+        acq_func: Any = None,
+        n_trials: int | None = None,
+        n_initial_points: int | None = None,
+        initial_point_generator: Any = None,
+        seed: int = 0,
+        batch_size: int | None = None,
+        direction: Any = "maximize",
+        max_failure_rate: float = 0.5,
+        failure_objective: float | None = None,
+        params: dict[str, str] | None = None,
+        pruner: Any = None,
+        repeats: int = 1,
+        repeat_key: str = REPEAT_KEY,
+        live_report: bool = True,
+        setting: str = "engine",
+    ) -> None:
         method = _text(engine)
         if method == "gbrt":
-            raise SweepError(f"hydra.sweeper.{setting}=gbrt is not available: scikit-optimize 0.10.2's gradient-"
-                             "boosted trees fail on scikit-learn >= 1.6 and NumPy 2 (upstream is archived); use gp, "
-                             "rf, et or tpe")
+            raise SweepError(
+                f"hydra.sweeper.{setting}=gbrt is not available: scikit-optimize 0.10.2's gradient-"
+                "boosted trees fail on scikit-learn >= 1.6 and NumPy 2 (upstream is archived); use gp, "
+                "rf, et or tpe"
+            )
         self.method = _one_of(setting, method, ENGINES)
         # A setting the engine would ignore is refused: a user who set it expects it to act.
-        unused = {"acq_func": acq_func is not None and method not in ("gp", "rf", "et"),
-                  "initial_point_generator": initial_point_generator is not None and method not in SKOPT_ESTIMATORS,
-                  "n_initial_points": n_initial_points is not None and method == "grid",
-                  "n_trials": n_trials is not None and method == "grid"}
+        unused = {
+            "acq_func": acq_func is not None and method not in ("gp", "rf", "et"),
+            "initial_point_generator": initial_point_generator is not None and method not in SKOPT_ESTIMATORS,
+            "n_initial_points": n_initial_points is not None and method == "grid",
+            "n_trials": n_trials is not None and method == "grid",
+        }
         for name in [n for n, refused in unused.items() if refused and setting == "engine"]:  # skopt's config sets all
-            raise SweepError(f"hydra.sweeper.{name} does not apply to the {method} engine"
-                             f"{' (a grid runs every point)' if method == 'grid' else ''}; leave it out")
+            raise SweepError(
+                f"hydra.sweeper.{name} does not apply to the {method} engine"
+                f"{' (a grid runs every point)' if method == 'grid' else ''}; leave it out"
+            )
         self.acq_func = _one_of("acq_func", _text(acq_func or "gp_hedge"), ACQ_FUNCS)
-        self.initial_point_generator = _one_of("initial_point_generator", _text(initial_point_generator or "random"),
-                                               GENERATORS)
+        self.initial_point_generator = _one_of(
+            "initial_point_generator", _text(initial_point_generator or "random"), GENERATORS
+        )
         n_trials = 20 if n_trials is None else n_trials
         n_initial_points = 5 if n_initial_points is None else n_initial_points
         self.direction = _one_of("direction", _text(direction), ("maximize", "minimize"))
@@ -129,8 +172,10 @@ class SearchSweep(LaunchingSweeper):
         if not 0 <= max_failure_rate <= 1:  # also refuses nan
             raise SweepError(f"hydra.sweeper.max_failure_rate must be in [0, 1], got {max_failure_rate}")
         if failure_objective is not None and not math.isfinite(failure_objective):
-            raise SweepError(f"hydra.sweeper.failure_objective must be a finite number (what failed trials are told), "
-                             f"got {failure_objective}; leave it null to tell the worst value seen so far")
+            raise SweepError(
+                f"hydra.sweeper.failure_objective must be a finite number (what failed trials are told), "
+                f"got {failure_objective}; leave it null to tell the worst value seen so far"
+            )
         # batch_size None: one trial a round for a search, the whole grid for a grid (_search_space)
         self.n_trials, self.batch_size, self.seed = n_trials, batch_size or (None if method == "grid" else 1), seed
         # Random search: every point is an "initial" point, drawn by the generator (skopt's
@@ -140,13 +185,17 @@ class SearchSweep(LaunchingSweeper):
         self.params = dict(params or {})
         self.pruner = make_pruner(pruner)
         if not 1 <= repeats <= MAX_REPEATS:
-            raise SweepError(f"hydra.sweeper.repeats must be between 1 and {MAX_REPEATS} (seeds per point), got {repeats}")
+            raise SweepError(
+                f"hydra.sweeper.repeats must be between 1 and {MAX_REPEATS} (seeds per point), got {repeats}"
+            )
         self.repeats, self.repeat_key = repeats, str(repeat_key)
         if repeats > 1 and self.pruner.on:
             # A rung's decision would need every seed at that rung; a seed that stops early
             # (patience, divergence) leaves the others paused. Not supported yet: say so.
-            raise SweepError("hydra.sweeper.repeats and hydra.sweeper.pruner cannot be combined yet: prune with one "
-                             "seed per point, then repeat the best points (repeats=N, or sweeps.lr --repeats)")
+            raise SweepError(
+                "hydra.sweeper.repeats and hydra.sweeper.pruner cannot be combined yet: prune with one "
+                "seed per point, then repeat the best points (repeats=N, or sweeps.lr --repeats)"
+            )
         self.live_report = live_report
         self.grid: list[list[str]] = []
         self._on_disk: dict[frozenset, tuple[RunDir, Summary]] | None = None  # runs found at the start (_evaluate)
@@ -181,20 +230,30 @@ class SearchSweep(LaunchingSweeper):
         searches are those their logs always had, so they continue)."""
         settings: dict[str, Any] = {"method": self.method}
         if self.method in SKOPT_ESTIMATORS:
-            settings.update({"acq_func": self.acq_func, "n_initial_points": self.n_initial_points,
-                             "initial_point_generator": self.initial_point_generator, "seed": self.seed})
+            settings.update(
+                {
+                    "acq_func": self.acq_func,
+                    "n_initial_points": self.n_initial_points,
+                    "initial_point_generator": self.initial_point_generator,
+                    "seed": self.seed,
+                }
+            )
             dimensions = [repr(d.to_skopt()) for d in space.dimensions]
         else:
             if self.method == "tpe":
                 settings.update({"n_initial_points": self.n_initial_points, "seed": self.seed})
-            dimensions = [d.describe() for d in space.dimensions]
-        settings.update({"direction": self.direction, "names": space.names, "dimensions": dimensions,
-                         "fixed": space.fixed})
+            dimensions = [d.recorded_form() for d in space.dimensions]
+        settings.update(
+            {"direction": self.direction, "names": space.names, "dimensions": dimensions, "fixed": space.fixed}
+        )
         if self.repeats > 1:  # absent with one seed, so sweeps recorded before repeats existed continue
             settings["repeats"] = {"n": self.repeats, "key": self.repeat_key}
         if self.pruner.on:
-            settings["pruner"] = {**self.pruner.settings(), "rungs": self.pruner.rungs(max_epochs),
-                                  "max_epochs": max_epochs}
+            settings["pruner"] = {
+                **self.pruner.settings(),
+                "rungs": self.pruner.rungs(max_epochs),
+                "max_epochs": max_epochs,
+            }
         settings[ENGINE_KEY] = engine_record(self.method)  # compared on its own (_check_versions)
         return settings
 
@@ -207,14 +266,18 @@ class SearchSweep(LaunchingSweeper):
         damaged = trial_runs.check_against_runs(sweep_dir, record.trials)  # the runs' objectives, not a hand's
         if damaged:  # trials the runs do not back count as not recorded: asked and trained again
             record = trial_runs.up_to_first_damage(record, damaged)
-            log.info("%s: continuing from its first %d trials, which its runs back", sweep_dir / TRIALS,
-                     len(record.trials))
+            log.info(
+                "%s: continuing from its first %d trials, which its runs back", sweep_dir / TRIALS, len(record.trials)
+            )
         recorded = record.settings
         if sorted(recorded.get("names", [])) == sorted(space.names) and not self.is_grid:
             space = space.reordered(recorded["names"])
         settings = self._settings(space, max_epochs)
-        changed = [k for k in dict.fromkeys([*settings, *recorded])
-                   if k != ENGINE_KEY and _comparable(k, recorded.get(k)) != _comparable(k, settings.get(k))]
+        changed = [
+            k
+            for k in dict.fromkeys([*settings, *recorded])
+            if k != ENGINE_KEY and _comparable(k, recorded.get(k)) != _comparable(k, settings.get(k))
+        ]
         if changed == ["n_initial_points"] and self.method == "random" and self.initial_point_generator == "random":
             changed = []  # independent random draws: a random search with more trials continues the same draws
         if changed and self.is_grid and not self.pruner.on and "pruner" not in recorded:
@@ -223,9 +286,11 @@ class SearchSweep(LaunchingSweeper):
             log.info("%s holds the log of another grid (%s differ); starting a new one", sweep_dir, ", ".join(changed))
             return TrialLog(settings), space
         if changed:
-            raise SweepError(f"{sweep_dir} holds a sweep with other settings ({', '.join(changed)} differ); "
-                             "rerun with the same settings to continue it, or choose a new sweep directory "
-                             "(sweep=<name>; sweeps.lr: --sweep-dir)")
+            raise SweepError(
+                f"{sweep_dir} holds a sweep with other settings ({', '.join(changed)} differ); "
+                "rerun with the same settings to continue it, or choose a new sweep directory "
+                "(sweep=<name>; sweeps.lr: --sweep-dir)"
+            )
         return record, space
 
     def _check_versions(self, record: TrialLog, sweep_dir: Path) -> None:
@@ -244,15 +309,24 @@ class SearchSweep(LaunchingSweeper):
         path = sweep_dir / TRIALS
         if problem.startswith("was recorded with") and "uv pip install" in problem:
             raise SweepError(f"{path} {problem}, or start a new sweep=<name> (finished runs are reused)")
-        raise SweepError(f"{path} {problem}, so its rounds cannot be replayed as they were; move {path.name} away to "
-                         f"start the search afresh in {sweep_dir} (finished runs of the same points are reused), or "
-                         "start a new sweep=<name>")
+        raise SweepError(
+            f"{path} {problem}, so its rounds cannot be replayed as they were; move {path.name} away to "
+            f"start the search afresh in {sweep_dir} (finished runs of the same points are reused), or "
+            "start a new sweep=<name>"
+        )
 
     def _engine(self, space: SearchSpace) -> Engine:
         try:
-            return make_engine(space, self.method, n_initial_points=self.n_initial_points, seed=self.seed,
-                               direction=self.direction, acq_func=self.acq_func,
-                               initial_point_generator=self.initial_point_generator, grid=self.grid)
+            return make_engine(
+                space,
+                self.method,
+                n_initial_points=self.n_initial_points,
+                seed=self.seed,
+                direction=self.direction,
+                acq_func=self.acq_func,
+                initial_point_generator=self.initial_point_generator,
+                grid=self.grid,
+            )
         except ValueError as err:  # a space the engine cannot search (e.g. a log scale it refuses)
             raise SweepError(f"the {self.method} engine cannot search this space: {err}") from None
 
@@ -265,22 +339,31 @@ class SearchSweep(LaunchingSweeper):
                     raise SweepError(
                         f"{sweep_dir / TRIALS} does not replay: the {self.method} engine proposes {point} where the "
                         f"record has {record.trials[number]['point']}. The sweep was started with other settings or "
-                        "library versions; use a new sweep=<name>")
+                        "library versions; use a new sweep=<name>"
+                    )
             engine.tell([record.trials[n] for n in round_["told"]])
 
     # ----- the search ------------------------------------------------------------------------
     def _run(self, space: SearchSpace, sweep_dir: Path) -> None:
         if PAUSE_KEY in space.names or any(override_key(o) == PAUSE_KEY for o in space.fixed):
-            raise SweepError(f"{PAUSE_KEY} is the pruner's to set (hydra.sweeper.pruner.method=asha): leave it out of "
-                             "a sweep's overrides")
+            raise SweepError(
+                f"{PAUSE_KEY} is the pruner's to set (hydra.sweeper.pruner.method=asha): leave it out of "
+                "a sweep's overrides"
+            )
         # Every value the search can propose is composed once, before any job starts: checking
         # each job's overrides instead would compose each trial twice (its worker composes it
         # too), a few tenths of a second a trial in this process, between rounds. A grid whose
         # every value the command's precheck checked is not composed again (1,000 values took
         # minutes), unless the configs themselves are needed (repeats, a pruner).
         needed = self.repeats > 1 or self.pruner.on or not (self.is_grid and every_value_checked())
-        composed = [self.hydra_context.config_loader.load_sweep_config(self.config, space.overrides(p))
-                    for p in covering_points(space)] if needed else []
+        composed = (
+            [
+                self.hydra_context.config_loader.load_sweep_config(self.config, space.overrides(p))
+                for p in covering_points(space)
+            ]
+            if needed
+            else []
+        )
         if self.repeats > 1:
             self._check_repeat_key(space, composed)
         max_epochs = self._max_epochs(space, composed) if self.pruner.on else None
@@ -293,8 +376,13 @@ class SearchSweep(LaunchingSweeper):
         self._check_versions(record, sweep_dir)
         engine = self._engine(space)
         if trials:
-            log.info("resuming %s: %d of %d trials already recorded; replaying their %d rounds", sweep_dir,
-                     len(trials), self.n_trials, len(record.rounds))
+            log.info(
+                "resuming %s: %d of %d trials already recorded; replaying their %d rounds",
+                sweep_dir,
+                len(trials),
+                self.n_trials,
+                len(record.rounds),
+            )
         self._replay(engine, record, sweep_dir)
         launcher = TrialLauncher(self, record.crashes, on_crash=lambda: trial_log.save(sweep_dir, record))
         if self.pruner.on:
@@ -303,9 +391,10 @@ class SearchSweep(LaunchingSweeper):
         # With repeats the progress line counts runs (each seed of each point), as the launcher sees them.
         progress = SweepProgress(sweep_dir, self.n_trials * self.repeats, swept=space.names, direction=self.direction)
         if self.is_grid:
-            progress.expect(self._runs_of([space.overrides(p) for p in self.grid[len(trials):]]))
-        progress.settle([o for t in trials if t["told"] is not None for o in self._recorded_outcomes(t, space)],
-                        before=True)
+            progress.expect(self._runs_of([space.overrides(p) for p in self.grid[len(trials) :]]))
+        progress.settle(
+            [o for t in trials if t["told"] is not None for o in self._recorded_outcomes(t, space)], before=True
+        )
         with progress.watching():
             while True:
                 self._check_failures(trials, sweep_dir)
@@ -323,26 +412,39 @@ class SearchSweep(LaunchingSweeper):
                 every_run = [o for per_seed in outcomes for o in per_seed]
                 if any(o.machine_failed for o in every_run):
                     collect(sweep_dir)  # the round is not recorded: a rerun retries it
-                    raise machine_failure(every_run, sweep_dir, "run" if self.repeats > 1 else "trial",
-                                          "of this round")
+                    raise machine_failure(every_run, sweep_dir, "run" if self.repeats > 1 else "trial", "of this round")
                 told = self._settle_round(jobs, outcomes, trials + new, sweep_dir, max_epochs)
                 told = sorted(told + rounds.settle_copies(trials + new), key=lambda t: t["number"])
                 engine.tell(told)
                 progress.settle([o for t in told for o in self._recorded_outcomes(t, space, sweep_dir)])
                 trials.extend(new)
-                record.rounds.append({"asked": [t["number"] for t in new],
-                                      "trained": [[t["number"], target] for t, target in jobs],
-                                      "told": [t["number"] for t in told]})
+                record.rounds.append(
+                    {
+                        "asked": [t["number"] for t in new],
+                        "trained": [[t["number"], target] for t, target in jobs],
+                        "told": [t["number"] for t in told],
+                    }
+                )
                 trial_log.save(sweep_dir, record)
         self._finish(sweep_dir, space, engine, trials, max_epochs)
 
     def _new_trial(self, number: int, point: list[Any], space: SearchSpace) -> dict[str, Any]:
-        return {"number": number, "job": None, "run_dir": None, "point": point,
-                "params": dict(zip(space.names, point)), "objective": None, "status": Status.PAUSED.value,
-                "told": None, "epochs": None, "rungs": []}
+        return {
+            "number": number,
+            "job": None,
+            "run_dir": None,
+            "point": point,
+            "params": dict(zip(space.names, point)),
+            "objective": None,
+            "status": Status.PAUSED.value,
+            "told": None,
+            "epochs": None,
+            "rungs": [],
+        }
 
-    def _job_overrides(self, trial: dict[str, Any], target: int | None, space: SearchSpace,
-                       max_epochs: int | None) -> list[str]:
+    def _job_overrides(
+        self, trial: dict[str, Any], target: int | None, space: SearchSpace, max_epochs: int | None
+    ) -> list[str]:
         overrides = space.overrides(trial["point"])
         if target is not None and max_epochs is not None and target < max_epochs:
             overrides.append(f"{PAUSE_KEY}={target}")
@@ -350,11 +452,15 @@ class SearchSweep(LaunchingSweeper):
 
     def _runs_of(self, trials_overrides: list[list[str]]) -> list[list[str]]:
         """The overrides of every run the trials train: each trial's, once per seed."""
-        return [repeat_runs.with_seed(o, self.repeat_key, seed) for o in trials_overrides
-                for seed in repeat_runs.seeds(self.repeats)]
+        return [
+            repeat_runs.with_seed(o, self.repeat_key, seed)
+            for o in trials_overrides
+            for seed in repeat_runs.seeds(self.repeats)
+        ]
 
-    def _evaluate(self, jobs, space: SearchSpace, sweep_dir: Path, launcher: TrialLauncher, first_job: int,
-                  max_epochs: int | None) -> tuple[list[list[Outcome]], int]:
+    def _evaluate(
+        self, jobs, space: SearchSpace, sweep_dir: Path, launcher: TrialLauncher, first_job: int, max_epochs: int | None
+    ) -> tuple[list[list[Outcome]], int]:
         """Launch the round's jobs, each once per seed (reusing any run that already got there on
         disk), and read results: per job, its repeats' outcomes in seed order."""
         if self._on_disk is None:  # what an earlier invocation left (what this one trains, it knows)
@@ -365,14 +471,18 @@ class SearchSweep(LaunchingSweeper):
         for i, (trial, target) in enumerate(jobs):
             before = trial.get("repeats") or []
             for k, seed in enumerate(seeds):
-                overrides = repeat_runs.with_seed(self._job_overrides(trial, target, space, max_epochs),
-                                                  self.repeat_key, seed)
+                overrides = repeat_runs.with_seed(
+                    self._job_overrides(trial, target, space, max_epochs), self.repeat_key, seed
+                )
                 found = self._on_disk.get(frozenset(without_bookkeeping(overrides)))
                 if found is not None and found[1].is_done(max_epochs, target):  # target: its rung, or max_epochs
                     job = before[k]["job"] if k < len(before) else (trial["job"] if k == 0 else found[0].job_number())
                     outcome = run_outcome(found[0], found[1], overrides, job)
-                    log.info("reusing %s trial %s", "finished" if outcome.status.is_finished() else
-                             outcome.status.value, outcome.run_dir)
+                    log.info(
+                        "reusing %s trial %s",
+                        "finished" if outcome.status.is_finished() else outcome.status.value,
+                        outcome.run_dir,
+                    )
                     outcomes[i][k] = outcome
                 else:
                     batch.append(overrides)
@@ -384,8 +494,9 @@ class SearchSweep(LaunchingSweeper):
                 outcomes[i][k] = outcome
         return outcomes, next_job  # type: ignore[return-value]
 
-    def _settle_round(self, jobs, outcomes: list[list[Outcome]], trials: list[dict[str, Any]], sweep_dir: Path,
-                      max_epochs: int | None) -> list[dict[str, Any]]:
+    def _settle_round(
+        self, jobs, outcomes: list[list[Outcome]], trials: list[dict[str, Any]], sweep_dir: Path, max_epochs: int | None
+    ) -> list[dict[str, Any]]:
         """Update the round's trials from their outcomes (a trial's repeats combined: the mean),
         judge those that reached a rung, mark the pruned ones in their runs; returns the trials
         that ended, in trial order."""
@@ -399,13 +510,19 @@ class SearchSweep(LaunchingSweeper):
             trial["job"] = outcome.job if outcome.job is not None else trial["job"]
             trial["run_dir"] = relative_run_dir(outcome.run_dir, sweep_dir) or trial["run_dir"]
             trial["objective"], trial["epochs"] = outcome.objective, outcome.epochs
-            at_rung = (max_epochs is not None and target is not None and target < max_epochs
-                       and outcome.status in (Status.PAUSED, Status.PRUNED))
+            at_rung = (
+                max_epochs is not None
+                and target is not None
+                and target < max_epochs
+                and outcome.status in (Status.PAUSED, Status.PRUNED)
+            )
             if at_rung and outcome.epochs != target:
-                raise SweepError(f"{outcome.run_dir} has trained {outcome.epochs} epochs where this search's trial "
-                                 f"{trial['number']} is at its rung of {target}: it belongs to another pruned search "
-                                 f"(whose {TRIALS} was moved away?); move its run directories away too, or choose a "
-                                 "new sweep=<name>")
+                raise SweepError(
+                    f"{outcome.run_dir} has trained {outcome.epochs} epochs where this search's trial "
+                    f"{trial['number']} is at its rung of {target}: it belongs to another pruned search "
+                    f"(whose {TRIALS} was moved away?); move its run directories away too, or choose a "
+                    "new sweep=<name>"
+                )
             if at_rung:
                 self._check_direction(outcome)
                 reached.setdefault(target, []).append(trial)
@@ -424,24 +541,31 @@ class SearchSweep(LaunchingSweeper):
             trial["told"] = self._to_minimise(objective) if objective is not None else self._penalty(trials)
         return ended
 
-    def _recorded_outcomes(self, trial: dict[str, Any], space: SearchSpace,
-                           sweep_dir: Path | None = None) -> list[Outcome]:
+    def _recorded_outcomes(
+        self, trial: dict[str, Any], space: SearchSpace, sweep_dir: Path | None = None
+    ) -> list[Outcome]:
         """A recorded trial as the outcomes of its runs (one per repeat), for the progress line."""
         overrides = space.overrides(trial["point"])
         if self.repeats == 1 or not trial.get("repeats"):
             return [_recorded_outcome(trial, overrides, sweep_dir)]
-        return [_recorded_outcome(r, repeat_runs.with_seed(overrides, self.repeat_key, r["seed"]), sweep_dir)
-                for r in trial["repeats"]]
+        return [
+            _recorded_outcome(r, repeat_runs.with_seed(overrides, self.repeat_key, r["seed"]), sweep_dir)
+            for r in trial["repeats"]
+        ]
 
     def _check_repeat_key(self, space: SearchSpace, composed: list[DictConfig]) -> None:
         """Repeats set ``repeat_key`` themselves: the search must not, and the task must have it."""
         key = self.repeat_key
         if key in space.names or any(override_key(o) == key for o in space.fixed):
-            raise SweepError(f"hydra.sweeper.repeats={self.repeats} trains each point with {key}=0 .. "
-                             f"{self.repeats - 1}: leave {key} out of the sweep's overrides (or set repeats=1)")
+            raise SweepError(
+                f"hydra.sweeper.repeats={self.repeats} trains each point with {key}=0 .. "
+                f"{self.repeats - 1}: leave {key} out of the sweep's overrides (or set repeats=1)"
+            )
         if not all(OmegaConf.select(c, key, default="absent") != "absent" for c in composed):
-            raise SweepError(f"hydra.sweeper.repeats needs a seed to vary, but this task's config has no {key}; name "
-                             "its seed with hydra.sweeper.repeat_key=<key>")
+            raise SweepError(
+                f"hydra.sweeper.repeats needs a seed to vary, but this task's config has no {key}; name "
+                "its seed with hydra.sweeper.repeat_key=<key>"
+            )
 
     def _check_direction(self, outcome: Outcome) -> None:
         """A pruner compares objectives: the sweep must know which way is better."""
@@ -450,23 +574,32 @@ class SearchSweep(LaunchingSweeper):
         except RunRecordError:
             return
         if summary is not None and (summary.objective_direction == "min") != (self.direction == "minimize"):
-            raise SweepError(f"objective={summary.objective} is {'minimised' if summary.objective_direction == 'min' else 'maximised'}"
-                             f" but hydra.sweeper.direction={self.direction}: set hydra.sweeper.direction="
-                             f"{'minimize' if summary.objective_direction == 'min' else 'maximize'}")
+            raise SweepError(
+                f"objective={summary.objective} is "
+                f"{'minimised' if summary.objective_direction == 'min' else 'maximised'}"
+                f" but hydra.sweeper.direction={self.direction}: set hydra.sweeper.direction="
+                f"{'minimize' if summary.objective_direction == 'min' else 'maximize'}"
+            )
 
     def _max_epochs(self, space: SearchSpace, composed: list[DictConfig]) -> int:
         """``trainer.epochs`` of the trials (``composed``: configs covering every searched value):
         the last rung, the same for every trial."""
         if "trainer.epochs" in space.names:
-            raise SweepError("a pruned sweep sets how far each trial trains; it cannot also search trainer.epochs: fix "
-                             "trainer.epochs, or set hydra.sweeper.pruner.method=none")
+            raise SweepError(
+                "a pruned sweep sets how far each trial trains; it cannot also search trainer.epochs: fix "
+                "trainer.epochs, or set hydra.sweeper.pruner.method=none"
+            )
         if not all(OmegaConf.select(c, "trainer.pause_after", default="absent") != "absent" for c in composed):
-            raise SweepError("hydra.sweeper.pruner needs runs that can pause (experiments.train: trainer.epochs and "
-                             "trainer.pause_after); this task has none, so set hydra.sweeper.pruner.method=none")
+            raise SweepError(
+                "hydra.sweeper.pruner needs runs that can pause (experiments.train: trainer.epochs and "
+                "trainer.pause_after); this task has none, so set hydra.sweeper.pruner.method=none"
+            )
         epochs = sorted({OmegaConf.select(c, "trainer.epochs") for c in composed})
         if len(epochs) != 1 or not isinstance(epochs[0], int):
-            raise SweepError(f"the trials of this search train for different trainer.epochs ({', '.join(map(str, epochs))}"
-                             "): a pruned search needs one last epoch for all; set trainer.epochs on the command line")
+            raise SweepError(
+                f"the trials of this search train for different trainer.epochs ({', '.join(map(str, epochs))}"
+                "): a pruned search needs one last epoch for all; set trainer.epochs on the command line"
+            )
         try:
             self.pruner.rungs(epochs[0])
         except PruningError as err:
@@ -479,26 +612,39 @@ class SearchSweep(LaunchingSweeper):
         launcher = TrialLauncher(self)
         point = space.overrides(covering_points(space)[0])
         if launcher.job_dir(point, 0)[0] != launcher.job_dir(point, 1)[0]:
-            raise SweepError("a pruned trial continues in its own run directory, but hydra.sweep.subdir changes with "
-                             "the job number; keep the default subdir (${nnsweep.run_dir_name:${hydra.job.override_dirname}})")
+            raise SweepError(
+                "a pruned trial continues in its own run directory, but hydra.sweep.subdir changes with "
+                "the job number; keep the default subdir (${nnsweep.run_dir_name:${hydra.job.override_dirname}})"
+            )
 
-    def _answer_from_record(self, sweep_dir: Path, space: SearchSpace, trials: list[dict[str, Any]],
-                            max_epochs: int | None) -> None:
+    def _answer_from_record(
+        self, sweep_dir: Path, space: SearchSpace, trials: list[dict[str, Any]], max_epochs: int | None
+    ) -> None:
         """The record already holds the trials asked for: write the results from it, no replay."""
         if len(trials) > self.n_trials:
-            log.info("%s already has %d trials, more than n_trials=%d: nothing to run; reporting the best of the %d "
-                     "recorded (raise n_trials to continue the search)", sweep_dir, len(trials), self.n_trials,
-                     len(trials))
+            log.info(
+                "%s already has %d trials, more than n_trials=%d: nothing to run; reporting the best of the %d "
+                "recorded (raise n_trials to continue the search)",
+                sweep_dir,
+                len(trials),
+                self.n_trials,
+                len(trials),
+            )
         else:
-            log.info("%s already has its %d trials: nothing to run; writing the results from the record", sweep_dir,
-                     len(trials))
+            log.info(
+                "%s already has its %d trials: nothing to run; writing the results from the record",
+                sweep_dir,
+                len(trials),
+            )
         engine = self._engine(space)
         if isinstance(engine, SkoptEngine):
             try:
                 engine.tell_all([t["point"] for t in trials], [t["told"] for t in trials])  # one fit, for the plots
             except (ValueError, TypeError) as err:  # skopt checks each point against the space
-                raise SweepError(f"{sweep_dir / TRIALS} holds points outside this search space ({err}); move it away "
-                                 "to start the search afresh (finished runs are reused)") from None
+                raise SweepError(
+                    f"{sweep_dir / TRIALS} holds points outside this search space ({err}); move it away "
+                    "to start the search afresh (finished runs are reused)"
+                ) from None
         self._finish(sweep_dir, space, engine, trials, max_epochs)
 
     def _next_job_number(self, sweep_dir: Path) -> int:
@@ -537,10 +683,13 @@ class SearchSweep(LaunchingSweeper):
             collect(sweep_dir)
             raise SweepError(
                 f"stopping the sweep: {bad} of {len(ended)} trials failed or diverged, more than "
-                f"max_failure_rate={self.max_failure_rate}; see the status and error columns of {sweep_dir / 'runs.csv'}")
+                f"max_failure_rate={self.max_failure_rate}; see the status and error columns of "
+                f"{sweep_dir / 'runs.csv'}"
+            )
 
-    def _finish(self, sweep_dir: Path, space: SearchSpace, engine: Engine, trials: list[dict[str, Any]],
-                max_epochs: int | None) -> None:
+    def _finish(
+        self, sweep_dir: Path, space: SearchSpace, engine: Engine, trials: list[dict[str, Any]], max_epochs: int | None
+    ) -> None:
         runs, _ = collect(sweep_dir)
         counts = Counter(t["status"] for t in trials)
         if self.is_grid:
@@ -593,4 +742,3 @@ def _recorded_outcome(record: dict[str, Any], overrides: list[str], sweep_dir: P
 def _comparable(key: str, value: Any) -> Any:
     """A setting as compared between runs: the order of fixed overrides does not matter."""
     return sorted(value) if key == "fixed" and isinstance(value, list) else value
-

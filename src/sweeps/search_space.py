@@ -14,14 +14,16 @@ the Optuna engine never imports scikit-optimize. A grid (``grid_space``) keeps e
 as its override text, in the order Hydra's basic sweeper combines them.
 ``hydra.sweeper.params`` are read first, then the command line, so the command line wins.
 """
+
 from __future__ import annotations
 
-from nets.errors import NnsweepError
 from dataclasses import dataclass
 from itertools import product
 from typing import Any, Callable
 
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
+
+from nets.errors import NnsweepError
 
 
 class SearchSpaceError(NnsweepError, ValueError):
@@ -59,7 +61,7 @@ class Dimension:
             return IntDistribution(self.low, self.high, log=self.log)
         return CategoricalDistribution(list(self.choices))
 
-    def describe(self) -> str:
+    def recorded_form(self) -> str:
         """The dimension as the trial log records it (a rerun must search the same space)."""
         if self.kind == "choice":
             return f"choice({list(self.choices)!r})"
@@ -122,7 +124,11 @@ def dimension_for(override: Override) -> Dimension:
         if not values:
             raise SearchSpaceError(f"{key}: range({sweep.start}, {sweep.stop}, {sweep.step}) is empty")
         if sweep.step == 1 and all(isinstance(v, int) for v in values):
-            return Dimension(key, "int", values[0], values[-1]) if len(values) > 1 else Dimension(key, "choice", choices=tuple(values))
+            return (
+                Dimension(key, "int", values[0], values[-1])
+                if len(values) > 1
+                else Dimension(key, "choice", choices=tuple(values))
+            )
         return Dimension(key, "choice", choices=tuple(values))
     if isinstance(sweep, ChoiceSweep):
         values = list(override.sweep_iterator())

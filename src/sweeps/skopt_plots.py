@@ -1,5 +1,6 @@
 """scikit-optimize's own plots of a finished search: convergence, objective (partial dependence
 of the fitted model) and evaluations (where the trials landed), saved beside the trials."""
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,9 @@ def _objective(result, space, sign):
     from skopt.plots import plot_objective
 
     if not result.models:
-        log.info("no fitted model yet (random search, or fewer trials than n_initial_points): "
-                 "skipping the objective plot")
+        log.info(
+            "no fitted model yet (random search, or fewer trials than n_initial_points): skipping the objective plot"
+        )
         return None
     fig = _figure(plot_objective(result, dimensions=space.names))
     fig.suptitle(f"Partial dependence of {sign}objective (minimised) on each parameter", y=1.04)

@@ -4,6 +4,7 @@
 names (its ``summary.json``, its recorded overrides): the sweeper before it continues a search
 (``up_to_first_damage``), ``optimization_results.yaml`` and the report before they name a best.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,15 +63,20 @@ def check_against_runs(sweep_dir: str | Path, trials: list[dict[str, Any]]) -> d
             continue  # a task that writes no summary: the value it returned is the log's
         value = None if any(v is None for v in values) else sum(values) / len(values)
         logged = trial["objective"]
-        if (value is None) != (logged is None) or value is not None and not math.isclose(value, logged, rel_tol=1e-9,
-                                                                                          abs_tol=1e-12):
+        if (
+            (value is None) != (logged is None)
+            or value is not None
+            and not math.isclose(value, logged, rel_tol=1e-9, abs_tol=1e-12)
+        ):
             mismatched.append(f"trial {trial['number']}: {logged} logged, {value} in its run")
             trial["objective"] = value
     path = Path(sweep_dir) / TRIALS
     if damaged:
         shown = _first_three([f"trial {n}: {why}" for n, why in damaged.items()])
-        warn_once(f"{path} names trials its runs do not back ({shown}); they count as not recorded: no objective, "
-                  "and a resume of the search trains them again (finished runs are reused)")
+        warn_once(
+            f"{path} names trials its runs do not back ({shown}); they count as not recorded: no objective, "
+            "and a resume of the search trains them again (finished runs are reused)"
+        )
     if mismatched:
         warn_once(f"{path} disagrees with the runs' records ({_first_three(mismatched)}); the runs' values are used")
     return damaged
@@ -162,6 +168,7 @@ def up_to_first_damage(log: TrialLog, damaged: dict[int, str]) -> TrialLog:
     where every trial asked so far was also told (a pruned trial's later rungs are not kept
     without them): the rounds kept replay as they were, the rest is asked again (the engine is
     deterministic, so it proposes the same points, and their finished runs are reused)."""
+
     def touches(round_: dict[str, list]) -> bool:
         return bool((set(round_["asked"]) | set(round_["told"]) | {j[0] for j in round_["trained"]}) & set(damaged))
 

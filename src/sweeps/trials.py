@@ -21,6 +21,7 @@ told (to minimise). ``objective`` is its value at the last epoch it reached (nul
 Version 1 logs (scikit-optimize sweeps before the pruner: rounds of trials, each asked and told
 together) are read as version 2. JSON has no NaN: a missing number is ``null``.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,14 +62,23 @@ class TrialLog:
         """A pruned search's rungs and last epoch (``settings["pruner"]``, as the sweeper records
         them); None for any other search, or settings that do not say."""
         pruner = self.settings.get("pruner")
-        if not isinstance(pruner, dict) or not isinstance(pruner.get("rungs"), list) or \
-                not isinstance(pruner.get("max_epochs"), int):
+        if (
+            not isinstance(pruner, dict)
+            or not isinstance(pruner.get("rungs"), list)
+            or not isinstance(pruner.get("max_epochs"), int)
+        ):
             return None
         return [int(r) for r in pruner["rungs"]], pruner["max_epochs"]
 
     def to_json(self) -> str:
-        data = {"format": FORMAT, "version": VERSION, "settings": self.settings, "trials": self.trials,
-                "rounds": self.rounds, "crashes": self.crashes}
+        data = {
+            "format": FORMAT,
+            "version": VERSION,
+            "settings": self.settings,
+            "trials": self.trials,
+            "rounds": self.rounds,
+            "crashes": self.crashes,
+        }
         return json.dumps(data, indent=1, allow_nan=False) + "\n"
 
 
@@ -92,8 +102,12 @@ def load(sweep_dir: str | Path) -> TrialLog | None:
         raise TrialLogError(f"{path} has version {data.get('version')!r}, this nnsweep reads {expected}; {advice}")
     if expected == 1:
         data = _from_version_1(data, damaged, advice)
-    settings, trials, rounds, crashes = (data.get("settings"), data.get("trials"), data.get("rounds"),
-                                         data.get("crashes", {}))
+    settings, trials, rounds, crashes = (
+        data.get("settings"),
+        data.get("trials"),
+        data.get("rounds"),
+        data.get("crashes", {}),
+    )
     if not all(isinstance(v, t) for v, t in ((settings, dict), (trials, list), (rounds, list), (crashes, dict))):
         raise TrialLogError(f"{damaged} (settings, trials, rounds or crashes missing); {advice}")
     for number, trial in enumerate(trials):
@@ -142,19 +156,23 @@ def _repair(trials: list[dict[str, Any]], names: list[str], path: Path) -> str |
     rebuilt, dropped = [], []
     for trial in trials:
         if names and len(trial["point"]) != len(names):
-            return f"trial {trial['number']}: point {trial['point']!r} has {len(trial['point'])} values for " \
-                   f"{len(names)} names"
+            return (
+                f"trial {trial['number']}: point {trial['point']!r} has {len(trial['point'])} values for "
+                f"{len(names)} names"
+            )
         params = dict(zip(names, trial["point"]))
         if names and trial["params"] != params:
             trial["params"] = params
             rebuilt.append(trial["number"])
         copy_of = trial.get("copy_of")
-        if copy_of is not None and not (_is_count(copy_of) and copy_of < trial["number"]
-                                        and trials[copy_of].get("copy_of") is None):
+        if copy_of is not None and not (
+            _is_count(copy_of) and copy_of < trial["number"] and trials[copy_of].get("copy_of") is None
+        ):
             del trial["copy_of"]
             dropped.append(f"{trial['number']} (copy_of {copy_of!r})")
-    fixes = ([f"params of trials {rebuilt} rebuilt from their points"] if rebuilt else []) + \
-        ([f"copy_of of trials {', '.join(dropped)} names no earlier trial: dropped"] if dropped else [])
+    fixes = ([f"params of trials {rebuilt} rebuilt from their points"] if rebuilt else []) + (
+        [f"copy_of of trials {', '.join(dropped)} names no earlier trial: dropped"] if dropped else []
+    )
     if fixes:
         warn_once(f"{path} was edited by hand: {'; '.join(fixes)}")
     return None
@@ -192,7 +210,12 @@ def _trial_problem(trial: dict[str, Any], number: int) -> str | None:
     """What is wrong with one recorded trial, or None: its values are used as numbers and lists."""
     if trial["number"] != number:
         return f"number is {trial['number']!r}, expected {number}"
-    if trial["told"] is None and trial["status"] != Status.PAUSED.value or trial["told"] is not None and not _is_number(trial["told"]):
+    if (
+        trial["told"] is None
+        and trial["status"] != Status.PAUSED.value
+        or trial["told"] is not None
+        and not _is_number(trial["told"])
+    ):
         return f"told value is {trial['told']!r}"
     if trial["objective"] is not None and not _is_number(trial["objective"]):
         return f"objective is {trial['objective']!r}"
@@ -205,8 +228,13 @@ def _trial_problem(trial: dict[str, Any], number: int) -> str | None:
     if trial["epochs"] is not None and not _is_count(trial["epochs"]) or not isinstance(trial["rungs"], list):
         return "epochs is not a count or rungs not a list"
     for rung in trial["rungs"]:
-        if (not isinstance(rung, dict) or not _is_count(rung.get("epochs")) or not isinstance(rung.get("kept"), bool)
-                or rung.get("value") is not None and not _is_number(rung.get("value"))):
+        if (
+            not isinstance(rung, dict)
+            or not _is_count(rung.get("epochs"))
+            or not isinstance(rung.get("kept"), bool)
+            or rung.get("value") is not None
+            and not _is_number(rung.get("value"))
+        ):
             return f"rung {rung!r} is not {{epochs, value, kept}}"
     return None
 
@@ -238,7 +266,8 @@ def _round_problem(round_: Any, n_trials: int) -> str | None:
         return "is not {asked, trained, told}"
     numbers = round_["asked"] + round_["told"] + [j[0] for j in round_["trained"] if isinstance(j, list) and j]
     if not all(_is_count(n) and n < n_trials for n in numbers) or not all(
-            isinstance(j, list) and len(j) == 2 for j in round_["trained"]):
+        isinstance(j, list) and len(j) == 2 for j in round_["trained"]
+    ):
         return "names trials that are not in the log"
     return None
 

@@ -1,4 +1,5 @@
 """Helpers for running the real entrypoints: in-process config composition and subprocesses."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,9 @@ def compose_config(overrides=(), config_name="config", return_hydra_config=False
 def run_module(module: str, *args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python -m module args...`` as a user would type it; output captured as text."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Every config group option composes and builds; conf/net files match nets.architectures."""
+
 import subprocess
 import sys
 import typing
@@ -10,14 +11,20 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from experiments.build import (ConfigError, build_network, build_optimizer, build_schedule, check_trainer,
-                               describe_network)
+from experiments.build import (
+    ConfigError,
+    architecture_of,
+    build_network,
+    build_optimizer,
+    build_schedule,
+    check_trainer,
+)
 from experiments.cli import CONF_DIR
+from experiments.config import OPTION_SCHEMAS, Config, register_configs
 from nets.data.datasets import DataSplits
 from nets.network import Network
 from nets.train import LabelledData
 from sweeps.search_space import build_search_space
-from experiments.config import OPTION_SCHEMAS, Config, register_configs
 from tests.experiments.conftest import REPO, compose_config, run_module
 
 GROUPS = {g: sorted(p.stem for p in (CONF_DIR / g).glob("*.yaml")) for g in ("net", "optimizer", "schedule", "data")}
@@ -25,7 +32,16 @@ FAKE = DataSplits("fake", *(LabelledData(np.zeros((20, 784), np.float32), np.ara
 
 
 def test_groups_have_the_promised_options():
-    assert set(GROUPS["net"]) >= {"rashid", "nielsen", "mlp_128x2", "mlp_10x2", "mlp_512x2", "mlp_20x3", "lenet5", "mlp"}
+    assert set(GROUPS["net"]) >= {
+        "rashid",
+        "nielsen",
+        "mlp_128x2",
+        "mlp_10x2",
+        "mlp_512x2",
+        "mlp_20x3",
+        "lenet5",
+        "mlp",
+    }
     assert set(GROUPS["optimizer"]) == {"sgd", "momentum", "nesterov", "rmsprop", "adam"}
     assert set(GROUPS["schedule"]) == {"constant", "step", "exponential", "cosine", "plateau"}
     assert set(GROUPS["data"]) == {"mnist5k", "mnist", "fashion", "csv", "idx"}
@@ -47,13 +63,37 @@ NETS = {
     "rashid": ([100, 10], "sigmoid", "quadratic", False, 784 * 100 + 100 * 10),  # Rashid's book
     "nielsen": ([30, 10], "sigmoid", "quadratic", True, 784 * 30 + 30 + 30 * 10 + 10),  # Nielsen, network.py
     "mlp": ([100, 10], "sigmoid", "softmax_cross_entropy", True, 784 * 100 + 100 + 100 * 10 + 10),
-    "mlp_128x2": ([128, 128, 10], "relu", "softmax_cross_entropy", True, 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10),
+    "mlp_128x2": (
+        [128, 128, 10],
+        "relu",
+        "softmax_cross_entropy",
+        True,
+        784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10,
+    ),
     "mlp_10x2": ([10, 10, 10], "relu", "softmax_cross_entropy", True, 784 * 10 + 10 + 10 * 10 + 10 + 10 * 10 + 10),
-    "mlp_512x2": ([512, 512, 10], "relu", "softmax_cross_entropy", True, 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10),
-    "mlp_20x3": ([20, 20, 20, 10], "relu", "softmax_cross_entropy", True, 784 * 20 + 20 + 2 * (20 * 20 + 20) + 20 * 10 + 10),
+    "mlp_512x2": (
+        [512, 512, 10],
+        "relu",
+        "softmax_cross_entropy",
+        True,
+        784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10,
+    ),
+    "mlp_20x3": (
+        [20, 20, 20, 10],
+        "relu",
+        "softmax_cross_entropy",
+        True,
+        784 * 20 + 20 + 2 * (20 * 20 + 20) + 20 * 10 + 10,
+    ),
     "lenet5": ([120, 84, 10], "sigmoid", "softmax_cross_entropy", True, LENET5_PARAMS),  # LeCun et al. 1998, on 28x28
     # net=cnn's defaults: conv 32@3x3 same, pool, conv 64@3x3 same, pool, 3136-128-10
-    "cnn": ([128, 10], "relu", "softmax_cross_entropy", True, (9 * 32 + 32) + (9 * 32 * 64 + 64) + (3136 * 128 + 128) + (128 * 10 + 10)),
+    "cnn": (
+        [128, 10],
+        "relu",
+        "softmax_cross_entropy",
+        True,
+        (9 * 32 + 32) + (9 * 32 * 64 + 64) + (3136 * 128 + 128) + (128 * 10 + 10),
+    ),
 }
 
 
@@ -64,7 +104,7 @@ def test_every_conf_net_is_in_the_table():
 @pytest.mark.parametrize("name", NETS)
 def test_every_conf_net_builds_its_textbook_network_and_predicts(name):
     units, activation, loss, bias, n_params = NETS[name]
-    description = describe_network(compose_config([f"net={name}"]).net)
+    description = architecture_of(compose_config([f"net={name}"]).net)
     dense = [layer for layer in description["layers"] if layer["type"] == "dense"]
     assert [layer["units"] for layer in dense] == units and description["loss"] == loss
     assert activation in {layer["type"] for layer in description["layers"]}
@@ -75,7 +115,7 @@ def test_every_conf_net_builds_its_textbook_network_and_predicts(name):
     probs = net.predict_proba(x)
     assert probs.shape == (7, 10) and probs.dtype == np.float32 and np.all(np.isfinite(probs))
     assert net.predict(x[0]).shape == (1,) and net.predict(x.reshape(7, 28, 28)).shape == (7,)
-    assert net.describe() == Network(net.describe(), np.random.default_rng(1)).describe()
+    assert net.architecture() == Network(net.architecture(), np.random.default_rng(1)).architecture()
 
 
 def test_named_nets_are_defined_once_in_conf_not_also_in_code():
@@ -88,33 +128,85 @@ def test_named_nets_are_defined_once_in_conf_not_also_in_code():
 
 
 def test_nielsen_draws_weights_and_biases_from_the_standard_normal():
-    dense = [l for l in describe_network(compose_config(["net=nielsen"]).net)["layers"] if l["type"] == "dense"]
-    assert all(l["init"] == "standard_normal" and l["bias_init"] == "standard_normal" for l in dense)
+    dense = [
+        layer for layer in architecture_of(compose_config(["net=nielsen"]).net)["layers"] if layer["type"] == "dense"
+    ]
+    assert all(layer["init"] == "standard_normal" and layer["bias_init"] == "standard_normal" for layer in dense)
 
 
 def test_generic_mlp_is_overridable():
     cfg = compose_config(["net=mlp", "net.hidden=[256,128]", "net.activation=relu"])
-    d = describe_network(cfg.net)
-    assert [l["units"] for l in d["layers"] if l["type"] == "dense"] == [256, 128, 10]
-    assert {l["type"] for l in d["layers"]} == {"dense", "relu"}
+    d = architecture_of(cfg.net)
+    assert [layer["units"] for layer in d["layers"] if layer["type"] == "dense"] == [256, 128, 10]
+    assert {layer["type"] for layer in d["layers"]} == {"dense", "relu"}
 
 
-@pytest.mark.parametrize("preset,expect", [
-    ("rashid_exp1", {"optimizer.lr": 0.3, "trainer.batch_size": 1, "trainer.epochs": 1, "data.scaling": "rashid",
-                     "data.targets": "rashid", "net.loss": "quadratic", "net.hidden": [100]}),
-    ("nielsen_ch1", {"optimizer.lr": 3.0, "trainer.batch_size": 10, "trainer.epochs": 30, "net.loss": "quadratic",
-                     "net.init": "standard_normal", "net.hidden": [30]}),
-    ("nielsen_ch3", {"optimizer.lr": 0.5, "optimizer.l2": 5.0, "net.loss": "cross_entropy", "net.init": "normal_fan_in"}),
-    ("lenet5_adam", {"net.arch": "lenet5", "optimizer.name": "adam", "trainer.augment": True, "trainer.epochs": 20}),
-    ("mlp_table", {"optimizer.name": "adam", "net.hidden": [128, 128]}),
-    ("fashion_mlp", {"data.name": "fashion", "net.hidden": [512, 256], "net.dropout": 0.3, "schedule.name": "cosine"}),
-    ("fashion_cnn", {"data.name": "fashion", "net.arch": "cnn", "net.channels": [32, 32, 64, 64],
-                     "net.pool": ["none", "max", "none", "max"], "net.conv_dropout": [0.0, 0.25, 0.0, 0.25],
-                     "net.batchnorm": True, "net.dense": [256], "net.dropout": 0.5, "trainer.augment": False,
-                     "trainer.epochs": 15}),
-    ("mnist_cnn", {"data.name": "mnist5k", "net.arch": "cnn", "net.channels": [32, 64], "trainer.augment": True,
-                   "trainer.epochs": 40}),
-])
+@pytest.mark.parametrize(
+    "preset,expect",
+    [
+        (
+            "rashid_exp1",
+            {
+                "optimizer.lr": 0.3,
+                "trainer.batch_size": 1,
+                "trainer.epochs": 1,
+                "data.scaling": "rashid",
+                "data.targets": "rashid",
+                "net.loss": "quadratic",
+                "net.hidden": [100],
+            },
+        ),
+        (
+            "nielsen_ch1",
+            {
+                "optimizer.lr": 3.0,
+                "trainer.batch_size": 10,
+                "trainer.epochs": 30,
+                "net.loss": "quadratic",
+                "net.init": "standard_normal",
+                "net.hidden": [30],
+            },
+        ),
+        (
+            "nielsen_ch3",
+            {"optimizer.lr": 0.5, "optimizer.l2": 5.0, "net.loss": "cross_entropy", "net.init": "normal_fan_in"},
+        ),
+        (
+            "lenet5_adam",
+            {"net.arch": "lenet5", "optimizer.name": "adam", "trainer.augment": True, "trainer.epochs": 20},
+        ),
+        ("mlp_table", {"optimizer.name": "adam", "net.hidden": [128, 128]}),
+        (
+            "fashion_mlp",
+            {"data.name": "fashion", "net.hidden": [512, 256], "net.dropout": 0.3, "schedule.name": "cosine"},
+        ),
+        (
+            "fashion_cnn",
+            {
+                "data.name": "fashion",
+                "net.arch": "cnn",
+                "net.channels": [32, 32, 64, 64],
+                "net.pool": ["none", "max", "none", "max"],
+                "net.conv_dropout": [0.0, 0.25, 0.0, 0.25],
+                "net.batchnorm": True,
+                "net.dense": [256],
+                "net.dropout": 0.5,
+                "trainer.augment": False,
+                "trainer.epochs": 15,
+            },
+        ),
+        (
+            "mnist_cnn",
+            {
+                "data.name": "mnist5k",
+                "net.arch": "cnn",
+                "net.channels": [32, 64],
+                "trainer.augment": True,
+                "trainer.epochs": 40,
+            },
+        ),
+    ],
+)
 def test_presets_reproduce_the_classic_setups(preset, expect):
     cfg = compose_config([f"+experiment={preset}"])
     for key, value in expect.items():
@@ -122,11 +214,14 @@ def test_presets_reproduce_the_classic_setups(preset, expect):
         assert (list(got) if OmegaConf.is_list(got) else got) == value, key
 
 
-@pytest.mark.parametrize("overrides,match", [
-    (["optimizer.lr=-1"], "optimizer.lr must be a positive"),
-    (["trainer.epochs=0"], "trainer.epochs must be at least 1"),
-    (["trainer.batch_size=0"], "batch_size must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        (["optimizer.lr=-1"], "optimizer.lr must be a positive"),
+        (["trainer.epochs=0"], "trainer.epochs must be at least 1"),
+        (["trainer.batch_size=0"], "batch_size must be at least 1"),
+    ],
+)
 def test_value_checks(overrides, match):
     with pytest.raises(ConfigError, match=match):
         check_trainer(compose_config(overrides))
@@ -134,16 +229,26 @@ def test_value_checks(overrides, match):
 
 def test_flip_without_augment_is_refused_not_silently_ignored(tmp_path):
     from experiments.build import build_augmenter
+
     message = "trainer.flip=true mirrors images only with trainer.augment=true"
     with pytest.raises(ConfigError, match=message):
         check_trainer(compose_config(["trainer.flip=true"]))
     # Before anything trains: a grid is refused whole, not run job by job into failures.
-    result = run_module("experiments.train", "-m", "trainer.flip=true", "optimizer.lr=0.1,0.2", "trainer.progress=false",
-                        f"hydra.sweep.dir={tmp_path / 'grid'}")
+    result = run_module(
+        "experiments.train",
+        "-m",
+        "trainer.flip=true",
+        "optimizer.lr=0.1,0.2",
+        "trainer.progress=false",
+        f"hydra.sweep.dir={tmp_path / 'grid'}",
+    )
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert not list(tmp_path.glob("grid/*/summary.json"))
-    only_flip = build_augmenter(compose_config(["trainer.augment=true", "trainer.flip=true", "trainer.rotation=0",
-                                                "trainer.zoom=0", "trainer.shift=0"]))
+    only_flip = build_augmenter(
+        compose_config(
+            ["trainer.augment=true", "trainer.flip=true", "trainer.rotation=0", "trainer.zoom=0", "trainer.shift=0"]
+        )
+    )
     assert (only_flip.flip, only_flip.rotation, only_flip.zoom, only_flip.shift) == (True, 0, 0, 0)
     assert build_augmenter(compose_config(["trainer.augment=true"])).flip is False
 
@@ -161,10 +266,15 @@ def _fresh_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("code", [
-    "from tests.experiments.conftest import compose_config; print(compose_config(['optimizer=adam']).optimizer.name)",
-    "from experiments.cli import precheck; precheck('config', ['optimizer=adam']); print('adam')",
-], ids=["conftest.compose_config", "cli.precheck"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from tests.experiments.conftest import compose_config; "
+        "print(compose_config(['optimizer=adam']).optimizer.name)",
+        "from experiments.cli import precheck; precheck('config', ['optimizer=adam']); print('adam')",
+    ],
+    ids=["conftest.compose_config", "cli.precheck"],
+)
 def test_composing_registers_the_schema_itself(code):
     """No import order is needed: whoever composes a config registers the schema first."""
     result = _fresh_python(code)
@@ -207,29 +317,42 @@ def test_each_option_has_only_its_own_keys(group, option):
     assert node["arch" if group == "net" else "name"] == option
 
 
-@pytest.mark.parametrize("overrides,key", [
-    (["optimizer=sgd", "optimizer.momentum=0.5"], "momentum"),
-    (["optimizer=momentum", "optimizer.beta1=0.5"], "beta1"),
-    (["optimizer=adam", "optimizer.rho=0.5"], "rho"),
-    (["optimizer=rmsprop", "optimizer.momentum=0.5"], "momentum"),
-    (["schedule=constant", "schedule.gamma=0.5"], "gamma"),
-    (["schedule=step", "schedule.min_lr=0.01"], "min_lr"),
-    (["schedule=cosine", "schedule.patience=3"], "patience"),
-    (["net=lenet5", "net.hidden=[10]"], "hidden"),
-    (["net=rashid", "net.pool=max"], "pool"),
-    (["net=mlp", "net.dense=[10]"], "dense"),
-])
+@pytest.mark.parametrize(
+    "overrides,key",
+    [
+        (["optimizer=sgd", "optimizer.momentum=0.5"], "momentum"),
+        (["optimizer=momentum", "optimizer.beta1=0.5"], "beta1"),
+        (["optimizer=adam", "optimizer.rho=0.5"], "rho"),
+        (["optimizer=rmsprop", "optimizer.momentum=0.5"], "momentum"),
+        (["schedule=constant", "schedule.gamma=0.5"], "gamma"),
+        (["schedule=step", "schedule.min_lr=0.01"], "min_lr"),
+        (["schedule=cosine", "schedule.patience=3"], "patience"),
+        (["net=lenet5", "net.hidden=[10]"], "hidden"),
+        (["net=rashid", "net.pool=max"], "pool"),
+        (["net=mlp", "net.dense=[10]"], "dense"),
+    ],
+)
 def test_a_key_of_another_option_fails_at_compose_time(overrides, key):
     with pytest.raises(ConfigCompositionException) as caught:
         compose_config(overrides)
     assert f"Key '{key}' not in" in str(caught.value.__cause__)
 
 
-@pytest.mark.parametrize("override", [
-    "net.activation=swish", "net.loss=hinge", "net.init=uniform", "net.bias_init=ones", "trainer.dtype=float16",
-    "data.scaling=minmax", "data.targets=soft", "data.label_column=middle", "data.name=cifar10",
-    "objective=accuracy",
-])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "net.activation=swish",
+        "net.loss=hinge",
+        "net.init=uniform",
+        "net.bias_init=ones",
+        "trainer.dtype=float16",
+        "data.scaling=minmax",
+        "data.targets=soft",
+        "data.label_column=middle",
+        "data.name=cifar10",
+        "objective=accuracy",
+    ],
+)
 def test_a_value_outside_a_closed_set_fails_at_compose_time(override):
     with pytest.raises(ConfigCompositionException) as caught:
         compose_config([override])
@@ -250,35 +373,61 @@ def test_the_cli_names_the_foreign_key_in_one_line(tmp_path):
 
 
 BAD_VALUES = [
-    (["optimizer.lr=nan"], "optimizer.lr"), (["optimizer.lr=inf"], "optimizer.lr"), (["optimizer.lr=0"], "optimizer.lr"),
-    (["optimizer.l2=nan"], "optimizer.l2"), (["optimizer.l2=inf"], "optimizer.l2"), (["optimizer.l2=-1"], "optimizer.l2"),
-    (["optimizer.weight_decay=nan"], "optimizer.weight_decay"), (["optimizer.weight_decay=inf"], "optimizer.weight_decay"),
+    (["optimizer.lr=nan"], "optimizer.lr"),
+    (["optimizer.lr=inf"], "optimizer.lr"),
+    (["optimizer.lr=0"], "optimizer.lr"),
+    (["optimizer.l2=nan"], "optimizer.l2"),
+    (["optimizer.l2=inf"], "optimizer.l2"),
+    (["optimizer.l2=-1"], "optimizer.l2"),
+    (["optimizer.weight_decay=nan"], "optimizer.weight_decay"),
+    (["optimizer.weight_decay=inf"], "optimizer.weight_decay"),
     (["optimizer.weight_decay=-0.1"], "optimizer.weight_decay"),
     (["optimizer=momentum", "optimizer.momentum=1.0"], "optimizer.momentum"),
     (["optimizer=nesterov", "optimizer.momentum=-0.1"], "optimizer.momentum"),
-    (["optimizer=rmsprop", "optimizer.rho=-0.1"], "optimizer.rho"), (["optimizer=rmsprop", "optimizer.rho=1.0"], "optimizer.rho"),
-    (["optimizer=rmsprop", "optimizer.rho=inf"], "optimizer.rho"), (["optimizer=rmsprop", "optimizer.eps=0"], "optimizer.eps"),
-    (["optimizer=rmsprop", "optimizer.eps=-1"], "optimizer.eps"), (["optimizer=rmsprop", "optimizer.eps=inf"], "optimizer.eps"),
-    (["optimizer=adam", "optimizer.eps=nan"], "optimizer.eps"), (["optimizer=adam", "optimizer.beta1=1.0"], "optimizer.beta1"),
-    (["optimizer=adam", "optimizer.beta2=-0.5"], "optimizer.beta2"), (["optimizer=adam", "optimizer.beta2=nan"], "optimizer.beta2"),
-    (["schedule=step", "schedule.step_size=0"], "schedule.step_size"), (["schedule=step", "schedule.gamma=0"], "schedule.gamma"),
-    (["schedule=step", "schedule.gamma=1.5"], "schedule.gamma"), (["schedule=exponential", "schedule.gamma=nan"], "schedule.gamma"),
+    (["optimizer=rmsprop", "optimizer.rho=-0.1"], "optimizer.rho"),
+    (["optimizer=rmsprop", "optimizer.rho=1.0"], "optimizer.rho"),
+    (["optimizer=rmsprop", "optimizer.rho=inf"], "optimizer.rho"),
+    (["optimizer=rmsprop", "optimizer.eps=0"], "optimizer.eps"),
+    (["optimizer=rmsprop", "optimizer.eps=-1"], "optimizer.eps"),
+    (["optimizer=rmsprop", "optimizer.eps=inf"], "optimizer.eps"),
+    (["optimizer=adam", "optimizer.eps=nan"], "optimizer.eps"),
+    (["optimizer=adam", "optimizer.beta1=1.0"], "optimizer.beta1"),
+    (["optimizer=adam", "optimizer.beta2=-0.5"], "optimizer.beta2"),
+    (["optimizer=adam", "optimizer.beta2=nan"], "optimizer.beta2"),
+    (["schedule=step", "schedule.step_size=0"], "schedule.step_size"),
+    (["schedule=step", "schedule.gamma=0"], "schedule.gamma"),
+    (["schedule=step", "schedule.gamma=1.5"], "schedule.gamma"),
+    (["schedule=exponential", "schedule.gamma=nan"], "schedule.gamma"),
     (["schedule=cosine", "schedule.total_epochs=0"], "schedule.total_epochs"),
-    (["schedule=cosine", "schedule.min_lr=nan"], "schedule.min_lr"), (["schedule=cosine", "schedule.min_lr=inf"], "schedule.min_lr"),
+    (["schedule=cosine", "schedule.min_lr=nan"], "schedule.min_lr"),
+    (["schedule=cosine", "schedule.min_lr=inf"], "schedule.min_lr"),
     (["schedule=cosine", "schedule.min_lr=-1"], "schedule.min_lr"),
-    (["schedule=plateau", "schedule.patience=0"], "schedule.patience"), (["schedule=plateau", "schedule.factor=1.0"], "schedule.factor"),
-    (["schedule=plateau", "schedule.factor=0"], "schedule.factor"), (["schedule=plateau", "schedule.min_fraction=0"], "schedule.min_fraction"),
+    (["schedule=plateau", "schedule.patience=0"], "schedule.patience"),
+    (["schedule=plateau", "schedule.factor=1.0"], "schedule.factor"),
+    (["schedule=plateau", "schedule.factor=0"], "schedule.factor"),
+    (["schedule=plateau", "schedule.min_fraction=0"], "schedule.min_fraction"),
     (["schedule=plateau", "schedule.min_fraction=1.5"], "schedule.min_fraction"),
-    (["net=mlp", "net.hidden=[0]"], "net.hidden"), (["net=mlp", "net.hidden=[10,-1]"], "net.hidden"),
-    (["net=mlp", "net.dropout=1.0"], "net.dropout"), (["net=mlp", "net.dropout=nan"], "net.dropout"),
+    (["net=mlp", "net.hidden=[0]"], "net.hidden"),
+    (["net=mlp", "net.hidden=[10,-1]"], "net.hidden"),
+    (["net=mlp", "net.dropout=1.0"], "net.dropout"),
+    (["net=mlp", "net.dropout=nan"], "net.dropout"),
     (["net=lenet5", "net.dense=[120,0]"], "net.dense"),
-    (["data.val_size=-5"], "data.val_size"), (["data.split_seed=-1"], "data.split_seed"), (["data.test_size=0"], "data.test_size"),
+    (["data.val_size=-5"], "data.val_size"),
+    (["data.split_seed=-1"], "data.split_seed"),
+    (["data.test_size=0"], "data.test_size"),
     (["data.train_limit=0"], "data.train_limit"),
-    (["trainer.seed=-1"], "trainer.seed"), (["trainer.epochs=0"], "trainer.epochs"), (["trainer.batch_size=0"], "trainer.batch_size"),
-    (["trainer.patience=0"], "trainer.patience"), (["trainer.rotation=nan"], "trainer.rotation"),
-    (["trainer.rotation=-1"], "trainer.rotation"), (["trainer.rotation=inf"], "trainer.rotation"),
-    (["trainer.zoom=1.0"], "trainer.zoom"), (["trainer.zoom=-0.1"], "trainer.zoom"), (["trainer.shift=1"], "trainer.shift"),
-    (["trainer.clip_grad_norm=0"], "trainer.clip_grad_norm"), (["trainer.clip_grad_norm=inf"], "trainer.clip_grad_norm"),
+    (["trainer.seed=-1"], "trainer.seed"),
+    (["trainer.epochs=0"], "trainer.epochs"),
+    (["trainer.batch_size=0"], "trainer.batch_size"),
+    (["trainer.patience=0"], "trainer.patience"),
+    (["trainer.rotation=nan"], "trainer.rotation"),
+    (["trainer.rotation=-1"], "trainer.rotation"),
+    (["trainer.rotation=inf"], "trainer.rotation"),
+    (["trainer.zoom=1.0"], "trainer.zoom"),
+    (["trainer.zoom=-0.1"], "trainer.zoom"),
+    (["trainer.shift=1"], "trainer.shift"),
+    (["trainer.clip_grad_norm=0"], "trainer.clip_grad_norm"),
+    (["trainer.clip_grad_norm=inf"], "trainer.clip_grad_norm"),
 ]
 
 
@@ -298,11 +447,14 @@ def test_no_validation_set_is_refused_because_nothing_could_be_chosen():
         check_trainer(compose_config(["data.val_size=0"]))
 
 
-@pytest.mark.parametrize("overrides,match", [
-    (["optimizer=sgd", "+optimizer.momentum=0.5"], "optimizer.momentum does not apply to optimizer=sgd"),
-    (["optimizer=sgd", "optimizer.name=adam"], "optimizer.name=adam does not match"),
-    (["net=lenet5", "net.arch=mlp"], "net.arch=mlp does not match"),
-])
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        (["optimizer=sgd", "+optimizer.momentum=0.5"], "optimizer.momentum does not apply to optimizer=sgd"),
+        (["optimizer=sgd", "optimizer.name=adam"], "optimizer.name=adam does not match"),
+        (["net=lenet5", "net.arch=mlp"], "net.arch=mlp does not match"),
+    ],
+)
 def test_keys_and_names_must_belong_to_the_chosen_option(overrides, match):
     with pytest.raises(ConfigError, match=match):
         check_trainer(compose_config(overrides))
@@ -333,8 +485,14 @@ def test_every_preset_is_in_range(preset):
     check_trainer(compose_config([f"+experiment={preset}"]))
 
 
-@pytest.mark.parametrize("override,key", [("trainer.seed=-1", "trainer.seed"), ("trainer.rotation=nan", "trainer.rotation"),
-                                          ("data.val_size=0", "data.val_size")])
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("trainer.seed=-1", "trainer.seed"),
+        ("trainer.rotation=nan", "trainer.rotation"),
+        ("data.val_size=0", "data.val_size"),
+    ],
+)
 def test_the_cli_reports_a_bad_value_in_one_line(tmp_path, override, key):
     result = run_module("experiments.train", override, "trainer.augment=true", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2
@@ -356,7 +514,9 @@ def test_a_named_search_composes_to_the_skopt_sweeper_and_its_space(search, meth
     assert sweeper._target_ == "hydra_plugins.nnsweep_sweeper.sweeper.SkoptSweeper" and sweeper.method == method
     assert sweeper.direction == "maximize" and cfg.objective == "best_val_acc" and sweeper.n_trials >= 10
     assert cfg.net.arch == "mlp" and cfg.sweep == f"search_{search}"
-    space = build_search_space(OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in sweeper.params.items()]))
+    space = build_search_space(
+        OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in sweeper.params.items()])
+    )
     dims = {name: d.to_skopt() for name, d in zip(space.names, space.dimensions)}
     assert set(dims) == {"optimizer.lr", "optimizer.l2", "net.hidden.0"}
     assert dims["optimizer.lr"].prior == "log-uniform" and dims["optimizer.lr"].low > 0
@@ -367,7 +527,9 @@ def test_a_named_search_composes_to_the_skopt_sweeper_and_its_space(search, meth
 
 
 def test_without_a_named_search_the_sweeper_is_nnsweeps_grid():
-    assert compose_config([], return_hydra_config=True).hydra.sweeper._target_.endswith("nnsweep_sweeper.sweeper.GridSweeper")
+    assert compose_config([], return_hydra_config=True).hydra.sweeper._target_.endswith(
+        "nnsweep_sweeper.sweeper.GridSweeper"
+    )
 
 
 @pytest.mark.parametrize("search", SEARCHES)

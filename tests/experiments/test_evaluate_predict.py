@@ -1,4 +1,5 @@
 """Evaluate and predict on a model trained once for this module."""
+
 import json
 
 import numpy as np
@@ -76,12 +77,17 @@ def test_test_sets_in_folders_of_the_same_name_have_files_of_their_own(tmp_path)
     from runrecord import evaluation_files
 
     (tmp_path / "c" / "mnist").mkdir(parents=True)
-    names = {evaluation_files("final", None)[0], evaluation_files("final", str(tmp_path / "a" / "own"))[0],
-             evaluation_files("final", str(tmp_path / "b" / "own"))[0],
-             evaluation_files("final", str(tmp_path / "c" / "mnist"))[0]}
+    names = {
+        evaluation_files("final", None)[0],
+        evaluation_files("final", str(tmp_path / "a" / "own"))[0],
+        evaluation_files("final", str(tmp_path / "b" / "own"))[0],
+        evaluation_files("final", str(tmp_path / "c" / "mnist"))[0],
+    }
     assert len(names) == 4 and "evaluation-final-own.json" in names
-    assert evaluation_files("final", str(tmp_path / "c" / "mnist" / ""))[0] == \
-        evaluation_files("final", str(tmp_path / "c" / "." / "mnist"))[0]  # one folder, one name
+    assert (
+        evaluation_files("final", str(tmp_path / "c" / "mnist" / ""))[0]
+        == evaluation_files("final", str(tmp_path / "c" / "." / "mnist"))[0]
+    )  # one folder, one name
     assert evaluation_files("best", None) == ("evaluation.json", "test_errors.npz")
 
 
@@ -89,6 +95,7 @@ def digit_picture(trained, digit: int, path, size=200, dark_on_light=True, mode=
     """A test digit that the model classifies correctly, drawn as a user's picture."""
     from nets.data.datasets import load_dataset
     from runrecord import RunDir
+
     data = load_dataset("mnist5k")
     net = RunDir(trained).load_model()
     candidates = np.flatnonzero((data.test.labels == digit) & (net.predict(data.test.x) == digit))
@@ -107,8 +114,9 @@ def digit_picture(trained, digit: int, path, size=200, dark_on_light=True, mode=
     return path
 
 
-@pytest.mark.parametrize("digit,size,dark,mode", [(3, 200, True, "L"), (7, 64, False, "L"), (0, 150, True, "I;16"),
-                                                  (4, 120, True, "RGBA")])
+@pytest.mark.parametrize(
+    "digit,size,dark,mode", [(3, 200, True, "L"), (7, 64, False, "L"), (0, 150, True, "I;16"), (4, 120, True, "RGBA")]
+)
 def test_predict_recognises_pictures_of_digits(trained, tmp_path, digit, size, dark, mode):
     path = digit_picture(trained, digit, tmp_path / f"d{digit}.png", size, dark, mode)
     assert predict_images(trained, [str(path)])[0][0][0] == digit
@@ -143,9 +151,16 @@ def bad_images(tmp_path):
     Image.new("L", (7000, 6000), 255).save(tmp_path / "huge.png")
     (tmp_path / "cut.png").write_bytes((tmp_path / "blank.png").read_bytes()[:60])
     Image.new("RGB", (40, 40), (250, 250, 250)).convert("LAB").save(tmp_path / "lab.tif")  # no way to grey
-    return {"lab.tif": "cannot be read as grey levels", "text.png": "not a readable image", "blank.png": "is blank", "dot.png": "1x1 pixels",
-            "anim.gif": "animated", "huge.png": "too large", "cut.png": "could not be read|not a readable",
-            "missing.png": "does not exist"}
+    return {
+        "lab.tif": "cannot be read as grey levels",
+        "text.png": "not a readable image",
+        "blank.png": "is blank",
+        "dot.png": "1x1 pixels",
+        "anim.gif": "animated",
+        "huge.png": "too large",
+        "cut.png": "could not be read|not a readable",
+        "missing.png": "does not exist",
+    }
 
 
 def test_bad_images_give_clear_errors(tmp_path):
@@ -166,7 +181,18 @@ def test_the_draw_pages_preset_evaluates_from_its_checkpoint_as_it_did_in_traini
     statistics and the best epoch's weights come back from model.npz, so an evaluation from the
     saved run agrees with what training measured in memory."""
     run = tmp_path / "run"
-    summary = train_run(compose_config(["+experiment=mnist_cnn", "net.channels=[16,32]", "net.dense=[64]",
-                                        "data.train_limit=1500", "trainer.epochs=3", "trainer.progress=false"]), run)
+    summary = train_run(
+        compose_config(
+            [
+                "+experiment=mnist_cnn",
+                "net.channels=[16,32]",
+                "net.dense=[64]",
+                "data.train_limit=1500",
+                "trainer.epochs=3",
+                "trainer.progress=false",
+            ]
+        ),
+        run,
+    )
     assert summary.status == "ok" and summary.test_acc > 0.5
     assert evaluate_run(run)["test_acc"] == summary.test_acc

@@ -1,11 +1,19 @@
 """``--help`` of every entrypoint is plain text for a terminal: it works, and carries no reST
 markup from the docstrings and schemas it is built from (``like this``)."""
+
 import pytest
 
 from tests.experiments.conftest import run_module
 
-ENTRYPOINTS = ["experiments.train", "experiments.evaluate", "experiments.predict", "experiments.serve", "sweeps.lr", "sweeps.collect",
-               "reports"]
+ENTRYPOINTS = [
+    "experiments.train",
+    "experiments.evaluate",
+    "experiments.predict",
+    "experiments.serve",
+    "sweeps.lr",
+    "sweeps.collect",
+    "reports",
+]
 
 
 @pytest.mark.parametrize("module", ENTRYPOINTS)
@@ -16,12 +24,18 @@ def test_help_exits_0_without_rest_markup(module):
     assert "``" not in result.stdout + result.stderr, result.stdout
 
 
-@pytest.mark.parametrize("args, line", [
-    (["-m", "--cfg", "job"], "nnsweep: error: --cfg and -m cannot be used together: give one of them"),
-    (["-m", "-sc", "install=bash"], "nnsweep: error: -m and -sc cannot be used together: give one of them"),
-    (["-sc", "install=tcsh"], "nnsweep: error: -sc install=tcsh: no completion for 'tcsh'; the shells are bash, "
-                              "fish, zsh (e.g. -sc install=bash)"),
-])
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["-m", "--cfg", "job"], "nnsweep: error: --cfg and -m cannot be used together: give one of them"),
+        (["-m", "-sc", "install=bash"], "nnsweep: error: -m and -sc cannot be used together: give one of them"),
+        (
+            ["-sc", "install=tcsh"],
+            "nnsweep: error: -sc install=tcsh: no completion for 'tcsh'; the shells are bash, "
+            "fish, zsh (e.g. -sc install=bash)",
+        ),
+    ],
+)
 def test_hydra_flags_that_cannot_work_are_one_line(args, line):
     """Hydra itself raises a bare ValueError (a traceback) for these."""
     result = run_module("experiments.train", *args)
@@ -36,4 +50,5 @@ def test_a_run_directory_of_a_sweep_unquoted_says_how_to_quote_it():
     assert result.stderr.strip() == (
         "nnsweep: error: run=multirun/s/data=mnist5k,optimizer.lr=0.1: a value with = or , in it (a sweep's run "
         "directory) must be quoted for Hydra: run='multirun/s/data=mnist5k,optimizer.lr=0.1' (in a shell: "
-        "\"run='multirun/s/data=mnist5k,optimizer.lr=0.1'\")")
+        "\"run='multirun/s/data=mnist5k,optimizer.lr=0.1'\")"
+    )

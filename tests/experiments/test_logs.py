@@ -1,5 +1,6 @@
 """What a person reads while runs train: log lines above the progress bars, log lines that name
 their job in a sweep, and no alarm when a fresh run starts with resume=true."""
+
 import fcntl
 import io
 import logging
@@ -67,9 +68,14 @@ def on_a_terminal(*args: str) -> str:
     everything it printed."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 40 rows, 120 columns
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.train", *args],
-                            cwd=REPO, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
-                            env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments.train", *args],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -91,13 +97,19 @@ def test_a_real_run_on_a_terminal_prints_its_epoch_lines_above_the_bars(tmp_path
     starts = [m.start() for m in LOG_LINE.finditer(output)]
     assert len(starts) == 2, output[-3000:]
     for start in starts:
-        assert text_before_on_its_line(output, start).strip() == "", repr(output[max(0, start - 200):start + 80])
+        assert text_before_on_its_line(output, start).strip() == "", repr(output[max(0, start - 200) : start + 80])
 
 
 def test_the_jobs_of_a_sweep_on_a_terminal_draw_no_bars(tmp_path):
     """Parallel workers drawing bars on one terminal overwrite each other and the sweep's lines."""
-    output = on_a_terminal("-m", *TINY, "trainer.epochs=2", "trainer.progress=true", "optimizer.lr=0.1,1",
-                           f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    output = on_a_terminal(
+        "-m",
+        *TINY,
+        "trainer.epochs=2",
+        "trainer.progress=true",
+        "optimizer.lr=0.1,1",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )
     assert "2/2 done" in output, output[-2000:]
     assert not re.search(r"(epochs|batches):\s*\d+%", output), output[-2000:]  # tqdm's "epochs:  50%|..."
 
@@ -112,8 +124,11 @@ FORMAT = "[%(asctime)s]%(job)s[%(name)s][%(levelname)s] - %(message)s"
 
 def test_a_sweep_job_names_itself_and_a_single_run_keeps_hydras_plain_line():
     tagged = JobFormatter(FORMAT, job=3, overrides="optimizer.lr=0.01,trainer.seed=1").format(record())
-    assert re.fullmatch(r"\[[\d :,-]+\]\[job 3: optimizer.lr=0.01,trainer.seed=1\]\[nnsweep.train\]\[INFO\] - "
-                        r"epoch 1/2", tagged), tagged
+    assert re.fullmatch(
+        r"\[[\d :,-]+\]\[job 3: optimizer.lr=0.01,trainer.seed=1\]\[nnsweep.train\]\[INFO\] - "
+        r"epoch 1/2",
+        tagged,
+    ), tagged
     assert JobFormatter(FORMAT, job=0, overrides="").format(record()).split("]", 2)[1] == "[job 0"
     assert re.fullmatch(r"\[[\d :,-]+\]\[nnsweep.train\]\[INFO\] - epoch 1/2", JobFormatter(FORMAT).format(record()))
     percent = JobFormatter(FORMAT, job=1, overrides="name=100%").format(record())  # no %-formatting of overrides
@@ -134,8 +149,16 @@ def test_a_line_from_another_thread_of_the_jobs_process_is_not_the_jobs():
 def sweep_output(tmp_path_factory):
     """A real grid: two runs at optimizer.lr=0.01 that differ only in their seed."""
     sweep = tmp_path_factory.mktemp("logs") / "grid"
-    result = run_module("experiments.train", "-m", *TINY, "trainer.progress=false", "trainer.epochs=1",
-                        "optimizer.lr=0.01", "trainer.seed=0,1", f"hydra.sweep.dir={sweep}")
+    result = run_module(
+        "experiments.train",
+        "-m",
+        *TINY,
+        "trainer.progress=false",
+        "trainer.epochs=1",
+        "optimizer.lr=0.01",
+        "trainer.seed=0,1",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout + result.stderr
 
@@ -158,8 +181,14 @@ def test_a_fresh_sweep_job_does_not_report_a_missing_checkpoint(sweep_output):
 
 
 def test_a_single_run_started_with_resume_true_starts_quietly_and_untagged(tmp_path):
-    result = run_module("experiments.train", *TINY, "trainer.progress=false", "trainer.epochs=1", "resume=true",
-                        f"hydra.run.dir={tmp_path / 'run'}")
+    result = run_module(
+        "experiments.train",
+        *TINY,
+        "trainer.progress=false",
+        "trainer.epochs=1",
+        "resume=true",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     output = result.stdout + result.stderr
     assert "ok after 1 epochs" in output and "[nnsweep.train][INFO] - epoch 1/1" in output

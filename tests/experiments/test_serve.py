@@ -4,6 +4,7 @@ a small convolutional model (``PAGE_MODEL``: LeNet-5, quicker than ``make draw``
 The server is started as a user starts it; the API is asked over HTTP, the pages are used in
 headless Chromium with pointer events (``tests.browser``).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -35,8 +36,16 @@ from tests.experiments.drawn_digits import DRAWN_DIGITS, render
 # A small convolutional model for the pages, quicker to train than make draw's (+experiment=mnist_cnn,
 # about 2 minutes): LeNet-5 with ReLU and max pooling, Adam, augmentation, 8 epochs (about 97%
 # on the test split).
-PAGE_MODEL = ["net=lenet5", "net.activation=relu", "net.pool=max", "optimizer=adam", "optimizer.lr=0.001",
-              "trainer.batch_size=32", "trainer.augment=true", "trainer.epochs=8"]
+PAGE_MODEL = [
+    "net=lenet5",
+    "net.activation=relu",
+    "net.pool=max",
+    "optimizer=adam",
+    "optimizer.lr=0.001",
+    "trainer.batch_size=32",
+    "trainer.augment=true",
+    "trainer.epochs=8",
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +53,7 @@ def models(tmp_path_factory) -> tuple[Path, Path]:
     """A small convolutional model (PAGE_MODEL), and a quick sigmoid MLP to compare it with."""
     root = tmp_path_factory.mktemp("serve")
     lenet, mlp = root / "lenet5", root / "rashid"
-    for run, args in ((lenet, PAGE_MODEL),
-                      (mlp, ["data.train_limit=1000", "trainer.epochs=3"])):
+    for run, args in ((lenet, PAGE_MODEL), (mlp, ["data.train_limit=1000", "trainer.epochs=3"])):
         result = run_module("experiments.train", *args, "trainer.progress=false", f"hydra.run.dir={run}")
         assert result.returncode == 0, result.stderr[-2000:]
     return lenet, mlp
@@ -54,8 +62,14 @@ def models(tmp_path_factory) -> tuple[Path, Path]:
 def start_server(*args: str) -> tuple[subprocess.Popen, str]:
     """``python -m experiments.serve args port=0``, and the address it printed."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    process = subprocess.Popen([sys.executable, "-m", "experiments.serve", *args, "port=0"], cwd=REPO, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "experiments.serve", *args, "port=0"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = process.stdout.readline()
     if "http://" not in line:
         process.kill()
@@ -113,14 +127,16 @@ def test_predict_from_784_values_and_all_ten_outputs(server, models):
     ink = test.x.reshape(len(test), -1)[:5]
     rows = ink[3].reshape(28, 28).tolist()  # 28 rows of 28 are taken too
     assert call(f"{server}/api/predict", json.dumps({"pixels": rows}).encode(), "application/json")[0] == 200
-    status, answer = call(f"{server}/api/predict?top=10", json.dumps({"pixels": ink[3].tolist()}).encode(),
-                          "application/json")
+    status, answer = call(
+        f"{server}/api/predict?top=10", json.dumps({"pixels": ink[3].tolist()}).encode(), "application/json"
+    )
     assert status == 200, answer
     outputs = Classifier(models[0]).outputs(ink[3:4])[0]
     assert [row["class"] for row in answer["top"]] == list(np.argsort(-outputs, kind="stable"))
     assert sum(row["value"] for row in answer["top"]) == pytest.approx(1.0, abs=1e-5)
-    status, compared = call(f"{server}/api/predict?run=1&top=2", json.dumps({"pixels": ink[3].tolist()}).encode(),
-                            "application/json")
+    status, compared = call(
+        f"{server}/api/predict?run=1&top=2", json.dumps({"pixels": ink[3].tolist()}).encode(), "application/json"
+    )
     assert status == 200 and compared["run"] == 1 and compared["kind"] == "output" and len(compared["top"]) == 2
 
 
@@ -146,7 +162,11 @@ def test_test_pages_filters_and_one_image(server, models):
     assert [item["index"] for item in mistakes["items"]] == list(wrong)
     assert all(item["answer"] != item["label"] for item in mistakes["items"])
     status, threes = call(f"{server}/api/test?label=3&order=confidence&per_page=500")
-    assert status == 200 and threes["count"] == int((test.labels == 3).sum()) and all(item["label"] == 3 for item in threes["items"])
+    assert (
+        status == 200
+        and threes["count"] == int((test.labels == 3).sum())
+        and all(item["label"] == 3 for item in threes["items"])
+    )
     confidence = [item["confidence"] for item in threes["items"]]
     assert confidence == sorted(confidence)  # least confident first
     status, one = call(f"{server}/api/test/{wrong[0]}")
@@ -173,7 +193,11 @@ BAD_REQUESTS = {
     "a 1x1 image": (png(Image.new("L", (1, 1), 0)), "image/png", "1x1 pixels"),
     "a blank drawing": (png(Image.new("L", (280, 280), 255)), "image/png", "blank"),
     "a click on the pad": (png(render([[(0.5, 0.5)]])), "image/png", "too small to be a digit"),
-    "a small file of 4.4 million pixels": (png(Image.new("1", (2100, 2100), 1)), "image/png", "2100x2100 pixels, too large"),
+    "a small file of 4.4 million pixels": (
+        png(Image.new("1", (2100, 2100), 1)),
+        "image/png",
+        "2100x2100 pixels, too large",
+    ),
     "an image in LAB colours": (lab_tiff(), "image/tiff", "cannot be read as grey levels"),
     "PostScript": (eps(), "image/x-eps", "not a readable image"),
     "an image sent as a form": (png(render(DRAWN_DIGITS[0][1])), "application/x-www-form-urlencoded", "is not taken"),
@@ -183,8 +207,11 @@ BAD_REQUESTS = {
     "strings for values": (json.dumps({"pixels": ["0.5"] * 784}).encode(), "application/json", "must all be numbers"),
     "booleans for values": (json.dumps({"pixels": [True] * 784}).encode(), "application/json", "must all be numbers"),
     "broken JSON": (b'{"pixels": [0.1,', "application/json", "not valid JSON"),
-    "JSON nested 100,000 deep": (b'{"pixels":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/json",
-                                 "not valid JSON"),
+    "JSON nested 100,000 deep": (
+        b'{"pixels":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "application/json",
+        "not valid JSON",
+    ),
 }
 
 
@@ -196,13 +223,21 @@ def test_bad_input_is_a_400_with_one_line_and_the_server_goes_on(server, case):
     assert call(f"{server}/api/runs")[0] == 200  # still serving
 
 
-@pytest.mark.parametrize("query, words", [
-    ("predict?run=7", "run=7 is out of range"), ("predict?top=0", "top=0 is out of range"),
-    ("test?page=0", "page=0 is out of range"), ("test?label=10", "label=10 is out of range"),
-    ("test?show=some", "is not one of all, mistakes"), ("test?per_page=lots", "not a whole number"),
-    ("test/100000", "does not exist"), ("test/-1", "does not exist"), ("test/x", "not a whole number"),
-    ("test?page=%EF%BC%93", "not a whole number"),
-])
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ("predict?run=7", "run=7 is out of range"),
+        ("predict?top=0", "top=0 is out of range"),
+        ("test?page=0", "page=0 is out of range"),
+        ("test?label=10", "label=10 is out of range"),
+        ("test?show=some", "is not one of all, mistakes"),
+        ("test?per_page=lots", "not a whole number"),
+        ("test/100000", "does not exist"),
+        ("test/-1", "does not exist"),
+        ("test/x", "not a whole number"),
+        ("test?page=%EF%BC%93", "not a whole number"),
+    ],
+)
 def test_bad_queries_are_400s(server, query, words):
     body = json.dumps({"pixels": [0.0] * 784}).encode() if query.startswith("predict") else None
     status, answer = call(f"{server}/api/{query}", body, "application/json" if body else None)
@@ -216,8 +251,13 @@ def test_a_body_sent_in_chunks_is_held_to_1_mb_too(server):
     for size, expected in ((3_000_000, 400), (20_000, 200)):
         body = png(render(DRAWN_DIGITS[0][1])) if size < 1_000_000 else bytes(size)
         connection = http.client.HTTPConnection(host, int(port), timeout=20)
-        connection.request("POST", "/api/predict", body=(body[i:i + 65536] for i in range(0, len(body), 65536)),
-                           headers={"Content-Type": "image/png", "Transfer-Encoding": "chunked"}, encode_chunked=True)
+        connection.request(
+            "POST",
+            "/api/predict",
+            body=(body[i : i + 65536] for i in range(0, len(body), 65536)),
+            headers={"Content-Type": "image/png", "Transfer-Encoding": "chunked"},
+            encode_chunked=True,
+        )
         response = connection.getresponse()
         answer = json.loads(response.read())
         connection.close()
@@ -239,8 +279,12 @@ def test_a_run_that_cannot_be_served_is_one_line_and_exit_2(tmp_path, models):
     no_model = tmp_path / "no-model"
     (no_model / ".hydra").mkdir(parents=True)
     (no_model / ".hydra" / "config.yaml").write_text((models[1] / ".hydra" / "config.yaml").read_text())
-    cases = {f"run={tmp_path / 'nowhere'}": "does not exist", f"run={tmp_path}": "is not a training run directory",
-             f"run={no_model}": "holds no model", "run=": "say which run"}
+    cases = {
+        f"run={tmp_path / 'nowhere'}": "does not exist",
+        f"run={tmp_path}": "is not a training run directory",
+        f"run={no_model}": "holds no model",
+        "run=": "say which run",
+    }
     for arg, words in cases.items():
         result = run_module("experiments.serve", arg, "port=0", timeout=60)
         assert result.returncode == 2 and words in result.stderr, (arg, result.stderr)
@@ -248,9 +292,11 @@ def test_a_run_that_cannot_be_served_is_one_line_and_exit_2(tmp_path, models):
     with RunDir(models[1]).training():  # another process is training it: its model changes every epoch
         result = run_module("experiments.serve", f"run={models[1]}", "port=0", timeout=60)
     assert result.returncode == 2 and "is being trained" in result.stderr, result.stderr
-    for args, words in (([f"run={models[1]}", "host="], "host='' is not an address"),
-                        ([f"run={models[1]}", f"test={tmp_path / 'nowhere'}"], "is not a directory"),
-                        ([f"run={models[1]}", f"test={no_model}"], "t10k")):
+    for args, words in (
+        ([f"run={models[1]}", "host="], "host='' is not an address"),
+        ([f"run={models[1]}", f"test={tmp_path / 'nowhere'}"], "is not a directory"),
+        ([f"run={models[1]}", f"test={no_model}"], "t10k"),
+    ):
         result = run_module("experiments.serve", *args, "port=0", timeout=60)
         assert result.returncode == 2 and words in result.stderr and result.stderr.count("\n") == 1, result.stderr
 
@@ -302,6 +348,7 @@ def test_a_busy_port_and_another_host(models):
 
 # ----- in the browser -----------------------------------------------------------------------
 
+
 @pytest.fixture
 def browser():
     """Chromium for drawing: without a frame-rate limit, pointer moves go five times faster."""
@@ -313,8 +360,9 @@ def browser():
 
 
 def preview_pixels(driver) -> np.ndarray:
-    data = driver.execute_script("return Array.from(document.getElementById('preview').getContext('2d')"
-                                 ".getImageData(0, 0, 28, 28).data)")
+    data = driver.execute_script(
+        "return Array.from(document.getElementById('preview').getContext('2d').getImageData(0, 0, 28, 28).data)"
+    )
     return np.array(data, dtype=np.float64).reshape(28, 28, 4)[:, :, 0] / 255.0
 
 
@@ -360,6 +408,7 @@ def test_compare_two_networks_on_one_drawing(server, browser):
     shown = draw_and_wait(browser, first(7), kind="mouse")
     assert sorted(shown) == ["0", "1"] and shown["0"][0][0] == "7"
     from selenium.webdriver.support.select import Select
+
     Select(browser.find_element("id", "compare")).select_by_value("")
     wait_until(lambda: len(browser.find_elements("css selector", ".answer")) == 1, 15, "one network only")
     loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
@@ -395,8 +444,10 @@ def test_viewtest_shows_the_test_set_its_mistakes_and_all_ten_outputs(server, br
     assert f"{len(test)} test digits" in browser.find_element("id", "summary").text
 
     def shown() -> list[tuple[int, int, int]]:
-        return browser.execute_script("return [...document.querySelectorAll('figure.item')].map("
-                                      "f => [Number(f.dataset.index), Number(f.dataset.label), Number(f.dataset.answer)])")
+        return browser.execute_script(
+            "return [...document.querySelectorAll('figure.item')].map("
+            "f => [Number(f.dataset.index), Number(f.dataset.label), Number(f.dataset.answer)])"
+        )
 
     Select(browser.find_element("id", "show")).select_by_value("mistakes")
     wait_until(lambda: page_state(browser, "count") == str(len(wrong)), 15, "the mistakes")
@@ -404,11 +455,17 @@ def test_viewtest_shows_the_test_set_its_mistakes_and_all_ten_outputs(server, br
     seen = shown()
     while browser.find_element("id", "next").is_enabled():  # more than a page of mistakes
         browser.find_element("id", "next").click()
-        wait_until(lambda: page_state(browser, "state") == "shown" and shown() and shown()[0] not in seen, 15, "next page")
+        wait_until(
+            lambda seen=seen: page_state(browser, "state") == "shown" and shown() and shown()[0] not in seen,
+            15,
+            "next page",
+        )
         seen += shown()
     assert sorted(index for index, _, _ in seen) == sorted(wrong)
     assert all(label != answer for _, label, answer in seen)
-    assert len(browser.find_elements("css selector", "figure.item")) == len(browser.find_elements("css selector", "figure.item.wrong"))
+    assert len(browser.find_elements("css selector", "figure.item")) == len(
+        browser.find_elements("css selector", "figure.item.wrong")
+    )
     if browser.find_element("id", "prev").is_enabled():
         browser.find_element("id", "prev").click()
         wait_until(lambda: page_state(browser, "state") == "shown" and shown()[0] == seen[0], 15, "the first page")
@@ -417,8 +474,10 @@ def test_viewtest_shows_the_test_set_its_mistakes_and_all_ten_outputs(server, br
     index = int(figure.get_attribute("data-index"))
     figure.click()
     wait_until(lambda: browser.find_element("id", "details").get_attribute("data-index") == str(index), 15, "details")
-    bars = browser.execute_script("return [...document.querySelectorAll('#details-bars li')].map("
-                                  "li => [Number(li.dataset.class), Number(li.dataset.value), li.classList.contains('truth')])")
+    bars = browser.execute_script(
+        "return [...document.querySelectorAll('#details-bars li')].map("
+        "li => [Number(li.dataset.class), Number(li.dataset.value), li.classList.contains('truth')])"
+    )
     assert [k for k, _, _ in bars] == list(range(10))
     assert np.allclose([v for _, v, _ in bars], outputs[index], atol=1e-6)
     assert [k for k, _, truth in bars if truth] == [int(test.labels[index])]
@@ -449,8 +508,10 @@ def test_clearing_the_pad_while_an_answer_is_on_its_way_keeps_it_clear(server, b
     browser.get(f"{server}/draw")
     wait_until(lambda: page_state(browser, "state") == "empty", 15, "the page")
     browser.execute_cdp_cmd("Network.enable", {})
-    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 800,
-                                                                 "downloadThroughput": -1, "uploadThroughput": -1})
+    browser.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 800, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     draw_strokes(browser, "pad", first(7)[:1], move_ms=0)
     browser.find_element("id", "clear").click()
     time.sleep(2.5)  # the answer to the stroke arrives meanwhile, and must be dropped
@@ -463,8 +524,15 @@ def test_clearing_the_pad_while_an_answer_is_on_its_way_keeps_it_clear(server, b
 def quick_run(tmp_path_factory) -> Path:
     """A small MLP trained for one epoch: enough for the API's answers to requests it refuses."""
     run = tmp_path_factory.mktemp("quick") / "run"
-    result = run_module("experiments.train", "net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.epochs=1",
-                        "trainer.progress=false", f"hydra.run.dir={run}")
+    result = run_module(
+        "experiments.train",
+        "net=mlp",
+        "net.hidden=[16]",
+        "data.train_limit=300",
+        "trainer.epochs=1",
+        "trainer.progress=false",
+        f"hydra.run.dir={run}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return run
 
@@ -484,10 +552,16 @@ MALFORMED_NUMBERS = {
     "a 4,301-digit run": ("/api/predict?run=" + "1" * 4301, PIXELS, "(4301 characters) is out of range; give run=0..0"),
     "a 5,000-digit page": ("/api/test?page=" + "9" * 5000, None, "(5000 characters) is out of range; give page=1.."),
     "a 5,000-digit test image": ("/api/test/" + "7" * 5000, None, "is out of range; give /api/test/0 .. /api/test/"),
-    "a pixel above 1e308": ("/api/predict", json.dumps({"pixels": [10 ** 309] + [0.0] * 783}),
-                            "integer of 310 digits (at most 40)"),
-    "a pixel of 4,301 digits": ("/api/predict", '{"pixels": [' + "9" * 4301 + ", 0" * 783 + "]}",
-                                "integer of 4301 digits"),
+    "a pixel above 1e308": (
+        "/api/predict",
+        json.dumps({"pixels": [10**309] + [0.0] * 783}),
+        "integer of 310 digits (at most 40)",
+    ),
+    "a pixel of 4,301 digits": (
+        "/api/predict",
+        '{"pixels": [' + "9" * 4301 + ", 0" * 783 + "]}",
+        "integer of 4301 digits",
+    ),
 }
 
 
@@ -508,8 +582,10 @@ def test_a_malformed_chunk_size_is_a_400(quick_run):
     try:
         for size in (b"zz", b"-5", b"", b"5 apples"):
             with socket.create_connection((host, int(port)), timeout=10) as raw:
-                raw.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:" + port.encode() + b"\r\n"
-                            b"Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\nabc\r\n0\r\n\r\n")
+                raw.sendall(
+                    b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:" + port.encode() + b"\r\n"
+                    b"Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\nabc\r\n0\r\n\r\n"
+                )
                 answer = b""
                 while chunk := raw.recv(65536):
                     answer += chunk
@@ -583,9 +659,13 @@ def test_a_client_that_trickles_its_request_is_cut_off_at_the_request_timeout(qu
     process, address = start_server(f"run={quick_run}", "request_timeout=2")
     host, port = address.split(":")
     try:
-        headers = b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100\r\n\r\n"
-        for at_once, trickled, answer_starts in ((b"GET /api/runs HTTP/1.1\r\n", b"X-Slow: " + b"a" * 100, b""),
-                                                 (headers, b"x" * 100, b"HTTP/1.1 408")):
+        headers = (
+            b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100\r\n\r\n"
+        )
+        for at_once, trickled, answer_starts in (
+            (b"GET /api/runs HTTP/1.1\r\n", b"X-Slow: " + b"a" * 100, b""),
+            (headers, b"x" * 100, b"HTTP/1.1 408"),
+        ):
             started = time.monotonic()
             with socket.create_connection((host, int(port)), timeout=10) as raw:
                 answer = b""
@@ -664,10 +744,15 @@ def test_requests_past_max_connections_are_503s_at_once(quick_run):
         stop_server(process)
 
 
-@pytest.mark.parametrize("arg, words", [("request_timeout=0", "request_timeout=0.0: give the seconds"),
-                                        ("request_timeout=nan", "more than 0 and at most 3600"),
-                                        ("max_connections=0", "max_connections=0: give 1..10000"),
-                                        ("max_decodes=-1", "max_decodes=-1: give 1..10000")])
+@pytest.mark.parametrize(
+    "arg, words",
+    [
+        ("request_timeout=0", "request_timeout=0.0: give the seconds"),
+        ("request_timeout=nan", "more than 0 and at most 3600"),
+        ("max_connections=0", "max_connections=0: give 1..10000"),
+        ("max_decodes=-1", "max_decodes=-1: give 1..10000"),
+    ],
+)
 def test_limits_that_cannot_work_are_one_line(tmp_path, arg, words):
     result = run_module("experiments.serve", f"run={tmp_path}", arg, "port=0", timeout=60)
     assert result.returncode == 2 and words in result.stderr and result.stderr.count("\n") == 1, result.stderr
@@ -692,8 +777,11 @@ def test_a_chunk_declaring_more_than_1_mb_is_refused_at_once(quick_run):
     try:
         for size in (b"F" * 24, b"F" * 5000, b"100000", b"80000\r\n" + b"x" * 0x80000 + b"\r\n80000"):
             started = time.monotonic()
-            answer = raw_request(address, b"POST /api/predict HTTP/1.1\r\nHost: " + address.encode() + b"\r\n"
-                                 b"Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\n")
+            answer = raw_request(
+                address,
+                b"POST /api/predict HTTP/1.1\r\nHost: " + address.encode() + b"\r\n"
+                b"Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\n",
+            )
             head, _, body = answer.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 400") and "over 1 MB" in json.loads(body)["error"], answer[:300]
             assert time.monotonic() - started < 5, size[:30]
@@ -713,8 +801,10 @@ def test_a_body_of_escaped_quotes_is_a_400_at_once_and_holds_no_other_request(qu
 
     def post():
         started = time.monotonic()
-        answers["post"] = (call(f"http://{address}/api/predict", ('"\\' * 499_000).encode(), "application/json"),
-                           time.monotonic() - started)
+        answers["post"] = (
+            call(f"http://{address}/api/predict", ('"\\' * 499_000).encode(), "application/json"),
+            time.monotonic() - started,
+        )
 
     try:
         poster = threading.Thread(target=post)

@@ -1,11 +1,12 @@
 """The training entrypoint through Hydra, as a user runs it."""
+
 import csv
 import json
 
 import pytest
 
-from runrecord.rundir import METRIC_COLUMNS
 from experiments.train import train_run
+from runrecord.rundir import METRIC_COLUMNS
 from tests.experiments.conftest import compose_config, run_module
 
 
@@ -15,7 +16,9 @@ def test_a_short_run_writes_metrics_summary_and_model(tmp_path, quick):
     assert result.returncode == 0, result.stderr
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == METRIC_COLUMNS == ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+    assert (
+        list(rows[0]) == METRIC_COLUMNS == ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+    )
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "ok" and summary["epochs_completed"] == 2
@@ -26,12 +29,15 @@ def test_a_short_run_writes_metrics_summary_and_model(tmp_path, quick):
     assert (out / ".hydra" / "config.yaml").exists()
 
 
-@pytest.mark.parametrize("override,message", [
-    ("optimizer.lr=-1", "optimizer.lr must be a positive number"),
-    ("net=nonexistent", "Could not find 'net/nonexistent'; Available options in 'net': cnn, lenet5"),
-    ("trainer.epochs=zero", "trainer.epochs=zero; Value 'zero' of type 'str' could not be converted to Integer"),
-    ("trainer.batch_size=5000", "larger than the training set"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("optimizer.lr=-1", "optimizer.lr must be a positive number"),
+        ("net=nonexistent", "Could not find 'net/nonexistent'; Available options in 'net': cnn, lenet5"),
+        ("trainer.epochs=zero", "trainer.epochs=zero; Value 'zero' of type 'str' could not be converted to Integer"),
+        ("trainer.batch_size=5000", "larger than the training set"),
+    ],
+)
 def test_bad_overrides_exit_with_one_line(tmp_path, override, message):
     result = run_module("experiments.train", override, f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 2
@@ -41,8 +47,15 @@ def test_bad_overrides_exit_with_one_line(tmp_path, override, message):
 
 
 def test_resume_continues_at_the_right_epoch_and_matches_an_uninterrupted_run(tmp_path):
-    base = ["net=mlp", "net.hidden=[32]", "net.dropout=0.1", "optimizer=adam", "trainer.augment=true",
-            "data.train_limit=500", "trainer.progress=false"]
+    base = [
+        "net=mlp",
+        "net.hidden=[32]",
+        "net.dropout=0.1",
+        "optimizer=adam",
+        "trainer.augment=true",
+        "data.train_limit=500",
+        "trainer.progress=false",
+    ]
     full = train_run(compose_config(base + ["trainer.epochs=4"]), tmp_path / "full")
     train_run(compose_config(base + ["trainer.epochs=2"]), tmp_path / "part")
     resumed = train_run(compose_config(base + ["trainer.epochs=4", "resume=true"]), tmp_path / "part")
@@ -55,8 +68,17 @@ def test_resume_continues_at_the_right_epoch_and_matches_an_uninterrupted_run(tm
 def test_a_paused_run_continued_rung_by_rung_equals_an_uninterrupted_one(tmp_path):
     """What a pruning sweep relies on: pausing after 1 and 3 of 6 epochs changes nothing (the
     cosine schedule spans all 6 epochs either way), and a paused run is not evaluated."""
-    base = ["net=mlp", "net.hidden=[32]", "net.dropout=0.1", "optimizer=adam", "schedule=cosine",
-            "trainer.augment=true", "data.train_limit=500", "trainer.progress=false", "trainer.epochs=6"]
+    base = [
+        "net=mlp",
+        "net.hidden=[32]",
+        "net.dropout=0.1",
+        "optimizer=adam",
+        "schedule=cosine",
+        "trainer.augment=true",
+        "data.train_limit=500",
+        "trainer.progress=false",
+        "trainer.epochs=6",
+    ]
     full = train_run(compose_config(base), tmp_path / "full")
     first = train_run(compose_config(base + ["trainer.pause_after=1"]), tmp_path / "part")
     assert (first.status.value, first.epochs_completed, first.test_acc, first.epochs) == ("paused", 1, None, 6)
@@ -66,7 +88,9 @@ def test_a_paused_run_continued_rung_by_rung_equals_an_uninterrupted_one(tmp_pat
     second = train_run(compose_config(base + ["trainer.pause_after=3", "resume=true"]), tmp_path / "part")
     assert (second.status.value, second.epochs_completed) == ("paused", 3)
     last = train_run(compose_config(base + ["resume=true"]), tmp_path / "part")
-    read = lambda d: [(r["epoch"], r["lr"], r["train_loss"], r["val_acc"]) for r in csv.DictReader(open(d / "metrics.csv"))]
+    read = lambda d: [
+        (r["epoch"], r["lr"], r["train_loss"], r["val_acc"]) for r in csv.DictReader(open(d / "metrics.csv"))
+    ]
     assert read(tmp_path / "part") == read(tmp_path / "full") and len(read(tmp_path / "full")) == 6
     assert last.status.value == "ok" and last.test_acc == full.test_acc and last.best_val_acc == full.best_val_acc
 
@@ -75,6 +99,7 @@ def test_a_pruned_run_resumed_by_hand_continues_to_its_epochs(tmp_path):
     """Pruned is a search's judgement, not the end of training: resume=true trains it on."""
     from runrecord import RunDir, Status
     from sweeps.launch import mark_run
+
     base = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false", "trainer.epochs=3"]
     train_run(compose_config(base + ["trainer.pause_after=1"]), tmp_path / "run")
     mark_run(RunDir(tmp_path / "run"), Status.PRUNED)
@@ -105,22 +130,33 @@ def test_a_resumed_run_records_the_time_of_every_invocation(tmp_path):
 def test_resume_via_the_command_line_logs_where_it_continues(tmp_path, quick):
     out = f"hydra.run.dir={tmp_path / 'run'}"
     assert run_module("experiments.train", *quick, out).returncode == 0
-    again = run_module("experiments.train", *quick[:-2], "trainer.epochs=3", "trainer.progress=false", "resume=true", out)
+    again = run_module(
+        "experiments.train", *quick[:-2], "trainer.epochs=3", "trainer.progress=false", "resume=true", out
+    )
     assert again.returncode == 0, again.stderr
     assert "resuming" in again.stdout + again.stderr and "after epoch 2" in again.stdout + again.stderr
     assert len(list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))) == 3
 
 
 def test_a_diverging_run_finishes_with_status_diverged(tmp_path):
-    cfg = compose_config(["net=mlp", "net.hidden=[100,100,100]", "net.activation=relu", "optimizer.lr=3.0",
-                          "data.train_limit=500", "trainer.epochs=3", "trainer.progress=false"])
+    cfg = compose_config(
+        [
+            "net=mlp",
+            "net.hidden=[100,100,100]",
+            "net.activation=relu",
+            "optimizer.lr=3.0",
+            "data.train_limit=500",
+            "trainer.epochs=3",
+            "trainer.progress=false",
+        ]
+    )
     summary = train_run(cfg, tmp_path / "run")
     assert summary.status == "diverged" and summary.diverged_epoch == 1
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["status"] == "diverged" and on_disk["test_acc"] is None and on_disk["final_val_acc"] is None
 
 
-def test_a_grid_of_many_values_composes_each_config_group_value_not_each_value(tmp_path, monkeypatch):
+def test_a_grid_of_many_values_composes_each_config_group_value_not_each_value(tmp_path, monkeypatch, capsys):
     """A grid of 1,000 values spent minutes composing each value twice before its first run (here
     and again in the sweeper): a plain value is set into the config composed once, and still
     checked, the last of 300 as much as the first."""
@@ -135,11 +171,13 @@ def test_a_grid_of_many_values_composes_each_config_group_value_not_each_value(t
     cli.precheck("config", ["-m", f"optimizer.lr={values}", "net=mlp,rashid", f"hydra.sweep.dir={tmp_path / 's'}"])
     assert len(composed) == 3  # the first point, again with the sweeper's params, and net=rashid
     assert cli.every_value_checked()  # the grid sweeper in this process composes none of them again
-    for bad, fragment in (("abc", "Error merging override optimizer.lr=abc"),
-                          ("-1", "optimizer.lr must be a positive number")):
+    for bad, fragment in (
+        ("abc", "Error merging override optimizer.lr=abc"),
+        ("-1", "optimizer.lr must be a positive number"),
+    ):
         with pytest.raises(SystemExit) as exit_:
             cli.precheck("config", ["-m", f"optimizer.lr={values},{bad}", f"hydra.sweep.dir={tmp_path / 's'}"])
-        assert exit_.value.code == 2
+        assert exit_.value.code == 2 and fragment in capsys.readouterr().err
     result = run_module("experiments.train", "-m", f"optimizer.lr={values},-1", f"hydra.sweep.dir={tmp_path / 's'}")
     assert result.returncode == 2 and "optimizer.lr must be a positive number, got -1" in result.stderr
 
@@ -154,12 +192,15 @@ def test_a_finished_cosine_run_is_not_extended_to_more_epochs(tmp_path):
     first = run_module("experiments.train", *base, "schedule=cosine", "trainer.epochs=2", f"hydra.run.dir={run}")
     assert first.returncode == 0, first.stderr[-2000:]
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name not in ("train.log", ".lock")}
-    more = run_module("experiments.train", *base, "schedule=cosine", "trainer.epochs=4", "resume=true",
-                      f"hydra.run.dir={run}")
+    more = run_module(
+        "experiments.train", *base, "schedule=cosine", "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}"
+    )
     assert more.returncode == 2 and more.stderr.count("\n") == 1, more.stderr[-2000:]
     assert "anneals its cosine schedule over trainer.epochs=2" in more.stderr
     assert "train a new run with trainer.epochs=4" in more.stderr
-    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name not in ("train.log", ".lock")} == before
+    assert {
+        p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name not in ("train.log", ".lock")
+    } == before
     step = train_run(compose_config(base + ["schedule=step", "trainer.epochs=1"]), tmp_path / "step")
     grown = train_run(compose_config(base + ["schedule=step", "trainer.epochs=2", "resume=true"]), tmp_path / "step")
     assert (step.epochs_completed, grown.epochs_completed) == (1, 2)

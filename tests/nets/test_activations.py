@@ -1,4 +1,5 @@
 """Activation functions at extreme inputs: finite, correct and warning-free in float32."""
+
 import warnings
 
 import numpy as np

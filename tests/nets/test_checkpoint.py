@@ -1,5 +1,6 @@
 """Checkpoints: round trips, exact resume, refusal of damaged, foreign and pickled files, and of
 crafted files that would make loading allocate far more memory than the model needs."""
+
 import io
 import json
 import tracemalloc
@@ -10,8 +11,14 @@ import pytest
 
 from nets.architectures import lenet5, mlp
 from nets.atomic import atomic_write
-from nets.checkpoint import (CheckpointError, load_checkpoint, load_network, restore_network,
-                             restore_training, save_checkpoint)
+from nets.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_network,
+    restore_network,
+    restore_training,
+    save_checkpoint,
+)
 from nets.data.augment import Augmenter
 from nets.network import Network
 from nets.optimizers import make_optimizer
@@ -41,8 +48,20 @@ def run(data, path, stop_after=None, resume=False, epochs=4):
         if stop_after is not None and st.epoch == stop_after:
             raise Interrupted
 
-    state = fit(net, opt, sched, data["train"], data["val"], epochs=epochs, batch_size=16, rng=rng,
-                targets=target_matrix(10), augment=Augmenter(), state=state, on_epoch_end=on_epoch_end)
+    state = fit(
+        net,
+        opt,
+        sched,
+        data["train"],
+        data["val"],
+        epochs=epochs,
+        batch_size=16,
+        rng=rng,
+        targets=target_matrix(10),
+        augment=Augmenter(),
+        state=state,
+        on_epoch_end=on_epoch_end,
+    )
     return net, state
 
 
@@ -57,7 +76,7 @@ def test_round_trip_gives_identical_predictions(tmp_path, mnist5k):
     save_checkpoint(tmp_path / "m.npz", net)
     again = load_network(tmp_path / "m.npz")
     np.testing.assert_array_equal(again.predict_proba(mnist5k.val.x[:50]), net.predict_proba(mnist5k.val.x[:50]))
-    assert again.describe() == net.describe()
+    assert again.architecture() == net.architecture()
 
 
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, small):
@@ -74,14 +93,22 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, small):
 
 
 def test_other_architecture_is_refused(tmp_path):
-    save_checkpoint(tmp_path / "m.npz", Network(mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"), np.random.default_rng(0)))
+    save_checkpoint(
+        tmp_path / "m.npz",
+        Network(
+            mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"),
+            np.random.default_rng(0),
+        ),
+    )
     other = Network(mlp([100], "sigmoid", loss="quadratic", init="normal_fan_in", bias=False), np.random.default_rng(0))
     with pytest.raises(CheckpointError, match=r"different network \(layer 0.*net="):
         restore_network(load_checkpoint(tmp_path / "m.npz"), other)
 
 
 def test_model_only_checkpoint_cannot_resume(tmp_path):
-    net, opt, sched, rng = setup(mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"))
+    net, opt, sched, rng = setup(
+        mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal")
+    )
     save_checkpoint(tmp_path / "m.npz", net)
     with pytest.raises(CheckpointError, match="no training state"):
         restore_training(load_checkpoint(tmp_path / "m.npz"), net, opt, sched, rng)
@@ -89,7 +116,13 @@ def test_model_only_checkpoint_cannot_resume(tmp_path):
 
 def test_damaged_and_foreign_files_are_refused(tmp_path):
     good = tmp_path / "good.npz"
-    save_checkpoint(good, Network(mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"), np.random.default_rng(0)))
+    save_checkpoint(
+        good,
+        Network(
+            mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"),
+            np.random.default_rng(0),
+        ),
+    )
     data = good.read_bytes()
     cases = {
         "truncated.npz": data[: len(data) // 2],
@@ -161,7 +194,13 @@ def rewrite(path, members: dict[str, bytes]) -> None:
 def saved(tmp_path):
     """A model-only nielsen checkpoint (784-30-10, float32) and its metadata."""
     path = tmp_path / "model.npz"
-    save_checkpoint(path, Network(mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"), np.random.default_rng(0)))
+    save_checkpoint(
+        path,
+        Network(
+            mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"),
+            np.random.default_rng(0),
+        ),
+    )
     return path, load_checkpoint(path).meta
 
 
@@ -186,14 +225,18 @@ def test_an_unknown_member_is_never_read(saved):
     assert load_network(path).n_params == 784 * 30 + 30 + 30 * 10 + 10
 
 
-@pytest.mark.parametrize("members,fragment", [
-    ({"param/0.W": npy_bytes(dtype="<f4", shape=(10**6, 10**6))}, "param/0.W"),  # 10^12 elements
-    ({"param/0.W": npy_bytes(np.zeros((784, 30)))}, "float64"),  # right shape, wrong dtype
-    ({"param/2.b": npy_bytes(np.zeros((3, 3), np.float32))}, "(3, 3)"),
-    ({"meta": npy_bytes(dtype="<U500000000", shape=())}, "metadata"),  # a 2 GB string
-    ({"meta": npy_bytes(dtype="<U1000000000000", shape=())}, "meta"),  # a 4 TB string NumPy cannot even describe
-    ({"meta": npy_bytes(np.zeros(3))}, "metadata"),
-], ids=["huge-shape", "dtype", "shape", "huge-meta", "absurd-meta", "meta-not-text"])
+@pytest.mark.parametrize(
+    "members,fragment",
+    [
+        ({"param/0.W": npy_bytes(dtype="<f4", shape=(10**6, 10**6))}, "param/0.W"),  # 10^12 elements
+        ({"param/0.W": npy_bytes(np.zeros((784, 30)))}, "float64"),  # right shape, wrong dtype
+        ({"param/2.b": npy_bytes(np.zeros((3, 3), np.float32))}, "(3, 3)"),
+        ({"meta": npy_bytes(dtype="<U500000000", shape=())}, "metadata"),  # a 2 GB string
+        ({"meta": npy_bytes(dtype="<U1000000000000", shape=())}, "meta"),  # a 4 TB string NumPy cannot even describe
+        ({"meta": npy_bytes(np.zeros(3))}, "metadata"),
+    ],
+    ids=["huge-shape", "dtype", "shape", "huge-meta", "absurd-meta", "meta-not-text"],
+)
 def test_members_are_checked_against_the_architecture_before_reading(saved, members, fragment):
     path, _ = saved
     rewrite(path, members)
@@ -211,13 +254,28 @@ def test_an_architecture_too_big_for_memory_is_refused(saved):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("text", ["[1, 2]", "42", '"a string"', "null", "true", "{not json", "[" * 100_000,
-                                  json.dumps({"format": "nnsweep-checkpoint", "version": 1, "architecture": [1]}),
-                                  json.dumps({"format": "nnsweep-checkpoint", "version": 1, "architecture": {}}),
-                                  json.dumps({"format": "nnsweep-checkpoint", "version": 1, "architecture": {
-                                      "input_shape": [784], "layers": [{"type": "dense", "units": float("inf")}]}}),
-                                  ], ids=["list", "number", "string", "null", "bool", "invalid", "deep", "arch-list",
-                                          "arch-empty", "arch-infinity"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[1, 2]",
+        "42",
+        '"a string"',
+        "null",
+        "true",
+        "{not json",
+        "[" * 100_000,
+        json.dumps({"format": "nnsweep-checkpoint", "version": 1, "architecture": [1]}),
+        json.dumps({"format": "nnsweep-checkpoint", "version": 1, "architecture": {}}),
+        json.dumps(
+            {
+                "format": "nnsweep-checkpoint",
+                "version": 1,
+                "architecture": {"input_shape": [784], "layers": [{"type": "dense", "units": float("inf")}]},
+            }
+        ),
+    ],
+    ids=["list", "number", "string", "null", "bool", "invalid", "deep", "arch-list", "arch-empty", "arch-infinity"],
+)
 def test_metadata_that_is_not_an_object_is_one_line_error(saved, text):
     path, _ = saved
     rewrite(path, {"meta": npy_bytes(text)})
@@ -226,8 +284,16 @@ def test_metadata_that_is_not_an_object_is_one_line_error(saved, text):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("key,value", [("train_state", [1]), ("train_state", {"epoch": "x", "bogus": 1}), ("rng", "mt19937"),
-                                       ("schedule", 3), ("optimizer", {"name": "lion"})])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("train_state", [1]),
+        ("train_state", {"epoch": "x", "bogus": 1}),
+        ("rng", "mt19937"),
+        ("schedule", 3),
+        ("optimizer", {"name": "lion"}),
+    ],
+)
 def test_damaged_training_state_is_one_line_error(tmp_path, small, key, value):
     path = tmp_path / "m.npz"
     with pytest.raises(Interrupted):
@@ -247,8 +313,9 @@ def test_a_cosine_run_checkpointed_before_its_state_existed_resumes_on_its_old_c
     net, opt, _, rng = setup(mlp([8], "relu"))
     opt.bind(net.parameters())
     path = tmp_path / "model.npz"
-    save_checkpoint(path, net, optimizer=opt, schedule=make_schedule("cosine", 1.0, total_epochs=3),
-                    state=TrainState(), rng=rng)
+    save_checkpoint(
+        path, net, optimizer=opt, schedule=make_schedule("cosine", 1.0, total_epochs=3), state=TrainState(), rng=rng
+    )
     fresh = make_schedule("cosine", 1.0, total_epochs=3)
     restore_training(load_checkpoint(path), *setup(mlp([8], "relu"))[:2], fresh, np.random.default_rng())
     assert fresh.lr(2) == pytest.approx(0.25)  # (1 + cos(2 pi / 3)) / 2

@@ -5,12 +5,13 @@ networks; LeNet-5 built through ``net=cnn`` against the LeNet-5 builder as it wa
 ``cnn``; shapes that do not fit refused with one line; batch normalisation's running
 statistics saved, restored and used at evaluation.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from experiments.build import ConfigError, describe_network
+from experiments.build import ConfigError, architecture_of
 from nets.architectures import cnn, lenet5
 from nets.checkpoint import load_network, save_checkpoint
 from nets.layers import ShapeError
@@ -55,16 +56,39 @@ def check_training_gradients(description, x, y, per_param=6):
     for key, p, g, _ in net.parameters():
         analytic = g.copy()
         for idx in sample_indices(p.shape, per_param, rng):
-            np.testing.assert_allclose(analytic[idx], numerical_gradient(cost, p, idx), rtol=1e-4, atol=1e-9,
-                                       err_msg=f"{key}{idx}")
+            np.testing.assert_allclose(
+                analytic[idx], numerical_gradient(cost, p, idx), rtol=1e-4, atol=1e-9, err_msg=f"{key}{idx}"
+            )
 
 
-@pytest.mark.parametrize("side, options", [
-    (8, dict(channels=[3, 4], kernel=3, padding="same", pool="max", batchnorm=True, dense=[6], dense_batchnorm=True)),
-    (9, dict(channels=[2, 3, 4], kernel=[3, 3, 1], stride=[1, 2, 1], padding=["same", "valid", "valid"],
-             pool=["none", "mean", "none"], activation=["tanh", "relu", "sigmoid"], dense=[])),
-    (10, dict(channels=[4], kernel=5, padding="valid", pool="max", pool_size=3, activation="sigmoid", dense=[5, 4])),
-], ids=["batchnorm", "mixed blocks", "one block"])
+@pytest.mark.parametrize(
+    "side, options",
+    [
+        (
+            8,
+            dict(
+                channels=[3, 4], kernel=3, padding="same", pool="max", batchnorm=True, dense=[6], dense_batchnorm=True
+            ),
+        ),
+        (
+            9,
+            dict(
+                channels=[2, 3, 4],
+                kernel=[3, 3, 1],
+                stride=[1, 2, 1],
+                padding=["same", "valid", "valid"],
+                pool=["none", "mean", "none"],
+                activation=["tanh", "relu", "sigmoid"],
+                dense=[],
+            ),
+        ),
+        (
+            10,
+            dict(channels=[4], kernel=5, padding="valid", pool="max", pool_size=3, activation="sigmoid", dense=[5, 4]),
+        ),
+    ],
+    ids=["batchnorm", "mixed blocks", "one block"],
+)
 def test_whole_cnn_gradients(side, options):
     rng = np.random.default_rng(2)
     description = cnn(**options, image=(side, side, 1), classes=3)
@@ -79,9 +103,13 @@ def lenet5_as_it_was(activation="sigmoid", pool="mean", connections="full", dens
     pool_layer = {"type": f"{pool}pool2d", "size": 2}
     layers = [
         {"type": "reshape", "shape": [28, 28, 1]},
-        {"type": "conv2d", "filters": 6, "kernel": 5, "init": init}, {"type": activation}, pool_layer,
+        {"type": "conv2d", "filters": 6, "kernel": 5, "init": init},
+        {"type": activation},
+        pool_layer,
         {"type": "conv2d", "filters": 16, "kernel": 5, "connections": connections, "init": init},
-        {"type": activation}, pool_layer, {"type": "flatten"},
+        {"type": activation},
+        pool_layer,
+        {"type": "flatten"},
     ]
     for units in dense:
         layers += [{"type": "dense", "units": int(units), "init": init}, {"type": activation}]
@@ -91,28 +119,41 @@ def lenet5_as_it_was(activation="sigmoid", pool="mean", connections="full", dens
 
 @pytest.mark.parametrize("activation,pool,connections", [("sigmoid", "mean", "full"), ("relu", "max", "lecun")])
 def test_lenet5_through_net_cnn_is_the_old_lenet5(activation, pool, connections):
-    cfg = compose_config(["net=cnn", "net.channels=[6,16]", "net.kernel=5", "net.padding=valid", f"net.pool={pool}",
-                          f"net.activation={activation}", f"net.connections=[full,{connections}]", "net.dense=[120,84]"])
+    cfg = compose_config(
+        [
+            "net=cnn",
+            "net.channels=[6,16]",
+            "net.kernel=5",
+            "net.padding=valid",
+            f"net.pool={pool}",
+            f"net.activation={activation}",
+            f"net.connections=[full,{connections}]",
+            "net.dense=[120,84]",
+        ]
+    )
     x = np.random.default_rng(4).random((6, 784)).astype(np.float32)
     old = Network(lenet5_as_it_was(activation, pool, connections), np.random.default_rng(9))
-    for description in (describe_network(cfg.net), lenet5(activation, pool, connections)):
+    for description in (architecture_of(cfg.net), lenet5(activation, pool, connections)):
         new = Network(description, np.random.default_rng(9))
-        assert new.describe() == old.describe()
+        assert new.architecture() == old.architecture()
         np.testing.assert_array_equal(new.forward(x), old.forward(x))
 
 
-@pytest.mark.parametrize("overrides, words", [
-    (["net.channels=[8]", "net.kernel=31", "net.padding=valid"], "kernel 31 is larger than its input 28x28"),
-    (["net.channels=[8,8]", "net.pool_size=3"], "divisible by it; input is 28x28"),
-    (["net.channels=[8]", "net.kernel=4"], "needs an odd kernel"),
-    (["net.channels=[8,8]", "net.kernel=[3,5,7]"], "kernel has 3 values for 2 convolution blocks"),
-    (["net.channels=[8]", "net.pool=avg"], "unknown pooling 'avg'"),
-    (["net.channels=[8]", "net.activation=gelu"], "unknown activation 'gelu'"),
-    (["net.channels=[8]", "net.connections=lecun"], "maps 6 input maps to 16"),
-])
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        (["net.channels=[8]", "net.kernel=31", "net.padding=valid"], "kernel 31 is larger than its input 28x28"),
+        (["net.channels=[8,8]", "net.pool_size=3"], "divisible by it; input is 28x28"),
+        (["net.channels=[8]", "net.kernel=4"], "needs an odd kernel"),
+        (["net.channels=[8,8]", "net.kernel=[3,5,7]"], "kernel has 3 values for 2 convolution blocks"),
+        (["net.channels=[8]", "net.pool=avg"], "unknown pooling 'avg'"),
+        (["net.channels=[8]", "net.activation=gelu"], "unknown activation 'gelu'"),
+        (["net.channels=[8]", "net.connections=lecun"], "maps 6 input maps to 16"),
+    ],
+)
 def test_shapes_that_do_not_fit_are_refused_with_one_line(overrides, words):
     with pytest.raises((ConfigError, ShapeError), match=words):
-        Network(describe_network(compose_config(["net=cnn", *overrides]).net), np.random.default_rng(0))
+        Network(architecture_of(compose_config(["net=cnn", *overrides]).net), np.random.default_rng(0))
 
 
 def test_a_shape_error_on_the_command_line_is_one_line_and_exit_2():

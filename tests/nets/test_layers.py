@@ -1,4 +1,5 @@
 """Every layer's backward pass against central finite differences (float64), and shape errors."""
+
 import numpy as np
 import pytest
 
@@ -76,7 +77,7 @@ def test_conv2d_matches_a_direct_convolution():
         for f in range(2):
             for r in range(3):
                 for c in range(4):
-                    direct[n, r, c, f] = np.sum(x[n, r:r + 3, c:c + 3, :] * W[f].transpose(1, 2, 0)) + b[f]
+                    direct[n, r, c, f] = np.sum(x[n, r : r + 3, c : c + 3, :] * W[f].transpose(1, 2, 0)) + b[f]
     np.testing.assert_allclose(out, direct, rtol=1e-12)
 
 

@@ -1,4 +1,5 @@
 """Costs: values by hand, gradients with respect to z by finite differences, stability."""
+
 import warnings
 
 import numpy as np

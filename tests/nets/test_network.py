@@ -1,5 +1,6 @@
 """Whole networks: gradients of the mean cost by finite differences, descriptions, predictions,
 and refusal of networks too big to fit in memory."""
+
 import time
 import tracemalloc
 
@@ -24,13 +25,17 @@ def check_network(description, x, y, per_param=8):
             np.testing.assert_allclose(analytic[idx], num, rtol=1e-4, atol=1e-9, err_msg=f"{key}{idx}")
 
 
-@pytest.mark.parametrize("description", [
-    mlp([16, 12], "sigmoid", loss="quadratic"),
-    mlp([16], "tanh", loss="cross_entropy"),
-    mlp([16, 12], "relu", loss="softmax_cross_entropy", dropout=0.0),
-    mlp([100], "sigmoid", loss="quadratic", init="normal_fan_in", bias=False),
-    mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"),
-], ids=["sigmoid-quadratic", "tanh-crossentropy", "relu-softmax", "rashid", "nielsen"])
+@pytest.mark.parametrize(
+    "description",
+    [
+        mlp([16, 12], "sigmoid", loss="quadratic"),
+        mlp([16], "tanh", loss="cross_entropy"),
+        mlp([16, 12], "relu", loss="softmax_cross_entropy", dropout=0.0),
+        mlp([100], "sigmoid", loss="quadratic", init="normal_fan_in", bias=False),
+        mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"),
+    ],
+    ids=["sigmoid-quadratic", "tanh-crossentropy", "relu-softmax", "rashid", "nielsen"],
+)
 def test_whole_mlp_gradients(description):
     rng = np.random.default_rng(2)
     x = rng.random((5, 784))
@@ -40,8 +45,9 @@ def test_whole_mlp_gradients(description):
     check_network(description, x, y)
 
 
-@pytest.mark.parametrize("activation,pool,connections", [("sigmoid", "mean", "full"), ("relu", "max", "lecun"),
-                                                         ("tanh", "mean", "lecun")])
+@pytest.mark.parametrize(
+    "activation,pool,connections", [("sigmoid", "mean", "full"), ("relu", "max", "lecun"), ("tanh", "mean", "lecun")]
+)
 def test_whole_lenet5_gradients(activation, pool, connections):
     rng = np.random.default_rng(3)
     x = rng.random((3, 784))
@@ -57,9 +63,18 @@ def test_parameter_counts_match_the_textbooks():
 
 
 def test_same_seed_same_weights_other_seed_other_weights():
-    a = Network(mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"), np.random.default_rng(5)).get_params()
-    b = Network(mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"), np.random.default_rng(5)).get_params()
-    c = Network(mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"), np.random.default_rng(6)).get_params()
+    a = Network(
+        mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"),
+        np.random.default_rng(5),
+    ).get_params()
+    b = Network(
+        mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"),
+        np.random.default_rng(5),
+    ).get_params()
+    c = Network(
+        mlp([30], "sigmoid", loss="quadratic", init="standard_normal", bias_init="standard_normal"),
+        np.random.default_rng(6),
+    ).get_params()
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not np.array_equal(a["0.W"], c["0.W"])
 
@@ -92,13 +107,27 @@ def test_a_network_too_big_for_memory_is_refused_before_allocating():
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("description", [
-    mlp([100], bias=False), mlp([30]), mlp([128, 128], "relu"), mlp([20, 20, 20], "relu"), lenet5(),
-    mlp([7, 5], bias=False),
-    lenet5("relu", "max", "lecun"),
-    {"input_shape": [9, 9, 2], "layers": [{"type": "conv2d", "filters": 3, "kernel": 3, "stride": 2, "padding": 1},
-                                          {"type": "flatten"}, {"type": "dense", "units": 4}]},
-], ids=["mlp-100-no-bias", "mlp-30", "mlp-128x2", "mlp-20x3", "lenet5", "no-bias", "lenet5-lecun", "strided-conv"])
+@pytest.mark.parametrize(
+    "description",
+    [
+        mlp([100], bias=False),
+        mlp([30]),
+        mlp([128, 128], "relu"),
+        mlp([20, 20, 20], "relu"),
+        lenet5(),
+        mlp([7, 5], bias=False),
+        lenet5("relu", "max", "lecun"),
+        {
+            "input_shape": [9, 9, 2],
+            "layers": [
+                {"type": "conv2d", "filters": 3, "kernel": 3, "stride": 2, "padding": 1},
+                {"type": "flatten"},
+                {"type": "dense", "units": 4},
+            ],
+        },
+    ],
+    ids=["mlp-100-no-bias", "mlp-30", "mlp-128x2", "mlp-20x3", "lenet5", "no-bias", "lenet5-lecun", "strided-conv"],
+)
 def test_planned_parameter_shapes_are_the_built_ones(description):
     built = Network(description, np.random.default_rng(0)).get_params()
     planned, state = planned_shapes(description)
@@ -113,5 +142,9 @@ def test_planning_refuses_what_building_refuses():
     with pytest.raises(ShapeError, match="must be >= 1"):
         planned_shapes({"input_shape": [0], "layers": [{"type": "dense", "units": 3}]})
     with pytest.raises(ShapeError, match="6 input maps to 16"):
-        planned_shapes({"input_shape": [8, 8, 5], "layers": [
-            {"type": "conv2d", "filters": 16, "kernel": 3, "connections": "lecun"}, {"type": "flatten"}]})
+        planned_shapes(
+            {
+                "input_shape": [8, 8, 5],
+                "layers": [{"type": "conv2d", "filters": 16, "kernel": 3, "connections": "lecun"}, {"type": "flatten"}],
+            }
+        )

@@ -1,4 +1,5 @@
 """Optimizer updates against the textbook formulas, on one parameter with a known gradient."""
+
 import numpy as np
 import pytest
 
@@ -92,14 +93,17 @@ def test_state_round_trip(name):
     assert run_steps(opt, p, g, [0.3]) == run_steps(opt2, p2, g2, [0.3])
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"name": "sgd", "lr": -1}, "positive"),
-    ({"name": "sgd", "lr": 0}, "positive"),
-    ({"name": "sgd", "lr": float("nan")}, "positive"),
-    ({"name": "sgd", "lr": 0.1, "l2": 1.0}, "n_train"),
-    ({"name": "momentum", "lr": 0.1, "momentum": 1.5}, "momentum"),
-    ({"name": "lbfgs", "lr": 0.1}, "unknown optimizer"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"name": "sgd", "lr": -1}, "positive"),
+        ({"name": "sgd", "lr": 0}, "positive"),
+        ({"name": "sgd", "lr": float("nan")}, "positive"),
+        ({"name": "sgd", "lr": 0.1, "l2": 1.0}, "n_train"),
+        ({"name": "momentum", "lr": 0.1, "momentum": 1.5}, "momentum"),
+        ({"name": "lbfgs", "lr": 0.1}, "unknown optimizer"),
+    ],
+)
 def test_bad_settings_raise_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_optimizer(**kwargs)

@@ -1,4 +1,5 @@
 """Learning-rate schedules: rates per epoch and Nielsen's plateau halving with its stop rule."""
+
 import math
 
 import pytest
@@ -49,9 +50,16 @@ def test_plateau_halves_after_patience_and_stops_at_one_128th():
     assert t.lr(0) == s.lr(0) and t.since_best == s.since_best
 
 
-@pytest.mark.parametrize("name,kwargs", [("step", {"step_size": 0}), ("exponential", {"gamma": 0}),
-                                         ("cosine", {"total_epochs": 0}), ("plateau", {"factor": 1.0}),
-                                         ("warmup", {})])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("step", {"step_size": 0}),
+        ("exponential", {"gamma": 0}),
+        ("cosine", {"total_epochs": 0}),
+        ("plateau", {"factor": 1.0}),
+        ("warmup", {}),
+    ],
+)
 def test_bad_schedules(name, kwargs):
     with pytest.raises(ValueError):
         make_schedule(name, 0.1, **kwargs)

@@ -1,4 +1,5 @@
 """The training loop on real digits: it learns, it is deterministic, it survives divergence."""
+
 import math
 
 import numpy as np
@@ -23,9 +24,18 @@ def train(data, description, optimizer="sgd", lr=0.5, epochs=3, batch=10, seed=0
     rng = np.random.default_rng(seed)
     net = Network(description, rng)
     opt = make_optimizer(optimizer, lr=lr)
-    state = fit(net, opt, make_schedule(kw.pop("schedule", "constant"), lr, **kw.pop("schedule_kw", {})),
-                train_part or data.train, data.val, epochs=epochs, batch_size=batch, rng=rng,
-                targets=target_matrix(10), **kw)
+    state = fit(
+        net,
+        opt,
+        make_schedule(kw.pop("schedule", "constant"), lr, **kw.pop("schedule_kw", {})),
+        train_part or data.train,
+        data.val,
+        epochs=epochs,
+        batch_size=batch,
+        rng=rng,
+        targets=target_matrix(10),
+        **kw,
+    )
     return net, state
 
 
@@ -67,21 +77,37 @@ def test_divergence_is_a_status_not_a_crash(mnist5k):
 def test_early_stopping_keeps_the_best_weights(mnist5k):
     part = subset(mnist5k, 300)
     seen = []
-    net, state = train(mnist5k, mlp([64], "relu"), "adam", lr=1e-2, epochs=40, train_part=part, patience=2,
-                       on_epoch_end=lambda record, st: seen.append(record.epoch))
+    net, state = train(
+        mnist5k,
+        mlp([64], "relu"),
+        "adam",
+        lr=1e-2,
+        epochs=40,
+        train_part=part,
+        patience=2,
+        on_epoch_end=lambda record, st: seen.append(record.epoch),
+    )
     assert state.status == "early_stopped" and len(state.records) < 40
     assert state.epoch == state.best_epoch + 2
     assert seen == [r.epoch for r in state.records]
     assert state.best_val_acc == max(r.val_acc for r in state.records)
-    best = Network(net.describe(), np.random.default_rng(0))
+    best = Network(net.architecture(), np.random.default_rng(0))
     best.set_params(state.best_params)
     assert (best.predict(mnist5k.val.x) == mnist5k.val.labels).mean() == pytest.approx(state.best_val_acc)
 
 
 def test_plateau_schedule_stops_training(mnist5k):
     part = subset(mnist5k, 200)
-    _, state = train(mnist5k, mlp([16], "relu"), "sgd", lr=0.1, epochs=200, train_part=part,
-                     schedule="plateau", schedule_kw={"patience": 1, "min_fraction": 1 / 4})
+    _, state = train(
+        mnist5k,
+        mlp([16], "relu"),
+        "sgd",
+        lr=0.1,
+        epochs=200,
+        train_part=part,
+        schedule="plateau",
+        schedule_kw={"patience": 1, "min_fraction": 1 / 4},
+    )
     assert state.status == "early_stopped"
     assert min(r.lr for r in state.records) == pytest.approx(0.1 / 2)  # stopped when the rate reached 1/4
 
@@ -93,8 +119,17 @@ def test_per_sample_sgd_and_rashid_scaling(mnist5k):
     assert np.bincount(data.train.labels).min() > 70  # the limited part still has every digit
     rng = np.random.default_rng(0)
     net = Network(mlp([100], "sigmoid", loss="quadratic", init="normal_fan_in", bias=False), rng)
-    state = fit(net, make_optimizer("sgd", lr=0.3), make_schedule("constant", 0.3), data.train, data.val,
-                epochs=1, batch_size=1, rng=rng, targets=target_matrix(10, on=0.99, off=0.01))
+    state = fit(
+        net,
+        make_optimizer("sgd", lr=0.3),
+        make_schedule("constant", 0.3),
+        data.train,
+        data.val,
+        epochs=1,
+        batch_size=1,
+        rng=rng,
+        targets=target_matrix(10, on=0.99, off=0.01),
+    )
     assert state.records[0].val_acc > 0.7
 
 
@@ -137,6 +172,7 @@ def test_flip_mirrors_about_half_the_images_and_leaves_the_other_draws_alone(mni
 
 def test_gradient_clipping_bounds_the_step_and_tames_divergence(mnist5k):
     from nets.train import clip_gradient_norm
+
     net = Network(mlp([8], "relu"), np.random.default_rng(0))
     net.train_step(mnist5k.train.x[:16], target_matrix(10)[mnist5k.train.labels[:16]])
     before = clip_gradient_norm(net, 1e9)

@@ -5,6 +5,7 @@ The wheel test builds the wheel with uv, installs it (not editable) into a fresh
 the versions of uv.lock, and drives every entrypoint from an unrelated temporary directory, so a
 file that only exists in the clone (the configs, the plugins) cannot hide.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,16 +29,22 @@ from tests.reliability.conftest import TINY
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 UV = shutil.which("uv", path=str(BIN)) or shutil.which("uv")
-SCRIPTS = ["nnsweep-train", "nnsweep-evaluate", "nnsweep-predict", "nnsweep-serve", "nnsweep-sweep-lr",
-           "nnsweep-collect", "nnsweep-report"]
+SCRIPTS = [
+    "nnsweep-train",
+    "nnsweep-evaluate",
+    "nnsweep-predict",
+    "nnsweep-serve",
+    "nnsweep-sweep-lr",
+    "nnsweep-collect",
+    "nnsweep-report",
+]
 PAGES = ["draw.html", "draw.js", "viewtest.html", "viewtest.js", "common.js", "style.css"]
 
 pytestmark = pytest.mark.skipif(UV is None, reason="uv is installed by make setup (the dev extra)")
 
 
 def run(*args, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                            env=env)
+    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     assert result.returncode == 0, f"{args}: exit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     return result
 
@@ -60,8 +67,18 @@ def installed(wheel, tmp_path_factory) -> dict:
     constraints = root / "constraints.txt"
     exported = run(UV, "export", "--frozen", "--no-hashes", "--no-emit-project", "--no-header", cwd=REPO)
     constraints.write_text(exported.stdout)
-    run(UV, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "--constraints", constraints, wheel,
-        cwd=root)
+    run(
+        UV,
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        venv / "bin" / "python",
+        "--constraints",
+        constraints,
+        wheel,
+        cwd=root,
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return {"bin": venv / "bin", "env": env}
@@ -82,8 +99,13 @@ def test_the_wheel_holds_the_configs_and_plugins_and_nothing_of_the_clone(wheel)
 
 def test_the_installed_wheel_trains_sweeps_reports_evaluates_and_predicts_from_any_directory(installed, tmp_path):
     bin_, env = installed["bin"], installed["env"]
-    where = run(bin_ / "python", "-c", "import experiments, hydra_plugins.nnsweep_sweeper as s; "
-                "print(experiments.__file__); print(s.__file__)", cwd=tmp_path, env=env).stdout
+    where = run(
+        bin_ / "python",
+        "-c",
+        "import experiments, hydra_plugins.nnsweep_sweeper as s; print(experiments.__file__); print(s.__file__)",
+        cwd=tmp_path,
+        env=env,
+    ).stdout
     assert str(REPO) not in where and where.count("site-packages") == 2, where
 
     # One epoch through the console script, and the same through python -m.
@@ -101,8 +123,9 @@ def test_the_installed_wheel_trains_sweeps_reports_evaluates_and_predicts_from_a
     Image.fromarray(np.pad(np.full((20, 4), 255, np.uint8), 4)).save(picture)
     predicted = run(bin_ / "nnsweep-predict", "run=runs/one", f"image={picture}", cwd=tmp_path, env=env)
     assert predicted.stdout.startswith(f"{picture}: ")
-    served = subprocess.Popen([bin_ / "nnsweep-serve", "run=runs/one", "port=0"], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, text=True)
+    served = subprocess.Popen(
+        [bin_ / "nnsweep-serve", "run=runs/one", "port=0"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         address = served.stdout.readline().split("http://")[1].split("/")[0]
         for page in ["draw", "viewtest", *(f"static/{p}" for p in PAGES)]:
@@ -113,16 +136,40 @@ def test_the_installed_wheel_trains_sweeps_reports_evaluates_and_predicts_from_a
         served.wait(timeout=30)
 
     # A 2-trial Bayesian sweep: the skopt sweeper is found in the installed hydra_plugins.
-    run(bin_ / "nnsweep-train", "-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 1.0)", *TINY,
-        "trainer.epochs=1", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_initial_points=2", "sweep=bayes",
-        cwd=tmp_path, env=env)
+    run(
+        bin_ / "nnsweep-train",
+        "-m",
+        "hydra/sweeper=skopt",
+        "optimizer.lr=interval(0.05, 1.0)",
+        *TINY,
+        "trainer.epochs=1",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.n_initial_points=2",
+        "sweep=bayes",
+        cwd=tmp_path,
+        env=env,
+    )
     log = trials.load(tmp_path / "multirun" / "bayes")
     assert len(log.trials) == 2 and all(t["status"] == "ok" for t in log.trials), log.trials
 
     # The learning-rate sweep with its tables and report; then collect and report again by hand.
     sweep = tmp_path / "lr"
-    run(bin_ / "nnsweep-sweep-lr", "--net", "mlp", *TINY[1:], "--lrs", "0.1,1", "--epochs", "1", "--batch", "10",
-        "--sweep-dir", sweep, cwd=tmp_path, env=env)
+    run(
+        bin_ / "nnsweep-sweep-lr",
+        "--net",
+        "mlp",
+        *TINY[1:],
+        "--lrs",
+        "0.1,1",
+        "--epochs",
+        "1",
+        "--batch",
+        "10",
+        "--sweep-dir",
+        sweep,
+        cwd=tmp_path,
+        env=env,
+    )
     assert (sweep / "report" / "index.html").exists() and len((sweep / "runs.csv").read_text().splitlines()) == 3
 
 
@@ -151,14 +198,18 @@ def test_the_readmes_completion_line_completes_every_hydra_command_it_names(tmp_
     readme = (REPO / "README.md").read_text()
     (line,) = [t for t in readme.splitlines() if t.startswith('eval "$(nnsweep-train -sc install=bash)"')]
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    script = line + """
-for line in "nnsweep-evaluate " "nnsweep-evaluate we" "nnsweep-predict " "nnsweep-train optimizer=a" "nnsweep-serve "; do
+    script = (
+        line
+        + """
+for line in "nnsweep-evaluate " "nnsweep-evaluate we" "nnsweep-predict " "nnsweep-train optimizer=a" \
+        "nnsweep-serve "; do
     COMP_LINE="$line"; COMP_POINT=${#COMP_LINE}; words=($COMP_LINE); COMP_CWORD=$(( ${#words[@]} - 1 ))
     [ "${COMP_LINE: -1}" == " " ] && COMP_CWORD=${#words[@]}
     complete -p ${words[0]} > /dev/null && hydra_bash_completion
     echo "$line -> ${COMPREPLY[*]}"
 done
 """
+    )
     out = run("bash", "-c", script, cwd=tmp_path, env=env).stdout
     assert "nnsweep-evaluate  -> hydra hydra. run= test= weights=" in out, out
     assert "nnsweep-evaluate we -> weights=" in out and "nnsweep-train optimizer=a -> optimizer=adam" in out, out

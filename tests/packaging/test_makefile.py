@@ -1,5 +1,6 @@
 """What the Makefile installs for each target, read from ``make -n -B`` (prints the commands a
 fresh clone would run, runs none): the main job only what it needs, the test tools for the tests."""
+
 from __future__ import annotations
 
 import shutil
@@ -48,6 +49,7 @@ def test_the_readme_names_no_folder_outside_the_repository_and_says_how_to_get_t
     recipe = subprocess.run(["make", "-n", "-B", "mnist"], cwd=REPO, capture_output=True, text=True, timeout=60).stdout
     assert f"download_files('{DEFAULT_DIRS['mnist']}')" in recipe and "run_command" in recipe, recipe
     for place in ("Makefile", "bench", "src"):
-        found = subprocess.run(["grep", "-rIl", "--exclude-dir=*.egg-info", "../shared", str(REPO / place)],
-                               capture_output=True, text=True).stdout
+        found = subprocess.run(
+            ["grep", "-rIl", "--exclude-dir=*.egg-info", "../shared", str(REPO / place)], capture_output=True, text=True
+        ).stdout
         assert found == "", found

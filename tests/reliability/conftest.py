@@ -1,5 +1,6 @@
 """Real faults against the real entrypoints: processes killed with SIGKILL, full disks, corrupt
 files. Each test runs in a temporary directory and asserts what must survive."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,15 @@ TINY_LR = ["--net", "mlp", *TINY[1:]]  # the same for sweeps.lr, which sets net=
 def start_module(module: str, *args: str, log: Path, env: dict | None = None, preexec=None) -> subprocess.Popen:
     """``python -m module args`` in its own process group (so a kill reaches its workers too)."""
     out = open(log, "w")
-    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, start_new_session=True,
-                            preexec_fn=preexec)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        start_new_session=True,
+        preexec_fn=preexec,
+    )
 
 
 def kill_minus_9(proc: subprocess.Popen) -> None:

@@ -1,5 +1,6 @@
 """Cases 7-11: corrupt data, damaged checkpoints, bad overrides, bad images, concurrent sweeps.
 Each must end with one line naming the problem and a non-zero exit, before anything trains."""
+
 import gzip
 import json
 import pickle
@@ -64,37 +65,53 @@ def empty_file(files):
     files["t10k-labels-idx1-ubyte.gz"] = b""
 
 
-@pytest.mark.parametrize("mutate,fragments", [
-    (truncate, ["train-images-idx3-ubyte.gz is truncated", "download it again"]),
-    (bad_magic, ["train-images-idx3-ubyte.gz is not an IDX file"]),
-    (count_mismatch, ["has 40 images but", "has 39 labels"]),
-    (crc_error, ["train-images-idx3-ubyte.gz is a damaged gzip archive"]),
-    (empty_file, ["t10k-labels-idx1-ubyte.gz is empty"]),
-], ids=["truncated", "magic", "count", "crc", "empty"])
+@pytest.mark.parametrize(
+    "mutate,fragments",
+    [
+        (truncate, ["train-images-idx3-ubyte.gz is truncated", "download it again"]),
+        (bad_magic, ["train-images-idx3-ubyte.gz is not an IDX file"]),
+        (count_mismatch, ["has 40 images but", "has 39 labels"]),
+        (crc_error, ["train-images-idx3-ubyte.gz is a damaged gzip archive"]),
+        (empty_file, ["t10k-labels-idx1-ubyte.gz is empty"]),
+    ],
+    ids=["truncated", "magic", "count", "crc", "empty"],
+)
 def test_7_corrupt_idx_files(tmp_path, mutate, fragments):
     d = idx_dir(tmp_path, "idx", mutate)
-    result = run_module("experiments.train", "data=idx", f"data.root={d}", "data.val_size=10",
-                        f"hydra.run.dir={tmp_path / 'run'}")
+    result = run_module(
+        "experiments.train", "data=idx", f"data.root={d}", "data.val_size=10", f"hydra.run.dir={tmp_path / 'run'}"
+    )
     one_line_error(result, *fragments)
     assert not (tmp_path / "run" / "model.npz").exists()
 
 
-@pytest.mark.parametrize("content,fragments", [
-    ("\n".join(",".join(["1"] + ["0"] * 700) for _ in range(30)), ["701 columns; expected 785"]),
-    ("\n".join(",".join(["1"] + ["x"] + ["0"] * 783) for _ in range(30)), ["is not a numeric CSV"]),
-    ("", ["train.csv is empty"]),
-], ids=["columns", "non-numeric", "empty"])
+@pytest.mark.parametrize(
+    "content,fragments",
+    [
+        ("\n".join(",".join(["1"] + ["0"] * 700) for _ in range(30)), ["701 columns; expected 785"]),
+        ("\n".join(",".join(["1"] + ["x"] + ["0"] * 783) for _ in range(30)), ["is not a numeric CSV"]),
+        ("", ["train.csv is empty"]),
+    ],
+    ids=["columns", "non-numeric", "empty"],
+)
 def test_7_corrupt_csv(tmp_path, content, fragments):
     (tmp_path / "train.csv").write_text(content)
-    result = run_module("experiments.train", "data=csv", f"data.train_csv={tmp_path / 'train.csv'}",
-                        f"hydra.run.dir={tmp_path / 'run'}")
+    result = run_module(
+        "experiments.train", "data=csv", f"data.train_csv={tmp_path / 'train.csv'}", f"hydra.run.dir={tmp_path / 'run'}"
+    )
     one_line_error(result, "train.csv", *fragments)
 
 
 def test_7_checksum_mismatch_after_download(tmp_path):
     mirror = idx_dir(tmp_path, "mirror")  # the right names, the wrong bytes for the pinned sums
-    result = run_module("experiments.train", "data=mnist", f"data.root={tmp_path / 'mnist'}", "data.download=true",
-                        f"data.mirrors=[{mirror.as_uri()}/]", f"hydra.run.dir={tmp_path / 'run'}")
+    result = run_module(
+        "experiments.train",
+        "data=mnist",
+        f"data.root={tmp_path / 'mnist'}",
+        "data.download=true",
+        f"data.mirrors=[{mirror.as_uri()}/]",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     line = one_line_error(result, "checksum mismatch", "Download it by hand and put it in")
     assert str(tmp_path / "mnist") in line
     assert not list((tmp_path / "mnist").glob("*.gz"))  # nothing unverified was kept
@@ -102,6 +119,7 @@ def test_7_checksum_mismatch_after_download(tmp_path):
 
 def damaged_copy(trained_run, tmp_path, damage):
     import shutil
+
     run = tmp_path / "copy"
     shutil.copytree(trained_run, run)
     damage(run / "model.npz")
@@ -113,11 +131,15 @@ def pickled(path):
     np.savez(path, meta=np.array(meta), payload=np.array([{"a": 1}], dtype=object))
 
 
-@pytest.mark.parametrize("damage,fragments", [
-    (lambda p: p.write_bytes(p.read_bytes()[:2000]), ["is truncated or not an .npz archive"]),
-    (lambda p: p.write_text("hello"), ["is truncated or not an .npz archive"]),
-    (pickled, ["pickled object array", "refusing it"]),
-], ids=["truncated", "not-npz", "pickled"])
+@pytest.mark.parametrize(
+    "damage,fragments",
+    [
+        (lambda p: p.write_bytes(p.read_bytes()[:2000]), ["is truncated or not an .npz archive"]),
+        (lambda p: p.write_text("hello"), ["is truncated or not an .npz archive"]),
+        (pickled, ["pickled object array", "refusing it"]),
+    ],
+    ids=["truncated", "not-npz", "pickled"],
+)
 def test_8_damaged_checkpoints(trained_run, tmp_path, damage, fragments):
     run = damaged_copy(trained_run, tmp_path, damage)
     one_line_error(run_module("experiments.evaluate", f"run={run}"), "model.npz", *fragments)
@@ -127,8 +149,15 @@ def test_8_damaged_checkpoints(trained_run, tmp_path, damage, fragments):
 
 def test_8_resuming_with_another_architecture_is_refused_by_the_run_record(trained_run, tmp_path):
     run = damaged_copy(trained_run, tmp_path, lambda p: None)
-    result = run_module("experiments.train", "net=mlp", "net.hidden=[32]", "data.train_limit=300", "trainer.epochs=2",
-                        "resume=true", f"hydra.run.dir={run}")
+    result = run_module(
+        "experiments.train",
+        "net=mlp",
+        "net.hidden=[32]",
+        "data.train_limit=300",
+        "trainer.epochs=2",
+        "resume=true",
+        f"hydra.run.dir={run}",
+    )
     one_line_error(result, "other settings", "net.hidden: [16] -> [32]")
 
 
@@ -137,8 +166,9 @@ def test_8_checkpoint_of_another_architecture(trained_run, tmp_path):
     run = damaged_copy(trained_run, tmp_path, lambda p: None)
     config = run / ".hydra" / "config.yaml"
     config.write_text(config.read_text().replace("- 16", "- 32"))
-    result = run_module("experiments.train", *TINY, "net.hidden=[32]", "trainer.epochs=2", "resume=true",
-                        f"hydra.run.dir={run}")
+    result = run_module(
+        "experiments.train", *TINY, "net.hidden=[32]", "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}"
+    )
     one_line_error(result, "holds a different network", "net=")
 
 
@@ -147,8 +177,10 @@ def test_17_a_run_config_with_python_tags_is_one_line(trained_run, tmp_path):
     config = run / ".hydra" / "config.yaml"
     config.write_text("net: !!python/object/apply:os.system ['touch hacked']\n" + config.read_text())
     one_line_error(run_module("experiments.evaluate", f"run={run}", cwd=tmp_path), "config.yaml is unreadable")
-    one_line_error(run_module("experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}",
-                              cwd=tmp_path), "config.yaml is unreadable")
+    one_line_error(
+        run_module("experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path),
+        "config.yaml is unreadable",
+    )
     assert not (tmp_path / "hacked").exists()
 
 
@@ -165,19 +197,25 @@ def test_8_nielsen_pickle_with_code_is_refused(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["optimizer.lr=-1"], "optimizer.lr must be a positive number"),
-    (["optimizer.lr=0"], "optimizer.lr must be a positive number"),
-    (["trainer.epochs=0"], "trainer.epochs must be at least 1"),
-    (["trainer.batch_size=100000"], "larger than the training set"),
-    (["net=resnet"], "Could not find 'net/resnet'"),
-    (["optimizer=lion"], "Could not find 'optimizer/lion'"),
-    (["data=cifar"], "Could not find 'data/cifar'"),
-    (["-m", "optimizer=sgd,lion"], "Could not find 'optimizer/lion'"),
-    (["-m", "hydra/sweeper=skopt", "optimizer.lr=interval(3, 1)"], "interval low 3.0 must be below high 1.0"),
-    (["-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.1, 1)", "hydra.sweeper.n_trails=3"],
-     "Key 'n_trails' not in 'SkoptSweeperConf'"),
-], ids=["lr-neg", "lr-zero", "epochs", "batch", "net", "optimizer", "data", "grid-typo", "low-high", "sweeper-key"])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["optimizer.lr=-1"], "optimizer.lr must be a positive number"),
+        (["optimizer.lr=0"], "optimizer.lr must be a positive number"),
+        (["trainer.epochs=0"], "trainer.epochs must be at least 1"),
+        (["trainer.batch_size=100000"], "larger than the training set"),
+        (["net=resnet"], "Could not find 'net/resnet'"),
+        (["optimizer=lion"], "Could not find 'optimizer/lion'"),
+        (["data=cifar"], "Could not find 'data/cifar'"),
+        (["-m", "optimizer=sgd,lion"], "Could not find 'optimizer/lion'"),
+        (["-m", "hydra/sweeper=skopt", "optimizer.lr=interval(3, 1)"], "interval low 3.0 must be below high 1.0"),
+        (
+            ["-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.1, 1)", "hydra.sweeper.n_trails=3"],
+            "Key 'n_trails' not in 'SkoptSweeperConf'",
+        ),
+    ],
+    ids=["lr-neg", "lr-zero", "epochs", "batch", "net", "optimizer", "data", "grid-typo", "low-high", "sweeper-key"],
+)
 def test_9_bad_overrides_stop_before_anything_trains(tmp_path, args, fragment):
     where = "hydra.sweep.dir" if "-m" in args else "hydra.run.dir"
     result = run_module("experiments.train", *args, f"{where}={tmp_path / 'out'}")
@@ -204,12 +242,22 @@ def test_11_a_second_sweep_into_the_same_directory_is_refused(tmp_path):
     sweep = tmp_path / "s"
     # Long enough (100 per-sample epochs a trial) that the first still runs when the second
     # starts, also on a loaded machine.
-    args = ["-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 0.5)", *TINY, "trainer.epochs=100",
-            "trainer.batch_size=1", "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={sweep}"]
+    args = [
+        "-m",
+        "hydra/sweeper=skopt",
+        "optimizer.lr=interval(0.05, 0.5)",
+        *TINY,
+        "trainer.epochs=100",
+        "trainer.batch_size=1",
+        "hydra.sweeper.n_trials=2",
+        f"hydra.sweep.dir={sweep}",
+    ]
     first = start_module("experiments.train", *args, log=tmp_path / "first.log")
     try:
-        wait_for(lambda: (sweep / ".lock").exists() and (sweep / ".lock").read_text().strip() == str(first.pid),
-                 what="the first sweep's lock")
+        wait_for(
+            lambda: (sweep / ".lock").exists() and (sweep / ".lock").read_text().strip() == str(first.pid),
+            what="the first sweep's lock",
+        )
         second = run_module("experiments.train", *args)
         assert second.returncode != 0
         assert f"is in use by process {first.pid}" in second.stderr and "Traceback" not in second.stderr

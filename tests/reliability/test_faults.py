@@ -1,4 +1,5 @@
 """Cases 4-6 and 12: divergence, exceptions inside trials, a full disk, determinism."""
+
 import csv
 import json
 import resource
@@ -10,15 +11,29 @@ from reports.build import build_report
 from tests.experiments.conftest import run_module
 from tests.reliability.conftest import TINY, recorded_trials, start_module
 
-DEEP_RELU = ["net=mlp", "net.hidden=[100,100,100]", "net.activation=relu", "data.train_limit=300",
-             "trainer.epochs=2", "trainer.progress=false"]
+DEEP_RELU = [
+    "net=mlp",
+    "net.hidden=[100,100,100]",
+    "net.activation=relu",
+    "data.train_limit=300",
+    "trainer.epochs=2",
+    "trainer.progress=false",
+]
 
 
 def test_4_diverging_trials_are_recorded_penalised_tabled_and_reported(tmp_path):
     sweep = tmp_path / "div"
-    result = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.01, 4.0)",
-                        *DEEP_RELU, "hydra.sweeper.method=random", "hydra.sweeper.n_trials=6",
-                        "hydra.sweeper.max_failure_rate=1.0", f"hydra.sweep.dir={sweep}")
+    result = run_module(
+        "experiments.train",
+        "-m",
+        "hydra/sweeper=skopt",
+        "optimizer.lr=interval(0.01, 4.0)",
+        *DEEP_RELU,
+        "hydra.sweeper.method=random",
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.max_failure_rate=1.0",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     trials = recorded_trials(sweep)
     diverged = [t for t in trials if t["status"] == "diverged"]
@@ -36,18 +51,38 @@ def test_5_exceptions_in_trials_are_recorded_and_too_many_stop_the_sweep(tmp_pat
     # than a named data set's known size: a CSV's is known only once it is read).
     (tmp_path / "d.csv").write_text("".join(f"{i % 10}," + ",".join([str(i % 7)] * 784) + "\n" for i in range(340)))
     csv = ["data=csv", f"data.train_csv={tmp_path / 'd.csv'}", "data.val_size=20", "data.test_size=20"]
-    mixed = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "trainer.batch_size=choice(10,400)", *csv,
-                       "optimizer.lr=interval(0.05, 0.5)", "net=mlp", "net.hidden=[16]", "trainer.epochs=1",
-                       "trainer.progress=false", "hydra.sweeper.n_trials=6", "hydra.sweeper.max_failure_rate=1.0",
-                       "hydra.sweeper.method=random", f"hydra.sweep.dir={tmp_path / 'mixed'}")
+    mixed = run_module(
+        "experiments.train",
+        "-m",
+        "hydra/sweeper=skopt",
+        "trainer.batch_size=choice(10,400)",
+        *csv,
+        "optimizer.lr=interval(0.05, 0.5)",
+        "net=mlp",
+        "net.hidden=[16]",
+        "trainer.epochs=1",
+        "trainer.progress=false",
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.max_failure_rate=1.0",
+        "hydra.sweeper.method=random",
+        f"hydra.sweep.dir={tmp_path / 'mixed'}",
+    )
     assert mixed.returncode == 0, mixed.stderr[-2000:]
     runs = pd.read_csv(tmp_path / "mixed" / "runs.csv")
     failed = runs[runs["status"] == "failed"]
     assert len(failed) >= 1 and (runs["status"] == "ok").sum() >= 1
     assert failed["error"].str.contains("larger than the training set").all()
-    doomed = run_module("experiments.train", "-m", "hydra/sweeper=skopt", "trainer.batch_size=choice(400,500)", *csv,
-                        "optimizer.lr=interval(0.05, 0.5)", "trainer.progress=false", "hydra.sweeper.n_trials=20",
-                        f"hydra.sweep.dir={tmp_path / 'doomed'}")
+    doomed = run_module(
+        "experiments.train",
+        "-m",
+        "hydra/sweeper=skopt",
+        "trainer.batch_size=choice(400,500)",
+        *csv,
+        "optimizer.lr=interval(0.05, 0.5)",
+        "trainer.progress=false",
+        "hydra.sweeper.n_trials=20",
+        f"hydra.sweep.dir={tmp_path / 'doomed'}",
+    )
     assert doomed.returncode != 0 and "Traceback" not in doomed.stderr
     assert "stopping the sweep: 5 of 5 trials failed or diverged" in doomed.stderr
     assert len(recorded_trials(tmp_path / "doomed")) == 5
@@ -57,6 +92,7 @@ def limit_file_size(limit):
     def apply():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG from write() instead of dying
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
@@ -68,8 +104,14 @@ def test_6_full_disk_is_one_clear_line_and_keeps_the_previous_checkpoint(tmp_pat
     model = (run / "model.npz").read_bytes()
     assert len(model) > 60_000
     # The checkpoint no longer fits: a file-size limit stands in for a full disk.
-    proc = start_module("experiments.train", *args, "trainer.epochs=3", "resume=true", log=tmp_path / "full.log",
-                        preexec=limit_file_size(60_000))
+    proc = start_module(
+        "experiments.train",
+        *args,
+        "trainer.epochs=3",
+        "resume=true",
+        log=tmp_path / "full.log",
+        preexec=limit_file_size(60_000),
+    )
     assert proc.wait(120) == 2
     lines = (tmp_path / "full.log").read_text().strip().splitlines()
     assert lines[-1].startswith(f"nnsweep: error: cannot write {run / 'model.npz'}: File too large; free some space")
@@ -81,8 +123,10 @@ def test_6_full_disk_is_one_clear_line_and_keeps_the_previous_checkpoint(tmp_pat
     (tmp_path / "file").write_text("not a directory")
     blocked = run_module("experiments.train", f"hydra.run.dir={tmp_path / 'file' / 'run'}")
     assert blocked.returncode == 2
-    assert blocked.stderr.strip() == (f"nnsweep: error: cannot create {tmp_path / 'file' / 'run'}: {tmp_path / 'file'} "
-                                      "is not a directory; choose another hydra.run.dir")
+    assert blocked.stderr.strip() == (
+        f"nnsweep: error: cannot create {tmp_path / 'file' / 'run'}: {tmp_path / 'file'} "
+        "is not a directory; choose another hydra.run.dir"
+    )
 
 
 def metrics_without_time(path):
@@ -98,5 +142,6 @@ def test_12_same_seed_same_bits_other_seed_other_bits(tmp_path):
     assert a == b and a != c
     models = [(tmp_path / n / "model.npz") for n in "ab"]
     import numpy as np
+
     with np.load(models[0]) as x, np.load(models[1]) as y:
         assert all(np.array_equal(x[k], y[k]) for k in x.files if k.startswith(("param/", "best/", "opt/")))

@@ -1,14 +1,32 @@
 """Cases 1-3: kill -9 in the middle of a sweep or a run; rerunning loses nothing and redoes nothing."""
+
 import csv
 
-
 from tests.experiments.conftest import run_module
-from tests.reliability.conftest import (TINY, TINY_LR, finished_runs, kill_minus_9, recorded_trials, snapshot, start_module,
-                                        wait_for)
+from tests.reliability.conftest import (
+    TINY,
+    TINY_LR,
+    finished_runs,
+    kill_minus_9,
+    recorded_trials,
+    snapshot,
+    start_module,
+    wait_for,
+)
 
-SKOPT = ["-m", "hydra/sweeper=skopt", "optimizer.lr=tag(log, interval(0.01, 3))", "net.hidden=choice([16],[32])",
-         "net=mlp", "data.train_limit=300", "trainer.epochs=2", "trainer.progress=false", "hydra.sweeper.n_trials=6",
-         "hydra.sweeper.batch_size=2", "hydra.sweeper.n_initial_points=3"]
+SKOPT = [
+    "-m",
+    "hydra/sweeper=skopt",
+    "optimizer.lr=tag(log, interval(0.01, 3))",
+    "net.hidden=choice([16],[32])",
+    "net=mlp",
+    "data.train_limit=300",
+    "trainer.epochs=2",
+    "trainer.progress=false",
+    "hydra.sweeper.n_trials=6",
+    "hydra.sweeper.batch_size=2",
+    "hydra.sweeper.n_initial_points=3",
+]
 
 
 def test_1_killed_skopt_sweep_reuses_every_finished_trial(tmp_path):
@@ -26,7 +44,9 @@ def test_1_killed_skopt_sweep_reuses_every_finished_trial(tmp_path):
     after = recorded_trials(cut)
     assert len(after) == 6 and after[: len(before)] == before  # 0 trials lost, none redone
     assert snapshot(finished_before) == stamps  # their run directories untouched
-    assert [(t["point"], t["told"]) for t in after] == [(t["point"], t["told"]) for t in recorded_trials(tmp_path / "whole")]
+    assert [(t["point"], t["told"]) for t in after] == [
+        (t["point"], t["told"]) for t in recorded_trials(tmp_path / "whole")
+    ]
     assert "already recorded" in again.stderr + again.stdout
 
 
@@ -46,16 +66,35 @@ def kill_after_two_runs_then_rerun(tmp_path, module, args, sweep):
 
 def test_2a_killed_lr_sweep_finishes_only_the_missing_runs(tmp_path):
     sweep = tmp_path / "lr"
-    args = ["--lrs", "0.01,0.05,0.2,1", "--epochs", "3", "--batch", "10", "--jobs", "1", "--no-report",
-            "--sweep-dir", str(sweep), *TINY_LR]
+    args = [
+        "--lrs",
+        "0.01,0.05,0.2,1",
+        "--epochs",
+        "3",
+        "--batch",
+        "10",
+        "--jobs",
+        "1",
+        "--no-report",
+        "--sweep-dir",
+        str(sweep),
+        *TINY_LR,
+    ]
     output, done = kill_after_two_runs_then_rerun(tmp_path, "sweeps.lr", args, sweep)
     assert f"{done} already finished" in output
 
 
 def test_2b_killed_grid_multirun_finishes_only_the_missing_runs(tmp_path):
     sweep = tmp_path / "grid"
-    args = ["-m", "optimizer=sgd,adam", "optimizer.lr=0.01,0.1", *TINY, "trainer.epochs=3",
-            "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}"]
+    args = [
+        "-m",
+        "optimizer=sgd,adam",
+        "optimizer.lr=0.01,0.1",
+        *TINY,
+        "trainer.epochs=3",
+        "hydra.launcher.n_jobs=1",
+        f"hydra.sweep.dir={sweep}",
+    ]
     output, done = kill_after_two_runs_then_rerun(tmp_path, "experiments.train", args, sweep)
     assert output.count("reusing finished trial") >= done  # found on disk, not launched again
 

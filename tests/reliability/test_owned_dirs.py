@@ -1,6 +1,7 @@
 """Issue 22, second round: no write follows a symbolic link planted at a directory nnsweep
 writes into (a run's .hydra/, a sweep's run folder, report/, report/portraits/); a command
 removes or overwrites only what it created; Ctrl-C is one line, whenever it comes."""
+
 from __future__ import annotations
 
 import os
@@ -55,13 +56,24 @@ def test_a_sweeps_run_folder_that_is_a_link_is_refused_and_its_target_untouched(
     target.mkdir()
     sweep.mkdir()
     (sweep / "optimizer.lr=0.1").symlink_to(target)
-    result = run_module("experiments.train", "-m", "optimizer.lr=0.1", *TINY, "trainer.epochs=1",
-                        "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}", "hydra.job.config.override_dirname."
-                        "exclude_keys=[net,net.hidden,data.train_limit,trainer.progress,trainer.epochs,hydra.launcher."
-                        "n_jobs]", cwd=tmp_path)
+    result = run_module(
+        "experiments.train",
+        "-m",
+        "optimizer.lr=0.1",
+        *TINY,
+        "trainer.epochs=1",
+        "hydra.launcher.n_jobs=1",
+        f"hydra.sweep.dir={sweep}",
+        "hydra.job.config.override_dirname."
+        "exclude_keys=[net,net.hidden,data.train_limit,trainer.progress,trainer.epochs,hydra.launcher."
+        "n_jobs]",
+        cwd=tmp_path,
+    )
     lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and lines[-1] == f"nnsweep: error: {sweep / 'optimizer.lr=0.1'} {LINK_REFUSED}: " \
-        "remove it and rerun", result.stderr[-2000:]
+    assert (
+        result.returncode == 2
+        and lines[-1] == f"nnsweep: error: {sweep / 'optimizer.lr=0.1'} {LINK_REFUSED}: remove it and rerun"
+    ), result.stderr[-2000:]
     assert list(target.iterdir()) == []
 
 
@@ -116,17 +128,27 @@ def test_a_summary_json_that_is_not_a_run_record_is_refused_not_replaced(tmp_pat
 def test_a_sweep_with_only_bookkeeping_overrides_trains_in_its_own_folder(tmp_path):
     """Hydra's override_dirname is empty: the job's folder was the sweep's, and the job waited
     120 s on the sweep's own lock, then failed (exit 1)."""
-    result = run_module("experiments.train", "-m", "sweep=k2", "trainer.progress=false", *TINY[:3],
-                        "trainer.epochs=1", "hydra.job.config.override_dirname.exclude_keys=[sweep,trainer.progress,"
-                        "net,net.hidden,data.train_limit,trainer.epochs]", cwd=tmp_path, timeout=100)
+    result = run_module(
+        "experiments.train",
+        "-m",
+        "sweep=k2",
+        "trainer.progress=false",
+        *TINY[:3],
+        "trainer.epochs=1",
+        "hydra.job.config.override_dirname.exclude_keys=[sweep,trainer.progress,"
+        "net,net.hidden,data.train_limit,trainer.epochs]",
+        cwd=tmp_path,
+        timeout=100,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "multirun" / "k2" / "defaults" / "summary.json").is_file()
     assert not (tmp_path / "multirun" / "k2" / "summary.json").exists()
 
 
-@pytest.mark.skipif(not (Path("/sys").is_dir() and os.access("/sys", os.W_OK)),
-                    reason="needs a directory whose permission bits allow a write its file system refuses "
-                           "(/sys, to root)")
+@pytest.mark.skipif(
+    not (Path("/sys").is_dir() and os.access("/sys", os.W_OK)),
+    reason="needs a directory whose permission bits allow a write its file system refuses (/sys, to root)",
+)
 def test_a_current_directory_whose_file_system_refuses_the_default_outputs_is_one_line():
     """The permission check passes (root), Hydra's mkdir of outputs/ fails: a 50-line traceback."""
     line = one_line_error(run_module("experiments.train", *TINY, "trainer.epochs=1", cwd=Path("/sys")))
@@ -150,8 +172,11 @@ def interrupt(proc, log: Path, group: bool = True) -> list[str]:
 @pytest.mark.parametrize("after", [0.25, 0.5])
 def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path, module, after):
     """Within half a second of the start, Ctrl-C gave a 30-line KeyboardInterrupt traceback."""
-    args = [*TINY, f"hydra.run.dir={tmp_path / 'run'}"] if module == "experiments.train" else \
-        ["--epochs", "1", "--lrs", "0.1,1", *TINY_LR, "--sweep-dir", str(tmp_path / "sweep")]
+    args = (
+        [*TINY, f"hydra.run.dir={tmp_path / 'run'}"]
+        if module == "experiments.train"
+        else ["--epochs", "1", "--lrs", "0.1,1", *TINY_LR, "--sweep-dir", str(tmp_path / "sweep")]
+    )
     proc = start_module(module, *args, log=tmp_path / "log", env=SOURCE)
     time.sleep(after)
     code, *lines = interrupt(proc, tmp_path / "log")
@@ -161,8 +186,18 @@ def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path, module, after):
 def test_ctrl_c_during_a_sweep_is_the_last_line_printed(tmp_path):
     """Finished jobs' lines and two lifeline warnings printed after "nnsweep: interrupted"."""
     sweep = tmp_path / "sweep"
-    proc = start_module("sweeps.lr", "--epochs", "40", "--lrs", "0.1,1", *TINY_LR, "--sweep-dir", str(sweep),
-                        log=tmp_path / "log", env=SOURCE)
+    proc = start_module(
+        "sweeps.lr",
+        "--epochs",
+        "40",
+        "--lrs",
+        "0.1,1",
+        *TINY_LR,
+        "--sweep-dir",
+        str(sweep),
+        log=tmp_path / "log",
+        env=SOURCE,
+    )
     try:
         wait_for(lambda: len(list(sweep.glob("*/metrics.csv"))) == 2, 120, "both runs to train")
         code, *lines = interrupt(proc, tmp_path / "log")
@@ -175,16 +210,28 @@ def test_ctrl_c_during_a_sweep_is_the_last_line_printed(tmp_path):
 def test_ctrl_c_before_a_sweep_wrote_anything_leaves_no_folder(tmp_path):
     """The new sweep folder (and its new parent) held only the lock's .lock file."""
     sweep = tmp_path / "results" / "lr"
-    proc = start_module("sweeps.lr", "--epochs", "1", "--lrs", "0.1,1", *TINY_LR, "--sweep-dir", str(sweep),
-                        log=tmp_path / "log", env=SOURCE)
+    proc = start_module(
+        "sweeps.lr",
+        "--epochs",
+        "1",
+        "--lrs",
+        "0.1,1",
+        *TINY_LR,
+        "--sweep-dir",
+        str(sweep),
+        log=tmp_path / "log",
+        env=SOURCE,
+    )
     try:
         wait_for(lambda: (sweep / ".lock").exists(), 120, "the sweep to take its lock")
         code, *lines = interrupt(proc, tmp_path / "log")
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert code == 130 and lines[-1] == ("nnsweep: interrupted before the sweep's first run started: nothing had "
-                                         "finished, nothing was kept; rerun the same command to start it"), lines
+    assert code == 130 and lines[-1] == (
+        "nnsweep: interrupted before the sweep's first run started: nothing had "
+        "finished, nothing was kept; rerun the same command to start it"
+    ), lines
     assert not (tmp_path / "results").exists()
 
 
@@ -195,9 +242,16 @@ def test_a_single_run_interrupted_before_it_recorded_anything_says_so(tmp_path):
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         port = silent.getsockname()[1]
-        proc = start_module("experiments.train", "data=mnist", f"data.root={tmp_path / 'mnist'}", "data.download=true",
-                            f"data.mirrors=[http://127.0.0.1:{port}/]", f"hydra.run.dir={docs}",
-                            log=tmp_path / "log", env=SOURCE)
+        proc = start_module(
+            "experiments.train",
+            "data=mnist",
+            f"data.root={tmp_path / 'mnist'}",
+            "data.download=true",
+            f"data.mirrors=[http://127.0.0.1:{port}/]",
+            f"hydra.run.dir={docs}",
+            log=tmp_path / "log",
+            env=SOURCE,
+        )
         try:
             wait_for(lambda: (docs / ".lock").exists(), 120, "the run to start loading its data")
             time.sleep(1.0)
@@ -205,8 +259,10 @@ def test_a_single_run_interrupted_before_it_recorded_anything_says_so(tmp_path):
         finally:
             if proc.poll() is None:
                 proc.kill()
-    assert code == 130 and lines == ["nnsweep: interrupted before the run recorded anything: nothing had finished, "
-                                     "nothing was kept; rerun the same command to start it"]
+    assert code == 130 and lines == [
+        "nnsweep: interrupted before the run recorded anything: nothing had finished, "
+        "nothing was kept; rerun the same command to start it"
+    ]
     assert not docs.exists()
 
 
@@ -235,9 +291,14 @@ def test_ctrl_c_while_a_report_draws_leaves_no_temporary_file(tmp_path, group):
     out = tmp_path / "report"
     out.mkdir()
     log = tmp_path / "log"
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_DRAWS, str(out)], cwd=tmp_path, stdout=open(log, "w"),
-                            stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_DRAWS, str(out)],
+        cwd=tmp_path,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
     try:
         wait_for(lambda: len(list(out.glob(".*.tmp"))) == 2, 60, "both figures to be half written")
         code, *lines = interrupt(proc, log, group=group)
@@ -246,4 +307,3 @@ def test_ctrl_c_while_a_report_draws_leaves_no_temporary_file(tmp_path, group):
             os.killpg(proc.pid, signal.SIGKILL)
     assert code == 130 and lines == ["nnsweep: interrupted; rerun the same command to continue (finished work is kept)"]
     assert list(out.iterdir()) == []
-

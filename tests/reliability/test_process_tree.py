@@ -5,6 +5,7 @@ workers training, and a rerun then trained the same runs at the same time; Ctrl-
 dozens of lines of tracebacks and warnings. Now the workers follow their parent, and Ctrl-C is
 one line and exit 130.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,14 +24,38 @@ EPOCHS = 40  # long enough to be killed in the middle of training
 def sweep_command(kind: str, sweep: Path) -> tuple[str, list[str]]:
     common = [*TINY, f"trainer.epochs={EPOCHS}"]
     if kind == "lr":
-        return "sweeps.lr", ["--lrs", "0.05,0.1", "--batch", "10", "--jobs", "2", "--no-report", "--epochs", str(EPOCHS),
-                             "--sweep-dir", str(sweep), *TINY_LR]
+        return "sweeps.lr", [
+            "--lrs",
+            "0.05,0.1",
+            "--batch",
+            "10",
+            "--jobs",
+            "2",
+            "--no-report",
+            "--epochs",
+            str(EPOCHS),
+            "--sweep-dir",
+            str(sweep),
+            *TINY_LR,
+        ]
     if kind == "grid":
-        return "experiments.train", ["-m", "optimizer.lr=0.05,0.1", *common, "hydra.launcher.n_jobs=2",
-                                     f"hydra.sweep.dir={sweep}"]
-    return "experiments.train", ["-m", "hydra/sweeper=skopt", "optimizer.lr=tag(log, interval(0.01, 0.3))", *common,
-                                 "hydra.sweeper.n_trials=2", "hydra.sweeper.batch_size=2", "hydra.launcher.n_jobs=2",
-                                 f"hydra.sweep.dir={sweep}"]
+        return "experiments.train", [
+            "-m",
+            "optimizer.lr=0.05,0.1",
+            *common,
+            "hydra.launcher.n_jobs=2",
+            f"hydra.sweep.dir={sweep}",
+        ]
+    return "experiments.train", [
+        "-m",
+        "hydra/sweeper=skopt",
+        "optimizer.lr=tag(log, interval(0.01, 0.3))",
+        *common,
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.batch_size=2",
+        "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={sweep}",
+    ]
 
 
 def descendants(pid: int) -> set[int]:
@@ -68,8 +93,9 @@ def epochs_of(sweep: Path) -> list[list[int]]:
 # kill -9 for each shape of process tree. A plain kill (SIGTERM) ends a sweep's main process the
 # same way, since nothing in it handles the signal; it is kept once, as users type it, on the
 # deepest tree: sweeps.lr's, whose multirun is a child process with workers of its own.
-@pytest.mark.parametrize("kind,sig", [("lr", signal.SIGKILL), ("grid", signal.SIGKILL), ("skopt", signal.SIGKILL),
-                                      ("lr", signal.SIGTERM)])
+@pytest.mark.parametrize(
+    "kind,sig", [("lr", signal.SIGKILL), ("grid", signal.SIGKILL), ("skopt", signal.SIGKILL), ("lr", signal.SIGTERM)]
+)
 def test_4_killing_only_the_main_process_stops_its_workers(tmp_path, kind, sig):
     sweep = tmp_path / "sweep"
     module, args = sweep_command(kind, sweep)
@@ -95,7 +121,10 @@ def test_14_ctrl_c_is_one_line_and_exit_130(tmp_path, kind):
     tree = descendants(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends to the whole foreground group
     assert proc.wait(30) == 130
-    said = [line for line in log.read_text().splitlines()
-            if line.strip() and not line.startswith(("[", "learning-rate sweep in"))]  # log lines and the plan
+    said = [
+        line
+        for line in log.read_text().splitlines()
+        if line.strip() and not line.startswith(("[", "learning-rate sweep in"))
+    ]  # log lines and the plan
     assert said == ["nnsweep: interrupted; rerun the same command to continue (finished work is kept)"], said
     wait_for(lambda: not any(alive(p) for p in tree), timeout=20, what="every worker to stop")

@@ -1,6 +1,7 @@
 """Defects of the harness around one run and the lr sweep, each reproduced through the real
 entrypoints: a refused resume, a deleted checkpoint, stale temp files, sweep directory names,
 exit codes and messages."""
+
 from __future__ import annotations
 
 import csv
@@ -49,8 +50,16 @@ def test_3_a_refused_resume_leaves_the_run_record_as_it_was(tmp_path):
 def test_3_only_the_epoch_budget_may_grow_and_arguments_in_another_order_are_the_same_settings(tmp_path):
     run = tmp_path / "run"
     assert train(tmp_path, "optimizer.lr=0.3", "net.hidden=[16]", f"hydra.run.dir={run}").returncode == 0
-    again = run_module("experiments.train", f"hydra.run.dir={run}", "resume=true", "trainer.epochs=3",
-                       "net.hidden=[16]", "optimizer.lr=0.3", *reversed(TINY), cwd=tmp_path)
+    again = run_module(
+        "experiments.train",
+        f"hydra.run.dir={run}",
+        "resume=true",
+        "trainer.epochs=3",
+        "net.hidden=[16]",
+        "optimizer.lr=0.3",
+        *reversed(TINY),
+        cwd=tmp_path,
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     assert [r["epoch"] for r in csv.DictReader(open(run / "metrics.csv"))] == ["1", "2", "3"]
     assert "epochs: 3" in (run / ".hydra" / "config.yaml").read_text()
@@ -71,11 +80,15 @@ def test_16_resume_without_a_checkpoint_starts_a_fresh_metrics_file_once_the_old
     run = tmp_path / "run"
     assert train(tmp_path, f"hydra.run.dir={run}").returncode == 0
     (run / "model.npz").unlink()
-    refused = run_module("experiments.train", *TINY, "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path)
+    refused = run_module(
+        "experiments.train", *TINY, "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path
+    )
     assert "but no checkpoint (model.npz)" in one_line_error(refused)
     for name in ("metrics.csv", "summary.json"):
         (run / name).rename(tmp_path / name)
-    again = run_module("experiments.train", *TINY, "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path)
+    again = run_module(
+        "experiments.train", *TINY, "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     assert [r["epoch"] for r in csv.DictReader(open(run / "metrics.csv"))] == ["1", "2", "3", "4"]
 
@@ -85,7 +98,9 @@ def test_15_the_next_start_of_a_run_removes_its_stale_temporary_files(tmp_path):
     assert train(tmp_path, f"hydra.run.dir={run}").returncode == 0
     for name in (".model.npz.k9a.tmp", ".summary.json.k9b.tmp"):  # what kill -9 mid-write leaves
         (run / name).write_bytes(b"half a file")
-    again = run_module("experiments.train", *TINY, "trainer.epochs=3", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path)
+    again = run_module(
+        "experiments.train", *TINY, "trainer.epochs=3", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     assert not list(run.glob(".*.tmp"))
 
@@ -106,8 +121,9 @@ def test_19_a_refused_command_leaves_no_empty_output_directory(tmp_path):
 
 
 def lr_sweep(tmp_path, *args):
-    return run_module("sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *TINY_LR, *args,
-                      cwd=tmp_path)
+    return run_module(
+        "sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *TINY_LR, *args, cwd=tmp_path
+    )
 
 
 def test_1_lr_sweep_with_an_override_names_a_directory_hydra_accepts(tmp_path):
@@ -152,8 +168,9 @@ def test_19_the_lock_message_names_a_flag_sweeps_lr_has(tmp_path):
 
 
 def test_1_make_sweep_lr_passes_overrides_and_lists_its_variables():
-    shown = subprocess.run(["make", "-n", "sweep-lr", "ARGS=optimizer=momentum trainer.seed=3"], cwd=REPO,
-                           capture_output=True, text=True).stdout
+    shown = subprocess.run(
+        ["make", "-n", "sweep-lr", "ARGS=optimizer=momentum trainer.seed=3"], cwd=REPO, capture_output=True, text=True
+    ).stdout
     assert "-m sweeps.lr" in shown and "optimizer=momentum trainer.seed=3" in shown
     help_text = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True).stdout
     # Each target's variables are listed under it (and before the next target).
@@ -215,40 +232,70 @@ def test_an_lr_sweep_never_reuses_runs_trained_with_other_settings(tmp_path):
 
 
 def test_lr_sweep_arguments_it_owns_or_cannot_use_are_refused(tmp_path):
-    for args, fragment in ((["--lrs", "0.1", "optimizer.lr=0.3"], "use --lrs"), (["--lr-max", "inf"], "finite"),
-                           (["--num", "100000000"], "2 to 200"), (["--net", "mlp,rashid"], "one config name"),
-                           (["--lrs", "0.1", f"hydra.sweep.dir={tmp_path}"], "use --sweep-dir")):
+    for args, fragment in (
+        (["--lrs", "0.1", "optimizer.lr=0.3"], "use --lrs"),
+        (["--lr-max", "inf"], "finite"),
+        (["--num", "100000000"], "2 to 200"),
+        (["--net", "mlp,rashid"], "one config name"),
+        (["--lrs", "0.1", f"hydra.sweep.dir={tmp_path}"], "use --sweep-dir"),
+    ):
         assert fragment in one_line_error(lr_sweep(tmp_path, *args))
 
 
 def test_a_bad_value_in_any_grid_point_stops_the_grid_before_it_trains(tmp_path):
-    result = run_module("experiments.train", "-m", "optimizer.l2=0,-1", *TINY, "trainer.epochs=1",
-                        f"hydra.sweep.dir={tmp_path / 'g'}", cwd=tmp_path)
+    result = run_module(
+        "experiments.train",
+        "-m",
+        "optimizer.l2=0,-1",
+        *TINY,
+        "trainer.epochs=1",
+        f"hydra.sweep.dir={tmp_path / 'g'}",
+        cwd=tmp_path,
+    )
     assert "optimizer.l2 must be at least 0" in one_line_error(result)
     assert not list((tmp_path / "g").glob("*/metrics.csv"))
 
 
 def test_runs_that_failed_on_missing_data_are_retried_once_it_is_there(tmp_path):
     digits = tmp_path / "digits.csv"
-    args = ["--net", "mlp", "--data", "csv", "--lrs", "0.1", "--sweep-dir", str(tmp_path / "s"), "net.hidden=[8]",
-            f"data.train_csv={digits}", "data.val_size=20", "data.test_size=20"]
+    args = [
+        "--net",
+        "mlp",
+        "--data",
+        "csv",
+        "--lrs",
+        "0.1",
+        "--sweep-dir",
+        str(tmp_path / "s"),
+        "net.hidden=[8]",
+        f"data.train_csv={digits}",
+        "data.val_size=20",
+        "data.test_size=20",
+    ]
     first = run_module("sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *args, cwd=tmp_path)
     assert first.returncode != 0 and "digits.csv" in first.stderr
     import numpy as np
+
     rng = np.random.default_rng(0)
     rows = np.column_stack([np.arange(200) % 10, rng.integers(0, 256, (200, 784))])
     np.savetxt(digits, rows, fmt="%d", delimiter=",")
     again = run_module("sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     # it trained and finished; random pixels teach nothing, so it may end at chance (counted apart)
-    assert ("1 runs: 1 ok." in again.stdout or "1 runs: 1 did not learn (at chance)." in again.stdout), again.stdout
+    assert "1 runs: 1 ok." in again.stdout or "1 runs: 1 did not learn (at chance)." in again.stdout, again.stdout
     assert pd.read_csv(tmp_path / "s" / "runs.csv")["status"].tolist() == ["ok"]
 
 
-@pytest.mark.parametrize("edit, predict_reads_it", [
-    (lambda t: t.replace("  root: null\n", ""), False), (lambda t: t.replace("targets: onehot", "targets: x"), False),
-    (lambda t: t[:100], True), (lambda t: t.replace("scaling: unit", "scaling: weird"), True),
-], ids=["key-missing", "bad-targets", "truncated", "bad-scaling"])
+@pytest.mark.parametrize(
+    "edit, predict_reads_it",
+    [
+        (lambda t: t.replace("  root: null\n", ""), False),
+        (lambda t: t.replace("targets: onehot", "targets: x"), False),
+        (lambda t: t[:100], True),
+        (lambda t: t.replace("scaling: unit", "scaling: weird"), True),
+    ],
+    ids=["key-missing", "bad-targets", "truncated", "bad-scaling"],
+)
 def test_evaluate_and_predict_read_a_damaged_run_config_as_one_line(trained_run, tmp_path, edit, predict_reads_it):
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
@@ -264,8 +311,15 @@ def test_evaluate_and_predict_read_a_damaged_run_config_as_one_line(trained_run,
         assert predicted.returncode == 0, predicted.stderr
 
 
-@pytest.mark.parametrize("args, fragment", [(["image=[]"], "names no image"), (["image=/tmp", "top=0"], "top must be"),
-                                            (["image=/tmp"], "is not a file"), (["-m", "image=/tmp"], "one run at a time")])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["image=[]"], "names no image"),
+        (["image=/tmp", "top=0"], "top must be"),
+        (["image=/tmp"], "is not a file"),
+        (["-m", "image=/tmp"], "one run at a time"),
+    ],
+)
 def test_predict_arguments_that_cannot_work_are_one_line(trained_run, tmp_path, args, fragment):
     assert fragment in one_line_error(run_module("experiments.predict", f"run={trained_run}", *args, cwd=tmp_path))
     assert not (tmp_path / "multirun").exists()
@@ -273,8 +327,14 @@ def test_predict_arguments_that_cannot_work_are_one_line(trained_run, tmp_path, 
 
 def test_ctrl_c_of_one_run_says_how_to_continue_it(tmp_path):
     run = tmp_path / "run"
-    proc = start_module("experiments.train", *TINY, "trainer.epochs=200", "trainer.batch_size=1", f"hydra.run.dir={run}",
-                        log=tmp_path / "log")
+    proc = start_module(
+        "experiments.train",
+        *TINY,
+        "trainer.epochs=200",
+        "trainer.batch_size=1",
+        f"hydra.run.dir={run}",
+        log=tmp_path / "log",
+    )
     wait_for(lambda: (run / "metrics.csv").exists(), what="the first epoch")
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(30) == 130
@@ -285,6 +345,7 @@ def test_ctrl_c_of_one_run_says_how_to_continue_it(tmp_path):
 def test_a_metrics_file_deleted_during_a_run_is_rewritten_whole(tmp_path):
     from nets.train import EpochRecord
     from runrecord import RunDir
+
     run = RunDir(tmp_path)
     history = [EpochRecord(e, 0.1, 0.5, 0.5, 0.5, 0.5, 0.1) for e in (1, 2, 3)]
     for i, record in enumerate(history):
@@ -295,11 +356,13 @@ def test_a_metrics_file_deleted_during_a_run_is_rewritten_whole(tmp_path):
 
 
 # ----- records are data, read with limits (runrecord.bounded) ----------------------------------
-ALIAS_BOMB = ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-              "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-              "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
-              "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
-              "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n")  # 10**9 strings from under 1 KB
+ALIAS_BOMB = (
+    "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+    "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n"
+)  # 10**9 strings from under 1 KB
 
 
 def _summary_with(run, **values):
@@ -310,11 +373,17 @@ def _summary_with(run, **values):
 # Each attack: the file it damages and what it writes there (from the run's own file).
 RECORD_ATTACKS = {
     "summary nested 100,000 deep": ("summary.json", lambda run: '{"status": ' + "[" * 100_000 + "]" * 100_000 + "}"),
-    "summary with a 401-digit number": ("summary.json", lambda run: _summary_with(run, best_val_acc=10 ** 400)),
+    "summary with a 401-digit number": ("summary.json", lambda run: _summary_with(run, best_val_acc=10**400)),
     "config alias bomb": (".hydra/config.yaml", lambda run: ALIAS_BOMB),
     "overrides alias bomb": (".hydra/overrides.yaml", lambda run: ALIAS_BOMB),
-    "inf in metrics": ("metrics.csv", lambda run: (run / "metrics.csv").read_text().replace(
-        (run / "metrics.csv").read_text().splitlines()[1].split(",")[5], "inf", 1)),
+    "inf in metrics": (
+        "metrics.csv",
+        lambda run: (
+            (run / "metrics.csv")
+            .read_text()
+            .replace((run / "metrics.csv").read_text().splitlines()[1].split(",")[5], "inf", 1)
+        ),
+    ),
 }
 
 
@@ -336,7 +405,9 @@ def warnings_naming(stderr: str, path) -> list[str]:
     return [line for line in stderr.splitlines() if str(path) in line]
 
 
-def test_damaged_records_are_one_warning_each_in_collect_and_the_report_and_the_other_runs_are_kept(tmp_path, trained_run):
+def test_damaged_records_are_one_warning_each_in_collect_and_the_report_and_the_other_runs_are_kept(
+    tmp_path, trained_run
+):
     """Deep nesting, a 401-digit number, YAML alias bombs and inf in metrics.csv: before, a
     RecursionError, an OverflowError, a hang or a pass; now one warning naming the file, and
     every run is in runs.csv and the report is written."""
@@ -365,8 +436,9 @@ def test_a_damaged_record_on_resume_is_one_line_or_rewritten(tmp_path, trained_r
     shutil.copytree(trained_run, run)
     (run / name).write_text(content(run))
     before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
-    result = run_module("experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}",
-                        cwd=tmp_path, timeout=60)
+    result = run_module(
+        "experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path, timeout=60
+    )
     if name != ".hydra/config.yaml":
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
         record = RunDir(run)
@@ -391,12 +463,33 @@ def test_override_values_nested_deep_or_of_5000_digits_are_collected_as_text(tmp
 
 
 TRIAL_LOG_ATTACKS = {
-    "nested 100,000 deep": '{"format": "nnsweep-trials", "version": 2, "settings": ' + "[" * 100_000 + "]" * 100_000 + "}",
-    "a 401-digit objective": json.dumps({
-        "format": "nnsweep-trials", "version": 2, "settings": {"method": "tpe", "names": ["optimizer.lr"]},
-        "trials": [{"number": 0, "job": 0, "run_dir": "good-a", "point": [0.1], "params": {"optimizer.lr": 0.1},
-                    "objective": 10 ** 400, "status": "ok", "told": -0.5, "epochs": 1, "rungs": []}],
-        "rounds": [{"asked": [0], "trained": [[0, 1]], "told": [0]}], "crashes": {}}),
+    "nested 100,000 deep": '{"format": "nnsweep-trials", "version": 2, "settings": '
+    + "[" * 100_000
+    + "]" * 100_000
+    + "}",
+    "a 401-digit objective": json.dumps(
+        {
+            "format": "nnsweep-trials",
+            "version": 2,
+            "settings": {"method": "tpe", "names": ["optimizer.lr"]},
+            "trials": [
+                {
+                    "number": 0,
+                    "job": 0,
+                    "run_dir": "good-a",
+                    "point": [0.1],
+                    "params": {"optimizer.lr": 0.1},
+                    "objective": 10**400,
+                    "status": "ok",
+                    "told": -0.5,
+                    "epochs": 1,
+                    "rungs": [],
+                }
+            ],
+            "rounds": [{"asked": [0], "trained": [[0, 1]], "told": [0]}],
+            "crashes": {},
+        }
+    ),
 }
 
 
@@ -437,7 +530,11 @@ def test_serve_compare_leaves_out_each_damaged_run_with_one_warning(tmp_path, tr
             overrides.write_text(f"- trainer.seed={number}\n")
     runs, err = runs_served_beside(trained_run, sweep)
     for case, path in damaged.items():
-        lines = [line for line in err.splitlines() if str(path.parent if "hydra" not in str(path) else path.parents[1]) in line]
+        lines = [
+            line
+            for line in err.splitlines()
+            if str(path.parent if "hydra" not in str(path) else path.parents[1]) in line
+        ]
         assert len(lines) == (0 if case == "inf in metrics" else 1), (case, err[-3000:])
     assert sorted(r["path"].rsplit("/", 1)[1] for r in runs[1:]) == ["attacked-4", "good-a", "good-b"]
 
@@ -449,8 +546,19 @@ def test_resuming_a_search_whose_trial_log_is_damaged_is_one_line_and_trains_not
     sweep = tmp_path / "s"
     sweep.mkdir()
     (sweep / "trials.json").write_text(TRIAL_LOG_ATTACKS[case])
-    line = one_line_error(run_module("experiments.train", "-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 0.5)",
-                                     *TINY, "trainer.epochs=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=120))
+    line = one_line_error(
+        run_module(
+            "experiments.train",
+            "-m",
+            "hydra/sweeper=skopt",
+            "optimizer.lr=interval(0.05, 0.5)",
+            *TINY,
+            "trainer.epochs=1",
+            f"hydra.sweep.dir={sweep}",
+            cwd=tmp_path,
+            timeout=120,
+        )
+    )
     assert "trials.json is damaged" in line and ("deeper than" in line or "401 digits" in line), line
     assert not list(tmp_path.glob("**/model.npz")) and (sweep / "trials.json").read_text() == TRIAL_LOG_ATTACKS[case]
 
@@ -501,9 +609,15 @@ def test_ctrl_c_while_the_data_loads_keeps_the_folder_and_says_finished_work_is_
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         port = silent.getsockname()[1]
-        proc = start_module("experiments.train", "data=mnist", f"data.root={tmp_path / 'mnist'}", "data.download=true",
-                            f"data.mirrors=[http://127.0.0.1:{port}/]", f"hydra.run.dir={docs}",
-                            log=tmp_path / "log")
+        proc = start_module(
+            "experiments.train",
+            "data=mnist",
+            f"data.root={tmp_path / 'mnist'}",
+            "data.download=true",
+            f"data.mirrors=[http://127.0.0.1:{port}/]",
+            f"hydra.run.dir={docs}",
+            log=tmp_path / "log",
+        )
         try:
             wait_for(lambda: (docs / ".lock").exists(), 120, "the run to start loading its data")
             time.sleep(1.0)
@@ -595,15 +709,26 @@ SETTING_ATTACKS = {
     "override lr=abc": (".hydra/overrides.yaml", lambda run: "- optimizer.lr=abc\n"),
     "override lr=${oc.env:HOME}": (".hydra/overrides.yaml", lambda run: "- optimizer.lr=${oc.env:HOME}\n"),
     "config lr: abc": (".hydra/config.yaml", _lr_config("abc")),
-    "config batch_size: 2.5": (".hydra/config.yaml", lambda run: _config_with(run, "  batch_size: ", "  batch_size: 2.5 #")),
+    "config batch_size: 2.5": (
+        ".hydra/config.yaml",
+        lambda run: _config_with(run, "  batch_size: ", "  batch_size: 2.5 #"),
+    ),
 }
 # Damaged files the run's row names in its error column, as before (its numbers are not shown).
 FILE_ATTACKS = {
     "summary accuracy 1e308": ("summary.json", lambda run: _summary_with(run, best_val_acc=1e308)),
     "summary of 200 KB of escaped quotes": ("summary.json", lambda run: '"\\' * 100_000),
-    "metrics of 400,000 rows": ("metrics.csv", lambda run: (run / "metrics.csv").read_text().splitlines()[0] + "\n" +
-                                "".join((run / "metrics.csv").read_text().splitlines()[1].replace("1,", f"{i},", 1) + "\n"
-                                        for i in range(1, 400_001))),
+    "metrics of 400,000 rows": (
+        "metrics.csv",
+        lambda run: (
+            (run / "metrics.csv").read_text().splitlines()[0]
+            + "\n"
+            + "".join(
+                (run / "metrics.csv").read_text().splitlines()[1].replace("1,", f"{i},", 1) + "\n"
+                for i in range(1, 400_001)
+            )
+        ),
+    ),
     "config noun: a date": (".hydra/config.yaml", lambda run: _config_with(run, "  noun: digit", "  noun: 2001-01-01")),
     "config lr: a date": (".hydra/config.yaml", _lr_config("2001-01-01")),
 }
@@ -630,7 +755,9 @@ def test_damaged_settings_leave_the_run_out_and_damaged_numbers_are_named_and_th
             assert "left out" in lines[0] and "settings are damaged" in lines[0], lines[0]
     rows = list(csv.DictReader(open(sweep / "runs.csv")))
     kept = sorted(row["run"] for row in rows)
-    left_out = {(p.parents[1] if ".hydra" in str(p) else p.parent).name for c, p in damaged.items() if c in SETTING_ATTACKS}
+    left_out = {
+        (p.parents[1] if ".hydra" in str(p) else p.parent).name for c, p in damaged.items() if c in SETTING_ATTACKS
+    }
     assert kept == sorted({"good-a", "good-b", *(p.name for p in sweep.iterdir() if p.is_dir())} - left_out), kept
     assert all(row["lr"] in ("", _recorded_lr(trained_run)) for row in rows), [row["lr"] for row in rows]
     assert "inf%" not in collected.stdout
@@ -646,8 +773,17 @@ def test_resume_of_a_run_whose_config_holds_a_date_is_one_line_naming_the_file(t
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
     (run / ".hydra" / "config.yaml").write_text(_config_with(run, "  noun: digit", "  noun: 2001-01-01"))
-    line = one_line_error(run_module("experiments.train", *TINY, "trainer.epochs=2", "resume=true",
-                                     f"hydra.run.dir={run}", cwd=tmp_path, timeout=60))
+    line = one_line_error(
+        run_module(
+            "experiments.train",
+            *TINY,
+            "trainer.epochs=2",
+            "resume=true",
+            f"hydra.run.dir={run}",
+            cwd=tmp_path,
+            timeout=60,
+        )
+    )
     assert "config.yaml" in line and "YAML timestamp" in line, line
 
 
@@ -657,9 +793,10 @@ def test_a_summary_claiming_10_to_the_39_epochs_is_rewritten_by_a_resume(tmp_pat
     holds: damage, which a resume rewrites from the checkpoint."""
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
-    (run / "summary.json").write_text(_summary_with(run, epochs_completed=10 ** 39))
-    result = run_module("experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}",
-                        cwd=tmp_path, timeout=60)
+    (run / "summary.json").write_text(_summary_with(run, epochs_completed=10**39))
+    result = run_module(
+        "experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path, timeout=60
+    )
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
     said = result.stdout + result.stderr
     assert "summary.json is unreadable" in said and "rewritten from the checkpoint" in said, said[-2000:]
@@ -670,8 +807,12 @@ def test_serve_leaves_out_a_run_whose_class_names_or_noun_are_damaged_and_refuse
     """``class_names: 5``: a TypeError traceback and exit 1 before; a date as noun: the server did
     not start. Now compare= leaves such a run out with one warning, and run= is one line."""
     sweep = tmp_path / "sweep"
-    edits = {"good": ("  noun: digit", "  noun: digit"), "five": ("  class_names: null", "  class_names: 5"),
-             "date": ("  noun: digit", "  noun: 2001-01-01"), "set": ("  noun: digit", "  noun: !!set {a, b}")}
+    edits = {
+        "good": ("  noun: digit", "  noun: digit"),
+        "five": ("  class_names: null", "  class_names: 5"),
+        "date": ("  noun: digit", "  noun: 2001-01-01"),
+        "set": ("  noun: digit", "  noun: !!set {a, b}"),
+    }
     for seed, (name, (old, new)) in enumerate(edits.items()):
         shutil.copytree(trained_run, sweep / name)
         (sweep / name / ".hydra" / "config.yaml").write_text(_config_with(sweep / name, old, new))

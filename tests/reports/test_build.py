@@ -1,4 +1,5 @@
 """A whole report from a synthetic collected sweep: what it reads, and what it draws from it."""
+
 import html
 import json
 import re
@@ -26,8 +27,11 @@ def test_model_figures_come_from_the_run_record(tmp_path, monkeypatch):
     drawn = []
     monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])  # here, to see it
     draw = reports.models.render_confusion_matrix
-    monkeypatch.setattr(reports.models, "render_confusion_matrix",
-                        lambda matrix, *args, **kw: drawn.append(np.array(matrix)) or draw(matrix, *args, **kw))
+    monkeypatch.setattr(
+        reports.models,
+        "render_confusion_matrix",
+        lambda matrix, *args, **kw: drawn.append(np.array(matrix)) or draw(matrix, *args, **kw),
+    )
     index = build_report(tmp_path)
     assert set(MODEL_FIGURES) <= set(figure_files(index))
     assert len(drawn) == 1 and np.array_equal(drawn[0], confusion())  # evaluation.json's matrix, not recomputed
@@ -53,12 +57,12 @@ def test_a_diverged_model_is_a_note_on_the_page(tmp_path):
 
 
 def test_the_summary_is_the_one_best_run_sentence(tmp_path):
-    from sweeps.collect import best_run_sentence, describe
+    from sweeps.collect import best_run_sentence, summary_lines
 
     runs = write_sweep(tmp_path, model=False)
     sentence = best_run_sentence(pd.read_csv(tmp_path / "runs.csv"))
     assert sentence.startswith(f"Best: {runs.iloc[0]['run']} with validation accuracy ")
-    assert sentence in describe(pd.read_csv(tmp_path / "runs.csv"))
+    assert sentence in summary_lines(pd.read_csv(tmp_path / "runs.csv"))
     assert html.escape(sentence) in build_report(tmp_path).read_text()
 
 
@@ -88,8 +92,10 @@ def test_a_pruned_search_gets_its_rung_figure_and_rung_column(tmp_path):
     columns = header(index.read_text())
     assert columns[columns.index("status") + 1] == "rung"
     table = index.read_text().partition("<h2>")[2]
-    shown = {cells[columns.index("run")]: (cells[columns.index("status")], cells[columns.index("rung")])
-             for _, cells in body_rows(table)}
+    shown = {
+        cells[columns.index("run")]: (cells[columns.index("status")], cells[columns.index("rung")])
+        for _, cells in body_rows(table)
+    }
     expected = {t["run_dir"]: (t["status"], str({1: 0, 3: 1, 9: 2}[t["epochs"]])) for t in log.trials}
     assert shown == expected
 
@@ -115,6 +121,7 @@ def test_a_pruned_log_this_version_cannot_read_is_one_note(tmp_path):
 
 # --- the report names what the sweep did ---------------------------------------------------------
 
+
 def captions(index: Path) -> dict[str, str]:
     """Figure file -> its caption, as the page shows them."""
     page = html.unescape(index.read_text())
@@ -128,8 +135,13 @@ def test_a_grid_over_settings_gets_parallel_coordinates_and_a_line_per_group(tmp
 
     runs = write_grid_sweep(tmp_path)
     names = ["optimizer", "net", "optimizer.lr"]
-    write_trial_log(tmp_path, names=names, method="grid", points=runs[names].values.tolist(),
-                    objectives=runs["best_val_acc"].tolist())
+    write_trial_log(
+        tmp_path,
+        names=names,
+        method="grid",
+        points=runs[names].values.tolist(),
+        objectives=runs["best_val_acc"].tolist(),
+    )
     index = build_report(tmp_path)
     shown = captions(index)
     assert shown["trials_parallel.png"].startswith("Every run of the grid as a line through its settings")
@@ -164,7 +176,8 @@ def test_a_bayesian_search_says_which_model(tmp_path):
     write_trial_log(tmp_path, method="gp")
     skopt_plot(tmp_path)
     assert captions(build_report(tmp_path))["skopt_convergence.png"].startswith(
-        "Bayesian search (scikit-optimize, a Gaussian process): best objective")
+        "Bayesian search (scikit-optimize, a Gaussian process): best objective"
+    )
 
 
 def test_a_tpe_search_gets_its_optimisation_history(tmp_path):
@@ -198,7 +211,9 @@ def test_class_names_are_drawn_as_written_even_when_they_are_invalid_mathtext(tm
     import matplotlib.text
 
     draw_text = matplotlib.text.Text.draw
-    monkeypatch.setattr(matplotlib.text.Text, "draw", lambda self, r: texts.append(self.get_text()) or draw_text(self, r))
+    monkeypatch.setattr(
+        matplotlib.text.Text, "draw", lambda self, r: texts.append(self.get_text()) or draw_text(self, r)
+    )
     index = build_report(tmp_path)
     assert set(MODEL_FIGURES) <= set(figure_files(index))
     assert "$x^$" in texts and "$9$" in texts and "predicted $ign" in texts
@@ -245,7 +260,9 @@ def test_log_axes_are_labelled_in_plain_numbers_not_unparsed_mathtext(tmp_path, 
     texts = []
     monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])
     draw_text = matplotlib.text.Text.draw
-    monkeypatch.setattr(matplotlib.text.Text, "draw", lambda self, r: texts.append(self.get_text()) or draw_text(self, r))
+    monkeypatch.setattr(
+        matplotlib.text.Text, "draw", lambda self, r: texts.append(self.get_text()) or draw_text(self, r)
+    )
     build_report(tmp_path)
     assert texts and not [t for t in texts if "mathdefault" in t or t.startswith("$")], sorted(set(texts))[:20]
     assert "0.1" in texts and "1" in texts  # the rates' decades, as plain numbers

@@ -1,5 +1,6 @@
 """The best configuration against the runner-up, paired by seed, checked against hand computations
 (``sweeps.comparison`` says what may be said; ``reports.compare`` finds and names the two)."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,8 +25,9 @@ def runner_up_sentence(text: str) -> str:
 
 
 def paired_specs(first: dict, second: dict, lrs=(0.3, 0.1)) -> list[dict]:
-    return [{"lr": lrs[0], "seed": s, "val": [0.5, v]} for s, v in first.items()] + \
-        [{"lr": lrs[1], "seed": s, "val": [0.5, v]} for s, v in second.items()]
+    return [{"lr": lrs[0], "seed": s, "val": [0.5, v]} for s, v in first.items()] + [
+        {"lr": lrs[1], "seed": s, "val": [0.5, v]} for s, v in second.items()
+    ]
 
 
 def test_the_difference_and_its_interval_by_hand(tmp_path):
@@ -35,7 +37,8 @@ def test_the_difference_and_its_interval_by_hand(tmp_path):
     assert (19 / 3 - half, 19 / 3 + half) == pytest.approx((-27.02, 39.69), abs=0.01)
     assert runner_up_sentence(sentence(tmp_path, hand_specs())) == (
         "lr 0.1 is ahead of lr 1 by 6.3 points of validation accuracy (95% interval -27.0 to 39.7, paired over 3 "
-        "seeds): the interval includes 0, so the difference may be noise.")
+        "seeds): the interval includes 0, so the difference may be noise."
+    )
 
 
 def test_seeds_are_paired_by_their_number_not_their_place(tmp_path):
@@ -51,7 +54,8 @@ def test_seeds_are_paired_by_their_number_not_their_place(tmp_path):
     assert runner_up_sentence(sentence(tmp_path, paired_specs(best, runner_up), val_size=500)) == (
         "lr 0.3 is ahead of lr 0.1 by 1.0 points of validation accuracy (95% interval 0.5 to 1.5, paired over 3 "
         "seeds): the interval lies above 0 by at least one validation digit (one validation digit is 0.2 points), "
-        "so the difference is more than seed noise.")
+        "so the difference is more than seed noise."
+    )
 
 
 def test_two_seeds_with_equal_differences_give_no_verdict(tmp_path):
@@ -59,9 +63,11 @@ def test_two_seeds_with_equal_differences_give_no_verdict(tmp_path):
     both seeds. The spread is 0 and there are 2 seeds: no interval, no verdict, and the reason."""
     first, second = {0: 0.950, 1: 0.940}, {0: 0.936, 1: 0.926}
     text = runner_up_sentence(sentence(tmp_path, paired_specs(first, second, lrs=(0.5, 2.0)), val_size=500))
-    assert text == ("lr 0.5 is ahead of lr 2 by 1.4 points of validation accuracy on each of 2 paired seeds: no "
-                    "spread between the seeds to measure their noise by (the validation set counts whole digits), so "
-                    "no verdict; train more seeds.")
+    assert text == (
+        "lr 0.5 is ahead of lr 2 by 1.4 points of validation accuracy on each of 2 paired seeds: no "
+        "spread between the seeds to measure their noise by (the validation set counts whole digits), so "
+        "no verdict; train more seeds."
+    )
     assert "more than seed noise" not in text and "1.4 to 1.4" not in text
 
 
@@ -72,7 +78,8 @@ def test_two_seeds_with_a_spread_are_too_few_to_tell(tmp_path):
     assert (1 - half, 1 + half) == pytest.approx((-4.08, 6.08), abs=0.01)
     assert runner_up_sentence(sentence(tmp_path, paired_specs(first, second), val_size=500)) == (
         "lr 0.3 is ahead of lr 0.1 by 1.0 points of validation accuracy (95% interval -4.1 to 6.1, paired over 2 "
-        "seeds): 2 seeds are too few to tell (a verdict needs 3); train more seeds.")
+        "seeds): 2 seeds are too few to tell (a verdict needs 3); train more seeds."
+    )
 
 
 def test_five_seeds_give_the_t_interval_by_hand(tmp_path):
@@ -85,8 +92,9 @@ def test_five_seeds_give_the_t_interval_by_hand(tmp_path):
     half = t4 * np.sqrt(0.4 / 4) / np.sqrt(5)
     d = compare(Candidate("a", first, 500), Candidate("b", second, 500)).difference
     assert (d.mean, d.low, d.high, d.n) == (pytest.approx(1.0), pytest.approx(1 - half), pytest.approx(1 + half), 5)
-    assert "(95% interval 0.6 to 1.4, paired over 5 seeds): the interval lies above 0" in \
-        sentence(tmp_path, paired_specs(first, second), val_size=500)
+    assert "(95% interval 0.6 to 1.4, paired over 5 seeds): the interval lies above 0" in sentence(
+        tmp_path, paired_specs(first, second), val_size=500
+    )
 
 
 def test_a_difference_within_two_validation_digits_is_not_called_real(tmp_path):
@@ -96,9 +104,11 @@ def test_a_difference_within_two_validation_digits_is_not_called_real(tmp_path):
     first = {s: v for s, v in enumerate([0.950, 0.944, 0.930, 0.940, 0.920])}
     second = {s: first[s] - d / 100 for s, d in enumerate([0.2, 0.4, 0.2, 0.4, 0.2])}
     text = runner_up_sentence(sentence(tmp_path, paired_specs(first, second), val_size=500))
-    assert text == ("lr 0.3 is ahead of lr 0.1 by 0.3 points of validation accuracy (95% interval 0.1 to 0.4, paired "
-                    "over 5 seeds): within 2 validation digits or with an interval reaching below one (one validation "
-                    "digit is 0.2 points), so not called more than seed noise.")
+    assert text == (
+        "lr 0.3 is ahead of lr 0.1 by 0.3 points of validation accuracy (95% interval 0.1 to 0.4, paired "
+        "over 5 seeds): within 2 validation digits or with an interval reaching below one (one validation "
+        "digit is 0.2 points), so not called more than seed noise."
+    )
 
 
 def test_an_accuracy_interval_stays_within_100_percent(tmp_path):
@@ -118,8 +128,9 @@ def test_an_accuracy_interval_stays_within_100_percent(tmp_path):
 
 
 def test_configurations_are_named_by_what_differs(tmp_path):
-    specs = hand_specs({0.1: HAND[0.1]}, **{"net.hidden": "[300]"}) + \
-        hand_specs({0.1: [[0.5, 0.89], [0.5, 0.91], [0.5, 0.95]]}, **{"net.hidden": "[100]"})
+    specs = hand_specs({0.1: HAND[0.1]}, **{"net.hidden": "[300]"}) + hand_specs(
+        {0.1: [[0.5, 0.89], [0.5, 0.91], [0.5, 0.95]]}, **{"net.hidden": "[100]"}
+    )
     text = runner_up_sentence(sentence(tmp_path, specs))
     assert text.startswith("hidden [300] is ahead of hidden [100] by 1.3 points")  # differences 1, 1, 2
 
@@ -136,15 +147,19 @@ def test_one_configuration_of_one_seed_has_nothing_to_compare(tmp_path):
 
 def test_one_configuration_with_repeats_states_its_mean_only(tmp_path):
     text = sentence(tmp_path, hand_specs({0.1: HAND[0.1]}))
-    assert text.startswith("Best configuration by mean validation accuracy: lr 0.1, 93.00% over 3 seeds") and \
-        "ahead" not in text
+    assert (
+        text.startswith("Best configuration by mean validation accuracy: lr 0.1, 93.00% over 3 seeds")
+        and "ahead" not in text
+    )
 
 
 def test_disjoint_seeds_cannot_be_paired(tmp_path):
-    specs = [{"lr": 0.1, "seed": s, "val": [0.5, 0.9 + s / 100]} for s in (0, 1)] + \
-        [{"lr": 1.0, "seed": s, "val": [0.5, 0.8 + s / 100]} for s in (2, 3)]
+    specs = [{"lr": 0.1, "seed": s, "val": [0.5, 0.9 + s / 100]} for s in (0, 1)] + [
+        {"lr": 1.0, "seed": s, "val": [0.5, 0.8 + s / 100]} for s in (2, 3)
+    ]
     assert runner_up_sentence(sentence(tmp_path, specs)) == (
-        "lr 0.1 and lr 1 share 0 seeds with a value: too few to compare them seed by seed.")
+        "lr 0.1 and lr 1 share 0 seeds with a value: too few to compare them seed by seed."
+    )
 
 
 def test_identical_differences_have_no_spread():
@@ -154,12 +169,16 @@ def test_identical_differences_have_no_spread():
     assert compare(Candidate("a", {0: 0.01}), Candidate("b", {})).difference.n == 0
 
 
-@pytest.mark.parametrize("specs", [
-    hand_specs(),
-    paired_specs({0: 0.950, 1: 0.940}, {0: 0.936, 1: 0.926}, lrs=(0.5, 2.0)),
-    hand_specs({0.1: HAND[0.1]}, **{"net.hidden": "[300]"}) +
-    hand_specs({0.1: [[0.5, 0.89], [0.5, 0.91], [0.5, 0.95]]}, **{"net.hidden": "[100]"}),
-], ids=["hand", "two-equal-seeds", "hidden"])
+@pytest.mark.parametrize(
+    "specs",
+    [
+        hand_specs(),
+        paired_specs({0: 0.950, 1: 0.940}, {0: 0.936, 1: 0.926}, lrs=(0.5, 2.0)),
+        hand_specs({0.1: HAND[0.1]}, **{"net.hidden": "[300]"})
+        + hand_specs({0.1: [[0.5, 0.89], [0.5, 0.91], [0.5, 0.95]]}, **{"net.hidden": "[100]"}),
+    ],
+    ids=["hand", "two-equal-seeds", "hidden"],
+)
 def test_the_terminal_says_what_the_page_says(tmp_path, specs):
     """``sweeps.collect.ranked_candidates`` (runs.csv alone, for the terminal) and the report
     (configs.csv) give ``best_statement`` the same configurations: one sentence, word for word."""
@@ -178,8 +197,9 @@ def test_the_page_gives_no_verdict_from_two_equal_seeds_and_no_interval_above_10
 
     from reports.build import build_report
 
-    write_repeated_sweep(tmp_path, paired_specs({0: 0.950, 1: 0.940}, {0: 0.936, 1: 0.926}, lrs=(0.5, 2.0)),
-                         val_size=500)
+    write_repeated_sweep(
+        tmp_path, paired_specs({0: 0.950, 1: 0.940}, {0: 0.936, 1: 0.926}, lrs=(0.5, 2.0)), val_size=500
+    )
     page = html.unescape(build_report(tmp_path).read_text())
     assert "more than seed noise" not in page and "1.4 to 1.4" not in page
     assert "lr 0.5 is ahead of lr 2 by 1.4 points of validation accuracy on each of 2 paired seeds" in page

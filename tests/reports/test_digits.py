@@ -1,15 +1,16 @@
 """The model figures drawn from what a run recorded (a confusion matrix, the test digits it got
 wrong) and from its model (first-layer weights), each one image in one axes."""
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
 import reports.digits
+import runrecord  # its TestErrors, by module: pytest would try to collect a name starting with Test
 from nets.architectures import lenet5, mlp
 from nets.network import Network
-from runrecord import ClassLabels
 from reports.digits import mosaic, render_confusion_matrix, render_first_layer, render_misclassified
-import runrecord  # its TestErrors, by module: pytest would try to collect a name starting with Test
+from runrecord import ClassLabels
 from tests.reports.synthetic import confusion
 
 
@@ -21,9 +22,13 @@ def test_confusion_matrix_from_a_recorded_matrix(tmp_path):
 
 def test_misclassified_digits_from_recorded_test_errors(tmp_path):
     rng = np.random.default_rng(0)
-    errors = runrecord.TestErrors(images=rng.random((7, 784), dtype=np.float32), labels=np.arange(7),
-                                  predicted=np.arange(7)[::-1], confidence=np.linspace(0.99, 0.4, 7),
-                                  source=np.array("mnist5k test split"))
+    errors = runrecord.TestErrors(
+        images=rng.random((7, 784), dtype=np.float32),
+        labels=np.arange(7),
+        predicted=np.arange(7)[::-1],
+        confidence=np.linspace(0.99, 0.4, 7),
+        source=np.array("mnist5k test split"),
+    )
     path = render_misclassified(errors, tmp_path / "misclassified.png", mistakes=123, n_test=1000)
     width, height = iio.imread(path).shape[1::-1]
     assert width == 5 * 170 and height > 2 * 170 and path.stat().st_size > 20_000  # two rows of five
@@ -43,12 +48,19 @@ def axes_drawn(monkeypatch):
     """How many axes each figure saved through ``reports.digits`` has, by file name."""
     counts: dict[str, int] = {}
     save = reports.digits.save
-    monkeypatch.setattr(reports.digits, "save", lambda fig, path: counts.update({path.name: len(fig.axes)}) or save(fig, path))
+    monkeypatch.setattr(
+        reports.digits, "save", lambda fig, path: counts.update({path.name: len(fig.axes)}) or save(fig, path)
+    )
     return counts
 
 
-@pytest.mark.parametrize("description, width", [(mlp([100], "sigmoid"), 10 * 70 + 120),  # 0.7 in a tile, ten a row
-                                                (lenet5("relu"), 6 * 100 + 120)])  # six kernels, 1 in each
+@pytest.mark.parametrize(
+    "description, width",
+    [
+        (mlp([100], "sigmoid"), 10 * 70 + 120),  # 0.7 in a tile, ten a row
+        (lenet5("relu"), 6 * 100 + 120),
+    ],
+)  # six kernels, 1 in each
 def test_first_layer_weights_are_one_mosaic_and_a_colour_bar(tmp_path, axes_drawn, description, width):
     path = render_first_layer(Network(description, np.random.default_rng(0)), tmp_path / "first.png")
     assert axes_drawn["first.png"] == 2  # was one axes per hidden unit: 100 for a 784-100-10 MLP
@@ -56,7 +68,11 @@ def test_first_layer_weights_are_one_mosaic_and_a_colour_bar(tmp_path, axes_draw
 
 
 def test_mistakes_are_one_mosaic_titled_with_class_names(tmp_path, axes_drawn):
-    errors = runrecord.TestErrors(images=np.zeros((25, 784), np.float32), labels=np.arange(25) % 10,
-                                  predicted=(np.arange(25) + 1) % 10, confidence=np.full(25, 0.5))
+    errors = runrecord.TestErrors(
+        images=np.zeros((25, 784), np.float32),
+        labels=np.arange(25) % 10,
+        predicted=(np.arange(25) + 1) % 10,
+        confidence=np.full(25, 0.5),
+    )
     render_misclassified(errors, tmp_path / "mistakes.png", labels=ClassLabels(tuple("ABCDEFGHIJ"), "letter"))
     assert axes_drawn["mistakes.png"] == 1

@@ -1,4 +1,5 @@
 """Each figure function on small synthetic results tables: files of the expected size and content."""
+
 import imageio.v3 as iio
 import numpy as np
 import pandas as pd
@@ -19,19 +20,43 @@ def synthetic_tables(tmp_path, failed_lr=None, diverged_lr=None) -> SweepTables:
         run = f"optimizer.lr={lr}"
         status = "failed" if lr == failed_lr else "diverged" if lr == diverged_lr else "ok"
         n = 0 if status == "failed" else 2 if status == "diverged" else EPOCHS
-        val = np.clip(0.5 + 0.4 * (1 - np.abs(np.log10(lr) - 0) / 2) * (1 - np.exp(-np.arange(1, n + 1) / 2)), 0.1, 0.99)
+        val = np.clip(
+            0.5 + 0.4 * (1 - np.abs(np.log10(lr) - 0) / 2) * (1 - np.exp(-np.arange(1, n + 1) / 2)), 0.1, 0.99
+        )
         if status == "diverged":
             val[-1] = np.nan
         for e in range(n):
-            epochs.append({"run": run, "base_lr": lr, "epoch": e + 1, "lr": lr, "train_loss": 1 / (e + 1),
-                           "train_acc": min(0.999, (val[e] if np.isfinite(val[e]) else 0.1) + 0.03),
-                           "val_loss": 1.1 / (e + 1), "val_acc": val[e], "seconds": 0.1})
+            epochs.append(
+                {
+                    "run": run,
+                    "base_lr": lr,
+                    "epoch": e + 1,
+                    "lr": lr,
+                    "train_loss": 1 / (e + 1),
+                    "train_acc": min(0.999, (val[e] if np.isfinite(val[e]) else 0.1) + 0.03),
+                    "val_loss": 1.1 / (e + 1),
+                    "val_acc": val[e],
+                    "seconds": 0.1,
+                }
+            )
         finite = val[np.isfinite(val)]
-        runs.append({"run": run, "optimizer.lr": lr, "lr": lr, "net_name": "rashid", "optimizer_name": "sgd",
-                     "batch_size": 10, "epochs": EPOCHS, "data_name": "mnist5k", "status": status,
-                     "best_val_acc": finite.max() if finite.size else np.nan,
-                     "best_epoch": int(np.nanargmax(val)) + 1 if finite.size else np.nan,
-                     "diverged_epoch": 2 if status == "diverged" else np.nan, "test_acc": 0.9})
+        runs.append(
+            {
+                "run": run,
+                "optimizer.lr": lr,
+                "lr": lr,
+                "net_name": "rashid",
+                "optimizer_name": "sgd",
+                "batch_size": 10,
+                "epochs": EPOCHS,
+                "data_name": "mnist5k",
+                "status": status,
+                "best_val_acc": finite.max() if finite.size else np.nan,
+                "best_epoch": int(np.nanargmax(val)) + 1 if finite.size else np.nan,
+                "diverged_epoch": 2 if status == "diverged" else np.nan,
+                "test_acc": 0.9,
+            }
+        )
     runs = pd.DataFrame(runs).sort_values("best_val_acc", ascending=False, na_position="last")
     tmp_path.mkdir(parents=True, exist_ok=True)
     runs.to_csv(tmp_path / "runs.csv", index=False)
@@ -142,8 +167,9 @@ def test_an_unpruned_heatmap_has_no_pruned_marks(tmp_path):
     fig, ax = plt.subplots()
     try:
         draw_lr_epoch_heatmap(ax, grid, "val_acc")
-        assert ax.get_legend() is None and not [a for a in ax.lines + ax.patches
-                                                if (a.get_gid() or "").startswith("pruned")]
+        assert ax.get_legend() is None and not [
+            a for a in ax.lines + ax.patches if (a.get_gid() or "").startswith("pruned")
+        ]
         assert [p.get_gid() for p in ax.patches] == ["dead 3", "best cell"]  # lr 10 diverged
     finally:
         plt.close(fig)
@@ -160,11 +186,12 @@ def test_a_pruned_heatmap_animates_with_its_layout_fixed(tmp_path):
     assert frames.shape[0] == 9
     legend = frames[:, -30:, :300]
     assert (legend.max(axis=-1) < 60).any(axis=(1, 2)).all() and (legend == legend[0]).all()
-    grey = (np.abs(frames - 0xd0) <= 4).all(axis=-1).sum(axis=(1, 2))  # style.MISSING_COLOUR
+    grey = (np.abs(frames - 0xD0) <= 4).all(axis=-1).sum(axis=(1, 2))  # style.MISSING_COLOUR
     assert (np.diff(grey) < 0).all() and grey[-1] < grey[0] / 10  # left: hatching and letters, antialiased
 
 
 # --- repeats, dead rows, pruned panels, whole epochs ---------------------------------------------
+
 
 @pytest.fixture
 def drawn(monkeypatch):
@@ -189,10 +216,15 @@ def dead_rows_sweep(tmp_path):
     """Two rates that learned, one that never did (10% throughout) and one whose only seed diverged."""
     from tests.reports.synthetic import write_repeated_sweep
 
-    write_repeated_sweep(tmp_path, [{"lr": 0.1, "seed": 0, "val": [0.5, 0.8, 0.9]},
-                                    {"lr": 1.0, "seed": 0, "val": [0.6, 0.85, 0.94]},
-                                    {"lr": 3.0, "seed": 0, "val": [0.3], "status": "diverged"},
-                                    {"lr": 10.0, "seed": 0, "val": [0.1, 0.1, 0.1]}])
+    write_repeated_sweep(
+        tmp_path,
+        [
+            {"lr": 0.1, "seed": 0, "val": [0.5, 0.8, 0.9]},
+            {"lr": 1.0, "seed": 0, "val": [0.6, 0.85, 0.94]},
+            {"lr": 3.0, "seed": 0, "val": [0.3], "status": "diverged"},
+            {"lr": 10.0, "seed": 0, "val": [0.1, 0.1, 0.1]},
+        ],
+    )
     return load_tables(tmp_path)
 
 
@@ -290,8 +322,9 @@ def test_epoch_ticks_are_whole(tmp_path, drawn, monkeypatch):
     tables = load_tables(tmp_path / "s")
     seen = []
     reveal = reports.animations.reveal_frames
-    monkeypatch.setattr(reports.animations, "reveal_frames",
-                        lambda fig, axes, *a: seen.extend(axes) or reveal(fig, axes, *a))
+    monkeypatch.setattr(
+        reports.animations, "reveal_frames", lambda fig, axes, *a: seen.extend(axes) or reveal(fig, axes, *a)
+    )
     animate_learning_curves(tables.runs, tables.epochs, tmp_path / "c")
     render_learning_curves(tables.runs, tables.epochs, "loss", tmp_path / "l.png")
     for ax in seen + [ax for ax in drawn[0].axes if ax.get_visible()]:
@@ -300,6 +333,7 @@ def test_epoch_ticks_are_whole(tmp_path, drawn, monkeypatch):
 
 
 # --- a grid over categorical settings beside the rate: every group drawn ----------------------
+
 
 def group_of(run: pd.Series) -> str:
     return f"optimizer {run['optimizer']}, net {run['net']}"
@@ -313,13 +347,18 @@ def test_a_grid_over_optimizer_net_and_lr_draws_a_line_per_group(tmp_path, drawn
     runs = write_grid_sweep(tmp_path)
     grid = lr_epoch_grid(load_tables(tmp_path), "val_acc")
     assert sorted(r for row in grid.rows["runs"] for r in row) == sorted(runs["run"])
-    assert grid.groups == ["optimizer adam, net lenet5", "optimizer adam, net mlp", "optimizer sgd, net lenet5",
-                           "optimizer sgd, net mlp"]
+    assert grid.groups == [
+        "optimizer adam, net lenet5",
+        "optimizer adam, net mlp",
+        "optimizer sgd, net lenet5",
+        "optimizer sgd, net mlp",
+    ]
     render_accuracy_vs_lr(grid, tmp_path / "a.png")
     lines = [line for line in drawn[0].axes[0].lines if (line.get_gid() or "").startswith("group ")]
     assert sorted(line.get_label() for line in lines) == grid.groups
-    drawn_points = sorted((line.get_label(), x, round(y, 6)) for line in lines
-                          for x, y in zip(line.get_xdata(), line.get_ydata()))
+    drawn_points = sorted(
+        (line.get_label(), x, round(y, 6)) for line in lines for x, y in zip(line.get_xdata(), line.get_ydata())
+    )
     expected = sorted((group_of(r), r["lr"], round(r["best_val_acc"] * 100, 6)) for _, r in runs.iterrows())
     assert drawn_points == expected and len(expected) == 12
     star = by_gid(drawn[0].axes[0])["best star"]
@@ -329,8 +368,9 @@ def test_a_grid_over_optimizer_net_and_lr_draws_a_line_per_group(tmp_path, drawn
     render_lr_epoch_heatmap(grid, "val_acc", tmp_path / "h.png")
     ax = drawn[1].axes[0]
     assert ax.images[0].get_array().shape == (12, 3)
-    assert [t.get_text() for t in ax.get_yticklabels()][:3] == [f"optimizer adam, net lenet5, lr {lr}"
-                                                                 for lr in ("0.01", "0.1", "1")]
+    assert [t.get_text() for t in ax.get_yticklabels()][:3] == [
+        f"optimizer adam, net lenet5, lr {lr}" for lr in ("0.01", "0.1", "1")
+    ]
     assert sorted(a.get_ydata()[0] for a in ax.lines if a.get_gid() == "group boundary") == [2.5, 5.5, 8.5]
 
 
@@ -375,11 +415,19 @@ def test_many_groups_of_one_setting_fill_panels_evenly(tmp_path):
     from tests.reports.synthetic import write_repeated_sweep
 
     sizes = (10, 20, 30, 50, 100, 150, 200, 300, 500, 1000)
-    write_repeated_sweep(tmp_path, [{"lr": lr, "seed": 0, "net.hidden": f"[{h}]", "val": [0.3, 0.5 + h / 5000]}
-                                    for h in sizes for lr in (0.1, 1.0)])
+    write_repeated_sweep(
+        tmp_path,
+        [
+            {"lr": lr, "seed": 0, "net.hidden": f"[{h}]", "val": [0.3, 0.5 + h / 5000]}
+            for h in sizes
+            for lr in (0.1, 1.0)
+        ],
+    )
     facets = group_facets(lr_epoch_grid(load_tables(tmp_path), "val_acc"))
-    assert [members for _, members in facets] == [[f"hidden [{h}]" for h in sizes[:5]],
-                                                  [f"hidden [{h}]" for h in sizes[5:]]]
+    assert [members for _, members in facets] == [
+        [f"hidden [{h}]" for h in sizes[:5]],
+        [f"hidden [{h}]" for h in sizes[5:]],
+    ]
     assert facets[0][0] == "hidden [10] to hidden [100]"
 
 
@@ -388,8 +436,15 @@ def test_a_grids_heatmap_title_fits_its_figure(tmp_path, drawn):
     the right; its title, centred on them, was cut at "red box: be"."""
     from tests.reports.synthetic import write_repeated_sweep
 
-    write_repeated_sweep(tmp_path, [{"lr": lr, "seed": 0, "optimizer": o, "net.hidden": h, "val": [0.5, 0.6]}
-                                    for o in ("sgd", "adam") for h in ("[8]", "[16]") for lr in (0.01, 0.1, 1.0)])
+    write_repeated_sweep(
+        tmp_path,
+        [
+            {"lr": lr, "seed": 0, "optimizer": o, "net.hidden": h, "val": [0.5, 0.6]}
+            for o in ("sgd", "adam")
+            for h in ("[8]", "[16]")
+            for lr in (0.01, 0.1, 1.0)
+        ],
+    )
     render_lr_epoch_heatmap(lr_epoch_grid(load_tables(tmp_path), "val_acc"), "val_acc", tmp_path / "h.png")
     fig = drawn[0]
     fig.canvas.draw()

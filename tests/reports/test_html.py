@@ -1,4 +1,5 @@
 """The page's results table: the row marked best holds the best run's values."""
+
 import json
 import re
 import shutil
@@ -44,11 +45,13 @@ def body_rows(table: str) -> list[tuple[str, list[str]]]:
     return parser.rows
 
 
-RUNS = pd.DataFrame([  # best first, as runs.csv is written
-    {"run": "optimizer.lr=0.1", "status": "ok", "best_val_acc": 0.9512, "best_epoch": 3, "lr": 0.1},
-    {"run": "optimizer.lr=0.01", "status": "ok", "best_val_acc": 0.8811, "best_epoch": 5, "lr": 0.01},
-    {"run": "optimizer.lr=3.0", "status": "diverged", "best_val_acc": np.nan, "best_epoch": np.nan, "lr": 3.0},
-])
+RUNS = pd.DataFrame(
+    [  # best first, as runs.csv is written
+        {"run": "optimizer.lr=0.1", "status": "ok", "best_val_acc": 0.9512, "best_epoch": 3, "lr": 0.1},
+        {"run": "optimizer.lr=0.01", "status": "ok", "best_val_acc": 0.8811, "best_epoch": 5, "lr": 0.01},
+        {"run": "optimizer.lr=3.0", "status": "diverged", "best_val_acc": np.nan, "best_epoch": np.nan, "lr": 3.0},
+    ]
+)
 
 
 def test_the_marked_row_holds_the_best_runs_values():
@@ -66,6 +69,7 @@ def test_no_row_is_marked_when_no_run_has_a_validation_accuracy():
 
 
 # --- the table answers the sweep's question: objective first, constants said once, sortable, linked ---
+
 
 class Headers(HTMLParser):
     """The header cells' texts, and every link's target."""
@@ -107,17 +111,24 @@ def grid_page(tmp_path):
 def test_the_objective_is_the_first_column_and_constant_columns_are_said_once(tmp_path):
     runs, page = grid_page(tmp_path)
     parser = Headers()
-    parser.feed(page[page.index("<table"):])
+    parser.feed(page[page.index("<table") :])
     assert parser.headers[0] == "best_val_acc" and parser.headers[1] == "run"
     shared = ["status", "hidden", "l2", "batch_size", "epochs", "epochs_completed", "wall_time_s"]
     assert not set(shared) & set(parser.headers)
     assert {"optimizer", "net", "optimizer.lr", "lr", "net_name", "optimizer_name"} <= set(parser.headers)
     line = re.search(r'<p class="shared">(.*?)</p>', page).group(1)
-    for text in ("status ok", "hidden 32", "l2 0,", "batch_size 10", "epochs 3", "epochs_completed 3",
-                 "wall_time_s 0.1"):
+    for text in (
+        "status ok",
+        "hidden 32",
+        "l2 0,",
+        "batch_size 10",
+        "epochs 3",
+        "epochs_completed 3",
+        "wall_time_s 0.1",
+    ):
         assert text in line, (text, line)
     assert "empty in every run: diverged_epoch" in line and "error" in line
-    first = body_rows(page[page.index("<table"):])[0][1]
+    first = body_rows(page[page.index("<table") :])[0][1]
     assert float(first[0]) == max(runs["best_val_acc"]) and first[1] == runs.iloc[0]["run"]
 
 
@@ -130,8 +141,9 @@ def test_the_page_links_the_tables_and_each_run_relatively(tmp_path):
     run_links = [link for link in parser.links if not link.endswith(".csv")]
     assert len(run_links) == len(runs) == 12
     assert all(not link.startswith("/") and "://" not in link for link in parser.links)
-    assert sorted((report / unquote(link)).resolve() for link in run_links) == \
-        sorted((tmp_path / run).resolve() for run in runs["run"])
+    assert sorted((report / unquote(link)).resolve() for link in run_links) == sorted(
+        (tmp_path / run).resolve() for run in runs["run"]
+    )
     assert all((report / link).is_file() for link in ("../runs.csv", "../epochs.csv", "../configs.csv"))
 
 
@@ -147,10 +159,14 @@ def test_the_table_sorts_on_a_click_with_a_script_of_its_own(tmp_path):
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed: the comparison is not run")
-    check = "var document = {querySelectorAll: function () { return []; }};" + SORT + """
+    check = (
+        "var document = {querySelectorAll: function () { return []; }};"
+        + SORT
+        + """
     var cells = ["10", "9", "", "0.5", "-1", "abc", "Abd"];
     console.log(JSON.stringify([cells.slice().sort(function (a, b) { return compareCells(a, b, 1); }),
                                 cells.slice().sort(function (a, b) { return compareCells(a, b, -1); })]));"""
+    )
     result = subprocess.run([node, "-e", check], capture_output=True, text=True, timeout=30)
     up, down = json.loads(result.stdout)
     assert up == ["-1", "0.5", "9", "10", "abc", "Abd", ""] and down == ["Abd", "abc", "10", "9", "0.5", "-1", ""]
@@ -165,8 +181,14 @@ def test_the_status_line_counts_a_run_at_chance_as_not_learning():
     """The page's first line said "ok: 11" under "10 ok, 1 did not learn (at chance)"."""
     from reports.html import status_line
 
-    runs = pd.DataFrame({"status": ["ok", "ok", "ok", "failed"], "best_val_acc": [0.9, 0.1, 0.92, None],
-                         "at_chance": [False, True, False, False], "val_size": [500, 500, 500, 500]})
+    runs = pd.DataFrame(
+        {
+            "status": ["ok", "ok", "ok", "failed"],
+            "best_val_acc": [0.9, 0.1, 0.92, None],
+            "at_chance": [False, True, False, False],
+            "val_size": [500, 500, 500, 500],
+        }
+    )
     line = status_line(runs)
     assert '<span data-status="ok">ok: 2</span>' in line and "did not learn: 1" in line and "failed: 1" in line
 
@@ -174,8 +196,15 @@ def test_the_status_line_counts_a_run_at_chance_as_not_learning():
 def test_the_table_names_a_run_at_chance_as_not_learning_not_a_shared_ok():
     """The table said "Shared by all 12 runs: status ok" on a page that counted one run as not
     learning."""
-    runs = pd.DataFrame({"run": ["a", "b", "c"], "status": ["ok", "ok", "ok"], "best_val_acc": [0.9, 0.1, 0.92],
-                         "at_chance": [False, True, False], "val_size": [500, 500, 500]})
+    runs = pd.DataFrame(
+        {
+            "run": ["a", "b", "c"],
+            "status": ["ok", "ok", "ok"],
+            "best_val_acc": [0.9, 0.1, 0.92],
+            "at_chance": [False, True, False],
+            "val_size": [500, 500, 500],
+        }
+    )
     table = results_table(runs)
     assert "status ok" not in table and '<td class="status-did_not_learn">did_not_learn</td>' in table
     assert "at_chance" not in table

@@ -1,5 +1,6 @@
 """The back query by hand on a tiny network; regularised activation maximisation draws pictures
 that look like their class, for every class in one batch."""
+
 import numpy as np
 import pytest
 
@@ -12,9 +13,19 @@ from nets.train import fit, target_matrix
 
 
 def test_back_query_matches_rashids_formulas_by_hand():
-    net = Network({"input_shape": [3], "layers": [{"type": "dense", "units": 2, "bias": False}, {"type": "sigmoid"},
-                                                   {"type": "dense", "units": 2, "bias": False}], "loss": "quadratic"},
-                  np.random.default_rng(0), dtype=np.float64)
+    net = Network(
+        {
+            "input_shape": [3],
+            "layers": [
+                {"type": "dense", "units": 2, "bias": False},
+                {"type": "sigmoid"},
+                {"type": "dense", "units": 2, "bias": False},
+            ],
+            "loss": "quadratic",
+        },
+        np.random.default_rng(0),
+        dtype=np.float64,
+    )
     w_ih = np.array([[0.5, -0.2], [0.1, 0.4], [-0.3, 0.8]])  # (inputs, hidden)
     w_ho = np.array([[0.9, -0.6], [-0.4, 0.7]])  # (hidden, outputs)
     net.layers[0].params["W"][...] = w_ih
@@ -44,8 +55,17 @@ def test_back_query_needs_a_sigmoid_network():
 def trained_relu(mnist5k):
     rng = np.random.default_rng(0)
     net = Network(mlp([64], "relu"), rng)
-    fit(net, make_optimizer("adam", lr=2e-3), make_schedule("constant", 2e-3), mnist5k.train, mnist5k.val, epochs=3,
-        batch_size=32, rng=rng, targets=target_matrix(10))
+    fit(
+        net,
+        make_optimizer("adam", lr=2e-3),
+        make_schedule("constant", 2e-3),
+        mnist5k.train,
+        mnist5k.val,
+        epochs=3,
+        batch_size=32,
+        rng=rng,
+        targets=target_matrix(10),
+    )
     return net
 
 
@@ -54,7 +74,7 @@ def recognised(images: np.ndarray, class_means: np.ndarray) -> list[int]:
     that mean better than with any other class's, and clearly (r > 0.5). Both matter: saturated
     noise from plain gradient ascent still leans towards its own class (r of 0.3 to 0.45, the
     best of ten for every class), but nobody would recognise it."""
-    r = np.corrcoef(np.vstack([images, class_means]))[:len(images), len(images):]
+    r = np.corrcoef(np.vstack([images, class_means]))[: len(images), len(images) :]
     return [k for k in range(len(images)) if r[k].argmax() == k and r[k, k] > 0.5]
 
 

@@ -1,5 +1,6 @@
 """The live report: a page that follows a running sweep in a real browser and stops when it ends,
 figures drawn only when their inputs change, and an unchanged sweep answered at once."""
+
 from __future__ import annotations
 
 import os
@@ -8,14 +9,13 @@ import subprocess
 import sys
 import time
 
-from reports.build import build_report
-from reports.live import STALE_S, update, write_live_js
 import pandas as pd
 
-from tests.experiments.conftest import REPO, run_module
+from reports.build import build_report
+from reports.live import STALE_S, update, write_live_js
 from tests.browser import needs_browser, wait_until
+from tests.experiments.conftest import REPO, run_module
 from tests.reports.synthetic import write_sweep
-
 
 
 def body(driver, name: str) -> str | None:
@@ -25,7 +25,8 @@ def body(driver, name: str) -> str | None:
 def statuses(driver) -> dict[str, int]:
     """The page's status line: {"running": 1, "ok": 2, ...}."""
     spans = driver.execute_script(
-        "return Array.from(document.querySelectorAll('p.status span')).map(s => [s.dataset.status, s.textContent])")
+        "return Array.from(document.querySelectorAll('p.status span')).map(s => [s.dataset.status, s.textContent])"
+    )
     return {status: int(text.rpartition(":")[2]) for status, text in spans or []}
 
 
@@ -36,7 +37,8 @@ def live_reading(driver) -> tuple[int, dict[str, int]] | None:
     reading = driver.execute_script(
         "var b = document.body; if (!b || document.readyState !== 'complete' || b.dataset.live !== '1' "
         "|| !b.dataset.loads) return null; return [Number(b.dataset.loads), Array.from("
-        "document.querySelectorAll('p.status span')).map(s => [s.dataset.status, s.textContent])]")
+        "document.querySelectorAll('p.status span')).map(s => [s.dataset.status, s.textContent])]"
+    )
     if reading is None:
         return None
     loads, spans = reading
@@ -50,31 +52,58 @@ def test_the_page_follows_a_running_sweep_and_stops_when_it_ends(tmp_path, brows
     # Three runs one after the other, each about 7 s alone (per-sample SGD): longer than the page's
     # reload period (reports.live.POLL_S) and than a live build on a loaded machine (runs of 2 s
     # had all ended before the second build, and the page went from "1 running" to the final one).
-    proc = subprocess.Popen([sys.executable, "-m", "sweeps.lr", "--lrs", "0.1,0.5,2", "--epochs", "24", "--batch",
-                             "1", "--jobs", "1", "--sweep-dir", str(sweep), "data.train_limit=2000",
-                             "trainer.progress=false"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sweeps.lr",
+            "--lrs",
+            "0.1,0.5,2",
+            "--epochs",
+            "24",
+            "--batch",
+            "1",
+            "--jobs",
+            "1",
+            "--sweep-dir",
+            str(sweep),
+            "data.train_limit=2000",
+            "trainer.progress=false",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         index = sweep / "report" / "index.html"
         wait_until(lambda: index.is_file(), 60, "the live page")  # written as the sweep starts, before any figure
         browser.get(index.resolve().as_uri())
         seen, history, start = [], [], time.monotonic()
+
         def finished_more() -> bool:  # the page reloads by itself and shows the runs as they end
             reading = live_reading(browser)
             if reading is not None:
                 seen.append(reading)
                 if not history or history[-1][1:] != reading:
                     history.append((round(time.monotonic() - start, 1), *reading))
-            return len(seen) >= 2 and seen[-1][1].get("ok", 0) > seen[0][1].get("ok", 0) \
-                and any(counts.get("running") for _, counts in seen)  # runs training now are shown as such
+            return (
+                len(seen) >= 2
+                and seen[-1][1].get("ok", 0) > seen[0][1].get("ok", 0)
+                and any(counts.get("running") for _, counts in seen)
+            )  # runs training now are shown as such
+
         try:  # asked a few times a second: a reload is not slowed down by the questions
             wait_until(finished_more, 180, "the live page to show more finished runs, and a running one", every=0.25)
-        except AssertionError:
+        except AssertionError as err:
             line = browser.execute_script("var l = document.getElementById('live'); return l ? l.textContent : null")
             proc.kill()
-            raise AssertionError(f"the page said {line!r} (data-live {body(browser, 'live')!r}); what it showed, "
-                                 f"when: {history}; live.js: {(index.parent / 'live.js').read_text()[:300]!r}; "
-                                 f"the sweep said: {proc.communicate()[0][-3000:]}")
+            raise AssertionError(
+                f"the page said {line!r} (data-live {body(browser, 'live')!r}); what it showed, "
+                f"when: {history}; live.js: {(index.parent / 'live.js').read_text()[:300]!r}; "
+                f"the sweep said: {proc.communicate()[0][-3000:]}"
+            ) from err
         assert seen[-1][0] > seen[0][0]  # it reloaded itself: nobody asked it to
         output, _ = proc.communicate(timeout=300)
     finally:
@@ -101,8 +130,10 @@ def test_a_live_page_whose_sweep_died_stops_reloading_and_says_so(tmp_path, brow
     first = int(wait_until(lambda: body(browser, "loads"), 10, "the page"))
     wait_until(lambda: int(body(browser, "loads") or 0) > first, 10, "a reload")
     # The watcher was killed with its sweeper: live.js is no longer rewritten.
-    (report / "live.js").write_text("window.nnsweepLive = " + (
-        '{"state": "running", "heartbeat": %f, "message": "", "stale_after": %d};' % (time.time() - 3600, STALE_S)))
+    (report / "live.js").write_text(
+        "window.nnsweepLive = "
+        + ('{"state": "running", "heartbeat": %f, "message": "", "stale_after": %d};' % (time.time() - 3600, STALE_S))
+    )
     wait_until(lambda: body(browser, "live") == "stopped", 10, "the page to stop")
     assert "probably killed" in browser.find_element("id", "live").text
     loads = body(browser, "loads")
@@ -146,8 +177,22 @@ def test_the_heartbeat_goes_on_while_a_slow_build_draws(tmp_path, monkeypatch):
 
 def test_only_what_changed_is_drawn_and_an_unchanged_sweep_returns_at_once(tmp_path):
     sweep = tmp_path / "lr"
-    trained = run_module("sweeps.lr", "--lrs", "0.05,0.5,2", "--epochs", "2", "--batch", "10", "--net", "mlp",
-                         "--no-report", "--sweep-dir", str(sweep), "data.train_limit=300", "net.hidden=[16]")
+    trained = run_module(
+        "sweeps.lr",
+        "--lrs",
+        "0.05,0.5,2",
+        "--epochs",
+        "2",
+        "--batch",
+        "10",
+        "--net",
+        "mlp",
+        "--no-report",
+        "--sweep-dir",
+        str(sweep),
+        "data.train_limit=300",
+        "net.hidden=[16]",
+    )
     assert trained.returncode == 0, trained.stderr[-2000:]
     index, built = update(sweep)
     assert built
@@ -172,10 +217,28 @@ def test_ctrl_c_of_a_sweep_leaves_a_page_that_says_it_stopped(tmp_path):
     but write the final page, which says the sweep stopped, and exit."""
     sweep = tmp_path / "grid"
     env = {**os.environ, "NNSWEEP_LIVE_REPORT": "1", "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.train", "-m", "optimizer.lr=0.1,1", "net=mlp",
-                             "net.hidden=[16]", "data.train_limit=1000", "trainer.epochs=400", "trainer.progress=false",
-                             "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "experiments.train",
+            "-m",
+            "optimizer.lr=0.1,1",
+            "net=mlp",
+            "net.hidden=[16]",
+            "data.train_limit=1000",
+            "trainer.epochs=400",
+            "trainer.progress=false",
+            "hydra.launcher.n_jobs=1",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         wait_until(lambda: (sweep / "report" / "index.html").is_file(), 120, "the live page")
         os.killpg(proc.pid, signal.SIGINT)
@@ -193,8 +256,24 @@ def test_ctrl_c_of_a_sweep_leaves_a_page_that_says_it_stopped(tmp_path):
 
 
 def tiny_lr_sweep(sweep):
-    trained = run_module("sweeps.lr", "--lrs", "0.05,0.5", "--epochs", "1", "--batch", "10", "--net", "mlp", "--jobs",
-                         "1", "--no-report", "--sweep-dir", str(sweep), "data.train_limit=300", "net.hidden=[16]")
+    trained = run_module(
+        "sweeps.lr",
+        "--lrs",
+        "0.05,0.5",
+        "--epochs",
+        "1",
+        "--batch",
+        "10",
+        "--net",
+        "mlp",
+        "--jobs",
+        "1",
+        "--no-report",
+        "--sweep-dir",
+        str(sweep),
+        "data.train_limit=300",
+        "net.hidden=[16]",
+    )
     assert trained.returncode == 0, trained.stderr[-2000:]
 
 
@@ -222,14 +301,17 @@ def test_a_final_page_that_cannot_be_written_is_said_by_the_sweep(tmp_path):
     stands in for the full disk (the same error path: a write refused)."""
     sweep = tmp_path / "lr"
     tiny_lr_sweep(sweep)
-    script = ("import logging, resource, sys; from pathlib import Path; "
-              "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
-              "logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s'); "
-              "from sweeps.live import live_report\n"
-              "with live_report(Path(sys.argv[1])): pass")
+    script = (
+        "import logging, resource, sys; from pathlib import Path; "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
+        "logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s'); "
+        "from sweeps.live import live_report\n"
+        "with live_report(Path(sys.argv[1])): pass"
+    )
     env = {**os.environ, "NNSWEEP_LIVE_REPORT": "1", "PYTHONPATH": str(REPO / "src")}
-    result = subprocess.run([sys.executable, "-c", script, str(sweep)], env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(sweep)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     said = [line for line in result.stderr.splitlines() if "final report page was not written" in line]
     assert len(said) == 1 and f"python -m reports {sweep}" in said[0], result.stderr[-2000:]

@@ -1,5 +1,6 @@
 """``python -m reports`` as a user runs it: bounded memory on a long sweep, and a full disk is
 one line with no partial file left behind."""
+
 import resource
 import subprocess
 import sys
@@ -20,18 +21,21 @@ REPO = Path(__file__).resolve().parents[2]
 def run_python(*args: str, file_size_limit: int | None = None) -> subprocess.CompletedProcess:
     """A Python child, optionally under ``ulimit -f`` (Python ignores SIGXFSZ: a write past the
     limit fails with EFBIG, as on a full disk)."""
+
     def limit():
         if file_size_limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
-    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          preexec_fn=limit)
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=300, preexec_fn=limit
+    )
 
 
 def leftovers(directory: Path) -> list[str]:
     """Temporary files left behind (the report's lock file, which the kernel unlocks, aside)."""
-    return sorted(p.name for p in directory.iterdir() if (p.name.startswith(".") or p.suffix == ".tmp")
-                  and p.name != ".lock")
+    return sorted(
+        p.name for p in directory.iterdir() if (p.name.startswith(".") or p.suffix == ".tmp") and p.name != ".lock"
+    )
 
 
 def test_twenty_runs_of_a_thousand_epochs_report_in_bounded_memory(tmp_path):

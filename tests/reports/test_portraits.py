@@ -1,7 +1,7 @@
 """Portraits for every run (a strip for the results table) and the model figures in the words of
 the run's data set: Fashion-MNIST's classes by name, "items" rather than "digits"."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import imageio.v3 as iio
 import matplotlib.text

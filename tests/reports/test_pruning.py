@@ -1,5 +1,6 @@
 """The rung figure of a pruned search: each trial's line is its recorded rung values, and the
 pruner's decisions are drawn where the trial log says they were taken."""
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -57,8 +58,10 @@ def test_the_title_counts_the_trials_at_each_rung_and_the_best_is_named(tmp_path
     log = write_pruned_sweep(tmp_path / "a", n_trials=27, max_epochs=27)
     assert rung_counts(log) == [(1, 27), (3, 9), (9, 3), (27, 1)]
     draw_rungs(ax, log)
-    assert ("27 reached epoch 1 \u2192 9 reached epoch 3 \u2192 3 reached epoch 9 \u2192 1 reached epoch 27"
-            in ax.get_title(loc="left"))
+    assert (
+        "27 reached epoch 1 \u2192 9 reached epoch 3 \u2192 3 reached epoch 9 \u2192 1 reached epoch 27"
+        in ax.get_title(loc="left")
+    )
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "3", "9", "27"]
     best = max((t for t in log.trials if t["epochs"] == 27), key=lambda t: t["objective"])
     named = [t.get_text() for t in ax.get_legend().get_texts() if t.get_text().startswith("best: ")]

@@ -1,4 +1,5 @@
 """The parallel-coordinates view of a search, from its trial log (read through ``sweeps.trials``)."""
+
 import imageio.v3 as iio
 import pytest
 
@@ -75,8 +76,13 @@ def test_list_valued_categories_sort_by_their_numbers_not_as_text():
 def test_the_optimisation_history_is_each_trials_objective_and_the_best_so_far(tmp_path, drawn):
     """Trials in the order they were asked: their objectives as dots, failed ones marked on the
     axis, and the best so far (maximised) as a step line through the finished ones."""
-    write_trial_log(tmp_path, values=(0.01, 0.1, 1.0, 0.3, 3.0), method="tpe",
-                    objectives=[0.6, 0.5, None, 0.8, 0.7], statuses=["ok", "ok", "failed", "ok", "ok"])
+    write_trial_log(
+        tmp_path,
+        values=(0.01, 0.1, 1.0, 0.3, 3.0),
+        method="tpe",
+        objectives=[0.6, 0.5, None, 0.8, 0.7],
+        statuses=["ok", "ok", "failed", "ok", "ok"],
+    )
     path = reports.search.render_optimisation_history(load(tmp_path), tmp_path / "h.png")
     assert path is not None
     artists = {a.get_gid(): a for a in drawn[0].axes[0].get_lines() if a.get_gid()}

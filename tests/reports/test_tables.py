@@ -1,11 +1,21 @@
 """Reading a sweep's tables: a damaged epochs.csv is one line, never a huge allocation; repeats of
 a configuration averaged, with their intervals checked against hand computations."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from reports.tables import (ReportError, best_group, grid_runs, is_log_spaced, load_tables, lr_epoch_grid,
-                            mean_interval, never_learned, table_configs)
+from reports.tables import (
+    ReportError,
+    best_group,
+    grid_runs,
+    is_log_spaced,
+    load_tables,
+    lr_epoch_grid,
+    mean_interval,
+    never_learned,
+    table_configs,
+)
 from tests.reports.synthetic import write_repeated_sweep, write_sweep
 
 
@@ -58,9 +68,15 @@ def _damage_runs_csv(path, how):
         runs.to_csv(path, index=False)
 
 
-@pytest.mark.parametrize("how, fragment", [("binary", "is unreadable"), ("directory", "is unreadable"),
-                                           ("no-best_val_acc", "no best_val_acc column"),
-                                           ("text-number", "best_val_acc holds 'high'")])
+@pytest.mark.parametrize(
+    "how, fragment",
+    [
+        ("binary", "is unreadable"),
+        ("directory", "is unreadable"),
+        ("no-best_val_acc", "no best_val_acc column"),
+        ("text-number", "best_val_acc holds 'high'"),
+    ],
+)
 def test_a_damaged_runs_table_is_one_line(tmp_path, how, fragment):
     write_sweep(tmp_path, model=False)
     _damage_runs_csv(tmp_path / "runs.csv", how)
@@ -131,8 +147,9 @@ def test_the_best_configuration_is_chosen_by_its_mean(tmp_path):
     hidden [32]'s; the grid holds both groups of the grid over hidden x lr, and its best cell is
     hidden [32], lr 0.1's last epoch."""
     low = [[0.5, 0.6], [0.5, 0.62], [0.5, 0.64]]
-    specs = hand_specs({0.1: HAND[1.0], 1.0: low}, **{"net.hidden": "[16]"}) + \
-        hand_specs({0.1: HAND[0.1], 1.0: low}, **{"net.hidden": "[32]"})
+    specs = hand_specs({0.1: HAND[1.0], 1.0: low}, **{"net.hidden": "[16]"}) + hand_specs(
+        {0.1: HAND[0.1], 1.0: low}, **{"net.hidden": "[32]"}
+    )
     runs = write_repeated_sweep(tmp_path, specs)
     tables = load_tables(tmp_path)
     assert runs.iloc[0]["net.hidden"] == "[16]" and runs.iloc[0]["best_val_acc"] == 0.99
@@ -159,13 +176,23 @@ def test_a_grid_larger_than_the_heatmap_keeps_whole_groups(tmp_path, monkeypatch
 def test_a_search_shows_every_configuration_by_rate(tmp_path):
     """A random search over lr, hidden and l2: no slice holds two rates, so each configuration
     is a row, named by its settings, in order of rate."""
-    specs = [{"lr": lr, "seed": 0, "val": [0.3, v], "net.hidden": h, "optimizer.l2": l2}
-             for lr, h, l2, v in [(0.391, "[300]", 0.0, 0.9), (0.01, "[300]", 0.0, 0.5), (0.794, "[100]", 0.001, 0.8),
-                                  (0.319, "[100]", 0.0, 0.85)]]
+    specs = [
+        {"lr": lr, "seed": 0, "val": [0.3, v], "net.hidden": h, "optimizer.l2": l2}
+        for lr, h, l2, v in [
+            (0.391, "[300]", 0.0, 0.9),
+            (0.01, "[300]", 0.0, 0.5),
+            (0.794, "[100]", 0.001, 0.8),
+            (0.319, "[100]", 0.0, 0.85),
+        ]
+    ]
     write_repeated_sweep(tmp_path, specs)
     grid = lr_epoch_grid(load_tables(tmp_path), "val_acc")
-    assert grid.labels == ["lr 0.01, hidden [300], l2 0", "lr 0.319, hidden [100], l2 0",
-                           "lr 0.391, hidden [300], l2 0", "lr 0.794, hidden [100], l2 0.001"]
+    assert grid.labels == [
+        "lr 0.01, hidden [300], l2 0",
+        "lr 0.319, hidden [100], l2 0",
+        "lr 0.391, hidden [300], l2 0",
+        "lr 0.794, hidden [100], l2 0.001",
+    ]
     assert grid.axis_label == "configuration, by learning rate" and "every configuration" in grid.group
     assert not grid.lr_only and grid.repeats == 1 and "mean" not in grid.group
 
@@ -176,8 +203,12 @@ def test_rates_are_called_log_spaced_only_when_they_are():
 
 
 def test_never_learned_is_at_most_two_points_above_chance():
-    runs = pd.DataFrame({"status": ["ok", "ok", "early_stopped", "diverged", "pruned", "failed", "ok"],
-                         "best_val_acc": [0.12, 0.1215, 0.09, 0.1, 0.1, None, 0.94]})
+    runs = pd.DataFrame(
+        {
+            "status": ["ok", "ok", "early_stopped", "diverged", "pruned", "failed", "ok"],
+            "best_val_acc": [0.12, 0.1215, 0.09, 0.1, 0.1, None, 0.94],
+        }
+    )
     assert never_learned(runs).tolist() == [True, False, True, False, False, False, False]
     assert never_learned(runs, classes=5).tolist() == [True, True, True, False, False, False, False]
 
@@ -205,6 +236,12 @@ def test_never_learned_is_the_run_records_judgement_where_runs_csv_has_it():
     """One definition of "did not learn": runs.csv's ``at_chance`` (from the run's classes and
     validation size: 16.7% on 500 digits) decides, as on the terminal; rows collected without it
     keep the 2-point margin."""
-    runs = pd.DataFrame({"status": ["ok", "ok", "ok", "ok"], "best_val_acc": [0.16, 0.16, 0.11, 0.9],
-                         "at_chance": [True, None, None, False], "val_size": [500, None, None, 500]})
+    runs = pd.DataFrame(
+        {
+            "status": ["ok", "ok", "ok", "ok"],
+            "best_val_acc": [0.16, 0.16, 0.11, 0.9],
+            "at_chance": [True, None, None, False],
+            "val_size": [500, None, None, 500],
+        }
+    )
     assert never_learned(runs).tolist() == [True, False, True, False]

@@ -1,5 +1,6 @@
 """What a run records for its portraits: the mean training input (written by training, read back,
 checked), and class names that name without stopping a run from continuing."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,6 +53,10 @@ def test_class_names_never_stop_a_run_from_continuing(tmp_path):
         del recorded["data"][key]
     run.write_config(OmegaConf.create(recorded), [])
     assert run.settings_differ(cfg) == []
-    assert run.settings_differ(compose_config(["data.train_limit=300", "data.noun=item",
-                                               "data.class_names=[a,b,c,d,e,f,g,h,i,j]"])) == []
+    assert (
+        run.settings_differ(
+            compose_config(["data.train_limit=300", "data.noun=item", "data.class_names=[a,b,c,d,e,f,g,h,i,j]"])
+        )
+        == []
+    )
     assert run.settings_differ(compose_config(["data.train_limit=400"])) == ["data.train_limit: 300 -> 400"]

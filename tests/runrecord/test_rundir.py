@@ -1,4 +1,5 @@
 """The run record: statuses, summaries, checked readers, the run lock."""
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,18 @@ from sweeps.collect import collect
 from tests.experiments.conftest import compose_config
 
 
-@pytest.mark.parametrize("status, finished", [("running", False), ("interrupted", False), ("ok", True),
-                                              ("early_stopped", True), ("diverged", True), ("failed", True),
-                                              ("pruned", True)])
+@pytest.mark.parametrize(
+    "status, finished",
+    [
+        ("running", False),
+        ("interrupted", False),
+        ("ok", True),
+        ("early_stopped", True),
+        ("diverged", True),
+        ("failed", True),
+        ("pruned", True),
+    ],
+)
 def test_one_definition_of_finished(status, finished):
     assert Status(status).is_finished() is finished
 
@@ -53,8 +63,10 @@ def test_metrics_are_read_as_records(tmp_path):
     assert records == [EpochRecord(e, 0.1, 0.5, 0.8, 0.6, 0.7, 0.01) for e in (1, 2, 3)]
 
 
-@pytest.mark.parametrize("epochs, problem", [([1, 99999999], "row 2 is epoch 99999999"), ([1, 2, 1], "row 3 is epoch 1"),
-                                             (["x"], "invalid literal")])
+@pytest.mark.parametrize(
+    "epochs, problem",
+    [([1, 99999999], "row 2 is epoch 99999999"), ([1, 2, 1], "row 3 is epoch 1"), (["x"], "invalid literal")],
+)
 def test_a_corrupt_metrics_file_is_refused_with_one_line(tmp_path, epochs, problem):
     write_metrics(tmp_path, epochs)
     with pytest.raises(RunRecordError, match=problem) as err:
@@ -119,8 +131,9 @@ def test_a_live_run_is_running_and_a_dead_one_interrupted(tmp_path):
         run = RunDir(tmp_path / name)
         run.write_config(cfg, [f"optimizer.lr={0.1 if name == 'live' else 0.2}"])
         run.write_summary(Summary(status=Status.RUNNING, epochs=1))
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path / "live")], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "live")], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert RunDir(tmp_path / "live").status() is Status.RUNNING
@@ -139,9 +152,15 @@ def test_a_live_run_is_running_and_a_dead_one_interrupted(tmp_path):
 def test_the_run_lock_keeps_a_second_process_out(tmp_path):
     run = RunDir(tmp_path)
     with exclusive_lock(tmp_path, "run directory"):
-        result = subprocess.run([sys.executable, "-c", "from runrecord import RunDir\nimport sys\n"
-                                 f"with RunDir({str(tmp_path)!r}).training(wait=0.2): pass"],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from runrecord import RunDir\nimport sys\nwith RunDir({str(tmp_path)!r}).training(wait=0.2): pass",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert result.returncode != 0 and "is in use by process" in result.stderr
     with run.training():
         pass
@@ -154,7 +173,10 @@ def test_stale_temporary_files_are_removed_when_training_starts(tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     with RunDir(tmp_path).training():
         pass
-    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [".lock", "keep.txt"]  # .lock: the holder's pid
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
+        ".lock",
+        "keep.txt",
+    ]  # .lock: the holder's pid
 
 
 def test_find_runs_lists_recorded_runs(tmp_path):
@@ -175,8 +197,9 @@ def test_deleting_the_lock_file_does_not_let_a_second_process_in(tmp_path):
                 pass
 
 
-@pytest.mark.parametrize("field, value", [("best_val_acc", "high"), ("epochs_completed", "3"),
-                                          ("epochs_completed", None), ("status", 7)])
+@pytest.mark.parametrize(
+    "field, value", [("best_val_acc", "high"), ("epochs_completed", "3"), ("epochs_completed", None), ("status", 7)]
+)
 def test_a_summary_field_of_the_wrong_type_is_one_line(tmp_path, field, value):
     RunDir(tmp_path).write_summary(Summary(status=Status.OK, epochs_completed=3, best_val_acc=0.5))
     data = json.loads((tmp_path / "summary.json").read_text())
@@ -185,11 +208,14 @@ def test_a_summary_field_of_the_wrong_type_is_one_line(tmp_path, field, value):
         RunDir(tmp_path).read_summary()
 
 
-@pytest.mark.parametrize("confusion", [[[1, 2], [3]], [["a", "b"], ["c", "d"]], [[1, None], [0, 1]], [[1e400, 0], [0, 1]],
-                                       [[1, -1], [0, 1]], "none"])
+@pytest.mark.parametrize(
+    "confusion",
+    [[[1, 2], [3]], [["a", "b"], ["c", "d"]], [[1, None], [0, 1]], [[1e400, 0], [0, 1]], [[1, -1], [0, 1]], "none"],
+)
 def test_a_damaged_evaluation_is_one_line(tmp_path, confusion):
-    (tmp_path / "evaluation.json").write_text(json.dumps({"confusion": confusion, "test_source": "x"}).replace(
-        "Infinity", "1e400"))
+    (tmp_path / "evaluation.json").write_text(
+        json.dumps({"confusion": confusion, "test_source": "x"}).replace("Infinity", "1e400")
+    )
     with pytest.raises(RunRecordError, match="evaluation.json"):
         RunDir(tmp_path).read_evaluation()
 
@@ -198,17 +224,27 @@ def test_damaged_test_errors_are_one_line(tmp_path):
     import numpy as np
 
     from runrecord import TestErrors
+
     run = RunDir(tmp_path)
-    good = TestErrors(np.zeros((2, 784), np.float32), np.array([1, 2]), np.array([3, 4]), np.array([0.9, 0.8], np.float32),
-                      np.array("test split"))
+    good = TestErrors(
+        np.zeros((2, 784), np.float32),
+        np.array([1, 2]),
+        np.array([3, 4]),
+        np.array([0.9, 0.8], np.float32),
+        np.array("test split"),
+    )
     run.write_test_errors(good)
     assert run.read_test_errors().labels.tolist() == [1, 2]
     data = (tmp_path / "test_errors.npz").read_bytes()
     (tmp_path / "test_errors.npz").write_bytes(data[:300])
     with pytest.raises(RunRecordError, match="test_errors.npz is unreadable"):
         run.read_test_errors()
-    for bad in (dict(images=np.zeros((2, 5), np.float32)), dict(images=np.zeros(784, np.float32)),
-                dict(confidence=np.array(["a", "b"])), dict(labels=np.array(1))):
+    for bad in (
+        dict(images=np.zeros((2, 5), np.float32)),
+        dict(images=np.zeros(784, np.float32)),
+        dict(confidence=np.array(["a", "b"])),
+        dict(labels=np.array(1)),
+    ):
         run.write_test_errors(TestErrors(**{**good.__dict__, **bad}))
         with pytest.raises(RunRecordError, match="does not hold test mistakes"):
             run.read_test_errors()

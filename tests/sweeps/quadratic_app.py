@@ -1,11 +1,13 @@
 """A cheap objective behind a real Hydra app, for testing the sweepers' logic quickly.
 
 Objective (maximised): -(x - 0.3)^2 - (y - 1)^2 + seed / 100 with y an integer; NaN (a
-"diverged" trial) when x > 0.95, or x > 0.9 with seed 1 (one repeat of a point diverges). Every execution appends its overrides to $QUADRATIC_LOG; with
-$QUADRATIC_DIE_AT=n the process kills itself (like kill -9) when it starts its n-th execution;
+"diverged" trial) when x > 0.95, or x > 0.9 with seed 1 (one repeat of a point diverges). Every
+execution appends its overrides to $QUADRATIC_LOG; with $QUADRATIC_DIE_AT=n the process kills
+itself (like kill -9) when it starts its n-th execution;
 with $QUADRATIC_CRASH=<name> every execution of that name SIGKILLs its own process, as the
 kernel's out-of-memory killer would kill a worker.
 """
+
 import os
 import signal
 from dataclasses import dataclass

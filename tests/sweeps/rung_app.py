@@ -7,6 +7,7 @@ from it. ``x`` picks a row of ``VALUES`` (the objective after 1, 3 and 9 epochs)
 number, a smooth curve. Every epoch trained appends ``x epoch`` to $RUNG_LOG; $RUNG_SLEEP
 seconds per epoch give a test time to kill the sweep mid-rung.
 """
+
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,9 +20,17 @@ from hydra.core.hydra_config import HydraConfig
 from runrecord import RunDir, Status, Summary
 
 # x -> the objective after 1, 3 and 9 epochs (best validation accuracy: never decreasing)
-VALUES = {0: (0.50, 0.60, 0.70), 1: (0.80, 0.82, 0.83), 2: (0.30, 0.70, 0.90), 3: (0.60, 0.85, 0.88),
-          4: (0.70, 0.75, 0.80), 5: (0.20, 0.30, 0.40), 6: (0.65, 0.90, 0.95), 7: (0.10, 0.10, 0.10),
-          8: (0.55, 0.58, 0.60)}
+VALUES = {
+    0: (0.50, 0.60, 0.70),
+    1: (0.80, 0.82, 0.83),
+    2: (0.30, 0.70, 0.90),
+    3: (0.60, 0.85, 0.88),
+    4: (0.70, 0.75, 0.80),
+    5: (0.20, 0.30, 0.40),
+    6: (0.65, 0.90, 0.95),
+    7: (0.10, 0.10, 0.10),
+    8: (0.55, 0.58, 0.60),
+}
 
 
 def value(x: float, epoch: int) -> float:
@@ -64,8 +73,13 @@ def main(cfg: Config) -> float:
                 with open(os.environ["RUNG_LOG"], "a") as f:
                     f.write(f"{cfg.x} {epoch}\n")
             status = Status.OK if epoch == cfg.trainer.epochs else Status.PAUSED if epoch == stop else Status.RUNNING
-            summary = Summary(status=status, epochs=cfg.trainer.epochs, epochs_completed=epoch,
-                              best_val_acc=value(cfg.x, epoch), final_val_acc=value(cfg.x, epoch))
+            summary = Summary(
+                status=status,
+                epochs=cfg.trainer.epochs,
+                epochs_completed=epoch,
+                best_val_acc=value(cfg.x, epoch),
+                final_val_acc=value(cfg.x, epoch),
+            )
             run.write_summary(summary)
     return summary.best_val_acc
 

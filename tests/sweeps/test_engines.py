@@ -1,5 +1,6 @@
 """The engines' options are all written out, the trial log records the engine and the versions
 of the libraries behind it, and a resume under other versions is refused before any replay."""
+
 import inspect
 import json
 import tomllib
@@ -42,17 +43,23 @@ def test_every_tpe_option_is_set_at_the_tested_values(monkeypatch):
 
 
 def test_every_skopt_option_is_set(monkeypatch):
-    given, options = passed_options(monkeypatch, skopt, "Optimizer",
-                                    lambda: make_engine(one_dimension(), "gp", n_initial_points=2, seed=0,
-                                                        direction="maximize"))
+    given, options = passed_options(
+        monkeypatch,
+        skopt,
+        "Optimizer",
+        lambda: make_engine(one_dimension(), "gp", n_initial_points=2, seed=0, direction="maximize"),
+    )
     assert options - given == {"dimensions", "n_random_starts"}  # positional; deprecated for n_initial_points
 
 
 def test_the_tested_optuna_line_is_required():
     """pyproject.toml admits the installed Optuna's major line (uv.lock's) and no other."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    [spec] = [d.removeprefix("optuna").split(";")[0].strip() for d in project["project"]["dependencies"]
-              if d.startswith("optuna")]
+    [spec] = [
+        d.removeprefix("optuna").split(";")[0].strip()
+        for d in project["project"]["dependencies"]
+        if d.startswith("optuna")
+    ]
     installed = version("optuna")
     major = int(installed.split(".")[0])
     allowed = SpecifierSet(spec)
@@ -74,8 +81,17 @@ def test_the_trial_log_records_the_engine_and_its_versions(tmp_path, engine, lib
 def test_a_resume_under_another_version_is_refused_before_any_replay(tmp_path):
     """A TPE search recorded under Optuna 4.5.0, resumed with this Optuna (``experiments.train``,
     the real entrypoint): one line naming both versions and the fix, exit 2, and nothing trains."""
-    search = ["-m", "hydra/sweeper=nnsweep", "optimizer.lr=interval(0.05, 0.5)", "net=mlp", "net.hidden=[16]",
-              "data.train_limit=300", "trainer.progress=false", "trainer.epochs=1", f"hydra.sweep.dir={tmp_path / 's'}"]
+    search = [
+        "-m",
+        "hydra/sweeper=nnsweep",
+        "optimizer.lr=interval(0.05, 0.5)",
+        "net=mlp",
+        "net.hidden=[16]",
+        "data.train_limit=300",
+        "trainer.progress=false",
+        "trainer.epochs=1",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+    ]
     first = run_module("experiments.train", *search, "hydra.sweeper.n_trials=2", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     path = tmp_path / "s" / "trials.json"
@@ -86,8 +102,11 @@ def test_a_resume_under_another_version_is_refused_before_any_replay(tmp_path):
     runs = sorted(p.name for p in (tmp_path / "s").iterdir())
     again = run_module("experiments.train", *search, "hydra.sweeper.n_trials=3", cwd=tmp_path)
     assert again.returncode == 2 and again.stderr.count("\n") == 1, again.stderr
-    assert (f"was recorded with optuna 4.5.0, this environment has optuna {version('optuna')}" in again.stderr
-            and "uv pip install 'optuna==4.5.0'" in again.stderr and "new sweep=<name>" in again.stderr)
+    assert (
+        f"was recorded with optuna 4.5.0, this environment has optuna {version('optuna')}" in again.stderr
+        and "uv pip install 'optuna==4.5.0'" in again.stderr
+        and "new sweep=<name>" in again.stderr
+    )
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == runs  # no new run: refused before any job
 
 
@@ -95,9 +114,19 @@ def test_a_log_that_does_not_say_its_engine_or_versions_is_refused_before_any_re
     """A random search's log with scikit-learn's version removed or null said "recorded with
     scikit-learn None ... (uv pip install )"; without its engine block, or naming another
     engine, it resumed unchecked. Each is now one line, exit 2, and nothing trains."""
-    search = ["-m", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=random", "optimizer.lr=tag(log, interval(0.01, 3))",
-              "net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false", "trainer.epochs=1",
-              "hydra.sweeper.live_report=false", f"hydra.sweep.dir={tmp_path / 's'}"]
+    search = [
+        "-m",
+        "hydra/sweeper=nnsweep",
+        "hydra.sweeper.engine=random",
+        "optimizer.lr=tag(log, interval(0.01, 3))",
+        "net=mlp",
+        "net.hidden=[16]",
+        "data.train_limit=300",
+        "trainer.progress=false",
+        "trainer.epochs=1",
+        "hydra.sweeper.live_report=false",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+    ]
     first = run_module("experiments.train", *search, "hydra.sweeper.n_trials=2", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     path = tmp_path / "s" / "trials.json"
@@ -107,7 +136,10 @@ def test_a_log_that_does_not_say_its_engine_or_versions_is_refused_before_any_re
         "removed": (lambda e: e["versions"].pop("scikit-learn"), "does not say which version of scikit-learn made it"),
         "null": (lambda e: e["versions"].update({"scikit-learn": None}), "does not say which version of scikit-learn"),
         "no block": (None, "does not say which engine and versions made it"),
-        "renamed": (lambda e: e.update(name="skopt.Optimizer (GP)"), "was recorded by the engine 'skopt.Optimizer (GP)'"),
+        "renamed": (
+            lambda e: e.update(name="skopt.Optimizer (GP)"),
+            "was recorded by the engine 'skopt.Optimizer (GP)'",
+        ),
     }
     for name, (edit, fragment) in edits.items():
         data = json.loads(json.dumps(recorded))

@@ -1,5 +1,6 @@
 """The sweep-level progress line (``sweeps.progress``): its content from hand-made run records,
 the thread that reads them while a sweep runs, and the lines of real sweeps under both sweepers."""
+
 import logging
 import os
 import re
@@ -31,21 +32,38 @@ class Clock:
         return self.now
 
 
-def make_run(sweep_dir: Path, overrides: list[str], status: Status | None, best_val_acc: float | None = None,
-             objective: str = "best_val_acc", direction: str = "max") -> RunDir:
+def make_run(
+    sweep_dir: Path,
+    overrides: list[str],
+    status: Status | None,
+    best_val_acc: float | None = None,
+    objective: str = "best_val_acc",
+    direction: str = "max",
+) -> RunDir:
     """A run directory as experiments.train leaves it: its config record, and a summary unless
     ``status`` is None (a run that has not written one yet)."""
     run = RunDir(sweep_dir / ",".join(overrides))
     run.path.mkdir(parents=True)
     run.write_config({"optimizer": {"lr": 0.1}}, overrides)
     if status is not None:
-        run.write_summary(Summary(status=status, best_val_acc=best_val_acc, best_val_loss=best_val_acc,
-                                  objective=objective, objective_direction=direction))
+        run.write_summary(
+            Summary(
+                status=status,
+                best_val_acc=best_val_acc,
+                best_val_loss=best_val_acc,
+                objective=objective,
+                objective_direction=direction,
+            )
+        )
     return run
 
 
-GRID = [["net=mlp", "optimizer.lr=0.01", "trainer.seed=0"], ["net=mlp", "optimizer.lr=0.01", "trainer.seed=1"],
-        ["net=mlp", "optimizer.lr=0.1", "trainer.seed=0"], ["net=mlp", "optimizer.lr=0.1", "trainer.seed=1"]]
+GRID = [
+    ["net=mlp", "optimizer.lr=0.01", "trainer.seed=0"],
+    ["net=mlp", "optimizer.lr=0.01", "trainer.seed=1"],
+    ["net=mlp", "optimizer.lr=0.1", "trainer.seed=0"],
+    ["net=mlp", "optimizer.lr=0.1", "trainer.seed=1"],
+]
 
 
 @pytest.fixture
@@ -64,8 +82,14 @@ def test_eta_is_the_pace_of_this_invocation_times_what_remains():
 
 
 def test_clock_time_is_minutes_and_seconds_then_hours():
-    assert [clock_time(s) for s in (0, 5.4, 62, 3599, 3600, 7384)] == ["0:00", "0:05", "1:02", "59:59", "1:00:00",
-                                                                       "2:03:04"]
+    assert [clock_time(s) for s in (0, 5.4, 62, 3599, 3600, 7384)] == [
+        "0:00",
+        "0:05",
+        "1:02",
+        "59:59",
+        "1:00:00",
+        "2:03:04",
+    ]
 
 
 # ----- the line, from hand-made run records -------------------------------------------------
@@ -83,13 +107,17 @@ def test_the_line_counts_done_failed_and_diverged_and_names_the_best_point(tmp_p
     assert (done, failed, diverged, now) == (2, 1, 0, 2)
     # 2 finished in 30 s: 2 more take another 30 s. Only the swept keys name the point; its seeds
     # are repeats of one configuration, ranked by their mean.
-    assert progress.line() == (f"sweep {tmp_path}: 2/4 done, 1 failed, 1 training; best so far: best_val_acc 0.91 at "
-                               "optimizer.lr=0.01 (mean of 1 seed); elapsed 0:30, ETA 0:30")
+    assert progress.line() == (
+        f"sweep {tmp_path}: 2/4 done, 1 failed, 1 training; best so far: best_val_acc 0.91 at "
+        "optimizer.lr=0.01 (mean of 1 seed); elapsed 0:30, ETA 0:30"
+    )
     make_run(tmp_path, GRID[3], Status.DIVERGED, 0.95)
     clock.now += 30
     progress._poll(before=False)
-    assert progress.line() == (f"sweep {tmp_path}: 3/4 done, 1 failed, 1 diverged, 1 training; best so far: best_val_acc 0.95 at "
-                               f"optimizer.lr=0.1 (mean of 1 seed); elapsed 1:00, ETA 0:20")
+    assert progress.line() == (
+        f"sweep {tmp_path}: 3/4 done, 1 failed, 1 diverged, 1 training; best so far: best_val_acc 0.95 at "
+        f"optimizer.lr=0.1 (mean of 1 seed); elapsed 1:00, ETA 0:20"
+    )
 
 
 def test_runs_finished_before_the_sweep_count_as_done_but_not_in_the_eta(tmp_path, lines):
@@ -98,15 +126,19 @@ def test_runs_finished_before_the_sweep_count_as_done_but_not_in_the_eta(tmp_pat
     clock = Clock()
     progress = SweepProgress(tmp_path, total=4, clock=clock)
     progress.expect(GRID)
-    assert lines() == [f"sweep {tmp_path}: 2/4 done (2 reused); best so far: best_val_acc 0.8 at optimizer.lr=0.01 "
-                       "(mean of 2 seeds); elapsed 0:00, ETA unknown"]
+    assert lines() == [
+        f"sweep {tmp_path}: 2/4 done (2 reused); best so far: best_val_acc 0.8 at optimizer.lr=0.01 "
+        "(mean of 2 seeds); elapsed 0:00, ETA unknown"
+    ]
     clock.now += 100
     make_run(tmp_path, GRID[2], Status.OK, 0.7)
     progress._poll(before=False)
     progress._report()
     # One run trained by this invocation in 100 s, one left: 100 s more (not 100/3 s).
-    assert lines()[-1] == (f"sweep {tmp_path}: 3/4 done (2 reused); best so far: best_val_acc 0.8 at optimizer.lr=0.01 "
-                           "(mean of 2 seeds); elapsed 1:40, ETA 1:40")
+    assert lines()[-1] == (
+        f"sweep {tmp_path}: 3/4 done (2 reused); best so far: best_val_acc 0.8 at optimizer.lr=0.01 "
+        "(mean of 2 seeds); elapsed 1:40, ETA 1:40"
+    )
 
 
 def test_a_minimised_objective_picks_the_smallest_and_other_runs_in_the_directory_do_not_count(tmp_path):
@@ -140,7 +172,9 @@ def test_a_run_that_ended_at_chance_is_counted_as_not_learning(tmp_path):
         run = make_run(tmp_path, overrides, None)
         run.write_summary(Summary(status=Status.OK, best_val_acc=acc, val_size=500, classes=10))
     progress._poll(before=False)
-    assert "2/2 done, 1 did not learn (at chance); best so far: best_val_acc 0.2 at optimizer.lr=0.1;" in progress.line()
+    assert (
+        "2/2 done, 1 did not learn (at chance); best so far: best_val_acc 0.2 at optimizer.lr=0.1;" in progress.line()
+    )
 
 
 def test_a_sweep_whose_runs_are_long_says_how_far_they_are_every_15_seconds(tmp_path, lines):
@@ -186,8 +220,10 @@ def test_what_the_launcher_returns_settles_trials_without_run_records(tmp_path, 
     progress.expect([["x=2"], ["x=3"]])
     clock.now += 20
     progress.settle([Outcome(["x=2"], 1, None, Status.OK, 1.5), Outcome(["x=3"], 2, None, Status.INTERRUPTED, None)])
-    assert lines() == [f"sweep {tmp_path}: 1/3 done (1 reused); best so far: 4 at x=1; elapsed 0:00, ETA unknown",
-                       f"sweep {tmp_path}: 2/3 done (1 reused); best so far: 1.5 at x=2; elapsed 0:20, ETA 0:20"]
+    assert lines() == [
+        f"sweep {tmp_path}: 1/3 done (1 reused); best so far: 4 at x=1; elapsed 0:00, ETA unknown",
+        f"sweep {tmp_path}: 2/3 done (1 reused); best so far: 1.5 at x=2; elapsed 0:20, ETA 0:20",
+    ]
 
 
 def test_one_line_per_change_only(tmp_path, lines):
@@ -231,21 +267,33 @@ def test_the_thread_stops_on_ctrl_c_and_errors(tmp_path, error):
 def progress_lines(output: str) -> list[str]:
     """The progress lines of a sweep's output, from ``sweep <dir>:`` on (the logging prefix
     differs: Hydra's, or the sweep's logger while jobs run in its process)."""
-    return [line[line.index("sweep /"):] for line in output.splitlines()
-            if re.search(r"\bsweep /\S+: \d+/\d+ done", line)]
+    return [
+        line[line.index("sweep /") :] for line in output.splitlines() if re.search(r"\bsweep /\S+: \d+/\d+ done", line)
+    ]
 
 
 def test_a_real_grid_prints_a_line_as_each_run_finishes_and_a_rerun_counts_reused_runs(tmp_path):
     sweep = tmp_path / "grid"
     common = [*TINY, "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}"]
-    first = run_module("experiments.train", "-m", "optimizer.lr=0.01,0.1", "trainer.seed=0,1",
-                       "hydra.sweeper.max_batch_size=1", *common)
+    first = run_module(
+        "experiments.train",
+        "-m",
+        "optimizer.lr=0.01,0.1",
+        "trainer.seed=0,1",
+        "hydra.sweeper.max_batch_size=1",
+        *common,
+    )
     assert first.returncode == 0, first.stderr[-2000:]
     lines = progress_lines(first.stdout + first.stderr)
     assert [re.search(r": (\d/\d) done", line).group(1) for line in lines] == ["1/4", "2/4", "3/4", "4/4"]
     # a best is named once a run learned (while every run so far is at chance, none is)
-    assert all(("best so far: best_val_acc " in line or "did not learn (at chance)" in line) and "elapsed " in line
-               for line in lines) and "best so far: best_val_acc " in lines[-1]
+    assert (
+        all(
+            ("best so far: best_val_acc " in line or "did not learn (at chance)" in line) and "elapsed " in line
+            for line in lines
+        )
+        and "best so far: best_val_acc " in lines[-1]
+    )
     assert all("ETA " in line for line in lines[:3]) and "ETA" not in lines[3] and "reused" not in lines[0]
     rerun = run_module("experiments.train", "-m", "optimizer.lr=0.01,0.1,1", "trainer.seed=0,1", *common)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -260,8 +308,15 @@ def test_a_real_grid_shows_one_line_per_run_and_the_progress_line_and_ends_with_
     chance counted apart, as runs.csv says), and last, where the report is (here the command
     that draws it: the suite turns the live report off); not the launcher's line per job."""
     sweep = tmp_path / "grid"
-    out = run_module("experiments.train", "-m", "optimizer.lr=0.01,0.1,1000", *TINY[:-1], "trainer.epochs=3",
-                     "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}")
+    out = run_module(
+        "experiments.train",
+        "-m",
+        "optimizer.lr=0.01,0.1,1000",
+        *TINY[:-1],
+        "trainer.epochs=3",
+        "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [line for line in (out.stdout + out.stderr).splitlines() if line.strip()]
     assert not [line for line in lines if re.search(r"\bepoch \d+/\d+ ", line)]
@@ -281,11 +336,26 @@ def test_a_real_grid_shows_one_line_per_run_and_the_progress_line_and_ends_with_
 def test_a_real_search_counts_its_budget_and_a_resumed_one_its_recorded_trials(tmp_path):
     def search(n_trials):
         return subprocess.run(
-            [sys.executable, APP, "-m", "hydra/sweeper=skopt", "hydra/launcher=basic", "hydra.sweeper.method=random",
-             f"hydra.sweep.dir={tmp_path / 's'}", "hydra.sweep.subdir=${hydra.job.num}", "x=interval(0, 0.9)",
-             "y=int(interval(0, 3))", f"hydra.sweeper.n_trials={n_trials}", "hydra.sweeper.batch_size=2"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=300,
-            env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+            [
+                sys.executable,
+                APP,
+                "-m",
+                "hydra/sweeper=skopt",
+                "hydra/launcher=basic",
+                "hydra.sweeper.method=random",
+                f"hydra.sweep.dir={tmp_path / 's'}",
+                "hydra.sweep.subdir=${hydra.job.num}",
+                "x=interval(0, 0.9)",
+                "y=int(interval(0, 3))",
+                f"hydra.sweeper.n_trials={n_trials}",
+                "hydra.sweeper.batch_size=2",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        )
 
     first = search(4)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -297,8 +367,9 @@ def test_a_real_search_counts_its_budget_and_a_resumed_one_its_recorded_trials(t
     lines = progress_lines(more.stdout + more.stderr)
     assert [re.search(r": (\d/\d) done", line).group(1) for line in lines] == ["4/6", "6/6"]
     assert "(4 reused)" in lines[0] and "ETA unknown" in lines[0] and "(4 reused)" in lines[1]
-    assert more.stdout.splitlines()[-1].endswith(f"no report page (live report off): make report SWEEP={tmp_path / 's'} "
-                                                 "draws it")
+    assert more.stdout.splitlines()[-1].endswith(
+        f"no report page (live report off): make report SWEEP={tmp_path / 's'} draws it"
+    )
 
 
 def test_when_every_run_ended_at_chance_the_line_names_no_best(tmp_path):

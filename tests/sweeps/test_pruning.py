@@ -4,6 +4,7 @@ Most tests use ``rung_app.py``, whose objective after 1, 3 and 9 epochs is a kno
 pruner's decisions can be checked against a hand-worked example in seconds; one trains real
 networks through the joblib and submitit launchers.
 """
+
 import json
 import os
 import signal
@@ -21,19 +22,29 @@ from sweeps.pruning import Pruner, PruningError, survivors
 
 REPO = Path(__file__).resolve().parents[2]
 APP = Path(__file__).with_name("rung_app.py")
-BY_POINT = ["hydra.sweep.subdir=${hydra.job.override_dirname}",
-            "hydra.job.config.override_dirname.exclude_keys=[trainer.pause_after]"]
-ASHA = ["hydra.sweeper.pruner.method=asha", "hydra.sweeper.pruner.min_epochs=1",
-        "hydra.sweeper.pruner.reduction_factor=3"]
+BY_POINT = [
+    "hydra.sweep.subdir=${hydra.job.override_dirname}",
+    "hydra.job.config.override_dirname.exclude_keys=[trainer.pause_after]",
+]
+ASHA = [
+    "hydra.sweeper.pruner.method=asha",
+    "hydra.sweeper.pruner.min_epochs=1",
+    "hydra.sweeper.pruner.reduction_factor=3",
+]
 
 
 def rung_sweep(sweep_dir: Path, *args: str, env: dict | None = None, background: bool = False):
-    command = [sys.executable, str(APP), "-m", "hydra/launcher=basic", f"hydra.sweep.dir={sweep_dir}", *BY_POINT,
-               *args]
+    command = [sys.executable, str(APP), "-m", "hydra/launcher=basic", f"hydra.sweep.dir={sweep_dir}", *BY_POINT, *args]
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})}
     if background:
-        return subprocess.Popen(command, cwd=sweep_dir.parent, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            command,
+            cwd=sweep_dir.parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return subprocess.run(command, cwd=sweep_dir.parent, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -43,8 +54,10 @@ def trials(sweep_dir: Path) -> list[dict]:
 
 def decisions(sweep_dir: Path) -> dict:
     """x -> (status, epochs reached, [(rung epochs, value, kept), ...])."""
-    return {float(t["params"]["x"]): (t["status"], t["epochs"], [(r["epochs"], r["value"], r["kept"]) for r in t["rungs"]])
-            for t in trials(sweep_dir)}
+    return {
+        float(t["params"]["x"]): (t["status"], t["epochs"], [(r["epochs"], r["value"], r["kept"]) for r in t["rungs"]])
+        for t in trials(sweep_dir)
+    }
 
 
 # ----- the rule ------------------------------------------------------------------------------
@@ -62,8 +75,8 @@ def test_rungs_are_min_epochs_times_powers_of_eta_below_the_last_epoch():
 def test_the_top_max_1_n_over_eta_continue_ties_included():
     # n = 2 < eta: only the best; n = 6: the top 2; a tie with the 2nd best continues too.
     assert survivors({0: 0.5, 1: 0.8}, [0, 1], 3) == {1}
-    assert survivors({0: .5, 1: .8, 2: .3, 3: .6, 4: .7, 5: .2}, [4, 5], 3) == {4}
-    assert survivors({0: .5, 1: .8, 2: .7, 3: .6, 4: .7, 5: .2}, [2, 4], 3) == {2, 4}
+    assert survivors({0: 0.5, 1: 0.8, 2: 0.3, 3: 0.6, 4: 0.7, 5: 0.2}, [4, 5], 3) == {4}
+    assert survivors({0: 0.5, 1: 0.8, 2: 0.7, 3: 0.6, 4: 0.7, 5: 0.2}, [2, 4], 3) == {2, 4}
     assert survivors({0: 0.5, 1: 0.8, 2: 0.3}, [0, 1, 2], 3, maximize=False) == {2}
     assert survivors({0: None, 1: 0.1}, [0, 1], 3) == {1}  # no value: pruned, not counted
 
@@ -85,25 +98,39 @@ def test_the_top_max_1_n_over_eta_continue_ties_included():
 # The slow starter x=6 survives because it was judged at rung 1 among 9, not among 2: with one new
 # point a round (Optuna's order) it would have been pruned at .65 < .7.
 BY_HAND_BATCH_2 = {
-    0: ("pruned", 1, [(1, .5, False)]), 1: ("ok", 9, [(1, .8, True), (3, .82, True)]),
-    2: ("pruned", 1, [(1, .3, False)]), 3: ("pruned", 1, [(1, .6, False)]),
-    4: ("pruned", 3, [(1, .7, True), (3, .75, False)]), 5: ("pruned", 1, [(1, .2, False)]),
-    6: ("ok", 9, [(1, .65, True), (3, .9, True)]), 7: ("pruned", 1, [(1, .1, False)]),
-    8: ("pruned", 1, [(1, .55, False)]),
+    0: ("pruned", 1, [(1, 0.5, False)]),
+    1: ("ok", 9, [(1, 0.8, True), (3, 0.82, True)]),
+    2: ("pruned", 1, [(1, 0.3, False)]),
+    3: ("pruned", 1, [(1, 0.6, False)]),
+    4: ("pruned", 3, [(1, 0.7, True), (3, 0.75, False)]),
+    5: ("pruned", 1, [(1, 0.2, False)]),
+    6: ("ok", 9, [(1, 0.65, True), (3, 0.9, True)]),
+    7: ("pruned", 1, [(1, 0.1, False)]),
+    8: ("pruned", 1, [(1, 0.55, False)]),
 }
 
 
 def test_a_pruned_grid_decides_as_worked_out_by_hand(tmp_path):
     log = tmp_path / "epochs.log"
-    result = rung_sweep(tmp_path / "g", "hydra/sweeper=grid", "x=range(0,9)", "hydra.sweeper.max_batch_size=2", *ASHA,
-                        env={"RUNG_LOG": str(log)})
+    result = rung_sweep(
+        tmp_path / "g",
+        "hydra/sweeper=grid",
+        "x=range(0,9)",
+        "hydra.sweeper.max_batch_size=2",
+        *ASHA,
+        env={"RUNG_LOG": str(log)},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert decisions(tmp_path / "g") == BY_HAND_BATCH_2
     assert len(log.read_text().splitlines()) == 2 + 4 + 11 + 4 + 6  # epochs trained, round by round
     rounds = json.loads((tmp_path / "g" / "trials.json").read_text())["rounds"]
-    assert [r["trained"] for r in rounds] == [[[0, 1], [1, 1]], [[1, 3], [2, 1], [3, 1]],
-                                              [[1, 9], [4, 1], [5, 1], [6, 1], [7, 1], [8, 1]], [[4, 3], [6, 3]],
-                                              [[6, 9]]]
+    assert [r["trained"] for r in rounds] == [
+        [[0, 1], [1, 1]],
+        [[1, 3], [2, 1], [3, 1]],
+        [[1, 9], [4, 1], [5, 1], [6, 1], [7, 1], [8, 1]],
+        [[4, 3], [6, 3]],
+        [[6, 9]],
+    ]
     assert [r["told"] for r in rounds] == [[0], [2, 3], [1, 5, 7, 8], [4], [6]]
     runs = pd.read_csv(tmp_path / "g" / "runs.csv").set_index("x")
     assert runs.loc[6, "status"] == "ok" and runs.loc[6, "rung"] == 2 and runs.loc[6, "epochs_completed"] == 9
@@ -120,7 +147,7 @@ def test_a_whole_grid_in_one_round_is_synchronous_successive_halving(tmp_path):
     got = decisions(tmp_path / "g")
     # Rung 1: the top 3 of 9 (.80, .70, .65); rung 3: the top 1 of those 3 (x=6, .90).
     assert {x for x, d in got.items() if d[2][0][2]} == {1, 4, 6}
-    assert got[6] == ("ok", 9, [(1, .65, True), (3, .90, True)])
+    assert got[6] == ("ok", 9, [(1, 0.65, True), (3, 0.90, True)])
     assert got[1][:2] == got[4][:2] == ("pruned", 3)
     assert len(log.read_text().splitlines()) == 9 * 1 + 3 * 2 + 1 * 6
 
@@ -128,14 +155,24 @@ def test_a_whole_grid_in_one_round_is_synchronous_successive_halving(tmp_path):
 # ----- kill -9 in the middle of a rung -----------------------------------------------------------
 @pytest.mark.parametrize("engine", ["grid", "tpe"])
 def test_a_kill_9_mid_rung_and_a_rerun_give_the_same_pruned_set_and_points(tmp_path, engine):
-    space = (["hydra/sweeper=grid", "x=range(0,9)", "hydra.sweeper.max_batch_size=2"] if engine == "grid" else
-             ["hydra/sweeper=nnsweep", "hydra.sweeper.engine=tpe", "x=interval(0, 1)", "hydra.sweeper.n_trials=9",
-              "hydra.sweeper.n_initial_points=3", "hydra.sweeper.batch_size=2"])
+    space = (
+        ["hydra/sweeper=grid", "x=range(0,9)", "hydra.sweeper.max_batch_size=2"]
+        if engine == "grid"
+        else [
+            "hydra/sweeper=nnsweep",
+            "hydra.sweeper.engine=tpe",
+            "x=interval(0, 1)",
+            "hydra.sweeper.n_trials=9",
+            "hydra.sweeper.n_initial_points=3",
+            "hydra.sweeper.batch_size=2",
+        ]
+    )
     whole = rung_sweep(tmp_path / "whole", *space, *ASHA)
     assert whole.returncode == 0, whole.stderr[-3000:]
     log = tmp_path / "epochs.log"
-    proc = rung_sweep(tmp_path / "cut", *space, *ASHA, env={"RUNG_LOG": str(log), "RUNG_SLEEP": "0.15"},
-                      background=True)
+    proc = rung_sweep(
+        tmp_path / "cut", *space, *ASHA, env={"RUNG_LOG": str(log), "RUNG_SLEEP": "0.15"}, background=True
+    )
     try:
         # Kill once two rounds are recorded and a job is between two epochs of its rung.
         deadline = time.time() + 120
@@ -173,18 +210,35 @@ def mid_rung(sweep_dir: Path, live: bool = True) -> bool:
 
 # ----- clear refusals ----------------------------------------------------------------------------
 def test_run_directories_named_by_job_number_are_refused(tmp_path):
-    result = subprocess.run([sys.executable, str(APP), "-m", "hydra/launcher=basic", "hydra/sweeper=grid",
-                             f"hydra.sweep.dir={tmp_path / 's'}", "x=0,1", *ASHA], cwd=tmp_path, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")}, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(APP),
+            "-m",
+            "hydra/launcher=basic",
+            "hydra/sweeper=grid",
+            f"hydra.sweep.dir={tmp_path / 's'}",
+            "x=0,1",
+            *ASHA,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        timeout=120,
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "hydra.sweep.subdir changes with the job number" in result.stderr
 
 
-@pytest.mark.parametrize("args,message", [
-    (["x=0,1", "hydra.sweeper.pruner.min_epochs=9"], "min_epochs=9 leaves nothing to prune with trainer.epochs=9"),
-    (["x=0,1", "trainer.epochs=3,9"], "cannot also search trainer.epochs"),
-    (["x=0,1", "hydra.sweeper.pruner.reduction_factor=1"], "reduction_factor must be at least 2"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["x=0,1", "hydra.sweeper.pruner.min_epochs=9"], "min_epochs=9 leaves nothing to prune with trainer.epochs=9"),
+        (["x=0,1", "trainer.epochs=3,9"], "cannot also search trainer.epochs"),
+        (["x=0,1", "hydra.sweeper.pruner.reduction_factor=1"], "reduction_factor must be at least 2"),
+    ],
+)
 def test_settings_a_pruner_cannot_work_with_are_one_line(tmp_path, args, message):
     result = rung_sweep(tmp_path / "s", "hydra/sweeper=grid", *ASHA, *args)
     assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
@@ -205,11 +259,22 @@ def test_real_runs_are_pruned_and_continued_from_their_checkpoints_through_a_lau
         pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     from tests.experiments.conftest import run_module
     from tests.reliability.conftest import TINY
+
     sweep_dir = tmp_path / "s"
-    result = run_module("experiments.train", "-m", f"hydra/launcher={launcher}", "hydra/sweeper=nnsweep",
-                        "hydra.sweeper.engine=random", "optimizer.lr=tag(log, interval(0.05, 5))", *TINY,
-                        "trainer.epochs=3", "hydra.sweeper.n_trials=4", "hydra.sweeper.batch_size=2", *ASHA,
-                        f"hydra.sweep.dir={sweep_dir}")
+    result = run_module(
+        "experiments.train",
+        "-m",
+        f"hydra/launcher={launcher}",
+        "hydra/sweeper=nnsweep",
+        "hydra.sweeper.engine=random",
+        "optimizer.lr=tag(log, interval(0.05, 5))",
+        *TINY,
+        "trainer.epochs=3",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.batch_size=2",
+        *ASHA,
+        f"hydra.sweep.dir={sweep_dir}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert results["n_trials"] == 4 and 1 <= results["n_pruned"] <= 3
@@ -220,8 +285,13 @@ def test_real_runs_are_pruned_and_continued_from_their_checkpoints_through_a_lau
     assert (pruned["epochs_completed"] < 3).all() and pruned["test_acc"].isna().all()
     assert (done["epochs_completed"] == 3).all() and done["test_acc"].notna().all()
     best = done.iloc[0]
-    straight = run_module("experiments.train", *TINY, "trainer.epochs=3", f"optimizer.lr={best['optimizer.lr']}",
-                          f"hydra.run.dir={tmp_path / 'straight'}")
+    straight = run_module(
+        "experiments.train",
+        *TINY,
+        "trainer.epochs=3",
+        f"optimizer.lr={best['optimizer.lr']}",
+        f"hydra.run.dir={tmp_path / 'straight'}",
+    )
     assert straight.returncode == 0, straight.stderr[-2000:]
     read = lambda d: pd.read_csv(d / "metrics.csv").drop(columns="seconds")  # noqa: E731
     pd.testing.assert_frame_equal(read(sweep_dir / best["run"]), read(tmp_path / "straight"))
@@ -250,14 +320,29 @@ def follows_the_rule(sweep_dir: Path, eta: int = 3) -> bool:
     return True
 
 
-@pytest.mark.parametrize("engine", [["hydra.sweeper.engine=random", "hydra.sweeper.initial_point_generator=sobol"],
-                                    ["hydra.sweeper.engine=gp"], ["hydra.sweeper.engine=et"],
-                                    ["hydra.sweeper.engine=tpe"]], ids=["random-sobol", "gp", "et", "tpe"])
+@pytest.mark.parametrize(
+    "engine",
+    [
+        ["hydra.sweeper.engine=random", "hydra.sweeper.initial_point_generator=sobol"],
+        ["hydra.sweeper.engine=gp"],
+        ["hydra.sweeper.engine=et"],
+        ["hydra.sweeper.engine=tpe"],
+    ],
+    ids=["random-sobol", "gp", "et", "tpe"],
+)
 def test_every_engine_prunes_by_the_rule_and_never_asks_a_pending_point_again(tmp_path, engine):
     """Points still training are pending: scikit-optimize is asked through a copy told the
     constant liar's value for them (without it, sobol's next point would repeat one)."""
-    result = rung_sweep(tmp_path / "s", "hydra/sweeper=nnsweep", *engine, "x=interval(0, 1)", "hydra.sweeper.n_trials=10",
-                        "hydra.sweeper.n_initial_points=3", "hydra.sweeper.batch_size=2", *ASHA)
+    result = rung_sweep(
+        tmp_path / "s",
+        "hydra/sweeper=nnsweep",
+        *engine,
+        "x=interval(0, 1)",
+        "hydra.sweeper.n_trials=10",
+        "hydra.sweeper.n_initial_points=3",
+        "hydra.sweeper.batch_size=2",
+        *ASHA,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     points = [t["point"][0] for t in trials(tmp_path / "s")]
     assert len(points) == 10 and len(set(points)) == 10
@@ -271,9 +356,17 @@ def test_a_repeated_point_trains_nothing_and_ends_as_its_original(tmp_path):
     """TPE repeats points of a three-value space; a repeat would share the original's run
     directory at another rung. It is a copy: no job, and the original's result when that ends."""
     log = tmp_path / "epochs.log"
-    result = rung_sweep(tmp_path / "s", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=tpe", "x=choice(0,1,6)",
-                        "hydra.sweeper.n_trials=8", "hydra.sweeper.n_initial_points=3", "hydra.sweeper.batch_size=2",
-                        *ASHA, env={"RUNG_LOG": str(log)})
+    result = rung_sweep(
+        tmp_path / "s",
+        "hydra/sweeper=nnsweep",
+        "hydra.sweeper.engine=tpe",
+        "x=choice(0,1,6)",
+        "hydra.sweeper.n_trials=8",
+        "hydra.sweeper.n_initial_points=3",
+        "hydra.sweeper.batch_size=2",
+        *ASHA,
+        env={"RUNG_LOG": str(log)},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     record = trials(tmp_path / "s")
     copies = [t for t in record if t.get("copy_of") is not None]
@@ -281,8 +374,9 @@ def test_a_repeated_point_trains_nothing_and_ends_as_its_original(tmp_path):
     for copy in copies:
         original = record[copy["copy_of"]]
         assert copy["point"] == original["point"] and original.get("copy_of") is None
-        assert [copy[k] for k in ("status", "told", "epochs", "run_dir")] == \
-               [original[k] for k in ("status", "told", "epochs", "run_dir")]
+        assert [copy[k] for k in ("status", "told", "epochs", "run_dir")] == [
+            original[k] for k in ("status", "told", "epochs", "run_dir")
+        ]
     assert {t["status"] for t in record} <= {"ok", "pruned"}
     originals = [t for t in record if t.get("copy_of") is None]
     assert len(log.read_text().splitlines()) == sum(t["epochs"] for t in originals)  # nothing trained twice
@@ -300,12 +394,20 @@ def test_runs_further_along_than_the_record_are_refused_not_misjudged(tmp_path):
     assert "belongs to another pruned search" in again.stderr
 
 
-@pytest.mark.parametrize("args,message", [
-    (["hydra/sweeper=nnsweep", "x=interval(0, 1)", "trainer.pause_after=2"], "trainer.pause_after is the pruner's"),
-    (["hydra/sweeper=nnsweep", "hydra.sweeper.engine=grid", "x=0,1", "hydra.sweeper.n_trials=1"],
-     "n_trials does not apply to the grid engine"),
-    (["hydra/sweeper=nnsweep", "x=interval(0, 1)", "hydra.sweeper.acq_func=EI"], "acq_func does not apply to the tpe"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["hydra/sweeper=nnsweep", "x=interval(0, 1)", "trainer.pause_after=2"], "trainer.pause_after is the pruner's"),
+        (
+            ["hydra/sweeper=nnsweep", "hydra.sweeper.engine=grid", "x=0,1", "hydra.sweeper.n_trials=1"],
+            "n_trials does not apply to the grid engine",
+        ),
+        (
+            ["hydra/sweeper=nnsweep", "x=interval(0, 1)", "hydra.sweeper.acq_func=EI"],
+            "acq_func does not apply to the tpe",
+        ),
+    ],
+)
 def test_settings_the_sweep_would_ignore_are_refused(tmp_path, args, message):
     result = rung_sweep(tmp_path / "s", *args)
     assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
@@ -324,10 +426,14 @@ def test_a_run_that_ended_before_the_first_rung_has_no_rung(tmp_path):
     from sweeps.trials import TrialLog, save
 
     base = {"job": 0, "point": [0], "params": {"x": 0}, "told": -0.1, "rungs": []}
-    log = TrialLog({"names": ["x"], "pruner": {"rungs": [3, 9], "max_epochs": 27}}, [
-        {**base, "number": 0, "run_dir": "a", "objective": 0.1, "status": "diverged", "epochs": 1},
-        {**base, "number": 1, "run_dir": "b", "objective": 0.5, "status": "pruned", "epochs": 3},
-        {**base, "number": 2, "run_dir": "c", "objective": 0.9, "status": "ok", "epochs": 27}],
-        [{"asked": [0, 1, 2], "trained": [[0, 3], [1, 3], [2, 3]], "told": [0, 1, 2]}])
+    log = TrialLog(
+        {"names": ["x"], "pruner": {"rungs": [3, 9], "max_epochs": 27}},
+        [
+            {**base, "number": 0, "run_dir": "a", "objective": 0.1, "status": "diverged", "epochs": 1},
+            {**base, "number": 1, "run_dir": "b", "objective": 0.5, "status": "pruned", "epochs": 3},
+            {**base, "number": 2, "run_dir": "c", "objective": 0.9, "status": "ok", "epochs": 27},
+        ],
+        [{"asked": [0, 1, 2], "trained": [[0, 3], [1, 3], [2, 3]], "told": [0, 1, 2]}],
+    )
     save(tmp_path, log)
     assert rungs_reached(tmp_path) == {"b": 0, "c": 2}

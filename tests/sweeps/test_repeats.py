@@ -1,11 +1,12 @@
 """Repeats on the search sweeper: each point trained with N seeds, the engine told their mean,
 configs.csv grouping them, failures of one seed failing the point, and resume after kill -9."""
+
 import pandas as pd
 import pytest
 import yaml
 
-from tests.reliability.conftest import TINY, finished_runs, kill_minus_9, snapshot, start_module, wait_for
 from tests.experiments.conftest import run_module
+from tests.reliability.conftest import TINY, finished_runs, kill_minus_9, snapshot, start_module, wait_for
 from tests.sweeps.quadratic_app import objective
 from tests.sweeps.test_skopt_sweeper import record, sweep
 
@@ -18,8 +19,15 @@ def runs_of(tmp_path, name):
 
 @pytest.mark.parametrize("engine", ["gp", "random"])
 def test_each_point_is_trained_with_every_seed_and_the_engine_is_told_the_mean(tmp_path, engine):
-    result = sweep(tmp_path, "r", f"hydra.sweeper.method={engine}", "hydra.sweeper.n_trials=4",
-                   "hydra.sweeper.n_initial_points=2", "hydra.sweeper.batch_size=2", *REPEATS)
+    result = sweep(
+        tmp_path,
+        "r",
+        f"hydra.sweeper.method={engine}",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.n_initial_points=2",
+        "hydra.sweeper.batch_size=2",
+        *REPEATS,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     trials = record(tmp_path, "r")
     assert len(trials) == 4
@@ -45,8 +53,13 @@ def test_each_point_is_trained_with_every_seed_and_the_engine_is_told_the_mean(t
 
 
 def test_a_killed_sweep_with_repeats_resumes_to_the_same_trials(tmp_path):
-    common = ["hydra.sweeper.method=gp", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_initial_points=2",
-              "hydra.sweeper.batch_size=2", *REPEATS]
+    common = [
+        "hydra.sweeper.method=gp",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.n_initial_points=2",
+        "hydra.sweeper.batch_size=2",
+        *REPEATS,
+    ]
     full = sweep(tmp_path, "full", *common, env={"QUADRATIC_LOG": str(tmp_path / "full.log")})
     assert full.returncode == 0, full.stderr[-2000:]
     log = tmp_path / "cut.log"
@@ -57,24 +70,38 @@ def test_a_killed_sweep_with_repeats_resumes_to_the_same_trials(tmp_path):
     before = log.read_text().splitlines()
     resumed = sweep(tmp_path, "cut", *common, env={"QUADRATIC_LOG": str(log)})
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    again = log.read_text().splitlines()[len(before):]
+    again = log.read_text().splitlines()[len(before) :]
     assert not set(before[:6]) & set(again)  # the recorded round's runs were not trained again
     assert len(again) == 6  # round 2 again (this app leaves no run record to reuse: see the test below)
     strip = lambda trials: [(t["point"], t["told"], [r["objective"] for r in t["repeats"]]) for t in trials]
     assert strip(record(tmp_path, "cut")) == strip(record(tmp_path, "full"))
 
 
-@pytest.mark.parametrize("extra, fragment", [
-    (["trainer.seed=3"], "leave trainer.seed out of the sweep's overrides"),
-    (["trainer.seed=choice(1,2)"], "leave trainer.seed out of the sweep's overrides"),
-    (["hydra.sweeper.repeat_key=trainer.sed"], "this task's config has no trainer.sed"),
-    (["hydra.sweeper.repeats=0"], "hydra.sweeper.repeats must be between 1 and 100"),
-    (["hydra.sweeper.pruner.method=asha", "trainer.epochs=3"], "repeats and hydra.sweeper.pruner cannot be combined"),
-])
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["trainer.seed=3"], "leave trainer.seed out of the sweep's overrides"),
+        (["trainer.seed=choice(1,2)"], "leave trainer.seed out of the sweep's overrides"),
+        (["hydra.sweeper.repeat_key=trainer.sed"], "this task's config has no trainer.sed"),
+        (["hydra.sweeper.repeats=0"], "hydra.sweeper.repeats must be between 1 and 100"),
+        (
+            ["hydra.sweeper.pruner.method=asha", "trainer.epochs=3"],
+            "repeats and hydra.sweeper.pruner cannot be combined",
+        ),
+    ],
+)
 def test_repeat_settings_that_cannot_work_are_one_line(tmp_path, extra, fragment):
-    result = run_module("experiments.train", "-m", "hydra/sweeper=nnsweep", "optimizer.lr=interval(0.05, 0.5)", *TINY,
-                        "hydra.sweeper.n_trials=2", "hydra.sweeper.repeats=2", *extra,
-                        f"hydra.sweep.dir={tmp_path / 'bad'}")
+    result = run_module(
+        "experiments.train",
+        "-m",
+        "hydra/sweeper=nnsweep",
+        "optimizer.lr=interval(0.05, 0.5)",
+        *TINY,
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.repeats=2",
+        *extra,
+        f"hydra.sweep.dir={tmp_path / 'bad'}",
+    )
     assert result.returncode == 2 and fragment in result.stderr, result.stderr[-1500:]
     assert "Traceback" not in result.stderr and not (tmp_path / "bad" / "trials.json").exists()
 
@@ -82,9 +109,18 @@ def test_repeat_settings_that_cannot_work_are_one_line(tmp_path, extra, fragment
 def test_a_killed_search_with_repeats_reuses_every_finished_run(tmp_path):
     """Real training: kill -9 once some runs finished (some rounds not recorded yet); the rerun
     trains only the missing runs and ends with the trials of an uninterrupted search."""
-    args = ["-m", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=tpe", "optimizer.lr=tag(log, interval(0.01, 3))",
-            *TINY, "trainer.epochs=2", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_initial_points=2",
-            "hydra.sweeper.repeats=2", "hydra.launcher.n_jobs=1"]
+    args = [
+        "-m",
+        "hydra/sweeper=nnsweep",
+        "hydra.sweeper.engine=tpe",
+        "optimizer.lr=tag(log, interval(0.01, 3))",
+        *TINY,
+        "trainer.epochs=2",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.n_initial_points=2",
+        "hydra.sweeper.repeats=2",
+        "hydra.launcher.n_jobs=1",
+    ]
     whole = run_module("experiments.train", *args, f"hydra.sweep.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr[-2000:]
     cut = tmp_path / "cut"
@@ -108,13 +144,19 @@ def test_a_seed_trained_twice_counts_once_and_failed_repeats_rank_last():
     from reports.compare import best_vs_runner_up
     from sweeps.collect import configurations
 
-    runs = pd.DataFrame({
-        "run": ["a", "r0", "r1", "b0", "b1"],
-        "optimizer.lr": [0.1, 0.1, 0.1, 1.0, 1.0], "lr": [0.1, 0.1, 0.1, 1.0, 1.0],
-        "trainer.seed": [None, 0, 1, 0, 1], "seed": [0, 0, 1, 0, 1],
-        "status": ["ok", "ok", "ok", "ok", "diverged"],
-        "best_val_acc": [0.90, 0.92, 0.94, 0.99, None], "final_val_acc": [0.9, 0.9, 0.9, 0.9, None],
-        "test_acc": [0.9, 0.9, 0.9, 0.9, None]})
+    runs = pd.DataFrame(
+        {
+            "run": ["a", "r0", "r1", "b0", "b1"],
+            "optimizer.lr": [0.1, 0.1, 0.1, 1.0, 1.0],
+            "lr": [0.1, 0.1, 0.1, 1.0, 1.0],
+            "trainer.seed": [None, 0, 1, 0, 1],
+            "seed": [0, 0, 1, 0, 1],
+            "status": ["ok", "ok", "ok", "ok", "diverged"],
+            "best_val_acc": [0.90, 0.92, 0.94, 0.99, None],
+            "final_val_acc": [0.9, 0.9, 0.9, 0.9, None],
+            "test_acc": [0.9, 0.9, 0.9, 0.9, None],
+        }
+    )
     configs = configurations(runs)
     assert configs["lr"].tolist() == [0.1, 1.0]  # complete first, though 0.99 > its mean
     first = configs.iloc[0]

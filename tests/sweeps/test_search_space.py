@@ -1,4 +1,5 @@
 """Hydra sweep grammar -> skopt dimensions."""
+
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from skopt.space import Categorical, Integer, Real
@@ -11,8 +12,17 @@ def space(*overrides):
 
 
 def test_each_form_becomes_its_dimension():
-    s = space("a=tag(log, interval(1e-3, 3))", "b=interval(0, 1)", "c=int(interval(10, 200))", "d=range(5, 11)",
-              "e=range(8, 33, 8)", "f=choice(sgd, adam)", "g=x,y", "h=choice([16],[64,32])", "fixed=7")
+    s = space(
+        "a=tag(log, interval(1e-3, 3))",
+        "b=interval(0, 1)",
+        "c=int(interval(10, 200))",
+        "d=range(5, 11)",
+        "e=range(8, 33, 8)",
+        "f=choice(sgd, adam)",
+        "g=x,y",
+        "h=choice([16],[64,32])",
+        "fixed=7",
+    )
     dims = {name: d.to_skopt() for name, d in zip(s.names, s.dimensions)}
     assert isinstance(dims["a"], Real) and dims["a"].prior == "log-uniform" and dims["a"].bounds == (1e-3, 3.0)
     assert isinstance(dims["b"], Real) and dims["b"].prior == "uniform"
@@ -32,15 +42,19 @@ def test_command_line_replaces_params_with_the_same_key():
 
 def test_numpy_scalars_are_written_with_str():
     import numpy as np
+
     assert format_value(np.float64(1e-05)) == "1e-05" and format_value(np.int64(3)) == "3"
     assert format_value(np.str_("adam")) == "adam"
 
 
-@pytest.mark.parametrize("override,match", [
-    ("a=interval(3, 1)", "low 3.0 must be below high 1.0"),
-    ("a=tag(log, interval(0, 1))", "log interval needs low > 0"),
-    ("a=range(5, 5)", "is empty"),
-])
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("a=interval(3, 1)", "low 3.0 must be below high 1.0"),
+        ("a=tag(log, interval(0, 1))", "log interval needs low > 0"),
+        ("a=range(5, 5)", "is empty"),
+    ],
+)
 def test_bad_spaces(override, match):
     with pytest.raises(SearchSpaceError, match=match):
         space(override)

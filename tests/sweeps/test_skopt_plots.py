@@ -1,4 +1,5 @@
 """scikit-optimize's plots show the objective as the sweep optimised it, not skopt's -objective."""
+
 import numpy as np
 from hydra.core.override_parser.overrides_parser import OverridesParser
 

@@ -1,4 +1,5 @@
 """The skopt sweeper as Hydra runs it: discovery, search, failures, kill-and-resume."""
+
 import json
 import os
 import subprocess
@@ -15,11 +16,25 @@ SPACE = ["x=interval(0, 1)", "y=int(interval(0, 3))", "name=choice(a, b)"]
 
 
 def sweep(tmp_path, name, *extra, env=None, launcher="basic", sweeper="skopt"):
-    args = [sys.executable, str(Path(__file__).with_name("quadratic_app.py")), "-m", f"hydra/sweeper={sweeper}",
-            f"hydra/launcher={launcher}", f"hydra.sweep.dir={tmp_path / name}", "hydra.sweep.subdir=${hydra.job.num}",
-            *SPACE, *extra]
-    return subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})})
+    args = [
+        sys.executable,
+        str(Path(__file__).with_name("quadratic_app.py")),
+        "-m",
+        f"hydra/sweeper={sweeper}",
+        f"hydra/launcher={launcher}",
+        f"hydra.sweep.dir={tmp_path / name}",
+        "hydra.sweep.subdir=${hydra.job.num}",
+        *SPACE,
+        *extra,
+    ]
+    return subprocess.run(
+        args,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})},
+    )
 
 
 def record(tmp_path, name):
@@ -43,8 +58,14 @@ def test_finds_the_best_point_and_writes_results_and_plots(tmp_path):
 
 
 def test_random_search_and_a_diverging_trial_is_told_a_finite_penalty(tmp_path):
-    result = sweep(tmp_path, "r", "hydra.sweeper.method=random", "hydra.sweeper.n_trials=12", "x=interval(0.8, 1)",
-                   "hydra.sweeper.max_failure_rate=0.9")
+    result = sweep(
+        tmp_path,
+        "r",
+        "hydra.sweeper.method=random",
+        "hydra.sweeper.n_trials=12",
+        "x=interval(0.8, 1)",
+        "hydra.sweeper.max_failure_rate=0.9",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     trials = record(tmp_path, "r")
     diverged = [t for t in trials if t["params"]["x"] > 0.95]
@@ -56,7 +77,9 @@ def test_random_search_and_a_diverging_trial_is_told_a_finite_penalty(tmp_path):
 
 
 def test_too_many_failures_stop_the_sweep_with_a_clear_message(tmp_path):
-    result = sweep(tmp_path, "f", "x=interval(0.96, 1)", "hydra.sweeper.n_trials=10", "hydra.sweeper.max_failure_rate=0.5")
+    result = sweep(
+        tmp_path, "f", "x=interval(0.96, 1)", "hydra.sweeper.n_trials=10", "hydra.sweeper.max_failure_rate=0.5"
+    )
     assert result.returncode != 0
     assert "stopping the sweep: 5 of 5 trials failed or diverged" in result.stderr
     assert "Traceback" not in result.stderr
@@ -102,10 +125,22 @@ def test_other_hydra_launchers_work_submitit_for_slurm(tmp_path):
     """submitit_local runs the submitit launcher's SLURM code path without a cluster."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     from tests.experiments.conftest import run_module
-    result = run_module("experiments.train", "-m", "hydra/launcher=submitit_local", "hydra/sweeper=skopt",
-                        "optimizer.lr=interval(0.05, 0.5)", "net=mlp", "net.hidden=[16]", "data.train_limit=300",
-                        "trainer.epochs=1", "trainer.progress=false", "hydra.sweeper.n_trials=2",
-                        "hydra.sweeper.batch_size=2", f"hydra.sweep.dir={tmp_path / 's'}")
+
+    result = run_module(
+        "experiments.train",
+        "-m",
+        "hydra/launcher=submitit_local",
+        "hydra/sweeper=skopt",
+        "optimizer.lr=interval(0.05, 0.5)",
+        "net=mlp",
+        "net.hidden=[16]",
+        "data.train_limit=300",
+        "trainer.epochs=1",
+        "trainer.progress=false",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.batch_size=2",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert yaml.safe_load((tmp_path / "s" / "optimization_results.yaml").read_text())["n_trials"] == 2
     assert len(list((tmp_path / "s").glob(".submitit/*"))) >= 1  # submitit really ran the jobs
@@ -115,14 +150,25 @@ def test_a_trial_that_finished_after_the_last_record_is_reused_not_relaunched(tm
     """Simulate a round cut short after one of its trials finished: drop the last round from
     the record; the rerun must find that trial's run on disk instead of launching it again."""
     from tests.experiments.conftest import run_module
-    args = ["-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 0.5)", "net=mlp", "net.hidden=[16]",
-            "data.train_limit=300", "trainer.epochs=1", "trainer.progress=false", "hydra.sweeper.n_trials=4",
-            "hydra.sweeper.batch_size=2", f"hydra.sweep.dir={tmp_path / 's'}"]
+
+    args = [
+        "-m",
+        "hydra/sweeper=skopt",
+        "optimizer.lr=interval(0.05, 0.5)",
+        "net=mlp",
+        "net.hidden=[16]",
+        "data.train_limit=300",
+        "trainer.epochs=1",
+        "trainer.progress=false",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.batch_size=2",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+    ]
     assert run_module("experiments.train", *args).returncode == 0
     record_path = tmp_path / "s" / "trials.json"
     record = json.loads(record_path.read_text())
     cut = record["rounds"].pop()["asked"]
-    record["trials"] = record["trials"][:cut[0]]
+    record["trials"] = record["trials"][: cut[0]]
     record_path.write_text(json.dumps(record))
     again = run_module("experiments.train", *args)
     assert again.returncode == 0, again.stderr[-2000:]
@@ -131,22 +177,35 @@ def test_a_trial_that_finished_after_the_last_record_is_reused_not_relaunched(tm
     assert json.loads(record_path.read_text())["rounds"][-1] != []
 
 
-ONE_DIM = ["-m", "hydra/sweeper=skopt", "optimizer.lr=interval(0.05, 0.5)", "net=mlp", "net.hidden=[16]",
-           "data.train_limit=300", "trainer.epochs=1", "trainer.progress=false"]
+ONE_DIM = [
+    "-m",
+    "hydra/sweeper=skopt",
+    "optimizer.lr=interval(0.05, 0.5)",
+    "net=mlp",
+    "net.hidden=[16]",
+    "data.train_limit=300",
+    "trainer.epochs=1",
+    "trainer.progress=false",
+]
 
 
-@pytest.mark.parametrize("args,fragment,trials_json", [
-    (["hydra.sweeper.acq_func=EX"], "acq_func", None),
-    (["hydra.sweeper.initial_point_generator=sobel"], "initial_point_generator", None),
-    (["hydra.sweeper.method=gbrt"], "gbrt", None),
-    (["hydra.sweeper.seed=-1"], "hydra.sweeper.seed", None),
-    (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials must be at least 1", None),
-    (["hydra.sweeper.failure_objective=nan"], "hydra.sweeper.failure_objective", None),
-    ([], "trials.json is not an nnsweep trial log", "[]"),
-    ([], "trials.json is damaged", '{"format": "nnsweep-skopt-trials", "version": 1, "settings": {}}'),
-], ids=["acq_func", "generator", "gbrt", "seed", "n_trials", "nan-penalty", "log-list", "log-fields"])
+@pytest.mark.parametrize(
+    "args,fragment,trials_json",
+    [
+        (["hydra.sweeper.acq_func=EX"], "acq_func", None),
+        (["hydra.sweeper.initial_point_generator=sobel"], "initial_point_generator", None),
+        (["hydra.sweeper.method=gbrt"], "gbrt", None),
+        (["hydra.sweeper.seed=-1"], "hydra.sweeper.seed", None),
+        (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials must be at least 1", None),
+        (["hydra.sweeper.failure_objective=nan"], "hydra.sweeper.failure_objective", None),
+        ([], "trials.json is not an nnsweep trial log", "[]"),
+        ([], "trials.json is damaged", '{"format": "nnsweep-skopt-trials", "version": 1, "settings": {}}'),
+    ],
+    ids=["acq_func", "generator", "gbrt", "seed", "n_trials", "nan-penalty", "log-list", "log-fields"],
+)
 def test_bad_sweeper_settings_are_one_line_before_anything_trains(tmp_path, args, fragment, trials_json):
     from tests.experiments.conftest import run_module
+
     sweep_dir = tmp_path / "s"
     if trials_json is not None:
         sweep_dir.mkdir()
@@ -163,11 +222,26 @@ def test_bad_sweeper_settings_are_one_line_before_anything_trains(tmp_path, args
 def test_the_same_arguments_in_another_order_continue_the_sweep(tmp_path):
     assert sweep(tmp_path, "o", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_initial_points=2").returncode == 0
     assert sweep(tmp_path, "whole", "hydra.sweeper.n_trials=5", "hydra.sweeper.n_initial_points=2").returncode == 0
-    args = [sys.executable, str(Path(__file__).with_name("quadratic_app.py")), "-m", "hydra.sweeper.n_initial_points=2",
-            "hydra.sweeper.n_trials=5", *reversed(SPACE), f"hydra.sweep.dir={tmp_path / 'o'}", "hydra/launcher=basic",
-            "hydra.sweep.subdir=${hydra.job.num}", "hydra/sweeper=skopt"]
-    again = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    args = [
+        sys.executable,
+        str(Path(__file__).with_name("quadratic_app.py")),
+        "-m",
+        "hydra.sweeper.n_initial_points=2",
+        "hydra.sweeper.n_trials=5",
+        *reversed(SPACE),
+        f"hydra.sweep.dir={tmp_path / 'o'}",
+        "hydra/launcher=basic",
+        "hydra.sweep.subdir=${hydra.job.num}",
+        "hydra/sweeper=skopt",
+    ]
+    again = subprocess.run(
+        args,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     strip = lambda trials: [(t["point"], t["told"]) for t in trials]
     assert strip(record(tmp_path, "o")) == strip(record(tmp_path, "whole"))

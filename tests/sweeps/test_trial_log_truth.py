@@ -1,6 +1,7 @@
 """A trial log edited by hand does not outrank the runs: each trial's objective is read from its
 run's summary.json, and entries the sweeper can rebuild (params, copy_of) are rebuilt with one
 warning line, never a traceback."""
+
 import json
 import shutil
 
@@ -10,16 +11,25 @@ import yaml
 from runrecord import RunDir
 from tests.experiments.conftest import run_module
 
-SEARCH = ["-m", "hydra/sweeper=nnsweep", "optimizer.lr=interval(0.05, 0.5)", "net=mlp", "net.hidden=[16]",
-          "data.train_limit=300", "trainer.progress=false", "trainer.epochs=1"]
+SEARCH = [
+    "-m",
+    "hydra/sweeper=nnsweep",
+    "optimizer.lr=interval(0.05, 0.5)",
+    "net=mlp",
+    "net.hidden=[16]",
+    "data.train_limit=300",
+    "trainer.progress=false",
+    "trainer.epochs=1",
+]
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A real 3-trial TPE search of one epoch each (about 10 s), copied by each test."""
     root = tmp_path_factory.mktemp("search")
-    result = run_module("experiments.train", *SEARCH, "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={root / 's'}",
-                        cwd=root)
+    result = run_module(
+        "experiments.train", *SEARCH, "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={root / 's'}", cwd=root
+    )
     assert result.returncode == 0, result.stderr
     return root / "s"
 
@@ -34,8 +44,9 @@ def edited(finished, tmp_path, edit):
 
 
 def rerun(sweep, n_trials=3):
-    return run_module("experiments.train", *SEARCH, f"hydra.sweeper.n_trials={n_trials}", f"hydra.sweep.dir={sweep}",
-                      cwd=sweep.parent)
+    return run_module(
+        "experiments.train", *SEARCH, f"hydra.sweeper.n_trials={n_trials}", f"hydra.sweep.dir={sweep}", cwd=sweep.parent
+    )
 
 
 def warnings(stderr: str) -> list[str]:
@@ -48,8 +59,10 @@ def test_a_hand_raised_objective_does_not_choose_the_best(finished, tmp_path):
     sweep = edited(finished, tmp_path, lambda trials: trials[0].update(objective=0.999))
     result = rerun(sweep)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
-    recorded = {t["run_dir"]: RunDir(sweep / t["run_dir"]).read_summary().best_val_acc
-                for t in json.loads((finished / "trials.json").read_text())["trials"]}
+    recorded = {
+        t["run_dir"]: RunDir(sweep / t["run_dir"]).read_summary().best_val_acc
+        for t in json.loads((finished / "trials.json").read_text())["trials"]
+    }
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert results["best_value"] == max(recorded.values()) == results["best_val_acc"]
     assert recorded[results["best_run_dir"]] == results["best_value"]
@@ -57,10 +70,14 @@ def test_a_hand_raised_objective_does_not_choose_the_best(finished, tmp_path):
     assert "trials.json disagrees with the runs' records (trial 0: 0.999 logged" in warning
 
 
-@pytest.mark.parametrize("edit, fragment", [
-    (lambda trials: trials[1].update(params={}), "params of trials [1] rebuilt from their points"),
-    (lambda trials: trials[1].update(copy_of=99), "copy_of of trials 1 (copy_of 99) names no earlier trial"),
-], ids=["empty-params", "dangling-copy-of"])
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        (lambda trials: trials[1].update(params={}), "params of trials [1] rebuilt from their points"),
+        (lambda trials: trials[1].update(copy_of=99), "copy_of of trials 1 (copy_of 99) names no earlier trial"),
+    ],
+    ids=["empty-params", "dangling-copy-of"],
+)
 def test_malformed_trial_entries_are_one_warning_not_a_traceback(finished, tmp_path, edit, fragment):
     """The search continues past them (one more trial), and the report draws the trials."""
     sweep = edited(finished, tmp_path, edit)
@@ -73,9 +90,20 @@ def test_malformed_trial_entries_are_one_warning_not_a_traceback(finished, tmp_p
     assert (sweep / "report" / "trials_parallel.png").exists()
 
 
-RANDOM = ["-m", "hydra/sweeper=nnsweep", "hydra.sweeper.engine=random", "optimizer.lr=tag(log, interval(0.01, 3))",
-          "net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false", "trainer.epochs=1",
-          "hydra.sweeper.n_trials=3", "hydra.sweeper.batch_size=1", "hydra.sweeper.live_report=false"]
+RANDOM = [
+    "-m",
+    "hydra/sweeper=nnsweep",
+    "hydra.sweeper.engine=random",
+    "optimizer.lr=tag(log, interval(0.01, 3))",
+    "net=mlp",
+    "net.hidden=[16]",
+    "data.train_limit=300",
+    "trainer.progress=false",
+    "trainer.epochs=1",
+    "hydra.sweeper.n_trials=3",
+    "hydra.sweeper.batch_size=1",
+    "hydra.sweeper.live_report=false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -95,12 +123,18 @@ def recorded_lr(run: RunDir) -> float:
     return float(next(o for o in run.defining_overrides() if o.startswith("optimizer.lr=")).partition("=")[2])
 
 
-@pytest.mark.parametrize("damage, fragment", [
-    (lambda sweep, trials: trials[2].update(run_dir="../../x", objective=0.999),
-     "trial 2: run_dir '../../x' is not a path inside the sweep directory"),
-    (lambda sweep, trials: shutil.rmtree(sweep / trials[0]["run_dir"]), "trial 0: its run "),
-    (lambda sweep, trials: swap_run_dirs(trials[0], trials[1]), "trial 0: its run "),
-], ids=["run-dir-out-of-the-sweep", "run-deleted", "run-dirs-swapped"])
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        (
+            lambda sweep, trials: trials[2].update(run_dir="../../x", objective=0.999),
+            "trial 2: run_dir '../../x' is not a path inside the sweep directory",
+        ),
+        (lambda sweep, trials: shutil.rmtree(sweep / trials[0]["run_dir"]), "trial 0: its run "),
+        (lambda sweep, trials: swap_run_dirs(trials[0], trials[1]), "trial 0: its run "),
+    ],
+    ids=["run-dir-out-of-the-sweep", "run-deleted", "run-dirs-swapped"],
+)
 def test_a_trial_its_runs_do_not_back_counts_as_not_recorded(random_search, tmp_path, damage, fragment):
     """A run_dir out of the sweep with a raised objective gave best_value 0.999 and
     best_run_dir ../../x silently; a deleted run's logged value was trusted; two swapped run_dirs
@@ -135,9 +169,11 @@ def test_the_log_is_cut_before_a_damaged_trial_where_every_trial_asked_was_told(
     from sweeps.trials import TrialLog
 
     trials = [{"number": n} for n in range(4)]
-    rounds = [{"asked": [0, 1], "trained": [[0, 1], [1, 1]], "told": [1]},
-              {"asked": [2], "trained": [[0, 3], [2, 1]], "told": [0, 2]},
-              {"asked": [3], "trained": [[3, 1]], "told": [3]}]
+    rounds = [
+        {"asked": [0, 1], "trained": [[0, 1], [1, 1]], "told": [1]},
+        {"asked": [2], "trained": [[0, 3], [2, 1]], "told": [0, 2]},
+        {"asked": [3], "trained": [[3, 1]], "told": [3]},
+    ]
     log = TrialLog({"names": ["x"]}, trials, rounds, {"k": 1})
     late = up_to_first_damage(log, {3: "gone"})
     assert (late.trials, late.rounds, late.crashes) == (trials[:3], rounds[:2], {"k": 1})

@@ -163,14 +163,31 @@ class SkoptSweeper(NnsweepSweeper):
 
 
 class GridSweeper(NnsweepSweeper):
-    def __init__(self, max_batch_size: Optional[int] = None, params: Optional[Dict[str, str]] = None,
-                 direction: Any = "maximize", pruner: Any = None, repeats: int = 1,
-                 repeat_key: str = "trainer.seed", live_report: bool = True) -> None:
+    def __init__(
+        self,
+        max_batch_size: Optional[int] = None,
+        params: Optional[Dict[str, str]] = None,
+        direction: Any = "maximize",
+        pruner: Any = None,
+        repeats: int = 1,
+        repeat_key: str = "trainer.seed",
+        live_report: bool = True,
+    ) -> None:
         if max_batch_size is not None and max_batch_size < 1:
             from sweeps.launch import SweepError
 
-            raise SweepError(f"hydra.sweeper.max_batch_size must be at least 1 (or null: one batch), got {max_batch_size}")
+            raise SweepError(
+                f"hydra.sweeper.max_batch_size must be at least 1 (or null: one batch), got {max_batch_size}"
+            )
         # A grid never stops for failures: each point is asked for, whatever the others did.
-        super().__init__(engine="grid", batch_size=max_batch_size, params=params, direction=direction, pruner=pruner,
-                         repeats=repeats, repeat_key=repeat_key, live_report=live_report,
-                         max_failure_rate=1.0)
+        super().__init__(
+            engine="grid",
+            batch_size=max_batch_size,
+            params=params,
+            direction=direction,
+            pruner=pruner,
+            repeats=repeats,
+            repeat_key=repeat_key,
+            live_report=live_report,
+            max_failure_rate=1.0,
+        )

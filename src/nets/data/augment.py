@@ -6,6 +6,7 @@ shirt, a mirrored 7 is not a digit.
 Each image gets its own random affine map; all of a chunk's images are resampled by one
 ``scipy.ndimage.map_coordinates`` call (bilinear), so there is no Python loop over images.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

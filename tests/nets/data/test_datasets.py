@@ -1,4 +1,5 @@
 """Named data sets and splits: the embedded default, Nielsen's split, test-set swap, errors."""
+
 import gzip
 import hashlib
 
@@ -49,8 +50,7 @@ def make_idx_dir(d, n_train=30, n_test=8):
     d.mkdir()
     rng = np.random.default_rng(0)
     for prefix, n in (("train", n_train), ("t10k", n_test)):
-        (d / f"{prefix}-images-idx3-ubyte.gz").write_bytes(
-            gzip.compress(idx_bytes(rng.integers(0, 256, (n, 28, 28)))))
+        (d / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(rng.integers(0, 256, (n, 28, 28)))))
         (d / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.arange(n) % 10)))
     return d
 
@@ -102,7 +102,12 @@ def test_the_training_size_known_without_loading_is_the_loaded_one():
     file is read: it must be the size load_dataset gives (mnist5k: 5,000 - validation - test)."""
     from nets.data.datasets import load_dataset, train_size_without_loading
 
-    for kwargs in ({}, {"val_size": 700, "test_size": 300}, {"train_limit": 123}, {"val_size": 1000, "test_size": 3999}):
+    for kwargs in (
+        {},
+        {"val_size": 700, "test_size": 300},
+        {"train_limit": 123},
+        {"val_size": 1000, "test_size": 3999},
+    ):
         assert train_size_without_loading("mnist5k", **kwargs) == len(load_dataset("mnist5k", **kwargs).train)
     assert train_size_without_loading("mnist") == 50_000 and train_size_without_loading("mnist", root="x") is None
     assert train_size_without_loading("csv") is None and train_size_without_loading("idx") is None

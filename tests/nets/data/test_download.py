@@ -1,5 +1,6 @@
 """The MNIST downloader against local mirrors: file:// directories and a 127.0.0.1 HTTP server
 whose handlers misbehave on purpose (endless, stalled, trickling, lying, interrupted)."""
+
 import fcntl
 import hashlib
 import http.server
@@ -85,7 +86,7 @@ class Mirror(http.server.BaseHTTPRequestHandler):
         for i in range(len(BIG)):
             if time.monotonic() > end:
                 break
-            self.wfile.write(BIG[i:i + 1])
+            self.wfile.write(BIG[i : i + 1])
             self.wfile.flush()
             time.sleep(0.1)
 
@@ -153,7 +154,8 @@ def closed_port():
 
 def test_pinned_sums_and_sizes_are_the_published_ones():
     assert MNIST_FILES["train-images-idx3-ubyte.gz"] == PinnedFile(
-        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422)
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422
+    )
     assert MNIST_FILES["t10k-labels-idx1-ubyte.gz"].sha256.startswith("f7ae60f92e00ec6d")
     assert [pin.size for pin in MNIST_FILES.values()] == [9912422, 28881, 1648877, 4542]
     assert all(len(pin.sha256) == 64 for pin in MNIST_FILES.values())

@@ -1,5 +1,6 @@
 """IDX, CSV and pickle readers on generated files and on the real MNIST test set, and refusal of
 files that decompress to far more than any digit data set ("gzip bombs")."""
+
 import gzip
 import pickle
 import subprocess
@@ -73,7 +74,9 @@ def test_real_mnist_test_set():
 
 
 def write_csv(path, rows, header=False):
-    lines = (["label," + ",".join(f"p{i}" for i in range(784))] if header else []) + [",".join(map(str, r)) for r in rows]
+    lines = (["label," + ",".join(f"p{i}" for i in range(784))] if header else []) + [
+        ",".join(map(str, r)) for r in rows
+    ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -162,11 +165,13 @@ def test_nielsen_gzip_bomb_is_refused_quickly_in_little_memory(tmp_path):
     # Protocol 2, like Nielsen's file: BINSTRING (opcode T and a 4-byte length) announcing 300 MB.
     bomb = tmp_path / "mnist.pkl.gz"
     size = 300 * 2**20
-    bomb.write_bytes(gzip.compress(b"\x80\x02T" + size.to_bytes(4, "little")) + gzip_of_zeros(300)
-                     + gzip.compress(b"."))
+    bomb.write_bytes(
+        gzip.compress(b"\x80\x02T" + size.to_bytes(4, "little")) + gzip_of_zeros(300) + gzip.compress(b".")
+    )
     assert bomb.stat().st_size < 400_000
-    result = subprocess.run([sys.executable, "-c", MEASURE, str(bomb)], cwd=REPO, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(bomb)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     seconds, grown, outcome = result.stdout.strip().split("\t")
     assert "mnist.pkl.gz" in outcome and "more than 268 MB" in outcome
@@ -203,7 +208,8 @@ def test_nielsen_pickle_in_a_damaged_gzip_is_refused(tmp_path):
 
 def test_idx_gzip_larger_than_the_cap_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(readers, "MAX_DECOMPRESSED_BYTES", 2**20)
-    (tmp_path / "bomb.gz").write_bytes(gzip.compress(bytes([0, 0, 0x08, 1]) + (10**8).to_bytes(4, "big"))
-                                       + gzip_of_zeros(5))
+    (tmp_path / "bomb.gz").write_bytes(
+        gzip.compress(bytes([0, 0, 0x08, 1]) + (10**8).to_bytes(4, "big")) + gzip_of_zeros(5)
+    )
     with pytest.raises(DataFormatError, match="bomb.gz decompresses to more than 1 MB"):
         load_idx(tmp_path / "bomb.gz")
