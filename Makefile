@@ -31,7 +31,7 @@ TEST_WORKERS ?= 2## test: test files run at once (pytest-xdist; 1 runs them one 
 PYTHON ?= python3## setup: the Python (3.11 or later) that .venv is made from
 EXTRAS ?=## setup: optional extras too, e.g. EXTRAS=cluster (Ray, SLURM launchers) or EXTRAS=dev (the test tools)
 
-.PHONY: help setup lock test lint bench bench-sweep bench-report bench-draw clean sweep-lr report draw mnist
+.PHONY: help setup lock test test-fast lint bench bench-sweep bench-report bench-draw clean sweep-lr report draw mnist
 
 help: ## List the targets, each with the variables it takes
 	@awk 'BEGIN { FS = "## " } \
@@ -87,6 +87,9 @@ mnist: $(STAMP) ## Download the full MNIST (4 files, 11 MB, checksums pinned) in
 
 test: $(DEV_STAMP) ## Run the test suite (about 8 minutes on 2 cores)
 	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(TESTS)
+
+test-fast: $(DEV_STAMP) ## Run the fast tier: every test not marked slow (about a minute on 2 cores)
+	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) -m "not slow" $(TESTS)
 
 lint: $(DEV_STAMP) ## Check the code with ruff: its lint rules and its formatting (ruff format . rewrites the files)
 	$(VENV)/bin/ruff check .

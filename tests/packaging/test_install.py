@@ -40,7 +40,10 @@ SCRIPTS = [
 ]
 PAGES = ["draw.html", "draw.js", "viewtest.html", "viewtest.js", "common.js", "style.css"]
 
-pytestmark = pytest.mark.skipif(UV is None, reason="uv is installed by make setup (the dev extra)")
+pytestmark = [
+    pytest.mark.slow,  # builds and installs the wheel: the full suite, not make test-fast
+    pytest.mark.skipif(UV is None, reason="uv is installed by make setup (the dev extra)"),
+]
 
 
 def run(*args, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -15,6 +15,8 @@ from tests.experiments.test_evaluate_predict import bad_images
 from tests.nets.data.test_readers import idx_bytes
 from tests.reliability.conftest import TINY, kill_minus_9, start_module, wait_for
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 
 def one_line_error(result, *fragments):
     assert result.returncode == 2, (result.returncode, result.stderr[-2000:])

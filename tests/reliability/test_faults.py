@@ -6,10 +6,13 @@ import resource
 import signal
 
 import pandas as pd
+import pytest
 
 from reports.build import build_report
 from tests.experiments.conftest import run_module
 from tests.reliability.conftest import TINY, recorded_trials, start_module
+
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
 
 DEEP_RELU = [
     "net=mlp",

@@ -2,6 +2,8 @@
 
 import csv
 
+import pytest
+
 from tests.experiments.conftest import run_module
 from tests.reliability.conftest import (
     TINY,
@@ -13,6 +15,8 @@ from tests.reliability.conftest import (
     start_module,
     wait_for,
 )
+
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
 
 SKOPT = [
     "-m",

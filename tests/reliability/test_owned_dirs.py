@@ -18,6 +18,8 @@ from tests.experiments.conftest import REPO, run_module
 from tests.reliability.conftest import TINY, TINY_LR, start_module, wait_for
 from tests.reports.synthetic import write_sweep
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 LINK_REFUSED = "is a symbolic link; nnsweep does not write through links in its run, sweep and report directories"
 
 

@@ -18,6 +18,8 @@ import pytest
 from tests.experiments.conftest import run_module
 from tests.reliability.conftest import TINY, TINY_LR, start_module, wait_for
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 EPOCHS = 40  # long enough to be killed in the middle of training
 
 

@@ -23,6 +23,8 @@ from runrecord import RunDir, exclusive_lock
 from tests.experiments.conftest import REPO, run_module
 from tests.reliability.conftest import TINY, TINY_LR, start_module, wait_for
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 
 def one_line_error(result) -> str:
     lines = result.stderr.strip().splitlines()

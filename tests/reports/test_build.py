@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import reports.build
 import reports.cache
@@ -14,6 +15,8 @@ import reports.models
 from reports.build import build_report
 from tests.reports.synthetic import SOURCE, confusion, write_pruned_sweep, write_sweep, write_trial_log
 from tests.reports.test_html import body_rows
+
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
 
 MODEL_FIGURES = ("digit_portraits.png", "misclassified.png", "confusion_matrix.png", "first_layer.png")
 

@@ -10,12 +10,15 @@ import sys
 import time
 
 import pandas as pd
+import pytest
 
 from reports.build import build_report
 from reports.live import STALE_S, update, write_live_js
 from tests.browser import needs_browser, wait_until
 from tests.experiments.conftest import REPO, run_module
 from tests.reports.synthetic import write_sweep
+
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
 
 
 def body(driver, name: str) -> str | None:

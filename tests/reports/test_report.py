@@ -12,6 +12,8 @@ import pytest
 from reports.build import build_report
 from tests.experiments.conftest import run_module
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

@@ -26,6 +26,8 @@ from runrecord import Status, find_runs
 from sweeps import trials
 from tests.reliability.conftest import TINY
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 BIN = Path(sys.executable).parent
 
 

@@ -11,6 +11,8 @@ from sweeps.lock import sweep_lock
 from sweeps.lr import log_spaced, parse_lrs
 from tests.experiments.conftest import run_module
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 TINY = ["data.train_limit=300", "net=mlp", "net.hidden=[16]"]
 
 

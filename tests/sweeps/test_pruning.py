@@ -20,6 +20,8 @@ import yaml
 from runrecord import RunDir, find_runs
 from sweeps.pruning import Pruner, PruningError, survivors
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 REPO = Path(__file__).resolve().parents[2]
 APP = Path(__file__).with_name("rung_app.py")
 BY_POINT = [

@@ -10,6 +10,8 @@ from tests.reliability.conftest import TINY, finished_runs, kill_minus_9, snapsh
 from tests.sweeps.quadratic_app import objective
 from tests.sweeps.test_skopt_sweeper import record, sweep
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 REPEATS = ["hydra.sweeper.repeats=3", "hydra.sweeper.repeat_key=seed"]
 
 

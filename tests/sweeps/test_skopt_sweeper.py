@@ -11,6 +11,8 @@ import yaml
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 REPO = Path(__file__).resolve().parents[2]
 SPACE = ["x=interval(0, 1)", "y=int(interval(0, 3))", "name=choice(a, b)"]
 

@@ -16,6 +16,8 @@ import pytest
 from tests.experiments.conftest import REPO, run_module
 from tests.reliability.conftest import kill_minus_9, start_module, wait_for
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 APP = str(Path(__file__).with_name("quadratic_app.py"))
 TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false"]
 

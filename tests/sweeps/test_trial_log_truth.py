@@ -11,6 +11,8 @@ import yaml
 from runrecord import RunDir
 from tests.experiments.conftest import run_module
 
+pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
+
 SEARCH = [
     "-m",
     "hydra/sweeper=nnsweep",
