@@ -14,13 +14,13 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from core.errors import NnsweepError
 from experiments.config import TARGETS, invalid_setting
 from nets.architectures import cnn, lenet5, mlp
 from nets.data.augment import Augmenter
 from nets.data.datasets import DataSplits, load_dataset, train_size_without_loading
 from nets.data.download import DownloadError
 from nets.data.readers import DataFormatError
-from nets.errors import NnsweepError
 from nets.layers import ShapeError
 from nets.network import Network
 from nets.optimizers import Optimizer, make_optimizer

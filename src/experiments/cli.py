@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn
 
-from nets.errors import NnsweepError
+from core.errors import NnsweepError
 from runrecord import BOOKKEEPING_KEYS
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
@@ -35,13 +35,6 @@ def every_value_checked() -> bool:
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C, with the line that says how to continue this particular command."""
-
-
-def program_name(module: str) -> str:
-    """How this command was started, for its usage lines: its console script (``nnsweep-train``)
-    or ``python -m <module>``."""
-    script = Path(sys.argv[0]).name
-    return script if script.startswith("nnsweep-") else f"python -m {module}"
 
 
 def warn(message: str) -> None:
@@ -374,7 +367,7 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
         if isinstance(err, OSError) and err.filename is not None:
             # A file system that refuses what its permission bits allow (/sys, even to root): Hydra
             # makes the run directory itself, after the precheck (check_output_dir) found it could.
-            from nets.atomic import write_error
+            from core.atomic import write_error
 
             fail(str(write_error(Path(os.path.abspath(err.filename)), err)))
         raise

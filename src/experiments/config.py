@@ -36,7 +36,7 @@ from typing import Any, Iterable, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from experiments.cli import program_name
+from experiments.startup import program_name
 from nets.architectures import ACTIVATIONS, POOLS
 from nets.conv import CONNECTIONS
 from nets.data.datasets import SCALINGS

@@ -28,7 +28,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from experiments.build import build_targets, load_data, reading_recorded_config
-from experiments.cli import exits_on_bad_input, program_name, run_command
+from experiments.cli import exits_on_bad_input, run_command
+from experiments.startup import program_name
 from nets.data.datasets import load_test_dir
 from nets.evaluation import evaluate_network, most_confident_errors
 from nets.train import LabelledData

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 from hydra.experimental.callback import Callback
 
-from nets.atomic import open_no_follow, refuse_link
+from core.atomic import open_no_follow, refuse_link
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def in_sweep_job() -> bool:
 class NoFollowFileHandler(logging.FileHandler):
     """The job's log file (Hydra's ``<run dir>/<job name>.log``), opened without following a
     symbolic link: a link planted at that name would otherwise have every log line appended to
-    its target. A link there is refused with one line (``nets.atomic.open_no_follow``), and so
+    its target. A link there is refused with one line (``core.atomic.open_no_follow``), and so
     is a sweep job's run directory that is a link (the run would train into its target): only
     a single run's directory, which the user names, may be one."""
 

@@ -20,8 +20,9 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig
 
 from experiments.build import ConfigError, reading_recorded_config
-from experiments.cli import exits_on_bad_input, program_name, run_command
+from experiments.cli import exits_on_bad_input, run_command
 from experiments.evaluate import NO_CONFIG_DIR, QUIET_LOGGING, quiet_hydra
+from experiments.startup import program_name
 from nets.data.datasets import scale_inputs
 from nets.data.digit_image import load_digit, mnist_style
 from runrecord import RunDir

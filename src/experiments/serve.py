@@ -30,12 +30,13 @@ from omegaconf import MISSING, DictConfig, ListConfig
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import DechunkedInput, ThreadedWSGIServer, WSGIRequestHandler
 
+from core.errors import NnsweepError
 from experiments.build import ConfigError
-from experiments.cli import exits_on_bad_input, program_name, run_command, warn
+from experiments.cli import exits_on_bad_input, run_command, warn
 from experiments.evaluate import NO_CONFIG_DIR, QUIET_LOGGING, load_run_test_set, quiet_hydra
 from experiments.predict import Classifier
+from experiments.startup import program_name
 from experiments.webapp import MAX_BODY, MAX_DECODES, ServedRun, create_app, quiet_request_log
-from nets.errors import NnsweepError
 from runrecord import RunDir, RunRecordError, Status, find_runs, override_key
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -32,6 +32,13 @@ def is_command() -> bool:
     return sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0] if sys.argv else "").startswith("nnsweep-")
 
 
+def program_name(module: str) -> str:
+    """How this command was started, for its usage lines: its console script (``nnsweep-train``)
+    or ``python -m <module>``."""
+    script = os.path.basename(sys.argv[0] if sys.argv else "")
+    return script if script.startswith("nnsweep-") else f"python -m {module}"
+
+
 def quiet_start() -> None:
     """Install the one-line answer to Ctrl-C while a command imports (see the module's text). A
     command started by another nnsweep process (a sweep's training process) ignores Ctrl-C

@@ -25,6 +25,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from core.atomic import WriteError, refuse_link, write_error
+from core.status import Status
 from experiments.build import (
     ConfigError,
     build_augmenter,
@@ -41,12 +43,10 @@ from experiments.config import OBJECTIVES, register_configs
 from experiments.lifeline import fall_silent_on_interrupt, follow_parent
 from experiments.ownfiles import remove_created_run_dir
 from experiments.progress import PER_EPOCH, EpochProgress
-from nets.atomic import WriteError, refuse_link, write_error
 from nets.checkpoint import CheckpointError, load_checkpoint, restore_training, save_checkpoint
 from nets.data.download import DownloadError
 from nets.data.readers import DataFormatError
 from nets.evaluation import evaluate_network, most_confident_errors
-from nets.status import Status
 from nets.train import TrainState, fit
 from runrecord import LockedError, RunDir, RunRecordError, Summary, TestErrors
 from runrecord.lock import HOLDER

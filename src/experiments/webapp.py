@@ -36,12 +36,12 @@ from flask import Flask, jsonify, redirect, request
 from PIL import Image
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge, RequestTimeout
 
+from core.errors import NnsweepError
 from experiments.evaluate import load_run_test_set
 from experiments.predict import Classifier
 from nets.data.datasets import unscale_inputs
 from nets.data.digit_image import BLANK_LEVEL, FIELD, decode_grey
 from nets.data.readers import DataFormatError
-from nets.errors import NnsweepError
 from runrecord.bounded import parse_json
 
 WEB = Path(__file__).resolve().parent / "web"

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from nets.atomic import atomic_write
-from nets.errors import NnsweepError
+from core.atomic import atomic_write
+from core.errors import NnsweepError
 from nets.layers import ShapeError
 from nets.network import Network, check_fits_in_memory, planned_shapes
 from nets.optimizers import OPTIMIZERS, Optimizer

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from nets.errors import NnsweepError
+from core.errors import NnsweepError
 from nets.init import get_initialiser
 
 

@@ -12,11 +12,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from core.status import Status
 from nets.allocator import reuse_freed_memory
 from nets.network import Network
 from nets.optimizers import Optimizer
 from nets.schedules import Schedule
-from nets.status import Status
 
 
 @dataclass

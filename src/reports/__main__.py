@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from experiments.cli import program_name, run_command
+from experiments.cli import run_command
+from experiments.startup import program_name
 from reports.live import nice, update, watch
 
 

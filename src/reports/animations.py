@@ -27,7 +27,7 @@ import pandas as pd
 from imageio_ffmpeg import get_ffmpeg_exe
 from PIL import Image
 
-from nets.atomic import WriteError, atomic_path, atomic_write, write_error
+from core.atomic import WriteError, atomic_path, atomic_write, write_error
 from reports.curves import curve_panels, draw_learning_curve, panel_title
 from reports.heatmaps import TITLES, draw_lr_epoch_heatmap, heatmap_size, title_lines
 from reports.style import figure_to_rgb, plt

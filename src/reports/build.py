@@ -17,15 +17,15 @@ import shutil
 import time
 from pathlib import Path
 
+from core.atomic import WriteError, atomic_write, own_dir
 from experiments.cli import warn
-from nets.atomic import WriteError, atomic_write, own_dir
 from reports.animations import animate_heatmap, animate_learning_curves
 from reports.cache import FigureCache, Section
 from reports.compare import best_vs_runner_up
 from reports.curves import render_accuracy_vs_lr, render_learning_curves
+from reports.fingerprint import code_digest
 from reports.heatmaps import render_lr_epoch_heatmap
 from reports.html import Figure, write_index
-from reports.live import code_digest
 from reports.models import MODEL_FIGURES, best_finished_run, model_figures, render_run_portraits
 from reports.pruning import render_rungs
 from reports.search import STOPPED_SHORT, engine_name, render_optimisation_history, render_parallel_coordinates

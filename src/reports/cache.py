@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from nets.atomic import atomic_write_text, remove_temps_of
+from core.atomic import atomic_write_text, remove_temps_of
 from runrecord.bounded import parse_json, read_record_text
 
 CACHE = "figures.json"
@@ -63,7 +63,7 @@ def draw_side_by_side(draws: list[Callable[[], Any]], directories: tuple = ()) -
     """``[draw() for draw in draws]``, in forked worker processes when there are several and the
     machine has more than one core (where fork exists); in this process otherwise. When it is
     interrupted, the temporary files its workers were writing in ``directories`` are removed
-    once the workers are gone (``nets.atomic.remove_temps_of``)."""
+    once the workers are gone (``core.atomic.remove_temps_of``)."""
     workers = min(len(draws), os.cpu_count() or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [draw() for draw in draws]

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
-from nets.atomic import atomic_write_text
+from core.atomic import atomic_write_text
 from sweeps.collect import SETTING_COLUMNS, SUMMARY_COLUMNS
 
 # The objective (the best validation accuracy, what runs are chosen by) first, then the run and

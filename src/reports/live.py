@@ -20,7 +20,6 @@ it means the sweeper died (the page is rebuilt as a finished page that says so).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -32,7 +31,8 @@ import threading
 import time
 from pathlib import Path
 
-from nets.atomic import atomic_write_text, own_dir, remove_stale_temps
+from core.atomic import atomic_write_text, own_dir, remove_stale_temps
+from reports.fingerprint import code_digest
 from runrecord import exclusive_lock, find_runs
 from runrecord.bounded import parse_json, read_record_text
 
@@ -49,18 +49,6 @@ STALE_TEMP_S = 30
 RUN_FILES = ("evaluation.json", "test_errors.npz", "mean_input.npy", ".hydra/config.yaml")  # as a run starts or ends
 TABLES = ("runs.csv", "epochs.csv", "configs.csv")
 SWEEP_FILES = ("trials.json", "skopt_convergence.png", "skopt_objective.png", "skopt_evaluations.png")
-
-
-@functools.lru_cache(maxsize=None)
-def code_digest() -> str:
-    """The fingerprint of the code figures are drawn with (the reports, and the networks they
-    query for portraits): a new version of nnsweep redraws every figure. Read once per process:
-    a process keeps running the code it started with."""
-    digest = hashlib.sha1()
-    src = Path(__file__).resolve().parents[1]
-    for path in sorted([*src.joinpath("reports").glob("*.py"), *src.joinpath("nets").glob("*.py")]):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()
 
 
 def sweep_fingerprint(sweep_dir: Path) -> str:
@@ -174,7 +162,7 @@ class Heartbeat:
 
     The watcher forks its drawing workers while this thread runs, so the thread takes no lock a
     forked child could inherit held: plain system calls (``os.open`` with ``O_NOFOLLOW``, write,
-    rename), no ``tempfile``, no logging. Its temporary file is named like ``nets.atomic``'s, with
+    rename), no ``tempfile``, no logging. Its temporary file is named like ``core.atomic``'s, with
     this process's id, so an interrupted report's clean-up knows it."""
 
     def __init__(self, report_dir: Path, interval: float = POLL_S):

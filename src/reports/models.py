@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from nets.atomic import atomic_write
+from core.atomic import atomic_write
 from nets.inverse import class_portraits
 from nets.network import Network
 from reports.digits import (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import matplotlib
 
-from nets.atomic import atomic_write
+from core.atomic import atomic_write
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

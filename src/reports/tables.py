@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nets.errors import NnsweepError
+from core.errors import NnsweepError
 from reports.search import category_order
 from reports.style import lr_label
 from runrecord import Status

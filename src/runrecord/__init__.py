@@ -2,7 +2,7 @@
 or writes it. ``experiments`` writes runs, ``sweeps`` and ``reports`` read them, all through here.
 """
 
-from nets.status import Status
+from core.status import Status
 from runrecord.lock import LockedError, exclusive_lock, is_locked
 from runrecord.rundir import (
     BOOKKEEPING_KEYS,

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from nets.atomic import open_no_follow, write_error
-from nets.errors import NnsweepError
+from core.atomic import open_no_follow, write_error
+from core.errors import NnsweepError
 
 POLL_SECONDS = 0.05
 HOLDER = ".lock"  # the holder's process id

@@ -43,7 +43,7 @@ import numpy as np
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from nets.atomic import (
+from core.atomic import (
     WriteError,
     atomic_write,
     atomic_write_text,
@@ -53,9 +53,9 @@ from nets.atomic import (
     remove_stale_temps,
     write_error,
 )
-from nets.errors import NnsweepError
+from core.errors import NnsweepError
+from core.status import Status
 from nets.evaluation import chance_bar
-from nets.status import Status
 from nets.train import EpochRecord
 from runrecord.bounded import RecordFormatError, escape_interpolations, parse_json, parse_yaml, read_record_text
 from runrecord.lock import exclusive_lock, is_locked

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_write_text
 from experiments.cli import warn
-from nets.atomic import atomic_write_text
 from runrecord import RunDir, RunRecordError, find_runs, finite_or_none, override_key
 from runrecord.bounded import RecordFormatError, parse_yaml
 from sweeps.comparison import ACCURACY, ONE_SEED, Candidate, compare, describe_mean, mean_interval
@@ -453,7 +453,7 @@ def summary_lines(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from experiments.cli import program_name
+    from experiments.startup import program_name
 
     parser = argparse.ArgumentParser(
         prog=program_name("sweeps.collect"), description="Collect a sweep's runs into runs.csv and epochs.csv."

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from nets.status import Status
+from core.status import Status
 from sweeps.search_space import SearchSpace, plain
 
 SKOPT_ESTIMATORS = {"random": "GP", "gp": "GP", "rf": "RF", "et": "ET"}

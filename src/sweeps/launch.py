@@ -37,8 +37,8 @@ from hydra.errors import CompactHydraException, ConfigCompositionException
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from nets.atomic import atomic_write_text
-from nets.errors import NnsweepError
+from core.atomic import atomic_write_text
+from core.errors import NnsweepError
 from runrecord import RunDir, RunRecordError, Status, Summary, finite_or_none, is_locked, without_bookkeeping
 from runrecord.lock import holder
 from sweeps.lock import sweep_lock

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from core.atomic import remove_stale_temps
 from experiments.cli import Interrupted
 from experiments.ownfiles import missing_dirs, remove_created_dirs
-from nets.atomic import remove_stale_temps
 from runrecord import exclusive_lock
 from runrecord.lock import HOLDER
 

@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.cli import EXIT_BAD_INPUT, program_name, run_command
+from core.errors import NnsweepError
+from experiments.cli import EXIT_BAD_INPUT, run_command
 from experiments.lifeline import follow_parent
-from nets.errors import NnsweepError
+from experiments.startup import program_name
 from runrecord import RunRecordError, Status, find_runs, override_key, without_bookkeeping
 from sweeps.collect import collect, configurations, repeat_keys, runner_up_sentence, summary_lines
 from sweeps.launch import hydra_quoted

@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from nets.atomic import atomic_write_text
-from nets.status import Status
+from core.atomic import atomic_write_text
+from core.status import Status
 from runrecord import finite_or_none
 from sweeps.trial_runs import checked_against_runs
 

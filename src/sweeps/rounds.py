@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from nets.status import Status
+from core.status import Status
 from sweeps.pruning import survivors
 
 log = logging.getLogger("nnsweep.search")

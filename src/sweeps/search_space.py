@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 
-from nets.errors import NnsweepError
+from core.errors import NnsweepError
 
 
 class SearchSpaceError(NnsweepError, ValueError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nets.status import Status
+from core.status import Status
 from runrecord import RunDir, RunRecordError, override_key
 from runrecord.bounded import RecordFormatError, parse_yaml
 from runrecord.rundir import CONFIG

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nets.atomic import atomic_write_text
-from nets.errors import NnsweepError
-from nets.status import Status
+from core.atomic import atomic_write_text
+from core.errors import NnsweepError
+from core.status import Status
 from runrecord.bounded import parse_json, read_record_text
 
 TRIALS = "trials.json"

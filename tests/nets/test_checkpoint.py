@@ -9,8 +9,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from core.atomic import atomic_write
 from nets.architectures import lenet5, mlp
-from nets.atomic import atomic_write
 from nets.checkpoint import (
     CheckpointError,
     load_checkpoint,

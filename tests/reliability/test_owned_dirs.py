@@ -272,7 +272,7 @@ SLOW_DRAWS = """
 import sys, time
 from pathlib import Path
 from experiments.cli import run_command
-from nets.atomic import atomic_write
+from core.atomic import atomic_write
 from reports.cache import draw_side_by_side
 
 out = Path(sys.argv[1])

@@ -70,7 +70,7 @@ def test_an_animation_that_does_not_fit_leaves_nothing(tmp_path, writer):
         import sys
         from pathlib import Path
         import numpy as np
-        from nets.atomic import WriteError
+        from core.atomic import WriteError
         from reports.animations import RevealFrames, {writer}
         rng = np.random.default_rng(0)
         noise = lambda: rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)  # incompressible

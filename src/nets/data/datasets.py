@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nets.atomic import atomic_write
+from core.atomic import atomic_write
 from nets.data.download import MNIST_FILES, MNIST_MIRRORS, download_files
 from nets.data.readers import DataFormatError, load_csv, load_idx_pair
 from nets.train import LabelledData

@@ -10,7 +10,7 @@ is tried:
 - stall: ``timeout`` seconds without a byte (or without a connection) end the attempt;
 - deadline: ``deadline`` seconds for the whole file end a mirror that trickles.
 
-A download is written with ``nets.atomic.atomic_write``: to a temporary file ``.<name>.<random>.tmp``
+A download is written with ``core.atomic.atomic_write``: to a temporary file ``.<name>.<random>.tmp``
 beside the target, renamed into place only after its size and sum matched, removed on any
 exception or Ctrl-C. ``kill -9`` cannot be caught, so a download first removes the temporary files
 that earlier ones left. Runs sharing a data directory (a parallel sweep) take turns through the
@@ -36,8 +36,8 @@ from typing import BinaryIO, Iterable, Iterator, Mapping, NamedTuple
 
 from tqdm.auto import tqdm
 
-from nets.atomic import WriteError, atomic_write
-from nets.errors import NnsweepError
+from core.atomic import WriteError, atomic_write
+from core.errors import NnsweepError
 
 try:
     import fcntl

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from nets.errors import NnsweepError
+from core.errors import NnsweepError
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Caps on decompressed sizes. The largest IDX or CSV file of a digit data set is far below 1 GiB

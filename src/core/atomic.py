@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from nets.errors import NnsweepError
+from core.errors import NnsweepError
 
 
 class WriteError(NnsweepError, OSError):
