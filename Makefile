@@ -69,13 +69,13 @@ report: $(STAMP) ## Collect a sweep and write its figures and index.html (only w
 	@test -n "$(SWEEP)" || { echo "nnsweep: error: say which sweep: make report SWEEP=<sweep dir>" >&2; exit 2; }
 	$(PY) -m reports $(SWEEP)
 
-# The draw page's model when RUN is not given: the preset +experiment=mnist_cnn, trained once (a
+# The draw page's model when RUN is not given: the preset experiment=mnist_cnn, trained once (a
 # finished run is reused as it is). Paths are quoted for Hydra: a sweep's run directories hold "," and "=".
 DRAW_RUN := results/draw/mnist-cnn
 comma := ,
 quoted = $(subst ' ','$(comma)',$(patsubst %,'%',$(1)))
 draw: $(STAMP) ## Draw a digit and watch the network answer; browse its test set with its answers (a page on 127.0.0.1)
-	$(if $(RUN),,$(PY) -m experiments.train +experiment=mnist_cnn resume=true hydra.run.dir=$(DRAW_RUN))
+	$(if $(RUN),,$(PY) -m experiments.train experiment=mnist_cnn resume=true hydra.run.dir=$(DRAW_RUN))
 	$(PY) -m experiments.serve "run='$(or $(RUN),$(DRAW_RUN))'" port=$(PORT) \
 	  $(if $(wildcard $(COMPARE)),"compare=[$(call quoted,$(wildcard $(COMPARE)))]")
 

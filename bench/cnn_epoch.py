@@ -46,7 +46,7 @@ def timed_layers(network: Network, spent: dict[str, float]) -> None:
 
 
 def epoch(experiment: str, seed: int) -> dict[str, float]:
-    cfg = compose_config([f"+experiment={experiment}"])
+    cfg = compose_config([f"experiment={experiment}"])
     data = load_data(cfg)
     rng = np.random.default_rng(seed)
     network = Network(architecture_of(cfg.net), rng)

@@ -1,7 +1,7 @@
 """How well the draw page's model reads digits people draw: ``make bench-draw``
 (``python -m bench.draw_page``).
 
-Trains (or reuses) ``make draw``'s model, the preset ``+experiment=mnist_cnn`` in
+Trains (or reuses) ``make draw``'s model, the preset ``experiment=mnist_cnn`` in
 ``results/draw/mnist-cnn``, serves it as ``make draw`` does (beside the best run of
 ``make sweep-lr``'s sweep when there is one), and draws the test suite's hand-drawn digits
 (``tests/experiments/drawn_digits.py``: 40 stroke sets, 4 per digit) on the page in headless
@@ -56,7 +56,7 @@ def main() -> None:
             sys.executable,
             "-m",
             "experiments.train",
-            "+experiment=mnist_cnn",
+            "experiment=mnist_cnn",
             "resume=true",
             "trainer.progress=false",
             f"hydra.run.dir={DRAW_RUN}",

@@ -13,7 +13,7 @@ Then LeNet-5 against PyTorch (issue 14: at most PyTorch's time): with ``NNSWEEP_
 naming a Python that has torch (``python -m venv /tmp/torch && /tmp/torch/bin/pip install torch
 numpy``), ``bench/torch_lenet5.py`` times the same network, optimizer, mini-batch and 50,000
 images with 2 threads; nnsweep's and PyTorch's repeats alternate. And the Fashion preset
-(``+experiment=fashion_cnn``): its epoch time split into convolution forward, backward and the
+(``experiment=fashion_cnn``): its epoch time split into convolution forward, backward and the
 rest, and the peak resident size of a process that trains it (``bench/cnn_epoch.py``).
 """
 

@@ -101,6 +101,9 @@ def _is_multirun_flag(arg: str) -> bool:
 def check_hydra_flags(argv: list[str]) -> None:
     """Hydra's own flags as Hydra will take them, with a one-line error where Hydra raises a bare
     ValueError: two modes at once, or a shell its completion does not know."""
+    for arg in argv:
+        if arg.startswith("+experiment="):  # the defaults list names the group: Hydra would say "already there"
+            raise NnsweepError(f"{arg}: write {arg[1:]} (presets are chosen like search=, without +)")
     modes = sorted({HYDRA_MODES[a] for a in argv if a in HYDRA_MODES})
     if len(modes) > 1:
         raise NnsweepError(f"{' and '.join(modes)} cannot be used together: give one of them")

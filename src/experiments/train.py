@@ -1,7 +1,7 @@
 """Train and evaluate one configuration: ``python -m experiments.train [overrides]``.
 
     python -m experiments.train net=nielsen optimizer.lr=3.0 trainer.epochs=30
-    python -m experiments.train +experiment=nielsen_ch3
+    python -m experiments.train experiment=nielsen_ch3
     python -m experiments.train net=mlp net.hidden=[256,128] net.activation=relu optimizer=adam
     python -m experiments.train hydra.run.dir=outputs/my-run resume=true   # continue a run
 

@@ -208,10 +208,22 @@ def test_generic_mlp_is_overridable():
     ],
 )
 def test_presets_reproduce_the_classic_setups(preset, expect):
-    cfg = compose_config([f"+experiment={preset}"])
+    cfg = compose_config([f"experiment={preset}"])
     for key, value in expect.items():
         got = OmegaConf.select(cfg, key)
         assert (list(got) if OmegaConf.is_list(got) else got) == value, key
+
+
+def test_a_preset_is_chosen_without_a_plus_and_the_old_plus_form_says_so():
+    """experiment= is a group of the defaults list, like search=: no "+" to remember. The "+" of
+    earlier versions gets one line that says what to write."""
+    cfg = compose_config(["experiment=mnist_cnn"])
+    assert cfg.net.arch == "cnn" and cfg.trainer.epochs == 40
+    assert compose_config([]).trainer.epochs == 10  # no preset unless one is chosen
+    result = run_module("experiments.train", "+experiment=mnist_cnn", "trainer.epochs=1")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "+experiment=mnist_cnn: write experiment=mnist_cnn" in lines[0]
 
 
 @pytest.mark.parametrize(
@@ -482,7 +494,7 @@ def test_every_numeric_key_has_a_range(schema):
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
 def test_every_preset_is_in_range(preset):
-    check_trainer(compose_config([f"+experiment={preset}"]))
+    check_trainer(compose_config([f"experiment={preset}"]))
 
 
 @pytest.mark.parametrize(

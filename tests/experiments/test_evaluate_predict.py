@@ -18,7 +18,7 @@ from tests.experiments.conftest import compose_config, run_module
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    cfg = compose_config(["+experiment=nielsen_ch3", "trainer.epochs=6", "trainer.progress=false"])
+    cfg = compose_config(["experiment=nielsen_ch3", "trainer.epochs=6", "trainer.progress=false"])
     summary = train_run(cfg, out)
     assert summary.best_val_acc > 0.85
     return out
@@ -177,14 +177,14 @@ def test_bad_image_on_the_command_line_is_one_line(trained, tmp_path):
 
 
 def test_the_draw_pages_preset_evaluates_from_its_checkpoint_as_it_did_in_training(tmp_path):
-    """make draw's model (+experiment=mnist_cnn), made small: batch normalisation's running
+    """make draw's model (experiment=mnist_cnn), made small: batch normalisation's running
     statistics and the best epoch's weights come back from model.npz, so an evaluation from the
     saved run agrees with what training measured in memory."""
     run = tmp_path / "run"
     summary = train_run(
         compose_config(
             [
-                "+experiment=mnist_cnn",
+                "experiment=mnist_cnn",
                 "net.channels=[16,32]",
                 "net.dense=[64]",
                 "data.train_limit=1500",

@@ -35,7 +35,7 @@ from tests.experiments.drawn_digits import DRAWN_DIGITS, render
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
 
-# A small convolutional model for the pages, quicker to train than make draw's (+experiment=mnist_cnn,
+# A small convolutional model for the pages, quicker to train than make draw's (experiment=mnist_cnn,
 # about 2 minutes): LeNet-5 with ReLU and max pooling, Adam, augmentation, 8 epochs (about 97%
 # on the test split).
 PAGE_MODEL = [
