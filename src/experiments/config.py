@@ -325,19 +325,18 @@ class DataConfig:
 @dataclass
 class TrainerConfig:
     epochs: int = ranged(10, AT_LEAST_1)
-    batch_size: int = ranged(10, AT_LEAST_1)
-    seed: int = ranged(0, NON_NEGATIVE)
-    patience: Optional[int] = ranged(None, AT_LEAST_1)  # early stopping on validation accuracy
-    augment: bool = False
-    rotation: float = ranged(10.0, DEGREES)
+    batch_size: int = ranged(10, AT_LEAST_1)  # 1 = per-sample SGD, as in Rashid's book
+    seed: int = ranged(0, NON_NEGATIVE)  # weights, shuffling, dropout and augmentation all follow from it
+    patience: Optional[int] = ranged(None, AT_LEAST_1)  # early stopping: epochs without a better val accuracy
+    augment: bool = False  # random rotation / zoom / shift of training digits
+    rotation: float = ranged(10.0, DEGREES)  # degrees
     zoom: float = ranged(0.1, FRACTION)
-    shift: float = ranged(0.1, FRACTION)
+    shift: float = ranged(0.1, FRACTION)  # fraction of the image side
     flip: bool = False  # with augment: mirror half the images left-right (clothes, not digits)
     dtype: DType = DType.float32
-    clip_grad_norm: Optional[float] = ranged(
-        None, POSITIVE
-    )  # clip each mini-batch's gradient norm (off: classic runs stay exact)
-    restore_best: bool = True  # test and save the best-validation weights as the model
+    # Clip each mini-batch's global gradient norm to this (off: the classic runs stay exact).
+    clip_grad_norm: Optional[float] = ranged(None, POSITIVE)
+    restore_best: bool = True  # evaluate, report and save the best-validation weights as the model
     progress: bool = True  # progress bars (only ever shown on a terminal)
     # Stop after this many epochs with status "paused" (checkpoint kept); resume=true continues to
     # trainer.epochs. The schedule still spans trainer.epochs, so a paused and continued run
@@ -354,9 +353,9 @@ class Config:
     schedule: ScheduleConfig = MISSING
     data: DataConfig = field(default_factory=DataConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    resume: bool = False
-    objective: Objective = Objective.best_val_acc  # what the run returns to a sweeper
-    sweep: str = "default"  # name of the multirun directory, multirun/<sweep>
+    resume: bool = False  # continue from model.npz in the run directory; a finished run is reused as is
+    objective: Objective = Objective.best_val_acc  # returned to sweepers: best_val_acc | final_val_acc | best_val_loss
+    sweep: str = "default"  # multirun: results go to multirun/<sweep>/; rerunning the same command continues it
 
 
 FIXED_SCHEMAS = {"data": DataConfig, "trainer": TrainerConfig}
