@@ -541,7 +541,7 @@ def quick_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(quick_run):
-    from experiments.webapp import ServedRun, create_app
+    from experiments.draw.api import ServedRun, create_app
 
     return create_app([ServedRun(Classifier(quick_run), "quick")]).test_client()
 
@@ -603,7 +603,7 @@ def test_a_malformed_chunk_size_is_a_400(quick_run):
 def test_a_recorded_config_is_served_as_data_never_resolved(tmp_path, quick_run, monkeypatch):
     """``${oc.env:...}`` in a run's recorded config was resolved when read: /api/runs served the
     environment variable's value. A record is data: the characters are what is served."""
-    from experiments.webapp import ServedRun, create_app
+    from experiments.draw.api import ServedRun, create_app
 
     run = tmp_path / "run"
     shutil.copytree(quick_run, run)
@@ -701,7 +701,7 @@ def test_ctrl_c_while_a_request_thread_starts_stops_the_server(monkeypatch):
     and the server went on serving (a clean-clone CI run: the server did not stop in 30 s)."""
     import threading
 
-    from experiments.serve import BoundedServer
+    from experiments.draw.server import BoundedServer
 
     start = threading.Thread.start
 

@@ -92,7 +92,7 @@ def test_the_wheel_holds_the_configs_and_plugins_and_nothing_of_the_clone(wheel)
     assert "experiments/conf/config.yaml" in names and "experiments/conf/net/rashid.yaml" in names
     assert "experiments/conf/search/mlp_lr_l2.yaml" in names
     assert "hydra_plugins/nnsweep_sweeper/sweeper.py" in names
-    assert all(f"experiments/web/{page}" in names for page in PAGES)
+    assert all(f"experiments/draw/web/{page}" in names for page in PAGES)
     assert not any(n.startswith(("tests/", "bench/", "hydra_plugins/__init__")) for n in names)
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()

@@ -1,7 +1,7 @@
 """The draw-a-digit page, the test-set viewer and the JSON API they use (``experiments.serve``
 starts it). A Flask application over a list of trained runs (``experiments.predict.Classifier``):
 
-    GET  /draw, /viewtest                 the two pages (static files in experiments/web/)
+    GET  /draw, /viewtest                 the two pages (static files in experiments/draw/web/)
     GET  /api/runs                        the runs served: id, name, classes, accuracies
     POST /api/predict?run=0&top=3         body: an image (PNG, JPEG ...) of one drawn digit, or
                                           JSON {"pixels": [784 values in 0..1]} of a 28x28 image
