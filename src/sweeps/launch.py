@@ -449,6 +449,10 @@ def launcher_failure(launcher, err: BaseException) -> LauncherError:
     return failure
 
 
+# How a worker's traceback text ends when one of our errors stopped it: "<package>.<module>.<Name>Error: <line>".
+PROJECT_ERROR_LINE = r"^(?:core|nets|runrecord|experiments|sweeps|reports)\.[\w.]*Error: (.+)$"
+
+
 def project_error_line(err: BaseException) -> str | None:
     """The line of an nnsweep error behind a launcher's exception, or None: raised in this
     process (the chain of causes), or in a worker, whose traceback loky passes on as text."""
@@ -458,7 +462,7 @@ def project_error_line(err: BaseException) -> str | None:
         if isinstance(err, NnsweepError):
             return str(err)
         if type(err).__name__ == "_RemoteTraceback":
-            lines = re.findall(r"^(?:nets|runrecord|experiments|sweeps)\.[\w.]*Error: (.+)$", str(err), re.M)
+            lines = re.findall(PROJECT_ERROR_LINE, str(err), re.M)
             if lines:
                 return lines[0]
         err = err.__cause__ or err.__context__
