@@ -350,7 +350,7 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
 
     ``hydra_config`` names the primary config of a ``@hydra.main`` entrypoint: it is composed
     once up front (``precheck``), and Hydra is told to let exceptions through to here."""
-    from experiments.startup import started
+    from experiments.startup import ended, started
 
     try:
         started()  # from here Ctrl-C is a KeyboardInterrupt, answered below
@@ -359,6 +359,7 @@ def run_command(main: Callable[[], object], hydra_config: str | None = None) -> 
             os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing a trace
         result = main()
     except KeyboardInterrupt as err:
+        ended()  # the line below is the last: no second answer to Ctrl-C
         print(f"nnsweep: {err if isinstance(err, Interrupted) else INTERRUPTED}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:

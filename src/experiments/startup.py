@@ -39,12 +39,17 @@ def program_name(module: str) -> str:
     return script if script.startswith("nnsweep-") else f"python -m {module}"
 
 
+_a_command = False  # set by quiet_start: this process is a command (not a notebook or a test)
+
+
 def quiet_start() -> None:
     """Install the one-line answer to Ctrl-C while a command imports (see the module's text). A
     command started by another nnsweep process (a sweep's training process) ignores Ctrl-C
     instead: only the top process answers it (``experiments.lifeline``)."""
+    global _a_command
     if not is_command() or threading.current_thread() is not threading.main_thread():
         return
+    _a_command = True
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         return  # someone chose already (a shell's SIG_IGN for a background job, or ours)
     child = os.environ.get(PARENT_ENV) == str(os.getppid())
@@ -55,3 +60,20 @@ def started() -> None:
     """The command's own handling is in place: Ctrl-C is Python's KeyboardInterrupt again."""
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def ended() -> None:
+    """The command said its last line after Ctrl-C and exits with 130. Two things would turn
+    that exit into Python's own death by SIGINT (status -2; seen in about 1 of 30 sweeps
+    interrupted as they started):
+
+    - a second Ctrl-C, or one not acted on yet: ignored from here;
+    - CPython 3.11 remembers a KeyboardInterrupt raised inside ``exec`` of a string (as
+      ``dataclasses`` does to build every dataclass: Ctrl-C during an import) as "unhandled"
+      even when it was caught, and kills the process with SIGINT after its exit. That flag is
+      cleared at the start of every such ``exec``: one empty ``exec`` clears it.
+
+    Commands only: a notebook or a test keeps its KeyboardInterrupt."""
+    if _a_command and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        exec("")  # noqa: S102 - clears CPython's unhandled-KeyboardInterrupt flag (see above)
