@@ -43,7 +43,7 @@ from nets.data.datasets import SCALINGS
 from nets.init import INITIALISERS
 from nets.losses import LOSSES
 from runrecord import BOOKKEEPING_KEYS
-from runrecord.rundir import run_dir_name
+from runrecord.names import run_dir_name
 
 # What a run can return to a sweeper, and which way is better.
 OBJECTIVES = {"best_val_acc": "max", "final_val_acc": "max", "best_val_loss": "min"}

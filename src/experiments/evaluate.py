@@ -34,7 +34,7 @@ from nets.data.datasets import load_test_dir
 from nets.evaluation import evaluate_network, most_confident_errors
 from nets.train import LabelledData
 from runrecord import RunDir, TestErrors, evaluation_files
-from runrecord.rundir import CONFIG
+from runrecord.names import CONFIG
 
 # SHA-256 of the 10,000 official MNIST test labels as bytes: recognises that test set wherever it lives.
 MNIST_TEST_LABELS_SHA256 = "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5"

@@ -26,7 +26,7 @@ from experiments.startup import program_name
 from nets.data.datasets import scale_inputs
 from nets.data.digit_image import load_digit, mnist_style
 from runrecord import RunDir
-from runrecord.rundir import CONFIG
+from runrecord.names import CONFIG
 
 
 @dataclass

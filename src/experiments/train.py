@@ -50,7 +50,7 @@ from nets.evaluation import evaluate_network, most_confident_errors
 from nets.train import TrainState, fit
 from runrecord import LockedError, RunDir, RunRecordError, Summary, TestErrors
 from runrecord.lock import HOLDER
-from runrecord.rundir import CONFIG, METRICS, MODEL, SUMMARY
+from runrecord.names import CONFIG, METRICS, MODEL, SUMMARY
 
 log = logging.getLogger("nnsweep.train")
 register_configs()  # at import: @hydra.main composes against the schema, in this process and in sweep workers

@@ -4,7 +4,7 @@ or writes it. ``experiments`` writes runs, ``sweeps`` and ``reports`` read them,
 
 from core.status import Status
 from runrecord.lock import LockedError, exclusive_lock, is_locked
-from runrecord.rundir import (
+from runrecord.names import (
     BOOKKEEPING_KEYS,
     CONFIG_DIR,
     EVALUATION,
@@ -14,16 +14,20 @@ from runrecord.rundir import (
     MODEL,
     SUMMARY,
     TEST_ERRORS,
-    ClassLabels,
-    RunDir,
     RunRecordError,
-    Summary,
-    TestErrors,
     evaluation_files,
-    find_runs,
-    finite_or_none,
     override_key,
     without_bookkeeping,
+)
+from runrecord.rundir import (
+    RunDir,
+    TestErrors,
+    find_runs,
+)
+from runrecord.summary import (
+    ClassLabels,
+    Summary,
+    finite_or_none,
 )
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""One run directory and everything in it; the names and columns here are the contract.
+"""One run directory and everything in it (its file names and overrides: ``runrecord.names``;
+its summary: ``runrecord.summary``). The files, the contract every reader relies on:
 
     .hydra/config.yaml     the composed config the model is trained with (written by the run at
                            every start, after its settings were checked: a resume writes the
@@ -28,11 +29,9 @@ one line that names the file.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
-import re
 import zipfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -53,260 +52,36 @@ from core.atomic import (
     remove_stale_temps,
     write_error,
 )
-from core.errors import NnsweepError
 from core.status import Status
-from nets.evaluation import chance_bar
 from nets.train import EpochRecord
 from runrecord.bounded import RecordFormatError, escape_interpolations, parse_json, parse_yaml, read_record_text
 from runrecord.lock import exclusive_lock, is_locked
-
-CONFIG_DIR = ".hydra"
-CONFIG, OVERRIDES, HYDRA = f"{CONFIG_DIR}/config.yaml", f"{CONFIG_DIR}/overrides.yaml", f"{CONFIG_DIR}/hydra.yaml"
-METRICS, SUMMARY, MODEL = "metrics.csv", "summary.json", "model.npz"
-EVALUATION, TEST_ERRORS, MEAN_INPUT = "evaluation.json", "test_errors.npz", "mean_input.npy"
-METRIC_COLUMNS = [f.name for f in fields(EpochRecord)]
-OWN_TEST_SET = "own"  # the run's own test split, in the names of other evaluations
-MAX_YAML_BYTES = 1_000_000  # a recorded config is a few KB
-MAX_EPOCH_ROWS = 100_000  # metrics.csv rows are about 150 bytes each
-MAX_METRICS_BYTES = 200 * MAX_EPOCH_ROWS
-
-# Overrides that change how a run is driven, not what it computes: they do not identify a run.
-# conf/config.yaml leaves them out of run directory names (experiments.config registers them as
-# the resolver ``nnsweep.bookkeeping_keys``).
-BOOKKEEPING_KEYS = ("resume", "sweep", "trainer.progress", "trainer.pause_after")
-
-# Settings a resumed run may change: the epoch budget can grow (a finished run continues), unless
-# the schedule anneals over the whole budget (a cosine: experiments.train.check_can_train refuses).
-RESUMABLE_KEYS = ("trainer.epochs",)
-
-# Settings that only name what a report shows (the classes, the word for one image): a run
-# continues whatever they say, and runs recorded before they existed continue too.
-LABEL_KEYS = ("data.class_names", "data.noun")
-
-# Settings added after runs were first recorded, with the value that does what the runs recorded
-# before them did: a record without the key reads as having this value, so those runs continue.
-ADDED_KEYS = {"trainer.flip": False}
-
-
-class RunRecordError(NnsweepError):
-    """A run file that is missing or cannot be read; the message names the file."""
-
-
-def override_key(override: str) -> str:
-    """The key an override sets: ``+hydra.launcher.x=1`` -> ``hydra.launcher.x``, ``net=mlp`` -> ``net``."""
-    return override.lstrip("+~").partition("=")[0]
-
-
-def without_bookkeeping(overrides: list[str]) -> list[str]:
-    """Overrides minus the bookkeeping ones: what identifies a run."""
-    return [o for o in overrides if override_key(o) not in BOOKKEEPING_KEYS]
-
-
-def evaluation_files(weights: str, test_set: str | None = None, trained: str = "best") -> tuple[str, str]:
-    """The files (evaluation json, test mistakes npz) of an evaluation of ``weights`` (best,
-    final) on ``test_set`` (an IDX test set's directory; None: the run's own test split).
-    Training's evaluation (its own split, the ``trained`` weights) is ``evaluation.json`` and
-    ``test_errors.npz``, the files the report reads beside the summary's test accuracy; any
-    other is ``evaluation-<weights>-<test set>.json`` (test set: ``own``, or the directory's name
-    in letters, digits and ``._-`` and 8 hex digits of its absolute path's SHA-256: two test sets
-    in folders of the same name, ``a/own`` and ``b/own``, never share a file), so evaluating
-    another never changes those."""
-    if test_set is None and weights == trained:
-        return EVALUATION, TEST_ERRORS
-    if test_set is None:
-        name = OWN_TEST_SET
-    else:
-        where = Path(test_set).resolve()
-        readable = re.sub(r"[^A-Za-z0-9._-]+", "-", where.name).strip(".-")[:60] or "root"
-        name = f"{readable}-{hashlib.sha256(str(where).encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
-    tag = f"{weights}-{name}"
-    return f"evaluation-{tag}.json", f"test_errors-{tag}.npz"
-
-
-NAME_MAX_BYTES = 255  # one file name's limit on Linux's and macOS's file systems
-# The run directory of a sweep job whose overrides are all bookkeeping (``-m sweep=k2``): Hydra's
-# override_dirname is empty, and the job would otherwise train in the sweep directory itself (and
-# wait on the sweep's own lock). No override_dirname contains no "=", so no point is named so.
-DEFAULTS_RUN_DIR = "defaults"
-
-
-def run_dir_name(override_dirname: str) -> str:
-    """A sweep job's run directory name from its overrides (Hydra's ``override_dirname``), as
-    one name inside the sweep directory: a ``/`` in a value (a path) is written ``%2F``, so no
-    value nests run directories or leads out of the sweep (``/../``, beyond its lock and
-    runs.csv); a name longer than the file system allows keeps its start and ends with a hash
-    of the whole, so each point still has its own directory and a rerun finds it again. Names
-    that need neither are Hydra's own; no overrides at all (the config's defaults) is
-    ``DEFAULTS_RUN_DIR``, never the sweep directory itself."""
-    name = str(override_dirname).replace("/", "%2F") or DEFAULTS_RUN_DIR
-    encoded = name.encode("utf-8")
-    if len(encoded) <= NAME_MAX_BYTES:
-        return name
-    digest = hashlib.sha256(encoded).hexdigest()[:16]
-    head = encoded[: NAME_MAX_BYTES - len(digest) - 1].decode("utf-8", errors="ignore")
-    return f"{head}~{digest}"
-
-
-def finite_or_none(value: Any) -> float | None:
-    """``value`` as a float if it is a finite number, else None (JSON and sweepers have no NaN)."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-@dataclass
-class Summary:
-    """``summary.json``: how a run stands and its run-level numbers (None where there is none)."""
-
-    status: Status = Status.RUNNING
-    epochs: int | None = None  # the epoch budget it was asked for
-    epochs_completed: int = 0
-    best_val_acc: float | None = None
-    best_epoch: int | None = None
-    final_val_acc: float | None = None
-    best_val_loss: float | None = None
-    diverged_epoch: int | None = None
-    test_acc: float | None = None
-    test_loss: float | None = None
-    wall_time_s: float | None = None  # training time, every invocation's (a resumed run's too)
-    n_params: int | None = None
-    data: str | None = None
-    train_size: int | None = None
-    val_size: int | None = None
-    test_size: int | None = None
-    classes: int | None = None  # of its data set; None in records from before it was recorded
-    objective: str = "best_val_acc"
-    objective_direction: str = "max"
-    error: str | None = None
-    run_dir: str | None = None
-
-    def objective_value(self) -> float | None:
-        """The number a sweeper optimises (``objective`` names the field), or None if the run
-        produced none: it failed (whatever it reached before its error: a search tells a failed
-        trial its penalty and counts it), or diverged before its first validation."""
-        if self.status == Status.FAILED:
-            return None
-        return finite_or_none(getattr(self, self.objective, None))
-
-    @property
-    def at_chance(self) -> bool:
-        """Whether the run ended by itself (ok, early stopped) without learning: its best
-        validation accuracy is no better than guessing (``nets.evaluation.chance_bar``, from its
-        classes and validation size; 10 classes in records from before they were recorded, as
-        every data set then had). Such a run is no result, whatever its status says. Pruned and
-        paused runs are not judged: they were stopped before they could learn."""
-        if self.status not in (Status.OK, Status.EARLY_STOPPED) or not self.val_size:
-            return False
-        best = finite_or_none(self.best_val_acc)
-        return best is not None and best <= chance_bar(self.classes or 10, self.val_size)
-
-    def is_done(self, epochs: int | None, pause_after: int | None = None) -> bool:
-        """Whether a run asked for ``epochs`` epochs (pausing after ``pause_after``) needs no more
-        training: it trained them (up to the pause), or it ended by itself. A pruned run asked
-        for more epochs than it has continues: a search stopped it, not its training. With no
-        epoch budget known (``None``: a task that is not experiments.train), once it finished."""
-        if epochs is None:
-            return self.status.is_finished()
-        if self.status in (Status.OK, Status.PAUSED, Status.PRUNED):
-            return self.epochs_completed >= min(epochs, pause_after or epochs)
-        return self.status.is_finished()
-
-    def check_possible(self) -> None:
-        """``ValueError`` naming the first number no training writes: an accuracy outside 0..1,
-        a negative count, loss or time, more epochs completed than the run was asked for. An
-        edited or damaged summary is then a damaged record (left out of a sweep's tables and its
-        page, rewritten by a resume) instead of a "Best: ... inf%" or a run that never resumes."""
-        for name in ACCURACIES:
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} is {value!r}, not a fraction in 0..1")
-        for name in NON_NEGATIVE:
-            value = getattr(self, name)
-            if value is not None and not 0 <= value < math.inf:
-                raise ValueError(f"{name} is {value!r}, not a number of 0 or more")
-        if self.epochs is not None and self.epochs_completed > self.epochs:
-            raise ValueError(
-                f"epochs_completed is {self.epochs_completed}, more than the {self.epochs} epochs the run was asked for"
-            )
-        for name in ("best_epoch", "diverged_epoch"):
-            value = getattr(self, name)
-            if value is not None and value > max(self.epochs_completed, 1):
-                raise ValueError(f"{name} is {value}, after the {self.epochs_completed} epochs completed")
-
-    def to_json(self) -> str:
-        data = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
-        data["status"] = self.status.value
-        return json.dumps(data, indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str, source: Path) -> "Summary":
-        try:
-            data = parse_json(text)
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-            types = {f.name: f.type for f in fields(cls)}
-            for key, value in data.items():
-                if key in types and not _of_type(value, types[key]):
-                    raise ValueError(f"{key} is {value!r}, expected {types[key]}")
-            summary = cls(**{k: v for k, v in data.items() if k in types})
-            summary.status = Status(summary.status)
-            summary.check_possible()
-        except (ValueError, TypeError) as err:
-            raise RunRecordError(f"{source} is unreadable ({err}); rerun the sweep or run to rewrite it") from None
-        return summary
-
-
-# Summary fields that are fractions, and those no run makes negative (``Summary.check_possible``).
-ACCURACIES = ("best_val_acc", "final_val_acc", "test_acc")
-NON_NEGATIVE = (
-    "epochs",
-    "epochs_completed",
-    "best_epoch",
-    "diverged_epoch",
-    "best_val_loss",
-    "test_loss",
-    "wall_time_s",
-    "n_params",
-    "train_size",
-    "val_size",
-    "test_size",
-    "classes",
+from runrecord.names import (
+    ADDED_KEYS,
+    BOOKKEEPING_KEYS,
+    CONFIG,
+    CONFIG_DIR,
+    EVALUATION,
+    HYDRA,
+    LABEL_KEYS,
+    MAX_EPOCH_ROWS,
+    MAX_METRICS_BYTES,
+    MAX_YAML_BYTES,
+    MEAN_INPUT,
+    METRIC_COLUMNS,
+    METRICS,
+    MODEL,
+    OVERRIDES,
+    RESUMABLE_KEYS,
+    SUMMARY,
+    TEST_ERRORS,
+    RunRecordError,
+    without_bookkeeping,
 )
-
-
-def _of_type(value: Any, annotation: str) -> bool:
-    """Whether a JSON value fits a ``Summary`` field's annotation (``int | None`` ...)."""
-    if value is None:
-        return "None" in annotation
-    if isinstance(value, bool):
-        return False
-    if annotation.startswith("int"):
-        return isinstance(value, int)
-    if annotation.startswith("float"):
-        return isinstance(value, (int, float))
-    return isinstance(value, str)  # str, Status
-
-
-@dataclass(frozen=True)
-class ClassLabels:
-    """What a run's data set calls its classes (``names[k]`` for label k) and one image."""
-
-    names: tuple[str, ...]
-    noun: str = "digit"
-
-    @classmethod
-    def numbered(cls, classes: int = 10, noun: str = "digit") -> "ClassLabels":
-        """The labels themselves, 0, 1, 2 ...: digits, or any set whose classes have no names."""
-        return cls(tuple(str(k) for k in range(classes)), noun)
-
-    @property
-    def plural(self) -> str:
-        return self.noun + "s"
-
-    def __getitem__(self, label: int) -> str:
-        return self.names[label] if 0 <= label < len(self.names) else str(label)
+from runrecord.summary import (
+    ClassLabels,
+    Summary,
+)
 
 
 class RunDir:

@@ -15,7 +15,7 @@ from typing import Any
 from core.status import Status
 from runrecord import RunDir, RunRecordError, override_key
 from runrecord.bounded import RecordFormatError, parse_yaml
-from runrecord.rundir import CONFIG
+from runrecord.names import CONFIG
 from sweeps.trials import TRIALS, TrialLog, warn_once
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from experiments.train import train_run
-from runrecord.rundir import METRIC_COLUMNS
+from runrecord.names import METRIC_COLUMNS
 from tests.experiments.conftest import compose_config, run_module
 
 

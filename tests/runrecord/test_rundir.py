@@ -12,7 +12,7 @@ import pytest
 
 from nets.train import EpochRecord
 from runrecord import LockedError, RunDir, RunRecordError, Status, Summary, exclusive_lock, find_runs
-from runrecord.rundir import BOOKKEEPING_KEYS, METRIC_COLUMNS
+from runrecord.names import BOOKKEEPING_KEYS, METRIC_COLUMNS
 from sweeps.collect import collect
 from tests.experiments.conftest import compose_config
 
