@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -33,6 +36,34 @@ def start_module(module: str, *args: str, log: Path, env: dict | None = None, pr
         start_new_session=True,
         preexec_fn=preexec,
     )
+
+
+@contextmanager
+def run_waiting_for_its_data(tmp_path: Path, run_dir: Path, env: dict | None = None) -> Iterator[subprocess.Popen]:
+    """A single run (output in ``tmp_path / "log"``) whose MNIST download waits on a mirror that
+    accepts the connection and never answers: yielded once it holds its run's lock and has been
+    inside its data loading for a second; killed at the end if it is still there."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        proc = start_module(
+            "experiments.train",
+            "data=mnist",
+            f"data.root={tmp_path / 'mnist'}",
+            "data.download=true",
+            f"data.mirrors=[http://127.0.0.1:{port}/]",
+            f"hydra.run.dir={run_dir}",
+            log=tmp_path / "log",
+            env=env,
+        )
+        try:
+            wait_for(lambda: (run_dir / ".lock").exists(), 120, "the run to start loading its data")
+            time.sleep(1.0)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 def kill_minus_9(proc: subprocess.Popen) -> None:

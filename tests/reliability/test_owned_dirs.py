@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.experiments.conftest import REPO, run_module
-from tests.reliability.conftest import TINY, TINY_LR, start_module, wait_for
+from tests.reliability.conftest import TINY, TINY_LR, run_waiting_for_its_data, start_module, wait_for
 from tests.reports.synthetic import write_sweep
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
@@ -262,27 +261,8 @@ def test_ctrl_c_inside_a_dataclass_being_built_still_exits_130(tmp_path):
 def test_a_single_run_interrupted_before_it_recorded_anything_says_so(tmp_path):
     """It said "rerun the same command to continue (finished work is kept)": nothing had finished."""
     docs = tmp_path / "docs"
-    with socket.socket() as silent:  # a mirror that never answers: the run waits in its data download
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        port = silent.getsockname()[1]
-        proc = start_module(
-            "experiments.train",
-            "data=mnist",
-            f"data.root={tmp_path / 'mnist'}",
-            "data.download=true",
-            f"data.mirrors=[http://127.0.0.1:{port}/]",
-            f"hydra.run.dir={docs}",
-            log=tmp_path / "log",
-            env=SOURCE,
-        )
-        try:
-            wait_for(lambda: (docs / ".lock").exists(), 120, "the run to start loading its data")
-            time.sleep(1.0)
-            code, *lines = interrupt(proc, tmp_path / "log")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    with run_waiting_for_its_data(tmp_path, docs, env=SOURCE) as proc:
+        code, *lines = interrupt(proc, tmp_path / "log")
     assert code == 130 and lines == [
         "nnsweep: interrupted before the run recorded anything: nothing had finished, "
         "nothing was kept; rerun the same command to start it"

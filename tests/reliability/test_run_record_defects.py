@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from PIL import Image
 
 from runrecord import RunDir, exclusive_lock
 from tests.experiments.conftest import REPO, run_module
-from tests.reliability.conftest import TINY, TINY_LR, start_module, wait_for
+from tests.reliability.conftest import TINY, TINY_LR, run_waiting_for_its_data, start_module, wait_for
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
 
@@ -607,27 +606,9 @@ def test_ctrl_c_while_the_data_loads_keeps_the_folder_and_says_finished_work_is_
     docs = tmp_path / "mydocs"
     docs.mkdir()
     (docs / "notes.txt").write_text("x")
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        port = silent.getsockname()[1]
-        proc = start_module(
-            "experiments.train",
-            "data=mnist",
-            f"data.root={tmp_path / 'mnist'}",
-            "data.download=true",
-            f"data.mirrors=[http://127.0.0.1:{port}/]",
-            f"hydra.run.dir={docs}",
-            log=tmp_path / "log",
-        )
-        try:
-            wait_for(lambda: (docs / ".lock").exists(), 120, "the run to start loading its data")
-            time.sleep(1.0)
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=60) == 130
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    with run_waiting_for_its_data(tmp_path, docs) as proc:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
     assert "interrupted" in (tmp_path / "log").read_text()
     assert sorted(p.name for p in docs.iterdir()) == ["notes.txt"]
 

@@ -25,12 +25,16 @@ def body(driver, name: str) -> str | None:
     return driver.execute_script(f"return document.body ? document.body.dataset[{name!r}] || null : null")
 
 
-def statuses(driver) -> dict[str, int]:
-    """The page's status line: {"running": 1, "ok": 2, ...}."""
-    spans = driver.execute_script(
-        "return Array.from(document.querySelectorAll('p.status span')).map(s => [s.dataset.status, s.textContent])"
-    )
+STATUS_SPANS = "Array.from(document.querySelectorAll('p.status span')).map(s => [s.dataset.status, s.textContent])"
+
+
+def status_counts(spans) -> dict[str, int]:
+    """The page's status line, read as [[status, "running: 1"], ...]: {"running": 1, "ok": 2, ...}."""
     return {status: int(text.rpartition(":")[2]) for status, text in spans or []}
+
+
+def statuses(driver) -> dict[str, int]:
+    return status_counts(driver.execute_script(f"return {STATUS_SPANS}"))
 
 
 def live_reading(driver) -> tuple[int, dict[str, int]] | None:
@@ -39,13 +43,12 @@ def live_reading(driver) -> tuple[int, dict[str, int]] | None:
     its script ran) or once the page is no longer live."""
     reading = driver.execute_script(
         "var b = document.body; if (!b || document.readyState !== 'complete' || b.dataset.live !== '1' "
-        "|| !b.dataset.loads) return null; return [Number(b.dataset.loads), Array.from("
-        "document.querySelectorAll('p.status span')).map(s => [s.dataset.status, s.textContent])]"
+        f"|| !b.dataset.loads) return null; return [Number(b.dataset.loads), {STATUS_SPANS}]"
     )
     if reading is None:
         return None
     loads, spans = reading
-    return loads, {status: int(text.rpartition(":")[2]) for status, text in spans}
+    return loads, status_counts(spans)
 
 
 @needs_browser
