@@ -63,7 +63,7 @@ lock: | $(UV) ## Refresh uv.lock to the newest versions pyproject.toml allows (t
 	$(UV) lock --upgrade --python $(PYTHON)
 
 sweep-lr: $(STAMP) ## Sweep the learning rate into a named sweep directory; tables and report
-	$(PY) -m sweeps.lr --net $(NET) --data $(DATA) --epochs $(EPOCHS) --batch $(BATCH) $(if $(LRS),--lrs $(LRS)) $(ARGS)
+	$(PY) -m nnsweep.sweeps.lr --net $(NET) --data $(DATA) --epochs $(EPOCHS) --batch $(BATCH) $(if $(LRS),--lrs $(LRS)) $(ARGS)
 
 report: $(STAMP) ## Collect a sweep and write its figures and index.html (only what changed): make report SWEEP=<sweep dir>
 	@test -n "$(SWEEP)" || { echo "nnsweep: error: say which sweep: make report SWEEP=<sweep dir>" >&2; exit 2; }
@@ -75,14 +75,14 @@ DRAW_RUN := results/draw/mnist-cnn
 comma := ,
 quoted = $(subst ' ','$(comma)',$(patsubst %,'%',$(1)))
 draw: $(STAMP) ## Draw a digit and watch the network answer; browse its test set with its answers (a page on 127.0.0.1)
-	$(if $(RUN),,$(PY) -m experiments.train experiment=mnist_cnn resume=true hydra.run.dir=$(DRAW_RUN))
-	$(PY) -m experiments.serve "run='$(or $(RUN),$(DRAW_RUN))'" port=$(PORT) \
+	$(if $(RUN),,$(PY) -m nnsweep.experiments.train experiment=mnist_cnn resume=true hydra.run.dir=$(DRAW_RUN))
+	$(PY) -m nnsweep.experiments.serve "run='$(or $(RUN),$(DRAW_RUN))'" port=$(PORT) \
 	  $(if $(wildcard $(COMPARE)),"compare=[$(call quoted,$(wildcard $(COMPARE)))]")
 
-# The product's own download (nets.data.download): the four files from its mirrors, each checked
+# The product's own download (nnsweep.nets.data.download): the four files from its mirrors, each checked
 # against its pinned size and SHA-256; data=mnist data.download=true does the same when training.
 mnist: $(STAMP) ## Download the full MNIST (4 files, 11 MB, checksums pinned) into data/mnist: evaluate test=data/mnist, data=mnist
-	$(PY) -c "from experiments.cli import run_command; from nets.data.download import download_files; \
+	$(PY) -c "from nnsweep.experiments.cli import run_command; from nnsweep.nets.data.download import download_files; \
 	  run_command(lambda: print('MNIST in', download_files('data/mnist')))"
 
 test: $(DEV_STAMP) ## Run the test suite (about 8 minutes on 2 cores)

@@ -2,7 +2,7 @@
 where the time goes: ``python -m bench.cnn_epoch [--experiment fashion_cnn] [--repeats 3]``.
 
 The network, optimizer and mini-batch size come from the preset (``conf/experiment/<name>.yaml``,
-composed as ``experiments.train`` composes it); the epoch is ``nets.train.fit``'s. Each layer's
+composed as ``nnsweep.experiments.train`` composes it); the epoch is ``nnsweep.nets.train.fit``'s. Each layer's
 forward and backward pass is timed, and the time is split into convolution forward, convolution
 backward and the rest (pooling, activations, batch normalisation, dense layers, the optimizer,
 shuffling). The peak resident size is the process's (``ru_maxrss``), so run one preset per
@@ -20,11 +20,11 @@ import time
 from collections import defaultdict
 
 import numpy as np
+from nnsweep.experiments.build import architecture_of, build_optimizer, build_schedule, load_data
+from nnsweep.nets.conv import Conv2D
+from nnsweep.nets.network import Network
+from nnsweep.nets.train import fit, target_matrix
 
-from experiments.build import architecture_of, build_optimizer, build_schedule, load_data
-from nets.conv import Conv2D
-from nets.network import Network
-from nets.train import fit, target_matrix
 from tests.experiments.conftest import compose_config
 
 

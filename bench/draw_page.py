@@ -33,7 +33,7 @@ def serve(compare: list[Path]) -> tuple[subprocess.Popen, str]:
     if compare:
         args.append("compare=[" + ",".join(f"'{c}'" for c in compare) + "]")
     process = subprocess.Popen(
-        [sys.executable, "-m", "experiments.serve", *args],
+        [sys.executable, "-m", "nnsweep.experiments.serve", *args],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": "src"},
@@ -55,7 +55,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "experiments.train",
+            "nnsweep.experiments.train",
             "experiment=mnist_cnn",
             "resume=true",
             "trainer.progress=false",

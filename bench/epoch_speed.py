@@ -5,7 +5,7 @@ epoch over several repeats, the engine/reference ratio, and validation accuracy 
 
 The reference is the 20-line loop anyone would write for Rashid's 784-100-10 sigmoid network
 (no biases, quadratic cost, plain SGD); the engine trains the same network (``reference_network``,
-built with ``nets.architectures.mlp``) with the same seed, data order and learning rate. Repeats of the
+built with ``nnsweep.nets.architectures.mlp``) with the same seed, data order and learning rate. Repeats of the
 two alternate, so slow phases of a shared machine hit both alike. The goals (issue 2): engine
 <= 1.2x the reference at mini-batch 1, 10 and 128, and LeNet-5 at mini-batch 32 <= 7 s.
 
@@ -29,14 +29,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from nnsweep.nets.architectures import lenet5, mlp
+from nnsweep.nets.data.datasets import DEFAULT_DIRS, load_dataset
+from nnsweep.nets.network import Network
+from nnsweep.nets.optimizers import make_optimizer
+from nnsweep.nets.schedules import make_schedule
+from nnsweep.nets.train import fit, target_matrix
 from scipy.special import expit
-
-from nets.architectures import lenet5, mlp
-from nets.data.datasets import DEFAULT_DIRS, load_dataset
-from nets.network import Network
-from nets.optimizers import make_optimizer
-from nets.schedules import make_schedule
-from nets.train import fit, target_matrix
 
 LR = {1: 0.1, 10: 0.3, 128: 3.0}  # sensible plain-SGD rates per mini-batch size for this network
 
@@ -66,7 +65,7 @@ def reference_accuracy(X, labels, W1, W2) -> float:
 
 
 def engine_epoch(description, optimizer, lr, batch, data, seed):
-    """One epoch of ``nets.train.fit``; returns (seconds, network)."""
+    """One epoch of ``nnsweep.nets.train.fit``; returns (seconds, network)."""
     rng = np.random.default_rng(seed)
     net = Network(description, rng)
     opt = make_optimizer(optimizer, lr=lr)

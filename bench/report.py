@@ -6,7 +6,7 @@ it is missing), copied to a scratch directory so the user's own report is left a
 1. The full report, as a user runs it: ``python -m reports <sweep> --force`` (a fresh process:
    start-up, collect, every figure and both animations). Goal: at most 10 s on 2 cores.
 2. An update of the live page after one more run finished, as the sweep's watcher does it (a
-   process that is already running: ``reports.live.update(..., live=True)``): the report is
+   process that is already running: ``nnsweep.reports.live.update(..., live=True)``): the report is
    built without that run, the run is put back, and the update is timed. Once for a run that is
    not the best (its row, curves and portrait are new) and once for the best run (the model
    figures change too). Goal: at most 3 s.
@@ -39,7 +39,7 @@ def command_seconds(*args: str) -> float:
 
 def update_seconds(sweep: Path, run: str) -> float:
     """Build the live report of ``sweep`` without ``run``, put the run back, time the update."""
-    from reports.live import update
+    from nnsweep.reports.live import update
 
     away = sweep.parent / "away"
     shutil.move(str(sweep / run), away)
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.sweep != SWEEP:
             print(f"nnsweep: error: {args.sweep} has no runs.csv; pass a collected sweep", file=sys.stderr)
             return 2
-        subprocess.run([sys.executable, "-m", "sweeps.lr", "--no-report"], check=True)
+        subprocess.run([sys.executable, "-m", "nnsweep.sweeps.lr", "--no-report"], check=True)
     runs = pd.read_csv(args.sweep / "runs.csv")
     best, other = runs["run"].iloc[0], runs["run"].iloc[len(runs) // 2]
     times: dict[str, list[float]] = {

@@ -94,7 +94,7 @@ def draw_strokes(driver, element_id: str, strokes, kind: str = "pen", move_ms: i
         actions.perform()
 
 
-# ----- the draw page (experiments.serve) ------------------------------------------------------
+# ----- the draw page (nnsweep.experiments.serve) ------------------------------------------------------
 
 
 def page_state(driver, name: str) -> str | None:

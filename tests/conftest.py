@@ -15,8 +15,8 @@ for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402 (after the thread settings above)
 import pytest
+from nnsweep.nets.data.datasets import load_dataset
 
-from nets.data.datasets import load_dataset
 from tests.browser import browser  # noqa: F401 (a fixture, for every test module)
 
 # A shell starts a background job (`make test &`, a CI step run that way) with SIGINT ignored, and
@@ -24,7 +24,7 @@ from tests.browser import browser  # noqa: F401 (a fixture, for every test modul
 # would never see theirs. Catching it here (as Python does by default) gives them the default.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
-# Every sweep keeps a live report (sweeps.live): a process drawing figures beside its runs. The
+# Every sweep keeps a live report (nnsweep.sweeps.live): a process drawing figures beside its runs. The
 # suite's hundreds of tiny sweeps need none; the tests of the live report turn it back on.
 os.environ["NNSWEEP_LIVE_REPORT"] = "0"
 
@@ -81,7 +81,7 @@ def pytest_collection_modifyitems(session, config, items):
 
 @pytest.fixture(autouse=True)
 def no_parent_pid_from_an_earlier_test():
-    """A test that runs a sweeper or a run in this process (``experiments.lifeline``) leaves its
+    """A test that runs a sweeper or a run in this process (``nnsweep.experiments.lifeline``) leaves its
     process id in ``NNSWEEP_PARENT_PID``; a command a later test starts would then take this
     process for the nnsweep process that launched it, and ignore Ctrl-C as a sweep's job does
     (a server that did not stop)."""

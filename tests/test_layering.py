@@ -1,5 +1,7 @@
 """The architecture, checked: data flows one way, and each layer imports only the ones below it.
 
+Each layer is a package at the repository's top level, imported as ``nnsweep.<layer>``:
+
 core/       the base exception, atomic writes, the status enum: standard library only
 nets/       NumPy and SciPy only: no Hydra, no files of runs, nothing above it
 runrecord/  the run record: nets, OmegaConf and YAML; nothing that trains or sweeps
@@ -15,68 +17,88 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1] / "src"
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("core", "nets", "runrecord", "experiments", "sweeps", "reports")
+# Every file of the product, by its import name: the six layers (nnsweep.<layer> at the top level),
+# the configs' package, the package's own __init__ and the Hydra plugin shell in src/.
+SOURCES = {
+    **{
+        ".".join(("nnsweep", *path.relative_to(ROOT).with_suffix("").parts)).removesuffix(".__init__"): path
+        for layer in (*LAYERS, "conf")
+        for path in sorted((ROOT / layer).rglob("*.py"))
+    },
+    **{
+        ".".join(path.relative_to(ROOT / "src").with_suffix("").parts).removesuffix(".__init__"): path
+        for path in sorted((ROOT / "src").rglob("*.py"))
+    },
+}
 
 
-def imports_of(package: str) -> dict[str, set[str]]:
-    """Every module imported by each file of ``package`` (absolute names, also deferred imports)."""
-    found = {}
-    for path in sorted((ROOT / package).rglob("*.py")):
-        names = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names |= {a.name for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module)
-        found[str(path.relative_to(ROOT))] = names
+def imported_by(path: Path) -> set[str]:
+    """Every module ``path`` imports (absolute names, also deferred imports; ``from a import b``
+    counts both ``a`` and ``a.b``, which may be a module)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
     return found
 
 
-def offending(package: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] = ()) -> list[str]:
+def offending(layer: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] = ()) -> list[str]:
     return [
-        f"{file} imports {name}"
-        for file, names in imports_of(package).items()
-        for name in sorted(names)
+        f"{module} imports {name}"
+        for module, path in SOURCES.items()
+        if module.startswith(f"nnsweep.{layer}")
+        for name in sorted(imported_by(path))
         if name.startswith(forbidden) and not name.startswith(allowed)
     ]
 
 
+def ours(*layers: str) -> tuple[str, ...]:
+    return tuple(f"nnsweep.{layer}" for layer in layers)
+
+
 @pytest.mark.parametrize(
-    "package, forbidden, allowed",
+    "layer, forbidden, allowed",
     [
-        ("core", ("numpy", "scipy", "hydra", "omegaconf", "nets", "runrecord", "experiments", "sweeps", "reports"), ()),
-        ("nets", ("hydra", "omegaconf", "pandas", "matplotlib", "runrecord", "experiments", "sweeps", "reports"), ()),
-        ("runrecord", ("hydra", "experiments", "sweeps", "reports"), ()),
-        ("sweeps", ("experiments.train", "reports.", "reports"), ("reports.live",)),  # sweeps.lr: its report at the end
-        ("reports", ("experiments", "hydra"), ("experiments.cli", "experiments.startup")),  # the command line only
+        ("core", ("numpy", "scipy", "hydra", "omegaconf", *ours(*LAYERS[1:])), ()),
+        ("nets", ("hydra", "omegaconf", "pandas", "matplotlib", *ours(*LAYERS[2:])), ()),
+        ("runrecord", ("hydra", *ours("experiments", "sweeps", "reports")), ()),
+        # nnsweep.sweeps.lr: its report at the end
+        ("sweeps", (*ours("experiments.train", "reports"),), ("nnsweep.reports.live",)),
+        # the command line only
+        ("reports", ("hydra", *ours("experiments")), ("nnsweep.experiments.cli", "nnsweep.experiments.startup")),
     ],
 )
-def test_each_layer_imports_only_what_is_below_it(package, forbidden, allowed):
-    assert offending(package, forbidden, allowed) == []
+def test_each_layer_imports_only_what_is_below_it(layer, forbidden, allowed):
+    assert offending(layer, forbidden, allowed) == []
+
+
+def test_every_import_of_ours_goes_through_the_one_package():
+    """A bare ``import nets`` works in a clone (the top level is on the path) but not installed,
+    and it would pick up a researcher's own ``nets/`` or ``experiments/``: every import of our code,
+    in the product, its tests and its benchmarks, names ``nnsweep.``."""
+    files = [*SOURCES.values(), *(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]
+    bare = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in files
+        for name in sorted(imported_by(path))
+        if name.split(".")[0] in (*LAYERS, "conf")
+    ]
+    assert bare == []
 
 
 def module_graph() -> dict[str, set[str]]:
     """Each of our modules and the modules of ours it imports (deferred imports too)."""
-    names = {
-        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): path
-        for path in ROOT.rglob("*.py")
-    }
-    graph = {}
-    for name, path in names.items():
-        found = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                found |= {a.name for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
-        graph[name] = {m for m in found if m in names and m != name}
-    return graph
+    return {name: {m for m in imported_by(path) if m in SOURCES and m != name} for name, path in SOURCES.items()}
 
 
 def test_no_two_modules_import_each_other_even_through_others():
     """An import cycle (a -> b -> ... -> a) makes the order of imports matter, and the modules
-    one concept; each is split at the concept both need (``experiments.startup.program_name``,
-    ``reports.fingerprint``)."""
+    one concept; each is split at the concept both need (``nnsweep.experiments.startup.program_name``,
+    ``nnsweep.reports.fingerprint``)."""
     graph = module_graph()
     cycles = []
     for start in graph:

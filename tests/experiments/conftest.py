@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-
-from experiments.cli import CONF_DIR
-from experiments.config import register_configs
+from nnsweep.experiments.cli import CONF_DIR
+from nnsweep.experiments.config import register_configs
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def compose_config(overrides=(), config_name="config", return_hydra_config=False):
-    """The config exactly as ``python -m experiments.train <overrides>`` would see it (with
+    """The config exactly as ``python -m nnsweep.experiments.train <overrides>`` would see it (with
     ``return_hydra_config``, also Hydra's own node: sweeper, launcher, run directories)."""
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -1,4 +1,4 @@
-"""Every config group option composes and builds; conf/net files match nets.architectures."""
+"""Every config group option composes and builds; conf/net files match nnsweep.nets.architectures."""
 
 import subprocess
 import sys
@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException
-from omegaconf import OmegaConf
-
-from experiments.build import (
+from nnsweep.experiments.build import (
     ConfigError,
     architecture_of,
     build_network,
@@ -19,12 +17,14 @@ from experiments.build import (
     build_schedule,
     check_trainer,
 )
-from experiments.cli import CONF_DIR
-from experiments.config import OPTION_SCHEMAS, Config, register_configs
-from nets.data.datasets import DataSplits
-from nets.network import Network
-from nets.train import LabelledData
-from sweeps.search_space import build_search_space
+from nnsweep.experiments.cli import CONF_DIR
+from nnsweep.experiments.config import OPTION_SCHEMAS, Config, register_configs
+from nnsweep.nets.data.datasets import DataSplits
+from nnsweep.nets.network import Network
+from nnsweep.nets.train import LabelledData
+from nnsweep.sweeps.search_space import build_search_space
+from omegaconf import OmegaConf
+
 from tests.experiments.conftest import REPO, compose_config, run_module
 
 GROUPS = {g: sorted(p.stem for p in (CONF_DIR / g).glob("*.yaml")) for g in ("net", "optimizer", "schedule", "data")}
@@ -119,9 +119,9 @@ def test_every_conf_net_builds_its_textbook_network_and_predicts(name):
 
 
 def test_named_nets_are_defined_once_in_conf_not_also_in_code():
-    """nets.architectures keeps the builders (mlp, cnn, lenet5) that take plain arguments; a named
+    """nnsweep.nets.architectures keeps the builders (mlp, cnn, lenet5) that take plain arguments; a named
     preset such as rashid or nielsen is a conf/net file and nothing else."""
-    import nets.architectures as architectures
+    import nnsweep.nets.architectures as architectures
 
     assert sorted(name for name in GROUPS["net"] if hasattr(architectures, name)) == ["cnn", "lenet5", "mlp"]
     assert not hasattr(architectures, "ARCHITECTURES") and not hasattr(architectures, "get_architecture")
@@ -220,7 +220,7 @@ def test_a_preset_is_chosen_without_a_plus_and_the_old_plus_form_says_so():
     cfg = compose_config(["experiment=mnist_cnn"])
     assert cfg.net.arch == "cnn" and cfg.trainer.epochs == 40
     assert compose_config([]).trainer.epochs == 10  # no preset unless one is chosen
-    result = run_module("experiments.train", "+experiment=mnist_cnn", "trainer.epochs=1")
+    result = run_module("nnsweep.experiments.train", "+experiment=mnist_cnn", "trainer.epochs=1")
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "+experiment=mnist_cnn: write experiment=mnist_cnn" in lines[0]
@@ -240,14 +240,14 @@ def test_value_checks(overrides, match):
 
 
 def test_flip_without_augment_is_refused_not_silently_ignored(tmp_path):
-    from experiments.build import build_augmenter
+    from nnsweep.experiments.build import build_augmenter
 
     message = "trainer.flip=true mirrors images only with trainer.augment=true"
     with pytest.raises(ConfigError, match=message):
         check_trainer(compose_config(["trainer.flip=true"]))
     # Before anything trains: a grid is refused whole, not run job by job into failures.
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "trainer.flip=true",
         "optimizer.lr=0.1,0.2",
@@ -283,7 +283,7 @@ def _fresh_python(code: str) -> subprocess.CompletedProcess:
     [
         "from tests.experiments.conftest import compose_config; "
         "print(compose_config(['optimizer=adam']).optimizer.name)",
-        "from experiments.cli import precheck; precheck('config', ['optimizer=adam']); print('adam')",
+        "from nnsweep.experiments.cli import precheck; precheck('config', ['optimizer=adam']); print('adam')",
     ],
     ids=["conftest.compose_config", "cli.precheck"],
 )
@@ -378,7 +378,9 @@ def test_a_lenet5_value_outside_its_closed_set_fails_at_compose_time(override):
 
 
 def test_the_cli_names_the_foreign_key_in_one_line(tmp_path):
-    result = run_module("experiments.train", "optimizer=sgd", "optimizer.momentum=0.5", f"hydra.run.dir={tmp_path}")
+    result = run_module(
+        "nnsweep.experiments.train", "optimizer=sgd", "optimizer.momentum=0.5", f"hydra.run.dir={tmp_path}"
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Key 'momentum' not in 'SGDConfig'" in lines[0], result.stderr
@@ -506,7 +508,7 @@ def test_every_preset_is_in_range(preset):
     ],
 )
 def test_the_cli_reports_a_bad_value_in_one_line(tmp_path, override, key):
-    result = run_module("experiments.train", override, "trainer.augment=true", f"hydra.run.dir={tmp_path}")
+    result = run_module("nnsweep.experiments.train", override, "trainer.augment=true", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"nnsweep: error: {key} must be "), result.stderr
@@ -549,4 +551,4 @@ def test_each_search_says_what_it_searches_and_how_to_run_it(search):
     text = (CONF_DIR / "search" / f"{search}.yaml").read_text()
     comments = [line for line in text.splitlines() if line.startswith("#")]
     assert comments[0] == "# @package _global_" and len(comments) >= 3
-    assert any(f"python -m experiments.train -m search={search}" in line for line in comments)
+    assert any(f"python -m nnsweep.experiments.train -m search={search}" in line for line in comments)

@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
+from nnsweep.experiments.evaluate import evaluate_run
+from nnsweep.experiments.predict import predict_images
+from nnsweep.experiments.train import train_run
+from nnsweep.nets.data.digit_image import load_digit
+from nnsweep.nets.data.readers import DataFormatError
 from PIL import Image
 
-from experiments.evaluate import evaluate_run
-from experiments.predict import predict_images
-from experiments.train import train_run
-from nets.data.digit_image import load_digit
-from nets.data.readers import DataFormatError
 from tests.conftest import SHARED_T10K
 from tests.experiments.conftest import compose_config, run_module
 
@@ -38,7 +38,7 @@ def test_evaluation_json(trained):
 
 @pytest.mark.skipif(not SHARED_T10K.is_dir(), reason="shared MNIST test set not present")
 def test_evaluate_on_the_real_mnist_test_set_from_the_command_line(trained):
-    result = run_module("experiments.evaluate", f"run={trained}", f"test={SHARED_T10K}")
+    result = run_module("nnsweep.experiments.evaluate", f"run={trained}", f"test={SHARED_T10K}")
     assert result.returncode == 0, result.stderr
     (record,) = trained.glob("evaluation-best-mnist-t10k-*.json")  # its own name: the run's stays
     r = json.loads(record.read_text())
@@ -51,13 +51,13 @@ def test_another_evaluation_never_replaces_the_one_the_report_shows_beside_the_s
     """evaluate weights=final used to overwrite evaluation.json: the report's confusion matrix
     then gave the final weights' accuracy under a header with the best weights'. Each evaluation
     has its own file now, and the figure says which weights on which test set it shows."""
-    from reports.models import model_figures
-    from runrecord import RunDir
+    from nnsweep.reports.models import model_figures
+    from nnsweep.runrecord import RunDir
 
     run = RunDir(trained)
     evaluate_run(trained)  # the weights and split training evaluated: evaluation.json, as training wrote it
     summary = run.read_summary()
-    result = run_module("experiments.evaluate", f"run={trained}", "weights=final")
+    result = run_module("nnsweep.experiments.evaluate", f"run={trained}", "weights=final")
     assert result.returncode == 0, result.stderr
     assert f"written to {trained / 'evaluation-final-own.json'}" in result.stdout
     final = json.loads((trained / "evaluation-final-own.json").read_text())
@@ -74,7 +74,7 @@ def test_another_evaluation_never_replaces_the_one_the_report_shows_beside_the_s
 def test_test_sets_in_folders_of_the_same_name_have_files_of_their_own(tmp_path):
     """``test=a/own`` overwrote the evaluation of the run's own split (``-own``), and ``a/own``
     and ``b/own`` shared one file: the name carries a digest of the folder's whole path."""
-    from runrecord import evaluation_files
+    from nnsweep.runrecord import evaluation_files
 
     (tmp_path / "c" / "mnist").mkdir(parents=True)
     names = {
@@ -93,8 +93,8 @@ def test_test_sets_in_folders_of_the_same_name_have_files_of_their_own(tmp_path)
 
 def digit_picture(trained, digit: int, path, size=200, dark_on_light=True, mode="L"):
     """A test digit that the model classifies correctly, drawn as a user's picture."""
-    from nets.data.datasets import load_dataset
-    from runrecord import RunDir
+    from nnsweep.nets.data.datasets import load_dataset
+    from nnsweep.runrecord import RunDir
 
     data = load_dataset("mnist5k")
     net = RunDir(trained).load_model()
@@ -125,7 +125,7 @@ def test_predict_recognises_pictures_of_digits(trained, tmp_path, digit, size, d
 def test_predict_command_line(trained, tmp_path):
     a = digit_picture(trained, 2, tmp_path / "two.png")
     b = digit_picture(trained, 6, tmp_path / "six.png", size=90)
-    result = run_module("experiments.predict", f"run={trained}", f"image=[{a},{b}]")
+    result = run_module("nnsweep.experiments.predict", f"run={trained}", f"image=[{a},{b}]")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith(f"{a}: 2 (") and lines[1].startswith(f"{b}: 6 (")
@@ -171,7 +171,7 @@ def test_bad_images_give_clear_errors(tmp_path):
 
 def test_bad_image_on_the_command_line_is_one_line(trained, tmp_path):
     Image.fromarray(np.full((40, 40), 255, np.uint8)).save(tmp_path / "blank.png")
-    result = run_module("experiments.predict", f"run={trained}", f"image={tmp_path / 'blank.png'}")
+    result = run_module("nnsweep.experiments.predict", f"run={trained}", f"image={tmp_path / 'blank.png'}")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "is blank" in result.stderr
 

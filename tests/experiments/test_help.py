@@ -6,12 +6,12 @@ import pytest
 from tests.experiments.conftest import run_module
 
 ENTRYPOINTS = [
-    "experiments.train",
-    "experiments.evaluate",
-    "experiments.predict",
-    "experiments.serve",
-    "sweeps.lr",
-    "sweeps.collect",
+    "nnsweep.experiments.train",
+    "nnsweep.experiments.evaluate",
+    "nnsweep.experiments.predict",
+    "nnsweep.experiments.serve",
+    "nnsweep.sweeps.lr",
+    "nnsweep.sweeps.collect",
     "reports",
 ]
 
@@ -38,14 +38,14 @@ def test_help_exits_0_without_rest_markup(module):
 )
 def test_hydra_flags_that_cannot_work_are_one_line(args, line):
     """Hydra itself raises a bare ValueError (a traceback) for these."""
-    result = run_module("experiments.train", *args)
+    result = run_module("nnsweep.experiments.train", *args)
     assert result.returncode == 2 and result.stderr.strip() == line, result.stderr[-2000:]
 
 
 def test_a_run_directory_of_a_sweep_unquoted_says_how_to_quote_it():
     """A sweep's run directories are named by their overrides (``a=1,b=2``): unquoted, Hydra's
     parser says only "mismatched input '='"."""
-    result = run_module("experiments.predict", "run=multirun/s/data=mnist5k,optimizer.lr=0.1", "image=x.png")
+    result = run_module("nnsweep.experiments.predict", "run=multirun/s/data=mnist5k,optimizer.lr=0.1", "image=x.png")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (
         "nnsweep: error: run=multirun/s/data=mnist5k,optimizer.lr=0.1: a value with = or , in it (a sweep's run "

@@ -14,8 +14,8 @@ import termios
 import threading
 
 import pytest
+from nnsweep.experiments.progress import EpochProgress, JobFormatter
 
-from experiments.progress import EpochProgress, JobFormatter
 from tests.experiments.conftest import REPO, run_module
 
 TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300"]
@@ -64,12 +64,12 @@ def test_a_line_logged_while_the_bars_are_shown_is_printed_above_them(monkeypatc
 
 
 def on_a_terminal(*args: str) -> str:
-    """``experiments.train args`` with stdout and stderr on one pseudo-terminal, as in a shell;
+    """``nnsweep.experiments.train args`` with stdout and stderr on one pseudo-terminal, as in a shell;
     everything it printed."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 40 rows, 120 columns
     proc = subprocess.Popen(
-        [sys.executable, "-m", "experiments.train", *args],
+        [sys.executable, "-m", "nnsweep.experiments.train", *args],
         cwd=REPO,
         stdin=subprocess.DEVNULL,
         stdout=follower,
@@ -150,7 +150,7 @@ def sweep_output(tmp_path_factory):
     """A real grid: two runs at optimizer.lr=0.01 that differ only in their seed."""
     sweep = tmp_path_factory.mktemp("logs") / "grid"
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         *TINY,
         "trainer.progress=false",
@@ -182,7 +182,7 @@ def test_a_fresh_sweep_job_does_not_report_a_missing_checkpoint(sweep_output):
 
 def test_a_single_run_started_with_resume_true_starts_quietly_and_untagged(tmp_path):
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         *TINY,
         "trainer.progress=false",
         "trainer.epochs=1",

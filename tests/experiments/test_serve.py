@@ -1,4 +1,4 @@
-"""``python -m experiments.serve``: the draw page, the test-set viewer and their JSON API, against
+"""``python -m nnsweep.experiments.serve``: the draw page, the test-set viewer and their JSON API, against
 a small convolutional model (``PAGE_MODEL``: LeNet-5, quicker than ``make draw``'s) trained here.
 
 The server is started as a user starts it; the API is asked over HTTP, the pages are used in
@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from nnsweep.experiments.evaluate import load_run_test_set
+from nnsweep.experiments.predict import Classifier
+from nnsweep.nets.data.digit_image import decode_grey, mnist_style
+from nnsweep.runrecord import RunDir
 from PIL import Image
 
-from experiments.evaluate import load_run_test_set
-from experiments.predict import Classifier
-from nets.data.digit_image import decode_grey, mnist_style
-from runrecord import RunDir
 from tests.browser import draw_and_wait, draw_strokes, needs_browser, page_state, start_browser, wait_until
 from tests.experiments.conftest import REPO, run_module
 from tests.experiments.drawn_digits import DRAWN_DIGITS, render
@@ -56,16 +56,16 @@ def models(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("serve")
     lenet, mlp = root / "lenet5", root / "rashid"
     for run, args in ((lenet, PAGE_MODEL), (mlp, ["data.train_limit=1000", "trainer.epochs=3"])):
-        result = run_module("experiments.train", *args, "trainer.progress=false", f"hydra.run.dir={run}")
+        result = run_module("nnsweep.experiments.train", *args, "trainer.progress=false", f"hydra.run.dir={run}")
         assert result.returncode == 0, result.stderr[-2000:]
     return lenet, mlp
 
 
 def start_server(*args: str) -> tuple[subprocess.Popen, str]:
-    """``python -m experiments.serve args port=0``, and the address it printed."""
+    """``python -m nnsweep.experiments.serve args port=0``, and the address it printed."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "experiments.serve", *args, "port=0"],
+        [sys.executable, "-m", "nnsweep.experiments.serve", *args, "port=0"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -118,7 +118,7 @@ def test_predict_from_a_png_prepares_it_the_way_predict_does(server, models):
     assert [row["label"] for row in answer["top"]][0] == "0" and len(answer["top"]) == 3
     values = [row["value"] for row in answer["top"]]
     assert values == sorted(values, reverse=True) and 0 < sum(values) <= 1 + 1e-6
-    expected = mnist_style(decode_grey(io.BytesIO(drawing)))  # experiments.predict's preparation
+    expected = mnist_style(decode_grey(io.BytesIO(drawing)))  # nnsweep.experiments.predict's preparation
     assert np.abs(np.array(answer["input"]) - expected).max() <= 0.0005
     classifier = Classifier(models[0])
     assert np.allclose(values, np.sort(classifier.outputs(expected[None])[0])[::-1][:3], atol=1e-6)
@@ -288,18 +288,18 @@ def test_a_run_that_cannot_be_served_is_one_line_and_exit_2(tmp_path, models):
         "run=": "say which run",
     }
     for arg, words in cases.items():
-        result = run_module("experiments.serve", arg, "port=0", timeout=60)
+        result = run_module("nnsweep.experiments.serve", arg, "port=0", timeout=60)
         assert result.returncode == 2 and words in result.stderr, (arg, result.stderr)
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     with RunDir(models[1]).training():  # another process is training it: its model changes every epoch
-        result = run_module("experiments.serve", f"run={models[1]}", "port=0", timeout=60)
+        result = run_module("nnsweep.experiments.serve", f"run={models[1]}", "port=0", timeout=60)
     assert result.returncode == 2 and "is being trained" in result.stderr, result.stderr
     for args, words in (
         ([f"run={models[1]}", "host="], "host='' is not an address"),
         ([f"run={models[1]}", f"test={tmp_path / 'nowhere'}"], "is not a directory"),
         ([f"run={models[1]}", f"test={no_model}"], "t10k"),
     ):
-        result = run_module("experiments.serve", *args, "port=0", timeout=60)
+        result = run_module("nnsweep.experiments.serve", *args, "port=0", timeout=60)
         assert result.returncode == 2 and words in result.stderr and result.stderr.count("\n") == 1, result.stderr
 
 
@@ -340,7 +340,7 @@ def test_a_busy_port_and_another_host(models):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_module("experiments.serve", f"run={models[1]}", f"port={port}", timeout=60)
+        result = run_module("nnsweep.experiments.serve", f"run={models[1]}", f"port={port}", timeout=60)
     assert result.returncode == 2 and f"port {port} on 127.0.0.1 is in use" in result.stderr, result.stderr
     process, address = start_server(f"run={models[1]}", "host=0.0.0.0")
     out, err = stop_server(process)
@@ -527,7 +527,7 @@ def quick_run(tmp_path_factory) -> Path:
     """A small MLP trained for one epoch: enough for the API's answers to requests it refuses."""
     run = tmp_path_factory.mktemp("quick") / "run"
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "net=mlp",
         "net.hidden=[16]",
         "data.train_limit=300",
@@ -541,7 +541,7 @@ def quick_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(quick_run):
-    from experiments.draw.api import ServedRun, create_app
+    from nnsweep.experiments.draw.api import ServedRun, create_app
 
     return create_app([ServedRun(Classifier(quick_run), "quick")]).test_client()
 
@@ -603,7 +603,7 @@ def test_a_malformed_chunk_size_is_a_400(quick_run):
 def test_a_recorded_config_is_served_as_data_never_resolved(tmp_path, quick_run, monkeypatch):
     """``${oc.env:...}`` in a run's recorded config was resolved when read: /api/runs served the
     environment variable's value. A record is data: the characters are what is served."""
-    from experiments.draw.api import ServedRun, create_app
+    from nnsweep.experiments.draw.api import ServedRun, create_app
 
     run = tmp_path / "run"
     shutil.copytree(quick_run, run)
@@ -701,7 +701,7 @@ def test_ctrl_c_while_a_request_thread_starts_stops_the_server(monkeypatch):
     and the server went on serving (a clean-clone CI run: the server did not stop in 30 s)."""
     import threading
 
-    from experiments.draw.server import BoundedServer
+    from nnsweep.experiments.draw.server import BoundedServer
 
     start = threading.Thread.start
 
@@ -756,7 +756,7 @@ def test_requests_past_max_connections_are_503s_at_once(quick_run):
     ],
 )
 def test_limits_that_cannot_work_are_one_line(tmp_path, arg, words):
-    result = run_module("experiments.serve", f"run={tmp_path}", arg, "port=0", timeout=60)
+    result = run_module("nnsweep.experiments.serve", f"run={tmp_path}", arg, "port=0", timeout=60)
     assert result.returncode == 2 and words in result.stderr and result.stderr.count("\n") == 1, result.stderr
 
 

@@ -4,15 +4,15 @@ import csv
 import json
 
 import pytest
+from nnsweep.experiments.train import train_run
+from nnsweep.runrecord.names import METRIC_COLUMNS
 
-from experiments.train import train_run
-from runrecord.names import METRIC_COLUMNS
 from tests.experiments.conftest import compose_config, run_module
 
 
 def test_a_short_run_writes_metrics_summary_and_model(tmp_path, quick):
     out = tmp_path / "run"
-    result = run_module("experiments.train", "net=nielsen", "optimizer.lr=3.0", *quick, f"hydra.run.dir={out}")
+    result = run_module("nnsweep.experiments.train", "net=nielsen", "optimizer.lr=3.0", *quick, f"hydra.run.dir={out}")
     assert result.returncode == 0, result.stderr
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
@@ -39,7 +39,7 @@ def test_a_short_run_writes_metrics_summary_and_model(tmp_path, quick):
     ],
 )
 def test_bad_overrides_exit_with_one_line(tmp_path, override, message):
-    result = run_module("experiments.train", override, f"hydra.run.dir={tmp_path / 'run'}")
+    result = run_module("nnsweep.experiments.train", override, f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nnsweep: error:") and message in lines[0], result.stderr
@@ -97,8 +97,8 @@ def test_a_paused_run_continued_rung_by_rung_equals_an_uninterrupted_one(tmp_pat
 
 def test_a_pruned_run_resumed_by_hand_continues_to_its_epochs(tmp_path):
     """Pruned is a search's judgement, not the end of training: resume=true trains it on."""
-    from runrecord import RunDir, Status
-    from sweeps.launch import mark_run
+    from nnsweep.runrecord import RunDir, Status
+    from nnsweep.sweeps.launch import mark_run
 
     base = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false", "trainer.epochs=3"]
     train_run(compose_config(base + ["trainer.pause_after=1"]), tmp_path / "run")
@@ -129,9 +129,9 @@ def test_a_resumed_run_records_the_time_of_every_invocation(tmp_path):
 
 def test_resume_via_the_command_line_logs_where_it_continues(tmp_path, quick):
     out = f"hydra.run.dir={tmp_path / 'run'}"
-    assert run_module("experiments.train", *quick, out).returncode == 0
+    assert run_module("nnsweep.experiments.train", *quick, out).returncode == 0
     again = run_module(
-        "experiments.train", *quick[:-2], "trainer.epochs=3", "trainer.progress=false", "resume=true", out
+        "nnsweep.experiments.train", *quick[:-2], "trainer.epochs=3", "trainer.progress=false", "resume=true", out
     )
     assert again.returncode == 0, again.stderr
     assert "resuming" in again.stdout + again.stderr and "after epoch 2" in again.stdout + again.stderr
@@ -161,8 +161,7 @@ def test_a_grid_of_many_values_composes_each_config_group_value_not_each_value(t
     and again in the sweeper): a plain value is set into the config composed once, and still
     checked, the last of 300 as much as the first."""
     import hydra
-
-    from experiments import cli
+    from nnsweep.experiments import cli
 
     composed = []
     real = hydra.compose
@@ -178,7 +177,9 @@ def test_a_grid_of_many_values_composes_each_config_group_value_not_each_value(t
         with pytest.raises(SystemExit) as exit_:
             cli.precheck("config", ["-m", f"optimizer.lr={values},{bad}", f"hydra.sweep.dir={tmp_path / 's'}"])
         assert exit_.value.code == 2 and fragment in capsys.readouterr().err
-    result = run_module("experiments.train", "-m", f"optimizer.lr={values},-1", f"hydra.sweep.dir={tmp_path / 's'}")
+    result = run_module(
+        "nnsweep.experiments.train", "-m", f"optimizer.lr={values},-1", f"hydra.sweep.dir={tmp_path / 's'}"
+    )
     assert result.returncode == 2 and "optimizer.lr must be a positive number, got -1" in result.stderr
 
 
@@ -189,11 +190,13 @@ def test_a_finished_cosine_run_is_not_extended_to_more_epochs(tmp_path):
     whose curve does not depend on the budget, still grows."""
     base = ["net=mlp", "net.hidden=[16]", "optimizer=adam", "data.train_limit=300", "trainer.progress=false"]
     run = tmp_path / "cos"
-    first = run_module("experiments.train", *base, "schedule=cosine", "trainer.epochs=2", f"hydra.run.dir={run}")
+    first = run_module(
+        "nnsweep.experiments.train", *base, "schedule=cosine", "trainer.epochs=2", f"hydra.run.dir={run}"
+    )
     assert first.returncode == 0, first.stderr[-2000:]
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name not in ("train.log", ".lock")}
     more = run_module(
-        "experiments.train", *base, "schedule=cosine", "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}"
+        "nnsweep.experiments.train", *base, "schedule=cosine", "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}"
     )
     assert more.returncode == 2 and more.stderr.count("\n") == 1, more.stderr[-2000:]
     assert "anneals its cosine schedule over trainer.epochs=2" in more.stderr

@@ -8,10 +8,9 @@ import zipfile
 
 import numpy as np
 import pytest
-
-from core.atomic import atomic_write
-from nets.architectures import lenet5, mlp
-from nets.checkpoint import (
+from nnsweep.core.atomic import atomic_write
+from nnsweep.nets.architectures import lenet5, mlp
+from nnsweep.nets.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_network,
@@ -19,11 +18,11 @@ from nets.checkpoint import (
     restore_training,
     save_checkpoint,
 )
-from nets.data.augment import Augmenter
-from nets.network import Network
-from nets.optimizers import make_optimizer
-from nets.schedules import make_schedule
-from nets.train import LabelledData, TrainState, fit, target_matrix
+from nnsweep.nets.data.augment import Augmenter
+from nnsweep.nets.network import Network
+from nnsweep.nets.optimizers import make_optimizer
+from nnsweep.nets.schedules import make_schedule
+from nnsweep.nets.train import LabelledData, TrainState, fit, target_matrix
 
 
 class Interrupted(Exception):

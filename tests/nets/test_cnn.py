@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from nnsweep.experiments.build import ConfigError, architecture_of
+from nnsweep.nets.architectures import cnn, lenet5
+from nnsweep.nets.checkpoint import load_network, save_checkpoint
+from nnsweep.nets.layers import ShapeError
+from nnsweep.nets.network import Network, planned_shapes
+from nnsweep.nets.normalization import BatchNorm
 
-from experiments.build import ConfigError, architecture_of
-from nets.architectures import cnn, lenet5
-from nets.checkpoint import load_network, save_checkpoint
-from nets.layers import ShapeError
-from nets.network import Network, planned_shapes
-from nets.normalization import BatchNorm
 from tests.conftest import numerical_gradient, sample_indices
 from tests.experiments.conftest import compose_config, run_module
 from tests.nets.test_layers import check_layer
@@ -157,7 +157,7 @@ def test_shapes_that_do_not_fit_are_refused_with_one_line(overrides, words):
 
 
 def test_a_shape_error_on_the_command_line_is_one_line_and_exit_2():
-    result = run_module("experiments.train", "net=cnn", "net.channels=[8,8,8,8,8]", "trainer.epochs=1")
+    result = run_module("nnsweep.experiments.train", "net=cnn", "net.channels=[8,8,8,8,8]", "trainer.epochs=1")
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "divisible" in result.stderr or "larger than its input" in result.stderr
 

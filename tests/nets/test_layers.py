@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from nnsweep.nets.activations import ReLU, Sigmoid, Softmax, Tanh
+from nnsweep.nets.conv import Conv2D, MaxPool2D, MeanPool2D, lecun_c3_table
+from nnsweep.nets.layers import Dense, Dropout, Flatten, Reshape, ShapeError
 
-from nets.activations import ReLU, Sigmoid, Softmax, Tanh
-from nets.conv import Conv2D, MaxPool2D, MeanPool2D, lecun_c3_table
-from nets.layers import Dense, Dropout, Flatten, Reshape, ShapeError
 from tests.conftest import numerical_gradient, sample_indices
 
 RTOL, ATOL = 1e-5, 1e-8
@@ -59,7 +59,7 @@ def test_relu_gradient_away_from_the_kink():
 @pytest.mark.parametrize("pixel_chunk", [None, 10], ids=["one product", "chunked"])
 def test_conv2d_gradients(stride, padding, channels, pixel_chunk, monkeypatch):
     if pixel_chunk:  # the weight gradient summed over chunks of 10 output pixels, the last one short
-        monkeypatch.setattr("nets.conv.PIXEL_CHUNK", pixel_chunk)
+        monkeypatch.setattr("nnsweep.nets.conv.PIXEL_CHUNK", pixel_chunk)
     layer = Conv2D(4, 3, stride=stride, padding=padding)
     layer.needs_input_grad = True
     check_layer(layer, (7, 7, channels))

@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from nets.optimizers import OPTIMIZERS, make_optimizer
+from nnsweep.nets.optimizers import OPTIMIZERS, make_optimizer
 
 
 def one_param(value=1.0, grad=0.5, decayed=True):

@@ -3,8 +3,7 @@
 import math
 
 import pytest
-
-from nets.schedules import make_schedule
+from nnsweep.nets.schedules import make_schedule
 
 
 def test_fixed_schedules():

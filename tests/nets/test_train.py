@@ -4,14 +4,13 @@ import math
 
 import numpy as np
 import pytest
-
-from nets.architectures import lenet5, mlp
-from nets.data.augment import Augmenter
-from nets.data.datasets import load_dataset
-from nets.network import Network
-from nets.optimizers import make_optimizer
-from nets.schedules import make_schedule
-from nets.train import LabelledData, fit, target_matrix
+from nnsweep.nets.architectures import lenet5, mlp
+from nnsweep.nets.data.augment import Augmenter
+from nnsweep.nets.data.datasets import load_dataset
+from nnsweep.nets.network import Network
+from nnsweep.nets.optimizers import make_optimizer
+from nnsweep.nets.schedules import make_schedule
+from nnsweep.nets.train import LabelledData, fit, target_matrix
 
 
 def subset(data, n, seed=0):
@@ -171,7 +170,7 @@ def test_flip_mirrors_about_half_the_images_and_leaves_the_other_draws_alone(mni
 
 
 def test_gradient_clipping_bounds_the_step_and_tames_divergence(mnist5k):
-    from nets.train import clip_gradient_norm
+    from nnsweep.nets.train import clip_gradient_norm
 
     net = Network(mlp([8], "relu"), np.random.default_rng(0))
     net.train_step(mnist5k.train.x[:16], target_matrix(10)[mnist5k.train.labels[:16]])

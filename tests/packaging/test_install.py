@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from nnsweep.sweeps import trials
 from PIL import Image
 
-from sweeps import trials
 from tests.reliability.conftest import TINY
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,8 +89,8 @@ def installed(wheel, tmp_path_factory) -> dict:
 
 def test_the_wheel_holds_the_configs_and_plugins_and_nothing_of_the_clone(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "experiments/conf/config.yaml" in names and "experiments/conf/net/rashid.yaml" in names
-    assert "experiments/conf/search/mlp_lr_l2.yaml" in names
+    assert "conf/config.yaml" in names and "conf/net/rashid.yaml" in names
+    assert "conf/search/mlp_lr_l2.yaml" in names
     assert "hydra_plugins/nnsweep_sweeper/sweeper.py" in names
     assert all(f"experiments/draw/web/{page}" in names for page in PAGES)
     assert not any(n.startswith(("tests/", "bench/", "hydra_plugins/__init__")) for n in names)
@@ -105,7 +105,7 @@ def test_the_installed_wheel_trains_sweeps_reports_evaluates_and_predicts_from_a
     where = run(
         bin_ / "python",
         "-c",
-        "import experiments, hydra_plugins.nnsweep_sweeper as s; print(experiments.__file__); print(s.__file__)",
+        "import experiments, hydra_plugins.nnsweep_sweeper as s; print(nnsweep.experiments.__file__); print(s.__file__)",
         cwd=tmp_path,
         env=env,
     ).stdout
@@ -117,7 +117,7 @@ def test_the_installed_wheel_trains_sweeps_reports_evaluates_and_predicts_from_a
     assert summary["status"] == "ok" and summary["epochs_completed"] == 1
     run(bin_ / "nnsweep-train", *TINY, "trainer.epochs=1", cwd=tmp_path, env=env)
     assert len(list((tmp_path / "outputs").glob("*/*/summary.json"))) == 1  # under the current directory
-    shown = run(bin_ / "python", "-m", "experiments.train", *TINY, "--cfg", "job", cwd=tmp_path, env=env)
+    shown = run(bin_ / "python", "-m", "nnsweep.experiments.train", *TINY, "--cfg", "job", cwd=tmp_path, env=env)
     assert "hidden:\n  - 16" in shown.stdout  # python -m composes the same configs
 
     evaluated = run(bin_ / "nnsweep-evaluate", "run=runs/one", cwd=tmp_path, env=env)

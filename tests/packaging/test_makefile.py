@@ -41,14 +41,14 @@ def test_the_readme_names_no_folder_outside_the_repository_and_says_how_to_get_t
     four files into the directory data=mnist reads and test=data/mnist evaluates on."""
     import re
 
-    from nets.data.datasets import DEFAULT_DIRS
+    from nnsweep.nets.data.datasets import DEFAULT_DIRS
 
     readme = (REPO / "README.md").read_text()
     assert re.findall(r"(?<![\w.])\.\./[\w./-]+", readme) == []
     assert "test=data/mnist" in readme and "make mnist" in readme
     recipe = subprocess.run(["make", "-n", "-B", "mnist"], cwd=REPO, capture_output=True, text=True, timeout=60).stdout
     assert f"download_files('{DEFAULT_DIRS['mnist']}')" in recipe and "run_command" in recipe, recipe
-    for place in ("Makefile", "bench", "src"):
+    for place in ("Makefile", "bench", "src", "conf", "core", "nets", "runrecord", "experiments", "sweeps", "reports"):
         found = subprocess.run(
             ["grep", "-rIl", "--exclude-dir=*.egg-info", "../shared", str(REPO / place)], capture_output=True, text=True
         ).stdout

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from nnsweep.runrecord import RunRecordError, find_runs
 
-from runrecord import RunRecordError, find_runs
 from tests.experiments.conftest import REPO, run_module
 
 # A small, quick training setup shared by the fault tests.
 TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false"]
-TINY_LR = ["--net", "mlp", *TINY[1:]]  # the same for sweeps.lr, which sets net= itself
+TINY_LR = ["--net", "mlp", *TINY[1:]]  # the same for nnsweep.sweeps.lr, which sets net= itself
 
 
 def start_module(module: str, *args: str, log: Path, env: dict | None = None, preexec=None) -> subprocess.Popen:
@@ -48,7 +48,7 @@ def run_waiting_for_its_data(tmp_path: Path, run_dir: Path, env: dict | None = N
         silent.listen(8)
         port = silent.getsockname()[1]
         proc = start_module(
-            "experiments.train",
+            "nnsweep.experiments.train",
             "data=mnist",
             f"data.root={tmp_path / 'mnist'}",
             "data.download=true",
@@ -118,6 +118,6 @@ def recorded_trials(sweep_dir: Path) -> list[dict]:
 def trained_run(tmp_path_factory):
     """A small finished run, trained once per test module."""
     run = tmp_path_factory.mktemp("trained") / "run"
-    result = run_module("experiments.train", *TINY, "trainer.epochs=1", f"hydra.run.dir={run}")
+    result = run_module("nnsweep.experiments.train", *TINY, "trainer.epochs=1", f"hydra.run.dir={run}")
     assert result.returncode == 0, result.stderr[-2000:]
     return run

@@ -7,9 +7,9 @@ import pickle
 
 import numpy as np
 import pytest
+from nnsweep.nets.data.readers import DataFormatError, load_nielsen_pkl
 from PIL import Image
 
-from nets.data.readers import DataFormatError, load_nielsen_pkl
 from tests.experiments.conftest import run_module
 from tests.experiments.test_evaluate_predict import bad_images
 from tests.nets.data.test_readers import idx_bytes
@@ -81,7 +81,11 @@ def empty_file(files):
 def test_7_corrupt_idx_files(tmp_path, mutate, fragments):
     d = idx_dir(tmp_path, "idx", mutate)
     result = run_module(
-        "experiments.train", "data=idx", f"data.root={d}", "data.val_size=10", f"hydra.run.dir={tmp_path / 'run'}"
+        "nnsweep.experiments.train",
+        "data=idx",
+        f"data.root={d}",
+        "data.val_size=10",
+        f"hydra.run.dir={tmp_path / 'run'}",
     )
     one_line_error(result, *fragments)
     assert not (tmp_path / "run" / "model.npz").exists()
@@ -99,7 +103,10 @@ def test_7_corrupt_idx_files(tmp_path, mutate, fragments):
 def test_7_corrupt_csv(tmp_path, content, fragments):
     (tmp_path / "train.csv").write_text(content)
     result = run_module(
-        "experiments.train", "data=csv", f"data.train_csv={tmp_path / 'train.csv'}", f"hydra.run.dir={tmp_path / 'run'}"
+        "nnsweep.experiments.train",
+        "data=csv",
+        f"data.train_csv={tmp_path / 'train.csv'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
     )
     one_line_error(result, "train.csv", *fragments)
 
@@ -107,7 +114,7 @@ def test_7_corrupt_csv(tmp_path, content, fragments):
 def test_7_checksum_mismatch_after_download(tmp_path):
     mirror = idx_dir(tmp_path, "mirror")  # the right names, the wrong bytes for the pinned sums
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "data=mnist",
         f"data.root={tmp_path / 'mnist'}",
         "data.download=true",
@@ -144,15 +151,15 @@ def pickled(path):
 )
 def test_8_damaged_checkpoints(trained_run, tmp_path, damage, fragments):
     run = damaged_copy(trained_run, tmp_path, damage)
-    one_line_error(run_module("experiments.evaluate", f"run={run}"), "model.npz", *fragments)
-    resumed = run_module("experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}")
+    one_line_error(run_module("nnsweep.experiments.evaluate", f"run={run}"), "model.npz", *fragments)
+    resumed = run_module("nnsweep.experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}")
     one_line_error(resumed, "cannot resume", *fragments)
 
 
 def test_8_resuming_with_another_architecture_is_refused_by_the_run_record(trained_run, tmp_path):
     run = damaged_copy(trained_run, tmp_path, lambda p: None)
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "net=mlp",
         "net.hidden=[32]",
         "data.train_limit=300",
@@ -169,7 +176,7 @@ def test_8_checkpoint_of_another_architecture(trained_run, tmp_path):
     config = run / ".hydra" / "config.yaml"
     config.write_text(config.read_text().replace("- 16", "- 32"))
     result = run_module(
-        "experiments.train", *TINY, "net.hidden=[32]", "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}"
+        "nnsweep.experiments.train", *TINY, "net.hidden=[32]", "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}"
     )
     one_line_error(result, "holds a different network", "net=")
 
@@ -178,9 +185,11 @@ def test_17_a_run_config_with_python_tags_is_one_line(trained_run, tmp_path):
     run = damaged_copy(trained_run, tmp_path, lambda p: None)
     config = run / ".hydra" / "config.yaml"
     config.write_text("net: !!python/object/apply:os.system ['touch hacked']\n" + config.read_text())
-    one_line_error(run_module("experiments.evaluate", f"run={run}", cwd=tmp_path), "config.yaml is unreadable")
+    one_line_error(run_module("nnsweep.experiments.evaluate", f"run={run}", cwd=tmp_path), "config.yaml is unreadable")
     one_line_error(
-        run_module("experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path),
+        run_module(
+            "nnsweep.experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path
+        ),
         "config.yaml is unreadable",
     )
     assert not (tmp_path / "hacked").exists()
@@ -220,7 +229,7 @@ def test_8_nielsen_pickle_with_code_is_refused(tmp_path):
 )
 def test_9_bad_overrides_stop_before_anything_trains(tmp_path, args, fragment):
     where = "hydra.sweep.dir" if "-m" in args else "hydra.run.dir"
-    result = run_module("experiments.train", *args, f"{where}={tmp_path / 'out'}")
+    result = run_module("nnsweep.experiments.train", *args, f"{where}={tmp_path / 'out'}")
     one_line_error(result, fragment)
     assert not list(tmp_path.glob("**/model.npz")) and not list(tmp_path.glob("**/metrics.csv"))
 
@@ -228,7 +237,7 @@ def test_9_bad_overrides_stop_before_anything_trains(tmp_path, args, fragment):
 @pytest.mark.parametrize("name", ["text.png", "blank.png", "dot.png", "anim.gif", "huge.png", "cut.png", "missing.png"])
 def test_10_bad_images(trained_run, tmp_path, name):
     messages = bad_images(tmp_path)
-    line = one_line_error(run_module("experiments.predict", f"run={trained_run}", f"image={tmp_path / name}"))
+    line = one_line_error(run_module("nnsweep.experiments.predict", f"run={trained_run}", f"image={tmp_path / name}"))
     assert any(part in line for part in messages[name].split("|")), line
 
 
@@ -236,7 +245,7 @@ def test_10_sixteen_bit_png_is_handled(trained_run, tmp_path):
     canvas = np.full((60, 60), 65535, np.uint16)
     canvas[10:50, 27:33] = 0  # a "1", dark on light, in 16 bits
     Image.fromarray(canvas).save(tmp_path / "one16.png")
-    result = run_module("experiments.predict", f"run={trained_run}", f"image={tmp_path / 'one16.png'}")
+    result = run_module("nnsweep.experiments.predict", f"run={trained_run}", f"image={tmp_path / 'one16.png'}")
     assert result.returncode == 0 and result.stdout.startswith(f"{tmp_path / 'one16.png'}: ")
 
 
@@ -254,13 +263,13 @@ def test_11_a_second_sweep_into_the_same_directory_is_refused(tmp_path):
         "hydra.sweeper.n_trials=2",
         f"hydra.sweep.dir={sweep}",
     ]
-    first = start_module("experiments.train", *args, log=tmp_path / "first.log")
+    first = start_module("nnsweep.experiments.train", *args, log=tmp_path / "first.log")
     try:
         wait_for(
             lambda: (sweep / ".lock").exists() and (sweep / ".lock").read_text().strip() == str(first.pid),
             what="the first sweep's lock",
         )
-        second = run_module("experiments.train", *args)
+        second = run_module("nnsweep.experiments.train", *args)
         assert second.returncode != 0
         assert f"is in use by process {first.pid}" in second.stderr and "Traceback" not in second.stderr
         assert first.wait(300) == 0  # the first sweep is not disturbed

@@ -7,8 +7,8 @@ import signal
 
 import pandas as pd
 import pytest
+from nnsweep.reports.build import build_report
 
-from reports.build import build_report
 from tests.experiments.conftest import run_module
 from tests.reliability.conftest import TINY, recorded_trials, start_module
 
@@ -27,7 +27,7 @@ DEEP_RELU = [
 def test_4_diverging_trials_are_recorded_penalised_tabled_and_reported(tmp_path):
     sweep = tmp_path / "div"
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "hydra/sweeper=skopt",
         "optimizer.lr=interval(0.01, 4.0)",
@@ -55,7 +55,7 @@ def test_5_exceptions_in_trials_are_recorded_and_too_many_stop_the_sweep(tmp_pat
     (tmp_path / "d.csv").write_text("".join(f"{i % 10}," + ",".join([str(i % 7)] * 784) + "\n" for i in range(340)))
     csv = ["data=csv", f"data.train_csv={tmp_path / 'd.csv'}", "data.val_size=20", "data.test_size=20"]
     mixed = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "hydra/sweeper=skopt",
         "trainer.batch_size=choice(10,400)",
@@ -76,7 +76,7 @@ def test_5_exceptions_in_trials_are_recorded_and_too_many_stop_the_sweep(tmp_pat
     assert len(failed) >= 1 and (runs["status"] == "ok").sum() >= 1
     assert failed["error"].str.contains("larger than the training set").all()
     doomed = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "hydra/sweeper=skopt",
         "trainer.batch_size=choice(400,500)",
@@ -102,13 +102,13 @@ def limit_file_size(limit):
 def test_6_full_disk_is_one_clear_line_and_keeps_the_previous_checkpoint(tmp_path):
     run = tmp_path / "run"
     args = ["net=rashid", "data.train_limit=300", "trainer.progress=false", f"hydra.run.dir={run}"]
-    first = run_module("experiments.train", *args, "trainer.epochs=1")
+    first = run_module("nnsweep.experiments.train", *args, "trainer.epochs=1")
     assert first.returncode == 0, first.stderr[-2000:]
     model = (run / "model.npz").read_bytes()
     assert len(model) > 60_000
     # The checkpoint no longer fits: a file-size limit stands in for a full disk.
     proc = start_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         *args,
         "trainer.epochs=3",
         "resume=true",
@@ -124,7 +124,7 @@ def test_6_full_disk_is_one_clear_line_and_keeps_the_previous_checkpoint(tmp_pat
     assert len(list(csv.DictReader(open(run / "metrics.csv")))) == 1  # metrics still match it
     assert json.loads((run / "summary.json").read_text())["epochs_completed"] == 1
     (tmp_path / "file").write_text("not a directory")
-    blocked = run_module("experiments.train", f"hydra.run.dir={tmp_path / 'file' / 'run'}")
+    blocked = run_module("nnsweep.experiments.train", f"hydra.run.dir={tmp_path / 'file' / 'run'}")
     assert blocked.returncode == 2
     assert blocked.stderr.strip() == (
         f"nnsweep: error: cannot create {tmp_path / 'file' / 'run'}: {tmp_path / 'file'} "
@@ -139,7 +139,9 @@ def metrics_without_time(path):
 def test_12_same_seed_same_bits_other_seed_other_bits(tmp_path):
     args = [*TINY, "trainer.epochs=2", "net.dropout=0.2", "trainer.augment=true", "optimizer=adam"]
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
-        result = run_module("experiments.train", *args, f"trainer.seed={seed}", f"hydra.run.dir={tmp_path / name}")
+        result = run_module(
+            "nnsweep.experiments.train", *args, f"trainer.seed={seed}", f"hydra.run.dir={tmp_path / name}"
+        )
         assert result.returncode == 0, result.stderr[-2000:]
     a, b, c = (metrics_without_time(tmp_path / n / "metrics.csv") for n in "abc")
     assert a == b and a != c

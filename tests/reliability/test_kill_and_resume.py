@@ -34,16 +34,16 @@ SKOPT = [
 
 
 def test_1_killed_skopt_sweep_reuses_every_finished_trial(tmp_path):
-    whole = run_module("experiments.train", *SKOPT, f"hydra.sweep.dir={tmp_path / 'whole'}")
+    whole = run_module("nnsweep.experiments.train", *SKOPT, f"hydra.sweep.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr[-2000:]
     cut = tmp_path / "cut"
-    proc = start_module("experiments.train", *SKOPT, f"hydra.sweep.dir={cut}", log=tmp_path / "cut.log")
+    proc = start_module("nnsweep.experiments.train", *SKOPT, f"hydra.sweep.dir={cut}", log=tmp_path / "cut.log")
     wait_for(lambda: len(recorded_trials(cut)) >= 3, what="3 recorded trials")  # often mid-batch (batches of 2)
     kill_minus_9(proc)
     before = recorded_trials(cut)
     finished_before = [cut / t["run_dir"] for t in before]
     stamps = snapshot(finished_before)
-    again = run_module("experiments.train", *SKOPT, f"hydra.sweep.dir={cut}")
+    again = run_module("nnsweep.experiments.train", *SKOPT, f"hydra.sweep.dir={cut}")
     assert again.returncode == 0, again.stderr[-2000:]
     after = recorded_trials(cut)
     assert len(after) == 6 and after[: len(before)] == before  # 0 trials lost, none redone
@@ -84,7 +84,7 @@ def test_2a_killed_lr_sweep_finishes_only_the_missing_runs(tmp_path):
         str(sweep),
         *TINY_LR,
     ]
-    output, done = kill_after_two_runs_then_rerun(tmp_path, "sweeps.lr", args, sweep)
+    output, done = kill_after_two_runs_then_rerun(tmp_path, "nnsweep.sweeps.lr", args, sweep)
     assert f"{done} already finished" in output
 
 
@@ -99,7 +99,7 @@ def test_2b_killed_grid_multirun_finishes_only_the_missing_runs(tmp_path):
         "hydra.launcher.n_jobs=1",
         f"hydra.sweep.dir={sweep}",
     ]
-    output, done = kill_after_two_runs_then_rerun(tmp_path, "experiments.train", args, sweep)
+    output, done = kill_after_two_runs_then_rerun(tmp_path, "nnsweep.experiments.train", args, sweep)
     assert output.count("reusing finished trial") >= done  # found on disk, not launched again
 
 
@@ -109,15 +109,15 @@ def read_metrics(path):
 
 def test_3_killed_run_resumes_to_the_same_numbers(tmp_path):
     args = ["net=rashid", "trainer.batch_size=1", "trainer.epochs=4", "optimizer.lr=0.3", "trainer.progress=false"]
-    whole = run_module("experiments.train", *args, f"hydra.run.dir={tmp_path / 'whole'}")
+    whole = run_module("nnsweep.experiments.train", *args, f"hydra.run.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr[-2000:]
     run = tmp_path / "cut"
-    proc = start_module("experiments.train", *args, f"hydra.run.dir={run}", log=tmp_path / "cut.log")
+    proc = start_module("nnsweep.experiments.train", *args, f"hydra.run.dir={run}", log=tmp_path / "cut.log")
     metrics = run / "metrics.csv"
     wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 3, what="two epochs")
     kill_minus_9(proc)  # somewhere inside epoch 3
     assert len(read_metrics(metrics)) in (2, 3)
-    resumed = run_module("experiments.train", *args, "resume=true", f"hydra.run.dir={run}")
+    resumed = run_module("nnsweep.experiments.train", *args, "resume=true", f"hydra.run.dir={run}")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert read_metrics(metrics) == read_metrics(tmp_path / "whole" / "metrics.csv")
     assert not list(run.glob(".*.tmp"))  # no half-written checkpoint left behind

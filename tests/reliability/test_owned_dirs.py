@@ -29,7 +29,7 @@ def one_line_error(result) -> str:
 
 
 def train(tmp_path, *args):
-    return run_module("experiments.train", *TINY, "trainer.epochs=1", *args, cwd=tmp_path)
+    return run_module("nnsweep.experiments.train", *TINY, "trainer.epochs=1", *args, cwd=tmp_path)
 
 
 def test_a_link_planted_at_a_runs_hydra_folder_is_refused_and_its_target_untouched(tmp_path):
@@ -58,7 +58,7 @@ def test_a_sweeps_run_folder_that_is_a_link_is_refused_and_its_target_untouched(
     sweep.mkdir()
     (sweep / "optimizer.lr=0.1").symlink_to(target)
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "optimizer.lr=0.1",
         *TINY,
@@ -94,7 +94,7 @@ def test_a_link_planted_at_report_or_its_portraits_is_refused_and_its_target_unt
 def test_resume_without_a_checkpoint_refuses_and_keeps_the_runs_records(tmp_path):
     run = tmp_path / "r"
     assert train(tmp_path, f"hydra.run.dir={run}", "trainer.epochs=3").returncode == 0
-    assert run_module("experiments.evaluate", f"run={run}", "weights=final", cwd=tmp_path).returncode == 0
+    assert run_module("nnsweep.experiments.evaluate", f"run={run}", "weights=final", cwd=tmp_path).returncode == 0
     (run / "model.npz").rename(tmp_path / "model.npz")
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name not in ("train.log", ".lock")}
     assert {"metrics.csv", "summary.json", "evaluation-final-own.json"} <= set(before)
@@ -130,7 +130,7 @@ def test_a_sweep_with_only_bookkeeping_overrides_trains_in_its_own_folder(tmp_pa
     """Hydra's override_dirname is empty: the job's folder was the sweep's, and the job waited
     120 s on the sweep's own lock, then failed (exit 1)."""
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "sweep=k2",
         "trainer.progress=false",
@@ -152,7 +152,7 @@ def test_a_sweep_with_only_bookkeeping_overrides_trains_in_its_own_folder(tmp_pa
 )
 def test_a_current_directory_whose_file_system_refuses_the_default_outputs_is_one_line():
     """The permission check passes (root), Hydra's mkdir of outputs/ fails: a 50-line traceback."""
-    line = one_line_error(run_module("experiments.train", *TINY, "trainer.epochs=1", cwd=Path("/sys")))
+    line = one_line_error(run_module("nnsweep.experiments.train", *TINY, "trainer.epochs=1", cwd=Path("/sys")))
     assert line.startswith("nnsweep: error: cannot write /sys/outputs: ")
 
 
@@ -169,13 +169,13 @@ def interrupt(proc, log: Path, group: bool = True) -> list[str]:
     return [code, *log.read_text().strip().splitlines()]
 
 
-@pytest.mark.parametrize("module", ["experiments.train", "sweeps.lr"])
+@pytest.mark.parametrize("module", ["nnsweep.experiments.train", "nnsweep.sweeps.lr"])
 @pytest.mark.parametrize("after", [0.25, 0.5])
 def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path, module, after):
     """Within half a second of the start, Ctrl-C gave a 30-line KeyboardInterrupt traceback."""
     args = (
         [*TINY, f"hydra.run.dir={tmp_path / 'run'}"]
-        if module == "experiments.train"
+        if module == "nnsweep.experiments.train"
         else ["--epochs", "1", "--lrs", "0.1,1", *TINY_LR, "--sweep-dir", str(tmp_path / "sweep")]
     )
     proc = start_module(module, *args, log=tmp_path / "log", env=SOURCE)
@@ -188,7 +188,7 @@ def test_ctrl_c_during_a_sweep_is_the_last_line_printed(tmp_path):
     """Finished jobs' lines and two lifeline warnings printed after "nnsweep: interrupted"."""
     sweep = tmp_path / "sweep"
     proc = start_module(
-        "sweeps.lr",
+        "nnsweep.sweeps.lr",
         "--epochs",
         "40",
         "--lrs",
@@ -212,7 +212,7 @@ def test_ctrl_c_before_a_sweep_wrote_anything_leaves_no_folder(tmp_path):
     """The new sweep folder (and its new parent) held only the lock's .lock file."""
     sweep = tmp_path / "results" / "lr"
     proc = start_module(
-        "sweeps.lr",
+        "nnsweep.sweeps.lr",
         "--epochs",
         "1",
         "--lrs",
@@ -243,8 +243,8 @@ def test_ctrl_c_inside_a_dataclass_being_built_still_exits_130(tmp_path):
     about 30 sweeps interrupted as they started, in CI). A command run as ``python -m``."""
     (tmp_path / "interrupted_command.py").write_text(
         "import sys; sys.argv = ['nnsweep-test']\n"
-        "from experiments.startup import quiet_start; quiet_start()\n"
-        "from experiments.cli import run_command\n"
+        "from nnsweep.experiments.startup import quiet_start; quiet_start()\n"
+        "from nnsweep.experiments.cli import run_command\n"
         "def main():\n"
         "    exec('raise KeyboardInterrupt')  # where a dataclass's __init__ is built\n"
         "run_command(main)\n"
@@ -273,9 +273,9 @@ def test_a_single_run_interrupted_before_it_recorded_anything_says_so(tmp_path):
 SLOW_DRAWS = """
 import sys, time
 from pathlib import Path
-from experiments.cli import run_command
-from core.atomic import atomic_write
-from reports.cache import draw_side_by_side
+from nnsweep.experiments.cli import run_command
+from nnsweep.core.atomic import atomic_write
+from nnsweep.reports.cache import draw_side_by_side
 
 out = Path(sys.argv[1])
 

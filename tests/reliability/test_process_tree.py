@@ -26,7 +26,7 @@ EPOCHS = 40  # long enough to be killed in the middle of training
 def sweep_command(kind: str, sweep: Path) -> tuple[str, list[str]]:
     common = [*TINY, f"trainer.epochs={EPOCHS}"]
     if kind == "lr":
-        return "sweeps.lr", [
+        return "nnsweep.sweeps.lr", [
             "--lrs",
             "0.05,0.1",
             "--batch",
@@ -41,14 +41,14 @@ def sweep_command(kind: str, sweep: Path) -> tuple[str, list[str]]:
             *TINY_LR,
         ]
     if kind == "grid":
-        return "experiments.train", [
+        return "nnsweep.experiments.train", [
             "-m",
             "optimizer.lr=0.05,0.1",
             *common,
             "hydra.launcher.n_jobs=2",
             f"hydra.sweep.dir={sweep}",
         ]
-    return "experiments.train", [
+    return "nnsweep.experiments.train", [
         "-m",
         "hydra/sweeper=skopt",
         "optimizer.lr=tag(log, interval(0.01, 0.3))",
@@ -94,7 +94,7 @@ def epochs_of(sweep: Path) -> list[list[int]]:
 
 # kill -9 for each shape of process tree. A plain kill (SIGTERM) ends a sweep's main process the
 # same way, since nothing in it handles the signal; it is kept once, as users type it, on the
-# deepest tree: sweeps.lr's, whose multirun is a child process with workers of its own.
+# deepest tree: nnsweep.sweeps.lr's, whose multirun is a child process with workers of its own.
 @pytest.mark.parametrize(
     "kind,sig", [("lr", signal.SIGKILL), ("grid", signal.SIGKILL), ("skopt", signal.SIGKILL), ("lr", signal.SIGTERM)]
 )

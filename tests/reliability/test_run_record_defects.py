@@ -16,9 +16,9 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from nnsweep.runrecord import RunDir, exclusive_lock
 from PIL import Image
 
-from runrecord import RunDir, exclusive_lock
 from tests.experiments.conftest import REPO, run_module
 from tests.reliability.conftest import TINY, TINY_LR, run_waiting_for_its_data, start_module, wait_for
 
@@ -32,7 +32,7 @@ def one_line_error(result) -> str:
 
 
 def train(tmp_path, *args):
-    return run_module("experiments.train", *TINY, "trainer.epochs=2", *args, cwd=tmp_path)
+    return run_module("nnsweep.experiments.train", *TINY, "trainer.epochs=2", *args, cwd=tmp_path)
 
 
 def test_3_a_refused_resume_leaves_the_run_record_as_it_was(tmp_path):
@@ -44,7 +44,7 @@ def test_3_a_refused_resume_leaves_the_run_record_as_it_was(tmp_path):
     assert "other settings" in line and "data.name: 'mnist5k' -> 'fashion'" in line
     assert {p.name: p.read_bytes() for p in (run / ".hydra").iterdir()} == before
     assert (run / "summary.json").read_bytes() == summary
-    evaluated = run_module("experiments.evaluate", f"run={run}", cwd=tmp_path)
+    evaluated = run_module("nnsweep.experiments.evaluate", f"run={run}", cwd=tmp_path)
     assert evaluated.returncode == 0 and "mnist5k test split" in evaluated.stdout
 
 
@@ -52,7 +52,7 @@ def test_3_only_the_epoch_budget_may_grow_and_arguments_in_another_order_are_the
     run = tmp_path / "run"
     assert train(tmp_path, "optimizer.lr=0.3", "net.hidden=[16]", f"hydra.run.dir={run}").returncode == 0
     again = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         f"hydra.run.dir={run}",
         "resume=true",
         "trainer.epochs=3",
@@ -82,13 +82,13 @@ def test_16_resume_without_a_checkpoint_starts_a_fresh_metrics_file_once_the_old
     assert train(tmp_path, f"hydra.run.dir={run}").returncode == 0
     (run / "model.npz").unlink()
     refused = run_module(
-        "experiments.train", *TINY, "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path
+        "nnsweep.experiments.train", *TINY, "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path
     )
     assert "but no checkpoint (model.npz)" in one_line_error(refused)
     for name in ("metrics.csv", "summary.json"):
         (run / name).rename(tmp_path / name)
     again = run_module(
-        "experiments.train", *TINY, "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path
+        "nnsweep.experiments.train", *TINY, "trainer.epochs=4", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path
     )
     assert again.returncode == 0, again.stderr[-2000:]
     assert [r["epoch"] for r in csv.DictReader(open(run / "metrics.csv"))] == ["1", "2", "3", "4"]
@@ -100,7 +100,7 @@ def test_15_the_next_start_of_a_run_removes_its_stale_temporary_files(tmp_path):
     for name in (".model.npz.k9a.tmp", ".summary.json.k9b.tmp"):  # what kill -9 mid-write leaves
         (run / name).write_bytes(b"half a file")
     again = run_module(
-        "experiments.train", *TINY, "trainer.epochs=3", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path
+        "nnsweep.experiments.train", *TINY, "trainer.epochs=3", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path
     )
     assert again.returncode == 0, again.stderr[-2000:]
     assert not list(run.glob(".*.tmp"))
@@ -116,14 +116,24 @@ def test_two_processes_never_train_one_run(tmp_path):
 
 
 def test_19_a_refused_command_leaves_no_empty_output_directory(tmp_path):
-    one_line_error(run_module("experiments.train", "trainer.epochs=0", cwd=tmp_path))
+    one_line_error(run_module("nnsweep.experiments.train", "trainer.epochs=0", cwd=tmp_path))
     one_line_error(train(tmp_path, "data.train_limit=5", "trainer.batch_size=10"))  # found only when data loads
     assert not (tmp_path / "outputs").exists()
 
 
 def lr_sweep(tmp_path, *args):
     return run_module(
-        "sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *TINY_LR, *args, cwd=tmp_path
+        "nnsweep.sweeps.lr",
+        "--epochs",
+        "1",
+        "--batch",
+        "10",
+        "--jobs",
+        "1",
+        "--no-report",
+        *TINY_LR,
+        *args,
+        cwd=tmp_path,
     )
 
 
@@ -172,7 +182,7 @@ def test_1_make_sweep_lr_passes_overrides_and_lists_its_variables():
     shown = subprocess.run(
         ["make", "-n", "sweep-lr", "ARGS=optimizer=momentum trainer.seed=3"], cwd=REPO, capture_output=True, text=True
     ).stdout
-    assert "-m sweeps.lr" in shown and "optimizer=momentum trainer.seed=3" in shown
+    assert "-m nnsweep.sweeps.lr" in shown and "optimizer=momentum trainer.seed=3" in shown
     help_text = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True).stdout
     # Each target's variables are listed under it (and before the next target).
     blocks = {b.split()[0]: b for b in help_text.split("  make ")[1:]}
@@ -245,7 +255,7 @@ def test_lr_sweep_arguments_it_owns_or_cannot_use_are_refused(tmp_path):
 
 def test_a_bad_value_in_any_grid_point_stops_the_grid_before_it_trains(tmp_path):
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "optimizer.l2=0,-1",
         *TINY,
@@ -273,14 +283,18 @@ def test_runs_that_failed_on_missing_data_are_retried_once_it_is_there(tmp_path)
         "data.val_size=20",
         "data.test_size=20",
     ]
-    first = run_module("sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *args, cwd=tmp_path)
+    first = run_module(
+        "nnsweep.sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *args, cwd=tmp_path
+    )
     assert first.returncode != 0 and "digits.csv" in first.stderr
     import numpy as np
 
     rng = np.random.default_rng(0)
     rows = np.column_stack([np.arange(200) % 10, rng.integers(0, 256, (200, 784))])
     np.savetxt(digits, rows, fmt="%d", delimiter=",")
-    again = run_module("sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *args, cwd=tmp_path)
+    again = run_module(
+        "nnsweep.sweeps.lr", "--epochs", "1", "--batch", "10", "--jobs", "1", "--no-report", *args, cwd=tmp_path
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     # it trained and finished; random pixels teach nothing, so it may end at chance (counted apart)
     assert "1 runs: 1 ok." in again.stdout or "1 runs: 1 did not learn (at chance)." in again.stdout, again.stdout
@@ -302,10 +316,10 @@ def test_evaluate_and_predict_read_a_damaged_run_config_as_one_line(trained_run,
     shutil.copytree(trained_run, run)
     config = run / ".hydra" / "config.yaml"
     config.write_text(edit(config.read_text()))
-    assert "config.yaml" in one_line_error(run_module("experiments.evaluate", f"run={run}", cwd=tmp_path))
+    assert "config.yaml" in one_line_error(run_module("nnsweep.experiments.evaluate", f"run={run}", cwd=tmp_path))
     picture = tmp_path / "one.png"
     Image.fromarray(np.pad(np.full((20, 4), 255, np.uint8), 4)).save(picture)
-    predicted = run_module("experiments.predict", f"run={run}", f"image={picture}", cwd=tmp_path)
+    predicted = run_module("nnsweep.experiments.predict", f"run={run}", f"image={picture}", cwd=tmp_path)
     if predict_reads_it:  # predict reads only data.scaling and net.loss
         assert "config.yaml" in one_line_error(predicted)
     else:
@@ -322,14 +336,16 @@ def test_evaluate_and_predict_read_a_damaged_run_config_as_one_line(trained_run,
     ],
 )
 def test_predict_arguments_that_cannot_work_are_one_line(trained_run, tmp_path, args, fragment):
-    assert fragment in one_line_error(run_module("experiments.predict", f"run={trained_run}", *args, cwd=tmp_path))
+    assert fragment in one_line_error(
+        run_module("nnsweep.experiments.predict", f"run={trained_run}", *args, cwd=tmp_path)
+    )
     assert not (tmp_path / "multirun").exists()
 
 
 def test_ctrl_c_of_one_run_says_how_to_continue_it(tmp_path):
     run = tmp_path / "run"
     proc = start_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         *TINY,
         "trainer.epochs=200",
         "trainer.batch_size=1",
@@ -344,8 +360,8 @@ def test_ctrl_c_of_one_run_says_how_to_continue_it(tmp_path):
 
 
 def test_a_metrics_file_deleted_during_a_run_is_rewritten_whole(tmp_path):
-    from nets.train import EpochRecord
-    from runrecord import RunDir
+    from nnsweep.nets.train import EpochRecord
+    from nnsweep.runrecord import RunDir
 
     run = RunDir(tmp_path)
     history = [EpochRecord(e, 0.1, 0.5, 0.5, 0.5, 0.5, 0.1) for e in (1, 2, 3)]
@@ -356,7 +372,7 @@ def test_a_metrics_file_deleted_during_a_run_is_rewritten_whole(tmp_path):
     assert run.read_metrics() == history
 
 
-# ----- records are data, read with limits (runrecord.bounded) ----------------------------------
+# ----- records are data, read with limits (nnsweep.runrecord.bounded) ----------------------------------
 ALIAS_BOMB = (
     "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
@@ -413,7 +429,7 @@ def test_damaged_records_are_one_warning_each_in_collect_and_the_report_and_the_
     RecursionError, an OverflowError, a hang or a pass; now one warning naming the file, and
     every run is in runs.csv and the report is written."""
     sweep, damaged = attacked_sweep(tmp_path, trained_run)
-    collected = run_module("sweeps.collect", str(sweep), cwd=tmp_path, timeout=120)
+    collected = run_module("nnsweep.sweeps.collect", str(sweep), cwd=tmp_path, timeout=120)
     assert collected.returncode == 0 and "Traceback" not in collected.stderr, collected.stderr[-3000:]
     for case, path in damaged.items():
         lines = warnings_naming(collected.stderr, path)
@@ -438,7 +454,13 @@ def test_a_damaged_record_on_resume_is_one_line_or_rewritten(tmp_path, trained_r
     (run / name).write_text(content(run))
     before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
     result = run_module(
-        "experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path, timeout=60
+        "nnsweep.experiments.train",
+        *TINY,
+        "trainer.epochs=2",
+        "resume=true",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+        timeout=60,
     )
     if name != ".hydra/config.yaml":
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
@@ -457,7 +479,7 @@ def test_override_values_nested_deep_or_of_5000_digits_are_collected_as_text(tmp
     sweep, _ = attacked_sweep(tmp_path, trained_run, attacks={})
     (sweep / "good-a" / ".hydra" / "overrides.yaml").write_text("- trainer.note=" + "[" * 100_000 + "\n")
     (sweep / "good-b" / ".hydra" / "overrides.yaml").write_text("- trainer.note=" + "9" * 5000 + "\n")
-    collected = run_module("sweeps.collect", str(sweep), cwd=tmp_path, timeout=120)
+    collected = run_module("nnsweep.sweeps.collect", str(sweep), cwd=tmp_path, timeout=120)
     assert collected.returncode == 0 and collected.stderr == "", collected.stderr[-3000:]
     notes = sorted(row["trainer.note"] for row in csv.DictReader(open(sweep / "runs.csv")))
     assert notes == ["9" * 5000, "[" * 100_000]
@@ -498,7 +520,7 @@ TRIAL_LOG_ATTACKS = {
 def test_a_damaged_trial_log_is_one_warning_in_collect_and_the_report(tmp_path, trained_run, case):
     sweep, _ = attacked_sweep(tmp_path, trained_run, attacks={})
     (sweep / "trials.json").write_text(TRIAL_LOG_ATTACKS[case])
-    for module, args in (("sweeps.collect", ()), ("reports", ("--force",))):
+    for module, args in (("nnsweep.sweeps.collect", ()), ("reports", ("--force",))):
         result = run_module(module, str(sweep), *args, cwd=tmp_path, timeout=300)
         assert result.returncode == 0 and "Traceback" not in result.stderr, (module, result.stderr[-3000:])
         assert len(warnings_naming(result.stderr, sweep / "trials.json")) == 1, (module, result.stderr[-3000:])
@@ -549,7 +571,7 @@ def test_resuming_a_search_whose_trial_log_is_damaged_is_one_line_and_trains_not
     (sweep / "trials.json").write_text(TRIAL_LOG_ATTACKS[case])
     line = one_line_error(
         run_module(
-            "experiments.train",
+            "nnsweep.experiments.train",
             "-m",
             "hydra/sweeper=skopt",
             "optimizer.lr=interval(0.05, 0.5)",
@@ -650,7 +672,7 @@ def test_the_default_outputs_in_a_read_only_directory_is_one_line(tmp_path):
     readonly = tmp_path / "ro"
     readonly.mkdir()
     readonly.chmod(0o555)
-    command = [sys.executable, "-m", "experiments.train", "trainer.epochs=1"]
+    command = [sys.executable, "-m", "nnsweep.experiments.train", "trainer.epochs=1"]
     if os.getuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.skip("root writes anywhere, and setpriv (util-linux) is not there to drop that")
@@ -726,7 +748,7 @@ def test_damaged_settings_leave_the_run_out_and_damaged_numbers_are_named_and_th
     report is drawn."""
     sweep, damaged = attacked_sweep(tmp_path, trained_run, attacks={**SETTING_ATTACKS, **FILE_ATTACKS})
     started = time.monotonic()
-    collected = run_module("sweeps.collect", str(sweep), cwd=tmp_path, timeout=300)
+    collected = run_module("nnsweep.sweeps.collect", str(sweep), cwd=tmp_path, timeout=300)
     took = time.monotonic() - started
     assert collected.returncode == 0 and "Traceback" not in collected.stderr, collected.stderr[-3000:]
     assert took < 30, took
@@ -758,7 +780,7 @@ def test_resume_of_a_run_whose_config_holds_a_date_is_one_line_naming_the_file(t
     (run / ".hydra" / "config.yaml").write_text(_config_with(run, "  noun: digit", "  noun: 2001-01-01"))
     line = one_line_error(
         run_module(
-            "experiments.train",
+            "nnsweep.experiments.train",
             *TINY,
             "trainer.epochs=2",
             "resume=true",
@@ -778,7 +800,13 @@ def test_a_summary_claiming_10_to_the_39_epochs_is_rewritten_by_a_resume(tmp_pat
     shutil.copytree(trained_run, run)
     (run / "summary.json").write_text(_summary_with(run, epochs_completed=10**39))
     result = run_module(
-        "experiments.train", *TINY, "trainer.epochs=2", "resume=true", f"hydra.run.dir={run}", cwd=tmp_path, timeout=60
+        "nnsweep.experiments.train",
+        *TINY,
+        "trainer.epochs=2",
+        "resume=true",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+        timeout=60,
     )
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
     said = result.stdout + result.stderr
@@ -805,7 +833,9 @@ def test_serve_leaves_out_a_run_whose_class_names_or_noun_are_damaged_and_refuse
         lines = [line for line in err.splitlines() if str(sweep / name) in line]
         assert len(lines) == 1 and "left out" in lines[0] and "config.yaml" in lines[0], (name, err[-3000:])
     assert [r["path"].rsplit("/", 1)[1] for r in runs[1:]] == ["good"]
-    line = one_line_error(run_module("experiments.serve", f"run={sweep / 'five'}", "port=0", cwd=tmp_path, timeout=60))
+    line = one_line_error(
+        run_module("nnsweep.experiments.serve", f"run={sweep / 'five'}", "port=0", cwd=tmp_path, timeout=60)
+    )
     assert "class_names" in line and "config.yaml" in line, line
 
 
@@ -815,10 +845,10 @@ def test_a_sweep_rerun_reads_a_job_number_of_inf_as_unrecorded(tmp_path):
     unrecorded: the sweep goes on."""
     sweep = tmp_path / "sw"
     grid = ["-m", *TINY, "trainer.epochs=1", f"hydra.sweep.dir={sweep}"]
-    first = run_module("experiments.train", *grid, "optimizer.lr=0.1,0.5", cwd=tmp_path, timeout=180)
+    first = run_module("nnsweep.experiments.train", *grid, "optimizer.lr=0.1,0.5", cwd=tmp_path, timeout=180)
     assert first.returncode == 0, first.stderr[-2000:]
     hydra_yaml = next(sweep.glob("*lr=0.1*")) / ".hydra" / "hydra.yaml"
     hydra_yaml.write_text(hydra_yaml.read_text().replace("    num: 0\n", "    num: .inf\n", 1))
-    again = run_module("experiments.train", *grid, "optimizer.lr=0.1,0.5,0.3", cwd=tmp_path, timeout=180)
+    again = run_module("nnsweep.experiments.train", *grid, "optimizer.lr=0.1,0.5,0.3", cwd=tmp_path, timeout=180)
     assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr[-2000:]
     assert len(list(sweep.glob("*/summary.json"))) == 3

@@ -1,6 +1,6 @@
 """A collected sweep written directly (runs.csv, epochs.csv, the best run's record), no training.
 
-The tables have the columns ``sweeps.collect`` writes; the best run's directory holds what
+The tables have the columns ``nnsweep.sweeps.collect`` writes; the best run's directory holds what
 training leaves behind (model.npz, evaluation.json, test_errors.npz), so every figure of a report
 can be drawn in a second or two, or at any size (20 runs x 1,000 epochs) for memory tests.
 """
@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from nets.architectures import mlp
-from nets.checkpoint import save_checkpoint
-from nets.network import Network
-from runrecord import RunDir, TestErrors
+from nnsweep.nets.architectures import mlp
+from nnsweep.nets.checkpoint import save_checkpoint
+from nnsweep.nets.network import Network
+from nnsweep.runrecord import RunDir, TestErrors
 
 SOURCE = "synthetic test split"
 GROUP_KEYS = ("optimizer", "net")  # config groups a grid may vary (their overrides have no dot)
@@ -140,10 +139,10 @@ def write_trial_log(
     objectives=None,
     statuses=None,
 ) -> dict:
-    """A valid trial log as the sweeper writes it (through ``sweeps.trials``): one trial per round.
+    """A valid trial log as the sweeper writes it (through ``nnsweep.sweeps.trials``): one trial per round.
     ``points`` (one list of values per trial, in the order of ``names``) replaces ``values``;
     ``objectives`` (default 0.5, 0.6, 0.7 ...) and ``statuses`` (default "ok") one per trial."""
-    from sweeps.trials import TrialLog, save
+    from nnsweep.sweeps.trials import TrialLog, save
 
     points = [list(p) for p in points] if points is not None else [[v] for v in values]
     objectives = objectives if objectives is not None else [0.5 + 0.1 * i for i in range(len(points))]
@@ -178,13 +177,13 @@ def pruned_val_acc(lr: float, epochs: int) -> np.ndarray:
 
 
 def write_pruned_sweep(sweep_dir: Path, n_trials: int = 9, max_epochs: int = 9, eta: int = 3):
-    """A pruned random search over the learning rate as the sweeper and ``sweeps.collect`` leave
-    it, and in agreement: the trial log (through ``sweeps.trials.save``), runs.csv (status, rung)
+    """A pruned random search over the learning rate as the sweeper and ``nnsweep.sweeps.collect`` leave
+    it, and in agreement: the trial log (through ``nnsweep.sweeps.trials.save``), runs.csv (status, rung)
     and epochs.csv, whose pruned runs stop at the epoch they reached. The trials are judged together
-    at each rung by the pruner's own rule (``sweeps.pruning``), so the survivors are the top
-    ``1/eta``. Returns the log as ``sweeps.trials.load`` reads it back."""
-    from sweeps.pruning import Pruner, survivors
-    from sweeps.trials import TrialLog, load, save
+    at each rung by the pruner's own rule (``nnsweep.sweeps.pruning``), so the survivors are the top
+    ``1/eta``. Returns the log as ``nnsweep.sweeps.trials.load`` reads it back."""
+    from nnsweep.sweeps.pruning import Pruner, survivors
+    from nnsweep.sweeps.trials import TrialLog, load, save
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
     pruner = Pruner("asha", 1, eta)
@@ -295,8 +294,8 @@ def write_repeated_sweep(
     ``"optimizer.l2": 0.001``, a config group's choice ``"optimizer": "adam"``); ``val_size``: the validation
     digits each run records (runs.csv's ``val_size``, absent if None). Writes runs.csv (best first), epochs.csv,
     and configs.csv through
-    ``sweeps.collect.configurations``, the function collect writes it with. Returns the runs."""
-    from sweeps.collect import configurations
+    ``nnsweep.sweeps.collect.configurations``, the function collect writes it with. Returns the runs."""
+    from nnsweep.sweeps.collect import configurations
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
     budget = epochs or max(len(s["val"]) for s in specs)

@@ -5,14 +5,14 @@ import json
 import re
 from pathlib import Path
 
+import nnsweep.reports.build
+import nnsweep.reports.cache
+import nnsweep.reports.models
 import numpy as np
 import pandas as pd
 import pytest
+from nnsweep.reports.build import build_report
 
-import reports.build
-import reports.cache
-import reports.models
-from reports.build import build_report
 from tests.reports.synthetic import SOURCE, confusion, write_pruned_sweep, write_sweep, write_trial_log
 from tests.reports.test_html import body_rows
 
@@ -28,10 +28,12 @@ def figure_files(index: Path) -> list[str]:
 def test_model_figures_come_from_the_run_record(tmp_path, monkeypatch):
     write_sweep(tmp_path)
     drawn = []
-    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])  # here, to see it
-    draw = reports.models.render_confusion_matrix
     monkeypatch.setattr(
-        reports.models,
+        nnsweep.reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws]
+    )  # here, to see it
+    draw = nnsweep.reports.models.render_confusion_matrix
+    monkeypatch.setattr(
+        nnsweep.reports.models,
         "render_confusion_matrix",
         lambda matrix, *args, **kw: drawn.append(np.array(matrix)) or draw(matrix, *args, **kw),
     )
@@ -50,7 +52,7 @@ def test_a_run_without_evaluation_still_gets_its_other_model_figures(tmp_path):
     files = figure_files(index)
     assert "digit_portraits.png" in files and "first_layer.png" in files
     assert "confusion_matrix.png" not in files and "misclassified.png" not in files
-    assert "python -m experiments.evaluate run=" in html.unescape(index.read_text())
+    assert "python -m nnsweep.experiments.evaluate run=" in html.unescape(index.read_text())
 
 
 def test_a_diverged_model_is_a_note_on_the_page(tmp_path):
@@ -60,7 +62,7 @@ def test_a_diverged_model_is_a_note_on_the_page(tmp_path):
 
 
 def test_the_summary_is_the_one_best_run_sentence(tmp_path):
-    from sweeps.collect import best_run_sentence, summary_lines
+    from nnsweep.sweeps.collect import best_run_sentence, summary_lines
 
     runs = write_sweep(tmp_path, model=False)
     sentence = best_run_sentence(pd.read_csv(tmp_path / "runs.csv"))
@@ -204,13 +206,15 @@ def test_the_gap_heatmap_says_how_training_accuracy_is_measured(tmp_path):
 def test_class_names_are_drawn_as_written_even_when_they_are_invalid_mathtext(tmp_path, monkeypatch):
     """``$x^$`` as a class name made matplotlib's mathtext raise when the confusion matrix was
     saved, and the report ended without a page. Class names are data: drawn as written."""
-    from runrecord import RunDir
+    from nnsweep.runrecord import RunDir
 
     runs = write_sweep(tmp_path)
     names = ["$x^$", "a$b", r"\frac", "3", "4", "5", "6", "7", "8", "$9$"]
     RunDir(tmp_path / runs.iloc[0]["run"]).write_config({"data": {"class_names": names, "noun": "$ign"}}, [])
     texts = []
-    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])  # here, to see it
+    monkeypatch.setattr(
+        nnsweep.reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws]
+    )  # here, to see it
     import matplotlib.text
 
     draw_text = matplotlib.text.Text.draw
@@ -224,12 +228,12 @@ def test_class_names_are_drawn_as_written_even_when_they_are_invalid_mathtext(tm
 
 def test_a_figure_that_raises_is_a_note_and_the_rest_of_the_page_is_written(tmp_path, monkeypatch, capsys):
     write_sweep(tmp_path)
-    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])
+    monkeypatch.setattr(nnsweep.reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])
 
     def broken(*args, **kwargs):
         raise ValueError("a figure that cannot be drawn\nsecond line")
 
-    monkeypatch.setattr(reports.build, "render_accuracy_vs_lr", broken)
+    monkeypatch.setattr(nnsweep.reports.build, "render_accuracy_vs_lr", broken)
     index = build_report(tmp_path)
     page = html.unescape(index.read_text())
     files = figure_files(index)
@@ -242,8 +246,8 @@ def test_a_figure_that_raises_is_a_note_and_the_rest_of_the_page_is_written(tmp_
 def test_a_damaged_figure_cache_or_live_state_only_means_drawing_again(tmp_path):
     """The report's own figures.json and live state are data too, read with limits: nested
     100,000 deep (a RecursionError before) or not a mapping, the page is drawn again."""
-    from reports.cache import CACHE
-    from reports.live import STATE, update
+    from nnsweep.reports.cache import CACHE
+    from nnsweep.reports.live import STATE, update
 
     write_sweep(tmp_path, model=False)
     index = build_report(tmp_path)
@@ -261,7 +265,7 @@ def test_log_axes_are_labelled_in_plain_numbers_not_unparsed_mathtext(tmp_path, 
 
     write_sweep(tmp_path, model=False)
     texts = []
-    monkeypatch.setattr(reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])
+    monkeypatch.setattr(nnsweep.reports.cache, "draw_side_by_side", lambda draws, *_: [d() for d in draws])
     draw_text = matplotlib.text.Text.draw
     monkeypatch.setattr(
         matplotlib.text.Text, "draw", lambda self, r: texts.append(self.get_text()) or draw_text(self, r)

@@ -1,14 +1,14 @@
 """The best configuration against the runner-up, paired by seed, checked against hand computations
-(``sweeps.comparison`` says what may be said; ``reports.compare`` finds and names the two)."""
+(``nnsweep.sweeps.comparison`` says what may be said; ``nnsweep.reports.compare`` finds and names the two)."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from nnsweep.reports.compare import ONE_SEED, best_vs_runner_up
+from nnsweep.reports.tables import load_tables, lr_epoch_grid
+from nnsweep.sweeps.comparison import Candidate, Verdict, compare
 from scipy import stats
 
-from reports.compare import ONE_SEED, best_vs_runner_up
-from reports.tables import load_tables, lr_epoch_grid
-from sweeps.comparison import Candidate, Verdict, compare
 from tests.reports.synthetic import write_repeated_sweep
 from tests.reports.test_tables import HAND, T_1, T_2, hand_specs
 
@@ -180,10 +180,10 @@ def test_identical_differences_have_no_spread():
     ids=["hand", "two-equal-seeds", "hidden"],
 )
 def test_the_terminal_says_what_the_page_says(tmp_path, specs):
-    """``sweeps.collect.ranked_candidates`` (runs.csv alone, for the terminal) and the report
+    """``nnsweep.sweeps.collect.ranked_candidates`` (runs.csv alone, for the terminal) and the report
     (configs.csv) give ``best_statement`` the same configurations: one sentence, word for word."""
-    from sweeps.collect import ranked_candidates
-    from sweeps.comparison import best_statement
+    from nnsweep.sweeps.collect import ranked_candidates
+    from nnsweep.sweeps.comparison import best_statement
 
     page = sentence(tmp_path, specs, val_size=500)
     assert best_statement(ranked_candidates(pd.read_csv(tmp_path / "runs.csv"))) == page
@@ -195,7 +195,7 @@ def test_the_page_gives_no_verdict_from_two_equal_seeds_and_no_interval_above_10
     interval (94.5 +- 12.706 * 0.707 / sqrt(2): 88.1 to 100.9) is cut at 100%."""
     import html
 
-    from reports.build import build_report
+    from nnsweep.reports.build import build_report
 
     write_repeated_sweep(
         tmp_path, paired_specs({0: 0.950, 1: 0.940}, {0: 0.936, 1: 0.926}, lrs=(0.5, 2.0)), val_size=500

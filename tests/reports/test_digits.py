@@ -2,15 +2,15 @@
 wrong) and from its model (first-layer weights), each one image in one axes."""
 
 import imageio.v3 as iio
+import nnsweep.reports.digits
 import numpy as np
 import pytest
+from nnsweep.nets.architectures import lenet5, mlp
+from nnsweep.nets.network import Network
+from nnsweep.reports.digits import mosaic, render_confusion_matrix, render_first_layer, render_misclassified
+from nnsweep.runrecord import ClassLabels
 
-import reports.digits
-import runrecord  # its TestErrors, by module: pytest would try to collect a name starting with Test
-from nets.architectures import lenet5, mlp
-from nets.network import Network
-from reports.digits import mosaic, render_confusion_matrix, render_first_layer, render_misclassified
-from runrecord import ClassLabels
+from nnsweep import runrecord  # its TestErrors, by module: pytest would try to collect a name starting with Test
 from tests.reports.synthetic import confusion
 
 
@@ -45,11 +45,11 @@ def test_a_mosaic_lays_tiles_out_in_rows_with_gaps_and_room_for_titles():
 
 @pytest.fixture
 def axes_drawn(monkeypatch):
-    """How many axes each figure saved through ``reports.digits`` has, by file name."""
+    """How many axes each figure saved through ``nnsweep.reports.digits`` has, by file name."""
     counts: dict[str, int] = {}
-    save = reports.digits.save
+    save = nnsweep.reports.digits.save
     monkeypatch.setattr(
-        reports.digits, "save", lambda fig, path: counts.update({path.name: len(fig.axes)}) or save(fig, path)
+        nnsweep.reports.digits, "save", lambda fig, path: counts.update({path.name: len(fig.axes)}) or save(fig, path)
     )
     return counts
 

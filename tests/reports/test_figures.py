@@ -4,11 +4,10 @@ import imageio.v3 as iio
 import numpy as np
 import pandas as pd
 import pytest
-
-from reports.animations import animate_heatmap, animate_learning_curves
-from reports.curves import render_accuracy_vs_lr, render_learning_curves
-from reports.heatmaps import render_lr_epoch_heatmap
-from reports.tables import ReportError, SweepTables, load_tables, lr_epoch_grid
+from nnsweep.reports.animations import animate_heatmap, animate_learning_curves
+from nnsweep.reports.curves import render_accuracy_vs_lr, render_learning_curves
+from nnsweep.reports.heatmaps import render_lr_epoch_heatmap
+from nnsweep.reports.tables import ReportError, SweepTables, load_tables, lr_epoch_grid
 
 LRS = [0.01, 0.1, 1.0, 10.0]
 EPOCHS = 6
@@ -106,7 +105,7 @@ def test_animations_have_one_frame_per_epoch(tmp_path):
 
 
 def test_missing_tables_are_a_clear_error(tmp_path):
-    with pytest.raises(ReportError, match="python -m sweeps.collect"):
+    with pytest.raises(ReportError, match="python -m nnsweep.sweeps.collect"):
         load_tables(tmp_path)
     with pytest.raises(ReportError, match="does not exist"):
         load_tables(tmp_path / "nope")
@@ -129,8 +128,9 @@ def test_long_runs_animate_at_most_a_few_hundred_frames(tmp_path):
 def test_a_pruned_row_ends_at_the_epoch_its_run_reached(tmp_path):
     """Cells after a pruned run's last epoch are masked (white, no value, not in the colour
     scale), and a bar closes the row at the right edge of its last cell."""
-    from reports.heatmaps import PRUNED_LABEL, draw_lr_epoch_heatmap
-    from reports.style import plt
+    from nnsweep.reports.heatmaps import PRUNED_LABEL, draw_lr_epoch_heatmap
+    from nnsweep.reports.style import plt
+
     from tests.reports.synthetic import write_pruned_sweep
 
     write_pruned_sweep(tmp_path / "s")
@@ -160,8 +160,8 @@ def test_a_pruned_row_ends_at_the_epoch_its_run_reached(tmp_path):
 
 
 def test_an_unpruned_heatmap_has_no_pruned_marks(tmp_path):
-    from reports.heatmaps import draw_lr_epoch_heatmap
-    from reports.style import plt
+    from nnsweep.reports.heatmaps import draw_lr_epoch_heatmap
+    from nnsweep.reports.style import plt
 
     grid = lr_epoch_grid(synthetic_tables(tmp_path, diverged_lr=10.0), "val_acc")
     fig, ax = plt.subplots()
@@ -196,12 +196,12 @@ def test_a_pruned_heatmap_animates_with_its_layout_fixed(tmp_path):
 @pytest.fixture
 def drawn(monkeypatch):
     """The figures the render functions draw, kept open to read their artists."""
-    import reports.curves
-    import reports.heatmaps
-    from reports.style import plt
+    import nnsweep.reports.curves
+    import nnsweep.reports.heatmaps
+    from nnsweep.reports.style import plt
 
     figures = []
-    for module in (reports.curves, reports.heatmaps):
+    for module in (nnsweep.reports.curves, nnsweep.reports.heatmaps):
         monkeypatch.setattr(module, "save", lambda fig, path: figures.append(fig) or path)
     yield figures
     for fig in figures:
@@ -315,15 +315,16 @@ def test_curves_of_repeats_are_means_with_bands(tmp_path, drawn):
 
 def test_epoch_ticks_are_whole(tmp_path, drawn, monkeypatch):
     """Three epochs: matplotlib's own ticks would be 1.0, 1.5, 2.0, 2.5 ... (half epochs)."""
-    import reports.animations
+    import nnsweep.reports.animations
+
     from tests.reports.synthetic import write_sweep
 
     write_sweep(tmp_path / "s", epochs=3, model=False)
     tables = load_tables(tmp_path / "s")
     seen = []
-    reveal = reports.animations.reveal_frames
+    reveal = nnsweep.reports.animations.reveal_frames
     monkeypatch.setattr(
-        reports.animations, "reveal_frames", lambda fig, axes, *a: seen.extend(axes) or reveal(fig, axes, *a)
+        nnsweep.reports.animations, "reveal_frames", lambda fig, axes, *a: seen.extend(axes) or reveal(fig, axes, *a)
     )
     animate_learning_curves(tables.runs, tables.epochs, tmp_path / "c")
     render_learning_curves(tables.runs, tables.epochs, "loss", tmp_path / "l.png")
@@ -411,7 +412,8 @@ def test_many_groups_are_drawn_as_facets(tmp_path, drawn):
 
 def test_many_groups_of_one_setting_fill_panels_evenly(tmp_path):
     """Ten hidden sizes: two panels of five, in the sizes' order, every group on one."""
-    from reports.curves import group_facets
+    from nnsweep.reports.curves import group_facets
+
     from tests.reports.synthetic import write_repeated_sweep
 
     sizes = (10, 20, 30, 50, 100, 150, 200, 300, 500, 1000)

@@ -10,8 +10,7 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 import pytest
-
-from reports.html import results_table
+from nnsweep.reports.html import results_table
 
 
 class TableRows(HTMLParser):
@@ -96,8 +95,9 @@ class Headers(HTMLParser):
 
 def grid_page(tmp_path):
     """A synthetic grid's runs, on the page its report writes (no figures)."""
-    from reports.html import write_index
-    from reports.tables import load_tables
+    from nnsweep.reports.html import write_index
+    from nnsweep.reports.tables import load_tables
+
     from tests.reports.synthetic import write_grid_sweep
 
     write_grid_sweep(tmp_path)
@@ -151,7 +151,7 @@ def test_the_table_sorts_on_a_click_with_a_script_of_its_own(tmp_path):
     """The page's sort is inline (nothing from a CDN); its comparison puts numbers in numeric
     order before text in text order, the other way round on a second click, and empty cells last
     either way."""
-    from reports.html import SORT
+    from nnsweep.reports.html import SORT
 
     _, page = grid_page(tmp_path)
     assert 'class="dataframe sortable"' in page and SORT.strip() in page
@@ -179,7 +179,7 @@ def test_one_run_hides_nothing():
 
 def test_the_status_line_counts_a_run_at_chance_as_not_learning():
     """The page's first line said "ok: 11" under "10 ok, 1 did not learn (at chance)"."""
-    from reports.html import status_line
+    from nnsweep.reports.html import status_line
 
     runs = pd.DataFrame(
         {

@@ -3,13 +3,12 @@ that look like their class, for every class in one batch."""
 
 import numpy as np
 import pytest
-
-from nets.architectures import lenet5, mlp
-from nets.inverse import back_query, can_back_query, class_portraits, maximise_classes, neutral_start
-from nets.network import Network
-from nets.optimizers import make_optimizer
-from nets.schedules import make_schedule
-from nets.train import fit, target_matrix
+from nnsweep.nets.architectures import lenet5, mlp
+from nnsweep.nets.inverse import back_query, can_back_query, class_portraits, maximise_classes, neutral_start
+from nnsweep.nets.network import Network
+from nnsweep.nets.optimizers import make_optimizer
+from nnsweep.nets.schedules import make_schedule
+from nnsweep.nets.train import fit, target_matrix
 
 
 def test_back_query_matches_rashids_formulas_by_hand():

@@ -11,9 +11,9 @@ import time
 
 import pandas as pd
 import pytest
+from nnsweep.reports.build import build_report
+from nnsweep.reports.live import STALE_S, update, write_live_js
 
-from reports.build import build_report
-from reports.live import STALE_S, update, write_live_js
 from tests.browser import needs_browser, wait_until
 from tests.experiments.conftest import REPO, run_module
 from tests.reports.synthetic import write_sweep
@@ -56,13 +56,13 @@ def test_the_page_follows_a_running_sweep_and_stops_when_it_ends(tmp_path, brows
     sweep = tmp_path / "lr"
     env = {**os.environ, "NNSWEEP_LIVE_REPORT": "1", "PYTHONPATH": str(REPO / "src")}
     # Three runs one after the other, each about 7 s alone (per-sample SGD): longer than the page's
-    # reload period (reports.live.POLL_S) and than a live build on a loaded machine (runs of 2 s
+    # reload period (nnsweep.reports.live.POLL_S) and than a live build on a loaded machine (runs of 2 s
     # had all ended before the second build, and the page went from "1 running" to the final one).
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "sweeps.lr",
+            "nnsweep.sweeps.lr",
             "--lrs",
             "0.1,0.5,2",
             "--epochs",
@@ -151,7 +151,7 @@ def test_the_heartbeat_goes_on_while_a_slow_build_draws(tmp_path, monkeypatch):
     """A build on a loaded machine (the first imports matplotlib and draws every figure; the
     final one draws animations) can take longer than the page waits for news: the heartbeat must
     not wait for it, or the page takes the slow watcher for a dead one and stops following."""
-    import reports.live as live
+    import nnsweep.reports.live as live
 
     write_sweep(tmp_path)
     report = tmp_path / "report"
@@ -184,7 +184,7 @@ def test_the_heartbeat_goes_on_while_a_slow_build_draws(tmp_path, monkeypatch):
 def test_only_what_changed_is_drawn_and_an_unchanged_sweep_returns_at_once(tmp_path):
     sweep = tmp_path / "lr"
     trained = run_module(
-        "sweeps.lr",
+        "nnsweep.sweeps.lr",
         "--lrs",
         "0.05,0.5,2",
         "--epochs",
@@ -227,7 +227,7 @@ def test_ctrl_c_of_a_sweep_leaves_a_page_that_says_it_stopped(tmp_path):
         [
             sys.executable,
             "-m",
-            "experiments.train",
+            "nnsweep.experiments.train",
             "-m",
             "optimizer.lr=0.1,1",
             "net=mlp",
@@ -263,7 +263,7 @@ def test_ctrl_c_of_a_sweep_leaves_a_page_that_says_it_stopped(tmp_path):
 
 def tiny_lr_sweep(sweep):
     trained = run_module(
-        "sweeps.lr",
+        "nnsweep.sweeps.lr",
         "--lrs",
         "0.05,0.5",
         "--epochs",
@@ -311,7 +311,7 @@ def test_a_final_page_that_cannot_be_written_is_said_by_the_sweep(tmp_path):
         "import logging, resource, sys; from pathlib import Path; "
         "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
         "logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s'); "
-        "from sweeps.live import live_report\n"
+        "from nnsweep.sweeps.live import live_report\n"
         "with live_report(Path(sys.argv[1])): pass"
     )
     env = {**os.environ, "NNSWEEP_LIVE_REPORT": "1", "PYTHONPATH": str(REPO / "src")}

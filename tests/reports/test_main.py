@@ -8,11 +8,11 @@ import textwrap
 from pathlib import Path
 
 import imageio.v3 as iio
+import nnsweep.reports.style  # noqa: F401  (matplotlib's font cache exists before a child runs under a file size limit)
 import numpy as np
 import pytest
+from nnsweep.reports.animations import MAX_FRAMES
 
-import reports.style  # noqa: F401  (matplotlib's font cache exists before a child runs under a file size limit)
-from reports.animations import MAX_FRAMES
 from tests.reports.synthetic import write_sweep
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,8 +70,8 @@ def test_an_animation_that_does_not_fit_leaves_nothing(tmp_path, writer):
         import sys
         from pathlib import Path
         import numpy as np
-        from core.atomic import WriteError
-        from reports.animations import RevealFrames, {writer}
+        from nnsweep.core.atomic import WriteError
+        from nnsweep.reports.animations import RevealFrames, {writer}
         rng = np.random.default_rng(0)
         noise = lambda: rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)  # incompressible
         frames = RevealFrames(noise(), noise(), [(0, 255, 0)], np.arange(8, 256, 8)[:, None])

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import imageio.v3 as iio
 import matplotlib.text
+import nnsweep.reports.digits
 import numpy as np
 import pytest
+from nnsweep.nets.architectures import mlp
+from nnsweep.nets.checkpoint import save_checkpoint
+from nnsweep.nets.network import Network
+from nnsweep.reports.models import model_figures, render_run_portraits
+from nnsweep.runrecord import RunDir
 
-import reports.digits
-from nets.architectures import mlp
-from nets.checkpoint import save_checkpoint
-from nets.network import Network
-from reports.models import model_figures, render_run_portraits
-from runrecord import RunDir
 from tests.experiments.conftest import compose_config
 from tests.reports.synthetic import write_run_record
 
@@ -22,15 +22,15 @@ FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shi
 
 @pytest.fixture
 def drawn_texts(monkeypatch):
-    """Every text of every figure saved through ``reports.digits``, by file name."""
+    """Every text of every figure saved through ``nnsweep.reports.digits``, by file name."""
     texts: dict[str, list[str]] = {}
-    save = reports.digits.save
+    save = nnsweep.reports.digits.save
 
     def recording(fig, path):
         texts[path.name] = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
         return save(fig, path)
 
-    monkeypatch.setattr(reports.digits, "save", recording)
+    monkeypatch.setattr(nnsweep.reports.digits, "save", recording)
     return texts
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from nnsweep.reports.build import build_report
 
-from reports.build import build_report
 from tests.experiments.conftest import run_module
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
@@ -19,10 +19,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.fixture(scope="module")
 def lr_sweep(tmp_path_factory):
-    """An lr sweep of a deep ReLU net whose largest rate diverges, reported by sweeps.lr itself."""
+    """An lr sweep of a deep ReLU net whose largest rate diverges, reported by nnsweep.sweeps.lr itself."""
     out = tmp_path_factory.mktemp("sweep") / "lr"
     result = run_module(
-        "sweeps.lr",
+        "nnsweep.sweeps.lr",
         "--lrs",
         "0.01,0.1,3",
         "--epochs",
@@ -108,9 +108,9 @@ def test_every_image_loads_in_headless_chromium(lr_sweep):
 
 
 def search_report(sweep_dir: Path, *args: str) -> tuple[Path, set[str]]:
-    """Run a search (``experiments.train -m`` with ``args``) into ``sweep_dir`` and build its
+    """Run a search (``nnsweep.experiments.train -m`` with ``args``) into ``sweep_dir`` and build its
     report; returns the page and the files it references, each checked to exist."""
-    result = run_module("experiments.train", "-m", *args, f"hydra.sweep.dir={sweep_dir}")
+    result = run_module("nnsweep.experiments.train", "-m", *args, f"hydra.sweep.dir={sweep_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     index = build_report(sweep_dir)
     files = referenced_files(index)

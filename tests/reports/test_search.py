@@ -1,11 +1,11 @@
-"""The parallel-coordinates view of a search, from its trial log (read through ``sweeps.trials``)."""
+"""The parallel-coordinates view of a search, from its trial log (read through ``nnsweep.sweeps.trials``)."""
 
 import imageio.v3 as iio
+import nnsweep.reports.search
 import pytest
+from nnsweep.reports.style import plt
+from nnsweep.sweeps.trials import load
 
-import reports.search
-from reports.style import plt
-from sweeps.trials import load
 from tests.reports.synthetic import write_pruned_sweep, write_trial_log
 
 
@@ -13,7 +13,7 @@ from tests.reports.synthetic import write_pruned_sweep, write_trial_log
 def drawn(monkeypatch):
     """The figure render_parallel_coordinates draws, kept open to read its lines."""
     figures = []
-    monkeypatch.setattr(reports.search, "save", lambda fig, path: figures.append(fig) or path)
+    monkeypatch.setattr(nnsweep.reports.search, "save", lambda fig, path: figures.append(fig) or path)
     yield figures
     for fig in figures:
         plt.close(fig)
@@ -25,19 +25,19 @@ def lines_by_trial(fig) -> dict:
 
 def test_parallel_coordinates_of_a_trial_log(tmp_path):
     write_trial_log(tmp_path)
-    path = reports.search.render_parallel_coordinates(load(tmp_path), tmp_path / "trials.png")
+    path = nnsweep.reports.search.render_parallel_coordinates(load(tmp_path), tmp_path / "trials.png")
     assert path is not None and iio.imread(path).shape[1] > 400
 
 
 def test_no_trial_log_is_no_figure(tmp_path):
     assert load(tmp_path) is None
-    assert reports.search.render_parallel_coordinates(None, tmp_path / "trials.png") is None
+    assert nnsweep.reports.search.render_parallel_coordinates(None, tmp_path / "trials.png") is None
     assert not (tmp_path / "trials.png").exists()
 
 
 def test_each_line_ends_at_its_trials_objective(tmp_path, drawn):
     write_trial_log(tmp_path, values=(0.01, 0.1, 1.0))  # objectives 0.5, 0.6, 0.7
-    reports.search.render_parallel_coordinates(load(tmp_path), tmp_path / "trials.png")
+    nnsweep.reports.search.render_parallel_coordinates(load(tmp_path), tmp_path / "trials.png")
     lines = lines_by_trial(drawn[0])
     assert sorted(lines) == ["trial 0", "trial 1", "trial 2"]
     assert [lines[f"trial {n}"].get_ydata()[-1] for n in range(3)] == pytest.approx([0.0, 0.5, 1.0])
@@ -48,7 +48,7 @@ def test_each_line_ends_at_its_trials_objective(tmp_path, drawn):
 
 def test_pruned_trials_are_thin_and_dashed_and_the_legend_says_why(tmp_path, drawn):
     log = write_pruned_sweep(tmp_path)
-    reports.search.render_parallel_coordinates(log, tmp_path / "trials.png")
+    nnsweep.reports.search.render_parallel_coordinates(log, tmp_path / "trials.png")
     lines = lines_by_trial(drawn[0])
     status = {f"trial {t['number']}": t["status"] for t in log.trials}
     assert sorted(lines) == sorted(status)
@@ -65,7 +65,7 @@ def test_pruned_trials_are_thin_and_dashed_and_the_legend_says_why(tmp_path, dra
 
 def test_list_valued_categories_sort_by_their_numbers_not_as_text():
     """net.hidden=choice([10],[30],[100],[300]) was drawn [100], [10], [300], [30]."""
-    from reports.search import _axis_positions
+    from nnsweep.reports.search import _axis_positions
 
     y, labels, _ = _axis_positions(["[100]", "[10]", "[300]", "[30]", "[10]"])
     assert labels == ["[10]", "[30]", "[100]", "[300]"]
@@ -83,7 +83,7 @@ def test_the_optimisation_history_is_each_trials_objective_and_the_best_so_far(t
         objectives=[0.6, 0.5, None, 0.8, 0.7],
         statuses=["ok", "ok", "failed", "ok", "ok"],
     )
-    path = reports.search.render_optimisation_history(load(tmp_path), tmp_path / "h.png")
+    path = nnsweep.reports.search.render_optimisation_history(load(tmp_path), tmp_path / "h.png")
     assert path is not None
     artists = {a.get_gid(): a for a in drawn[0].axes[0].get_lines() if a.get_gid()}
     assert list(artists["objective"].get_xdata()) == [0, 1, 3, 4]
@@ -95,4 +95,4 @@ def test_the_optimisation_history_is_each_trials_objective_and_the_best_so_far(t
 
 def test_a_grid_has_no_optimisation_history(tmp_path):
     write_trial_log(tmp_path, method="grid")
-    assert reports.search.render_optimisation_history(load(tmp_path), tmp_path / "h.png") is None
+    assert nnsweep.reports.search.render_optimisation_history(load(tmp_path), tmp_path / "h.png") is None

@@ -1,4 +1,4 @@
-"""Records are data, read with limits (``runrecord.bounded``): JSON and YAML bombs are refused
+"""Records are data, read with limits (``nnsweep.runrecord.bounded``): JSON and YAML bombs are refused
 with a reason, a recorded config is never resolved, metrics hold only what training writes."""
 
 from __future__ import annotations
@@ -8,11 +8,10 @@ import math
 import time
 
 import pytest
-
-from nets.train import EpochRecord
-from runrecord import RunDir, RunRecordError
-from runrecord.bounded import MAX_DEPTH, RecordFormatError, escape_interpolations, parse_json, parse_yaml
-from runrecord.names import METRIC_COLUMNS
+from nnsweep.nets.train import EpochRecord
+from nnsweep.runrecord import RunDir, RunRecordError
+from nnsweep.runrecord.bounded import MAX_DEPTH, RecordFormatError, escape_interpolations, parse_json, parse_yaml
+from nnsweep.runrecord.names import METRIC_COLUMNS
 
 BILLION_LAUGHS = (
     "a: &a ["
@@ -213,7 +212,7 @@ def test_metrics_with_more_epochs_than_the_summary_are_damaged_and_read_with_a_s
     """400,000 valid rows beside a summary of one epoch took 767 MB to collect and passed. Now
     the rows are checked against the summary's epochs as they are read, and a file over the
     limit is refused before it is read."""
-    from runrecord.names import MAX_METRICS_BYTES
+    from nnsweep.runrecord.names import MAX_METRICS_BYTES
 
     run = run_with_summary(tmp_path, metrics_rows=400_000)
     started = time.perf_counter()

@@ -9,11 +9,11 @@ import sys
 import time
 
 import pytest
+from nnsweep.nets.train import EpochRecord
+from nnsweep.runrecord import LockedError, RunDir, RunRecordError, Status, Summary, exclusive_lock, find_runs
+from nnsweep.runrecord.names import BOOKKEEPING_KEYS, METRIC_COLUMNS
+from nnsweep.sweeps.collect import collect
 
-from nets.train import EpochRecord
-from runrecord import LockedError, RunDir, RunRecordError, Status, Summary, exclusive_lock, find_runs
-from runrecord.names import BOOKKEEPING_KEYS, METRIC_COLUMNS
-from sweeps.collect import collect
 from tests.experiments.conftest import compose_config
 
 
@@ -105,9 +105,8 @@ def test_a_run_recorded_before_a_key_existed_continues_at_its_old_value(tmp_path
 
 def test_bookkeeping_keys_are_the_ones_run_directory_names_leave_out():
     from hydra import compose, initialize_config_dir
-
-    from experiments.cli import CONF_DIR
-    from experiments.config import register_configs
+    from nnsweep.experiments.cli import CONF_DIR
+    from nnsweep.experiments.config import register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -117,7 +116,7 @@ def test_bookkeeping_keys_are_the_ones_run_directory_names_leave_out():
 
 HOLD_LOCK = """
 import sys, time
-from runrecord import exclusive_lock
+from nnsweep.runrecord import exclusive_lock
 with exclusive_lock(sys.argv[1], "run"):
     print("held", flush=True)
     time.sleep(60)
@@ -222,8 +221,7 @@ def test_a_damaged_evaluation_is_one_line(tmp_path, confusion):
 
 def test_damaged_test_errors_are_one_line(tmp_path):
     import numpy as np
-
-    from runrecord import TestErrors
+    from nnsweep.runrecord import TestErrors
 
     run = RunDir(tmp_path)
     good = TestErrors(
@@ -283,7 +281,7 @@ def test_a_pruned_run_asked_for_more_epochs_is_not_done():
 def test_a_run_at_chance_is_judged_from_its_classes_and_validation_size():
     """chance_bar: 1/k + 5 sqrt(p (1 - p) / n), by hand: 0.1 + 5 * 0.3 / sqrt(500) = 0.16708,
     0.1 + 5 * 0.3 / 100 = 0.115 (MNIST's most frequent digit, 11.2%, stays below it)."""
-    from nets.evaluation import chance_bar
+    from nnsweep.nets.evaluation import chance_bar
 
     assert chance_bar(10, 500) == pytest.approx(0.1670820, abs=1e-6)
     assert chance_bar(10, 10_000) == pytest.approx(0.115) and chance_bar(2, 100) == pytest.approx(0.75)

@@ -1,7 +1,7 @@
-"""A stand-in for experiments.train whose validation accuracy per epoch is a known table, for
+"""A stand-in for nnsweep.experiments.train whose validation accuracy per epoch is a known table, for
 checking a pruned sweep's decisions by hand (and quickly).
 
-It keeps the run record as experiments.train does (``runrecord``: config, overrides and a
+It keeps the run record as nnsweep.experiments.train does (``runrecord``: config, overrides and a
 summary with ``epochs_completed``; status ``paused`` at ``trainer.pause_after``) and resumes
 from it. ``x`` picks a row of ``VALUES`` (the objective after 1, 3 and 9 epochs) or, for a real
 number, a smooth curve. Every epoch trained appends ``x epoch`` to $RUNG_LOG; $RUNG_SLEEP
@@ -16,8 +16,7 @@ from typing import Optional
 import hydra
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-
-from runrecord import RunDir, Status, Summary
+from nnsweep.runrecord import RunDir, Status, Summary
 
 # x -> the objective after 1, 3 and 9 epochs (best validation accuracy: never decreasing)
 VALUES = {

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
+from nnsweep.runrecord import Status, find_runs
+from nnsweep.sweeps import trials
 
-from runrecord import Status, find_runs
-from sweeps import trials
 from tests.reliability.conftest import TINY
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
@@ -111,7 +111,7 @@ def nnsweep(module: str, *args: str, cwd: Path, env: dict) -> subprocess.Complet
 def test_a_bayesian_sweep_runs_on_ray(ray_env, tmp_path):
     env, on_ray, ray_home = ray_env
     nnsweep(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         *on_ray,
         "hydra/sweeper=skopt",
@@ -133,7 +133,7 @@ def test_a_bayesian_sweep_runs_on_ray(ray_env, tmp_path):
 def test_a_learning_rate_sweep_runs_on_ray(ray_env, tmp_path):
     env, on_ray, ray_home = ray_env
     out = nnsweep(
-        "sweeps.lr",
+        "nnsweep.sweeps.lr",
         "--net",
         "mlp",
         *TINY[1:],
@@ -156,7 +156,7 @@ def test_a_learning_rate_sweep_runs_on_ray(ray_env, tmp_path):
     assert "2 runs: 2 ok" in out.stdout
     # The same sweep again, now on this machine's cores: every run is found finished.
     again = nnsweep(
-        "sweeps.lr",
+        "nnsweep.sweeps.lr",
         "--net",
         "mlp",
         *TINY[1:],
@@ -181,7 +181,7 @@ def test_a_setting_the_ray_launcher_refuses_is_one_line(ray_env, tmp_path):
         [
             sys.executable,
             "-m",
-            "experiments.train",
+            "nnsweep.experiments.train",
             "-m",
             *on_ray[:2],
             *TINY,
@@ -205,9 +205,8 @@ def test_the_documented_slurm_command_composes():
     """The README's submitit_slurm example, composed as Hydra will before it submits anything."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     from hydra import compose, initialize_config_dir
-
-    from experiments.cli import CONF_DIR
-    from experiments.config import register_configs
+    from nnsweep.experiments.cli import CONF_DIR
+    from nnsweep.experiments.config import register_configs
 
     register_configs()
     overrides = [
@@ -240,7 +239,7 @@ def test_a_ray_address_where_nothing_answers_is_one_line_not_a_hang(tmp_path):
         [
             sys.executable,
             "-m",
-            "experiments.train",
+            "nnsweep.experiments.train",
             "-m",
             "hydra/launcher=ray",
             f"+hydra.launcher.ray.init.address=127.0.0.1:{port}",

@@ -9,10 +9,10 @@ from importlib.metadata import version
 import optuna
 import pytest
 import skopt
+from nnsweep.sweeps.engines import make_engine, tpe_sampler
+from nnsweep.sweeps.search_space import Dimension, SearchSpace
 from packaging.specifiers import SpecifierSet
 
-from sweeps.engines import make_engine, tpe_sampler
-from sweeps.search_space import Dimension, SearchSpace
 from tests.experiments.conftest import run_module
 from tests.sweeps.test_skopt_sweeper import REPO, sweep
 
@@ -79,7 +79,7 @@ def test_the_trial_log_records_the_engine_and_its_versions(tmp_path, engine, lib
 
 
 def test_a_resume_under_another_version_is_refused_before_any_replay(tmp_path):
-    """A TPE search recorded under Optuna 4.5.0, resumed with this Optuna (``experiments.train``,
+    """A TPE search recorded under Optuna 4.5.0, resumed with this Optuna (``nnsweep.experiments.train``,
     the real entrypoint): one line naming both versions and the fix, exit 2, and nothing trains."""
     search = [
         "-m",
@@ -92,7 +92,7 @@ def test_a_resume_under_another_version_is_refused_before_any_replay(tmp_path):
         "trainer.epochs=1",
         f"hydra.sweep.dir={tmp_path / 's'}",
     ]
-    first = run_module("experiments.train", *search, "hydra.sweeper.n_trials=2", cwd=tmp_path)
+    first = run_module("nnsweep.experiments.train", *search, "hydra.sweeper.n_trials=2", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     path = tmp_path / "s" / "trials.json"
     data = json.loads(path.read_text())
@@ -100,7 +100,7 @@ def test_a_resume_under_another_version_is_refused_before_any_replay(tmp_path):
     data["settings"]["engine"]["versions"]["optuna"] = "4.5.0"
     path.write_text(json.dumps(data))
     runs = sorted(p.name for p in (tmp_path / "s").iterdir())
-    again = run_module("experiments.train", *search, "hydra.sweeper.n_trials=3", cwd=tmp_path)
+    again = run_module("nnsweep.experiments.train", *search, "hydra.sweeper.n_trials=3", cwd=tmp_path)
     assert again.returncode == 2 and again.stderr.count("\n") == 1, again.stderr
     assert (
         f"was recorded with optuna 4.5.0, this environment has optuna {version('optuna')}" in again.stderr
@@ -127,7 +127,7 @@ def test_a_log_that_does_not_say_its_engine_or_versions_is_refused_before_any_re
         "hydra.sweeper.live_report=false",
         f"hydra.sweep.dir={tmp_path / 's'}",
     ]
-    first = run_module("experiments.train", *search, "hydra.sweeper.n_trials=2", cwd=tmp_path)
+    first = run_module("nnsweep.experiments.train", *search, "hydra.sweeper.n_trials=2", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     path = tmp_path / "s" / "trials.json"
     recorded = json.loads(path.read_text())
@@ -148,7 +148,7 @@ def test_a_log_that_does_not_say_its_engine_or_versions_is_refused_before_any_re
         else:
             edit(data["settings"]["engine"])
         path.write_text(json.dumps(data))
-        again = run_module("experiments.train", *search, "hydra.sweeper.n_trials=3", cwd=tmp_path)
+        again = run_module("nnsweep.experiments.train", *search, "hydra.sweeper.n_trials=3", cwd=tmp_path)
         assert again.returncode == 2 and again.stderr.count("\n") == 1, (name, again.stderr[-2000:])
         assert fragment in again.stderr and "None" not in again.stderr and "install )" not in again.stderr, name
         assert "move trials.json away" in again.stderr, name

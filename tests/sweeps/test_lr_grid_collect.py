@@ -4,11 +4,11 @@ import multiprocessing
 
 import pandas as pd
 import pytest
+from nnsweep.runrecord import LockedError
+from nnsweep.sweeps.collect import collect
+from nnsweep.sweeps.lock import sweep_lock
+from nnsweep.sweeps.lr import log_spaced, parse_lrs
 
-from runrecord import LockedError
-from sweeps.collect import collect
-from sweeps.lock import sweep_lock
-from sweeps.lr import log_spaced, parse_lrs
 from tests.experiments.conftest import run_module
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
@@ -43,7 +43,7 @@ def test_tiny_lr_sweep_writes_complete_tables_and_reruns_nothing(tmp_path):
         "mlp",
         *[t for t in TINY if t != "net=mlp"],
     ]
-    first = run_module("sweeps.lr", *args)
+    first = run_module("nnsweep.sweeps.lr", *args)
     assert first.returncode == 0, first.stderr[-2000:]
     runs = pd.read_csv(tmp_path / "lr" / "runs.csv")
     epochs = pd.read_csv(tmp_path / "lr" / "epochs.csv")
@@ -55,7 +55,7 @@ def test_tiny_lr_sweep_writes_complete_tables_and_reruns_nothing(tmp_path):
     assert len(ends) == 1 and first.stdout.splitlines()[-1] == ends[0], ends  # said once, last (the child said it too)
     assert ends[0].startswith("no report page (--no-report): make report SWEEP=")
     stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "lr").glob("*/summary.json")}
-    again = run_module("sweeps.lr", *args)
+    again = run_module("nnsweep.sweeps.lr", *args)
     assert again.returncode == 0 and "2 already finished" in again.stdout
     assert stamp == {p: p.stat().st_mtime_ns for p in (tmp_path / "lr").glob("*/summary.json")}
 
@@ -76,7 +76,7 @@ def test_a_pruned_lr_sweep_trains_the_best_third_further_and_reruns_nothing(tmp_
         "mlp",
         *[t for t in TINY if t != "net=mlp"],
     ]
-    first = run_module("sweeps.lr", *args, cwd=tmp_path)
+    first = run_module("nnsweep.sweeps.lr", *args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     sweep = next((tmp_path / "results" / "sweep-lr").iterdir())
     assert sweep.name.startswith("mlp-mnist5k-e3-b10-asha1x3")  # a pruned sweep never reuses unpruned runs
@@ -88,9 +88,9 @@ def test_a_pruned_lr_sweep_trains_the_best_third_further_and_reruns_nothing(tmp_
     pruned, done = runs[runs["status"] == "pruned"], runs[runs["status"] == "ok"]
     assert len(pruned) == 4 and (pruned["rung"] == 0).all() and (pruned["epochs_completed"] == 1).all()
     assert set(done["lr"]) == top2 and (done["rung"] == 1).all() and (done["epochs_completed"] == 3).all()
-    again = run_module("sweeps.lr", *args, cwd=tmp_path)
+    again = run_module("nnsweep.sweeps.lr", *args, cwd=tmp_path)
     assert again.returncode == 0 and "6 already finished" in again.stdout and "Launching" not in again.stdout
-    bad = run_module("sweeps.lr", *args[:-4], "--eta", "1", cwd=tmp_path)
+    bad = run_module("nnsweep.sweeps.lr", *args[:-4], "--eta", "1", cwd=tmp_path)
     assert bad.returncode == 2 and "--eta >= 2" in bad.stderr
 
 
@@ -112,7 +112,7 @@ def test_a_pruned_lr_sweep_of_a_loss_keeps_the_lowest(tmp_path):
         *[t for t in TINY if t != "net=mlp"],
         "objective=best_val_loss",
     ]
-    result = run_module("sweeps.lr", *args)
+    result = run_module("nnsweep.sweeps.lr", *args)
     assert result.returncode == 0, result.stderr[-2000:]
     runs = pd.read_csv(tmp_path / "s" / "runs.csv")
     epochs = pd.read_csv(tmp_path / "s" / "epochs.csv")
@@ -142,7 +142,7 @@ def test_repeats_give_each_rate_its_mean_and_t_interval(tmp_path):
         "mlp",
         *[t for t in TINY if t != "net=mlp"],
     ]
-    first = run_module("sweeps.lr", *args)
+    first = run_module("nnsweep.sweeps.lr", *args)
     assert first.returncode == 0, first.stderr[-2000:]
     runs = pd.read_csv(tmp_path / "r" / "runs.csv")
     configs = pd.read_csv(tmp_path / "r" / "configs.csv").set_index("lr")
@@ -164,9 +164,9 @@ def test_repeats_give_each_rate_its_mean_and_t_interval(tmp_path):
         f"Best: optimizer.lr={configs.index[0]} with mean validation accuracy {best['best_val_acc_mean']:.2%} over "
         f"3 seeds"
     ) in first.stdout and ("95% interval" in first.stdout or "no spread" in first.stdout)
-    again = run_module("sweeps.lr", *args)
+    again = run_module("nnsweep.sweeps.lr", *args)
     assert again.returncode == 0 and "x 3 seeds; 6 already finished" in again.stdout
-    clash = run_module("sweeps.lr", *args, "trainer.seed=4")
+    clash = run_module("nnsweep.sweeps.lr", *args, "trainer.seed=4")
     assert clash.returncode == 2 and "--repeats" in clash.stderr
 
 
@@ -194,7 +194,7 @@ def hand_runs(*rows):
 def test_the_closing_lines_name_the_best_configuration_by_its_mean_and_count_runs_at_chance():
     """lr 1 holds the luckiest seed (0.95), lr 0.1 the best mean (0.89); lr 10 ended "ok" at
     chance: the closing line counts it apart, and the Best line names lr 0.1 by its mean."""
-    from sweeps.collect import configurations, summary_lines
+    from nnsweep.sweeps.collect import configurations, summary_lines
 
     runs = hand_runs(
         (1.0, 0, "ok", 0.95, False),
@@ -222,7 +222,7 @@ def test_grid_with_a_failing_point_collects_every_run(tmp_path):
     # grid starts): batch 400 fails in its jobs, on 300 training rows.
     (tmp_path / "d.csv").write_text("".join(f"{i % 10}," + ",".join([str(i % 7)] * 784) + "\n" for i in range(340)))
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "optimizer=sgd,adam",
         "trainer.batch_size=10,400",
@@ -247,7 +247,7 @@ def test_grid_with_a_failing_point_collects_every_run(tmp_path):
 
 def test_interrupted_runs_show_as_such(tmp_path):
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "optimizer.lr=0.1,0.2",
         *TINY,
@@ -264,7 +264,7 @@ def test_interrupted_runs_show_as_such(tmp_path):
 
 
 def test_collect_of_a_missing_directory_is_one_line(tmp_path):
-    result = run_module("sweeps.collect", str(tmp_path / "nope"))
+    result = run_module("nnsweep.sweeps.collect", str(tmp_path / "nope"))
     assert result.returncode == 2 and result.stderr.startswith("nnsweep: error:") and result.stderr.count("\n") == 1
 
 
@@ -281,7 +281,7 @@ def test_lr_sweep_refuses_a_directory_in_use(tmp_path):
     holder.start()
     try:
         assert ready.wait(10)
-        result = run_module("sweeps.lr", "--lrs", "0.1", "--sweep-dir", str(tmp_path / "lr"))
+        result = run_module("nnsweep.sweeps.lr", "--lrs", "0.1", "--sweep-dir", str(tmp_path / "lr"))
         assert result.returncode == 2 and "is in use by process" in result.stderr
     finally:
         release.set()
@@ -306,7 +306,7 @@ def test_a_second_sweep_into_the_same_directory_is_refused(tmp_path):
 
 
 def test_default_lr_sweep_directory_names_every_setting():
-    from sweeps.lr import default_sweep_dir
+    from nnsweep.sweeps.lr import default_sweep_dir
 
     plain = default_sweep_dir("rashid", "mnist5k", 15, 1)
     assert str(plain) == "results/sweep-lr/rashid-mnist5k-e15-b1"
@@ -334,7 +334,7 @@ def test_15_a_sweep_removes_its_own_stale_temporary_files_once_it_holds_the_lock
 
 
 def lr_args(*argv: str):
-    from sweeps import lr
+    from nnsweep.sweeps import lr
 
     parsed = lr.make_parser().parse_intermixed_args(["--lrs", "0.1,1", "--epochs", "2", "--no-report", "--", *argv])
     return lr, parsed
@@ -383,7 +383,7 @@ def test_the_terminal_gives_no_interval_from_a_zero_spread_and_the_pages_compari
     """Two seeds that agree to the digit (500 validation digits: steps of 0.2 points) gave
     "95% interval 94.20% to 94.20%"; now no interval, and the runner-up comparison is the page's
     sentence, with no verdict from 2 seeds."""
-    from sweeps.collect import configurations, runner_up_sentence, summary_lines
+    from nnsweep.sweeps.collect import configurations, runner_up_sentence, summary_lines
 
     runs = hand_runs(
         (0.5, 0, "ok", 0.942, False),
@@ -406,7 +406,7 @@ def test_seeds_equal_up_to_float_noise_give_no_interval_and_a_zero_difference_is
     1e-16: the old test ``low == high`` named "95% interval 80.00% to 80.00%". The spread test is
     the comparison's (``Interval.spread``); two configurations equal on every seed are "no
     difference", not "ahead by 0.0 points"."""
-    from sweeps.collect import configurations, runner_up_sentence, summary_lines
+    from nnsweep.sweeps.collect import configurations, runner_up_sentence, summary_lines
 
     runs = hand_runs(*[(lr, seed, "ok", 0.8, False) for lr in (1.0, 3.0) for seed in (0, 1, 2)])
     runs["val_size"] = 1500
@@ -427,7 +427,7 @@ def test_seeds_equal_up_to_float_noise_give_no_interval_and_a_zero_difference_is
 def test_when_every_run_is_at_chance_no_best_is_named_and_nothing_compared():
     """net.init=zeros: every run at 10% (at_chance). The Best line said "optimizer.lr=1.0 ...
     10.00% over 3 seeds (95% interval 10.00% to 10.00%)" and "lr 1 is ahead of lr 3 by 0.0 points"."""
-    from sweeps.collect import configurations, runner_up_sentence, summary_lines
+    from nnsweep.sweeps.collect import configurations, runner_up_sentence, summary_lines
 
     runs = hand_runs(*[(lr, seed, "ok", 0.1 + 0.0004 * seed, True) for lr in (1.0, 3.0) for seed in (0, 1, 2)])
     lines = summary_lines(runs, configurations(runs)).splitlines()
@@ -453,7 +453,7 @@ def test_when_every_run_is_at_chance_no_best_is_named_and_nothing_compared():
 )
 def test_repeats_are_capped_with_one_line_before_anything_starts(tmp_path, argv, fragment):
     """--repeats 1000000 ended in a traceback (OSError: Argument list too long), exit 1."""
-    result = run_module("sweeps.lr", *argv, "--no-report", "--sweep-dir", str(tmp_path / "s"))
+    result = run_module("nnsweep.sweeps.lr", *argv, "--no-report", "--sweep-dir", str(tmp_path / "s"))
     assert result.returncode == 2 and fragment in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "s").exists()
@@ -464,7 +464,7 @@ def test_a_batch_larger_than_the_training_set_is_refused_before_any_run_launches
     ("no trial ... produced a result"); a grid value of 3501 and a train_limit below the batch
     are found by the same check, before anything trains."""
     lr = run_module(
-        "sweeps.lr",
+        "nnsweep.sweeps.lr",
         "--epochs",
         "1",
         "--lrs",
@@ -482,7 +482,7 @@ def test_a_batch_larger_than_the_training_set_is_refused_before_any_run_launches
     ), lr.stderr[-2000:]
     assert not list((tmp_path / "lr").iterdir()) or [p.name for p in (tmp_path / "lr").iterdir()] == [".lock"]
     grid = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "net=mlp",
         "trainer.batch_size=10,3501",
@@ -497,7 +497,7 @@ def test_a_batch_larger_than_the_training_set_is_refused_before_any_run_launches
         and not (tmp_path / "g").exists()
     )
     limited = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "net=mlp",
         "trainer.batch_size=200",
         "data.train_limit=100",

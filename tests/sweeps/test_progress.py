@@ -1,4 +1,4 @@
-"""The sweep-level progress line (``sweeps.progress``): its content from hand-made run records,
+"""The sweep-level progress line (``nnsweep.sweeps.progress``): its content from hand-made run records,
 the thread that reads them while a sweep runs, and the lines of real sweeps under both sweepers."""
 
 import logging
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from nnsweep.runrecord import RunDir, Status, Summary
+from nnsweep.sweeps.launch import Outcome
+from nnsweep.sweeps.progress import SweepProgress, clock_time, eta_seconds
 
-from runrecord import RunDir, Status, Summary
-from sweeps.launch import Outcome
-from sweeps.progress import SweepProgress, clock_time, eta_seconds
 from tests.experiments.conftest import REPO, run_module
 
 APP = str(Path(__file__).with_name("quadratic_app.py"))
@@ -40,7 +40,7 @@ def make_run(
     objective: str = "best_val_acc",
     direction: str = "max",
 ) -> RunDir:
-    """A run directory as experiments.train leaves it: its config record, and a summary unless
+    """A run directory as nnsweep.experiments.train leaves it: its config record, and a summary unless
     ``status`` is None (a run that has not written one yet)."""
     run = RunDir(sweep_dir / ",".join(overrides))
     run.path.mkdir(parents=True)
@@ -276,7 +276,7 @@ def test_a_real_grid_prints_a_line_as_each_run_finishes_and_a_rerun_counts_reuse
     sweep = tmp_path / "grid"
     common = [*TINY, "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}"]
     first = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "optimizer.lr=0.01,0.1",
         "trainer.seed=0,1",
@@ -295,7 +295,7 @@ def test_a_real_grid_prints_a_line_as_each_run_finishes_and_a_rerun_counts_reuse
         and "best so far: best_val_acc " in lines[-1]
     )
     assert all("ETA " in line for line in lines[:3]) and "ETA" not in lines[3] and "reused" not in lines[0]
-    rerun = run_module("experiments.train", "-m", "optimizer.lr=0.01,0.1,1", "trainer.seed=0,1", *common)
+    rerun = run_module("nnsweep.experiments.train", "-m", "optimizer.lr=0.01,0.1,1", "trainer.seed=0,1", *common)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     lines = progress_lines(rerun.stdout + rerun.stderr)
     assert lines[0].startswith(f"sweep {sweep}: 4/6 done (4 reused)") and "; best so far: best_val_acc " in lines[0]
@@ -309,7 +309,7 @@ def test_a_real_grid_shows_one_line_per_run_and_the_progress_line_and_ends_with_
     that draws it: the suite turns the live report off); not the launcher's line per job."""
     sweep = tmp_path / "grid"
     out = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "optimizer.lr=0.01,0.1,1000",
         *TINY[:-1],

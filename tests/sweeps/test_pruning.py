@@ -16,9 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
-from runrecord import RunDir, find_runs
-from sweeps.pruning import Pruner, PruningError, survivors
+from nnsweep.runrecord import RunDir, find_runs
+from nnsweep.sweeps.pruning import Pruner, PruningError, survivors
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
 
@@ -264,7 +263,7 @@ def test_real_runs_are_pruned_and_continued_from_their_checkpoints_through_a_lau
 
     sweep_dir = tmp_path / "s"
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         f"hydra/launcher={launcher}",
         "hydra/sweeper=nnsweep",
@@ -288,7 +287,7 @@ def test_real_runs_are_pruned_and_continued_from_their_checkpoints_through_a_lau
     assert (done["epochs_completed"] == 3).all() and done["test_acc"].notna().all()
     best = done.iloc[0]
     straight = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         *TINY,
         "trainer.epochs=3",
         f"optimizer.lr={best['optimizer.lr']}",
@@ -424,8 +423,8 @@ def test_a_grid_through_nnsweep_is_one_round_as_through_minus_m(tmp_path):
 
 
 def test_a_run_that_ended_before_the_first_rung_has_no_rung(tmp_path):
-    from sweeps.collect import rungs_reached
-    from sweeps.trials import TrialLog, save
+    from nnsweep.sweeps.collect import rungs_reached
+    from nnsweep.sweeps.trials import TrialLog, save
 
     base = {"job": 0, "point": [0], "params": {"x": 0}, "told": -0.1, "rungs": []}
     log = TrialLog(

@@ -94,7 +94,7 @@ def test_a_killed_sweep_with_repeats_resumes_to_the_same_trials(tmp_path):
 )
 def test_repeat_settings_that_cannot_work_are_one_line(tmp_path, extra, fragment):
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "hydra/sweeper=nnsweep",
         "optimizer.lr=interval(0.05, 0.5)",
@@ -123,15 +123,15 @@ def test_a_killed_search_with_repeats_reuses_every_finished_run(tmp_path):
         "hydra.sweeper.repeats=2",
         "hydra.launcher.n_jobs=1",
     ]
-    whole = run_module("experiments.train", *args, f"hydra.sweep.dir={tmp_path / 'whole'}")
+    whole = run_module("nnsweep.experiments.train", *args, f"hydra.sweep.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr[-2000:]
     cut = tmp_path / "cut"
-    proc = start_module("experiments.train", *args, f"hydra.sweep.dir={cut}", log=tmp_path / "cut.log")
+    proc = start_module("nnsweep.experiments.train", *args, f"hydra.sweep.dir={cut}", log=tmp_path / "cut.log")
     wait_for(lambda: len(finished_runs(cut)) >= 3, what="3 finished runs")  # round 2 half done
     kill_minus_9(proc)
     done = finished_runs(cut)
     stamps = snapshot(done)
-    again = run_module("experiments.train", *args, f"hydra.sweep.dir={cut}")
+    again = run_module("nnsweep.experiments.train", *args, f"hydra.sweep.dir={cut}")
     assert again.returncode == 0, again.stderr[-2000:]
     assert snapshot(done) == stamps and len(finished_runs(cut)) == 6  # none retrained, none missing
     strip = lambda trials: [(t["point"], t["told"], [r["objective"] for r in t["repeats"]]) for t in trials]
@@ -143,8 +143,8 @@ def test_a_killed_search_with_repeats_reuses_every_finished_run(tmp_path):
 def test_a_seed_trained_twice_counts_once_and_failed_repeats_rank_last():
     """configs.csv by hand: lr 0.1 has a one-seed run (seed 0 from its config) beside seeds 0, 1
     of a repeat; lr 1 has the best mean of the values it has, but one of its seeds failed."""
-    from reports.compare import best_vs_runner_up
-    from sweeps.collect import configurations
+    from nnsweep.reports.compare import best_vs_runner_up
+    from nnsweep.sweeps.collect import configurations
 
     runs = pd.DataFrame(
         {

@@ -129,7 +129,7 @@ def test_other_hydra_launchers_work_submitit_for_slurm(tmp_path):
     from tests.experiments.conftest import run_module
 
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "hydra/launcher=submitit_local",
         "hydra/sweeper=skopt",
@@ -166,13 +166,13 @@ def test_a_trial_that_finished_after_the_last_record_is_reused_not_relaunched(tm
         "hydra.sweeper.batch_size=2",
         f"hydra.sweep.dir={tmp_path / 's'}",
     ]
-    assert run_module("experiments.train", *args).returncode == 0
+    assert run_module("nnsweep.experiments.train", *args).returncode == 0
     record_path = tmp_path / "s" / "trials.json"
     record = json.loads(record_path.read_text())
     cut = record["rounds"].pop()["asked"]
     record["trials"] = record["trials"][: cut[0]]
     record_path.write_text(json.dumps(record))
-    again = run_module("experiments.train", *args)
+    again = run_module("nnsweep.experiments.train", *args)
     assert again.returncode == 0, again.stderr[-2000:]
     log = again.stdout + again.stderr
     assert log.count("reusing finished trial") == len(cut) and "Launching" not in log
@@ -212,7 +212,7 @@ def test_bad_sweeper_settings_are_one_line_before_anything_trains(tmp_path, args
     if trials_json is not None:
         sweep_dir.mkdir()
         (sweep_dir / "trials.json").write_text(trials_json)
-    result = run_module("experiments.train", *ONE_DIM, *args, f"hydra.sweep.dir={sweep_dir}")
+    result = run_module("nnsweep.experiments.train", *ONE_DIM, *args, f"hydra.sweep.dir={sweep_dir}")
     assert result.returncode == 2, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nnsweep: error:") and fragment in lines[0], result.stderr[-2000:]

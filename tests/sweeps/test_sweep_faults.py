@@ -63,13 +63,13 @@ def test_a_second_identical_grid_is_refused(tmp_path):
         "hydra.launcher.n_jobs=1",
         f"hydra.sweep.dir={sweep}",
     ]
-    first = start_module("experiments.train", *args, log=tmp_path / "first.log")
+    first = start_module("nnsweep.experiments.train", *args, log=tmp_path / "first.log")
     try:
         wait_for(
             lambda: (sweep / ".lock").exists() and (sweep / ".lock").read_text().strip() == str(first.pid),
             what="the first grid's sweep lock",
         )
-        second = run_module("experiments.train", *args)
+        second = run_module("nnsweep.experiments.train", *args)
         assert first.poll() is None, "the first grid should still be running"
     finally:
         kill_minus_9(first)
@@ -81,7 +81,7 @@ def test_a_second_identical_grid_is_refused(tmp_path):
 def test_a_grid_collects_its_tables_at_the_end(tmp_path):
     sweep = tmp_path / "grid"
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "optimizer.lr=0.05,0.1",
         *TINY,
@@ -138,13 +138,13 @@ def test_a_full_disk_stops_the_search_without_recording_and_the_rerun_retries(tm
         f"hydra.sweep.dir={sweep}",
     ]
     # A file-size limit stands in for a full disk: the checkpoint no longer fits.
-    proc = start_module("experiments.train", *args, log=tmp_path / "full.log", preexec=limit_file_size(30_000))
+    proc = start_module("nnsweep.experiments.train", *args, log=tmp_path / "full.log", preexec=limit_file_size(30_000))
     assert proc.wait(300) == 1, (tmp_path / "full.log").read_text()[-2000:]
     lines = (tmp_path / "full.log").read_text().strip().splitlines()
     assert lines[-1].startswith("nnsweep: error:") and "File too large" in lines[-1] and "rerun" in lines[-1]
     assert "Traceback" not in "\n".join(lines)
     assert not (sweep / "trials.json").exists() or trials(sweep) == []  # nothing told, nothing penalised
-    again = run_module("experiments.train", *args)
+    again = run_module("nnsweep.experiments.train", *args)
     assert again.returncode == 0, again.stderr[-2000:]
     recorded = trials(sweep)
     assert len(recorded) == 2 and all(t["status"] == "ok" and t["objective"] is not None for t in recorded)
@@ -225,7 +225,7 @@ def test_a_run_killed_in_a_grid_resumes_and_its_finished_companion_is_kept(tmp_p
     had finished in the same batch is read from its directory, the killed one resumes."""
     sweep = tmp_path / "grid"
     args = ["-m", "trainer.epochs=1,60", *TINY, "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"]
-    proc = start_module("experiments.train", *args, log=tmp_path / "grid.log")
+    proc = start_module("nnsweep.experiments.train", *args, log=tmp_path / "grid.log")
     try:
         long_run = sweep / "data.train_limit=300,net.hidden=[16],net=mlp,trainer.epochs=60"
         short_run = sweep / "data.train_limit=300,net.hidden=[16],net=mlp,trainer.epochs=1"
@@ -263,7 +263,7 @@ def test_a_run_killed_in_a_grid_resumes_and_its_finished_companion_is_kept(tmp_p
     ids=["objective-text", "objective-inf", "point-null", "told-bool", "crash-text", "names-int"],
 )
 def test_a_hand_damaged_trial_log_is_one_line(tmp_path, edit):
-    from sweeps.trials import TrialLogError, load
+    from nnsweep.sweeps.trials import TrialLogError, load
 
     log = {
         "format": "nnsweep-skopt-trials",
@@ -309,7 +309,7 @@ def test_sweeping_the_sweep_name_and_bad_values_in_a_search_file_are_refused_bef
         ([f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "search=bad"], "optimizer.lr=abc"),
         (["trainer.seed=range(5,1)"], "has no values to sweep"),
     ):
-        result = run_module("experiments.train", "-m", *TINY, "trainer.epochs=1", *args, cwd=tmp_path)
+        result = run_module("nnsweep.experiments.train", "-m", *TINY, "trainer.epochs=1", *args, cwd=tmp_path)
         assert result.returncode == 2 and fragment in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert not (tmp_path / "multirun").exists()
 
@@ -320,7 +320,7 @@ def test_a_grid_where_every_point_fails_exits_1_and_ctrl_c_still_writes_the_tabl
     rows = "".join(f"{i % 10}," + ",".join(["0"] * 784) + "\n" for i in range(40))
     (tmp_path / "tiny.csv").write_text(rows)
     failing = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         *TINY,
         "trainer.epochs=1",
@@ -336,7 +336,7 @@ def test_a_grid_where_every_point_fails_exits_1_and_ctrl_c_still_writes_the_tabl
     assert (tmp_path / "f" / "runs.csv").read_text().count("\n") == 3
     sweep = tmp_path / "c"
     proc = start_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         *TINY,
         "trainer.epochs=40",
@@ -390,7 +390,7 @@ def _v2_log() -> dict:
 )
 def test_a_trial_log_whose_rounds_cannot_replay_is_one_line(tmp_path, edit):
     """Edits the per-trial checks let through would crash the replay with a raw traceback."""
-    from sweeps.trials import TrialLogError, load
+    from nnsweep.sweeps.trials import TrialLogError, load
 
     log = _v2_log()
     assert load_ok(tmp_path, log, load)
@@ -407,7 +407,7 @@ def test_a_slash_in_a_value_names_one_run_directory_inside_the_sweep(tmp_path):
     sweep = tmp_path / "grid"
     long = "x" * 300
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "data.noun=a/../../escape,b/c," + long,
         *TINY,
@@ -424,7 +424,7 @@ def test_a_slash_in_a_value_names_one_run_directory_inside_the_sweep(tmp_path):
     assert len(names[2].encode()) == 255 and names[2].startswith("data.noun=xxx")
     assert pd.read_csv(sweep / "runs.csv")["status"].tolist() == ["ok"] * 3
     again = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "data.noun=a/../../escape,b/c," + long,
         *TINY,
@@ -445,7 +445,7 @@ def test_a_link_planted_in_a_sweep_directory_is_never_written_through(tmp_path, 
     link.parent.mkdir(parents=True)
     link.symlink_to(target)
     result = run_module(
-        "experiments.train",
+        "nnsweep.experiments.train",
         "-m",
         "optimizer.lr=0.1",
         *TINY,

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 import yaml
+from nnsweep.runrecord import RunDir
 
-from runrecord import RunDir
 from tests.experiments.conftest import run_module
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
@@ -30,7 +30,7 @@ def finished(tmp_path_factory):
     """A real 3-trial TPE search of one epoch each (about 10 s), copied by each test."""
     root = tmp_path_factory.mktemp("search")
     result = run_module(
-        "experiments.train", *SEARCH, "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={root / 's'}", cwd=root
+        "nnsweep.experiments.train", *SEARCH, "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={root / 's'}", cwd=root
     )
     assert result.returncode == 0, result.stderr
     return root / "s"
@@ -47,7 +47,11 @@ def edited(finished, tmp_path, edit):
 
 def rerun(sweep, n_trials=3):
     return run_module(
-        "experiments.train", *SEARCH, f"hydra.sweeper.n_trials={n_trials}", f"hydra.sweep.dir={sweep}", cwd=sweep.parent
+        "nnsweep.experiments.train",
+        *SEARCH,
+        f"hydra.sweeper.n_trials={n_trials}",
+        f"hydra.sweep.dir={sweep}",
+        cwd=sweep.parent,
     )
 
 
@@ -112,7 +116,7 @@ RANDOM = [
 def random_search(tmp_path_factory):
     """A real 3-trial random search, one trial a round (each trial told in its own round)."""
     root = tmp_path_factory.mktemp("random")
-    result = run_module("experiments.train", *RANDOM, f"hydra.sweep.dir={root / 's'}", cwd=root)
+    result = run_module("nnsweep.experiments.train", *RANDOM, f"hydra.sweep.dir={root / 's'}", cwd=root)
     assert result.returncode == 0, result.stderr
     return root / "s"
 
@@ -149,7 +153,7 @@ def test_a_trial_its_runs_do_not_back_counts_as_not_recorded(random_search, tmp_
     original = {t["run_dir"]: t["point"][0] for t in log["trials"]}
     damage(sweep, log["trials"])
     (sweep / "trials.json").write_text(json.dumps(log))
-    result = run_module("experiments.train", *RANDOM, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_module("nnsweep.experiments.train", *RANDOM, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
     [warning] = warnings(result.stderr)
     assert fragment in warning and "count as not recorded" in warning, warning
@@ -167,8 +171,8 @@ def test_a_trial_its_runs_do_not_back_counts_as_not_recorded(random_search, tmp_
 def test_the_log_is_cut_before_a_damaged_trial_where_every_trial_asked_was_told():
     """A pruned trial asked in one round and told in a later one is not kept half-way: the cut
     falls where every trial asked so far was told, so the rounds kept replay as they were."""
-    from sweeps.trial_runs import up_to_first_damage
-    from sweeps.trials import TrialLog
+    from nnsweep.sweeps.trial_runs import up_to_first_damage
+    from nnsweep.sweeps.trials import TrialLog
 
     trials = [{"number": n} for n in range(4)]
     rounds = [

@@ -1,4 +1,4 @@
-"""nnsweep's sweeper for Hydra, under three names: one ask/tell loop (``sweeps.search``) with a
+"""nnsweep's sweeper for Hydra, under three names: one ask/tell loop (``nnsweep.sweeps.search``) with a
 pluggable search engine and an optional pruner.
 
     hydra/sweeper=nnsweep  any engine: hydra.sweeper.engine=tpe|gp|rf|et|random|grid
@@ -7,10 +7,10 @@ pluggable search engine and an optional pruner.
     hydra/sweeper=grid     every combination of the listed values: the default of -m
 
 A thin shell, as Hydra's own Optuna sweeper is: the configs are registered here, the work is in
-``sweeps.search`` (imported only when a sweep starts, so scikit-optimize, scikit-learn and Optuna
+``nnsweep.sweeps.search`` (imported only when a sweep starts, so scikit-optimize, scikit-learn and Optuna
 never slow down Hydra's start-up or single runs).
 
-    python -m experiments.train -m hydra/sweeper=nnsweep hydra.sweeper.engine=tpe \\
+    python -m nnsweep.experiments.train -m hydra/sweeper=nnsweep hydra.sweeper.engine=tpe \\
         'optimizer.lr=tag(log, interval(1e-3, 3))' 'optimizer.l2=interval(0, 10)' \\
         hydra.sweeper.n_trials=27 hydra.sweeper.batch_size=2 \\
         hydra.sweeper.pruner.method=asha hydra.sweeper.pruner.min_epochs=1 hydra.sweeper.pruner.reduction_factor=3
@@ -29,7 +29,7 @@ from omegaconf import DictConfig
 
 
 # Closed choices are Enums, so Hydra refuses a bad value when it composes the config, before
-# anything runs; the numbers' ranges are checked by sweeps.search.SearchSweep.
+# anything runs; the numbers' ranges are checked by nnsweep.sweeps.search.SearchSweep.
 class Engine(str, Enum):
     """tpe (Optuna) | gp (Gaussian process) | rf (random forest) | et (extra trees) | random | grid.
     Not gbrt: scikit-optimize 0.10.2's gradient-boosted trees fail on scikit-learn >= 1.6 and NumPy 2."""
@@ -76,7 +76,7 @@ class Direction(str, Enum):
 
 class PrunerMethod(str, Enum):
     none = "none"
-    asha = "asha"  # successive halving, judged round by round (sweeps.pruning)
+    asha = "asha"  # successive halving, judged round by round (nnsweep.sweeps.pruning)
 
 
 @dataclass
@@ -146,7 +146,7 @@ store.store(group="hydra/sweeper", name="grid", node=GridSweeperConf, provider="
 
 class NnsweepSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
-        from sweeps.search import SearchSweep
+        from nnsweep.sweeps.search import SearchSweep
 
         self.search = SearchSweep(**settings)
 
@@ -174,7 +174,7 @@ class GridSweeper(NnsweepSweeper):
         live_report: bool = True,
     ) -> None:
         if max_batch_size is not None and max_batch_size < 1:
-            from sweeps.launch import SweepError
+            from nnsweep.sweeps.launch import SweepError
 
             raise SweepError(
                 f"hydra.sweeper.max_batch_size must be at least 1 (or null: one batch), got {max_batch_size}"

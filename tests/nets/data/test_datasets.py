@@ -5,10 +5,10 @@ import hashlib
 
 import numpy as np
 import pytest
+from nnsweep.nets.data.datasets import load_dataset, scale_inputs, stratified_split
+from nnsweep.nets.data.download import download_files
+from nnsweep.nets.data.readers import DataFormatError
 
-from nets.data.datasets import load_dataset, scale_inputs, stratified_split
-from nets.data.download import download_files
-from nets.data.readers import DataFormatError
 from tests.conftest import SHARED_T10K
 from tests.nets.data.test_readers import idx_bytes
 
@@ -100,7 +100,7 @@ def test_mnist5k_cache_is_used_and_a_corrupt_one_is_ignored(tmp_path, monkeypatc
 def test_the_training_size_known_without_loading_is_the_loaded_one():
     """The precheck refuses a batch larger than the training set from this number, before any
     file is read: it must be the size load_dataset gives (mnist5k: 5,000 - validation - test)."""
-    from nets.data.datasets import load_dataset, train_size_without_loading
+    from nnsweep.nets.data.datasets import load_dataset, train_size_without_loading
 
     for kwargs in (
         {},

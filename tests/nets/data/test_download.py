@@ -11,8 +11,7 @@ import threading
 import time
 
 import pytest
-
-from nets.data.download import MNIST_FILES, DownloadError, PinnedFile, download_files
+from nnsweep.nets.data.download import MNIST_FILES, DownloadError, PinnedFile, download_files
 
 FILES = {"a.gz": b"first file", "b.gz": b"second file"}
 SUMS = {name: hashlib.sha256(content).hexdigest() for name, content in FILES.items()}

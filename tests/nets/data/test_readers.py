@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from nnsweep.nets.data import readers
+from nnsweep.nets.data.readers import DataFormatError, load_csv, load_idx, load_idx_pair, load_nielsen_pkl
 
-from nets.data import readers
-from nets.data.readers import DataFormatError, load_csv, load_idx, load_idx_pair, load_nielsen_pkl
 from tests.conftest import SHARED_T10K
 
 
@@ -144,7 +144,7 @@ def test_nielsen_pickle_with_anything_else_is_refused_unexecuted(tmp_path):
 REPO = Path(__file__).resolve().parents[3]
 MEASURE = """
 import resource, sys, time
-from nets.data.readers import DataFormatError, load_nielsen_pkl
+from nnsweep.nets.data.readers import DataFormatError, load_nielsen_pkl
 before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
 try:
     load_nielsen_pkl(sys.argv[1])

@@ -1,0 +1,225 @@
+"""The layer interface and the fully connected, shape and dropout layers.
+
+Every layer has ``forward(x, training)`` and ``backward(dy)``, and keeps its trainable arrays in
+``params`` with same-named gradients in ``grads`` (numpy-ml's interface). ``build`` creates the
+parameters once the input shape is known, so an architecture can be written as a plain list of
+layer descriptions and checked for shape errors before anything trains.
+
+Shapes exclude the batch axis: a dense layer sees ``x: (batch, features)``, a convolution
+``x: (batch, height, width, channels)`` (see ``nnsweep.nets.conv``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from nnsweep.core.errors import NnsweepError
+from nnsweep.nets.init import get_initialiser
+
+
+class Parameter(NamedTuple):
+    """One trainable array of a network, as optimizers see it (``Network.parameters``)."""
+
+    key: str  # "<layer index>.<name>", the checkpoint's key
+    value: np.ndarray  # updated in place
+    grad: np.ndarray  # the layer's gradient buffer, filled by each backward pass
+    decayed: bool  # whether l2 and weight_decay apply (weights yes, biases no)
+
+
+class ShapeError(NnsweepError, ValueError):
+    """An architecture whose layer sizes do not fit together or do not fit the data."""
+
+
+class Layer:
+    """Base class: a layer with no parameters that passes shapes through unchanged."""
+
+    kind = "layer"
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
+        # Names of params that L2 regularisation / weight decay applies to (weights, not biases:
+        # Nielsen ch. 3 explains why regularising biases makes little difference).
+        self.decayed: set[str] = set()
+        # The first layer never needs the gradient with respect to the data; skipping it saves
+        # a full matrix product per batch.
+        self.needs_input_grad = True
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype) -> tuple[int, ...]:
+        """Create parameters for ``input_shape`` and return the output shape."""
+        return input_shape
+
+    # Shapes before anything is allocated (checkpoints and the memory check use them). A layer
+    # without parameters only maps shapes in ``build``, so calling it is free.
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(self.build(input_shape, None, np.float32))
+
+    def param_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """The shapes ``build`` will give the trainable arrays in ``params``."""
+        return {}
+
+    def state_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """The shapes of the arrays in ``state``: what a layer learns without gradients (batch
+        normalisation's running mean and variance), saved and restored with the parameters."""
+        return {}
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return dy
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Everything needed to rebuild this layer, as JSON-serialisable values."""
+        return {}
+
+    def architecture(self) -> dict[str, Any]:
+        """The layer as one entry of an architecture description: ``{"type": kind, ...}``."""
+        return {"type": self.kind, **self.hyperparameters()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    """Fully connected layer: ``z = x @ W + b`` with ``W: (n_in, units)``, ``b: (units,)``.
+
+    Parameters
+    ----------
+    units : int
+        Number of output units.
+    init : str, default "normal_fan_in"
+        Weight initialiser name (see ``nnsweep.nets.init``).
+    bias : bool, default True
+        Rashid's network has no biases, so they can be switched off.
+    bias_init : str, default "zeros"
+        Nielsen's networks draw biases from N(0, 1) ("standard_normal").
+    """
+
+    kind = "dense"
+
+    def __init__(self, units: int, init: str = "normal_fan_in", bias: bool = True, bias_init: str = "zeros") -> None:
+        super().__init__()
+        if int(units) < 1:
+            raise ShapeError(f"dense layer needs at least 1 unit, got {units}")
+        self.units = int(units)
+        self.init = init
+        self.bias = bool(bias)
+        self.bias_init = bias_init
+        get_initialiser(init), get_initialiser(bias_init)  # fail early on a typo
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ShapeError(f"dense layer expects flat input, got shape {input_shape}; add a flatten layer first")
+        return (self.units,)
+
+    def param_shapes(self, input_shape):
+        self.output_shape(input_shape)
+        return {"W": (input_shape[0], self.units), **({"b": (self.units,)} if self.bias else {})}
+
+    def build(self, input_shape, rng, dtype):
+        self.output_shape(input_shape)
+        n_in = input_shape[0]
+        self.params["W"] = get_initialiser(self.init)(rng, (n_in, self.units), n_in, self.units, dtype)
+        self.grads["W"] = np.zeros_like(self.params["W"])
+        self.decayed = {"W"}
+        if self.bias:
+            self.params["b"] = get_initialiser(self.bias_init)(rng, (self.units,), n_in, self.units, dtype)
+            self.grads["b"] = np.zeros_like(self.params["b"])
+        return (self.units,)
+
+    def forward(self, x, training=False):
+        self._x = x
+        z = x @ self.params["W"]
+        if self.bias:
+            z += self.params["b"]
+        return z
+
+    def backward(self, dy):
+        # Gradients go into preallocated buffers: at mini-batch 1 a 784-100-10 step is bound by
+        # reading and writing the weights, and allocating them anew each step would dominate.
+        np.matmul(self._x.T, dy, out=self.grads["W"])
+        if self.bias:
+            np.sum(dy, axis=0, out=self.grads["b"])
+        if self.needs_input_grad:
+            return dy @ self.params["W"].T
+        return None
+
+    def hyperparameters(self):
+        return {"units": self.units, "init": self.init, "bias": self.bias, "bias_init": self.bias_init}
+
+
+class Reshape(Layer):
+    """Reshape each sample, e.g. flat 784 pixels to ``(28, 28, 1)`` in front of a convolution."""
+
+    kind = "reshape"
+
+    def __init__(self, shape) -> None:
+        super().__init__()
+        self.shape = tuple(int(s) for s in shape)
+
+    def build(self, input_shape, rng, dtype):
+        if int(np.prod(input_shape)) != int(np.prod(self.shape)):
+            raise ShapeError(f"cannot reshape input of shape {input_shape} to {self.shape}")
+        self._in_shape = tuple(input_shape)
+        return self.shape
+
+    def forward(self, x, training=False):
+        return x.reshape((x.shape[0],) + self.shape)
+
+    def backward(self, dy):
+        return dy.reshape((dy.shape[0],) + self._in_shape)
+
+    def hyperparameters(self):
+        return {"shape": list(self.shape)}
+
+
+class Flatten(Layer):
+    """Flatten each sample to a vector: ``(batch, h, w, c) -> (batch, h*w*c)``."""
+
+    kind = "flatten"
+
+    def build(self, input_shape, rng, dtype):
+        self._in_shape = tuple(input_shape)
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training=False):
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape((dy.shape[0],) + self._in_shape)
+
+
+class Dropout(Layer):
+    """Inverted dropout: zero each unit with probability ``rate`` while training and scale the
+    survivors by 1/(1-rate), so nothing needs rescaling at test time (Srivastava et al. 2014).
+
+    The mask is drawn from ``self.rng``, which the network points at the training generator, so
+    dropout is reproducible from the seed.
+    """
+
+    kind = "dropout"
+
+    def __init__(self, rate: float) -> None:
+        super().__init__()
+        if not 0.0 <= float(rate) < 1.0:
+            raise ShapeError(f"dropout rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self.rng: np.random.Generator | None = None
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0.0:
+            self._mask = None
+            return x
+        keep = 1.0 - self.rate
+        self._mask = (self.rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
+        return x * self._mask
+
+    def backward(self, dy):
+        return dy if self._mask is None else dy * self._mask
+
+    def hyperparameters(self):
+        return {"rate": self.rate}

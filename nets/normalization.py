@@ -1,0 +1,98 @@
+"""Batch normalisation (Ioffe and Szegedy, 2015): each feature of a mini-batch made mean 0 and
+variance 1, then scaled by a learned ``gamma`` and shifted by a learned ``beta``.
+
+It normalises over every axis but the last: a dense layer's output per unit, a convolution's
+channels-last output per channel (over the batch and every pixel, as a convolution shares its
+weights across pixels). While training it uses the batch's own statistics and keeps running
+averages of them; at evaluation it uses those running averages, so one image's answer never
+depends on the others in its batch. The running averages are the layer's ``state``: saved with
+the parameters, restored with the best epoch's weights, never touched by the optimizer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from nnsweep.nets.layers import Layer, ShapeError
+
+
+class BatchNorm(Layer):
+    """Batch normalisation over all axes but the last.
+
+    Parameters
+    ----------
+    momentum : float, default 0.9
+        Running averages follow ``avg = momentum * avg + (1 - momentum) * batch`` (Keras' 0.99 is
+        for long trainings; 0.9 settles within a few hundred mini-batches).
+    eps : float, default 1e-5
+        Added to the variance before its square root.
+
+    ``gamma`` (ones) and ``beta`` (zeros) are per feature and not weight-decayed.
+    """
+
+    kind = "batchnorm"
+
+    def __init__(self, momentum: float = 0.9, eps: float = 1e-5) -> None:
+        super().__init__()
+        if not 0.0 <= float(momentum) < 1.0:
+            raise ShapeError(f"batchnorm momentum must be in [0, 1), got {momentum}")
+        if not float(eps) > 0.0:
+            raise ShapeError(f"batchnorm eps must be > 0, got {eps}")
+        self.momentum, self.eps = float(momentum), float(eps)
+
+    def output_shape(self, input_shape):
+        if len(input_shape) not in (1, 3):
+            raise ShapeError(f"batchnorm expects features (n,) or images (h, w, channels), got {input_shape}")
+        return tuple(input_shape)
+
+    def param_shapes(self, input_shape):
+        self.output_shape(input_shape)
+        return {"gamma": (input_shape[-1],), "beta": (input_shape[-1],)}
+
+    def state_shapes(self, input_shape):
+        self.output_shape(input_shape)
+        return {"mean": (input_shape[-1],), "var": (input_shape[-1],)}
+
+    def build(self, input_shape, rng, dtype):
+        features = self.output_shape(input_shape)[-1]
+        self.params = {"gamma": np.ones(features, dtype), "beta": np.zeros(features, dtype)}
+        self.grads = {name: np.zeros_like(a) for name, a in self.params.items()}
+        self.state = {"mean": np.zeros(features, dtype), "var": np.ones(features, dtype)}
+        self.decayed = set()
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        features = x.shape[-1]
+        flat = x.reshape(-1, features)  # channels-last: one contiguous row per pixel
+        if not training:
+            scale = self.params["gamma"] / np.sqrt(self.state["var"] + x.dtype.type(self.eps))
+            return (flat * scale + (self.params["beta"] - self.state["mean"] * scale)).reshape(x.shape)
+        m = flat.shape[0]
+        mean = flat.mean(axis=0)
+        centred = flat - mean
+        var = np.einsum("ij,ij->j", centred, centred) / x.dtype.type(m)
+        self._inv_std = (1.0 / np.sqrt(var + x.dtype.type(self.eps))).astype(x.dtype)
+        self._xhat = centred * self._inv_std
+        keep = x.dtype.type(self.momentum)
+        self.state["mean"] *= keep
+        self.state["mean"] += (1 - keep) * mean
+        self.state["var"] *= keep
+        self.state["var"] += (1 - keep) * var * x.dtype.type(m / max(m - 1, 1))  # unbiased, as at test time
+        return (self._xhat * self.params["gamma"] + self.params["beta"]).reshape(x.shape)
+
+    def backward(self, dy):
+        shape = dy.shape
+        dy = dy.reshape(-1, shape[-1])
+        m = dy.shape[0]
+        xhat = self._xhat
+        self.grads["beta"][...] = dy.sum(axis=0)
+        self.grads["gamma"][...] = np.einsum("ij,ij->j", dy, xhat)
+        if not self.needs_input_grad:
+            return None
+        # d/dx of gamma * (x - mean) / std with the batch's mean and std depending on x:
+        # (gamma / std) * (dy - mean(dy) - xhat * mean(dy * xhat)).
+        dx = dy - self.grads["beta"] / dy.dtype.type(m) - xhat * (self.grads["gamma"] / dy.dtype.type(m))
+        dx *= self.params["gamma"] * self._inv_std
+        return dx.reshape(shape)
+
+    def hyperparameters(self):
+        return {"momentum": self.momentum, "eps": self.eps}

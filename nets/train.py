@@ -1,0 +1,217 @@
+"""The training loop: epochs of shuffled mini-batches, one record per epoch, early stopping and
+divergence detection. It knows nothing of files; ``on_epoch_end`` is where callers write metrics
+and checkpoints, and ``TrainState`` is everything needed to continue after an interruption.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from nnsweep.core.status import Status
+from nnsweep.nets.allocator import reuse_freed_memory
+from nnsweep.nets.network import Network
+from nnsweep.nets.optimizers import Optimizer
+from nnsweep.nets.schedules import Schedule
+
+
+@dataclass
+class LabelledData:
+    """Images and their integer labels: ``x: (n, *input_shape)``, ``labels: (n,)`` ints."""
+
+    x: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class EpochRecord:
+    """One row of ``metrics.csv``. ``epoch`` counts from 1; train metrics are running averages
+    over the epoch's mini-batches (the weights move during the epoch, as in Keras)."""
+
+    epoch: int
+    lr: float
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    seconds: float
+
+
+@dataclass
+class TrainState:
+    """Progress of one training run; everything but ``best_params`` is plain JSON data."""
+
+    epoch: int = 0  # epochs completed
+    records: list[EpochRecord] = field(default_factory=list)
+    best_val_acc: float | None = None
+    best_epoch: int | None = None
+    since_best: int = 0
+    status: Status = Status.RUNNING
+    diverged_epoch: int | None = None
+    best_params: dict[str, np.ndarray] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("best_params")
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "TrainState":
+        d = dict(d)
+        d["records"] = [EpochRecord(**r) for r in d.get("records", [])]
+        d["status"] = Status(d.get("status", Status.RUNNING))
+        return cls(**d)
+
+
+def target_matrix(n_classes: int, on: float = 1.0, off: float = 0.0, dtype=np.float32) -> np.ndarray:
+    """Row ``k`` is the target vector of class ``k``: one-hot, or Rashid's 0.01/0.99
+    (sigmoid outputs can never reach 0 or 1, so asking for them drives weights to infinity)."""
+    t = np.full((n_classes, n_classes), off, dtype=dtype)
+    np.fill_diagonal(t, on)
+    return t
+
+
+def clip_gradient_norm(network: Network, max_norm: float) -> float:
+    """Scale all gradients down together so their global L2 norm is at most ``max_norm``
+    (Pascanu et al. 2013); returns the norm before clipping. Direction is kept, only the step
+    is shortened, which tames the occasional huge gradient of a too-large learning rate."""
+    grads = [g for _, _, g, _ in network.parameters()]
+    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+    if total > max_norm:
+        scale = max_norm / total
+        for g in grads:
+            g *= scale
+    return total
+
+
+def fit(
+    network: Network,
+    optimizer: Optimizer,
+    schedule: Schedule,
+    train: LabelledData,
+    val: LabelledData | None,
+    *,
+    epochs: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    targets: np.ndarray,
+    patience: int | None = None,
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    state: TrainState | None = None,
+    keep_best: bool = True,
+    on_epoch_end: Callable[[EpochRecord, TrainState], None] | None = None,
+    on_batches: Callable[[int], None] | None = None,
+    clip_norm: float | None = None,
+) -> TrainState:
+    """Train ``network`` for up to ``epochs`` epochs; returns the final ``TrainState``.
+
+    Parameters
+    ----------
+    train, val : LabelledData
+        ``val`` may be None (then early stopping and plateau schedules have nothing to watch).
+    batch_size : int
+        1 is per-sample SGD as in Rashid's book.
+    rng : numpy.random.Generator
+        Shuffles, drops out and augments. Its state after each epoch is what a checkpoint saves.
+    targets : (classes, outputs) array
+        Target vector per class (``target_matrix``).
+    patience : int, optional
+        Stop with status ``early_stopped`` after this many epochs without a better val accuracy.
+    augment : callable, optional
+        ``augment(x_batch_images, rng) -> x`` applied to each epoch's shuffled training images.
+    state : TrainState, optional
+        Continue from here (a resumed run); the network, optimizer, schedule and rng must have
+        been restored to the same moment.
+    on_epoch_end : callable, optional
+        Called with the new record and the state after every epoch, including a diverged one.
+    on_batches : callable, optional
+        Progress hook, called with a batch count about a hundred times an epoch.
+    clip_norm : float, optional
+        Clip the global gradient norm of every mini-batch to this (off by default, so the
+        classic experiments stay exact).
+
+    A loss that becomes NaN or infinite ends the run with status ``diverged`` and
+    ``diverged_epoch`` set; the parameters of the best epoch stay in ``best_params``.
+    """
+    n = len(train)
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if not 1 <= batch_size <= n:
+        raise ValueError(f"mini-batch size must be between 1 and the training-set size {n}, got {batch_size}")
+    if clip_norm is not None and not clip_norm > 0:
+        raise ValueError(f"gradient clipping norm must be positive, got {clip_norm}")
+    state = state or TrainState()
+    reuse_freed_memory()
+    if not optimizer.bound:
+        optimizer.bind(network.parameters())
+    network.set_rng(rng)
+    x_all = train.x.astype(network.dtype, copy=False)
+    y_all = targets[train.labels]
+    if val is not None and len(val):
+        val_x = val.x.astype(network.dtype, copy=False)
+        val_y = targets[val.labels]
+    else:
+        val = None
+    report_every = max(1, math.ceil(n / batch_size) // 100)
+
+    while state.epoch < epochs and state.status == Status.RUNNING:
+        start_time = time.perf_counter()
+        optimizer.lr = lr = schedule.lr(state.epoch)
+        perm = rng.permutation(n)
+        xs, ys, ls = x_all[perm], y_all[perm], train.labels[perm]
+        if augment is not None:
+            xs = augment(xs, rng)
+        predicted = np.empty(n, dtype=np.int64)
+        cost = 0.0
+        with np.errstate(all="ignore"):  # overflow on a diverging run is detected below, not printed
+            for b, lo in enumerate(range(0, n, batch_size)):
+                hi = lo + batch_size
+                batch_cost, a = network.train_step(xs[lo:hi], ys[lo:hi])
+                if clip_norm is not None:
+                    clip_gradient_norm(network, clip_norm)
+                optimizer.step()
+                cost += batch_cost
+                predicted[lo:hi] = a.argmax(axis=1)
+                if on_batches is not None and b % report_every == 0:
+                    on_batches(b)
+        train_loss, train_acc = cost / n, float((predicted == ls).mean())
+        diverged = not math.isfinite(train_loss) or not network.params_finite()
+        if diverged or val is None:
+            val_loss = val_acc = float("nan")
+        else:
+            val_loss, val_acc = network.evaluate(val_x, val.labels, val_y)
+        state.epoch += 1
+        record = EpochRecord(
+            state.epoch, lr, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start_time
+        )
+        state.records.append(record)
+        if diverged:
+            state.status, state.diverged_epoch = Status.DIVERGED, state.epoch
+        else:
+            _track_best(network, state, val_acc, keep_best)
+            stop_by_schedule = val is not None and schedule.observe(state.epoch - 1, val_acc)
+            if stop_by_schedule or (patience is not None and val is not None and state.since_best >= patience):
+                state.status = Status.EARLY_STOPPED
+        if on_epoch_end is not None:
+            on_epoch_end(record, state)
+    if state.status == Status.RUNNING:
+        state.status = Status.OK
+    return state
+
+
+def _track_best(network: Network, state: TrainState, val_acc: float, keep_best: bool) -> None:
+    """Remember the best validation accuracy so far (first epoch wins ties), and its weights."""
+    if math.isnan(val_acc):
+        return
+    if state.best_val_acc is None or val_acc > state.best_val_acc:
+        state.best_val_acc, state.best_epoch, state.since_best = val_acc, state.epoch, 0
+        if keep_best:
+            state.best_params = network.get_params()
+    else:
+        state.since_best += 1

@@ -1,0 +1,5 @@
+"""Figures and an HTML page from a sweep's results tables and saved models."""
+
+from nnsweep.experiments.startup import quiet_start
+
+quiet_start()  # first thing: Ctrl-C while the command imports is one line (nnsweep.experiments.startup)

@@ -1,2 +1,0 @@
-"""The Hydra configs, a package so that Hydra finds them as ``pkg://experiments.conf`` from an installed
-wheel or a console script (it needs a regular package there, not a plain directory)."""

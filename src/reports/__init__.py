@@ -1,5 +1,0 @@
-"""Figures and an HTML page from a sweep's results tables and saved models."""
-
-from experiments.startup import quiet_start
-
-quiet_start()  # first thing: Ctrl-C while the command imports is one line (experiments.startup)

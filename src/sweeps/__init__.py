@@ -1,3 +1,0 @@
-from experiments.startup import quiet_start
-
-quiet_start()  # first thing: Ctrl-C while the command imports is one line (experiments.startup)

@@ -1,0 +1,478 @@
+"""Launching a sweep's jobs through Hydra's launcher, and what the sweepers share around it.
+
+nnsweep's sweeper (``nnsweep.sweeps.search``: the grid of ``-m``, ``hydra/sweeper=nnsweep`` and
+``hydra/sweeper=skopt``) hands its batches to ``TrialLauncher``, which turns what the launcher
+returns into one ``Outcome`` per job, read from the job's run directory through ``runrecord``:
+
+- Identical points in one batch (a ``choice`` with few options, a skopt batch asked with
+  constant liar) are launched once; each copy gets the same outcome. Two jobs never train one
+  run directory at once.
+- A worker that dies (the kernel's out-of-memory killer sends SIGKILL) makes joblib's launcher
+  raise out of the whole batch, and kills the batch's other workers too. The trials that
+  finished are read from their run directories and kept; the others are counted as crashed
+  and retried one at a time, so a second death belongs to one trial. A trial whose worker died
+  ``MAX_CRASHES`` times is recorded as failed: a rerun cannot loop forever on it.
+- A run whose job returned but which did not finish (``interrupted``: no space, an OS error,
+  out of memory inside the job) failed because of the machine, not its settings. The outcome
+  says so; the sweeper stops without penalising it, and a rerun retries it.
+
+``held_sweep_lock`` is the sweep lock of ``nnsweep.sweeps.lock``, taken for the whole sweep; the sweep's
+own stale temporary files (a ``kill -9`` during an atomic write) are removed once it is held.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+from concurrent.futures import BrokenExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.errors import CompactHydraException, ConfigCompositionException
+from hydra.plugins.sweeper import Sweeper
+from nnsweep.core.atomic import atomic_write_text
+from nnsweep.core.errors import NnsweepError
+from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, finite_or_none, is_locked, without_bookkeeping
+from nnsweep.runrecord.lock import holder
+from nnsweep.sweeps.lock import sweep_lock
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger("nnsweep.sweep")
+MAX_CRASHES = 2  # deaths of a trial's worker before the trial is recorded as failed
+# Launchers other than joblib's report a dead worker with these (submitit, Ray).
+WORKER_DEATHS = ("UncompletedJobError", "WorkerCrashedError")
+
+
+class LaunchingSweeper(Sweeper):
+    """What nnsweep's sweepers share of Hydra's interface: ``setup`` keeps the context and the
+    configured launcher (``self.launcher``); each sweeper writes its own ``sweep``."""
+
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        from hydra.core.plugins import Plugins
+
+        make_sweep_dir_absolute(config)
+        check_cluster_answers(config)
+        self.hydra_context, self.config = hydra_context, config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def run_locked(self, body: Callable[[Path], None]) -> None:
+        """``body(sweep_dir)`` under the sweep lock, after saving ``multirun.yaml``; Ctrl-C still
+        writes the sweep's tables, and a project error leaves as a ``SweepError`` (one line from
+        Hydra too)."""
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        try:
+            with held_sweep_lock(sweep_dir):
+                # Atomically: a symbolic link planted at the name is replaced, never written through.
+                atomic_write_text(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
+                try:
+                    body(sweep_dir)
+                except KeyboardInterrupt:
+                    collect_on_interrupt(sweep_dir)
+                    raise
+        except SweepError:
+            raise
+        except NnsweepError as err:  # a bad space, a sweep in use, a damaged trial log, a table not written
+            raise SweepError(str(err)) from None
+
+
+def check_cluster_answers(config: DictConfig, timeout_s: float = 5.0) -> None:
+    """Refuse a Ray cluster address where nothing answers, before any job: Ray retries such an
+    address without end and ignores Ctrl-C while it does. Exit status 1: the settings may be
+    right and the cluster down; rerun once it answers."""
+    launcher = config.hydra.get("launcher") or {}
+    if not str(launcher.get("_target_", "")).endswith(".RayLauncher"):
+        return
+    address = OmegaConf.select(launcher, "ray.init.address", default=None)
+    host, _, port = str(address or "").rpartition(":")
+    if not host or not port.isdigit():
+        return  # no address (Ray starts here), "auto", or a ray:// client address: Ray's own business
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        failure = LauncherError(
+            f"no Ray cluster answers at {address} ({err.strerror or err}); start it (ray start "
+            f"--head --port={port}) or correct +hydra.launcher.ray.init.address, then rerun"
+        )
+        failure.exit_code = 1
+        raise failure from None
+
+
+def make_sweep_dir_absolute(config: DictConfig) -> None:
+    """Pin a relative ``hydra.sweep.dir`` to the directory the sweep was started in.
+
+    A launcher's workers may run in another working directory than the sweep (a Ray cluster
+    started elsewhere, a SLURM job's directory); a relative sweep directory would put each run
+    where its worker happens to be, out of the sweeper's sight. Launchers compose every job's
+    config again from ``hydra.overrides.hydra``, so the absolute path goes there too."""
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    if sweep_dir.is_absolute():
+        return
+    absolute = str(Path(str(config.hydra.runtime.cwd)) / sweep_dir)
+    with open_dict(config):
+        config.hydra.sweep.dir = absolute
+        config.hydra.overrides.hydra.append(f"hydra.sweep.dir={hydra_quoted(absolute)}")
+
+
+def hydra_quoted(value: str) -> str:
+    """``value`` as a quoted Hydra override value: spaces, commas and ``=`` stay part of it."""
+    # Hydra's rule: a backslash is literal unless it precedes a quote (or ends the string).
+    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+    return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped) + "'"
+
+
+class SweepError(NnsweepError, CompactHydraException):
+    """A sweep that cannot go on: one line from ``nnsweep.experiments.cli.run_command`` (an
+    ``NnsweepError``), and from Hydra itself its message alone, without a traceback."""
+
+
+class MachineFailureError(SweepError):
+    """Trials ended by a failure of the machine (no space, an OS error): retried on rerun.
+    Exit status 1, not 2: the settings are fine, and rerunning the same command continues."""
+
+    exit_code = 1
+
+
+def machine_failure(outcomes: Sequence["Outcome"], sweep_dir: Path, noun: str, where: str) -> MachineFailureError:
+    """The one line that stops a sweep whose trials the machine failed (``noun``: trial, run)."""
+    failed = [o for o in outcomes if o.machine_failed]
+    first, many = failed[0], len(failed) > 1
+    at = relative_run_dir(first.run_dir, sweep_dir) or trial_key(first.overrides)
+    reason = first.error or (
+        "another process is training it" if first.status == Status.RUNNING else "its process stopped before it finished"
+    )
+    return MachineFailureError(
+        f"{len(failed)} {noun}{'s' if many else ''} {where} {'were' if many else 'was'} stopped by a failure of the "
+        f"machine, not by {'their' if many else 'its'} settings ({at}: {reason}); fix that and rerun the same command "
+        f"to retry {'them' if many else 'it'} (finished {noun}s are kept)"
+    )
+
+
+class NoResultError(SweepError):
+    """A sweep that ran to its end without one trial producing a result: exit status 1."""
+
+    exit_code = 1
+
+
+def no_result(sweep_dir: Path, n: int) -> NoResultError:
+    return NoResultError(
+        f"no trial of the sweep produced a result ({n} failed or diverged); see the status and error "
+        f"columns of {sweep_dir / 'runs.csv'}"
+    )
+
+
+def collect_on_interrupt(sweep_dir: Path) -> None:
+    """Ctrl-C of a sweep: write runs.csv and epochs.csv of what exists before leaving, so the
+    tables never lag behind the runs (a second Ctrl-C skips it)."""
+    from nnsweep.sweeps.collect import collect
+
+    try:
+        collect(sweep_dir)
+    except (NnsweepError, KeyboardInterrupt):
+        pass
+
+
+@dataclass
+class Outcome:
+    """How one job of a batch ended."""
+
+    overrides: list[str]
+    job: int | None  # the job number it was launched as (None: not launched)
+    run_dir: Path | None
+    status: Status
+    objective: float | None  # None unless the trial produced a finite objective
+    error: str | None = None
+    worker_died: bool = False  # failed because its worker was killed MAX_CRASHES times
+    epochs: int | None = None  # epochs the run completed (None: no run record)
+
+    @property
+    def machine_failed(self) -> bool:
+        """The run did not finish (nor pause, as asked) although its job returned: the machine
+        failed under it."""
+        return not (self.status.is_finished() or self.status == Status.PAUSED)
+
+
+def relative_run_dir(run_dir: Path | None, sweep_dir: Path) -> str | None:
+    """A run directory as the trial log and runs.csv name it: relative to the sweep."""
+    if run_dir is None:
+        return None
+    try:
+        return str(run_dir.resolve().relative_to(Path(sweep_dir).resolve()))
+    except ValueError:  # a hydra.sweep.subdir outside the sweep directory
+        return str(run_dir)
+
+
+def trial_key(overrides: Sequence[str]) -> str:
+    """What identifies a trial whatever the order of its overrides: ``a=1 b=2``."""
+    return " ".join(sorted(without_bookkeeping(list(overrides))))
+
+
+@contextmanager
+def held_sweep_lock(sweep_dir: str | Path) -> Iterator[None]:
+    """Hold the sweep's lock (a second sweep into ``sweep_dir`` is refused with one line), and
+    remove the sweep's stale temporary files once it is held.
+
+    A sweep started by the process that holds this lock (``nnsweep.sweeps.lr`` runs its grid through
+    ``nnsweep.experiments.train -m``) works under its parent's lock instead of being refused by it."""
+    sweep_dir = Path(sweep_dir)
+    if _parent_holds_lock(sweep_dir):
+        yield
+        return
+    with sweep_lock(sweep_dir):  # which also removes the sweep's stale temporary files
+        yield
+
+
+def _parent_holds_lock(sweep_dir: Path) -> bool:
+    return holder(sweep_dir) == str(os.getppid()) and is_locked(sweep_dir)
+
+
+def is_worker_death(err: BaseException) -> bool:
+    return isinstance(err, BrokenExecutor) or type(err).__name__ in WORKER_DEATHS
+
+
+class TrialLauncher:
+    """Runs batches of jobs through a sweeper's Hydra launcher (see the module docstring).
+
+    ``crashes`` maps ``trial_key`` to the deaths of that trial's worker so far; it is updated in
+    place and ``on_crash`` is called after each death, so a sweeper can persist it."""
+
+    def __init__(
+        self, sweeper, crashes: dict[str, int] | None = None, on_crash: Callable[[], None] = lambda: None
+    ) -> None:
+        self.sweeper = sweeper
+        self.crashes = crashes if crashes is not None else {}
+        self.on_crash = on_crash
+
+    def run(self, batch: Sequence[Sequence[str]], first_job: int) -> tuple[list[Outcome], int]:
+        """Launch ``batch`` as jobs ``first_job, first_job + 1, ...``; returns one outcome per
+        entry of ``batch`` (copies share theirs) and the next free job number."""
+        unique: dict[str, list[str]] = {}
+        for overrides in batch:
+            unique.setdefault(trial_key(overrides), list(overrides))
+        outcomes: dict[str, Outcome] = {}
+        numbers: dict[str, int] = {}
+        for key, overrides in unique.items():
+            if self.crashes.get(key, 0) >= MAX_CRASHES:
+                outcomes[key] = self._crash_failed(overrides, None)
+            else:
+                numbers[key] = first_job + len(numbers)
+        copies = len(batch) - len(unique)
+        if copies:
+            log.info(
+                "%d of the %d points of this batch are copies of others: each distinct point is trained once",
+                copies,
+                len(batch),
+            )
+        pending = list(numbers)
+        together = True
+        while pending:
+            group = pending if together else pending[:1]
+            try:
+                returns = self._launch([unique[k] for k in group], [numbers[k] for k in group])
+            except NnsweepError:
+                raise
+            except Exception as err:
+                if isinstance(err, ConfigCompositionException):  # composed by the launcher, per job
+                    raise SweepError(
+                        f"a point of the sweep cannot be composed: {' '.join(str(err).split())[:300]}; "
+                        "change the search space or the grid (finished runs are kept)"
+                    ) from None
+                known = project_error_line(err)  # a job refused before its task ran (a link at train.log)
+                if known is not None:
+                    raise SweepError(known) from None
+                if not is_worker_death(err):
+                    raise launcher_failure(self.sweeper.launcher, err) from err
+                self._after_death(err, group, unique, numbers, outcomes)
+                together = False  # from now on one at a time: a death names its trial
+            else:
+                for key, ret in zip(group, returns):
+                    outcomes[key] = self._outcome(unique[key], numbers[key], ret)
+                    self.crashes.pop(key, None)
+            pending = [k for k in pending if k not in outcomes]
+        return [outcomes[trial_key(o)] for o in batch], first_job + len(numbers)
+
+    # ----- launching -----------------------------------------------------------------------
+    def _launch(self, jobs: list[list[str]], numbers: list[int]) -> Sequence[JobReturn]:
+        """Hydra numbers a batch's jobs consecutively; a retried job keeps its own number."""
+        from hydra.core.utils import configure_log
+
+        if len(jobs) > 1:
+            assert numbers == list(range(numbers[0], numbers[0] + len(jobs)))
+        try:
+            return self.sweeper.launcher.launch(jobs, initial_job_idx=numbers[0])
+        finally:
+            # A launcher that runs jobs in this process (joblib with n_jobs=1) leaves the last
+            # job's logging in place: the sweep's own lines would read as that job's. Hydra's
+            # basic launcher restores it the same way after each job.
+            hydra = self.sweeper.config.hydra
+            configure_log(hydra.hydra_logging, hydra.verbose)
+
+    def _after_death(
+        self,
+        err: BaseException,
+        group: list[str],
+        unique: dict[str, list[str]],
+        numbers: dict[str, int],
+        outcomes: dict[str, Outcome],
+    ) -> None:
+        reason = _death_reason(err)
+        for key in group:
+            run_dir, cfg = self.job_dir(unique[key], numbers[key])
+            finished = self._finished_on_disk(unique[key], numbers[key], run_dir, cfg)
+            if finished is not None:
+                outcomes[key] = finished
+                continue
+            self.crashes[key] = self.crashes.get(key, 0) + 1
+            if len(group) == 1:
+                log.warning("the worker of %s died (%s; try %d of %d)", key, reason, self.crashes[key], MAX_CRASHES)
+            if self.crashes[key] >= MAX_CRASHES:
+                outcomes[key] = self._crash_failed(unique[key], numbers[key])
+        if len(group) > 1:
+            log.warning(
+                "a worker died while it ran this batch (%s); its unfinished trials are retried one at a time", reason
+            )
+        self.on_crash()
+
+    # ----- reading outcomes ----------------------------------------------------------------
+    def _outcome(self, overrides: list[str], number: int, ret: JobReturn) -> Outcome:
+        run_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir).resolve()
+        if ret.status != JobStatus.COMPLETED:  # return_value would re-raise the job's exception
+            err = getattr(ret, "_return_value", None)
+            log.error("trial %d failed with an exception (%s); see %s", number, err, run_dir)
+            return Outcome(overrides, number, run_dir, Status.FAILED, None, f"{type(err).__name__}: {err}")
+        run = RunDir(run_dir)
+        try:
+            summary = run.read_summary()
+        except RunRecordError as err:
+            return Outcome(overrides, number, run_dir, Status.FAILED, None, str(err))
+        if summary is None:
+            # A task without a run record (not nnsweep.experiments.train): its return value is the result.
+            objective = finite_or_none(ret.return_value)
+            return Outcome(overrides, number, run_dir, Status.OK if objective is not None else Status.FAILED, objective)
+        return run_outcome(run, summary, overrides, number)
+
+    def job_dir(self, overrides: list[str], number: int) -> tuple[Path, DictConfig]:
+        """Where Hydra runs job ``number`` with ``overrides`` (its own config says)."""
+        from hydra.core.hydra_config import HydraConfig
+
+        cfg = self.sweeper.hydra_context.config_loader.load_sweep_config(self.sweeper.config, list(overrides))
+        with open_dict(cfg):
+            cfg.hydra.job.num = number
+            cfg.hydra.job.id = f"{cfg.hydra.job.name}_{number}"
+        hydra_config = HydraConfig.instance()
+        saved = hydra_config.cfg
+        try:
+            hydra_config.set_config(cfg)  # for ${hydra:...} in the directory's pattern
+            path = Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
+        finally:
+            hydra_config.cfg = saved
+        return path.resolve(), cfg
+
+    def _finished_on_disk(self, overrides: list[str], number: int, run_dir: Path, cfg: DictConfig) -> Outcome | None:
+        """The outcome of a trial whose run finished before its batch broke, or None."""
+        run = RunDir(run_dir)
+        try:
+            summary = run.read_summary()
+        except RunRecordError:
+            return None
+        # nnsweep.experiments.train's epoch budget: an ok run that was asked for fewer epochs is not done,
+        # and a run asked to pause is done once it paused there.
+        epochs = OmegaConf.select(cfg, "trainer.epochs", default=None)
+        pause = OmegaConf.select(cfg, "trainer.pause_after", default=None)
+        if summary is None or not summary.is_done(epochs, pause):
+            return None
+        log.info("%s finished before its worker's batch broke: kept", run_dir)
+        return run_outcome(run, summary, overrides, number)
+
+    def _crash_failed(self, overrides: list[str], number: int | None) -> Outcome:
+        """A trial whose worker died ``MAX_CRASHES`` times: failed, and its run says why."""
+        key = trial_key(overrides)
+        error = (
+            f"its worker died {self.crashes.get(key, MAX_CRASHES)} times (killed by the system: out of "
+            "memory?); not tried again"
+        )
+        log.error("%s: %s", key, error)
+        if number is None:  # not launched this time: its directory may depend on a job number
+            return Outcome(overrides, None, None, Status.FAILED, None, error, worker_died=True)
+        run_dir, _ = self.job_dir(overrides, number)
+        if run_dir.is_dir():
+            mark_run(RunDir(run_dir), Status.FAILED, error)
+        return Outcome(overrides, number, run_dir, Status.FAILED, None, error, worker_died=True)
+
+
+def run_outcome(run: RunDir, summary: Summary, overrides: list[str], number: int | None) -> Outcome:
+    """How a run with a summary stands, as a job's outcome: its objective once it ended, or
+    paused where it was asked to (a pruning search judges it there)."""
+    status = run.status()
+    objective = summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
+    return Outcome(
+        overrides, number, run.path.resolve(), status, objective, summary.error, epochs=summary.epochs_completed
+    )
+
+
+def mark_run(run: RunDir, status: Status, error: str | None = None) -> None:
+    """Record how a sweep ended a run (``failed`` after its worker died, ``pruned``) in the
+    run's own record, so collect shows it and a rerun reuses it."""
+    try:
+        with run.training(wait=10.0):
+            try:
+                summary = run.read_summary() or Summary(run_dir=str(run.path))
+            except RunRecordError:
+                summary = Summary(run_dir=str(run.path))
+            summary.status, summary.error = status, error if error is not None else summary.error
+            run.write_summary(summary)
+    except NnsweepError as err:  # it is in use, or cannot be written: the sweep's own record stands
+        log.warning("could not record %s as %s: %s", run.path, status.value, err)
+
+
+class LauncherError(SweepError):
+    """The launcher itself failed (a job's own failure comes back as its JobReturn instead):
+    a setting it refuses is bad input, exit 2; a cluster it cannot reach (an OSError) is the
+    machine's failure, exit 1. The batch's finished runs stay on disk either way."""
+
+
+def launcher_failure(launcher, err: BaseException) -> LauncherError:
+    text = " ".join(str(err).split()) or "no message"
+    failure = LauncherError(
+        f"the launcher {type(launcher).__name__} could not run the jobs ({type(err).__name__}: "
+        f"{text[:300]}); check its hydra.launcher settings (README, Clusters) and rerun the same "
+        f"command: finished runs are kept"
+    )
+    failure.exit_code = 1 if isinstance(err, OSError) else 2
+    return failure
+
+
+# How a worker's traceback text ends when one of our errors stopped it: "<package>.<module>.<Name>Error: <line>".
+PROJECT_ERROR_LINE = r"^(?:core|nets|runrecord|experiments|sweeps|reports)\.[\w.]*Error: (.+)$"
+
+
+def project_error_line(err: BaseException) -> str | None:
+    """The line of an nnsweep error behind a launcher's exception, or None: raised in this
+    process (the chain of causes), or in a worker, whose traceback loky passes on as text."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, NnsweepError):
+            return str(err)
+        if type(err).__name__ == "_RemoteTraceback":
+            lines = re.findall(PROJECT_ERROR_LINE, str(err), re.M)
+            if lines:
+                return lines[0]
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _death_reason(err: BaseException) -> str:
+    """How the worker ended, in a few words (loky's message is a paragraph ending with the
+    workers' exit codes, e.g. ``{SIGKILL(-9)}``)."""
+    text = " ".join(str(err).split())
+    codes = re.search(r"exit codes of the workers are (\{.*?\})", text)
+    if codes:
+        return f"killed: exit code {codes.group(1)}"
+    return text if len(text) <= 160 else text[:157] + "..."

@@ -1,0 +1,743 @@
+"""nnsweep's sweeper: one ask/tell loop for every search engine, with an optional pruner.
+
+``hydra/sweeper=nnsweep`` (any engine of ``nnsweep.sweeps.engines``), ``hydra/sweeper=skopt`` (the same,
+as existing sweeps name it) and ``hydra/sweeper=grid`` (the default of ``-m``) all run here
+(``hydra_plugins.nnsweep_sweeper`` holds their configs). Each round asks the engine for points,
+hands the round's jobs to Hydra's launcher together (``nnsweep.sweeps.launch``), reads the runs, and
+tells the engine the trials that ended. What makes it safe to kill:
+
+- A round is recorded in the trial log (``nnsweep.sweeps.trials``, ``<sweep dir>/trials.json``) only
+  once every job in it finished. A rerun of the same command replays the recorded rounds (the
+  same asks, checked against the record, and the same tells), so the engine is exactly where it
+  was and proposes the same points an uninterrupted sweep would. A sweep that already has its
+  trials is answered from the record at once.
+- Recorded trials are never launched again; a job that finished after the last record (its
+  round was cut short) is found in its run directory and reused, not retrained.
+- Job numbers continue after the largest one on disk, so no directory is ever reused.
+- A trial's own failures (an exception in training, divergence, a worker killed twice) are
+  told a finite penalty and counted; past ``max_failure_rate`` the sweep stops with a clear
+  message. Failures of the machine (no space, an OS error) are not the trial's: the sweep stops
+  without recording that round, and a rerun retries it.
+
+With ``pruner.method=asha`` (``nnsweep.sweeps.pruning``) a trial's job trains it to its next rung only
+(``trainer.pause_after``: the run pauses with its checkpoint); at the end of the round the
+pruner judges every trial that reached a rung, the kept ones continue from their checkpoints
+in the next round (beside new points: ``batch_size``, or more while the kept ones train longer
+rungs, see ``nnsweep.sweeps.rounds``), and the others are marked ``pruned`` in their run record and
+told to the engine at the value they reached. The decisions depend only on the
+record, so a rerun after ``kill -9`` makes the same ones.
+
+At the end: ``runs.csv`` / ``epochs.csv`` (``nnsweep.sweeps.collect``), and for a search
+``optimization_results.yaml`` and, for scikit-optimize's engines, its plots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from collections import Counter
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from nnsweep.experiments.cli import every_value_checked
+from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
+from nnsweep.sweeps import repeats as repeat_runs
+from nnsweep.sweeps import rounds, trial_runs
+from nnsweep.sweeps import trials as trial_log
+from nnsweep.sweeps.collect import collect, status_counts
+from nnsweep.sweeps.engines import (
+    ENGINES,
+    SKOPT_ESTIMATORS,
+    Engine,
+    SkoptEngine,
+    engine_record,
+    make_engine,
+    recorded_engine_problem,
+    same_point,
+)
+from nnsweep.sweeps.launch import (
+    LaunchingSweeper,
+    Outcome,
+    SweepError,
+    TrialLauncher,
+    machine_failure,
+    mark_run,
+    no_result,
+    relative_run_dir,
+    run_outcome,
+    trial_key,
+)
+from nnsweep.sweeps.live import enabled as live_enabled
+from nnsweep.sweeps.live import live_report
+from nnsweep.sweeps.progress import SweepProgress
+from nnsweep.sweeps.pruning import Pruner, PruningError
+from nnsweep.sweeps.repeats import MAX_REPEATS, REPEAT_KEY
+from nnsweep.sweeps.results import RESULTS, write_results
+from nnsweep.sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
+from nnsweep.sweeps.trials import TRIALS, TrialLog
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("nnsweep.search")
+ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
+GENERATORS = ("random", "sobol", "lhs", "halton", "hammersly", "grid")
+MAX_SEED = 2**32 - 1  # NumPy's RandomState, which skopt seeds, takes 0 .. 2**32 - 1
+MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
+PAUSE_KEY = "trainer.pause_after"
+ENGINE_KEY = "engine"  # the trial log's record of the engine: its name and its libraries' versions
+
+__all__ = ["SearchSweep", "SweepError", "same_point"]
+
+
+def _text(value: Any) -> str:
+    """A setting as text: Hydra passes the config's Enum members, Python callers strings."""
+    return value.name if isinstance(value, Enum) else str(value)
+
+
+def _one_of(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise SweepError(f"hydra.sweeper.{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def make_pruner(settings: Any) -> Pruner:
+    """``hydra.sweeper.pruner`` (a mapping, or None: off) as a ``Pruner``."""
+    settings = dict(settings or {})
+    try:
+        return Pruner(
+            method=_text(settings.get("method", "none")),
+            min_epochs=int(settings.get("min_epochs", 1)),
+            reduction_factor=int(settings.get("reduction_factor", 3)),
+        )
+    except PruningError as err:
+        raise SweepError(str(err)) from None
+
+
+class SearchSweep(LaunchingSweeper):
+    def __init__(
+        self,
+        engine: Any = "tpe",
+        acq_func: Any = None,
+        n_trials: int | None = None,
+        n_initial_points: int | None = None,
+        initial_point_generator: Any = None,
+        seed: int = 0,
+        batch_size: int | None = None,
+        direction: Any = "maximize",
+        max_failure_rate: float = 0.5,
+        failure_objective: float | None = None,
+        params: dict[str, str] | None = None,
+        pruner: Any = None,
+        repeats: int = 1,
+        repeat_key: str = REPEAT_KEY,
+        live_report: bool = True,
+        setting: str = "engine",
+    ) -> None:
+        method = _text(engine)
+        if method == "gbrt":
+            raise SweepError(
+                f"hydra.sweeper.{setting}=gbrt is not available: scikit-optimize 0.10.2's gradient-"
+                "boosted trees fail on scikit-learn >= 1.6 and NumPy 2 (upstream is archived); use gp, "
+                "rf, et or tpe"
+            )
+        self.method = _one_of(setting, method, ENGINES)
+        # A setting the engine would ignore is refused: a user who set it expects it to act.
+        unused = {
+            "acq_func": acq_func is not None and method not in ("gp", "rf", "et"),
+            "initial_point_generator": initial_point_generator is not None and method not in SKOPT_ESTIMATORS,
+            "n_initial_points": n_initial_points is not None and method == "grid",
+            "n_trials": n_trials is not None and method == "grid",
+        }
+        for name in [n for n, refused in unused.items() if refused and setting == "engine"]:  # skopt's config sets all
+            raise SweepError(
+                f"hydra.sweeper.{name} does not apply to the {method} engine"
+                f"{' (a grid runs every point)' if method == 'grid' else ''}; leave it out"
+            )
+        self.acq_func = _one_of("acq_func", _text(acq_func or "gp_hedge"), ACQ_FUNCS)
+        self.initial_point_generator = _one_of(
+            "initial_point_generator", _text(initial_point_generator or "random"), GENERATORS
+        )
+        n_trials = 20 if n_trials is None else n_trials
+        n_initial_points = 5 if n_initial_points is None else n_initial_points
+        self.direction = _one_of("direction", _text(direction), ("maximize", "minimize"))
+        for name, value in (("n_trials", n_trials), ("batch_size", batch_size), ("n_initial_points", n_initial_points)):
+            if value is not None and value < 1:
+                raise SweepError(f"hydra.sweeper.{name} must be at least 1, got {value}")
+        if not 0 <= seed <= MAX_SEED:
+            raise SweepError(f"hydra.sweeper.seed must be between 0 and {MAX_SEED}, got {seed}")
+        if not 0 <= max_failure_rate <= 1:  # also refuses nan
+            raise SweepError(f"hydra.sweeper.max_failure_rate must be in [0, 1], got {max_failure_rate}")
+        if failure_objective is not None and not math.isfinite(failure_objective):
+            raise SweepError(
+                f"hydra.sweeper.failure_objective must be a finite number (what failed trials are told), "
+                f"got {failure_objective}; leave it null to tell the worst value seen so far"
+            )
+        # batch_size None: one trial a round for a search, the whole grid for a grid (_search_space)
+        self.n_trials, self.batch_size, self.seed = n_trials, batch_size or (None if method == "grid" else 1), seed
+        # Random search: every point is an "initial" point, drawn by the generator (skopt's
+        # "dummy" estimator is broken on scikit-learn >= 1.8).
+        self.n_initial_points = n_trials if method == "random" else n_initial_points
+        self.max_failure_rate, self.failure_objective = max_failure_rate, failure_objective
+        self.params = dict(params or {})
+        self.pruner = make_pruner(pruner)
+        if not 1 <= repeats <= MAX_REPEATS:
+            raise SweepError(
+                f"hydra.sweeper.repeats must be between 1 and {MAX_REPEATS} (seeds per point), got {repeats}"
+            )
+        self.repeats, self.repeat_key = repeats, str(repeat_key)
+        if repeats > 1 and self.pruner.on:
+            # A rung's decision would need every seed at that rung; a seed that stops early
+            # (patience, divergence) leaves the others paused. Not supported yet: say so.
+            raise SweepError(
+                "hydra.sweeper.repeats and hydra.sweeper.pruner cannot be combined yet: prune with one "
+                "seed per point, then repeat the best points (repeats=N, or nnsweep.sweeps.lr --repeats)"
+            )
+        self.live_report = live_report
+        self.grid: list[list[str]] = []
+        self._on_disk: dict[frozenset, tuple[RunDir, Summary]] | None = None  # runs found at the start (_evaluate)
+
+    @property
+    def is_grid(self) -> bool:
+        return self.method == "grid"
+
+    # ----- Hydra's sweeper interface (setup: LaunchingSweeper) -------------------------------
+    def sweep(self, arguments: list[str]) -> None:
+        def run(sweep_dir: Path) -> None:
+            space = self._search_space(arguments)
+            with live_report(sweep_dir, self.live_report):  # the page follows the runs (nnsweep.sweeps.live)
+                self._run(space, sweep_dir)
+            say_where_the_report_is(sweep_dir, live_enabled(self.live_report))
+
+        self.run_locked(run)
+
+    def _search_space(self, arguments: list[str]) -> SearchSpace:
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
+        if not self.is_grid:
+            return build_search_space(overrides)
+        space, self.grid = grid_space(overrides)
+        self.n_trials = len(self.grid)
+        self.batch_size = self.batch_size or len(self.grid)
+        return space
+
+    # ----- the record ------------------------------------------------------------------------
+    def _settings(self, space: SearchSpace, max_epochs: int | None) -> dict[str, Any]:
+        """What must be the same for a rerun to continue this sweep (the keys of scikit-optimize
+        searches are those their logs always had, so they continue)."""
+        settings: dict[str, Any] = {"method": self.method}
+        if self.method in SKOPT_ESTIMATORS:
+            settings.update(
+                {
+                    "acq_func": self.acq_func,
+                    "n_initial_points": self.n_initial_points,
+                    "initial_point_generator": self.initial_point_generator,
+                    "seed": self.seed,
+                }
+            )
+            dimensions = [repr(d.to_skopt()) for d in space.dimensions]
+        else:
+            if self.method == "tpe":
+                settings.update({"n_initial_points": self.n_initial_points, "seed": self.seed})
+            dimensions = [d.recorded_form() for d in space.dimensions]
+        settings.update(
+            {"direction": self.direction, "names": space.names, "dimensions": dimensions, "fixed": space.fixed}
+        )
+        if self.repeats > 1:  # absent with one seed, so sweeps recorded before repeats existed continue
+            settings["repeats"] = {"n": self.repeats, "key": self.repeat_key}
+        if self.pruner.on:
+            settings["pruner"] = {
+                **self.pruner.settings(),
+                "rungs": self.pruner.rungs(max_epochs),
+                "max_epochs": max_epochs,
+            }
+        settings[ENGINE_KEY] = engine_record(self.method)  # compared on its own (_check_versions)
+        return settings
+
+    def _load_record(self, sweep_dir: Path, space: SearchSpace, max_epochs: int | None) -> tuple[TrialLog, SearchSpace]:
+        """The sweep's trial log (a new one if it has none), and the space in the log's order of
+        dimensions: the same arguments in another order continue the same sweep."""
+        record = trial_log.load(sweep_dir)
+        if record is None:
+            return TrialLog(self._settings(space, max_epochs)), space
+        damaged = trial_runs.check_against_runs(sweep_dir, record.trials)  # the runs' objectives, not a hand's
+        if damaged:  # trials the runs do not back count as not recorded: asked and trained again
+            record = trial_runs.up_to_first_damage(record, damaged)
+            log.info(
+                "%s: continuing from its first %d trials, which its runs back", sweep_dir / TRIALS, len(record.trials)
+            )
+        recorded = record.settings
+        if sorted(recorded.get("names", [])) == sorted(space.names) and not self.is_grid:
+            space = space.reordered(recorded["names"])
+        settings = self._settings(space, max_epochs)
+        changed = [
+            k
+            for k in dict.fromkeys([*settings, *recorded])
+            if k != ENGINE_KEY and _comparable(k, recorded.get(k)) != _comparable(k, settings.get(k))
+        ]
+        if changed == ["n_initial_points"] and self.method == "random" and self.initial_point_generator == "random":
+            changed = []  # independent random draws: a random search with more trials continues the same draws
+        if changed and self.is_grid and not self.pruner.on and "pruner" not in recorded:
+            # A grid keeps no state worth replaying: another grid in the same directory starts a
+            # new log (its finished runs are still reused).
+            log.info("%s holds the log of another grid (%s differ); starting a new one", sweep_dir, ", ".join(changed))
+            return TrialLog(settings), space
+        if changed:
+            raise SweepError(
+                f"{sweep_dir} holds a sweep with other settings ({', '.join(changed)} differ); "
+                "rerun with the same settings to continue it, or choose a new sweep directory "
+                "(sweep=<name>; nnsweep.sweeps.lr: --sweep-dir)"
+            )
+        return record, space
+
+    def _check_versions(self, record: TrialLog, sweep_dir: Path) -> None:
+        """Before any replay: a log recorded under other versions of the engine's libraries
+        cannot be replayed (another release may propose other points from the same seed), so
+        say so at once, with both versions and the fix, rather than after rounds of replay. A log
+        that does not say which engine and versions made it (no engine record, a version missing
+        or null, another engine's name: written by hand or by an nnsweep before versions were
+        recorded) is refused the same way: nothing vouches for its replay
+        (``engines.recorded_engine_problem``)."""
+        if not record.rounds:
+            return
+        problem = recorded_engine_problem(record.settings.get(ENGINE_KEY), self.method)
+        if problem is None:
+            return
+        path = sweep_dir / TRIALS
+        if problem.startswith("was recorded with") and "uv pip install" in problem:
+            raise SweepError(f"{path} {problem}, or start a new sweep=<name> (finished runs are reused)")
+        raise SweepError(
+            f"{path} {problem}, so its rounds cannot be replayed as they were; move {path.name} away to "
+            f"start the search afresh in {sweep_dir} (finished runs of the same points are reused), or "
+            "start a new sweep=<name>"
+        )
+
+    def _engine(self, space: SearchSpace) -> Engine:
+        try:
+            return make_engine(
+                space,
+                self.method,
+                n_initial_points=self.n_initial_points,
+                seed=self.seed,
+                direction=self.direction,
+                acq_func=self.acq_func,
+                initial_point_generator=self.initial_point_generator,
+                grid=self.grid,
+            )
+        except ValueError as err:  # a space the engine cannot search (e.g. a log scale it refuses)
+            raise SweepError(f"the {self.method} engine cannot search this space: {err}") from None
+
+    def _replay(self, engine: Engine, record: TrialLog, sweep_dir: Path) -> None:
+        """Ask and tell what the recorded rounds did: the engine ends up exactly where it was."""
+        for round_ in record.rounds:
+            asked = engine.ask(len(round_["asked"])) if round_["asked"] else []
+            for number, point in zip(round_["asked"], asked):
+                if not same_point(point, record.trials[number]["point"]):
+                    raise SweepError(
+                        f"{sweep_dir / TRIALS} does not replay: the {self.method} engine proposes {point} where the "
+                        f"record has {record.trials[number]['point']}. The sweep was started with other settings or "
+                        "library versions; use a new sweep=<name>"
+                    )
+            engine.tell([record.trials[n] for n in round_["told"]])
+
+    # ----- the search ------------------------------------------------------------------------
+    def _run(self, space: SearchSpace, sweep_dir: Path) -> None:
+        if PAUSE_KEY in space.names or any(override_key(o) == PAUSE_KEY for o in space.fixed):
+            raise SweepError(
+                f"{PAUSE_KEY} is the pruner's to set (hydra.sweeper.pruner.method=asha): leave it out of "
+                "a sweep's overrides"
+            )
+        # Every value the search can propose is composed once, before any job starts: checking
+        # each job's overrides instead would compose each trial twice (its worker composes it
+        # too), a few tenths of a second a trial in this process, between rounds. A grid whose
+        # every value the command's precheck checked is not composed again (1,000 values took
+        # minutes), unless the configs themselves are needed (repeats, a pruner).
+        needed = self.repeats > 1 or self.pruner.on or not (self.is_grid and every_value_checked())
+        composed = (
+            [
+                self.hydra_context.config_loader.load_sweep_config(self.config, space.overrides(p))
+                for p in covering_points(space)
+            ]
+            if needed
+            else []
+        )
+        if self.repeats > 1:
+            self._check_repeat_key(space, composed)
+        max_epochs = self._max_epochs(space, composed) if self.pruner.on else None
+        record, space = self._load_record(sweep_dir, space, max_epochs)
+        rungs = self.pruner.rungs(max_epochs) if self.pruner.on else []
+        trials = record.trials
+        if len(trials) >= self.n_trials and not rounds.paused(trials):
+            self._answer_from_record(sweep_dir, space, trials, max_epochs)
+            return
+        self._check_versions(record, sweep_dir)
+        engine = self._engine(space)
+        if trials:
+            log.info(
+                "resuming %s: %d of %d trials already recorded; replaying their %d rounds",
+                sweep_dir,
+                len(trials),
+                self.n_trials,
+                len(record.rounds),
+            )
+        self._replay(engine, record, sweep_dir)
+        launcher = TrialLauncher(self, record.crashes, on_crash=lambda: trial_log.save(sweep_dir, record))
+        if self.pruner.on:
+            self._check_run_dirs_name_points(space)
+        next_job = self._next_job_number(sweep_dir)
+        # With repeats the progress line counts runs (each seed of each point), as the launcher sees them.
+        progress = SweepProgress(sweep_dir, self.n_trials * self.repeats, swept=space.names, direction=self.direction)
+        if self.is_grid:
+            progress.expect(self._runs_of([space.overrides(p) for p in self.grid[len(trials) :]]))
+        progress.settle(
+            [o for t in trials if t["told"] is not None for o in self._recorded_outcomes(t, space)], before=True
+        )
+        with progress.watching():
+            while True:
+                self._check_failures(trials, sweep_dir)
+                jobs = [(t, rounds.next_rung(t, rungs, max_epochs)) for t in rounds.paused(trials)]
+                k = min(rounds.new_per_round(jobs, rungs, self.batch_size), self.n_trials - len(trials))
+                new = [self._new_trial(len(trials) + i, p, space) for i, p in enumerate(engine.ask(k))] if k > 0 else []
+                if self.pruner.on:
+                    rounds.mark_copies(new, trials, lambda t: trial_key(space.overrides(t["point"])))
+                jobs += [(t, rungs[0] if rungs else max_epochs) for t in new if t.get("copy_of") is None]
+                if not jobs and not new:
+                    break
+                if not self.is_grid:
+                    progress.expect(self._runs_of([space.overrides(t["point"]) for t in new]))
+                outcomes, next_job = self._evaluate(jobs, space, sweep_dir, launcher, next_job, max_epochs)
+                every_run = [o for per_seed in outcomes for o in per_seed]
+                if any(o.machine_failed for o in every_run):
+                    collect(sweep_dir)  # the round is not recorded: a rerun retries it
+                    raise machine_failure(every_run, sweep_dir, "run" if self.repeats > 1 else "trial", "of this round")
+                told = self._settle_round(jobs, outcomes, trials + new, sweep_dir, max_epochs)
+                told = sorted(told + rounds.settle_copies(trials + new), key=lambda t: t["number"])
+                engine.tell(told)
+                progress.settle([o for t in told for o in self._recorded_outcomes(t, space, sweep_dir)])
+                trials.extend(new)
+                record.rounds.append(
+                    {
+                        "asked": [t["number"] for t in new],
+                        "trained": [[t["number"], target] for t, target in jobs],
+                        "told": [t["number"] for t in told],
+                    }
+                )
+                trial_log.save(sweep_dir, record)
+        self._finish(sweep_dir, space, engine, trials, max_epochs)
+
+    def _new_trial(self, number: int, point: list[Any], space: SearchSpace) -> dict[str, Any]:
+        return {
+            "number": number,
+            "job": None,
+            "run_dir": None,
+            "point": point,
+            "params": dict(zip(space.names, point)),
+            "objective": None,
+            "status": Status.PAUSED.value,
+            "told": None,
+            "epochs": None,
+            "rungs": [],
+        }
+
+    def _job_overrides(
+        self, trial: dict[str, Any], target: int | None, space: SearchSpace, max_epochs: int | None
+    ) -> list[str]:
+        overrides = space.overrides(trial["point"])
+        if target is not None and max_epochs is not None and target < max_epochs:
+            overrides.append(f"{PAUSE_KEY}={target}")
+        return overrides
+
+    def _runs_of(self, trials_overrides: list[list[str]]) -> list[list[str]]:
+        """The overrides of every run the trials train: each trial's, once per seed."""
+        return [
+            repeat_runs.with_seed(o, self.repeat_key, seed)
+            for o in trials_overrides
+            for seed in repeat_runs.seeds(self.repeats)
+        ]
+
+    def _evaluate(
+        self, jobs, space: SearchSpace, sweep_dir: Path, launcher: TrialLauncher, first_job: int, max_epochs: int | None
+    ) -> tuple[list[list[Outcome]], int]:
+        """Launch the round's jobs, each once per seed (reusing any run that already got there on
+        disk), and read results: per job, its repeats' outcomes in seed order."""
+        if self._on_disk is None:  # what an earlier invocation left (what this one trains, it knows)
+            self._on_disk = self._runs_on_disk(sweep_dir)
+        seeds = repeat_runs.seeds(self.repeats)
+        outcomes: list[list[Outcome | None]] = [[None] * len(seeds) for _ in jobs]
+        batch, slots = [], []
+        for i, (trial, target) in enumerate(jobs):
+            before = trial.get("repeats") or []
+            for k, seed in enumerate(seeds):
+                overrides = repeat_runs.with_seed(
+                    self._job_overrides(trial, target, space, max_epochs), self.repeat_key, seed
+                )
+                found = self._on_disk.get(frozenset(without_bookkeeping(overrides)))
+                if found is not None and found[1].is_done(max_epochs, target):  # target: its rung, or max_epochs
+                    job = before[k]["job"] if k < len(before) else (trial["job"] if k == 0 else found[0].job_number())
+                    outcome = run_outcome(found[0], found[1], overrides, job)
+                    log.info(
+                        "reusing %s trial %s",
+                        "finished" if outcome.status.is_finished() else outcome.status.value,
+                        outcome.run_dir,
+                    )
+                    outcomes[i][k] = outcome
+                else:
+                    batch.append(overrides)
+                    slots.append((i, k))
+        next_job = first_job
+        if batch:
+            launched, next_job = launcher.run(batch, first_job)
+            for (i, k), outcome in zip(slots, launched):
+                outcomes[i][k] = outcome
+        return outcomes, next_job  # type: ignore[return-value]
+
+    def _settle_round(
+        self, jobs, outcomes: list[list[Outcome]], trials: list[dict[str, Any]], sweep_dir: Path, max_epochs: int | None
+    ) -> list[dict[str, Any]]:
+        """Update the round's trials from their outcomes (a trial's repeats combined: the mean),
+        judge those that reached a rung, mark the pruned ones in their runs; returns the trials
+        that ended, in trial order."""
+        ended, reached = [], {}
+        for (trial, target), per_seed in zip(jobs, outcomes):
+            outcome = repeat_runs.combine(per_seed)
+            if self.repeats > 1:
+                trial["repeats"] = repeat_runs.record(per_seed, repeat_runs.seeds(self.repeats), sweep_dir)
+                first = per_seed[0]
+                outcome = dataclasses.replace(outcome, job=first.job, run_dir=first.run_dir)
+            trial["job"] = outcome.job if outcome.job is not None else trial["job"]
+            trial["run_dir"] = relative_run_dir(outcome.run_dir, sweep_dir) or trial["run_dir"]
+            trial["objective"], trial["epochs"] = outcome.objective, outcome.epochs
+            at_rung = (
+                max_epochs is not None
+                and target is not None
+                and target < max_epochs
+                and outcome.status in (Status.PAUSED, Status.PRUNED)
+            )
+            if at_rung and outcome.epochs != target:
+                raise SweepError(
+                    f"{outcome.run_dir} has trained {outcome.epochs} epochs where this search's trial "
+                    f"{trial['number']} is at its rung of {target}: it belongs to another pruned search "
+                    f"(whose {TRIALS} was moved away?); move its run directories away too, or choose a "
+                    "new sweep=<name>"
+                )
+            if at_rung:
+                self._check_direction(outcome)
+                reached.setdefault(target, []).append(trial)
+            else:
+                trial["status"] = outcome.status.value
+                ended.append(trial)
+        for epochs, judged in reached.items():
+            pruned = rounds.judge(epochs, judged, trials, self.pruner.reduction_factor, self.direction == "maximize")
+            for trial in pruned:
+                for run_dir in [r["run_dir"] for r in trial.get("repeats", [])] or [trial["run_dir"]]:
+                    mark_run(RunDir(sweep_dir / run_dir), Status.PRUNED)
+            ended.extend(pruned)
+        ended.sort(key=lambda t: t["number"])
+        for trial in ended:  # in trial order: a failure is told the worst value told before it
+            objective = trial["objective"]
+            trial["told"] = self._to_minimise(objective) if objective is not None else self._penalty(trials)
+        return ended
+
+    def _recorded_outcomes(
+        self, trial: dict[str, Any], space: SearchSpace, sweep_dir: Path | None = None
+    ) -> list[Outcome]:
+        """A recorded trial as the outcomes of its runs (one per repeat), for the progress line."""
+        overrides = space.overrides(trial["point"])
+        if self.repeats == 1 or not trial.get("repeats"):
+            return [_recorded_outcome(trial, overrides, sweep_dir)]
+        return [
+            _recorded_outcome(r, repeat_runs.with_seed(overrides, self.repeat_key, r["seed"]), sweep_dir)
+            for r in trial["repeats"]
+        ]
+
+    def _check_repeat_key(self, space: SearchSpace, composed: list[DictConfig]) -> None:
+        """Repeats set ``repeat_key`` themselves: the search must not, and the task must have it."""
+        key = self.repeat_key
+        if key in space.names or any(override_key(o) == key for o in space.fixed):
+            raise SweepError(
+                f"hydra.sweeper.repeats={self.repeats} trains each point with {key}=0 .. "
+                f"{self.repeats - 1}: leave {key} out of the sweep's overrides (or set repeats=1)"
+            )
+        if not all(OmegaConf.select(c, key, default="absent") != "absent" for c in composed):
+            raise SweepError(
+                f"hydra.sweeper.repeats needs a seed to vary, but this task's config has no {key}; name "
+                "its seed with hydra.sweeper.repeat_key=<key>"
+            )
+
+    def _check_direction(self, outcome: Outcome) -> None:
+        """A pruner compares objectives: the sweep must know which way is better."""
+        try:
+            summary = RunDir(outcome.run_dir).read_summary() if outcome.run_dir else None
+        except RunRecordError:
+            return
+        if summary is not None and (summary.objective_direction == "min") != (self.direction == "minimize"):
+            raise SweepError(
+                f"objective={summary.objective} is "
+                f"{'minimised' if summary.objective_direction == 'min' else 'maximised'}"
+                f" but hydra.sweeper.direction={self.direction}: set hydra.sweeper.direction="
+                f"{'minimize' if summary.objective_direction == 'min' else 'maximize'}"
+            )
+
+    def _max_epochs(self, space: SearchSpace, composed: list[DictConfig]) -> int:
+        """``trainer.epochs`` of the trials (``composed``: configs covering every searched value):
+        the last rung, the same for every trial."""
+        if "trainer.epochs" in space.names:
+            raise SweepError(
+                "a pruned sweep sets how far each trial trains; it cannot also search trainer.epochs: fix "
+                "trainer.epochs, or set hydra.sweeper.pruner.method=none"
+            )
+        if not all(OmegaConf.select(c, "trainer.pause_after", default="absent") != "absent" for c in composed):
+            raise SweepError(
+                "hydra.sweeper.pruner needs runs that can pause (nnsweep.experiments.train: trainer.epochs and "
+                "trainer.pause_after); this task has none, so set hydra.sweeper.pruner.method=none"
+            )
+        epochs = sorted({OmegaConf.select(c, "trainer.epochs") for c in composed})
+        if len(epochs) != 1 or not isinstance(epochs[0], int):
+            raise SweepError(
+                f"the trials of this search train for different trainer.epochs ({', '.join(map(str, epochs))}"
+                "): a pruned search needs one last epoch for all; set trainer.epochs on the command line"
+            )
+        try:
+            self.pruner.rungs(epochs[0])
+        except PruningError as err:
+            raise SweepError(str(err)) from None
+        return epochs[0]
+
+    def _check_run_dirs_name_points(self, space: SearchSpace) -> None:
+        """A pruned trial continues in its run directory, so the directory must follow from the
+        point, not from the job number (``hydra.sweep.subdir``)."""
+        launcher = TrialLauncher(self)
+        point = space.overrides(covering_points(space)[0])
+        if launcher.job_dir(point, 0)[0] != launcher.job_dir(point, 1)[0]:
+            raise SweepError(
+                "a pruned trial continues in its own run directory, but hydra.sweep.subdir changes with "
+                "the job number; keep the default subdir (${nnsweep.run_dir_name:${hydra.job.override_dirname}})"
+            )
+
+    def _answer_from_record(
+        self, sweep_dir: Path, space: SearchSpace, trials: list[dict[str, Any]], max_epochs: int | None
+    ) -> None:
+        """The record already holds the trials asked for: write the results from it, no replay."""
+        if len(trials) > self.n_trials:
+            log.info(
+                "%s already has %d trials, more than n_trials=%d: nothing to run; reporting the best of the %d "
+                "recorded (raise n_trials to continue the search)",
+                sweep_dir,
+                len(trials),
+                self.n_trials,
+                len(trials),
+            )
+        else:
+            log.info(
+                "%s already has its %d trials: nothing to run; writing the results from the record",
+                sweep_dir,
+                len(trials),
+            )
+        engine = self._engine(space)
+        if isinstance(engine, SkoptEngine):
+            try:
+                engine.tell_all([t["point"] for t in trials], [t["told"] for t in trials])  # one fit, for the plots
+            except (ValueError, TypeError) as err:  # skopt checks each point against the space
+                raise SweepError(
+                    f"{sweep_dir / TRIALS} holds points outside this search space ({err}); move it away "
+                    "to start the search afresh (finished runs are reused)"
+                ) from None
+        self._finish(sweep_dir, space, engine, trials, max_epochs)
+
+    def _next_job_number(self, sweep_dir: Path) -> int:
+        numbers = [n for n in (run.job_number() for run in find_runs(sweep_dir)) if n is not None]
+        return max(numbers, default=-1) + 1
+
+    def _runs_on_disk(self, sweep_dir: Path) -> dict[frozenset, tuple[RunDir, Summary]]:
+        """The runs on disk that have a summary, keyed by their overrides (a round cut short may
+        have finished some of its jobs)."""
+        found = {}
+        for run in find_runs(sweep_dir):
+            try:
+                summary = run.read_summary()
+            except RunRecordError:
+                continue  # damaged: launch it again
+            if summary is not None:
+                found[frozenset(run.defining_overrides())] = (run, summary)
+        return found
+
+    def _to_minimise(self, objective: float) -> float:
+        return -objective if self.direction == "maximize" else objective
+
+    def _penalty(self, trials: list[dict[str, Any]]) -> float:
+        """A finite value for a failed trial: the configured one, else the worst told so far."""
+        if self.failure_objective is not None:
+            return self._to_minimise(self.failure_objective)
+        told = [t["told"] for t in trials if t["told"] is not None and t["objective"] is not None]
+        if told:
+            return max(told)
+        return 0.0 if self.direction == "maximize" else 10.0
+
+    def _check_failures(self, trials: list[dict[str, Any]], sweep_dir: Path) -> None:
+        ended = [t for t in trials if t["told"] is not None]
+        bad = sum(1 for t in ended if t["objective"] is None)
+        if len(ended) >= MIN_TRIALS_TO_JUDGE and bad / len(ended) > self.max_failure_rate:
+            collect(sweep_dir)
+            raise SweepError(
+                f"stopping the sweep: {bad} of {len(ended)} trials failed or diverged, more than "
+                f"max_failure_rate={self.max_failure_rate}; see the status and error columns of "
+                f"{sweep_dir / 'runs.csv'}"
+            )
+
+    def _finish(
+        self, sweep_dir: Path, space: SearchSpace, engine: Engine, trials: list[dict[str, Any]], max_epochs: int | None
+    ) -> None:
+        runs, _ = collect(sweep_dir)
+        counts = Counter(t["status"] for t in trials)
+        if self.is_grid:
+            ended = status_counts(runs) if not runs.empty else ", ".join(f"{n} {s}" for s, n in counts.items())
+            log.info("grid of %d points in %s: %s; tables in %s", len(trials), sweep_dir, ended, sweep_dir / "runs.csv")
+            for t in trials:
+                if t["status"] == Status.FAILED.value:
+                    log.warning("failed: %s", " ".join(space.overrides(t["point"])))
+            if trials and all(t["objective"] is None for t in trials):
+                raise no_result(sweep_dir, len(trials))
+            return
+        results = write_results(sweep_dir, trials, runs, self.method, self.direction, max_epochs)
+        if engine.fitted() is not None:
+            from nnsweep.sweeps.skopt_plots import write_skopt_plots
+
+            write_skopt_plots(engine.fitted(), space, sweep_dir, self.direction)
+        log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
+        if results["best_value"] is None:
+            raise no_result(sweep_dir, len(trials))
+
+
+REPORT_LINE_BY_CALLER = "NNSWEEP_REPORT_LINE_BY_CALLER"
+
+
+def say_where_the_report_is(sweep_dir: Path, drawn: bool) -> None:
+    """The sweep's last line, as every sweep ends (``nnsweep.sweeps.lr`` too): where its report is, or
+    the command that draws it when the live report was off or its final page is missing. A
+    driver that ends with its own closing lines (``nnsweep.sweeps.lr``) says it last, once:
+    ``REPORT_LINE_BY_CALLER`` set in the sweep's environment leaves it to that caller."""
+    if os.environ.get(REPORT_LINE_BY_CALLER) == "1":
+        return
+    index = Path(sweep_dir).resolve() / "report" / "index.html"
+    if drawn and index.is_file():
+        log.info("report: %s", index)
+    else:
+        log.info("no report page%s: make report SWEEP=%s draws it", "" if drawn else " (live report off)", sweep_dir)
+
+
+def _recorded_outcome(record: dict[str, Any], overrides: list[str], sweep_dir: Path | None = None) -> Outcome:
+    """A trial of the log, or one of its repeats, as the outcome it had, for the progress line
+    (a status the log does not know is read from whether it produced an objective)."""
+    try:
+        status = Status(record["status"])
+    except ValueError:
+        status = Status.OK if record["objective"] is not None else Status.FAILED
+    run_dir = (sweep_dir / record["run_dir"]) if sweep_dir is not None and record["run_dir"] else None
+    return Outcome(overrides, record["job"], run_dir, status, record["objective"])
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """A setting as compared between runs: the order of fixed overrides does not matter."""
+    return sorted(value) if key == "fixed" and isinstance(value, list) else value

@@ -1,0 +1,281 @@
+"""The trial log of a search (``<sweep dir>/trials.json``): its one reader and writer.
+
+The sweeper (``nnsweep.sweeps.search``) saves it after every round, once every job of the round
+finished: which points were asked, which trials were trained to which epoch, and which ended
+and were told to the engine, in that order. A rerun replays the rounds to put the engine back
+exactly where it was. Reports and ``nnsweep.sweeps.collect`` read the same log through ``load``.
+
+    {"format": "nnsweep-trials", "version": 2,
+     "settings": {... what must match for a rerun to continue: "method", "names", "pruner" ...,
+                  "engine": {"name", "versions": {library: version}}: a rerun replays only under them},
+     "trials": [{"number", "job", "run_dir", "point", "params", "objective", "status", "told",
+                 "epochs", "rungs": [{"epochs", "value", "kept"}, ...]}, ...],
+     "rounds": [{"asked": [trial numbers], "trained": [[trial number, epochs], ...],
+                 "told": [trial numbers]}, ...],
+     "crashes": {"<trial overrides>": <times its worker died>}}
+
+A trial that a pruner continues is ``paused`` with ``told: null``; a trial that ended has its
+final status (``ok``, ``pruned``, ``failed`` ...) and ``told``, the finite number the engine was
+told (to minimise). ``objective`` is its value at the last epoch it reached (null: none).
+``rungs`` lists its value at each rung it reached and whether it was kept there.
+Version 1 logs (scikit-optimize sweeps before the pruner: rounds of trials, each asked and told
+together) are read as version 2. JSON has no NaN: a missing number is ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnsweep.core.atomic import atomic_write_text
+from nnsweep.core.errors import NnsweepError
+from nnsweep.core.status import Status
+from nnsweep.runrecord.bounded import parse_json, read_record_text
+
+TRIALS = "trials.json"
+FORMAT, VERSION = "nnsweep-trials", 2
+V1_FORMAT = "nnsweep-skopt-trials"
+TRIAL_FIELDS = ("number", "job", "run_dir", "point", "params", "objective", "status", "told", "epochs", "rungs")
+V1_FIELDS = ("job", "run_dir", "point", "params", "objective", "status", "told")
+
+
+class TrialLogError(NnsweepError):
+    """A trial log that cannot be continued (the message names the file and the fix)."""
+
+
+@dataclass
+class TrialLog:
+    settings: dict[str, Any]
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    rounds: list[dict[str, list]] = field(default_factory=list)
+    crashes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.settings.get("names", []))
+
+    @property
+    def rungs(self) -> tuple[list[int], int] | None:
+        """A pruned search's rungs and last epoch (``settings["pruner"]``, as the sweeper records
+        them); None for any other search, or settings that do not say."""
+        pruner = self.settings.get("pruner")
+        if (
+            not isinstance(pruner, dict)
+            or not isinstance(pruner.get("rungs"), list)
+            or not isinstance(pruner.get("max_epochs"), int)
+        ):
+            return None
+        return [int(r) for r in pruner["rungs"]], pruner["max_epochs"]
+
+    def to_json(self) -> str:
+        data = {
+            "format": FORMAT,
+            "version": VERSION,
+            "settings": self.settings,
+            "trials": self.trials,
+            "rounds": self.rounds,
+            "crashes": self.crashes,
+        }
+        return json.dumps(data, indent=1, allow_nan=False) + "\n"
+
+
+def load(sweep_dir: str | Path) -> TrialLog | None:
+    """The sweep's trial log, or None if it has none (not a search, or nothing recorded yet)."""
+    path = Path(sweep_dir) / TRIALS
+    damaged = f"{path} is damaged"
+    advice = "move it away to start the search afresh (finished runs are reused)"
+    try:  # with limits (depth, digits, size): a record is data (nnsweep.runrecord.bounded)
+        data = parse_json(read_record_text(path))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise TrialLogError(f"cannot read {path}: {err}") from None
+    except ValueError as err:
+        raise TrialLogError(f"{damaged} ({err}); {advice}") from None
+    if not isinstance(data, dict) or data.get("format") not in (FORMAT, V1_FORMAT):
+        raise TrialLogError(f"{path} is not an nnsweep trial log; {advice}")
+    expected = 1 if data.get("format") == V1_FORMAT else VERSION
+    if data.get("version") != expected:
+        raise TrialLogError(f"{path} has version {data.get('version')!r}, this nnsweep reads {expected}; {advice}")
+    if expected == 1:
+        data = _from_version_1(data, damaged, advice)
+    settings, trials, rounds, crashes = (
+        data.get("settings"),
+        data.get("trials"),
+        data.get("rounds"),
+        data.get("crashes", {}),
+    )
+    if not all(isinstance(v, t) for v, t in ((settings, dict), (trials, list), (rounds, list), (crashes, dict))):
+        raise TrialLogError(f"{damaged} (settings, trials, rounds or crashes missing); {advice}")
+    for number, trial in enumerate(trials):
+        missing = [k for k in TRIAL_FIELDS if not isinstance(trial, dict) or k not in trial]
+        if missing:
+            raise TrialLogError(f"{damaged} (a trial lacks {', '.join(missing)}); {advice}")
+        problem = _trial_problem(trial, number)
+        if problem:
+            raise TrialLogError(f"{damaged} (trial {number}: {problem}); {advice}")
+    for round_ in rounds:
+        problem = _round_problem(round_, len(trials))
+        if problem:
+            raise TrialLogError(f"{damaged} (a round {problem}); {advice}")
+    problem = _replay_problem(rounds, trials)
+    if problem:
+        raise TrialLogError(f"{damaged} ({problem}); {advice}")
+    names = settings.get("names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise TrialLogError(f"{damaged} (settings.names is {names!r}, not a list of parameter names); {advice}")
+    if not all(_is_count(v) for v in crashes.values()):
+        raise TrialLogError(f"{damaged} (crash counts must be whole numbers); {advice}")
+    problem = _repair(trials, names, path)
+    if problem:
+        raise TrialLogError(f"{damaged} ({problem}); {advice}")
+    return TrialLog(settings, trials, rounds, {str(k): int(v) for k, v in crashes.items()})
+
+
+# --- what a hand may have changed: the entries a log can do without (the runs' values: trial_runs)
+
+_warned: set[str] = set()  # a log is read several times a command (collect, report, sweeper): warn once
+
+
+def warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        from nnsweep.experiments.cli import warn
+
+        warn(message)
+
+
+def _repair(trials: list[dict[str, Any]], names: list[str], path: Path) -> str | None:
+    """Entries the sweeper can rebuild, rebuilt with one warning line: ``params`` is the point
+    named by ``settings.names`` (a hand-emptied ``params: {}``), and a ``copy_of`` that names no
+    earlier original is dropped (the trial is then trained as its own). Returns what cannot be
+    rebuilt (a point of another length than the names), or None."""
+    rebuilt, dropped = [], []
+    for trial in trials:
+        if names and len(trial["point"]) != len(names):
+            return (
+                f"trial {trial['number']}: point {trial['point']!r} has {len(trial['point'])} values for "
+                f"{len(names)} names"
+            )
+        params = dict(zip(names, trial["point"]))
+        if names and trial["params"] != params:
+            trial["params"] = params
+            rebuilt.append(trial["number"])
+        copy_of = trial.get("copy_of")
+        if copy_of is not None and not (
+            _is_count(copy_of) and copy_of < trial["number"] and trials[copy_of].get("copy_of") is None
+        ):
+            del trial["copy_of"]
+            dropped.append(f"{trial['number']} (copy_of {copy_of!r})")
+    fixes = ([f"params of trials {rebuilt} rebuilt from their points"] if rebuilt else []) + (
+        [f"copy_of of trials {', '.join(dropped)} names no earlier trial: dropped"] if dropped else []
+    )
+    if fixes:
+        warn_once(f"{path} was edited by hand: {'; '.join(fixes)}")
+    return None
+
+
+def _from_version_1(data: dict[str, Any], damaged: str, advice: str) -> dict[str, Any]:
+    """A version 1 log (rounds of trials, each asked and told in its round) as version 2."""
+    rounds = data.get("rounds")
+    if not isinstance(rounds, list):
+        raise TrialLogError(f"{damaged} (settings, rounds or crashes missing); {advice}")
+    trials, new_rounds = [], []
+    for round_ in rounds:
+        if not isinstance(round_, list) or not round_:
+            raise TrialLogError(f"{damaged} (a round that is not a list of trials); {advice}")
+        numbers = []
+        for trial in round_:
+            missing = [k for k in V1_FIELDS if not isinstance(trial, dict) or k not in trial]
+            if missing:
+                raise TrialLogError(f"{damaged} (a trial lacks {', '.join(missing)}); {advice}")
+            numbers.append(len(trials))
+            trials.append({"number": len(trials), **{k: trial[k] for k in V1_FIELDS}, "epochs": None, "rungs": []})
+        new_rounds.append({"asked": numbers, "trained": [[n, None] for n in numbers], "told": numbers})
+    return {**data, "trials": trials, "rounds": new_rounds}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _trial_problem(trial: dict[str, Any], number: int) -> str | None:
+    """What is wrong with one recorded trial, or None: its values are used as numbers and lists."""
+    if trial["number"] != number:
+        return f"number is {trial['number']!r}, expected {number}"
+    if (
+        trial["told"] is None
+        and trial["status"] != Status.PAUSED.value
+        or trial["told"] is not None
+        and not _is_number(trial["told"])
+    ):
+        return f"told value is {trial['told']!r}"
+    if trial["objective"] is not None and not _is_number(trial["objective"]):
+        return f"objective is {trial['objective']!r}"
+    if not isinstance(trial["point"], list) or not isinstance(trial["params"], dict):
+        return "point or params is not a list and a mapping"
+    if not all(isinstance(v, str) or _is_number(v) or isinstance(v, bool) for v in trial["point"]):
+        return f"point {trial['point']!r} holds a value that is not a number or a text"
+    if not isinstance(trial["run_dir"], (str, type(None))) or not isinstance(trial["status"], (str, type(None))):
+        return "run_dir or status is not text"
+    if trial["epochs"] is not None and not _is_count(trial["epochs"]) or not isinstance(trial["rungs"], list):
+        return "epochs is not a count or rungs not a list"
+    for rung in trial["rungs"]:
+        if (
+            not isinstance(rung, dict)
+            or not _is_count(rung.get("epochs"))
+            or not isinstance(rung.get("kept"), bool)
+            or rung.get("value") is not None
+            and not _is_number(rung.get("value"))
+        ):
+            return f"rung {rung!r} is not {{epochs, value, kept}}"
+    return None
+
+
+def _replay_problem(rounds: list[dict[str, list]], trials: list[dict[str, Any]]) -> str | None:
+    """What keeps the rounds from replaying, or None: every trial asked once, in number order;
+    told once, after it was asked, and only if it has a told value; trained only once asked."""
+    asked, told = 0, set()
+    for i, round_ in enumerate(rounds):
+        if round_["asked"] != list(range(asked, asked + len(round_["asked"]))):
+            return f"round {i} asks trials {round_['asked']}, expected the next ones from {asked}"
+        asked += len(round_["asked"])
+        for number in round_["told"]:
+            if number >= asked or number in told or trials[number]["told"] is None:
+                return f"round {i} tells trial {number}, which is not asked yet, told already, or has no told value"
+            told.add(number)
+        if any(job[0] >= asked for job in round_["trained"]):
+            return f"round {i} trains a trial not asked yet"
+    if asked != len(trials):
+        return f"the rounds ask {asked} trials, the log holds {len(trials)}"
+    untold = [t["number"] for t in trials if t["told"] is not None and t["number"] not in told]
+    if untold:
+        return f"trials {untold} have told values but no round told them"
+    return None
+
+
+def _round_problem(round_: Any, n_trials: int) -> str | None:
+    if not isinstance(round_, dict) or not all(isinstance(round_.get(k), list) for k in ("asked", "trained", "told")):
+        return "is not {asked, trained, told}"
+    numbers = round_["asked"] + round_["told"] + [j[0] for j in round_["trained"] if isinstance(j, list) and j]
+    if not all(_is_count(n) and n < n_trials for n in numbers) or not all(
+        isinstance(j, list) and len(j) == 2 for j in round_["trained"]
+    ):
+        return "names trials that are not in the log"
+    return None
+
+
+def save(sweep_dir: str | Path, log: TrialLog) -> None:
+    """Write the log atomically; a non-finite number is refused rather than written."""
+    try:
+        text = log.to_json()
+    except ValueError as err:
+        raise TrialLogError(f"refusing to write a non-finite value to {Path(sweep_dir) / TRIALS} ({err})") from None
+    atomic_write_text(Path(sweep_dir) / TRIALS, text)
