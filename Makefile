@@ -2,6 +2,7 @@
 # fresh clone. `make help` lists the targets from their `## ` comments.
 VENV := .venv
 PY := $(VENV)/bin/python
+NNSWEEP := $(VENV)/bin/nnsweep
 # What each target needs, installed once each: the main job's packages (sweeps, reports, the draw
 # page), and on top of them the test tools (the dev extra: pytest, Selenium, Ray and submitit for
 # the cluster tests). --inexact: a sync never removes what another target installed, so moving
@@ -63,21 +64,19 @@ lock: | $(UV) ## Refresh uv.lock to the newest versions pyproject.toml allows (t
 	$(UV) lock --upgrade --python $(PYTHON)
 
 sweep-lr: $(STAMP) ## Sweep the learning rate into a named sweep directory; tables and report
-	$(PY) -m nnsweep.sweeps.lr --net $(NET) --data $(DATA) --epochs $(EPOCHS) --batch $(BATCH) $(if $(LRS),--lrs $(LRS)) $(ARGS)
+	$(NNSWEEP) sweep-lr --net $(NET) --data $(DATA) --epochs $(EPOCHS) --batch $(BATCH) $(if $(LRS),--lrs $(LRS)) $(ARGS)
 
 report: $(STAMP) ## Collect a sweep and write its figures and index.html (only what changed): make report SWEEP=<sweep dir>
 	@test -n "$(SWEEP)" || { echo "nnsweep: error: say which sweep: make report SWEEP=<sweep dir>" >&2; exit 2; }
-	$(PY) -m reports $(SWEEP)
+	$(NNSWEEP) report '$(SWEEP)'
 
 # The draw page's model when RUN is not given: the preset experiment=mnist_cnn, trained once (a
-# finished run is reused as it is). Paths are quoted for Hydra: a sweep's run directories hold "," and "=".
+# finished run is reused as it is). Paths are plain arguments, each in single quotes for the shell.
 DRAW_RUN := results/draw/mnist-cnn
 comma := ,
-quoted = $(subst ' ','$(comma)',$(patsubst %,'%',$(1)))
 draw: $(STAMP) ## Draw a digit and watch the network answer; browse its test set with its answers (a page on 127.0.0.1)
-	$(if $(RUN),,$(PY) -m nnsweep.experiments.train experiment=mnist_cnn resume=true hydra.run.dir=$(DRAW_RUN))
-	$(PY) -m nnsweep.experiments.serve "run='$(or $(RUN),$(DRAW_RUN))'" port=$(PORT) \
-	  $(if $(wildcard $(COMPARE)),"compare=[$(call quoted,$(wildcard $(COMPARE)))]")
+	$(if $(RUN),,$(NNSWEEP) train experiment=mnist_cnn resume=true hydra.run.dir=$(DRAW_RUN))
+	$(NNSWEEP) serve '$(or $(RUN),$(DRAW_RUN))' $(foreach c,$(wildcard $(COMPARE)),'$(c)') port=$(PORT)
 
 # The product's own download (nnsweep.nets.data.download): the four files from its mirrors, each checked
 # against its pinned size and SHA-256; data=mnist data.download=true does the same when training.

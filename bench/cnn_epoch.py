@@ -20,11 +20,11 @@ import time
 from collections import defaultdict
 
 import numpy as np
+
 from nnsweep.experiments.build import architecture_of, build_optimizer, build_schedule, load_data
 from nnsweep.nets.conv import Conv2D
 from nnsweep.nets.network import Network
 from nnsweep.nets.train import fit, target_matrix
-
 from tests.experiments.conftest import compose_config
 
 

@@ -29,13 +29,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
+
 from nnsweep.nets.architectures import lenet5, mlp
 from nnsweep.nets.data.datasets import DEFAULT_DIRS, load_dataset
 from nnsweep.nets.network import Network
 from nnsweep.nets.optimizers import make_optimizer
 from nnsweep.nets.schedules import make_schedule
 from nnsweep.nets.train import fit, target_matrix
-from scipy.special import expit
 
 LR = {1: 0.1, 10: 0.3, 128: 3.0}  # sensible plain-SGD rates per mini-batch size for this network
 

@@ -3,14 +3,14 @@
 On the sweep of ``make sweep-lr`` (11 learning rates x 15 epochs, Rashid's network; run first if
 it is missing), copied to a scratch directory so the user's own report is left alone:
 
-1. The full report, as a user runs it: ``python -m reports <sweep> --force`` (a fresh process:
+1. The full report, as a user runs it: ``nnsweep report <sweep> --force`` (a fresh process:
    start-up, collect, every figure and both animations). Goal: at most 10 s on 2 cores.
 2. An update of the live page after one more run finished, as the sweep's watcher does it (a
    process that is already running: ``nnsweep.reports.live.update(..., live=True)``): the report is
    built without that run, the run is put back, and the update is timed. Once for a run that is
    not the best (its row, curves and portrait are new) and once for the best run (the model
    figures change too). Goal: at most 3 s.
-3. ``python -m reports`` on the unchanged sweep: "at once".
+3. ``nnsweep report`` on the unchanged sweep: "at once".
 
 Each is repeated (``--repeats``, default 3) and the median printed, with every time measured.
 """
@@ -64,21 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     runs = pd.read_csv(args.sweep / "runs.csv")
     best, other = runs["run"].iloc[0], runs["run"].iloc[len(runs) // 2]
     times: dict[str, list[float]] = {
-        "full report (python -m reports --force)": [],
+        "full report (nnsweep report --force)": [],
         "live update after a run that is not the best": [],
         "live update after the best run": [],
-        "python -m reports on an unchanged sweep": [],
+        "nnsweep report on an unchanged sweep": [],
     }
     with tempfile.TemporaryDirectory() as scratch:
         sweep = Path(scratch) / "sweep"
         shutil.copytree(args.sweep, sweep, ignore=shutil.ignore_patterns("report", ".lock"))
         command_seconds(str(sweep))  # fonts and caches, once
         for _ in range(args.repeats):
-            times["full report (python -m reports --force)"].append(command_seconds(str(sweep), "--force"))
+            times["full report (nnsweep report --force)"].append(command_seconds(str(sweep), "--force"))
             times["live update after a run that is not the best"].append(update_seconds(sweep, other))
             times["live update after the best run"].append(update_seconds(sweep, best))
             command_seconds(str(sweep))  # the final page again, so that the next one is unchanged
-            times["python -m reports on an unchanged sweep"].append(command_seconds(str(sweep)))
+            times["nnsweep report on an unchanged sweep"].append(command_seconds(str(sweep)))
     print(f"| {args.sweep.name}: {len(runs)} runs | median | each |\n|---|---|---|")
     for what, seconds in times.items():
         print(f"| {what} | {statistics.median(seconds):.1f} s | {', '.join(f'{s:.1f}' for s in seconds)} |")

@@ -14,7 +14,7 @@ of the issue that asked for the pruner:
 2. The engines at an equal budget of 27 trials, all pruned the same way: random, GP
    (scikit-optimize) and TPE (Optuna), the same three seeds.
 
-Each search runs as a user would start it (``python -m nnsweep.experiments.train -m ...``, two trials at a
+Each search runs as a user would start it (``nnsweep train -m ...``, two trials at a
 time with joblib) into a fresh directory under ``--out``; its wall time is the command's. The
 table, with medians over the seeds, is printed and written to ``<out>/bench-sweep.md``, the raw
 numbers to ``<out>/bench-sweep.json``.

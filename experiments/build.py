@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
 from nnsweep.core.errors import NnsweepError
 from nnsweep.experiments.config import TARGETS, invalid_setting
 from nnsweep.nets.architectures import cnn, lenet5, mlp
@@ -23,8 +26,6 @@ from nnsweep.nets.network import Network
 from nnsweep.nets.optimizers import Optimizer, make_optimizer
 from nnsweep.nets.schedules import Schedule, make_schedule
 from nnsweep.nets.train import target_matrix
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 
 class ConfigError(NnsweepError, ValueError):

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NoReturn
 
+from nnsweep import conf
 from nnsweep.core.errors import NnsweepError
 from nnsweep.runrecord import BOOKKEEPING_KEYS
-
-from nnsweep import conf
 
 CONF_DIR = Path(conf.__file__).resolve().parent  # conf/ in a clone, nnsweep/conf/ in a wheel
 EXIT_BAD_INPUT = 2
@@ -98,6 +99,57 @@ HYDRA_MODES = {
 
 def _is_multirun_flag(arg: str) -> bool:
     return HYDRA_MODES.get(arg) == "-m"
+
+
+def hydra_quoted(value: str) -> str:
+    """``value`` as a quoted Hydra override value: spaces, commas and ``=`` stay part of it."""
+    # Hydra's rule: a backslash is literal unless it precedes a quote (or ends the string).
+    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+    return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped) + "'"
+
+
+# Hydra's flags that take the next argument as their value (--info only with one of its topics).
+HYDRA_VALUE_FLAGS = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name"}
+HYDRA_VALUE_FLAGS |= {"-cd", "--config-dir", "--experimental-rerun"}
+HYDRA_INFO_TOPICS = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+@dataclass(frozen=True)
+class PlainPaths:
+    """The plain path arguments a Hydra command takes before or among its overrides: the first
+    becomes ``first=<path>``, any further ones the list ``rest=[...]`` (None: one path only).
+    Each is quoted for Hydra, so a run directory holding ``=`` or ``,`` is given as it is."""
+
+    first: str
+    rest: str | None = None
+
+
+def with_paths_as_overrides(argv: list[str], paths: PlainPaths) -> list[str]:
+    """``argv`` with its plain paths turned into overrides (``PlainPaths``). A path is an
+    argument that is no flag and no flag's value, and has no ``=`` or names something on disk
+    (``results/sweep/lr=0.1,seed=0`` is a path when it exists, else an override)."""
+    overrides, found, flag_value = [], [], False
+    for i, arg in enumerate(argv):
+        if flag_value:  # the value of the flag before it
+            overrides.append(arg)
+            flag_value = False
+        elif arg.startswith("-"):
+            overrides.append(arg)
+            flag_value = arg in HYDRA_VALUE_FLAGS or (
+                arg in ("-i", "--info") and bool(set(argv[i + 1 : i + 2]) & HYDRA_INFO_TOPICS)
+            )
+        elif "=" not in arg or os.path.lexists(arg):
+            found.append(arg)
+        else:
+            overrides.append(arg)
+    if not found:
+        return overrides
+    if len(found) > 1 and paths.rest is None:
+        raise NnsweepError(f"{found[1]}: give one {paths.first} directory ({found[0]} is the {paths.first})")
+    given = [f"{paths.first}={hydra_quoted(found[0])}"]
+    if len(found) > 1:
+        given.append(f"{paths.rest}=[{','.join(hydra_quoted(p) for p in found[1:])}]")
+    return given + overrides
 
 
 def check_hydra_flags(argv: list[str]) -> None:
@@ -236,13 +288,14 @@ def precheck(config_name: str, argv: list[str]) -> None:
         fail(str(err))
     multirun = any(_is_multirun_flag(a) for a in argv)
     if multirun and config_name != "config":
-        fail(f"-m (multirun) is for training sweeps; python -m experiments.{config_name} works on one run at a time")
+        fail(f"-m (multirun) is for training sweeps; nnsweep {config_name} works on one run at a time")
     args = [a for a in argv if not _is_multirun_flag(a)]
     if any(a.startswith("-") for a in args):
         return  # --help, --cfg, --info ...: Hydra's own handling
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
+
     from nnsweep.experiments.config import register_configs
 
     register_configs()
@@ -345,16 +398,21 @@ def exits_on_bad_input(task: Callable) -> Callable:
     return task_with_one_line_errors
 
 
-def run_command(main: Callable[[], object], hydra_config: str | None = None) -> None:
+def run_command(
+    main: Callable[[], object], hydra_config: str | None = None, plain_paths: PlainPaths | None = None
+) -> None:
     """Run an entrypoint's ``main`` with the project's error handling (see the module docstring);
     an int it returns is the exit status.
 
     ``hydra_config`` names the primary config of a ``@hydra.main`` entrypoint: it is composed
-    once up front (``precheck``), and Hydra is told to let exceptions through to here."""
+    once up front (``precheck``), and Hydra is told to let exceptions through to here.
+    ``plain_paths``: the command's path arguments, given plain (``with_paths_as_overrides``)."""
     from nnsweep.experiments.startup import ended, started
 
     try:
         started()  # from here Ctrl-C is a KeyboardInterrupt, answered below
+        if plain_paths is not None:
+            sys.argv[1:] = with_paths_as_overrides(sys.argv[1:], plain_paths)
         if hydra_config is not None:
             precheck(hydra_config, sys.argv[1:])
             os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing a trace

@@ -34,6 +34,8 @@ from functools import cache
 from typing import Any, Iterable, List, Optional
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+
 from nnsweep.experiments.startup import program_name
 from nnsweep.nets.architectures import ACTIVATIONS, POOLS
 from nnsweep.nets.conv import CONNECTIONS
@@ -42,7 +44,6 @@ from nnsweep.nets.init import INITIALISERS
 from nnsweep.nets.losses import LOSSES
 from nnsweep.runrecord import BOOKKEEPING_KEYS
 from nnsweep.runrecord.names import run_dir_name
-from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 # What a run can return to a sweeper, and which way is better.
 OBJECTIVES = {"best_val_acc": "max", "final_val_acc": "max", "best_val_loss": "min"}

@@ -1,4 +1,4 @@
-"""Evaluate a trained run on its test set: ``python -m nnsweep.experiments.evaluate run=<run dir> [test=<dir>]``.
+"""Evaluate a trained run on its test set: ``nnsweep evaluate <run dir> [test=<dir>]``.
 
 Writes an evaluation (test accuracy and loss, per-class accuracy, the confusion matrix with rows
 for the true class, the indices of misclassified images) and the most confident mistakes into the
@@ -25,15 +25,16 @@ from typing import Any, List, Optional
 import hydra
 import numpy as np
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig
+
 from nnsweep.experiments.build import build_targets, load_data, reading_recorded_config
-from nnsweep.experiments.cli import exits_on_bad_input, run_command
+from nnsweep.experiments.cli import PlainPaths, exits_on_bad_input, run_command
 from nnsweep.experiments.startup import program_name
 from nnsweep.nets.data.datasets import load_test_dir
 from nnsweep.nets.evaluation import evaluate_network, most_confident_errors
 from nnsweep.nets.train import LabelledData
 from nnsweep.runrecord import RunDir, TestErrors, evaluation_files
 from nnsweep.runrecord.names import CONFIG
-from omegaconf import MISSING, DictConfig
 
 # SHA-256 of the 10,000 official MNIST test labels as bytes: recognises that test set wherever it lives.
 MNIST_TEST_LABELS_SHA256 = "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5"
@@ -52,7 +53,7 @@ def quiet_hydra(app_name: str, header: str) -> dict[str, Any]:
 
 # The config directory of a tool whose config is a structured one (evaluate, predict, serve). With
 # config_path=None, Hydra 1.3 searches the calling module's package when the tool is started as a
-# console script (nnsweep-evaluate), and tab completion offered experiments/'s folders (conf, web)
+# console script (nnsweep evaluate), and tab completion offered experiments/'s folders (conf, web)
 # as config groups; Hydra's own config package adds nothing Hydra does not search already.
 NO_CONFIG_DIR = "pkg://hydra.conf"
 
@@ -73,7 +74,7 @@ class EvaluateConfig:
     hydra: Any = field(
         default_factory=lambda: quiet_hydra(
             program_name("nnsweep.experiments.evaluate"),
-            program_name("nnsweep.experiments.evaluate") + " run=<run dir> [test=<IDX test dir>] [weights=best|final]\n"
+            program_name("nnsweep.experiments.evaluate") + " <run dir> [test=<IDX test dir>] [weights=best|final]\n"
             "Evaluates a trained run on its test split (or another IDX test set) and writes evaluation.json and\n"
             "test_errors.npz into the run directory (the weights and split training evaluated), or for other\n"
             "weights or another test set evaluation-<weights>-<test set>.json and test_errors-<...>.npz.\n",
@@ -142,7 +143,7 @@ def hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    run_command(hydra_main, hydra_config="evaluate")
+    run_command(hydra_main, hydra_config="evaluate", plain_paths=PlainPaths("run"))
 
 
 if __name__ == "__main__":

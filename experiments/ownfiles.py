@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from hydra.experimental.callback import Callback
+
 from nnsweep.core.atomic import open_no_follow, refuse_link
 
 

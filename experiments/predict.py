@@ -1,5 +1,5 @@
 """Classify photos or drawings of digits with a trained run:
-``python -m nnsweep.experiments.predict run=<run dir> image=<png/jpg>`` (several: ``image=[a.png,b.png]``).
+``nnsweep predict <run dir> <image>...`` (png, jpg, ...).
 
 Each image is prepared the way MNIST was made (``nnsweep.nets.data.digit_image``): grey levels,
 inverted if dark-on-light, cropped to the digit, scaled into a 20x20 box, centred by centre of
@@ -17,15 +17,16 @@ from typing import Any, List
 import hydra
 import numpy as np
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, ListConfig
+
 from nnsweep.experiments.build import ConfigError, reading_recorded_config
-from nnsweep.experiments.cli import exits_on_bad_input, run_command
+from nnsweep.experiments.cli import PlainPaths, exits_on_bad_input, run_command
 from nnsweep.experiments.evaluate import NO_CONFIG_DIR, QUIET_LOGGING, quiet_hydra
 from nnsweep.experiments.startup import program_name
 from nnsweep.nets.data.datasets import scale_inputs
 from nnsweep.nets.data.digit_image import load_digit, mnist_style
 from nnsweep.runrecord import RunDir
 from nnsweep.runrecord.names import CONFIG
-from omegaconf import MISSING, DictConfig, ListConfig
 
 
 @dataclass
@@ -38,7 +39,7 @@ class PredictConfig:
         default_factory=lambda: quiet_hydra(
             program_name("nnsweep.experiments.predict"),
             program_name("nnsweep.experiments.predict")
-            + " run=<run dir> image=<png/jpg> (several: image=[a.png,b.png]) [top=3]\n"
+            + " <run dir> <image>... [top=3]   (png, jpg, ...; also run=<run dir> image=[a.png,b.png])\n"
             "Prepares each image the way MNIST was made and prints the run's top classes for it.\n",
         )
     )
@@ -115,7 +116,7 @@ def hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    run_command(hydra_main, hydra_config="predict")
+    run_command(hydra_main, hydra_config="predict", plain_paths=PlainPaths("run", "image"))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Draw a digit and watch a trained network answer; look through its test set with its answers:
-``python -m nnsweep.experiments.serve run=<run dir> [compare=<runs or sweeps>] [port=8787] [host=127.0.0.1]``.
+``nnsweep serve <run dir> [<runs or sweeps to compare>...] [port=8787] [host=127.0.0.1]``.
 
 Serves the pages and JSON API of ``nnsweep.experiments.draw`` on this machine only (127.0.0.1) unless
 ``host=`` names another address. ``compare=`` adds runs the pages can switch to or compare with:
@@ -19,16 +19,17 @@ from typing import Any, List, Optional
 
 import hydra
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, ListConfig
+
 from nnsweep.core.errors import NnsweepError
 from nnsweep.experiments.build import ConfigError
-from nnsweep.experiments.cli import exits_on_bad_input, run_command, warn
+from nnsweep.experiments.cli import PlainPaths, exits_on_bad_input, run_command, warn
 from nnsweep.experiments.draw.api import MAX_DECODES, ServedRun
 from nnsweep.experiments.draw.server import MAX_CONNECTIONS, REQUEST_SECONDS, serve
 from nnsweep.experiments.evaluate import NO_CONFIG_DIR, QUIET_LOGGING, load_run_test_set, quiet_hydra
 from nnsweep.experiments.predict import Classifier
 from nnsweep.experiments.startup import program_name
 from nnsweep.runrecord import RunDir, RunRecordError, Status, find_runs, override_key
-from omegaconf import MISSING, DictConfig, ListConfig
 
 
 @dataclass
@@ -46,7 +47,7 @@ class ServeConfig:
     hydra: Any = field(
         default_factory=lambda: quiet_hydra(
             program_name("nnsweep.experiments.serve"),
-            program_name("nnsweep.experiments.serve") + " run=<run dir> [compare=[<run or sweep dir>,...]] [best=3]\n"
+            program_name("nnsweep.experiments.serve") + " <run dir> [<run or sweep dir to compare>...] [best=3]\n"
             "    [test=<IDX test dir>] [port=8787] [host=127.0.0.1] [request_timeout=30] [max_connections=32]\n"
             "    [max_decodes=2]\n"
             "Serves a page to draw a digit and see the run's answer (/draw), the run's test images with its\n"
@@ -142,7 +143,7 @@ def load_runs(run: str, compare: list[str], best: int) -> list[ServedRun]:
 @exits_on_bad_input
 def hydra_main(cfg: DictConfig) -> None:
     if not str(cfg.run).strip():
-        raise ConfigError("say which run: run=<run dir> (make draw serves the draw page's own model)")
+        raise ConfigError("say which run: nnsweep serve <run dir> (make draw serves the draw page's own model)")
     compare = (
         [str(c) for c in cfg.compare]
         if isinstance(cfg.compare, ListConfig)
@@ -168,7 +169,7 @@ def hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    run_command(hydra_main, hydra_config="serve")
+    run_command(hydra_main, hydra_config="serve", plain_paths=PlainPaths("run", "compare"))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
 A command spends its first second importing NumPy, Hydra, pandas, matplotlib; Python's own
 answer to Ctrl-C then is a KeyboardInterrupt traceback of 30 lines from inside some import. The
-packages a command starts from (``experiments``, ``sweeps``, ``reports``) call ``quiet_start``
+packages a command starts from (``nnsweep``, ``experiments``, ``sweeps``, ``reports``) call ``quiet_start``
 first thing, so that until ``nnsweep.experiments.cli.run_command`` takes over (``started``), Ctrl-C
 prints one line and exits 130: nothing has been written yet. Only a command is changed (``python
--m ...``, a ``nnsweep-*`` script); a notebook or a test importing the packages keeps Python's
+-m ...``, ``nnsweep <command>``); a notebook or a test importing the packages keeps Python's
 KeyboardInterrupt. Standard library only: this runs before anything else is imported.
 """
 
@@ -28,15 +28,23 @@ def _interrupted_while_starting(signum, frame) -> None:
 
 def is_command() -> bool:
     """Whether this process is a command being started: ``python -m <module>`` (Python sets
-    ``sys.argv[0]`` to "-m" while it imports the module's packages) or a console script."""
-    return sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0] if sys.argv else "").startswith("nnsweep-")
+    ``sys.argv[0]`` to "-m" while it imports the module's packages) or the ``nnsweep`` script."""
+    return sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0] if sys.argv else "") == "nnsweep"
+
+
+_invoked_as: str | None = None  # set by ``nnsweep <command>`` before it imports the command
+
+
+def invoked_as(name: str) -> None:
+    """Say how the command was started (``nnsweep train``), for its usage lines and help."""
+    global _invoked_as
+    _invoked_as = name
 
 
 def program_name(module: str) -> str:
-    """How this command was started, for its usage lines: its console script (``nnsweep-train``)
-    or ``python -m <module>``."""
-    script = os.path.basename(sys.argv[0] if sys.argv else "")
-    return script if script.startswith("nnsweep-") else f"python -m {module}"
+    """How this command was started, for its usage lines: ``nnsweep <command>``, or ``python -m
+    <module>``."""
+    return _invoked_as or f"python -m {module}"
 
 
 _a_command = False  # set by quiet_start: this process is a command (not a notebook or a test)

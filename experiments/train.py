@@ -1,9 +1,9 @@
-"""Train and evaluate one configuration: ``python -m nnsweep.experiments.train [overrides]``.
+"""Train and evaluate one configuration: ``nnsweep train [overrides]``.
 
-    python -m nnsweep.experiments.train net=nielsen optimizer.lr=3.0 trainer.epochs=30
-    python -m nnsweep.experiments.train experiment=nielsen_ch3
-    python -m nnsweep.experiments.train net=mlp net.hidden=[256,128] net.activation=relu optimizer=adam
-    python -m nnsweep.experiments.train hydra.run.dir=outputs/my-run resume=true   # continue a run
+    nnsweep train net=nielsen optimizer.lr=3.0 trainer.epochs=30
+    nnsweep train experiment=nielsen_ch3
+    nnsweep train net=mlp net.hidden=[256,128] net.activation=relu optimizer=adam
+    nnsweep train hydra.run.dir=outputs/my-run resume=true   # continue a run
 
 Writes the run record (``runrecord``: config, metrics.csv, summary.json, model.npz, evaluation)
 into Hydra's run directory and returns the validation objective (``objective=``) to Hydra, so
@@ -23,6 +23,8 @@ import hydra
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
 from nnsweep.core.atomic import WriteError, refuse_link, write_error
 from nnsweep.core.status import Status
 from nnsweep.experiments.build import (
@@ -49,7 +51,6 @@ from nnsweep.nets.train import TrainState, fit
 from nnsweep.runrecord import LockedError, RunDir, RunRecordError, Summary, TestErrors
 from nnsweep.runrecord.lock import HOLDER
 from nnsweep.runrecord.names import CONFIG, METRICS, MODEL, SUMMARY
-from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("nnsweep.train")
 register_configs()  # at import: @hydra.main composes against the schema, in this process and in sweep workers

@@ -7,8 +7,9 @@ non-linearity, see ``nnsweep.nets.losses``) and the back query (``reports``) can
 from __future__ import annotations
 
 import numpy as np
-from nnsweep.nets.layers import Layer
 from scipy.special import expit
+
+from nnsweep.nets.layers import Layer
 
 # Largest x with exp(x) finite, per dtype (a hair below log(max float)).
 _EXP_LIMIT = {np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from nnsweep.core.atomic import atomic_write
 from nnsweep.core.errors import NnsweepError
 from nnsweep.nets.layers import ShapeError

@@ -14,9 +14,10 @@ the k*k kernel offsets only, never over samples or pixels.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
 from nnsweep.nets.init import get_initialiser
 from nnsweep.nets.layers import Layer, ShapeError
-from numpy.lib.stride_tricks import sliding_window_view
 
 
 def lecun_c3_table() -> np.ndarray:

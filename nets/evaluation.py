@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from nnsweep.nets.network import Network
 from nnsweep.nets.train import LabelledData
 

@@ -26,10 +26,11 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import numpy as np
-from nnsweep.nets.layers import Dense
-from nnsweep.nets.network import Network
 from scipy.ndimage import gaussian_filter, laplace
 from scipy.special import logit
+
+from nnsweep.nets.layers import Dense
+from nnsweep.nets.network import Network
 
 LOW, HIGH = 0.01, 0.99
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
+
 from nnsweep.core.errors import NnsweepError
 from nnsweep.nets.init import get_initialiser
 

@@ -14,6 +14,7 @@ Interface (after Nielsen's ``network2.py`` cost classes):
 from __future__ import annotations
 
 import numpy as np
+
 from nnsweep.nets.activations import log_softmax, sigmoid, softmax
 
 

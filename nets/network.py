@@ -18,6 +18,7 @@ import os
 from typing import Any
 
 import numpy as np
+
 from nnsweep.nets.activations import ReLU, Sigmoid, Softmax, Tanh
 from nnsweep.nets.conv import Conv2D, MaxPool2D, MeanPool2D
 from nnsweep.nets.layers import Dense, Dropout, Flatten, Layer, Parameter, Reshape, ShapeError

@@ -12,6 +12,7 @@ the parameters, restored with the best epoch's weights, never touched by the opt
 from __future__ import annotations
 
 import numpy as np
+
 from nnsweep.nets.layers import Layer, ShapeError
 
 

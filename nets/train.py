@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+
 from nnsweep.core.status import Status
 from nnsweep.nets.allocator import reuse_freed_memory
 from nnsweep.nets.network import Network

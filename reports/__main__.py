@@ -1,4 +1,4 @@
-"""``python -m reports <sweep dir>``: collect the sweep and write its figures and index.html into
+"""``nnsweep report <sweep dir>``: collect the sweep and write its figures and index.html into
 <sweep dir>/report/, drawing only what changed (nothing at all if the sweep did not change).
 ``--watch`` keeps a running sweep's page live (the sweeper starts it: ``nnsweep.reports.live``)."""
 
@@ -14,7 +14,7 @@ from nnsweep.reports.live import nice, update, watch
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog=program_name("reports"),
+        prog=program_name("nnsweep.reports"),
         description="Collect a sweep (runs.csv, epochs.csv, configs.csv) and write its "
         "figures and index.html into <sweep dir>/report/; figures whose "
         "runs did not change are kept, and an unchanged sweep returns at once.",
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def command() -> None:
-    """The ``nnsweep-report`` console script."""
+    """``nnsweep report``."""
     run_command(main)
 
 

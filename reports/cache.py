@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+
 from nnsweep.core.atomic import atomic_write_text, remove_temps_of
 from nnsweep.runrecord.bounded import parse_json, read_record_text
 
@@ -104,7 +105,7 @@ class FigureCache:
     """The figures already drawn in ``report_dir`` and the keys they were drawn with."""
 
     def __init__(self, report_dir: Path, code: str, forget: bool = False) -> None:
-        """``forget``: draw everything again (``python -m reports --force``)."""
+        """``forget``: draw everything again (``nnsweep report --force``)."""
         self.report_dir, self.code = report_dir, code
         try:
             entries = {} if forget else parse_json(read_record_text(report_dir / CACHE))  # data, read with limits

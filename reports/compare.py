@@ -11,6 +11,7 @@ their wording) is ``nnsweep.sweeps.comparison``'s, the one home of such sentence
 from __future__ import annotations
 
 import pandas as pd
+
 from nnsweep.reports.style import lr_label
 from nnsweep.reports.tables import config_keys, configuration_of, key_text, seed_column, setting_text, varied_settings
 from nnsweep.sweeps.collect import no_run_learned

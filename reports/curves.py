@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
+
 from nnsweep.reports.style import log_axis, lr_label, plt, save
 from nnsweep.reports.tables import (
     LrEpochGrid,

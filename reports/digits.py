@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+
 from nnsweep.nets.conv import Conv2D
 from nnsweep.nets.layers import Dense
 from nnsweep.nets.network import Network

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib import colors, transforms
 from matplotlib.lines import Line2D
+
 from nnsweep.reports.style import CMAP_ACCURACY, CMAP_GAP, MISSING_COLOUR, plt, save
 from nnsweep.reports.tables import LrEpochGrid
 from nnsweep.runrecord import Status

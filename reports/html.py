@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
+
 from nnsweep.core.atomic import atomic_write_text
 from nnsweep.sweeps.collect import SETTING_COLUMNS, SUMMARY_COLUMNS
 

@@ -7,7 +7,7 @@ files, the trial log, scikit-optimize's plots) and of the report code is kept in
 ``report/state.json``, so ``make report`` on an unchanged sweep returns at once. Inside a build
 only the figures whose inputs changed are drawn again (``nnsweep.reports.build.FigureCache``).
 
-``watch(sweep_dir)`` is the live view (``python -m reports --watch``, started by the sweeper,
+``watch(sweep_dir)`` is the live view (``nnsweep report --watch``, started by the sweeper,
 ``nnsweep.sweeps.live``). It updates the report whenever a run starts or ends, with
 ``<body data-live>``: the page reloads itself every few seconds (its script, ``nnsweep.reports.html``)
 and shows which runs are running, done, failed or pruned. Every poll it also writes

@@ -11,10 +11,13 @@ the run's data config calls them (``data.class_names``, ``data.noun``: Fashion-M
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
+
 from nnsweep.core.atomic import atomic_write
 from nnsweep.nets.inverse import class_portraits
 from nnsweep.nets.network import Network
@@ -27,7 +30,6 @@ from nnsweep.reports.digits import (
 )
 from nnsweep.reports.html import Figure
 from nnsweep.runrecord import RunDir, RunRecordError
-from PIL import Image
 
 # What model_figures writes (when it can: a run without an evaluation has no confusion matrix).
 MODEL_FIGURES = ("digit_portraits.png", "first_layer.png", "confusion_matrix.png", "misclassified.png")
@@ -107,7 +109,7 @@ def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
                 "on the input pixels, or the convolution kernels).",
             )
         )
-    evaluate = f"python -m nnsweep.experiments.evaluate run={run.path} records it"
+    evaluate = f"nnsweep evaluate {shlex.quote(str(run.path))} records it"
     try:
         evaluation, errors = run.read_evaluation(), run.read_test_errors()
     except RunRecordError as err:

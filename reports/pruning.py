@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullLocator
+
 from nnsweep.reports.style import plt, save
 from nnsweep.runrecord import Status
 from nnsweep.sweeps.trials import TrialLog

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib import cm, colors
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
+
 from nnsweep.reports.style import CMAP_ACCURACY, plt, save
 from nnsweep.runrecord import Status
 from nnsweep.runrecord.bounded import RecordFormatError, parse_yaml

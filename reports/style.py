@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+
 from nnsweep.core.atomic import atomic_write
 
 matplotlib.use("Agg")

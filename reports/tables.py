@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from nnsweep.core.errors import NnsweepError
 from nnsweep.reports.search import category_order
 from nnsweep.reports.style import lr_label
@@ -55,13 +56,13 @@ CONFIG_NUMBERS = tuple(m + s for m in REPEATED_METRICS for s in STAT_SUFFIXES) +
 
 def _read_table(path: Path, required: bool) -> pd.DataFrame:
     """A results table; a missing optional one is empty, anything unreadable is one line."""
-    collect_again = f"collect the sweep again: python -m nnsweep.sweeps.collect {path.parent}"
+    collect_again = f"collect the sweep again: nnsweep collect {path.parent}"
     try:
         return pd.read_csv(path)
     except FileNotFoundError:
         if required:
             raise ReportError(
-                f"{path.parent} has no {path.name}; collect it first: python -m nnsweep.sweeps.collect {path.parent}"
+                f"{path.parent} has no {path.name}; collect it first: nnsweep collect {path.parent}"
             ) from None
         return pd.DataFrame()
     except pd.errors.EmptyDataError:
@@ -73,7 +74,7 @@ def _read_table(path: Path, required: bool) -> pd.DataFrame:
 
 def _check_numbers(table: pd.DataFrame, columns: tuple[str, ...], path: Path, required: tuple[str, ...] = ()) -> None:
     """The columns figures compute with hold numbers (or nothing), as ``nnsweep.sweeps.collect`` writes them."""
-    collect_again = f"collect the sweep again: python -m nnsweep.sweeps.collect {path.parent}"
+    collect_again = f"collect the sweep again: nnsweep collect {path.parent}"
     for column in required:
         if column not in table:
             raise ReportError(f"{path} is damaged (no {column} column); {collect_again}")
@@ -107,7 +108,7 @@ def load_tables(sweep_dir: str | Path) -> SweepTables:
         if (configuration_of(runs, configs) < 0).any():
             raise ReportError(
                 f"{sweep_dir / 'configs.csv'} does not match runs.csv (a run has no configuration); "
-                f"collect the sweep again: python -m nnsweep.sweeps.collect {sweep_dir}"
+                f"collect the sweep again: nnsweep collect {sweep_dir}"
             )
     return SweepTables(sweep_dir, runs, epochs, configs)
 
@@ -118,7 +119,7 @@ def check_epochs(epochs: pd.DataFrame, path: Path) -> None:
     number (99999999) would otherwise ask for gigabytes."""
     if epochs.empty:
         return
-    collect_again = f"collect the sweep again: python -m nnsweep.sweeps.collect {path.parent}"
+    collect_again = f"collect the sweep again: nnsweep collect {path.parent}"
     for column in ("run", "epoch"):
         if column not in epochs:
             raise ReportError(f"{path} is damaged (no {column} column); {collect_again}")

@@ -32,6 +32,7 @@ import csv
 import json
 import math
 import os
+import shlex
 import zipfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -40,6 +41,8 @@ from typing import Any, Iterator
 
 import numpy as np
 import yaml
+from omegaconf import DictConfig, OmegaConf
+
 from nnsweep.core.atomic import (
     WriteError,
     atomic_write,
@@ -80,7 +83,6 @@ from nnsweep.runrecord.summary import (
     ClassLabels,
     Summary,
 )
-from omegaconf import DictConfig, OmegaConf
 
 
 class RunDir:
@@ -407,7 +409,7 @@ class RunDir:
         if not ok or not isinstance(value.get("test_source", ""), str):
             raise RunRecordError(
                 f"{path} does not hold an evaluation (a square confusion matrix of counts); "
-                f"evaluate the run again: python -m nnsweep.experiments.evaluate run={self.path}"
+                f"evaluate the run again: nnsweep evaluate {shlex.quote(str(self.path))}"
             )
         return value
 
@@ -418,7 +420,7 @@ class RunDir:
         path = self.path / name
         if not path.is_file():
             return None
-        again = f"evaluate the run again: python -m nnsweep.experiments.evaluate run={self.path}"
+        again = f"evaluate the run again: nnsweep evaluate {shlex.quote(str(self.path))}"
         try:
             with np.load(path, allow_pickle=False) as data:
                 errors = TestErrors(**{f.name: data[f.name] for f in fields(TestErrors)})

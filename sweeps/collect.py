@@ -1,4 +1,4 @@
-"""Gather every run of a sweep into two tidy tables: ``python -m nnsweep.sweeps.collect <sweep dir>``.
+"""Gather every run of a sweep into two tidy tables: ``nnsweep collect <sweep dir>``.
 
     runs.csv     one row per run: its directory, the overrides that define it (one column per
                  overridden key), the main settings (net, optimizer, lr, batch size, epochs,
@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from nnsweep.core.atomic import atomic_write_text
 from nnsweep.experiments.cli import warn
 from nnsweep.runrecord import RunDir, RunRecordError, find_runs, finite_or_none, override_key
@@ -469,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def command() -> None:
-    """The ``nnsweep-collect`` console script."""
+    """The ``nnsweep collect`` console script."""
     from nnsweep.experiments.cli import run_command
 
     run_command(main)

@@ -35,12 +35,14 @@ from typing import Callable, Iterator, Sequence
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException, ConfigCompositionException
 from hydra.plugins.sweeper import Sweeper
+from omegaconf import DictConfig, OmegaConf, open_dict
+
 from nnsweep.core.atomic import atomic_write_text
 from nnsweep.core.errors import NnsweepError
+from nnsweep.experiments.cli import hydra_quoted
 from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, finite_or_none, is_locked, without_bookkeeping
 from nnsweep.runrecord.lock import holder
 from nnsweep.sweeps.lock import sweep_lock
-from omegaconf import DictConfig, OmegaConf, open_dict
 
 log = logging.getLogger("nnsweep.sweep")
 MAX_CRASHES = 2  # deaths of a trial's worker before the trial is recorded as failed
@@ -118,13 +120,6 @@ def make_sweep_dir_absolute(config: DictConfig) -> None:
     with open_dict(config):
         config.hydra.sweep.dir = absolute
         config.hydra.overrides.hydra.append(f"hydra.sweep.dir={hydra_quoted(absolute)}")
-
-
-def hydra_quoted(value: str) -> str:
-    """``value`` as a quoted Hydra override value: spaces, commas and ``=`` stay part of it."""
-    # Hydra's rule: a backslash is literal unless it precedes a quote (or ends the string).
-    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
-    return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped) + "'"
 
 
 class SweepError(NnsweepError, CompactHydraException):
@@ -448,8 +443,8 @@ def launcher_failure(launcher, err: BaseException) -> LauncherError:
     return failure
 
 
-# How a worker's traceback text ends when one of our errors stopped it: "<package>.<module>.<Name>Error: <line>".
-PROJECT_ERROR_LINE = r"^(?:core|nets|runrecord|experiments|sweeps|reports)\.[\w.]*Error: (.+)$"
+# How a worker's traceback text ends when one of our errors stopped it: "nnsweep.<layer>.<module>.<Name>Error: <line>".
+PROJECT_ERROR_LINE = r"^nnsweep\.[\w.]*Error: (.+)$"
 
 
 def project_error_line(err: BaseException) -> str | None:

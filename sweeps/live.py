@@ -1,12 +1,12 @@
 """The live report of a running sweep, from the sweeper's side.
 
-The sweeper starts ``python -m reports --watch <sweep dir>`` (``nnsweep.reports.live``) beside its
+The sweeper starts ``python -m nnsweep.reports --watch <sweep dir>`` (``nnsweep.reports.live``) beside its
 runs and holds the watcher's stdin. At the end of the sweep it says ``finished``: the watcher
 draws the final page (with the animations) and exits, and the sweeper waits for it, so the
 report is complete when the sweep command returns. If the sweeper dies (Ctrl-C, ``kill -9``)
 its end of the pipe closes and the watcher writes a page that says the sweep stopped. If the
 final page cannot be written (a full disk), the sweep says so in one warning line and keeps its
-exit status: its runs and tables are complete, and ``python -m reports`` draws the page later.
+exit status: its runs and tables are complete, and ``nnsweep report`` draws the page later.
 
 ``hydra.sweeper.live_report=false`` turns it off; so does ``NNSWEEP_LIVE_REPORT=0`` in the
 environment (the test suite sets it: its hundreds of tiny sweeps need no page, except the tests
@@ -43,7 +43,7 @@ def live_report(sweep_dir: Path, on: bool = True) -> Iterator[None]:
         yield
         return
     watcher = subprocess.Popen(
-        [sys.executable, "-m", "reports", "--watch", str(sweep_dir)], stdin=subprocess.PIPE, text=True
+        [sys.executable, "-m", "nnsweep.reports", "--watch", str(sweep_dir)], stdin=subprocess.PIPE, text=True
     )
     log.info(
         "live report (refreshes itself while the sweep runs): %s", Path(sweep_dir).resolve() / "report" / "index.html"
@@ -84,7 +84,7 @@ def _finish(watcher: subprocess.Popen, sweep_dir: Path) -> None:
     if watcher.returncode != 0:  # a full disk, say: the runs and tables stand, the page does not
         log.warning(
             "the final report page was not written (the report process ended with exit %s; its error is "
-            "above); the runs and runs.csv are complete: fix that and draw it with python -m reports %s",
+            "above); the runs and runs.csv are complete: fix that and draw it with nnsweep report %s",
             watcher.returncode,
             sweep_dir,
         )

@@ -1,4 +1,4 @@
-"""Learning-rate sweep: ``make sweep-lr`` or ``python -m nnsweep.sweeps.lr [options] [overrides...]``.
+"""Learning-rate sweep: ``make sweep-lr`` or ``nnsweep sweep-lr [options] [overrides...]``.
 
 Trains one run per learning rate (log-spaced, too small to too large) through
 ``nnsweep.experiments.train``'s Hydra multirun, in parallel on all cores, into a stable, named sweep
@@ -26,13 +26,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from nnsweep.core.errors import NnsweepError
-from nnsweep.experiments.cli import EXIT_BAD_INPUT, run_command
+from nnsweep.experiments.cli import EXIT_BAD_INPUT, hydra_quoted, run_command
 from nnsweep.experiments.lifeline import follow_parent
 from nnsweep.experiments.startup import program_name
 from nnsweep.runrecord import RunRecordError, Status, find_runs, override_key, without_bookkeeping
 from nnsweep.sweeps.collect import collect, configurations, repeat_keys, runner_up_sentence, summary_lines
-from nnsweep.sweeps.launch import hydra_quoted
 from nnsweep.sweeps.lock import sweep_lock
 from nnsweep.sweeps.repeats import MAX_REPEATS
 
@@ -251,7 +251,7 @@ def check_arguments(args) -> list[float]:
             raise NnsweepError(
                 f"{override!r}: a learning-rate sweep takes Hydra settings of its launcher only "
                 "(hydra/launcher=..., hydra.launcher...); for other searches use "
-                "python -m nnsweep.experiments.train -m"
+                "nnsweep train -m"
             )
     return lrs
 
@@ -398,7 +398,7 @@ def run_grid(command: list[str], env: dict[str, str]) -> subprocess.CompletedPro
 
 
 def command() -> None:
-    """The ``nnsweep-sweep-lr`` console script."""
+    """The ``nnsweep sweep-lr`` console script."""
     run_command(main)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
+
 from nnsweep.core.atomic import atomic_write_text
 from nnsweep.core.status import Status
 from nnsweep.runrecord import finite_or_none

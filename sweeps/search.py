@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+
 from nnsweep.experiments.cli import every_value_checked
 from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
 from nnsweep.sweeps import repeats as repeat_runs
@@ -79,7 +81,6 @@ from nnsweep.sweeps.repeats import MAX_REPEATS, REPEAT_KEY
 from nnsweep.sweeps.results import RESULTS, write_results
 from nnsweep.sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
 from nnsweep.sweeps.trials import TRIALS, TrialLog
-from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("nnsweep.search")
 ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")

@@ -22,6 +22,7 @@ from itertools import product
 from typing import Any, Callable
 
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
+
 from nnsweep.core.errors import NnsweepError
 
 

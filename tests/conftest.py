@@ -15,8 +15,8 @@ for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402 (after the thread settings above)
 import pytest
-from nnsweep.nets.data.datasets import load_dataset
 
+from nnsweep.nets.data.datasets import load_dataset
 from tests.browser import browser  # noqa: F401 (a fixture, for every test module)
 
 # A shell starts a background job (`make test &`, a CI step run that way) with SIGINT ignored, and

@@ -33,6 +33,9 @@ from typing import Any, Callable
 
 import numpy as np
 from flask import Flask, jsonify, redirect, request
+from PIL import Image
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge, RequestTimeout
+
 from nnsweep.core.errors import NnsweepError
 from nnsweep.experiments.evaluate import load_run_test_set
 from nnsweep.experiments.predict import Classifier
@@ -40,8 +43,6 @@ from nnsweep.nets.data.datasets import unscale_inputs
 from nnsweep.nets.data.digit_image import BLANK_LEVEL, FIELD, decode_grey
 from nnsweep.nets.data.readers import DataFormatError
 from nnsweep.runrecord.bounded import parse_json
-from PIL import Image
-from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge, RequestTimeout
 
 WEB = Path(__file__).resolve().parent / "web"
 MAX_BODY = 1_000_000  # bytes: a 280x280 drawing as PNG is 5-20 KB

@@ -17,11 +17,12 @@ import threading
 import time
 from typing import Any
 
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.serving import DechunkedInput, ThreadedWSGIServer, WSGIRequestHandler
+
 from nnsweep.experiments.build import ConfigError
 from nnsweep.experiments.cli import warn
 from nnsweep.experiments.draw.api import MAX_BODY, MAX_DECODES, ServedRun, create_app, quiet_request_log
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.serving import DechunkedInput, ThreadedWSGIServer, WSGIRequestHandler
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from nnsweep.core.atomic import atomic_write
 from nnsweep.nets.data.download import MNIST_FILES, MNIST_MIRRORS, download_files
 from nnsweep.nets.data.readers import DataFormatError, load_csv, load_idx_pair

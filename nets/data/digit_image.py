@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from nnsweep.nets.data.readers import DataFormatError
 from scipy import ndimage
+
+from nnsweep.nets.data.readers import DataFormatError
 
 MAX_PIXELS = 40_000_000  # ~ a 7,000 x 6,000 photo; more is almost surely a mistake (or a bomb)
 MIN_SIDE = 8

@@ -34,9 +34,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Mapping, NamedTuple
 
+from tqdm.auto import tqdm
+
 from nnsweep.core.atomic import WriteError, atomic_write
 from nnsweep.core.errors import NnsweepError
-from tqdm.auto import tqdm
 
 try:
     import fcntl

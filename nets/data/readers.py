@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
 from nnsweep.core.errors import NnsweepError
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+
 from nnsweep.experiments.cli import CONF_DIR
 from nnsweep.experiments.config import register_configs
 

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
 from nnsweep.experiments.build import (
     ConfigError,
     architecture_of,
@@ -23,8 +25,6 @@ from nnsweep.nets.data.datasets import DataSplits
 from nnsweep.nets.network import Network
 from nnsweep.nets.train import LabelledData
 from nnsweep.sweeps.search_space import build_search_space
-from omegaconf import OmegaConf
-
 from tests.experiments.conftest import REPO, compose_config, run_module
 
 GROUPS = {g: sorted(p.stem for p in (CONF_DIR / g).glob("*.yaml")) for g in ("net", "optimizer", "schedule", "data")}
@@ -551,4 +551,4 @@ def test_each_search_says_what_it_searches_and_how_to_run_it(search):
     text = (CONF_DIR / "search" / f"{search}.yaml").read_text()
     comments = [line for line in text.splitlines() if line.startswith("#")]
     assert comments[0] == "# @package _global_" and len(comments) >= 3
-    assert any(f"python -m nnsweep.experiments.train -m search={search}" in line for line in comments)
+    assert any(f"nnsweep train -m search={search}" in line for line in comments)

@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from nnsweep.experiments.evaluate import evaluate_run
 from nnsweep.experiments.predict import predict_images
 from nnsweep.experiments.train import train_run
 from nnsweep.nets.data.digit_image import load_digit
 from nnsweep.nets.data.readers import DataFormatError
-from PIL import Image
-
 from tests.conftest import SHARED_T10K
 from tests.experiments.conftest import compose_config, run_module
 

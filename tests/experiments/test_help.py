@@ -12,7 +12,7 @@ ENTRYPOINTS = [
     "nnsweep.experiments.serve",
     "nnsweep.sweeps.lr",
     "nnsweep.sweeps.collect",
-    "reports",
+    "nnsweep.reports",
 ]
 
 

@@ -14,8 +14,8 @@ import termios
 import threading
 
 import pytest
-from nnsweep.experiments.progress import EpochProgress, JobFormatter
 
+from nnsweep.experiments.progress import EpochProgress, JobFormatter
 from tests.experiments.conftest import REPO, run_module
 
 TINY = ["net=mlp", "net.hidden=[16]", "data.train_limit=300"]

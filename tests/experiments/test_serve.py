@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from nnsweep.experiments.evaluate import load_run_test_set
 from nnsweep.experiments.predict import Classifier
 from nnsweep.nets.data.digit_image import decode_grey, mnist_style
 from nnsweep.runrecord import RunDir
-from PIL import Image
-
 from tests.browser import draw_and_wait, draw_strokes, needs_browser, page_state, start_browser, wait_until
 from tests.experiments.conftest import REPO, run_module
 from tests.experiments.drawn_digits import DRAWN_DIGITS, render

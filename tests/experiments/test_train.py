@@ -4,9 +4,9 @@ import csv
 import json
 
 import pytest
+
 from nnsweep.experiments.train import train_run
 from nnsweep.runrecord.names import METRIC_COLUMNS
-
 from tests.experiments.conftest import compose_config, run_module
 
 
@@ -161,6 +161,7 @@ def test_a_grid_of_many_values_composes_each_config_group_value_not_each_value(t
     and again in the sweeper): a plain value is set into the config composed once, and still
     checked, the last of 300 as much as the first."""
     import hydra
+
     from nnsweep.experiments import cli
 
     composed = []

@@ -4,8 +4,9 @@ import warnings
 
 import numpy as np
 import pytest
-from nnsweep.nets.activations import hidden_sigmoid, log_softmax, sigmoid, softmax
 from scipy.special import expit
+
+from nnsweep.nets.activations import hidden_sigmoid, log_softmax, sigmoid, softmax
 
 EXTREMES = np.array([-1e4, -1e3, -100.0, -88.5, -20.0, -1.0, 0.0, 1.0, 20.0, 88.5, 100.0, 1e3, 1e4])
 

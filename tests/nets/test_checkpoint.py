@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
+
 from nnsweep.core.atomic import atomic_write
 from nnsweep.nets.architectures import lenet5, mlp
 from nnsweep.nets.checkpoint import (

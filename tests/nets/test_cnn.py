@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from nnsweep.experiments.build import ConfigError, architecture_of
 from nnsweep.nets.architectures import cnn, lenet5
 from nnsweep.nets.checkpoint import load_network, save_checkpoint
 from nnsweep.nets.layers import ShapeError
 from nnsweep.nets.network import Network, planned_shapes
 from nnsweep.nets.normalization import BatchNorm
-
 from tests.conftest import numerical_gradient, sample_indices
 from tests.experiments.conftest import compose_config, run_module
 from tests.nets.test_layers import check_layer

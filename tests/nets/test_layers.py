@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+
 from nnsweep.nets.activations import ReLU, Sigmoid, Softmax, Tanh
 from nnsweep.nets.conv import Conv2D, MaxPool2D, MeanPool2D, lecun_c3_table
 from nnsweep.nets.layers import Dense, Dropout, Flatten, Reshape, ShapeError
-
 from tests.conftest import numerical_gradient, sample_indices
 
 RTOL, ATOL = 1e-5, 1e-8

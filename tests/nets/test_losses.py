@@ -4,8 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
-from nnsweep.nets.losses import LOSSES, CrossEntropyCost, QuadraticCost, SoftmaxCrossEntropy, get_loss
 
+from nnsweep.nets.losses import LOSSES, CrossEntropyCost, QuadraticCost, SoftmaxCrossEntropy, get_loss
 from tests.conftest import numerical_gradient
 
 

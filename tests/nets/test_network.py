@@ -6,10 +6,10 @@ import tracemalloc
 
 import numpy as np
 import pytest
+
 from nnsweep.nets.architectures import lenet5, mlp
 from nnsweep.nets.layers import ShapeError
 from nnsweep.nets.network import Network, planned_shapes
-
 from tests.conftest import numerical_gradient, sample_indices
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from nnsweep.nets.optimizers import OPTIMIZERS, make_optimizer
 
 

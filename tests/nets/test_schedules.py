@@ -3,6 +3,7 @@
 import math
 
 import pytest
+
 from nnsweep.nets.schedules import make_schedule
 
 

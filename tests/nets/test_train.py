@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from nnsweep.nets.architectures import lenet5, mlp
 from nnsweep.nets.data.augment import Augmenter
 from nnsweep.nets.data.datasets import load_dataset

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from nnsweep.runrecord import RunRecordError, find_runs
 
+from nnsweep.runrecord import RunRecordError, find_runs
 from tests.experiments.conftest import REPO, run_module
 
 # A small, quick training setup shared by the fault tests.

@@ -7,9 +7,9 @@ import pickle
 
 import numpy as np
 import pytest
-from nnsweep.nets.data.readers import DataFormatError, load_nielsen_pkl
 from PIL import Image
 
+from nnsweep.nets.data.readers import DataFormatError, load_nielsen_pkl
 from tests.experiments.conftest import run_module
 from tests.experiments.test_evaluate_predict import bad_images
 from tests.nets.data.test_readers import idx_bytes

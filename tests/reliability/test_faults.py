@@ -7,8 +7,8 @@ import signal
 
 import pandas as pd
 import pytest
-from nnsweep.reports.build import build_report
 
+from nnsweep.reports.build import build_report
 from tests.experiments.conftest import run_module
 from tests.reliability.conftest import TINY, recorded_trials, start_module
 

@@ -86,7 +86,7 @@ def test_a_link_planted_at_report_or_its_portraits_is_refused_and_its_target_unt
     (target / "index.html").write_text("ORIG")
     (sweep / planted).parent.mkdir(parents=True, exist_ok=True)
     (sweep / planted).symlink_to(target)
-    line = one_line_error(run_module("reports", str(sweep)))
+    line = one_line_error(run_module("nnsweep.reports", str(sweep)))
     assert f"{sweep / planted} {LINK_REFUSED}" in line
     assert sorted(p.name for p in target.iterdir()) == ["index.html"] and (target / "index.html").read_text() == "ORIG"
 

@@ -16,9 +16,9 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from nnsweep.runrecord import RunDir, exclusive_lock
 from PIL import Image
 
+from nnsweep.runrecord import RunDir, exclusive_lock
 from tests.experiments.conftest import REPO, run_module
 from tests.reliability.conftest import TINY, TINY_LR, run_waiting_for_its_data, start_module, wait_for
 
@@ -182,7 +182,7 @@ def test_1_make_sweep_lr_passes_overrides_and_lists_its_variables():
     shown = subprocess.run(
         ["make", "-n", "sweep-lr", "ARGS=optimizer=momentum trainer.seed=3"], cwd=REPO, capture_output=True, text=True
     ).stdout
-    assert "-m nnsweep.sweeps.lr" in shown and "optimizer=momentum trainer.seed=3" in shown
+    assert "nnsweep sweep-lr" in shown and "optimizer=momentum trainer.seed=3" in shown
     help_text = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True).stdout
     # Each target's variables are listed under it (and before the next target).
     blocks = {b.split()[0]: b for b in help_text.split("  make ")[1:]}
@@ -436,7 +436,7 @@ def test_damaged_records_are_one_warning_each_in_collect_and_the_report_and_the_
         assert len(lines) == 1 and lines[0].startswith("nnsweep: warning:"), (case, collected.stderr[-3000:])
     assert len(list(csv.DictReader(open(sweep / "runs.csv")))) == 2 + len(damaged)
     assert "inf" in " ".join(warnings_naming(collected.stderr, damaged["inf in metrics"]))
-    report = run_module("reports", str(sweep), "--force", cwd=tmp_path, timeout=300)
+    report = run_module("nnsweep.reports", str(sweep), "--force", cwd=tmp_path, timeout=300)
     assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr[-3000:]
     assert (sweep / "report" / "index.html").is_file()
     for case, path in damaged.items():
@@ -520,7 +520,7 @@ TRIAL_LOG_ATTACKS = {
 def test_a_damaged_trial_log_is_one_warning_in_collect_and_the_report(tmp_path, trained_run, case):
     sweep, _ = attacked_sweep(tmp_path, trained_run, attacks={})
     (sweep / "trials.json").write_text(TRIAL_LOG_ATTACKS[case])
-    for module, args in (("nnsweep.sweeps.collect", ()), ("reports", ("--force",))):
+    for module, args in (("nnsweep.sweeps.collect", ()), ("nnsweep.reports", ("--force",))):
         result = run_module(module, str(sweep), *args, cwd=tmp_path, timeout=300)
         assert result.returncode == 0 and "Traceback" not in result.stderr, (module, result.stderr[-3000:])
         assert len(warnings_naming(result.stderr, sweep / "trials.json")) == 1, (module, result.stderr[-3000:])
@@ -766,7 +766,7 @@ def test_damaged_settings_leave_the_run_out_and_damaged_numbers_are_named_and_th
     assert kept == sorted({"good-a", "good-b", *(p.name for p in sweep.iterdir() if p.is_dir())} - left_out), kept
     assert all(row["lr"] in ("", _recorded_lr(trained_run)) for row in rows), [row["lr"] for row in rows]
     assert "inf%" not in collected.stdout
-    report = run_module("reports", str(sweep), "--force", cwd=tmp_path, timeout=300)
+    report = run_module("nnsweep.reports", str(sweep), "--force", cwd=tmp_path, timeout=300)
     assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr[-3000:]
     page = (sweep / "report" / "index.html").read_text()
     assert "inf%" not in page

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from nnsweep.nets.architectures import mlp
 from nnsweep.nets.checkpoint import save_checkpoint
 from nnsweep.nets.network import Network

@@ -5,14 +5,14 @@ import json
 import re
 from pathlib import Path
 
-import nnsweep.reports.build
-import nnsweep.reports.cache
-import nnsweep.reports.models
 import numpy as np
 import pandas as pd
 import pytest
-from nnsweep.reports.build import build_report
 
+import nnsweep.reports.build
+import nnsweep.reports.cache
+import nnsweep.reports.models
+from nnsweep.reports.build import build_report
 from tests.reports.synthetic import SOURCE, confusion, write_pruned_sweep, write_sweep, write_trial_log
 from tests.reports.test_html import body_rows
 
@@ -52,7 +52,7 @@ def test_a_run_without_evaluation_still_gets_its_other_model_figures(tmp_path):
     files = figure_files(index)
     assert "digit_portraits.png" in files and "first_layer.png" in files
     assert "confusion_matrix.png" not in files and "misclassified.png" not in files
-    assert "python -m nnsweep.experiments.evaluate run=" in html.unescape(index.read_text())
+    assert "nnsweep evaluate " in html.unescape(index.read_text())
 
 
 def test_a_diverged_model_is_a_note_on_the_page(tmp_path):

@@ -2,15 +2,15 @@
 wrong) and from its model (first-layer weights), each one image in one axes."""
 
 import imageio.v3 as iio
-import nnsweep.reports.digits
 import numpy as np
 import pytest
+
+import nnsweep.reports.digits
+from nnsweep import runrecord  # its TestErrors, by module: pytest would try to collect a name starting with Test
 from nnsweep.nets.architectures import lenet5, mlp
 from nnsweep.nets.network import Network
 from nnsweep.reports.digits import mosaic, render_confusion_matrix, render_first_layer, render_misclassified
 from nnsweep.runrecord import ClassLabels
-
-from nnsweep import runrecord  # its TestErrors, by module: pytest would try to collect a name starting with Test
 from tests.reports.synthetic import confusion
 
 

@@ -4,6 +4,7 @@ import imageio.v3 as iio
 import numpy as np
 import pandas as pd
 import pytest
+
 from nnsweep.reports.animations import animate_heatmap, animate_learning_curves
 from nnsweep.reports.curves import render_accuracy_vs_lr, render_learning_curves
 from nnsweep.reports.heatmaps import render_lr_epoch_heatmap
@@ -105,7 +106,7 @@ def test_animations_have_one_frame_per_epoch(tmp_path):
 
 
 def test_missing_tables_are_a_clear_error(tmp_path):
-    with pytest.raises(ReportError, match="python -m nnsweep.sweeps.collect"):
+    with pytest.raises(ReportError, match="nnsweep collect"):
         load_tables(tmp_path)
     with pytest.raises(ReportError, match="does not exist"):
         load_tables(tmp_path / "nope")
@@ -130,7 +131,6 @@ def test_a_pruned_row_ends_at_the_epoch_its_run_reached(tmp_path):
     scale), and a bar closes the row at the right edge of its last cell."""
     from nnsweep.reports.heatmaps import PRUNED_LABEL, draw_lr_epoch_heatmap
     from nnsweep.reports.style import plt
-
     from tests.reports.synthetic import write_pruned_sweep
 
     write_pruned_sweep(tmp_path / "s")
@@ -316,7 +316,6 @@ def test_curves_of_repeats_are_means_with_bands(tmp_path, drawn):
 def test_epoch_ticks_are_whole(tmp_path, drawn, monkeypatch):
     """Three epochs: matplotlib's own ticks would be 1.0, 1.5, 2.0, 2.5 ... (half epochs)."""
     import nnsweep.reports.animations
-
     from tests.reports.synthetic import write_sweep
 
     write_sweep(tmp_path / "s", epochs=3, model=False)
@@ -413,7 +412,6 @@ def test_many_groups_are_drawn_as_facets(tmp_path, drawn):
 def test_many_groups_of_one_setting_fill_panels_evenly(tmp_path):
     """Ten hidden sizes: two panels of five, in the sizes' order, every group on one."""
     from nnsweep.reports.curves import group_facets
-
     from tests.reports.synthetic import write_repeated_sweep
 
     sizes = (10, 20, 30, 50, 100, 150, 200, 300, 500, 1000)

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 import pytest
+
 from nnsweep.reports.html import results_table
 
 
@@ -97,7 +98,6 @@ def grid_page(tmp_path):
     """A synthetic grid's runs, on the page its report writes (no figures)."""
     from nnsweep.reports.html import write_index
     from nnsweep.reports.tables import load_tables
-
     from tests.reports.synthetic import write_grid_sweep
 
     write_grid_sweep(tmp_path)

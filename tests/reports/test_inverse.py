@@ -3,6 +3,7 @@ that look like their class, for every class in one batch."""
 
 import numpy as np
 import pytest
+
 from nnsweep.nets.architectures import lenet5, mlp
 from nnsweep.nets.inverse import back_query, can_back_query, class_portraits, maximise_classes, neutral_start
 from nnsweep.nets.network import Network

@@ -11,9 +11,9 @@ import time
 
 import pandas as pd
 import pytest
+
 from nnsweep.reports.build import build_report
 from nnsweep.reports.live import STALE_S, update, write_live_js
-
 from tests.browser import needs_browser, wait_until
 from tests.experiments.conftest import REPO, run_module
 from tests.reports.synthetic import write_sweep
@@ -214,7 +214,7 @@ def test_only_what_changed_is_drawn_and_an_unchanged_sweep_returns_at_once(tmp_p
     redrawn = {p.name for p in index.parent.glob("*.png") if p.stat().st_mtime_ns != drawn.get(p.name)}
     assert "heatmap_val_acc.png" in redrawn  # its row is marked now
     assert not redrawn & {"confusion_matrix.png", "first_layer.png", "misclassified.png"}  # the best model's: kept
-    result = run_module("reports", str(sweep))
+    result = run_module("nnsweep.reports", str(sweep))
     assert result.returncode == 0 and "up to date" in result.stdout, result.stderr[-2000:]
 
 
@@ -288,7 +288,7 @@ def test_a_report_removes_the_temp_files_an_interrupted_report_left(tmp_path):
     (under the report's lock) removes it, in the report and its folders."""
     sweep = tmp_path / "lr"
     tiny_lr_sweep(sweep)
-    assert run_module("reports", str(sweep)).returncode == 0
+    assert run_module("nnsweep.reports", str(sweep)).returncode == 0
     left = [sweep / "report" / ".heatmap_val_acc.png.k2x9.tmp", sweep / "report" / "portraits" / ".best.png.q8.tmp"]
     for path in left:
         path.parent.mkdir(exist_ok=True)
@@ -296,7 +296,7 @@ def test_a_report_removes_the_temp_files_an_interrupted_report_left(tmp_path):
         os.utime(path, (time.time() - 3600, time.time() - 3600))  # from an earlier report
     young = sweep / "report" / ".live.js.a1.tmp"  # a writer without the lock (the watcher) may be at it now
     young.write_text("window.")
-    result = run_module("reports", str(sweep))
+    result = run_module("nnsweep.reports", str(sweep))
     assert result.returncode == 0, result.stderr[-2000:]
     assert not any(p.exists() for p in left) and young.exists()
 
@@ -320,7 +320,7 @@ def test_a_final_page_that_cannot_be_written_is_said_by_the_sweep(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     said = [line for line in result.stderr.splitlines() if "final report page was not written" in line]
-    assert len(said) == 1 and f"python -m reports {sweep}" in said[0], result.stderr[-2000:]
+    assert len(said) == 1 and f"nnsweep report {sweep}" in said[0], result.stderr[-2000:]
 
 
 def test_a_link_planted_at_the_reports_lock_is_refused_and_its_target_untouched(tmp_path):
@@ -330,7 +330,7 @@ def test_a_link_planted_at_the_reports_lock_is_refused_and_its_target_untouched(
     target.write_text("precious")
     (sweep / "report").mkdir()
     (sweep / "report" / ".lock").symlink_to(target)
-    result = run_module("reports", str(sweep))
+    result = run_module("nnsweep.reports", str(sweep))
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and "report/.lock is a symbolic link" in lines[0], result.stderr
     assert target.read_text() == "precious"

@@ -1,4 +1,4 @@
-"""``python -m reports`` as a user runs it: bounded memory on a long sweep, and a full disk is
+"""``nnsweep report`` as a user runs it: bounded memory on a long sweep, and a full disk is
 one line with no partial file left behind."""
 
 import resource
@@ -8,11 +8,11 @@ import textwrap
 from pathlib import Path
 
 import imageio.v3 as iio
-import nnsweep.reports.style  # noqa: F401  (matplotlib's font cache exists before a child runs under a file size limit)
 import numpy as np
 import pytest
-from nnsweep.reports.animations import MAX_FRAMES
 
+import nnsweep.reports.style  # noqa: F401  (matplotlib's font cache exists before a child runs under a file size limit)
+from nnsweep.reports.animations import MAX_FRAMES
 from tests.reports.synthetic import write_sweep
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def leftovers(directory: Path) -> list[str]:
 
 def test_twenty_runs_of_a_thousand_epochs_report_in_bounded_memory(tmp_path):
     write_sweep(tmp_path, lrs=tuple(np.logspace(-3, 1, 20)), epochs=1000)
-    result = run_python("-m", "reports", str(tmp_path))
+    result = run_python("-m", "nnsweep.reports", str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far
     assert peak_mb < 1024, f"peak RSS {peak_mb:.0f} MB"
@@ -53,7 +53,7 @@ def test_twenty_runs_of_a_thousand_epochs_report_in_bounded_memory(tmp_path):
 
 def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
     write_sweep(tmp_path)
-    result = run_python("-m", "reports", str(tmp_path), file_size_limit=16_000)  # every figure is larger
+    result = run_python("-m", "nnsweep.reports", str(tmp_path), file_size_limit=16_000)  # every figure is larger
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"nnsweep: error: cannot write {tmp_path}/report/")

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import imageio.v3 as iio
 import matplotlib.text
-import nnsweep.reports.digits
 import numpy as np
 import pytest
+
+import nnsweep.reports.digits
 from nnsweep.nets.architectures import mlp
 from nnsweep.nets.checkpoint import save_checkpoint
 from nnsweep.nets.network import Network
 from nnsweep.reports.models import model_figures, render_run_portraits
 from nnsweep.runrecord import RunDir
-
 from tests.experiments.conftest import compose_config
 from tests.reports.synthetic import write_run_record
 

@@ -4,10 +4,10 @@ pruner's decisions are drawn where the trial log says they were taken."""
 import imageio.v3 as iio
 import numpy as np
 import pytest
+
 from nnsweep.reports.pruning import draw_rungs, render_rungs, rung_counts
 from nnsweep.reports.style import plt
 from nnsweep.sweeps.trials import load
-
 from tests.reports.synthetic import write_pruned_sweep, write_trial_log
 
 

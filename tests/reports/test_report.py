@@ -8,8 +8,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from nnsweep.reports.build import build_report
 
+from nnsweep.reports.build import build_report
 from tests.experiments.conftest import run_module
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast

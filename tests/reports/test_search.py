@@ -1,11 +1,11 @@
 """The parallel-coordinates view of a search, from its trial log (read through ``nnsweep.sweeps.trials``)."""
 
 import imageio.v3 as iio
-import nnsweep.reports.search
 import pytest
+
+import nnsweep.reports.search
 from nnsweep.reports.style import plt
 from nnsweep.sweeps.trials import load
-
 from tests.reports.synthetic import write_pruned_sweep, write_trial_log
 
 

@@ -4,6 +4,7 @@ a configuration averaged, with their intervals checked against hand computations
 import numpy as np
 import pandas as pd
 import pytest
+
 from nnsweep.reports.tables import (
     ReportError,
     best_group,
@@ -15,7 +16,6 @@ from nnsweep.reports.tables import (
     never_learned,
     table_configs,
 )
-
 from tests.reports.synthetic import write_repeated_sweep, write_sweep
 
 
@@ -28,7 +28,7 @@ def test_an_absurd_epoch_number_is_refused_in_one_line(tmp_path):
         load_tables(tmp_path)
     message = str(err.value)
     assert "\n" not in message and str(tmp_path / "epochs.csv") in message and "99999999" in message
-    assert "python -m nnsweep.sweeps.collect" in message
+    assert "nnsweep collect" in message
 
 
 @pytest.mark.parametrize("value", ["three", "", "2.5", "-1"])
@@ -82,7 +82,7 @@ def test_a_damaged_runs_table_is_one_line(tmp_path, how, fragment):
     _damage_runs_csv(tmp_path / "runs.csv", how)
     with pytest.raises(ReportError, match=fragment) as err:
         load_tables(tmp_path)
-    assert "\n" not in str(err.value) and "python -m nnsweep.sweeps.collect" in str(err.value)
+    assert "\n" not in str(err.value) and "nnsweep collect" in str(err.value)
 
 
 def test_text_in_a_number_column_of_epochs_csv_is_one_line(tmp_path):
@@ -164,7 +164,6 @@ def test_the_best_configuration_is_chosen_by_its_mean(tmp_path):
 def test_a_grid_larger_than_the_heatmap_keeps_whole_groups(tmp_path, monkeypatch):
     """Beyond MAX_GROUPED_ROWS configurations the grid keeps the best groups, each whole."""
     import nnsweep.reports.tables
-
     from tests.reports.synthetic import write_grid_sweep
 
     monkeypatch.setattr(nnsweep.reports.tables, "MAX_GROUPED_ROWS", 7)  # two groups of three rates
@@ -230,7 +229,7 @@ def test_a_configs_csv_that_does_not_match_the_runs_is_one_line(tmp_path):
     configs.to_csv(tmp_path / "configs.csv", index=False)
     with pytest.raises(ReportError, match="configs.csv does not match runs.csv") as err:
         load_tables(tmp_path)
-    assert "\n" not in str(err.value) and "python -m nnsweep.sweeps.collect" in str(err.value)
+    assert "\n" not in str(err.value) and "nnsweep collect" in str(err.value)
 
 
 def test_never_learned_is_the_run_records_judgement_where_runs_csv_has_it():

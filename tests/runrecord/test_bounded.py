@@ -8,6 +8,7 @@ import math
 import time
 
 import pytest
+
 from nnsweep.nets.train import EpochRecord
 from nnsweep.runrecord import RunDir, RunRecordError
 from nnsweep.runrecord.bounded import MAX_DEPTH, RecordFormatError, escape_interpolations, parse_json, parse_yaml

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
+
 from nnsweep.experiments.train import train_run
 from nnsweep.nets.data.datasets import load_dataset
 from nnsweep.runrecord import MEAN_INPUT, RunDir, RunRecordError
-from omegaconf import OmegaConf
-
 from tests.experiments.conftest import compose_config
 
 

@@ -9,11 +9,11 @@ import sys
 import time
 
 import pytest
+
 from nnsweep.nets.train import EpochRecord
 from nnsweep.runrecord import LockedError, RunDir, RunRecordError, Status, Summary, exclusive_lock, find_runs
 from nnsweep.runrecord.names import BOOKKEEPING_KEYS, METRIC_COLUMNS
 from nnsweep.sweeps.collect import collect
-
 from tests.experiments.conftest import compose_config
 
 
@@ -105,6 +105,7 @@ def test_a_run_recorded_before_a_key_existed_continues_at_its_old_value(tmp_path
 
 def test_bookkeeping_keys_are_the_ones_run_directory_names_leave_out():
     from hydra import compose, initialize_config_dir
+
     from nnsweep.experiments.cli import CONF_DIR
     from nnsweep.experiments.config import register_configs
 
@@ -221,6 +222,7 @@ def test_a_damaged_evaluation_is_one_line(tmp_path, confusion):
 
 def test_damaged_test_errors_are_one_line(tmp_path):
     import numpy as np
+
     from nnsweep.runrecord import TestErrors
 
     run = RunDir(tmp_path)

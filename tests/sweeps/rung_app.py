@@ -16,6 +16,7 @@ from typing import Optional
 import hydra
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
+
 from nnsweep.runrecord import RunDir, Status, Summary
 
 # x -> the objective after 1, 3 and 9 epochs (best validation accuracy: never decreasing)

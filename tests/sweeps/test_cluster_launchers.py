@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from nnsweep.runrecord import Status, find_runs
 from nnsweep.sweeps import trials
-
 from tests.reliability.conftest import TINY
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
@@ -205,6 +205,7 @@ def test_the_documented_slurm_command_composes():
     """The README's submitit_slurm example, composed as Hydra will before it submits anything."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     from hydra import compose, initialize_config_dir
+
     from nnsweep.experiments.cli import CONF_DIR
     from nnsweep.experiments.config import register_configs
 

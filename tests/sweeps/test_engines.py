@@ -9,10 +9,10 @@ from importlib.metadata import version
 import optuna
 import pytest
 import skopt
-from nnsweep.sweeps.engines import make_engine, tpe_sampler
-from nnsweep.sweeps.search_space import Dimension, SearchSpace
 from packaging.specifiers import SpecifierSet
 
+from nnsweep.sweeps.engines import make_engine, tpe_sampler
+from nnsweep.sweeps.search_space import Dimension, SearchSpace
 from tests.experiments.conftest import run_module
 from tests.sweeps.test_skopt_sweeper import REPO, sweep
 

@@ -4,11 +4,11 @@ import multiprocessing
 
 import pandas as pd
 import pytest
+
 from nnsweep.runrecord import LockedError
 from nnsweep.sweeps.collect import collect
 from nnsweep.sweeps.lock import sweep_lock
 from nnsweep.sweeps.lr import log_spaced, parse_lrs
-
 from tests.experiments.conftest import run_module
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast

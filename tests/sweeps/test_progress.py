@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from nnsweep.runrecord import RunDir, Status, Summary
 from nnsweep.sweeps.launch import Outcome
 from nnsweep.sweeps.progress import SweepProgress, clock_time, eta_seconds
-
 from tests.experiments.conftest import REPO, run_module
 
 APP = str(Path(__file__).with_name("quadratic_app.py"))

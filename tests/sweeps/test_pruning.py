@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from nnsweep.runrecord import RunDir, find_runs
 from nnsweep.sweeps.pruning import Pruner, PruningError, survivors
 

@@ -2,8 +2,9 @@
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from nnsweep.sweeps.search_space import SearchSpaceError, build_search_space, format_value
 from skopt.space import Categorical, Integer, Real
+
+from nnsweep.sweeps.search_space import SearchSpaceError, build_search_space, format_value
 
 
 def space(*overrides):

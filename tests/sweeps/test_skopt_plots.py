@@ -2,6 +2,7 @@
 
 import numpy as np
 from hydra.core.override_parser.overrides_parser import OverridesParser
+
 from nnsweep.sweeps.engines import SkoptEngine
 from nnsweep.sweeps.search_space import build_search_space
 from nnsweep.sweeps.skopt_plots import _convergence, _evaluations

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 import yaml
-from nnsweep.runrecord import RunDir
 
+from nnsweep.runrecord import RunDir
 from tests.experiments.conftest import run_module
 
 pytestmark = pytest.mark.slow  # trains, sweeps or serves in processes: the full suite, not make test-fast
@@ -91,7 +91,7 @@ def test_malformed_trial_entries_are_one_warning_not_a_traceback(finished, tmp_p
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert [w for w in warnings(result.stderr) if fragment in w] and len(warnings(result.stderr)) == 1
     assert len(json.loads((sweep / "trials.json").read_text())["trials"]) == 4
-    report = run_module("reports", str(sweep), "--force", cwd=tmp_path)
+    report = run_module("nnsweep.reports", str(sweep), "--force", cwd=tmp_path)
     assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr
     assert (sweep / "report" / "trials_parallel.png").exists()
 

@@ -10,7 +10,7 @@ A thin shell, as Hydra's own Optuna sweeper is: the configs are registered here,
 ``nnsweep.sweeps.search`` (imported only when a sweep starts, so scikit-optimize, scikit-learn and Optuna
 never slow down Hydra's start-up or single runs).
 
-    python -m nnsweep.experiments.train -m hydra/sweeper=nnsweep hydra.sweeper.engine=tpe \\
+    nnsweep train -m hydra/sweeper=nnsweep hydra.sweeper.engine=tpe \\
         'optimizer.lr=tag(log, interval(1e-3, 3))' 'optimizer.l2=interval(0, 10)' \\
         hydra.sweeper.n_trials=27 hydra.sweeper.batch_size=2 \\
         hydra.sweeper.pruner.method=asha hydra.sweeper.pruner.min_epochs=1 hydra.sweeper.pruner.reduction_factor=3

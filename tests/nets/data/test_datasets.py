@@ -5,10 +5,10 @@ import hashlib
 
 import numpy as np
 import pytest
+
 from nnsweep.nets.data.datasets import load_dataset, scale_inputs, stratified_split
 from nnsweep.nets.data.download import download_files
 from nnsweep.nets.data.readers import DataFormatError
-
 from tests.conftest import SHARED_T10K
 from tests.nets.data.test_readers import idx_bytes
 

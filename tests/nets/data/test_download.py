@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+
 from nnsweep.nets.data.download import MNIST_FILES, DownloadError, PinnedFile, download_files
 
 FILES = {"a.gz": b"first file", "b.gz": b"second file"}

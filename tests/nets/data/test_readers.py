@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from nnsweep.nets.data import readers
 from nnsweep.nets.data.readers import DataFormatError, load_csv, load_idx, load_idx_pair, load_nielsen_pkl
-
 from tests.conftest import SHARED_T10K
 
 
