@@ -71,7 +71,7 @@ def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]
     if drawn and render_parallel_coordinates(log, out / "trials_parallel.png") is not None:
         pruned = (
             " Dashed thin lines: trials the pruner stopped, whose objective is at fewer epochs."
-            if any(t["status"] == Status.PRUNED.value for t in log.trials)
+            if any(t.status == Status.PRUNED for t in log.trials)
             else ""
         )
         figures.append(
@@ -94,9 +94,7 @@ def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]
                 f"{engine_name(log)}: the objective of each trial in the "
                 "order the trials were asked, and the best of the finished trials so far (the step "
                 "line)."
-                + (
-                    " Hollow: pruned, at fewer epochs." if any(t["status"] in STOPPED_SHORT for t in log.trials) else ""
-                ),
+                + (" Hollow: pruned, at fewer epochs." if any(t.status in STOPPED_SHORT for t in log.trials) else ""),
             )
         )
     if render_rungs(log, out / "rungs.png") is not None:
@@ -277,7 +275,7 @@ def heatmaps(grids, out: Path, figures: list[Figure]) -> None:
     pruned = (
         " A black bar ends the row of a run the search pruned after that epoch; it was not trained "
         "further (hatched cells)."
-        if Status.PRUNED.value in grid.status
+        if Status.PRUNED in grid.status
         else ""
     )
     figures.append(
@@ -320,7 +318,7 @@ def accuracy_vs_lr(grid, out: Path, figures: list[Figure]) -> None:
     seeds = " Shaded: 95% interval over seeds; dots: each seed." if grid.repeats > 1 else ""
     pruned = (
         " Hollow squares: rates the pruner stopped, at their last epoch, not on the line."
-        if Status.PRUNED.value in grid.status
+        if Status.PRUNED in grid.status
         else ""
     )
     figures.append(
@@ -351,7 +349,7 @@ def learning_curves(runs, epochs, configs, shared_y: bool, out: Path, figures: l
             runs, epochs, kind, out / f"learning_curves_{kind}.png", shared_y=shared_y, configs=configs
         )
     seeds = " Mean over seeds, bands: 95% interval." if configs is not None and (configs["repeats"] > 1).any() else ""
-    pruned = " X: where the pruner stopped the run." if (runs["status"] == Status.PRUNED.value).any() else ""
+    pruned = " X: where the pruner stopped the run." if (runs["status"] == Status.PRUNED).any() else ""
     figures.append(
         Figure(
             "learning_curves_acc.png",

@@ -23,7 +23,7 @@ from matplotlib.ticker import NullLocator
 
 from nnsweep.reports.style import plt, save
 from nnsweep.runrecord import Status
-from nnsweep.sweeps.trials import TrialLog
+from nnsweep.sweeps.trials import Trial, TrialLog
 
 KEPT = {"marker": "o", "color": "#2a7f3f"}
 PRUNED = {"marker": "X", "color": "#b00020"}
@@ -50,15 +50,13 @@ def is_pruned(log: TrialLog | None) -> bool:
     return log is not None and log.rungs is not None
 
 
-def trial_label(trial: dict, names: list[str]) -> str:
+def trial_label(trial: Trial, names: list[str]) -> str:
     """``trial 3 (optimizer.lr=0.0316, net.hidden=[32])``: its number and parameters, short."""
     params = [
-        f"{n}={trial['params'][n]:.3g}"
-        if isinstance(trial["params"].get(n), float)
-        else f"{n}={trial['params'].get(n)}"
+        f"{n}={trial.params[n]:.3g}" if isinstance(trial.params.get(n), float) else f"{n}={trial.params.get(n)}"
         for n in names
     ]
-    return f"trial {trial['number']}" + (f" ({', '.join(params)})" if params else "")
+    return f"trial {trial.number}" + (f" ({', '.join(params)})" if params else "")
 
 
 def trial_paths(log: TrialLog) -> list[TrialPath]:
@@ -66,27 +64,25 @@ def trial_paths(log: TrialLog) -> list[TrialPath]:
     _, last = log.rungs
     paths = []
     for trial in log.trials:
-        epochs = [r["epochs"] for r in trial["rungs"]]
-        values = [np.nan if r["value"] is None else float(r["value"]) for r in trial["rungs"]]
-        kept: list[bool | None] = [r["kept"] for r in trial["rungs"]]
-        ended = (
-            trial["status"] != Status.PAUSED.value and trial["epochs"] is not None and trial["objective"] is not None
-        )
-        if ended and trial["epochs"] > max(epochs, default=0):
-            epochs.append(trial["epochs"])
-            values.append(float(trial["objective"]))
+        epochs = [r.epochs for r in trial.rungs]
+        values = [np.nan if r.value is None else float(r.value) for r in trial.rungs]
+        kept: list[bool | None] = [r.kept for r in trial.rungs]
+        ended = trial.status != Status.PAUSED and trial.epochs is not None and trial.objective is not None
+        if ended and trial.epochs > max(epochs, default=0):
+            epochs.append(trial.epochs)
+            values.append(float(trial.objective))
             kept.append(None)
         if epochs:
-            reached_last = trial["epochs"] is not None and trial["epochs"] >= last and kept[-1] is None
-            paths.append(TrialPath(trial["number"], epochs, values, kept, reached_last, trial_label(trial, log.names)))
+            reached_last = trial.epochs is not None and trial.epochs >= last and kept[-1] is None
+            paths.append(TrialPath(trial.number, epochs, values, kept, reached_last, trial_label(trial, log.names)))
     return paths
 
 
 def rung_counts(log: TrialLog) -> list[tuple[int, int]]:
     """(epochs, how many trials reached them) for each rung and the last epoch."""
     rungs, last = log.rungs
-    counts = [(e, sum(any(r["epochs"] == e for r in t["rungs"]) for t in log.trials)) for e in rungs]
-    return counts + [(last, sum(t["epochs"] is not None and t["epochs"] >= last for t in log.trials))]
+    counts = [(e, sum(any(r.epochs == e for r in t.rungs) for t in log.trials)) for e in rungs]
+    return counts + [(last, sum(t.epochs is not None and t.epochs >= last for t in log.trials))]
 
 
 def best_path(paths: list[TrialPath], maximize: bool) -> TrialPath | None:

@@ -16,7 +16,7 @@ from nnsweep.runrecord.bounded import RecordFormatError, parse_yaml
 from nnsweep.sweeps.trials import TrialLog
 
 # A trial a pruner stopped (or has paused) has its objective at fewer epochs than the others.
-STOPPED_SHORT = (Status.PRUNED.value, Status.PAUSED.value)
+STOPPED_SHORT = (Status.PRUNED, Status.PAUSED)
 
 
 def _axis_positions(values: list) -> tuple[np.ndarray, list[str], list[float]]:
@@ -77,13 +77,13 @@ def render_parallel_coordinates(log: TrialLog | None, path: Path) -> Path | None
     if log is None or not log.trials:
         return None
     names, trials = log.names, log.trials
-    objective = np.array([np.nan if t["objective"] is None else t["objective"] for t in trials], dtype=float)
-    short = np.array([t["status"] in STOPPED_SHORT for t in trials])
-    columns = [_axis_positions([t["params"][n] for t in trials]) for n in names]
+    objective = np.array([np.nan if t.objective is None else t.objective for t in trials], dtype=float)
+    short = np.array([t.status in STOPPED_SHORT for t in trials])
+    columns = [_axis_positions([t.params[n] for t in trials]) for n in names]
     n_axes = len(names) + 1
     ok = np.isfinite(objective)
     columns = [
-        (y if _numeric([t["params"][n] for t in trials]) else _fan_out(y, objective), labels, ticks)
+        (y if _numeric([t.params[n] for t in trials]) else _fan_out(y, objective), labels, ticks)
         for n, (y, labels, ticks) in zip(names, columns)
     ]
     lo, hi = (float(objective[ok].min()), float(objective[ok].max())) if ok.any() else (0.0, 1.0)
@@ -100,7 +100,7 @@ def render_parallel_coordinates(log: TrialLog | None, path: Path) -> Path | None
             style = {"color": cmap(norm(objective[i])), "linestyle": "--", "alpha": 0.75, "linewidth": 0.9}
         else:
             style = {"color": cmap(norm(objective[i])), "alpha": 0.85, "linewidth": 1.6}
-        ax.plot(range(n_axes), ys, gid=f"trial {trials[i]['number']}", **style)
+        ax.plot(range(n_axes), ys, gid=f"trial {trials[i].number}", **style)
     for k, (_, labels, ticks) in enumerate(columns):
         ax.axvline(k, color="black", linewidth=0.8)
         for label, tick in zip(labels, ticks):
@@ -126,7 +126,7 @@ def render_parallel_coordinates(log: TrialLog | None, path: Path) -> Path | None
         + (f"; {failed} failed or diverged (grey, dashed)" if failed else "")
     )
     if (short & ok).any():
-        paused = any(t["status"] == "paused" for t in trials)
+        paused = any(t.status == Status.PAUSED for t in trials)
         handles = [
             Line2D([], [], color="black", linewidth=1.6, label="trained to its end"),
             Line2D(
@@ -169,11 +169,11 @@ def render_optimisation_history(log: TrialLog | None, path: Path) -> Path | None
     "objective", "pruned", "failed", "best so far"."""
     if log is None or not log.trials or log.settings.get("method") == "grid":
         return None
-    trials = sorted(log.trials, key=lambda t: t["number"])
+    trials = sorted(log.trials, key=lambda t: t.number)
     maximise = log.settings.get("direction", "maximize") != "minimize"
-    number = np.array([t["number"] for t in trials])
-    objective = np.array([np.nan if t["objective"] is None else t["objective"] for t in trials], dtype=float)
-    short = np.array([t["status"] in STOPPED_SHORT for t in trials])
+    number = np.array([t.number for t in trials])
+    objective = np.array([np.nan if t.objective is None else t.objective for t in trials], dtype=float)
+    short = np.array([t.status in STOPPED_SHORT for t in trials])
     ok = np.isfinite(objective)
     finished = ok & ~short
     best, so_far = np.full(len(trials), np.nan), np.nan

@@ -334,9 +334,8 @@ def rungs_reached(sweep_dir: Path) -> dict[str, int]:
     stops = [*rungs, last]
     reached = {}
     for trial in log.trials:
-        epochs = trial["epochs"]
-        if trial["run_dir"] is not None and epochs is not None:
-            reached[trial["run_dir"]] = sum(1 for stop in stops if epochs >= stop) - 1
+        if trial.run_dir is not None and trial.epochs is not None:
+            reached[trial.run_dir] = sum(1 for stop in stops if trial.epochs >= stop) - 1
     return {run: rung for run, rung in reached.items() if rung >= 0}  # none: it ended before the first rung
 
 

@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 from nnsweep.core.status import Status
 from nnsweep.sweeps.search_space import SearchSpace, plain
+from nnsweep.sweeps.trials import Trial
 
 SKOPT_ESTIMATORS = {"random": "GP", "gp": "GP", "rf": "RF", "et": "ET"}
 ENGINES = ("grid", "random", "gp", "rf", "et", "tpe")
@@ -66,18 +67,17 @@ class Engine:
         self.points.extend(points)
         return points
 
-    def tell(self, trials: Sequence[dict[str, Any]]) -> None:
-        """Tell finished trials (``nnsweep.sweeps.trials`` entries: ``number``, ``told``, ``status``,
-        ``rungs``), in this order."""
-        trials = [t for t in trials if t["number"] not in self.told]
+    def tell(self, trials: Sequence[Trial]) -> None:
+        """Tell finished trials (their ``number``, ``told``, ``status`` and ``rungs``), in this order."""
+        trials = [t for t in trials if t.number not in self.told]
         if trials:
             self._tell(trials)
-            self.told.update(t["number"] for t in trials)
+            self.told.update(t.number for t in trials)
 
     def _ask(self, n: int) -> list[list[Any]]:
         raise NotImplementedError
 
-    def _tell(self, trials: Sequence[dict[str, Any]]) -> None:
+    def _tell(self, trials: Sequence[Trial]) -> None:
         raise NotImplementedError
 
     def fitted(self):
@@ -144,7 +144,7 @@ class SkoptEngine(Engine):
         return opt.ask(n_points=n) if n > 1 else [opt.ask()]
 
     def _tell(self, trials) -> None:
-        self.opt.tell([self.points[t["number"]] for t in trials], [t["told"] for t in trials])
+        self.opt.tell([self.points[t.number] for t in trials], [t.told for t in trials])
 
     def tell_all(self, points: list[list[Any]], told: list[float]) -> None:
         """Tell a whole record at once (one fit, for the plots of a finished search)."""
@@ -181,14 +181,14 @@ class TpeEngine(Engine):
         from optuna.trial import TrialState
 
         for t in trials:
-            trial = self.trials[t["number"]]
-            if t["status"] == Status.PRUNED.value and t.get("rungs"):
-                for rung in t["rungs"]:
-                    if rung["value"] is not None:
-                        trial.report(self.sign * rung["value"], step=rung["epochs"])
+            trial = self.trials[t.number]
+            if t.status == Status.PRUNED and t.rungs:
+                for rung in t.rungs:
+                    if rung.value is not None:
+                        trial.report(self.sign * rung.value, step=rung.epochs)
                 self.study.tell(trial, state=TrialState.PRUNED)
             else:
-                self.study.tell(trial, t["told"])
+                self.study.tell(trial, t.told)
 
 
 def tpe_sampler(n_startup_trials: int, seed: int):

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from nnsweep.sweeps.launch import Outcome, relative_run_dir
+from nnsweep.sweeps.trials import SeedRun
 
 REPEAT_KEY = "trainer.seed"
 MAX_REPEATS = (
@@ -53,15 +54,9 @@ def combine(outcomes: Sequence[Outcome]) -> Outcome:
     return dataclasses.replace(first, objective=mean, epochs=short.epochs)
 
 
-def record(outcomes: Sequence[Outcome], seeds_: Sequence[int | None], sweep_dir: Path) -> list[dict[str, Any]]:
+def record(outcomes: Sequence[Outcome], seeds_: Sequence[int | None], sweep_dir: Path) -> list[SeedRun]:
     """The trial log's entry of a trial's repeats: each seed's job, run directory, status and objective."""
     return [
-        {
-            "seed": seed,
-            "job": o.job,
-            "run_dir": relative_run_dir(o.run_dir, sweep_dir),
-            "status": o.status.value,
-            "objective": o.objective,
-        }
+        SeedRun(seed, o.job, relative_run_dir(o.run_dir, sweep_dir), o.status, o.objective)
         for seed, o in zip(seeds_, outcomes)
     ]

@@ -15,24 +15,25 @@ from nnsweep.core.atomic import atomic_write_text
 from nnsweep.core.status import Status
 from nnsweep.runrecord import finite_or_none
 from nnsweep.sweeps.trial_runs import checked_against_runs
+from nnsweep.sweeps.trials import Trial
 
 RESULTS = "optimization_results.yaml"
 
 
-def best_trial(trials: list[dict[str, Any]], direction: str) -> dict[str, Any] | None:
+def best_trial(trials: list[Trial], direction: str) -> Trial | None:
     """The best trial trained to its end (a pruned one only if none was: its objective is at
     fewer epochs)."""
-    good = [t for t in trials if t["objective"] is not None and t["status"] != Status.PRUNED.value]
-    good = good or [t for t in trials if t["objective"] is not None]
+    good = [t for t in trials if t.objective is not None and t.status != Status.PRUNED]
+    good = good or [t for t in trials if t.objective is not None]
     if not good:
         return None
     pick = max if direction == "maximize" else min
-    return pick(good, key=lambda t: t["objective"])
+    return pick(good, key=lambda t: t.objective)
 
 
 def write_results(
     sweep_dir: Path,
-    trials: list[dict[str, Any]],
+    trials: list[Trial],
     runs: pd.DataFrame,
     method: str,
     direction: str,
@@ -50,27 +51,25 @@ def write_results(
         "method": method,
         "direction": direction,
         "n_trials": len(trials),
-        "n_failed": sum(1 for t in trials if t["objective"] is None),
-        "n_pruned": sum(1 for t in trials if t["status"] == Status.PRUNED.value),
+        "n_failed": sum(1 for t in trials if t.objective is None),
+        "n_pruned": sum(1 for t in trials if t.status == Status.PRUNED),
         "best_params": None,
         "best_value": None,
     }
-    repeats = max((len(t.get("repeats") or []) for t in trials), default=0) or 1
+    repeats = max((len(t.repeats) for t in trials), default=0) or 1
     if repeats > 1:
         results["repeats"] = repeats
     if max_epochs is not None:
-        results["epochs_trained"] = sum(
-            (t["epochs"] or 0) * len(t.get("repeats") or [None]) for t in trials if t.get("copy_of") is None
-        )
+        results["epochs_trained"] = sum((t.epochs or 0) * len(t.run_dirs()) for t in trials if t.copy_of is None)
         results["epochs_unpruned"] = len(trials) * max_epochs * repeats
     if best is not None:
-        run_dirs = [r["run_dir"] for r in best.get("repeats") or []] or [best["run_dir"]]
+        run_dirs = best.run_dirs()
         rows = runs[runs["run"].isin(run_dirs)] if "run" in runs else runs.iloc[:0]
         results.update(
             {
-                "best_params": dict(best["params"]),
-                "best_value": best["objective"],
-                "best_run_dir": best["run_dir"],
+                "best_params": dict(best.params),
+                "best_value": best.objective,
+                "best_run_dir": best.run_dir,
                 **({"best_run_dirs": run_dirs} if len(run_dirs) > 1 else {}),
                 "best_val_acc": _mean(rows, "best_val_acc"),
                 "best_test_acc": _mean(rows, "test_acc"),

@@ -80,7 +80,7 @@ from nnsweep.sweeps.pruning import Pruner, PruningError
 from nnsweep.sweeps.repeats import MAX_REPEATS, REPEAT_KEY
 from nnsweep.sweeps.results import RESULTS, write_results
 from nnsweep.sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
-from nnsweep.sweeps.trials import TRIALS, TrialLog
+from nnsweep.sweeps.trials import TRIALS, Round, SeedRun, Trial, TrialLog
 
 log = logging.getLogger("nnsweep.search")
 ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
@@ -333,15 +333,15 @@ class SearchSweep(LaunchingSweeper):
     def _replay(self, engine: Engine, record: TrialLog, sweep_dir: Path) -> None:
         """Ask and tell what the recorded rounds did: the engine ends up exactly where it was."""
         for round_ in record.rounds:
-            asked = engine.ask(len(round_["asked"])) if round_["asked"] else []
-            for number, point in zip(round_["asked"], asked):
-                if not same_point(point, record.trials[number]["point"]):
+            asked = engine.ask(len(round_.asked)) if round_.asked else []
+            for number, point in zip(round_.asked, asked):
+                if not same_point(point, record.trials[number].point):
                     raise SweepError(
                         f"{sweep_dir / TRIALS} does not replay: the {self.method} engine proposes {point} where the "
-                        f"record has {record.trials[number]['point']}. The sweep was started with other settings or "
+                        f"record has {record.trials[number].point}. The sweep was started with other settings or "
                         "library versions; use a new sweep=<name>"
                     )
-            engine.tell([record.trials[n] for n in round_["told"]])
+            engine.tell([record.trials[n] for n in round_.told])
 
     # ----- the search ------------------------------------------------------------------------
     def _run(self, space: SearchSpace, sweep_dir: Path) -> None:
@@ -393,7 +393,7 @@ class SearchSweep(LaunchingSweeper):
         if self.is_grid:
             progress.expect(self._runs_of([space.overrides(p) for p in self.grid[len(trials) :]]))
         progress.settle(
-            [o for t in trials if t["told"] is not None for o in self._recorded_outcomes(t, space)], before=True
+            [o for t in trials if t.told is not None for o in self._recorded_outcomes(t, space)], before=True
         )
         with progress.watching():
             while True:
@@ -402,50 +402,37 @@ class SearchSweep(LaunchingSweeper):
                 k = min(rounds.new_per_round(jobs, rungs, self.batch_size), self.n_trials - len(trials))
                 new = [self._new_trial(len(trials) + i, p, space) for i, p in enumerate(engine.ask(k))] if k > 0 else []
                 if self.pruner.on:
-                    rounds.mark_copies(new, trials, lambda t: trial_key(space.overrides(t["point"])))
-                jobs += [(t, rungs[0] if rungs else max_epochs) for t in new if t.get("copy_of") is None]
+                    rounds.mark_copies(new, trials, lambda t: trial_key(space.overrides(t.point)))
+                jobs += [(t, rungs[0] if rungs else max_epochs) for t in new if t.copy_of is None]
                 if not jobs and not new:
                     break
                 if not self.is_grid:
-                    progress.expect(self._runs_of([space.overrides(t["point"]) for t in new]))
+                    progress.expect(self._runs_of([space.overrides(t.point) for t in new]))
                 outcomes, next_job = self._evaluate(jobs, space, sweep_dir, launcher, next_job, max_epochs)
                 every_run = [o for per_seed in outcomes for o in per_seed]
                 if any(o.machine_failed for o in every_run):
                     collect(sweep_dir)  # the round is not recorded: a rerun retries it
                     raise machine_failure(every_run, sweep_dir, "run" if self.repeats > 1 else "trial", "of this round")
                 told = self._settle_round(jobs, outcomes, trials + new, sweep_dir, max_epochs)
-                told = sorted(told + rounds.settle_copies(trials + new), key=lambda t: t["number"])
+                told = sorted(told + rounds.settle_copies(trials + new), key=lambda t: t.number)
                 engine.tell(told)
                 progress.settle([o for t in told for o in self._recorded_outcomes(t, space, sweep_dir)])
                 trials.extend(new)
                 record.rounds.append(
-                    {
-                        "asked": [t["number"] for t in new],
-                        "trained": [[t["number"], target] for t, target in jobs],
-                        "told": [t["number"] for t in told],
-                    }
+                    Round(
+                        asked=[t.number for t in new],
+                        trained=[(t.number, target) for t, target in jobs],
+                        told=[t.number for t in told],
+                    )
                 )
                 trial_log.save(sweep_dir, record)
         self._finish(sweep_dir, space, engine, trials, max_epochs)
 
-    def _new_trial(self, number: int, point: list[Any], space: SearchSpace) -> dict[str, Any]:
-        return {
-            "number": number,
-            "job": None,
-            "run_dir": None,
-            "point": point,
-            "params": dict(zip(space.names, point)),
-            "objective": None,
-            "status": Status.PAUSED.value,
-            "told": None,
-            "epochs": None,
-            "rungs": [],
-        }
+    def _new_trial(self, number: int, point: list[Any], space: SearchSpace) -> Trial:
+        return Trial(number, point=point, params=dict(zip(space.names, point)))
 
-    def _job_overrides(
-        self, trial: dict[str, Any], target: int | None, space: SearchSpace, max_epochs: int | None
-    ) -> list[str]:
-        overrides = space.overrides(trial["point"])
+    def _job_overrides(self, trial: Trial, target: int | None, space: SearchSpace, max_epochs: int | None) -> list[str]:
+        overrides = space.overrides(trial.point)
         if target is not None and max_epochs is not None and target < max_epochs:
             overrides.append(f"{PAUSE_KEY}={target}")
         return overrides
@@ -469,14 +456,14 @@ class SearchSweep(LaunchingSweeper):
         outcomes: list[list[Outcome | None]] = [[None] * len(seeds) for _ in jobs]
         batch, slots = [], []
         for i, (trial, target) in enumerate(jobs):
-            before = trial.get("repeats") or []
+            before = trial.repeats
             for k, seed in enumerate(seeds):
                 overrides = repeat_runs.with_seed(
                     self._job_overrides(trial, target, space, max_epochs), self.repeat_key, seed
                 )
                 found = self._on_disk.get(frozenset(without_bookkeeping(overrides)))
                 if found is not None and found[1].is_done(max_epochs, target):  # target: its rung, or max_epochs
-                    job = before[k]["job"] if k < len(before) else (trial["job"] if k == 0 else found[0].job_number())
+                    job = before[k].job if k < len(before) else (trial.job if k == 0 else found[0].job_number())
                     outcome = run_outcome(found[0], found[1], overrides, job)
                     log.info(
                         "reusing %s trial %s",
@@ -495,8 +482,8 @@ class SearchSweep(LaunchingSweeper):
         return outcomes, next_job  # type: ignore[return-value]
 
     def _settle_round(
-        self, jobs, outcomes: list[list[Outcome]], trials: list[dict[str, Any]], sweep_dir: Path, max_epochs: int | None
-    ) -> list[dict[str, Any]]:
+        self, jobs, outcomes: list[list[Outcome]], trials: list[Trial], sweep_dir: Path, max_epochs: int | None
+    ) -> list[Trial]:
         """Update the round's trials from their outcomes (a trial's repeats combined: the mean),
         judge those that reached a rung, mark the pruned ones in their runs; returns the trials
         that ended, in trial order."""
@@ -504,12 +491,12 @@ class SearchSweep(LaunchingSweeper):
         for (trial, target), per_seed in zip(jobs, outcomes):
             outcome = repeat_runs.combine(per_seed)
             if self.repeats > 1:
-                trial["repeats"] = repeat_runs.record(per_seed, repeat_runs.seeds(self.repeats), sweep_dir)
+                trial.repeats = repeat_runs.record(per_seed, repeat_runs.seeds(self.repeats), sweep_dir)
                 first = per_seed[0]
                 outcome = dataclasses.replace(outcome, job=first.job, run_dir=first.run_dir)
-            trial["job"] = outcome.job if outcome.job is not None else trial["job"]
-            trial["run_dir"] = relative_run_dir(outcome.run_dir, sweep_dir) or trial["run_dir"]
-            trial["objective"], trial["epochs"] = outcome.objective, outcome.epochs
+            trial.job = outcome.job if outcome.job is not None else trial.job
+            trial.run_dir = relative_run_dir(outcome.run_dir, sweep_dir) or trial.run_dir
+            trial.objective, trial.epochs = outcome.objective, outcome.epochs
             at_rung = (
                 max_epochs is not None
                 and target is not None
@@ -519,7 +506,7 @@ class SearchSweep(LaunchingSweeper):
             if at_rung and outcome.epochs != target:
                 raise SweepError(
                     f"{outcome.run_dir} has trained {outcome.epochs} epochs where this search's trial "
-                    f"{trial['number']} is at its rung of {target}: it belongs to another pruned search "
+                    f"{trial.number} is at its rung of {target}: it belongs to another pruned search "
                     f"(whose {TRIALS} was moved away?); move its run directories away too, or choose a "
                     "new sweep=<name>"
                 )
@@ -527,30 +514,28 @@ class SearchSweep(LaunchingSweeper):
                 self._check_direction(outcome)
                 reached.setdefault(target, []).append(trial)
             else:
-                trial["status"] = outcome.status.value
+                trial.status = outcome.status
                 ended.append(trial)
         for epochs, judged in reached.items():
             pruned = rounds.judge(epochs, judged, trials, self.pruner.reduction_factor, self.direction == "maximize")
             for trial in pruned:
-                for run_dir in [r["run_dir"] for r in trial.get("repeats", [])] or [trial["run_dir"]]:
+                for run_dir in trial.run_dirs():
                     mark_run(RunDir(sweep_dir / run_dir), Status.PRUNED)
             ended.extend(pruned)
-        ended.sort(key=lambda t: t["number"])
+        ended.sort(key=lambda t: t.number)
         for trial in ended:  # in trial order: a failure is told the worst value told before it
-            objective = trial["objective"]
-            trial["told"] = self._to_minimise(objective) if objective is not None else self._penalty(trials)
+            objective = trial.objective
+            trial.told = self._to_minimise(objective) if objective is not None else self._penalty(trials)
         return ended
 
-    def _recorded_outcomes(
-        self, trial: dict[str, Any], space: SearchSpace, sweep_dir: Path | None = None
-    ) -> list[Outcome]:
+    def _recorded_outcomes(self, trial: Trial, space: SearchSpace, sweep_dir: Path | None = None) -> list[Outcome]:
         """A recorded trial as the outcomes of its runs (one per repeat), for the progress line."""
-        overrides = space.overrides(trial["point"])
-        if self.repeats == 1 or not trial.get("repeats"):
+        overrides = space.overrides(trial.point)
+        if self.repeats == 1 or not trial.repeats:
             return [_recorded_outcome(trial, overrides, sweep_dir)]
         return [
-            _recorded_outcome(r, repeat_runs.with_seed(overrides, self.repeat_key, r["seed"]), sweep_dir)
-            for r in trial["repeats"]
+            _recorded_outcome(r, repeat_runs.with_seed(overrides, self.repeat_key, r.seed), sweep_dir)
+            for r in trial.repeats
         ]
 
     def _check_repeat_key(self, space: SearchSpace, composed: list[DictConfig]) -> None:
@@ -618,7 +603,7 @@ class SearchSweep(LaunchingSweeper):
             )
 
     def _answer_from_record(
-        self, sweep_dir: Path, space: SearchSpace, trials: list[dict[str, Any]], max_epochs: int | None
+        self, sweep_dir: Path, space: SearchSpace, trials: list[Trial], max_epochs: int | None
     ) -> None:
         """The record already holds the trials asked for: write the results from it, no replay."""
         if len(trials) > self.n_trials:
@@ -639,7 +624,7 @@ class SearchSweep(LaunchingSweeper):
         engine = self._engine(space)
         if isinstance(engine, SkoptEngine):
             try:
-                engine.tell_all([t["point"] for t in trials], [t["told"] for t in trials])  # one fit, for the plots
+                engine.tell_all([t.point for t in trials], [t.told for t in trials])  # one fit, for the plots
             except (ValueError, TypeError) as err:  # skopt checks each point against the space
                 raise SweepError(
                     f"{sweep_dir / TRIALS} holds points outside this search space ({err}); move it away "
@@ -667,18 +652,18 @@ class SearchSweep(LaunchingSweeper):
     def _to_minimise(self, objective: float) -> float:
         return -objective if self.direction == "maximize" else objective
 
-    def _penalty(self, trials: list[dict[str, Any]]) -> float:
+    def _penalty(self, trials: list[Trial]) -> float:
         """A finite value for a failed trial: the configured one, else the worst told so far."""
         if self.failure_objective is not None:
             return self._to_minimise(self.failure_objective)
-        told = [t["told"] for t in trials if t["told"] is not None and t["objective"] is not None]
+        told = [t.told for t in trials if t.told is not None and t.objective is not None]
         if told:
             return max(told)
         return 0.0 if self.direction == "maximize" else 10.0
 
-    def _check_failures(self, trials: list[dict[str, Any]], sweep_dir: Path) -> None:
-        ended = [t for t in trials if t["told"] is not None]
-        bad = sum(1 for t in ended if t["objective"] is None)
+    def _check_failures(self, trials: list[Trial], sweep_dir: Path) -> None:
+        ended = [t for t in trials if t.told is not None]
+        bad = sum(1 for t in ended if t.objective is None)
         if len(ended) >= MIN_TRIALS_TO_JUDGE and bad / len(ended) > self.max_failure_rate:
             collect(sweep_dir)
             raise SweepError(
@@ -688,17 +673,17 @@ class SearchSweep(LaunchingSweeper):
             )
 
     def _finish(
-        self, sweep_dir: Path, space: SearchSpace, engine: Engine, trials: list[dict[str, Any]], max_epochs: int | None
+        self, sweep_dir: Path, space: SearchSpace, engine: Engine, trials: list[Trial], max_epochs: int | None
     ) -> None:
         runs, _ = collect(sweep_dir)
-        counts = Counter(t["status"] for t in trials)
+        counts = Counter(t.status for t in trials)
         if self.is_grid:
             ended = status_counts(runs) if not runs.empty else ", ".join(f"{n} {s}" for s, n in counts.items())
             log.info("grid of %d points in %s: %s; tables in %s", len(trials), sweep_dir, ended, sweep_dir / "runs.csv")
             for t in trials:
-                if t["status"] == Status.FAILED.value:
-                    log.warning("failed: %s", " ".join(space.overrides(t["point"])))
-            if trials and all(t["objective"] is None for t in trials):
+                if t.status == Status.FAILED:
+                    log.warning("failed: %s", " ".join(space.overrides(t.point)))
+            if trials and all(t.objective is None for t in trials):
                 raise no_result(sweep_dir, len(trials))
             return
         results = write_results(sweep_dir, trials, runs, self.method, self.direction, max_epochs)
@@ -728,15 +713,12 @@ def say_where_the_report_is(sweep_dir: Path, drawn: bool) -> None:
         log.info("no report page%s: make report SWEEP=%s draws it", "" if drawn else " (live report off)", sweep_dir)
 
 
-def _recorded_outcome(record: dict[str, Any], overrides: list[str], sweep_dir: Path | None = None) -> Outcome:
+def _recorded_outcome(record: Trial | SeedRun, overrides: list[str], sweep_dir: Path | None = None) -> Outcome:
     """A trial of the log, or one of its repeats, as the outcome it had, for the progress line
-    (a status the log does not know is read from whether it produced an objective)."""
-    try:
-        status = Status(record["status"])
-    except ValueError:
-        status = Status.OK if record["objective"] is not None else Status.FAILED
-    run_dir = (sweep_dir / record["run_dir"]) if sweep_dir is not None and record["run_dir"] else None
-    return Outcome(overrides, record["job"], run_dir, status, record["objective"])
+    (a trial without a status is read from whether it produced an objective)."""
+    status = record.status or (Status.OK if record.objective is not None else Status.FAILED)
+    run_dir = (sweep_dir / record.run_dir) if sweep_dir is not None and record.run_dir else None
+    return Outcome(overrides, record.job, run_dir, status, record.objective)
 
 
 def _comparable(key: str, value: Any) -> Any:

@@ -16,16 +16,16 @@ from nnsweep.core.status import Status
 from nnsweep.runrecord import RunDir, RunRecordError, override_key
 from nnsweep.runrecord.bounded import RecordFormatError, parse_yaml
 from nnsweep.runrecord.names import CONFIG
-from nnsweep.sweeps.trials import TRIALS, TrialLog, warn_once
+from nnsweep.sweeps.trials import TRIALS, Round, Trial, TrialLog, warn_once
 
 
-def checked_against_runs(sweep_dir: str | Path, trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def checked_against_runs(sweep_dir: str | Path, trials: list[Trial]) -> list[Trial]:
     """``trials`` after ``check_against_runs`` (for readers that only need the values)."""
     check_against_runs(sweep_dir, trials)
     return trials
 
 
-def check_against_runs(sweep_dir: str | Path, trials: list[dict[str, Any]]) -> dict[int, str]:
+def check_against_runs(sweep_dir: str | Path, trials: list[Trial]) -> dict[int, str]:
     """Each ended trial's ``objective`` as its runs record it (``summary.json``: the mean over
     its repeats), and the trials the runs do not back, by number, with why. The runs are the
     truth, a log edited by hand is not:
@@ -43,33 +43,32 @@ def check_against_runs(sweep_dir: str | Path, trials: list[dict[str, Any]]) -> d
     root = Path(sweep_dir).resolve()
     mismatched, damaged = [], {}
     for trial in trials:
-        if trial["status"] == Status.PAUSED.value or trial["told"] is None:
+        if trial.status == Status.PAUSED or trial.told is None:
             continue
-        repeats = [r for r in trial.get("repeats") or [] if isinstance(r, dict)]
-        run_dirs = [r.get("run_dir") for r in repeats] or [trial["run_dir"]]
-        if run_dirs == [None] and trial["objective"] is None:
+        run_dirs = trial.run_dirs()
+        if run_dirs == [None] and trial.objective is None:
             continue  # ended without a run (its worker died twice): nothing to check, no value to trust
         values = []
         for run_dir in run_dirs:
-            value = _recorded_objective(root, run_dir, trial["params"])
+            value = _recorded_objective(root, run_dir, trial.params)
             if isinstance(value, _Damage):
-                damaged[trial["number"]] = value.reason
+                damaged[trial.number] = value.reason
                 break
             values.append(value)
-        if trial["number"] in damaged:
-            trial["objective"] = None
+        if trial.number in damaged:
+            trial.objective = None
             continue
         if any(v is _KEEP for v in values):
             continue  # a task that writes no summary: the value it returned is the log's
         value = None if any(v is None for v in values) else sum(values) / len(values)
-        logged = trial["objective"]
+        logged = trial.objective
         if (
             (value is None) != (logged is None)
             or value is not None
             and not math.isclose(value, logged, rel_tol=1e-9, abs_tol=1e-12)
         ):
-            mismatched.append(f"trial {trial['number']}: {logged} logged, {value} in its run")
-            trial["objective"] = value
+            mismatched.append(f"trial {trial.number}: {logged} logged, {value} in its run")
+            trial.objective = value
     path = Path(sweep_dir) / TRIALS
     if damaged:
         shown = _first_three([f"trial {n}: {why}" for n, why in damaged.items()])
@@ -169,16 +168,16 @@ def up_to_first_damage(log: TrialLog, damaged: dict[int, str]) -> TrialLog:
     without them): the rounds kept replay as they were, the rest is asked again (the engine is
     deterministic, so it proposes the same points, and their finished runs are reused)."""
 
-    def touches(round_: dict[str, list]) -> bool:
-        return bool((set(round_["asked"]) | set(round_["told"]) | {j[0] for j in round_["trained"]}) & set(damaged))
+    def touches(round_: Round) -> bool:
+        return bool((set(round_.asked) | set(round_.told) | {number for number, _ in round_.trained}) & set(damaged))
 
     first = next((i for i, r in enumerate(log.rounds) if touches(r)), len(log.rounds))
     cut = 0
     asked, told = 0, set()
     for i, round_ in enumerate(log.rounds[:first]):
-        asked += len(round_["asked"])
-        told.update(round_["told"])
+        asked += len(round_.asked)
+        told.update(round_.told)
         if told >= set(range(asked)):
             cut = i + 1
-    kept = sum(len(r["asked"]) for r in log.rounds[:cut])
+    kept = sum(len(r.asked) for r in log.rounds[:cut])
     return TrialLog(log.settings, log.trials[:kept], log.rounds[:cut], log.crashes)

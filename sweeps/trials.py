@@ -24,6 +24,7 @@ together) are read as version 2. JSON has no NaN: a missing number is ``null``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -47,10 +48,89 @@ class TrialLogError(NnsweepError):
 
 
 @dataclass
+class Rung:
+    """A pruned search's judgement of a trial at one rung: its value there, and whether it was kept."""
+
+    epochs: int
+    value: float | None
+    kept: bool
+
+
+@dataclass
+class SeedRun:
+    """One repeat of a trial (``hydra.sweeper.repeats``): the run of one seed."""
+
+    seed: int | None
+    job: int | None
+    run_dir: str | None
+    status: Status
+    objective: float | None
+
+
+@dataclass
+class Trial:
+    """One point of a search, as the sweeper asked, trained and told it (Optuna's ``FrozenTrial``,
+    keras-tuner's ``Trial``). ``told`` is None while it goes on (``paused``, a pruner's kept trial)."""
+
+    number: int
+    job: int | None = None
+    run_dir: str | None = None  # relative to the sweep directory
+    point: list[Any] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    objective: float | None = None  # its value at the last epoch it reached
+    status: Status | None = Status.PAUSED
+    told: float | None = None  # the finite number the engine was told (to minimise)
+    epochs: int | None = None
+    rungs: list[Rung] = field(default_factory=list)
+    copy_of: int | None = None  # a pruned search's repeat of an earlier trial's point: ends as that one does
+    repeats: list[SeedRun] = field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        return self.told is not None
+
+    def run_dirs(self) -> list[str | None]:
+        """Its runs' directories: one per seed with repeats, else its own."""
+        return [r.run_dir for r in self.repeats] or [self.run_dir]
+
+    def as_record(self) -> dict[str, Any]:
+        record = {
+            "number": self.number,
+            "job": self.job,
+            "run_dir": self.run_dir,
+            "point": self.point,
+            "params": self.params,
+            "objective": self.objective,
+            "status": None if self.status is None else self.status.value,
+            "told": self.told,
+            "epochs": self.epochs,
+            "rungs": [dataclasses.asdict(r) for r in self.rungs],
+        }
+        if self.copy_of is not None:
+            record["copy_of"] = self.copy_of
+        if self.repeats:
+            record["repeats"] = [{**dataclasses.asdict(r), "status": r.status.value} for r in self.repeats]
+        return record
+
+
+@dataclass
+class Round:
+    """One round of a search: the trials it asked, the jobs it trained (trial, to epoch; None: to
+    the end) and the trials it told, each in order."""
+
+    asked: list[int] = field(default_factory=list)
+    trained: list[tuple[int, int | None]] = field(default_factory=list)
+    told: list[int] = field(default_factory=list)
+
+    def as_record(self) -> dict[str, list]:
+        return {"asked": self.asked, "trained": [list(job) for job in self.trained], "told": self.told}
+
+
+@dataclass
 class TrialLog:
     settings: dict[str, Any]
-    trials: list[dict[str, Any]] = field(default_factory=list)
-    rounds: list[dict[str, list]] = field(default_factory=list)
+    trials: list[Trial] = field(default_factory=list)
+    rounds: list[Round] = field(default_factory=list)
     crashes: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -75,8 +155,8 @@ class TrialLog:
             "format": FORMAT,
             "version": VERSION,
             "settings": self.settings,
-            "trials": self.trials,
-            "rounds": self.rounds,
+            "trials": [t.as_record() for t in self.trials],
+            "rounds": [r.as_record() for r in self.rounds],
             "crashes": self.crashes,
         }
         return json.dumps(data, indent=1, allow_nan=False) + "\n"
@@ -121,6 +201,8 @@ def load(sweep_dir: str | Path) -> TrialLog | None:
         problem = _round_problem(round_, len(trials))
         if problem:
             raise TrialLogError(f"{damaged} (a round {problem}); {advice}")
+    trials = [_typed_trial(trial) for trial in trials]
+    rounds = [Round(r["asked"], [(number, epochs) for number, epochs in r["trained"]], r["told"]) for r in rounds]
     problem = _replay_problem(rounds, trials)
     if problem:
         raise TrialLogError(f"{damaged} ({problem}); {advice}")
@@ -148,28 +230,25 @@ def warn_once(message: str) -> None:
         warn(message)
 
 
-def _repair(trials: list[dict[str, Any]], names: list[str], path: Path) -> str | None:
+def _repair(trials: list[Trial], names: list[str], path: Path) -> str | None:
     """Entries the sweeper can rebuild, rebuilt with one warning line: ``params`` is the point
     named by ``settings.names`` (a hand-emptied ``params: {}``), and a ``copy_of`` that names no
     earlier original is dropped (the trial is then trained as its own). Returns what cannot be
     rebuilt (a point of another length than the names), or None."""
     rebuilt, dropped = [], []
     for trial in trials:
-        if names and len(trial["point"]) != len(names):
-            return (
-                f"trial {trial['number']}: point {trial['point']!r} has {len(trial['point'])} values for "
-                f"{len(names)} names"
-            )
-        params = dict(zip(names, trial["point"]))
-        if names and trial["params"] != params:
-            trial["params"] = params
-            rebuilt.append(trial["number"])
-        copy_of = trial.get("copy_of")
+        if names and len(trial.point) != len(names):
+            return f"trial {trial.number}: point {trial.point!r} has {len(trial.point)} values for {len(names)} names"
+        params = dict(zip(names, trial.point))
+        if names and trial.params != params:
+            trial.params = params
+            rebuilt.append(trial.number)
+        copy_of = trial.copy_of
         if copy_of is not None and not (
-            _is_count(copy_of) and copy_of < trial["number"] and trials[copy_of].get("copy_of") is None
+            _is_count(copy_of) and copy_of < trial.number and trials[copy_of].copy_of is None
         ):
-            del trial["copy_of"]
-            dropped.append(f"{trial['number']} (copy_of {copy_of!r})")
+            trial.copy_of = None
+            dropped.append(f"{trial.number} (copy_of {copy_of!r})")
     fixes = ([f"params of trials {rebuilt} rebuilt from their points"] if rebuilt else []) + (
         [f"copy_of of trials {', '.join(dropped)} names no earlier trial: dropped"] if dropped else []
     )
@@ -206,6 +285,9 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+STATUSES = {s.value for s in Status}
+
+
 def _trial_problem(trial: dict[str, Any], number: int) -> str | None:
     """What is wrong with one recorded trial, or None: its values are used as numbers and lists."""
     if trial["number"] != number:
@@ -223,8 +305,12 @@ def _trial_problem(trial: dict[str, Any], number: int) -> str | None:
         return "point or params is not a list and a mapping"
     if not all(isinstance(v, str) or _is_number(v) or isinstance(v, bool) for v in trial["point"]):
         return f"point {trial['point']!r} holds a value that is not a number or a text"
-    if not isinstance(trial["run_dir"], (str, type(None))) or not isinstance(trial["status"], (str, type(None))):
-        return "run_dir or status is not text"
+    if not isinstance(trial["run_dir"], (str, type(None))) or not (
+        trial["status"] is None or trial["status"] in STATUSES
+    ):
+        return f"run_dir is not text, or status {trial['status']!r} is not one of {', '.join(sorted(STATUSES))}"
+    if not (trial["job"] is None or _is_count(trial["job"])):
+        return f"job is {trial['job']!r}, not a job number"
     if trial["epochs"] is not None and not _is_count(trial["epochs"]) or not isinstance(trial["rungs"], list):
         return "epochs is not a count or rungs not a list"
     for rung in trial["rungs"]:
@@ -236,26 +322,62 @@ def _trial_problem(trial: dict[str, Any], number: int) -> str | None:
             and not _is_number(rung.get("value"))
         ):
             return f"rung {rung!r} is not {{epochs, value, kept}}"
+    repeats = trial.get("repeats", [])
+    if not isinstance(repeats, list) or not all(_seed_run_problem(r) is None for r in repeats):
+        return f"repeats {repeats!r} is not a list of {{seed, job, run_dir, status, objective}}"
     return None
 
 
-def _replay_problem(rounds: list[dict[str, list]], trials: list[dict[str, Any]]) -> str | None:
+def _seed_run_problem(entry: Any) -> str | None:
+    if not isinstance(entry, dict) or set(entry) != {"seed", "job", "run_dir", "status", "objective"}:
+        return "not {seed, job, run_dir, status, objective}"
+    if not all(entry[k] is None or _is_count(entry[k]) for k in ("seed", "job")):
+        return "seed or job is not a count"
+    if not isinstance(entry["run_dir"], (str, type(None))) or entry["status"] not in STATUSES:
+        return "run_dir or status"
+    if entry["objective"] is not None and not _is_number(entry["objective"]):
+        return "objective"
+    return None
+
+
+def _typed_trial(record: dict[str, Any]) -> Trial:
+    """A checked record (``_trial_problem``) as a ``Trial``."""
+    return Trial(
+        number=record["number"],
+        job=record["job"],
+        run_dir=record["run_dir"],
+        point=record["point"],
+        params=record["params"],
+        objective=record["objective"],
+        status=None if record["status"] is None else Status(record["status"]),
+        told=record["told"],
+        epochs=record["epochs"],
+        rungs=[Rung(r["epochs"], r.get("value"), r["kept"]) for r in record["rungs"]],
+        copy_of=record.get("copy_of"),
+        repeats=[
+            SeedRun(r["seed"], r["job"], r["run_dir"], Status(r["status"]), r["objective"])
+            for r in record.get("repeats", [])
+        ],
+    )
+
+
+def _replay_problem(rounds: list[Round], trials: list[Trial]) -> str | None:
     """What keeps the rounds from replaying, or None: every trial asked once, in number order;
     told once, after it was asked, and only if it has a told value; trained only once asked."""
     asked, told = 0, set()
     for i, round_ in enumerate(rounds):
-        if round_["asked"] != list(range(asked, asked + len(round_["asked"]))):
-            return f"round {i} asks trials {round_['asked']}, expected the next ones from {asked}"
-        asked += len(round_["asked"])
-        for number in round_["told"]:
-            if number >= asked or number in told or trials[number]["told"] is None:
+        if round_.asked != list(range(asked, asked + len(round_.asked))):
+            return f"round {i} asks trials {round_.asked}, expected the next ones from {asked}"
+        asked += len(round_.asked)
+        for number in round_.told:
+            if number >= asked or number in told or trials[number].told is None:
                 return f"round {i} tells trial {number}, which is not asked yet, told already, or has no told value"
             told.add(number)
-        if any(job[0] >= asked for job in round_["trained"]):
+        if any(number >= asked for number, _ in round_.trained):
             return f"round {i} trains a trial not asked yet"
     if asked != len(trials):
         return f"the rounds ask {asked} trials, the log holds {len(trials)}"
-    untold = [t["number"] for t in trials if t["told"] is not None and t["number"] not in told]
+    untold = [t.number for t in trials if t.told is not None and t.number not in told]
     if untold:
         return f"trials {untold} have told values but no round told them"
     return None
@@ -266,7 +388,7 @@ def _round_problem(round_: Any, n_trials: int) -> str | None:
         return "is not {asked, trained, told}"
     numbers = round_["asked"] + round_["told"] + [j[0] for j in round_["trained"] if isinstance(j, list) and j]
     if not all(_is_count(n) and n < n_trials for n in numbers) or not all(
-        isinstance(j, list) and len(j) == 2 for j in round_["trained"]
+        isinstance(j, list) and len(j) == 2 and (j[1] is None or _is_count(j[1])) for j in round_["trained"]
     ):
         return "names trials that are not in the log"
     return None

@@ -145,7 +145,7 @@ def sweeps_from_an_unrelated_directory(nnsweep: Path, where: Path, env: dict) ->
     quick = [*TINY, "trainer.epochs=1"]
     run(nnsweep, "train", "-m", *quick, "optimizer.lr=0.1,1", "sweep=grid", cwd=where, env=env)
     grid = trials.load(where / "multirun" / "grid")
-    assert sorted(t["params"]["optimizer.lr"] for t in grid.trials) == ["0.1", "1"], grid.trials
+    assert sorted(t.params["optimizer.lr"] for t in grid.trials) == ["0.1", "1"], grid.trials
     run(
         nnsweep,
         "train",
@@ -160,7 +160,7 @@ def sweeps_from_an_unrelated_directory(nnsweep: Path, where: Path, env: dict) ->
         env=env,
     )
     bayes = trials.load(where / "multirun" / "bayes")
-    assert len(bayes.trials) == 2 and all(t["status"] == "ok" for t in bayes.trials), bayes.trials
+    assert len(bayes.trials) == 2 and all(t.status == "ok" for t in bayes.trials), bayes.trials
     sweep = where / "lr"
     run(
         nnsweep,
@@ -246,7 +246,7 @@ def test_the_installed_wheel_trains_sweeps_reports_evaluates_and_predicts_from_a
         env=env,
     )
     log = trials.load(tmp_path / "multirun" / "bayes-gp")
-    assert len(log.trials) == 2 and all(t["status"] == "ok" for t in log.trials), log.trials
+    assert len(log.trials) == 2 and all(t.status == "ok" for t in log.trials), log.trials
 
     # A grid, TPE and the learning-rate sweep with its tables and report, beside a researcher's own packages.
     sweeps_from_an_unrelated_directory(bin_ / "nnsweep", tmp_path / "elsewhere", env)

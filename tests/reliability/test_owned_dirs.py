@@ -242,7 +242,7 @@ def test_ctrl_c_inside_a_dataclass_being_built_still_exits_130(tmp_path):
     and after the command's line and exit 130 killed the process with SIGINT (status -2; 1 in
     about 30 sweeps interrupted as they started, in CI). A command run as ``python -m``."""
     (tmp_path / "interrupted_command.py").write_text(
-        "import sys; sys.argv = ['nnsweep-test']\n"
+        "import sys; sys.argv = ['nnsweep']\n"
         "from nnsweep.experiments.startup import quiet_start; quiet_start()\n"
         "from nnsweep.experiments.cli import run_command\n"
         "def main():\n"

@@ -16,7 +16,7 @@ import pandas as pd
 from nnsweep.nets.architectures import mlp
 from nnsweep.nets.checkpoint import save_checkpoint
 from nnsweep.nets.network import Network
-from nnsweep.runrecord import RunDir, TestErrors
+from nnsweep.runrecord import RunDir, Status, TestErrors
 
 SOURCE = "synthetic test split"
 GROUP_KEYS = ("optimizer", "net")  # config groups a grid may vary (their overrides have no dot)
@@ -143,27 +143,16 @@ def write_trial_log(
     """A valid trial log as the sweeper writes it (through ``nnsweep.sweeps.trials``): one trial per round.
     ``points`` (one list of values per trial, in the order of ``names``) replaces ``values``;
     ``objectives`` (default 0.5, 0.6, 0.7 ...) and ``statuses`` (default "ok") one per trial."""
-    from nnsweep.sweeps.trials import TrialLog, save
+    from nnsweep.sweeps.trials import Round, Trial, TrialLog, save
 
     points = [list(p) for p in points] if points is not None else [[v] for v in values]
     objectives = objectives if objectives is not None else [0.5 + 0.1 * i for i in range(len(points))]
     statuses = statuses or ["ok"] * len(points)
     trials = [
-        {
-            "number": i,
-            "job": i,
-            "run_dir": f"{i}",
-            "point": point,
-            "params": dict(zip(names, point)),
-            "objective": o,
-            "status": st,
-            "told": -o if o is not None else 0.0,
-            "epochs": 3,
-            "rungs": [],
-        }
+        Trial(i, i, f"{i}", point, dict(zip(names, point)), o, Status(st), -o if o is not None else 0.0, 3)
         for i, (point, o, st) in enumerate(zip(points, objectives, statuses))
     ]
-    rounds = [{"asked": [i], "trained": [[i, None]], "told": [i]} for i in range(len(trials))]
+    rounds = [Round([i], [(i, None)], [i]) for i in range(len(trials))]
     log = TrialLog({"method": method, "names": list(names), "direction": "maximize"}, trials, rounds)
     save(sweep_dir, log)
     return json.loads((sweep_dir / "trials.json").read_text())
@@ -184,44 +173,31 @@ def write_pruned_sweep(sweep_dir: Path, n_trials: int = 9, max_epochs: int = 9, 
     at each rung by the pruner's own rule (``nnsweep.sweeps.pruning``), so the survivors are the top
     ``1/eta``. Returns the log as ``nnsweep.sweeps.trials.load`` reads it back."""
     from nnsweep.sweeps.pruning import Pruner, survivors
-    from nnsweep.sweeps.trials import TrialLog, load, save
+    from nnsweep.sweeps.trials import Round, Rung, Trial, TrialLog, load, save
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
     pruner = Pruner("asha", 1, eta)
     rungs = pruner.rungs(max_epochs)
     lrs = [float(f"{lr:.3g}") for lr in np.geomspace(0.01, 10, n_trials)]
     val = {n: pruned_val_acc(lr, max_epochs) for n, lr in enumerate(lrs)}
-    trials = [
-        {
-            "number": n,
-            "job": n,
-            "run_dir": f"optimizer.lr={lr}",
-            "point": [lr],
-            "params": {"optimizer.lr": lr},
-            "objective": None,
-            "status": "paused",
-            "told": None,
-            "epochs": None,
-            "rungs": [],
-        }
-        for n, lr in enumerate(lrs)
-    ]
+    trials = [Trial(n, n, f"optimizer.lr={lr}", [lr], {"optimizer.lr": lr}) for n, lr in enumerate(lrs)]
     rounds, alive = [], list(range(n_trials))
     for k, stop in enumerate([*rungs, max_epochs]):
         for n in alive:
-            trials[n].update(epochs=stop, objective=float(val[n][:stop].max()))
+            trials[n].epochs, trials[n].objective = stop, float(val[n][:stop].max())
         if stop == max_epochs:
             ended = alive
         else:
-            at_rung = {n: t["rungs"][k]["value"] for n, t in enumerate(trials) if len(t["rungs"]) > k}
-            at_rung.update({n: trials[n]["objective"] for n in alive})
+            at_rung = {n: t.rungs[k].value for n, t in enumerate(trials) if len(t.rungs) > k}
+            at_rung.update({n: trials[n].objective for n in alive})
             kept = survivors(at_rung, alive, eta)
             for n in alive:
-                trials[n]["rungs"].append({"epochs": stop, "value": trials[n]["objective"], "kept": n in kept})
+                trials[n].rungs.append(Rung(stop, trials[n].objective, n in kept))
             ended = [n for n in alive if n not in kept]
         for n in ended:
-            trials[n].update(status="ok" if stop == max_epochs else "pruned", told=-trials[n]["objective"])
-        rounds.append({"asked": alive if k == 0 else [], "trained": [[n, stop] for n in alive], "told": ended})
+            trials[n].status = Status.OK if stop == max_epochs else Status.PRUNED
+            trials[n].told = -trials[n].objective
+        rounds.append(Round(alive if k == 0 else [], [(n, stop) for n in alive], ended))
         alive = [n for n in alive if n not in ended]
     settings = {
         "method": "random",
@@ -244,11 +220,11 @@ def write_pruned_sweep(sweep_dir: Path, n_trials: int = 9, max_epochs: int = 9, 
     }
     runs, rows = [], []
     for trial in trials:
-        lr, reached, acc = trial["params"]["optimizer.lr"], trial["epochs"], val[trial["number"]][: trial["epochs"]]
+        lr, reached, acc = trial.params["optimizer.lr"], trial.epochs, val[trial.number][: trial.epochs]
         for e in range(reached):
             rows.append(
                 {
-                    "run": trial["run_dir"],
+                    "run": trial.run_dir,
                     "optimizer.lr": lr,
                     **setting,
                     "base_lr": lr,
@@ -263,17 +239,17 @@ def write_pruned_sweep(sweep_dir: Path, n_trials: int = 9, max_epochs: int = 9, 
             )
         runs.append(
             {
-                "run": trial["run_dir"],
+                "run": trial.run_dir,
                 "optimizer.lr": lr,
                 **setting,
                 "lr": lr,
-                "status": trial["status"],
+                "status": trial.status.value,
                 "rung": sum(reached >= s for s in stops) - 1,
                 "best_val_acc": acc.max(),
                 "best_epoch": int(np.argmax(acc)) + 1,
                 "final_val_acc": acc[-1],
                 "best_val_loss": 1.1 / reached,
-                "test_acc": acc.max() - 0.01 if trial["status"] == "ok" else np.nan,
+                "test_acc": acc.max() - 0.01 if trial.status == Status.OK else np.nan,
                 "epochs_completed": reached,
                 "diverged_epoch": np.nan,
                 "wall_time_s": 0.1 * reached,

@@ -101,7 +101,7 @@ def test_a_pruned_search_gets_its_rung_figure_and_rung_column(tmp_path):
         cells[columns.index("run")]: (cells[columns.index("status")], cells[columns.index("rung")])
         for _, cells in body_rows(table)
     }
-    expected = {t["run_dir"]: (t["status"], str({1: 0, 3: 1, 9: 2}[t["epochs"]])) for t in log.trials}
+    expected = {t.run_dir: (t.status.value, str({1: 0, 3: 1, 9: 2}[t.epochs])) for t in log.trials}
     assert shown == expected
 
 

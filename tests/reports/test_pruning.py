@@ -7,6 +7,7 @@ import pytest
 
 from nnsweep.reports.pruning import draw_rungs, render_rungs, rung_counts
 from nnsweep.reports.style import plt
+from nnsweep.runrecord import Status
 from nnsweep.sweeps.trials import load
 from tests.reports.synthetic import write_pruned_sweep, write_trial_log
 
@@ -31,27 +32,27 @@ def test_each_trials_line_goes_through_its_rung_values(tmp_path, ax):
     log = write_pruned_sweep(tmp_path)
     draw_rungs(ax, log)
     lines = by_gid(ax, "lines")
-    assert sorted(lines) == sorted(f"trial {t['number']}" for t in log.trials)
+    assert sorted(lines) == sorted(f"trial {t.number}" for t in log.trials)
     for trial in log.trials:
-        line = lines[f"trial {trial['number']}"]
-        epochs = [r["epochs"] for r in trial["rungs"]] + ([9] if trial["status"] == "ok" else [])
-        values = [r["value"] for r in trial["rungs"]] + ([trial["objective"]] if trial["status"] == "ok" else [])
+        line = lines[f"trial {trial.number}"]
+        epochs = [r.epochs for r in trial.rungs] + ([9] if trial.status == "ok" else [])
+        values = [r.value for r in trial.rungs] + ([trial.objective] if trial.status == "ok" else [])
         assert list(line.get_xdata()) == epochs
         assert list(line.get_ydata()) == pytest.approx(values, abs=1e-12)
-    finished = next(t for t in log.trials if t["status"] == "ok")
-    assert [r["epochs"] for r in finished["rungs"]] == [1, 3]
-    assert lines[f"trial {finished['number']}"].get_linewidth() > lines["trial 0"].get_linewidth()
+    finished = next(t for t in log.trials if t.status == "ok")
+    assert [r.epochs for r in finished.rungs] == [1, 3]
+    assert lines[f"trial {finished.number}"].get_linewidth() > lines["trial 0"].get_linewidth()
 
 
 def test_kept_and_pruned_points_are_where_the_pruner_decided(tmp_path, ax):
     log = write_pruned_sweep(tmp_path)
     draw_rungs(ax, log)
-    kept = {(r["epochs"], r["value"]) for t in log.trials for r in t["rungs"] if r["kept"]}
-    pruned = {(r["epochs"], r["value"]) for t in log.trials for r in t["rungs"] if not r["kept"]}
+    kept = {(r.epochs, r.value) for t in log.trials for r in t.rungs if r.kept}
+    pruned = {(r.epochs, r.value) for t in log.trials for r in t.rungs if not r.kept}
     assert len(kept) == 3 + 1 and len(pruned) == 6 + 2  # 9 trials, eta 3: 3 of 9 continue, then 1 of 3
     assert points(ax, "kept") == kept and points(ax, "pruned") == pruned
-    finished = [t for t in log.trials if t["status"] == "ok"]
-    assert points(ax, "last epoch") == {(9, finished[0]["objective"])} and points(ax, "ended") == set()
+    finished = [t for t in log.trials if t.status == "ok"]
+    assert points(ax, "last epoch") == {(9, finished[0].objective)} and points(ax, "ended") == set()
 
 
 def test_the_title_counts_the_trials_at_each_rung_and_the_best_is_named(tmp_path, ax):
@@ -63,18 +64,18 @@ def test_the_title_counts_the_trials_at_each_rung_and_the_best_is_named(tmp_path
         in ax.get_title(loc="left")
     )
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "3", "9", "27"]
-    best = max((t for t in log.trials if t["epochs"] == 27), key=lambda t: t["objective"])
+    best = max((t for t in log.trials if t.epochs == 27), key=lambda t: t.objective)
     named = [t.get_text() for t in ax.get_legend().get_texts() if t.get_text().startswith("best: ")]
-    lr = best["params"]["optimizer.lr"]
-    assert named == [f"best: trial {best['number']} (optimizer.lr={lr:.3g}), {best['objective']:.4g}"]
+    lr = best.params["optimizer.lr"]
+    assert named == [f"best: trial {best.number} (optimizer.lr={lr:.3g}), {best.objective:.4g}"]
 
 
 def test_a_trial_that_ends_on_its_own_between_rungs_ends_where_it_stopped(tmp_path, ax):
     log = write_pruned_sweep(tmp_path)
-    kept_at_3 = next(t for t in log.trials if t["status"] == "ok")
-    kept_at_3.update(status="early_stopped", epochs=5, objective=0.61)
+    kept_at_3 = next(t for t in log.trials if t.status == "ok")
+    kept_at_3.status, kept_at_3.epochs, kept_at_3.objective = Status.EARLY_STOPPED, 5, 0.61
     draw_rungs(ax, log)
-    line = by_gid(ax, "lines")[f"trial {kept_at_3['number']}"]
+    line = by_gid(ax, "lines")[f"trial {kept_at_3.number}"]
     assert list(line.get_xdata()) == [1, 3, 5] and line.get_ydata()[-1] == 0.61
     assert points(ax, "ended") == {(5, 0.61)} and points(ax, "last epoch") == set()
     assert "0 reached epoch 9" in ax.get_title(loc="left")
@@ -96,7 +97,7 @@ def test_an_unpruned_search_has_no_rung_figure(tmp_path):
 
 def test_a_rung_without_a_value_is_no_point(tmp_path, ax):
     log = write_pruned_sweep(tmp_path)
-    log.trials[0]["rungs"][0]["value"] = None  # no validation accuracy: pruned, not counted
+    log.trials[0].rungs[0].value = None  # no validation accuracy: pruned, not counted
     draw_rungs(ax, log)
     assert np.isnan(by_gid(ax, "lines")["trial 0"].get_ydata()).all()
     assert len(points(ax, "pruned")) == 7 and len(points(ax, "kept")) == 4

@@ -50,7 +50,7 @@ def test_pruned_trials_are_thin_and_dashed_and_the_legend_says_why(tmp_path, dra
     log = write_pruned_sweep(tmp_path)
     nnsweep.reports.search.render_parallel_coordinates(log, tmp_path / "trials.png")
     lines = lines_by_trial(drawn[0])
-    status = {f"trial {t['number']}": t["status"] for t in log.trials}
+    status = {f"trial {t.number}": t.status for t in log.trials}
     assert sorted(lines) == sorted(status)
     for gid, line in lines.items():
         pruned = status[gid] == "pruned"

@@ -126,7 +126,7 @@ def test_a_bayesian_sweep_runs_on_ray(ray_env, tmp_path):
     )
     sweep = tmp_path / "multirun" / "bayes"  # relative to the sweep's directory, not the workers'
     log = trials.load(sweep)
-    assert len(log.trials) == 2 and all(t["status"] == Status.OK for t in log.trials), log.trials
+    assert len(log.trials) == 2 and all(t.status == Status.OK for t in log.trials), log.trials
     assert len(find_runs(sweep)) == 2 and not (ray_home / "multirun").exists()
 
 

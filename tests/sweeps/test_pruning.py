@@ -424,18 +424,19 @@ def test_a_grid_through_nnsweep_is_one_round_as_through_minus_m(tmp_path):
 
 
 def test_a_run_that_ended_before_the_first_rung_has_no_rung(tmp_path):
+    from nnsweep.core.status import Status
     from nnsweep.sweeps.collect import rungs_reached
-    from nnsweep.sweeps.trials import TrialLog, save
+    from nnsweep.sweeps.trials import Round, Trial, TrialLog, save
 
-    base = {"job": 0, "point": [0], "params": {"x": 0}, "told": -0.1, "rungs": []}
+    base = {"job": 0, "point": [0], "params": {"x": 0}, "told": -0.1}
     log = TrialLog(
         {"names": ["x"], "pruner": {"rungs": [3, 9], "max_epochs": 27}},
         [
-            {**base, "number": 0, "run_dir": "a", "objective": 0.1, "status": "diverged", "epochs": 1},
-            {**base, "number": 1, "run_dir": "b", "objective": 0.5, "status": "pruned", "epochs": 3},
-            {**base, "number": 2, "run_dir": "c", "objective": 0.9, "status": "ok", "epochs": 27},
+            Trial(0, **base, run_dir="a", objective=0.1, status=Status.DIVERGED, epochs=1),
+            Trial(1, **base, run_dir="b", objective=0.5, status=Status.PRUNED, epochs=3),
+            Trial(2, **base, run_dir="c", objective=0.9, status=Status.OK, epochs=27),
         ],
-        [{"asked": [0, 1, 2], "trained": [[0, 3], [1, 3], [2, 3]], "told": [0, 1, 2]}],
+        [Round([0, 1, 2], [(0, 3), (1, 3), (2, 3)], [0, 1, 2])],
     )
     save(tmp_path, log)
     assert rungs_reached(tmp_path) == {"b": 0, "c": 2}

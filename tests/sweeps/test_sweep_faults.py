@@ -293,7 +293,7 @@ def test_a_hand_damaged_trial_log_is_one_line(tmp_path, edit):
 
 def load_ok(tmp_path, log, load) -> bool:
     (tmp_path / "trials.json").write_text(json.dumps(log))
-    return load(tmp_path).trials[0]["objective"] == 0.5
+    return load(tmp_path).trials[0].objective == 0.5
 
 
 def test_sweeping_the_sweep_name_and_bad_values_in_a_search_file_are_refused_before_training(tmp_path):

@@ -172,14 +172,10 @@ def test_the_log_is_cut_before_a_damaged_trial_where_every_trial_asked_was_told(
     """A pruned trial asked in one round and told in a later one is not kept half-way: the cut
     falls where every trial asked so far was told, so the rounds kept replay as they were."""
     from nnsweep.sweeps.trial_runs import up_to_first_damage
-    from nnsweep.sweeps.trials import TrialLog
+    from nnsweep.sweeps.trials import Round, Trial, TrialLog
 
-    trials = [{"number": n} for n in range(4)]
-    rounds = [
-        {"asked": [0, 1], "trained": [[0, 1], [1, 1]], "told": [1]},
-        {"asked": [2], "trained": [[0, 3], [2, 1]], "told": [0, 2]},
-        {"asked": [3], "trained": [[3, 1]], "told": [3]},
-    ]
+    trials = [Trial(n) for n in range(4)]
+    rounds = [Round([0, 1], [(0, 1), (1, 1)], [1]), Round([2], [(0, 3), (2, 1)], [0, 2]), Round([3], [(3, 1)], [3])]
     log = TrialLog({"names": ["x"]}, trials, rounds, {"k": 1})
     late = up_to_first_damage(log, {3: "gone"})
     assert (late.trials, late.rounds, late.crashes) == (trials[:3], rounds[:2], {"k": 1})
