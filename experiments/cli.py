@@ -228,6 +228,24 @@ def _value_check(config_name: str) -> Callable:
     return check_trainer
 
 
+CONFIG_NAME_FLAGS = ("--config-name", "-cn")
+
+
+def chosen_config(config_name: str, argv: list[str]) -> tuple[str, list[str]]:
+    """The primary config ``argv`` chooses (``--config-name sweep_lr``: the training config with
+    the learning-rate search in it), and the arguments without that choice."""
+    rest, i = [], 0
+    while i < len(argv):
+        flag, equals, value = argv[i].partition("=")
+        if flag in CONFIG_NAME_FLAGS and (equals or i + 1 < len(argv)):
+            config_name = value if equals else argv[i + 1]
+            i += 1 if equals else 2
+            continue
+        rest.append(argv[i])
+        i += 1
+    return config_name, rest
+
+
 def _check_every_value(config_name: str, cfg, plain: list[str], parsed: list, sweeps: list, check: Callable) -> None:
     """Check each distinct value of each discrete sweep, the other keys at their first value.
 
@@ -289,6 +307,8 @@ def precheck(config_name: str, argv: list[str]) -> None:
     multirun = any(_is_multirun_flag(a) for a in argv)
     if multirun and config_name != "config":
         fail(f"-m (multirun) is for training sweeps; nnsweep {config_name} works on one run at a time")
+    check = _value_check(config_name)
+    config_name, argv = chosen_config(config_name, argv)
     args = [a for a in argv if not _is_multirun_flag(a)]
     if any(a.startswith("-") for a in args):
         return  # --help, --cfg, --info ...: Hydra's own handling
@@ -305,7 +325,6 @@ def precheck(config_name: str, argv: list[str]) -> None:
         plain = [f"{o.get_key_element()}={_first_value(o)}" if o in sweeps else o.input_line for o in parsed]
         if not multirun:
             plain = args  # sweep syntax without -m must fail, with Hydra's hint to add --multirun
-        check = _value_check(config_name)
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(config_name, overrides=plain, return_hydra_config=True)
             if multirun:  # the sweeper's own params (a conf/search file) count as sweeps too

@@ -1,6 +1,6 @@
 """The page's sentence on the best configuration and the runner-up, from the sweep's tables.
 
-Repeats of a sweep use the same seeds for every configuration (``nnsweep.sweeps.lr --repeats``,
+Repeats of a sweep use the same seeds for every configuration (``nnsweep sweep-lr --repeats``,
 ``hydra.sweeper.repeats``), and a seed fixes the initial weights and the order of the examples.
 Two configurations run with the same seed share that luck, so the comparison is made seed by
 seed (the paired t interval: Rice, *Mathematical Statistics and Data Analysis*, section 11.3).

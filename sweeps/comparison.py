@@ -225,7 +225,7 @@ def compare(first: Candidate, second: Candidate) -> Comparison:
 
 
 ONE_SEED = (
-    "One seed per configuration: train repeats (nnsweep.sweeps.lr --repeats 3, or hydra.sweeper.repeats=3 in a "
+    "One seed per configuration: train repeats (nnsweep sweep-lr --repeats 3, or hydra.sweeper.repeats=3 in a "
     "search) to see whether the winner is real."
 )
 

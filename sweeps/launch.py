@@ -16,21 +16,19 @@ returns into one ``Outcome`` per job, read from the job's run directory through 
   out of memory inside the job) failed because of the machine, not its settings. The outcome
   says so; the sweeper stops without penalising it, and a rerun retries it.
 
-``held_sweep_lock`` is the sweep lock of ``nnsweep.sweeps.lock``, taken for the whole sweep; the sweep's
+The sweep holds the lock of ``nnsweep.sweeps.lock`` for its whole run; the sweep's
 own stale temporary files (a ``kill -9`` during an atomic write) are removed once it is held.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import socket
 from concurrent.futures import BrokenExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException, ConfigCompositionException
@@ -40,8 +38,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from nnsweep.core.atomic import atomic_write_text
 from nnsweep.core.errors import NnsweepError
 from nnsweep.experiments.cli import hydra_quoted
-from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, finite_or_none, is_locked, without_bookkeeping
-from nnsweep.runrecord.lock import holder
+from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, find_runs, finite_or_none, without_bookkeeping
 from nnsweep.sweeps.lock import sweep_lock
 
 log = logging.getLogger("nnsweep.sweep")
@@ -70,9 +67,9 @@ class LaunchingSweeper(Sweeper):
         Hydra too)."""
         sweep_dir = Path(self.config.hydra.sweep.dir)
         try:
-            with held_sweep_lock(sweep_dir):
+            with sweep_lock(sweep_dir, own_files=(MULTIRUN_RECORD,)):  # and removes its stale temporary files
                 # Atomically: a symbolic link planted at the name is replaced, never written through.
-                atomic_write_text(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
+                atomic_write_text(sweep_dir / MULTIRUN_RECORD, OmegaConf.to_yaml(self.config))
                 try:
                     body(sweep_dir)
                 except KeyboardInterrupt:
@@ -122,6 +119,9 @@ def make_sweep_dir_absolute(config: DictConfig) -> None:
         config.hydra.overrides.hydra.append(f"hydra.sweep.dir={hydra_quoted(absolute)}")
 
 
+MULTIRUN_RECORD = "multirun.yaml"  # Hydra's record of the sweep's config, written before any job
+
+
 class SweepError(NnsweepError, CompactHydraException):
     """A sweep that cannot go on: one line from ``nnsweep.experiments.cli.run_command`` (an
     ``NnsweepError``), and from Hydra itself its message alone, without a traceback."""
@@ -164,10 +164,14 @@ def no_result(sweep_dir: Path, n: int) -> NoResultError:
 
 def collect_on_interrupt(sweep_dir: Path) -> None:
     """Ctrl-C of a sweep: write runs.csv and epochs.csv of what exists before leaving, so the
-    tables never lag behind the runs (a second Ctrl-C skips it)."""
+    tables never lag behind the runs (a second Ctrl-C skips it). Before its first run there is
+    nothing to tabulate, and a sweep folder this command created is then removed whole
+    (``nnsweep.sweeps.lock.sweep_lock``)."""
     from nnsweep.sweeps.collect import collect
 
     try:
+        if not find_runs(sweep_dir):
+            return
         collect(sweep_dir)
     except (NnsweepError, KeyboardInterrupt):
         pass
@@ -206,25 +210,6 @@ def relative_run_dir(run_dir: Path | None, sweep_dir: Path) -> str | None:
 def trial_key(overrides: Sequence[str]) -> str:
     """What identifies a trial whatever the order of its overrides: ``a=1 b=2``."""
     return " ".join(sorted(without_bookkeeping(list(overrides))))
-
-
-@contextmanager
-def held_sweep_lock(sweep_dir: str | Path) -> Iterator[None]:
-    """Hold the sweep's lock (a second sweep into ``sweep_dir`` is refused with one line), and
-    remove the sweep's stale temporary files once it is held.
-
-    A sweep started by the process that holds this lock (``nnsweep.sweeps.lr`` runs its grid through
-    ``nnsweep.experiments.train -m``) works under its parent's lock instead of being refused by it."""
-    sweep_dir = Path(sweep_dir)
-    if _parent_holds_lock(sweep_dir):
-        yield
-        return
-    with sweep_lock(sweep_dir):  # which also removes the sweep's stale temporary files
-        yield
-
-
-def _parent_holds_lock(sweep_dir: Path) -> bool:
-    return holder(sweep_dir) == str(os.getppid()) and is_locked(sweep_dir)
 
 
 def is_worker_death(err: BaseException) -> bool:

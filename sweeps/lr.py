@@ -1,17 +1,15 @@
-"""Learning-rate sweep: ``make sweep-lr`` or ``nnsweep sweep-lr [options] [overrides...]``.
+"""The learning-rate sweep's flags: ``nnsweep sweep-lr`` (``make sweep-lr``) as the training command's
+multirun with the learning-rate search, ``nnsweep train -m --config-name sweep_lr ...``.
 
-Trains one run per learning rate (log-spaced, too small to too large) through
-``nnsweep.experiments.train``'s Hydra multirun, in parallel on all cores, into a stable, named sweep
-directory. Every run records every epoch, so the sweep is the whole learning-rate x epoch grid:
-the best number of epochs is where validation accuracy peaks. Then collects ``runs.csv`` and
-``epochs.csv``, writes the report (``reports``), and prints where they are.
-
-Rerunning the same command continues the same sweep: finished runs are not launched again,
-interrupted ones resume from their checkpoints.
-
-``--prune`` trains every rate to ``--min-epochs`` first and only the best third (``--eta``) of
-them further, rung by rung (``nnsweep.sweeps.pruning``; the grid sweeper's ``hydra.sweeper.pruner``):
-the rates that are clearly too small or too large stop early, with status ``pruned``.
+One run per learning rate (log-spaced, too small to too large; ``conf/search/lr.yaml``), each
+recording every epoch, so the sweep is the whole learning-rate x epoch grid: the best number of
+epochs is where validation accuracy peaks. The one sweeper runs it like any grid, in this process
+(``nnsweep.sweeps.search``): under the sweep directory's lock, reusing finished runs and resuming
+interrupted ones, in parallel on all cores, then ``runs.csv``, ``epochs.csv`` and the report. Here
+the flags are checked, the sweep directory is named after every setting that changes the runs, and
+the training command's arguments are written: ``--repeats`` is the sweeper's ``repeats`` (seeds
+0 .. N-1), ``--prune`` its pruner (``nnsweep.sweeps.pruning``: only the best third of the rates
+train past each rung).
 """
 
 from __future__ import annotations
@@ -21,19 +19,14 @@ import hashlib
 import math
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from nnsweep.core.errors import NnsweepError
-from nnsweep.experiments.cli import EXIT_BAD_INPUT, hydra_quoted, run_command
-from nnsweep.experiments.lifeline import follow_parent
+from nnsweep.experiments.cli import hydra_quoted
 from nnsweep.experiments.startup import program_name
-from nnsweep.runrecord import RunRecordError, Status, find_runs, override_key, without_bookkeeping
-from nnsweep.sweeps.collect import collect, configurations, repeat_keys, runner_up_sentence, summary_lines
-from nnsweep.sweeps.lock import sweep_lock
+from nnsweep.runrecord import override_key
 from nnsweep.sweeps.repeats import MAX_REPEATS
 
 MAX_RATES = 200  # more is a typo, not a sweep (and each is a run)
@@ -108,74 +101,36 @@ def launcher_of(overrides: list[str]) -> str:
     return chosen[-1] if chosen else "joblib"
 
 
-def run_overrides(args, lr: str, seed: str | None = None) -> list[str]:
-    """The overrides that define the run of learning rate ``lr`` (text) in this sweep, and of
-    ``trainer.seed`` ``seed`` (text) when it repeats each rate (``--repeats``)."""
+def train_arguments(args, lrs: list[float], sweep_dir: Path) -> list[str]:
+    """The ``nnsweep train`` arguments of the sweep: the learning-rate search's multirun
+    (``--config-name sweep_lr``: the search chosen in the config, so the runs' names hold only what
+    they compute, as they always did), the rates, the run settings, then the sweeper's and the
+    launcher's."""
+    launch = [o for o in args.overrides if is_launch_override(o)]
+    runs = len(lrs) * args.repeats
+    if launcher_of(args.overrides) == "joblib":
+        launch.append(f"hydra.launcher.n_jobs={min(args.jobs or os.cpu_count() or 1, runs)}")
     return [
+        "-m",
+        "--config-name",
+        "sweep_lr",
         f"net={args.net}",
         f"data={args.data}",
-        f"optimizer.lr={lr}",
+        f"optimizer.lr={','.join(format_lr(v) for v in lrs)}",
         f"trainer.epochs={args.epochs}",
         f"trainer.batch_size={args.batch}",
-        *([f"trainer.seed={seed}"] if seed is not None else []),
         *run_settings(args.overrides),
+        f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}",
+        *([f"hydra.sweeper.repeats={args.repeats}"] if args.repeats > 1 else []),
+        *pruner_overrides(args),
+        *launch,
+        *(["hydra.sweeper.live_report=false"] if args.no_report else []),
     ]
-
-
-def seeds_of(args) -> list[int | None]:
-    """The seeds each rate is trained with: 0 .. repeats-1, or [None] (no seed override) for one."""
-    return list(range(args.repeats)) if args.repeats > 1 else [None]
-
-
-def finished_points(args, sweep_dir: Path) -> set[tuple[float, int | None]]:
-    """(learning rate, seed) of the runs in ``sweep_dir`` that have exactly this sweep's settings
-    and need no more epochs (they finished them, or ended by themselves: early stopping,
-    divergence, their own failure). A run with other settings in the same directory is never
-    taken for one of ours."""
-    done = set()
-    for run in find_runs(sweep_dir):
-        try:
-            summary = run.read_summary()
-            config = run.config()
-            lr, seed = float(config.optimizer.lr), (int(config.trainer.seed) if args.repeats > 1 else None)
-            ours = _by_key(without_bookkeeping(run_overrides(args, format_lr(lr), None if seed is None else str(seed))))
-            # A pruned run is done in a pruned sweep only: without --prune it still needs its epochs.
-            done_here = summary is not None and (
-                summary.is_done(args.epochs) or (args.prune and summary.status == Status.PRUNED)
-            )
-            if done_here and _by_key(run.defining_overrides()) == ours:
-                done.add((lr, seed))
-        except (RunRecordError, ValueError, TypeError, AttributeError):
-            continue  # damaged or not one of ours: train it (again)
-    return done
 
 
 def _by_key(overrides: list[str]) -> dict[str, str]:
     """Overrides as key -> value, the last one of a key winning, as Hydra applies them."""
     return {override_key(o): o.partition("=")[2] for o in overrides}
-
-
-def build_command(args, lrs: list[float], sweep_dir: Path) -> list[str]:
-    """The ``nnsweep.experiments.train`` multirun that trains the given learning rates."""
-    seeds = seeds_of(args)
-    overrides = run_overrides(
-        args, ",".join(format_lr(v) for v in lrs), None if seeds == [None] else ",".join(map(str, seeds))
-    )
-    launch = [o for o in args.overrides if is_launch_override(o)]
-    if launcher_of(args.overrides) == "joblib":
-        launch.append(f"hydra.launcher.n_jobs={min(args.jobs or os.cpu_count() or 1, len(lrs) * len(seeds))}")
-    return [
-        sys.executable,
-        "-m",
-        "nnsweep.experiments.train",
-        "-m",
-        *overrides,
-        "trainer.progress=false",
-        f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}",
-        *pruner_overrides(args),
-        *launch,
-        *(["hydra.sweeper.live_report=false"] if args.no_report else []),
-    ]
 
 
 def pruner_overrides(args) -> list[str]:
@@ -258,9 +213,9 @@ def check_arguments(args) -> list[float]:
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=program_name("nnsweep.sweeps.lr"),
+        prog=program_name("nnsweep.sweep_lr"),
         description="Sweep the learning rate (log-spaced), record every epoch, collect the "
-        "results tables and write the report. Rerunning continues the sweep.",
+        "results tables and write the report. Rerunning continues the sweep: finished runs are reused.",
         epilog="Extra arguments are Hydra overrides for every run, e.g. optimizer=momentum; "
         "hydra/launcher=... and hydra.launcher... choose where the runs train "
         "(not part of the sweep directory's name).",
@@ -314,93 +269,15 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = make_parser()
-    args = parser.parse_intermixed_args(argv)  # overrides may come before or after the options
+def sweep(argv: list[str]) -> tuple[Path, list[str]]:
+    """The sweep ``argv`` (this command's flags and overrides) asks for: its directory and the
+    ``nnsweep train`` arguments that run it. Bad flags: ``NnsweepError`` (argparse's own errors
+    and ``--help`` exit by themselves)."""
+    args = make_parser().parse_intermixed_args(argv)  # overrides may come before or after the options
     lrs = check_arguments(args)
     sweep_dir = args.sweep_dir or default_sweep_dir(
         args.net, args.data, args.epochs, args.batch, run_settings(args.overrides), pruning_name(args), args.repeats
     )
-    follow_parent()  # its training processes end with this one
-    with sweep_lock(sweep_dir, advice="wait for it to finish, or pass another --sweep-dir"):
-        return run_sweep(args, lrs, sweep_dir)
-
-
-def run_sweep(args, lrs: list[float], sweep_dir: Path) -> int:
-    """Launch the rates not finished yet, then collect the whole sweep.
-
-    Exit status: 0 when at least one run finished with a result, 2 for bad settings (nothing
-    to continue), 1 when the sweep stopped or no run produced a result."""
-    points = [(v, seed) for v in lrs for seed in seeds_of(args)]
-    done = finished_points(args, sweep_dir)
-    todo = [p for p in points if p not in done]
-    child_said_why = stopped = False
     repeats = f" x {args.repeats} seeds" if args.repeats > 1 else ""
-    print(
-        f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}{repeats}; {len(points) - len(todo)} already "
-        "finished"
-    )
-    if todo:
-        # All rates, so the sweep's progress line counts the whole sweep: finished ones are reused.
-        from nnsweep.sweeps.search import REPORT_LINE_BY_CALLER
-
-        # the closing lines below end with where the report is: the sweeper leaves that line to us
-        result = run_grid(build_command(args, lrs, sweep_dir), env={**os.environ, REPORT_LINE_BY_CALLER: "1"})
-        if result.returncode == EXIT_BAD_INPUT:
-            return EXIT_BAD_INPUT  # its one line said what to change; rerunning as is would fail again
-        child_said_why = result.returncode == 1  # its one line: a machine failure, or no result at all
-        stopped = result.returncode not in (0, 1)
-        if stopped:
-            print(
-                f"nnsweep: error: the sweep stopped (exit {result.returncode}); rerun the same command to "
-                f"continue it, finished runs are kept in {sweep_dir}",
-                file=sys.stderr,
-            )
-        if result.returncode != 0 and not find_runs(sweep_dir):
-            return result.returncode
-    runs, _ = collect(sweep_dir)
-    keys = repeat_keys(sweep_dir)
-    print(summary_lines(runs, configurations(runs, keys), keys))
-    if (versus := runner_up_sentence(runs, keys)) is not None:
-        print(versus)  # the page's comparison, word for word
-    print(f"results: {sweep_dir / 'runs.csv'}, {sweep_dir / 'epochs.csv'}")
-    if stopped:
-        return 1  # its live report says it stopped; the tables above hold what finished
-    if not args.no_report:
-        from nnsweep.reports.live import update
-
-        print(f"report: {update(sweep_dir)[0]}")  # the sweeper's live report drew it already, unless it was off
-    else:
-        print(f"no report page (--no-report): make report SWEEP={sweep_dir} draws it")
-    if runs.empty or runs["best_val_acc"].isna().all():
-        if not (todo and child_said_why):
-            print(
-                f"nnsweep: error: no run of the sweep produced a validation accuracy; see the status and error "
-                f"columns of {sweep_dir / 'runs.csv'}",
-                file=sys.stderr,
-            )
-        return 1
-    return 1 if todo and child_said_why else 0
-
-
-def run_grid(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run the grid's ``nnsweep.experiments.train -m`` process. At Ctrl-C it is stopped at once (it
-    ignores Ctrl-C: ``nnsweep.experiments.lifeline``; its runs resume from their checkpoints), before
-    this process says "interrupted", so no line of the grid's comes after that one
-    (``subprocess.run`` gave it a quarter of a second to print more)."""
-    with subprocess.Popen(command, env=env) as grid:
-        try:
-            return subprocess.CompletedProcess(command, grid.wait())
-        except BaseException:
-            grid.kill()
-            grid.wait()
-            raise
-
-
-def command() -> None:
-    """The ``nnsweep sweep-lr`` console script."""
-    run_command(main)
-
-
-if __name__ == "__main__":
-    command()
+    print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}{repeats}", flush=True)
+    return sweep_dir, train_arguments(args, lrs, sweep_dir)

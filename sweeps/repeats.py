@@ -23,7 +23,7 @@ from nnsweep.sweeps.trials import SeedRun
 
 REPEAT_KEY = "trainer.seed"
 MAX_REPEATS = (
-    100  # seeds per point (hydra.sweeper.repeats, nnsweep.sweeps.lr --repeats); more is a typo, and each is a run
+    100  # seeds per point (hydra.sweeper.repeats, nnsweep sweep-lr --repeats); more is a typo, and each is a run
 )
 
 

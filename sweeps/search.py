@@ -36,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 from collections import Counter
 from enum import Enum
 from pathlib import Path
@@ -50,7 +49,14 @@ from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, find_runs
 from nnsweep.sweeps import repeats as repeat_runs
 from nnsweep.sweeps import rounds, trial_runs
 from nnsweep.sweeps import trials as trial_log
-from nnsweep.sweeps.collect import collect, status_counts
+from nnsweep.sweeps.collect import (
+    collect,
+    configurations,
+    repeat_keys,
+    runner_up_sentence,
+    status_counts,
+    summary_lines,
+)
 from nnsweep.sweeps.engines import (
     ENGINES,
     SKOPT_ESTIMATORS,
@@ -194,7 +200,7 @@ class SearchSweep(LaunchingSweeper):
             # (patience, divergence) leaves the others paused. Not supported yet: say so.
             raise SweepError(
                 "hydra.sweeper.repeats and hydra.sweeper.pruner cannot be combined yet: prune with one "
-                "seed per point, then repeat the best points (repeats=N, or nnsweep.sweeps.lr --repeats)"
+                "seed per point, then repeat the best points (repeats=N, or nnsweep sweep-lr --repeats)"
             )
         self.live_report = live_report
         self.grid: list[list[str]] = []
@@ -289,7 +295,7 @@ class SearchSweep(LaunchingSweeper):
             raise SweepError(
                 f"{sweep_dir} holds a sweep with other settings ({', '.join(changed)} differ); "
                 "rerun with the same settings to continue it, or choose a new sweep directory "
-                "(sweep=<name>; nnsweep.sweeps.lr: --sweep-dir)"
+                "(sweep=<name>; nnsweep sweep-lr: --sweep-dir)"
             )
         return record, space
 
@@ -672,6 +678,18 @@ class SearchSweep(LaunchingSweeper):
                 f"{sweep_dir / 'runs.csv'}"
             )
 
+    @staticmethod
+    def _say_the_best(sweep_dir: Path, runs) -> None:
+        """A grid's closing lines on the terminal: how its runs ended, the best configuration (by
+        its mean, with repeats) and how it compares with the runner-up, in the report's words."""
+        if runs.empty:
+            return
+        keys = repeat_keys(sweep_dir)
+        print(summary_lines(runs, configurations(runs, keys), keys), flush=True)
+        versus = runner_up_sentence(runs, keys)
+        if versus is not None:
+            print(versus, flush=True)
+
     def _finish(
         self, sweep_dir: Path, space: SearchSpace, engine: Engine, trials: list[Trial], max_epochs: int | None
     ) -> None:
@@ -685,6 +703,7 @@ class SearchSweep(LaunchingSweeper):
                     log.warning("failed: %s", " ".join(space.overrides(t.point)))
             if trials and all(t.objective is None for t in trials):
                 raise no_result(sweep_dir, len(trials))
+            self._say_the_best(sweep_dir, runs)
             return
         results = write_results(sweep_dir, trials, runs, self.method, self.direction, max_epochs)
         if engine.fitted() is not None:
@@ -696,16 +715,9 @@ class SearchSweep(LaunchingSweeper):
             raise no_result(sweep_dir, len(trials))
 
 
-REPORT_LINE_BY_CALLER = "NNSWEEP_REPORT_LINE_BY_CALLER"
-
-
 def say_where_the_report_is(sweep_dir: Path, drawn: bool) -> None:
-    """The sweep's last line, as every sweep ends (``nnsweep.sweeps.lr`` too): where its report is, or
-    the command that draws it when the live report was off or its final page is missing. A
-    driver that ends with its own closing lines (``nnsweep.sweeps.lr``) says it last, once:
-    ``REPORT_LINE_BY_CALLER`` set in the sweep's environment leaves it to that caller."""
-    if os.environ.get(REPORT_LINE_BY_CALLER) == "1":
-        return
+    """The sweep's last line, as every sweep ends: where its report is, or the command that draws
+    it when the live report was off or its final page is missing."""
     index = Path(sweep_dir).resolve() / "report" / "index.html"
     if drawn and index.is_file():
         log.info("report: %s", index)

@@ -66,8 +66,7 @@ def ours(*layers: str) -> tuple[str, ...]:
         ("core", ("numpy", "scipy", "hydra", "omegaconf", *ours(*LAYERS[1:])), ()),
         ("nets", ("hydra", "omegaconf", "pandas", "matplotlib", *ours(*LAYERS[2:])), ()),
         ("runrecord", ("hydra", *ours("experiments", "sweeps", "reports")), ()),
-        # nnsweep.sweeps.lr: its report at the end
-        ("sweeps", (*ours("experiments.train", "reports"),), ("nnsweep.reports.live",)),
+        ("sweeps", (*ours("experiments.train", "reports"),), ()),
         # the command line only
         ("reports", ("hydra", *ours("experiments")), ("nnsweep.experiments.cli", "nnsweep.experiments.startup")),
     ],

@@ -16,3 +16,7 @@ _HERE = Path(__file__).resolve().parent
 _CLONE = _HERE.parents[1]
 if not (_HERE / "nets").is_dir() and (_CLONE / "nets" / "__init__.py").is_file():
     __path__.append(str(_CLONE))  # noqa: F821  (a package's __path__ is set by the import system)
+
+from nnsweep.experiments.startup import quiet_start  # noqa: E402  (the layers are found from here on)
+
+quiet_start()  # first thing: Ctrl-C while a command imports is one line (nnsweep.experiments.startup)

@@ -24,9 +24,12 @@ def compose_config(overrides=(), config_name="config", return_hydra_config=False
         return compose(config_name, overrides=list(overrides), return_hydra_config=return_hydra_config)
 
 
-def run_module(module: str, *args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m module args...`` as a user would type it; output captured as text."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+def run_module(
+    module: str, *args: str, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``python -m module args...`` as a user would type it; output captured as text. ``env``:
+    variables to set on top of this process's (e.g. ``NNSWEEP_LIVE_REPORT=1``: a sweep's report)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout
     )

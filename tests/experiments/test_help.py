@@ -10,7 +10,7 @@ ENTRYPOINTS = [
     "nnsweep.experiments.evaluate",
     "nnsweep.experiments.predict",
     "nnsweep.experiments.serve",
-    "nnsweep.sweeps.lr",
+    "nnsweep.sweep_lr",
     "nnsweep.sweeps.collect",
     "nnsweep.reports",
 ]

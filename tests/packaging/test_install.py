@@ -175,7 +175,7 @@ def sweeps_from_an_unrelated_directory(nnsweep: Path, where: Path, env: dict) ->
         "--sweep-dir",
         sweep,
         cwd=where,
-        env=env,
+        env={**env, "NNSWEEP_LIVE_REPORT": "1"},  # the suite turns sweeps' reports off; this one is checked
     )
     assert (sweep / "report" / "index.html").exists() and len((sweep / "runs.csv").read_text().splitlines()) == 3
     # A run directory of the sweep (its name holds = and ,) given to evaluate as a plain path.

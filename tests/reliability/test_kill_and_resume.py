@@ -84,8 +84,8 @@ def test_2a_killed_lr_sweep_finishes_only_the_missing_runs(tmp_path):
         str(sweep),
         *TINY_LR,
     ]
-    output, done = kill_after_two_runs_then_rerun(tmp_path, "nnsweep.sweeps.lr", args, sweep)
-    assert f"{done} already finished" in output
+    output, done = kill_after_two_runs_then_rerun(tmp_path, "nnsweep.sweep_lr", args, sweep)
+    assert output.count("reusing finished trial") == done, output
 
 
 def test_2b_killed_grid_multirun_finishes_only_the_missing_runs(tmp_path):

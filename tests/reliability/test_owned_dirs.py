@@ -169,7 +169,7 @@ def interrupt(proc, log: Path, group: bool = True) -> list[str]:
     return [code, *log.read_text().strip().splitlines()]
 
 
-@pytest.mark.parametrize("module", ["nnsweep.experiments.train", "nnsweep.sweeps.lr"])
+@pytest.mark.parametrize("module", ["nnsweep.experiments.train", "nnsweep.sweep_lr"])
 @pytest.mark.parametrize("after", [0.25, 0.5])
 def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path, module, after):
     """Within half a second of the start, Ctrl-C gave a 30-line KeyboardInterrupt traceback."""
@@ -181,14 +181,16 @@ def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path, module, after):
     proc = start_module(module, *args, log=tmp_path / "log", env=SOURCE)
     time.sleep(after)
     code, *lines = interrupt(proc, tmp_path / "log")
-    assert code == 130 and len(lines) == 1 and lines[0].startswith("nnsweep: interrupted"), lines
+    # one line, and before it at most the learning-rate sweep's first (where it sweeps what)
+    assert code == 130 and lines[-1].startswith("nnsweep: interrupted"), lines
+    assert all(line.startswith("learning-rate sweep in ") for line in lines[:-1]) and len(lines) <= 2, lines
 
 
 def test_ctrl_c_during_a_sweep_is_the_last_line_printed(tmp_path):
     """Finished jobs' lines and two lifeline warnings printed after "nnsweep: interrupted"."""
     sweep = tmp_path / "sweep"
     proc = start_module(
-        "nnsweep.sweeps.lr",
+        "nnsweep.sweep_lr",
         "--epochs",
         "40",
         "--lrs",
@@ -212,7 +214,7 @@ def test_ctrl_c_before_a_sweep_wrote_anything_leaves_no_folder(tmp_path):
     """The new sweep folder (and its new parent) held only the lock's .lock file."""
     sweep = tmp_path / "results" / "lr"
     proc = start_module(
-        "nnsweep.sweeps.lr",
+        "nnsweep.sweep_lr",
         "--epochs",
         "1",
         "--lrs",

@@ -26,7 +26,7 @@ EPOCHS = 40  # long enough to be killed in the middle of training
 def sweep_command(kind: str, sweep: Path) -> tuple[str, list[str]]:
     common = [*TINY, f"trainer.epochs={EPOCHS}"]
     if kind == "lr":
-        return "nnsweep.sweeps.lr", [
+        return "nnsweep.sweep_lr", [
             "--lrs",
             "0.05,0.1",
             "--batch",

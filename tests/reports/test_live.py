@@ -62,7 +62,7 @@ def test_the_page_follows_a_running_sweep_and_stops_when_it_ends(tmp_path, brows
         [
             sys.executable,
             "-m",
-            "nnsweep.sweeps.lr",
+            "nnsweep.sweep_lr",
             "--lrs",
             "0.1,0.5,2",
             "--epochs",
@@ -184,7 +184,7 @@ def test_the_heartbeat_goes_on_while_a_slow_build_draws(tmp_path, monkeypatch):
 def test_only_what_changed_is_drawn_and_an_unchanged_sweep_returns_at_once(tmp_path):
     sweep = tmp_path / "lr"
     trained = run_module(
-        "nnsweep.sweeps.lr",
+        "nnsweep.sweep_lr",
         "--lrs",
         "0.05,0.5,2",
         "--epochs",
@@ -263,7 +263,7 @@ def test_ctrl_c_of_a_sweep_leaves_a_page_that_says_it_stopped(tmp_path):
 
 def tiny_lr_sweep(sweep):
     trained = run_module(
-        "nnsweep.sweeps.lr",
+        "nnsweep.sweep_lr",
         "--lrs",
         "0.05,0.5",
         "--epochs",

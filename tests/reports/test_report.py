@@ -19,10 +19,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.fixture(scope="module")
 def lr_sweep(tmp_path_factory):
-    """An lr sweep of a deep ReLU net whose largest rate diverges, reported by nnsweep.sweeps.lr itself."""
+    """An lr sweep of a deep ReLU net whose largest rate diverges, reported by its sweeper."""
     out = tmp_path_factory.mktemp("sweep") / "lr"
     result = run_module(
-        "nnsweep.sweeps.lr",
+        "nnsweep.sweep_lr",
         "--lrs",
         "0.01,0.1,3",
         "--epochs",
@@ -36,6 +36,7 @@ def lr_sweep(tmp_path_factory):
         "data.train_limit=400",
         "net.hidden=[100,100,100]",
         "net.activation=relu",
+        env={"NNSWEEP_LIVE_REPORT": "1"},  # the suite turns every sweep's report off; this one is tested
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "report: " in result.stdout

@@ -133,7 +133,7 @@ def test_a_bayesian_sweep_runs_on_ray(ray_env, tmp_path):
 def test_a_learning_rate_sweep_runs_on_ray(ray_env, tmp_path):
     env, on_ray, ray_home = ray_env
     out = nnsweep(
-        "nnsweep.sweeps.lr",
+        "nnsweep.sweep_lr",
         "--net",
         "mlp",
         *TINY[1:],
@@ -156,7 +156,7 @@ def test_a_learning_rate_sweep_runs_on_ray(ray_env, tmp_path):
     assert "2 runs: 2 ok" in out.stdout
     # The same sweep again, now on this machine's cores: every run is found finished.
     again = nnsweep(
-        "nnsweep.sweeps.lr",
+        "nnsweep.sweep_lr",
         "--net",
         "mlp",
         *TINY[1:],
@@ -170,7 +170,7 @@ def test_a_learning_rate_sweep_runs_on_ray(ray_env, tmp_path):
         cwd=tmp_path,
         env=env,
     )
-    assert "2 already finished" in again.stdout
+    assert "already has its 2 trials: nothing to run" in again.stdout
 
 
 def test_a_setting_the_ray_launcher_refuses_is_one_line(ray_env, tmp_path):

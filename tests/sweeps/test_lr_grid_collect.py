@@ -43,7 +43,7 @@ def test_tiny_lr_sweep_writes_complete_tables_and_reruns_nothing(tmp_path):
         "mlp",
         *[t for t in TINY if t != "net=mlp"],
     ]
-    first = run_module("nnsweep.sweeps.lr", *args)
+    first = run_module("nnsweep.sweep_lr", *args)
     assert first.returncode == 0, first.stderr[-2000:]
     runs = pd.read_csv(tmp_path / "lr" / "runs.csv")
     epochs = pd.read_csv(tmp_path / "lr" / "epochs.csv")
@@ -52,11 +52,12 @@ def test_tiny_lr_sweep_writes_complete_tables_and_reruns_nothing(tmp_path):
     assert len(epochs) == 6 and set(epochs["base_lr"]) == {0.05, 0.5} and set(epochs["epoch"]) == {1, 2, 3}
     assert runs["best_val_acc"].iloc[0] == runs["best_val_acc"].max()  # best first
     ends = [line for line in first.stdout.splitlines() + first.stderr.splitlines() if "report" in line]
-    assert len(ends) == 1 and first.stdout.splitlines()[-1] == ends[0], ends  # said once, last (the child said it too)
-    assert ends[0].startswith("no report page (--no-report): make report SWEEP=")
+    assert len(ends) == 1 and first.stdout.splitlines()[-1] == ends[0], ends  # said once, last
+    assert "no report page (live report off): make report SWEEP=" in ends[0]
+    assert "2 runs: 2 ok." in first.stdout and "Best: " in first.stdout  # the sweep's closing lines
     stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "lr").glob("*/summary.json")}
-    again = run_module("nnsweep.sweeps.lr", *args)
-    assert again.returncode == 0 and "2 already finished" in again.stdout
+    again = run_module("nnsweep.sweep_lr", *args)
+    assert again.returncode == 0 and "already has its 2 trials: nothing to run" in again.stdout
     assert stamp == {p: p.stat().st_mtime_ns for p in (tmp_path / "lr").glob("*/summary.json")}
 
 
@@ -76,7 +77,7 @@ def test_a_pruned_lr_sweep_trains_the_best_third_further_and_reruns_nothing(tmp_
         "mlp",
         *[t for t in TINY if t != "net=mlp"],
     ]
-    first = run_module("nnsweep.sweeps.lr", *args, cwd=tmp_path)
+    first = run_module("nnsweep.sweep_lr", *args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     sweep = next((tmp_path / "results" / "sweep-lr").iterdir())
     assert sweep.name.startswith("mlp-mnist5k-e3-b10-asha1x3")  # a pruned sweep never reuses unpruned runs
@@ -88,9 +89,10 @@ def test_a_pruned_lr_sweep_trains_the_best_third_further_and_reruns_nothing(tmp_
     pruned, done = runs[runs["status"] == "pruned"], runs[runs["status"] == "ok"]
     assert len(pruned) == 4 and (pruned["rung"] == 0).all() and (pruned["epochs_completed"] == 1).all()
     assert set(done["lr"]) == top2 and (done["rung"] == 1).all() and (done["epochs_completed"] == 3).all()
-    again = run_module("nnsweep.sweeps.lr", *args, cwd=tmp_path)
-    assert again.returncode == 0 and "6 already finished" in again.stdout and "Launching" not in again.stdout
-    bad = run_module("nnsweep.sweeps.lr", *args[:-4], "--eta", "1", cwd=tmp_path)
+    again = run_module("nnsweep.sweep_lr", *args, cwd=tmp_path)
+    assert again.returncode == 0 and "already has its 6 trials: nothing to run" in again.stdout
+    assert "Launching" not in again.stdout
+    bad = run_module("nnsweep.sweep_lr", *args[:-4], "--eta", "1", cwd=tmp_path)
     assert bad.returncode == 2 and "--eta >= 2" in bad.stderr
 
 
@@ -112,7 +114,7 @@ def test_a_pruned_lr_sweep_of_a_loss_keeps_the_lowest(tmp_path):
         *[t for t in TINY if t != "net=mlp"],
         "objective=best_val_loss",
     ]
-    result = run_module("nnsweep.sweeps.lr", *args)
+    result = run_module("nnsweep.sweep_lr", *args)
     assert result.returncode == 0, result.stderr[-2000:]
     runs = pd.read_csv(tmp_path / "s" / "runs.csv")
     epochs = pd.read_csv(tmp_path / "s" / "epochs.csv")
@@ -142,7 +144,7 @@ def test_repeats_give_each_rate_its_mean_and_t_interval(tmp_path):
         "mlp",
         *[t for t in TINY if t != "net=mlp"],
     ]
-    first = run_module("nnsweep.sweeps.lr", *args)
+    first = run_module("nnsweep.sweep_lr", *args)
     assert first.returncode == 0, first.stderr[-2000:]
     runs = pd.read_csv(tmp_path / "r" / "runs.csv")
     configs = pd.read_csv(tmp_path / "r" / "configs.csv").set_index("lr")
@@ -164,9 +166,10 @@ def test_repeats_give_each_rate_its_mean_and_t_interval(tmp_path):
         f"Best: optimizer.lr={configs.index[0]} with mean validation accuracy {best['best_val_acc_mean']:.2%} over "
         f"3 seeds"
     ) in first.stdout and ("95% interval" in first.stdout or "no spread" in first.stdout)
-    again = run_module("nnsweep.sweeps.lr", *args)
-    assert again.returncode == 0 and "x 3 seeds; 6 already finished" in again.stdout
-    clash = run_module("nnsweep.sweeps.lr", *args, "trainer.seed=4")
+    again = run_module("nnsweep.sweep_lr", *args)
+    assert again.returncode == 0 and "2 rates [0.05, 0.5] x 3 seeds" in again.stdout
+    assert "already has its 2 trials: nothing to run" in again.stdout
+    clash = run_module("nnsweep.sweep_lr", *args, "trainer.seed=4")
     assert clash.returncode == 2 and "--repeats" in clash.stderr
 
 
@@ -281,7 +284,7 @@ def test_lr_sweep_refuses_a_directory_in_use(tmp_path):
     holder.start()
     try:
         assert ready.wait(10)
-        result = run_module("nnsweep.sweeps.lr", "--lrs", "0.1", "--sweep-dir", str(tmp_path / "lr"))
+        result = run_module("nnsweep.sweep_lr", "--lrs", "0.1", "--sweep-dir", str(tmp_path / "lr"))
         assert result.returncode == 2 and "is in use by process" in result.stderr
     finally:
         release.set()
@@ -342,10 +345,14 @@ def lr_args(*argv: str):
 
 def test_lr_sweep_on_another_launcher_leaves_its_parallelism_to_it_and_keeps_its_name():
     lr, args = lr_args("hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", "optimizer=momentum")
-    command = lr.build_command(args, [0.1, 1.0], lr.Path("s"))
+    command = lr.train_arguments(args, [0.1, 1.0], lr.Path("s"))
     assert "hydra/launcher=ray" in command and "+hydra.launcher.ray.init.num_cpus=2" in command
     assert not any(c.startswith("hydra.launcher.n_jobs") for c in command)  # joblib's key: Ray has none
-    assert lr.run_overrides(args, "0.1")[-1] == "optimizer=momentum"  # launch settings do not define a run
+    # launch settings do not define a run: they come after the run settings and the sweep directory
+    assert (
+        command.index("optimizer=momentum") < command.index("hydra.sweep.dir='s'") < command.index("hydra/launcher=ray")
+    )
+    assert command[:3] == ["-m", "--config-name", "sweep_lr"] and "optimizer.lr=0.1,1.0" in command
     assert (
         lr.default_sweep_dir("rashid", "mnist5k", 2, 1, lr.run_settings(args.overrides)).name
         == "rashid-mnist5k-e2-b1-optimizer-momentum"
@@ -354,7 +361,7 @@ def test_lr_sweep_on_another_launcher_leaves_its_parallelism_to_it_and_keeps_its
     with pytest.raises(lr.NnsweepError, match="--jobs sets how many runs joblib trains at once"):
         lr.check_arguments(args)
     _, local = lr_args()
-    assert command_n_jobs(lr.build_command(local, [0.1, 1.0], lr.Path("s"))) == "hydra.launcher.n_jobs=2"
+    assert command_n_jobs(lr.train_arguments(local, [0.1, 1.0], lr.Path("s"))) == "hydra.launcher.n_jobs=2"
 
 
 def command_n_jobs(command: list[str]) -> str:
@@ -453,7 +460,7 @@ def test_when_every_run_is_at_chance_no_best_is_named_and_nothing_compared():
 )
 def test_repeats_are_capped_with_one_line_before_anything_starts(tmp_path, argv, fragment):
     """--repeats 1000000 ended in a traceback (OSError: Argument list too long), exit 1."""
-    result = run_module("nnsweep.sweeps.lr", *argv, "--no-report", "--sweep-dir", str(tmp_path / "s"))
+    result = run_module("nnsweep.sweep_lr", *argv, "--no-report", "--sweep-dir", str(tmp_path / "s"))
     assert result.returncode == 2 and fragment in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "s").exists()
@@ -464,7 +471,7 @@ def test_a_batch_larger_than_the_training_set_is_refused_before_any_run_launches
     ("no trial ... produced a result"); a grid value of 3501 and a train_limit below the batch
     are found by the same check, before anything trains."""
     lr = run_module(
-        "nnsweep.sweeps.lr",
+        "nnsweep.sweep_lr",
         "--epochs",
         "1",
         "--lrs",
@@ -480,7 +487,7 @@ def test_a_batch_larger_than_the_training_set_is_refused_before_any_run_launches
     assert lr.returncode == 2 and lr.stderr == (
         "nnsweep: error: trainer.batch_size=100000 is larger than the training set (3500 images); lower it\n"
     ), lr.stderr[-2000:]
-    assert not list((tmp_path / "lr").iterdir()) or [p.name for p in (tmp_path / "lr").iterdir()] == [".lock"]
+    assert not (tmp_path / "lr").exists()  # refused before the sweep took its directory
     grid = run_module(
         "nnsweep.experiments.train",
         "-m",
@@ -506,3 +513,17 @@ def test_a_batch_larger_than_the_training_set_is_refused_before_any_run_launches
         cwd=tmp_path,
     )
     assert limited.returncode == 2 and "(100 images)" in limited.stderr and not (tmp_path / "one").exists()
+
+
+def test_the_lr_search_config_holds_the_rates_sweep_lr_sweeps_by_default():
+    """conf/search/lr.yaml (``nnsweep train -m search=lr``) and ``nnsweep sweep-lr`` without --lrs
+    sweep the same 11 rates, and sweep-lr's primary config chooses that search."""
+    from nnsweep.sweeps.lr import log_spaced, make_parser
+    from tests.experiments.conftest import compose_config
+
+    defaults = make_parser().parse_args([])
+    rates = log_spaced(defaults.lr_min, defaults.lr_max, defaults.num)
+    for name, overrides in (("config", ["search=lr"]), ("sweep_lr", [])):
+        cfg = compose_config(overrides, config_name=name, return_hydra_config=True)
+        assert [float(v) for v in cfg.hydra.sweeper.params["optimizer.lr"].split(",")] == rates
+        assert cfg.hydra.sweeper._target_.endswith("GridSweeper") and cfg.trainer.progress is False
