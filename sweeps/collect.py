@@ -378,10 +378,9 @@ def best_run_sentence(
         return None
     top = ranked.iloc[0]
     test = "" if pd.isna(top.get("test_acc")) else f", test accuracy {top['test_acc']:.2%}"
-    return (
-        f"Best: {top['run']} with validation accuracy {top['best_val_acc']:.2%} at epoch "
-        f"{int(top['best_epoch'])}{test}."
-    )
+    # a task of the user's that keeps no epochs (any Hydra task can be swept) has no best epoch
+    epoch = "" if pd.isna(top.get("best_epoch")) else f" at epoch {int(top['best_epoch'])}"
+    return f"Best: {top['run']} with validation accuracy {top['best_val_acc']:.2%}{epoch}{test}."
 
 
 def _best_configuration_sentence(configs: pd.DataFrame, runs: pd.DataFrame, seed_keys: tuple[str, ...]) -> str | None:

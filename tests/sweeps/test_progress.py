@@ -305,7 +305,7 @@ def test_a_real_grid_prints_a_line_as_each_run_finishes_and_a_rerun_counts_reuse
 def test_a_real_grid_shows_one_line_per_run_and_the_progress_line_and_ends_with_its_report(tmp_path):
     """Two jobs side by side: their per-epoch lines go to each run's train.log, not the terminal;
     the terminal has one line per finished run, the progress line, the grid's summary (a run at
-    chance counted apart, as runs.csv says), and last, where the report is (here the command
+    chance counted apart, as runs.csv says), its closing lines, and last, where the report is (here the command
     that draws it: the suite turns the live report off); not the launcher's line per job."""
     sweep = tmp_path / "grid"
     out = run_module(
@@ -323,7 +323,9 @@ def test_a_real_grid_shows_one_line_per_run_and_the_progress_line_and_ends_with_
     assert len([line for line in lines if re.search(r"\bok after 3 epochs\b.*: best val acc", line)]) == 3
     assert not [line for line in lines if re.search(r"#\d+ : |Launching jobs", line)], lines
     assert 1 <= len(progress_lines(out.stdout)) <= 3
-    assert len(lines) <= 3 + 3 + 2, lines  # runs, progress lines, grid and report
+    closing = [line for line in lines if line.startswith(("3 runs: ", "Best: ", "One seed per configuration"))]
+    assert closing and closing[0].startswith("3 runs: "), lines  # how the runs ended, as the report says
+    assert len(lines) <= 3 + 3 + 2 + len(closing), lines  # runs, progress lines, grid, closing lines and report
     stuck = pd.read_csv(sweep / "runs.csv")["at_chance"].sum()
     (summary,) = [line for line in lines if "grid of 3 points" in line]
     assert stuck >= 1 and f": {3 - stuck} ok, {stuck} did not learn (at chance);" in summary, summary
