@@ -295,9 +295,10 @@ def precheck(config_name: str, argv: list[str]) -> None:
 
     In multirun mode each sweep is replaced by its first value for this check (every key and
     type is still checked, the sweeper's options included), then each of its other values is
-    checked (``_check_every_value``), and a skopt search space is built once, so a typo or an
-    empty interval fails before any job starts. ``every_value_checked()`` then tells the sweeper,
-    in this process, that it need not compose the grid's values again.
+    checked (``_check_every_value``), so a typo fails before any job starts; a search space that
+    cannot be searched (an empty interval) is the sweeper's to refuse, also before any job.
+    ``every_value_checked()`` then tells the sweeper, in this process, that it need not compose
+    the grid's values again.
     """
     global _every_value_checked
     try:
@@ -364,11 +365,6 @@ def precheck(config_name: str, argv: list[str]) -> None:
                 "grid: use hydra/sweeper=nnsweep with hydra.sweeper.engine=tpe|gp|rf|et|random, or "
                 "hydra/sweeper=skopt, or list the values to try (key=a,b,c)"
             )
-        if multirun and searches:
-            from nnsweep.sweeps.search_space import build_search_space
-
-            params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
-            build_search_space(OverridesParser.create().parse_overrides(params + [o.input_line for o in sweeps]))
     except NnsweepError as err:
         fail(str(err))
     except Exception as err:  # Hydra raises several unrelated types; all mean bad input here

@@ -66,6 +66,8 @@ def ours(*layers: str) -> tuple[str, ...]:
         ("core", ("numpy", "scipy", "hydra", "omegaconf", *ours(*LAYERS[1:])), ()),
         ("nets", ("hydra", "omegaconf", "pandas", "matplotlib", *ours(*LAYERS[2:])), ()),
         ("runrecord", ("hydra", *ours("experiments", "sweeps", "reports")), ()),
+        # the entrypoints of one run; a search space is the sweeper's (it refuses a bad one before any job)
+        ("experiments", ours("sweeps", "reports"), ()),
         ("sweeps", (*ours("experiments.train", "reports"),), ()),
         # the command line only
         ("reports", ("hydra", *ours("experiments")), ("nnsweep.experiments.cli", "nnsweep.experiments.startup")),
