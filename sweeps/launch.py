@@ -26,20 +26,21 @@ import logging
 import re
 import socket
 from concurrent.futures import BrokenExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
-from hydra.errors import CompactHydraException, ConfigCompositionException
+from hydra.errors import ConfigCompositionException
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nnsweep.core.atomic import atomic_write_text
 from nnsweep.core.errors import NnsweepError
 from nnsweep.experiments.cli import hydra_quoted
-from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, find_runs, finite_or_none, without_bookkeeping
+from nnsweep.runrecord import RunDir, RunRecordError, Status, find_runs, finite_or_none
+from nnsweep.sweeps.errors import LauncherError, SweepError, launcher_failure, project_error_line
 from nnsweep.sweeps.lock import sweep_lock
+from nnsweep.sweeps.outcomes import Outcome, mark_run, run_outcome, trial_key
 
 log = logging.getLogger("nnsweep.sweep")
 MAX_CRASHES = 2  # deaths of a trial's worker before the trial is recorded as failed
@@ -122,46 +123,6 @@ def make_sweep_dir_absolute(config: DictConfig) -> None:
 MULTIRUN_RECORD = "multirun.yaml"  # Hydra's record of the sweep's config, written before any job
 
 
-class SweepError(NnsweepError, CompactHydraException):
-    """A sweep that cannot go on: one line from ``nnsweep.experiments.cli.run_command`` (an
-    ``NnsweepError``), and from Hydra itself its message alone, without a traceback."""
-
-
-class MachineFailureError(SweepError):
-    """Trials ended by a failure of the machine (no space, an OS error): retried on rerun.
-    Exit status 1, not 2: the settings are fine, and rerunning the same command continues."""
-
-    exit_code = 1
-
-
-def machine_failure(outcomes: Sequence["Outcome"], sweep_dir: Path, noun: str, where: str) -> MachineFailureError:
-    """The one line that stops a sweep whose trials the machine failed (``noun``: trial, run)."""
-    failed = [o for o in outcomes if o.machine_failed]
-    first, many = failed[0], len(failed) > 1
-    at = relative_run_dir(first.run_dir, sweep_dir) or trial_key(first.overrides)
-    reason = first.error or (
-        "another process is training it" if first.status == Status.RUNNING else "its process stopped before it finished"
-    )
-    return MachineFailureError(
-        f"{len(failed)} {noun}{'s' if many else ''} {where} {'were' if many else 'was'} stopped by a failure of the "
-        f"machine, not by {'their' if many else 'its'} settings ({at}: {reason}); fix that and rerun the same command "
-        f"to retry {'them' if many else 'it'} (finished {noun}s are kept)"
-    )
-
-
-class NoResultError(SweepError):
-    """A sweep that ran to its end without one trial producing a result: exit status 1."""
-
-    exit_code = 1
-
-
-def no_result(sweep_dir: Path, n: int) -> NoResultError:
-    return NoResultError(
-        f"no trial of the sweep produced a result ({n} failed or diverged); see the status and error "
-        f"columns of {sweep_dir / 'runs.csv'}"
-    )
-
-
 def collect_on_interrupt(sweep_dir: Path) -> None:
     """Ctrl-C of a sweep: write runs.csv and epochs.csv of what exists before leaving, so the
     tables never lag behind the runs (a second Ctrl-C skips it). Before its first run there is
@@ -175,41 +136,6 @@ def collect_on_interrupt(sweep_dir: Path) -> None:
         collect(sweep_dir)
     except (NnsweepError, KeyboardInterrupt):
         pass
-
-
-@dataclass
-class Outcome:
-    """How one job of a batch ended."""
-
-    overrides: list[str]
-    job: int | None  # the job number it was launched as (None: not launched)
-    run_dir: Path | None
-    status: Status
-    objective: float | None  # None unless the trial produced a finite objective
-    error: str | None = None
-    worker_died: bool = False  # failed because its worker was killed MAX_CRASHES times
-    epochs: int | None = None  # epochs the run completed (None: no run record)
-
-    @property
-    def machine_failed(self) -> bool:
-        """The run did not finish (nor pause, as asked) although its job returned: the machine
-        failed under it."""
-        return not (self.status.is_finished() or self.status == Status.PAUSED)
-
-
-def relative_run_dir(run_dir: Path | None, sweep_dir: Path) -> str | None:
-    """A run directory as the trial log and runs.csv name it: relative to the sweep."""
-    if run_dir is None:
-        return None
-    try:
-        return str(run_dir.resolve().relative_to(Path(sweep_dir).resolve()))
-    except ValueError:  # a hydra.sweep.subdir outside the sweep directory
-        return str(run_dir)
-
-
-def trial_key(overrides: Sequence[str]) -> str:
-    """What identifies a trial whatever the order of its overrides: ``a=1 b=2``."""
-    return " ".join(sorted(without_bookkeeping(list(overrides))))
 
 
 def is_worker_death(err: BaseException) -> bool:
@@ -384,68 +310,6 @@ class TrialLauncher:
         if run_dir.is_dir():
             mark_run(RunDir(run_dir), Status.FAILED, error)
         return Outcome(overrides, number, run_dir, Status.FAILED, None, error, worker_died=True)
-
-
-def run_outcome(run: RunDir, summary: Summary, overrides: list[str], number: int | None) -> Outcome:
-    """How a run with a summary stands, as a job's outcome: its objective once it ended, or
-    paused where it was asked to (a pruning search judges it there)."""
-    status = run.status()
-    objective = summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
-    return Outcome(
-        overrides, number, run.path.resolve(), status, objective, summary.error, epochs=summary.epochs_completed
-    )
-
-
-def mark_run(run: RunDir, status: Status, error: str | None = None) -> None:
-    """Record how a sweep ended a run (``failed`` after its worker died, ``pruned``) in the
-    run's own record, so collect shows it and a rerun reuses it."""
-    try:
-        with run.training(wait=10.0):
-            try:
-                summary = run.read_summary() or Summary(run_dir=str(run.path))
-            except RunRecordError:
-                summary = Summary(run_dir=str(run.path))
-            summary.status, summary.error = status, error if error is not None else summary.error
-            run.write_summary(summary)
-    except NnsweepError as err:  # it is in use, or cannot be written: the sweep's own record stands
-        log.warning("could not record %s as %s: %s", run.path, status.value, err)
-
-
-class LauncherError(SweepError):
-    """The launcher itself failed (a job's own failure comes back as its JobReturn instead):
-    a setting it refuses is bad input, exit 2; a cluster it cannot reach (an OSError) is the
-    machine's failure, exit 1. The batch's finished runs stay on disk either way."""
-
-
-def launcher_failure(launcher, err: BaseException) -> LauncherError:
-    text = " ".join(str(err).split()) or "no message"
-    failure = LauncherError(
-        f"the launcher {type(launcher).__name__} could not run the jobs ({type(err).__name__}: "
-        f"{text[:300]}); check its hydra.launcher settings (README, Clusters) and rerun the same "
-        f"command: finished runs are kept"
-    )
-    failure.exit_code = 1 if isinstance(err, OSError) else 2
-    return failure
-
-
-# How a worker's traceback text ends when one of our errors stopped it: "nnsweep.<layer>.<module>.<Name>Error: <line>".
-PROJECT_ERROR_LINE = r"^nnsweep\.[\w.]*Error: (.+)$"
-
-
-def project_error_line(err: BaseException) -> str | None:
-    """The line of an nnsweep error behind a launcher's exception, or None: raised in this
-    process (the chain of causes), or in a worker, whose traceback loky passes on as text."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, NnsweepError):
-            return str(err)
-        if type(err).__name__ == "_RemoteTraceback":
-            lines = re.findall(PROJECT_ERROR_LINE, str(err), re.M)
-            if lines:
-                return lines[0]
-        err = err.__cause__ or err.__context__
-    return None
 
 
 def _death_reason(err: BaseException) -> str:

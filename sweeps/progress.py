@@ -10,7 +10,7 @@ Hydra's launchers (joblib, submitit, Ray) return only once a whole batch is done
 cannot count results as the launcher hands them back. Every run writes its ``summary.json``
 into the sweep directory, though, whichever launcher or machine ran it: while the sweep runs, a
 daemon thread reads them there about once a second (through ``runrecord``) and reports. What
-the launcher returns at the end of a batch (``nnsweep.sweeps.launch.Outcome``) settles each trial for
+the launcher returns at the end of a batch (``nnsweep.sweeps.outcomes.Outcome``) settles each trial for
 good, so a task that leaves no run record (any Hydra app) is counted too, a batch at a time.
 
 Runs that finished before this invocation (a resumed sweep, a trial reused from disk) count as
@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key
 from nnsweep.sweeps.collect import SEED_KEYS
-from nnsweep.sweeps.launch import Outcome, trial_key
+from nnsweep.sweeps.outcomes import Outcome, trial_key
 
 log = logging.getLogger("nnsweep.sweep")
 POLL_S = 1.0  # how often the sweep directory is read while runs train

@@ -18,7 +18,7 @@ import dataclasses
 from pathlib import Path
 from typing import Sequence
 
-from nnsweep.sweeps.launch import Outcome, relative_run_dir
+from nnsweep.sweeps.outcomes import Outcome, relative_run_dir
 from nnsweep.sweeps.trials import SeedRun
 
 REPEAT_KEY = "trainer.seed"

@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections import Counter
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +56,6 @@ from nnsweep.sweeps.collect import (
     summary_lines,
 )
 from nnsweep.sweeps.engines import (
-    ENGINES,
     SKOPT_ESTIMATORS,
     Engine,
     SkoptEngine,
@@ -67,31 +64,19 @@ from nnsweep.sweeps.engines import (
     recorded_engine_problem,
     same_point,
 )
-from nnsweep.sweeps.launch import (
-    LaunchingSweeper,
-    Outcome,
-    SweepError,
-    TrialLauncher,
-    machine_failure,
-    mark_run,
-    no_result,
-    relative_run_dir,
-    run_outcome,
-    trial_key,
-)
+from nnsweep.sweeps.errors import SweepError, machine_failure, no_result
+from nnsweep.sweeps.launch import LaunchingSweeper, TrialLauncher
 from nnsweep.sweeps.live import enabled as live_enabled
 from nnsweep.sweeps.live import live_report
+from nnsweep.sweeps.outcomes import Outcome, mark_run, relative_run_dir, run_outcome, trial_key
 from nnsweep.sweeps.progress import SweepProgress
-from nnsweep.sweeps.pruning import Pruner, PruningError
-from nnsweep.sweeps.repeats import MAX_REPEATS, REPEAT_KEY
+from nnsweep.sweeps.pruning import PruningError
 from nnsweep.sweeps.results import RESULTS, write_results
 from nnsweep.sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
+from nnsweep.sweeps.settings import SweeperSettings
 from nnsweep.sweeps.trials import TRIALS, Round, SeedRun, Trial, TrialLog
 
 log = logging.getLogger("nnsweep.search")
-ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
-GENERATORS = ("random", "sobol", "lhs", "halton", "hammersly", "grid")
-MAX_SEED = 2**32 - 1  # NumPy's RandomState, which skopt seeds, takes 0 .. 2**32 - 1
 MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
 PAUSE_KEY = "trainer.pause_after"
 ENGINE_KEY = "engine"  # the trial log's record of the engine: its name and its libraries' versions
@@ -99,168 +84,70 @@ ENGINE_KEY = "engine"  # the trial log's record of the engine: its name and its 
 __all__ = ["SearchSweep", "SweepError", "same_point"]
 
 
-def _text(value: Any) -> str:
-    """A setting as text: Hydra passes the config's Enum members, Python callers strings."""
-    return value.name if isinstance(value, Enum) else str(value)
-
-
-def _one_of(name: str, value: str, allowed) -> str:
-    if value not in allowed:
-        raise SweepError(f"hydra.sweeper.{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
-def make_pruner(settings: Any) -> Pruner:
-    """``hydra.sweeper.pruner`` (a mapping, or None: off) as a ``Pruner``."""
-    settings = dict(settings or {})
-    try:
-        return Pruner(
-            method=_text(settings.get("method", "none")),
-            min_epochs=int(settings.get("min_epochs", 1)),
-            reduction_factor=int(settings.get("reduction_factor", 3)),
-        )
-    except PruningError as err:
-        raise SweepError(str(err)) from None
-
-
 class SearchSweep(LaunchingSweeper):
-    def __init__(
-        self,
-        engine: Any = "tpe",
-        acq_func: Any = None,
-        n_trials: int | None = None,
-        n_initial_points: int | None = None,
-        initial_point_generator: Any = None,
-        seed: int = 0,
-        batch_size: int | None = None,
-        direction: Any = "maximize",
-        max_failure_rate: float = 0.5,
-        failure_objective: float | None = None,
-        params: dict[str, str] | None = None,
-        pruner: Any = None,
-        repeats: int = 1,
-        repeat_key: str = REPEAT_KEY,
-        live_report: bool = True,
-        setting: str = "engine",
-    ) -> None:
-        method = _text(engine)
-        if method == "gbrt":
-            raise SweepError(
-                f"hydra.sweeper.{setting}=gbrt is not available: scikit-optimize 0.10.2's gradient-"
-                "boosted trees fail on scikit-learn >= 1.6 and NumPy 2 (upstream is archived); use gp, "
-                "rf, et or tpe"
-            )
-        self.method = _one_of(setting, method, ENGINES)
-        # A setting the engine would ignore is refused: a user who set it expects it to act.
-        unused = {
-            "acq_func": acq_func is not None and method not in ("gp", "rf", "et"),
-            "initial_point_generator": initial_point_generator is not None and method not in SKOPT_ESTIMATORS,
-            "n_initial_points": n_initial_points is not None and method == "grid",
-            "n_trials": n_trials is not None and method == "grid",
-        }
-        for name in [n for n, refused in unused.items() if refused and setting == "engine"]:  # skopt's config sets all
-            raise SweepError(
-                f"hydra.sweeper.{name} does not apply to the {method} engine"
-                f"{' (a grid runs every point)' if method == 'grid' else ''}; leave it out"
-            )
-        self.acq_func = _one_of("acq_func", _text(acq_func or "gp_hedge"), ACQ_FUNCS)
-        self.initial_point_generator = _one_of(
-            "initial_point_generator", _text(initial_point_generator or "random"), GENERATORS
-        )
-        n_trials = 20 if n_trials is None else n_trials
-        n_initial_points = 5 if n_initial_points is None else n_initial_points
-        self.direction = _one_of("direction", _text(direction), ("maximize", "minimize"))
-        for name, value in (("n_trials", n_trials), ("batch_size", batch_size), ("n_initial_points", n_initial_points)):
-            if value is not None and value < 1:
-                raise SweepError(f"hydra.sweeper.{name} must be at least 1, got {value}")
-        if not 0 <= seed <= MAX_SEED:
-            raise SweepError(f"hydra.sweeper.seed must be between 0 and {MAX_SEED}, got {seed}")
-        if not 0 <= max_failure_rate <= 1:  # also refuses nan
-            raise SweepError(f"hydra.sweeper.max_failure_rate must be in [0, 1], got {max_failure_rate}")
-        if failure_objective is not None and not math.isfinite(failure_objective):
-            raise SweepError(
-                f"hydra.sweeper.failure_objective must be a finite number (what failed trials are told), "
-                f"got {failure_objective}; leave it null to tell the worst value seen so far"
-            )
-        # batch_size None: one trial a round for a search, the whole grid for a grid (_search_space)
-        self.n_trials, self.batch_size, self.seed = n_trials, batch_size or (None if method == "grid" else 1), seed
-        # Random search: every point is an "initial" point, drawn by the generator (skopt's
-        # "dummy" estimator is broken on scikit-learn >= 1.8).
-        self.n_initial_points = n_trials if method == "random" else n_initial_points
-        self.max_failure_rate, self.failure_objective = max_failure_rate, failure_objective
-        self.params = dict(params or {})
-        self.pruner = make_pruner(pruner)
-        if not 1 <= repeats <= MAX_REPEATS:
-            raise SweepError(
-                f"hydra.sweeper.repeats must be between 1 and {MAX_REPEATS} (seeds per point), got {repeats}"
-            )
-        self.repeats, self.repeat_key = repeats, str(repeat_key)
-        if repeats > 1 and self.pruner.on:
-            # A rung's decision would need every seed at that rung; a seed that stops early
-            # (patience, divergence) leaves the others paused. Not supported yet: say so.
-            raise SweepError(
-                "hydra.sweeper.repeats and hydra.sweeper.pruner cannot be combined yet: prune with one "
-                "seed per point, then repeat the best points (repeats=N, or nnsweep sweep-lr --repeats)"
-            )
-        self.live_report = live_report
+    def __init__(self, setting: str = "engine", **settings: Any) -> None:
+        """``settings``: ``hydra.sweeper``'s, checked once (``SweeperSettings.checked``); ``setting``
+        names the engine's key in messages (``method`` for hydra/sweeper=skopt)."""
+        self.settings = SweeperSettings.checked(setting=setting, **settings)
         self.grid: list[list[str]] = []
         self._on_disk: dict[frozenset, tuple[RunDir, Summary]] | None = None  # runs found at the start (_evaluate)
 
     @property
     def is_grid(self) -> bool:
-        return self.method == "grid"
+        return self.settings.method == "grid"
 
     # ----- Hydra's sweeper interface (setup: LaunchingSweeper) -------------------------------
     def sweep(self, arguments: list[str]) -> None:
         def run(sweep_dir: Path) -> None:
             space = self._search_space(arguments)
-            with live_report(sweep_dir, self.live_report):  # the page follows the runs (nnsweep.sweeps.live)
+            with live_report(sweep_dir, self.settings.live_report):  # the page follows the runs (nnsweep.sweeps.live)
                 self._run(space, sweep_dir)
-            say_where_the_report_is(sweep_dir, live_enabled(self.live_report))
+            say_where_the_report_is(sweep_dir, live_enabled(self.settings.live_report))
 
         self.run_locked(run)
 
     def _search_space(self, arguments: list[str]) -> SearchSpace:
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
+        overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.settings.params.items()] + list(arguments))
         if not self.is_grid:
             return build_search_space(overrides)
         space, self.grid = grid_space(overrides)
-        self.n_trials = len(self.grid)
-        self.batch_size = self.batch_size or len(self.grid)
+        self.settings = dataclasses.replace(
+            self.settings, n_trials=len(self.grid), batch_size=self.settings.batch_size or len(self.grid)
+        )
         return space
 
     # ----- the record ------------------------------------------------------------------------
     def _settings(self, space: SearchSpace, max_epochs: int | None) -> dict[str, Any]:
         """What must be the same for a rerun to continue this sweep (the keys of scikit-optimize
         searches are those their logs always had, so they continue)."""
-        settings: dict[str, Any] = {"method": self.method}
-        if self.method in SKOPT_ESTIMATORS:
+        settings: dict[str, Any] = {"method": self.settings.method}
+        if self.settings.method in SKOPT_ESTIMATORS:
             settings.update(
                 {
-                    "acq_func": self.acq_func,
-                    "n_initial_points": self.n_initial_points,
-                    "initial_point_generator": self.initial_point_generator,
-                    "seed": self.seed,
+                    "acq_func": self.settings.acq_func,
+                    "n_initial_points": self.settings.n_initial_points,
+                    "initial_point_generator": self.settings.initial_point_generator,
+                    "seed": self.settings.seed,
                 }
             )
             dimensions = [repr(d.to_skopt()) for d in space.dimensions]
         else:
-            if self.method == "tpe":
-                settings.update({"n_initial_points": self.n_initial_points, "seed": self.seed})
+            if self.settings.method == "tpe":
+                settings.update({"n_initial_points": self.settings.n_initial_points, "seed": self.settings.seed})
             dimensions = [d.recorded_form() for d in space.dimensions]
         settings.update(
-            {"direction": self.direction, "names": space.names, "dimensions": dimensions, "fixed": space.fixed}
+            {"direction": self.settings.direction, "names": space.names, "dimensions": dimensions, "fixed": space.fixed}
         )
-        if self.repeats > 1:  # absent with one seed, so sweeps recorded before repeats existed continue
-            settings["repeats"] = {"n": self.repeats, "key": self.repeat_key}
-        if self.pruner.on:
+        if self.settings.repeats > 1:  # absent with one seed, so sweeps recorded before repeats existed continue
+            settings["repeats"] = {"n": self.settings.repeats, "key": self.settings.repeat_key}
+        if self.settings.pruner.on:
             settings["pruner"] = {
-                **self.pruner.settings(),
-                "rungs": self.pruner.rungs(max_epochs),
+                **self.settings.pruner.settings(),
+                "rungs": self.settings.pruner.rungs(max_epochs),
                 "max_epochs": max_epochs,
             }
-        settings[ENGINE_KEY] = engine_record(self.method)  # compared on its own (_check_versions)
+        settings[ENGINE_KEY] = engine_record(self.settings.method)  # compared on its own (_check_versions)
         return settings
 
     def _load_record(self, sweep_dir: Path, space: SearchSpace, max_epochs: int | None) -> tuple[TrialLog, SearchSpace]:
@@ -284,9 +171,13 @@ class SearchSweep(LaunchingSweeper):
             for k in dict.fromkeys([*settings, *recorded])
             if k != ENGINE_KEY and _comparable(k, recorded.get(k)) != _comparable(k, settings.get(k))
         ]
-        if changed == ["n_initial_points"] and self.method == "random" and self.initial_point_generator == "random":
+        if (
+            changed == ["n_initial_points"]
+            and self.settings.method == "random"
+            and self.settings.initial_point_generator == "random"
+        ):
             changed = []  # independent random draws: a random search with more trials continues the same draws
-        if changed and self.is_grid and not self.pruner.on and "pruner" not in recorded:
+        if changed and self.is_grid and not self.settings.pruner.on and "pruner" not in recorded:
             # A grid keeps no state worth replaying: another grid in the same directory starts a
             # new log (its finished runs are still reused).
             log.info("%s holds the log of another grid (%s differ); starting a new one", sweep_dir, ", ".join(changed))
@@ -309,7 +200,7 @@ class SearchSweep(LaunchingSweeper):
         (``engines.recorded_engine_problem``)."""
         if not record.rounds:
             return
-        problem = recorded_engine_problem(record.settings.get(ENGINE_KEY), self.method)
+        problem = recorded_engine_problem(record.settings.get(ENGINE_KEY), self.settings.method)
         if problem is None:
             return
         path = sweep_dir / TRIALS
@@ -325,16 +216,16 @@ class SearchSweep(LaunchingSweeper):
         try:
             return make_engine(
                 space,
-                self.method,
-                n_initial_points=self.n_initial_points,
-                seed=self.seed,
-                direction=self.direction,
-                acq_func=self.acq_func,
-                initial_point_generator=self.initial_point_generator,
+                self.settings.method,
+                n_initial_points=self.settings.n_initial_points,
+                seed=self.settings.seed,
+                direction=self.settings.direction,
+                acq_func=self.settings.acq_func,
+                initial_point_generator=self.settings.initial_point_generator,
                 grid=self.grid,
             )
         except ValueError as err:  # a space the engine cannot search (e.g. a log scale it refuses)
-            raise SweepError(f"the {self.method} engine cannot search this space: {err}") from None
+            raise SweepError(f"the {self.settings.method} engine cannot search this space: {err}") from None
 
     def _replay(self, engine: Engine, record: TrialLog, sweep_dir: Path) -> None:
         """Ask and tell what the recorded rounds did: the engine ends up exactly where it was."""
@@ -343,9 +234,9 @@ class SearchSweep(LaunchingSweeper):
             for number, point in zip(round_.asked, asked):
                 if not same_point(point, record.trials[number].point):
                     raise SweepError(
-                        f"{sweep_dir / TRIALS} does not replay: the {self.method} engine proposes {point} where the "
-                        f"record has {record.trials[number].point}. The sweep was started with other settings or "
-                        "library versions; use a new sweep=<name>"
+                        f"{sweep_dir / TRIALS} does not replay: the {self.settings.method} engine proposes {point} "
+                        f"where the record has {record.trials[number].point}. The sweep was started with other "
+                        "settings or library versions; use a new sweep=<name>"
                     )
             engine.tell([record.trials[n] for n in round_.told])
 
@@ -361,7 +252,7 @@ class SearchSweep(LaunchingSweeper):
         # too), a few tenths of a second a trial in this process, between rounds. A grid whose
         # every value the command's precheck checked is not composed again (1,000 values took
         # minutes), unless the configs themselves are needed (repeats, a pruner).
-        needed = self.repeats > 1 or self.pruner.on or not (self.is_grid and every_value_checked())
+        needed = self.settings.repeats > 1 or self.settings.pruner.on or not (self.is_grid and every_value_checked())
         composed = (
             [
                 self.hydra_context.config_loader.load_sweep_config(self.config, space.overrides(p))
@@ -370,13 +261,13 @@ class SearchSweep(LaunchingSweeper):
             if needed
             else []
         )
-        if self.repeats > 1:
+        if self.settings.repeats > 1:
             self._check_repeat_key(space, composed)
-        max_epochs = self._max_epochs(space, composed) if self.pruner.on else None
+        max_epochs = self._max_epochs(space, composed) if self.settings.pruner.on else None
         record, space = self._load_record(sweep_dir, space, max_epochs)
-        rungs = self.pruner.rungs(max_epochs) if self.pruner.on else []
+        rungs = self.settings.pruner.rungs(max_epochs) if self.settings.pruner.on else []
         trials = record.trials
-        if len(trials) >= self.n_trials and not rounds.paused(trials):
+        if len(trials) >= self.settings.n_trials and not rounds.paused(trials):
             self._answer_from_record(sweep_dir, space, trials, max_epochs)
             return
         self._check_versions(record, sweep_dir)
@@ -386,16 +277,21 @@ class SearchSweep(LaunchingSweeper):
                 "resuming %s: %d of %d trials already recorded; replaying their %d rounds",
                 sweep_dir,
                 len(trials),
-                self.n_trials,
+                self.settings.n_trials,
                 len(record.rounds),
             )
         self._replay(engine, record, sweep_dir)
         launcher = TrialLauncher(self, record.crashes, on_crash=lambda: trial_log.save(sweep_dir, record))
-        if self.pruner.on:
+        if self.settings.pruner.on:
             self._check_run_dirs_name_points(space)
         next_job = self._next_job_number(sweep_dir)
         # With repeats the progress line counts runs (each seed of each point), as the launcher sees them.
-        progress = SweepProgress(sweep_dir, self.n_trials * self.repeats, swept=space.names, direction=self.direction)
+        progress = SweepProgress(
+            sweep_dir,
+            self.settings.n_trials * self.settings.repeats,
+            swept=space.names,
+            direction=self.settings.direction,
+        )
         if self.is_grid:
             progress.expect(self._runs_of([space.overrides(p) for p in self.grid[len(trials) :]]))
         progress.settle(
@@ -405,9 +301,11 @@ class SearchSweep(LaunchingSweeper):
             while True:
                 self._check_failures(trials, sweep_dir)
                 jobs = [(t, rounds.next_rung(t, rungs, max_epochs)) for t in rounds.paused(trials)]
-                k = min(rounds.new_per_round(jobs, rungs, self.batch_size), self.n_trials - len(trials))
+                k = min(
+                    rounds.new_per_round(jobs, rungs, self.settings.batch_size), self.settings.n_trials - len(trials)
+                )
                 new = [self._new_trial(len(trials) + i, p, space) for i, p in enumerate(engine.ask(k))] if k > 0 else []
-                if self.pruner.on:
+                if self.settings.pruner.on:
                     rounds.mark_copies(new, trials, lambda t: trial_key(space.overrides(t.point)))
                 jobs += [(t, rungs[0] if rungs else max_epochs) for t in new if t.copy_of is None]
                 if not jobs and not new:
@@ -418,7 +316,9 @@ class SearchSweep(LaunchingSweeper):
                 every_run = [o for per_seed in outcomes for o in per_seed]
                 if any(o.machine_failed for o in every_run):
                     collect(sweep_dir)  # the round is not recorded: a rerun retries it
-                    raise machine_failure(every_run, sweep_dir, "run" if self.repeats > 1 else "trial", "of this round")
+                    raise machine_failure(
+                        every_run, sweep_dir, "run" if self.settings.repeats > 1 else "trial", "of this round"
+                    )
                 told = self._settle_round(jobs, outcomes, trials + new, sweep_dir, max_epochs)
                 told = sorted(told + rounds.settle_copies(trials + new), key=lambda t: t.number)
                 engine.tell(told)
@@ -446,9 +346,9 @@ class SearchSweep(LaunchingSweeper):
     def _runs_of(self, trials_overrides: list[list[str]]) -> list[list[str]]:
         """The overrides of every run the trials train: each trial's, once per seed."""
         return [
-            repeat_runs.with_seed(o, self.repeat_key, seed)
+            repeat_runs.with_seed(o, self.settings.repeat_key, seed)
             for o in trials_overrides
-            for seed in repeat_runs.seeds(self.repeats)
+            for seed in repeat_runs.seeds(self.settings.repeats)
         ]
 
     def _evaluate(
@@ -458,14 +358,14 @@ class SearchSweep(LaunchingSweeper):
         disk), and read results: per job, its repeats' outcomes in seed order."""
         if self._on_disk is None:  # what an earlier invocation left (what this one trains, it knows)
             self._on_disk = self._runs_on_disk(sweep_dir)
-        seeds = repeat_runs.seeds(self.repeats)
+        seeds = repeat_runs.seeds(self.settings.repeats)
         outcomes: list[list[Outcome | None]] = [[None] * len(seeds) for _ in jobs]
         batch, slots = [], []
         for i, (trial, target) in enumerate(jobs):
             before = trial.repeats
             for k, seed in enumerate(seeds):
                 overrides = repeat_runs.with_seed(
-                    self._job_overrides(trial, target, space, max_epochs), self.repeat_key, seed
+                    self._job_overrides(trial, target, space, max_epochs), self.settings.repeat_key, seed
                 )
                 found = self._on_disk.get(frozenset(without_bookkeeping(overrides)))
                 if found is not None and found[1].is_done(max_epochs, target):  # target: its rung, or max_epochs
@@ -496,8 +396,8 @@ class SearchSweep(LaunchingSweeper):
         ended, reached = [], {}
         for (trial, target), per_seed in zip(jobs, outcomes):
             outcome = repeat_runs.combine(per_seed)
-            if self.repeats > 1:
-                trial.repeats = repeat_runs.record(per_seed, repeat_runs.seeds(self.repeats), sweep_dir)
+            if self.settings.repeats > 1:
+                trial.repeats = repeat_runs.record(per_seed, repeat_runs.seeds(self.settings.repeats), sweep_dir)
                 first = per_seed[0]
                 outcome = dataclasses.replace(outcome, job=first.job, run_dir=first.run_dir)
             trial.job = outcome.job if outcome.job is not None else trial.job
@@ -523,7 +423,9 @@ class SearchSweep(LaunchingSweeper):
                 trial.status = outcome.status
                 ended.append(trial)
         for epochs, judged in reached.items():
-            pruned = rounds.judge(epochs, judged, trials, self.pruner.reduction_factor, self.direction == "maximize")
+            pruned = rounds.judge(
+                epochs, judged, trials, self.settings.pruner.reduction_factor, self.settings.direction == "maximize"
+            )
             for trial in pruned:
                 for run_dir in trial.run_dirs():
                     mark_run(RunDir(sweep_dir / run_dir), Status.PRUNED)
@@ -537,20 +439,20 @@ class SearchSweep(LaunchingSweeper):
     def _recorded_outcomes(self, trial: Trial, space: SearchSpace, sweep_dir: Path | None = None) -> list[Outcome]:
         """A recorded trial as the outcomes of its runs (one per repeat), for the progress line."""
         overrides = space.overrides(trial.point)
-        if self.repeats == 1 or not trial.repeats:
+        if self.settings.repeats == 1 or not trial.repeats:
             return [_recorded_outcome(trial, overrides, sweep_dir)]
         return [
-            _recorded_outcome(r, repeat_runs.with_seed(overrides, self.repeat_key, r.seed), sweep_dir)
+            _recorded_outcome(r, repeat_runs.with_seed(overrides, self.settings.repeat_key, r.seed), sweep_dir)
             for r in trial.repeats
         ]
 
     def _check_repeat_key(self, space: SearchSpace, composed: list[DictConfig]) -> None:
         """Repeats set ``repeat_key`` themselves: the search must not, and the task must have it."""
-        key = self.repeat_key
+        key = self.settings.repeat_key
         if key in space.names or any(override_key(o) == key for o in space.fixed):
             raise SweepError(
-                f"hydra.sweeper.repeats={self.repeats} trains each point with {key}=0 .. "
-                f"{self.repeats - 1}: leave {key} out of the sweep's overrides (or set repeats=1)"
+                f"hydra.sweeper.repeats={self.settings.repeats} trains each point with {key}=0 .. "
+                f"{self.settings.repeats - 1}: leave {key} out of the sweep's overrides (or set repeats=1)"
             )
         if not all(OmegaConf.select(c, key, default="absent") != "absent" for c in composed):
             raise SweepError(
@@ -564,11 +466,11 @@ class SearchSweep(LaunchingSweeper):
             summary = RunDir(outcome.run_dir).read_summary() if outcome.run_dir else None
         except RunRecordError:
             return
-        if summary is not None and (summary.objective_direction == "min") != (self.direction == "minimize"):
+        if summary is not None and (summary.objective_direction == "min") != (self.settings.direction == "minimize"):
             raise SweepError(
                 f"objective={summary.objective} is "
                 f"{'minimised' if summary.objective_direction == 'min' else 'maximised'}"
-                f" but hydra.sweeper.direction={self.direction}: set hydra.sweeper.direction="
+                f" but hydra.sweeper.direction={self.settings.direction}: set hydra.sweeper.direction="
                 f"{'minimize' if summary.objective_direction == 'min' else 'maximize'}"
             )
 
@@ -592,7 +494,7 @@ class SearchSweep(LaunchingSweeper):
                 "): a pruned search needs one last epoch for all; set trainer.epochs on the command line"
             )
         try:
-            self.pruner.rungs(epochs[0])
+            self.settings.pruner.rungs(epochs[0])
         except PruningError as err:
             raise SweepError(str(err)) from None
         return epochs[0]
@@ -612,13 +514,13 @@ class SearchSweep(LaunchingSweeper):
         self, sweep_dir: Path, space: SearchSpace, trials: list[Trial], max_epochs: int | None
     ) -> None:
         """The record already holds the trials asked for: write the results from it, no replay."""
-        if len(trials) > self.n_trials:
+        if len(trials) > self.settings.n_trials:
             log.info(
                 "%s already has %d trials, more than n_trials=%d: nothing to run; reporting the best of the %d "
                 "recorded (raise n_trials to continue the search)",
                 sweep_dir,
                 len(trials),
-                self.n_trials,
+                self.settings.n_trials,
                 len(trials),
             )
         else:
@@ -656,25 +558,25 @@ class SearchSweep(LaunchingSweeper):
         return found
 
     def _to_minimise(self, objective: float) -> float:
-        return -objective if self.direction == "maximize" else objective
+        return -objective if self.settings.direction == "maximize" else objective
 
     def _penalty(self, trials: list[Trial]) -> float:
         """A finite value for a failed trial: the configured one, else the worst told so far."""
-        if self.failure_objective is not None:
-            return self._to_minimise(self.failure_objective)
+        if self.settings.failure_objective is not None:
+            return self._to_minimise(self.settings.failure_objective)
         told = [t.told for t in trials if t.told is not None and t.objective is not None]
         if told:
             return max(told)
-        return 0.0 if self.direction == "maximize" else 10.0
+        return 0.0 if self.settings.direction == "maximize" else 10.0
 
     def _check_failures(self, trials: list[Trial], sweep_dir: Path) -> None:
         ended = [t for t in trials if t.told is not None]
         bad = sum(1 for t in ended if t.objective is None)
-        if len(ended) >= MIN_TRIALS_TO_JUDGE and bad / len(ended) > self.max_failure_rate:
+        if len(ended) >= MIN_TRIALS_TO_JUDGE and bad / len(ended) > self.settings.max_failure_rate:
             collect(sweep_dir)
             raise SweepError(
                 f"stopping the sweep: {bad} of {len(ended)} trials failed or diverged, more than "
-                f"max_failure_rate={self.max_failure_rate}; see the status and error columns of "
+                f"max_failure_rate={self.settings.max_failure_rate}; see the status and error columns of "
                 f"{sweep_dir / 'runs.csv'}"
             )
 
@@ -705,11 +607,11 @@ class SearchSweep(LaunchingSweeper):
                 raise no_result(sweep_dir, len(trials))
             self._say_the_best(sweep_dir, runs)
             return
-        results = write_results(sweep_dir, trials, runs, self.method, self.direction, max_epochs)
+        results = write_results(sweep_dir, trials, runs, self.settings.method, self.settings.direction, max_epochs)
         if engine.fitted() is not None:
             from nnsweep.sweeps.skopt_plots import write_skopt_plots
 
-            write_skopt_plots(engine.fitted(), space, sweep_dir, self.direction)
+            write_skopt_plots(engine.fitted(), space, sweep_dir, self.settings.direction)
         log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
         if results["best_value"] is None:
             raise no_result(sweep_dir, len(trials))

@@ -98,7 +98,7 @@ def test_a_paused_run_continued_rung_by_rung_equals_an_uninterrupted_one(tmp_pat
 def test_a_pruned_run_resumed_by_hand_continues_to_its_epochs(tmp_path):
     """Pruned is a search's judgement, not the end of training: resume=true trains it on."""
     from nnsweep.runrecord import RunDir, Status
-    from nnsweep.sweeps.launch import mark_run
+    from nnsweep.sweeps.outcomes import mark_run
 
     base = ["net=mlp", "net.hidden=[16]", "data.train_limit=300", "trainer.progress=false", "trainer.epochs=3"]
     train_run(compose_config(base + ["trainer.pause_after=1"]), tmp_path / "run")

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from nnsweep.runrecord import RunDir, Status, Summary
-from nnsweep.sweeps.launch import Outcome
+from nnsweep.sweeps.outcomes import Outcome
 from nnsweep.sweeps.progress import SweepProgress, clock_time, eta_seconds
 from tests.experiments.conftest import REPO, run_module
 

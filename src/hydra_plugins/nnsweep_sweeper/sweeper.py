@@ -174,7 +174,7 @@ class GridSweeper(NnsweepSweeper):
         live_report: bool = True,
     ) -> None:
         if max_batch_size is not None and max_batch_size < 1:
-            from nnsweep.sweeps.launch import SweepError
+            from nnsweep.sweeps.errors import SweepError
 
             raise SweepError(
                 f"hydra.sweeper.max_batch_size must be at least 1 (or null: one batch), got {max_batch_size}"
