@@ -29,9 +29,9 @@ from PIL import Image
 
 from nnsweep.core.atomic import WriteError, atomic_path, atomic_write, write_error
 from nnsweep.reports.curves import curve_panels, draw_learning_curve, panel_title
+from nnsweep.reports.grid import LrEpochGrid
 from nnsweep.reports.heatmaps import TITLES, draw_lr_epoch_heatmap, heatmap_size, title_lines
 from nnsweep.reports.style import figure_to_rgb, plt
-from nnsweep.reports.tables import LrEpochGrid
 
 FRAME_MS = 400
 MAX_FRAMES = 150  # one frame per epoch up to here, then one every few epochs

@@ -15,21 +15,20 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from nnsweep.reports.grid import LrEpochGrid
 from nnsweep.reports.style import log_axis, lr_label, plt, save
 from nnsweep.reports.tables import (
-    LrEpochGrid,
     configuration_of,
     configurations_of,
     describe_group,
     describe_settings,
     key_text,
-    mean_interval,
     never_learned,
     run_matrix,
     varied_settings,
 )
 from nnsweep.runrecord import Status
-from nnsweep.sweeps.comparison import metric_bounds
+from nnsweep.sweeps.comparison import mean_interval, metric_bounds
 
 TRAIN, VAL = "#1f77b4", "#ff7f0e"
 DEAD = {"diverged": "#b00020", "failed": "#b00020", "never learned": "#555555"}

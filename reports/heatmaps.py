@@ -20,8 +20,8 @@ import numpy as np
 from matplotlib import colors, transforms
 from matplotlib.lines import Line2D
 
+from nnsweep.reports.grid import LrEpochGrid
 from nnsweep.reports.style import CMAP_ACCURACY, CMAP_GAP, MISSING_COLOUR, plt, save
-from nnsweep.reports.tables import LrEpochGrid
 from nnsweep.runrecord import Status
 
 TITLES = {

@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 
 from nnsweep.reports.compare import ONE_SEED, best_vs_runner_up
-from nnsweep.reports.tables import load_tables, lr_epoch_grid
+from nnsweep.reports.grid import lr_epoch_grid
+from nnsweep.reports.tables import load_tables
 from nnsweep.sweeps.comparison import Candidate, Verdict, compare
 from tests.reports.synthetic import write_repeated_sweep
 from tests.reports.test_tables import HAND, T_1, T_2, hand_specs

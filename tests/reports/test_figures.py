@@ -7,8 +7,9 @@ import pytest
 
 from nnsweep.reports.animations import animate_heatmap, animate_learning_curves
 from nnsweep.reports.curves import render_accuracy_vs_lr, render_learning_curves
+from nnsweep.reports.grid import lr_epoch_grid
 from nnsweep.reports.heatmaps import render_lr_epoch_heatmap
-from nnsweep.reports.tables import ReportError, SweepTables, load_tables, lr_epoch_grid
+from nnsweep.reports.tables import ReportError, SweepTables, load_tables
 
 LRS = [0.01, 0.1, 1.0, 10.0]
 EPOCHS = 6

@@ -5,17 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnsweep.reports.tables import (
-    ReportError,
-    best_group,
-    grid_runs,
-    is_log_spaced,
-    load_tables,
-    lr_epoch_grid,
-    mean_interval,
-    never_learned,
-    table_configs,
-)
+from nnsweep.reports.grid import is_log_spaced, lr_epoch_grid
+from nnsweep.reports.tables import ReportError, best_group, grid_runs, load_tables, never_learned, table_configs
+from nnsweep.sweeps.comparison import mean_interval
 from tests.reports.synthetic import write_repeated_sweep, write_sweep
 
 
