@@ -19,9 +19,9 @@ from nnsweep.runrecord.names import (
     override_key,
     without_bookkeeping,
 )
+from nnsweep.runrecord.results import TestErrors
 from nnsweep.runrecord.rundir import (
     RunDir,
-    TestErrors,
     find_runs,
 )
 from nnsweep.runrecord.summary import (

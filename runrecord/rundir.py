@@ -1,5 +1,6 @@
 """One run directory and everything in it (its file names and overrides: ``nnsweep.runrecord.names``;
-its summary: ``nnsweep.runrecord.summary``). The files, the contract every reader relies on:
+its summary: ``nnsweep.runrecord.summary``; its model and evaluations: ``nnsweep.runrecord.results``).
+The files, the contract every reader relies on:
 
     .hydra/config.yaml     the composed config the model is trained with (written by the run at
                            every start, after its settings were checked: a resume writes the
@@ -29,23 +30,18 @@ one line that names the file.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
-import shlex
-import zipfile
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from nnsweep.core.atomic import (
     WriteError,
-    atomic_write,
     atomic_write_text,
     open_no_follow,
     own_dir,
@@ -55,7 +51,7 @@ from nnsweep.core.atomic import (
 )
 from nnsweep.core.status import Status
 from nnsweep.nets.train import EpochRecord
-from nnsweep.runrecord.bounded import RecordFormatError, escape_interpolations, parse_json, parse_yaml, read_record_text
+from nnsweep.runrecord.bounded import RecordFormatError, escape_interpolations, parse_yaml, read_record_text
 from nnsweep.runrecord.lock import exclusive_lock, is_locked
 from nnsweep.runrecord.names import (
     ADDED_KEYS,
@@ -68,10 +64,8 @@ from nnsweep.runrecord.names import (
     MAX_EPOCH_ROWS,
     MAX_METRICS_BYTES,
     MAX_YAML_BYTES,
-    MEAN_INPUT,
     METRIC_COLUMNS,
     METRICS,
-    MODEL,
     OVERRIDES,
     RESUMABLE_KEYS,
     SUMMARY,
@@ -79,14 +73,15 @@ from nnsweep.runrecord.names import (
     RunRecordError,
     without_bookkeeping,
 )
+from nnsweep.runrecord.results import RunResults
 from nnsweep.runrecord.summary import (
     ClassLabels,
     Summary,
 )
 
 
-class RunDir:
-    """The files of one run, in ``path``."""
+class RunDir(RunResults):
+    """The files of one run, in ``path`` (its results: ``RunResults``)."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -96,10 +91,6 @@ class RunDir:
 
     def file(self, name: str) -> Path:
         return self.path / name
-
-    @property
-    def model_path(self) -> Path:
-        return self.path / MODEL
 
     def exists(self) -> bool:
         """A run directory is one whose config was recorded."""
@@ -370,129 +361,6 @@ class RunDir:
             (self.path / mistakes).unlink(missing_ok=True)
         for name in (METRICS, SUMMARY):
             (self.path / name).unlink(missing_ok=True)
-
-    # ----- model and its evaluation ------------------------------------------------------
-    def load_model(self, use_best: bool = True):
-        """The run's network; a diverged model is refused rather than used with NaN weights."""
-        from nnsweep.nets.checkpoint import CheckpointError, load_network
-
-        if not self.model_path.is_file():
-            raise RunRecordError(f"{self.path} holds no model ({MODEL}); train the run first")
-        try:
-            network = load_network(self.model_path, use_best=use_best)
-        except CheckpointError as err:
-            raise RunRecordError(str(err)) from None
-        if not network.params_finite():
-            raise RunRecordError(
-                f"the model in {self.path} has non-finite weights (the run diverged); "
-                "retrain it with a smaller learning rate"
-            )
-        return network
-
-    def write_evaluation(self, result: dict[str, Any], name: str = EVALUATION) -> None:
-        atomic_write_text(self.path / name, json.dumps(result, indent=1) + "\n")
-
-    def read_evaluation(self, name: str = EVALUATION) -> dict[str, Any] | None:
-        path = self.path / name
-        if not path.is_file():
-            return None
-        try:
-            value = parse_json(read_record_text(path), allow_nan=True)  # json.dumps writes a NaN loss as NaN
-        except (OSError, UnicodeDecodeError, ValueError) as err:
-            raise RunRecordError(f"{path} is unreadable ({err}); evaluate the run again") from None
-        confusion = value.get("confusion") if isinstance(value, dict) else None
-        try:
-            matrix = np.array(confusion, dtype=np.int64)
-            ok = matrix.ndim == 2 and matrix.shape[0] == matrix.shape[1] >= 2 and (matrix >= 0).all()
-        except (TypeError, ValueError, OverflowError):
-            ok = False
-        if not ok or not isinstance(value.get("test_source", ""), str):
-            raise RunRecordError(
-                f"{path} does not hold an evaluation (a square confusion matrix of counts); "
-                f"evaluate the run again: nnsweep evaluate {shlex.quote(str(self.path))}"
-            )
-        return value
-
-    def write_test_errors(self, errors: "TestErrors", name: str = TEST_ERRORS) -> None:
-        atomic_write(self.path / name, lambda f: np.savez_compressed(f, **asdict(errors)))
-
-    def read_test_errors(self, name: str = TEST_ERRORS) -> "TestErrors | None":
-        path = self.path / name
-        if not path.is_file():
-            return None
-        again = f"evaluate the run again: nnsweep evaluate {shlex.quote(str(self.path))}"
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                errors = TestErrors(**{f.name: data[f.name] for f in fields(TestErrors)})
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-            raise RunRecordError(f"{path} is unreadable ({' '.join(str(err).split())}); {again}") from None
-        shapes_ok = (
-            errors.images.ndim == 2
-            and errors.images.shape[1] in (784,)
-            and errors.source.ndim == 0
-            and all(
-                a.ndim == 1 and len(a) == len(errors.images)
-                for a in (errors.labels, errors.predicted, errors.confidence)
-            )
-        )
-        kinds_ok = (
-            shapes_ok
-            and all(
-                np.issubdtype(a.dtype, k)
-                for a, k in (
-                    (errors.images, np.floating),
-                    (errors.labels, np.integer),
-                    (errors.predicted, np.integer),
-                    (errors.confidence, np.floating),
-                )
-            )
-            and errors.source.dtype.kind == "U"
-        )
-        if not kinds_ok or not (np.isfinite(errors.images).all() and np.isfinite(errors.confidence).all()):
-            raise RunRecordError(
-                f"{path} does not hold test mistakes (images (n, 784), labels, predicted, confidence); {again}"
-            )
-        return errors
-
-    def write_mean_input(self, mean: np.ndarray) -> None:
-        """Record ``mean: (n_inputs,)``, the training inputs' mean as the network saw them (scaled)."""
-        mean = np.asarray(mean, dtype=np.float32).reshape(-1)
-        atomic_write(self.path / MEAN_INPUT, lambda f: np.save(f, mean, allow_pickle=False))
-
-    def read_mean_input(self) -> np.ndarray | None:
-        """The mean training input ``(n_inputs,)`` float32, or None for a run that did not record
-        one (runs trained before it was recorded)."""
-        path = self.path / MEAN_INPUT
-        if not path.is_file():
-            return None
-        again = "delete it (reports then start from a neutral image) or train the run again"
-        try:
-            mean = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as err:
-            raise RunRecordError(f"{path} is unreadable ({' '.join(str(err).split())}); {again}") from None
-        if not (
-            isinstance(mean, np.ndarray)
-            and mean.ndim == 1
-            and mean.size
-            and np.issubdtype(mean.dtype, np.floating)
-            and np.isfinite(mean).all()
-        ):
-            raise RunRecordError(f"{path} does not hold a mean image (finite numbers, one per input); {again}")
-        return mean
-
-
-@dataclass
-class TestErrors:
-    """A model's most confident mistakes on its test split, kept so reports need no data set.
-
-    ``images: (n, 784)`` float32 in [0, 1]; ``labels``, ``predicted``: ``(n,)`` ints;
-    ``confidence: (n,)`` the output given to the wrong class; most confident first."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    predicted: np.ndarray
-    confidence: np.ndarray
-    source: np.ndarray = field(default_factory=lambda: np.array(""))  # where the test images came from
 
 
 def find_runs(sweep_dir: str | os.PathLike) -> list[RunDir]:
