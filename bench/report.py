@@ -33,18 +33,21 @@ SWEEP = Path("results/sweep-lr/rashid-mnist5k-e15-b1")
 
 def command_seconds(*args: str) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "reports", *args], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "nnsweep", "report", *args], check=True, capture_output=True)
     return time.perf_counter() - started
 
 
 def update_seconds(sweep: Path, run: str) -> float:
     """Build the live report of ``sweep`` without ``run``, put the run back, time the update."""
     from nnsweep.reports.live import update
+    from nnsweep.sweeps.collect import collect
 
     away = sweep.parent / "away"
     shutil.move(str(sweep / run), away)
+    collect(sweep)  # as the sweep's keeper collects its tables; the watcher only reads them
     update(sweep, live=True)
     shutil.move(str(away), sweep / run)
+    collect(sweep)
     started = time.perf_counter()
     _, built = update(sweep, live=True)
     assert built
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.sweep != SWEEP:
             print(f"nnsweep: error: {args.sweep} has no runs.csv; pass a collected sweep", file=sys.stderr)
             return 2
-        subprocess.run([sys.executable, "-m", "nnsweep.sweeps.lr", "--no-report"], check=True)
+        subprocess.run([sys.executable, "-m", "nnsweep", "sweep-lr", "--no-report"], check=True)
     runs = pd.read_csv(args.sweep / "runs.csv")
     best, other = runs["run"].iloc[0], runs["run"].iloc[len(runs) // 2]
     times: dict[str, list[float]] = {

@@ -35,6 +35,7 @@ from nnsweep.core.atomic import atomic_write_text, own_dir, remove_stale_temps
 from nnsweep.reports.fingerprint import code_digest
 from nnsweep.runrecord import exclusive_lock, find_runs
 from nnsweep.runrecord.bounded import parse_json, read_record_text
+from nnsweep.runrecord.fingerprint import file_state, runs_fingerprint
 
 log = logging.getLogger("nnsweep.reports")
 STATE, LIVE_JS = "state.json", "live.js"
@@ -46,33 +47,45 @@ STALE_S = 30  # a live page whose heartbeat is older than this stops reloading
 # Temporary files of a build cut short (Ctrl-C, kill -9) are removed by the next build, under the
 # report's lock; only those older than this: the watcher writes live.js without the lock.
 STALE_TEMP_S = 30
-RUN_FILES = ("evaluation.json", "test_errors.npz", "mean_input.npy", ".hydra/config.yaml")  # as a run starts or ends
 TABLES = ("runs.csv", "epochs.csv", "configs.csv")
 SWEEP_FILES = ("trials.json", "skopt_convergence.png", "skopt_objective.png", "skopt_evaluations.png")
 
 
-def sweep_fingerprint(sweep_dir: Path) -> str:
-    """What the tables and figures are made of: each run's status (running, ok, failed, pruned
-    ...) and the sizes and times of the files written when a run ends. A run that starts, ends
-    or is marked changes it; an epoch of a running run does not: redrawing the report at every
-    epoch would take the cores its runs train on (it is redrawn as runs start and finish)."""
-    parts = []
-    runs = find_runs(sweep_dir)
-    if not runs:  # tables without their runs (copied elsewhere): the tables are the sweep
-        parts += [_stat(sweep_dir / name) for name in TABLES]
-    for run in runs:
-        parts.append(f"{run.path.name} {run.status().value}")  # a run whose process died reads as interrupted
-        parts += [_stat(run.path / name) for name in RUN_FILES]
-    parts += [_stat(sweep_dir / name) for name in SWEEP_FILES]
+def tables_fingerprint(sweep_dir: Path) -> str:
+    """What the report is drawn from: the sweep's tables (``nnsweep.sweeps.collect`` writes them;
+    the report only reads them) and its search's files (trial log, plots)."""
+    parts = [file_state(sweep_dir / name) for name in (*TABLES, *SWEEP_FILES)]
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
-def _stat(path: Path) -> str:
-    try:
-        s = path.stat()
-    except OSError:
-        return f"{path.name} -"
-    return f"{path} {s.st_size} {s.st_mtime_ns}"
+def page_state(sweep_dir: Path, live: bool = False, shared_y: bool = False, note: str = "") -> dict:
+    """What a page was drawn from and how: the tables, the runs they were collected from, the
+    code, and its options. A page is redrawn when its tables, code or options changed; a user's
+    ``nnsweep report`` also collects the tables again when the runs changed (``up_to_date``)."""
+    return {
+        "sweep": tables_fingerprint(sweep_dir),
+        "runs": runs_fingerprint(sweep_dir),
+        "code": code_digest(),
+        "live": live,
+        "shared_y": shared_y,
+        "note": note,
+    }
+
+
+def _drawn_from(state: dict) -> dict:
+    return {k: v for k, v in state.items() if k != "runs"}
+
+
+def up_to_date(sweep_dir: str | Path, shared_y: bool = False) -> bool:
+    """The report of ``sweep_dir`` was drawn from its runs and tables as they are now, with this
+    code: ``nnsweep report`` has nothing to collect or draw. Reads no table."""
+    sweep_dir = Path(sweep_dir)
+    report_dir = sweep_dir / "report"
+    return (
+        (report_dir / "index.html").is_file()
+        and _read_state(report_dir) == page_state(sweep_dir, shared_y=shared_y)
+        and _figures_there(report_dir)
+    )
 
 
 def _read_state(report_dir: Path) -> dict:
@@ -86,8 +99,10 @@ def _read_state(report_dir: Path) -> dict:
 def update(
     sweep_dir: str | Path, live: bool = False, shared_y: bool = False, force: bool = False, note: str = ""
 ) -> tuple[Path, bool]:
-    """Collect the sweep and build its report if it changed (or ``force``); returns the page and
-    whether it was built (``force``: every figure drawn again). ``note``: a line for the top of the page."""
+    """Build the sweep's report from its tables if they changed (or ``force``); returns the page
+    and whether it was built (``force``: every figure drawn again). ``note``: a line for the top of
+    the page. The tables are read, never written: ``nnsweep report`` collects them first
+    (``nnsweep.sweeps.keeper``), a running sweep keeps them itself."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         from nnsweep.reports.tables import ReportError
@@ -95,16 +110,10 @@ def update(
         raise ReportError(f"sweep directory {sweep_dir} does not exist")
     report_dir = sweep_dir / "report"
     index = report_dir / "index.html"
-    state = {
-        "sweep": sweep_fingerprint(sweep_dir),
-        "code": code_digest(),
-        "live": live,
-        "shared_y": shared_y,
-        "note": note,
-    }
+    state = page_state(sweep_dir, live, shared_y, note)
     own_dir(report_dir)  # a link planted at report/ would take the whole page (and its lock) to its target
-    # One writer at a time (the watcher's final page and nnsweep.sweeps.lr's own update meet here); the
-    # second finds the report up to date.
+    # One writer of the page at a time (the watcher's final page and a user's nnsweep report meet
+    # here); the second finds the report up to date.
     with exclusive_lock(
         report_dir,
         f"report {report_dir}",
@@ -112,14 +121,12 @@ def update(
         advice="another process is writing it; try again when it is done",
     ):
         remove_build_leftovers(report_dir)
-        if not force and index.is_file() and _read_state(report_dir) == state and _figures_there(report_dir):
+        drawn = _drawn_from(_read_state(report_dir)) == _drawn_from(state)
+        if not force and index.is_file() and drawn and _figures_there(report_dir):
             return index, False
         from nnsweep.reports.build import build_report  # matplotlib and pandas: only when there is something to draw
-        from nnsweep.sweeps.collect import collect
 
         (report_dir / STATE).unlink(missing_ok=True)  # a build cut short is not up to date
-        if find_runs(sweep_dir):
-            collect(sweep_dir)
         index = build_report(sweep_dir, live=live, shared_y=shared_y, note=note, redraw=force)
         atomic_write_text(report_dir / STATE, json.dumps(state))
     return index, True
@@ -252,7 +259,7 @@ def _follow(sweep_dir: Path, interval: float, shared_y: bool, fd: int) -> bool:
     while True:
         started = time.monotonic()
         try:
-            if started >= next_build:
+            if started >= next_build and (sweep_dir / TABLES[0]).is_file():  # the sweeper collected its runs
                 index, built = update(sweep_dir, live=True, shared_y=shared_y)
                 if built:
                     took = time.monotonic() - started

@@ -1,4 +1,4 @@
-"""Gather every run of a sweep into two tidy tables: ``nnsweep collect <sweep dir>``.
+"""Gather every run of a sweep into tidy tables (``nnsweep collect <sweep dir>``: ``nnsweep.sweeps.keeper``).
 
     runs.csv     one row per run: its directory, the overrides that define it (one column per
                  overridden key), the main settings (net, optimizer, lr, batch size, epochs,
@@ -26,7 +26,7 @@ only numbers where the report computes with them. Reports read these tables.
 
 from __future__ import annotations
 
-import argparse
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -168,14 +168,24 @@ def _node(config: Any, key: str) -> dict[str, Any]:
     return node if isinstance(node, dict) else {}
 
 
-def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write ``runs.csv`` and ``epochs.csv`` into ``sweep_dir`` and return them.
+# The tables' one writer: the process that holds the sweep directory's lock (a sweep while it runs,
+# ``nnsweep collect`` or ``nnsweep report`` otherwise: ``nnsweep.sweeps.keeper``), one thread at a time.
+_writing = threading.Lock()
 
-    Runs are sorted best first (by best validation accuracy; runs without one last).
+
+def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write ``runs.csv``, ``epochs.csv`` and ``configs.csv`` into ``sweep_dir`` and return the
+    first two. Runs are sorted best first (by best validation accuracy; runs without one last).
+    Callers hold the sweep's lock (``nnsweep.sweeps.keeper``); threads of one process take turns.
     """
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise RunRecordError(f"sweep directory {sweep_dir} does not exist; check the path")
+    with _writing:
+        return _collect(sweep_dir)
+
+
+def _collect(sweep_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, epoch_rows = [], []
     for run in find_runs(sweep_dir):
         try:
@@ -198,10 +208,19 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                 runs["seed"] = runs["seed"].where(runs["seed"].notna(), runs[key]) if "seed" in runs else runs[key]
         runs = runs.sort_values("best_val_acc", ascending=False, na_position="last", kind="stable")
     epochs = pd.DataFrame(epoch_rows)
-    atomic_write_text(sweep_dir / RUNS, runs.to_csv(index=False))
-    atomic_write_text(sweep_dir / EPOCHS, epochs.to_csv(index=False))
-    atomic_write_text(sweep_dir / CONFIGS, configurations(runs, keys).to_csv(index=False))
+    for name, table in ((RUNS, runs), (EPOCHS, epochs), (CONFIGS, configurations(runs, keys))):
+        _write_if_changed(sweep_dir / name, table.to_csv(index=False))
     return runs, epochs
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """A table is rewritten only when it changed: its readers (the report) redraw what changed."""
+    try:
+        if path.is_file() and not path.is_symlink() and path.read_text() == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass  # unreadable: written anew
+    atomic_write_text(path, text)
 
 
 def configurations(runs: pd.DataFrame, seed_keys: tuple[str, ...] = SEED_KEYS) -> pd.DataFrame:
@@ -448,31 +467,3 @@ def summary_lines(
     if best is not None:
         lines.append(best)
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from nnsweep.experiments.startup import program_name
-
-    parser = argparse.ArgumentParser(
-        prog=program_name("nnsweep.sweeps.collect"), description="Collect a sweep's runs into runs.csv and epochs.csv."
-    )
-    parser.add_argument("sweep_dir", help="a sweep directory, e.g. multirun/default or results/sweep-lr/...")
-    args = parser.parse_args(argv)
-    runs, _ = collect(args.sweep_dir)
-    keys = repeat_keys(Path(args.sweep_dir))
-    print(summary_lines(runs, configurations(runs, keys), keys))
-    if (versus := runner_up_sentence(runs, keys)) is not None:
-        print(versus)
-    print(f"tables: {Path(args.sweep_dir) / RUNS}, {Path(args.sweep_dir) / EPOCHS}")
-    return 0
-
-
-def command() -> None:
-    """The ``nnsweep collect`` console script."""
-    from nnsweep.experiments.cli import run_command
-
-    run_command(main)
-
-
-if __name__ == "__main__":
-    command()

@@ -1,7 +1,8 @@
 """The live report of a running sweep, from the sweeper's side.
 
 The sweeper starts ``python -m nnsweep.reports --watch <sweep dir>`` (``nnsweep.reports.live``) beside its
-runs and holds the watcher's stdin. At the end of the sweep it says ``finished``: the watcher
+runs and holds the watcher's stdin; the watcher draws from the tables, which the sweeper keeps
+current meanwhile (``nnsweep.sweeps.keeper.TablesKeeper``). At the end of the sweep it says ``finished``: the watcher
 draws the final page (with the animations) and exits, and the sweeper waits for it, so the
 report is complete when the sweep command returns. If the sweeper dies (Ctrl-C, ``kill -9``)
 its end of the pipe closes and the watcher writes a page that says the sweep stopped. If the
@@ -42,6 +43,9 @@ def live_report(sweep_dir: Path, on: bool = True) -> Iterator[None]:
     if not enabled(on):
         yield
         return
+    from nnsweep.sweeps.keeper import TablesKeeper
+    from nnsweep.sweeps.launch import collect_on_interrupt
+
     watcher = subprocess.Popen(
         [sys.executable, "-m", "nnsweep.reports", "--watch", str(sweep_dir)], stdin=subprocess.PIPE, text=True
     )
@@ -49,8 +53,10 @@ def live_report(sweep_dir: Path, on: bool = True) -> Iterator[None]:
         "live report (refreshes itself while the sweep runs): %s", Path(sweep_dir).resolve() / "report" / "index.html"
     )
     try:
-        yield
+        with TablesKeeper(sweep_dir):  # the watcher reads the tables; this process writes them
+            yield
     except KeyboardInterrupt:
+        collect_on_interrupt(sweep_dir)  # the stopped page shows every run that finished
         _close(watcher)
         raise
     except BaseException:

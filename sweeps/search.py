@@ -45,7 +45,7 @@ from omegaconf import DictConfig, OmegaConf
 from nnsweep.experiments.cli import every_value_checked
 from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
 from nnsweep.sweeps import repeats as repeat_runs
-from nnsweep.sweeps import rounds, trial_runs
+from nnsweep.sweeps import rounds
 from nnsweep.sweeps import trials as trial_log
 from nnsweep.sweeps.collect import (
     collect,
@@ -56,12 +56,9 @@ from nnsweep.sweeps.collect import (
     summary_lines,
 )
 from nnsweep.sweeps.engines import (
-    SKOPT_ESTIMATORS,
     Engine,
     SkoptEngine,
-    engine_record,
     make_engine,
-    recorded_engine_problem,
     same_point,
 )
 from nnsweep.sweeps.errors import SweepError, machine_failure, no_result
@@ -72,14 +69,14 @@ from nnsweep.sweeps.outcomes import Outcome, mark_run, relative_run_dir, run_out
 from nnsweep.sweeps.progress import SweepProgress
 from nnsweep.sweeps.pruning import PruningError
 from nnsweep.sweeps.results import RESULTS, write_results
+from nnsweep.sweeps.resume import check_versions, load_record, replay
 from nnsweep.sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
 from nnsweep.sweeps.settings import SweeperSettings
-from nnsweep.sweeps.trials import TRIALS, Round, SeedRun, Trial, TrialLog
+from nnsweep.sweeps.trials import TRIALS, Round, SeedRun, Trial
 
 log = logging.getLogger("nnsweep.search")
 MIN_TRIALS_TO_JUDGE = 5  # the failure rate of fewer trials says little (two unlucky random draws)
 PAUSE_KEY = "trainer.pause_after"
-ENGINE_KEY = "engine"  # the trial log's record of the engine: its name and its libraries' versions
 
 __all__ = ["SearchSweep", "SweepError", "same_point"]
 
@@ -117,101 +114,6 @@ class SearchSweep(LaunchingSweeper):
         )
         return space
 
-    # ----- the record ------------------------------------------------------------------------
-    def _settings(self, space: SearchSpace, max_epochs: int | None) -> dict[str, Any]:
-        """What must be the same for a rerun to continue this sweep (the keys of scikit-optimize
-        searches are those their logs always had, so they continue)."""
-        settings: dict[str, Any] = {"method": self.settings.method}
-        if self.settings.method in SKOPT_ESTIMATORS:
-            settings.update(
-                {
-                    "acq_func": self.settings.acq_func,
-                    "n_initial_points": self.settings.n_initial_points,
-                    "initial_point_generator": self.settings.initial_point_generator,
-                    "seed": self.settings.seed,
-                }
-            )
-            dimensions = [repr(d.to_skopt()) for d in space.dimensions]
-        else:
-            if self.settings.method == "tpe":
-                settings.update({"n_initial_points": self.settings.n_initial_points, "seed": self.settings.seed})
-            dimensions = [d.recorded_form() for d in space.dimensions]
-        settings.update(
-            {"direction": self.settings.direction, "names": space.names, "dimensions": dimensions, "fixed": space.fixed}
-        )
-        if self.settings.repeats > 1:  # absent with one seed, so sweeps recorded before repeats existed continue
-            settings["repeats"] = {"n": self.settings.repeats, "key": self.settings.repeat_key}
-        if self.settings.pruner.on:
-            settings["pruner"] = {
-                **self.settings.pruner.settings(),
-                "rungs": self.settings.pruner.rungs(max_epochs),
-                "max_epochs": max_epochs,
-            }
-        settings[ENGINE_KEY] = engine_record(self.settings.method)  # compared on its own (_check_versions)
-        return settings
-
-    def _load_record(self, sweep_dir: Path, space: SearchSpace, max_epochs: int | None) -> tuple[TrialLog, SearchSpace]:
-        """The sweep's trial log (a new one if it has none), and the space in the log's order of
-        dimensions: the same arguments in another order continue the same sweep."""
-        record = trial_log.load(sweep_dir)
-        if record is None:
-            return TrialLog(self._settings(space, max_epochs)), space
-        damaged = trial_runs.check_against_runs(sweep_dir, record.trials)  # the runs' objectives, not a hand's
-        if damaged:  # trials the runs do not back count as not recorded: asked and trained again
-            record = trial_runs.up_to_first_damage(record, damaged)
-            log.info(
-                "%s: continuing from its first %d trials, which its runs back", sweep_dir / TRIALS, len(record.trials)
-            )
-        recorded = record.settings
-        if sorted(recorded.get("names", [])) == sorted(space.names) and not self.is_grid:
-            space = space.reordered(recorded["names"])
-        settings = self._settings(space, max_epochs)
-        changed = [
-            k
-            for k in dict.fromkeys([*settings, *recorded])
-            if k != ENGINE_KEY and _comparable(k, recorded.get(k)) != _comparable(k, settings.get(k))
-        ]
-        if (
-            changed == ["n_initial_points"]
-            and self.settings.method == "random"
-            and self.settings.initial_point_generator == "random"
-        ):
-            changed = []  # independent random draws: a random search with more trials continues the same draws
-        if changed and self.is_grid and not self.settings.pruner.on and "pruner" not in recorded:
-            # A grid keeps no state worth replaying: another grid in the same directory starts a
-            # new log (its finished runs are still reused).
-            log.info("%s holds the log of another grid (%s differ); starting a new one", sweep_dir, ", ".join(changed))
-            return TrialLog(settings), space
-        if changed:
-            raise SweepError(
-                f"{sweep_dir} holds a sweep with other settings ({', '.join(changed)} differ); "
-                "rerun with the same settings to continue it, or choose a new sweep directory "
-                "(sweep=<name>; nnsweep sweep-lr: --sweep-dir)"
-            )
-        return record, space
-
-    def _check_versions(self, record: TrialLog, sweep_dir: Path) -> None:
-        """Before any replay: a log recorded under other versions of the engine's libraries
-        cannot be replayed (another release may propose other points from the same seed), so
-        say so at once, with both versions and the fix, rather than after rounds of replay. A log
-        that does not say which engine and versions made it (no engine record, a version missing
-        or null, another engine's name: written by hand or by an nnsweep before versions were
-        recorded) is refused the same way: nothing vouches for its replay
-        (``engines.recorded_engine_problem``)."""
-        if not record.rounds:
-            return
-        problem = recorded_engine_problem(record.settings.get(ENGINE_KEY), self.settings.method)
-        if problem is None:
-            return
-        path = sweep_dir / TRIALS
-        if problem.startswith("was recorded with") and "uv pip install" in problem:
-            raise SweepError(f"{path} {problem}, or start a new sweep=<name> (finished runs are reused)")
-        raise SweepError(
-            f"{path} {problem}, so its rounds cannot be replayed as they were; move {path.name} away to "
-            f"start the search afresh in {sweep_dir} (finished runs of the same points are reused), or "
-            "start a new sweep=<name>"
-        )
-
     def _engine(self, space: SearchSpace) -> Engine:
         try:
             return make_engine(
@@ -226,19 +128,6 @@ class SearchSweep(LaunchingSweeper):
             )
         except ValueError as err:  # a space the engine cannot search (e.g. a log scale it refuses)
             raise SweepError(f"the {self.settings.method} engine cannot search this space: {err}") from None
-
-    def _replay(self, engine: Engine, record: TrialLog, sweep_dir: Path) -> None:
-        """Ask and tell what the recorded rounds did: the engine ends up exactly where it was."""
-        for round_ in record.rounds:
-            asked = engine.ask(len(round_.asked)) if round_.asked else []
-            for number, point in zip(round_.asked, asked):
-                if not same_point(point, record.trials[number].point):
-                    raise SweepError(
-                        f"{sweep_dir / TRIALS} does not replay: the {self.settings.method} engine proposes {point} "
-                        f"where the record has {record.trials[number].point}. The sweep was started with other "
-                        "settings or library versions; use a new sweep=<name>"
-                    )
-            engine.tell([record.trials[n] for n in round_.told])
 
     # ----- the search ------------------------------------------------------------------------
     def _run(self, space: SearchSpace, sweep_dir: Path) -> None:
@@ -264,13 +153,13 @@ class SearchSweep(LaunchingSweeper):
         if self.settings.repeats > 1:
             self._check_repeat_key(space, composed)
         max_epochs = self._max_epochs(space, composed) if self.settings.pruner.on else None
-        record, space = self._load_record(sweep_dir, space, max_epochs)
+        record, space = load_record(self.settings, sweep_dir, space, max_epochs)
         rungs = self.settings.pruner.rungs(max_epochs) if self.settings.pruner.on else []
         trials = record.trials
         if len(trials) >= self.settings.n_trials and not rounds.paused(trials):
             self._answer_from_record(sweep_dir, space, trials, max_epochs)
             return
-        self._check_versions(record, sweep_dir)
+        check_versions(self.settings, record, sweep_dir)
         engine = self._engine(space)
         if trials:
             log.info(
@@ -280,7 +169,7 @@ class SearchSweep(LaunchingSweeper):
                 self.settings.n_trials,
                 len(record.rounds),
             )
-        self._replay(engine, record, sweep_dir)
+        replay(self.settings, engine, record, sweep_dir)
         launcher = TrialLauncher(self, record.crashes, on_crash=lambda: trial_log.save(sweep_dir, record))
         if self.settings.pruner.on:
             self._check_run_dirs_name_points(space)
@@ -633,8 +522,3 @@ def _recorded_outcome(record: Trial | SeedRun, overrides: list[str], sweep_dir: 
     status = record.status or (Status.OK if record.objective is not None else Status.FAILED)
     run_dir = (sweep_dir / record.run_dir) if sweep_dir is not None and record.run_dir else None
     return Outcome(overrides, record.job, run_dir, status, record.objective)
-
-
-def _comparable(key: str, value: Any) -> Any:
-    """A setting as compared between runs: the order of fixed overrides does not matter."""
-    return sorted(value) if key == "fixed" and isinstance(value, list) else value

@@ -37,7 +37,7 @@ COMMANDS = {
     "predict": Command("nnsweep.experiments.predict", "main", "a run's answers for image files of digits", True),
     "serve": Command("nnsweep.experiments.serve", "main", "the draw-a-digit page and test-set viewer of a run", True),
     "sweep-lr": Command("nnsweep.sweep_lr", "main", "sweep the learning rate: runs, tables and report", False),
-    "collect": Command("nnsweep.sweeps.collect", "command", "a sweep's results tables (runs.csv, epochs.csv)", False),
+    "collect": Command("nnsweep.sweeps.keeper", "command", "a sweep's results tables (runs.csv, epochs.csv)", False),
     "report": Command("nnsweep.reports.__main__", "command", "a sweep's figures and index.html", False),
 }
 

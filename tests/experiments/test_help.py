@@ -11,7 +11,7 @@ ENTRYPOINTS = [
     "nnsweep.experiments.predict",
     "nnsweep.experiments.serve",
     "nnsweep.sweep_lr",
-    "nnsweep.sweeps.collect",
+    "nnsweep.sweeps.keeper",
     "nnsweep.reports",
 ]
 

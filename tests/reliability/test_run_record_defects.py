@@ -429,7 +429,7 @@ def test_damaged_records_are_one_warning_each_in_collect_and_the_report_and_the_
     RecursionError, an OverflowError, a hang or a pass; now one warning naming the file, and
     every run is in runs.csv and the report is written."""
     sweep, damaged = attacked_sweep(tmp_path, trained_run)
-    collected = run_module("nnsweep.sweeps.collect", str(sweep), cwd=tmp_path, timeout=120)
+    collected = run_module("nnsweep.sweeps.keeper", str(sweep), cwd=tmp_path, timeout=120)
     assert collected.returncode == 0 and "Traceback" not in collected.stderr, collected.stderr[-3000:]
     for case, path in damaged.items():
         lines = warnings_naming(collected.stderr, path)
@@ -479,7 +479,7 @@ def test_override_values_nested_deep_or_of_5000_digits_are_collected_as_text(tmp
     sweep, _ = attacked_sweep(tmp_path, trained_run, attacks={})
     (sweep / "good-a" / ".hydra" / "overrides.yaml").write_text("- trainer.note=" + "[" * 100_000 + "\n")
     (sweep / "good-b" / ".hydra" / "overrides.yaml").write_text("- trainer.note=" + "9" * 5000 + "\n")
-    collected = run_module("nnsweep.sweeps.collect", str(sweep), cwd=tmp_path, timeout=120)
+    collected = run_module("nnsweep.sweeps.keeper", str(sweep), cwd=tmp_path, timeout=120)
     assert collected.returncode == 0 and collected.stderr == "", collected.stderr[-3000:]
     notes = sorted(row["trainer.note"] for row in csv.DictReader(open(sweep / "runs.csv")))
     assert notes == ["9" * 5000, "[" * 100_000]
@@ -520,7 +520,7 @@ TRIAL_LOG_ATTACKS = {
 def test_a_damaged_trial_log_is_one_warning_in_collect_and_the_report(tmp_path, trained_run, case):
     sweep, _ = attacked_sweep(tmp_path, trained_run, attacks={})
     (sweep / "trials.json").write_text(TRIAL_LOG_ATTACKS[case])
-    for module, args in (("nnsweep.sweeps.collect", ()), ("nnsweep.reports", ("--force",))):
+    for module, args in (("nnsweep.sweeps.keeper", ()), ("nnsweep.reports", ("--force",))):
         result = run_module(module, str(sweep), *args, cwd=tmp_path, timeout=300)
         assert result.returncode == 0 and "Traceback" not in result.stderr, (module, result.stderr[-3000:])
         assert len(warnings_naming(result.stderr, sweep / "trials.json")) == 1, (module, result.stderr[-3000:])
@@ -748,7 +748,7 @@ def test_damaged_settings_leave_the_run_out_and_damaged_numbers_are_named_and_th
     report is drawn."""
     sweep, damaged = attacked_sweep(tmp_path, trained_run, attacks={**SETTING_ATTACKS, **FILE_ATTACKS})
     started = time.monotonic()
-    collected = run_module("nnsweep.sweeps.collect", str(sweep), cwd=tmp_path, timeout=300)
+    collected = run_module("nnsweep.sweeps.keeper", str(sweep), cwd=tmp_path, timeout=300)
     took = time.monotonic() - started
     assert collected.returncode == 0 and "Traceback" not in collected.stderr, collected.stderr[-3000:]
     assert took < 30, took

@@ -14,6 +14,7 @@ import pytest
 
 from nnsweep.reports.build import build_report
 from nnsweep.reports.live import STALE_S, update, write_live_js
+from nnsweep.sweeps.keeper import collect_owned
 from tests.browser import needs_browser, wait_until
 from tests.experiments.conftest import REPO, run_module
 from tests.reports.synthetic import write_sweep
@@ -209,6 +210,9 @@ def test_only_what_changed_is_drawn_and_an_unchanged_sweep_returns_at_once(tmp_p
     worst = sweep / pd.read_csv(sweep / "runs.csv").iloc[-1]["run"]
     summary = worst / "summary.json"
     summary.write_text(summary.read_text().replace('"status": "ok"', '"status": "failed"'))
+    _, built = update(sweep)
+    assert not built  # the report reads the tables, and nobody collected the runs again yet
+    collect_owned(sweep)  # as the sweep's keeper, or nnsweep report, does
     _, built = update(sweep)
     assert built and "failed: 1" in index.read_text()
     redrawn = {p.name for p in index.parent.glob("*.png") if p.stat().st_mtime_ns != drawn.get(p.name)}

@@ -267,7 +267,7 @@ def test_interrupted_runs_show_as_such(tmp_path):
 
 
 def test_collect_of_a_missing_directory_is_one_line(tmp_path):
-    result = run_module("nnsweep.sweeps.collect", str(tmp_path / "nope"))
+    result = run_module("nnsweep.sweeps.keeper", str(tmp_path / "nope"))
     assert result.returncode == 2 and result.stderr.startswith("nnsweep: error:") and result.stderr.count("\n") == 1
 
 
