@@ -15,7 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from nnsweep.core.errors import NnsweepError
-from nnsweep.experiments.config import TARGETS, invalid_setting
+from nnsweep.experiments.config import TARGETS
+from nnsweep.experiments.schema_check import invalid_setting
 from nnsweep.nets.architectures import cnn, lenet5, mlp
 from nnsweep.nets.data.augment import Augmenter
 from nnsweep.nets.data.datasets import DataSplits, load_dataset, train_size_without_loading

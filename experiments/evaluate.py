@@ -27,8 +27,9 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
+from nnsweep.experiments.arguments import PlainPaths
 from nnsweep.experiments.build import build_targets, load_data, reading_recorded_config
-from nnsweep.experiments.cli import PlainPaths, exits_on_bad_input, run_command
+from nnsweep.experiments.cli import exits_on_bad_input, run_command
 from nnsweep.experiments.startup import program_name
 from nnsweep.nets.data.datasets import load_test_dir
 from nnsweep.nets.evaluation import evaluate_network, most_confident_errors

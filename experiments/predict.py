@@ -19,8 +19,9 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig
 
+from nnsweep.experiments.arguments import PlainPaths
 from nnsweep.experiments.build import ConfigError, reading_recorded_config
-from nnsweep.experiments.cli import PlainPaths, exits_on_bad_input, run_command
+from nnsweep.experiments.cli import exits_on_bad_input, run_command
 from nnsweep.experiments.evaluate import NO_CONFIG_DIR, QUIET_LOGGING, quiet_hydra
 from nnsweep.experiments.startup import program_name
 from nnsweep.nets.data.datasets import scale_inputs

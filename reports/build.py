@@ -33,7 +33,7 @@ from nnsweep.reports.search import STOPPED_SHORT, engine_name, render_optimisati
 from nnsweep.reports.tables import load_tables
 from nnsweep.runrecord import MEAN_INPUT, RunDir, Status
 from nnsweep.sweeps import trials as trial_log
-from nnsweep.sweeps.collect import summary_lines
+from nnsweep.sweeps.closing import summary_lines
 from nnsweep.sweeps.trial_runs import checked_against_runs
 
 log = logging.getLogger("nnsweep.reports")

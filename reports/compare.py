@@ -14,7 +14,7 @@ import pandas as pd
 
 from nnsweep.reports.style import lr_label
 from nnsweep.reports.tables import config_keys, configuration_of, key_text, seed_column, setting_text, varied_settings
-from nnsweep.sweeps.collect import no_run_learned
+from nnsweep.sweeps.closing import no_run_learned
 from nnsweep.sweeps.comparison import ONE_SEED, Candidate, best_statement, compare
 
 __all__ = ["ONE_SEED", "best_vs_runner_up", "candidates", "compare"]

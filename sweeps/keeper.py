@@ -22,7 +22,8 @@ import pandas as pd
 
 from nnsweep.runrecord import LockedError, RunRecordError, find_runs
 from nnsweep.runrecord.fingerprint import runs_fingerprint
-from nnsweep.sweeps.collect import EPOCHS, RUNS, collect, configurations, repeat_keys, runner_up_sentence, summary_lines
+from nnsweep.sweeps.closing import runner_up_sentence, summary_lines
+from nnsweep.sweeps.collect import EPOCHS, RUNS, collect, configurations, repeat_keys
 from nnsweep.sweeps.lock import sweep_lock
 
 log = logging.getLogger("nnsweep.sweep")

@@ -36,7 +36,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nnsweep.core.atomic import atomic_write_text
 from nnsweep.core.errors import NnsweepError
-from nnsweep.experiments.cli import hydra_quoted
+from nnsweep.experiments.arguments import hydra_quoted
 from nnsweep.runrecord import RunDir, RunRecordError, Status, find_runs, finite_or_none
 from nnsweep.sweeps.errors import LauncherError, SweepError, launcher_failure, project_error_line
 from nnsweep.sweeps.lock import sweep_lock

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from nnsweep.core.errors import NnsweepError
-from nnsweep.experiments.cli import hydra_quoted
+from nnsweep.experiments.arguments import hydra_quoted
 from nnsweep.experiments.startup import program_name
 from nnsweep.runrecord import override_key
 from nnsweep.sweeps.repeats import MAX_REPEATS

@@ -47,14 +47,8 @@ from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, find_runs
 from nnsweep.sweeps import repeats as repeat_runs
 from nnsweep.sweeps import rounds
 from nnsweep.sweeps import trials as trial_log
-from nnsweep.sweeps.collect import (
-    collect,
-    configurations,
-    repeat_keys,
-    runner_up_sentence,
-    status_counts,
-    summary_lines,
-)
+from nnsweep.sweeps.closing import runner_up_sentence, status_counts, summary_lines
+from nnsweep.sweeps.collect import collect, configurations, repeat_keys
 from nnsweep.sweeps.engines import (
     Engine,
     SkoptEngine,

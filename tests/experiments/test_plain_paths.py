@@ -8,7 +8,7 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from nnsweep.core.errors import NnsweepError
-from nnsweep.experiments.cli import PlainPaths, hydra_quoted, with_paths_as_overrides
+from nnsweep.experiments.arguments import PlainPaths, hydra_quoted, with_paths_as_overrides
 from tests.experiments.conftest import run_module
 
 AWKWARD = ["results/x/lr=0.1,seed=0", "it's here", "a b [1] {c:d}", "back\\slash", "ends\\", "q\\'"]

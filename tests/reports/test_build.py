@@ -62,7 +62,7 @@ def test_a_diverged_model_is_a_note_on_the_page(tmp_path):
 
 
 def test_the_summary_is_the_one_best_run_sentence(tmp_path):
-    from nnsweep.sweeps.collect import best_run_sentence, summary_lines
+    from nnsweep.sweeps.closing import best_run_sentence, summary_lines
 
     runs = write_sweep(tmp_path, model=False)
     sentence = best_run_sentence(pd.read_csv(tmp_path / "runs.csv"))

@@ -197,7 +197,8 @@ def hand_runs(*rows):
 def test_the_closing_lines_name_the_best_configuration_by_its_mean_and_count_runs_at_chance():
     """lr 1 holds the luckiest seed (0.95), lr 0.1 the best mean (0.89); lr 10 ended "ok" at
     chance: the closing line counts it apart, and the Best line names lr 0.1 by its mean."""
-    from nnsweep.sweeps.collect import configurations, summary_lines
+    from nnsweep.sweeps.closing import summary_lines
+    from nnsweep.sweeps.collect import configurations
 
     runs = hand_runs(
         (1.0, 0, "ok", 0.95, False),
@@ -390,7 +391,8 @@ def test_the_terminal_gives_no_interval_from_a_zero_spread_and_the_pages_compari
     """Two seeds that agree to the digit (500 validation digits: steps of 0.2 points) gave
     "95% interval 94.20% to 94.20%"; now no interval, and the runner-up comparison is the page's
     sentence, with no verdict from 2 seeds."""
-    from nnsweep.sweeps.collect import configurations, runner_up_sentence, summary_lines
+    from nnsweep.sweeps.closing import runner_up_sentence, summary_lines
+    from nnsweep.sweeps.collect import configurations
 
     runs = hand_runs(
         (0.5, 0, "ok", 0.942, False),
@@ -413,7 +415,8 @@ def test_seeds_equal_up_to_float_noise_give_no_interval_and_a_zero_difference_is
     1e-16: the old test ``low == high`` named "95% interval 80.00% to 80.00%". The spread test is
     the comparison's (``Interval.spread``); two configurations equal on every seed are "no
     difference", not "ahead by 0.0 points"."""
-    from nnsweep.sweeps.collect import configurations, runner_up_sentence, summary_lines
+    from nnsweep.sweeps.closing import runner_up_sentence, summary_lines
+    from nnsweep.sweeps.collect import configurations
 
     runs = hand_runs(*[(lr, seed, "ok", 0.8, False) for lr in (1.0, 3.0) for seed in (0, 1, 2)])
     runs["val_size"] = 1500
@@ -434,7 +437,8 @@ def test_seeds_equal_up_to_float_noise_give_no_interval_and_a_zero_difference_is
 def test_when_every_run_is_at_chance_no_best_is_named_and_nothing_compared():
     """net.init=zeros: every run at 10% (at_chance). The Best line said "optimizer.lr=1.0 ...
     10.00% over 3 seeds (95% interval 10.00% to 10.00%)" and "lr 1 is ahead of lr 3 by 0.0 points"."""
-    from nnsweep.sweeps.collect import configurations, runner_up_sentence, summary_lines
+    from nnsweep.sweeps.closing import runner_up_sentence, summary_lines
+    from nnsweep.sweeps.collect import configurations
 
     runs = hand_runs(*[(lr, seed, "ok", 0.1 + 0.0004 * seed, True) for lr in (1.0, 3.0) for seed in (0, 1, 2)])
     lines = summary_lines(runs, configurations(runs)).splitlines()
