@@ -6,11 +6,32 @@ writes; the sweeper prints them, ``nnsweep collect`` too.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from nnsweep.sweeps.collect import REPEATED_METRICS, SEED_KEYS, SETTING_COLUMNS, ranked_candidates
+from nnsweep.runrecord import Status
+from nnsweep.sweeps.collect import (
+    REPEATED_METRICS,
+    SEED_KEYS,
+    SETTING_COLUMNS,
+    collect,
+    configurations,
+    ranked_candidates,
+    repeat_keys,
+)
 from nnsweep.sweeps.comparison import ONE_SEED, compare, describe_mean
+from nnsweep.sweeps.engines import Engine
+from nnsweep.sweeps.errors import no_result
+from nnsweep.sweeps.results import RESULTS, write_results
+from nnsweep.sweeps.search_space import SearchSpace
+from nnsweep.sweeps.settings import SweeperSettings
+from nnsweep.sweeps.trials import Trial
+
+log = logging.getLogger("nnsweep.search")
 
 
 def no_run_learned(runs: pd.DataFrame) -> bool:
@@ -122,3 +143,61 @@ def summary_lines(
     if best is not None:
         lines.append(best)
     return "\n".join(lines)
+
+
+# --- the end of a sweep -------------------------------------------------------------------
+
+
+def say_the_best(sweep_dir: Path, runs: pd.DataFrame) -> None:
+    """A grid's closing lines on the terminal: how its runs ended, the best configuration (by
+    its mean, with repeats) and how it compares with the runner-up, in the report's words."""
+    if runs.empty:
+        return
+    keys = repeat_keys(sweep_dir)
+    print(summary_lines(runs, configurations(runs, keys), keys), flush=True)
+    versus = runner_up_sentence(runs, keys)
+    if versus is not None:
+        print(versus, flush=True)
+
+
+def finish(
+    settings: SweeperSettings,
+    sweep_dir: Path,
+    space: SearchSpace,
+    engine: Engine,
+    trials: list[Trial],
+    max_epochs: int | None,
+) -> None:
+    """The sweep's end: its tables collected, and a grid's closing lines, or a search's results
+    (``optimization_results.yaml``, scikit-optimize's plots) and its best; ``NoResultError``
+    when no trial produced a result."""
+    runs, _ = collect(sweep_dir)
+    counts = Counter(t.status for t in trials)
+    if settings.method == "grid":
+        ended = status_counts(runs) if not runs.empty else ", ".join(f"{n} {s}" for s, n in counts.items())
+        log.info("grid of %d points in %s: %s; tables in %s", len(trials), sweep_dir, ended, sweep_dir / "runs.csv")
+        for t in trials:
+            if t.status == Status.FAILED:
+                log.warning("failed: %s", " ".join(space.overrides(t.point)))
+        if trials and all(t.objective is None for t in trials):
+            raise no_result(sweep_dir, len(trials))
+        say_the_best(sweep_dir, runs)
+        return
+    results = write_results(sweep_dir, trials, runs, settings.method, settings.direction, max_epochs)
+    if engine.fitted() is not None:
+        from nnsweep.sweeps.skopt_plots import write_skopt_plots
+
+        write_skopt_plots(engine.fitted(), space, sweep_dir, settings.direction)
+    log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
+    if results["best_value"] is None:
+        raise no_result(sweep_dir, len(trials))
+
+
+def say_where_the_report_is(sweep_dir: Path, drawn: bool) -> None:
+    """The sweep's last line, as every sweep ends: where its report is, or the command that draws
+    it when the live report was off or its final page is missing."""
+    index = Path(sweep_dir).resolve() / "report" / "index.html"
+    if drawn and index.is_file():
+        log.info("report: %s", index)
+    else:
+        log.info("no report page%s: make report SWEEP=%s draws it", "" if drawn else " (live report off)", sweep_dir)

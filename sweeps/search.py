@@ -35,37 +35,33 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, OmegaConf
 
 from nnsweep.experiments.cli import every_value_checked
 from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
 from nnsweep.sweeps import repeats as repeat_runs
 from nnsweep.sweeps import rounds
 from nnsweep.sweeps import trials as trial_log
-from nnsweep.sweeps.closing import runner_up_sentence, status_counts, summary_lines
-from nnsweep.sweeps.collect import collect, configurations, repeat_keys
+from nnsweep.sweeps.closing import finish, say_where_the_report_is
+from nnsweep.sweeps.collect import collect
 from nnsweep.sweeps.engines import (
     Engine,
     SkoptEngine,
     make_engine,
     same_point,
 )
-from nnsweep.sweeps.errors import SweepError, machine_failure, no_result
+from nnsweep.sweeps.errors import SweepError, machine_failure
 from nnsweep.sweeps.launch import LaunchingSweeper, TrialLauncher
 from nnsweep.sweeps.live import enabled as live_enabled
 from nnsweep.sweeps.live import live_report
 from nnsweep.sweeps.outcomes import Outcome, mark_run, relative_run_dir, run_outcome, trial_key
 from nnsweep.sweeps.progress import SweepProgress
-from nnsweep.sweeps.pruning import PruningError
-from nnsweep.sweeps.results import RESULTS, write_results
 from nnsweep.sweeps.resume import check_versions, load_record, replay
 from nnsweep.sweeps.search_space import SearchSpace, build_search_space, covering_points, grid_space
-from nnsweep.sweeps.settings import SweeperSettings
+from nnsweep.sweeps.settings import SweeperSettings, check_direction, check_repeat_key, pruned_max_epochs
 from nnsweep.sweeps.trials import TRIALS, Round, SeedRun, Trial
 
 log = logging.getLogger("nnsweep.search")
@@ -145,8 +141,8 @@ class SearchSweep(LaunchingSweeper):
             else []
         )
         if self.settings.repeats > 1:
-            self._check_repeat_key(space, composed)
-        max_epochs = self._max_epochs(space, composed) if self.settings.pruner.on else None
+            check_repeat_key(self.settings, space, composed)
+        max_epochs = pruned_max_epochs(self.settings, space, composed) if self.settings.pruner.on else None
         record, space = load_record(self.settings, sweep_dir, space, max_epochs)
         rungs = self.settings.pruner.rungs(max_epochs) if self.settings.pruner.on else []
         trials = record.trials
@@ -215,7 +211,7 @@ class SearchSweep(LaunchingSweeper):
                     )
                 )
                 trial_log.save(sweep_dir, record)
-        self._finish(sweep_dir, space, engine, trials, max_epochs)
+        finish(self.settings, sweep_dir, space, engine, trials, max_epochs)
 
     def _new_trial(self, number: int, point: list[Any], space: SearchSpace) -> Trial:
         return Trial(number, point=point, params=dict(zip(space.names, point)))
@@ -300,7 +296,7 @@ class SearchSweep(LaunchingSweeper):
                     "new sweep=<name>"
                 )
             if at_rung:
-                self._check_direction(outcome)
+                check_direction(self.settings, outcome)
                 reached.setdefault(target, []).append(trial)
             else:
                 trial.status = outcome.status
@@ -328,59 +324,6 @@ class SearchSweep(LaunchingSweeper):
             _recorded_outcome(r, repeat_runs.with_seed(overrides, self.settings.repeat_key, r.seed), sweep_dir)
             for r in trial.repeats
         ]
-
-    def _check_repeat_key(self, space: SearchSpace, composed: list[DictConfig]) -> None:
-        """Repeats set ``repeat_key`` themselves: the search must not, and the task must have it."""
-        key = self.settings.repeat_key
-        if key in space.names or any(override_key(o) == key for o in space.fixed):
-            raise SweepError(
-                f"hydra.sweeper.repeats={self.settings.repeats} trains each point with {key}=0 .. "
-                f"{self.settings.repeats - 1}: leave {key} out of the sweep's overrides (or set repeats=1)"
-            )
-        if not all(OmegaConf.select(c, key, default="absent") != "absent" for c in composed):
-            raise SweepError(
-                f"hydra.sweeper.repeats needs a seed to vary, but this task's config has no {key}; name "
-                "its seed with hydra.sweeper.repeat_key=<key>"
-            )
-
-    def _check_direction(self, outcome: Outcome) -> None:
-        """A pruner compares objectives: the sweep must know which way is better."""
-        try:
-            summary = RunDir(outcome.run_dir).read_summary() if outcome.run_dir else None
-        except RunRecordError:
-            return
-        if summary is not None and (summary.objective_direction == "min") != (self.settings.direction == "minimize"):
-            raise SweepError(
-                f"objective={summary.objective} is "
-                f"{'minimised' if summary.objective_direction == 'min' else 'maximised'}"
-                f" but hydra.sweeper.direction={self.settings.direction}: set hydra.sweeper.direction="
-                f"{'minimize' if summary.objective_direction == 'min' else 'maximize'}"
-            )
-
-    def _max_epochs(self, space: SearchSpace, composed: list[DictConfig]) -> int:
-        """``trainer.epochs`` of the trials (``composed``: configs covering every searched value):
-        the last rung, the same for every trial."""
-        if "trainer.epochs" in space.names:
-            raise SweepError(
-                "a pruned sweep sets how far each trial trains; it cannot also search trainer.epochs: fix "
-                "trainer.epochs, or set hydra.sweeper.pruner.method=none"
-            )
-        if not all(OmegaConf.select(c, "trainer.pause_after", default="absent") != "absent" for c in composed):
-            raise SweepError(
-                "hydra.sweeper.pruner needs runs that can pause (nnsweep.experiments.train: trainer.epochs and "
-                "trainer.pause_after); this task has none, so set hydra.sweeper.pruner.method=none"
-            )
-        epochs = sorted({OmegaConf.select(c, "trainer.epochs") for c in composed})
-        if len(epochs) != 1 or not isinstance(epochs[0], int):
-            raise SweepError(
-                f"the trials of this search train for different trainer.epochs ({', '.join(map(str, epochs))}"
-                "): a pruned search needs one last epoch for all; set trainer.epochs on the command line"
-            )
-        try:
-            self.settings.pruner.rungs(epochs[0])
-        except PruningError as err:
-            raise SweepError(str(err)) from None
-        return epochs[0]
 
     def _check_run_dirs_name_points(self, space: SearchSpace) -> None:
         """A pruned trial continues in its run directory, so the directory must follow from the
@@ -421,7 +364,7 @@ class SearchSweep(LaunchingSweeper):
                     f"{sweep_dir / TRIALS} holds points outside this search space ({err}); move it away "
                     "to start the search afresh (finished runs are reused)"
                 ) from None
-        self._finish(sweep_dir, space, engine, trials, max_epochs)
+        finish(self.settings, sweep_dir, space, engine, trials, max_epochs)
 
     def _next_job_number(self, sweep_dir: Path) -> int:
         numbers = [n for n in (run.job_number() for run in find_runs(sweep_dir)) if n is not None]
@@ -462,52 +405,6 @@ class SearchSweep(LaunchingSweeper):
                 f"max_failure_rate={self.settings.max_failure_rate}; see the status and error columns of "
                 f"{sweep_dir / 'runs.csv'}"
             )
-
-    @staticmethod
-    def _say_the_best(sweep_dir: Path, runs) -> None:
-        """A grid's closing lines on the terminal: how its runs ended, the best configuration (by
-        its mean, with repeats) and how it compares with the runner-up, in the report's words."""
-        if runs.empty:
-            return
-        keys = repeat_keys(sweep_dir)
-        print(summary_lines(runs, configurations(runs, keys), keys), flush=True)
-        versus = runner_up_sentence(runs, keys)
-        if versus is not None:
-            print(versus, flush=True)
-
-    def _finish(
-        self, sweep_dir: Path, space: SearchSpace, engine: Engine, trials: list[Trial], max_epochs: int | None
-    ) -> None:
-        runs, _ = collect(sweep_dir)
-        counts = Counter(t.status for t in trials)
-        if self.is_grid:
-            ended = status_counts(runs) if not runs.empty else ", ".join(f"{n} {s}" for s, n in counts.items())
-            log.info("grid of %d points in %s: %s; tables in %s", len(trials), sweep_dir, ended, sweep_dir / "runs.csv")
-            for t in trials:
-                if t.status == Status.FAILED:
-                    log.warning("failed: %s", " ".join(space.overrides(t.point)))
-            if trials and all(t.objective is None for t in trials):
-                raise no_result(sweep_dir, len(trials))
-            self._say_the_best(sweep_dir, runs)
-            return
-        results = write_results(sweep_dir, trials, runs, self.settings.method, self.settings.direction, max_epochs)
-        if engine.fitted() is not None:
-            from nnsweep.sweeps.skopt_plots import write_skopt_plots
-
-            write_skopt_plots(engine.fitted(), space, sweep_dir, self.settings.direction)
-        log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
-        if results["best_value"] is None:
-            raise no_result(sweep_dir, len(trials))
-
-
-def say_where_the_report_is(sweep_dir: Path, drawn: bool) -> None:
-    """The sweep's last line, as every sweep ends: where its report is, or the command that draws
-    it when the live report was off or its final page is missing."""
-    index = Path(sweep_dir).resolve() / "report" / "index.html"
-    if drawn and index.is_file():
-        log.info("report: %s", index)
-    else:
-        log.info("no report page%s: make report SWEEP=%s draws it", "" if drawn else " (live report off)", sweep_dir)
 
 
 def _recorded_outcome(record: Trial | SeedRun, overrides: list[str], sweep_dir: Path | None = None) -> Outcome:

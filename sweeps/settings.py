@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
+from nnsweep.runrecord import RunDir, RunRecordError, override_key
 from nnsweep.sweeps.engines import ENGINES, SKOPT_ESTIMATORS
 from nnsweep.sweeps.errors import SweepError
+from nnsweep.sweeps.outcomes import Outcome
 from nnsweep.sweeps.pruning import Pruner, PruningError
 from nnsweep.sweeps.repeats import MAX_REPEATS, REPEAT_KEY
+from nnsweep.sweeps.search_space import SearchSpace
 
 ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
 GENERATORS = ("random", "sobol", "lhs", "halton", "hammersly", "grid")
@@ -161,3 +166,62 @@ class SweeperSettings:
             str(repeat_key),
             bool(live_report),
         )
+
+
+# --- the settings against the task they search ------------------------------------------------
+
+
+def check_repeat_key(settings: SweeperSettings, space: SearchSpace, composed: list[DictConfig]) -> None:
+    """Repeats set ``repeat_key`` themselves: the search must not, and the task must have it."""
+    key = settings.repeat_key
+    if key in space.names or any(override_key(o) == key for o in space.fixed):
+        raise SweepError(
+            f"hydra.sweeper.repeats={settings.repeats} trains each point with {key}=0 .. "
+            f"{settings.repeats - 1}: leave {key} out of the sweep's overrides (or set repeats=1)"
+        )
+    if not all(OmegaConf.select(c, key, default="absent") != "absent" for c in composed):
+        raise SweepError(
+            f"hydra.sweeper.repeats needs a seed to vary, but this task's config has no {key}; name "
+            "its seed with hydra.sweeper.repeat_key=<key>"
+        )
+
+
+def check_direction(settings: SweeperSettings, outcome: Outcome) -> None:
+    """A pruner compares objectives: the sweep must know which way is better."""
+    try:
+        summary = RunDir(outcome.run_dir).read_summary() if outcome.run_dir else None
+    except RunRecordError:
+        return
+    if summary is not None and (summary.objective_direction == "min") != (settings.direction == "minimize"):
+        raise SweepError(
+            f"objective={summary.objective} is "
+            f"{'minimised' if summary.objective_direction == 'min' else 'maximised'}"
+            f" but hydra.sweeper.direction={settings.direction}: set hydra.sweeper.direction="
+            f"{'minimize' if summary.objective_direction == 'min' else 'maximize'}"
+        )
+
+
+def pruned_max_epochs(settings: SweeperSettings, space: SearchSpace, composed: list[DictConfig]) -> int:
+    """``trainer.epochs`` of the trials (``composed``: configs covering every searched value):
+    the last rung, the same for every trial."""
+    if "trainer.epochs" in space.names:
+        raise SweepError(
+            "a pruned sweep sets how far each trial trains; it cannot also search trainer.epochs: fix "
+            "trainer.epochs, or set hydra.sweeper.pruner.method=none"
+        )
+    if not all(OmegaConf.select(c, "trainer.pause_after", default="absent") != "absent" for c in composed):
+        raise SweepError(
+            "hydra.sweeper.pruner needs runs that can pause (nnsweep.experiments.train: trainer.epochs and "
+            "trainer.pause_after); this task has none, so set hydra.sweeper.pruner.method=none"
+        )
+    epochs = sorted({OmegaConf.select(c, "trainer.epochs") for c in composed})
+    if len(epochs) != 1 or not isinstance(epochs[0], int):
+        raise SweepError(
+            f"the trials of this search train for different trainer.epochs ({', '.join(map(str, epochs))}"
+            "): a pruned search needs one last epoch for all; set trainer.epochs on the command line"
+        )
+    try:
+        settings.pruner.rungs(epochs[0])
+    except PruningError as err:
+        raise SweepError(str(err)) from None
+    return epochs[0]
