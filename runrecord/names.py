@@ -27,7 +27,7 @@ MAX_METRICS_BYTES = 200 * MAX_EPOCH_ROWS
 BOOKKEEPING_KEYS = ("resume", "sweep", "trainer.progress", "trainer.pause_after")
 
 # Settings a resumed run may change: the epoch budget can grow (a finished run continues), unless
-# the schedule anneals over the whole budget (a cosine: nnsweep.experiments.train.check_can_train refuses).
+# the schedule anneals over the whole budget (a cosine: nnsweep.experiments.continuing.check_can_train refuses).
 RESUMABLE_KEYS = ("trainer.epochs",)
 
 # Settings that only name what a report shows (the classes, the word for one image): a run

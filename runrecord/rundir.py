@@ -350,7 +350,7 @@ class RunDir(RunResults):
     def clear_results(self) -> None:
         """Remove what a previous attempt of this run wrote (metrics, summary, evaluations), so a
         run that starts from epoch 1 never continues an old metrics.csv nor shows an old model's
-        numbers. Only nnsweep's own records go (``train.check_can_train`` refused a summary or
+        numbers. Only nnsweep's own records go (``continuing.check_can_train`` refused a summary or
         metrics.csv it cannot read): an evaluation only if it is one of this run
         (``other_evaluations``), with the mistakes of the same name; anything else is kept."""
         for name in self.other_evaluations():
