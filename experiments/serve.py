@@ -25,7 +25,8 @@ from nnsweep.core.errors import NnsweepError
 from nnsweep.experiments.arguments import PlainPaths
 from nnsweep.experiments.build import ConfigError
 from nnsweep.experiments.cli import exits_on_bad_input, run_command, warn
-from nnsweep.experiments.draw.api import MAX_DECODES, ServedRun
+from nnsweep.experiments.draw.api import ServedRun
+from nnsweep.experiments.draw.inputs import MAX_DECODES
 from nnsweep.experiments.draw.server import MAX_CONNECTIONS, REQUEST_SECONDS, serve
 from nnsweep.experiments.evaluate import NO_CONFIG_DIR, QUIET_LOGGING, load_run_test_set, quiet_hydra
 from nnsweep.experiments.predict import Classifier

@@ -22,7 +22,8 @@ from werkzeug.serving import DechunkedInput, ThreadedWSGIServer, WSGIRequestHand
 
 from nnsweep.experiments.build import ConfigError
 from nnsweep.experiments.cli import warn
-from nnsweep.experiments.draw.api import MAX_BODY, MAX_DECODES, ServedRun, create_app, quiet_request_log
+from nnsweep.experiments.draw.api import ServedRun, create_app, quiet_request_log
+from nnsweep.experiments.draw.inputs import MAX_BODY, MAX_DECODES
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
