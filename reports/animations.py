@@ -28,9 +28,9 @@ from imageio_ffmpeg import get_ffmpeg_exe
 from PIL import Image
 
 from nnsweep.core.atomic import WriteError, atomic_path, atomic_write, write_error
-from nnsweep.reports.curves import curve_panels, draw_learning_curve, panel_title
 from nnsweep.reports.grid import LrEpochGrid
 from nnsweep.reports.heatmaps import TITLES, draw_lr_epoch_heatmap, heatmap_size, title_lines
+from nnsweep.reports.learning_curves import curve_panels, draw_learning_curve, panel_title
 from nnsweep.reports.style import figure_to_rgb, plt
 
 FRAME_MS = 400

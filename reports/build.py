@@ -22,11 +22,12 @@ from nnsweep.experiments.cli import warn
 from nnsweep.reports.animations import animate_heatmap, animate_learning_curves
 from nnsweep.reports.cache import FigureCache, Section
 from nnsweep.reports.compare import best_vs_runner_up
-from nnsweep.reports.curves import render_accuracy_vs_lr, render_learning_curves
+from nnsweep.reports.curves import render_accuracy_vs_lr
 from nnsweep.reports.fingerprint import code_digest
 from nnsweep.reports.grid import lr_epoch_grid
 from nnsweep.reports.heatmaps import render_lr_epoch_heatmap
 from nnsweep.reports.html import Figure, write_index
+from nnsweep.reports.learning_curves import render_learning_curves
 from nnsweep.reports.models import MODEL_FIGURES, best_finished_run, model_figures, render_run_portraits
 from nnsweep.reports.pruning import render_rungs
 from nnsweep.reports.search import STOPPED_SHORT, engine_name, render_optimisation_history, render_parallel_coordinates

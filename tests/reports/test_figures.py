@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 
 from nnsweep.reports.animations import animate_heatmap, animate_learning_curves
-from nnsweep.reports.curves import render_accuracy_vs_lr, render_learning_curves
+from nnsweep.reports.curves import render_accuracy_vs_lr
 from nnsweep.reports.grid import lr_epoch_grid
 from nnsweep.reports.heatmaps import render_lr_epoch_heatmap
+from nnsweep.reports.learning_curves import render_learning_curves
 from nnsweep.reports.tables import ReportError, SweepTables, load_tables
 
 LRS = [0.01, 0.1, 1.0, 10.0]
@@ -199,10 +200,11 @@ def drawn(monkeypatch):
     """The figures the render functions draw, kept open to read their artists."""
     import nnsweep.reports.curves
     import nnsweep.reports.heatmaps
+    import nnsweep.reports.learning_curves
     from nnsweep.reports.style import plt
 
     figures = []
-    for module in (nnsweep.reports.curves, nnsweep.reports.heatmaps):
+    for module in (nnsweep.reports.curves, nnsweep.reports.heatmaps, nnsweep.reports.learning_curves):
         monkeypatch.setattr(module, "save", lambda fig, path: figures.append(fig) or path)
     yield figures
     for fig in figures:
