@@ -186,6 +186,8 @@ def _check_every_value(config_name: str, cfg, plain: list[str], parsed: list, sw
             check(candidate)
 
 
+# Long on purpose: the steps of one composition (flags, sweeps to first values, every value, output directory, missing
+# keys), in order, sharing the parsed overrides.
 def precheck(config_name: str, argv: list[str]) -> None:
     """Compose the config as Hydra will, and turn a failure into one line and exit 2.
 

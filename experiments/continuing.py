@@ -17,6 +17,7 @@ from nnsweep.runrecord.names import CONFIG, METRICS, MODEL, SUMMARY
 log = logging.getLogger("nnsweep.train")
 
 
+# Long on purpose: a list of refusals, each a condition and its one line, in the order a user meets them.
 def check_can_train(run: RunDir, cfg: Any, resume: bool) -> Summary | None:
     """The run's summary so far, after checking that ``cfg`` may train into ``run``.
 

@@ -98,6 +98,8 @@ def train_run(
         return _train(cfg, run, resume, list(overrides), hydra_record, started, bars, previous)
 
 
+# Long on purpose: one run from its data to its summary, in order (data, network, resume, fit, evaluation, records);
+# each step hands the next its state.
 def _train(
     cfg: Any,
     run: RunDir,

@@ -69,6 +69,8 @@ def _per_block(name: str, value: Any, blocks: int) -> list[Any]:
     return [value] * blocks
 
 
+# Long on purpose: the blocks are built in the order the network runs them, each from the options checked just above
+# it.
 def cnn(
     channels: Sequence[int],
     kernel: int | Sequence[int] = 3,

@@ -91,6 +91,8 @@ def clip_gradient_norm(network: Network, max_norm: float) -> float:
     return total
 
 
+# Long on purpose: the training loop as the classics write it, read top to bottom (epoch, batches, evaluation,
+# schedule, checkpoint, stop); its phases share the loop's state.
 def fit(
     network: Network,
     optimizer: Optimizer,

@@ -122,6 +122,7 @@ def sweep_engine(sweep_dir: Path) -> str:
         return "Search"
 
 
+# Long on purpose: the page's sections in the order they appear, each choosing its figures from the tables.
 def build_report(
     sweep_dir: str | Path, live: bool = False, shared_y: bool = False, note: str = "", redraw: bool = False
 ) -> Path:

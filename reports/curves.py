@@ -20,6 +20,7 @@ TRAIN, VAL = "#1f77b4", "#ff7f0e"
 DEAD = {"diverged": "#b00020", "failed": "#b00020", "never learned": "#555555"}
 
 
+# Long on purpose: one figure drawn top to bottom; its artists and axes would otherwise pass between helpers.
 def render_accuracy_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
     """Validation accuracy at each configuration's best epoch (mean over seeds, with their 95%
     interval shaded and each seed a faint dot) and at its last epoch, against lr (log). Rates a
@@ -128,6 +129,7 @@ def group_facets(grid: LrEpochGrid) -> list[tuple[str, list[str]]]:
     return [(f"{chunk[0]} to {chunk[-1]}", chunk) for chunk in chunks]
 
 
+# Long on purpose: one figure drawn top to bottom; its artists and axes would otherwise pass between helpers.
 def render_groups_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
     """Validation accuracy at the best epoch against lr (log), a line per group of the other
     settings (mean over seeds; with repeats its 95% interval a band and each seed a dot), on one

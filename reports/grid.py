@@ -123,6 +123,7 @@ def _dead(diverged: np.ndarray, stuck: np.ndarray) -> str:
     return "diverged" if diverged.all() else "never learned" if stuck.all() else "diverged or never learned"
 
 
+# Long on purpose: the grid's rows, their order, statuses and titles come from the same groups of runs in one pass.
 def lr_epoch_grid(tables: SweepTables, metric: str, group: pd.DataFrame | None = None) -> LrEpochGrid:
     """``metric`` (a metrics.csv column, or "gap" = train_acc - val_acc) per configuration and
     epoch, averaged over seeds, for the runs ``grid_runs`` chooses (or ``group``)."""

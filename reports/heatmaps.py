@@ -54,6 +54,7 @@ def colour_range(grid: LrEpochGrid, metric: str) -> tuple[float, float, bool]:
     return low, high, low > float(finite.min())
 
 
+# Long on purpose: one figure drawn top to bottom; its artists and axes would otherwise pass between helpers.
 def draw_lr_epoch_heatmap(ax, grid: LrEpochGrid, metric: str, upto_epoch: int | None = None, colorbar=True):
     """Draw on ``ax``; epochs after ``upto_epoch`` are left empty (animation frames). Rows that
     diverged or never learned are grey patches (gid ``"dead <row>"``) with a label (gid

@@ -96,6 +96,7 @@ def _curve_axes(n: int, shared_y: bool = False):
     return fig, axes.flat
 
 
+# Long on purpose: one panel drawn top to bottom; its artists and axes would otherwise pass between helpers.
 def draw_learning_curve(
     ax,
     rows: pd.DataFrame,

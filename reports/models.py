@@ -71,6 +71,7 @@ def render_run_portraits(run: RunDir, path: Path) -> Path | None:
     return path
 
 
+# Long on purpose: each model figure is a few lines over the same loaded network and test mistakes.
 def model_figures(run: RunDir, out: Path, notes: list[str]) -> list[Figure]:
     """The best model's figures: portraits and first-layer weights from its saved model, its
     mistakes and confusion matrix from the evaluation training recorded. What cannot be drawn

@@ -107,6 +107,7 @@ def decision_points(paths: list[TrialPath]) -> dict[str, list[tuple[int, float]]
     return points
 
 
+# Long on purpose: one figure drawn top to bottom; its artists and axes would otherwise pass between helpers.
 def draw_rungs(ax, log: TrialLog) -> None:
     """Draw every trial's rung values on ``ax``. Each trial's line has ``gid`` ``"trial <n>"``;
     the kept, pruned and final points are one scatter each, with ``gid`` "kept", "pruned" and

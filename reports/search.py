@@ -69,6 +69,7 @@ def category_order(text: str) -> tuple:
     return (1, (), text)
 
 
+# Long on purpose: one figure drawn top to bottom; its artists and axes would otherwise pass between helpers.
 def render_parallel_coordinates(log: TrialLog | None, path: Path) -> Path | None:
     """One line per trial through its parameter values, coloured by its objective; pruned
     trials thin and dashed (their objective is at fewer epochs), failed trials dashed grey. None
@@ -160,6 +161,7 @@ def engine_name(log: TrialLog | None) -> str:
     return ENGINE_NAMES.get(method, f"Search ({method})" if isinstance(method, str) and method else "Search")
 
 
+# Long on purpose: one figure drawn top to bottom; its artists and axes would otherwise pass between helpers.
 def render_optimisation_history(log: TrialLog | None, path: Path) -> Path | None:
     """Each trial's objective in the order the trials were asked (dots; hollow: pruned, at fewer
     epochs; crosses on the axis: failed, no objective), and the best objective of the finished

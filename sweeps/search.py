@@ -120,6 +120,8 @@ class SearchSweep(LaunchingSweeper):
             raise SweepError(f"the {self.settings.method} engine cannot search this space: {err}") from None
 
     # ----- the search ------------------------------------------------------------------------
+    # Long on purpose: the ask/tell loop: each round's steps (rungs, asks, launch, settle, tell, record) share the
+    # round's trials, and their order is the replay's contract.
     def _run(self, space: SearchSpace, sweep_dir: Path) -> None:
         if PAUSE_KEY in space.names or any(override_key(o) == PAUSE_KEY for o in space.fixed):
             raise SweepError(

@@ -71,6 +71,7 @@ class SweeperSettings:
     repeat_key: str
     live_report: bool
 
+    # Long on purpose: a list of independent checks of hydra.sweeper, each a condition and its one line.
     @classmethod
     def checked(
         cls,

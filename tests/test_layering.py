@@ -132,3 +132,26 @@ def test_every_module_of_the_package_imports():
             except Exception as err:  # noqa: BLE001 - each broken module is named below
                 broken.append(f"{found.name}: {type(err).__name__}: {err}")
     assert broken == []
+
+
+MAX_MODULE_LINES = 420  # "about 400": a module past it holds more than one concept
+MAX_FUNCTION_LINES = 60
+
+
+def test_modules_stay_small_and_a_long_function_says_why():
+    """No module of the product over ~400 lines; a function over 60 lines has a "Long on purpose:"
+    comment just above it, saying why it is one."""
+    too_long, unexplained = [], []
+    for name, path in SOURCES.items():
+        lines = path.read_text().splitlines()
+        if len(lines) > MAX_MODULE_LINES:
+            too_long.append(f"{name}: {len(lines)} lines")
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if node.end_lineno - node.lineno + 1 <= MAX_FUNCTION_LINES:
+                    continue
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+                above = [line.strip() for line in lines[max(0, first - 4) : first]]
+                if not any(line.startswith("# Long on purpose:") for line in above):
+                    unexplained.append(f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert too_long == [] and unexplained == []

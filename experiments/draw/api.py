@@ -106,6 +106,7 @@ def png_data_url(pixels: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+# Long on purpose: Flask's routes are closures over the served runs and the decoder; each route is a few lines.
 def create_app(
     runs: list[ServedRun],
     test_dir: str | Path | None = None,

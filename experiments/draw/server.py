@@ -137,6 +137,7 @@ def _stop(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+# Long on purpose: start, serve and stop of one server, with the clean stop on every signal, in order.
 def serve(
     runs: list[ServedRun],
     host: str,

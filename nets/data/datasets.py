@@ -210,6 +210,8 @@ def _nielsen_splits(name: str, directory: Path, scaling: str, val_size: int) -> 
     return DataSplits(name, train, val, load_test_dir(directory, scaling))
 
 
+# Long on purpose: one branch per kind of data set, each a few lines; a table of functions would hide which checks
+# each kind gets.
 def load_dataset(
     name: str = "mnist5k",
     *,
