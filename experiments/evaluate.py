@@ -54,7 +54,7 @@ def quiet_hydra(app_name: str, header: str) -> dict[str, Any]:
 
 # The config directory of a tool whose config is a structured one (evaluate, predict, serve). With
 # config_path=None, Hydra 1.3 searches the calling module's package when the tool is started as a
-# console script (nnsweep evaluate), and tab completion offered experiments/'s folders (conf, web)
+# command (nnsweep evaluate), and tab completion offered experiments/'s folders (conf, web)
 # as config groups; Hydra's own config package adds nothing Hydra does not search already.
 NO_CONFIG_DIR = "pkg://hydra.conf"
 

@@ -1,8 +1,9 @@
 """Processes of a sweep die with the process that started them.
 
-A sweep is a tree: ``nnsweep.sweeps.lr`` starts an ``nnsweep.experiments.train -m`` process, which starts one
-worker per core through its launcher. Killing only the top process (``kill PID``, ``kill -9``)
-used to leave the workers training, and a rerun then trained the same runs at the same time.
+A sweep is a tree: ``nnsweep train -m`` (and ``nnsweep sweep-lr``, the same process) starts one
+worker per core through its launcher, and each sweep with a live report a watcher process.
+Killing only the top process (``kill PID``, ``kill -9``) used to leave the workers training, and
+a rerun then trained the same runs at the same time.
 
 Each nnsweep process that starts others puts its process id into ``NNSWEEP_PARENT_PID``; a
 child that finds its own parent there watches it and ends itself (SIGKILL, which a run survives

@@ -65,7 +65,7 @@ def best_vs_runner_up(runs: pd.DataFrame, configs: pd.DataFrame) -> str | None:
     """The page's comparison: the best configuration by its mean with its interval, and it
     against the runner-up paired by seed (``nnsweep.sweeps.comparison.best_statement``); the one-seed
     advice without repeats; None with fewer than two configurations and no repeats, or when
-    every run ended at chance (``nnsweep.sweeps.collect.no_run_learned``)."""
+    every run ended at chance (``nnsweep.sweeps.closing.no_run_learned``)."""
     if configs is None or configs.empty or no_run_learned(runs):
         return None  # every run at chance: the page's summary says that no run learned, and names no best
     return best_statement(candidates(runs, configs))

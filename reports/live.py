@@ -1,10 +1,10 @@
 """A sweep's report kept up to date: while the sweep runs (a live page), and when it is asked for.
 
-``update(sweep_dir)`` collects the sweep (unless only its tables are there, copied without their
-runs) and rebuilds its report only when the sweep changed
-since the report was last built: a fingerprint of the run records (each run's summary and model
-files, the trial log, scikit-optimize's plots) and of the report code is kept in
-``report/state.json``, so ``make report`` on an unchanged sweep returns at once. Inside a build
+``update(sweep_dir)`` builds the report from the tables the lock's holder wrote (it never writes
+them: ``nnsweep.sweeps.keeper``), and only when they changed since the report was last built: a
+fingerprint of the tables, the trial log, scikit-optimize's plots, the runs they were collected
+from and the report code is kept in ``report/state.json``, so ``nnsweep report`` on an unchanged
+sweep returns at once. Inside a build
 only the figures whose inputs changed are drawn again (``nnsweep.reports.build.FigureCache``).
 
 ``watch(sweep_dir)`` is the live view (``nnsweep report --watch``, started by the sweeper,
@@ -108,6 +108,10 @@ def update(
         from nnsweep.reports.tables import ReportError
 
         raise ReportError(f"sweep directory {sweep_dir} does not exist")
+    if not (sweep_dir / TABLES[0]).is_file():  # no page without tables: and no empty report/ left behind
+        from nnsweep.reports.tables import ReportError
+
+        raise ReportError(f"{sweep_dir} has no {TABLES[0]}; collect it first: nnsweep collect {sweep_dir}")
     report_dir = sweep_dir / "report"
     index = report_dir / "index.html"
     state = page_state(sweep_dir, live, shared_y, note)

@@ -200,4 +200,4 @@ def say_where_the_report_is(sweep_dir: Path, drawn: bool) -> None:
     if drawn and index.is_file():
         log.info("report: %s", index)
     else:
-        log.info("no report page%s: make report SWEEP=%s draws it", "" if drawn else " (live report off)", sweep_dir)
+        log.info("no report page%s: nnsweep report %s draws it", "" if drawn else " (live report off)", sweep_dir)

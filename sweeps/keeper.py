@@ -20,15 +20,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from nnsweep.core.errors import NnsweepError
 from nnsweep.runrecord import LockedError, RunRecordError, find_runs
 from nnsweep.runrecord.fingerprint import runs_fingerprint
+from nnsweep.runrecord.names import CONFIG
 from nnsweep.sweeps.closing import runner_up_sentence, summary_lines
 from nnsweep.sweeps.collect import EPOCHS, RUNS, collect, configurations, repeat_keys
 from nnsweep.sweeps.lock import sweep_lock
 
 log = logging.getLogger("nnsweep.sweep")
 POLL_S = 2.0  # how often the keeper looks at the runs (the report's watcher looks as often)
-IN_USE = "a sweep is running in it and keeps its tables itself; wait for it to finish"
+IN_USE = (
+    "another nnsweep process holds it (a running sweep, which keeps its tables itself, or a collect or "
+    "report of it); try again when it is done"
+)
 
 
 def collect_owned(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -36,6 +41,11 @@ def collect_owned(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         return collect(sweep_dir)  # its one line: the directory does not exist
+    if not find_runs(sweep_dir):  # tables copied without their runs are the sweep: never emptied
+        raise NnsweepError(
+            f"{sweep_dir} holds no runs (no run directory with {CONFIG}); nothing to collect, and its "
+            "tables, if any, are kept as they are"
+        )
     with sweep_lock(sweep_dir, advice=IN_USE):
         return collect(sweep_dir)
 
@@ -61,6 +71,7 @@ class TablesKeeper:
     def __init__(self, sweep_dir: str | Path, interval: float = POLL_S) -> None:
         self.sweep_dir, self.interval = Path(sweep_dir), interval
         self.stopped = threading.Event()
+        self.said: set[str] = set()  # each failure is said once
         self.thread = threading.Thread(target=self._keep, name="sweep-tables", daemon=True)
 
     def __enter__(self) -> TablesKeeper:
@@ -81,13 +92,22 @@ class TablesKeeper:
                     last = now
             except (RunRecordError, OSError) as err:  # a run being replaced right now: next time
                 log.debug("tables not collected: %s", err)
+            except Exception as err:  # noqa: BLE001 - the live tables are a courtesy; the sweep's end collects
+                if str(err) not in self.said:
+                    self.said.add(str(err))
+                    log.warning(
+                        "the live tables were not collected (%s: %s); the sweep collects them at its end",
+                        type(err).__name__,
+                        " ".join(str(err).split())[:300],
+                    )
 
 
 def main(argv: list[str] | None = None) -> int:
     from nnsweep.experiments.startup import program_name
 
     parser = argparse.ArgumentParser(
-        prog=program_name("nnsweep.sweeps.keeper"), description="Collect a sweep's runs into runs.csv and epochs.csv."
+        prog=program_name("nnsweep.sweeps.keeper"),
+        description="Collect a sweep's runs into runs.csv, epochs.csv and configs.csv.",
     )
     parser.add_argument("sweep_dir", help="a sweep directory, e.g. multirun/default or results/sweep-lr/...")
     args = parser.parse_args(argv)
@@ -101,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def command() -> None:
-    """The ``nnsweep collect`` console script."""
+    """``nnsweep collect``."""
     from nnsweep.experiments.cli import run_command
 
     run_command(main)

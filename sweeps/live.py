@@ -69,7 +69,7 @@ def _finish(watcher: subprocess.Popen, sweep_dir: Path) -> None:
     """Tell the watcher the sweep finished and wait for its final page."""
     if watcher.poll() is not None:  # it died (killed on its own): say so, the sweep's results stand
         log.warning(
-            "the live report stopped during the sweep (exit %s); make report SWEEP=<this sweep> draws it",
+            "the live report stopped during the sweep (exit %s); nnsweep report <this sweep> draws it",
             watcher.returncode,
         )
         return
@@ -83,7 +83,7 @@ def _finish(watcher: subprocess.Popen, sweep_dir: Path) -> None:
         watcher.wait(FINAL_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         log.warning(
-            "the final report took longer than %d s; stopping it (make report SWEEP=... draws it)", FINAL_TIMEOUT_S
+            "the final report took longer than %d s; stopping it (nnsweep report <sweep dir> draws it)", FINAL_TIMEOUT_S
         )
         watcher.kill()
         return

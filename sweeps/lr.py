@@ -191,6 +191,7 @@ def check_arguments(args) -> list[float]:
         "trainer.epochs": "--epochs",
         "trainer.batch_size": "--batch",
         "hydra.launcher.n_jobs": "--jobs",
+        "search": "nnsweep train -m search=<name> (a learning-rate sweep is a search of its own)",
         **({"trainer.seed": "--repeats (seeds 0 .. N-1)"} if args.repeats > 1 else {}),
     }
     for override in args.overrides:

@@ -118,7 +118,7 @@ def _recorded_objective(root: Path, run_dir: Any, params: dict[str, Any]) -> Any
         return _Damage(f"its run {run_dir} was trained with {mismatch}")
     if summary is None:
         return _KEEP
-    # as the sweeper read it (nnsweep.sweeps.launch.run_outcome): a run that did not end has no objective
+    # as the sweeper read it (nnsweep.sweeps.outcomes.run_outcome): a run that did not end has no objective
     return summary.objective_value() if status.is_finished() or status == Status.PAUSED else None
 
 

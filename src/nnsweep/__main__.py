@@ -37,7 +37,9 @@ COMMANDS = {
     "predict": Command("nnsweep.experiments.predict", "main", "a run's answers for image files of digits", True),
     "serve": Command("nnsweep.experiments.serve", "main", "the draw-a-digit page and test-set viewer of a run", True),
     "sweep-lr": Command("nnsweep.sweep_lr", "main", "sweep the learning rate: runs, tables and report", False),
-    "collect": Command("nnsweep.sweeps.keeper", "command", "a sweep's results tables (runs.csv, epochs.csv)", False),
+    "collect": Command(
+        "nnsweep.sweeps.keeper", "command", "a sweep's results tables (runs.csv, epochs.csv, configs.csv)", False
+    ),
     "report": Command("nnsweep.reports.__main__", "command", "a sweep's figures and index.html", False),
 }
 
@@ -81,8 +83,12 @@ def complete(args: list[str]) -> None:
     if name not in COMMANDS or not COMMANDS[name].hydra:
         print()  # nothing to offer: bash completes a path
         return
-    after_program = line.lstrip()[len(words[0]) :]
-    os.environ["COMP_LINE"] = words[0] + after_program.lstrip()[len(name) :]
+    # The words Hydra reads: the program's, then the command's arguments without the command word
+    # and without the plain paths before the word being completed (Hydra would take a path for an
+    # override and print its parse error into the terminal; bash completes paths itself).
+    typed, last = (words[2:], "") if line.endswith(" ") else (words[2:-1], words[-1])
+    kept = [w for w in typed if "=" in w or w.startswith("-")]
+    os.environ["COMP_LINE"] = " ".join([words[0], *kept, last])
     run(name, ["-sc", *args])
 
 

@@ -281,6 +281,8 @@ def test_nnsweep_completes_its_commands_and_each_hydra_commands_keys_in_bash(tmp
         "nnsweep predict ",
         "nnsweep serve ",
         "nnsweep report res",
+        "nnsweep evaluate results/x te",  # after a plain path (Hydra printed its parse error)
+        "nnsweep serve results/x ",
     ]
     out = run("bash", "-c", COMPLETION % " ".join(f'"{line}"' for line in lines), cwd=tmp_path, env=env).stdout
     assert "hydra_bash_completion nnsweep" in out
@@ -295,6 +297,8 @@ def test_nnsweep_completes_its_commands_and_each_hydra_commands_keys_in_bash(tmp
     served = next(line for line in out.splitlines() if line.startswith("nnsweep serve  -> "))
     assert "compare." in served and "port=" in served and "conf" not in served.split(), served
     assert "nnsweep report res -> results" in out, out  # not Hydra's: bash's own file names
+    assert "nnsweep evaluate results/x te -> test=" in out and "error" not in out, out
+    assert "port=" in next(line for line in out.splitlines() if line.startswith("nnsweep serve results/x  -> "))
 
 
 def test_nnsweep_lists_its_commands_and_each_answers_help_under_its_own_name(tmp_path):

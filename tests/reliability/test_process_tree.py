@@ -94,7 +94,7 @@ def epochs_of(sweep: Path) -> list[list[int]]:
 
 # kill -9 for each shape of process tree. A plain kill (SIGTERM) ends a sweep's main process the
 # same way, since nothing in it handles the signal; it is kept once, as users type it, on the
-# deepest tree: nnsweep.sweeps.lr's, whose multirun is a child process with workers of its own.
+# learning-rate sweep's tree (its multirun's workers, and nothing between them and the main process).
 @pytest.mark.parametrize(
     "kind,sig", [("lr", signal.SIGKILL), ("grid", signal.SIGKILL), ("skopt", signal.SIGKILL), ("lr", signal.SIGTERM)]
 )

@@ -49,7 +49,7 @@ def test_nnsweep_report_collects_only_what_no_running_sweep_keeps(sweep):
         assert result.returncode == 0, result.stderr[-2000:]
         assert (sweep / "epochs.csv").read_text().endswith("\n\n")  # the running sweep's to write, not the report's
         refused = run_module("nnsweep.sweeps.keeper", str(sweep))
-        assert refused.returncode == 2 and "a sweep is running in it and keeps its tables" in refused.stderr
+        assert refused.returncode == 2 and "another nnsweep process holds it" in refused.stderr
     assert collect_if_free(sweep) is True and not (sweep / "epochs.csv").read_text().endswith("\n\n")
     again = (sweep / "epochs.csv").stat().st_mtime_ns
     collect_owned(sweep)  # nothing changed: the tables are not rewritten, so the report is not redrawn
@@ -90,5 +90,35 @@ def test_the_keeper_collects_when_a_run_ends_and_only_then(sweep, monkeypatch):
 
 
 def test_collecting_a_sweep_a_sweep_is_running_in_is_one_line(sweep):
-    with exclusive_lock(sweep, "a sweep"), pytest.raises(LockedError, match="a sweep is running in it"):
+    with exclusive_lock(sweep, "a sweep"), pytest.raises(LockedError, match="another nnsweep process holds it"):
         collect_owned(sweep)
+
+
+def test_collect_of_tables_without_their_runs_keeps_them_and_says_so(tmp_path):
+    """Tables copied without their runs are the sweep: nnsweep collect emptied them."""
+    (tmp_path / "runs.csv").write_text("run,best_val_acc\na,0.9\n")
+    result = run_module("nnsweep.sweeps.keeper", str(tmp_path))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "holds no runs" in result.stderr
+    assert (tmp_path / "runs.csv").read_text() == "run,best_val_acc\na,0.9\n"
+
+
+def test_a_report_of_a_folder_without_tables_is_one_line_and_leaves_no_report_folder(tmp_path):
+    result = run_module("nnsweep.reports", str(tmp_path))
+    assert result.returncode == 2 and "has no runs.csv; collect it first" in result.stderr
+    assert not (tmp_path / "report").exists()
+
+
+def test_the_keeper_says_once_what_kept_it_from_collecting_and_goes_on(sweep, monkeypatch, caplog):
+    calls = []
+
+    def broken(sweep_dir):
+        calls.append(sweep_dir)
+        raise ValueError("a table pandas cannot write")
+
+    monkeypatch.setattr("nnsweep.sweeps.keeper.collect", broken)
+    monkeypatch.setattr("nnsweep.sweeps.keeper.runs_fingerprint", lambda d: str(len(calls)))  # changes each time
+    with caplog.at_level("WARNING", logger="nnsweep.sweep"), TablesKeeper(sweep, interval=0.05) as keeper:
+        time.sleep(0.4)
+        assert keeper.thread.is_alive()
+    said = [r.message for r in caplog.records if "live tables were not collected" in r.message]
+    assert len(calls) >= 3 and len(said) == 1, (calls, said)

@@ -53,7 +53,7 @@ def test_tiny_lr_sweep_writes_complete_tables_and_reruns_nothing(tmp_path):
     assert runs["best_val_acc"].iloc[0] == runs["best_val_acc"].max()  # best first
     ends = [line for line in first.stdout.splitlines() + first.stderr.splitlines() if "report" in line]
     assert len(ends) == 1 and first.stdout.splitlines()[-1] == ends[0], ends  # said once, last
-    assert "no report page (live report off): make report SWEEP=" in ends[0]
+    assert "no report page (live report off): nnsweep report " in ends[0]
     assert "2 runs: 2 ok." in first.stdout and "Best: " in first.stdout  # the sweep's closing lines
     stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "lr").glob("*/summary.json")}
     again = run_module("nnsweep.sweep_lr", *args)
@@ -379,6 +379,7 @@ def command_n_jobs(command: list[str]) -> str:
             "is a setting of joblib's launcher, not of hydra/launcher=ray",
         ),
         (["hydra.launcher.n_jobs=3"], "use --jobs instead"),
+        (["search=mlp_lr_l2"], "a learning-rate sweep is a search of its own"),
     ],
 )
 def test_lr_sweep_refuses_hydra_settings_other_than_its_launchers(overrides, fragment):

@@ -329,7 +329,7 @@ def test_a_real_grid_shows_one_line_per_run_and_the_progress_line_and_ends_with_
     stuck = pd.read_csv(sweep / "runs.csv")["at_chance"].sum()
     (summary,) = [line for line in lines if "grid of 3 points" in line]
     assert stuck >= 1 and f": {3 - stuck} ok, {stuck} did not learn (at chance);" in summary, summary
-    assert out.stdout.splitlines()[-1].endswith(f"no report page (live report off): make report SWEEP={sweep} draws it")
+    assert out.stdout.splitlines()[-1].endswith(f"no report page (live report off): nnsweep report {sweep} draws it")
     for log in sweep.glob("*/train.log"):
         assert "epoch 3/3 " in log.read_text()
     assert len(list(sweep.glob("*/train.log"))) == 3
@@ -370,7 +370,7 @@ def test_a_real_search_counts_its_budget_and_a_resumed_one_its_recorded_trials(t
     assert [re.search(r": (\d/\d) done", line).group(1) for line in lines] == ["4/6", "6/6"]
     assert "(4 reused)" in lines[0] and "ETA unknown" in lines[0] and "(4 reused)" in lines[1]
     assert more.stdout.splitlines()[-1].endswith(
-        f"no report page (live report off): make report SWEEP={tmp_path / 's'} draws it"
+        f"no report page (live report off): nnsweep report {tmp_path / 's'} draws it"
     )
 
 

@@ -29,7 +29,7 @@ from omegaconf import DictConfig
 
 
 # Closed choices are Enums, so Hydra refuses a bad value when it composes the config, before
-# anything runs; the numbers' ranges are checked by nnsweep.sweeps.search.SearchSweep.
+# anything runs; the numbers' ranges are checked by nnsweep.sweeps.settings.SweeperSettings.
 class Engine(str, Enum):
     """tpe (Optuna) | gp (Gaussian process) | rf (random forest) | et (extra trees) | random | grid.
     Not gbrt: scikit-optimize 0.10.2's gradient-boosted trees fail on scikit-learn >= 1.6 and NumPy 2."""
