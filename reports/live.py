@@ -72,20 +72,19 @@ def page_state(sweep_dir: Path, live: bool = False, shared_y: bool = False, note
     }
 
 
-def _drawn_from(state: dict) -> dict:
-    return {k: v for k, v in state.items() if k != "runs"}
+def _page_is_current(report_dir: Path, state: dict, ignore: tuple[str, ...] = ()) -> bool:
+    """The page in ``report_dir`` was drawn from ``state`` (but for the keys ``ignore``) and every
+    figure it drew is still there."""
+    drawn = {k: v for k, v in _read_state(report_dir).items() if k not in ignore}
+    now = {k: v for k, v in state.items() if k not in ignore}
+    return (report_dir / "index.html").is_file() and drawn == now and _figures_there(report_dir)
 
 
 def up_to_date(sweep_dir: str | Path, shared_y: bool = False) -> bool:
     """The report of ``sweep_dir`` was drawn from its runs and tables as they are now, with this
     code: ``nnsweep report`` has nothing to collect or draw. Reads no table."""
     sweep_dir = Path(sweep_dir)
-    report_dir = sweep_dir / "report"
-    return (
-        (report_dir / "index.html").is_file()
-        and _read_state(report_dir) == page_state(sweep_dir, shared_y=shared_y)
-        and _figures_there(report_dir)
-    )
+    return _page_is_current(sweep_dir / "report", page_state(sweep_dir, shared_y=shared_y))
 
 
 def _read_state(report_dir: Path) -> dict:
@@ -125,8 +124,8 @@ def update(
         advice="another process is writing it; try again when it is done",
     ):
         remove_build_leftovers(report_dir)
-        drawn = _drawn_from(_read_state(report_dir)) == _drawn_from(state)
-        if not force and index.is_file() and drawn and _figures_there(report_dir):
+        # The page follows the tables: the runs they will be collected from next do not matter here.
+        if not force and _page_is_current(report_dir, state, ignore=("runs",)):
             return index, False
         from nnsweep.reports.build import build_report  # matplotlib and pandas: only when there is something to draw
 
