@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from nnsweep.core.atomic import atomic_write
-from nnsweep.nets.data.download import MNIST_FILES, MNIST_MIRRORS, download_files
+from nnsweep.nets.data.mnist_install import install_mnist
 from nnsweep.nets.data.readers import DataFormatError, load_csv, load_idx_pair
 from nnsweep.nets.train import LabelledData
 
 DEFAULT_DIRS = {"fashion": "/usr/share/datasets/fashion-mnist", "mnist": "data/mnist"}
-SCALINGS = ("unit", "rashid")
+SCALINGS = ("unit", "rashid", "binary")
 NIELSEN_VALIDATION = 10_000
 
 
@@ -71,6 +71,9 @@ class DataSplits:
     val: LabelledData
     test: LabelledData
     classes: int = 10
+    # data.val_size=0 on a full IDX set: no validation split, the test set scored in its place (the
+    # classic authors' protocol); every choice made on "validation" is then made on the test set.
+    val_is_test: bool = False
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -78,7 +81,11 @@ class DataSplits:
 
 def scale_inputs(images: np.ndarray, scaling: str = "unit") -> np.ndarray:
     """uint8 pixels to float32: "unit" is [0, 1]; "rashid" is [0.01, 1.0] (Rashid keeps inputs
-    away from 0 because a zero input switches off its weight updates)."""
+    away from 0 because a zero input switches off its weight updates); "binary" is black and
+    white, 1 where a pixel is at least half on (128 of 255), else 0 (the NumPy MLP project's
+    black-and-white variant: what a thin pen stroke looks like)."""
+    if scaling == "binary":
+        return (images >= 128).astype(np.float32)
     x = images.astype(np.float32) / np.float32(255.0)
     if scaling == "unit":
         return x
@@ -91,7 +98,7 @@ def unscale_inputs(x: np.ndarray, scaling: str = "unit") -> np.ndarray:
     """The inverse of ``scale_inputs``: scaled inputs back to uint8 pixels (to show them)."""
     if scaling == "rashid":
         x = (x - np.float32(0.01)) / np.float32(0.99)
-    elif scaling != "unit":
+    elif scaling not in ("unit", "binary"):
         raise ValueError(f"unknown input scaling {scaling!r}; choose one of {', '.join(SCALINGS)}")
     return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
 
@@ -201,13 +208,18 @@ def load_test_dir(directory: str | Path, scaling: str = "unit") -> LabelledData:
 
 
 def _nielsen_splits(name: str, directory: Path, scaling: str, val_size: int) -> DataSplits:
+    """Nielsen's split; ``val_size=0`` is Rashid's protocol: every training image trains, and the
+    test set is what each epoch is scored on (``DataSplits.val_is_test``)."""
     x, y = load_idx_pair(*find_idx_pair(directory, "train"))
-    if not 0 < val_size < len(y):
+    if not 0 <= val_size < len(y):
         raise ValueError(f"validation size {val_size} does not fit {len(y)} training images in {directory}")
     cut = len(y) - val_size
     train = LabelledData(scale_inputs(x[:cut], scaling), y[:cut])
+    test = load_test_dir(directory, scaling)
+    if val_size == 0:
+        return DataSplits(name, train, test, test, val_is_test=True)
     val = LabelledData(scale_inputs(x[cut:], scaling), y[cut:])
-    return DataSplits(name, train, val, load_test_dir(directory, scaling))
+    return DataSplits(name, train, val, test)
 
 
 # Long on purpose: one branch per kind of data set, each a few lines; a table of functions would hide which checks
@@ -245,6 +257,11 @@ def load_dataset(
                 raise ValueError("data=csv needs data.train_csv=<path to a CSV of label + 784 pixels>")
             images, labels = load_csv(train_csv, label_column=label_column)
         val_size = 500 if val_size is None else val_size
+        if val_size == 0:
+            raise ValueError(
+                "val_size=0 (the test set in validation's place) is for the full IDX sets (mnist, fashion, idx); "
+                f"{name} needs a validation split of at least 1"
+            )
         own_test = 0 if (test_dir or test_csv) else test_size
         tr, va, te = stratified_split(labels, val_size, own_test, split_seed)
         splits = DataSplits(
@@ -261,7 +278,7 @@ def load_dataset(
             raise ValueError("data=idx needs data.root=<directory with train-*/t10k-* IDX files>")
         directory = Path(root or DEFAULT_DIRS[name])
         if name == "mnist" and download:
-            download_files(directory, MNIST_FILES, mirrors or MNIST_MIRRORS)
+            install_mnist(directory, mirrors=mirrors)
         if name == "fashion" and not directory.is_dir():
             raise DataFormatError(
                 f"Fashion-MNIST is not in {directory}; install it with `apt-get install dataset-fashion-mnist` "
@@ -269,13 +286,16 @@ def load_dataset(
             )
         if name == "mnist" and not directory.is_dir():
             raise DataFormatError(
-                f"MNIST is not in {directory}; run with data.download=true or put the four IDX files there"
+                f"MNIST is not in {directory}; run make data (or train with data.download=true), or put the four "
+                "IDX files there"
             )
         splits = _nielsen_splits(name, directory, scaling, NIELSEN_VALIDATION if val_size is None else val_size)
     else:
         raise ValueError(f"unknown data set {name!r}; choose one of mnist5k, mnist, fashion, idx, csv")
     if test_dir is not None:
         splits.test = load_test_dir(test_dir, scaling)
+        if splits.val_is_test:
+            splits.val = splits.test
     if train_limit is not None:
         if train_limit < 1:
             raise ValueError(f"train_limit must be >= 1, got {train_limit}")

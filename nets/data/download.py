@@ -114,19 +114,24 @@ def download_files(
     missing = [name for name, pin in pins.items() if not _is_good(dest / name, pin)]
     if not missing:
         return dest
+    make_data_dir(dest)
+    with download_lock(dest) as locked:
+        if locked:
+            remove_temp_files(dest, pins)
+        for name in missing:
+            if not _is_good(dest / name, pins[name]):  # another run may have fetched it while we waited
+                _fetch_from_mirrors(dest / name, pins[name], mirrors, timeout, deadline)
+    return dest
+
+
+def make_data_dir(dest: Path) -> None:
+    """Create the data directory (and its parents), or say in one line why it cannot be."""
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise DownloadError(
             f"cannot create data directory {dest} ({err.strerror}); choose a writable data.root"
         ) from None
-    with _download_lock(dest) as locked:
-        if locked:
-            _remove_temp_files(dest, pins)
-        for name in missing:
-            if not _is_good(dest / name, pins[name]):  # another run may have fetched it while we waited
-                _fetch_from_mirrors(dest / name, pins[name], mirrors, timeout, deadline)
-    return dest
 
 
 def _is_good(path: Path, pin: PinnedFile) -> bool:
@@ -134,7 +139,7 @@ def _is_good(path: Path, pin: PinnedFile) -> bool:
 
 
 @contextmanager
-def _download_lock(directory: Path) -> Iterator[bool]:
+def download_lock(directory: Path) -> Iterator[bool]:
     """Hold ``directory/.download-lock`` exclusively; yields whether the lock is really held.
 
     The kernel drops a flock when its process dies, even by ``kill -9``, so while we hold it any
@@ -158,7 +163,7 @@ def _download_lock(directory: Path) -> Iterator[bool]:
         yield True
 
 
-def _remove_temp_files(directory: Path, names: Iterable[str]) -> None:
+def remove_temp_files(directory: Path, names: Iterable[str]) -> None:
     """Remove the temporary files that killed downloads of ``names`` left behind (``.download.*``
     are those of the versions before this one)."""
     patterns = [f".{name}.*.tmp" for name in names] + [".download.*"]

@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from nnsweep.nets.data.datasets import load_dataset, scale_inputs, stratified_split
+from nnsweep.nets.data.datasets import load_dataset, scale_inputs, stratified_split, unscale_inputs
 from nnsweep.nets.data.download import download_files
 from nnsweep.nets.data.readers import DataFormatError
 from tests.conftest import SHARED_T10K
@@ -111,3 +111,20 @@ def test_the_training_size_known_without_loading_is_the_loaded_one():
         assert train_size_without_loading("mnist5k", **kwargs) == len(load_dataset("mnist5k", **kwargs).train)
     assert train_size_without_loading("mnist") == 50_000 and train_size_without_loading("mnist", root="x") is None
     assert train_size_without_loading("csv") is None and train_size_without_loading("idx") is None
+
+
+def test_val_size_0_trains_on_every_image_and_scores_the_test_set_in_validations_place(tmp_path):
+    d = make_idx_dir(tmp_path / "idx")
+    data = load_dataset("idx", root=d, val_size=0)
+    assert data.sizes() == {"train": 30, "val": 8, "test": 8} and data.val_is_test
+    assert data.val is data.test
+    assert not load_dataset("idx", root=d, val_size=10).val_is_test
+    with pytest.raises(ValueError, match="val_size=0 .* is for the full IDX sets"):
+        load_dataset("mnist5k", val_size=0)
+
+
+def test_binary_scaling_is_black_and_white_at_half_intensity():
+    pixels = np.array([[0, 127, 128, 255]], dtype=np.uint8)
+    np.testing.assert_array_equal(scale_inputs(pixels, "binary"), [[0.0, 0.0, 1.0, 1.0]])
+    assert scale_inputs(pixels, "binary").dtype == np.float32
+    np.testing.assert_array_equal(unscale_inputs(scale_inputs(pixels, "binary"), "binary"), [[0, 0, 255, 255]])
