@@ -105,7 +105,8 @@ DECAY = Range(0, 1, low_open=True)  # a factor that shrinks the rate, 1 meaning 
 SHRINK = Range(0, 1, low_open=True, high_open=True)  # a factor that must shrink the rate
 DEGREES = Range(0, 180)
 VALIDATION = Range(
-    1, why="nnsweep needs a validation set to choose anything (the best epoch, early stopping, a sweep's objective)"
+    0,
+    why="0 scores the test set in validation's place (the full IDX sets only); nnsweep needs something to choose on",
 )
 
 
@@ -138,6 +139,7 @@ class MLPConfig(NetConfig):
     bias: bool = True
     bias_init: Init = Init.zeros
     dropout: float = ranged(0.0, FRACTION)
+    init_gain: float = ranged(1.0, POSITIVE)  # multiplies every layer's initial weights
 
 
 @dataclass
@@ -167,7 +169,7 @@ class CNNConfig(NetConfig):
     padding: Any = "same"  # valid | same
     pool: Any = "max"  # max | mean | none
     pool_size: Any = 2
-    activation: Any = "relu"  # sigmoid | tanh | relu
+    activation: Any = "relu"  # sigmoid | tanh | relu | leaky_relu
     batchnorm: Any = False
     conv_dropout: Any = 0.0
     connections: Any = "full"  # full | lecun (LeNet-5's C3 table: 6 maps in, 16 out)
@@ -176,6 +178,7 @@ class CNNConfig(NetConfig):
     dense_batchnorm: bool = False
     dropout: float = ranged(0.0, FRACTION)  # after each dense layer of the head
     init: Optional[Init] = None  # None: the usual one for each layer's activation
+    init_gain: float = ranged(1.0, POSITIVE)  # multiplies every layer's initial weights
     loss: LeNet5Loss = LeNet5Loss.softmax_cross_entropy
 
 
@@ -301,10 +304,12 @@ OPTION_SCHEMAS: dict[str, tuple[str, dict[str, type]]] = {
 class DataConfig:
     name: DataName = DataName.mnist5k
     root: Optional[str] = None
-    scaling: Scaling = Scaling.unit  # unit: [0, 1]; rashid: [0.01, 1.0]
+    scaling: Scaling = Scaling.unit  # unit: [0, 1]; rashid: [0.01, 1.0]; binary: black and white
     targets: Targets = Targets.onehot  # onehot: 0/1; rashid: 0.01/0.99
     split_seed: int = ranged(0, NON_NEGATIVE)
-    val_size: Optional[int] = ranged(None, VALIDATION)  # None: 500 for mnist5k and csv, 10,000 otherwise
+    val_size: Optional[int] = ranged(
+        None, VALIDATION
+    )  # None: 500 for mnist5k and csv, 10,000 otherwise; 0: see DataSplits.val_is_test
     test_size: int = ranged(1000, AT_LEAST_1)
     test_dir: Optional[str] = None
     train_limit: Optional[int] = ranged(None, AT_LEAST_1)

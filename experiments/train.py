@@ -137,6 +137,12 @@ def _train(
         log.debug("%s: no checkpoint to continue, training starts at epoch 1", run.path)
         run.clear_results()
     run.write_config(cfg, overrides, hydra_record)
+    if data.val_is_test:
+        log.warning(
+            "data.val_size=0: all %d training images train and the test set is scored in validation's place "
+            "(the classic authors' protocol); a best epoch or a sweep's choice is then made on the test set",
+            len(data.train),
+        )
     run.write_mean_input(data.train.x.mean(axis=0))  # where reports' class portraits start
 
     base = dict(
@@ -144,6 +150,7 @@ def _train(
         data=data.name,
         train_size=len(data.train),
         val_size=len(data.val),
+        val_is_test=data.val_is_test,
         test_size=len(data.test),
         classes=data.classes,
         n_params=network.n_params,

@@ -112,6 +112,27 @@ class ReLU(Layer):
         return dy * (self._out > 0)
 
 
+class LeakyReLU(Layer):
+    """z for z > 0, else ``slope * z`` (Maas et al. 2013; Olin's QEA CNN uses slope 0.01): a unit
+    that went negative still passes a gradient, so it cannot die."""
+
+    kind = "leaky_relu"
+
+    def __init__(self, slope: float = 0.01) -> None:
+        super().__init__()
+        self.slope = slope
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._positive = x > 0
+        return np.where(self._positive, x, x * x.dtype.type(self.slope))
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return np.where(self._positive, dy, dy * dy.dtype.type(self.slope))
+
+    def hyperparameters(self):
+        return {"slope": self.slope}
+
+
 class Softmax(Layer):
     """Softmax as a stand-alone layer (for probabilities inside a network).
 

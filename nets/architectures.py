@@ -14,12 +14,12 @@ from typing import Any, Sequence
 import numpy as np
 
 INPUTS, CLASSES = 784, 10
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 POOLS = ("mean", "max")  # LeNet-5's subsampling: the paper's mean, or the now usual max
 PADDINGS = ("valid", "same")
 
 # The initialiser that suits each hidden activation when the caller does not choose one.
-DEFAULT_INIT = {"sigmoid": "normal_fan_in", "tanh": "glorot_uniform", "relu": "he_normal"}
+DEFAULT_INIT = {"sigmoid": "normal_fan_in", "tanh": "glorot_uniform", "relu": "he_normal", "leaky_relu": "he_normal"}
 
 
 def mlp(
@@ -30,6 +30,7 @@ def mlp(
     bias: bool = True,
     bias_init: str = "zeros",
     dropout: float = 0.0,
+    init_gain: float = 1.0,
     inputs: int = INPUTS,
     classes: int = CLASSES,
 ) -> dict[str, Any]:
@@ -37,14 +38,15 @@ def mlp(
 
     ``activation`` is used on every hidden layer; the output non-linearity belongs to ``loss``
     (sigmoid for "quadratic" and "cross_entropy", softmax for "softmax_cross_entropy").
-    ``dropout`` > 0 adds inverted dropout after each hidden activation.
+    ``dropout`` > 0 adds inverted dropout after each hidden activation. ``init_gain`` multiplies
+    every layer's initial weights.
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown hidden activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
     if any(int(h) < 1 for h in hidden):
         raise ValueError(f"hidden layer sizes must be >= 1, got {list(hidden)}")
     init = init or DEFAULT_INIT[activation]
-    dense = {"type": "dense", "init": init, "bias": bias, "bias_init": bias_init}
+    dense = {"type": "dense", "init": init, "bias": bias, "bias_init": bias_init, **_gain(init_gain)}
     layers: list[dict[str, Any]] = []
     for units in hidden:
         layers += [{**dense, "units": int(units)}, {"type": activation}]
@@ -52,6 +54,13 @@ def mlp(
             layers.append({"type": "dropout", "rate": dropout})
     layers.append({**dense, "units": classes})
     return {"input_shape": [inputs], "layers": layers, "loss": loss}
+
+
+def _gain(init_gain: float) -> dict[str, float]:
+    """A weight layer's ``gain`` entry: none at 1, so specs from before it read the same."""
+    if not init_gain > 0:
+        raise ValueError(f"init_gain must be positive, got {init_gain}")
+    return {} if init_gain == 1.0 else {"gain": float(init_gain)}
 
 
 def _per_block(name: str, value: Any, blocks: int) -> list[Any]:
@@ -87,6 +96,7 @@ def cnn(
     dense_batchnorm: bool = False,
     dropout: float = 0.0,
     init: str | None = None,
+    init_gain: float = 1.0,
     image: Sequence[int] = (28, 28, 1),
     classes: int = CLASSES,
 ) -> dict[str, Any]:
@@ -101,7 +111,8 @@ def cnn(
     Head: the flattened maps, then per entry of ``dense`` a layer of that many units, batch
     normalisation if ``dense_batchnorm``, ``dense_activation`` (default: the last block's) and
     dropout ``dropout``; then ``classes`` outputs with softmax and cross-entropy.
-    ``init`` (default: the one that suits each layer's activation) is used for every layer.
+    ``init`` (default: the one that suits each layer's activation) is used for every layer, its
+    weights multiplied by ``init_gain``.
     """
     if not channels or any(int(c) < 1 for c in channels):
         raise ValueError(f"channels must list at least one block of >= 1 filters, got {list(channels)}")
@@ -140,6 +151,7 @@ def cnn(
                 "padding": k // 2 if paddings[i] == "same" else 0,
                 "connections": tables[i],
                 "init": layer_init,
+                **_gain(init_gain),
             }
         )
         if norms[i]:
@@ -152,13 +164,13 @@ def cnn(
     layers.append({"type": "flatten"})
     head_init = init or DEFAULT_INIT[head_activation]
     for units in dense:
-        layers.append({"type": "dense", "units": int(units), "init": head_init})
+        layers.append({"type": "dense", "units": int(units), "init": head_init, **_gain(init_gain)})
         if dense_batchnorm:
             layers.append({"type": "batchnorm"})
         layers.append({"type": head_activation})
         if dropout:
             layers.append({"type": "dropout", "rate": float(dropout)})
-    layers.append({"type": "dense", "units": int(classes), "init": head_init})
+    layers.append({"type": "dense", "units": int(classes), "init": head_init, **_gain(init_gain)})
     return {"input_shape": [int(np.prod(image))], "layers": layers, "loss": "softmax_cross_entropy"}
 
 

@@ -75,6 +75,8 @@ class Conv2D(Layer):
     connections : {"full", "lecun"}, default "full"
         "lecun" uses LeNet-5's partial C3 table (6 input maps -> 16 output maps).
     init : str, default "normal_fan_in"
+    gain : float, default 1.0
+        Multiplies the initial weights (``nnsweep.nets.layers.Dense`` says why).
 
     Weights ``W: (filters, in_channels, k, k)``, bias ``b: (filters,)``.
     """
@@ -89,6 +91,7 @@ class Conv2D(Layer):
         padding: int = 0,
         connections: str = "full",
         init: str = "normal_fan_in",
+        gain: float = 1.0,
     ) -> None:
         super().__init__()
         self.filters, self.kernel = int(filters), int(kernel)
@@ -102,6 +105,7 @@ class Conv2D(Layer):
             raise ShapeError(f"unknown conv2d connections {connections!r}; use {' or '.join(map(repr, CONNECTIONS))}")
         self.connections = connections
         self.init = init
+        self.gain = float(gain)
         get_initialiser(init)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -134,6 +138,8 @@ class Conv2D(Layer):
         c, k = input_shape[2], self.kernel
         fan_in, fan_out = c * k * k, self.filters * k * k
         W = get_initialiser(self.init)(rng, (self.filters, c, k, k), fan_in, fan_out, dtype)
+        if self.gain != 1.0:
+            W *= W.dtype.type(self.gain)
         self._mask = None
         if self.connections == "lecun":
             self._mask = lecun_c3_table()[:, :, None, None].astype(dtype)
@@ -218,6 +224,7 @@ class Conv2D(Layer):
             "padding": self.padding,
             "connections": self.connections,
             "init": self.init,
+            **({"gain": self.gain} if self.gain != 1.0 else {}),  # records from before it keep their form
         }
 
 

@@ -98,11 +98,15 @@ class Dense(Layer):
         Rashid's network has no biases, so they can be switched off.
     bias_init : str, default "zeros"
         Nielsen's networks draw biases from N(0, 1) ("standard_normal").
+    gain : float, default 1.0
+        Multiplies the initial weights: how a too-large start (Olin's QEA CNN draws 3x) shows.
     """
 
     kind = "dense"
 
-    def __init__(self, units: int, init: str = "normal_fan_in", bias: bool = True, bias_init: str = "zeros") -> None:
+    def __init__(
+        self, units: int, init: str = "normal_fan_in", bias: bool = True, bias_init: str = "zeros", gain: float = 1.0
+    ) -> None:
         super().__init__()
         if int(units) < 1:
             raise ShapeError(f"dense layer needs at least 1 unit, got {units}")
@@ -110,6 +114,7 @@ class Dense(Layer):
         self.init = init
         self.bias = bool(bias)
         self.bias_init = bias_init
+        self.gain = float(gain)
         get_initialiser(init), get_initialiser(bias_init)  # fail early on a typo
 
     def output_shape(self, input_shape):
@@ -125,6 +130,8 @@ class Dense(Layer):
         self.output_shape(input_shape)
         n_in = input_shape[0]
         self.params["W"] = get_initialiser(self.init)(rng, (n_in, self.units), n_in, self.units, dtype)
+        if self.gain != 1.0:
+            self.params["W"] *= self.params["W"].dtype.type(self.gain)
         self.grads["W"] = np.zeros_like(self.params["W"])
         self.decayed = {"W"}
         if self.bias:
@@ -150,7 +157,8 @@ class Dense(Layer):
         return None
 
     def hyperparameters(self):
-        return {"units": self.units, "init": self.init, "bias": self.bias, "bias_init": self.bias_init}
+        gain = {"gain": self.gain} if self.gain != 1.0 else {}  # records from before it keep their form
+        return {"units": self.units, "init": self.init, "bias": self.bias, "bias_init": self.bias_init, **gain}
 
 
 class Reshape(Layer):

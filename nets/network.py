@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from nnsweep.nets.activations import ReLU, Sigmoid, Softmax, Tanh
+from nnsweep.nets.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from nnsweep.nets.conv import Conv2D, MaxPool2D, MeanPool2D
 from nnsweep.nets.layers import Dense, Dropout, Flatten, Layer, Parameter, Reshape, ShapeError
 from nnsweep.nets.losses import get_loss
@@ -39,6 +39,7 @@ LAYER_TYPES: dict[str, type[Layer]] = {
         Sigmoid,
         Tanh,
         ReLU,
+        LeakyReLU,
         Softmax,
     )
 }

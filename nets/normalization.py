@@ -66,7 +66,9 @@ class BatchNorm(Layer):
         flat = x.reshape(-1, features)  # channels-last: one contiguous row per pixel
         if not training:
             scale = self.params["gamma"] / np.sqrt(self.state["var"] + x.dtype.type(self.eps))
+            self._eval_input, self._eval_scale = flat, scale  # a reference, no copy: for backward_eval
             return (flat * scale + (self.params["beta"] - self.state["mean"] * scale)).reshape(x.shape)
+        self._eval_input = None
         m = flat.shape[0]
         mean = flat.mean(axis=0)
         centred = flat - mean
@@ -81,6 +83,8 @@ class BatchNorm(Layer):
         return (self._xhat * self.params["gamma"] + self.params["beta"]).reshape(x.shape)
 
     def backward(self, dy):
+        if getattr(self, "_eval_input", None) is not None:
+            return self._backward_eval(dy)
         shape = dy.shape
         dy = dy.reshape(-1, shape[-1])
         m = dy.shape[0]
@@ -94,6 +98,18 @@ class BatchNorm(Layer):
         dx = dy - self.grads["beta"] / dy.dtype.type(m) - xhat * (self.grads["gamma"] / dy.dtype.type(m))
         dx *= self.params["gamma"] * self._inv_std
         return dx.reshape(shape)
+
+    def _backward_eval(self, dy):
+        """The gradient after an evaluation pass (a class portrait ascends the input of a trained
+        network): the running statistics are constants there, so the layer is affine per feature."""
+        shape = dy.shape
+        dy = dy.reshape(-1, shape[-1])
+        xhat = (self._eval_input - self.state["mean"]) / np.sqrt(self.state["var"] + dy.dtype.type(self.eps))
+        self.grads["beta"][...] = dy.sum(axis=0)
+        self.grads["gamma"][...] = np.einsum("ij,ij->j", dy, xhat)
+        if not self.needs_input_grad:
+            return None
+        return (dy * self._eval_scale).reshape(shape)
 
     def hyperparameters(self):
         return {"momentum": self.momentum, "eps": self.eps}

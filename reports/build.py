@@ -21,7 +21,7 @@ from nnsweep.core.atomic import WriteError, atomic_write, own_dir
 from nnsweep.experiments.cli import warn
 from nnsweep.reports.animations import animate_heatmap, animate_learning_curves
 from nnsweep.reports.cache import FigureCache, Section
-from nnsweep.reports.compare import best_vs_runner_up
+from nnsweep.reports.compare import best_vs_runner_up, chosen_on
 from nnsweep.reports.curves import render_accuracy_vs_lr
 from nnsweep.reports.fingerprint import code_digest
 from nnsweep.reports.grid import lr_epoch_grid
@@ -232,9 +232,7 @@ def build_report(
     figures = [f for part_figures, _ in parts for f in part_figures]
     notes = ([note] if note else []) + [n for _, part_notes in parts for n in part_notes]
     comparison = best_vs_runner_up(runs, tables.configs) or ""
-    summary = (
-        " ".join(summary_lines(runs, tables.configs).splitlines()) + " Runs are chosen on the validation split only."
-    )
+    summary = " ".join(summary_lines(runs, tables.configs).splitlines()) + " " + chosen_on(runs)
     index = write_index(
         out,
         f"nnsweep report: {tables.sweep_dir.name}",

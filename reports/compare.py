@@ -69,3 +69,18 @@ def best_vs_runner_up(runs: pd.DataFrame, configs: pd.DataFrame) -> str | None:
     if configs is None or configs.empty or no_run_learned(runs):
         return None  # every run at chance: the page's summary says that no run learned, and names no best
     return best_statement(candidates(runs, configs))
+
+
+def chosen_on(runs: pd.DataFrame) -> str:
+    """What the page's choices were made on: the validation split, unless runs scored the test set
+    in its place (data.val_size=0, the classic authors' protocol), which the page must then say."""
+    on_test = (
+        runs["val_is_test"].astype(str).str.lower().eq("true") if "val_is_test" in runs else pd.Series([], dtype=bool)
+    )
+    if not on_test.any():
+        return "Runs are chosen on the validation split only."
+    return (
+        f"In {int(on_test.sum())} of {len(runs)} runs (data.val_size=0) every training image trained and the test set "
+        'was scored in validation\'s place, as the classic authors did: there, "validation" means the test set, and '
+        "choices made on it are made on the test set."
+    )

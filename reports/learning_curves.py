@@ -8,6 +8,7 @@ has fewer epochs than the others: its panel says where it stopped.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,9 +223,10 @@ def render_learning_curves(
     repeats = f"; mean of {seeds} seeds, shaded: 95% interval" if seeds > 1 else ""
     pruned = "; X: where the pruner stopped" if any(p.pruned_at is not None for p in panels) else ""
     shared = describe_group(runs)
+    # Wrapped to the figure's width: one narrow panel cannot hold the shared settings on one line.
+    width = max(30, int(fig.get_figwidth() * 10))  # characters of an 11-point line
+    head = textwrap.wrap(f"{what} per epoch: training vs validation{', ' + shared if shared else ''}", width)
     fig.suptitle(
-        f"{what} per epoch: training vs validation{', ' + shared if shared else ''}\n"
-        f"(dashed: best validation epoch{repeats}{pruned})",
-        fontsize=11,
+        "\n".join([*head, *textwrap.wrap(f"(dashed: best validation epoch{repeats}{pruned})", width)]), fontsize=11
     )
     return save(fig, path)

@@ -44,6 +44,7 @@ class Summary:
     data: str | None = None
     train_size: int | None = None
     val_size: int | None = None
+    val_is_test: bool = False  # data.val_size=0: the test set was scored in validation's place
     test_size: int | None = None
     classes: int | None = None  # of its data set; None in records from before it was recorded
     objective: str = "best_val_acc"
@@ -149,8 +150,8 @@ def _of_type(value: Any, annotation: str) -> bool:
     """Whether a JSON value fits a ``Summary`` field's annotation (``int | None`` ...)."""
     if value is None:
         return "None" in annotation
-    if isinstance(value, bool):
-        return False
+    if isinstance(value, bool) or annotation.startswith("bool"):
+        return isinstance(value, bool) and annotation.startswith("bool")
     if annotation.startswith("int"):
         return isinstance(value, int)
     if annotation.startswith("float"):

@@ -57,6 +57,7 @@ SUMMARY_COLUMNS = [
     "wall_time_s",
     "n_params",
     "val_size",
+    "val_is_test",
     "error",
 ]
 

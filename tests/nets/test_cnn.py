@@ -31,6 +31,26 @@ def test_batchnorm_gradients(shape):
     check_layer(layer, shape, batch=5)
 
 
+def test_batchnorm_gradients_after_an_evaluation_pass():
+    """A class portrait ascends the input of a trained network in evaluation mode: there the
+    running statistics are constants (the report once failed here: no batch statistics)."""
+    rng = np.random.default_rng(5)
+    layer = BatchNorm()
+    layer.build((4, 4, 3), rng, np.float64)
+    layer.needs_input_grad = True
+    layer.state = {"mean": rng.standard_normal(3), "var": rng.random(3) + 0.5}
+    layer.params["gamma"][...] = rng.standard_normal(3)
+    x, R = rng.standard_normal((2, 4, 4, 3)), rng.standard_normal((2, 4, 4, 3))
+    loss = lambda: float(np.sum(R * layer.forward(x)))  # noqa: E731
+    layer.forward(x)
+    dx = layer.backward(R.copy())
+    for idx in sample_indices(x.shape, 15, rng):
+        np.testing.assert_allclose(dx[idx], numerical_gradient(loss, x, idx), rtol=1e-6, atol=1e-9)
+    for name, p in layer.params.items():
+        for idx in sample_indices(p.shape, 3, rng):
+            np.testing.assert_allclose(layer.grads[name][idx], numerical_gradient(loss, p, idx), rtol=1e-6, atol=1e-9)
+
+
 def test_batchnorm_normalises_while_training_and_uses_running_statistics_after():
     rng = np.random.default_rng(0)
     x = rng.normal(3.0, 2.0, (64, 4, 4, 2))
@@ -78,7 +98,7 @@ def check_training_gradients(description, x, y, per_param=6):
                 stride=[1, 2, 1],
                 padding=["same", "valid", "valid"],
                 pool=["none", "mean", "none"],
-                activation=["tanh", "relu", "sigmoid"],
+                activation=["tanh", "leaky_relu", "sigmoid"],
                 dense=[],
             ),
         ),

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnsweep.nets.activations import ReLU, Sigmoid, Softmax, Tanh
+from nnsweep.nets.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from nnsweep.nets.conv import Conv2D, MaxPool2D, MeanPool2D, lecun_c3_table
 from nnsweep.nets.layers import Dense, Dropout, Flatten, Reshape, ShapeError
 from tests.conftest import numerical_gradient, sample_indices
@@ -52,6 +52,25 @@ def test_relu_gradient_away_from_the_kink():
     out = layer.forward(np.array([[-2.0, 0.0, 3.0]]))
     np.testing.assert_array_equal(out, [[0.0, 0.0, 3.0]])
     np.testing.assert_array_equal(layer.backward(np.ones((1, 3))), [[0.0, 0.0, 1.0]])
+
+
+def test_leaky_relu_gradient_on_both_sides_and_its_values():
+    check_layer(LeakyReLU(), (6,))  # standard normal inputs: both signs, the kink never hit
+    layer = LeakyReLU(0.1)
+    out = layer.forward(np.array([[-2.0, 0.0, 3.0]]))
+    np.testing.assert_allclose(out, [[-0.2, 0.0, 3.0]])
+    np.testing.assert_allclose(layer.backward(np.ones((1, 3))), [[0.1, 0.1, 1.0]])
+
+
+@pytest.mark.parametrize("layer_of_gain", [lambda g: Dense(7, gain=g), lambda g: Conv2D(3, 3, gain=g)])
+def test_init_gain_multiplies_the_first_weights_and_is_recorded_only_when_not_1(layer_of_gain):
+    shapes = {"Dense": (5,), "Conv2D": (6, 6, 2)}
+    plain, scaled = layer_of_gain(1.0), layer_of_gain(3.0)
+    shape = shapes[type(plain).__name__]
+    plain.build(shape, np.random.default_rng(4), np.float32)
+    scaled.build(shape, np.random.default_rng(4), np.float32)
+    np.testing.assert_allclose(scaled.params["W"], 3.0 * plain.params["W"], rtol=1e-6)
+    assert "gain" not in plain.hyperparameters() and scaled.hyperparameters()["gain"] == 3.0
 
 
 @pytest.mark.parametrize("stride,padding", [(1, 0), (1, 2), (2, 0), (2, 1)])
