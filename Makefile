@@ -24,7 +24,7 @@ EPOCHS ?= 15## sweep-lr: epochs per run
 BATCH ?= 1## sweep-lr: mini-batch size
 ARGS ?=## sweep-lr: more options and Hydra overrides for every run, e.g. ARGS='optimizer=momentum trainer.seed=1'
 SWEEP ?=## report: the sweep directory to report on
-RUN ?=## draw: the run to serve (default: the draw page's own model, trained first: 2 minutes on the embedded digits, 6 on the full MNIST once make data installed it)
+RUN ?=## draw: the run to serve (default: the draw page's own model, trained first: 2 minutes on the embedded digits, 15 on the full MNIST once make data installed it)
 COMPARE ?= results/sweep-lr## draw: runs, or sweeps whose 3 best runs the page offers beside it (those that exist)
 PORT ?= 8787## draw: the port on 127.0.0.1 (0: any free one)
 TESTS ?=## test: what pytest runs, e.g. TESTS=tests/sweeps or TESTS='-k resume' (default: everything)
@@ -71,12 +71,12 @@ report: $(STAMP) ## Collect a sweep and write its figures and index.html (only w
 	$(NNSWEEP) report '$(SWEEP)'
 
 # The draw page's model when RUN is not given, trained once (a finished run is reused as it is):
-# with the full MNIST installed (make data), experiment=mnist_cnn_full in make classics' run
-# directory, so either command trains it for both; else experiment=mnist_cnn on the embedded
-# digits. Paths are plain arguments, each in single quotes for the shell.
+# with the full MNIST installed (make data), experiment=mnist_cnn_full (whose test accuracy the
+# classics page shows), else experiment=mnist_cnn on the embedded digits. Paths are plain
+# arguments, each in single quotes for the shell.
 FULL_MNIST := $(wildcard data/mnist/train-labels-idx1-ubyte data/mnist/train-labels-idx1-ubyte.gz)
 DRAW_EXPERIMENT := $(if $(FULL_MNIST),mnist_cnn_full,mnist_cnn)
-DRAW_RUN := $(if $(FULL_MNIST),results/classics/draw/draw-cnn,results/draw/mnist-cnn)
+DRAW_RUN := results/draw/$(subst _,-,$(DRAW_EXPERIMENT))
 comma := ,
 draw: $(STAMP) ## Draw a digit and watch the network answer; browse its test set with its answers (a page on 127.0.0.1)
 	$(if $(RUN),,$(NNSWEEP) train experiment=$(DRAW_EXPERIMENT) resume=true hydra.run.dir=$(DRAW_RUN))

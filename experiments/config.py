@@ -339,6 +339,7 @@ class TrainerConfig:
     dtype: DType = DType.float32
     # Clip each mini-batch's global gradient norm to this (off: the classic runs stay exact).
     clip_grad_norm: Optional[float] = ranged(None, POSITIVE)
+    shuffle: bool = True  # false: every epoch in the file's order (Rashid's code)
     restore_best: bool = True  # evaluate, report and save the best-validation weights as the model
     progress: bool = True  # progress bars (only ever shown on a terminal)
     # Stop after this many epochs with status "paused" (checkpoint kept); resume=true continues to

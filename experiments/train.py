@@ -199,6 +199,7 @@ def _train(
             on_epoch_end=on_epoch_end,
             on_batches=progress.batches,
             clip_norm=cfg.trainer.clip_grad_norm,
+            shuffle=cfg.trainer.shuffle,
         )
 
     if state.status == Status.OK and state.epoch < cfg.trainer.epochs:

@@ -232,7 +232,15 @@ class Network:
         d = self.loss.delta(z, a, y)
         if len(x) > 1:
             d /= d.dtype.type(len(x))
-        for layer in self._backward_layers:
+        layers = self._backward_layers
+        passed_down = getattr(self.loss, "passed_down", None)
+        if passed_down is not None and layers:  # Rashid's rule (losses.RashidQuadraticCost)
+            out = layers[0]
+            out.backward(d)  # its own weights: the true gradient
+            signal = passed_down(z, a, y) / d.dtype.type(len(x))
+            d = (signal @ out.params["W"].T).astype(d.dtype, copy=False)
+            layers = layers[1:]
+        for layer in layers:
             d = layer.backward(d)
         return cost, a
 

@@ -111,6 +111,7 @@ def fit(
     on_epoch_end: Callable[[EpochRecord, TrainState], None] | None = None,
     on_batches: Callable[[int], None] | None = None,
     clip_norm: float | None = None,
+    shuffle: bool = True,
 ) -> TrainState:
     """Train ``network`` for up to ``epochs`` epochs; returns the final ``TrainState``.
 
@@ -138,6 +139,8 @@ def fit(
     clip_norm : float, optional
         Clip the global gradient norm of every mini-batch to this (off by default, so the
         classic experiments stay exact).
+    shuffle : bool, default True
+        False trains every epoch in the file's order, as Rashid's code does.
 
     A loss that becomes NaN or infinite ends the run with status ``diverged`` and
     ``diverged_epoch`` set; the parameters of the best epoch stay in ``best_params``.
@@ -166,7 +169,7 @@ def fit(
     while state.epoch < epochs and state.status == Status.RUNNING:
         start_time = time.perf_counter()
         optimizer.lr = lr = schedule.lr(state.epoch)
-        perm = rng.permutation(n)
+        perm = rng.permutation(n) if shuffle else np.arange(n)
         xs, ys, ls = x_all[perm], y_all[perm], train.labels[perm]
         if augment is not None:
             xs = augment(xs, rng)

@@ -36,7 +36,7 @@ LABEL_KEYS = ("data.class_names", "data.noun")
 
 # Settings added after runs were first recorded, with the value that does what the runs recorded
 # before them did: a record without the key reads as having this value, so those runs continue.
-ADDED_KEYS = {"trainer.flip": False, "net.init_gain": 1.0}
+ADDED_KEYS = {"trainer.flip": False, "net.init_gain": 1.0, "trainer.shuffle": True}
 
 
 class RunRecordError(NnsweepError):

@@ -41,6 +41,9 @@ COMMANDS = {
         "nnsweep.sweeps.keeper", "command", "a sweep's results tables (runs.csv, epochs.csv, configs.csv)", False
     ),
     "report": Command("nnsweep.reports.__main__", "command", "a sweep's figures and index.html", False),
+    "classics": Command(
+        "nnsweep.classics", "command", "the classic projects on the full MNIST beside their published numbers", False
+    ),
 }
 
 USAGE = "usage: nnsweep <command> [arguments]   (nnsweep <command> --help: what it takes)"

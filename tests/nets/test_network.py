@@ -148,3 +148,39 @@ def test_planning_refuses_what_building_refuses():
                 "layers": [{"type": "conv2d", "filters": 16, "kernel": 3, "connections": "lecun"}, {"type": "flatten"}],
             }
         )
+
+
+def rashid_train(wih, who, inputs, targets, lr):
+    """Rashid's ``neuralNetwork.train`` (Make Your Own Neural Network, part 2), line for line:
+    weights (out, in), column vectors, the error passed to the hidden layer without the output
+    sigmoid's derivative."""
+    sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731  (his scipy.special.expit)
+    inputs, targets = inputs.reshape(-1, 1), targets.reshape(-1, 1)
+    hidden_outputs = sigmoid(wih @ inputs)
+    final_outputs = sigmoid(who @ hidden_outputs)
+    output_errors = targets - final_outputs
+    hidden_errors = who.T @ output_errors
+    who = who + lr * (output_errors * final_outputs * (1.0 - final_outputs)) @ hidden_outputs.T
+    wih = wih + lr * (hidden_errors * hidden_outputs * (1.0 - hidden_outputs)) @ inputs.T
+    return wih, who
+
+
+@pytest.mark.parametrize("loss, same_as_rashid", [("rashid_quadratic", True), ("quadratic", False)])
+def test_rashid_quadratic_takes_exactly_his_codes_steps(loss, same_as_rashid):
+    from nnsweep.nets.optimizers import SGD
+
+    rng = np.random.default_rng(3)
+    net = Network(mlp([20], "sigmoid", loss=loss, init="normal_fan_in", bias=False), rng, dtype=np.float64)
+    (_, W1, *_), (_, W2, *_) = list(net.parameters())
+    wih, who = W1.T.copy(), W2.T.copy()  # his weights are (out, in), ours (in, out)
+    optimizer = SGD(lr=0.3)
+    optimizer.bind(net.parameters())
+    for _ in range(3):  # three images, one at a time
+        x = rng.random((1, 784)) * 0.99 + 0.01
+        y = np.full((1, 10), 0.01)
+        y[0, rng.integers(10)] = 0.99
+        net.train_step(x, y)
+        optimizer.step()
+        wih, who = rashid_train(wih, who, x, y, 0.3)
+    assert np.allclose(W2.T, who, rtol=1e-12, atol=1e-14) == same_as_rashid
+    assert np.allclose(W1.T, wih, rtol=1e-12, atol=1e-14) == same_as_rashid

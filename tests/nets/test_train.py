@@ -186,3 +186,28 @@ def test_gradient_clipping_bounds_the_step_and_tames_divergence(mnist5k):
     assert wild.status == "diverged" and tame.status == "ok"
     with pytest.raises(ValueError, match="clipping norm"):
         train(mnist5k, mlp([8]), epochs=1, clip_norm=0.0)
+
+
+def test_without_shuffling_every_epoch_takes_the_files_order(mnist5k):
+    """shuffle=False (Rashid's code): the order is the file's, so training after the weights are
+    drawn depends on nothing random; reversing the images changes the result."""
+    part = subset(mnist5k, 200)
+    description = mlp([10], "sigmoid", loss="rashid_quadratic", bias=False)
+    runs = []
+    for rng_seed, images in ((1, part), (2, part), (1, LabelledData(part.x[::-1], part.labels[::-1]))):
+        net = Network(description, np.random.default_rng(0))  # the same first weights each time
+        fit(
+            net,
+            make_optimizer("sgd", lr=0.3),
+            make_schedule("constant", 0.3),
+            images,
+            mnist5k.val,
+            epochs=2,
+            batch_size=1,
+            rng=np.random.default_rng(rng_seed),
+            targets=target_matrix(10, 0.99, 0.01),
+            shuffle=False,
+        )
+        runs.append(next(iter(net.parameters()))[1].copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.allclose(runs[0], runs[2])

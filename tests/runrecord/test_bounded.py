@@ -194,6 +194,8 @@ def run_with_summary(tmp_path, metrics_rows: int = 1, **values) -> RunDir:
         ({"epochs_completed": 10**39}, "more than the 1 epochs"),
         ({"epochs": 10**39, "epochs_completed": 10**39}, "more than the 1 epochs of metrics.csv"),
         ({"best_epoch": 7}, "best_epoch is 7"),
+        ({"val_is_test": "yes"}, "val_is_test is 'yes', expected bool"),
+        ({"val_size": True}, "val_size is True, expected int"),
     ],
 )
 def test_a_summary_no_training_writes_is_a_damaged_record(tmp_path, values, reason):
@@ -205,6 +207,8 @@ def test_a_summary_no_training_writes_is_a_damaged_record(tmp_path, values, reas
 
 
 def test_a_summary_as_training_writes_it_is_read(tmp_path):
+    assert run_with_summary(tmp_path, val_is_test=True).read_summary().val_is_test is True
+    assert run_with_summary(tmp_path).read_summary().val_is_test is False  # recorded before it existed
     assert run_with_summary(tmp_path, metrics_rows=2, epochs=2, epochs_completed=2).read_summary().epochs_completed == 2
     assert run_with_summary(tmp_path, metrics_rows=2).read_summary().epochs_completed == 1  # a row before its summary
 

@@ -1,0 +1,394 @@
+"""``results/classics/index.html``: each classic project's published numbers beside ours.
+
+Reads what ``nnsweep.sweeps.classics_runner`` trained (``<out>/<group>/<run>``), never writes
+into a run. Each group of runs is a folder ``nnsweep report`` reads as a sweep; its report is
+brought up to date first and the page embeds its figures (Rashid's lr x epochs heatmap and its
+animation, his back query of the best network, learning curves) beside the page's own
+(``nnsweep.reports.classics_figures``). Every number of ours carries its 95% interval: one run's
+accuracy on n test images is a binomial proportion (Wilson's interval, scipy), and a verdict
+says "within 0.5 points", "ahead" or "behind" with the reason where we are behind.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from scipy.stats import binomtest
+
+from nnsweep.core.atomic import atomic_write_text, own_dir
+from nnsweep.reports import classics_figures as figures
+from nnsweep.reports.live import up_to_date, update
+from nnsweep.runrecord import RunDir, Status
+from nnsweep.runrecord.names import RunRecordError
+from nnsweep.sweeps.classics import (
+    EXTERNAL_RUNS,
+    OLIN_GAINS,
+    OLIN_IMAGES,
+    OLIN_RATES,
+    RASHID_LR_PUBLISHED,
+    RASHID_RATES,
+    ROWS,
+    RUNS,
+    ClassicRow,
+    Measure,
+    Section,
+    olin_key,
+    rashid_key,
+)
+from nnsweep.sweeps.keeper import collect_if_free
+
+CLOSE = 0.005  # "within 0.5 points"
+FIGURES = "figures"
+INTRO = {
+    Section.rashid: "Trained as his code trains: all 60,000 training images in the file's order, one image at a "
+    "time, the final weights tested (the test set is scored after every epoch; one 7-epoch run gives what his 1- "
+    "to 7-epoch runs gave, since with a constant rate the first k epochs of a longer run are the k-epoch run). His "
+    "code passes the output error down to the hidden layer without the output sigmoid's derivative a(1-a) "
+    "(net.loss=rashid_quadratic; a test checks that our steps equal his code's): since a(1-a) <= 1/4, his hidden "
+    "layer steps at least 4 times further than the gradient at the same rate. nnsweep's own rashid network follows "
+    "the true gradient; its learning-rate curve (the figure's third line) has the same shape, shifted to rates "
+    "about 4 times larger.",
+    Section.nielsen: "Nielsen's split: 50,000 images train, 10,000 validate; the test accuracy is that of the "
+    "best validation epoch (Nielsen read the test set after every epoch himself).",
+    Section.mlp: "Nielsen's split, the test accuracy at the best validation epoch.",
+    Section.lenet5: "All 60,000 training images, 20 epochs, the final epoch's weights, as the project reports.",
+    Section.olin: "The feed-forward network as the project trained it (60,000 images, final weights); its CNN "
+    "on 2 and on 5 images over a grid of learning rate x initial weight scale, to see where training diverges. "
+    "Its notebook (CNN.ipynb) differs from plain SGD in two ways we can read there: the gradient of each image is "
+    "added to a running sum that is never reset, and the weights step by that whole sum after every image, so "
+    "the k-th step is about k times the gradient (50 to 300 times by the end of its runs); and its softmax "
+    "subtracts a constant (1e-6) instead of the largest output, so exp overflows once the outputs grow past "
+    "about 709. Steps that keep growing push the weights and outputs up until exp overflows: a loss near 0, then "
+    "a spike and NaN, as the project reports. nnsweep takes plain steps and a stable softmax.",
+    Section.draw: "make draw trains this model once the full MNIST is installed (make data), into "
+    "results/draw/mnist-cnn-full; make classics does not (its 20 epochs take about 15 minutes, beyond this page's "
+    "budget), and shows it here when it is there.",
+}
+
+
+@dataclass(frozen=True)
+class Ours:
+    """Our number for a row: value and 95% interval on ``n`` test images, the training seconds it
+    took, a detail ("epoch 5"), and for the test halves the second value. ``value`` None: no
+    number (the runs diverged, failed, or the row's claim is in words), ``detail`` says why."""
+
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    seconds: float | None = None
+    detail: str = ""
+    second: float | None = None
+    n: int = 10_000
+    spread: tuple[float, float] | None = None  # lowest and highest over the row's seeds
+
+
+def wilson(accuracy: float, n: int) -> tuple[float, float]:
+    """The 95% interval of an accuracy measured on ``n`` images (Wilson's, for a proportion)."""
+    interval = binomtest(int(round(accuracy * n)), n).proportion_ci(0.95, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def scored(
+    value: float, n: int, seconds: float | None, detail: str = "", second: float | None = None, spread=None
+) -> Ours:
+    return Ours(value, *wilson(value, n), seconds, detail, second, n, spread)
+
+
+def seed_spread(out: Path, row: ClassicRow) -> tuple[float, float, int] | None:
+    """The lowest and highest test accuracy over the row's seeds that are there, and how many."""
+    values = []
+    for key in row.seeds:
+        summary = _summary(run_of(out, key))
+        if summary is not None and summary.status.is_finished() and summary.test_acc is not None:
+            values.append(summary.test_acc)
+    return (min(values), max(values), len(values)) if len(values) > 1 else None
+
+
+def run_of(out: Path, key: str) -> RunDir:
+    if key in EXTERNAL_RUNS:
+        return RunDir(EXTERNAL_RUNS[key])
+    group = next(run.group for run in RUNS if run.key == key)
+    return RunDir(out / group / key)
+
+
+def _summary(run: RunDir):
+    return run.summary_if_readable() if run.path.is_dir() else None
+
+
+def _epochs(run: RunDir) -> list:
+    try:
+        return run.read_metrics()
+    except RunRecordError:
+        return []
+
+
+def _lr_text(run: RunDir) -> str:
+    lr = run.config_data().get("optimizer", {}).get("lr")
+    return f"lr {lr:g}, " if isinstance(lr, (int, float)) and not isinstance(lr, bool) else ""
+
+
+def _divergence(runs: list[RunDir], summaries: list, seconds: float) -> Ours:
+    parts = []
+    for run, summary in zip(runs, summaries):
+        loss = figures.final_training_loss(run)
+        where = f"diverged in epoch {summary.diverged_epoch}" if summary.diverged_epoch else f"final loss {loss:.2g}"
+        parts.append(f"{run.path.name.split('-')[2].replace('img', ' images')}: {where}")
+    return Ours(None, seconds=seconds, detail="; ".join(parts))
+
+
+def _halves(run: RunDir, seconds: float) -> Ours | None:
+    try:
+        evaluation = run.read_evaluation() or {}
+    except RunRecordError:
+        return None
+    first, last = evaluation.get("mnist_first_5000_acc"), evaluation.get("mnist_last_5000_acc")
+    if first is not None and last is not None:
+        return scored(first, 5000, seconds, f"last 5,000: {last:.2%}", second=last)
+    if evaluation.get("n_test") == 10_000:
+        return None  # evaluate has not run with the final weights yet
+    return Ours(None, seconds=seconds, detail="no halves: the test set is not the official MNIST test set")
+
+
+# Long on purpose: one branch per kind of claim (Measure), each a few lines reading the runs it needs.
+def measure(row: ClassicRow, out: Path) -> Ours | None:
+    """Our number for ``row`` from its runs; None while they are not there (or not finished)."""
+    runs = [run_of(out, key) for key in row.runs]
+    summaries = [_summary(run) for run in runs]
+    if any(key in EXTERNAL_RUNS for key in row.runs) and any(s is None for s in summaries):
+        return Ours(None, detail="not trained yet: make draw trains it")
+    if any(s is None or not s.status.is_finished() for s in summaries):
+        return None
+    seconds = sum(s.wall_time_s or 0.0 for s in summaries)
+    if row.measure == Measure.divergence:
+        return _divergence(runs, summaries, seconds)
+    broken = [s for s in summaries if s.status in (Status.DIVERGED, Status.FAILED) or s.at_chance]
+    if broken:
+        what = "never learned" if broken[0].at_chance else str(broken[0].status.value)
+        why = broken[0].error or "see its train.log"
+        return Ours(None, seconds=seconds, detail=f"no result: the run {what} ({why})")
+    n = summaries[0].test_size or 10_000
+    if row.measure == Measure.halves:
+        return _halves(runs[0], seconds)
+    if row.measure == Measure.epoch:
+        records = _epochs(runs[0])
+        if len(records) < row.epoch:
+            return Ours(None, seconds=seconds, detail=f"epoch {row.epoch} not reached ({len(records)} trained)")
+        record = records[row.epoch - 1]
+        took = sum(r.seconds for r in records[: row.epoch])
+        return scored(record.val_acc, n, took, f"{_lr_text(runs[0])}epoch {row.epoch}")
+    if row.measure == Measure.best_cell:
+        cells = []
+        for run in runs:
+            records = _epochs(run)
+            cells += [(r.val_acc, run, records[:k]) for k, r in enumerate(records, 1) if math.isfinite(r.val_acc)]
+        if not cells:
+            return None
+        acc, run, upto = max(cells, key=lambda cell: cell[0])
+        detail = f"{_lr_text(run)}epoch {len(upto)}; the best of {len(cells)} test scores, picked as his was"
+        return scored(acc, n, sum(r.seconds for r in upto), detail)
+    summary = summaries[0]
+    if summary.test_acc is None or not summary.test_size:
+        return None
+    stopped = summary.status == Status.EARLY_STOPPED
+    detail = f"stopped after epoch {summary.epochs_completed}, best epoch {summary.best_epoch}" if stopped else ""
+    spread = seed_spread(out, row)
+    if spread is not None:
+        detail = f"{spread[2]} first weights: {_percent(spread[0])}-{_percent(spread[1])}"
+    return scored(summary.test_acc, summary.test_size, seconds, detail, spread=spread and spread[:2])
+
+
+def chance_difference(a: float, b: float, n: int) -> float:
+    """How far apart (95%) two runs' accuracies on ``n`` test images fall by chance alone: 1.96
+    standard errors of a difference of two independent proportions."""
+    return 1.96 * math.sqrt(a * (1 - a) / n + b * (1 - b) / n)
+
+
+def verdict(row: ClassicRow, ours: Ours | None, tiny: bool = False) -> str:
+    """Ours against the published number, in points, with how far two runs differ by chance."""
+    if ours is None:
+        return "not trained yet: make classics"
+    if tiny:
+        return "none: the test-size variant"
+    published = row.published.value
+    if ours.value is None:
+        return "no number to compare" if published is None else "no result to compare"
+    if published is None:
+        return "no published number to set ours against"
+    pairs = [(ours.value, published)]
+    if row.published.second is not None and ours.second is not None:
+        pairs.append((ours.second, row.published.second))
+    gaps = [a - b for a, b in pairs]
+    noise = max(chance_difference(a, b, ours.n) for a, b in pairs)
+    if all(abs(gap) <= CLOSE for gap in gaps):
+        return "within 0.5 points"
+    if ours.spread is not None and ours.spread[0] - CLOSE <= published <= ours.spread[1] + CLOSE:
+        return "within 0.5 points of our runs with other first weights: one run cannot tell them apart"
+    chance = f"the ±{noise * 100:.2f} two runs differ by chance"
+    if all(gap >= -CLOSE for gap in gaps):
+        gap = max(gaps)
+        return f"ahead by {gap * 100:.2f} points, {'more than' if gap > noise else 'within'} {chance}"
+    gap = -min(gaps)
+    why = " ".join(row.notes) or "unexplained"
+    return f"behind by {gap * 100:.2f} points, {'more than' if gap > noise else 'within'} {chance}: {why}"
+
+
+def refresh_reports(out: Path) -> None:
+    """Bring the sweep reports the page shows figures of up to date (collecting their tables first
+    if they changed). Olin's CNN grid has none: the page draws its own view of it, and its 24
+    runs' class portraits would take a minute (``nnsweep report`` draws them on demand)."""
+    for group in dict.fromkeys(group for shown in REPORT_FIGURES.values() for group, _, _ in shown):
+        folder = out / group
+        if folder.is_dir() and any(p.is_dir() and p.name != "report" for p in folder.iterdir()):
+            if not up_to_date(folder):
+                collect_if_free(folder)
+            update(folder)
+
+
+def olin_grid_sentence(out: Path) -> str:
+    """What the grid shows, from its runs: which settings diverged, and how the original's did."""
+    grid = {
+        (n, lr, g): _summary(run_of(out, olin_key(n, lr, g)))
+        for n in OLIN_IMAGES
+        for lr in OLIN_RATES
+        for g in OLIN_GAINS
+    }
+    done = {key: s for key, s in grid.items() if s is not None and s.status.is_finished()}
+    if not done:
+        return ""
+    diverged = sorted(key for key, s in done.items() if s.status == Status.DIVERGED)
+    cells = ", ".join(f"{n} images at lr {lr:g} with {g:g}x weights" for n, lr, g in diverged) or "none"
+    original = [done.get((n, 0.0001, 3.0)) for n in OLIN_IMAGES]
+    said = f"In nnsweep's grid ({len(done)} of {len(grid)} runs there), training diverged in {len(diverged)}: {cells}."
+    if diverged and all(s is not None and s.status != Status.DIVERGED for s in original):
+        ratio = min(lr for _, lr, _ in diverged) / 0.0001
+        said += (
+            f" At the original's setting (lr 1e-4, 3x weights) plain steps did not diverge on 2 or on 5 images; only "
+            f"a rate {ratio:,.0f} times larger made them. So plain SGD does not explain the reported divergence; the "
+            "notebook's growing steps and overflowing exp are what differs."
+        )
+    return said
+
+
+def own_figures(out: Path) -> dict[Section, list[tuple[str, str]]]:
+    """The page's own figures per section: (path relative to the page, caption)."""
+    own_dir(out / FIGURES)
+    made: dict[Section, list[tuple[str, str]]] = {section: [] for section in Section}
+
+    def add(section: Section, path: Path | None, caption: str) -> None:
+        if path is not None:
+            made[section].append((str(path.relative_to(out)), caption))
+
+    lr_runs = {lr: run_of(out, rashid_key(lr)) for lr in RASHID_RATES}
+    gradient_runs = {lr: run_of(out, rashid_key(lr, gradient=True)) for lr in RASHID_RATES}
+    published = {**RASHID_LR_PUBLISHED, 0.3: ROWS[0].published.value}  # the first network: lr 0.3
+    lr_figure = figures.render_rashid_lr(lr_runs, gradient_runs, published, out / FIGURES / "rashid_lr.png")
+    add(Section.rashid, lr_figure, "")
+    epochs_run = run_of(out, rashid_key(0.1, epochs=7))
+    add(Section.rashid, figures.render_rashid_epochs(epochs_run, (5, 0.9661), out / FIGURES / "rashid_epochs.png"), "")
+    add(
+        Section.mlp,
+        figures.render_mlp_mistakes(run_of(out, "mlp-128x2"), out / FIGURES / "mlp_128x2_mistakes.png"),
+        "784-128-128-10: its 25 most confident mistakes on the test set",
+    )
+    grid = {(n, lr, g): run_of(out, olin_key(n, lr, g)) for n in OLIN_IMAGES for lr in OLIN_RATES for g in OLIN_GAINS}
+    divergence = figures.render_olin_divergence(
+        grid, OLIN_IMAGES, OLIN_RATES, OLIN_GAINS, (0.0001, 3.0), out / FIGURES / "olin_cnn_divergence.png"
+    )
+    add(Section.olin, divergence, "")
+    return made
+
+
+REPORT_FIGURES = {
+    Section.rashid: [
+        (
+            "rashid-200",
+            "heatmap_val_acc_anim.gif",
+            "784-200-10: test accuracy over learning rate x epochs, epoch by epoch",
+        ),
+        (
+            "rashid-200",
+            "digit_portraits.png",
+            "Back query of the best 784-200-10 network: what it thinks each digit is",
+        ),
+    ],
+    Section.nielsen: [("nielsen", "learning_curves_acc.png", "Training and validation accuracy, epoch by epoch")],
+    Section.lenet5: [("lenet5", "learning_curves_acc.png", "Training accuracy and test accuracy, epoch by epoch")],
+    Section.olin: [("olin-feed-forward", "learning_curves_acc.png", "The feed-forward network, epoch by epoch")],
+}
+
+
+def _cell(text: str) -> str:
+    return f"<td>{html.escape(text)}</td>"
+
+
+def _seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s" if seconds < 600 else f"{seconds / 60:.1f} min"
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.2f}%"
+
+
+def row_html(row: ClassicRow, ours: Ours | None, tiny: bool = False) -> str:
+    published = row.published
+    if ours is None:
+        our_text, our_time = "", ""
+    elif ours.value is None:
+        our_text, our_time = ours.detail, _seconds(ours.seconds)
+    else:
+        interval = f" ({_percent(ours.low)}-{_percent(ours.high)})" if ours.low is not None else ""
+        our_text = _percent(ours.value) + interval + (f"; {ours.detail}" if ours.detail else "")
+        our_time = _seconds(ours.seconds)
+    cells = [row.label, row.setup, f"{published.text} ({published.source})", our_text, verdict(row, ours, tiny)]
+    cells.append(f"{our_time} here; {published.time or 'not published'}")
+    return "<tr>" + "".join(_cell(c) for c in cells) + "</tr>"
+
+
+PAGE_STYLE = """body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top;
+font-size:90%}th{background:#f0f0f0}figure{display:inline-block;margin:.5em}img{max-width:560px}"""
+
+
+def write_classics_page(out: str | Path, note: str = "", tiny: bool = False) -> Path:
+    """Write ``<out>/index.html`` from whatever runs are there (refreshing the groups' reports)."""
+    started = time.time()
+    out = Path(out)
+    refresh_reports(out)
+    made = own_figures(out)
+    parts = [f"<h1>The classic MNIST projects, reproduced by nnsweep</h1><p>{html.escape(note)}</p>"]
+    parts.append(
+        "<p>One seed per setup. Each accuracy of ours is one run's on the test set, with its 95% interval "
+        "(Wilson's, for a proportion); a published number is one run too, so two runs of one setup differ by "
+        "chance by up to about ±0.5 points at 95% accuracy (the verdicts say by how much for each row), and a "
+        "difference within 0.5 points is no difference. Times: each run's training on this machine (one BLAS "
+        "thread per run; make classics trains two at a time on two cores), against the author's where published.</p>"
+    )
+    header = "<tr><th>experiment</th><th>setup</th><th>published</th><th>ours</th><th>verdict</th><th>time</th></tr>"
+    for section in Section:
+        rows = [row for row in ROWS if row.section == section]
+        table = "".join(row_html(row, measure(row, out), tiny) for row in rows)
+        intro = INTRO[section] + (" " + olin_grid_sentence(out) if section == Section.olin else "")
+        parts.append(f"<h2>{html.escape(section.value)}</h2><p>{html.escape(intro.strip())}</p>")
+        parts.append(f"<table>{header}{table}</table>")
+        shown = list(made[section])
+        for group, name, caption in REPORT_FIGURES.get(section, []):
+            if (out / group / "report" / name).is_file():
+                shown.append((f"{group}/report/{name}", caption))
+        for path, caption in shown:
+            parts.append(f'<figure><img src="{html.escape(path)}" alt="{html.escape(caption)}">')
+            parts.append(f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        links = sorted({run.group for run in RUNS if run.key in {k for r in rows for k in r.runs}})
+        reports = [g for g in links if (out / g / "report" / "index.html").is_file()]
+        if reports:
+            parts.append("<p>Full reports: " + ", ".join(f'<a href="{g}/report/index.html">{g}</a>' for g in reports))
+    page = "<!doctype html><html><head><meta charset='utf-8'><title>nnsweep: the classics</title>"
+    page += f"<style>{PAGE_STYLE}</style></head><body>{''.join(parts)}"
+    page += f"<p>Page written in {time.time() - started:.1f} s.</p></body></html>\n"
+    atomic_write_text(out / "index.html", page)
+    return out / "index.html"
