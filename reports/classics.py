@@ -158,7 +158,9 @@ def measure(row: ClassicRow, out: Path) -> Ours | None:
     """Our number for ``row`` from its runs; None while they are not there (or not finished)."""
     runs = [run_of(out, key) for key in row.runs]
     summaries = [_summary(run) for run in runs]
-    if any(key in EXTERNAL_RUNS for key in row.runs) and any(s is None for s in summaries):
+    if any(key in EXTERNAL_RUNS for key in row.runs) and any(
+        s is None or not s.status.is_finished() for s in summaries
+    ):
         return Ours(None, detail="not trained yet: make draw trains it")
     if any(s is None or not s.status.is_finished() for s in summaries):
         return None

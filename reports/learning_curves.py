@@ -223,10 +223,11 @@ def render_learning_curves(
     repeats = f"; mean of {seeds} seeds, shaded: 95% interval" if seeds > 1 else ""
     pruned = "; X: where the pruner stopped" if any(p.pruned_at is not None for p in panels) else ""
     shared = describe_group(runs)
-    # Wrapped to the figure's width: one narrow panel cannot hold the shared settings on one line.
-    width = max(30, int(fig.get_figwidth() * 10))  # characters of an 11-point line
+    # Wrapped to the figure's width (one narrow panel cannot hold the shared settings on one line),
+    # with the top margin grown to fit the lines: the margins are fixed (``_curve_axes``).
+    width = max(30, int(fig.get_figwidth() * 12))  # characters of an 11-point line
     head = textwrap.wrap(f"{what} per epoch: training vs validation{', ' + shared if shared else ''}", width)
-    fig.suptitle(
-        "\n".join([*head, *textwrap.wrap(f"(dashed: best validation epoch{repeats}{pruned})", width)]), fontsize=11
-    )
+    lines = [*head, *textwrap.wrap(f"(dashed: best validation epoch{repeats}{pruned})", width)]
+    fig.suptitle("\n".join(lines), fontsize=11)
+    fig.subplots_adjust(top=1 - (0.45 + 0.19 * len(lines)) / fig.get_figheight())
     return save(fig, path)

@@ -33,6 +33,7 @@ TINY_EPOCHS = 2
 TINY_TRAIN = 600  # at least the largest mini-batch of the classics (Olin's 500)
 TINY_VALIDATION = 100
 DEFAULT_DATA_ROOT = "data/mnist"
+TINY_LEAVES_OUT = ("rashid-lr-seeds", "rashid-lr-gradient")
 TINY_OLIN = {olin_key(images, lr, 3.0) for images in (2, 5) for lr in (0.0001, 0.1)}
 # What nnsweep evaluate adds on the official MNIST test set; with restore_best=false the final
 # weights are the trained ones, so it rewrites the run's evaluation.json with these added.
@@ -63,8 +64,12 @@ class Budget:
 
     def selects(self, run: ClassicRun) -> bool:
         """Whether the run is part of this budget: the tiny one trains two corners of Olin's
-        grid (the original's setting and the largest rate), enough for every part of the page."""
-        return not self.tiny or run.group != "olin-cnn" or run.key in TINY_OLIN
+        grid (the original's setting and the largest rate) and leaves out the runs that add no
+        row (Rashid's other seeds, his network with the true gradient): enough for every part
+        of the page."""
+        if not self.tiny:
+            return True
+        return run.group not in TINY_LEAVES_OUT and (run.group != "olin-cnn" or run.key in TINY_OLIN)
 
     def epochs(self, run: ClassicRun) -> int:
         return min(run.epochs, TINY_EPOCHS) if self.tiny else run.epochs

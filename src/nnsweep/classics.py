@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         "--tiny",
         action="store_true",
         help="the test-size variant: at most 2 epochs on 600 training images each, 4 of the 24 runs of Olin's "
-        "grid (checks the page, not the numbers)",
+        "grid, no extra seeds (checks the page, not the numbers)",
     )
     parser.add_argument("--data-root", help="a directory of the four MNIST IDX files to use instead of data/mnist")
     parser.add_argument("--page-only", action="store_true", help="train nothing; write the page from the runs there")
