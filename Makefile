@@ -24,7 +24,7 @@ EPOCHS ?= 15## sweep-lr: epochs per run
 BATCH ?= 1## sweep-lr: mini-batch size
 ARGS ?=## sweep-lr: more options and Hydra overrides for every run, e.g. ARGS='optimizer=momentum trainer.seed=1'
 SWEEP ?=## report: the sweep directory to report on
-RUN ?=## draw: the run to serve (default: the draw page's own model, trained first: 2 minutes on the embedded digits, 15 on the full MNIST once make data installed it)
+RUN ?=## draw: the run to serve (default: the draw page's own model, trained first: 2 minutes on the embedded digits, about 17 on the full MNIST once make data installed it)
 COMPARE ?= results/sweep-lr## draw: runs, or sweeps whose 3 best runs the page offers beside it (those that exist)
 PORT ?= 8787## draw: the port on 127.0.0.1 (0: any free one)
 TESTS ?=## test: what pytest runs, e.g. TESTS=tests/sweeps or TESTS='-k resume' (default: everything)

@@ -50,6 +50,11 @@ def check_trainer(cfg: Any) -> None:
         "(and trainer.rotation=0 trainer.zoom=0 trainer.shift=0 to mirror and nothing else)",
     )
     d = plain(cfg.data)  # the batch against a training set whose size is known without reading it
+    _check(
+        d.get("val_size") != 0 or d.get("name") in ("mnist", "fashion", "idx"),
+        f"data.val_size=0 scores the test set in validation's place, which only the full IDX sets can do "
+        f"(data=mnist, fashion, idx); data={d.get('name')} needs a validation split of at least 1",
+    )
     n = train_size_without_loading(
         d.get("name"),
         root=d.get("root"),

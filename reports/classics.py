@@ -20,6 +20,7 @@ from pathlib import Path
 from scipy.stats import binomtest
 
 from nnsweep.core.atomic import atomic_write_text, own_dir
+from nnsweep.core.errors import NnsweepError
 from nnsweep.reports import classics_figures as figures
 from nnsweep.reports.live import up_to_date, update
 from nnsweep.runrecord import RunDir, Status
@@ -65,7 +66,7 @@ INTRO = {
     "about 709. Steps that keep growing push the weights and outputs up until exp overflows: a loss near 0, then "
     "a spike and NaN, as the project reports. nnsweep takes plain steps and a stable softmax.",
     Section.draw: "make draw trains this model once the full MNIST is installed (make data), into "
-    "results/draw/mnist-cnn-full; make classics does not (its 20 epochs take about 15 minutes, beyond this page's "
+    "results/draw/mnist-cnn-full; make classics does not (its 20 epochs take about 17 minutes, beyond this page's "
     "budget), and shows it here when it is there.",
 }
 
@@ -238,16 +239,22 @@ def verdict(row: ClassicRow, ours: Ours | None, tiny: bool = False) -> str:
     return f"behind by {gap * 100:.2f} points, {'more than' if gap > noise else 'within'} {chance}: {why}"
 
 
-def refresh_reports(out: Path) -> None:
+def refresh_reports(out: Path) -> list[str]:
     """Bring the sweep reports the page shows figures of up to date (collecting their tables first
-    if they changed). Olin's CNN grid has none: the page draws its own view of it, and its 24
-    runs' class portraits would take a minute (``nnsweep report`` draws them on demand)."""
+    if they changed); returns a line for each that could not be (the page goes on without its
+    figures). Olin's CNN grid has none: the page draws its own view of it, and its 24 runs'
+    class portraits would take a minute (``nnsweep report`` draws them on demand)."""
+    problems = []
     for group in dict.fromkeys(group for shown in REPORT_FIGURES.values() for group, _, _ in shown):
         folder = out / group
         if folder.is_dir() and any(p.is_dir() and p.name != "report" for p in folder.iterdir()):
-            if not up_to_date(folder):
-                collect_if_free(folder)
-            update(folder)
+            try:
+                if not up_to_date(folder):
+                    collect_if_free(folder)
+                update(folder)
+            except NnsweepError as err:
+                problems.append(f"The report of {group} could not be drawn: {err}")
+    return problems
 
 
 def olin_grid_sentence(out: Path) -> str:
@@ -361,9 +368,10 @@ def write_classics_page(out: str | Path, note: str = "", tiny: bool = False) -> 
     """Write ``<out>/index.html`` from whatever runs are there (refreshing the groups' reports)."""
     started = time.time()
     out = Path(out)
-    refresh_reports(out)
+    problems = refresh_reports(out)
     made = own_figures(out)
     parts = [f"<h1>The classic MNIST projects, reproduced by nnsweep</h1><p>{html.escape(note)}</p>"]
+    parts += [f"<p><b>{html.escape(problem)}</b></p>" for problem in problems]
     parts.append(
         "<p>One seed per setup. Each accuracy of ours is one run's on the test set, with its 95% interval "
         "(Wilson's, for a proportion); a published number is one run too, so two runs of one setup differ by "

@@ -228,7 +228,7 @@ def _runs() -> tuple[ClassicRun, ...]:
 
 RUNS: tuple[ClassicRun, ...] = _runs()
 # Runs the page shows but make classics does not train: the draw page's model is make draw's
-# (20 epochs, about 15 minutes: more than the page's budget), in make draw's run directory.
+# (20 epochs, about 17 minutes: more than the page's budget), in make draw's run directory.
 DRAW_KEY = "draw-cnn"
 EXTERNAL_RUNS = {DRAW_KEY: Path("results/draw/mnist-cnn-full")}
 RUNS_BY_KEY = {run.key: run for run in RUNS}

