@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tiny",
         action="store_true",
-        help="the test-size variant: at most 2 epochs on 600 training images each, 4 of the 24 runs of Olin's "
+        help="the test-size variant: at most 2 epochs on 600 training images each, 2 of the 24 runs of Olin's "
         "grid, no extra seeds (checks the page, not the numbers)",
     )
     parser.add_argument("--data-root", help="a directory of the four MNIST IDX files to use instead of data/mnist")
