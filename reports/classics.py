@@ -183,7 +183,9 @@ def measure(row: ClassicRow, out: Path) -> Ours | None:
             return Ours(None, seconds=seconds, detail=f"epoch {row.epoch} not reached ({len(records)} trained)")
         record = records[row.epoch - 1]
         took = sum(r.seconds for r in records[: row.epoch])
-        return scored(record.val_acc, n, took, f"{_lr_text(runs[0])}epoch {row.epoch}")
+        peak = max(range(len(records)), key=lambda k: records[k].val_acc)  # the first of equal ones
+        shape = f"; its best {records[peak].val_acc:.2%} after epoch {peak + 1} of {len(records)}"
+        return scored(record.val_acc, n, took, f"{_lr_text(runs[0])}epoch {row.epoch}{shape}")
     if row.measure == Measure.best_cell:
         cells = []
         for run in runs:
