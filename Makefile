@@ -90,7 +90,7 @@ data: $(STAMP) ## Install the full MNIST (60,000 + 10,000 digits, CC BY-SA 3.0, 
 	  run_command(lambda: install_and_check('data/mnist'))"
 mnist: data
 
-classics: $(STAMP) ## Train the classic projects on the full MNIST (installed first) beside their published numbers: results/classics/index.html (about 20 minutes; rerun to continue)
+classics: $(STAMP) ## Train the classic projects on the full MNIST (installed first) beside their published numbers: results/classics/index.html (about 13 minutes; rerun to continue)
 	$(NNSWEEP) classics
 
 test: $(DEV_STAMP) ## Run the test suite (about 9 minutes on 2 cores)

@@ -43,9 +43,9 @@ class RashidQuadraticCost(QuadraticCost):
     the output layer's weights follow the true gradient, but the error the output layer passes
     down to the hidden layer is ``W^T (y - a)``, without the output sigmoid's derivative
     ``a (1 - a)`` that backpropagation would multiply in ("the output errors, split by weights,
-    recombined at hidden nodes"). Since ``a (1 - a) <= 1/4``, his hidden layer steps at least 4
-    times further than the gradient at the same learning rate, which moves his best rate about
-    that far below the true gradient's. ``passed_down`` is that signal, ``Network.train_step``
+    recombined at hidden nodes"). Since ``a (1 - a) <= 1/4``, each output's error reaches his
+    hidden layer at least 4 times larger than the gradient passes it, which moves his best
+    learning rate below the true gradient's. ``passed_down`` is that signal, ``Network.train_step``
     uses it below the output layer.
     """
 

@@ -27,6 +27,7 @@ from nnsweep.runrecord import RunDir, Status
 from nnsweep.runrecord.names import RunRecordError
 from nnsweep.sweeps.classics import (
     EXTERNAL_RUNS,
+    HOW_TRAINED,
     OLIN_GAINS,
     OLIN_IMAGES,
     OLIN_RATES,
@@ -45,31 +46,6 @@ from nnsweep.sweeps.keeper import collect_if_free
 CLOSE = 0.005  # "within 0.5 points"
 TINY_REPORT = "rashid-200"  # the one group report the test-size variant draws
 FIGURES = "figures"
-INTRO = {
-    Section.rashid: "Trained as his code trains: all 60,000 training images in the file's order, one image at a "
-    "time, the final weights tested (the test set is scored after every epoch; one 7-epoch run gives what his 1- "
-    "to 7-epoch runs gave, since with a constant rate the first k epochs of a longer run are the k-epoch run). His "
-    "code passes the output error down to the hidden layer without the output sigmoid's derivative a(1-a) "
-    "(net.loss=rashid_quadratic; a test checks that our steps equal his code's): since a(1-a) <= 1/4, his hidden "
-    "layer steps at least 4 times further than the gradient at the same rate. nnsweep's own rashid network follows "
-    "the true gradient; its learning-rate curve (the figure's dashed line) peaks at rates 3 to 4 times larger "
-    "(0.3-0.6 rather than 0.1-0.2).",
-    Section.nielsen: "Nielsen's split: 50,000 images train, 10,000 validate; the test accuracy is that of the "
-    "best validation epoch (Nielsen read the test set after every epoch himself).",
-    Section.mlp: "Nielsen's split, the test accuracy at the best validation epoch.",
-    Section.lenet5: "All 60,000 training images, 20 epochs, the final epoch's weights, as the project reports.",
-    Section.olin: "The feed-forward network as the project trained it (60,000 images, final weights); its CNN "
-    "on 2 and on 5 images over a grid of learning rate x initial weight scale, to see where training diverges. "
-    "Its notebook (CNN.ipynb) differs from plain SGD in two ways we can read there: the gradient of each image is "
-    "added to a running sum that is never reset, and the weights step by that whole sum after every image, so "
-    "the k-th step is about k times the gradient (50 to 300 times by the end of its runs); and its softmax "
-    "subtracts a constant (1e-6) instead of the largest output, so exp overflows once the outputs grow past "
-    "about 709. Steps that keep growing push the weights and outputs up until exp overflows: a loss near 0, then "
-    "a spike and NaN, as the project reports. nnsweep takes plain steps and a stable softmax.",
-    Section.draw: "make draw trains this model once the full MNIST is installed (make data), into "
-    "results/draw/mnist-cnn-full; make classics does not (its 20 epochs take about 17 minutes, beyond this page's "
-    "budget), and shows it here when it is there.",
-}
 
 
 @dataclass(frozen=True)
@@ -85,7 +61,7 @@ class Ours:
     detail: str = ""
     second: float | None = None
     n: int = 10_000
-    spread: tuple[float, float] | None = None  # lowest and highest over the row's seeds
+    spread: tuple[float, float, int] | None = None  # lowest and highest over the row's seeds, and how many
 
 
 def wilson(accuracy: float, n: int) -> tuple[float, float]:
@@ -195,7 +171,7 @@ def measure(row: ClassicRow, out: Path) -> Ours | None:
             return None
         acc, run, upto = max(cells, key=lambda cell: cell[0])
         detail = f"{_lr_text(run)}epoch {len(upto)}; the best of {len(cells)} test scores, picked as his was"
-        return scored(acc, n, sum(r.seconds for r in upto), detail)
+        return scored(acc, n, seconds, detail)  # the time: every run of the grid
     summary = summaries[0]
     if summary.test_acc is None or not summary.test_size:
         return None
@@ -204,7 +180,7 @@ def measure(row: ClassicRow, out: Path) -> Ours | None:
     spread = seed_spread(out, row)
     if spread is not None:
         detail = f"{spread[2]} first weights: {_percent(spread[0])}-{_percent(spread[1])}"
-    return scored(summary.test_acc, summary.test_size, seconds, detail, spread=spread and spread[:2])
+    return scored(summary.test_acc, summary.test_size, seconds, detail, spread=spread)
 
 
 def chance_difference(a: float, b: float, n: int) -> float:
@@ -213,8 +189,11 @@ def chance_difference(a: float, b: float, n: int) -> float:
     return 1.96 * math.sqrt(a * (1 - a) / n + b * (1 - b) / n)
 
 
+# Long on purpose: the verdict's cases in the order they are decided, each a line or two of text.
 def verdict(row: ClassicRow, ours: Ours | None, tiny: bool = False) -> str:
-    """Ours against the published number, in points, with how far two runs differ by chance."""
+    """Ours against the published number, in points, with how far two runs differ by chance;
+    against a bar ("at least"), whether we reach it; with other first weights, against all of
+    them. A row's notes say why, behind or ahead."""
     if ours is None:
         return "not trained yet: make classics"
     if tiny:
@@ -224,22 +203,29 @@ def verdict(row: ClassicRow, ours: Ours | None, tiny: bool = False) -> str:
         return "no number to compare" if published is None else "no result to compare"
     if published is None:
         return "no published number to set ours against"
+    why = (": " + " ".join(row.notes)) if row.notes else ""
+    if row.published.bar:
+        reached = "reaches" if ours.value >= published else "falls short of"
+        unsure = "; its interval reaches below it: one run cannot promise it" if ours.low < published else ""
+        return f"{reached} the {published:.1%} bar by {abs(ours.value - published) * 100:.2f} points{unsure}{why}"
     pairs = [(ours.value, published)]
     if row.published.second is not None and ours.second is not None:
         pairs.append((ours.second, row.published.second))
     gaps = [a - b for a, b in pairs]
     noise = max(chance_difference(a, b, ours.n) for a, b in pairs)
-    if all(abs(gap) <= CLOSE for gap in gaps):
-        return "within 0.5 points"
-    if ours.spread is not None and ours.spread[0] - CLOSE <= published <= ours.spread[1] + CLOSE:
-        return "within 0.5 points of our runs with other first weights: one run cannot tell them apart"
-    chance = f"the ±{noise * 100:.2f} two runs differ by chance"
-    if all(gap >= -CLOSE for gap in gaps):
-        gap = max(gaps)
-        return f"ahead by {gap * 100:.2f} points, {'more than' if gap > noise else 'within'} {chance}"
-    gap = -min(gaps)
-    why = " ".join(row.notes) or "unexplained"
-    return f"behind by {gap * 100:.2f} points, {'more than' if gap > noise else 'within'} {chance}: {why}"
+    gap = max(gaps) if all(g >= -CLOSE for g in gaps) else min(gaps)
+    direction = "ahead" if gap >= 0 else "behind"
+    chance = f"{'more than' if abs(gap) > noise else 'within'} the ±{noise * 100:.2f} two runs differ by chance"
+    if all(abs(g) <= CLOSE for g in gaps):
+        return "within 0.5 points" + (f" ({direction} by {abs(gap) * 100:.2f}, {chance})" if abs(gap) > noise else "")
+    if ours.spread is not None:
+        low, high, count = ours.spread
+        if low - CLOSE <= published <= high + CLOSE:
+            return "within 0.5 points of our runs with other first weights: one run cannot tell them apart"
+        nearest = high if published > high else low
+        direction = "ahead" if published < low else "behind"
+        return f"{direction} by {abs(published - nearest) * 100:.2f} points of all {count} first weights{why}"
+    return f"{direction} by {abs(gap) * 100:.2f} points, {chance}{why or (': unexplained' if gap < 0 else '')}"
 
 
 def refresh_reports(out: Path, tiny: bool = False) -> list[str]:
@@ -380,15 +366,15 @@ def write_classics_page(out: str | Path, note: str = "", tiny: bool = False) -> 
     parts.append(
         "<p>One seed per setup. Each accuracy of ours is one run's on the test set, with its 95% interval "
         "(Wilson's, for a proportion); a published number is one run too, so two runs of one setup differ by "
-        "chance by up to about ±0.5 points at 95% accuracy (the verdicts say by how much for each row), and a "
-        "difference within 0.5 points is no difference. Times: each run's training on this machine (one BLAS "
+        "chance by up to about ±0.6 points at 95% accuracy and ±0.3 at 99% (each verdict says how much for its "
+        "row), besides what other first weights change. Times: each run's training on this machine (one BLAS "
         "thread per run; make classics trains two at a time on two cores), against the author's where published.</p>"
     )
     header = "<tr><th>experiment</th><th>setup</th><th>published</th><th>ours</th><th>verdict</th><th>time</th></tr>"
     for section in Section:
         rows = [row for row in ROWS if row.section == section]
         table = "".join(row_html(row, measure(row, out), tiny) for row in rows)
-        intro = INTRO[section] + (" " + olin_grid_sentence(out) if section == Section.olin else "")
+        intro = HOW_TRAINED[section] + (" " + olin_grid_sentence(out) if section == Section.olin else "")
         parts.append(f"<h2>{html.escape(section.value)}</h2><p>{html.escape(intro.strip())}</p>")
         parts.append(f"<table>{header}{table}</table>")
         shown = list(made[section])

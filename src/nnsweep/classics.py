@@ -25,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=program_name("nnsweep.classics"),
         description="Train each classic setup (Rashid, Nielsen, the NumPy MLP table, the NumPy LeNet-5, Olin's "
-        "QEA project, the draw page's model) on the full MNIST, installing it first if needed (make data), "
-        "and write OUT/index.html with the published numbers beside ours. Finished runs are reused: rerun "
-        "after an interruption to continue. About 20 minutes on 2 cores.",
+        "QEA project) on the full MNIST, installing it first if needed (make data), and write OUT/index.html "
+        "with the published numbers beside ours (and the draw page's model, which make draw trains, when it is "
+        "there). Finished runs are reused: rerun after an interruption to continue. About 13 minutes on 2 cores.",
     )
     parser.add_argument(
         "--out", help="where the runs and the page go [results/classics; with --tiny, results/classics-tiny]"
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         "--tiny",
         action="store_true",
         help="the test-size variant: at most 2 epochs on 600 training images each, 2 of the 24 runs of Olin's "
-        "grid, no extra seeds (checks the page, not the numbers)",
+        "grid, no extra seeds and no true-gradient runs (checks the page, not the numbers)",
     )
     parser.add_argument("--data-root", help="a directory of the four MNIST IDX files to use instead of data/mnist")
     parser.add_argument("--page-only", action="store_true", help="train nothing; write the page from the runs there")

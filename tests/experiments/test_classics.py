@@ -43,6 +43,7 @@ def row(value, second=None, notes=()):
 # 0.95 vs 0.9561: sqrt(4.75e-6 + 4.1973e-6) = 2.9912e-3 -> 0.59 points.
 # 0.985 vs 0.979: sqrt(1.4775e-6 + 2.0559e-6) = 1.8798e-3 -> 0.37 points.
 # 0.90 vs 0.892: sqrt(9.0e-6 + 9.6336e-6) = 4.3166e-3 -> 0.85 points.
+# 0.985 vs 0.9895: sqrt(1.4775e-6 + 1.0390e-6) = 1.5863e-3 -> 0.31 points.
 @pytest.mark.parametrize(
     "published, ours, said",
     [
@@ -51,6 +52,7 @@ def row(value, second=None, notes=()):
         (0.961, 0.9613, "within 0.5 points"),
         (0.985, 0.9790, "behind by 0.60 points, more than the ±0.37 two runs differ by chance: unexplained"),
         (0.90, 0.8920, "behind by 0.80 points, within the ±0.85 two runs differ by chance: unexplained"),
+        (0.985, 0.9895, "within 0.5 points (ahead by 0.45, more than the ±0.31 two runs differ by chance)"),
         (None, 0.97, "no published number to set ours against"),
     ],
 )
@@ -138,8 +140,18 @@ def test_the_test_size_variant_continues_after_ctrl_c_and_writes_every_section(t
 
 
 def test_a_published_number_inside_our_seeds_spread_is_no_difference():
-    ours = Ours(0.9103, n=10_000, spread=(0.9080, 0.9200))
+    ours = Ours(0.9103, n=10_000, spread=(0.9080, 0.9200, 4))
     assert verdict(row(0.9241), ours) == (
         "within 0.5 points of our runs with other first weights: one run cannot tell them apart"
     )
-    assert verdict(row(0.9300), ours).startswith("behind by 1.97 points")  # 0.93 - 0.9200 > 0.005: beyond the seeds
+    assert verdict(row(0.9300), ours) == "behind by 1.00 points of all 4 first weights"  # 0.93 - 0.92
+    assert verdict(row(0.9000, notes=("why.",)), ours) == "ahead by 0.80 points of all 4 first weights: why."
+
+
+def test_a_bar_is_reached_or_not_and_an_interval_below_it_is_said():
+    bar = ClassicRow(Section.draw, "d", "s", ("draw-cnn",), Published(0.993, "at least", "", "x", bar=True))
+    assert verdict(bar, Ours(0.9942, 0.9925, 0.9955)) == (
+        "reaches the 99.3% bar by 0.12 points; its interval reaches below it: one run cannot promise it"
+    )
+    assert verdict(bar, Ours(0.9950, 0.9935, 0.9962)) == "reaches the 99.3% bar by 0.20 points"
+    assert verdict(bar, Ours(0.9918, 0.9898, 0.9934)).startswith("falls short of the 99.3% bar by 0.12 points")

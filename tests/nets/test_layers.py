@@ -176,3 +176,12 @@ def test_conv2d_plans_its_shapes_without_building(stride, padding, shape):
     assert planned_params == {name: p.shape for name, p in layer.params.items()}
     with pytest.raises(ShapeError, match="6 input maps to 16"):
         Conv2D(16, 3, connections="lecun").param_shapes((8, 8, 5))  # refused before anything exists
+
+
+def test_normal_fan_out_draws_rashids_book_weights():
+    """His book's code: normal(0, pow(hnodes, -0.5)) for 784 -> 100, pow(onodes, -0.5) for 100 -> 10."""
+    from nnsweep.nets.init import normal_fan_out
+
+    rng = np.random.default_rng(0)
+    assert normal_fan_out(rng, (784, 100), 784, 100, np.float64).std() == pytest.approx(0.1, rel=0.01)
+    assert normal_fan_out(rng, (100, 1000), 100, 1000, np.float64).std() == pytest.approx(1000**-0.5, rel=0.01)
