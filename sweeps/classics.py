@@ -408,10 +408,11 @@ HOW_TRAINED = {
     "on 2 and on 5 images over a grid of learning rate x initial weight scale, to see where training diverges. "
     "Its notebook (CNN.ipynb) differs from plain SGD in two ways we can read there: the gradient of each image is "
     "added to a running sum that is never reset, and the weights step by that whole sum after every image, so "
-    "the k-th step is about k times the gradient (50 to 300 times by the end of its runs); and its softmax "
-    "subtracts a constant (1e-6) instead of the largest output, so exp overflows once the outputs grow past "
-    "about 709. Steps that keep growing push the weights and outputs up until exp overflows: a loss near 0, then "
-    "a spike and NaN, as the project reports. nnsweep takes plain steps and a stable softmax.",
+    "the k-th step sums k gradients (50 to 300 by the end of its runs); and its softmax subtracts a constant "
+    "(1e-6) instead of the largest output, so exp overflows once an output passes about 709. Such growing steps "
+    "and an overflowing exp are the likely cause of the loss near 0, then a spike and NaN, that the project "
+    "reports: read in the notebook, not measured (nnsweep does not train with its rule). nnsweep takes plain "
+    "steps and a stable softmax.",
     Section.draw: "make draw trains this model once the full MNIST is installed (make data), into "
     "results/draw/mnist-cnn-full; make classics does not (its 20 epochs take about 17 minutes, beyond this page's "
     "budget), and shows it here when it is there.",
