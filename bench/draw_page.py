@@ -1,8 +1,9 @@
 """How well the draw page's model reads digits people draw: ``make bench-draw``
 (``python -m bench.draw_page``).
 
-Trains (or reuses) ``make draw``'s model, the preset ``experiment=mnist_cnn`` in
-``results/draw/mnist-cnn``, serves it as ``make draw`` does (beside the best run of
+Trains (or reuses) ``make draw``'s model, chosen as ``make draw`` chooses it: with the full MNIST
+installed (``make data``), ``experiment=mnist_cnn_full`` in ``results/draw/mnist-cnn-full``, else
+``experiment=mnist_cnn`` in ``results/draw/mnist-cnn``; serves it as ``make draw`` does (beside the best run of
 ``make sweep-lr``'s sweep when there is one), and draws the test suite's hand-drawn digits
 (``tests/experiments/drawn_digits.py``: 40 stroke sets, 4 per digit) on the page in headless
 Chromium with pointer events. Prints how many each network read right, per digit, and what it
@@ -23,7 +24,10 @@ from pathlib import Path
 from tests.browser import draw_and_wait, page_state, start_browser, wait_until
 from tests.experiments.drawn_digits import DRAWN_DIGITS
 
-DRAW_RUN = Path("results/draw/mnist-cnn")
+# make draw's choice (the Makefile's FULL_MNIST): the full MNIST's model once its files are there.
+FULL_MNIST = any(Path("data/mnist", f"train-labels-idx1-ubyte{gz}").is_file() for gz in ("", ".gz"))
+DRAW_EXPERIMENT = "mnist_cnn_full" if FULL_MNIST else "mnist_cnn"
+DRAW_RUN = Path("results/draw") / DRAW_EXPERIMENT.replace("_", "-")
 SWEEP = Path("results/sweep-lr/rashid-mnist5k-e15-b1")
 DOCS = Path("docs")
 
@@ -56,7 +60,7 @@ def main() -> None:
             sys.executable,
             "-m",
             "nnsweep.experiments.train",
-            "experiment=mnist_cnn",
+            f"experiment={DRAW_EXPERIMENT}",
             "resume=true",
             "trainer.progress=false",
             f"hydra.run.dir={DRAW_RUN}",
