@@ -9,7 +9,7 @@ import time
 
 from nnsweep.experiments.cli import run_command
 from nnsweep.experiments.startup import program_name
-from nnsweep.reports.live import nice, up_to_date, update, watch
+from nnsweep.reports.live import nice, refresh, watch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,11 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         nice()
         return watch(args.sweep_dir, shared_y=args.shared_y)
     started = time.time()
-    if args.force or not up_to_date(args.sweep_dir, shared_y=args.shared_y):
-        from nnsweep.sweeps.keeper import collect_if_free
-
-        collect_if_free(args.sweep_dir)  # unless a running sweep keeps them: the tables are its own
-    index, built = update(args.sweep_dir, shared_y=args.shared_y, force=args.force)
+    index, built = refresh(args.sweep_dir, shared_y=args.shared_y, force=args.force)
     if built:
         print(f"report written in {time.time() - started:.1f} s: {index}")
     else:

@@ -22,7 +22,7 @@ from scipy.stats import binomtest
 from nnsweep.core.atomic import atomic_write_text, own_dir
 from nnsweep.core.errors import NnsweepError
 from nnsweep.reports import classics_figures as figures
-from nnsweep.reports.live import up_to_date, update
+from nnsweep.reports.live import refresh
 from nnsweep.runrecord import RunDir, Status
 from nnsweep.runrecord.names import RunRecordError
 from nnsweep.sweeps.classics import (
@@ -41,7 +41,6 @@ from nnsweep.sweeps.classics import (
     olin_key,
     rashid_key,
 )
-from nnsweep.sweeps.keeper import collect_if_free
 
 CLOSE = 0.005  # "within 0.5 points"
 TINY_REPORT = "rashid-200"  # the one group report the test-size variant draws
@@ -97,13 +96,6 @@ def _summary(run: RunDir):
     return run.summary_if_readable() if run.path.is_dir() else None
 
 
-def _epochs(run: RunDir) -> list:
-    try:
-        return run.read_metrics()
-    except RunRecordError:
-        return []
-
-
 def _lr_text(run: RunDir) -> str:
     lr = run.config_data().get("optimizer", {}).get("lr")
     return f"lr {lr:g}, " if isinstance(lr, (int, float)) and not isinstance(lr, bool) else ""
@@ -154,7 +146,7 @@ def measure(row: ClassicRow, out: Path) -> Ours | None:
     if row.measure == Measure.halves:
         return _halves(runs[0], seconds)
     if row.measure == Measure.epoch:
-        records = _epochs(runs[0])
+        records = figures.epochs_of(runs[0])
         if len(records) < row.epoch:
             return Ours(None, seconds=seconds, detail=f"epoch {row.epoch} not reached ({len(records)} trained)")
         record = records[row.epoch - 1]
@@ -165,7 +157,7 @@ def measure(row: ClassicRow, out: Path) -> Ours | None:
     if row.measure == Measure.best_cell:
         cells = []
         for run in runs:
-            records = _epochs(run)
+            records = figures.epochs_of(run)
             cells += [(r.val_acc, run, records[:k]) for k, r in enumerate(records, 1) if math.isfinite(r.val_acc)]
         if not cells:
             return None
@@ -240,9 +232,7 @@ def refresh_reports(out: Path, tiny: bool = False) -> list[str]:
         folder = out / group
         if folder.is_dir() and any(p.is_dir() and p.name != "report" for p in folder.iterdir()):
             try:
-                if not up_to_date(folder):
-                    collect_if_free(folder)
-                update(folder)
+                refresh(folder)
             except NnsweepError as err:
                 problems.append(f"The report of {group} could not be drawn: {err}")
     return problems
@@ -287,8 +277,13 @@ def own_figures(out: Path) -> dict[Section, list[tuple[str, str]]]:
     published = {**RASHID_LR_PUBLISHED, 0.3: ROWS[0].published.value}  # the first network: lr 0.3
     lr_figure = figures.render_rashid_lr(lr_runs, gradient_runs, published, out / FIGURES / "rashid_lr.png")
     add(Section.rashid, lr_figure, "")
-    epochs_run = run_of(out, rashid_key(0.1, epochs=7))
-    add(Section.rashid, figures.render_rashid_epochs(epochs_run, (5, 0.9661), out / FIGURES / "rashid_epochs.png"), "")
+    epochs_row = next(row for row in ROWS if row.measure == Measure.epoch)  # his epochs experiment
+    epochs_figure = figures.render_rashid_epochs(
+        run_of(out, epochs_row.runs[0]),
+        (epochs_row.epoch, epochs_row.published.value),
+        out / FIGURES / "rashid_epochs.png",
+    )
+    add(Section.rashid, epochs_figure, "")
     add(
         Section.mlp,
         figures.render_mlp_mistakes(run_of(out, "mlp-128x2"), out / FIGURES / "mlp_128x2_mistakes.png"),

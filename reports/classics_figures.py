@@ -24,12 +24,17 @@ from nnsweep.runrecord.names import RunRecordError
 OURS, THEIRS = "#1f77b4", "#d62728"
 
 
-def test_curve(run: RunDir) -> list[float]:
-    """A run's test accuracy after each epoch (a run scored on the test set: data.val_size=0)."""
+def epochs_of(run: RunDir) -> list:
+    """A run's epoch records; none where ``metrics.csv`` is missing or damaged (the page goes on)."""
     try:
-        return [record.val_acc for record in run.read_metrics()]
+        return run.read_metrics()
     except RunRecordError:
         return []
+
+
+def test_curve(run: RunDir) -> list[float]:
+    """A run's test accuracy after each epoch (a run scored on the test set: data.val_size=0)."""
+    return [record.val_acc for record in epochs_of(run)]
 
 
 def render_rashid_lr(
@@ -99,10 +104,7 @@ def final_training_loss(run: RunDir) -> float:
     summary = run.summary_if_readable()
     if summary is not None and summary.diverged_epoch is not None:
         return float("inf")
-    try:
-        records = run.read_metrics()
-    except RunRecordError:
-        return float("nan")
+    records = epochs_of(run)
     return float(records[-1].train_loss) if records else float("nan")
 
 

@@ -95,6 +95,17 @@ def _read_state(report_dir: Path) -> dict:
     return state if isinstance(state, dict) else {}
 
 
+def refresh(sweep_dir: str | Path, shared_y: bool = False, force: bool = False) -> tuple[Path, bool]:
+    """What ``nnsweep report`` does: collect the sweep's tables if its runs changed (unless a running
+    sweep keeps them: the tables are its own), then ``update`` its report; the page and whether it
+    was built."""
+    if force or not up_to_date(sweep_dir, shared_y=shared_y):
+        from nnsweep.sweeps.keeper import collect_if_free  # only when there is something to collect
+
+        collect_if_free(sweep_dir)
+    return update(sweep_dir, shared_y=shared_y, force=force)
+
+
 def update(
     sweep_dir: str | Path, live: bool = False, shared_y: bool = False, force: bool = False, note: str = ""
 ) -> tuple[Path, bool]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from nnsweep.experiments.lifeline import ENV as LIFELINE
+from nnsweep.nets.data.datasets import DEFAULT_DIRS
 from nnsweep.nets.data.mnist_install import install_mnist
 from nnsweep.runrecord import RunDir
 from nnsweep.runrecord.names import RunRecordError
@@ -32,7 +33,6 @@ ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", 
 TINY_EPOCHS = 2
 TINY_TRAIN = 600  # at least the largest mini-batch of the classics (Olin's 500)
 TINY_VALIDATION = 100
-DEFAULT_DATA_ROOT = "data/mnist"
 TINY_LEAVES_OUT = ("rashid-lr-seeds", "rashid-lr-gradient")
 TINY_OLIN = {olin_key(images, 0.0001, 3.0) for images in (2, 5)}  # the original's setting
 # What nnsweep evaluate adds on the official MNIST test set; with restore_best=false the final
@@ -179,10 +179,11 @@ def train_classics(
 ) -> list[RunOutcome]:
     """Train every run not finished yet, ``jobs`` at a time, longest first; say a line as each
     ends. Ctrl-C stops the running ones (they keep their finished epochs) and is re-raised."""
-    install_mnist(budget.data_root or DEFAULT_DATA_ROOT)
+    install_mnist(budget.data_root or DEFAULT_DIRS["mnist"])
     runs = [run for run in runs if budget.selects(run)]
-    outcomes = [RunOutcome(r.key, RunState.reused, 0.0) for r in runs if is_finished(out, r, budget)]
-    todo = sorted((r for r in runs if not is_finished(out, r, budget)), key=lambda r: -r.seconds)
+    finished = {r.key for r in runs if is_finished(out, r, budget)}  # each run's records read once
+    outcomes = [RunOutcome(r.key, RunState.reused, 0.0) for r in runs if r.key in finished]
+    todo = sorted((r for r in runs if r.key not in finished), key=lambda r: -r.seconds)
     if outcomes:
         say(f"classics: {len(outcomes)} of {len(runs)} runs already finished, reused")
     launcher = Launcher()
