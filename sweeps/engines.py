@@ -2,7 +2,8 @@
 runs the ask/tell loop, launches, records and prunes; an engine only asks and is told).
 
     grid     every combination of the swept values, in Hydra's order; told nothing
-    random   independent draws (scikit-optimize's initial-point generators)
+    random   independent draws, the n-th a function of the seed and n (``RandomEngine``), or
+             scikit-optimize's sequences (initial_point_generator=sobol, lhs, halton ...)
     gp rf et scikit-optimize's Bayesian optimisation: a Gaussian process, a random forest or
              extra trees as the surrogate model (not gbrt: broken on scikit-learn >= 1.6)
     tpe      Optuna's tree-structured Parzen estimator (Optuna core only, no torch), multivariate,
@@ -154,6 +155,33 @@ class SkoptEngine(Engine):
         return self.opt
 
 
+class RandomEngine(SkoptEngine):
+    """Random search whose ``n``-th point is a function of the seed and ``n`` alone: one draw of
+    the space (scikit-optimize's ``Space.rvs``) from a generator seeded with ``(seed, n)``. So the
+    same seed proposes the same points whatever the batch size, the rounds a pruner makes or the
+    points still training, and a pruned search and an unpruned one of the same seed train the
+    same points: their difference is the pruner's alone, and the pruner's decisions can be
+    replayed on the unpruned search's record (``nnsweep.sweeps.audit``). scikit-optimize's own
+    random initial points come from one generator that every ask, batch and constant-liar copy
+    moves, so they depend on all of those. The optimizer is still told every trial (its plots
+    read it)."""
+
+    def __init__(self, space: SearchSpace, n_initial_points: int, seed: int) -> None:
+        super().__init__(space, "random", "gp_hedge", n_initial_points, "random", seed)
+        self.seed = seed
+
+    def _ask(self, n: int) -> list[list[Any]]:
+        return [draw(self.opt.space, self.seed, number) for number in range(len(self.points), len(self.points) + n)]
+
+
+def draw(space, seed: int, number: int) -> list[Any]:
+    """The ``number``-th point of a random search with this seed (``RandomEngine``)."""
+    import numpy as np
+
+    state = np.random.SeedSequence([seed, number]).generate_state(1)[0]
+    return space.rvs(n_samples=1, random_state=np.random.RandomState(state))[0]
+
+
 class TpeEngine(Engine):
     """Optuna's TPE sampler on an in-memory study (the trial log is the record, not Optuna's
     storage). ``n_initial_points`` random trials come first, as with the Bayesian engines."""
@@ -237,7 +265,8 @@ ENGINE_LIBRARIES = {
 }
 ENGINE_NAMES = {
     "tpe": "optuna.samplers.TPESampler",
-    "random": "skopt.Optimizer (initial points only)",
+    "random": "skopt.Space.rvs, one seeded draw per trial",  # RandomEngine
+    "random-sequence": "skopt.Optimizer (initial points only)",  # another initial_point_generator
     "gp": "skopt.Optimizer (GP)",
     "rf": "skopt.Optimizer (RF)",
     "et": "skopt.Optimizer (ET)",
@@ -245,7 +274,15 @@ ENGINE_NAMES = {
 }
 
 
-def engine_record(method: str) -> dict[str, Any]:
+def engine_name(method: str, generator: str = "random") -> str:
+    """The engine that proposes ``method``'s points (random search draws its own points only with
+    the ``random`` generator; sobol, lhs ... are scikit-optimize's sequences)."""
+    if method == "random" and generator != "random":
+        return ENGINE_NAMES["random-sequence"]
+    return ENGINE_NAMES.get(method, method)
+
+
+def engine_record(method: str, generator: str = "random") -> dict[str, Any]:
     """What the trial log records of the engine: its name and the installed versions of the
     libraries that decide its points."""
     from importlib.metadata import PackageNotFoundError, version
@@ -256,16 +293,16 @@ def engine_record(method: str) -> dict[str, Any]:
             versions[library] = version(library)
         except PackageNotFoundError:
             versions[library] = None
-    return {"name": ENGINE_NAMES.get(method, method), "versions": versions}
+    return {"name": engine_name(method, generator), "versions": versions}
 
 
-def recorded_engine_problem(recorded: Any, method: str) -> str | None:
+def recorded_engine_problem(recorded: Any, method: str, generator: str = "random") -> str | None:
     """Why a trial log's engine record (``settings["engine"]``) cannot vouch for a replay by this
     ``method``'s engine with the installed libraries, or None. A record without the block, a
     version missing or null, or another engine's name is not a record of this engine: another
     release may propose other points from the same seed, and nothing says which made the log.
     A grid depends on no library: without a block it has nothing to check."""
-    installed = engine_record(method)
+    installed = engine_record(method, generator)
     if not isinstance(recorded, dict):
         return None if not installed["versions"] else "does not say which engine and versions made it"
     if recorded.get("name") != installed["name"]:
@@ -306,4 +343,6 @@ def make_engine(
         return GridEngine(space, grid or [])
     if method == "tpe":
         return TpeEngine(space, n_initial_points, seed, direction)
+    if method == "random" and initial_point_generator == "random":
+        return RandomEngine(space, n_initial_points, seed)
     return SkoptEngine(space, method, acq_func, n_initial_points, initial_point_generator, seed)

@@ -52,7 +52,8 @@ def recorded_settings(settings: SweeperSettings, space: SearchSpace, max_epochs:
             "rungs": settings.pruner.rungs(max_epochs),
             "max_epochs": max_epochs,
         }
-    record[ENGINE_KEY] = engine_record(settings.method)  # compared on its own (check_versions)
+    # compared on its own (check_versions)
+    record[ENGINE_KEY] = engine_record(settings.method, settings.initial_point_generator)
     return record
 
 
@@ -103,7 +104,9 @@ def check_versions(settings: SweeperSettings, record: TrialLog, sweep_dir: Path)
     (``engines.recorded_engine_problem``)."""
     if not record.rounds:
         return
-    problem = recorded_engine_problem(record.settings.get(ENGINE_KEY), settings.method)
+    problem = recorded_engine_problem(
+        record.settings.get(ENGINE_KEY), settings.method, settings.initial_point_generator
+    )
     if problem is None:
         return
     path = sweep_dir / TRIALS

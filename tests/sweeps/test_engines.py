@@ -153,3 +153,31 @@ def test_a_log_that_does_not_say_its_engine_or_versions_is_refused_before_any_re
         assert fragment in again.stderr and "None" not in again.stderr and "install )" not in again.stderr, name
         assert "move trials.json away" in again.stderr, name
         assert sorted(p.name for p in (tmp_path / "s").iterdir()) == runs, name  # refused before any job
+
+
+def test_random_search_points_depend_on_the_seed_and_the_trial_number_only():
+    """However the asks are grouped (batches, a pruner's rounds, points still training), the
+    n-th point is the same: a pruned and an unpruned search of one seed train the same points.
+    scikit-optimize's own random points moved with every batch and pending point."""
+    space = SearchSpace(
+        ["lr", "width"],
+        [Dimension("lr", "real", 0.01, 10.0, log=True), Dimension("width", "int", 10, 300)],
+        [],
+    )
+
+    def points(batches: list[int], tell: bool, seed: int = 0) -> list[list]:
+        engine = make_engine(space, "random", n_initial_points=20, seed=seed, direction="maximize")
+        asked = []
+        for n in batches:
+            asked += engine.ask(n)
+            if tell:  # tell each round at once; otherwise every point stays pending
+                from nnsweep.sweeps.trials import Trial
+
+                engine.tell([Trial(i, told=-0.5) for i in range(len(asked))])
+        return asked
+
+    one_by_one = points([1] * 12, tell=True)
+    assert points([2] * 6, tell=False) == one_by_one == points([5, 3, 4], tell=True)
+    assert points([12], tell=False, seed=1) != one_by_one
+    assert all(0.01 <= lr <= 10 and 10 <= width <= 300 and isinstance(width, int) for lr, width in one_by_one)
+    assert len({lr for lr, _ in one_by_one}) == 12

@@ -1,0 +1,284 @@
+"""Can pruning be trusted on this sweep? Answered from the record of a finished sweep alone.
+
+Two questions, both from every epoch of every trial (``epochs.csv``), in the order the search
+asked its trials (``trials.json``):
+
+1. **Do early epochs rank trials as late ones do?** For each epoch, Spearman's rank correlation
+   between the trials' objective after that epoch and their final objective, with a 95%
+   interval (Fisher's z with the standard error ``1.06 / sqrt(n - 3)`` of Fieller, Hartley and
+   Pearson, 1957, the usual one for Spearman's coefficient). Ranks can be trusted from the
+   first epoch after which every lower bound is at least ``TRUSTED_RHO``.
+2. **What would a pruner have done?** The sweep's trials replayed through successive halving
+   with other ``min_epochs`` and ``reduction_factor``: the rounds and decisions are made by the
+   sweeper's own code (``nnsweep.sweeps.rounds``: which trials a round trains, how many new
+   ones it starts, who continues at a rung), told each trial's recorded value at each epoch
+   instead of training it. A pruned run is its unpruned run stopped early (the same points,
+   ``nnsweep.sweeps.engines.RandomEngine``, and the same epochs: a paused run continues
+   exactly), so on the unpruned search of a seed this reproduces the pruned search of that seed.
+   For each setting: the share of the epochs it trains, whether the winner and the top three
+   survive, and the best objective it would have lost.
+
+Nothing here trains or writes: ``nnsweep audit-pruning`` prints it and the report draws it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from nnsweep.core.errors import NnsweepError
+from nnsweep.core.status import Status
+from nnsweep.runrecord.bounded import RecordFormatError, parse_yaml, read_record_text
+from nnsweep.sweeps import rounds
+from nnsweep.sweeps import trials as trial_log
+from nnsweep.sweeps.launch import MULTIRUN_RECORD
+from nnsweep.sweeps.pruning import Pruner
+from nnsweep.sweeps.trials import Trial
+
+TRUSTED_RHO = 0.8  # the lower 95% bound of the rank correlation from which early ranks are trusted
+MIN_TRIALS = 6  # fewer trials: no rank correlation is reported (its interval spans almost everything)
+MIN_EPOCHS_CHOICES = (1, 2, 3, 5)
+REDUCTION_FACTORS = (2, 3, 4)
+OBJECTIVES = {"best_val_acc": True, "final_val_acc": True, "best_val_loss": False}  # name -> maximised
+# Statuses a run ends by itself before its last epoch: it would end there in a pruned search too.
+ENDED_EARLY = {Status.EARLY_STOPPED, Status.DIVERGED, Status.FAILED}
+
+
+class AuditError(NnsweepError, ValueError):
+    """A sweep that cannot be audited (the message says why and what to do)."""
+
+
+@dataclass(frozen=True)
+class TrialCurve:
+    """One trial as the audit sees it: its objective after each epoch it trained (``None`` where
+    there is none yet: no finite validation value), and how its run ended."""
+
+    number: int
+    run: str
+    values: tuple[float | None, ...]
+    status: Status
+
+    @property
+    def epochs(self) -> int:
+        return len(self.values)
+
+    @property
+    def final(self) -> float | None:
+        return self.values[-1] if self.values else None
+
+
+@dataclass(frozen=True)
+class SweepCurves:
+    """A sweep's trials in the order they were asked, and what the pruner would need to know."""
+
+    sweep_dir: Path
+    trials: list[TrialCurve]
+    objective: str
+    maximize: bool
+    max_epochs: int
+    batch_size: int  # new trials a round starts, as the sweep was run
+    pruned_already: bool  # the sweep itself was pruned: its trials stopped at rungs cannot be replayed further
+
+
+@dataclass(frozen=True)
+class RankCorrelation:
+    epoch: int
+    trials: int
+    rho: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class PrunerReplay:
+    """What successive halving with ``pruner`` would have done to the sweep."""
+
+    pruner: Pruner
+    epochs_trained: int
+    epochs_unpruned: int
+    pruned: frozenset[int]  # trial numbers
+    finished: frozenset[int]  # trained to their end (the last epoch, or where they ended by themselves)
+    best_unpruned: float | None
+    best_kept: float | None
+    winner_kept: bool
+    top3_kept: int
+
+    @property
+    def share(self) -> float:
+        return self.epochs_trained / self.epochs_unpruned if self.epochs_unpruned else math.nan
+
+    @property
+    def lost(self) -> float:
+        """How much worse the best finished trial is than the unpruned best (0: nothing lost)."""
+        if self.best_unpruned is None or self.best_kept is None:
+            return math.nan
+        return abs(self.best_unpruned - self.best_kept)
+
+
+# --- reading the sweep ---------------------------------------------------------------------------
+
+
+def objective_curve(rows: pd.DataFrame, objective: str) -> tuple[float | None, ...]:
+    """A run's objective after each epoch, as its summary would have said had it stopped there."""
+    column = "val_loss" if objective == "best_val_loss" else "val_acc"
+    values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
+    values = np.where(np.isfinite(values), values, np.nan)
+    if objective == "best_val_acc":
+        values = pd.Series(values).cummax().to_numpy()
+    elif objective == "best_val_loss":
+        values = pd.Series(values).cummin().to_numpy()
+    return tuple(None if math.isnan(v) else float(v) for v in values)
+
+
+def sweep_settings(sweep_dir: Path) -> dict:
+    """``hydra.sweeper`` and ``objective`` of the sweep's config (``multirun.yaml``), read as data."""
+    try:
+        config = parse_yaml(read_record_text(sweep_dir / MULTIRUN_RECORD))
+    except (OSError, RecordFormatError):
+        return {}
+    if not isinstance(config, dict):
+        return {}
+    hydra = config.get("hydra") if isinstance(config.get("hydra"), dict) else {}
+    sweeper = hydra.get("sweeper") if isinstance(hydra.get("sweeper"), dict) else {}
+    return {"batch_size": sweeper.get("batch_size"), "objective": config.get("objective")}
+
+
+def load_curves(sweep_dir: str | Path, runs: pd.DataFrame, epochs: pd.DataFrame) -> SweepCurves:
+    """The sweep's trials (from its trial log, in the order asked; without one, its runs in
+    runs.csv's order, taken as one round) with their curves from ``epochs``."""
+    sweep_dir = Path(sweep_dir)
+    if epochs.empty:
+        raise AuditError(f"{sweep_dir} has no epochs.csv rows to audit; collect it first: nnsweep collect {sweep_dir}")
+    log = trial_log.load(sweep_dir)
+    settings = sweep_settings(sweep_dir)
+    objective = settings.get("objective") if settings.get("objective") in OBJECTIVES else "best_val_acc"
+    maximize = OBJECTIVES[objective]
+    if log is not None and isinstance(log.settings.get("direction"), str):
+        maximize = log.settings["direction"] == "maximize"
+    by_run = dict(tuple(epochs.groupby("run", sort=False)))
+    status_of = dict(zip(runs["run"], runs["status"]))
+    order = [t.run_dir for t in log.trials] if log is not None else list(runs["run"])
+    curves = []
+    for run in order:
+        if run not in by_run:
+            continue  # a trial without epochs (it failed before its first): nothing to rank
+        try:
+            status = Status(status_of.get(run, "ok"))
+        except ValueError:
+            status = Status.OK
+        curves.append(TrialCurve(len(curves), run, objective_curve(by_run[run], objective), status))
+    if not curves:
+        raise AuditError(f"{sweep_dir}: none of its trials has a recorded epoch")
+    batch = settings.get("batch_size")
+    is_grid = log is None or log.settings.get("method") == "grid"
+    batch_size = batch if isinstance(batch, int) and batch >= 1 else (len(curves) if is_grid else 1)
+    max_epochs = max(c.epochs for c in curves)
+    pruned_already = log is not None and log.rungs is not None
+    return SweepCurves(sweep_dir, curves, objective, maximize, max_epochs, batch_size, pruned_already)
+
+
+# --- 1. do early epochs rank as late ones do? ------------------------------------------------------
+
+
+def rank_correlations(sweep: SweepCurves) -> list[RankCorrelation]:
+    """Per epoch before the last, Spearman's rho between each trial's objective then and at its
+    end, over the trials with both, with its 95% interval; epochs with fewer than ``MIN_TRIALS``
+    such trials, or values all alike, are left out."""
+    z = stats.norm.ppf(0.975)
+    found = []
+    for epoch in range(1, sweep.max_epochs):
+        pairs = [
+            (c.values[epoch - 1], c.final)
+            for c in sweep.trials
+            if c.epochs > epoch and c.values[epoch - 1] is not None and c.final is not None
+        ]
+        if len(pairs) < MIN_TRIALS:
+            continue
+        early, late = np.array(pairs).T
+        if np.ptp(early) == 0 or np.ptp(late) == 0:
+            continue
+        rho = float(stats.spearmanr(early, late).statistic)
+        centre, half = math.atanh(min(max(rho, -0.999999), 0.999999)), z * 1.06 / math.sqrt(len(pairs) - 3)
+        found.append(RankCorrelation(epoch, len(pairs), rho, math.tanh(centre - half), math.tanh(centre + half)))
+    return found
+
+
+def trusted_from(correlations: list[RankCorrelation]) -> int | None:
+    """The first epoch from which every later epoch's lower bound is at least ``TRUSTED_RHO``."""
+    start = None
+    for c in correlations:
+        if c.low >= TRUSTED_RHO:
+            start = c.epoch if start is None else start
+        else:
+            start = None
+    return start
+
+
+# --- 2. what would a pruner have done? --------------------------------------------------------------
+
+
+def replay(sweep: SweepCurves, pruner: Pruner) -> PrunerReplay:
+    """Successive halving with ``pruner`` on the recorded trials, round by round as the sweeper
+    runs it (``nnsweep.sweeps.search._run``), with the sweeper's own scheduling and rule."""
+    rungs, last = pruner.rungs(sweep.max_epochs), sweep.max_epochs
+    curve = {c.number: c for c in sweep.trials}
+    trials: list[Trial] = []
+    trained = 0
+    while True:
+        jobs = [(t, rounds.next_rung(t, rungs, last)) for t in rounds.paused(trials)]
+        k = min(rounds.new_per_round(jobs, rungs, sweep.batch_size), len(sweep.trials) - len(trials))
+        new = [Trial(len(trials) + i) for i in range(max(k, 0))]
+        jobs += [(t, rungs[0]) for t in new]
+        if not jobs:
+            break
+        reached: dict[int, list[Trial]] = {}
+        for trial, target in jobs:
+            c = curve[trial.number]
+            stops_there = c.epochs > target or (c.epochs == target and c.status not in ENDED_EARLY)
+            done_before = trial.epochs or 0
+            if target < last and stops_there:  # paused at its rung, to be judged
+                trial.epochs, trial.objective = target, c.values[target - 1]
+                reached.setdefault(target, []).append(trial)
+            else:  # trained to its end
+                trial.epochs, trial.objective, trial.status, trial.told = c.epochs, c.final, c.status, 0.0
+            trained += trial.epochs - done_before
+        for epochs, judged in reached.items():
+            for gone in rounds.judge(epochs, judged, trials + new, pruner.reduction_factor, sweep.maximize):
+                gone.told = 0.0
+        trials.extend(new)
+    pruned = frozenset(t.number for t in trials if t.status == Status.PRUNED)
+    finished = frozenset(t.number for t in trials if t.status != Status.PRUNED)
+    return _outcome(sweep, pruner, trained, pruned, finished)
+
+
+def _outcome(sweep: SweepCurves, pruner: Pruner, trained: int, pruned, finished) -> PrunerReplay:
+    sign = 1.0 if sweep.maximize else -1.0
+    scored = sorted((c for c in sweep.trials if c.final is not None), key=lambda c: -sign * c.final)
+    best = scored[0].final if scored else None
+    kept = [c.final for c in scored if c.number in finished]
+    return PrunerReplay(
+        pruner,
+        trained,
+        sum(c.epochs for c in sweep.trials),
+        pruned,
+        finished,
+        best,
+        kept[0] if kept else None,
+        bool(scored) and scored[0].number in finished,
+        sum(1 for c in scored[:3] if c.number in finished),
+    )
+
+
+def audit(sweep: SweepCurves, min_epochs=MIN_EPOCHS_CHOICES, factors=REDUCTION_FACTORS) -> list[PrunerReplay]:
+    """The replay for each ``min_epochs`` x ``reduction_factor`` that leaves something to prune."""
+    if sweep.pruned_already:
+        raise AuditError(
+            f"{sweep.sweep_dir} was itself pruned: its pruned trials have no later epochs to replay another "
+            "pruner on; audit an unpruned sweep of the same space (hydra.sweeper.pruner.method=none)"
+        )
+    return [replay(sweep, Pruner("asha", m, eta)) for m in min_epochs for eta in factors if m < sweep.max_epochs]
