@@ -29,13 +29,12 @@ from nnsweep.reports.heatmaps import render_lr_epoch_heatmap
 from nnsweep.reports.html import Figure, write_index
 from nnsweep.reports.learning_curves import render_learning_curves
 from nnsweep.reports.models import MODEL_FIGURES, best_finished_run, model_figures, render_run_portraits
-from nnsweep.reports.pruning import render_rungs
-from nnsweep.reports.search import STOPPED_SHORT, engine_name, render_optimisation_history, render_parallel_coordinates
+from nnsweep.reports.pruning_audit import audit_figures
+from nnsweep.reports.search import engine_name, search_figures
 from nnsweep.reports.tables import load_tables
 from nnsweep.runrecord import MEAN_INPUT, RunDir, Status
 from nnsweep.sweeps import trials as trial_log
 from nnsweep.sweeps.closing import summary_lines
-from nnsweep.sweeps.trial_runs import checked_against_runs
 
 log = logging.getLogger("nnsweep.reports")
 # Captions of scikit-optimize's own plots, after the engine's name (``search.engine_name``): a
@@ -53,65 +52,6 @@ TRAIN_ACC_MEASURED = (
     "that batch's update), and not measured again on the whole training set after the epoch; "
     "validation accuracy is measured after the epoch, without dropout."
 )
-
-
-def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]:
-    """The figures of a sweep's trial log: every trial (a grid's every run, when it varies more
-    than one setting) across the parameters, a search's optimisation history (unless skopt drew
-    its convergence), and the rungs of a pruned search. No log: none; a damaged one: a note."""
-    try:
-        log = trial_log.load(sweep_dir)
-    except trial_log.TrialLogError as err:
-        notes.append(f"No view of the search's trials: {err}")
-        return []
-    if log is not None:
-        checked_against_runs(sweep_dir, log.trials)  # each trial's objective as its runs record it
-    figures = []
-    # A grid over one setting (the rate) is its accuracy vs lr figure already; over more, a line per run shows them all.
-    grid = log is not None and log.settings.get("method") == "grid"
-    drawn = log is not None and (not grid or len(log.names) >= 2)
-    if drawn and render_parallel_coordinates(log, out / "trials_parallel.png") is not None:
-        pruned = (
-            " Dashed thin lines: trials the pruner stopped, whose objective is at fewer epochs."
-            if any(t.status == Status.PRUNED for t in log.trials)
-            else ""
-        )
-        figures.append(
-            Figure(
-                "trials_parallel.png",
-                "Every run of the grid as a line through its settings, coloured by its validation objective."
-                if grid
-                else "Every trial of the search as a line "
-                "through its parameter values, coloured by its validation objective." + pruned,
-            )
-        )
-    # scikit-optimize's convergence plot is this view of its searches (drawn when they end)
-    if (
-        not (sweep_dir / "skopt_convergence.png").exists()
-        and render_optimisation_history(log, out / "optimisation_history.png") is not None
-    ):
-        figures.append(
-            Figure(
-                "optimisation_history.png",
-                f"{engine_name(log)}: the objective of each trial in the "
-                "order the trials were asked, and the best of the finished trials so far (the step "
-                "line)."
-                + (" Hollow: pruned, at fewer epochs." if any(t.status in STOPPED_SHORT for t in log.trials) else ""),
-            )
-        )
-    if render_rungs(log, out / "rungs.png") is not None:
-        eta = log.settings["pruner"].get("reduction_factor", "eta")
-        figures.append(
-            Figure(
-                "rungs.png",
-                "Successive halving, rung by rung: each trial's objective (objective=, "
-                "by default the best validation accuracy so far) at each rung it reached (dots: "
-                "continued, crosses: pruned; in colour: the "
-                f"trials trained to the last epoch). The rule: at each rung the top 1/{eta} of the "
-                "trials that have reached it so far (at least one) continue, the others are pruned.",
-            )
-        )
-    return figures
 
 
 def sweep_engine(sweep_dir: Path) -> str:
@@ -212,6 +152,14 @@ def build_report(
         (tables.sweep_dir / "trials.json", tables.sweep_dir / "skopt_convergence.png"),
         lambda figures, notes: figures.extend(search_figures(tables.sweep_dir, out, notes)),
     )
+    if not epochs.empty and not live:
+        audited = (runs, epochs, tables.sweep_dir / "trials.json", tables.sweep_dir / "multirun.yaml")
+        section(
+            "pruning_audit",
+            ["rank_correlation.png", "pruning_replay.png"],
+            audited,
+            lambda figures, notes: figures.extend(audit_figures(tables, out, notes)),
+        )
     for name, caption in SKOPT_PLOTS.items():
         source = tables.sweep_dir / name
         if source.exists():

@@ -1,5 +1,6 @@
 """Views of a sweep's trial log: every trial as a line across the parameter axes (a grid's too),
-a search's optimisation history, and the name of the engine that ran it."""
+a search's optimisation history, the rungs of a pruned search (``search_figures``: the report's
+section), and the name of the engine that ran it."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from matplotlib import cm, colors
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from nnsweep.reports.html import Figure
+from nnsweep.reports.pruning import render_rungs
 from nnsweep.reports.style import CMAP_ACCURACY, plt, save
 from nnsweep.runrecord import Status
 from nnsweep.runrecord.bounded import RecordFormatError, parse_yaml
+from nnsweep.sweeps import trials as trial_log
+from nnsweep.sweeps.trial_runs import checked_against_runs
 from nnsweep.sweeps.trials import TrialLog
 
 # A trial a pruner stopped (or has paused) has its objective at fewer epochs than the others.
@@ -225,3 +230,62 @@ def render_optimisation_history(log: TrialLog | None, path: Path) -> Path | None
     ax.legend(loc="best", fontsize=8)
     ax.set_title(f"{engine_name(log)}: optimisation history, {len(trials)} trials")
     return save(fig, path)
+
+
+def search_figures(sweep_dir: Path, out: Path, notes: list[str]) -> list[Figure]:
+    """The figures of a sweep's trial log: every trial (a grid's every run, when it varies more
+    than one setting) across the parameters, a search's optimisation history (unless skopt drew
+    its convergence), and the rungs of a pruned search. No log: none; a damaged one: a note."""
+    try:
+        log = trial_log.load(sweep_dir)
+    except trial_log.TrialLogError as err:
+        notes.append(f"No view of the search's trials: {err}")
+        return []
+    if log is not None:
+        checked_against_runs(sweep_dir, log.trials)  # each trial's objective as its runs record it
+    figures = []
+    # A grid over one setting (the rate) is its accuracy vs lr figure already; over more, a line per run shows them all.
+    grid = log is not None and log.settings.get("method") == "grid"
+    drawn = log is not None and (not grid or len(log.names) >= 2)
+    if drawn and render_parallel_coordinates(log, out / "trials_parallel.png") is not None:
+        pruned = (
+            " Dashed thin lines: trials the pruner stopped, whose objective is at fewer epochs."
+            if any(t.status == Status.PRUNED for t in log.trials)
+            else ""
+        )
+        figures.append(
+            Figure(
+                "trials_parallel.png",
+                "Every run of the grid as a line through its settings, coloured by its validation objective."
+                if grid
+                else "Every trial of the search as a line "
+                "through its parameter values, coloured by its validation objective." + pruned,
+            )
+        )
+    # scikit-optimize's convergence plot is this view of its searches (drawn when they end)
+    if (
+        not (sweep_dir / "skopt_convergence.png").exists()
+        and render_optimisation_history(log, out / "optimisation_history.png") is not None
+    ):
+        figures.append(
+            Figure(
+                "optimisation_history.png",
+                f"{engine_name(log)}: the objective of each trial in the "
+                "order the trials were asked, and the best of the finished trials so far (the step "
+                "line)."
+                + (" Hollow: pruned, at fewer epochs." if any(t.status in STOPPED_SHORT for t in log.trials) else ""),
+            )
+        )
+    if render_rungs(log, out / "rungs.png") is not None:
+        eta = log.settings["pruner"].get("reduction_factor", "eta")
+        figures.append(
+            Figure(
+                "rungs.png",
+                "Successive halving, rung by rung: each trial's objective (objective=, "
+                "by default the best validation accuracy so far) at each rung it reached (dots: "
+                "continued, crosses: pruned; in colour: the "
+                f"trials trained to the last epoch). The rule: at each rung the top 1/{eta} of the "
+                "trials that have reached it so far (at least one) continue, the others are pruned.",
+            )
+        )
+    return figures

@@ -83,6 +83,12 @@ class SweepCurves:
     max_epochs: int
     batch_size: int  # new trials a round starts, as the sweep was run
     pruned_already: bool  # the sweep itself was pruned: its trials stopped at rungs cannot be replayed further
+    val_size: int | None = None  # validation examples: one digit is 1 / val_size of an accuracy
+
+    @property
+    def one_digit(self) -> float | None:
+        """The smallest difference of an accuracy objective the validation set can show."""
+        return 1 / self.val_size if self.val_size and self.objective.endswith("acc") else None
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,9 @@ def load_curves(sweep_dir: str | Path, runs: pd.DataFrame, epochs: pd.DataFrame)
     batch_size = batch if isinstance(batch, int) and batch >= 1 else (len(curves) if is_grid else 1)
     max_epochs = max(c.epochs for c in curves)
     pruned_already = log is not None and log.rungs is not None
-    return SweepCurves(sweep_dir, curves, objective, maximize, max_epochs, batch_size, pruned_already)
+    sizes = pd.to_numeric(runs["val_size"], errors="coerce").dropna() if "val_size" in runs else pd.Series([])
+    val_size = int(sizes.min()) if len(sizes) and sizes.min() > 0 else None
+    return SweepCurves(sweep_dir, curves, objective, maximize, max_epochs, batch_size, pruned_already, val_size)
 
 
 # --- 1. do early epochs rank as late ones do? ------------------------------------------------------

@@ -41,6 +41,9 @@ COMMANDS = {
         "nnsweep.sweeps.keeper", "command", "a sweep's results tables (runs.csv, epochs.csv, configs.csv)", False
     ),
     "report": Command("nnsweep.reports.__main__", "command", "a sweep's figures and index.html", False),
+    "audit-pruning": Command(
+        "nnsweep.reports.pruning_audit", "command", "can pruning be trusted on a sweep? replayed from its record", False
+    ),
     "classics": Command(
         "nnsweep.classics", "command", "the classic projects on the full MNIST beside their published numbers", False
     ),

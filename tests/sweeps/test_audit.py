@@ -171,3 +171,57 @@ def test_the_replay_reproduces_a_real_pruned_search(tmp_path):
     real = {t.number for t in pruned_log.trials if t.status == Status.PRUNED}
     assert real and replayed.pruned == real
     assert replayed.epochs_trained == int(load_tables(pruned).runs["epochs_completed"].sum())
+
+
+def write_six(sweep_dir: Path) -> Path:
+    """SIX as a collected grid of six runs (no trial log: one round of all six)."""
+    sweep_dir.mkdir()
+    rows = [{"run": f"r{i}", "epoch": e + 1, "val_acc": v} for i, c in enumerate(SIX) for e, v in enumerate(c)]
+    pd.DataFrame(rows).to_csv(sweep_dir / "epochs.csv", index=False)
+    runs = [{"run": f"r{i}", "status": "ok", "best_val_acc": c[-1], "val_size": 500} for i, c in enumerate(SIX)]
+    pd.DataFrame(runs).to_csv(sweep_dir / "runs.csv", index=False)
+    return sweep_dir
+
+
+def test_audit_pruning_prints_the_hand_worked_table(tmp_path):
+    from tests.experiments.conftest import run_module
+
+    result = run_module("nnsweep", "audit-pruning", str(write_six(tmp_path / "six")), "--min-epochs", "1")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    row = next(line for line in lines if line.startswith("1           2"))
+    assert row.split()[2:] == [
+        "11",
+        "of",
+        "24",
+        "(46%)",
+        "no",
+        "1",
+        "of",
+        "3",
+        "25.00",
+        "points",
+        "(125",
+        "validation",
+        "digits)",
+    ]
+    assert "Early ranks: not estimated; it takes at least 6 trials" not in result.stdout  # six trials: estimated
+    assert "no setting tried keeps the winner" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing"], "does not exist"),
+        (["six", "--min-epochs", "0"], "--min-epochs takes whole numbers of at least 1"),
+        (["six", "--reduction-factors", "x"], "--reduction-factors takes whole numbers of at least 2"),
+    ],
+)
+def test_audit_pruning_bad_input_is_one_line(tmp_path, args, message):
+    from tests.experiments.conftest import run_module
+
+    write_six(tmp_path / "six")
+    result = run_module(
+        "nnsweep", "audit-pruning", *[str(tmp_path / a) if a in ("six", "missing") else a for a in args]
+    )
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
