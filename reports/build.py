@@ -27,6 +27,7 @@ from nnsweep.reports.fingerprint import code_digest
 from nnsweep.reports.grid import lr_epoch_grid
 from nnsweep.reports.heatmaps import render_lr_epoch_heatmap
 from nnsweep.reports.html import Figure, write_index
+from nnsweep.reports.importance import IMPORTANCE_CSV, importance_figures
 from nnsweep.reports.learning_curves import render_learning_curves
 from nnsweep.reports.models import MODEL_FIGURES, best_finished_run, model_figures, render_run_portraits
 from nnsweep.reports.pruning_audit import audit_figures
@@ -152,6 +153,14 @@ def build_report(
         (tables.sweep_dir / "trials.json", tables.sweep_dir / "skopt_convergence.png"),
         lambda figures, notes: figures.extend(search_figures(tables.sweep_dir, out, notes)),
     )
+    if not live:  # the bootstrap takes seconds: once, when the sweep ends
+        explained = (runs, tables.sweep_dir / "trials.json", tables.sweep_dir / "multirun.yaml")
+        section(
+            "importance",
+            ["importance.png", "marginal_1.png", "marginal_2.png", IMPORTANCE_CSV],
+            explained,
+            lambda figures, notes: figures.extend(importance_figures(tables, out, notes)),
+        )
     if not epochs.empty and not live:
         audited = (runs, epochs, tables.sweep_dir / "trials.json", tables.sweep_dir / "multirun.yaml")
         section(

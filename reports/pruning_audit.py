@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from nnsweep.experiments.cli import run_command
+from nnsweep.experiments.config import OBJECTIVE_NAMES
 from nnsweep.experiments.startup import program_name
 from nnsweep.reports.html import Figure
 from nnsweep.reports.style import plt, save
@@ -29,8 +30,7 @@ from nnsweep.sweeps.audit import (
     rank_correlations,
     trusted_from,
 )
-
-OBJECTIVE_NAMES = {"best_val_acc": "best validation accuracy", "final_val_acc": "validation accuracy"}
+from nnsweep.sweeps.trials import TrialLogError
 
 
 def objective_value(sweep: SweepCurves, value: float) -> str:
@@ -162,6 +162,8 @@ def audit_figures(tables: SweepTables, out: Path, notes: list[str]) -> list[Figu
     enough trials and epochs (a pruned one has no later epochs for its pruned trials)."""
     try:
         sweep = load_curves(tables.sweep_dir, tables.runs, tables.epochs)
+    except TrialLogError:  # the search's section names the damaged log
+        return []
     except AuditError as err:
         notes.append(f"No pruning audit: {err}")
         return []
