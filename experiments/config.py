@@ -45,11 +45,6 @@ from nnsweep.runrecord.names import run_dir_name
 
 # What a run can return to a sweeper, and which way is better.
 OBJECTIVES = {"best_val_acc": "max", "final_val_acc": "max", "best_val_loss": "min"}
-OBJECTIVE_NAMES = {  # as sentences name them
-    "best_val_acc": "best validation accuracy",
-    "final_val_acc": "final validation accuracy",
-    "best_val_loss": "best validation loss",
-}
 # data.targets: the (on, off) values of the target vector; Rashid keeps sigmoid outputs
 # away from 0 and 1, where they can never arrive.
 TARGETS = {"onehot": (1.0, 0.0), "rashid": (0.99, 0.01)}

@@ -11,7 +11,6 @@ import math
 from pathlib import Path
 
 from nnsweep.experiments.cli import run_command
-from nnsweep.experiments.config import OBJECTIVE_NAMES
 from nnsweep.experiments.startup import program_name
 from nnsweep.reports.html import Figure
 from nnsweep.reports.style import plt, save
@@ -19,6 +18,7 @@ from nnsweep.reports.tables import SweepTables, load_tables
 from nnsweep.sweeps.audit import (
     MIN_EPOCHS_CHOICES,
     MIN_TRIALS,
+    OBJECTIVE_NAMES,
     REDUCTION_FACTORS,
     TRUSTED_RHO,
     AuditError,

@@ -45,6 +45,11 @@ MIN_TRIALS = 6  # fewer trials: no rank correlation is reported (its interval sp
 MIN_EPOCHS_CHOICES = (1, 2, 3, 5)
 REDUCTION_FACTORS = (2, 3, 4)
 OBJECTIVES = {"best_val_acc": True, "final_val_acc": True, "best_val_loss": False}  # name -> maximised
+OBJECTIVE_NAMES = {  # as sentences name them
+    "best_val_acc": "best validation accuracy",
+    "final_val_acc": "final validation accuracy",
+    "best_val_loss": "best validation loss",
+}
 # Statuses a run ends by itself before its last epoch: it would end there in a pruned search too.
 ENDED_EARLY = {Status.EARLY_STOPPED, Status.DIVERGED, Status.FAILED}
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nnsweep.experiments.config import OBJECTIVE_NAMES
+from nnsweep.sweeps.audit import OBJECTIVE_NAMES
 
 BOOTSTRAPS = 100
 N_TREES = 32
