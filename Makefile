@@ -32,7 +32,7 @@ TEST_WORKERS ?= 2## test: test files run at once (pytest-xdist; 1 runs them one 
 PYTHON ?= python3## setup: the Python (3.11 or later) that .venv is made from
 EXTRAS ?=## setup: optional extras too, e.g. EXTRAS=cluster (Ray, SLURM launchers) or EXTRAS=dev (the test tools)
 
-.PHONY: help setup lock test test-fast lint bench bench-sweep bench-report bench-draw clean sweep-lr report draw data mnist classics
+.PHONY: help setup lock test test-fast lint bench bench-sweep bench-report bench-draw bench-lr-find clean sweep-lr report draw data mnist classics
 
 help: ## List the targets, each with the variables it takes
 	@awk 'BEGIN { FS = "## " } \
@@ -111,6 +111,9 @@ bench-sweep: $(STAMP) ## Random search with and without pruning, and random vs G
 
 bench-draw: $(DEV_STAMP) ## Draw the test suite's 40 hand-drawn digits on the draw page with make draw's model; screenshots in docs/
 	$(PY) -m bench.draw_page
+
+bench-lr-find: $(STAMP) ## Does the learning-rate range test point at the sweep's best rates? Four presets (about 3 minutes)
+	$(PY) -m bench.lr_find
 
 bench-report: $(STAMP) ## Time the report of make sweep-lr: full, a live update after one run, an unchanged sweep
 	$(PY) -m bench.report

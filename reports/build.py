@@ -23,12 +23,14 @@ from nnsweep.reports.animations import animate_heatmap, animate_learning_curves
 from nnsweep.reports.cache import FigureCache, Section
 from nnsweep.reports.compare import best_vs_runner_up, chosen_on
 from nnsweep.reports.curves import render_accuracy_vs_lr
+from nnsweep.reports.findings import lr_findings
 from nnsweep.reports.fingerprint import code_digest
 from nnsweep.reports.grid import lr_epoch_grid
 from nnsweep.reports.heatmaps import render_lr_epoch_heatmap
 from nnsweep.reports.html import Figure, write_index
-from nnsweep.reports.importance import IMPORTANCE_CSV, importance_figures
+from nnsweep.reports.importance import IMPORTANCE_CSV, IMPORTANCE_SENTENCE, importance_figures
 from nnsweep.reports.learning_curves import render_learning_curves
+from nnsweep.reports.lr_find import read_result as read_range_test
 from nnsweep.reports.models import MODEL_FIGURES, best_finished_run, model_figures, render_run_portraits
 from nnsweep.reports.pruning_audit import audit_figures
 from nnsweep.reports.search import engine_name, search_figures
@@ -103,8 +105,12 @@ def build_report(
             (grids,),
             lambda figures, notes: heatmaps(grids, out, figures),
         )
+        range_test = read_range_test(tables.sweep_dir)
         section(
-            "accuracy_vs_lr", ["accuracy_vs_lr.png"], (grid,), lambda figures, notes: accuracy_vs_lr(grid, out, figures)
+            "accuracy_vs_lr",
+            ["accuracy_vs_lr.png"],
+            (grid, range_test),
+            lambda figures, notes: accuracy_vs_lr(grid, out, figures, range_test),
         )
         if live:
             parts.append(([], ["The animations are drawn when the sweep ends."]))
@@ -188,6 +194,9 @@ def build_report(
 
     figures = [f for part_figures, _ in parts for f in part_figures]
     notes = ([note] if note else []) + [n for _, part_notes in parts for n in part_notes]
+    # The findings: what the grids say about the rate, and the importance sentence of its section.
+    findings = lr_findings(grids, runs) + [n for n in notes if n.startswith(IMPORTANCE_SENTENCE)]
+    notes = [n for n in notes if not n.startswith(IMPORTANCE_SENTENCE)]
     comparison = best_vs_runner_up(runs, tables.configs) or ""
     summary = " ".join(summary_lines(runs, tables.configs).splitlines()) + " " + chosen_on(runs)
     index = write_index(
@@ -200,6 +209,7 @@ def build_report(
         live=live,
         comparison=comparison,
         portraits=portraits,
+        findings=findings,
     )
     log.info(
         "report with %d figures (%d sections drawn) in %.1f s: %s",
@@ -260,8 +270,8 @@ def heatmaps(grids, out: Path, figures: list[Figure]) -> None:
     )
 
 
-def accuracy_vs_lr(grid, out: Path, figures: list[Figure]) -> None:
-    render_accuracy_vs_lr(grid, out / "accuracy_vs_lr.png")
+def accuracy_vs_lr(grid, out: Path, figures: list[Figure], range_test=None) -> None:
+    render_accuracy_vs_lr(grid, out / "accuracy_vs_lr.png", None if grid.groups else range_test)
     if grid.groups:
         seeds = " Mean over seeds; band: its 95% interval; dots: each seed." if grid.repeats > 1 else ""
         figures.append(
@@ -274,6 +284,12 @@ def accuracy_vs_lr(grid, out: Path, figures: list[Figure]) -> None:
         )
         return
     seeds = " Shaded: 95% interval over seeds; dots: each seed." if grid.repeats > 1 else ""
+    suggested = (
+        f" Dash-dotted: the learning-rate range test's suggestion ({range_test.rule}; {range_test.label}), "
+        "from one short run before the sweep (nnsweep lr-find)."
+        if range_test is not None
+        else ""
+    )
     pruned = (
         " Hollow squares: rates the pruner stopped, at their last epoch, not on the line."
         if Status.PRUNED in grid.status
@@ -283,7 +299,7 @@ def accuracy_vs_lr(grid, out: Path, figures: list[Figure]) -> None:
         Figure(
             "accuracy_vs_lr.png",
             "Validation accuracy against learning rate at each configuration's "
-            "best and last epoch; the star marks the best mean." + seeds + pruned,
+            "best and last epoch; the star marks the best mean." + seeds + pruned + suggested,
         )
     )
 

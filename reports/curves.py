@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from nnsweep.reports.grid import LrEpochGrid
+from nnsweep.reports.lr_find import RangeTestResult
 from nnsweep.reports.style import log_axis, plt, save
 
 TRAIN, VAL = "#1f77b4", "#ff7f0e"
@@ -21,13 +22,14 @@ DEAD = {"diverged": "#b00020", "failed": "#b00020", "never learned": "#555555"}
 
 
 # Long on purpose: one figure drawn top to bottom; its artists and axes would otherwise pass between helpers.
-def render_accuracy_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
+def render_accuracy_vs_lr(grid: LrEpochGrid, path: Path, range_test: RangeTestResult | None = None) -> Path:
     """Validation accuracy at each configuration's best epoch (mean over seeds, with their 95%
     interval shaded and each seed a faint dot) and at its last epoch, against lr (log). Rates a
     pruner stopped are hollow squares off the last-epoch line: their last epoch is an early one.
     The rows of a search (not one configuration's rates) are points, not a line; a grid over the
     rate and other settings is a line per group (``render_groups_vs_lr``). Artists have gids:
-    "best", "best band", "seeds", "last", "pruned last", "best star"."""
+    "best", "best band", "seeds", "last", "pruned last", "best star", "range test" (``range_test``:
+    the learning-rate range test's suggestion, a vertical line)."""
     if grid.groups:
         return render_groups_vs_lr(grid, path)
     rows = grid.rows
@@ -99,6 +101,14 @@ def render_accuracy_vs_lr(grid: LrEpochGrid, path: Path) -> Path:
             linestyle="none",
             gid="best star",
             label=f"best: {grid.labels[k] if not grid.lr_only else 'lr ' + grid.labels[k]}, {best[k]:.1f}%",
+        )
+    if range_test is not None:
+        ax.axvline(
+            range_test.suggested_lr,
+            color="#7a3db8",
+            linestyle="-.",
+            gid="range test",
+            label=f"range test's suggestion: {range_test.suggested_lr:.3g}",
         )
     log_axis(ax)
     ax.set_xlabel("learning rate (log scale)")

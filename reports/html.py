@@ -313,7 +313,10 @@ def write_index(
     refresh_s: float = 2.0,
     comparison: str | None = None,
     portraits: dict[str, str] | None = None,
+    findings: list[str] | None = None,
 ) -> Path:
+    """The report page: title, status, summary, the best-vs-runner-up comparison, ``findings``
+    (each a sentence with its numbers, as a list), notes, figures, then every run."""
     parts = [f"<h1>{html.escape(title)}</h1>"]
     if live:
         parts.append(
@@ -323,6 +326,9 @@ def write_index(
     parts += [status_line(runs), f"<p>{html.escape(summary)}</p>"]
     if comparison:
         parts.append(f'<p class="comparison">{html.escape(comparison)}</p>')
+    if findings:
+        items = "".join(f"<li>{html.escape(f)}</li>" for f in findings)
+        parts.append(f'<h2>Findings</h2><ul class="findings">{items}</ul>')
     for note in notes:
         parts.append(f'<p class="note">{html.escape(note)}</p>')
     for fig in figures:

@@ -20,6 +20,7 @@ from nnsweep.sweeps.audit import OBJECTIVES, sweep_settings
 from nnsweep.sweeps.importance import Importances, design, importances
 
 IMPORTANCE_CSV = "importance.csv"
+IMPORTANCE_SENTENCE = "Importance"  # how the section's sentence starts: the page lists it among the findings
 
 
 def searched_settings(tables: SweepTables) -> tuple[list[str], set[str] | None]:
@@ -118,6 +119,8 @@ def render_marginal(tables: SweepTables, found: Importances, setting: str, path:
 
 def importance_figures(tables: SweepTables, out: Path, notes: list[str]) -> list[Figure]:
     found = sweep_importances(tables)
+    if found.varied < 2:
+        return []  # one setting (an lr sweep): all the variance the settings explain is its own; nothing to say
     notes.append(found.sentence())
     if not found.settings:
         return []

@@ -139,10 +139,10 @@ def objective_curve(rows: pd.DataFrame, objective: str) -> tuple[float | None, .
     column = "val_loss" if objective == "best_val_loss" else "val_acc"
     values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
     values = np.where(np.isfinite(values), values, np.nan)
-    if objective == "best_val_acc":
-        values = pd.Series(values).cummax().to_numpy()
+    if objective == "best_val_acc":  # the best so far: an epoch without a value (diverged) keeps it
+        values = np.fmax.accumulate(values)
     elif objective == "best_val_loss":
-        values = pd.Series(values).cummin().to_numpy()
+        values = np.fmin.accumulate(values)
     return tuple(None if math.isnan(v) else float(v) for v in values)
 
 

@@ -49,6 +49,7 @@ class Importances:
     configurations: int
     runs: int
     why_not: str | None = None  # why there are no numbers
+    varied: int = 0  # the searched settings that took more than one value
 
     @property
     def objective_name(self) -> str:
@@ -150,11 +151,11 @@ def importances(
     n_configs = configs.nunique() if varied else 0
     if len(varied) < 2:
         why = "one setting varies: all the variance the settings explain is its own" if varied else "no setting varies"
-        return Importances(objective, [], n_configs, len(usable), why)
+        return Importances(objective, [], n_configs, len(usable), why, len(varied))
     need = min_configurations(len(varied))
     if n_configs < need:
         why = f"{len(varied)} settings need at least {need} finished configurations, this sweep has {n_configs}"
-        return Importances(objective, [], n_configs, len(usable), why)
+        return Importances(objective, [], n_configs, len(usable), why, len(varied))
     table, logged = design(usable[varied], varied, log_names)
     y = pd.to_numeric(usable[objective]).to_numpy(dtype=float)
     point = fanova(table, y, maximize, SEED)
@@ -180,4 +181,4 @@ def importances(
         for name in varied
     ]
     settings.sort(key=lambda s: -s.share)
-    return Importances(objective, settings, n_configs, len(usable))
+    return Importances(objective, settings, n_configs, len(usable), None, len(varied))

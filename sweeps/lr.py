@@ -19,6 +19,7 @@ import hashlib
 import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -258,6 +259,7 @@ def make_parser() -> argparse.ArgumentParser:
         "(default 1)",
     )
     parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")
+    parser.add_argument("--no-lr-find", action="store_true", help="skip the range test run first (nnsweep lr-find)")
     parser.add_argument(
         "--prune",
         action="store_true",
@@ -270,10 +272,21 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def sweep(argv: list[str]) -> tuple[Path, list[str]]:
-    """The sweep ``argv`` (this command's flags and overrides) asks for: its directory and the
-    ``nnsweep train`` arguments that run it. Bad flags: ``NnsweepError`` (argparse's own errors
-    and ``--help`` exit by themselves)."""
+@dataclass(frozen=True)
+class RangeTestAsked:
+    """The learning-rate range test run before the sweep (``nnsweep lr-find``): every run's
+    settings but the rate, and the rates it spans (wider than the sweep's)."""
+
+    overrides: list[str]
+    start: float
+    end: float
+
+
+def sweep(argv: list[str]) -> tuple[Path, list[str], RangeTestAsked | None]:
+    """The sweep ``argv`` (this command's flags and overrides) asks for: its directory, the
+    ``nnsweep train`` arguments that run it, and the range test to run first (None with
+    ``--no-lr-find``). Bad flags: ``NnsweepError`` (argparse's own errors and ``--help`` exit
+    by themselves)."""
     args = make_parser().parse_intermixed_args(argv)  # overrides may come before or after the options
     lrs = check_arguments(args)
     sweep_dir = args.sweep_dir or default_sweep_dir(
@@ -281,4 +294,7 @@ def sweep(argv: list[str]) -> tuple[Path, list[str]]:
     )
     repeats = f" x {args.repeats} seeds" if args.repeats > 1 else ""
     print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}{repeats}", flush=True)
-    return sweep_dir, train_arguments(args, lrs, sweep_dir)
+    every_run = [f"net={args.net}", f"data={args.data}", f"trainer.batch_size={args.batch}"]
+    every_run += run_settings(args.overrides)
+    asked = None if args.no_lr_find else RangeTestAsked(every_run, min(1e-5, lrs[0] / 100), max(10.0, lrs[-1]))
+    return sweep_dir, train_arguments(args, lrs, sweep_dir), asked

@@ -41,8 +41,17 @@ COMMANDS = {
         "nnsweep.sweeps.keeper", "command", "a sweep's results tables (runs.csv, epochs.csv, configs.csv)", False
     ),
     "report": Command("nnsweep.reports.__main__", "command", "a sweep's figures and index.html", False),
+    "lr-find": Command(
+        "nnsweep.lr_find",
+        "command",
+        "the learning-rate range test: loss against a growing rate, a suggested rate",
+        False,
+    ),
     "audit-pruning": Command(
         "nnsweep.reports.pruning_audit", "command", "can pruning be trusted on a sweep? replayed from its record", False
+    ),
+    "export-optuna": Command(
+        "nnsweep.export_optuna", "command", "a sweep as an Optuna study (SQLite), to open in optuna-dashboard", False
     ),
     "classics": Command(
         "nnsweep.classics", "command", "the classic projects on the full MNIST beside their published numbers", False

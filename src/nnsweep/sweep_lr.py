@@ -17,13 +17,34 @@ def main() -> None:
     from nnsweep.sweeps.lr import sweep
 
     try:
-        _, arguments = sweep(sys.argv[1:])
+        sweep_dir, arguments, range_test = sweep(sys.argv[1:])
     except NnsweepError as err:
         fail(str(err), err.exit_code)
+    if range_test is not None:
+        run_range_test(sweep_dir, range_test)
     sys.argv[1:] = arguments
     from nnsweep.experiments import train
 
     train.main()
+
+
+def run_range_test(sweep_dir, asked) -> None:
+    """The range test of the sweep's runs into the sweep directory, where its report finds it; a
+    test that cannot run is a warning: the sweep is what was asked for."""
+    from nnsweep.core.errors import NnsweepError
+    from nnsweep.experiments.cli import warn
+    from nnsweep.lr_find import test_and_draw
+
+    try:
+        record, _, _ = test_and_draw(asked.overrides, sweep_dir, asked.start, asked.end)
+    except (NnsweepError, ValueError, OSError) as err:
+        warn(f"no learning-rate range test: {err}")
+        return
+    print(
+        f"range test ({record.steps_taken} mini-batches, {record.seconds:.1f} s): suggests lr "
+        f"{record.suggested_lr:.3g} ({record.rule}); {sweep_dir / 'lr_find.png'}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

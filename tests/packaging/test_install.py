@@ -32,7 +32,18 @@ from tests.reliability.conftest import TINY, TINY_LR
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 UV = shutil.which("uv", path=str(BIN)) or shutil.which("uv")
-COMMANDS = ["train", "evaluate", "predict", "serve", "sweep-lr", "collect", "report"]
+COMMANDS = [
+    "train",
+    "evaluate",
+    "predict",
+    "serve",
+    "sweep-lr",
+    "lr-find",
+    "collect",
+    "report",
+    "audit-pruning",
+    "export-optuna",
+]
 PAGES = ["draw.html", "draw.js", "viewtest.html", "viewtest.js", "common.js", "style.css"]
 
 pytestmark = [

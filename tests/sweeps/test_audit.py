@@ -119,16 +119,17 @@ def test_every_setting_is_replayed():
 
 
 def test_curves_are_read_as_the_pruner_saw_them(tmp_path):
-    """best_val_acc after each epoch is the best so far; a diverged epoch (NaN) is no value."""
+    """best_val_acc after each epoch is the best so far; an epoch without a value (NaN) keeps it,
+    and before any value there is none."""
     epochs = pd.DataFrame(
-        {"run": ["a"] * 3 + ["b"] * 2, "epoch": [1, 2, 3, 1, 2], "val_acc": [0.5, 0.4, 0.6, float("nan"), 0.3]}
+        {"run": ["a"] * 4 + ["b"] * 2, "epoch": [1, 2, 3, 4, 1, 2], "val_acc": [0.5, 0.4, 0.6, None, None, 0.3]}
     )
     runs = pd.DataFrame({"run": ["b", "a"], "status": ["ok", "diverged"]})
     (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"objective": "best_val_acc", "hydra": {}}))
     sweep = load_curves(tmp_path, runs, epochs)
-    assert [c.values for c in sweep.trials] == [(None, 0.3), (0.5, 0.5, 0.6)]  # no trial log: runs.csv's order
+    assert [c.values for c in sweep.trials] == [(None, 0.3), (0.5, 0.5, 0.6, 0.6)]  # no trial log: runs.csv's order
     assert [c.status for c in sweep.trials] == [Status.OK, Status.DIVERGED]
-    assert sweep.batch_size == 2 and sweep.max_epochs == 3 and sweep.maximize
+    assert sweep.batch_size == 2 and sweep.max_epochs == 4 and sweep.maximize
 
 
 @pytest.mark.slow

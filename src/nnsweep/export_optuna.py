@@ -1,0 +1,198 @@
+"""``nnsweep export-optuna <sweep dir> [--storage URL]``: a sweep as an Optuna study, so that
+``optuna-dashboard`` (and anything else that reads Optuna's storages) can show it: importance,
+parallel coordinates, intermediate values, and several sweeps side by side. It reads what the
+sweeps and reports layers read (the checked tables, the trial log) and sits above both.
+
+Written with Optuna core only, from the sweep's tables (``runs.csv``, ``epochs.csv``) and trial log:
+
+- one trial per run (a configuration's seeds are trials of their own, with ``seed`` among their
+  user attributes), in the order the sweep asked them;
+- its parameters: the searched settings, each with a distribution spanning the values the sweep
+  tried (log-scaled where the search was, or where a grid's positive values span a decade or
+  more; integers as integers; anything else categorical);
+- its value: the run's objective (``best_val_acc`` unless the sweep chose another), and an
+  intermediate value per epoch: the objective so far, as the pruner judged it;
+- its state: ``ok``, ``early_stopped`` and ``diverged`` runs with a value are COMPLETE (a
+  diverged run keeps the best it reached before), ``pruned`` runs PRUNED at their last value,
+  ``running`` and ``paused`` ones RUNNING, the others FAIL;
+- user attributes: ``run_dir``, ``status``, ``seed``, ``test_acc``, ``epochs``.
+
+The default storage is ``sqlite:///<sweep dir>/optuna.db``, the study named after the sweep
+directory. A study of that name already in the storage is replaced only if an earlier export of
+this same sweep wrote it (its ``nnsweep_sweep`` user attribute); any other is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nnsweep.core.errors import NnsweepError
+from nnsweep.experiments.cli import run_command
+from nnsweep.experiments.startup import program_name
+from nnsweep.reports.importance import searched_settings
+from nnsweep.reports.tables import load_tables
+from nnsweep.sweeps import trials as trial_log
+from nnsweep.sweeps.audit import OBJECTIVES, objective_curve, sweep_settings
+from nnsweep.sweeps.collect import EPOCHS, RUNS
+
+COMPLETE = ("ok", "early_stopped", "diverged")
+RUNNING = ("running", "paused")
+MARK = "nnsweep_sweep"  # the study's user attribute naming the sweep it was exported from
+
+
+class ExportError(NnsweepError):
+    """A sweep or storage that cannot be exported to (the message says why and what to do)."""
+
+
+def distribution(values: pd.Series, log: bool | None):
+    """An Optuna distribution spanning ``values`` (``log`` None: decide from the values)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any():
+        return CategoricalDistribution(sorted(values.astype(str).unique()))
+    low, high = float(numbers.min()), float(numbers.max())
+    if log is None:
+        log = low > 0 and high / low >= 10
+    log = bool(log and low > 0)
+    if (numbers == numbers.round()).all() and not log:
+        return IntDistribution(int(low), int(high))
+    return FloatDistribution(low, high, log=log)
+
+
+def param_value(value, dist):
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return str(value)
+    return int(value) if isinstance(dist, IntDistribution) else float(value)
+
+
+def state_of(status: str, value: float | None):
+    from optuna.trial import TrialState
+
+    if status in COMPLETE and value is not None:
+        return TrialState.COMPLETE
+    if status == "pruned":
+        return TrialState.PRUNED
+    return TrialState.RUNNING if status in RUNNING else TrialState.FAIL
+
+
+def finite(value) -> float | None:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return float(number) if np.isfinite(number) else None
+
+
+def study_trials(sweep_dir: Path):
+    """The sweep's runs as Optuna trials, the direction and the objective's name."""
+    import optuna
+
+    tables = load_tables(sweep_dir)
+    runs, epochs = tables.runs, tables.epochs
+    log = trial_log.load(sweep_dir)
+    objective = sweep_settings(sweep_dir).get("objective")
+    objective = objective if objective in OBJECTIVES else "best_val_acc"
+    maximize = OBJECTIVES[objective]
+    if log is not None and log.settings.get("direction") in ("maximize", "minimize"):
+        maximize = log.settings["direction"] == "maximize"
+    names = [n for n in (log.names if log is not None else []) if n in runs]
+    if not names:  # a sweep without a trial log: the settings its runs vary
+        names = [n for n in searched_settings(tables)[0] if n in runs]
+    logged = None
+    if log is not None and log.settings.get("method") != "grid":
+        dims = log.settings.get("dimensions") or []
+        logged = {n: "log" in str(d) for n, d in zip(log.names, dims)}
+    distributions = {n: distribution(runs[n], None if logged is None else logged.get(n, False)) for n in names}
+    order = {t.run_dir: t.number for t in log.trials} if log is not None else {}
+    runs = runs.assign(_order=[order.get(r, len(order) + i) for i, r in enumerate(runs["run"])]).sort_values("_order")
+    by_run = dict(tuple(epochs.groupby("run", sort=False))) if not epochs.empty else {}
+    trials = []
+    for row in runs.to_dict("records"):
+        status = str(row["status"])
+        value = finite(row.get(objective))
+        curve = objective_curve(by_run[row["run"]], objective) if row["run"] in by_run else ()
+        intermediate = {step: v for step, v in enumerate(curve, 1) if v is not None}
+        state = state_of(status, value)
+        if state == optuna.trial.TrialState.PRUNED and intermediate:
+            value = intermediate[max(intermediate)]
+        attrs = {"run_dir": str(row["run"]), "status": status}
+        for key, name in (("seed", "seed"), ("test_acc", "test_acc"), ("epochs_completed", "epochs")):
+            got = finite(row.get(key))
+            if got is not None:
+                attrs[name] = int(got) if key != "test_acc" else got
+        trials.append(
+            optuna.trial.create_trial(
+                state=state,
+                value=value if state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) else None,
+                params={n: param_value(row[n], distributions[n]) for n in names if not _missing(row[n])},
+                distributions={n: distributions[n] for n in names if not _missing(row[n])},
+                user_attrs=attrs,
+                intermediate_values=intermediate,
+            )
+        )
+    return trials, "maximize" if maximize else "minimize", objective
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def export(sweep_dir: str | Path, storage: str | None = None, study_name: str | None = None) -> tuple[str, str, int]:
+    """Write the sweep as a study; returns (storage, study name, trials)."""
+    import optuna
+
+    sweep_dir = Path(sweep_dir)
+    if not (sweep_dir / RUNS).is_file() or not (sweep_dir / EPOCHS).is_file():
+        raise ExportError(f"{sweep_dir} has no {RUNS} and {EPOCHS}; collect it first: nnsweep collect {sweep_dir}")
+    storage = storage or f"sqlite:///{(sweep_dir / 'optuna.db').resolve()}"
+    study_name = study_name or sweep_dir.resolve().name
+    trials, direction, objective = study_trials(sweep_dir)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
+        if study_name in existing:
+            if existing[study_name].user_attrs.get(MARK) != str(sweep_dir.resolve()):
+                raise ExportError(
+                    f"{storage} already holds a study named {study_name!r} that no export of {sweep_dir} wrote; "
+                    "give another --study-name or --storage"
+                )
+            optuna.delete_study(study_name=study_name, storage=storage)
+        study = optuna.create_study(storage=storage, study_name=study_name, direction=direction)
+        study.set_user_attr(MARK, str(sweep_dir.resolve()))
+        study.set_user_attr("objective", objective)
+        study.add_trials(trials)
+    except ExportError:
+        raise
+    except Exception as err:  # noqa: BLE001 (a storage URL Optuna cannot open, a locked or damaged database)
+        raise ExportError(f"cannot write the study to {storage}: {' '.join(str(err).split())[:200]}") from None
+    return storage, study_name, len(trials)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=program_name("nnsweep.export_optuna"),
+        description="Write a sweep as an Optuna study (one trial per run, with its parameters, value, every "
+        "epoch as an intermediate value, its state and run directory), to open in optuna-dashboard.",
+    )
+    parser.add_argument("sweep_dir", help="a collected sweep directory")
+    parser.add_argument("--storage", help="an Optuna storage URL (default: sqlite:///<sweep dir>/optuna.db)")
+    parser.add_argument("--study-name", help="default: the sweep directory's name")
+    args = parser.parse_args(argv)
+    storage, name, count = export(args.sweep_dir, args.storage, args.study_name)
+    print(f"study {name!r}: {count} trials in {storage}")
+    print(f"look at it with: optuna-dashboard {storage}   (pip install optuna-dashboard, or nnsweep[dashboard])")
+    return 0
+
+
+def command() -> None:
+    """``nnsweep export-optuna``."""
+    run_command(main)
+
+
+if __name__ == "__main__":
+    command()
