@@ -78,7 +78,8 @@ def table(rows: list[dict]) -> str:
     ]
     for r in rows:
         top = ", ".join(f"{lr:g} ({acc:.1%})" for lr, acc in r["top3"])
-        behind = "the best" if r["digits_behind"] == 0 else f"{r['digits_behind']} validation digits behind"
+        digits = r["digits_behind"]
+        behind = "the best" if digits == 0 else f"{digits} validation digit{'s' if digits > 1 else ''} behind"
         if not r.get("learned", True):
             behind += " (no rate learned: every rank is chance)"
         lines.append(

@@ -10,7 +10,9 @@ of the issue that asked for the pruner:
 1. A 27-trial random search without and with successive halving (min 1 epoch, eta 3), for
    three search seeds: best validation accuracy, epochs trained and wall time of each.
    Goals: the pruned search's best within 0.3 points of the unpruned one's, with at most 35% of
-   its epochs and 45% of its wall time.
+   its epochs and 45% of its wall time. Check: the pruner replayed on the unpruned search's
+   record (``nnsweep.sweeps.audit``, as ``nnsweep audit-pruning`` does) prunes exactly the trials
+   the real pruned search of the same seed pruned, after as many epochs.
 2. The engines at an equal budget of 27 trials, all pruned the same way: random, GP
    (scikit-optimize) and TPE (Optuna), the same three seeds.
 
@@ -91,6 +93,28 @@ def run_search(out: Path, engine: str, pruned: bool, seed: int, trials: int, epo
     return row
 
 
+def replay_check(full: Path, pruned: Path) -> str:
+    """Whether the pruner replayed on ``full``'s record prunes exactly what it pruned in ``pruned``."""
+    from nnsweep.core.status import Status
+    from nnsweep.reports.tables import load_tables
+    from nnsweep.sweeps import trials as trial_log
+    from nnsweep.sweeps.audit import load_curves, replay
+    from nnsweep.sweeps.pruning import Pruner
+
+    tables = load_tables(full)
+    replayed = replay(load_curves(full, tables.runs, tables.epochs), Pruner("asha", 1, 3))
+    real_log = trial_log.load(pruned)
+    real = {t.number for t in real_log.trials if t.status == Status.PRUNED}
+    same_points = [t.point for t in trial_log.load(full).trials] == [t.point for t in real_log.trials]
+    epochs = int(load_tables(pruned).runs["epochs_completed"].sum())
+    if same_points and replayed.pruned == real and replayed.epochs_trained == epochs:
+        return f"the same {len(real)} trials pruned after {epochs} epochs"
+    return (
+        f"DIFFERS: replay pruned {sorted(replayed.pruned)} in {replayed.epochs_trained} epochs, "
+        f"the search {sorted(real)} in {epochs}" + ("" if same_points else " (other points)")
+    )
+
+
 def median(rows: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
@@ -106,22 +130,22 @@ def tables(rows: list[dict], trials: int) -> str:
         f"Random search, {trials} trials, with and without successive halving (min 1 epoch, eta 3):",
         "",
         "| seed | best val, full | best val, ASHA | difference (points) | epochs, ASHA / full | "
-        "wall time, ASHA / full |",
-        "|---|---|---|---|---|---|",
+        "wall time, ASHA / full | pruner replayed on the full search |",
+        "|---|---|---|---|---|---|---|",
     ]
     for f, a in zip(full, asha):
         lines.append(
             f"| {f['seed']} | {f['best_val_acc']:.2%} | {a['best_val_acc']:.2%} | "
             f"{100 * (a['best_val_acc'] - f['best_val_acc']):+.1f} | {a['epochs']} / {f['epochs']} "
             f"({a['epochs'] / f['epochs']:.0%}) | {a['seconds']:.0f} s / {f['seconds']:.0f} s "
-            f"({a['seconds'] / f['seconds']:.0%}) |"
+            f"({a['seconds'] / f['seconds']:.0%}) | {a.get('replay', 'not checked')} |"
         )
     if full and asha:
         lines.append(
             f"| median | {median(full, 'best_val_acc'):.2%} | {median(asha, 'best_val_acc'):.2%} | "
             f"{100 * statistics.median(a['best_val_acc'] - f['best_val_acc'] for f, a in zip(full, asha)):+.1f}"
             f" | {statistics.median(a['epochs'] / f['epochs'] for f, a in zip(full, asha)):.0%} | "
-            f"{statistics.median(a['seconds'] / f['seconds'] for f, a in zip(full, asha)):.0%} |"
+            f"{statistics.median(a['seconds'] / f['seconds'] for f, a in zip(full, asha)):.0%} | |"
         )
     lines += [
         "",
@@ -152,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     for seed in seeds:  # the unpruned and pruned search of a seed back to back: alike machine load
         rows.append(run_search(args.out, "random", False, seed, args.trials, args.epochs))
         rows.append(run_search(args.out, "random", True, seed, args.trials, args.epochs))
+        rows[-1]["replay"] = replay_check(args.out / rows[-2]["search"], args.out / rows[-1]["search"])
+        print(f"  replayed on the unpruned record: {rows[-1]['replay']}", flush=True)
     for engine in [e for e in args.engines.split(",") if e != "random"]:
         for seed in seeds:
             rows.append(run_search(args.out, engine, True, seed, args.trials, args.epochs))

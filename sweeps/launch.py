@@ -34,7 +34,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from nnsweep.core.atomic import atomic_write_text
+from nnsweep.core.atomic import atomic_write, atomic_write_text
 from nnsweep.core.errors import NnsweepError
 from nnsweep.experiments.arguments import hydra_quoted
 from nnsweep.runrecord import RunDir, RunRecordError, Status, find_runs, finite_or_none
@@ -68,9 +68,12 @@ class LaunchingSweeper(Sweeper):
         Hydra too)."""
         sweep_dir = Path(self.config.hydra.sweep.dir)
         try:
-            with sweep_lock(sweep_dir, own_files=(MULTIRUN_RECORD,)):  # and removes its stale temporary files
+            own = (MULTIRUN_RECORD, *_files_before_jobs)
+            with sweep_lock(sweep_dir, own_files=own):  # and removes its stale temporary files
                 # Atomically: a symbolic link planted at the name is replaced, never written through.
                 atomic_write_text(sweep_dir / MULTIRUN_RECORD, OmegaConf.to_yaml(self.config))
+                for name, data in _files_before_jobs.items():
+                    atomic_write(sweep_dir / name, lambda f, data=data: f.write(data))
                 try:
                     body(sweep_dir)
                 except KeyboardInterrupt:
@@ -121,6 +124,15 @@ def make_sweep_dir_absolute(config: DictConfig) -> None:
 
 
 MULTIRUN_RECORD = "multirun.yaml"  # Hydra's record of the sweep's config, written before any job
+_files_before_jobs: dict[str, bytes] = {}
+
+
+def write_before_jobs(files: dict[str, bytes]) -> None:
+    """Files that the command running a sweep in this process (``nnsweep sweep-lr``: its range
+    test) hands to the sweep, to be written into the sweep directory under its lock, before any
+    job, beside ``multirun.yaml``: the sweep's own files, so a Ctrl-C before the first run removes
+    them with the directory it created, and a sweep refused by the lock writes nothing."""
+    _files_before_jobs.update(files)
 
 
 def collect_on_interrupt(sweep_dir: Path) -> None:

@@ -36,7 +36,9 @@ COMMANDS = {
     ),
     "predict": Command("nnsweep.experiments.predict", "main", "a run's answers for image files of digits", True),
     "serve": Command("nnsweep.experiments.serve", "main", "the draw-a-digit page and test-set viewer of a run", True),
-    "sweep-lr": Command("nnsweep.sweep_lr", "main", "sweep the learning rate: runs, tables and report", False),
+    "sweep-lr": Command(
+        "nnsweep.sweep_lr", "main", "sweep the learning rate: the range test, runs, tables and report", False
+    ),
     "collect": Command(
         "nnsweep.sweeps.keeper", "command", "a sweep's results tables (runs.csv, epochs.csv, configs.csv)", False
     ),
@@ -44,7 +46,7 @@ COMMANDS = {
     "lr-find": Command(
         "nnsweep.lr_find",
         "command",
-        "the learning-rate range test: loss against a growing rate, a suggested rate",
+        "the learning-rate range test: the loss as the rate grows, a rate to try",
         False,
     ),
     "audit-pruning": Command(
@@ -58,6 +60,7 @@ COMMANDS = {
     ),
 }
 
+WIDTH = max(map(len, COMMANDS)) + 2  # the summaries' column
 USAGE = "usage: nnsweep <command> [arguments]   (nnsweep <command> --help: what it takes)"
 HELP = f"""{USAGE}
 
@@ -65,7 +68,7 @@ Hand-written NumPy networks on handwritten digits: train them, sweep and search 
 and see what they learned.
 
 commands:
-{chr(10).join(f"  {name:<10}{command.summary}" for name, command in COMMANDS.items())}
+{chr(10).join(f"  {name:<{WIDTH}}{command.summary}" for name, command in COMMANDS.items())}
 
 Tab completion in bash (the Hydra commands' keys, paths for the rest):
   eval "$(nnsweep -sc install=bash)"

@@ -29,20 +29,27 @@ def main() -> None:
 
 
 def run_range_test(sweep_dir, asked) -> None:
-    """The range test of the sweep's runs into the sweep directory, where its report finds it; a
-    test that cannot run is a warning: the sweep is what was asked for."""
+    """The range test of the sweep's runs (``nnsweep lr-find``), drawn in a temporary directory and
+    handed to the sweep, which writes it into its directory under its lock (where its report
+    finds it); a test that cannot run is a warning: the sweep is what was asked for."""
+    import tempfile
+    from pathlib import Path
+
     from nnsweep.core.errors import NnsweepError
     from nnsweep.experiments.cli import warn
     from nnsweep.lr_find import test_and_draw
+    from nnsweep.sweeps.launch import write_before_jobs
 
-    try:
-        record, _, _ = test_and_draw(asked.overrides, sweep_dir, asked.start, asked.end)
-    except (NnsweepError, ValueError, OSError) as err:
-        warn(f"no learning-rate range test: {err}")
-        return
+    with tempfile.TemporaryDirectory(prefix="nnsweep-lr-find-") as scratch:
+        try:
+            record, _, figure = test_and_draw(asked.overrides, Path(scratch), asked.start, asked.end)
+        except (NnsweepError, ValueError, OSError) as err:
+            warn(f"no learning-rate range test: {err}")
+            return
+        write_before_jobs({p.name: p.read_bytes() for p in sorted(Path(scratch).iterdir()) if p.is_file()})
     print(
         f"range test ({record.steps_taken} mini-batches, {record.seconds:.1f} s): suggests lr "
-        f"{record.suggested_lr:.3g} ({record.rule}); {sweep_dir / 'lr_find.png'}",
+        f"{record.suggested_lr:.3g} ({record.rule}); {sweep_dir / figure.name}",
         flush=True,
     )
 
