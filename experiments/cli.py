@@ -330,6 +330,11 @@ def run_command(
             precheck(hydra_config, sys.argv[1:])
             os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing a trace
         result = main()
+    except BrokenPipeError:
+        # The reader of the output went away (``nnsweep ... | head``): nothing more to tell it, and
+        # Python's own flush at exit would fail again: point stdout at nothing first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except KeyboardInterrupt as err:
         ended()  # the line below is the last: no second answer to Ctrl-C
         print(f"nnsweep: {err if isinstance(err, Interrupted) else INTERRUPTED}", file=sys.stderr)

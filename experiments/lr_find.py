@@ -1,7 +1,7 @@
 """``nnsweep lr-find [overrides]``: the learning-rate range test (``nnsweep.nets.lr_range``) of the
 network, optimizer, data and mini-batch the training config composes from ``overrides``, as
 ``nnsweep train`` would train them; its record in ``<out>/lr_find.json`` and ``lr_find.csv``
-(``nnsweep.src`` draws ``lr_find.png`` from them).
+(``nnsweep.reports.lr_find`` draws ``lr_find.png`` from them; ``nnsweep.lr_find`` is the command).
 
 Each range test starts from the run's own first weights (``trainer.seed``) and trains on its
 training split only: the validation split the sweeps choose on is not looked at.

@@ -62,7 +62,7 @@ class RangeTest:
         if end < 3:
             return float(self.lrs[0])
         slope = np.gradient(self.smoothed[:end], np.log(self.lrs[:end]))
-        return float(self.lrs[int(np.nanargmin(slope))])
+        return float(self.lrs[int(np.nanargmin(slope[:-1]))])  # not the lowest point itself (a one-sided slope)
 
 
 def centred_average(values: np.ndarray, window: int) -> np.ndarray:

@@ -5,8 +5,8 @@
   (the best epoch up to it, mean over seeds) is within ``WINDOW_POINTS`` of the budget's best;
 - the divergence boundary: the smallest rate from which, at every larger rate too, most runs
   diverged or never learned, with the count at each of those rates;
-- where overfitting starts: for the best rate, the epoch after which its train-validation gap
-  grows by more than ``WINDOW_POINTS`` (and by more than one validation digit) to the last epoch.
+- where overfitting starts: for the best rate, the epoch of its best validation accuracy, if its
+  train-validation gap grows after it by more than ``WINDOW_POINTS`` (and one validation digit).
 
 With one seed a finding is one run's; the sentence says how many seeds each number averages
 (a window's edges move by a validation digit or two between seeds).
@@ -67,6 +67,15 @@ def usable_window(grid: LrEpochGrid) -> str | None:
     )
 
 
+def _failure(counts) -> str:
+    """What the failed runs of one rate did: "diverged", "never learned", or both ("3 diverged, 1 never learned")."""
+    if counts.diverged == counts.bad:
+        return "diverged"
+    if counts.diverged == 0:
+        return "never learned"
+    return f"{int(counts.diverged)} diverged, {int(counts.bad - counts.diverged)} never learned"
+
+
 def divergence_boundary(runs: pd.DataFrame) -> str | None:
     """From which rate up most runs diverged or never learned, with the counts."""
     if "lr" not in runs or runs["lr"].nunique() < 3:
@@ -83,11 +92,7 @@ def divergence_boundary(runs: pd.DataFrame) -> str | None:
     start = len(failing) - 1
     while start > 0 and failing[start - 1]:
         start -= 1
-    counts = [
-        f"{_rate(lr)}: {int(r.bad)} of {int(r.n)} "
-        + ("(diverged)" if r.diverged == r.bad else "(diverged or never learned)")
-        for lr, r in by_rate.iloc[start:].iterrows()
-    ]
+    counts = [f"{_rate(lr)}: {int(r.bad)} of {int(r.n)} ({_failure(r)})" for lr, r in by_rate.iloc[start:].iterrows()]
     below = f"; at {_rate(by_rate.index[start - 1])} most learned" if start > 0 else ""
     return (
         f"Divergence boundary: from lr {_rate(by_rate.index[start])} up, most runs diverged or never learned ("
@@ -97,31 +102,44 @@ def divergence_boundary(runs: pd.DataFrame) -> str | None:
 
 
 def overfitting_start(gap: LrEpochGrid, accuracy: LrEpochGrid, val_size: int | None) -> str | None:
-    """Where the best rate's train-validation gap starts growing for good, or that it does not."""
+    """For the best rate: whether its validation accuracy stopped improving before the last epoch
+    while the train-validation gap went on growing. The gap alone is no sign: training accuracy is
+    measured during each epoch, while the weights still change, so the gap is smallest at epoch 1
+    and grows in the first epochs whether or not the network overfits. So the start is the epoch of
+    the best validation accuracy, and overfitting is claimed only if the gap grew after it by more
+    than ``WINDOW_POINTS`` (and more than one validation digit)."""
     cell = accuracy.best_cell()
     if cell is None or len(gap.epochs) < 3:
         return None
     row = cell[0]
+    val = accuracy.values[row] * 100
     values = gap.values[row] * 100
-    recorded = np.flatnonzero(np.isfinite(values))
+    recorded = np.flatnonzero(np.isfinite(values) & np.isfinite(val))
     if len(recorded) < 3:
         return None
     last = int(recorded[-1])
-    low = int(recorded[np.nanargmin(values[recorded])])
-    growth = values[last] - values[low]
+    best = int(recorded[np.argmax(val[recorded])])
+    growth = values[last] - values[best]
     digit = 100 / val_size if val_size else 0.0
     name = f"the best rate, {_rate(accuracy.lrs[row])}"
-    if low == last or growth <= max(WINDOW_POINTS, digit):
+    if best == last:
         return (
-            f"No overfitting within {last + 1} epochs at {name}: its train-validation gap ends "
-            f"{values[last]:+.1f} points, within {WINDOW_POINTS:g} point of its smallest ({seeds_text(gap)})."
+            f"No overfitting within {last + 1} epochs at {name}: its validation accuracy is still at its best at the "
+            f"last epoch ({val[last]:.1f}%; {seeds_text(gap)})."
+        )
+    if growth <= max(WINDOW_POINTS, digit):
+        return (
+            f"No clear overfitting within {last + 1} epochs at {name}: its validation accuracy peaked at epoch "
+            f"{best + 1} ({val[best]:.1f}%, {val[last]:.1f}% at the end), and its train-validation gap grew by "
+            f"{growth:+.1f} points after it, within {WINDOW_POINTS:g} point ({seeds_text(gap)})."
         )
     interval = ""
     if np.isfinite(gap.low[row, last]) and np.isfinite(gap.high[row, last]):
         interval = f" (95% interval {gap.low[row, last] * 100:+.1f} to {gap.high[row, last] * 100:+.1f})"
     return (
-        f"Overfitting starts after epoch {low + 1} at {name}: its train-validation gap grows from "
-        f"{values[low]:+.1f} points there to {values[last]:+.1f}{interval} at epoch {last + 1} ({seeds_text(gap)})."
+        f"Overfitting starts after epoch {best + 1} at {name}: its validation accuracy peaks there "
+        f"({val[best]:.1f}%; {val[last]:.1f}% at epoch {last + 1}) while its train-validation gap grows from "
+        f"{values[best]:+.1f} points to {values[last]:+.1f}{interval} ({seeds_text(gap)})."
     )
 
 

@@ -92,8 +92,10 @@ def text_table(rows: list[list[str]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
 
-def replay_sentence(sweep: SweepCurves, replays: list[PrunerReplay]) -> str:
-    """The cheapest setting that keeps the winner, or that none does."""
+def replay_sentence(sweep: SweepCurves, replays: list[PrunerReplay], trusted: int | None = None) -> str:
+    """The cheapest setting that keeps the winner (or that none does), what that rests on, and
+    the cheapest that loses at most one validation digit. ``trusted``: the epoch from which early
+    ranks can be trusted (``trusted_from``), None if never."""
     keeping = sorted((r for r in replays if r.winner_kept), key=lambda r: r.share)
     scope = f"Successive halving replayed on these {len(sweep.trials)} trials ({sweep.batch_size} new a round)"
     if not keeping:
@@ -103,18 +105,25 @@ def replay_sentence(sweep: SweepCurves, replays: list[PrunerReplay]) -> str:
         said = (
             f"{scope}: the cheapest that keeps the winner is min_epochs={r.pruner.min_epochs}, "
             f"reduction_factor={r.pruner.reduction_factor}, with {r.share:.0%} of the epochs "
-            f"({r.top3_kept} of the top 3 kept)."
+            f"({r.top3_kept} of the top 3 kept)"
         )
-    # A loss of one validation digit is no loss the data can show: the winner and the one kept tie.
+        if trusted is None or r.pruner.min_epochs < trusted:
+            when = "at no epoch" if trusted is None else f"before epoch {trusted}"
+            said += f"; but ranks {when} are not trusted here, so that it kept the winner may be luck"
+        said += "."
+    # Lost by one digit: a difference no measurement on this validation set shows (a seed moves more).
     tied = sorted((r for r in replays if sweep.one_digit and r.lost <= sweep.one_digit + 1e-12), key=lambda r: r.share)
     if tied and (not keeping or tied[0].share < keeping[0].share):
         r = tied[0]
         said += (
-            f" Within one validation digit of the best (a difference this validation set cannot resolve): "
+            f" Losing at most one validation digit (the smallest difference this validation set can show): "
             f"min_epochs={r.pruner.min_epochs}, reduction_factor={r.pruner.reduction_factor}, {r.share:.0%} of the "
             "epochs."
         )
-    return said
+    return said + (
+        " One seed per trial: a winner ahead by a few validation digits may be another seed's loser, so read "
+        "'keeps the winner' and 'best lost' as the replay of this record, not as a property of the pruner."
+    )
 
 
 def render_rank_correlation(correlations: list[RankCorrelation], sweep: SweepCurves, path: Path) -> Path:
@@ -182,7 +191,7 @@ def audit_figures(tables: SweepTables, out: Path, notes: list[str]) -> list[Figu
             )
         )
     replays = audit(sweep)
-    notes.append(replay_sentence(sweep, replays))
+    notes.append(replay_sentence(sweep, replays, trusted_from(correlations)))
     render_replays(replays, sweep, out / "pruning_replay.png")
     figures.append(
         Figure(
@@ -215,10 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     replays = audit(sweep, min_epochs, factors)
     name = OBJECTIVE_NAMES.get(sweep.objective, sweep.objective)
     print(f"{tables.sweep_dir}: {len(sweep.trials)} trials, {sweep.max_epochs} epochs, objective: {name}")
-    print(correlation_sentence(rank_correlations(sweep), sweep))
+    correlations = rank_correlations(sweep)
+    print(correlation_sentence(correlations, sweep))
     if replays:
         print(text_table(audit_rows(sweep, replays)))
-        print(replay_sentence(sweep, replays))
+        print(replay_sentence(sweep, replays, trusted_from(correlations)))
     else:
         print(f"No setting leaves an epoch to prune: every min_epochs is at least the {sweep.max_epochs} epochs.")
     return 0

@@ -89,7 +89,8 @@ def _check_numbers(table: pd.DataFrame, columns: tuple[str, ...], path: Path, re
 def load_tables(sweep_dir: str | Path) -> SweepTables:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
-        raise ReportError(f"sweep directory {sweep_dir} does not exist")
+        there = "is not a directory" if sweep_dir.exists() else "does not exist"
+        raise ReportError(f"sweep directory {sweep_dir} {there}")
     runs = _read_table(sweep_dir / "runs.csv", required=True)
     epochs = _read_table(sweep_dir / "epochs.csv", required=False)
     configs = _read_table(sweep_dir / "configs.csv", required=False)

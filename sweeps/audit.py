@@ -147,49 +147,69 @@ def objective_curve(rows: pd.DataFrame, objective: str) -> tuple[float | None, .
 
 
 def sweep_settings(sweep_dir: Path) -> dict:
-    """``hydra.sweeper`` and ``objective`` of the sweep's config (``multirun.yaml``), read as data."""
+    """``hydra.sweeper`` and ``objective`` of the sweep's config (``multirun.yaml``), read as data:
+    nothing when there is none; a damaged one is an ``AuditError`` (read otherwise, its batch size
+    and objective would silently change every answer)."""
+    path = Path(sweep_dir) / MULTIRUN_RECORD
+    if not path.is_file():
+        return {}
     try:
-        config = parse_yaml(read_record_text(sweep_dir / MULTIRUN_RECORD))
-    except (OSError, RecordFormatError):
-        return {}
-    if not isinstance(config, dict):
-        return {}
-    hydra = config.get("hydra") if isinstance(config.get("hydra"), dict) else {}
-    sweeper = hydra.get("sweeper") if isinstance(hydra.get("sweeper"), dict) else {}
+        config = parse_yaml(read_record_text(path))
+    except (OSError, RecordFormatError) as err:
+        config = err
+    sweeper = config.get("hydra", {}).get("sweeper") if isinstance(config, dict) else None
+    if not isinstance(config, dict) or not isinstance(config.get("hydra"), dict) or not isinstance(sweeper, dict):
+        why = f" ({' '.join(str(config).split())[:120]})" if isinstance(config, Exception) else ""
+        raise AuditError(
+            f"{path} is damaged{why}: it no longer says how the sweep ran; rerun the sweep's own command, "
+            "which writes it again and reuses every finished run"
+        )
     return {"batch_size": sweeper.get("batch_size"), "objective": config.get("objective")}
 
 
 def load_curves(sweep_dir: str | Path, runs: pd.DataFrame, epochs: pd.DataFrame) -> SweepCurves:
-    """The sweep's trials (from its trial log, in the order asked; without one, its runs in
-    runs.csv's order, taken as one round) with their curves from ``epochs``."""
+    """The sweep's trials, in the order its trial log says they were asked, with their curves
+    from ``epochs``. A sweep without a trial log is refused: the order decides which trials a
+    replayed pruner sees first (runs.csv lists the best first, which would flatter it); so is one
+    with repeats (the pruner prunes with one seed per point)."""
     sweep_dir = Path(sweep_dir)
     if epochs.empty:
         raise AuditError(f"{sweep_dir} has no epochs.csv rows to audit; collect it first: nnsweep collect {sweep_dir}")
     log = trial_log.load(sweep_dir)
+    if log is None:
+        raise AuditError(
+            f"{sweep_dir} has no trials.json, so the order its trials were asked in is unknown; the audit "
+            "replays sweeps run by nnsweep's sweepers (nnsweep sweep-lr, -m grids and searches)"
+        )
+    if log.settings.get("repeats") or any(t.repeats for t in log.trials):
+        raise AuditError(
+            f"{sweep_dir} repeats each point with several seeds, and a pruner prunes with one seed per point; "
+            "audit a sweep without repeats of the same space"
+        )
     settings = sweep_settings(sweep_dir)
     objective = settings.get("objective") if settings.get("objective") in OBJECTIVES else "best_val_acc"
     maximize = OBJECTIVES[objective]
-    if log is not None and isinstance(log.settings.get("direction"), str):
+    if isinstance(log.settings.get("direction"), str):
         maximize = log.settings["direction"] == "maximize"
     by_run = dict(tuple(epochs.groupby("run", sort=False)))
     status_of = dict(zip(runs["run"], runs["status"]))
-    order = [t.run_dir for t in log.trials] if log is not None else list(runs["run"])
     curves = []
-    for run in order:
-        if run not in by_run:
-            continue  # a trial without epochs (it failed before its first): nothing to rank
+    for trial in log.trials:
         try:
-            status = Status(status_of.get(run, "ok"))
+            status = Status(status_of.get(trial.run_dir, "failed"))
         except ValueError:
-            status = Status.OK
-        curves.append(TrialCurve(len(curves), run, objective_curve(by_run[run], objective), status))
-    if not curves:
+            status = Status.FAILED
+        # a trial without epochs (it failed before its first) still takes its place in the rounds
+        rows = by_run.get(trial.run_dir)
+        values = objective_curve(rows, objective) if rows is not None else ()
+        curves.append(TrialCurve(len(curves), str(trial.run_dir), values, status))
+    if not any(c.epochs for c in curves):
         raise AuditError(f"{sweep_dir}: none of its trials has a recorded epoch")
     batch = settings.get("batch_size")
-    is_grid = log is None or log.settings.get("method") == "grid"
+    is_grid = log.settings.get("method") == "grid"
     batch_size = batch if isinstance(batch, int) and batch >= 1 else (len(curves) if is_grid else 1)
     max_epochs = max(c.epochs for c in curves)
-    pruned_already = log is not None and log.rungs is not None
+    pruned_already = log.rungs is not None
     sizes = pd.to_numeric(runs["val_size"], errors="coerce").dropna() if "val_size" in runs else pd.Series([])
     val_size = int(sizes.min()) if len(sizes) and sizes.min() > 0 else None
     return SweepCurves(sweep_dir, curves, objective, maximize, max_epochs, batch_size, pruned_already, val_size)
@@ -216,9 +236,23 @@ def rank_correlations(sweep: SweepCurves) -> list[RankCorrelation]:
         if np.ptp(early) == 0 or np.ptp(late) == 0:
             continue
         rho = float(stats.spearmanr(early, late).statistic)
-        centre, half = math.atanh(min(max(rho, -0.999999), 0.999999)), z * 1.06 / math.sqrt(len(pairs) - 3)
-        found.append(RankCorrelation(epoch, len(pairs), rho, math.tanh(centre - half), math.tanh(centre + half)))
+        found.append(RankCorrelation(epoch, len(pairs), rho, *fisher_interval(rho, len(pairs), z)))
     return found
+
+
+def fisher_interval(rho: float, n: int, z: float) -> tuple[float, float]:
+    """Fisher's z interval of Spearman's rho over ``n`` pairs. At rho = +-1 (every trial in the
+    same order) z is infinite and the interval would be a point; there the inner bound is that of
+    the nearest value rho can take short of it (one adjacent pair swapped: 1 - 12 / (n (n^2 - 1))),
+    a conservative bound, and the outer one is +-1."""
+    half = z * 1.06 / math.sqrt(n - 3)
+    nearest = 1 - 12 / (n * (n * n - 1))
+    if rho >= 1 - 1e-12:
+        return math.tanh(math.atanh(nearest) - half), 1.0
+    if rho <= -1 + 1e-12:
+        return -1.0, math.tanh(-math.atanh(nearest) + half)
+    centre = math.atanh(rho)
+    return math.tanh(centre - half), math.tanh(centre + half)
 
 
 def trusted_from(correlations: list[RankCorrelation]) -> int | None:

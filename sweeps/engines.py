@@ -102,8 +102,9 @@ class GridEngine(Engine):
 
 
 class SkoptEngine(Engine):
-    """scikit-optimize's ``Optimizer``: ``random`` draws every point from the initial-point
-    generator (its "dummy" estimator is broken on scikit-learn >= 1.8)."""
+    """scikit-optimize's ``Optimizer``: ``random`` with another generator than ``random`` (sobol,
+    lhs ...) draws every point from that initial-point generator (its "dummy" estimator is broken
+    on scikit-learn >= 1.8); ``random`` itself is ``RandomEngine``."""
 
     def __init__(
         self,

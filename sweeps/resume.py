@@ -20,6 +20,7 @@ from nnsweep.sweeps.settings import SweeperSettings
 from nnsweep.sweeps.trials import TRIALS, TrialLog
 
 log = logging.getLogger("nnsweep.search")
+OLD_RANDOM_ENGINE = "skopt.Optimizer (initial points only)"  # random search before RandomEngine
 ENGINE_KEY = "engine"  # the trial log's record of the engine: its name and its libraries' versions
 
 
@@ -110,6 +111,13 @@ def check_versions(settings: SweeperSettings, record: TrialLog, sweep_dir: Path)
     if problem is None:
         return
     path = sweep_dir / TRIALS
+    recorded = record.settings.get(ENGINE_KEY)
+    if settings.method == "random" and isinstance(recorded, dict) and recorded.get("name") == OLD_RANDOM_ENGINE:
+        raise SweepError(
+            f"{path} is a random search of an earlier nnsweep, whose points depended on how the trials were "
+            "batched; this nnsweep draws each point from the seed and its number alone, so it cannot continue "
+            "those draws. Start a new sweep=<name> (this one's runs and tables stay as they are)"
+        )
     if problem.startswith("was recorded with") and "uv pip install" in problem:
         raise SweepError(f"{path} {problem}, or start a new sweep=<name> (finished runs are reused)")
     raise SweepError(

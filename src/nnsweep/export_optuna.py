@@ -6,10 +6,12 @@ sweeps and reports layers read (the checked tables, the trial log) and sits abov
 Written with Optuna core only, from the sweep's tables (``runs.csv``, ``epochs.csv``) and trial log:
 
 - one trial per run (a configuration's seeds are trials of their own, with ``seed`` among their
-  user attributes), in the order the sweep asked them;
-- its parameters: the searched settings, each with a distribution spanning the values the sweep
-  tried (log-scaled where the search was, or where a grid's positive values span a decade or
-  more; integers as integers; anything else categorical);
+  user attributes), in the order the sweep asked them (without a trial log: runs.csv's order,
+  best first);
+- its parameters: the searched settings, each with a distribution spanning the search space as
+  the trial log records it (a grid's, or a sweep without a log: the values tried), log-scaled
+  where the search was, or where a grid's positive values span a decade or more; integers as
+  integers; anything else categorical;
 - its value: the run's objective (``best_val_acc`` unless the sweep chose another), and an
   intermediate value per epoch: the objective so far, as the pruner judged it;
 - its state: ``ok``, ``early_stopped`` and ``diverged`` runs with a value are COMPLETE (a
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -49,14 +52,29 @@ class ExportError(NnsweepError):
     """A sweep or storage that cannot be exported to (the message says why and what to do)."""
 
 
-def distribution(values: pd.Series, log: bool | None):
-    """An Optuna distribution spanning ``values`` (``log`` None: decide from the values)."""
+def recorded_bounds(dimension: str) -> tuple[float, float] | None:
+    """A searched dimension's bounds as the trial log records it: scikit-optimize's
+    ``Real(low=0.01, high=10.0, ...)`` or nnsweep's ``real(0.01, 10.0, log)``; None for a choice."""
+    found = re.search(r"low=([^,]+), high=([^,)]+)", dimension) or re.match(
+        r"(?:real|int)\(([^,]+), ([^,)]+)", dimension
+    )
+    try:
+        return (float(found.group(1)), float(found.group(2))) if found else None
+    except ValueError:
+        return None
+
+
+def distribution(values: pd.Series, log: bool | None, bounds: tuple[float, float] | None = None):
+    """An Optuna distribution spanning the search space's ``bounds`` (and every value tried), or
+    the values tried (``log`` None: decide from the values)."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.isna().any():
         return CategoricalDistribution(sorted(values.astype(str).unique()))
     low, high = float(numbers.min()), float(numbers.max())
+    if bounds is not None:
+        low, high = min(low, bounds[0]), max(high, bounds[1])
     if log is None:
         log = low > 0 and high / low >= 10
     log = bool(log and low > 0)
@@ -103,11 +121,14 @@ def study_trials(sweep_dir: Path):
     names = [n for n in (log.names if log is not None else []) if n in runs]
     if not names:  # a sweep without a trial log: the settings its runs vary
         names = [n for n in searched_settings(tables)[0] if n in runs]
-    logged = None
+    logged, bounds = None, {}
     if log is not None and log.settings.get("method") != "grid":
         dims = log.settings.get("dimensions") or []
         logged = {n: "log" in str(d) for n, d in zip(log.names, dims)}
-    distributions = {n: distribution(runs[n], None if logged is None else logged.get(n, False)) for n in names}
+        bounds = {n: recorded_bounds(str(d)) for n, d in zip(log.names, dims)}
+    distributions = {
+        n: distribution(runs[n], None if logged is None else logged.get(n, False), bounds.get(n)) for n in names
+    }
     order = {t.run_dir: t.number for t in log.trials} if log is not None else {}
     runs = runs.assign(_order=[order.get(r, len(order) + i) for i, r in enumerate(runs["run"])]).sort_values("_order")
     by_run = dict(tuple(epochs.groupby("run", sort=False))) if not epochs.empty else {}
@@ -142,6 +163,20 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def default_storage(sweep_dir: Path) -> str:
+    """``sqlite:///<sweep dir>/optuna.db``, refusing a link planted at that name (SQLite would write
+    through it, out of the sweep directory) and a path that a URL would read otherwise."""
+    path = sweep_dir.absolute() / "optuna.db"
+    if path.is_symlink():
+        raise ExportError(f"{path} is a symbolic link; nnsweep does not write through it: remove it, or give --storage")
+    if any(c in str(path) for c in "?#%"):
+        raise ExportError(
+            f"the path {path} holds a character a storage URL reads as its own (? # %); give --storage "
+            "sqlite:///<a path without them>"
+        )
+    return f"sqlite:///{path}"
+
+
 def export(sweep_dir: str | Path, storage: str | None = None, study_name: str | None = None) -> tuple[str, str, int]:
     """Write the sweep as a study; returns (storage, study name, trials)."""
     import optuna
@@ -149,17 +184,19 @@ def export(sweep_dir: str | Path, storage: str | None = None, study_name: str | 
     sweep_dir = Path(sweep_dir)
     if not (sweep_dir / RUNS).is_file() or not (sweep_dir / EPOCHS).is_file():
         raise ExportError(f"{sweep_dir} has no {RUNS} and {EPOCHS}; collect it first: nnsweep collect {sweep_dir}")
-    storage = storage or f"sqlite:///{(sweep_dir / 'optuna.db').resolve()}"
+    storage = storage or default_storage(sweep_dir)
     study_name = study_name or sweep_dir.resolve().name
     trials, direction, objective = study_trials(sweep_dir)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
         if study_name in existing:
-            if existing[study_name].user_attrs.get(MARK) != str(sweep_dir.resolve()):
+            wrote = existing[study_name].user_attrs.get(MARK)
+            if wrote != str(sweep_dir.resolve()):
+                by = f"an export of {wrote}" if isinstance(wrote, str) else "something other than nnsweep export-optuna"
                 raise ExportError(
-                    f"{storage} already holds a study named {study_name!r} that no export of {sweep_dir} wrote; "
-                    "give another --study-name or --storage"
+                    f"{storage} already holds a study named {study_name!r}, written by {by}, not of {sweep_dir}; "
+                    "it is left alone: give another --study-name or --storage"
                 )
             optuna.delete_study(study_name=study_name, storage=storage)
         study = optuna.create_study(storage=storage, study_name=study_name, direction=direction)

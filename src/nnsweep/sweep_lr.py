@@ -42,14 +42,14 @@ def run_range_test(sweep_dir, asked) -> None:
 
     with tempfile.TemporaryDirectory(prefix="nnsweep-lr-find-") as scratch:
         try:
-            record, _, figure = test_and_draw(asked.overrides, Path(scratch), asked.start, asked.end)
+            record, _, figure = test_and_draw(asked.overrides, Path(scratch), asked.start, asked.end, draw=asked.draw)
         except (NnsweepError, ValueError, OSError) as err:
             warn(f"no learning-rate range test: {err}")
             return
         write_before_jobs({p.name: p.read_bytes() for p in sorted(Path(scratch).iterdir()) if p.is_file()})
     print(
         f"range test ({record.steps_taken} mini-batches, {record.seconds:.1f} s): suggests lr "
-        f"{record.suggested_lr:.3g} ({record.rule}); {sweep_dir / figure.name}",
+        f"{record.suggested_lr:.3g} ({record.rule})" + (f"; {sweep_dir / figure.name}" if figure else ""),
         flush=True,
     )
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from nnsweep.core.status import Status
+from nnsweep.sweeps import trials as trial_log
 from nnsweep.sweeps.audit import (
     AuditError,
     SweepCurves,
@@ -21,6 +22,19 @@ from nnsweep.sweeps.audit import (
     trusted_from,
 )
 from nnsweep.sweeps.pruning import Pruner
+from nnsweep.sweeps.trials import Round, Trial, TrialLog
+
+
+def write_log(sweep_dir: Path, runs: list[str], **settings) -> None:
+    """A grid's trial log naming ``runs`` in the order they were asked."""
+    base = {"method": "grid", "direction": "maximize", "names": ["optimizer.lr"], **settings}
+    trials = [
+        Trial(i, run_dir=r, point=[str(i)], params={"optimizer.lr": str(i)}, status=Status.OK, told=0.0, objective=0.5)
+        for i, r in enumerate(runs)
+    ]
+    numbers = list(range(len(runs)))
+    rounds = [Round(asked=numbers, trained=[(n, None) for n in numbers], told=numbers)]
+    trial_log.save(sweep_dir, TrialLog(base, trials, rounds))
 
 
 def sweep_of(curves: list[list[float]], batch_size: int, statuses=None, maximize=True) -> SweepCurves:
@@ -124,12 +138,38 @@ def test_curves_are_read_as_the_pruner_saw_them(tmp_path):
     epochs = pd.DataFrame(
         {"run": ["a"] * 4 + ["b"] * 2, "epoch": [1, 2, 3, 4, 1, 2], "val_acc": [0.5, 0.4, 0.6, None, None, 0.3]}
     )
-    runs = pd.DataFrame({"run": ["b", "a"], "status": ["ok", "diverged"]})
-    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"objective": "best_val_acc", "hydra": {}}))
+    runs = pd.DataFrame({"run": ["a", "b", "c"], "status": ["diverged", "ok", "failed"]})
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"objective": "best_val_acc", "hydra": {"sweeper": {}}}))
+    write_log(tmp_path, ["b", "a", "c"])
     sweep = load_curves(tmp_path, runs, epochs)
-    assert [c.values for c in sweep.trials] == [(None, 0.3), (0.5, 0.5, 0.6, 0.6)]  # no trial log: runs.csv's order
-    assert [c.status for c in sweep.trials] == [Status.OK, Status.DIVERGED]
-    assert sweep.batch_size == 2 and sweep.max_epochs == 4 and sweep.maximize
+    assert [c.values for c in sweep.trials] == [(None, 0.3), (0.5, 0.5, 0.6, 0.6), ()]  # the log's order
+    assert [c.status for c in sweep.trials] == [Status.OK, Status.DIVERGED, Status.FAILED]
+    assert sweep.batch_size == 3 and sweep.max_epochs == 4 and sweep.maximize  # a grid: all in one round
+
+
+def test_sweeps_the_audit_cannot_replay_are_refused(tmp_path):
+    epochs = pd.DataFrame({"run": ["a", "a"], "epoch": [1, 2], "val_acc": [0.5, 0.6]})
+    runs = pd.DataFrame({"run": ["a"], "status": ["ok"]})
+    with pytest.raises(AuditError, match="no trials.json"):
+        load_curves(tmp_path, runs, epochs)
+    write_log(tmp_path, ["a"], repeats={"n": 2, "key": "trainer.seed"})
+    with pytest.raises(AuditError, match="repeats each point"):
+        load_curves(tmp_path, runs, epochs)
+    write_log(tmp_path, ["a"])
+    (tmp_path / "multirun.yaml").write_text("hydra: [unclosed")
+    with pytest.raises(AuditError, match="multirun.yaml is damaged"):
+        load_curves(tmp_path, runs, epochs)
+
+
+def test_a_perfect_order_still_has_an_interval():
+    """rho = 1 over 6 trials: Fisher's z is infinite there; the lower bound is that of the next
+    value rho can take, 1 - 12 / (6 * 35) = 0.943, with the same half-width 1.96 * 1.06 / sqrt(3)."""
+    curves = [[0.1 * i, 0.1 * i + 0.05] for i in range(6)]
+    [c] = rank_correlations(sweep_of(curves, batch_size=6))
+    nearest = 1 - 12 / 210
+    assert c.rho == 1 and c.high == 1
+    assert c.low == pytest.approx(math.tanh(math.atanh(nearest) - 1.959964 * 1.06 / math.sqrt(3)), abs=1e-6)
+    assert c.low < 0.52  # six trials in order prove little
 
 
 @pytest.mark.slow
@@ -175,8 +215,9 @@ def test_the_replay_reproduces_a_real_pruned_search(tmp_path):
 
 
 def write_six(sweep_dir: Path) -> Path:
-    """SIX as a collected grid of six runs (no trial log: one round of all six)."""
+    """SIX as a collected grid of six runs, asked in order (one round of all six)."""
     sweep_dir.mkdir()
+    write_log(sweep_dir, [f"r{i}" for i in range(len(SIX))])
     rows = [{"run": f"r{i}", "epoch": e + 1, "val_acc": v} for i, c in enumerate(SIX) for e, v in enumerate(c)]
     pd.DataFrame(rows).to_csv(sweep_dir / "epochs.csv", index=False)
     runs = [{"run": f"r{i}", "status": "ok", "best_val_acc": c[-1], "val_size": 500} for i, c in enumerate(SIX)]

@@ -140,6 +140,11 @@ def test_a_log_that_does_not_say_its_engine_or_versions_is_refused_before_any_re
             lambda e: e.update(name="skopt.Optimizer (GP)"),
             "was recorded by the engine 'skopt.Optimizer (GP)'",
         ),
+        # an earlier nnsweep's random search, whose draws moved with the batches: a new sweep, not a move
+        "old random": (
+            lambda e: e.update(name="skopt.Optimizer (initial points only)"),
+            "is a random search of an earlier nnsweep",
+        ),
     }
     for name, (edit, fragment) in edits.items():
         data = json.loads(json.dumps(recorded))
@@ -151,7 +156,7 @@ def test_a_log_that_does_not_say_its_engine_or_versions_is_refused_before_any_re
         again = run_module("nnsweep.experiments.train", *search, "hydra.sweeper.n_trials=3", cwd=tmp_path)
         assert again.returncode == 2 and again.stderr.count("\n") == 1, (name, again.stderr[-2000:])
         assert fragment in again.stderr and "None" not in again.stderr and "install )" not in again.stderr, name
-        assert "move trials.json away" in again.stderr, name
+        assert ("Start a new sweep=<name>" if name == "old random" else "move trials.json away") in again.stderr, name
         assert sorted(p.name for p in (tmp_path / "s").iterdir()) == runs, name  # refused before any job
 
 

@@ -86,8 +86,25 @@ def test_a_second_export_replaces_its_own_study_and_never_another(hand_sweep, tm
     other = tmp_path / "other.db"
     optuna.create_study(study_name="grid", storage=f"sqlite:///{other}")
     result = run_module("nnsweep", "export-optuna", str(hand_sweep), "--storage", f"sqlite:///{other}")
-    assert result.returncode == 2 and "no export of" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "written by something other than" in result.stderr
+    assert "left alone" in result.stderr and "Traceback" not in result.stderr
     assert optuna.load_study(study_name="grid", storage=f"sqlite:///{other}").trials == []
+
+
+def test_a_link_at_the_default_database_is_refused(hand_sweep, tmp_path):
+    victim = tmp_path / "victim.db"
+    (hand_sweep / "optuna.db").symlink_to(victim)
+    result = run_module("nnsweep", "export-optuna", str(hand_sweep))
+    assert result.returncode == 2 and "symbolic link" in result.stderr and not victim.exists()
+
+
+def test_a_search_exports_its_recorded_space():
+    from nnsweep.export_optuna import recorded_bounds
+
+    assert recorded_bounds("Real(low=0.01, high=10.0, prior='log-uniform', transform='identity')") == (0.01, 10.0)
+    assert recorded_bounds("Integer(low=4, high=64, prior='uniform', transform='identity')") == (4.0, 64.0)
+    assert recorded_bounds("real(0.01, 10.0, log)") == (0.01, 10.0)
+    assert recorded_bounds("choice(['0.1', '1'])") is None
 
 
 def test_a_sweep_without_tables_is_one_line(tmp_path):
@@ -126,7 +143,9 @@ def test_a_pruned_search_exported_matches_its_runs(tmp_path):
         row = runs.loc[trial.user_attrs["run_dir"]]
         assert trial.params["optimizer.lr"] == pytest.approx(row["optimizer.lr"])
         assert trial.params["net.hidden.0"] == row["net.hidden.0"]
-        assert trial.distributions["optimizer.lr"].log and not trial.distributions["net.hidden.0"].log
+        lr, hidden = trial.distributions["optimizer.lr"], trial.distributions["net.hidden.0"]
+        assert lr.log and (lr.low, lr.high) == (0.01, 3.0)  # the space searched, not only the values tried
+        assert not hidden.log and (hidden.low, hidden.high) == (4, 32)
         mine = epochs[epochs["run"] == row.name]["val_acc"].cummax().tolist()
         assert list(trial.intermediate_values.values()) == pytest.approx(mine)
         assert trial.value == pytest.approx(mine[-1])
