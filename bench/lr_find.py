@@ -1,9 +1,10 @@
 """Does the learning-rate range test point where the sweep finds the best rates? ``make bench-lr-find``
 (``python -m bench.lr_find``).
 
-For four presets on the embedded digits, ``nnsweep sweep-lr`` (11 log-spaced rates, 0.003 to 10,
-one seed each), which runs the range test first (``nnsweep lr-find``, the suggestion: a tenth of
-the rate at the lowest smoothed loss). The table: the suggestion, the sweep's three best rates by
+For four presets on the embedded digits, ``nnsweep sweep-lr`` (11 log-spaced rates, 0.003 to 10
+unless the preset says otherwise, one seed each), which runs the range test first (``nnsweep
+lr-find``, the suggestion: a tenth of the rate at the lowest smoothed loss); its figure is copied
+to ``docs/lr-find-<preset>.png``. The table: the suggestion, the sweep's three best rates by
 best validation accuracy, the swept rate nearest the suggestion (in log scale) with its rank and
 its accuracy's distance from the best in validation digits, and whether the suggestion lies
 within the range of the top three. One seed per rate: ranks that differ by a digit or two of the
@@ -22,6 +23,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
+from nnsweep.reports.lr_find import render
+
+LONGER_STEPS = 2000  # a range test in which the network learned nothing, again with this many mini-batches
+DOCS = Path(__file__).resolve().parents[1] / "docs"  # the README shows the four figures from there
 
 PRESETS = {  # name: (sweep-lr arguments, what it is)
     "rashid": (["--net", "rashid", "--batch", "1", "--epochs", "15"], "784-100-10 sigmoid, SGD, mini-batch 1"),
@@ -48,6 +54,18 @@ def measure(name: str, out: Path) -> dict:
     if result.returncode != 0:
         raise SystemExit(f"{name} failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
     record = json.loads((sweep_dir / "lr_find.json").read_text())
+    longer = None
+    if not record["learned"]:  # the network learned nothing in the test: what more steps say
+        out_longer = sweep_dir / f"lr-find-{LONGER_STEPS}"
+        subprocess.run(
+            [sys.executable, "-m", "nnsweep", "lr-find", *record["overrides"], "--start", str(record["start"])]
+            + ["--end", str(record["end"]), "--steps", str(LONGER_STEPS), "--out", str(out_longer)],
+            capture_output=True,
+            check=True,
+        )
+        longer = json.loads((out_longer / "lr_find.json").read_text())
+    figure = render(sweep_dir)  # --no-report draws nothing: the range test's figure, drawn here
+    shutil.copyfile(figure, DOCS / f"lr-find-{name}.png")
     runs = pd.read_csv(sweep_dir / "runs.csv")
     ranked = runs.sort_values("best_val_acc", ascending=False).reset_index(drop=True)
     suggested = record["suggested_lr"]
@@ -65,6 +83,8 @@ def measure(name: str, out: Path) -> dict:
         "nearest_acc": float(ranked["best_val_acc"][nearest]),
         "digits_behind": round((ranked["best_val_acc"][0] - ranked["best_val_acc"][nearest]) / one_digit),
         "within_top3_range": bool(top3["lr"].min() <= suggested <= top3["lr"].max()),
+        "test_learned": bool(record["learned"]),
+        "longer": None if longer is None else {k: longer[k] for k in ("steps_taken", "suggested_lr", "learned")},
         "learned": not bool(ranked["at_chance"][0]) if "at_chance" in ranked else True,
         "sweep_s": round(time.perf_counter() - started, 1),
     }
@@ -82,8 +102,15 @@ def table(rows: list[dict]) -> str:
         behind = "the best" if digits == 0 else f"{digits} validation digit{'s' if digits > 1 else ''} behind"
         if not r.get("learned", True):
             behind += " (no rate learned: every rank is chance)"
+        suggestion = f"{r['suggested']:.3g} ({r['range_test_s']:.2f} s)"
+        if not r.get("test_learned", True):
+            suggestion += "; the network learned nothing in the test: noise"
+            if r.get("longer"):
+                again = r["longer"]
+                suggestion += f"; with {again['steps_taken']} steps: {again['suggested_lr']:.3g}"
+                suggestion += "" if again["learned"] else " (still nothing learned)"
         lines.append(
-            f"| {r['preset']}: {r['what']} | {r['suggested']:.3g} ({r['range_test_s']:.2f} s) | {top} | "
+            f"| {r['preset']}: {r['what']} | {suggestion} | {top} | "
             f"{r['nearest']:g}: rank {r['nearest_rank']} of 11, {behind} | "
             f"{'yes' if r['within_top3_range'] else 'no'} |"
         )

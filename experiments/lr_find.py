@@ -48,6 +48,9 @@ class RangeTestRecord:
     steepest_lr: float
     rule: str
     seconds: float
+    loss_fell_by: float  # share of the starting loss the smoothed loss fell by
+    best_batch_accuracy: float  # the smoothed training accuracy of the mini-batches at its best
+    learned: bool  # that accuracy reached twice chance: otherwise the suggestion is noise
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -131,6 +134,9 @@ def run_range_test(
         test.steepest_lr,
         RULE,
         round(time.perf_counter() - started, 3),
+        round(test.fell_by, 4),
+        round(test.best_accuracy, 4),
+        test.learned,
     )
     return record, test
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nnsweep.nets.evaluation import chance_bar
 from nnsweep.nets.network import Network
 from nnsweep.nets.optimizers import Optimizer
 
@@ -39,6 +40,31 @@ class RangeTest:
     losses: np.ndarray  # the mean loss of that step's mini-batch
     smoothed: np.ndarray  # centred moving average of ``losses`` (NaN where not finite)
     stopped_early: bool  # the loss exploded before ``end``
+    accuracy: np.ndarray | None = None  # centred moving average of each mini-batch's training accuracy
+    classes: int = 10
+    examples_averaged: int = 1  # mini-batches in the moving average x their size: what one point of it saw
+
+    @property
+    def fell_by(self) -> float:
+        """How far the smoothed loss fell from where it started (its first 5% of steps) to its lowest,
+        as a share of the start (a network can fall a long way just to predicting every class
+        alike, so this alone does not say it learned: ``learned``)."""
+        start = float(np.nanmean(self.smoothed[: max(1, len(self.smoothed) // 20)]))
+        return 1 - float(np.nanmin(self.smoothed)) / start if start > 0 else 0.0
+
+    @property
+    def best_accuracy(self) -> float:
+        return (
+            float(np.nanmax(self.accuracy)) if self.accuracy is not None and np.isfinite(self.accuracy).any() else 0.0
+        )
+
+    @property
+    def learned(self) -> bool:
+        """The mini-batches' smoothed accuracy rose above guessing (``chance_bar``: chance plus 5
+        binomial standard deviations over the examples one point of the average saw): the network
+        learned something in the test. Otherwise its lowest loss is where it learned to guess
+        evenly, or noise, and the suggestion means nothing (more steps are needed)."""
+        return self.best_accuracy > chance_bar(self.classes, self.examples_averaged)
 
     @property
     def still_falling(self) -> bool:
@@ -105,7 +131,8 @@ def range_test(
     network.set_rng(rng)
     x = x.astype(network.dtype, copy=False)
     order = np.empty(0, dtype=np.int64)
-    losses, average, lowest = [], 0.0, math.inf
+    losses, right, average, lowest = [], [], 0.0, math.inf
+    labels = y.argmax(axis=1)
     stopped = False
     with np.errstate(all="ignore"):
         for step, lr in enumerate(schedule):
@@ -113,9 +140,10 @@ def range_test(
                 order = np.concatenate([order, rng.permutation(len(x))])
             batch, order = order[:batch_size], order[batch_size:]
             optimizer.lr = float(lr)
-            cost, _ = network.train_step(x[batch], y[batch])
+            cost, a = network.train_step(x[batch], y[batch])
             optimizer.step()
             loss = float(cost) / len(batch)
+            right.append(float((a.argmax(axis=1) == labels[batch]).mean()))
             average = SMOOTHING * average + (1 - SMOOTHING) * loss
             value = average / (1 - SMOOTHING ** (step + 1))
             losses.append(loss)
@@ -125,4 +153,6 @@ def range_test(
             lowest = min(lowest, value)
     raw = np.array(losses, dtype=float)
     window = max(3, int(steps * WINDOW_SHARE)) | 1  # odd: centred
-    return RangeTest(schedule[: len(raw)], raw, centred_average(raw, window), stopped)
+    accuracy = centred_average(np.array(right, dtype=float), window)
+    smoothed = centred_average(raw, window)
+    return RangeTest(schedule[: len(raw)], raw, smoothed, stopped, accuracy, y.shape[1], window * batch_size)

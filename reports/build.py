@@ -287,6 +287,7 @@ def accuracy_vs_lr(grid, out: Path, figures: list[Figure], range_test=None) -> N
     suggested = (
         f" Dash-dotted: the learning-rate range test's suggestion ({range_test.rule}; {range_test.label}), "
         "from one short run before the sweep (nnsweep lr-find)."
+        + ("" if range_test.learned else " The network did not learn in the test (below twice chance): it is noise.")
         if range_test is not None
         else ""
     )

@@ -23,6 +23,7 @@ class RangeTestResult:
     steepest_lr: float
     rule: str
     label: str  # what was tested: "rashid on mnist5k, sgd, mini-batch 1"
+    learned: bool = True  # the network learned in the test, so the suggestion means something (older records: assumed)
 
 
 def read_result(directory: Path) -> RangeTestResult | None:
@@ -33,7 +34,7 @@ def read_result(directory: Path) -> RangeTestResult | None:
         if not all(np.isfinite(numbers)) or min(numbers) <= 0:
             return None
         label = f"{data['net']} on {data['data']}, {data['optimizer']}, mini-batch {int(data['batch_size'])}"
-        return RangeTestResult(*numbers, str(data["rule"]), label)
+        return RangeTestResult(*numbers, str(data["rule"]), label, data.get("learned") is not False)
     except (OSError, RecordFormatError, KeyError, TypeError, ValueError):
         return None
 
@@ -59,6 +60,9 @@ def render(directory: Path) -> Path:
     log_axis(ax, "x")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")
-    ax.set_title(f"Learning-rate range test: {result.label}")
+    ax.set_title(
+        f"Learning-rate range test: {result.label}"
+        + ("" if result.learned else "\n(the network did not learn in the test: no suggestion)")
+    )
     ax.legend(loc="upper left", fontsize=8)
     return save(fig, directory / FIGURE)

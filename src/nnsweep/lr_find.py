@@ -42,7 +42,12 @@ def main() -> int:
     )
     print(f"suggested learning rate: {record.suggested_lr:.3g}  (rule: {record.rule})")
     print(f"lowest smoothed loss at {record.lowest_lr:.3g}; steepest descent at {record.steepest_lr:.3g}")
-    if test.still_falling:
+    if not test.learned:
+        print(
+            f"the mini-batches' accuracy never passed {test.best_accuracy:.0%}: the network did not learn in these "
+            "steps, so the suggestion is noise; give more --steps"
+        )
+    elif test.still_falling:
         print(
             f"the loss still fell at the last rate: the suggestion is a lower bound; raise --end above {record.end:g}"
         )

@@ -47,6 +47,11 @@ def run_range_test(sweep_dir, asked) -> None:
             warn(f"no learning-rate range test: {err}")
             return
         write_before_jobs({p.name: p.read_bytes() for p in sorted(Path(scratch).iterdir()) if p.is_file()})
+    if not record.learned:
+        warn(
+            f"in the range test's {record.steps_taken} mini-batches the network did not learn (accuracy at most "
+            f"{record.best_batch_accuracy:.0%}): its suggestion is noise (nnsweep lr-find --steps N tests longer)"
+        )
     print(
         f"range test ({record.steps_taken} mini-batches, {record.seconds:.1f} s): suggests lr "
         f"{record.suggested_lr:.3g} ({record.rule})" + (f"; {sweep_dir / figure.name}" if figure else ""),

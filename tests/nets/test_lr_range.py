@@ -58,3 +58,27 @@ def test_the_loss_falls_then_explodes_and_the_test_stops():
     finite = test.smoothed[np.isfinite(test.smoothed)]
     assert finite.min() < 0.5 * finite[:20].mean()  # it learned on the way
     assert 1e-3 < test.suggested_lr < 1e2 and test.suggested_lr == pytest.approx(test.lowest_lr / 10)
+    assert test.learned and test.best_accuracy > 0.5 and test.classes == 10
+
+
+def test_rates_too_small_to_learn_are_said_to_be():
+    """From 1e-8 to 1e-6 nothing is learned: the batches stay at chance, so no suggestion counts,
+    however far the loss moved."""
+    x, labels = digits_like()
+    rng = np.random.default_rng(0)
+    network = Network(mlp([30], "sigmoid", loss="cross_entropy"), rng)
+    targets = target_matrix(10, dtype=network.dtype)[labels]
+    test = range_test(
+        network, make_optimizer("sgd", lr=0.1), x, targets, batch_size=10, rng=rng, start=1e-8, end=1e-6, steps=200
+    )
+    assert not test.stopped_early and test.best_accuracy < 0.25 and not test.learned
+
+
+def test_learned_means_above_guessing_by_hand():
+    """Guessing among 10 classes, over 100 examples a point: 0.1 + 5 * sqrt(0.09 / 100) = 0.25."""
+    lrs = 10.0 ** np.arange(-3, 4)
+    loss = np.array([5, 4.5, 2, 1, 0.5, 0.8, 3.0])
+    assert not RangeTest(lrs, loss, loss, True, np.full(7, 0.25), 10, 100).learned
+    assert RangeTest(lrs, loss, loss, True, np.array([0.1, 0.1, 0.2, 0.3, 0.26, 0.1, 0.1]), 10, 100).learned
+    # two classes over 100 examples: 0.5 + 5 * 0.05 = 0.75
+    assert not RangeTest(lrs, loss, loss, True, np.full(7, 0.74), 2, 100).learned
