@@ -151,10 +151,10 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.p{os.getpid()}.", suffix=".tmp", dir=path.parent)
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results should read like any file
     except OSError as err:
         raise write_error(path, err) from None
-    try:
+    try:  # from here on, anything (Ctrl-C too) removes the temporary file
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results should read like any file
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

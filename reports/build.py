@@ -31,6 +31,7 @@ from nnsweep.reports.html import Figure, write_index
 from nnsweep.reports.importance import IMPORTANCE_CSV, IMPORTANCE_SENTENCE, importance_figures
 from nnsweep.reports.learning_curves import render_learning_curves
 from nnsweep.reports.lr_find import read_result as read_range_test
+from nnsweep.reports.lr_find import render as render_range_test
 from nnsweep.reports.models import MODEL_FIGURES, best_finished_run, model_figures, render_run_portraits
 from nnsweep.reports.pruning_audit import audit_figures
 from nnsweep.reports.search import engine_name, search_figures
@@ -112,6 +113,14 @@ def build_report(
             (grid, range_test),
             lambda figures, notes: accuracy_vs_lr(grid, out, figures, range_test),
         )
+        if range_test is not None:
+            tested = (range_test, tables.sweep_dir / "lr_find.csv")
+            section(
+                "lr_find",
+                ["lr_find.png"],
+                tested,
+                lambda figures, notes: lr_find_figure(tables.sweep_dir, out, figures),
+            )
         if live:
             parts.append(([], ["The animations are drawn when the sweep ends."]))
         else:
@@ -301,6 +310,18 @@ def accuracy_vs_lr(grid, out: Path, figures: list[Figure], range_test=None) -> N
             "accuracy_vs_lr.png",
             "Validation accuracy against learning rate at each configuration's "
             "best and last epoch; the star marks the best mean." + seeds + pruned + suggested,
+        )
+    )
+
+
+def lr_find_figure(sweep_dir: Path, out: Path, figures: list[Figure]) -> None:
+    result = read_range_test(sweep_dir)
+    render_range_test(sweep_dir, out / "lr_find.png")
+    figures.append(
+        Figure(
+            "lr_find.png",
+            "The learning-rate range test run before the sweep (nnsweep lr-find): one short run whose rate grows "
+            f"per mini-batch, its loss against the rate, and its suggestion ({result.rule}; {result.label}).",
         )
     )
 

@@ -1,6 +1,7 @@
 """The learning-rate range test's figure (``lr_find.png``: the loss against the rate, with the
 suggested rate) and the record it is drawn from, read as data (``nnsweep.experiments.lr_find``
-writes it); the learning-rate sweep's report draws the suggestion on its accuracy-vs-rate plot."""
+writes it). A learning-rate sweep's report draws the figure of the test run before the sweep,
+and the suggestion on its accuracy-vs-rate plot."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def read_result(directory: Path) -> RangeTestResult | None:
         return None
 
 
-def render(directory: Path) -> Path:
+def render(directory: Path, path: Path | None = None) -> Path:
+    """The figure of the range test recorded in ``directory``, saved as ``path`` (default: beside it)."""
     result = read_result(directory)
     if result is None:
         raise RecordFormatError(f"{directory / RECORD} is missing or damaged; run nnsweep lr-find again")
@@ -65,4 +67,4 @@ def render(directory: Path) -> Path:
         + ("" if result.learned else "\n(the network did not learn in the test: no suggestion)")
     )
     ax.legend(loc="upper left", fontsize=8)
-    return save(fig, directory / FIGURE)
+    return save(fig, path or directory / FIGURE)

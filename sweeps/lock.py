@@ -44,6 +44,8 @@ def sweep_lock(
         try:
             yield path
         except BaseException as err:
+            if created:  # a Ctrl-C inside an atomic write may leave its temporary file: ours, we hold the lock
+                remove_stale_temps(sweep_dir)
             if not (created and {p.name for p in created[0].iterdir()} <= {HOLDER, *own_files}):
                 raise
             remove_created_dirs(created, own_files=(HOLDER, *own_files))

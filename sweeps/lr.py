@@ -280,7 +280,6 @@ class RangeTestAsked:
     overrides: list[str]
     start: float
     end: float
-    draw: bool = True  # its figure too (not with --no-report)
 
 
 def sweep(argv: list[str]) -> tuple[Path, list[str], RangeTestAsked | None]:
@@ -298,5 +297,5 @@ def sweep(argv: list[str]) -> tuple[Path, list[str], RangeTestAsked | None]:
     every_run = [f"net={args.net}", f"data={args.data}", f"trainer.batch_size={args.batch}"]
     every_run += run_settings(args.overrides)
     start, end = min(1e-5, lrs[0] / 100), max(10.0, lrs[-1])
-    asked = None if args.no_lr_find else RangeTestAsked(every_run, start, end, draw=not args.no_report)
+    asked = None if args.no_lr_find else RangeTestAsked(every_run, start, end)
     return sweep_dir, train_arguments(args, lrs, sweep_dir), asked

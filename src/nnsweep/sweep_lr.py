@@ -29,9 +29,9 @@ def main() -> None:
 
 
 def run_range_test(sweep_dir, asked) -> None:
-    """The range test of the sweep's runs (``nnsweep lr-find``), drawn in a temporary directory and
-    handed to the sweep, which writes it into its directory under its lock (where its report
-    finds it); a test that cannot run is a warning: the sweep is what was asked for."""
+    """The range test of the sweep's runs (``nnsweep lr-find``), recorded in a temporary directory
+    and handed to the sweep, which writes it into its directory under its lock, where its report
+    finds it and draws it; a test that cannot run is a warning: the sweep is what was asked for."""
     import tempfile
     from pathlib import Path
 
@@ -42,7 +42,7 @@ def run_range_test(sweep_dir, asked) -> None:
 
     with tempfile.TemporaryDirectory(prefix="nnsweep-lr-find-") as scratch:
         try:
-            record, _, figure = test_and_draw(asked.overrides, Path(scratch), asked.start, asked.end, draw=asked.draw)
+            record, _, _ = test_and_draw(asked.overrides, Path(scratch), asked.start, asked.end, draw=False)
         except (NnsweepError, ValueError, OSError) as err:
             warn(f"no learning-rate range test: {err}")
             return
@@ -54,7 +54,7 @@ def run_range_test(sweep_dir, asked) -> None:
         )
     print(
         f"range test ({record.steps_taken} mini-batches, {record.seconds:.1f} s): suggests lr "
-        f"{record.suggested_lr:.3g} ({record.rule})" + (f"; {sweep_dir / figure.name}" if figure else ""),
+        f"{record.suggested_lr:.3g} ({record.rule}); the report draws it",
         flush=True,
     )
 
