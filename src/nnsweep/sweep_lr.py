@@ -54,7 +54,7 @@ def run_range_test(sweep_dir, asked) -> None:
         )
     print(
         f"range test ({record.steps_taken} mini-batches, {record.seconds:.1f} s): suggests lr "
-        f"{record.suggested_lr:.3g} ({record.rule}); the report draws it",
+        f"{record.suggested_lr:.3g} ({record.rule}); lr_find.json in the sweep",
         flush=True,
     )
 

@@ -174,7 +174,7 @@ def test_a_perfect_order_still_has_an_interval():
 
 @pytest.mark.slow
 def test_the_replay_reproduces_a_real_pruned_search(tmp_path):
-    """The same random search (seed 3) run unpruned and pruned: the same points, and the pruner
+    """The same random search (seed 3, 8 trials) run unpruned and pruned: the same points, and the pruner
     replayed on the unpruned record prunes exactly the trials the real pruner pruned, after the
     same number of epochs."""
     from nnsweep.reports.tables import load_tables
@@ -189,7 +189,7 @@ def test_the_replay_reproduces_a_real_pruned_search(tmp_path):
             "hydra/sweeper=nnsweep",
             "hydra.sweeper.engine=random",
             "hydra.sweeper.seed=3",
-            "hydra.sweeper.n_trials=10",
+            "hydra.sweeper.n_trials=8",
             "hydra.sweeper.batch_size=2",
             "hydra.sweeper.live_report=false",
             "hydra.launcher.n_jobs=2",
