@@ -48,7 +48,7 @@ from nnsweep.nets.data.download import DownloadError
 from nnsweep.nets.data.readers import DataFormatError
 from nnsweep.nets.evaluation import evaluate_network, most_confident_errors
 from nnsweep.nets.train import TrainState, fit
-from nnsweep.runrecord import LockedError, RunDir, RunRecordError, Summary, TestErrors
+from nnsweep.runrecord import LockedError, RunDir, RunRecordError, Summary, TestErrors, environment
 from nnsweep.runrecord.lock import HOLDER
 from nnsweep.runrecord.names import METRICS, MODEL, SUMMARY
 
@@ -137,6 +137,7 @@ def _train(
         log.debug("%s: no checkpoint to continue, training starts at epoch 1", run.path)
         run.clear_results()
     run.write_config(cfg, overrides, hydra_record)
+    environment.record(run.path, environment.current(), fresh=state is None)
     if data.val_is_test:
         log.warning(
             "data.val_size=0: all %d training images train and the test set is scored in validation's place "
