@@ -320,7 +320,7 @@ def run_command(
     ``hydra_config`` names the primary config of a ``@hydra.main`` entrypoint: it is composed
     once up front (``precheck``), and Hydra is told to let exceptions through to here.
     ``plain_paths``: the command's path arguments, given plain (``with_paths_as_overrides``)."""
-    from nnsweep.experiments.startup import ended, started
+    from nnsweep.experiments.startup import ended, interrupted_before, started
 
     try:
         started()  # from here Ctrl-C is a KeyboardInterrupt, answered below
@@ -340,6 +340,10 @@ def run_command(
         print(f"nnsweep: {err if isinstance(err, Interrupted) else INTERRUPTED}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:
+        if interrupted_before():  # the interrupt's doing, whatever it broke on the way (startup)
+            ended()
+            print(f"nnsweep: {INTERRUPTED}", file=sys.stderr)
+            sys.exit(EXIT_INTERRUPTED)
         known = _nnsweep_error(err)
         if known is not None:
             fail(str(known), known.exit_code)

@@ -64,10 +64,27 @@ def quiet_start() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN if child else _interrupted_while_starting)
 
 
+_ctrl_c_seen = False  # a Ctrl-C reached this command (``interrupted_before``)
+
+
+def _keyboard_interrupt(signum, frame) -> None:
+    """Python's own answer to Ctrl-C (a KeyboardInterrupt), remembered: a KeyboardInterrupt that
+    lands inside a library's code (Hydra composing a config) can leave its state half-changed,
+    and the command then fails with some other exception that is the Ctrl-C's doing."""
+    global _ctrl_c_seen
+    _ctrl_c_seen = True
+    signal.default_int_handler(signum, frame)
+
+
+def interrupted_before() -> bool:
+    """Whether Ctrl-C reached this command: an error after it is the interrupt's, not the input's."""
+    return _ctrl_c_seen
+
+
 def started() -> None:
     """The command's own handling is in place: Ctrl-C is Python's KeyboardInterrupt again."""
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _keyboard_interrupt)
 
 
 def ended() -> None:

@@ -313,3 +313,25 @@ def test_ctrl_c_while_a_report_draws_leaves_no_temporary_file(tmp_path, group):
             os.killpg(proc.pid, signal.SIGKILL)
     assert code == 130 and lines == ["nnsweep: interrupted; rerun the same command to continue (finished work is kept)"]
     assert list(out.iterdir()) == []
+
+
+def test_an_error_after_ctrl_c_is_the_interrupt_not_bad_input(monkeypatch, capsys):
+    """Ctrl-C inside Hydra's composition left OmegaConf half-changed, and the command then said
+    "nnsweep: error: 'NoneType' object has no attribute '_invalidate_flags_cache'" and exit 2 (one
+    clean-clone run in ten). An exception that follows a Ctrl-C is the interrupt's: one line, 130."""
+    from nnsweep.experiments import startup
+    from nnsweep.experiments.cli import run_command
+
+    def broken_by_the_interrupt():
+        monkeypatch.setattr(startup, "_ctrl_c_seen", True)  # what the handler records
+        raise AttributeError("'NoneType' object has no attribute '_invalidate_flags_cache'")
+
+    with pytest.raises(SystemExit) as ended:
+        run_command(broken_by_the_interrupt)
+    assert ended.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "nnsweep: interrupted; rerun the same command to continue (finished work is kept)"
+    ]
+    monkeypatch.setattr(startup, "_ctrl_c_seen", False)
+    with pytest.raises(ValueError, match="a bug, not an interrupt"):  # without a Ctrl-C: raised as before
+        run_command(lambda: (_ for _ in ()).throw(ValueError("a bug, not an interrupt")))
