@@ -34,6 +34,7 @@ from typing import Any, Iterable, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from nnsweep.core.objectives import OBJECTIVES  # what a run can return to a sweeper, and which way is better
 from nnsweep.experiments.startup import program_name
 from nnsweep.nets.architectures import ACTIVATIONS, POOLS
 from nnsweep.nets.conv import CONNECTIONS
@@ -43,8 +44,6 @@ from nnsweep.nets.losses import LOSSES
 from nnsweep.runrecord import BOOKKEEPING_KEYS
 from nnsweep.runrecord.names import run_dir_name
 
-# What a run can return to a sweeper, and which way is better.
-OBJECTIVES = {"best_val_acc": "max", "final_val_acc": "max", "best_val_loss": "min"}
 # data.targets: the (on, off) values of the target vector; Rashid keeps sigmoid outputs
 # away from 0 and 1, where they can never arrive.
 TARGETS = {"onehot": (1.0, 0.0), "rashid": (0.99, 0.01)}

@@ -119,7 +119,7 @@ def build_report(
                 "lr_find",
                 ["lr_find.png"],
                 tested,
-                lambda figures, notes: lr_find_figure(tables.sweep_dir, out, figures),
+                lambda figures, notes: lr_find_figure(tables.sweep_dir, range_test, out, figures),
             )
         if live:
             parts.append(([], ["The animations are drawn when the sweep ends."]))
@@ -314,8 +314,8 @@ def accuracy_vs_lr(grid, out: Path, figures: list[Figure], range_test=None) -> N
     )
 
 
-def lr_find_figure(sweep_dir: Path, out: Path, figures: list[Figure]) -> None:
-    result = read_range_test(sweep_dir)
+def lr_find_figure(sweep_dir: Path, result, out: Path, figures: list[Figure]) -> None:
+    """The figure of the range test recorded in ``sweep_dir`` (``result``: its record, read once by the build)."""
     render_range_test(sweep_dir, out / "lr_find.png")
     figures.append(
         Figure(

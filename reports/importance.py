@@ -16,8 +16,8 @@ from nnsweep.reports.html import Figure
 from nnsweep.reports.style import log_axis, plt, save
 from nnsweep.reports.tables import SweepTables, table_configs, varied_settings
 from nnsweep.sweeps import trials as trial_log
-from nnsweep.sweeps.audit import OBJECTIVES, sweep_settings
-from nnsweep.sweeps.importance import Importances, design, importances
+from nnsweep.sweeps.audit import sweep_objective, sweep_settings
+from nnsweep.sweeps.importance import FINISHED, Importances, design, importances
 
 IMPORTANCE_CSV = "importance.csv"
 IMPORTANCE_SENTENCE = "Importance"  # how the section's sentence starts: the page lists it among the findings
@@ -42,9 +42,12 @@ def searched_settings(tables: SweepTables) -> tuple[list[str], set[str] | None]:
 
 def sweep_importances(tables: SweepTables) -> Importances:
     names, logged = searched_settings(tables)
-    objective = sweep_settings(tables.sweep_dir).get("objective")
-    objective = objective if objective in OBJECTIVES else "best_val_acc"
-    return importances(tables.runs, names, objective, OBJECTIVES[objective], logged)
+    try:
+        log = trial_log.load(tables.sweep_dir)
+    except trial_log.TrialLogError:
+        log = None
+    objective, maximize = sweep_objective(sweep_settings(tables.sweep_dir), log)
+    return importances(tables.runs, names, objective, maximize, logged)
 
 
 def write_table(found: Importances, path: Path) -> None:
@@ -83,7 +86,7 @@ def render_marginal(tables: SweepTables, found: Importances, setting: str, path:
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.inspection import partial_dependence
 
-    runs = tables.runs[tables.runs["status"].isin(("ok", "early_stopped", "diverged"))]
+    runs = tables.runs[tables.runs["status"].isin(FINISHED)]
     runs = runs[pd.to_numeric(runs[found.objective], errors="coerce").notna()]
     names = [s.setting for s in found.settings]
     logged = {s.setting for s in found.settings if s.log_scale}

@@ -10,6 +10,7 @@ import argparse
 import math
 from pathlib import Path
 
+from nnsweep.core.objectives import OBJECTIVE_NAMES
 from nnsweep.experiments.cli import run_command
 from nnsweep.experiments.startup import program_name
 from nnsweep.reports.html import Figure
@@ -18,7 +19,6 @@ from nnsweep.reports.tables import SweepTables, load_tables
 from nnsweep.sweeps.audit import (
     MIN_EPOCHS_CHOICES,
     MIN_TRIALS,
-    OBJECTIVE_NAMES,
     REDUCTION_FACTORS,
     TRUSTED_RHO,
     AuditError,
@@ -31,11 +31,6 @@ from nnsweep.sweeps.audit import (
     trusted_from,
 )
 from nnsweep.sweeps.trials import TrialLogError
-
-
-def objective_value(sweep: SweepCurves, value: float) -> str:
-    """A value of the objective as the user reads it: accuracies in percent (points for a loss: as is)."""
-    return f"{value:.2%}" if sweep.objective.endswith("acc") else f"{value:.4g}"
 
 
 def lost_text(sweep: SweepCurves, lost: float) -> str:

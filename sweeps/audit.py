@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from nnsweep.core.errors import NnsweepError
+from nnsweep.core.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
 from nnsweep.core.status import Status
 from nnsweep.runrecord.bounded import RecordFormatError, parse_yaml, read_record_text
 from nnsweep.sweeps import rounds
@@ -44,12 +45,6 @@ TRUSTED_RHO = 0.8  # the lower 95% bound of the rank correlation from which earl
 MIN_TRIALS = 6  # fewer trials: no rank correlation is reported (its interval spans almost everything)
 MIN_EPOCHS_CHOICES = (1, 2, 3, 5)
 REDUCTION_FACTORS = (2, 3, 4)
-OBJECTIVES = {"best_val_acc": True, "final_val_acc": True, "best_val_loss": False}  # name -> maximised
-OBJECTIVE_NAMES = {  # as sentences name them
-    "best_val_acc": "best validation accuracy",
-    "final_val_acc": "final validation accuracy",
-    "best_val_loss": "best validation loss",
-}
 # Statuses a run ends by itself before its last epoch: it would end there in a pruned search too.
 ENDED_EARLY = {Status.EARLY_STOPPED, Status.DIVERGED, Status.FAILED}
 
@@ -167,6 +162,16 @@ def sweep_settings(sweep_dir: Path) -> dict:
     return {"batch_size": sweeper.get("batch_size"), "objective": config.get("objective")}
 
 
+def sweep_objective(settings: dict, log: trial_log.TrialLog | None) -> tuple[str, bool]:
+    """The objective a sweep optimised (``sweep_settings``' ``objective``; by default
+    ``best_val_acc``) and whether it was maximised (as its trial log says, else as the objective is)."""
+    objective = settings.get("objective") if settings.get("objective") in OBJECTIVES else DEFAULT_OBJECTIVE
+    direction = log.settings.get("direction") if log is not None else None
+    if direction in ("maximize", "minimize"):
+        return objective, direction == "maximize"
+    return objective, OBJECTIVES[objective] == "max"
+
+
 def load_curves(sweep_dir: str | Path, runs: pd.DataFrame, epochs: pd.DataFrame) -> SweepCurves:
     """The sweep's trials, in the order its trial log says they were asked, with their curves
     from ``epochs``. A sweep without a trial log is refused: the order decides which trials a
@@ -187,10 +192,7 @@ def load_curves(sweep_dir: str | Path, runs: pd.DataFrame, epochs: pd.DataFrame)
             "audit a sweep without repeats of the same space"
         )
     settings = sweep_settings(sweep_dir)
-    objective = settings.get("objective") if settings.get("objective") in OBJECTIVES else "best_val_acc"
-    maximize = OBJECTIVES[objective]
-    if isinstance(log.settings.get("direction"), str):
-        maximize = log.settings["direction"] == "maximize"
+    objective, maximize = sweep_objective(settings, log)
     by_run = dict(tuple(epochs.groupby("run", sort=False)))
     status_of = dict(zip(runs["run"], runs["status"]))
     curves = []

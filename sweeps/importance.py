@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nnsweep.sweeps.audit import OBJECTIVE_NAMES
+from nnsweep.core.objectives import OBJECTIVE_NAMES
 
 BOOTSTRAPS = 100
 N_TREES = 32
@@ -83,6 +83,12 @@ def numeric(values: pd.Series) -> pd.Series | None:
     return found if found.notna().all() else None
 
 
+def spans_a_decade(low: float, high: float) -> bool:
+    """Whether values from ``low`` to ``high`` are read on a log scale when the record does not say
+    how they were searched (a grid's rates): positive, and a decade apart or more."""
+    return bool(low > 0 and high / low >= 10)
+
+
 def design(runs: pd.DataFrame, names: list[str], log_names: set[str] | None) -> tuple[pd.DataFrame, dict[str, bool]]:
     """The settings as the forest sees them: numbers (log10 where searched on a log scale),
     categories as text; and which were taken on a log scale. ``log_names`` None: the record does
@@ -93,8 +99,7 @@ def design(runs: pd.DataFrame, names: list[str], log_names: set[str] | None) -> 
         if values is None:
             table[name], logged[name] = runs[name].astype(str), False
             continue
-        spans_decade = values.min() > 0 and values.max() / values.min() >= 10
-        logged[name] = name in log_names if log_names is not None else bool(spans_decade)
+        logged[name] = name in log_names if log_names is not None else spans_a_decade(values.min(), values.max())
         table[name] = np.log10(values) if logged[name] else values.astype(float)
     return table, logged
 

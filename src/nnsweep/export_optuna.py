@@ -31,7 +31,6 @@ import math
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from nnsweep.core.errors import NnsweepError
@@ -39,9 +38,11 @@ from nnsweep.experiments.cli import run_command
 from nnsweep.experiments.startup import program_name
 from nnsweep.reports.importance import searched_settings
 from nnsweep.reports.tables import load_tables
+from nnsweep.runrecord import finite_or_none
 from nnsweep.sweeps import trials as trial_log
-from nnsweep.sweeps.audit import OBJECTIVES, objective_curve, sweep_settings
+from nnsweep.sweeps.audit import objective_curve, sweep_objective, sweep_settings
 from nnsweep.sweeps.collect import EPOCHS, RUNS
+from nnsweep.sweeps.importance import spans_a_decade
 
 COMPLETE = ("ok", "early_stopped", "diverged")
 RUNNING = ("running", "paused")
@@ -75,9 +76,7 @@ def distribution(values: pd.Series, log: bool | None, bounds: tuple[float, float
     low, high = float(numbers.min()), float(numbers.max())
     if bounds is not None:
         low, high = min(low, bounds[0]), max(high, bounds[1])
-    if log is None:
-        log = low > 0 and high / low >= 10
-    log = bool(log and low > 0)
+    log = spans_a_decade(low, high) if log is None else bool(log and low > 0)
     if (numbers == numbers.round()).all() and not log:
         return IntDistribution(int(low), int(high))
     return FloatDistribution(low, high, log=log)
@@ -101,11 +100,6 @@ def state_of(status: str, value: float | None):
     return TrialState.RUNNING if status in RUNNING else TrialState.FAIL
 
 
-def finite(value) -> float | None:
-    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-    return float(number) if np.isfinite(number) else None
-
-
 def study_trials(sweep_dir: Path):
     """The sweep's runs as Optuna trials, the direction and the objective's name."""
     import optuna
@@ -113,29 +107,20 @@ def study_trials(sweep_dir: Path):
     tables = load_tables(sweep_dir)
     runs, epochs = tables.runs, tables.epochs
     log = trial_log.load(sweep_dir)
-    objective = sweep_settings(sweep_dir).get("objective")
-    objective = objective if objective in OBJECTIVES else "best_val_acc"
-    maximize = OBJECTIVES[objective]
-    if log is not None and log.settings.get("direction") in ("maximize", "minimize"):
-        maximize = log.settings["direction"] == "maximize"
-    names = [n for n in (log.names if log is not None else []) if n in runs]
-    if not names:  # a sweep without a trial log: the settings its runs vary
-        names = [n for n in searched_settings(tables)[0] if n in runs]
-    logged, bounds = None, {}
-    if log is not None and log.settings.get("method") != "grid":
-        dims = log.settings.get("dimensions") or []
-        logged = {n: "log" in str(d) for n, d in zip(log.names, dims)}
-        bounds = {n: recorded_bounds(str(d)) for n, d in zip(log.names, dims)}
-    distributions = {
-        n: distribution(runs[n], None if logged is None else logged.get(n, False), bounds.get(n)) for n in names
-    }
+    objective, maximize = sweep_objective(sweep_settings(sweep_dir), log)
+    searched, logged = searched_settings(tables)  # logged None: a grid's values, or no log
+    names = [n for n in searched if n in runs]
+    bounds = {}
+    if log is not None and logged is not None:  # a search: the space as its log records it
+        bounds = {n: recorded_bounds(str(d)) for n, d in zip(log.names, log.settings.get("dimensions") or [])}
+    distributions = {n: distribution(runs[n], None if logged is None else n in logged, bounds.get(n)) for n in names}
     order = {t.run_dir: t.number for t in log.trials} if log is not None else {}
     runs = runs.assign(_order=[order.get(r, len(order) + i) for i, r in enumerate(runs["run"])]).sort_values("_order")
     by_run = dict(tuple(epochs.groupby("run", sort=False))) if not epochs.empty else {}
     trials = []
     for row in runs.to_dict("records"):
         status = str(row["status"])
-        value = finite(row.get(objective))
+        value = finite_or_none(row.get(objective))
         curve = objective_curve(by_run[row["run"]], objective) if row["run"] in by_run else ()
         intermediate = {step: v for step, v in enumerate(curve, 1) if v is not None}
         state = state_of(status, value)
@@ -143,7 +128,7 @@ def study_trials(sweep_dir: Path):
             value = intermediate[max(intermediate)]
         attrs = {"run_dir": str(row["run"]), "status": status}
         for key, name in (("seed", "seed"), ("test_acc", "test_acc"), ("epochs_completed", "epochs")):
-            got = finite(row.get(key))
+            got = finite_or_none(row.get(key))
             if got is not None:
                 attrs[name] = int(got) if key != "test_acc" else got
         trials.append(
