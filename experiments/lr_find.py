@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nnsweep.core.atomic import atomic_write_text, own_dir
+from nnsweep.core.atomic import atomic_write, own_dir
 from nnsweep.experiments.build import build_network, build_optimizer, build_targets, check_trainer, load_data
 from nnsweep.experiments.cli import CONF_DIR, precheck
 from nnsweep.experiments.startup import program_name
@@ -141,11 +141,16 @@ def run_range_test(
     return record, test
 
 
-def write(out: Path, record: RangeTestRecord, test: RangeTest) -> None:
-    own_dir(out)
-    atomic_write_text(out / RECORD, json.dumps(asdict(record), indent=1) + "\n")
+def record_files(record: RangeTestRecord, test: RangeTest) -> dict[str, bytes]:
+    """The range test's record: ``lr_find.json`` and the curve, ``lr_find.csv``, by file name."""
     rows = ["step,lr,loss,smoothed"] + [
         f"{i + 1},{lr!r},{loss!r},{smooth!r}"
         for i, (lr, loss, smooth) in enumerate(zip(test.lrs.tolist(), test.losses.tolist(), test.smoothed.tolist()))
     ]
-    atomic_write_text(out / CURVE, "\n".join(rows) + "\n")
+    return {RECORD: (json.dumps(asdict(record), indent=1) + "\n").encode(), CURVE: ("\n".join(rows) + "\n").encode()}
+
+
+def write(out: Path, record: RangeTestRecord, test: RangeTest) -> None:
+    own_dir(out)
+    for name, data in record_files(record, test).items():
+        atomic_write(out / name, lambda f, data=data: f.write(data))

@@ -8,17 +8,15 @@ import sys
 from pathlib import Path
 
 
-def test_and_draw(
-    overrides: list[str], out: Path, start: float, end: float, steps: int | None = None, draw: bool = True
-):
-    """Run the range test of ``overrides``, write its record into ``out`` and draw its figure
-    (``draw``); returns the record, the test and the figure's path (None when not drawn)."""
+def test_and_draw(overrides: list[str], out: Path, start: float, end: float, steps: int | None = None):
+    """Run the range test of ``overrides``, write its record into ``out`` and draw its figure;
+    returns the record, the test and the figure's path."""
     from nnsweep.experiments import lr_find
     from nnsweep.reports.lr_find import render
 
     record, test = lr_find.run_range_test(overrides, start, end, steps)
     lr_find.write(out, record, test)
-    return record, test, render(out) if draw else None
+    return record, test, render(out)
 
 
 def main() -> int:

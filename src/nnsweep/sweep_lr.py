@@ -29,24 +29,20 @@ def main() -> None:
 
 
 def run_range_test(sweep_dir, asked) -> None:
-    """The range test of the sweep's runs (``nnsweep lr-find``), recorded in a temporary directory
-    and handed to the sweep, which writes it into its directory under its lock, where its report
-    finds it and draws it; a test that cannot run is a warning: the sweep is what was asked for."""
-    import tempfile
-    from pathlib import Path
-
+    """The range test of the sweep's runs (``nnsweep lr-find``), its record handed to the sweep,
+    which writes it into its directory under its lock, where its report finds it and draws it; a
+    test that cannot run is a warning: the sweep is what was asked for."""
     from nnsweep.core.errors import NnsweepError
+    from nnsweep.experiments import lr_find
     from nnsweep.experiments.cli import warn
-    from nnsweep.lr_find import test_and_draw
     from nnsweep.sweeps.launch import write_before_jobs
 
-    with tempfile.TemporaryDirectory(prefix="nnsweep-lr-find-") as scratch:
-        try:
-            record, _, _ = test_and_draw(asked.overrides, Path(scratch), asked.start, asked.end, draw=False)
-        except (NnsweepError, ValueError, OSError) as err:
-            warn(f"no learning-rate range test: {err}")
-            return
-        write_before_jobs({p.name: p.read_bytes() for p in sorted(Path(scratch).iterdir()) if p.is_file()})
+    try:
+        record, test = lr_find.run_range_test(asked.overrides, asked.start, asked.end, None)
+    except (NnsweepError, ValueError, OSError) as err:
+        warn(f"no learning-rate range test: {err}")
+        return
+    write_before_jobs(lr_find.record_files(record, test))
     if not record.learned:
         warn(
             f"in the range test's {record.steps_taken} mini-batches the network did not learn (accuracy at most "
