@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from nnsweep.core.atomic import atomic_write_text
 from nnsweep.core.errors import NnsweepError
 from nnsweep.core.status import Status
 from nnsweep.runrecord.bounded import parse_json, read_record_text
+from nnsweep.sweeps.trial_checks import is_count, replay_problem, round_problem, trial_problem, warm_problem
 
 TRIALS = "trials.json"
 FORMAT, VERSION = "nnsweep-trials", 2
@@ -126,12 +126,29 @@ class Round:
         return {"asked": self.asked, "trained": [list(job) for job in self.trained], "told": self.told}
 
 
+@dataclass(frozen=True)
+class WarmTrial:
+    """A trial of an earlier sweep, told to the engine before it asked anything
+    (``hydra.sweeper.warm_start``: ``nnsweep.sweeps.warm_start``). Recorded, so a rerun tells the
+    same whatever became of that sweep since."""
+
+    sweep: str  # the earlier sweep's directory, absolute
+    run_dirs: list[str]  # its runs (one per seed), relative to that sweep
+    point: list[Any]  # in this search's order of names
+    objective: float
+    told: float  # to minimise, as this search tells
+
+    def as_record(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass
 class TrialLog:
     settings: dict[str, Any]
     trials: list[Trial] = field(default_factory=list)
     rounds: list[Round] = field(default_factory=list)
     crashes: dict[str, int] = field(default_factory=dict)
+    warm: list[WarmTrial] = field(default_factory=list)  # told before the first round
 
     @property
     def names(self) -> list[str]:
@@ -158,6 +175,7 @@ class TrialLog:
             "trials": [t.as_record() for t in self.trials],
             "rounds": [r.as_record() for r in self.rounds],
             "crashes": self.crashes,
+            **({"warm_start": [w.as_record() for w in self.warm]} if self.warm else {}),
         }
         return json.dumps(data, indent=1, allow_nan=False) + "\n"
 
@@ -194,27 +212,34 @@ def load(sweep_dir: str | Path) -> TrialLog | None:
         missing = [k for k in TRIAL_FIELDS if not isinstance(trial, dict) or k not in trial]
         if missing:
             raise TrialLogError(f"{damaged} (a trial lacks {', '.join(missing)}); {advice}")
-        problem = _trial_problem(trial, number)
+        problem = trial_problem(trial, number)
         if problem:
             raise TrialLogError(f"{damaged} (trial {number}: {problem}); {advice}")
     for round_ in rounds:
-        problem = _round_problem(round_, len(trials))
+        problem = round_problem(round_, len(trials))
         if problem:
             raise TrialLogError(f"{damaged} (a round {problem}); {advice}")
     trials = [_typed_trial(trial) for trial in trials]
     rounds = [Round(r["asked"], [(number, epochs) for number, epochs in r["trained"]], r["told"]) for r in rounds]
-    problem = _replay_problem(rounds, trials)
+    problem = replay_problem(rounds, trials)
     if problem:
         raise TrialLogError(f"{damaged} ({problem}); {advice}")
     names = settings.get("names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise TrialLogError(f"{damaged} (settings.names is {names!r}, not a list of parameter names); {advice}")
-    if not all(_is_count(v) for v in crashes.values()):
+    if not all(is_count(v) for v in crashes.values()):
         raise TrialLogError(f"{damaged} (crash counts must be whole numbers); {advice}")
     problem = _repair(trials, names, path)
     if problem:
         raise TrialLogError(f"{damaged} ({problem}); {advice}")
-    return TrialLog(settings, trials, rounds, {str(k): int(v) for k, v in crashes.items()})
+    warm = data.get("warm_start", [])
+    if not isinstance(warm, list) or not all(warm_problem(w, len(names)) is None for w in warm):
+        raise TrialLogError(
+            f"{damaged} (warm_start is not a list of {{sweep, run_dirs, point, objective, told}}); {advice}"
+        )
+    return TrialLog(
+        settings, trials, rounds, {str(k): int(v) for k, v in crashes.items()}, [WarmTrial(**w) for w in warm]
+    )
 
 
 # --- what a hand may have changed: the entries a log can do without (the runs' values: trial_runs)
@@ -245,7 +270,7 @@ def _repair(trials: list[Trial], names: list[str], path: Path) -> str | None:
             rebuilt.append(trial.number)
         copy_of = trial.copy_of
         if copy_of is not None and not (
-            _is_count(copy_of) and copy_of < trial.number and trials[copy_of].copy_of is None
+            is_count(copy_of) and copy_of < trial.number and trials[copy_of].copy_of is None
         ):
             trial.copy_of = None
             dropped.append(f"{trial.number} (copy_of {copy_of!r})")
@@ -277,69 +302,6 @@ def _from_version_1(data: dict[str, Any], damaged: str, advice: str) -> dict[str
     return {**data, "trials": trials, "rounds": new_rounds}
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-STATUSES = {s.value for s in Status}
-
-
-def _trial_problem(trial: dict[str, Any], number: int) -> str | None:
-    """What is wrong with one recorded trial, or None: its values are used as numbers and lists."""
-    if trial["number"] != number:
-        return f"number is {trial['number']!r}, expected {number}"
-    if (
-        trial["told"] is None
-        and trial["status"] != Status.PAUSED.value
-        or trial["told"] is not None
-        and not _is_number(trial["told"])
-    ):
-        return f"told value is {trial['told']!r}"
-    if trial["objective"] is not None and not _is_number(trial["objective"]):
-        return f"objective is {trial['objective']!r}"
-    if not isinstance(trial["point"], list) or not isinstance(trial["params"], dict):
-        return "point or params is not a list and a mapping"
-    if not all(isinstance(v, str) or _is_number(v) or isinstance(v, bool) for v in trial["point"]):
-        return f"point {trial['point']!r} holds a value that is not a number or a text"
-    if not isinstance(trial["run_dir"], (str, type(None))) or not (
-        trial["status"] is None or trial["status"] in STATUSES
-    ):
-        return f"run_dir is not text, or status {trial['status']!r} is not one of {', '.join(sorted(STATUSES))}"
-    if not (trial["job"] is None or _is_count(trial["job"])):
-        return f"job is {trial['job']!r}, not a job number"
-    if trial["epochs"] is not None and not _is_count(trial["epochs"]) or not isinstance(trial["rungs"], list):
-        return "epochs is not a count or rungs not a list"
-    for rung in trial["rungs"]:
-        if (
-            not isinstance(rung, dict)
-            or not _is_count(rung.get("epochs"))
-            or not isinstance(rung.get("kept"), bool)
-            or rung.get("value") is not None
-            and not _is_number(rung.get("value"))
-        ):
-            return f"rung {rung!r} is not {{epochs, value, kept}}"
-    repeats = trial.get("repeats", [])
-    if not isinstance(repeats, list) or not all(_seed_run_problem(r) is None for r in repeats):
-        return f"repeats {repeats!r} is not a list of {{seed, job, run_dir, status, objective}}"
-    return None
-
-
-def _seed_run_problem(entry: Any) -> str | None:
-    if not isinstance(entry, dict) or set(entry) != {"seed", "job", "run_dir", "status", "objective"}:
-        return "not {seed, job, run_dir, status, objective}"
-    if not all(entry[k] is None or _is_count(entry[k]) for k in ("seed", "job")):
-        return "seed or job is not a count"
-    if not isinstance(entry["run_dir"], (str, type(None))) or entry["status"] not in STATUSES:
-        return "run_dir or status"
-    if entry["objective"] is not None and not _is_number(entry["objective"]):
-        return "objective"
-    return None
-
-
 def _typed_trial(record: dict[str, Any]) -> Trial:
     """A checked record (``_trial_problem``) as a ``Trial``."""
     return Trial(
@@ -359,39 +321,6 @@ def _typed_trial(record: dict[str, Any]) -> Trial:
             for r in record.get("repeats", [])
         ],
     )
-
-
-def _replay_problem(rounds: list[Round], trials: list[Trial]) -> str | None:
-    """What keeps the rounds from replaying, or None: every trial asked once, in number order;
-    told once, after it was asked, and only if it has a told value; trained only once asked."""
-    asked, told = 0, set()
-    for i, round_ in enumerate(rounds):
-        if round_.asked != list(range(asked, asked + len(round_.asked))):
-            return f"round {i} asks trials {round_.asked}, expected the next ones from {asked}"
-        asked += len(round_.asked)
-        for number in round_.told:
-            if number >= asked or number in told or trials[number].told is None:
-                return f"round {i} tells trial {number}, which is not asked yet, told already, or has no told value"
-            told.add(number)
-        if any(number >= asked for number, _ in round_.trained):
-            return f"round {i} trains a trial not asked yet"
-    if asked != len(trials):
-        return f"the rounds ask {asked} trials, the log holds {len(trials)}"
-    untold = [t.number for t in trials if t.told is not None and t.number not in told]
-    if untold:
-        return f"trials {untold} have told values but no round told them"
-    return None
-
-
-def _round_problem(round_: Any, n_trials: int) -> str | None:
-    if not isinstance(round_, dict) or not all(isinstance(round_.get(k), list) for k in ("asked", "trained", "told")):
-        return "is not {asked, trained, told}"
-    numbers = round_["asked"] + round_["told"] + [j[0] for j in round_["trained"] if isinstance(j, list) and j]
-    if not all(_is_count(n) and n < n_trials for n in numbers) or not all(
-        isinstance(j, list) and len(j) == 2 and (j[1] is None or _is_count(j[1])) for j in round_["trained"]
-    ):
-        return "names trials that are not in the log"
-    return None
 
 
 def save(sweep_dir: str | Path, log: TrialLog) -> None:
