@@ -21,7 +21,7 @@ from nnsweep.core.atomic import WriteError, atomic_write, own_dir
 from nnsweep.experiments.cli import warn
 from nnsweep.reports.animations import animate_heatmap, animate_learning_curves
 from nnsweep.reports.cache import FigureCache, Section
-from nnsweep.reports.compare import best_vs_runner_up, chosen_on
+from nnsweep.reports.compare import best_vs_runner_up, chosen_on, race_statement
 from nnsweep.reports.curves import render_accuracy_vs_lr
 from nnsweep.reports.findings import lr_findings
 from nnsweep.reports.fingerprint import code_digest
@@ -206,7 +206,7 @@ def build_report(
     # The findings: what the grids say about the rate, and the importance sentence of its section.
     findings = lr_findings(grids, runs) + [n for n in notes if n.startswith(IMPORTANCE_SENTENCE)]
     notes = [n for n in notes if not n.startswith(IMPORTANCE_SENTENCE)]
-    comparison = best_vs_runner_up(runs, tables.configs) or ""
+    comparison = race_statement(tables.sweep_dir, runs) or best_vs_runner_up(runs, tables.configs) or ""
     summary = " ".join(summary_lines(runs, tables.configs).splitlines()) + " " + chosen_on(runs)
     index = write_index(
         out,

@@ -10,14 +10,19 @@ their wording) is ``nnsweep.sweeps.comparison``'s, the one home of such sentence
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from nnsweep.reports.style import lr_label
 from nnsweep.reports.tables import config_keys, configuration_of, key_text, seed_column, setting_text, varied_settings
+from nnsweep.sweeps import trials as trial_log
 from nnsweep.sweeps.closing import no_run_learned
 from nnsweep.sweeps.comparison import ONE_SEED, Candidate, best_statement, compare
+from nnsweep.sweeps.race import Entry, configuration_name, standings
+from nnsweep.sweeps.trials import TrialLogError
 
-__all__ = ["ONE_SEED", "best_vs_runner_up", "candidates", "compare"]
+__all__ = ["ONE_SEED", "best_vs_runner_up", "candidates", "compare", "race_statement"]
 
 
 def _names(first: pd.Series, second: pd.Series, configs: pd.DataFrame) -> tuple[str, str]:
@@ -84,3 +89,30 @@ def chosen_on(runs: pd.DataFrame) -> str:
         'was scored in validation\'s place, as the classic authors did: there, "validation" means the test set, and '
         "choices made on it are made on the test set."
     )
+
+
+def race_statement(sweep_dir: Path, runs: pd.DataFrame) -> str | None:
+    """A raced sweep's decision (``hydra.sweeper.repeats=race``, ``nnsweep.sweeps.race``), from the
+    seeds its trial log names and their values in runs.csv (the runs are the truth); None for any
+    other sweep."""
+    try:
+        log = trial_log.load(sweep_dir)
+    except TrialLogError:
+        return None
+    repeats = log.settings.get("repeats") if log is not None else None
+    if not isinstance(repeats, dict) or repeats.get("race") is not True or not isinstance(repeats.get("n"), int):
+        return None
+    if not {"run", "best_val_acc", "status"} <= set(runs.columns):
+        return None
+    values = dict(zip(runs["run"], pd.to_numeric(runs["best_val_acc"], errors="coerce")))
+    ended = set(runs.loc[runs["status"].isin(["ok", "early_stopped"]), "run"])
+    entries = [
+        Entry(
+            configuration_name(trial.params),
+            {r.seed: (values.get(r.run_dir) if r.run_dir in ended else None) for r in trial.repeats},
+        )
+        for trial in log.trials
+        if trial.repeats
+    ]
+    sizes = pd.to_numeric(runs.get("val_size", pd.Series([], dtype=float)), errors="coerce")
+    return standings(entries, repeats["n"], float(sizes.min()) if sizes.notna().any() else None).sentence()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,12 +25,12 @@ from nnsweep.sweeps.collect import (
     repeat_keys,
 )
 from nnsweep.sweeps.comparison import ONE_SEED, compare, describe_mean
-from nnsweep.sweeps.engines import Engine
-from nnsweep.sweeps.errors import no_result
+from nnsweep.sweeps.engines import Engine, SkoptEngine
+from nnsweep.sweeps.errors import SweepError, no_result
 from nnsweep.sweeps.results import RESULTS, write_results
 from nnsweep.sweeps.search_space import SearchSpace
 from nnsweep.sweeps.settings import SweeperSettings
-from nnsweep.sweeps.trials import Trial
+from nnsweep.sweeps.trials import TRIALS, Trial, TrialLog, WarmTrial
 
 log = logging.getLogger("nnsweep.search")
 
@@ -167,6 +168,7 @@ def finish(
     engine: Engine,
     trials: list[Trial],
     max_epochs: int | None,
+    warm: Sequence[WarmTrial] = (),
 ) -> None:
     """The sweep's end: its tables collected, and a grid's closing lines, or a search's results
     (``optimization_results.yaml``, scikit-optimize's plots) and its best; ``NoResultError``
@@ -183,7 +185,7 @@ def finish(
             raise no_result(sweep_dir, len(trials))
         say_the_best(sweep_dir, runs)
         return
-    results = write_results(sweep_dir, trials, runs, settings.method, settings.direction, max_epochs)
+    results = write_results(sweep_dir, trials, runs, settings.method, settings.direction, max_epochs, warm, space.names)
     if engine.fitted() is not None:
         from nnsweep.sweeps.skopt_plots import write_skopt_plots
 
@@ -191,6 +193,40 @@ def finish(
     log.info("best %s = %s; results in %s", results["best_params"], results["best_value"], sweep_dir / RESULTS)
     if results["best_value"] is None:
         raise no_result(sweep_dir, len(trials))
+
+
+def answer_from_record(
+    settings: SweeperSettings,
+    sweep_dir: Path,
+    space: SearchSpace,
+    engine: Engine,
+    record: TrialLog,
+    max_epochs: int | None,
+) -> None:
+    """The record already holds the trials asked for: write the results from it, no replay."""
+    trials = record.trials
+    if len(trials) > settings.n_trials:
+        log.info(
+            "%s already has %d trials, more than n_trials=%d: nothing to run; reporting the best of the %d "
+            "recorded (raise n_trials to continue the search)",
+            sweep_dir,
+            len(trials),
+            settings.n_trials,
+            len(trials),
+        )
+    else:
+        log.info(
+            "%s already has its %d trials: nothing to run; writing the results from the record", sweep_dir, len(trials)
+        )
+    if isinstance(engine, SkoptEngine):
+        try:
+            engine.tell_all([t.point for t in trials], [t.told for t in trials])  # one fit, for the plots
+        except (ValueError, TypeError) as err:  # skopt checks each point against the space
+            raise SweepError(
+                f"{sweep_dir / TRIALS} holds points outside this search space ({err}); move it away "
+                "to start the search afresh (finished runs are reused)"
+            ) from None
+    finish(settings, sweep_dir, space, engine, trials, max_epochs, record.warm)
 
 
 def say_where_the_report_is(sweep_dir: Path, drawn: bool) -> None:

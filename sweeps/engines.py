@@ -75,6 +75,11 @@ class Engine:
             self._tell(trials)
             self.told.update(t.number for t in trials)
 
+    def tell_earlier(self, points: list[list[Any]], told: list[float]) -> None:
+        """Tell points this engine never asked (an earlier sweep's trials: ``nnsweep.sweeps.warm_start``),
+        before its first ask; only the model-based engines learn from them."""
+        raise NotImplementedError(f"{type(self).__name__} learns nothing from earlier trials")
+
     def _ask(self, n: int) -> list[list[Any]]:
         raise NotImplementedError
 
@@ -148,6 +153,11 @@ class SkoptEngine(Engine):
     def _tell(self, trials) -> None:
         self.opt.tell([self.points[t.number] for t in trials], [t.told for t in trials])
 
+    def tell_earlier(self, points: list[list[Any]], told: list[float]) -> None:
+        """scikit-optimize's ``tell`` of old points: they count among its initial points too."""
+        if points:
+            self.opt.tell(points, told)
+
     def tell_all(self, points: list[list[Any]], told: list[float]) -> None:
         """Tell a whole record at once (one fit, for the plots of a finished search)."""
         self.opt.tell(points, told)
@@ -205,6 +215,16 @@ class TpeEngine(Engine):
             self.trials[len(self.points) + len(points)] = trial
             points.append([trial.params[name] for name in self.space.names])
         return points
+
+    def tell_earlier(self, points: list[list[Any]], told: list[float]) -> None:
+        """Optuna's ``add_trial`` of complete trials: TPE counts them among its startup trials."""
+        import optuna
+
+        for point, value in zip(points, told):
+            params = dict(zip(self.space.names, point))
+            self.study.add_trial(
+                optuna.trial.create_trial(params=params, distributions=self.distributions, value=value)
+            )
 
     def _tell(self, trials) -> None:
         from optuna.trial import TrialState

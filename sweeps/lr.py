@@ -28,6 +28,7 @@ from nnsweep.core.errors import NnsweepError
 from nnsweep.experiments.arguments import hydra_quoted
 from nnsweep.experiments.startup import program_name
 from nnsweep.runrecord import override_key
+from nnsweep.sweeps.race import DEFAULT_MAX_SEEDS
 from nnsweep.sweeps.repeats import MAX_REPEATS
 
 MAX_RATES = 200  # more is a typo, not a sweep (and each is a run)
@@ -65,16 +66,24 @@ def parse_lrs(text: str) -> list[float]:
 
 
 def default_sweep_dir(
-    net: str, data: str, epochs: int, batch: int, overrides: list[str] = (), pruning: str = "", repeats: int = 1
+    net: str,
+    data: str,
+    epochs: int,
+    batch: int,
+    overrides: list[str] = (),
+    pruning: str = "",
+    repeats: int = 1,
+    race: bool = False,
 ) -> Path:
     """``results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<pruning>][-seeds][-<overrides>]``:
     every setting that changes the runs is in the name (``pruning``, e.g. ``asha1x3``: pruned runs
     stop early; ``seeds``: each rate repeated with trainer.seed 0, 1, ..., so more repeats extend
-    the same sweep), so a sweep with other settings never reuses these runs, nor its tables mix
-    one-seed runs with repeats.
+    the same sweep; ``race``: seeds raced, ``nnsweep.sweeps.race``), so a sweep with other settings
+    never reuses these runs, nor its tables mix one-seed runs with repeats.
     Only letters, digits and ``._-+`` appear in it (``optimizer=momentum`` -> ``optimizer-momentum``),
     so it is a plain path to a shell and to Hydra alike."""
-    name = f"{net}-{data}-e{epochs}-b{batch}" + (f"-{pruning}" if pruning else "") + ("-seeds" if repeats > 1 else "")
+    seeds = "-race" if race else "-seeds" if repeats > 1 else ""
+    name = f"{net}-{data}-e{epochs}-b{batch}" + (f"-{pruning}" if pruning else "") + seeds
     if overrides:
         extra = "_".join(sorted(overrides))
         if len(extra) > 80:
@@ -122,7 +131,13 @@ def train_arguments(args, lrs: list[float], sweep_dir: Path) -> list[str]:
         f"trainer.batch_size={args.batch}",
         *run_settings(args.overrides),
         f"hydra.sweep.dir={hydra_quoted(str(sweep_dir))}",
-        *([f"hydra.sweeper.repeats={args.repeats}"] if args.repeats > 1 else []),
+        *(
+            ["hydra.sweeper.repeats=race", f"hydra.sweeper.race_max_seeds={args.repeats}"]
+            if args.race
+            else [f"hydra.sweeper.repeats={args.repeats}"]
+            if args.repeats > 1
+            else []
+        ),
         *pruner_overrides(args),
         *launch,
         *(["hydra.sweeper.live_report=false"] if args.no_report else []),
@@ -154,6 +169,7 @@ def pruning_name(args) -> str:
     return f"asha{args.min_epochs}x{args.eta}" if args.prune else ""
 
 
+# Long on purpose: a list of independent checks of the flags, each a condition and its one line.
 def check_arguments(args) -> list[float]:
     """The learning rates to sweep, after checking what the user gave; NnsweepError otherwise."""
     try:
@@ -162,6 +178,13 @@ def check_arguments(args) -> list[float]:
         raise NnsweepError(str(err)) from None
     if args.epochs < 1 or args.batch < 1 or args.repeats < 1 or (args.jobs is not None and args.jobs < 1):
         raise NnsweepError("--epochs, --batch, --repeats and --jobs must be at least 1")
+    if args.race and (args.prune or args.repeats == 2):
+        raise NnsweepError(
+            "--race starts every rate with 2 seeds and adds seeds up to --repeats (default 5): give --repeats 3 or "
+            "more, and no --prune"
+        )
+    if args.race and args.repeats == 1:
+        args.repeats = DEFAULT_MAX_SEEDS
     if args.repeats > MAX_REPEATS:  # the search's own cap (hydra.sweeper.repeats): more is a typo
         raise NnsweepError(f"--repeats {args.repeats}: at most {MAX_REPEATS} seeds per rate (each is a run)")
     if len(lrs) * args.repeats > MAX_RUNS:
@@ -213,6 +236,7 @@ def check_arguments(args) -> list[float]:
     return lrs
 
 
+# Long on purpose: one add_argument per flag, with its help text.
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=program_name("nnsweep.sweep_lr"),
@@ -258,6 +282,12 @@ def make_parser() -> argparse.ArgumentParser:
         f"{MAX_REPEATS}); configs.csv then gives each rate's mean and 95%% confidence interval "
         "(default 1)",
     )
+    parser.add_argument(
+        "--race",
+        action="store_true",
+        help="seed racing: every rate with 2 seeds, then one more seed at a time only for the rates still within "
+        "seed noise of the best (and the best), up to --repeats (default 5); the report says whether a rate won",
+    )
     parser.add_argument("--no-report", action="store_true", help="collect the tables but draw no figures")
     parser.add_argument("--no-lr-find", action="store_true", help="skip the range test run first (nnsweep lr-find)")
     parser.add_argument(
@@ -290,9 +320,17 @@ def sweep(argv: list[str]) -> tuple[Path, list[str], RangeTestAsked | None]:
     args = make_parser().parse_intermixed_args(argv)  # overrides may come before or after the options
     lrs = check_arguments(args)
     sweep_dir = args.sweep_dir or default_sweep_dir(
-        args.net, args.data, args.epochs, args.batch, run_settings(args.overrides), pruning_name(args), args.repeats
+        args.net,
+        args.data,
+        args.epochs,
+        args.batch,
+        run_settings(args.overrides),
+        pruning_name(args),
+        args.repeats,
+        args.race,
     )
     repeats = f" x {args.repeats} seeds" if args.repeats > 1 else ""
+    repeats = f", seeds raced: 2 each, up to {args.repeats}" if args.race else repeats
     print(f"learning-rate sweep in {sweep_dir}: {len(lrs)} rates {lrs}{repeats}", flush=True)
     every_run = [f"net={args.net}", f"data={args.data}", f"trainer.batch_size={args.batch}"]
     every_run += run_settings(args.overrides)

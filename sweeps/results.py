@@ -6,7 +6,7 @@ pruned and, for a pruned search, the epochs it trained against an unpruned one).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 import yaml
@@ -15,7 +15,7 @@ from nnsweep.core.atomic import atomic_write_text
 from nnsweep.core.status import Status
 from nnsweep.runrecord import finite_or_none
 from nnsweep.sweeps.trial_runs import checked_against_runs
-from nnsweep.sweeps.trials import Trial
+from nnsweep.sweeps.trials import Trial, WarmTrial
 
 RESULTS = "optimization_results.yaml"
 
@@ -38,12 +38,16 @@ def write_results(
     method: str,
     direction: str,
     max_epochs: int | None,
+    warm: Sequence[WarmTrial] = (),
+    names: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write ``<sweep dir>/optimization_results.yaml``; returns what it holds. ``max_epochs``:
     ``trainer.epochs`` of a pruned search (None for any other). Each trial's objective is its
     runs' (``nnsweep.sweeps.trial_runs.checked_against_runs``): a hand-edited log does not choose the best,
     and a trial whose run does not back it (a run_dir out of the sweep, a run gone, a run trained
-    with other params) has no objective, so the best's params, run dir and value are one run's."""
+    with other params) has no objective, so the best's params, run dir and value are one run's.
+    ``warm``: the earlier sweeps' trials the engine was told first (``hydra.sweeper.warm_start``):
+    counted and their best named apart, since their runs are another sweep's."""
     trials = checked_against_runs(sweep_dir, trials)
     best = best_trial(trials, direction)
     results: dict[str, Any] = {
@@ -75,6 +79,15 @@ def write_results(
                 "best_test_acc": _mean(rows, "test_acc"),
             }
         )
+    if warm:
+        earlier = (max if direction == "maximize" else min)(warm, key=lambda w: w.objective)
+        results["warm_start"] = {
+            "sweeps": list(dict.fromkeys(w.sweep for w in warm)),
+            "trials_told": len(warm),
+            "best_params": dict(zip(names, earlier.point)),
+            "best_value": earlier.objective,
+            "best_run_dir": str(Path(earlier.sweep) / earlier.run_dirs[0]) if earlier.run_dirs else None,
+        }
     atomic_write_text(sweep_dir / RESULTS, yaml.safe_dump(results, sort_keys=False))
     return results
 

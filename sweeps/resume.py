@@ -47,12 +47,16 @@ def recorded_settings(settings: SweeperSettings, space: SearchSpace, max_epochs:
     )
     if settings.repeats > 1:  # absent with one seed, so sweeps recorded before repeats existed continue
         record["repeats"] = {"n": settings.repeats, "key": settings.repeat_key}
+        if settings.race:
+            record["repeats"]["race"] = True
     if settings.pruner.on:
         record["pruner"] = {
             **settings.pruner.settings(),
             "rungs": settings.pruner.rungs(max_epochs),
             "max_epochs": max_epochs,
         }
+    if settings.warm_start:  # absent without, so sweeps recorded before warm starts continue
+        record["warm_start"] = [str(Path(d).expanduser().resolve()) for d in settings.warm_start]
     # compared on its own (check_versions)
     record[ENGINE_KEY] = engine_record(settings.method, settings.initial_point_generator)
     return record
@@ -128,7 +132,10 @@ def check_versions(settings: SweeperSettings, record: TrialLog, sweep_dir: Path)
 
 
 def replay(settings: SweeperSettings, engine: Engine, record: TrialLog, sweep_dir: Path) -> None:
-    """Ask and tell what the recorded rounds did: the engine ends up exactly where it was."""
+    """Tell the earlier sweeps' trials (``hydra.sweeper.warm_start``, as recorded), then ask and
+    tell what the recorded rounds did: the engine ends up exactly where it was."""
+    if record.warm:
+        engine.tell_earlier([w.point for w in record.warm], [w.told for w in record.warm])
     for round_ in record.rounds:
         asked = engine.ask(len(round_.asked)) if round_.asked else []
         for number, point in zip(round_.asked, asked):

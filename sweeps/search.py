@@ -39,17 +39,18 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 
 from nnsweep.experiments.cli import every_value_checked
 from nnsweep.runrecord import RunDir, RunRecordError, Status, Summary, find_runs, override_key, without_bookkeeping
+from nnsweep.sweeps import racing as racing_rounds
 from nnsweep.sweeps import repeats as repeat_runs
-from nnsweep.sweeps import rounds
+from nnsweep.sweeps import rounds, warm_start
 from nnsweep.sweeps import trials as trial_log
-from nnsweep.sweeps.closing import finish, say_where_the_report_is
+from nnsweep.sweeps.closing import answer_from_record, finish, say_where_the_report_is
 from nnsweep.sweeps.collect import collect
 from nnsweep.sweeps.engines import (
     Engine,
-    SkoptEngine,
     make_engine,
     same_point,
 )
@@ -148,9 +149,15 @@ class SearchSweep(LaunchingSweeper):
         record, space = load_record(self.settings, sweep_dir, space, max_epochs)
         rungs = self.settings.pruner.rungs(max_epochs) if self.settings.pruner.on else []
         trials = record.trials
-        if len(trials) >= self.settings.n_trials and not rounds.paused(trials):
-            self._answer_from_record(sweep_dir, space, trials, max_epochs)
+        open_race = racing_rounds.race_open(self.settings, trials, space, sweep_dir)  # a rerun goes on racing
+        if len(trials) >= self.settings.n_trials and not rounds.paused(trials) and not open_race:
+            answer_from_record(self.settings, sweep_dir, space, self._engine(space), record, max_epochs)
             return
+        if self.settings.warm_start and not record.rounds and not record.warm:
+            record.warm = warm_start.gather(
+                self.settings.warm_start, sweep_dir, space, record.settings, self._compose, self._to_minimise
+            )
+            trial_log.save(sweep_dir, record)
         check_versions(self.settings, record, sweep_dir)
         engine = self._engine(space)
         if trials:
@@ -169,7 +176,7 @@ class SearchSweep(LaunchingSweeper):
         # With repeats the progress line counts runs (each seed of each point), as the launcher sees them.
         progress = SweepProgress(
             sweep_dir,
-            self.settings.n_trials * self.settings.repeats,
+            self.settings.n_trials * self.settings.first_seeds,
             swept=space.names,
             direction=self.settings.direction,
         )
@@ -213,7 +220,16 @@ class SearchSweep(LaunchingSweeper):
                     )
                 )
                 trial_log.save(sweep_dir, record)
-        finish(self.settings, sweep_dir, space, engine, trials, max_epochs)
+            if self.settings.race:
+                racing_rounds.race(self, space, sweep_dir, launcher, next_job, record, progress)
+        finish(self.settings, sweep_dir, space, engine, trials, max_epochs, record.warm)
+
+    def _compose(self, overrides: list[str]) -> dict[str, Any]:
+        """The task's config for these overrides as its runs record it (unresolved, without hydra)."""
+        config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        task = OmegaConf.to_container(config, resolve=False)
+        task.pop("hydra", None)  # type: ignore[union-attr]
+        return task  # type: ignore[return-value]
 
     def _new_trial(self, number: int, point: list[Any], space: SearchSpace) -> Trial:
         return Trial(number, point=point, params=dict(zip(space.names, point)))
@@ -229,28 +245,40 @@ class SearchSweep(LaunchingSweeper):
         return [
             repeat_runs.with_seed(o, self.settings.repeat_key, seed)
             for o in trials_overrides
-            for seed in repeat_runs.seeds(self.settings.repeats)
+            for seed in repeat_runs.seeds(self.settings.first_seeds)
         ]
 
     def _evaluate(
-        self, jobs, space: SearchSpace, sweep_dir: Path, launcher: TrialLauncher, first_job: int, max_epochs: int | None
+        self,
+        jobs,
+        space: SearchSpace,
+        sweep_dir: Path,
+        launcher: TrialLauncher,
+        first_job: int,
+        max_epochs: int | None,
+        seeds_of=None,
     ) -> tuple[list[list[Outcome]], int]:
-        """Launch the round's jobs, each once per seed (reusing any run that already got there on
-        disk), and read results: per job, its repeats' outcomes in seed order."""
+        """Launch the round's jobs, each once per seed (``seeds_of(trial)``: a race's next seeds;
+        else the first round's), reusing any run that already got there on disk, and read
+        results: per job, its repeats' outcomes in seed order."""
         if self._on_disk is None:  # what an earlier invocation left (what this one trains, it knows)
             self._on_disk = self._runs_on_disk(sweep_dir)
-        seeds = repeat_runs.seeds(self.settings.repeats)
-        outcomes: list[list[Outcome | None]] = [[None] * len(seeds) for _ in jobs]
+        seeds_of = seeds_of or (lambda trial: repeat_runs.seeds(self.settings.first_seeds))
+        outcomes: list[list[Outcome | None]] = [[None] * len(seeds_of(trial)) for trial, _ in jobs]
         batch, slots = [], []
         for i, (trial, target) in enumerate(jobs):
-            before = trial.repeats
-            for k, seed in enumerate(seeds):
+            before = {r.seed: r.job for r in trial.repeats}
+            for k, seed in enumerate(seeds_of(trial)):
                 overrides = repeat_runs.with_seed(
                     self._job_overrides(trial, target, space, max_epochs), self.settings.repeat_key, seed
                 )
                 found = self._on_disk.get(frozenset(without_bookkeeping(overrides)))
                 if found is not None and found[1].is_done(max_epochs, target):  # target: its rung, or max_epochs
-                    job = before[k].job if k < len(before) else (trial.job if k == 0 else found[0].job_number())
+                    job = (
+                        before[seed]
+                        if seed in before
+                        else (trial.job if not before and k == 0 else found[0].job_number())
+                    )
                     outcome = run_outcome(found[0], found[1], overrides, job)
                     log.info(
                         "reusing %s trial %s",
@@ -278,7 +306,7 @@ class SearchSweep(LaunchingSweeper):
         for (trial, target), per_seed in zip(jobs, outcomes):
             outcome = repeat_runs.combine(per_seed)
             if self.settings.repeats > 1:
-                trial.repeats = repeat_runs.record(per_seed, repeat_runs.seeds(self.settings.repeats), sweep_dir)
+                trial.repeats = repeat_runs.record(per_seed, repeat_runs.seeds(self.settings.first_seeds), sweep_dir)
                 first = per_seed[0]
                 outcome = dataclasses.replace(outcome, job=first.job, run_dir=first.run_dir)
             trial.job = outcome.job if outcome.job is not None else trial.job
@@ -337,36 +365,6 @@ class SearchSweep(LaunchingSweeper):
                 "a pruned trial continues in its own run directory, but hydra.sweep.subdir changes with "
                 "the job number; keep the default subdir (${nnsweep.run_dir_name:${hydra.job.override_dirname}})"
             )
-
-    def _answer_from_record(
-        self, sweep_dir: Path, space: SearchSpace, trials: list[Trial], max_epochs: int | None
-    ) -> None:
-        """The record already holds the trials asked for: write the results from it, no replay."""
-        if len(trials) > self.settings.n_trials:
-            log.info(
-                "%s already has %d trials, more than n_trials=%d: nothing to run; reporting the best of the %d "
-                "recorded (raise n_trials to continue the search)",
-                sweep_dir,
-                len(trials),
-                self.settings.n_trials,
-                len(trials),
-            )
-        else:
-            log.info(
-                "%s already has its %d trials: nothing to run; writing the results from the record",
-                sweep_dir,
-                len(trials),
-            )
-        engine = self._engine(space)
-        if isinstance(engine, SkoptEngine):
-            try:
-                engine.tell_all([t.point for t in trials], [t.told for t in trials])  # one fit, for the plots
-            except (ValueError, TypeError) as err:  # skopt checks each point against the space
-                raise SweepError(
-                    f"{sweep_dir / TRIALS} holds points outside this search space ({err}); move it away "
-                    "to start the search afresh (finished runs are reused)"
-                ) from None
-        finish(self.settings, sweep_dir, space, engine, trials, max_epochs)
 
     def _next_job_number(self, sweep_dir: Path) -> int:
         numbers = [n for n in (run.job_number() for run in find_runs(sweep_dir)) if n is not None]

@@ -19,8 +19,10 @@ from nnsweep.sweeps.engines import ENGINES, SKOPT_ESTIMATORS
 from nnsweep.sweeps.errors import SweepError
 from nnsweep.sweeps.outcomes import Outcome
 from nnsweep.sweeps.pruning import Pruner, PruningError
+from nnsweep.sweeps.race import DEFAULT_MAX_SEEDS, RACE, START_SEEDS
 from nnsweep.sweeps.repeats import MAX_REPEATS, REPEAT_KEY
 from nnsweep.sweeps.search_space import SearchSpace
+from nnsweep.sweeps.warm_start import WARM_ENGINES, sweep_dirs
 
 ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
 GENERATORS = ("random", "sobol", "lhs", "halton", "hammersly", "grid")
@@ -70,6 +72,13 @@ class SweeperSettings:
     repeats: int
     repeat_key: str
     live_report: bool
+    warm_start: tuple[str, ...] = ()  # earlier sweeps whose trials the engine is told first
+    race: bool = False  # repeats=race: seeds spent where the answer is open (nnsweep.sweeps.race); repeats: the most
+
+    @property
+    def first_seeds(self) -> int:
+        """The seeds every point is trained with in its first round (a race adds more later)."""
+        return START_SEEDS if self.race else self.repeats
 
     # Long on purpose: a list of independent checks of hydra.sweeper, each a condition and its one line.
     @classmethod
@@ -87,9 +96,11 @@ class SweeperSettings:
         failure_objective: float | None = None,
         params: dict[str, str] | None = None,
         pruner: Any = None,
-        repeats: int = 1,
+        repeats: Any = 1,
         repeat_key: str = REPEAT_KEY,
         live_report: bool = True,
+        warm_start: Any = None,
+        race_max_seeds: int = DEFAULT_MAX_SEEDS,
         setting: str = "engine",
     ) -> SweeperSettings:
         """The settings Hydra passes (``setting``: the engine's key, ``method`` for the skopt sweeper),
@@ -139,6 +150,21 @@ class SweeperSettings:
         # "dummy" estimator is broken on scikit-learn >= 1.8).
         n_initial_points = n_trials if method == "random" else n_initial_points
         checked_pruner = make_pruner(pruner)
+        race = _text(repeats).strip().lower() == RACE
+        if race:
+            if method != "grid" or direction != "maximize":
+                raise SweepError(
+                    "hydra.sweeper.repeats=race compares a fixed set of configurations by an accuracy: use it with a "
+                    "grid (-m a,b,c; nnsweep sweep-lr --race) whose objective is maximised"
+                )
+            if not START_SEEDS < race_max_seeds <= MAX_REPEATS:
+                raise SweepError(
+                    f"hydra.sweeper.race_max_seeds must be between {START_SEEDS + 1} and {MAX_REPEATS} (a race starts "
+                    f"every configuration with {START_SEEDS} seeds), got {race_max_seeds}"
+                )
+            repeats = race_max_seeds
+        elif isinstance(repeats, bool) or not isinstance(repeats, int):
+            raise SweepError(f"hydra.sweeper.repeats is a number of seeds per point or race, got {_text(repeats)!r}")
         if not 1 <= repeats <= MAX_REPEATS:
             raise SweepError(
                 f"hydra.sweeper.repeats must be between 1 and {MAX_REPEATS} (seeds per point), got {repeats}"
@@ -149,6 +175,12 @@ class SweeperSettings:
             raise SweepError(
                 "hydra.sweeper.repeats and hydra.sweeper.pruner cannot be combined yet: prune with one "
                 "seed per point, then repeat the best points (repeats=N, or nnsweep sweep-lr --repeats)"
+            )
+        warm_dirs = sweep_dirs(warm_start)
+        if warm_dirs and method not in WARM_ENGINES:
+            raise SweepError(
+                f"hydra.sweeper.warm_start tells a model-based engine ({', '.join(WARM_ENGINES)}) what earlier "
+                f"sweeps found; the {method} engine learns nothing from told trials: leave warm_start out"
             )
         return cls(
             method,
@@ -166,6 +198,8 @@ class SweeperSettings:
             repeats,
             str(repeat_key),
             bool(live_report),
+            warm_dirs,
+            race,
         )
 
 

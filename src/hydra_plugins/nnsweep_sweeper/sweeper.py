@@ -91,7 +91,10 @@ class EverySweeperConf:
     """The settings of every nnsweep sweeper, grid included (listed after each one's own)."""
 
     pruner: PrunerConf = field(default_factory=PrunerConf)
-    repeats: int = 1  # seeds per point (repeat_key = 0 .. repeats-1); the engine is told their mean
+    # seeds per point (repeat_key = 0 .. repeats-1; the engine is told their mean), or race (a grid: 2 seeds each,
+    # more only where a configuration is still within seed noise of the leader, up to race_max_seeds)
+    repeats: Any = 1
+    race_max_seeds: int = 5
     repeat_key: str = "trainer.seed"
     live_report: bool = True  # report/index.html follows the sweep while it runs (NNSWEEP_LIVE_REPORT=0: off)
 
@@ -112,6 +115,8 @@ class NnsweepSweeperConf(EverySweeperConf):
     max_failure_rate: float = 0.5  # stop once more than this fraction of trials failed or diverged
     failure_objective: Optional[float] = None  # told for failed trials (finite); None: worst value seen so far
     params: Dict[str, str] = field(default_factory=dict)
+    # earlier sweeps ([dir, ...] or one dir) whose trials in this space the engine is told first (tpe, gp, rf, et)
+    warm_start: Any = None
 
 
 @dataclass
@@ -128,6 +133,7 @@ class SkoptSweeperConf(EverySweeperConf):
     max_failure_rate: float = 0.5
     failure_objective: Optional[float] = None
     params: Dict[str, str] = field(default_factory=dict)
+    warm_start: Any = None  # as hydra/sweeper=nnsweep's
 
 
 @dataclass
@@ -169,9 +175,10 @@ class GridSweeper(NnsweepSweeper):
         params: Optional[Dict[str, str]] = None,
         direction: Any = "maximize",
         pruner: Any = None,
-        repeats: int = 1,
+        repeats: Any = 1,
         repeat_key: str = "trainer.seed",
         live_report: bool = True,
+        race_max_seeds: int = 5,
     ) -> None:
         if max_batch_size is not None and max_batch_size < 1:
             from nnsweep.sweeps.errors import SweepError
@@ -189,5 +196,6 @@ class GridSweeper(NnsweepSweeper):
             repeats=repeats,
             repeat_key=repeat_key,
             live_report=live_report,
+            race_max_seeds=race_max_seeds,
             max_failure_rate=1.0,
         )
