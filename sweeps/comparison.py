@@ -142,16 +142,22 @@ class Comparison:
     difference: Interval
     digit: float | None  # one validation digit in points
     verdict: Verdict
+    unpaired: tuple[int, int] | None = None  # the seeds of each, when no seed is shared (``compare_unpaired``)
 
     def sentence(self) -> str:
         d, a, b = self.difference, self.first, self.second
+        over = (
+            f"paired over {d.n} seeds"
+            if self.unpaired is None
+            else f"unpaired, Welch's t over {self.unpaired[0]} and {self.unpaired[1]} seeds"
+        )
         if self.verdict is Verdict.NOT_PAIRED:
             return (
                 f"{a} and {b} share {d.n} seed{'s' if d.n != 1 else ''} with a value: too few to compare "
                 "them seed by seed."
             )
         if _points(abs(d.mean)) == "0.0":  # a difference of 0.0 is no difference, never a lead
-            if self.verdict is Verdict.NO_SPREAD:
+            if self.verdict is Verdict.NO_SPREAD and self.unpaired is None:
                 return (
                     f"{a} and {b} have the same validation accuracy on each of {d.n} paired seeds: no difference "
                     "between them."
@@ -165,12 +171,13 @@ class Comparison:
             )
             lead += " points of validation accuracy"
         if self.verdict is Verdict.NO_SPREAD:
+            where = f"on each of {d.n} paired seeds" if self.unpaired is None else f"({over})"
             return (
-                f"{lead} on each of {d.n} paired seeds: no spread between the seeds to measure their noise by "
+                f"{lead} {where}: no spread between the seeds to measure their noise by "
                 f"(the validation set counts whole digits), so no verdict; train more seeds."
             )
         interval = f"95% interval {_points(d.low)} to {_points(d.high)}{' (cut at 100)' if d.clipped else ''}"
-        lead += f" ({interval}, paired over {d.n} seeds)"
+        lead += f" ({interval}, {over})"
         if self.verdict is Verdict.TOO_FEW_SEEDS:
             return f"{lead}: {d.n} seeds are too few to tell (a verdict needs {MIN_SEEDS}); train more seeds."
         if self.verdict is Verdict.NOISE:
@@ -192,9 +199,9 @@ class Comparison:
         return f"{lead}: {reason}: on the seeds both have, {b} is the better."
 
 
-def compare(first: Candidate, second: Candidate) -> Comparison:
+def compare(first: Candidate, second: Candidate, min_seeds: int = MIN_SEEDS) -> Comparison:
     """``first`` against ``second`` over the seeds both have (finite values), by the module's
-    three rules."""
+    three rules (``min_seeds``: a race lets a configuration go from two, ``nnsweep.sweeps.race``)."""
     common = sorted(
         (
             s
@@ -210,18 +217,57 @@ def compare(first: Candidate, second: Candidate) -> Comparison:
         verdict = Verdict.NOT_PAIRED
     elif not difference.spread:
         verdict = Verdict.NO_SPREAD
-    elif difference.n < MIN_SEEDS:
-        verdict = Verdict.TOO_FEW_SEEDS
-    elif difference.low <= 0 <= difference.high:
-        verdict = Verdict.NOISE
-    elif digit is not None and (
+    else:
+        verdict = _judged(difference, digit, min_seeds)
+    return Comparison(first.name, second.name, difference, digit, verdict)
+
+
+def _judged(difference: Interval, digit: float | None, min_seeds: int = MIN_SEEDS) -> Verdict:
+    """Rules 2 (the seeds' count) and 3 for a difference with spread, of at least two values."""
+    if difference.n < min_seeds:
+        return Verdict.TOO_FEW_SEEDS
+    if difference.low <= 0 <= difference.high:
+        return Verdict.NOISE
+    if digit is not None and (
         abs(difference.mean) < MIN_DIGITS * digit - 1e-9
         or min(abs(difference.low), abs(difference.high)) < digit - 1e-9
     ):
-        verdict = Verdict.BELOW_RESOLUTION
+        return Verdict.BELOW_RESOLUTION
+    return Verdict.BETTER
+
+
+def compare_unpaired(first: Candidate, second: Candidate) -> Comparison:
+    """``first`` minus ``second`` when the two share no seed (two sweeps seeded apart), in points:
+    Welch's t interval of the difference of their means (standard error sqrt(s1²/n1 + s2²/n2),
+    Welch-Satterthwaite degrees of freedom: Welch 1947; Rice, section 11.2.1), cut to [-100, 100],
+    judged by the module's three rules: no verdict with fewer than ``MIN_SEEDS`` seeds on either
+    side, nor when either side has no spread (its standard deviation of 0 is an artefact of the
+    whole digits, and Welch's t would take it for a certainty). The difference's ``n`` is the
+    smaller side's seeds, its ``sd`` the standard error of the difference."""
+    sides = [[100 * v for v in c.per_seed.values() if np.isfinite(v)] for c in (first, second)]
+    counts = (len(sides[0]), len(sides[1]))
+    digit = validation_digit([first.val_size, second.val_size])
+    if min(counts) == 0:
+        return Comparison(first.name, second.name, Interval.of([], POINTS), digit, Verdict.TOO_FEW_SEEDS, counts)
+    mean = float(np.mean(sides[0]) - np.mean(sides[1]))
+    shares = [np.var(s, ddof=1) / len(s) if len(s) > 1 else math.nan for s in sides]  # s² / n of each
+    se = math.sqrt(sum(shares))
+    spread = all(Interval.of(s, POINTS).spread for s in sides)
+    low = high = math.nan
+    if spread:
+        df = se**4 / sum(share**2 / (n - 1) for share, n in zip(shares, counts))
+        half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df)) * se
+        low, high = mean - half, mean + half
+    cut_low, cut_high = (float(np.clip(x, *POINTS)) if np.isfinite(x) else x for x in (low, high))
+    clipped = (cut_low, cut_high) != (low, high) and spread
+    difference = Interval(mean, cut_low, cut_high, min(counts), se, clipped)
+    if min(counts) < 2:
+        verdict = Verdict.TOO_FEW_SEEDS
+    elif not spread:
+        verdict = Verdict.NO_SPREAD
     else:
-        verdict = Verdict.BETTER
-    return Comparison(first.name, second.name, difference, digit, verdict)
+        verdict = _judged(difference, digit)
+    return Comparison(first.name, second.name, difference, digit, verdict, counts)
 
 
 ONE_SEED = (

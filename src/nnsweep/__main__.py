@@ -52,6 +52,9 @@ COMMANDS = {
     "audit-pruning": Command(
         "nnsweep.reports.pruning_audit", "command", "can pruning be trusted on a sweep? replayed from its record", False
     ),
+    "diff": Command(
+        "nnsweep.diff", "command", "two sweeps or runs compared: environment, settings, each configuration", False
+    ),
     "export-optuna": Command(
         "nnsweep.export_optuna", "command", "a sweep as an Optuna study (SQLite), to open in optuna-dashboard", False
     ),

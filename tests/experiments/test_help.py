@@ -13,6 +13,7 @@ ENTRYPOINTS = [
     "nnsweep.sweep_lr",
     "nnsweep.sweeps.keeper",
     "nnsweep.reports",
+    "nnsweep.diff",
 ]
 
 
