@@ -27,6 +27,9 @@ from nnsweep.sweeps.warm_start import WARM_ENGINES, sweep_dirs
 ACQ_FUNCS = ("gp_hedge", "EI", "PI", "LCB")
 GENERATORS = ("random", "sobol", "lhs", "halton", "hammersly", "grid")
 MAX_SEED = 2**32 - 1  # NumPy's RandomState, which skopt seeds, takes 0 .. 2**32 - 1
+# Settings added after sweeps were first recorded, at the plugin's defaults: a multirun.yaml without
+# one ran as if it had the default (nnsweep diff reads old sweeps so).
+ADDED_SWEEPER_SETTINGS = {"race_max_seeds": DEFAULT_MAX_SEEDS, "warm_start": None}
 
 
 def _text(value: Any) -> str:

@@ -29,6 +29,7 @@ from nnsweep.runrecord.names import CONFIG, run_dir_name
 from nnsweep.sweeps.collect import RUNS, SEED_KEYS, repeat_keys
 from nnsweep.sweeps.diff import DiffError, RunEntry, Side, diff, flat_settings, value_text
 from nnsweep.sweeps.launch import MULTIRUN_RECORD
+from nnsweep.sweeps.settings import ADDED_SWEEPER_SETTINGS
 
 MARK = ".nnsweep-diff"  # the output folder's claim: this command wrote it, and may write it again
 HOW_RAN = ("live_report",)  # sweeper settings that change how a sweep is shown, not what it computes
@@ -84,9 +85,14 @@ def sweep_record(sweep_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
     sweeper = hydra.get("sweeper") if isinstance(hydra, dict) else None
     if not isinstance(overrides, list) or not isinstance(sweeper, dict):
         raise DiffError(f"{path} is damaged (no task overrides or sweeper); rerun the sweep's command")
-    settings = flat_settings(sweeper, added={})
+    # A swept value is a task override whichever way it came (the sweeper's params first, then the
+    # command line's, as Hydra merges them); a sweeper setting added since a sweep was recorded
+    # reads as its default.
+    params = sweeper.get("params") if isinstance(sweeper.get("params"), dict) else {}
+    swept = {str(k): value_text(v) for k, v in params.items()}
+    settings = flat_settings({k: v for k, v in sweeper.items() if k != "params"}, added=ADDED_SWEEPER_SETTINGS)
     return (
-        {override_key(o): o.partition("=")[2] for o in without_bookkeeping([str(o) for o in overrides])},
+        {**swept, **{override_key(o): o.partition("=")[2] for o in without_bookkeeping([str(o) for o in overrides])}},
         {k: v for k, v in settings.items() if k not in HOW_RAN},
     )
 

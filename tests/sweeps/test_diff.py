@@ -243,3 +243,21 @@ def test_two_runs_are_two_sweeps_of_one_run(tmp_path):
     found = diff(first, second)
     assert found.match_keys == () and len(found.pairs) == 1 and found.pairs[0].val.points == pytest.approx(-10.0)
     assert SettingChange("override", "optimizer.lr", "0.1", "1.0") in found.settings
+
+
+def test_a_swept_value_in_the_sweepers_params_and_a_setting_added_since_at_its_default_are_no_difference(tmp_path):
+    """An older sweep-lr gave its rates on the command line and had no race_max_seeds; a newer one
+    has them in hydra.sweeper.params too, and race_max_seeds: 5 (the default). The same sweep."""
+    runs = per_seed(0.1, {0: 0.9}) + per_seed(1.0, {0: 0.8})
+    older, newer = write_sweep(tmp_path / "a", runs), write_sweep(tmp_path / "b", runs)
+    task = ["optimizer.lr=0.1,1.0"]
+    record = {"overrides": {"task": task}, "sweeper": {"repeats": 1, "params": None}}
+    (older / "multirun.yaml").write_text(yaml.safe_dump({"hydra": record}))
+    sweeper = {"repeats": 1, "race_max_seeds": 5, "params": {"optimizer.lr": "0.1,1.0"}}
+    (newer / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {**record, "sweeper": sweeper}}))
+    assert diff(load_side(older, "A"), load_side(newer, "B")).settings == ()
+    sweeper["race_max_seeds"] = 4
+    (newer / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {**record, "sweeper": sweeper}}))
+    assert diff(load_side(older, "A"), load_side(newer, "B")).settings == (
+        SettingChange("sweeper", "race_max_seeds", "5", "4"),
+    )
