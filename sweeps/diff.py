@@ -1,14 +1,13 @@
-"""What differs between two sweeps (or two runs), and whether it is more than seed noise
-(``nnsweep diff A B``, issue 26; ``nnsweep.reports.diff`` says it as text and a page), in the order
-a difference is likeliest explained: 1. the environment (another NumPy, BLAS kernel or CPU sums
-float32 in another order, so the last bits of every number change before any setting does);
-2. the settings: task overrides and sweeper settings (``multirun.yaml``) and every run's resolved
-config, bookkeeping and labels left out; 3. the configurations (a run's resolved config minus its
-seed; a seed trained twice counted once, as ``nnsweep.sweeps.collect`` counts it), matched across
-the two by the settings the sweeps vary, so that "the same sweep with optimizer=momentum" pairs
-each rate with its own, and judged by ``nnsweep.sweeps.comparison``'s rules (paired by seed;
-Welch's t when no seed is shared), identical only when every seed's curve and weights are the
-same bits (``DiffVerdict``).
+"""What differs between two sweeps (or two runs), and whether it is more than seed noise (``nnsweep
+diff A B``; ``nnsweep.reports.diff`` says it as text and a page), in the order a difference is
+likeliest explained: 1. the environment (another NumPy, BLAS kernel or CPU sums float32 in another
+order, so the last bits of every number change before any setting does); 2. the settings: task
+overrides and sweeper settings (``multirun.yaml``) and every run's resolved config, bookkeeping and
+labels left out; 3. the configurations (a run's resolved config minus its seed; a seed trained twice
+counted once, as ``nnsweep.sweeps.collect`` counts it), matched across the two by the settings the
+sweeps vary, so that "the same sweep with optimizer=momentum" pairs each rate with its own, and
+judged by ``nnsweep.sweeps.comparison``'s rules (paired by seed; Welch's t when no seed is shared),
+identical only when every seed's curve and weights are the same bits (``DiffVerdict``).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from nnsweep.sweeps.comparison import ACCURACY, MIN_SEEDS, Candidate, Comparison
 
 ABSENT = "(not set)"
 IGNORED = frozenset((*BOOKKEEPING_KEYS, *LABEL_KEYS))
+WIDE_POINTS = 5.0  # an interval holding 0 but reaching past this (points) shows no sameness: "cannot tell"
 SHOWN_VALUES = 4  # a setting with more values than this is said as "11 values, 0.003 to 10"
 
 
@@ -329,6 +329,8 @@ def judged(val: MetricDifference, identical: bool) -> tuple[DiffVerdict, str]:
     if comparison.verdict is Verdict.BETTER:
         return DiffVerdict.DIFFERENT, comparison.verdict.value
     if comparison.verdict in (Verdict.NOISE, Verdict.BELOW_RESOLUTION):
+        if max(abs(d.low), abs(d.high)) > WIDE_POINTS:  # seeds that disagree (one diverged): not "same"
+            return DiffVerdict.UNDECIDED, f"{d.low:.1f} to {d.high:.1f} points could hide a large difference"
         return DiffVerdict.SAME, comparison.verdict.value
     if comparison.verdict is Verdict.NO_SPREAD and comparison.unpaired is None and d.n >= MIN_SEEDS:
         if abs(d.mean) < 1e-9:  # the same accuracy on each of three or more paired seeds: nothing differs

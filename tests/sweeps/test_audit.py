@@ -192,7 +192,7 @@ def test_the_replay_reproduces_a_real_pruned_search(tmp_path):
             "hydra.sweeper.n_trials=8",
             "hydra.sweeper.batch_size=2",
             "hydra.sweeper.live_report=false",
-            "hydra.launcher.n_jobs=2",
+            "hydra/launcher=basic",  # in this process: a pruned search's many rounds start no worker pools
             "optimizer.lr=tag(log, interval(0.01, 3.0))",
             "net.hidden.0=int(interval(4, 32))",
             *TINY,

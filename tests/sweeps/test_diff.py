@@ -193,7 +193,8 @@ def test_identical_means_the_same_curves_and_weights_bit_for_bit(tmp_path):
 def test_different_seeds_are_not_identical_and_are_compared_unpaired(tmp_path):
     """A has seeds 0-2 (90, 91, 92 points), B seeds 3-5 (93, 95, 97): Welch's t. Difference of
     the means 4.0; standard error sqrt(1/3 + 4/3) = 1.291; degrees of freedom
-    (5/3)² / ((1/3)² / 2 + (4/3)² / 2) = 50/17 = 2.94, t = 3.216: 4.0 +- 4.155, which includes 0."""
+    (5/3)² / ((1/3)² / 2 + (4/3)² / 2) = 50/17 = 2.94, t = 3.216: 4.0 +- 4.155, which includes 0 but
+    reaches 8.2 points: no verdict either way."""
     a = per_seed(0.1, {0: 0.90, 1: 0.91, 2: 0.92})
     b = per_seed(0.1, {3: 0.93, 4: 0.95, 5: 0.97})
     (pair,) = sides(tmp_path, a, b).pairs
@@ -201,7 +202,7 @@ def test_different_seeds_are_not_identical_and_are_compared_unpaired(tmp_path):
     half = stats.t.ppf(0.975, 50 / 17) * math.sqrt(5 / 3)
     assert c.unpaired == (3, 3) and (c.difference.mean, c.difference.sd) == pytest.approx((4.0, 1.2910), abs=1e-4)
     assert (c.difference.low, c.difference.high) == pytest.approx((4.0 - half, 4.0 + half))
-    assert half == pytest.approx(4.155, abs=1e-3) and not pair.identical and pair.verdict is DiffVerdict.SAME
+    assert half == pytest.approx(4.155, abs=1e-3) and not pair.identical and pair.verdict is DiffVerdict.UNDECIDED
     assert "unpaired, Welch's t over 3 and 3 seeds" in c.sentence()
 
 
@@ -261,3 +262,14 @@ def test_a_swept_value_in_the_sweepers_params_and_a_setting_added_since_at_its_d
     assert diff(load_side(older, "A"), load_side(newer, "B")).settings == (
         SettingChange("sweeper", "race_max_seeds", "5", "4"),
     )
+
+
+def test_an_interval_that_holds_zero_but_spans_tens_of_points_is_no_sameness(tmp_path):
+    """B diverged on two of three seeds: B - A is -84.0, 0.0, -86.0 points, mean -56.67, s = 49.08,
+    half-width 4.303 x 49.08 / sqrt(3) = 121.9: -100 (cut) to 65.3 holds 0, yet says nothing of sameness."""
+    a = per_seed(0.5, {0: 0.94, 1: 0.95, 2: 0.96})
+    b = per_seed(0.5, {0: 0.10, 1: 0.95, 2: 0.10})
+    (pair,) = sides(tmp_path, a, b).pairs
+    d = pair.val.comparison.difference
+    assert (d.low, d.high) == pytest.approx((-100.0, -56.667 + 121.93), abs=0.01)
+    assert pair.verdict is DiffVerdict.UNDECIDED and "could hide a large difference" in pair.reason

@@ -11,8 +11,12 @@ import pytest
 import skopt
 from packaging.specifiers import SpecifierSet
 
+from nnsweep.sweeps import trials as trial_log
 from nnsweep.sweeps.engines import make_engine, tpe_sampler
+from nnsweep.sweeps.errors import SweepError
+from nnsweep.sweeps.resume import check_versions
 from nnsweep.sweeps.search_space import Dimension, SearchSpace
+from nnsweep.sweeps.settings import SweeperSettings
 from tests.experiments.conftest import run_module
 from tests.sweeps.test_skopt_sweeper import REPO, sweep
 
@@ -153,10 +157,17 @@ def test_a_log_that_does_not_say_its_engine_or_versions_is_refused_before_any_re
         else:
             edit(data["settings"]["engine"])
         path.write_text(json.dumps(data))
+        advice = "Start a new sweep=<name>" if name == "old random" else "move trials.json away"
+        if name not in ("removed", "old random"):  # the sweeper's own check, in this process: the same line
+            with pytest.raises(SweepError) as refused:
+                check_versions(SweeperSettings.checked(engine="random"), trial_log.load(tmp_path / "s"), tmp_path / "s")
+            message = str(refused.value)
+            assert fragment in message and "None" not in message and advice in message, name
+            continue
         again = run_module("nnsweep.experiments.train", *search, "hydra.sweeper.n_trials=3", cwd=tmp_path)
         assert again.returncode == 2 and again.stderr.count("\n") == 1, (name, again.stderr[-2000:])
         assert fragment in again.stderr and "None" not in again.stderr and "install )" not in again.stderr, name
-        assert ("Start a new sweep=<name>" if name == "old random" else "move trials.json away") in again.stderr, name
+        assert advice in again.stderr, name
         assert sorted(p.name for p in (tmp_path / "s").iterdir()) == runs, name  # refused before any job
 
 
