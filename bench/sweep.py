@@ -51,12 +51,9 @@ ASHA = [
 ]
 
 
-def run_search(out: Path, engine: str, pruned: bool, seed: int, trials: int, epochs: int) -> dict:
-    """One search from scratch; its best validation accuracy, epochs trained and wall time."""
-    name = f"{engine}-{'asha' if pruned else 'full'}-s{seed}"
-    sweep_dir = out / name
-    shutil.rmtree(sweep_dir, ignore_errors=True)
-    command = [
+def search_command(sweep_dir: Path, engine: str, seed: int, trials: int, epochs: int, *extra: str) -> list[str]:
+    """The command of one search of this space, as a user would start it: two trials at a time."""
+    return [
         sys.executable,
         "-m",
         "nnsweep.experiments.train",
@@ -69,9 +66,17 @@ def run_search(out: Path, engine: str, pruned: bool, seed: int, trials: int, epo
         "hydra.launcher.n_jobs=2",
         f"trainer.epochs={epochs}",
         *SPACE,
-        *(ASHA if pruned else []),
+        *extra,
         f"hydra.sweep.dir={sweep_dir}",
     ]
+
+
+def run_search(out: Path, engine: str, pruned: bool, seed: int, trials: int, epochs: int) -> dict:
+    """One search from scratch; its best validation accuracy, epochs trained and wall time."""
+    name = f"{engine}-{'asha' if pruned else 'full'}-s{seed}"
+    sweep_dir = out / name
+    shutil.rmtree(sweep_dir, ignore_errors=True)
+    command = search_command(sweep_dir, engine, seed, trials, epochs, *(ASHA if pruned else []))
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started

@@ -26,30 +26,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.sweep import SPACE
+from bench.sweep import search_command
 
 TRIALS = 20
 
 
 def search(sweep_dir: Path, engine: str, seed: int, trials: int, epochs: int, *extra: str) -> list[float]:
     """Run (or continue) one search; its trials' objectives in the order asked (failed: -inf)."""
-    command = [
-        sys.executable,
-        "-m",
-        "nnsweep.experiments.train",
-        "-m",
-        "hydra/sweeper=nnsweep",
-        f"hydra.sweeper.engine={engine}",
-        f"hydra.sweeper.n_trials={trials}",
-        "hydra.sweeper.batch_size=2",
-        f"hydra.sweeper.seed={seed}",
-        "hydra.sweeper.live_report=false",
-        "hydra.launcher.n_jobs=2",
-        f"trainer.epochs={epochs}",
-        *SPACE,
-        *extra,
-        f"hydra.sweep.dir={sweep_dir}",
-    ]
+    command = search_command(sweep_dir, engine, seed, trials, epochs, "hydra.sweeper.live_report=false", *extra)
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"{sweep_dir} failed (exit {result.returncode}):\n{result.stderr[-2000:]}")

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 SPACE = ["x=interval(0, 1)", "y=int(interval(0, 3))", "name=choice(a, b)"]
 
 
-def sweep(tmp_path, name, *extra, env=None, launcher="basic", sweeper="skopt"):
+def sweep(tmp_path, name, *extra, env=None, launcher="basic", sweeper="skopt", space=SPACE):
     args = [
         sys.executable,
         str(Path(__file__).with_name("quadratic_app.py")),
@@ -26,7 +26,7 @@ def sweep(tmp_path, name, *extra, env=None, launcher="basic", sweeper="skopt"):
         f"hydra/launcher={launcher}",
         f"hydra.sweep.dir={tmp_path / name}",
         "hydra.sweep.subdir=${hydra.job.num}",
-        *SPACE,
+        *space,
         *extra,
     ]
     return subprocess.run(

@@ -2,9 +2,6 @@
 that their runs are not trained again, and that a resumed warm search replays exactly."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,9 +12,10 @@ from nnsweep.sweeps.errors import SweepError
 from nnsweep.sweeps.search_space import Dimension, SearchSpace
 from nnsweep.sweeps.settings import SweeperSettings
 from nnsweep.sweeps.warm_start import flatten, in_dimension, sweep_dirs
+from tests.sweeps.test_skopt_sweeper import SPACE
+from tests.sweeps.test_skopt_sweeper import sweep as quadratic_sweep
 
 REPO = Path(__file__).resolve().parents[2]
-SPACE = ["x=interval(0, 1)", "y=int(interval(0, 3))", "name=choice(a, b)"]
 QUADRATIC = SearchSpace(
     ["x", "y", "name"],
     [Dimension("x", "real", 0.0, 1.0), Dimension("y", "int", 0, 3), Dimension("name", "choice", choices=("a", "b"))],
@@ -28,24 +26,9 @@ TOLD = [0.05, 1.54, 1.0, 4.36, 0.5025, 1.16]  # -(objective): -((x-0.3)^2 + (y-1
 
 
 def sweep(tmp_path, name, *extra, env=None, space=SPACE):
-    args = [
-        sys.executable,
-        str(Path(__file__).with_name("quadratic_app.py")),
-        "-m",
-        "hydra/sweeper=nnsweep",
-        f"hydra.sweep.dir={tmp_path / name}",
-        "hydra.sweep.subdir=${hydra.job.num}",
-        "hydra.sweeper.live_report=false",
-        *space,
-        *extra,
-    ]
-    return subprocess.run(
-        args,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})},
+    """A search of the quadratic app (``tests.sweeps.test_skopt_sweeper``) with nnsweep's sweeper."""
+    return quadratic_sweep(
+        tmp_path, name, "hydra.sweeper.live_report=false", *extra, env=env, sweeper="nnsweep", space=space
     )
 
 
