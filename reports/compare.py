@@ -20,6 +20,7 @@ from nnsweep.sweeps import trials as trial_log
 from nnsweep.sweeps.closing import no_run_learned
 from nnsweep.sweeps.comparison import ONE_SEED, Candidate, best_statement, compare
 from nnsweep.sweeps.race import Entry, configuration_name, standings
+from nnsweep.sweeps.trial_runs import check_against_runs
 from nnsweep.sweeps.trials import TrialLogError
 
 __all__ = ["ONE_SEED", "best_vs_runner_up", "candidates", "compare", "race_statement"]
@@ -93,8 +94,8 @@ def chosen_on(runs: pd.DataFrame) -> str:
 
 def race_statement(sweep_dir: Path, runs: pd.DataFrame) -> str | None:
     """A raced sweep's decision (``hydra.sweeper.repeats=race``, ``nnsweep.sweeps.race``), from the
-    seeds its trial log names and their values in runs.csv (the runs are the truth); None for any
-    other sweep."""
+    seeds' values its trial log holds, the values the sweeper raced on (a trial whose runs do not
+    back it, ``nnsweep.sweeps.trial_runs``, counts as failed); None for any other sweep."""
     try:
         log = trial_log.load(sweep_dir)
     except TrialLogError:
@@ -102,17 +103,13 @@ def race_statement(sweep_dir: Path, runs: pd.DataFrame) -> str | None:
     repeats = log.settings.get("repeats") if log is not None else None
     if not isinstance(repeats, dict) or repeats.get("race") is not True or not isinstance(repeats.get("n"), int):
         return None
-    if not {"run", "best_val_acc", "status"} <= set(runs.columns):
-        return None
-    values = dict(zip(runs["run"], pd.to_numeric(runs["best_val_acc"], errors="coerce")))
-    ended = set(runs.loc[runs["status"].isin(["ok", "early_stopped"]), "run"])
+    damaged = check_against_runs(sweep_dir, log.trials)
     entries = [
         Entry(
             configuration_name(trial.params),
-            {r.seed: (values.get(r.run_dir) if r.run_dir in ended else None) for r in trial.repeats},
+            {r.seed: (None if trial.number in damaged else r.objective) for r in trial.repeats},
         )
         for trial in log.trials
-        if trial.repeats
     ]
     sizes = pd.to_numeric(runs.get("val_size", pd.Series([], dtype=float)), errors="coerce")
     return standings(entries, repeats["n"], float(sizes.min()) if sizes.notna().any() else None).sentence()

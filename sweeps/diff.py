@@ -348,13 +348,13 @@ def same_curve(a: Sequence[EpochRecord] | None, b: Sequence[EpochRecord] | None)
 
 def same_weights(a: Path, b: Path) -> bool:
     """The checkpoints of two runs hold the same arrays, bit for bit (weights, best weights,
-    optimizer state; not the zip's bytes, which carry times). Two runs without one are equal."""
+    optimizer state; not the zip's bytes, which carry times). Two runs without one show nothing
+    the same: "identical" promises the weights."""
     from nnsweep.nets.checkpoint import CheckpointError, load_checkpoint
     from nnsweep.runrecord import MODEL
 
-    present = [(p / MODEL).is_file() for p in (a, b)]
-    if not all(present):
-        return not any(present)
+    if not all((p / MODEL).is_file() for p in (a, b)):
+        return False
     try:
         first, second = (load_checkpoint(p / MODEL) for p in (a, b))
     except CheckpointError:

@@ -78,11 +78,11 @@ def default_sweep_dir(
     """``results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-<pruning>][-seeds][-<overrides>]``:
     every setting that changes the runs is in the name (``pruning``, e.g. ``asha1x3``: pruned runs
     stop early; ``seeds``: each rate repeated with trainer.seed 0, 1, ..., so more repeats extend
-    the same sweep; ``race``: seeds raced, ``nnsweep.sweeps.race``), so a sweep with other settings
+    the same sweep; ``race<N>``: seeds raced up to N, ``nnsweep.sweeps.race``), so a sweep with other settings
     never reuses these runs, nor its tables mix one-seed runs with repeats.
     Only letters, digits and ``._-+`` appear in it (``optimizer=momentum`` -> ``optimizer-momentum``),
     so it is a plain path to a shell and to Hydra alike."""
-    seeds = "-race" if race else "-seeds" if repeats > 1 else ""
+    seeds = f"-race{repeats}" if race else "-seeds" if repeats > 1 else ""
     name = f"{net}-{data}-e{epochs}-b{batch}" + (f"-{pruning}" if pruning else "") + seeds
     if overrides:
         extra = "_".join(sorted(overrides))
@@ -272,7 +272,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sweep-dir",
         type=Path,
-        help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-asha<min>x<eta>][-seeds][-<overrides>]",
+        help="default results/sweep-lr/<net>-<data>-e<epochs>-b<batch>[-asha<min>x<eta>][-seeds|-race<N>]"
+        "[-<overrides>]",
     )
     parser.add_argument(
         "--repeats",

@@ -61,7 +61,8 @@ class Entry:
 
     @property
     def failed(self) -> bool:
-        return any(v is None or not math.isfinite(v) for v in self.per_seed.values())
+        """A seed without a value (failed, diverged), or no seed at all: out of the race."""
+        return not self.per_seed or any(v is None or not math.isfinite(v) for v in self.per_seed.values())
 
     @property
     def mean(self) -> float:
@@ -153,19 +154,22 @@ def standings(entries: Sequence[Entry], max_seeds: int, val_size: float | None =
         elif seeds[entry.name] < max_seeds:
             result[entry.name] = Standing.OPEN
             wanted[entry.name] = seeds[entry.name] + 1
+        elif seeds[leader.name] < seeds[entry.name]:  # a rival at the most seeds waits for the leader's
+            result[entry.name] = Standing.OPEN
         else:
             result[entry.name] = Standing.TIED
     separated = [n for n, c in comparisons.items() if result[n] is Standing.SEPARATED]
     if separated and len(separated) == len(comparisons):  # all behind: the winner must lead its closest rival
-        # over MIN_SEEDS seeds, so that one races on
-        closest = min(separated, key=lambda n: comparisons[n].difference.mean)
-        if comparisons[closest].difference.n < MIN_SEEDS and seeds[closest] < max_seeds:
+        closest = min(separated, key=lambda n: comparisons[n].difference.mean)  # over MIN_SEEDS paired seeds
+        if comparisons[closest].difference.n < MIN_SEEDS:
             result[closest] = Standing.OPEN
-            wanted[closest] = seeds[closest] + 1
-    if wanted:
-        wanted[leader.name] = min(max_seeds, max(seeds[leader.name], *wanted.values()))
-        if wanted[leader.name] == seeds[leader.name]:
-            del wanted[leader.name]
+            if seeds[closest] < max_seeds:
+                wanted[closest] = seeds[closest] + 1
+    racing = [n for n, s in result.items() if s is Standing.OPEN]
+    if racing:  # the leader has every seed an open rival has or is about to get, so pairs stay pairs
+        target = min(max_seeds, max(wanted.get(n, seeds[n]) for n in racing))
+        if target > seeds[leader.name]:
+            wanted[leader.name] = target
     ordered = {e.name: result[e.name] for e in entries}
     return RaceState(leader.name, ordered, comparisons, wanted, seeds)
 

@@ -19,11 +19,11 @@ from nnsweep.runrecord import RunDir, RunRecordError
 from nnsweep.sweeps import repeats as repeat_runs
 from nnsweep.sweeps import trials as trial_log
 from nnsweep.sweeps.collect import collect
-from nnsweep.sweeps.errors import machine_failure
+from nnsweep.sweeps.errors import SweepError, machine_failure
 from nnsweep.sweeps.race import Entry, RaceState, configuration_name, standings
 from nnsweep.sweeps.search_space import SearchSpace
 from nnsweep.sweeps.settings import SweeperSettings
-from nnsweep.sweeps.trials import Round, Trial, TrialLog
+from nnsweep.sweeps.trials import TRIALS, Round, Trial, TrialLog
 
 if TYPE_CHECKING:
     from nnsweep.sweeps.launch import TrialLauncher
@@ -69,6 +69,7 @@ def race(
     """Race rounds until the race is decided; each recorded once its runs finished."""
     settings = sweeper.settings
     trials = record.trials
+    progress.total += sum(max(0, len(t.repeats) - settings.first_seeds) for t in trials)  # raced before a rerun
     while True:
         state = race_state(trials, space, settings.repeats, sweep_dir)
         if state.decided:
@@ -77,7 +78,12 @@ def race(
         by_name = {configuration_name(t.params): t for t in trials}
         wanted = {by_name[name].number: count for name, count in state.wanted.items()}
         racing = [t for t in trials if t.number in wanted]
-        new_seeds = {t.number: list(range(len(t.repeats), wanted[t.number])) for t in racing}
+        new_seeds = {t.number: _next_seeds(t, wanted[t.number]) for t in racing}
+        if not any(new_seeds.values()):  # a log edited by hand (a seed twice): never loop on it
+            raise SweepError(
+                f"{sweep_dir / TRIALS} names the same seed twice in a trial's repeats, so the race cannot go on; "
+                "move it away to start the race afresh (finished runs are reused)"
+            )
         progress.total += sum(len(s) for s in new_seeds.values())
         progress.expect(
             [
@@ -100,6 +106,13 @@ def race(
         progress.settle(every_run)
         record.rounds.append(Round(asked=[], trained=[(t.number, None) for t in racing], told=[]))
         trial_log.save(sweep_dir, record)
+
+
+def _next_seeds(trial: Trial, count: int) -> list[int]:
+    """The seeds a trial trains next to have ``count``: the smallest it has not had."""
+    had = {r.seed for r in trial.repeats}
+    free = (seed for seed in range(count + len(had)) if seed not in had)
+    return [next(free) for _ in range(count - len(had))]
 
 
 def _settle(trial: Trial, sweeper: Any) -> None:

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from nnsweep.sweeps import trial_runs
+from nnsweep.sweeps import trial_runs, warm_start
 from nnsweep.sweeps import trials as trial_log
 from nnsweep.sweeps.engines import SKOPT_ESTIMATORS, Engine, engine_record, recorded_engine_problem, same_point
 from nnsweep.sweeps.errors import SweepError
@@ -56,7 +56,7 @@ def recorded_settings(settings: SweeperSettings, space: SearchSpace, max_epochs:
             "max_epochs": max_epochs,
         }
     if settings.warm_start:  # absent without, so sweeps recorded before warm starts continue
-        record["warm_start"] = [str(Path(d).expanduser().resolve()) for d in settings.warm_start]
+        record["warm_start"] = [str(warm_start.resolved(d)) for d in settings.warm_start]
     # compared on its own (check_versions)
     record[ENGINE_KEY] = engine_record(settings.method, settings.initial_point_generator)
     return record
@@ -135,6 +135,7 @@ def replay(settings: SweeperSettings, engine: Engine, record: TrialLog, sweep_di
     """Tell the earlier sweeps' trials (``hydra.sweeper.warm_start``, as recorded), then ask and
     tell what the recorded rounds did: the engine ends up exactly where it was."""
     if record.warm:
+        warm_start.check_points(record.warm, engine.space, sweep_dir / TRIALS)
         engine.tell_earlier([w.point for w in record.warm], [w.told for w in record.warm])
     for round_ in record.rounds:
         asked = engine.ask(len(round_.asked)) if round_.asked else []

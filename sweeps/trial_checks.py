@@ -60,6 +60,9 @@ def trial_problem(trial: dict[str, Any], number: int) -> str | None:
     repeats = trial.get("repeats", [])
     if not isinstance(repeats, list) or not all(seed_run_problem(r) is None for r in repeats):
         return f"repeats {repeats!r} is not a list of {{seed, job, run_dir, status, objective}}"
+    seeds = [r["seed"] for r in repeats]
+    if len(set(seeds)) != len(seeds):
+        return f"repeats name a seed twice ({seeds})"
     return None
 
 

@@ -27,14 +27,15 @@ import logging
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from nnsweep.core.status import Status
 from nnsweep.runrecord import RunDir, RunRecordError
-from nnsweep.runrecord.names import BOOKKEEPING_KEYS
+from nnsweep.runrecord.names import ADDED_KEYS, BOOKKEEPING_KEYS, LABEL_KEYS
 from nnsweep.sweeps import trials as trial_log
+from nnsweep.sweeps.diff import value_text
 from nnsweep.sweeps.errors import SweepError
-from nnsweep.sweeps.search_space import Dimension, SearchSpace, format_value
+from nnsweep.sweeps.search_space import Dimension, SearchSpace
 from nnsweep.sweeps.trial_runs import check_against_runs
 from nnsweep.sweeps.trials import TRIALS, TrialLogError, WarmTrial
 
@@ -45,14 +46,54 @@ Compose = Callable[[list[str]], dict[str, Any]]  # a point's overrides -> the ta
 
 
 def sweep_dirs(value: Any) -> tuple[str, ...]:
-    """``hydra.sweeper.warm_start`` as a tuple of directories: a list, or one text with commas."""
+    """``hydra.sweeper.warm_start`` as a tuple of directories: a list of texts, or one text with commas."""
     if value is None:
         return ()
-    items = value.split(",") if isinstance(value, str) else list(value)
-    dirs = tuple(str(item).strip() for item in items if str(item).strip())
-    if not dirs and value:
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, Sequence) and all(isinstance(item, str) for item in value):
+        items = list(value)
+    else:
+        raise SweepError(
+            f"hydra.sweeper.warm_start takes a sweep directory or a list of them (warm_start=[a,b]), got {value!r}"
+        )
+    dirs = tuple(item.strip() for item in items if item.strip())
+    if not dirs:
         raise SweepError("hydra.sweeper.warm_start names no sweep directory; give one or more: warm_start=[a,b]")
     return dirs
+
+
+def resolved(text: str) -> Path:
+    """A warm-start directory as an absolute path, or one line saying why it has none."""
+    try:
+        return Path(text).expanduser().resolve()
+    except (OSError, RuntimeError) as err:  # a loop of symbolic links
+        raise SweepError(f"hydra.sweeper.warm_start: {text} cannot be followed ({err})") from None
+
+
+def lookup(config: Any, name: str) -> Any:
+    """The value at an override's key in a config (``net.hidden.0``: an item of a list), or None."""
+    for part in name.split("."):
+        if isinstance(config, dict):
+            config = config.get(part)
+        elif isinstance(config, list) and part.isdigit() and int(part) < len(config):
+            config = config[int(part)]
+        else:
+            return None
+    return config
+
+
+def check_points(warm: Sequence[WarmTrial], space: SearchSpace, path: Path) -> None:
+    """The recorded warm-start points all lie in the space (a hand may have edited them), or one
+    line naming the first that does not."""
+    for number, trial in enumerate(warm):
+        if len(trial.point) != len(space.dimensions) or any(
+            in_dimension(d, v) is None for d, v in zip(space.dimensions, trial.point)
+        ):
+            raise SweepError(
+                f"{path}'s warm_start entry {number} holds {trial.point}, not a point of this search's space; move "
+                f"{path.name} away to start the search afresh (finished runs are reused)"
+            )
 
 
 def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
@@ -70,10 +111,10 @@ def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def in_dimension(dimension: Dimension, value: Any) -> Any:
-    """``value`` as a value of ``dimension`` (an int for an int range, the matching choice), or
-    None when it lies outside."""
+    """``value`` as a value of ``dimension`` (an int for an int range, the matching choice: 1.0 is the
+    choice 1, [10] the choice [10]), or None when it lies outside."""
     if dimension.kind == "choice":
-        return next((c for c in dimension.choices if format_value(c) == format_value(value)), None)
+        return next((c for c in dimension.choices if value_text(c) == value_text(value)), None)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     if dimension.kind == "int" and float(value) != int(value):
@@ -82,11 +123,6 @@ def in_dimension(dimension: Dimension, value: Any) -> Any:
     if not dimension.low - tolerance <= value <= dimension.high + tolerance:
         return None
     return int(value) if dimension.kind == "int" else float(value)
-
-
-def _same(a: Any, b: Any) -> bool:
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
-    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12) if numbers else a == b
 
 
 class _Reader:
@@ -98,11 +134,13 @@ class _Reader:
 
     def point(self, run: RunDir) -> list[Any] | str:
         """The run's point in the new space, or why it has none."""
-        config = flatten(run.config_data())
+        config = run.config_data()
         choices = run.hydra_record().get("runtime", {}).get("choices", {})
         point = []
         for name, dimension in zip(self.space.names, self.space.dimensions):
-            recorded = config.get(name, choices.get(name) if isinstance(choices, dict) else None)
+            recorded = lookup(config, name)
+            if recorded is None and isinstance(choices, dict):  # a config group's choice: net=mlp
+                recorded = choices.get(name)
             value = in_dimension(dimension, recorded)
             if value is None:
                 return f"its {name} lies outside this search's space"
@@ -111,16 +149,16 @@ class _Reader:
 
     def difference(self, run: RunDir, point: list[Any]) -> str | None:
         """The first setting outside the space in which the run differs from this search, or None."""
-        key = tuple(format_value(v) for v, d in zip(point, self.space.dimensions) if d.kind == "choice")
+        key = tuple(value_text(v) for v, d in zip(point, self.space.dimensions) if d.kind == "choice")
         if key not in self.composed:
             self.composed[key] = flatten(self.compose(self.space.overrides(point)))
-        ours = self.composed[key]
+        ours = {**ADDED_KEYS, **self.composed[key]}
         ranged = {n for n, d in zip(self.space.names, self.space.dimensions) if d.kind != "choice"}
-        theirs = flatten(run.config_data())
+        theirs = {**ADDED_KEYS, **flatten(run.config_data())}  # a key added since: the value runs had before
         for name in sorted(ours.keys() | theirs.keys()):
             if name in self.ignored or name in ranged:
                 continue
-            if name not in theirs or name not in ours or not _same(theirs[name], ours[name]):
+            if name not in theirs or name not in ours or value_text(theirs[name]) != value_text(ours[name]):
                 return f"{name} is {theirs.get(name, '(absent)')} there, {ours.get(name, '(absent)')} here"
         return None
 
@@ -137,14 +175,14 @@ def gather(
     direction, repeats) can be told, in the order given; one log line per sweep says how many
     were told and why the others were not. A directory that is not a search's, this sweep itself,
     or a search of the other direction stops the sweep with one line."""
-    ignored = set(BOOKKEEPING_KEYS)
+    ignored = {*BOOKKEEPING_KEYS, *LABEL_KEYS}  # what a run only names, not what it computes
     repeats = settings.get("repeats")
     if isinstance(repeats, dict):
         ignored.add(str(repeats.get("key")))
     reader = _Reader(space, compose, ignored)
     told: list[WarmTrial] = []
     for text in dirs:
-        earlier = Path(text).expanduser().resolve()
+        earlier = resolved(text)
         if earlier == Path(sweep_dir).resolve():
             raise SweepError(
                 f"hydra.sweeper.warm_start names this sweep itself ({text}): a rerun continues it as it is"

@@ -139,6 +139,15 @@ def output_dir(given: str | None, a: Side, b: Side) -> Path:
     else:
         out = a.path / run_dir_name(f"diff-{b.path.resolve().name}")
     where = Path(os.path.abspath(out))
+    if a.path.resolve() == b.path.resolve():
+        raise DiffError(f"A and B are the same directory ({a.path}): give two sweeps or two runs to compare")
+    inside_a = (
+        where.resolve().relative_to(a.path.resolve()).parts if where.resolve().is_relative_to(a.path.resolve()) else ()
+    )
+    if not a.is_run and inside_a and not inside_a[0].startswith("diff-"):  # A's report, runs and tables are A's
+        raise DiffError(
+            f"the page would be written among A's own files ({out}); use A/diff-<name> or --out DIR elsewhere"
+        )
     for side in (a, b):
         if where.resolve() == side.path.resolve() or (side is b and where.resolve().is_relative_to(b.path.resolve())):
             raise DiffError(f"the page would be written into {side.label} ({out}); give another folder: --out DIR")

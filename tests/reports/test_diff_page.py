@@ -75,8 +75,12 @@ def test_output_folders_of_others_links_and_b_itself_are_refused(two, tmp_path, 
     link = tmp_path / "link"
     os.symlink(theirs, link)
     assert "is a symbolic link" in one_line_error(monkeypatch, capsys, str(a), str(b), "--out", str(link))
-    assert "would be written into B" in one_line_error(monkeypatch, capsys, str(a), str(a))
+    assert "A and B are the same directory" in one_line_error(monkeypatch, capsys, str(a), str(a))
     assert not (a / "diff-a").exists()
+    # Inside A only a diff-* folder: its report and runs are A's (nnsweep report would overwrite the page).
+    for inside in (a / "report", next(p for p in a.iterdir() if p.is_dir()) / "sub"):
+        err = one_line_error(monkeypatch, capsys, str(a), str(b), "--out", str(inside))
+        assert "would be written among A's own files" in err and not inside.exists()
 
 
 def test_bad_input_is_one_line(two, tmp_path, monkeypatch, capsys):

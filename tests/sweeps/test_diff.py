@@ -273,3 +273,13 @@ def test_an_interval_that_holds_zero_but_spans_tens_of_points_is_no_sameness(tmp
     d = pair.val.comparison.difference
     assert (d.low, d.high) == pytest.approx((-100.0, -56.667 + 121.93), abs=0.01)
     assert pair.verdict is DiffVerdict.UNDECIDED and "could hide a large difference" in pair.reason
+
+
+def test_runs_without_weights_are_never_identical(tmp_path):
+    """'identical' promises every weight the same bits: with no model.npz on either side it cannot."""
+    a = per_seed(0.1, {0: 0.9, 1: 0.91, 2: 0.92})
+    first, second = write_sweep(tmp_path / "a", a), write_sweep(tmp_path / "b", a)
+    for model in [*first.glob("*/model.npz"), *second.glob("*/model.npz")]:
+        model.unlink()
+    (pair,) = diff(load_side(first, "A"), load_side(second, "B")).pairs
+    assert not pair.identical and pair.verdict is not DiffVerdict.IDENTICAL

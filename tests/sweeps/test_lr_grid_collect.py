@@ -320,6 +320,7 @@ def test_default_lr_sweep_directory_names_every_setting():
     # Repeats never land among one-seed runs (their configs.csv would mix seed 0 twice), and any
     # number of repeats is the same sweep: --repeats 5 extends --repeats 3.
     assert default_sweep_dir("rashid", "mnist5k", 15, 1, repeats=3).name == "rashid-mnist5k-e15-b1-seeds"
+    assert default_sweep_dir("rashid", "mnist5k", 15, 1, repeats=5, race=True).name == "rashid-mnist5k-e15-b1-race5"
     assert default_sweep_dir("rashid", "mnist5k", 15, 1, repeats=5) == default_sweep_dir(
         "rashid", "mnist5k", 15, 1, repeats=3
     )

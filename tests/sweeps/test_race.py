@@ -154,6 +154,13 @@ def test_the_sweeper_trains_the_seeds_the_race_asks_for_and_a_killed_race_goes_o
     values = lambda log: [[(r["seed"], r["status"], r["objective"]) for r in t["repeats"]] for t in log]
     assert values(again) == values(trials)  # the same seeds and values; the killed run's job number moved on
     executed = cut.read_text().splitlines()
+    # A hand that copies a seed's entry gets one line, not a race that never ends.
+    edited = json.loads((tmp_path / "race" / "trials.json").read_text())
+    edited["trials"][1]["repeats"][3] = dict(edited["trials"][1]["repeats"][2])
+    (tmp_path / "race" / "trials.json").write_text(json.dumps(edited))
+    refused = race_sweep(tmp_path, "race")
+    assert refused.returncode != 0 and "repeats name a seed twice ([0, 1, 2, 2])" in refused.stderr
+    assert "Traceback" not in refused.stderr
     # The killed round ran again (this app writes no run record to reuse); the first round did not.
     assert len(set(executed)) == 10 and executed[8:] == [
         "name=a seed=2",
@@ -184,3 +191,15 @@ def test_a_raced_lr_sweep_trains_at_least_two_seeds_a_rate_and_its_report_states
     assert html.escape(sentence) in page  # the report states the sweep's decision
     again = run_module("nnsweep.sweep_lr", *args)
     assert again.returncode == 0 and "nothing to run" in again.stdout  # a decided race is answered from its record
+
+
+def test_a_leader_with_fewer_seeds_than_its_rivals_gets_theirs_before_any_is_called_tied():
+    """C is let go after two seeds (A - C: 1.0, 0.9 points), then A and B lose their lead on seed 2:
+    C leads on the mean with two seeds where A and B have three. Before, A and B were "tied" with a
+    two-seed leader though A was ahead of it on the seeds both had; now C gets its third seed first."""
+    values = {"A": [0.960, 0.958, 0.900], "B": [0.955, 0.960, 0.900], "C": [0.950, 0.949, 0.949]}
+    after_three = standings(entries(values, {"A": 3, "B": 3, "C": 2}), max_seeds=3, val_size=500)
+    assert after_three.leader == "C" and after_three.wanted == {"C": 3} and not after_three.decided
+    assert after_three.standings == {"A": Standing.OPEN, "B": Standing.OPEN, "C": Standing.LEADER}
+    state = replay(values, [0, 1, 2], max_seeds=3, val_size=500)
+    assert state.seeds == {"A": 3, "B": 3, "C": 3} and state.leader == "C" and state.tied == ["A", "B"]

@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nnsweep.runrecord.names import LABEL_KEYS
 from nnsweep.sweeps.engines import make_engine
 from nnsweep.sweeps.errors import SweepError
 from nnsweep.sweeps.search_space import Dimension, SearchSpace
 from nnsweep.sweeps.settings import SweeperSettings
-from nnsweep.sweeps.warm_start import flatten, in_dimension, sweep_dirs
+from nnsweep.sweeps.trials import WarmTrial
+from nnsweep.sweeps.warm_start import check_points, flatten, in_dimension, resolved, sweep_dirs
 from tests.sweeps.test_skopt_sweeper import SPACE
 from tests.sweeps.test_skopt_sweeper import sweep as quadratic_sweep
 
@@ -148,3 +150,44 @@ def test_a_warm_start_from_what_is_not_an_earlier_search_is_one_line(tmp_path, s
     )
     assert result.returncode != 0 and fragment in result.stderr, result.stderr[-2000:]  # nnsweep train: 2
     assert "Traceback" not in result.stderr
+
+
+def test_older_runs_lists_and_whole_numbers_are_read_as_the_points_they_are(tmp_path):
+    """An earlier run recorded before trainer.flip existed (it ran as flip=false), with another
+    label for its images, a rate 1 written 1.0 and a choice of lists: a point of this search,
+    trained the same way."""
+    from nnsweep.runrecord import RunDir
+    from nnsweep.sweeps.warm_start import _Reader
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    recorded = {"optimizer": {"lr": 1.0}, "net": {"hidden": [30], "arch": "mlp"}, "data": {"noun": "digit"}}
+    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump(recorded))
+    space = SearchSpace(
+        ["optimizer.lr", "net.hidden"],
+        [
+            Dimension("optimizer.lr", "choice", choices=(1, 0.1)),
+            Dimension("net.hidden", "choice", choices=([10], [30])),
+        ],
+        [],
+    )
+    composed = {"optimizer": {"lr": 1}, "net": {"hidden": [30], "arch": "mlp"}, "data": {"noun": "image"}}
+    reader = _Reader(space, lambda overrides: {**composed, "trainer": {"flip": False}}, set(LABEL_KEYS))
+    point = reader.point(RunDir(run))
+    assert point == [1, [30]] and reader.difference(RunDir(run), point) is None
+    composed["optimizer"]["momentum"] = 0.9  # another optimizer's setting: another experiment
+    reader = _Reader(space, lambda overrides: composed, set(LABEL_KEYS))
+    assert reader.difference(RunDir(run), point) == "optimizer.momentum is (absent) there, 0.9 here"
+
+
+def test_bad_warm_start_values_and_records_are_one_line(tmp_path):
+    with pytest.raises(SweepError, match=r"takes a sweep directory or a list of them \(warm_start=\[a,b\]\), got 5"):
+        sweep_dirs(5)
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(SweepError, match="cannot be followed"):
+        resolved(str(loop / "x"))
+    told = WarmTrial(str(tmp_path), ["0"], [5.0, 1, "a"], 0.5, -0.5)  # x = 5 lies outside [0, 1]
+    with pytest.raises(SweepError, match=r"warm_start entry 0 holds \[5.0, 1, 'a'\], not a point of this search"):
+        check_points([told], QUADRATIC, tmp_path / "trials.json")
+    check_points([WarmTrial(str(tmp_path), ["0"], [0.5, 1, "a"], 0.5, -0.5)], QUADRATIC, tmp_path / "trials.json")
