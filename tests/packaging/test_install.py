@@ -43,6 +43,7 @@ COMMANDS = [
     "report",
     "audit-pruning",
     "export-optuna",
+    "diff",
 ]
 PAGES = ["draw.html", "draw.js", "viewtest.html", "viewtest.js", "common.js", "style.css"]
 
