@@ -32,7 +32,7 @@ TEST_WORKERS ?= 2## test: test files run at once (pytest-xdist; 1 runs them one 
 PYTHON ?= python3## setup: the Python (3.11 or later) that .venv is made from
 EXTRAS ?=## setup: optional extras too, e.g. EXTRAS=cluster (Ray, SLURM launchers) or EXTRAS=dev (the test tools)
 
-.PHONY: help setup lock test test-fast lint bench bench-sweep bench-warm-start bench-race bench-report bench-draw bench-lr-find clean sweep-lr report draw data mnist classics
+.PHONY: help setup lock test test-fast lint bench bench-sweep bench-warm-start bench-race bench-population bench-report bench-draw bench-lr-find clean sweep-lr report draw data mnist classics
 
 help: ## List the targets, each with the variables it takes
 	@awk 'BEGIN { FS = "## " } \
@@ -114,6 +114,9 @@ bench-warm-start: $(STAMP) ## Does a warm start reach a 40-trial search's best s
 
 bench-race: $(STAMP) ## Seed racing replayed from a 5-seed lr sweep (trains it first if missing) and on a null sweep
 	$(PY) -m bench.race
+
+bench-population: $(STAMP) ## K networks trained as one population vs one after another, K 1-11, mini-batch 1-128 (issue 27, in progress)
+	$(PY) -m bench.population
 
 bench-draw: $(DEV_STAMP) ## Draw the test suite's 40 hand-drawn digits on the draw page with make draw's model; screenshots in docs/
 	$(PY) -m bench.draw_page

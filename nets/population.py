@@ -1,0 +1,260 @@
+"""A population: K copies of one dense network trained as one computation.
+
+A learning-rate sweep trains K networks that differ only in scalar settings of the optimizer (the
+rate, L2, weight decay), from the same initial weights and over the same mini-batches. Trained one
+by one, each copy pays NumPy's per-call cost alone: at mini-batch 1 a 784-100-10 step is a dozen
+small calls whose overhead outweighs their arithmetic. Stacked, the copies share those calls:
+
+- every dense layer is one batched product, ``(K, batch, n_in) @ (K, n_in, units)``; the first
+  one's input is the same for every copy and is broadcast, ``(batch, n_in) @ (K, n_in, units)``;
+- the activations and the cost work on the whole stack at once, element by element;
+- each copy's learning rate (L2, weight decay) is a vector broadcast over its own slice.
+
+JAX's ``vmap`` and torch.func's model ensembling do this on GPUs; here it is plain NumPy. Each
+copy computes exactly what it would alone, bit for bit: NumPy's batched product calls BLAS once per
+copy on the same matrices a single network multiplies, and everything else is the same formulas
+in the same order (``activations.sigmoid`` is told each copy's size, so it takes the path it would
+take for one copy). One wide product ``(n_in, K * units)`` for the first layer was as fast at small
+mini-batches but sums in another order inside BLAS: its copies drifted from the separate networks
+by up to 3e-2 after 400 steps at the largest rates, so it is not used.
+
+Supported: dense layers and element-wise activations (sigmoid, tanh, ReLU, leaky ReLU), any of
+``nnsweep.nets.losses`` (Rashid's passed-down signal too), and plain SGD. A member that diverges or
+stops early leaves the stack (``keep``); the others go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnsweep.core.errors import NnsweepError
+from nnsweep.nets.activations import LeakyReLU, ReLU, Sigmoid, Tanh, hidden_sigmoid, sigmoid
+from nnsweep.nets.layers import Dense, Flatten, Reshape
+from nnsweep.nets.network import Network
+
+ELEMENTWISE = (Sigmoid, Tanh, ReLU, LeakyReLU)
+
+
+BLOCK_BYTES = 256 * 1024  # the first layer's gradient is formed and applied in blocks of about this size
+
+
+def _weight_grad(xT: np.ndarray, dz: np.ndarray, out: np.ndarray) -> None:
+    """``out[k] = xT[k] @ dz[k]`` for every member, as ``Dense.backward``'s product computes it:
+    with one example an outer product (element by element: exact, whatever computes it), else one
+    BLAS product per member (NumPy's batched product into ``out`` does not call BLAS)."""
+    if dz.shape[1] == 1:
+        np.multiply(xT, dz, out=out)
+    else:
+        for k in range(out.shape[0]):
+            np.matmul(xT[k] if xT.ndim == 3 else xT, dz[k], out=out[k])
+
+
+class PopulationError(NnsweepError, ValueError):
+    """Networks that cannot be stacked (another architecture, a layer not supported here)."""
+
+
+@dataclass
+class _Stacked:
+    """One dense layer of every member: ``W: (K, n_in, units)``, ``b: (K, units)`` or None."""
+
+    index: int  # the layer's position in the network (a checkpoint's key prefix)
+    first: bool  # its input is the data, the same for every member: (batch, n_in)
+    W: np.ndarray
+    b: np.ndarray | None
+    gW: np.ndarray
+    gb: np.ndarray | None
+    x: np.ndarray | None = None  # the input of the last forward pass
+    dz: np.ndarray | None = None  # the first layer's output gradient, while its gW is not yet formed
+
+
+class Population:
+    """K members stacked from ``networks`` (one architecture; usually the same initial weights).
+
+    ``train_step(x, y)`` returns each member's summed cost ``(K,)`` and output activations
+    ``(K, batch, classes)`` and fills the gradients; ``sgd_step(lr, l2, weight_decay)`` then updates
+    every member with its own settings (vectors of length K), as ``optimizers.SGD.step`` would.
+    """
+
+    def __init__(self, networks: list[Network]) -> None:
+        if not networks:
+            raise PopulationError("a population needs at least one network")
+        first = networks[0]
+        if any(n.architecture() != first.architecture() or n.dtype != first.dtype for n in networks):
+            raise PopulationError("the members of a population must share one architecture and dtype")
+        self.loss, self.dtype, self.size = first.loss, first.dtype, len(networks)
+        self.plan: list[object] = []  # a _Stacked per dense layer, the activation layer otherwise
+        for i, layer in enumerate(first.layers):
+            if isinstance(layer, Dense):
+                self.plan.append(self._stack(i, [n.layers[i] for n in networks], first=not self._dense_layers()))
+            elif isinstance(layer, ELEMENTWISE) and self._dense_layers():
+                self.plan.append(type(layer)(**layer.hyperparameters()))
+            elif isinstance(layer, (Flatten, Reshape)) and len(first.input_shape) == 1:
+                continue  # a flat input stays flat
+            else:  # an activation before any dense layer would not see a stacked input
+                raise PopulationError(f"population training does not support {layer.kind} layers there yet")
+
+    def _dense_layers(self) -> list[_Stacked]:
+        return [s for s in self.plan if isinstance(s, _Stacked)]
+
+    def _stack(self, index: int, layers: list[Dense], first: bool) -> _Stacked:
+        W = np.stack([d.params["W"] for d in layers]).astype(self.dtype, copy=False)
+        b = np.stack([d.params["b"] for d in layers]).astype(self.dtype, copy=False) if layers[0].bias else None
+        return _Stacked(index, first, W, b, np.zeros_like(W), None if b is None else np.zeros_like(b))
+
+    # ----- computation ------------------------------------------------------------------------
+    def _dense_forward(self, s: _Stacked, x: np.ndarray) -> np.ndarray:
+        s.x = x  # the first layer's (batch, n_in) is broadcast over the members
+        z = np.matmul(x, s.W)
+        if s.b is not None:
+            z += s.b[:, None, :]
+        return z
+
+    def _dense_backward(self, s: _Stacked, dz: np.ndarray, needs_input_grad: bool) -> np.ndarray | None:
+        if s.first:  # its weight gradient is formed block by block inside the update (sgd_step)
+            s.dz = dz
+            if s.gb is not None:
+                np.sum(dz, axis=1, out=s.gb)
+            return None
+        _weight_grad(s.x.transpose(0, 2, 1), dz, s.gW)
+        if s.gb is not None:
+            np.sum(dz, axis=1, out=s.gb)
+        return np.matmul(dz, s.W.transpose(0, 2, 1)) if needs_input_grad else None
+
+    def _activation(self, layer, z: np.ndarray, member_size: int) -> np.ndarray:
+        if isinstance(layer, Sigmoid):  # the path one member of this size takes (activations.sigmoid)
+            layer._out = hidden_sigmoid(z, member_size=member_size)
+            return layer._out
+        return layer.forward(z, True)
+
+    def _output(self, z: np.ndarray) -> np.ndarray:
+        """The cost's output activation of each member (row-wise: the stack's rows are the members')."""
+        if self.loss.activation is sigmoid:
+            return sigmoid(z, member_size=z[0].size)
+        return self.loss.activation(z.reshape(-1, z.shape[-1])).reshape(z.shape)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Raw outputs ``(K, batch, classes)`` in evaluation mode."""
+        z = x
+        for step in self.plan:
+            if isinstance(step, _Stacked):
+                z = self._dense_forward(step, z)
+            else:
+                z = self._activation(step, z, z[0].size)
+        return z
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Forward and backward on one mini-batch for every member, as ``Network.train_step``:
+        gradients of the mean cost; returns the summed costs ``(K,)`` and activations."""
+        z = self.forward(x)
+        a = self._output(z)
+        costs = np.array([self.loss.fn(z[k], a[k], y) for k in range(self.size)])
+        d = self.loss.delta(z, a, y)
+        if len(x) > 1:
+            d /= d.dtype.type(len(x))
+        steps = self.plan[::-1]
+        passed_down = getattr(self.loss, "passed_down", None)
+        first = True
+        for i, step in enumerate(steps):
+            if isinstance(step, _Stacked):
+                below = any(isinstance(s, _Stacked) for s in steps[i + 1 :])
+                if first and passed_down is not None and below:  # Rashid's rule (losses.RashidQuadraticCost)
+                    self._dense_backward(step, d, needs_input_grad=False)
+                    signal = passed_down(z, a, y) / d.dtype.type(len(x))
+                    d = np.matmul(signal, step.W.transpose(0, 2, 1)).astype(d.dtype, copy=False)
+                else:
+                    d = self._dense_backward(step, d, needs_input_grad=below)
+                first = False
+            elif d is not None:
+                d = step.backward(d)
+        return costs, a
+
+    def sgd_step(
+        self,
+        lr: np.ndarray,
+        l2: np.ndarray | None = None,
+        weight_decay: np.ndarray | None = None,
+        n_train: int | None = None,
+    ) -> None:
+        """Every member's ``optimizers.SGD`` step with its own settings (vectors of length K):
+        weights shrink by 1 - lr l2 / n (and 1 - lr wd), then ``w -= lr g``, in float32 as SGD does."""
+        lr = np.asarray(lr, dtype=np.float64)
+        shrink = np.ones(self.size)
+        if l2 is not None and np.any(l2):
+            shrink = 1.0 - lr * np.asarray(l2, dtype=np.float64) / n_train
+        if weight_decay is not None and np.any(weight_decay):
+            shrink = shrink * (1.0 - lr * np.asarray(weight_decay, dtype=np.float64))
+        for s in self._dense_layers():
+            for p, g, decayed in ((s.W, s.gW, True), (s.b, s.gb, False)):
+                if p is None:
+                    continue
+                if p is s.W and s.dz is not None:
+                    self._fused_first_update(s, lr, shrink)
+                    continue
+                if decayed and np.any(shrink != 1.0):
+                    p *= self._per_member(shrink, p)
+                g *= self._per_member(lr, p)
+                p -= g
+
+    def _fused_first_update(self, s: _Stacked, lr: np.ndarray, shrink: np.ndarray) -> None:
+        """The first layer's ``W -= lr * (x^T dz)``, a block of rows at a time: the gradient block
+        stays in the cache instead of one pass over all K weight matrices to write the gradient,
+        one to scale it and one to subtract it. The same operations on each element, in the same
+        order, as ``optimizers.SGD.step`` after ``Dense.backward``."""
+        xT, scale = s.x.T, self._per_member(lr, s.W)
+        shrunk = self._per_member(shrink, s.W) if np.any(shrink != 1.0) else None
+        if s.dz.shape[1] > 1:  # a member's product is a BLAS call of its own: update it while in the cache
+            for k in range(self.size):
+                g = s.gW[k]
+                np.matmul(xT, s.dz[k], out=g)
+                g *= scale[k]
+                if shrunk is not None:
+                    s.W[k] *= shrunk[k]
+                s.W[k] -= g
+            s.dz = None
+            return
+        rows = max(1, BLOCK_BYTES // (self.size * s.W.shape[2] * s.W.itemsize))
+        for start in range(0, s.W.shape[1], rows):
+            block = slice(start, start + rows)
+            g = s.gW[:, block]
+            _weight_grad(xT[block], s.dz, g)
+            g *= scale
+            if shrunk is not None:
+                s.W[:, block] *= shrunk
+            s.W[:, block] -= g
+        s.dz = None
+
+    def gradients(self, k: int) -> dict[str, np.ndarray]:
+        """Member ``k``'s gradients of the last ``train_step``, keyed as its parameters (for
+        checks; the first layer's weight gradient is otherwise only formed inside the update)."""
+        for s in self._dense_layers():
+            if s.dz is not None:
+                _weight_grad(s.x.T, s.dz, s.gW)
+        grads = {}
+        for s in self._dense_layers():
+            grads[f"{s.index}.W"] = s.gW[k].copy()
+            if s.gb is not None:
+                grads[f"{s.index}.b"] = s.gb[k].copy()
+        return grads
+
+    def _per_member(self, values: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """A value per member, in the network's dtype, shaped to broadcast over its slice of ``p``."""
+        return values.astype(self.dtype).reshape((self.size,) + (1,) * (p.ndim - 1))
+
+    # ----- members ----------------------------------------------------------------------------
+    def member_params(self, k: int) -> dict[str, np.ndarray]:
+        """Member ``k``'s parameters keyed as ``Network.get_params`` keys them (a checkpoint's)."""
+        params = {}
+        for s in self._dense_layers():
+            params[f"{s.index}.W"] = s.W[k].copy()
+            if s.b is not None:
+                params[f"{s.index}.b"] = s.b[k].copy()
+        return params
+
+    def keep(self, members: list[int]) -> None:
+        """Go on with these members only (in this order): one that diverged or stopped leaves."""
+        for s in self._dense_layers():
+            s.W, s.b = s.W[members], None if s.b is None else s.b[members]  # fancy indexing copies
+            s.gW, s.gb = np.zeros_like(s.W), None if s.b is None else np.zeros_like(s.b)
+        self.size = len(members)
