@@ -242,6 +242,29 @@ class Population:
         """A value per member, in the network's dtype, shaped to broadcast over its slice of ``p``."""
         return values.astype(self.dtype).reshape((self.size,) + (1,) * (p.ndim - 1))
 
+    def evaluate(
+        self, x: np.ndarray, labels: np.ndarray, targets: np.ndarray, batch_size: int = 1000
+    ) -> list[tuple[float, float]]:
+        """Each member's mean cost and accuracy over a data set, as ``Network.evaluate``."""
+        x = np.asarray(x).astype(self.dtype, copy=False)
+        if len(x) == 0:
+            return [(float("nan"), float("nan"))] * self.size
+        cost, correct = [0.0] * self.size, [0] * self.size
+        with np.errstate(all="ignore"):
+            for i in range(0, len(x), batch_size):
+                z = self.forward(x[i : i + batch_size])
+                a = self._output(z)
+                chunk_targets, chunk_labels = targets[i : i + batch_size], labels[i : i + batch_size]
+                for k in range(self.size):
+                    cost[k] += self.loss.fn(z[k], a[k], chunk_targets)
+                    correct[k] += int((a[k].argmax(axis=1) == chunk_labels).sum())
+        return [(c / len(x), r / len(x)) for c, r in zip(cost, correct)]
+
+    def member_finite(self, k: int) -> bool:
+        return all(
+            np.isfinite(s.W[k]).all() and (s.b is None or np.isfinite(s.b[k]).all()) for s in self._dense_layers()
+        )
+
     # ----- members ----------------------------------------------------------------------------
     def member_params(self, k: int) -> dict[str, np.ndarray]:
         """Member ``k``'s parameters keyed as ``Network.get_params`` keys them (a checkpoint's)."""

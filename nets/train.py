@@ -15,7 +15,8 @@ import numpy as np
 from nnsweep.core.status import Status
 from nnsweep.nets.allocator import reuse_freed_memory
 from nnsweep.nets.network import Network
-from nnsweep.nets.optimizers import Optimizer
+from nnsweep.nets.optimizers import SGD, Optimizer
+from nnsweep.nets.population import Population
 from nnsweep.nets.schedules import Schedule
 
 
@@ -200,7 +201,7 @@ def fit(
         if diverged:
             state.status, state.diverged_epoch = Status.DIVERGED, state.epoch
         else:
-            _track_best(network, state, val_acc, keep_best)
+            _track_best(network.get_params, state, val_acc, keep_best)
             stop_by_schedule = val is not None and schedule.observe(state.epoch - 1, val_acc)
             if stop_by_schedule or (patience is not None and val is not None and state.since_best >= patience):
                 state.status = Status.EARLY_STOPPED
@@ -211,13 +212,93 @@ def fit(
     return state
 
 
-def _track_best(network: Network, state: TrainState, val_acc: float, keep_best: bool) -> None:
+def _track_best(params: Callable[[], dict], state: TrainState, val_acc: float, keep_best: bool) -> None:
     """Remember the best validation accuracy so far (first epoch wins ties), and its weights."""
     if math.isnan(val_acc):
         return
     if state.best_val_acc is None or val_acc > state.best_val_acc:
         state.best_val_acc, state.best_epoch, state.since_best = val_acc, state.epoch, 0
         if keep_best:
-            state.best_params = network.get_params()
+            state.best_params = params()
     else:
         state.since_best += 1
+
+
+# Long on purpose: fit's loop for K members at once, step for step; its parts are fit's, per member.
+def fit_population(
+    population: Population,
+    optimizers: list[SGD],
+    schedules: list[Schedule],
+    train: LabelledData,
+    val: LabelledData | None,
+    *,
+    epochs: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    targets: np.ndarray,
+    patience: int | None = None,
+    keep_best: bool = True,
+    on_epoch_end: Callable[[int, EpochRecord, TrainState], None] | None = None,
+    shuffle: bool = True,
+) -> list[TrainState]:
+    """``fit`` for the K members of ``population`` at once (``nnsweep.nets.population``): member k
+    trained with ``optimizers[k]``'s L2 and weight decay at ``schedules[k]``'s rates. Every member's
+    records, best epoch, status and weights are those ``fit`` gives its network trained alone from
+    the same start with the same ``rng`` (one generator serves all: each separate run would draw the
+    same shuffles). A member that diverges or stops early leaves the stack; the others go on.
+    ``on_epoch_end(k, record, state)`` after each member's epoch. Plain SGD only, no clipping or
+    augmentation (``Population`` says what else it supports)."""
+    n, size = len(train), population.size
+    if len(optimizers) != size or len(schedules) != size or not all(type(o) is SGD for o in optimizers):
+        raise ValueError("a population trains with one plain SGD optimizer and one schedule per member")
+    states = [TrainState() for _ in range(size)]
+    active = list(range(size))
+    x_all, y_all = train.x.astype(population.dtype, copy=False), targets[train.labels]
+    if val is not None and not len(val):
+        val = None
+    l2 = np.array([o.l2 for o in optimizers])
+    decay = np.array([o.weight_decay for o in optimizers])
+    n_train = optimizers[0].n_train
+    epoch = 0
+    while epoch < epochs and active:
+        start_time = time.perf_counter()
+        lrs = np.array([schedules[m].lr(epoch) for m in active])
+        perm = rng.permutation(n) if shuffle else np.arange(n)
+        xs, ys, ls = x_all[perm], y_all[perm], train.labels[perm]
+        predicted = np.empty((len(active), n), dtype=np.int64)
+        cost = np.zeros(len(active))
+        with np.errstate(all="ignore"):
+            for lo in range(0, n, batch_size):
+                hi = lo + batch_size
+                batch_cost, a = population.train_step(xs[lo:hi], ys[lo:hi])
+                population.sgd_step(lrs, l2[active], decay[active], n_train)
+                cost += batch_cost
+                predicted[:, lo:hi] = a.argmax(axis=2)
+            evaluated = population.evaluate(val.x, val.labels, targets[val.labels]) if val is not None else None
+        epoch += 1
+        seconds = (time.perf_counter() - start_time) / len(active)  # each member's share of the epoch
+        for position, m in enumerate(active):
+            state = states[m]
+            train_loss, train_acc = float(cost[position] / n), float((predicted[position] == ls).mean())
+            diverged = not math.isfinite(train_loss) or not population.member_finite(position)
+            val_loss, val_acc = (math.nan, math.nan) if diverged or evaluated is None else evaluated[position]
+            state.epoch = epoch
+            record = EpochRecord(epoch, float(lrs[position]), train_loss, train_acc, val_loss, val_acc, seconds)
+            state.records.append(record)
+            if diverged:
+                state.status, state.diverged_epoch = Status.DIVERGED, epoch
+            else:
+                _track_best(lambda p=position: population.member_params(p), state, val_acc, keep_best)
+                stop = val is not None and schedules[m].observe(epoch - 1, val_acc)
+                if stop or (patience is not None and val is not None and state.since_best >= patience):
+                    state.status = Status.EARLY_STOPPED
+            if on_epoch_end is not None:
+                on_epoch_end(m, record, state)
+        staying = [position for position, m in enumerate(active) if states[m].status == Status.RUNNING]
+        if len(staying) < len(active):
+            population.keep(staying)
+            active = [active[position] for position in staying]
+    for state in states:
+        if state.status == Status.RUNNING:
+            state.status = Status.OK
+    return states

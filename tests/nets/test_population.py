@@ -116,3 +116,55 @@ def test_what_cannot_be_stacked_is_refused():
     }
     with pytest.raises(PopulationError, match="does not support conv2d layers"):
         Population([Network(conv, np.random.default_rng(0))])
+
+
+def test_a_population_fits_as_each_member_fits_alone_and_members_leave_as_they_stop():
+    """fit_population against fit for each rate alone, 6 epochs, mini-batch 5: one rate diverges,
+    one anneals by steps, the others train on or stop early (patience 2); every record (but its
+    wall time), best epoch, status and best weights are the same, bit for bit."""
+    from nnsweep.nets.schedules import make_schedule
+    from nnsweep.nets.train import LabelledData, fit, fit_population, target_matrix
+
+    x, _ = data(200, 12, 5, seed=4)
+    labels = x[:, :5].argmax(axis=1)  # learnable: the largest of the first five inputs
+    train, val = (
+        LabelledData(x[:150].astype(np.float32), labels[:150]),
+        LabelledData(x[150:].astype(np.float32), labels[150:]),
+    )
+    targets = target_matrix(5)
+    settings = [("constant", 0.05), ("constant", 0.5), ("step", 0.3), ("constant", 5000.0), ("constant", 0.001)]
+
+    def schedule(name, lr):
+        return make_schedule(name, lr, **({"step_size": 2, "gamma": 0.5} if name == "step" else {}))
+
+    def network():
+        return Network(MLP, np.random.default_rng(11), dtype=np.float32)
+
+    common = {"epochs": 6, "batch_size": 5, "targets": targets, "patience": 2}
+    alone = []
+    for name, lr in settings:
+        net = network()
+        state = fit(net, SGD(lr), schedule(name, lr), train, val, rng=np.random.default_rng(3), **common)
+        alone.append((net.get_params(), state))
+    population = Population([network() for _ in settings])
+    states = fit_population(
+        population,
+        [SGD(lr) for _, lr in settings],
+        [schedule(n, lr) for n, lr in settings],
+        train,
+        val,
+        rng=np.random.default_rng(3),
+        **common,
+    )
+    assert len({s.status for s in states}) >= 2 and "diverged" in {s.status.value for s in states}, states
+    for k, ((_, state), got) in enumerate(zip(alone, states)):
+        strip = lambda records: [r.__dict__ | {"seconds": 0} for r in records]
+        np.testing.assert_equal(strip(got.records), strip(state.records), err_msg=str(k))  # NaN equals NaN
+        assert (got.status, got.best_epoch, got.best_val_acc, got.diverged_epoch) == (
+            state.status,
+            state.best_epoch,
+            state.best_val_acc,
+            state.diverged_epoch,
+        )
+        for key in state.best_params or {}:
+            np.testing.assert_array_equal(got.best_params[key], state.best_params[key])
