@@ -1,6 +1,6 @@
 """What population training buys, measured: ``make bench-population`` (``python -m bench.population``).
 
-K copies of ``make sweep-lr``'s network (Rashid's 784-100-10, sigmoid, no biases, his quadratic
+K copies of ``make sweep-lr``'s network (Rashid's 784-100-10, sigmoid, no biases, the quadratic
 cost, plain SGD) trained on 3,500 examples (the size of mnist5k's training split; uniform pixels in
 0.01 .. 1, Rashid's scaling: the time of a step does not depend on the values), each copy at its own
 learning rate, two ways in one process, one BLAS thread:
@@ -26,19 +26,14 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from nnsweep.nets.architectures import mlp
 from nnsweep.nets.network import Network
 from nnsweep.nets.optimizers import SGD
 from nnsweep.nets.population import Population
 
-RASHID = {
-    "input_shape": [784],
-    "layers": [
-        {"type": "dense", "units": 100, "bias": False},
-        {"type": "sigmoid"},
-        {"type": "dense", "units": 10, "bias": False},
-    ],
-    "loss": "rashid_quadratic",
-}
+RASHID = mlp(
+    [100], activation="sigmoid", loss="quadratic", bias=False
+)  # make sweep-lr's network (conf/net/rashid.yaml)
 RATES = [0.003, 0.00675, 0.0152, 0.0342, 0.077, 0.173, 0.39, 0.877, 1.97, 4.44, 10.0]
 
 

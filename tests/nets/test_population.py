@@ -4,19 +4,13 @@ and, trained with SGD at K learning rates, the same float32 weights bit for bit.
 import numpy as np
 import pytest
 
+from nnsweep.nets.architectures import mlp
 from nnsweep.nets.network import Network
 from nnsweep.nets.optimizers import SGD
 from nnsweep.nets.population import Population, PopulationError
 
-RASHID = {  # Rashid's 784-100-10: no biases, sigmoid, his quadratic cost (the passed-down signal)
-    "input_shape": [784],
-    "layers": [
-        {"type": "dense", "units": 100, "bias": False},
-        {"type": "sigmoid"},
-        {"type": "dense", "units": 10, "bias": False},
-    ],
-    "loss": "rashid_quadratic",
-}
+# Rashid's 784-100-10: no biases, sigmoid, his quadratic cost as his code trains it (the passed-down signal)
+RASHID = mlp([100], activation="sigmoid", loss="rashid_quadratic", bias=False)
 MLP = {  # biases, every other element-wise activation, softmax cross-entropy
     "input_shape": [12],
     "layers": [
