@@ -31,9 +31,8 @@ from nnsweep.nets.network import Network
 from nnsweep.nets.optimizers import SGD
 from nnsweep.nets.population import Population
 
-RASHID = mlp(
-    [100], activation="sigmoid", loss="quadratic", bias=False
-)  # make sweep-lr's network (conf/net/rashid.yaml)
+# make sweep-lr's network (conf/net/rashid.yaml)
+RASHID = mlp([100], activation="sigmoid", loss="quadratic", bias=False)
 RATES = [0.003, 0.00675, 0.0152, 0.0342, 0.077, 0.173, 0.39, 0.877, 1.97, 4.44, 10.0]
 
 
