@@ -5,8 +5,9 @@ cost, plain SGD) trained on 3,500 examples (the size of mnist5k's training split
 0.01 .. 1, Rashid's scaling: the time of a step does not depend on the values), each copy at its own
 learning rate, two ways in one process, one BLAS thread:
 
-- apart: the K networks one after another, ``Network.train_step`` and ``SGD.step`` per mini-batch
-  (what K runs of a sweep do, without their process and record-keeping costs);
+- apart: the K networks one after another, ``Network.train_step`` and ``SGD.step`` per mini-batch,
+  the weight gradient formed in ``backward`` (what K runs of a sweep did before ``fit`` formed the
+  first layer's update a block at a time; the first line of the output times ``fit`` both ways);
 - together: one ``nnsweep.nets.population.Population`` of K.
 
 Both end with the same weights bit for bit (checked here, and in ``tests/nets/test_population.py``).
@@ -80,6 +81,50 @@ def measure(k: int, batch: int, x, y, repeats: int) -> dict:
     return row
 
 
+def fit_side_by_side(repeats: int) -> dict:
+    """``nets.train.fit`` on mnist5k (3,500 training and 500 validation digits), the 11 rates one
+    epoch each at mini-batch 1, with the first layer's update formed a block at a time
+    (``Dense.defer_weight_grad``, the default for plain SGD) and with its gradient formed in
+    ``backward`` as before; alternated, median of ``repeats``; the records must be the same."""
+    import nnsweep.nets.train as train_module
+    from nnsweep.nets.data.datasets import load_dataset
+    from nnsweep.nets.schedules import make_schedule
+
+    data, targets = load_dataset("mnist5k"), train_module.target_matrix(10, 0.99, 0.01)
+    deferring = train_module._defer_first_weight_grad
+
+    def epoch(defer: bool) -> tuple[float, list]:
+        train_module._defer_first_weight_grad = deferring if defer else (lambda *args: None)
+        try:
+            start, records = time.perf_counter(), []
+            for lr in RATES:
+                state = train_module.fit(
+                    Network(RASHID, np.random.default_rng(0)),
+                    SGD(lr),
+                    make_schedule("constant", lr),
+                    data.train,
+                    data.val,
+                    epochs=1,
+                    batch_size=1,
+                    rng=np.random.default_rng(1),
+                    targets=targets,
+                )
+                records.append([(r.train_loss, r.val_acc) for r in state.records])
+            return time.perf_counter() - start, records
+        finally:
+            train_module._defer_first_weight_grad = deferring
+
+    before, after, same = [], [], True
+    for _ in range(repeats):
+        (t0, r0), (t1, r1) = epoch(False), epoch(True)
+        before.append(t0)
+        after.append(t1)
+        same = same and r0 == r1
+    row = {"before_s": statistics.median(before), "after_s": statistics.median(after), "same_records": same}
+    print(f"  fit, 11 rates x 1 epoch of mnist5k at mini-batch 1: {row}", flush=True)
+    return row
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| mini-batch | K | apart, s per member-epoch | together, s per member-epoch | speed-up | same weights |",
@@ -105,12 +150,18 @@ def main(argv: list[str] | None = None) -> int:
     y = np.full((args.examples, 10), 0.01, dtype=np.float32)
     y[np.arange(args.examples), rng.integers(0, 10, args.examples)] = 0.99
     with threadpool_limits(1):  # one BLAS thread, as each job of a sweep has
+        fitted = fit_side_by_side(args.repeats)
         rows = [
             measure(int(k), int(b), x, y, args.repeats) for b in args.batches.split(",") for k in args.sizes.split(",")
         ]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench-population.json").write_text(json.dumps(rows, indent=1) + "\n")
-    text = table(rows)
+    (args.out / "bench-population.json").write_text(json.dumps({"fit": fitted, "population": rows}, indent=1) + "\n")
+    text = (
+        f"nets.train.fit, make sweep-lr's 11 rates x 1 epoch of mnist5k at mini-batch 1 (one BLAS thread): "
+        f"{fitted['before_s']:.2f} s with the first layer's gradient formed in backward, {fitted['after_s']:.2f} s "
+        f"formed a block at a time in the update ({fitted['before_s'] / fitted['after_s']:.2f}x); same records: "
+        f"{'yes' if fitted['same_records'] else 'NO'}\n\n" + table(rows)
+    )
     (args.out / "bench-population.md").write_text(text)
     print(text)
     return 0

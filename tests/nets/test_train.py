@@ -211,3 +211,37 @@ def test_without_shuffling_every_epoch_takes_the_files_order(mnist5k):
         runs.append(next(iter(net.parameters()))[1].copy())
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.allclose(runs[0], runs[2])
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_the_first_layers_update_formed_a_block_at_a_time_gives_the_same_bits(mnist5k, batch, monkeypatch):
+    """fit forms the first dense layer's mini-batch-1 weight gradient inside SGD's update, a block of
+    rows at a time (Dense.defer_weight_grad): with L2 and weight decay, every record and weight is
+    what the gradient formed in backward gives (at mini-batch 7 the last batch has one example)."""
+    import nnsweep.nets.train as train_module
+
+    train = LabelledData(mnist5k.train.x[:701], mnist5k.train.labels[:701])
+
+    def run() -> tuple[list, dict]:
+        net = Network(mlp([30], loss="quadratic", bias=True), np.random.default_rng(0))
+        optimizer = make_optimizer("sgd", lr=0.5, l2=2.0, n_train=len(train), weight_decay=0.01)
+        state = fit(
+            net,
+            optimizer,
+            make_schedule("constant", 0.5),
+            train,
+            mnist5k.val,
+            epochs=2,
+            batch_size=batch,
+            rng=np.random.default_rng(1),
+            targets=target_matrix(10),
+        )
+        assert not net.layers[0].defer_weight_grad and optimizer.deferred == {}  # left as it was
+        return [(r.train_loss, r.train_acc, r.val_loss, r.val_acc) for r in state.records], net.get_params()
+
+    fused_records, fused = run()
+    monkeypatch.setattr(train_module, "_defer_first_weight_grad", lambda *args: None)
+    records, params = run()
+    assert fused_records == records
+    for key in params:
+        np.testing.assert_array_equal(fused[key], params[key], err_msg=key)
