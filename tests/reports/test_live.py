@@ -56,7 +56,7 @@ def live_reading(driver) -> tuple[int, dict[str, int]] | None:
 def test_the_page_follows_a_running_sweep_and_stops_when_it_ends(tmp_path, browser):
     sweep = tmp_path / "lr"
     env = {**os.environ, "NNSWEEP_LIVE_REPORT": "1", "PYTHONPATH": str(REPO / "src")}
-    # Three runs one after the other, each about 7 s alone (per-sample SGD): longer than the page's
+    # Three runs one after the other, each about 7 s alone (48 epochs of per-sample SGD): longer than the page's
     # reload period (nnsweep.reports.live.POLL_S) and than a live build on a loaded machine (runs of 2 s
     # had all ended before the second build, and the page went from "1 running" to the final one).
     proc = subprocess.Popen(
@@ -67,7 +67,7 @@ def test_the_page_follows_a_running_sweep_and_stops_when_it_ends(tmp_path, brows
             "--lrs",
             "0.1,0.5,2",
             "--epochs",
-            "24",
+            "48",
             "--batch",
             "1",
             "--jobs",
