@@ -152,6 +152,7 @@ class Dense(Layer):
         if self.defer_weight_grad and len(dy) == 1:
             self._dy = dy  # formed inside the update (sgd_update_deferred), a block at a time
         else:
+            self._dy = None  # a deferred gradient an interrupted step left is not this step's
             np.matmul(self._x.T, dy, out=self.grads["W"])
         if self.bias:
             np.sum(dy, axis=0, out=self.grads["b"])
@@ -181,6 +182,7 @@ class Dense(Layer):
             block = slice(start, start + rows)
             gb = g[block]
             np.multiply(xT[block], dy, out=gb)
+            gb += 0.0  # as matmul's sums, which start from +0: 0 x -y is +0 there, -0 here
             gb *= lr
             if shrink != 1.0:
                 W[block] *= shrink

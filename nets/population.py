@@ -46,6 +46,7 @@ def _weight_grad(xT: np.ndarray, dz: np.ndarray, out: np.ndarray) -> None:
     BLAS product per member (NumPy's batched product into ``out`` does not call BLAS)."""
     if dz.shape[1] == 1:
         np.multiply(xT, dz, out=out)
+        out += 0.0  # as BLAS's sums, which start from +0: 0 x -y is +0 there, -0 from multiply
     else:
         for k in range(out.shape[0]):
             np.matmul(xT[k] if xT.ndim == 3 else xT, dz[k], out=out[k])

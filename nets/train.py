@@ -158,7 +158,6 @@ def fit(
     reuse_freed_memory()
     if not optimizer.bound:
         optimizer.bind(network.parameters())
-    deferred = _defer_first_weight_grad(network, optimizer, clip_norm)
     network.set_rng(rng)
     x_all = train.x.astype(network.dtype, copy=False)
     y_all = targets[train.labels]
@@ -169,6 +168,7 @@ def fit(
         val = None
     report_every = max(1, math.ceil(n / batch_size) // 100)
 
+    deferred = _defer_first_weight_grad(network, optimizer, clip_norm)  # after every check that may raise
     try:
         while state.epoch < epochs and state.status == Status.RUNNING:
             start_time = time.perf_counter()
@@ -212,7 +212,7 @@ def fit(
                 on_epoch_end(record, state)
     finally:  # an interrupted fit leaves the network as it was: gradients formed in backward
         if deferred is not None:
-            deferred.defer_weight_grad, optimizer.deferred = False, {}
+            deferred.defer_weight_grad, deferred._dy, optimizer.deferred = False, None, {}
     if state.status == Status.RUNNING:
         state.status = Status.OK
     return state
