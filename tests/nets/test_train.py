@@ -256,18 +256,24 @@ def test_deferral_is_undone_however_fit_ends(mnist5k):
     train = LabelledData(mnist5k.train.x[:200], mnist5k.train.labels[:200])
     net = Network(mlp([30], loss="quadratic"), np.random.default_rng(0))
     sgd = make_optimizer("sgd", lr=0.5)
-    with pytest.raises(IndexError):  # 5 targets for 10 classes
+
+    def one_epoch(network, optimizer, batch, classes=10, seed=1):
+        schedule = make_schedule("constant", 0.5)
+        rng = np.random.default_rng(seed)
         fit(
-            net,
-            sgd,
-            make_schedule("constant", 0.5),
+            network,
+            optimizer,
+            schedule,
             train,
             None,
             epochs=1,
-            batch_size=1,
-            rng=np.random.default_rng(1),
-            targets=target_matrix(5),
+            batch_size=batch,
+            rng=rng,
+            targets=target_matrix(classes),
         )
+
+    with pytest.raises(IndexError):
+        one_epoch(net, sgd, 1, classes=5)  # 5 targets for 10 classes
     assert not net.layers[0].defer_weight_grad and sgd.deferred == {}
 
     class Interrupted(Exception):
@@ -283,30 +289,10 @@ def test_deferral_is_undone_however_fit_ends(mnist5k):
 
     sgd.step = step
     with pytest.raises(Interrupted):
-        fit(
-            net,
-            sgd,
-            make_schedule("constant", 0.5),
-            train,
-            None,
-            epochs=1,
-            batch_size=1,
-            rng=np.random.default_rng(1),
-            targets=target_matrix(10),
-        )
+        one_epoch(net, sgd, 1)
     assert not net.layers[0].defer_weight_grad and sgd.deferred == {} and net.layers[0]._dy is None
     twin = Network(mlp([30], loss="quadratic"), np.random.default_rng(0))
     twin.set_params(net.get_params())
     for network in (net, twin):
-        fit(
-            network,
-            make_optimizer("sgd", lr=0.5),
-            make_schedule("constant", 0.5),
-            train,
-            None,
-            epochs=1,
-            batch_size=10,
-            rng=np.random.default_rng(2),
-            targets=target_matrix(10),
-        )
+        one_epoch(network, make_optimizer("sgd", lr=0.5), 10, seed=2)
     assert all(net.get_params()[k].tobytes() == twin.get_params()[k].tobytes() for k in net.get_params())
