@@ -31,13 +31,10 @@ import numpy as np
 
 from nnsweep.core.errors import NnsweepError
 from nnsweep.nets.activations import LeakyReLU, ReLU, Sigmoid, Tanh, hidden_sigmoid, sigmoid
-from nnsweep.nets.layers import Dense, Flatten, Reshape
+from nnsweep.nets.layers import Dense, Flatten, Reshape, sgd_outer_product_update
 from nnsweep.nets.network import Network
 
 ELEMENTWISE = (Sigmoid, Tanh, ReLU, LeakyReLU)
-
-
-BLOCK_BYTES = 256 * 1024  # the first layer's gradient is formed and applied in blocks of about this size
 
 
 def _weight_grad(xT: np.ndarray, dz: np.ndarray, out: np.ndarray) -> None:
@@ -199,10 +196,10 @@ class Population:
                 p -= g
 
     def _fused_first_update(self, s: _Stacked, lr: np.ndarray, shrink: np.ndarray) -> None:
-        """The first layer's ``W -= lr * (x^T dz)``, a block of rows at a time: the gradient block
-        stays in the cache instead of one pass over all K weight matrices to write the gradient,
-        one to scale it and one to subtract it. The same operations on each element, in the same
-        order, as ``optimizers.SGD.step`` after ``Dense.backward``."""
+        """The first layer's ``W -= lr * (x^T dz)`` for every member, the gradient formed while it
+        is in the cache (``layers.sgd_outer_product_update`` with one example; with more, a member
+        at a time): the same operations on each element, in the same order, as
+        ``optimizers.SGD.step`` after ``Dense.backward``."""
         xT, scale = s.x.T, self._per_member(lr, s.W)
         shrunk = self._per_member(shrink, s.W) if np.any(shrink != 1.0) else None
         if s.dz.shape[1] > 1:  # a member's product is a BLAS call of its own: update it while in the cache
@@ -215,15 +212,7 @@ class Population:
                 s.W[k] -= g
             s.dz = None
             return
-        rows = max(1, BLOCK_BYTES // (self.size * s.W.shape[2] * s.W.itemsize))
-        for start in range(0, s.W.shape[1], rows):
-            block = slice(start, start + rows)
-            g = s.gW[:, block]
-            _weight_grad(xT[block], s.dz, g)
-            g *= scale
-            if shrunk is not None:
-                s.W[:, block] *= shrunk
-            s.W[:, block] -= g
+        sgd_outer_product_update(s.W, s.gW, xT, s.dz, scale, shrunk)
         s.dz = None
 
     def gradients(self, k: int) -> dict[str, np.ndarray]:
@@ -232,12 +221,7 @@ class Population:
         for s in self._dense_layers():
             if s.dz is not None:
                 _weight_grad(s.x.T, s.dz, s.gW)
-        grads = {}
-        for s in self._dense_layers():
-            grads[f"{s.index}.W"] = s.gW[k].copy()
-            if s.gb is not None:
-                grads[f"{s.index}.b"] = s.gb[k].copy()
-        return grads
+        return {key: a.copy() for key, a in self._member_arrays(k, gradients=True).items()}
 
     def _per_member(self, values: np.ndarray, p: np.ndarray) -> np.ndarray:
         """A value per member, in the network's dtype, shaped to broadcast over its slice of ``p``."""
@@ -262,19 +246,23 @@ class Population:
         return [(c / len(x), r / len(x)) for c, r in zip(cost, correct)]
 
     def member_finite(self, k: int) -> bool:
-        return all(
-            np.isfinite(s.W[k]).all() and (s.b is None or np.isfinite(s.b[k]).all()) for s in self._dense_layers()
-        )
+        """Member ``k``'s weights are all finite (a diverged member's are not)."""
+        return all(np.isfinite(a).all() for a in self._member_arrays(k).values())
 
     # ----- members ----------------------------------------------------------------------------
     def member_params(self, k: int) -> dict[str, np.ndarray]:
         """Member ``k``'s parameters keyed as ``Network.get_params`` keys them (a checkpoint's)."""
-        params = {}
+        return {key: a.copy() for key, a in self._member_arrays(k).items()}
+
+    def _member_arrays(self, k: int, gradients: bool = False) -> dict[str, np.ndarray]:
+        """Views of member ``k``'s parameters (or their gradients) keyed as its network's."""
+        arrays = {}
         for s in self._dense_layers():
-            params[f"{s.index}.W"] = s.W[k].copy()
-            if s.b is not None:
-                params[f"{s.index}.b"] = s.b[k].copy()
-        return params
+            W, b = (s.gW, s.gb) if gradients else (s.W, s.b)
+            arrays[f"{s.index}.W"] = W[k]
+            if b is not None:
+                arrays[f"{s.index}.b"] = b[k]
+        return arrays
 
     def keep(self, members: list[int]) -> None:
         """Go on with these members only (in this order): one that diverged or stopped leaves."""
