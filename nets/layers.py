@@ -162,6 +162,10 @@ class Dense(Layer):
 
     defer_weight_grad = False  # one example's weight gradient is formed in the update (sgd_outer_product_update)
 
+    def stop_deferring(self) -> None:
+        """Form weight gradients in ``backward`` again, and forget one an interrupted step deferred."""
+        self.defer_weight_grad, self._dy = False, None
+
     def sgd_update_deferred(self, lr: float, shrink: float) -> bool:
         """``W *= shrink; W -= lr * (x^T dy)`` for the last step if its gradient was deferred (one
         example: ``sgd_outer_product_update``); False, and nothing done, if it was formed in ``backward``."""

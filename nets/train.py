@@ -212,7 +212,8 @@ def fit(
                 on_epoch_end(record, state)
     finally:  # an interrupted fit leaves the network as it was: gradients formed in backward
         if deferred is not None:
-            deferred.defer_weight_grad, deferred._dy, optimizer.deferred = False, None, {}
+            deferred.stop_deferring()
+            optimizer.deferred = {}
     if state.status == Status.RUNNING:
         state.status = Status.OK
     return state
