@@ -19,7 +19,7 @@ from nnsweep.reports.tables import config_keys, configuration_of, key_text, seed
 from nnsweep.sweeps import trials as trial_log
 from nnsweep.sweeps.closing import no_run_learned
 from nnsweep.sweeps.comparison import ONE_SEED, Candidate, best_statement, compare
-from nnsweep.sweeps.race import Entry, configuration_name, standings
+from nnsweep.sweeps.race import entries_of, standings
 from nnsweep.sweeps.trial_runs import check_against_runs
 from nnsweep.sweeps.trials import TrialLogError
 
@@ -103,13 +103,6 @@ def race_statement(sweep_dir: Path, runs: pd.DataFrame) -> str | None:
     repeats = log.settings.get("repeats") if log is not None else None
     if not isinstance(repeats, dict) or repeats.get("race") is not True or not isinstance(repeats.get("n"), int):
         return None
-    damaged = check_against_runs(sweep_dir, log.trials)
-    entries = [
-        Entry(
-            configuration_name(trial.params),
-            {r.seed: (None if trial.number in damaged else r.objective) for r in trial.repeats},
-        )
-        for trial in log.trials
-    ]
+    entries = entries_of(log.trials, failed=check_against_runs(sweep_dir, log.trials))
     sizes = pd.to_numeric(runs.get("val_size", pd.Series([], dtype=float)), errors="coerce")
     return standings(entries, repeats["n"], float(sizes.min()) if sizes.notna().any() else None).sentence()

@@ -32,10 +32,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 from nnsweep.sweeps.comparison import MIN_SEEDS, Candidate, Comparison, Verdict, compare
 from nnsweep.sweeps.search_space import format_value
+from nnsweep.sweeps.trials import Trial
 
 RACE = "race"  # hydra.sweeper.repeats=race
 START_SEEDS = 2
@@ -131,6 +132,15 @@ class RaceState:
 def configuration_name(params: Mapping[str, object]) -> str:
     """A configuration in the race's sentences, as its overrides: ``optimizer.lr=0.877``."""
     return " ".join(f"{key}={format_value(value)}" for key, value in params.items())
+
+
+def entries_of(trials: Sequence[Trial], failed: Collection[int] = ()) -> list[Entry]:
+    """A race's configurations from its trial log: each trial with its seeds' values (a trial in
+    ``failed``, one its runs do not back, with none)."""
+    return [
+        Entry(configuration_name(t.params), {r.seed: None if t.number in failed else r.objective for r in t.repeats})
+        for t in trials
+    ]
 
 
 def standings(entries: Sequence[Entry], max_seeds: int, val_size: float | None = None) -> RaceState:

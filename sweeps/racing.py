@@ -20,7 +20,7 @@ from nnsweep.sweeps import repeats as repeat_runs
 from nnsweep.sweeps import trials as trial_log
 from nnsweep.sweeps.collect import collect
 from nnsweep.sweeps.errors import SweepError, machine_failure
-from nnsweep.sweeps.race import Entry, RaceState, configuration_name, standings
+from nnsweep.sweeps.race import RaceState, configuration_name, entries_of, standings
 from nnsweep.sweeps.search_space import SearchSpace
 from nnsweep.sweeps.settings import SweeperSettings
 from nnsweep.sweeps.trials import TRIALS, Round, Trial, TrialLog
@@ -32,15 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("nnsweep.search")
 
 
-def race_state(trials: list[Trial], space: SearchSpace, max_seeds: int, sweep_dir: Path) -> RaceState:
-    """The race's standings from the trial log: each trial a configuration, its seeds' values."""
-    entries = [Entry(configuration_name(t.params), {r.seed: r.objective for r in t.repeats}) for t in trials]
-    return standings(entries, max_seeds, _val_size(trials, sweep_dir))
-
-
-def race_open(settings: SweeperSettings, trials: list[Trial], space: SearchSpace, sweep_dir: Path) -> bool:
+def race_open(settings: SweeperSettings, trials: list[Trial], sweep_dir: Path) -> bool:
     """A race whose recorded seeds leave it undecided (a rerun after a kill goes on racing)."""
-    return settings.race and not race_state(trials, space, settings.repeats, sweep_dir).decided
+    return settings.race and not standings(entries_of(trials), settings.repeats, _val_size(trials, sweep_dir)).decided
 
 
 def _val_size(trials: list[Trial], sweep_dir: Path) -> float | None:
@@ -70,8 +64,9 @@ def race(
     settings = sweeper.settings
     trials = record.trials
     progress.total += sum(max(0, len(t.repeats) - settings.first_seeds) for t in trials)  # raced before a rerun
+    val_size = _val_size(trials, sweep_dir)  # the same for every round
     while True:
-        state = race_state(trials, space, settings.repeats, sweep_dir)
+        state = standings(entries_of(trials), settings.repeats, val_size)
         if state.decided:
             log.info("%s", state.sentence())
             return state

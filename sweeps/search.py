@@ -149,7 +149,7 @@ class SearchSweep(LaunchingSweeper):
         record, space = load_record(self.settings, sweep_dir, space, max_epochs)
         rungs = self.settings.pruner.rungs(max_epochs) if self.settings.pruner.on else []
         trials = record.trials
-        open_race = racing_rounds.race_open(self.settings, trials, space, sweep_dir)  # a rerun goes on racing
+        open_race = racing_rounds.race_open(self.settings, trials, sweep_dir)  # a rerun goes on racing
         if len(trials) >= self.settings.n_trials and not rounds.paused(trials) and not open_race:
             answer_from_record(self.settings, sweep_dir, space, self._engine(space), record, max_epochs)
             return
