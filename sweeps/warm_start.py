@@ -31,9 +31,9 @@ from typing import Any, Callable, Sequence
 
 from nnsweep.core.status import Status
 from nnsweep.runrecord import RunDir, RunRecordError
-from nnsweep.runrecord.names import ADDED_KEYS, BOOKKEEPING_KEYS, LABEL_KEYS
+from nnsweep.runrecord.names import ADDED_KEYS
 from nnsweep.sweeps import trials as trial_log
-from nnsweep.sweeps.diff import value_text
+from nnsweep.sweeps.diff import IGNORED, value_text
 from nnsweep.sweeps.errors import SweepError
 from nnsweep.sweeps.search_space import Dimension, SearchSpace
 from nnsweep.sweeps.trial_runs import check_against_runs
@@ -132,9 +132,8 @@ class _Reader:
         self.space, self.compose, self.ignored = space, compose, ignored
         self.composed: dict[tuple, dict[str, Any]] = {}  # by the point's choices: ranges change no other key
 
-    def point(self, run: RunDir) -> list[Any] | str:
-        """The run's point in the new space, or why it has none."""
-        config = run.config_data()
+    def point(self, run: RunDir, config: dict[str, Any]) -> list[Any] | str:
+        """The run's point in the new space (``config``: its recorded config), or why it has none."""
         choices = run.hydra_record().get("runtime", {}).get("choices", {})
         point = []
         for name, dimension in zip(self.space.names, self.space.dimensions):
@@ -147,14 +146,15 @@ class _Reader:
             point.append(value)
         return point
 
-    def difference(self, run: RunDir, point: list[Any]) -> str | None:
-        """The first setting outside the space in which the run differs from this search, or None."""
+    def difference(self, config: dict[str, Any], point: list[Any]) -> str | None:
+        """The first setting outside the space in which a run (its recorded ``config``) differs from
+        this search, or None."""
         key = tuple(value_text(v) for v, d in zip(point, self.space.dimensions) if d.kind == "choice")
         if key not in self.composed:
             self.composed[key] = flatten(self.compose(self.space.overrides(point)))
         ours = {**ADDED_KEYS, **self.composed[key]}
         ranged = {n for n, d in zip(self.space.names, self.space.dimensions) if d.kind != "choice"}
-        theirs = {**ADDED_KEYS, **flatten(run.config_data())}  # a key added since: the value runs had before
+        theirs = {**ADDED_KEYS, **flatten(config)}  # a key added since: the value runs had before
         for name in sorted(ours.keys() | theirs.keys()):
             if name in self.ignored or name in ranged:
                 continue
@@ -175,7 +175,7 @@ def gather(
     direction, repeats) can be told, in the order given; one log line per sweep says how many
     were told and why the others were not. A directory that is not a search's, this sweep itself,
     or a search of the other direction stops the sweep with one line."""
-    ignored = {*BOOKKEEPING_KEYS, *LABEL_KEYS}  # what a run only names, not what it computes
+    ignored = set(IGNORED)  # what a run only names, not what it computes (as nnsweep diff ignores it)
     repeats = settings.get("repeats")
     if isinstance(repeats, dict):
         ignored.add(str(repeats.get("key")))
@@ -229,10 +229,11 @@ def _why_not(trial: trial_log.Trial, earlier: Path, reader: _Reader) -> list[Any
         return "it names no run"
     try:
         run = RunDir(earlier / runs[0])
-        point = reader.point(run)
+        config = run.config_data()
+        point = reader.point(run, config)
         if isinstance(point, str):
             return point
-        difference = reader.difference(run, point)
+        difference = reader.difference(config, point)
     except (RunRecordError, OSError) as err:
         return f"its run is unreadable ({' '.join(str(err).split())[:120]})"
     return f"it was trained otherwise ({difference})" if difference else point

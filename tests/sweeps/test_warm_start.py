@@ -173,11 +173,11 @@ def test_older_runs_lists_and_whole_numbers_are_read_as_the_points_they_are(tmp_
     )
     composed = {"optimizer": {"lr": 1}, "net": {"hidden": [30], "arch": "mlp"}, "data": {"noun": "image"}}
     reader = _Reader(space, lambda overrides: {**composed, "trainer": {"flip": False}}, set(LABEL_KEYS))
-    point = reader.point(RunDir(run))
-    assert point == [1, [30]] and reader.difference(RunDir(run), point) is None
+    point = reader.point(RunDir(run), recorded)
+    assert point == [1, [30]] and reader.difference(recorded, point) is None
     composed["optimizer"]["momentum"] = 0.9  # another optimizer's setting: another experiment
     reader = _Reader(space, lambda overrides: composed, set(LABEL_KEYS))
-    assert reader.difference(RunDir(run), point) == "optimizer.momentum is (absent) there, 0.9 here"
+    assert reader.difference(recorded, point) == "optimizer.momentum is (absent) there, 0.9 here"
 
 
 def test_bad_warm_start_values_and_records_are_one_line(tmp_path):
