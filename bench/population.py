@@ -6,8 +6,8 @@ cost, plain SGD) trained on 3,500 examples (the size of mnist5k's training split
 learning rate, two ways in one process, one BLAS thread:
 
 - apart: the K networks one after another, ``Network.train_step`` and ``SGD.step`` per mini-batch,
-  the weight gradient formed in ``backward`` (what K runs of a sweep did before ``fit`` formed the
-  first layer's update a block at a time; the first line of the output times ``fit`` both ways);
+  as ``fit`` trains each run of a sweep (the first line of the output times ``fit`` with one
+  example's weight gradient formed by BLAS's rank-one update, ``layers.weight_grad``, and by matmul);
 - together: one ``nnsweep.nets.population.Population`` of K.
 
 Both end with the same weights bit for bit (checked here, and in ``tests/nets/test_population.py``).
@@ -83,18 +83,19 @@ def measure(k: int, batch: int, x, y, repeats: int) -> dict:
 
 def fit_side_by_side(repeats: int) -> dict:
     """``nets.train.fit`` on mnist5k (3,500 training and 500 validation digits), the 11 rates one
-    epoch each at mini-batch 1, with the first layer's update formed a block at a time
-    (``Dense.defer_weight_grad``, the default for plain SGD) and with its gradient formed in
-    ``backward`` as before; alternated, median of ``repeats``; the records must be the same."""
+    epoch each at mini-batch 1, with one example's weight gradient formed by BLAS's rank-one update
+    (``layers.weight_grad``, the default) and by ``matmul`` as before; alternated, median of
+    ``repeats``; the records must be the same."""
+    import nnsweep.nets.layers as layers_module
     import nnsweep.nets.train as train_module
     from nnsweep.nets.data.datasets import load_dataset
     from nnsweep.nets.schedules import make_schedule
 
     data, targets = load_dataset("mnist5k"), train_module.target_matrix(10, 0.99, 0.01)
-    deferring = train_module._defer_first_weight_grad
+    rank_one = layers_module.weight_grad
 
-    def epoch(defer: bool) -> tuple[float, list]:
-        train_module._defer_first_weight_grad = deferring if defer else (lambda *args: None)
+    def epoch(by_rank_one: bool) -> tuple[float, list]:
+        layers_module.weight_grad = rank_one if by_rank_one else (lambda x, dy, out: np.matmul(x.T, dy, out=out))
         try:
             start, records = time.perf_counter(), []
             for lr in RATES:
@@ -112,7 +113,7 @@ def fit_side_by_side(repeats: int) -> dict:
                 records.append([(r.train_loss, r.val_acc) for r in state.records])
             return time.perf_counter() - start, records
         finally:
-            train_module._defer_first_weight_grad = deferring
+            layers_module.weight_grad = rank_one
 
     before, after, same = [], [], True
     for _ in range(repeats):
@@ -158,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "bench-population.json").write_text(json.dumps({"fit": fitted, "population": rows}, indent=1) + "\n")
     text = (
         f"nets.train.fit, make sweep-lr's 11 rates x 1 epoch of mnist5k at mini-batch 1 (one BLAS thread): "
-        f"{fitted['before_s']:.2f} s with the first layer's gradient formed in backward, {fitted['after_s']:.2f} s "
-        f"formed a block at a time in the update ({fitted['before_s'] / fitted['after_s']:.2f}x); same records: "
+        f"{fitted['before_s']:.2f} s with one example's weight gradient formed by matmul, {fitted['after_s']:.2f} s "
+        f"by BLAS's rank-one update ({fitted['before_s'] / fitted['after_s']:.2f}x); same records: "
         f"{'yes' if fitted['same_records'] else 'NO'}\n\n" + table(rows)
     )
     (args.out / "bench-population.md").write_text(text)

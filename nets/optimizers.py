@@ -39,7 +39,6 @@ class Optimizer:
         self.t = 0
         self.params: list[Parameter] = []  # bound by ``bind``
         self.state: dict[str, list[np.ndarray]] = {}
-        self.deferred: dict[str, Any] = {}  # parameter key -> the Dense layer that defers its gradient (SGD)
 
     @property
     def bound(self) -> bool:
@@ -98,10 +97,7 @@ class SGD(Optimizer):
         shrink = 1.0 - lr * self.l2 / self.n_train if self.l2 else 1.0
         if self.weight_decay:
             shrink *= 1.0 - lr * self.weight_decay
-        for key, p, g, decayed in self.params:
-            layer = self.deferred.get(key)
-            if layer is not None and layer.sgd_update_deferred(lr, shrink if decayed else 1.0):
-                continue  # formed and applied a block at a time (layers.Dense.defer_weight_grad)
+        for _, p, g, decayed in self.params:
             if shrink != 1.0 and decayed:
                 p *= shrink
             g *= lr

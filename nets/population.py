@@ -31,22 +31,18 @@ import numpy as np
 
 from nnsweep.core.errors import NnsweepError
 from nnsweep.nets.activations import LeakyReLU, ReLU, Sigmoid, Tanh, hidden_sigmoid, sigmoid
-from nnsweep.nets.layers import Dense, Flatten, Reshape, sgd_outer_product_update
+from nnsweep.nets.layers import Dense, Flatten, Reshape, weight_grad
 from nnsweep.nets.network import Network
 
 ELEMENTWISE = (Sigmoid, Tanh, ReLU, LeakyReLU)
 
 
-def _weight_grad(xT: np.ndarray, dz: np.ndarray, out: np.ndarray) -> None:
-    """``out[k] = xT[k] @ dz[k]`` for every member, as ``Dense.backward``'s product computes it:
-    with one example an outer product (element by element: exact, whatever computes it), else one
-    BLAS product per member (NumPy's batched product into ``out`` does not call BLAS)."""
-    if dz.shape[1] == 1:
-        np.multiply(xT, dz, out=out)
-        out += 0.0  # as BLAS's sums, which start from +0: 0 x -y is +0 there, -0 from multiply
-    else:
-        for k in range(out.shape[0]):
-            np.matmul(xT[k] if xT.ndim == 3 else xT, dz[k], out=out[k])
+def _weight_grad(x: np.ndarray, dz: np.ndarray, out: np.ndarray) -> None:
+    """``out[k] = x[k]^T dz[k]`` for every member (the first layer's ``x`` is every member's), as
+    ``Dense.backward`` forms it (``layers.weight_grad``): a BLAS call per member, on the matrices a
+    single network multiplies (NumPy's batched product into ``out`` does not call BLAS)."""
+    for k in range(out.shape[0]):
+        weight_grad(x if x.ndim == 2 else x[k], dz[k], out[k])
 
 
 class PopulationError(NnsweepError, ValueError):
@@ -58,13 +54,11 @@ class _Stacked:
     """One dense layer of every member: ``W: (K, n_in, units)``, ``b: (K, units)`` or None."""
 
     index: int  # the layer's position in the network (a checkpoint's key prefix)
-    first: bool  # its input is the data, the same for every member: (batch, n_in)
     W: np.ndarray
     b: np.ndarray | None
     gW: np.ndarray
     gb: np.ndarray | None
     x: np.ndarray | None = None  # the input of the last forward pass
-    dz: np.ndarray | None = None  # the first layer's output gradient, while its gW is not yet formed
 
 
 class Population:
@@ -85,7 +79,7 @@ class Population:
         self.plan: list[object] = []  # a _Stacked per dense layer, the activation layer otherwise
         for i, layer in enumerate(first.layers):
             if isinstance(layer, Dense):
-                self.plan.append(self._stack(i, [n.layers[i] for n in networks], first=not self._dense_layers()))
+                self.plan.append(self._stack(i, [n.layers[i] for n in networks]))
             elif isinstance(layer, ELEMENTWISE) and self._dense_layers():
                 self.plan.append(type(layer)(**layer.hyperparameters()))
             elif isinstance(layer, (Flatten, Reshape)) and len(first.input_shape) == 1:
@@ -96,10 +90,10 @@ class Population:
     def _dense_layers(self) -> list[_Stacked]:
         return [s for s in self.plan if isinstance(s, _Stacked)]
 
-    def _stack(self, index: int, layers: list[Dense], first: bool) -> _Stacked:
+    def _stack(self, index: int, layers: list[Dense]) -> _Stacked:
         W = np.stack([d.params["W"] for d in layers]).astype(self.dtype, copy=False)
         b = np.stack([d.params["b"] for d in layers]).astype(self.dtype, copy=False) if layers[0].bias else None
-        return _Stacked(index, first, W, b, np.zeros_like(W), None if b is None else np.zeros_like(b))
+        return _Stacked(index, W, b, np.zeros_like(W), None if b is None else np.zeros_like(b))
 
     # ----- computation ------------------------------------------------------------------------
     def _dense_forward(self, s: _Stacked, x: np.ndarray) -> np.ndarray:
@@ -110,12 +104,7 @@ class Population:
         return z
 
     def _dense_backward(self, s: _Stacked, dz: np.ndarray, needs_input_grad: bool) -> np.ndarray | None:
-        if s.first:  # its weight gradient is formed block by block inside the update (sgd_step)
-            s.dz = dz
-            if s.gb is not None:
-                np.sum(dz, axis=1, out=s.gb)
-            return None
-        _weight_grad(s.x.transpose(0, 2, 1), dz, s.gW)
+        _weight_grad(s.x, dz, s.gW)
         if s.gb is not None:
             np.sum(dz, axis=1, out=s.gb)
         return np.matmul(dz, s.W.transpose(0, 2, 1)) if needs_input_grad else None
@@ -187,40 +176,13 @@ class Population:
             for p, g, decayed in ((s.W, s.gW, True), (s.b, s.gb, False)):
                 if p is None:
                     continue
-                if p is s.W and s.dz is not None:
-                    self._fused_first_update(s, lr, shrink)
-                    continue
                 if decayed and np.any(shrink != 1.0):
                     p *= self._per_member(shrink, p)
                 g *= self._per_member(lr, p)
                 p -= g
 
-    def _fused_first_update(self, s: _Stacked, lr: np.ndarray, shrink: np.ndarray) -> None:
-        """The first layer's ``W -= lr * (x^T dz)`` for every member, the gradient formed while it
-        is in the cache (``layers.sgd_outer_product_update`` with one example; with more, a member
-        at a time): the same operations on each element, in the same order, as
-        ``optimizers.SGD.step`` after ``Dense.backward``."""
-        xT, scale = s.x.T, self._per_member(lr, s.W)
-        shrunk = self._per_member(shrink, s.W) if np.any(shrink != 1.0) else None
-        if s.dz.shape[1] > 1:  # a member's product is a BLAS call of its own: update it while in the cache
-            for k in range(self.size):
-                g = s.gW[k]
-                np.matmul(xT, s.dz[k], out=g)
-                g *= scale[k]
-                if shrunk is not None:
-                    s.W[k] *= shrunk[k]
-                s.W[k] -= g
-            s.dz = None
-            return
-        sgd_outer_product_update(s.W, s.gW, xT, s.dz, scale, shrunk)
-        s.dz = None
-
     def gradients(self, k: int) -> dict[str, np.ndarray]:
-        """Member ``k``'s gradients of the last ``train_step``, keyed as its parameters (for
-        checks; the first layer's weight gradient is otherwise only formed inside the update)."""
-        for s in self._dense_layers():
-            if s.dz is not None:
-                _weight_grad(s.x.T, s.dz, s.gW)
+        """Member ``k``'s gradients of the last ``train_step``, keyed as its parameters."""
         return {key: a.copy() for key, a in self._member_arrays(k, gradients=True).items()}
 
     def _per_member(self, values: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -14,7 +14,6 @@ import numpy as np
 
 from nnsweep.core.status import Status
 from nnsweep.nets.allocator import reuse_freed_memory
-from nnsweep.nets.layers import Dense
 from nnsweep.nets.network import Network
 from nnsweep.nets.optimizers import SGD, Optimizer
 from nnsweep.nets.population import Population
@@ -168,69 +167,49 @@ def fit(
         val = None
     report_every = max(1, math.ceil(n / batch_size) // 100)
 
-    deferred = _defer_first_weight_grad(network, optimizer, clip_norm)  # after every check that may raise
-    try:
-        while state.epoch < epochs and state.status == Status.RUNNING:
-            start_time = time.perf_counter()
-            optimizer.lr = lr = schedule.lr(state.epoch)
-            perm = rng.permutation(n) if shuffle else np.arange(n)
-            xs, ys, ls = x_all[perm], y_all[perm], train.labels[perm]
-            if augment is not None:
-                xs = augment(xs, rng)
-            predicted = np.empty(n, dtype=np.int64)
-            cost = 0.0
-            with np.errstate(all="ignore"):  # overflow on a diverging run is detected below, not printed
-                for b, lo in enumerate(range(0, n, batch_size)):
-                    hi = lo + batch_size
-                    batch_cost, a = network.train_step(xs[lo:hi], ys[lo:hi])
-                    if clip_norm is not None:
-                        clip_gradient_norm(network, clip_norm)
-                    optimizer.step()
-                    cost += batch_cost
-                    predicted[lo:hi] = a.argmax(axis=1)
-                    if on_batches is not None and b % report_every == 0:
-                        on_batches(b)
-            train_loss, train_acc = cost / n, float((predicted == ls).mean())
-            diverged = not math.isfinite(train_loss) or not network.params_finite()
-            if diverged or val is None:
-                val_loss = val_acc = float("nan")
-            else:
-                val_loss, val_acc = network.evaluate(val_x, val.labels, val_y)
-            state.epoch += 1
-            record = EpochRecord(
-                state.epoch, lr, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start_time
-            )
-            state.records.append(record)
-            if diverged:
-                state.status, state.diverged_epoch = Status.DIVERGED, state.epoch
-            else:
-                _track_best(network.get_params, state, val_acc, keep_best)
-                stop_by_schedule = val is not None and schedule.observe(state.epoch - 1, val_acc)
-                if stop_by_schedule or (patience is not None and val is not None and state.since_best >= patience):
-                    state.status = Status.EARLY_STOPPED
-            if on_epoch_end is not None:
-                on_epoch_end(record, state)
-    finally:  # an interrupted fit leaves the network as it was: gradients formed in backward
-        if deferred is not None:
-            deferred.stop_deferring()
-            optimizer.deferred = {}
+    while state.epoch < epochs and state.status == Status.RUNNING:
+        start_time = time.perf_counter()
+        optimizer.lr = lr = schedule.lr(state.epoch)
+        perm = rng.permutation(n) if shuffle else np.arange(n)
+        xs, ys, ls = x_all[perm], y_all[perm], train.labels[perm]
+        if augment is not None:
+            xs = augment(xs, rng)
+        predicted = np.empty(n, dtype=np.int64)
+        cost = 0.0
+        with np.errstate(all="ignore"):  # overflow on a diverging run is detected below, not printed
+            for b, lo in enumerate(range(0, n, batch_size)):
+                hi = lo + batch_size
+                batch_cost, a = network.train_step(xs[lo:hi], ys[lo:hi])
+                if clip_norm is not None:
+                    clip_gradient_norm(network, clip_norm)
+                optimizer.step()
+                cost += batch_cost
+                predicted[lo:hi] = a.argmax(axis=1)
+                if on_batches is not None and b % report_every == 0:
+                    on_batches(b)
+        train_loss, train_acc = cost / n, float((predicted == ls).mean())
+        diverged = not math.isfinite(train_loss) or not network.params_finite()
+        if diverged or val is None:
+            val_loss = val_acc = float("nan")
+        else:
+            val_loss, val_acc = network.evaluate(val_x, val.labels, val_y)
+        state.epoch += 1
+        record = EpochRecord(
+            state.epoch, lr, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start_time
+        )
+        state.records.append(record)
+        if diverged:
+            state.status, state.diverged_epoch = Status.DIVERGED, state.epoch
+        else:
+            _track_best(network.get_params, state, val_acc, keep_best)
+            stop_by_schedule = val is not None and schedule.observe(state.epoch - 1, val_acc)
+            if stop_by_schedule or (patience is not None and val is not None and state.since_best >= patience):
+                state.status = Status.EARLY_STOPPED
+        if on_epoch_end is not None:
+            on_epoch_end(record, state)
     if state.status == Status.RUNNING:
         state.status = Status.OK
     return state
-
-
-def _defer_first_weight_grad(network: Network, optimizer: Optimizer, clip_norm: float | None) -> Dense | None:
-    """With plain SGD and no clipping (which reads every gradient), the first dense layer's weight
-    gradient is formed inside the update, a block at a time (``Dense.defer_weight_grad``): the same
-    weights, bit for bit, in less time. Returns that layer, or None."""
-    if type(optimizer) is not SGD or clip_norm is not None:
-        return None
-    first = next(((i, layer) for i, layer in enumerate(network.layers) if layer.params), None)
-    if first is None or not isinstance(first[1], Dense) or first[1].needs_input_grad:
-        return None
-    first[1].defer_weight_grad = True
-    optimizer.deferred = {f"{first[0]}.W": first[1]}
-    return first[1]
 
 
 def _track_best(params: Callable[[], dict], state: TrainState, val_acc: float, keep_best: bool) -> None:

@@ -5,7 +5,7 @@ import pytest
 
 from nnsweep.nets.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from nnsweep.nets.conv import Conv2D, MaxPool2D, MeanPool2D, lecun_c3_table
-from nnsweep.nets.layers import Dense, Dropout, Flatten, Reshape, ShapeError
+from nnsweep.nets.layers import Dense, Dropout, Flatten, Reshape, ShapeError, weight_grad
 from tests.conftest import numerical_gradient, sample_indices
 
 RTOL, ATOL = 1e-5, 1e-8
@@ -34,6 +34,28 @@ def check_layer(layer, input_shape, batch=3, seed=0, positive=False):
 @pytest.mark.parametrize("bias", [True, False])
 def test_dense_gradients(bias):
     check_layer(Dense(7, bias=bias, bias_init="standard_normal"), (5,))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_examples_weight_gradient_is_matmuls_bits(dtype):
+    """With one example the weight gradient is BLAS's rank-one update into zeros: the bits matmul
+    gives, -0 (0 x -y is +0 in matmul's sums), inf and NaN included, for either dtype and for an
+    input that is a strided view; mixed dtypes take matmul itself."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1, 784)).astype(dtype)
+    x[0, :5] = [0.0, -0.0, np.inf, 1e-30, 3.0]
+    dy = rng.normal(size=(1, 100)).astype(dtype)
+    dy[0, :4] = [-1.0, np.nan, -0.0, 1e30]
+    strided = np.repeat(x, 2, axis=1)[:, ::2]
+    for inputs in ((x, dy), (strided, dy), (x.astype(np.float64), dy)):
+        with np.errstate(all="ignore"):
+            expected = np.matmul(inputs[0].T, inputs[1]).astype(dtype)
+            out = np.full((784, 100), 7.0, dtype=dtype)  # a stale gradient: overwritten, not added to
+            weight_grad(*inputs, out)
+        assert out.tobytes() == expected.tobytes()
+    zero_rows = expected[:2][~np.isnan(expected[:2])]
+    assert not np.signbit(zero_rows).any()  # 0 x -1, -0 x y: the +0 of matmul's sums
+    assert np.isnan(expected[:, 1]).all() and np.isnan(expected[2, 2])  # inf x -0 is NaN
 
 
 @pytest.mark.parametrize("layer", [Sigmoid(), Tanh(), Softmax()], ids=repr)

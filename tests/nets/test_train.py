@@ -213,22 +213,22 @@ def test_without_shuffling_every_epoch_takes_the_files_order(mnist5k):
     assert not np.allclose(runs[0], runs[2])
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
 @pytest.mark.parametrize("batch", [1, 7])
-def test_the_first_layers_update_formed_a_block_at_a_time_gives_the_same_bits(mnist5k, batch, monkeypatch):
-    """fit forms the first dense layer's mini-batch-1 weight gradient inside SGD's update, a block of
-    rows at a time (Dense.defer_weight_grad): with L2 and weight decay, every record and weight is
-    what the gradient formed in backward gives (at mini-batch 7 the last batch has one example)."""
-    import nnsweep.nets.train as train_module
+def test_one_examples_gradient_by_blas_rank_one_update_gives_matmuls_bits(mnist5k, batch, optimizer, monkeypatch):
+    """Dense layers form one example's weight gradient with BLAS's rank-one update
+    (layers.weight_grad): with L2 and weight decay, every record and weight byte of fit is what the
+    gradient formed by matmul gives (at mini-batch 7 the last batch has one example)."""
+    import nnsweep.nets.layers as layers_module
 
     train = LabelledData(mnist5k.train.x[:701], mnist5k.train.labels[:701])
 
     def run() -> tuple[list, dict]:
         net = Network(mlp([30], loss="quadratic", bias=True), np.random.default_rng(0))
         net.layers[0].params["W"][0] = -0.0  # pixel 0 is never inked: its weights stay -0 (matmul's sums do)
-        optimizer = make_optimizer("sgd", lr=0.5, l2=2.0, n_train=len(train), weight_decay=0.01)
         state = fit(
             net,
-            optimizer,
+            make_optimizer(optimizer, lr=0.5, l2=2.0, n_train=len(train), weight_decay=0.01),
             make_schedule("constant", 0.5),
             train,
             mnist5k.val,
@@ -237,62 +237,14 @@ def test_the_first_layers_update_formed_a_block_at_a_time_gives_the_same_bits(mn
             rng=np.random.default_rng(1),
             targets=target_matrix(10),
         )
-        assert not net.layers[0].defer_weight_grad and optimizer.deferred == {}  # left as it was
         return [(r.train_loss, r.train_acc, r.val_loss, r.val_acc) for r in state.records], net.get_params()
 
-    fused_records, fused = run()
-    monkeypatch.setattr(train_module, "_defer_first_weight_grad", lambda *args: None)
+    blas_records, blas = run()
+    monkeypatch.setattr(layers_module, "weight_grad", lambda x, dy, out: np.matmul(x.T, dy, out=out))
     records, params = run()
-    assert fused_records == records
+    assert blas_records == records
     for key in params:  # the bytes: assert_array_equal takes -0 for +0
-        assert fused[key].tobytes() == params[key].tobytes(), key
-    assert not mnist5k.train.x[:701, 0].any() and np.signbit(params["0.W"][0]).all()
-
-
-def test_deferral_is_undone_however_fit_ends(mnist5k):
-    """A fit that fails in its checks, or is interrupted between a step's backward and its update,
-    leaves no deferred gradient behind: a later fit of the same network at mini-batch 10 (whose
-    gradient backward forms) is what it would be on a fresh copy."""
-    train = LabelledData(mnist5k.train.x[:200], mnist5k.train.labels[:200])
-    net = Network(mlp([30], loss="quadratic"), np.random.default_rng(0))
-    sgd = make_optimizer("sgd", lr=0.5)
-
-    def one_epoch(network, optimizer, batch, classes=10, seed=1):
-        schedule = make_schedule("constant", 0.5)
-        rng = np.random.default_rng(seed)
-        fit(
-            network,
-            optimizer,
-            schedule,
-            train,
-            None,
-            epochs=1,
-            batch_size=batch,
-            rng=rng,
-            targets=target_matrix(classes),
-        )
-
-    with pytest.raises(IndexError):
-        one_epoch(net, sgd, 1, classes=5)  # 5 targets for 10 classes
-    assert not net.layers[0].defer_weight_grad and sgd.deferred == {}
-
-    class Interrupted(Exception):
-        pass
-
-    steps = []
-
-    def step():
-        steps.append(1)
-        if len(steps) == 5:
-            raise Interrupted  # after backward deferred the gradient, before the update used it
-        type(sgd).step(sgd)
-
-    sgd.step = step
-    with pytest.raises(Interrupted):
-        one_epoch(net, sgd, 1)
-    assert not net.layers[0].defer_weight_grad and sgd.deferred == {} and net.layers[0]._dy is None
-    twin = Network(mlp([30], loss="quadratic"), np.random.default_rng(0))
-    twin.set_params(net.get_params())
-    for network in (net, twin):
-        one_epoch(network, make_optimizer("sgd", lr=0.5), 10, seed=2)
-    assert all(net.get_params()[k].tobytes() == twin.get_params()[k].tobytes() for k in net.get_params())
+        assert blas[key].tobytes() == params[key].tobytes(), key
+    assert not mnist5k.train.x[:701, 0].any()
+    if optimizer == "sgd":  # w - lr (+0) keeps -0; momentum's w + v makes it +0 either way
+        assert np.signbit(params["0.W"][0]).all()
