@@ -172,14 +172,18 @@ class Population:
             shrink = 1.0 - lr * np.asarray(l2, dtype=np.float64) / n_train
         if weight_decay is not None and np.any(weight_decay):
             shrink = shrink * (1.0 - lr * np.asarray(weight_decay, dtype=np.float64))
+        # A member at a time: a (K, 1, 1) factor broadcast over (K, n_in, units) makes NumPy call
+        # its inner loop once per row (units long), a third of a mini-batch-1 step; a member's own
+        # slice is one contiguous loop. Python floats, as SGD.step multiplies by.
         for s in self._dense_layers():
             for p, g, decayed in ((s.W, s.gW, True), (s.b, s.gb, False)):
                 if p is None:
                     continue
-                if decayed and np.any(shrink != 1.0):
-                    p *= self._per_member(shrink, p)
-                g *= self._per_member(lr, p)
-                p -= g
+                for k in range(self.size):
+                    if decayed and shrink[k] != 1.0:
+                        p[k] *= float(shrink[k])
+                    g[k] *= float(lr[k])
+                    p[k] -= g[k]
 
     def gradients(self, k: int) -> dict[str, np.ndarray]:
         """Member ``k``'s gradients of the last ``train_step``, keyed as its parameters."""
