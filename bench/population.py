@@ -1,13 +1,14 @@
 """What population training buys, measured: ``make bench-population`` (``python -m bench.population``).
 
 K copies of ``make sweep-lr``'s network (Rashid's 784-100-10, sigmoid, no biases, the quadratic
-cost, plain SGD) trained on 3,500 examples (the size of mnist5k's training split; uniform pixels in
-0.01 .. 1, Rashid's scaling: the time of a step does not depend on the values), each copy at its own
-learning rate, two ways in one process, one BLAS thread:
+cost, plain SGD), and of Nielsen's chapter-1 network (784-30-10, biases), trained on 3,500
+examples (the size of mnist5k's training split; uniform pixels in 0.01 .. 1, Rashid's scaling: the
+time of a step does not depend on the values), each copy at its own learning rate, two ways in one
+process, one BLAS thread:
 
 - apart: the K networks one after another, ``Network.train_step`` and ``SGD.step`` per mini-batch,
   as ``fit`` trains each run of a sweep (the first line of the output times ``fit`` with one
-  example's weight gradient formed by BLAS's rank-one update, ``layers.weight_grad``, and by matmul);
+  example's weight gradient formed by ``np.dot``, as ``layers.weight_grad`` forms it, and by matmul);
 - together: one ``nnsweep.nets.population.Population`` of K.
 
 Both end with the same weights bit for bit (checked here, and in ``tests/nets/test_population.py``).
@@ -32,8 +33,11 @@ from nnsweep.nets.network import Network
 from nnsweep.nets.optimizers import SGD
 from nnsweep.nets.population import Population
 
-# make sweep-lr's network (conf/net/rashid.yaml)
-RASHID = mlp([100], activation="sigmoid", loss="quadratic", bias=False)
+NETWORKS = {  # make sweep-lr's (conf/net/rashid.yaml) and Nielsen's chapter-1 network (conf/net/nielsen.yaml)
+    "rashid 784-100-10": mlp([100], activation="sigmoid", loss="quadratic", bias=False),
+    "nielsen 784-30-10": mlp([30], activation="sigmoid", loss="quadratic", bias=True),
+}
+RASHID = NETWORKS["rashid 784-100-10"]
 RATES = [0.003, 0.00675, 0.0152, 0.0342, 0.077, 0.173, 0.39, 0.877, 1.97, 4.44, 10.0]
 
 
@@ -54,11 +58,12 @@ def epoch_together(population, lrs, x, y, batch) -> float:
     return time.perf_counter() - start
 
 
-def measure(k: int, batch: int, x, y, repeats: int) -> dict:
+def measure(network: str, k: int, batch: int, x, y, repeats: int) -> dict:
     rates = RATES[:: max(1, len(RATES) // k)][:k] if k < len(RATES) else RATES
-    networks = [Network(RASHID, np.random.default_rng(0)) for _ in rates]
+    architecture = NETWORKS[network]
+    networks = [Network(architecture, np.random.default_rng(0)) for _ in rates]
     optimizers = [SGD(lr).bind(n.parameters()) for n, lr in zip(networks, rates)]
-    population = Population([Network(RASHID, np.random.default_rng(0)) for _ in rates])
+    population = Population([Network(architecture, np.random.default_rng(0)) for _ in rates])
     lrs = np.array(rates)
     apart, together = [], []
     for _ in range(repeats):  # alternated, so a change in the machine's load falls on both
@@ -70,6 +75,7 @@ def measure(k: int, batch: int, x, y, repeats: int) -> dict:
         for key in networks[m].get_params()
     )
     row = {
+        "network": network,
         "k": k,
         "batch": batch,
         "apart_s_per_member_epoch": statistics.median(apart) / k,
@@ -77,13 +83,13 @@ def measure(k: int, batch: int, x, y, repeats: int) -> dict:
         "same_weights": same,
     }
     row["speedup"] = row["apart_s_per_member_epoch"] / row["together_s_per_member_epoch"]
-    print(f"  K {k:2d}, mini-batch {batch:3d}: {row}", flush=True)
+    print(f"  {network}, K {k:2d}, mini-batch {batch:3d}: {row}", flush=True)
     return row
 
 
 def fit_side_by_side(repeats: int) -> dict:
     """``nets.train.fit`` on mnist5k (3,500 training and 500 validation digits), the 11 rates one
-    epoch each at mini-batch 1, with one example's weight gradient formed by BLAS's rank-one update
+    epoch each at mini-batch 1, with one example's weight gradient formed by ``np.dot``
     (``layers.weight_grad``, the default) and by ``matmul`` as before; alternated, median of
     ``repeats``; the records must be the same."""
     import nnsweep.nets.layers as layers_module
@@ -92,10 +98,10 @@ def fit_side_by_side(repeats: int) -> dict:
     from nnsweep.nets.schedules import make_schedule
 
     data, targets = load_dataset("mnist5k"), train_module.target_matrix(10, 0.99, 0.01)
-    rank_one = layers_module.weight_grad
+    by_dot = layers_module.weight_grad
 
-    def epoch(by_rank_one: bool) -> tuple[float, list]:
-        layers_module.weight_grad = rank_one if by_rank_one else (lambda x, dy, out: np.matmul(x.T, dy, out=out))
+    def epoch(dot: bool) -> tuple[float, list]:
+        layers_module.weight_grad = by_dot if dot else (lambda x, dy, out: np.matmul(x.T, dy, out=out))
         try:
             start, records = time.perf_counter(), []
             for lr in RATES:
@@ -113,7 +119,7 @@ def fit_side_by_side(repeats: int) -> dict:
                 records.append([(r.train_loss, r.val_acc) for r in state.records])
             return time.perf_counter() - start, records
         finally:
-            layers_module.weight_grad = rank_one
+            layers_module.weight_grad = by_dot
 
     before, after, same = [], [], True
     for _ in range(repeats):
@@ -128,13 +134,17 @@ def fit_side_by_side(repeats: int) -> dict:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| mini-batch | K | apart, s per member-epoch | together, s per member-epoch | speed-up | same weights |",
-        "|---|---|---|---|---|---|",
+        "| network | mini-batch | K | apart, s per member-epoch | together, s per member-epoch | speed-up "
+        "| same weights |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         apart, together = r["apart_s_per_member_epoch"], r["together_s_per_member_epoch"]
         same = "yes" if r["same_weights"] else "NO"
-        lines.append(f"| {r['batch']} | {r['k']} | {apart:.3f} | {together:.3f} | {r['speedup']:.2f}x | {same} |")
+        lines.append(
+            f"| {r['network']} | {r['batch']} | {r['k']} | {apart:.3f} | {together:.3f} "
+            f"| {r['speedup']:.2f}x | {same} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -153,14 +163,17 @@ def main(argv: list[str] | None = None) -> int:
     with threadpool_limits(1):  # one BLAS thread, as each job of a sweep has
         fitted = fit_side_by_side(args.repeats)
         rows = [
-            measure(int(k), int(b), x, y, args.repeats) for b in args.batches.split(",") for k in args.sizes.split(",")
+            measure(network, int(k), int(b), x, y, args.repeats)
+            for network in NETWORKS
+            for b in args.batches.split(",")
+            for k in args.sizes.split(",")
         ]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench-population.json").write_text(json.dumps({"fit": fitted, "population": rows}, indent=1) + "\n")
     text = (
         f"nets.train.fit, make sweep-lr's 11 rates x 1 epoch of mnist5k at mini-batch 1 (one BLAS thread): "
         f"{fitted['before_s']:.2f} s with one example's weight gradient formed by matmul, {fitted['after_s']:.2f} s "
-        f"by BLAS's rank-one update ({fitted['before_s'] / fitted['after_s']:.2f}x); same records: "
+        f"by np.dot ({fitted['before_s'] / fitted['after_s']:.2f}x); same records: "
         f"{'yes' if fitted['same_records'] else 'NO'}\n\n" + table(rows)
     )
     (args.out / "bench-population.md").write_text(text)

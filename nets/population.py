@@ -86,6 +86,12 @@ class Population:
                 continue  # a flat input stays flat
             else:  # an activation before any dense layer would not see a stacked input
                 raise PopulationError(f"population training does not support {layer.kind} layers there yet")
+        self.dense = self._dense_layers()
+        # the backward pass, output first: each step with whether a dense layer lies below it
+        self._backward_plan = [
+            (step, any(isinstance(s, _Stacked) for s in self.plan[:i]))
+            for i, step in reversed(list(enumerate(self.plan)))
+        ]
 
     def _dense_layers(self) -> list[_Stacked]:
         return [s for s in self.plan if isinstance(s, _Stacked)]
@@ -106,7 +112,7 @@ class Population:
     def _dense_backward(self, s: _Stacked, dz: np.ndarray, needs_input_grad: bool) -> np.ndarray | None:
         _weight_grad(s.x, dz, s.gW)
         if s.gb is not None:
-            np.sum(dz, axis=1, out=s.gb)
+            np.add.reduce(dz, axis=1, out=s.gb)
         return np.matmul(dz, s.W.transpose(0, 2, 1)) if needs_input_grad else None
 
     def _activation(self, layer, z: np.ndarray, member_size: int) -> np.ndarray:
@@ -140,12 +146,10 @@ class Population:
         d = self.loss.delta(z, a, y)
         if len(x) > 1:
             d /= d.dtype.type(len(x))
-        steps = self.plan[::-1]
         passed_down = getattr(self.loss, "passed_down", None)
         first = True
-        for i, step in enumerate(steps):
+        for step, below in self._backward_plan:
             if isinstance(step, _Stacked):
-                below = any(isinstance(s, _Stacked) for s in steps[i + 1 :])
                 if first and passed_down is not None and below:  # Rashid's rule (losses.RashidQuadraticCost)
                     self._dense_backward(step, d, needs_input_grad=False)
                     signal = passed_down(z, a, y) / d.dtype.type(len(x))
@@ -172,26 +176,24 @@ class Population:
             shrink = 1.0 - lr * np.asarray(l2, dtype=np.float64) / n_train
         if weight_decay is not None and np.any(weight_decay):
             shrink = shrink * (1.0 - lr * np.asarray(weight_decay, dtype=np.float64))
-        # A member at a time: a (K, 1, 1) factor broadcast over (K, n_in, units) makes NumPy call
-        # its inner loop once per row (units long), a third of a mini-batch-1 step; a member's own
-        # slice is one contiguous loop. Python floats, as SGD.step multiplies by.
-        for s in self._dense_layers():
+        # Each member's arrays as one row of a (K, size) view: a (K, 1) factor broadcast over it runs
+        # NumPy's inner loop once per member; over (K, n_in, units) it ran once per row of units,
+        # a third of a mini-batch-1 step. The factors are rounded to the dtype as SGD.step's are.
+        scale = lr.astype(self.dtype)[:, None]
+        shrunk = shrink.astype(self.dtype)[:, None] if np.any(shrink != 1.0) else None
+        for s in self.dense:
             for p, g, decayed in ((s.W, s.gW, True), (s.b, s.gb, False)):
                 if p is None:
                     continue
-                for k in range(self.size):
-                    if decayed and shrink[k] != 1.0:
-                        p[k] *= float(shrink[k])
-                    g[k] *= float(lr[k])
-                    p[k] -= g[k]
+                rows_p, rows_g = p.reshape(self.size, -1), g.reshape(self.size, -1)
+                if decayed and shrunk is not None:
+                    rows_p *= shrunk
+                rows_g *= scale
+                rows_p -= rows_g
 
     def gradients(self, k: int) -> dict[str, np.ndarray]:
         """Member ``k``'s gradients of the last ``train_step``, keyed as its parameters."""
         return {key: a.copy() for key, a in self._member_arrays(k, gradients=True).items()}
-
-    def _per_member(self, values: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """A value per member, in the network's dtype, shaped to broadcast over its slice of ``p``."""
-        return values.astype(self.dtype).reshape((self.size,) + (1,) * (p.ndim - 1))
 
     def evaluate(
         self, x: np.ndarray, labels: np.ndarray, targets: np.ndarray, batch_size: int = 1000
@@ -232,7 +234,7 @@ class Population:
 
     def keep(self, members: list[int]) -> None:
         """Go on with these members only (in this order): one that diverged or stopped leaves."""
-        for s in self._dense_layers():
+        for s in self.dense:
             s.W, s.b = s.W[members], None if s.b is None else s.b[members]  # fancy indexing copies
             s.gW, s.gb = np.zeros_like(s.W), None if s.b is None else np.zeros_like(s.b)
         self.size = len(members)
