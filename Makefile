@@ -115,7 +115,7 @@ bench-warm-start: $(STAMP) ## Does a warm start reach a 40-trial search's best s
 bench-race: $(STAMP) ## Seed racing replayed from a 5-seed lr sweep (trains it first if missing) and on a null sweep
 	$(PY) -m bench.race
 
-bench-population: $(STAMP) ## K networks trained as one population vs one after another, K 1-11, mini-batch 1-128 (issue 27, in progress)
+bench-population: $(STAMP) ## K networks as one population vs one after another (K 1-11, mini-batch 1-128; two MLPs, a LeNet-5 bound), and fit by np.dot vs matmul
 	$(PY) -m bench.population
 
 bench-draw: $(DEV_STAMP) ## Draw the test suite's 40 hand-drawn digits on the draw page with make draw's model; screenshots in docs/

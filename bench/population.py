@@ -132,6 +132,50 @@ def fit_side_by_side(repeats: int) -> dict:
     return row
 
 
+def lenet5_bound(k: int, batch: int, x, y, repeats: int) -> dict:
+    """LeNet-5 has no population (``Population`` stacks dense layers only); this bounds what one
+    could buy. K members at mini-batch B that shared every call would each cost at least what an
+    example costs one network at mini-batch K x B (their own weight products and Adam updates, left
+    out here, come on top). Adam 1e-3 as ``conf/experiment/lenet5_adam.yaml``; seconds per example
+    (whole mini-batches of ``x`` only), median of ``repeats``."""
+    from nnsweep.nets.architectures import lenet5
+    from nnsweep.nets.optimizers import Adam
+
+    def per_example(size: int) -> float:
+        network = Network(lenet5(), np.random.default_rng(0))
+        adam = Adam(1e-3).bind(network.parameters())
+        steps = len(x) // size
+        start = time.perf_counter()
+        for i in range(steps):
+            network.train_step(x[i * size : (i + 1) * size], y[i * size : (i + 1) * size])
+            adam.step()
+        return (time.perf_counter() - start) / (steps * size)
+
+    apart, shared = [], []
+    for _ in range(repeats):
+        apart.append(per_example(batch))
+        shared.append(per_example(k * batch))
+    row = {"k": k, "batch": batch, "apart_s_per_example": statistics.median(apart)}
+    row["shared_s_per_example"] = statistics.median(shared)
+    row["bound"] = row["apart_s_per_example"] / row["shared_s_per_example"]
+    print(f"  LeNet-5 bound, K {k:2d}, mini-batch {batch:3d}: {row}", flush=True)
+    return row
+
+
+def bound_table(rows: list[dict]) -> str:
+    lines = [
+        "| LeNet-5, mini-batch | K | one network, us per example | at mini-batch K x B, us per example | "
+        "most a population could buy |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['batch']} | {r['k']} | {r['apart_s_per_example'] * 1e6:.0f} | "
+            f"{r['shared_s_per_example'] * 1e6:.0f} | {r['bound']:.2f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| network | mini-batch | K | apart, s per member-epoch | together, s per member-epoch | speed-up "
@@ -168,13 +212,23 @@ def main(argv: list[str] | None = None) -> int:
             for b in args.batches.split(",")
             for k in args.sizes.split(",")
         ]
+        lenet_x = x[:1408].reshape(-1, 784)  # 11 x 128: whole mini-batches at every K x B
+        lenet_y = np.zeros((len(lenet_x), 10), dtype=np.float32)
+        lenet_y[np.arange(len(lenet_x)), y[: len(lenet_x)].argmax(axis=1)] = 1.0
+        bounds = [
+            lenet5_bound(int(k), int(b), lenet_x, lenet_y, args.repeats)
+            for b in args.batches.split(",")
+            for k in args.sizes.split(",")
+            if int(k) > 1
+        ]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench-population.json").write_text(json.dumps({"fit": fitted, "population": rows}, indent=1) + "\n")
+    record = {"fit": fitted, "population": rows, "lenet5_bound": bounds}
+    (args.out / "bench-population.json").write_text(json.dumps(record, indent=1) + "\n")
     text = (
         f"nets.train.fit, make sweep-lr's 11 rates x 1 epoch of mnist5k at mini-batch 1 (one BLAS thread): "
         f"{fitted['before_s']:.2f} s with one example's weight gradient formed by matmul, {fitted['after_s']:.2f} s "
         f"by np.dot ({fitted['before_s'] / fitted['after_s']:.2f}x); same records: "
-        f"{'yes' if fitted['same_records'] else 'NO'}\n\n" + table(rows)
+        f"{'yes' if fitted['same_records'] else 'NO'}\n\n" + table(rows) + "\n" + bound_table(bounds)
     )
     (args.out / "bench-population.md").write_text(text)
     print(text)
