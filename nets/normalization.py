@@ -69,34 +69,57 @@ class BatchNorm(Layer):
             self._eval_input, self._eval_scale = flat, scale  # a reference, no copy: for backward_eval
             return (flat * scale + (self.params["beta"] - self.state["mean"] * scale)).reshape(x.shape)
         self._eval_input = None
-        m = flat.shape[0]
-        mean = flat.mean(axis=0)
+        m, dtype = flat.shape[0], x.dtype.type
+        # Each pass over a convolution's output (6.4 MB for 64 images of 28 x 28 x 32) costs about
+        # half a millisecond, so the step makes as few as it can: the sums are BLAS products with
+        # a ones vector (4x faster than sum(axis=0) over a tall, thin matrix), and the output is
+        # centred x (gamma / std) + beta, kept with the centred input that the backward pass needs
+        # (x-hat itself is never stored).
+        ones = self._ones(m, x.dtype)
+        mean = (ones @ flat) / dtype(m)
         centred = flat - mean
-        var = np.einsum("ij,ij->j", centred, centred) / x.dtype.type(m)
-        self._inv_std = (1.0 / np.sqrt(var + x.dtype.type(self.eps))).astype(x.dtype)
-        self._xhat = centred * self._inv_std
-        keep = x.dtype.type(self.momentum)
+        var = np.einsum("ij,ij->j", centred, centred) / dtype(m)
+        self._inv_std = (1.0 / np.sqrt(var + dtype(self.eps))).astype(x.dtype)
+        self._centred = centred
+        keep = dtype(self.momentum)
         self.state["mean"] *= keep
         self.state["mean"] += (1 - keep) * mean
         self.state["var"] *= keep
-        self.state["var"] += (1 - keep) * var * x.dtype.type(m / max(m - 1, 1))  # unbiased, as at test time
-        return (self._xhat * self.params["gamma"] + self.params["beta"]).reshape(x.shape)
+        self.state["var"] += (1 - keep) * var * dtype(m / max(m - 1, 1))  # unbiased, as at test time
+        out = centred * (self.params["gamma"] * self._inv_std)
+        out += self.params["beta"]
+        return out.reshape(x.shape)
+
+    def _ones(self, m: int, dtype) -> np.ndarray:
+        """A ones vector of length ``m`` for the sums, made once per batch size."""
+        ones = getattr(self, "_ones_vector", None)
+        if ones is None or len(ones) != m or ones.dtype != dtype:
+            ones = self._ones_vector = np.ones(m, dtype=dtype)
+        return ones
 
     def backward(self, dy):
         if getattr(self, "_eval_input", None) is not None:
             return self._backward_eval(dy)
         shape = dy.shape
         dy = dy.reshape(-1, shape[-1])
-        m = dy.shape[0]
-        xhat = self._xhat
-        self.grads["beta"][...] = dy.sum(axis=0)
-        self.grads["gamma"][...] = np.einsum("ij,ij->j", dy, xhat)
+        m, dtype = dy.shape[0], dy.dtype.type
+        centred, inv_std = self._centred, self._inv_std
+        sum_dy = self._ones(m, dy.dtype) @ dy
+        sum_dy_centred = np.einsum("ij,ij->j", dy, centred)
+        self.grads["beta"][...] = sum_dy
+        self.grads["gamma"][...] = sum_dy_centred * inv_std  # the sum of dy x-hat
         if not self.needs_input_grad:
             return None
         # d/dx of gamma * (x - mean) / std with the batch's mean and std depending on x:
-        # (gamma / std) * (dy - mean(dy) - xhat * mean(dy * xhat)).
-        dx = dy - self.grads["beta"] / dy.dtype.type(m) - xhat * (self.grads["gamma"] / dy.dtype.type(m))
-        dx *= self.params["gamma"] * self._inv_std
+        # (gamma / std) * (dy - mean(dy) - xhat * mean(dy * xhat)), with xhat = centred / std:
+        # dy * a - centred * b - c, per feature a = gamma / std, b = a mean(dy centred) / std^2,
+        # c = a mean(dy).
+        a = self.params["gamma"] * inv_std
+        b = a * inv_std * inv_std * (sum_dy_centred / dtype(m))
+        c = a * (sum_dy / dtype(m))
+        dx = dy * a
+        dx -= centred * b
+        dx -= c
         return dx.reshape(shape)
 
     def _backward_eval(self, dy):
