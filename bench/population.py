@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from bench import markdown_table
 from nnsweep.nets.architectures import mlp
 from nnsweep.nets.network import Network
 from nnsweep.nets.optimizers import SGD
@@ -163,33 +164,28 @@ def lenet5_bound(k: int, batch: int, x, y, repeats: int) -> dict:
 
 
 def bound_table(rows: list[dict]) -> str:
-    lines = [
-        "| LeNet-5, mini-batch | K | one network, us per example | at mini-batch K x B, us per example | "
-        "most a population could buy |",
-        "|---|---|---|---|---|",
+    header = ["LeNet-5, mini-batch", "K", "one network, us per example", "at mini-batch K x B, us per example"]
+    cells = [
+        [
+            str(r["batch"]),
+            str(r["k"]),
+            f"{r['apart_s_per_example'] * 1e6:.0f}",
+            f"{r['shared_s_per_example'] * 1e6:.0f}",
+        ]
+        + [f"{r['bound']:.2f}x"]
+        for r in rows
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['batch']} | {r['k']} | {r['apart_s_per_example'] * 1e6:.0f} | "
-            f"{r['shared_s_per_example'] * 1e6:.0f} | {r['bound']:.2f}x |"
-        )
-    return "\n".join(lines) + "\n"
+    return markdown_table(header + ["most a population could buy"], cells)
 
 
 def table(rows: list[dict]) -> str:
-    lines = [
-        "| network | mini-batch | K | apart, s per member-epoch | together, s per member-epoch | speed-up "
-        "| same weights |",
-        "|---|---|---|---|---|---|---|",
+    header = ["network", "mini-batch", "K", "apart, s per member-epoch", "together, s per member-epoch"]
+    cells = [
+        [r["network"], str(r["batch"]), str(r["k"]), f"{r['apart_s_per_member_epoch']:.3f}"]
+        + [f"{r['together_s_per_member_epoch']:.3f}", f"{r['speedup']:.2f}x", "yes" if r["same_weights"] else "NO"]
+        for r in rows
     ]
-    for r in rows:
-        apart, together = r["apart_s_per_member_epoch"], r["together_s_per_member_epoch"]
-        same = "yes" if r["same_weights"] else "NO"
-        lines.append(
-            f"| {r['network']} | {r['batch']} | {r['k']} | {apart:.3f} | {together:.3f} "
-            f"| {r['speedup']:.2f}x | {same} |"
-        )
-    return "\n".join(lines) + "\n"
+    return markdown_table(header + ["speed-up", "same weights"], cells)
 
 
 def main(argv: list[str] | None = None) -> int:
