@@ -164,13 +164,23 @@ class Dense(Layer):
 def weight_grad(x: np.ndarray, dy: np.ndarray, out: np.ndarray) -> None:
     """A dense layer's weight gradient ``out = x^T dy`` (``x: (batch, n_in)``, ``dy: (batch, units)``).
 
-    With one example it is an outer product, which ``matmul`` does not hand to BLAS (x^T is a
-    column whose row stride is not one BLAS takes): it loops itself, 87 us for 784 x 100 on these
-    machines, and a broadcast ``multiply`` calls NumPy's inner loop once per row (29 us). ``dot``
-    copies the column and calls BLAS (17 us; 6 against 27 us for 784 x 30). Each element is one
-    product added to +0 either way, so the bits are matmul's, -0 and NaN included (tested).
+    With one example it is an outer product, a column times a row, which NumPy's ``matmul`` computes
+    in its own loop rather than in BLAS: 87 us for 784 x 100 on these machines (a broadcast
+    ``multiply`` calls NumPy's inner loop once per row: 29 us). ``dot`` hands it to BLAS's gemm
+    (17 us; 6 against 27 us for 784 x 30). Every element is one product, so the values are
+    matmul's, inf and NaN included (tested). Only the sign of a zero may differ: matmul adds each
+    product to +0, where a gemm kernel with fused multiply-add keeps the -0 of a negative product
+    that underflows; a weight that is not exactly zero cannot tell them apart, and forcing +0
+    would cost another pass over the gradient (6 us). A layer one unit wide, or fed by one, stays
+    with matmul: ``dot`` takes a scalar path there, which skips a zero factor (inf x 0 would be 0).
     """
-    if len(dy) == 1 and x.dtype == dy.dtype == out.dtype and out.flags.c_contiguous:
+    if (
+        len(dy) == 1
+        and x.shape[1] > 1
+        and dy.shape[1] > 1
+        and x.dtype == dy.dtype == out.dtype
+        and out.flags.c_contiguous
+    ):
         np.dot(x.T, dy, out=out)
     else:
         np.matmul(x.T, dy, out=out)

@@ -115,7 +115,7 @@ class BatchNorm(Layer):
         # dy * a - centred * b - c, per feature a = gamma / std, b = a mean(dy centred) / std^2,
         # c = a mean(dy).
         a = self.params["gamma"] * inv_std
-        b = a * inv_std * inv_std * (sum_dy_centred / dtype(m))
+        b = (a * inv_std) * (inv_std * (sum_dy_centred / dtype(m)))  # 1/std^2 alone may overflow float32
         c = a * (sum_dy / dtype(m))
         dx = dy * a
         dx -= centred * b

@@ -51,6 +51,19 @@ def test_batchnorm_gradients_after_an_evaluation_pass():
             np.testing.assert_allclose(layer.grads[name][idx], numerical_gradient(loss, p, idx), rtol=1e-6, atol=1e-9)
 
 
+def test_batchnorm_gradient_of_a_constant_feature_with_a_tiny_eps_is_finite():
+    """A feature that is constant over the batch has variance 0, so 1/std is 1/sqrt(eps): with
+    eps = 1e-30 its square overflows float32, and the backward pass must not form it alone."""
+    layer = BatchNorm(eps=1e-30)
+    layer.build((3,), None, np.float32)
+    layer.needs_input_grad = True
+    x = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    x[:, 1] = 2.5
+    layer.forward(x, training=True)
+    dx = layer.backward(np.random.default_rng(1).standard_normal((8, 3)).astype(np.float32))
+    assert np.isfinite(dx).all() and np.isfinite(layer.grads["gamma"]).all()
+
+
 def test_batchnorm_normalises_while_training_and_uses_running_statistics_after():
     rng = np.random.default_rng(0)
     x = rng.normal(3.0, 2.0, (64, 4, 4, 2))

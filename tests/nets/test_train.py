@@ -215,8 +215,8 @@ def test_without_shuffling_every_epoch_takes_the_files_order(mnist5k):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
 @pytest.mark.parametrize("batch", [1, 7])
-def test_one_examples_gradient_by_blas_rank_one_update_gives_matmuls_bits(mnist5k, batch, optimizer, monkeypatch):
-    """Dense layers form one example's weight gradient with BLAS's rank-one update
+def test_one_examples_gradient_by_blas_gives_matmuls_records_and_weights(mnist5k, batch, optimizer, monkeypatch):
+    """Dense layers hand one example's weight gradient, an outer product, to BLAS
     (layers.weight_grad): with L2 and weight decay, every record and weight byte of fit is what the
     gradient formed by matmul gives (at mini-batch 7 the last batch has one example)."""
     import nnsweep.nets.layers as layers_module
