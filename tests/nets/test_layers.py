@@ -168,6 +168,13 @@ def test_dropout_is_inverted_and_seeded():
     np.testing.assert_array_equal(layer.forward(x, training=False), x)  # identity at test time
     layer.rng = np.random.default_rng(0)
     np.testing.assert_array_equal(layer.forward(x, training=True), out)
+    # the mask is drawn in float32 (half the time of float64 draws), in a float64 network too
+    for dtype in (np.float32, np.float64):
+        layer.build((1000,), None, dtype)
+        layer.rng = np.random.default_rng(7)
+        kept = np.random.default_rng(7).random(x.shape, dtype=np.float32) < 0.5
+        got = layer.forward(x.astype(dtype), training=True)
+        assert got.dtype == dtype and np.array_equal(got, np.where(kept, 2.0, 0.0))
 
 
 @pytest.mark.parametrize(
