@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from nnsweep.core.errors import NnsweepError
 from nnsweep.core.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
@@ -224,6 +223,8 @@ def rank_correlations(sweep: SweepCurves) -> list[RankCorrelation]:
     """Per epoch before the last, Spearman's rho between each trial's objective then and at its
     end, over the trials with both, with its 95% interval; epochs with fewer than ``MIN_TRIALS``
     such trials, or values all alike, are left out."""
+    from scipy import stats  # here, not at import: a third of a second most commands never need
+
     z = stats.norm.ppf(0.975)
     found = []
     for epoch in range(1, sweep.max_epochs):

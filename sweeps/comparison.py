@@ -34,7 +34,6 @@ from enum import Enum
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy import stats
 
 MIN_SEEDS = 3  # paired seeds a verdict needs
 MIN_DIGITS = 2  # validation digits a difference must reach (its mean) to be called real
@@ -42,6 +41,15 @@ CONFIDENCE = 0.95
 ACCURACY = (0.0, 1.0)
 POINTS = (-100.0, 100.0)  # a difference of two accuracies, in percentage points
 SAME = 1e-9  # a relative spread below this is float rounding, not seeds that differ
+
+
+def t_quantile(q, df):
+    """Student's t quantile (``scipy.stats.t.ppf``). SciPy's statistics are imported here, when a
+    comparison is made, rather than by every command that imports this module: they take a third
+    of a second to import, and most sweeps' processes never compare."""
+    from scipy import stats
+
+    return stats.t.ppf(q, df)
 
 
 def mean_interval(
@@ -57,7 +65,7 @@ def mean_interval(
     mean = np.divide(total, n, out=np.full(n.shape, np.nan), where=n > 0)
     squares = np.where(finite, (samples - mean) ** 2, 0.0).sum(axis=0)
     sd = np.sqrt(np.divide(squares, n - 1, out=np.full(n.shape, np.nan), where=n > 1))
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
+    half = t_quantile(0.5 + CONFIDENCE / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
     low, high = mean - half, mean + half
     if bounds is not None:
         low, high = np.clip(low, *bounds), np.clip(high, *bounds)
@@ -256,7 +264,7 @@ def compare_unpaired(first: Candidate, second: Candidate) -> Comparison:
     low = high = math.nan
     if spread:
         df = se**4 / sum(share**2 / (n - 1) for share, n in zip(shares, counts))
-        half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df)) * se
+        half = float(t_quantile(0.5 + CONFIDENCE / 2, df)) * se
         low, high = mean - half, mean + half
     cut_low, cut_high = (float(np.clip(x, *POINTS)) if np.isfinite(x) else x for x in (low, high))
     clipped = (cut_low, cut_high) != (low, high) and spread
