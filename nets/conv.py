@@ -17,7 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from nnsweep.nets.init import get_initialiser
-from nnsweep.nets.layers import Layer, ShapeError
+from nnsweep.nets.layers import Layer, ShapeError, column_sums
 
 
 def lecun_c3_table() -> np.ndarray:
@@ -192,8 +192,7 @@ class Conv2D(Layer):
         gW[...] = g_mat.reshape(k, k, c, self.filters).transpose(3, 2, 0, 1)
         if self._mask is not None:
             gW *= self._mask  # absent connections stay exactly zero
-        # A product with a ones vector: 10x faster than sum(axis=0) on this tall, thin matrix.
-        np.matmul(np.ones(len(dy_mat), dtype=dy.dtype), dy_mat, out=self.grads["b"])
+        column_sums(dy_mat, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
         hp, wp = h + 2 * p, w + 2 * p

