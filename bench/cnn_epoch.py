@@ -5,8 +5,9 @@ The network, optimizer and mini-batch size come from the preset (``conf/experime
 composed as ``nnsweep.experiments.train`` composes it); the epoch is ``nnsweep.nets.train.fit``'s. Each layer's
 forward and backward pass is timed, and the time is split into convolution forward, convolution
 backward and the rest (pooling, activations, batch normalisation, dense layers, the optimizer,
-shuffling). The peak resident size is the process's (``ru_maxrss``), so run one preset per
-process, as ``make bench`` does. Prints one JSON line.
+shuffling). After the timed epoch, the validation accuracy (the last 10,000 training images),
+untimed. The peak resident size is the process's (``ru_maxrss``), so run one preset per process,
+as ``make bench`` does. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def epoch(experiment: str, seed: int) -> dict[str, float]:
     total = time.perf_counter() - start
     return {
         "seconds": total,
+        "val_accuracy": float((network.predict(data.val.x) == data.val.labels).mean()),
         "conv forward": spent["conv forward"],
         "conv backward": spent["conv backward"],
         "rest": total - spent["conv forward"] - spent["conv backward"],
@@ -80,8 +82,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", default="fashion_cnn")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0, help="the first repeat's seed (the others follow it)")
     args = parser.parse_args(argv)
-    runs = [epoch(args.experiment, seed) for seed in range(args.repeats)]
+    runs = [epoch(args.experiment, seed) for seed in range(args.seed, args.seed + args.repeats)]
     median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
     median["each"] = [round(r["seconds"], 2) for r in runs]
     median["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

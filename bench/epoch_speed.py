@@ -11,10 +11,12 @@ two alternate, so slow phases of a shared machine hit both alike. The goals (iss
 
 Then LeNet-5 against PyTorch (issue 14: at most PyTorch's time): with ``NNSWEEP_TORCH_PYTHON``
 naming a Python that has torch (``python -m venv /tmp/torch && /tmp/torch/bin/pip install torch
-numpy``), ``bench/torch_lenet5.py`` times the same network, optimizer, mini-batch and 50,000
-images with 2 threads; nnsweep's and PyTorch's repeats alternate. And the Fashion preset
-(``experiment=fashion_cnn``): its epoch time split into convolution forward, backward and the
-rest, and the peak resident size of a process that trains it (``bench/cnn_epoch.py``).
+numpy``; here ``pip install torch==2.13.0`` takes the CPU build on disk), ``bench/torch_lenet5.py``
+times the same network, optimizer, mini-batch and 50,000 images with 2 threads; nnsweep's and
+PyTorch's repeats alternate. And the Fashion preset (``experiment=fashion_cnn``, issue 28: at most
+PyTorch's time): its epoch (``bench/cnn_epoch.py``) split into convolution forward, backward and
+the rest, with the validation accuracy after it and the peak resident size of a process that
+trains it, alternating with PyTorch's epoch of the same network (``bench/torch_fashion_cnn.py``).
 """
 
 from __future__ import annotations
@@ -153,25 +155,42 @@ def run(repeats: int, batch_one_repeats: int, root: str, lenet_repeats: int) -> 
             print(f"| {name} | {ref:.2f} (PyTorch) | {eng:.2f} | {eng / ref:.2f}x | - / {eng_acc:.1%} |")
         else:
             print(f"| {name} | {ref:.2f} | {eng:.2f} | {eng / ref:.2f}x | {ref_acc:.1%} / {eng_acc:.1%} |")
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.cnn_epoch", "--experiment", "fashion_cnn", "--repeats", str(lenet_repeats)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    cnn = json.loads(out.strip().splitlines()[-1])
-    share = {k: cnn[k] / cnn["seconds"] for k in ("conv forward", "conv backward", "rest")}
-    print(
-        f"\n| preset | epoch (s), median of {lenet_repeats} | conv forward | conv backward | rest "
-        "| peak resident size |"
-    )
-    print("|---|---|---|---|---|---|")
-    print(
-        f"| fashion_cnn ({cnn['images']:,} images) | {cnn['seconds']:.1f} ({', '.join(map(str, cnn['each']))}) | "
-        f"{share['conv forward']:.0%} | {share['conv backward']:.0%} | {share['rest']:.0%} "
-        f"| {cnn['peak_rss_mb']:.0f} MB |"
-    )
+    fashion_cnn_rows(root, lenet_repeats, torch_python)
     return 0
+
+
+def fashion_cnn_rows(root: str, repeats: int, torch_python: str | None) -> None:
+    """The ``fashion_cnn`` preset's epoch (``bench/cnn_epoch.py``, one process a repeat, so each
+    peak resident size is its own) alternating with PyTorch's (``bench/torch_fashion_cnn.py``)."""
+    ours, theirs = [], []
+    for seed in range(repeats):
+        cmd = [sys.executable, "-m", "bench.cnn_epoch", "--experiment", "fashion_cnn", "--repeats", "1"]
+        out = subprocess.run([*cmd, "--seed", str(seed)], capture_output=True, text=True, check=True).stdout
+        ours.append(json.loads(out.strip().splitlines()[-1]))
+        if torch_python:
+            cmd = [torch_python, str(Path(__file__).with_name("torch_fashion_cnn.py")), root, "1", str(seed)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            theirs.append(json.loads(out.stdout))
+    print(f"\nThe fashion_cnn preset, {ours[0]['images']:,} images; medians of {repeats} epochs, alternating.\n")
+    print("| | epoch (s) | val acc | conv forward | conv backward | rest | peak resident size |")
+    print("|---|---|---|---|---|---|---|")
+    seconds = statistics.median(r["seconds"] for r in ours)
+    share = {k: statistics.median(r[k] / r["seconds"] for r in ours) for k in ("conv forward", "conv backward", "rest")}
+    print(
+        f"| nnsweep | {_median_and_each(ours)} | {statistics.median(r['val_accuracy'] for r in ours):.1%} "
+        f"| {share['conv forward']:.0%} | {share['conv backward']:.0%} | {share['rest']:.0%} "
+        f"| {max(r['peak_rss_mb'] for r in ours):.0f} MB |"
+    )
+    if theirs:
+        accuracy = statistics.median(r["val_accuracy"] for r in theirs)
+        print(f"| PyTorch {theirs[0]['torch']} | {_median_and_each(theirs)} | {accuracy:.1%} | | | | |")
+        ratio = seconds / statistics.median(r["seconds"] for r in theirs)
+        print(f"\nnnsweep / PyTorch: {ratio:.2f}x (2 threads each).")
+
+
+def _median_and_each(runs: list[dict]) -> str:
+    each = ", ".join(f"{r['seconds']:.1f}" for r in runs)
+    return f"{statistics.median(r['seconds'] for r in runs):.1f} ({each})"
 
 
 def main(argv=None) -> int:

@@ -168,6 +168,24 @@ def column_sums(matrix: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     return np.matmul(np.ones(len(matrix), dtype=matrix.dtype), matrix, out=out)
 
 
+# Bytes of each block of rows that element-wise work takes at a time (see row_blocks).
+CACHE_BLOCK_BYTES = 256 * 2**10
+
+
+def row_blocks(rows: int, bytes_per_row: int, block_bytes: int | None = None) -> list[slice]:
+    """Consecutive slices of ``rows`` holding about ``block_bytes`` (``CACHE_BLOCK_BYTES``) each,
+    at least one row each.
+
+    A convolutional network's activations (6.4 MB for 64 images of 28 x 28 x 32) are larger than
+    a core's cache. Several NumPy operations in a row over such an array each read it from memory
+    again; done one block of rows at a time, the later operations find the block still cached.
+    Batch normalisation's four layers in ``fashion_cnn`` took 23.2 against 27.9 ms a batch in the
+    network with 256 KB blocks (64 KB and 1 MB were slower).
+    """
+    per_block = max(1, (block_bytes or CACHE_BLOCK_BYTES) // max(bytes_per_row, 1))
+    return [slice(lo, min(lo + per_block, rows)) for lo in range(0, rows, per_block)]
+
+
 def weight_grad(x: np.ndarray, dy: np.ndarray, out: np.ndarray) -> None:
     """A dense layer's weight gradient ``out = x^T dy`` (``x: (batch, n_in)``, ``dy: (batch, units)``).
 

@@ -101,31 +101,68 @@ def test_init_gain_multiplies_the_first_weights_and_is_recorded_only_when_not_1(
     assert "gain" not in plain.hyperparameters() and scaled.hyperparameters()["gain"] == 3.0
 
 
-@pytest.mark.parametrize("stride,padding", [(1, 0), (1, 2), (2, 0), (2, 1)])
-@pytest.mark.parametrize("channels", [1, 3])
-@pytest.mark.parametrize("pixel_chunk", [None, 10], ids=["one product", "chunked"])
-def test_conv2d_gradients(stride, padding, channels, pixel_chunk, monkeypatch):
-    if pixel_chunk:  # the weight gradient summed over chunks of 10 output pixels, the last one short
-        monkeypatch.setattr("nnsweep.nets.conv.PIXEL_CHUNK", pixel_chunk)
+@pytest.mark.parametrize("stride,padding", [(1, 0), (1, 2), (1, 3), (2, 0), (2, 1)])
+@pytest.mark.parametrize("channels", [1, 3, 5])
+@pytest.mark.parametrize("chunked", [False, True], ids=["one product", "chunked"])
+def test_conv2d_gradients(stride, padding, channels, chunked, monkeypatch):
+    """4 filters: 5 channels take the input gradient as a convolution (stride 1, padding <= 2),
+    1 and 3 channels (and padding 3, stride 2) one product per kernel offset."""
+    if chunked:  # weight-gradient products of 10 output pixels, window matrices of one image
+        monkeypatch.setattr("nnsweep.nets.conv.PIXEL_CHUNK", 10)
+        monkeypatch.setattr("nnsweep.nets.conv.CHUNK_BYTES", 1)
     layer = Conv2D(4, 3, stride=stride, padding=padding)
     layer.needs_input_grad = True
     check_layer(layer, (7, 7, channels))
 
 
-def test_conv2d_matches_a_direct_convolution():
+def direct_convolution(x, W, b, stride, padding, dy):
+    """The layer's output and gradients by loops over every pixel and offset: the definition."""
+    n, h, w, c = x.shape
+    f, _, k, _ = W.shape
+    xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    ho, wo = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
+    out, dW, dxp = np.zeros((n, ho, wo, f)), np.zeros_like(W), np.zeros_like(xp)
+    for r in range(ho):
+        for q in range(wo):
+            window = xp[:, r * stride : r * stride + k, q * stride : q * stride + k, :]  # (n, k, k, c)
+            out[:, r, q] = np.einsum("nijc,fcij->nf", window, W) + b
+            dW += np.einsum("nijc,nf->fcij", window, dy[:, r, q])
+            dxp[:, r * stride : r * stride + k, q * stride : q * stride + k, :] += np.einsum(
+                "nf,fcij->nijc", dy[:, r, q], W
+            )
+    return out, dW, dy.sum(axis=(0, 1, 2)), dxp[:, padding : padding + h, padding : padding + w]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 10**9], ids=["an image a chunk", "one chunk"])
+@pytest.mark.parametrize(
+    "filters,channels,kernel,stride,padding",
+    [
+        (2, 3, 3, 1, 1),
+        (4, 3, 3, 1, 1),
+        (3, 3, 5, 1, 0),
+        (2, 2, 3, 1, 2),
+        (2, 4, 3, 1, 4),
+        (2, 3, 3, 2, 1),
+        (3, 1, 3, 1, 1),
+    ],
+)
+def test_conv2d_matches_a_direct_convolution(filters, channels, kernel, stride, padding, chunk_bytes, monkeypatch):
+    """Forward values and all three gradients equal the definition's, in chunks or not, by
+    either input-gradient scheme (filters <= channels at stride 1 and padding <= k-1 take the
+    convolution of the output gradient; the others one product per offset)."""
+    monkeypatch.setattr("nnsweep.nets.conv.CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(3)
-    layer = Conv2D(2, 3)
-    layer.build((5, 6, 2), rng, np.float64)
-    x = rng.standard_normal((2, 5, 6, 2))
-    out = layer.forward(x)
-    W, b = layer.params["W"], layer.params["b"]
-    direct = np.zeros((2, 3, 4, 2))
-    for n in range(2):
-        for f in range(2):
-            for r in range(3):
-                for c in range(4):
-                    direct[n, r, c, f] = np.sum(x[n, r : r + 3, c : c + 3, :] * W[f].transpose(1, 2, 0)) + b[f]
-    np.testing.assert_allclose(out, direct, rtol=1e-12)
+    layer = Conv2D(filters, kernel, stride=stride, padding=padding)
+    layer.needs_input_grad = True
+    out_shape = layer.build((7, 6, channels), rng, np.float64)
+    layer.params["b"][:] = rng.standard_normal(filters)
+    x = rng.standard_normal((3, 7, 6, channels))
+    dy = rng.standard_normal((3, *out_shape))
+    out = layer.forward(x, training=True)
+    dx = layer.backward(dy)
+    expected = direct_convolution(x, layer.params["W"], layer.params["b"], stride, padding, dy)
+    for got, want in zip((out, layer.grads["W"], layer.grads["b"], dx), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_lecun_table_gradients_and_absent_connections_stay_zero():
