@@ -7,7 +7,7 @@ batch than channels-first).
 
 The convolution is im2col: every k x k window of every sample becomes one row of a matrix, so
 the layer is a matrix product. For a multi-channel input the window matrix is built and multiplied
-a few images at a time (``_image_chunks``), into one small work array that stays in cache, and
+a few images at a time (``_window_matrices``), into one small work array that stays in cache, and
 built again in the backward pass rather than kept: the 32 -> 32 layer of ``fashion_cnn`` (64
 images of 28 x 28) went from 19.0 to 10.4 ms forward, and keeps 58 MB less alive. The input
 gradient is the transposed convolution: where a layer has no more filters than input channels it
@@ -22,7 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from nnsweep.nets.init import get_initialiser
-from nnsweep.nets.layers import Layer, ShapeError, column_sums
+from nnsweep.nets.layers import Layer, ShapeError, column_sums, row_blocks
 
 
 def lecun_c3_table() -> np.ndarray:
@@ -46,33 +46,34 @@ CONNECTIONS = ("full", "lecun")
 
 # Output pixels per matrix product in the weight gradient (see _sum_over_pixels).
 PIXEL_CHUNK = 2048
-# Bytes of window matrix built and multiplied at a time (see _image_chunks).
-CHUNK_BYTES = 8 * 2**20
-
-
-def _image_chunks(images: int, bytes_per_image: int) -> list[tuple[int, int]]:
-    """``(first, end)`` image ranges whose window matrices hold about ``CHUNK_BYTES`` each.
-
-    Measured on the layers of ``fashion_cnn`` (64 images) over chunks of 2 to 64 images: a matrix
-    of 6-8 MB was fastest for both the 28 x 28 and 14 x 14 layers (the whole batch's, 29-58 MB,
-    was the slowest), because the product reads its operand back while it is still cached.
-    """
-    per_chunk = max(1, min(images, CHUNK_BYTES // max(bytes_per_image, 1)))
-    return [(lo, min(lo + per_chunk, images)) for lo in range(0, images, per_chunk)]
+# Bytes of window matrix built and multiplied at a time (see _window_matrices).
+CHUNK_BYTES = 2**20
+# A batch whose whole window matrix is no larger is built at once, and kept for the backward pass.
+WHOLE_BYTES = 4 * 2**20
 
 
 def _window_matrices(padded: np.ndarray, kernel: int, stride: int, out_hw: tuple[int, int]):
-    """Yield ``(output rows, im2col matrix)`` of the contiguous ``padded`` images chunk by chunk
-    (``_image_chunks``). The matrices share one work array: each is valid until the next."""
+    """Yield ``(output rows, im2col matrix)`` of the contiguous ``padded`` images, a few images
+    (about ``CHUNK_BYTES`` of matrix) at a time, or all at once if their matrix is at most
+    ``WHOLE_BYTES``. The matrices share one work array: each is valid until the next.
+
+    The product reads its matrix back while it is still in cache. In ``fashion_cnn`` (64 images,
+    a per-layer profile of 60 training steps, every size measured twice, alternating), the four
+    convolutions took 71.0-71.6 ms a batch with 1 MB chunks, 73.4-74.5 with 2 MB, 73.6-75.5 with
+    0.5 MB, 77.5-78.0 with 4 MB, 80.9-81.7 with 8 MB and 93.4-96.8 with 16 MB; in one product,
+    the whole batch's matrix (14-58 MB) was slower still. A small batch's matrix (LeNet-5's C3:
+    1.9 MB) is kept whole: building it again made that layer's backward pass 0.81 -> 1.06 ms.
+    """
     ho, wo = out_hw
     n, c = padded.shape[0], padded.shape[3]
     windows = _windows(padded, kernel, stride, out_hw)
-    chunks = _image_chunks(n, ho * wo * kernel * kernel * c * padded.itemsize)
-    work = np.empty((chunks[0][1], ho, wo, kernel, kernel * c), dtype=padded.dtype)
-    for lo, hi in chunks:
-        cols = work[: hi - lo]
-        np.copyto(cols, windows[lo:hi])
-        yield slice(lo * ho * wo, hi * ho * wo), cols.reshape((hi - lo) * ho * wo, kernel * kernel * c)
+    per_image = ho * wo * kernel * kernel * c * padded.itemsize
+    chunks = [slice(0, n)] if n * per_image <= WHOLE_BYTES else row_blocks(n, per_image, CHUNK_BYTES)
+    work = np.empty((chunks[0].stop, ho, wo, kernel, kernel * c), dtype=padded.dtype)
+    for images in chunks:
+        cols = work[: images.stop - images.start]
+        np.copyto(cols, windows[images])
+        yield slice(images.start * ho * wo, images.stop * ho * wo), cols.reshape(-1, kernel * kernel * c)
 
 
 def _windows(padded: np.ndarray, kernel: int, stride: int, out_hw: tuple[int, int]) -> np.ndarray:
@@ -222,9 +223,7 @@ class Conv2D(Layer):
             weights = self._weight_matrix()
             for rows, cols in _window_matrices(x, k, s, (ho, wo)):
                 np.matmul(cols, weights, out=out[rows])
-            # A batch in one chunk keeps its matrix (LeNet-5's C3: 1.9 MB): building it again
-            # made that layer's backward pass 0.81 -> 1.06 ms.
-            self._cols_t = cols.T if rows.start == 0 else None  # the last chunk is the first
+            self._cols_t = cols.T if rows.start == 0 else None  # built whole: kept (_window_matrices)
         # The bias along whole image rows (wo * filters floats) rather than each pixel's few
         # filters: 17 against 90 us for LeNet-5's C1, whose rows of 6 starve NumPy's inner loop.
         rows = out.reshape(n * ho, wo * self.filters)

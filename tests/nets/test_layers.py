@@ -110,6 +110,7 @@ def test_conv2d_gradients(stride, padding, channels, chunked, monkeypatch):
     if chunked:  # weight-gradient products of 10 output pixels, window matrices of one image
         monkeypatch.setattr("nnsweep.nets.conv.PIXEL_CHUNK", 10)
         monkeypatch.setattr("nnsweep.nets.conv.CHUNK_BYTES", 1)
+        monkeypatch.setattr("nnsweep.nets.conv.WHOLE_BYTES", 0)
     layer = Conv2D(4, 3, stride=stride, padding=padding)
     layer.needs_input_grad = True
     check_layer(layer, (7, 7, channels))
@@ -133,7 +134,7 @@ def direct_convolution(x, W, b, stride, padding, dy):
     return out, dW, dy.sum(axis=(0, 1, 2)), dxp[:, padding : padding + h, padding : padding + w]
 
 
-@pytest.mark.parametrize("chunk_bytes", [1, 10**9], ids=["an image a chunk", "one chunk"])
+@pytest.mark.parametrize("chunked", [True, False], ids=["an image a chunk", "whole, kept for backward"])
 @pytest.mark.parametrize(
     "filters,channels,kernel,stride,padding",
     [
@@ -146,11 +147,13 @@ def direct_convolution(x, W, b, stride, padding, dy):
         (3, 1, 3, 1, 1),
     ],
 )
-def test_conv2d_matches_a_direct_convolution(filters, channels, kernel, stride, padding, chunk_bytes, monkeypatch):
+def test_conv2d_matches_a_direct_convolution(filters, channels, kernel, stride, padding, chunked, monkeypatch):
     """Forward values and all three gradients equal the definition's, in chunks or not, by
     either input-gradient scheme (filters <= channels at stride 1 and padding <= k-1 take the
     convolution of the output gradient; the others one product per offset)."""
-    monkeypatch.setattr("nnsweep.nets.conv.CHUNK_BYTES", chunk_bytes)
+    if chunked:
+        monkeypatch.setattr("nnsweep.nets.conv.CHUNK_BYTES", 1)
+        monkeypatch.setattr("nnsweep.nets.conv.WHOLE_BYTES", 0)
     rng = np.random.default_rng(3)
     layer = Conv2D(filters, kernel, stride=stride, padding=padding)
     layer.needs_input_grad = True
@@ -159,6 +162,7 @@ def test_conv2d_matches_a_direct_convolution(filters, channels, kernel, stride, 
     x = rng.standard_normal((3, 7, 6, channels))
     dy = rng.standard_normal((3, *out_shape))
     out = layer.forward(x, training=True)
+    assert (layer._cols_t is None) == (chunked and channels > 1)  # one channel's matrix is always kept
     dx = layer.backward(dy)
     expected = direct_convolution(x, layer.params["W"], layer.params["b"], stride, padding, dy)
     for got, want in zip((out, layer.grads["W"], layer.grads["b"], dx), expected):
