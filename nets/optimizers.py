@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nnsweep.nets.layers import Parameter
+from nnsweep.nets.layers import Parameter, row_blocks
 
 
 class Optimizer:
@@ -173,13 +173,27 @@ class Adam(Optimizer):
 
     def bind(self, params):
         super().bind(params)
-        self._scratch = [np.empty_like(p) for _, p, _, _ in params]
+        self._scratch = [np.empty(0, p.dtype) for _, p, _, _ in params]  # a block's worth, on first use
         return self
 
     def _update(self, i, p, g):
-        # In place, through one scratch array per parameter: Adam runs once per mini-batch on
-        # every parameter, and temporaries were a third of its cost.
-        m, v, tmp = self.state["m"][i], self.state["v"][i], self._scratch[i]
+        # In place, a cache-sized block at a time (layers.row_blocks), through one small scratch
+        # array per parameter: Adam runs once per mini-batch on every parameter, its dozen passes
+        # were each a trip to memory for a large layer (fashion_cnn's 3136 x 256 dense weights,
+        # 3.2 MB), and temporaries had been a third of its cost. Element-wise, so blocks change
+        # no value.
+        m, v = self.state["m"][i], self.state["v"][i]
+        if not (p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
+            self._update_block(p, g, m, v, np.empty_like(p))
+            return
+        p, g, m, v = (a.reshape(-1) for a in (p, g, m, v))
+        blocks = row_blocks(p.size, p.itemsize)
+        if self._scratch[i].size < blocks[0].stop:
+            self._scratch[i] = np.empty(blocks[0].stop, p.dtype)
+        for block in blocks:
+            self._update_block(p[block], g[block], m[block], v[block], self._scratch[i][: block.stop - block.start])
+
+    def _update_block(self, p, g, m, v, tmp):
         m *= self.beta1
         np.multiply(g, 1.0 - self.beta1, out=tmp)
         m += tmp

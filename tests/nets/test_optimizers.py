@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from nnsweep.nets.layers import row_blocks
 from nnsweep.nets.optimizers import OPTIMIZERS, make_optimizer
 
 
@@ -107,3 +108,29 @@ def test_state_round_trip(name):
 def test_bad_settings_raise_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_optimizer(**kwargs)
+
+
+def test_adam_in_blocks_gives_the_same_bytes_as_in_one(monkeypatch):
+    """Adam updates a large parameter a cache-sized block at a time (layers.row_blocks): blocks of
+    40 bytes (41 of them, the last one short) must give the weights and moments of one block, bit
+    for bit, and a parameter that is not contiguous is updated alike."""
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((37, 11)).astype(np.float32)
+    grads = [rng.standard_normal((37, 11)).astype(np.float32) for _ in range(3)]
+
+    def trained(block_bytes, strided=False):
+        monkeypatch.setattr("nnsweep.nets.layers.CACHE_BLOCK_BYTES", block_bytes)
+        p = np.asfortranarray(start) if strided else start.copy()
+        g = np.zeros_like(p)
+        opt = make_optimizer("adam", lr=0.01, weight_decay=0.1).bind([("0.W", p, g, True)])
+        for grad in grads:
+            g[...] = grad
+            opt.step()
+        return p, opt.state["m"][0], opt.state["v"][0]
+
+    assert len(row_blocks(37 * 11, 4, 40)) == 41
+    whole, blocked, strided = trained(2**20), trained(40), trained(40, strided=True)
+    assert not np.array_equal(whole[0], start) and not strided[0].flags.c_contiguous
+    for a, b, c in zip(whole, blocked, strided):
+        assert a.tobytes() == b.tobytes()
+        np.testing.assert_array_equal(a, c)
