@@ -103,7 +103,7 @@ lint: $(DEV_STAMP) ## Check the code with ruff: its lint rules and its formattin
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop, LeNet-5 vs PyTorch (NNSWEEP_TORCH_PYTHON), the Fashion CNN preset's time split and memory
+bench: $(STAMP) ## Time one epoch over 50,000 Fashion-MNIST images: engine vs a plain NumPy loop; LeNet-5 and the Fashion CNN preset vs PyTorch (NNSWEEP_TORCH_PYTHON), with its time split and memory
 	$(PY) -m bench.epoch_speed
 
 bench-sweep: $(STAMP) ## Random search with and without pruning, and random vs GP vs TPE (3 seeds; about 5 minutes)
