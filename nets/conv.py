@@ -9,11 +9,11 @@ The convolution is im2col: every k x k window of every sample becomes one row of
 the layer is a matrix product. For a multi-channel input the window matrix is built and multiplied
 a few images at a time (``_window_matrices``), into one small work array that stays in cache, and
 built again in the backward pass rather than kept: the 32 -> 32 layer of ``fashion_cnn`` (64
-images of 28 x 28) went from 19.0 to 10.4 ms forward, and keeps 58 MB less alive. The input
-gradient is the transposed convolution: where a layer has no more filters than input channels it
-is itself a convolution of the zero-padded output gradient with the turned kernels, chunked the
-same way (27.1 -> 21.2 ms for that layer's whole backward pass); otherwise one product per kernel
-offset, each added back with one shifted add.
+images of 28 x 28) went from 18.7-19.1 to 11.2 ms forward (alone, alternated), and keeps 58 MB less
+alive. The input gradient is the transposed convolution: where a layer has no more filters than
+input channels it is itself a convolution of the zero-padded output gradient with the turned
+kernels, chunked the same way (with the chunks, that layer's backward pass 26.7-27.0 -> 20.7-21.2
+ms); otherwise one product per kernel offset, each added back with one shifted add.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def _window_matrices(padded: np.ndarray, kernel: int, stride: int, out_hw: tuple
     convolutions took 71.0-71.6 ms a batch with 1 MB chunks, 73.4-74.5 with 2 MB, 73.6-75.5 with
     0.5 MB, 77.5-78.0 with 4 MB, 80.9-81.7 with 8 MB and 93.4-96.8 with 16 MB; in one product,
     the whole batch's matrix (14-58 MB) was slower still. A small batch's matrix (LeNet-5's C3:
-    1.9 MB) is kept whole: building it again made that layer's backward pass 0.81 -> 1.06 ms.
+    1.2 MB at mini-batch 32) is kept whole: building it again made the backward pass of a C3 on
+    14 x 14 maps (1.9 MB) 0.81 -> 1.06 ms.
     """
     ho, wo = out_hw
     n, c = padded.shape[0], padded.shape[3]
@@ -76,13 +77,26 @@ def _window_matrices(padded: np.ndarray, kernel: int, stride: int, out_hw: tuple
         yield slice(images.start * ho * wo, images.stop * ho * wo), cols.reshape(-1, kernel * kernel * c)
 
 
+def _zero_padded(images: np.ndarray, padding: int) -> np.ndarray:
+    """``images`` with ``padding`` zeros around each map, as a C-contiguous array (what
+    ``_windows`` needs: ``np.pad`` keeps a Fortran-ordered input's layout)."""
+    if padding:
+        images = np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    return np.ascontiguousarray(images)
+
+
 def _windows(padded: np.ndarray, kernel: int, stride: int, out_hw: tuple[int, int]) -> np.ndarray:
-    """Every k x k window of the contiguous ``padded`` images as a read-only view ``(N, Ho, Wo, k,
+    """Every k x k window of the C-contiguous ``padded`` images as a read-only view ``(N, Ho, Wo, k,
     k*C)``: a window's row of k pixels is k*C floats in a row of memory, so copying the view into
     an im2col matrix (columns ordered k, k, C) moves runs of k*C floats, not of C (4.3 against
     6.8 ms for the 28 x 28 x 32 windows of 64 images)."""
-    n, _, _, c = padded.shape
-    s0, s1, s2, s3 = padded.strides
+    if not padded.flags.c_contiguous:  # the strides below would read outside it
+        raise ValueError("_windows needs C-contiguous images (see _zero_padded)")
+    n, h, w, c = padded.shape
+    # From the shape, not padded.strides: a C-contiguous array's axis of length 1 may carry any
+    # stride (a channel axis added by [..., None] has stride 0).
+    s3 = padded.itemsize
+    s2, s1, s0 = c * s3, w * c * s3, h * w * c * s3
     return as_strided(
         padded,
         shape=(n, *out_hw, kernel, kernel * c),
@@ -206,10 +220,12 @@ class Conv2D(Layer):
         return self._effective_weights().transpose(2, 3, 1, 0).reshape(-1, self.filters)
 
     def forward(self, x, training=False):
+        if x.shape[1:] != self._in_shape:  # the window view below trusts the built shape
+            raise ShapeError(f"conv2d was built for inputs {self._in_shape}, got {tuple(x.shape[1:])}")
         n, c = x.shape[0], x.shape[3]
         ho, wo = self._out_hw
         k, s, p = self.kernel, self.stride, self.padding
-        x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0))) if p else np.ascontiguousarray(x)
+        x = _zero_padded(x, p)
         if c == 1:
             # Single channel: copying windows as (k, k, C, N, Ho, Wo) keeps the source's
             # contiguous width axis innermost (measured 2.5x faster than the row layout), and
@@ -257,7 +273,7 @@ class Conv2D(Layer):
         where filters <= channels (the window matrix is no wider than the forward one)."""
         n, (h, w, c), k, q = dy.shape[0], self._in_shape, self.kernel, self.kernel - 1 - self.padding
         turned = self._effective_weights()[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, c)
-        padded = np.pad(dy, ((0, 0), (q, q), (q, q), (0, 0))) if q else np.ascontiguousarray(dy)
+        padded = _zero_padded(dy, q)
         dx = np.empty((n * h * w, c), dtype=dy.dtype)
         for rows, cols in _window_matrices(padded, k, 1, (h, w)):
             np.matmul(cols, turned, out=dx[rows])

@@ -119,7 +119,7 @@ class BatchNorm(Layer):
         c = a * (sum_dy / dtype(m))
         dx = np.empty_like(dy, dtype=np.result_type(dy, centred))
         blocks = row_blocks(m, dx.shape[1] * dx.itemsize)
-        scratch = np.empty_like(dx[blocks[0]])
+        scratch = np.empty_like(dx[blocks[0]] if blocks else dx)
         for rows in blocks:
             block, part = dx[rows], scratch[: len(dx[rows])]
             np.multiply(dy[rows], a, out=block)

@@ -188,6 +188,8 @@ class Adam(Optimizer):
             return
         p, g, m, v = (a.reshape(-1) for a in (p, g, m, v))
         blocks = row_blocks(p.size, p.itemsize)
+        if not blocks:  # an empty parameter
+            return
         if self._scratch[i].size < blocks[0].stop:
             self._scratch[i] = np.empty(blocks[0].stop, p.dtype)
         for block in blocks:

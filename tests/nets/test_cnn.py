@@ -22,12 +22,12 @@ from tests.experiments.conftest import compose_config, run_module
 from tests.nets.test_layers import check_layer
 
 
-@pytest.mark.parametrize("block_bytes", [None, 56], ids=["one block", "blocks of 2 rows, the last short"])
+@pytest.mark.parametrize("blocks", ["one", "of 3 rows"], ids=["one block", "blocks of 3 rows, the last short"])
 @pytest.mark.parametrize("shape", [(6,), (4, 5, 3)], ids=["features", "channels-last maps"])
-def test_batchnorm_gradients(shape, block_bytes, monkeypatch):
+def test_batchnorm_gradients(shape, blocks, monkeypatch):
     """The statistics, output and input gradient are built a block of rows at a time: checked
-    with one block and with many (56 bytes: two rows of 3 float64 features, one of 6)."""
-    monkeypatch.setattr("nnsweep.nets.layers.CACHE_BLOCK_BYTES", block_bytes or 2**20)
+    with one block and with blocks of 3 rows (5 or 100 rows: the last block has 2 or 1)."""
+    monkeypatch.setattr("nnsweep.nets.layers.CACHE_BLOCK_BYTES", 2**20 if blocks == "one" else 3 * shape[-1] * 8)
     layer = BatchNorm()
     layer.build(shape, None, np.float64)
     layer.params["gamma"][...] = np.linspace(0.5, 2.0, shape[-1])  # not the identity it starts as

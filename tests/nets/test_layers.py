@@ -134,7 +134,8 @@ def direct_convolution(x, W, b, stride, padding, dy):
     return out, dW, dy.sum(axis=(0, 1, 2)), dxp[:, padding : padding + h, padding : padding + w]
 
 
-@pytest.mark.parametrize("chunked", [True, False], ids=["an image a chunk", "whole, kept for backward"])
+@pytest.mark.parametrize("layout", ["C", "Fortran"])
+@pytest.mark.parametrize("images_a_chunk", [1, 2, None], ids=["an image a chunk", "2 a chunk, last short", "whole"])
 @pytest.mark.parametrize(
     "filters,channels,kernel,stride,padding",
     [
@@ -147,26 +148,57 @@ def direct_convolution(x, W, b, stride, padding, dy):
         (3, 1, 3, 1, 1),
     ],
 )
-def test_conv2d_matches_a_direct_convolution(filters, channels, kernel, stride, padding, chunked, monkeypatch):
-    """Forward values and all three gradients equal the definition's, in chunks or not, by
-    either input-gradient scheme (filters <= channels at stride 1 and padding <= k-1 take the
-    convolution of the output gradient; the others one product per offset)."""
-    if chunked:
-        monkeypatch.setattr("nnsweep.nets.conv.CHUNK_BYTES", 1)
-        monkeypatch.setattr("nnsweep.nets.conv.WHOLE_BYTES", 0)
+def test_conv2d_matches_a_direct_convolution(
+    filters, channels, kernel, stride, padding, images_a_chunk, layout, monkeypatch
+):
+    """Forward values and all three gradients equal the definition's: in chunks of one or two
+    images of a batch of 3 (the last chunk short) or whole (the matrix kept for the backward
+    pass), by either input-gradient scheme (filters <= channels at stride 1 and padding <= k-1
+    take the convolution of the output gradient; the others one product per offset), for inputs
+    and output gradients in C or Fortran order (the window view needs C order)."""
     rng = np.random.default_rng(3)
     layer = Conv2D(filters, kernel, stride=stride, padding=padding)
     layer.needs_input_grad = True
     out_shape = layer.build((7, 6, channels), rng, np.float64)
+    if images_a_chunk:
+        bytes_per_image = out_shape[0] * out_shape[1] * kernel * kernel * channels * 8
+        monkeypatch.setattr("nnsweep.nets.conv.CHUNK_BYTES", images_a_chunk * bytes_per_image)
+        monkeypatch.setattr("nnsweep.nets.conv.WHOLE_BYTES", 0)
     layer.params["b"][:] = rng.standard_normal(filters)
     x = rng.standard_normal((3, 7, 6, channels))
     dy = rng.standard_normal((3, *out_shape))
+    if layout == "Fortran":
+        x, dy = np.asfortranarray(x), np.asfortranarray(dy)
     out = layer.forward(x, training=True)
-    assert (layer._cols_t is None) == (chunked and channels > 1)  # one channel's matrix is always kept
+    assert (layer._cols_t is None) == (images_a_chunk is not None and channels > 1)  # 1 channel: kept
     dx = layer.backward(dy)
     expected = direct_convolution(x, layer.params["W"], layer.params["b"], stride, padding, dy)
     for got, want in zip((out, layer.grads["W"], layer.grads["b"], dx), expected):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_input_gradient_of_one_filter_with_a_stride_0_channel_axis():
+    """One filter, padding k-1: the output gradient needs no padding, and one given as
+    ``dy3[..., None]`` has a channel axis of stride 0 that NumPy still calls contiguous."""
+    rng = np.random.default_rng(4)
+    layer = Conv2D(1, 3, padding=2)
+    layer.needs_input_grad = True
+    out_shape = layer.build((5, 5, 2), rng, np.float64)
+    x = rng.standard_normal((2, 5, 5, 2))
+    dy = rng.standard_normal((2, *out_shape[:2]))[..., None]
+    assert dy.strides[-1] == 0 and dy.flags.c_contiguous
+    layer.forward(x, training=True)
+    dx = layer.backward(dy)
+    expected = direct_convolution(x, layer.params["W"], layer.params["b"], 1, 2, np.ascontiguousarray(dy))
+    np.testing.assert_allclose(dx, expected[3], rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_refuses_an_input_of_another_shape_than_it_was_built_for():
+    layer = Conv2D(4, 3, padding=1)
+    layer.build((8, 8, 3), np.random.default_rng(0), np.float32)
+    for shape in [(2, 10, 10, 3), (2, 6, 6, 3), (2, 8, 8, 2)]:
+        with pytest.raises(ShapeError, match=r"built for inputs \(8, 8, 3\)"):
+            layer.forward(np.zeros(shape, np.float32))
 
 
 def test_lecun_table_gradients_and_absent_connections_stay_zero():
