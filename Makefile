@@ -93,7 +93,7 @@ mnist: data
 classics: $(STAMP) ## Train the classic projects on the full MNIST (installed first) beside their published numbers: results/classics/index.html (about 13 minutes; rerun to continue)
 	$(NNSWEEP) classics
 
-test: $(DEV_STAMP) ## Run the test suite (about 10 minutes on 2 cores)
+test: $(DEV_STAMP) ## Run the test suite (about 11 minutes on 2 cores)
 	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(TESTS)
 
 test-fast: $(DEV_STAMP) ## Run the fast tier: every test not marked slow (about two minutes on 2 cores)
