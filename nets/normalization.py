@@ -121,7 +121,7 @@ class BatchNorm(Layer):
         blocks = row_blocks(m, dx.shape[1] * dx.itemsize)
         scratch = np.empty_like(dx[blocks[0]] if blocks else dx)
         for rows in blocks:
-            block, part = dx[rows], scratch[: len(dx[rows])]
+            block, part = dx[rows], scratch[: rows.stop - rows.start]
             np.multiply(dy[rows], a, out=block)
             block -= np.multiply(centred[rows], b, out=part)
             block -= c
