@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
+from bench import markdown_table
 from nnsweep.nets.architectures import lenet5, mlp
 from nnsweep.nets.data.datasets import DEFAULT_DIRS, load_dataset
 from nnsweep.nets.network import Network
@@ -172,19 +173,19 @@ def fashion_cnn_rows(root: str, repeats: int, torch_python: str | None) -> None:
             out = subprocess.run(cmd, capture_output=True, text=True, check=True)
             theirs.append(json.loads(out.stdout))
     print(f"\nThe fashion_cnn preset, {ours[0]['images']:,} images; medians of {repeats} epochs, alternating.\n")
-    print("| | epoch (s) | val acc | conv forward | conv backward | rest | peak resident size |")
-    print("|---|---|---|---|---|---|---|")
-    seconds = statistics.median(r["seconds"] for r in ours)
+    header = ["", "epoch (s)", "val acc", "conv forward", "conv backward", "rest", "peak resident size"]
     share = {k: statistics.median(r[k] / r["seconds"] for r in ours) for k in ("conv forward", "conv backward", "rest")}
-    print(
-        f"| nnsweep | {_median_and_each(ours)} | {statistics.median(r['val_accuracy'] for r in ours):.1%} "
-        f"| {share['conv forward']:.0%} | {share['conv backward']:.0%} | {share['rest']:.0%} "
-        f"| {max(r['peak_rss_mb'] for r in ours):.0f} MB |"
-    )
+    rows = [
+        ["nnsweep", _median_and_each(ours), f"{statistics.median(r['val_accuracy'] for r in ours):.1%}"]
+        + [f"{share[k]:.0%}" for k in ("conv forward", "conv backward", "rest")]
+        + [f"{max(r['peak_rss_mb'] for r in ours):.0f} MB"]
+    ]
     if theirs:
         accuracy = statistics.median(r["val_accuracy"] for r in theirs)
-        print(f"| PyTorch {theirs[0]['torch']} | {_median_and_each(theirs)} | {accuracy:.1%} | | | | |")
-        ratio = seconds / statistics.median(r["seconds"] for r in theirs)
+        rows.append([f"PyTorch {theirs[0]['torch']}", _median_and_each(theirs), f"{accuracy:.1%}", "", "", "", ""])
+    print(markdown_table(header, rows), end="")
+    if theirs:
+        ratio = statistics.median(r["seconds"] for r in ours) / statistics.median(r["seconds"] for r in theirs)
         print(f"\nnnsweep / PyTorch: {ratio:.2f}x (2 threads each).")
 
 
