@@ -1,4 +1,5 @@
-"""2-D convolution and pooling on channels-last images ``x: (batch, height, width, channels)``.
+"""2-D convolution on channels-last images ``x: (batch, height, width, channels)`` (pooling is in
+``nnsweep.nets.pooling``).
 
 Channels-last because im2col's matrix product yields one row per output pixel with the filters
 along it, which *is* (batch, height, width, filters): no transpose after any layer, so the
@@ -7,22 +8,30 @@ batch than channels-first).
 
 The convolution is im2col: every k x k window of every sample becomes one row of a matrix, so
 the layer is a matrix product. For a multi-channel input the window matrix is built and multiplied
-a few images at a time (``_window_matrices``), into one small work array that stays in cache, and
+a few images at a time (``_each_window_matrix``), into one small work array that stays in cache, and
 built again in the backward pass rather than kept: the 32 -> 32 layer of ``fashion_cnn`` (64
 images of 28 x 28) went from 18.7-19.1 to 11.2 ms forward (alone, alternated), and keeps 58 MB less
 alive. The input gradient is the transposed convolution: where a layer has no more filters than
 input channels it is itself a convolution of the zero-padded output gradient with the turned
 kernels, chunked the same way (with the chunks, that layer's backward pass 26.7-27.0 -> 20.7-21.2
-ms); otherwise one product per kernel offset, each added back with one shifted add.
+ms); otherwise one product per kernel offset, each added back with one shifted add, a few images
+at a time too. The chunks are split between the threads BLAS may use (``nnsweep.nets.parallel``),
+each with one BLAS thread: in ``fashion_cnn``'s training step (60 steps, ms a batch), the 32 -> 32
+layer went 11.3 + 20.9 -> 7.6-7.8 + 14.4-15.3 (forward + backward, two runs), the 64 -> 64 one
+7.6 + 14.1 -> 5.6-5.8 + 11.2-11.4, and the 32 -> 64 one, by offsets, 4.2 + 9.9 -> 3.3-3.4 + 7.7.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
+from nnsweep.nets import parallel
 from nnsweep.nets.init import get_initialiser
-from nnsweep.nets.layers import Layer, ShapeError, column_sums, row_blocks
+from nnsweep.nets.layers import Layer, ShapeError, column_sums, row_blocks, sum_in_order
 
 
 def lecun_c3_table() -> np.ndarray:
@@ -46,43 +55,71 @@ CONNECTIONS = ("full", "lecun")
 
 # Output pixels per matrix product in the weight gradient (see _sum_over_pixels).
 PIXEL_CHUNK = 2048
-# Bytes of window matrix built and multiplied at a time (see _window_matrices).
+# Bytes of window matrix built and multiplied at a time (see _each_window_matrix).
 CHUNK_BYTES = 2**20
 # A batch whose whole window matrix is no larger is built at once, and kept for the backward pass.
 WHOLE_BYTES = 4 * 2**20
 
 
-def _window_matrices(padded: np.ndarray, kernel: int, stride: int, out_hw: tuple[int, int]):
-    """Yield ``(output rows, im2col matrix)`` of the contiguous ``padded`` images, a few images
-    (about ``CHUNK_BYTES`` of matrix) at a time, or all at once if their matrix is at most
-    ``WHOLE_BYTES``. The matrices share one work array: each is valid until the next.
+def _each_window_matrix(
+    padded: np.ndarray, kernel: int, stride: int, out_hw: tuple[int, int], work: Callable[[int, slice, np.ndarray], Any]
+) -> np.ndarray | None:
+    """Call ``work(chunk, output rows, im2col matrix)`` for the windows of the contiguous
+    ``padded`` images, a few images (about ``CHUNK_BYTES`` of matrix) at a time, or all at once if
+    their matrix is at most ``WHOLE_BYTES``; return that whole matrix then, else None.
 
-    The product reads its matrix back while it is still in cache. In ``fashion_cnn`` (64 images,
-    a per-layer profile of 60 training steps, every size measured twice, alternating), the four
-    convolutions took 71.0-71.6 ms a batch with 1 MB chunks, 73.4-74.5 with 2 MB, 73.6-75.5 with
-    0.5 MB, 77.5-78.0 with 4 MB, 80.9-81.7 with 8 MB and 93.4-96.8 with 16 MB; in one product,
-    the whole batch's matrix (14-58 MB) was slower still. A small batch's matrix (LeNet-5's C3:
-    1.2 MB at mini-batch 32) is kept whole: building it again made the backward pass of a C3 on
-    14 x 14 maps (1.9 MB) 0.81 -> 1.06 ms.
+    The chunks are split between threads (``parallel.each_share``); each share builds its
+    matrices in one small work array of its own, so a matrix is valid only during its call. The
+    product reads its matrix back while it is still in cache. In ``fashion_cnn`` (64 images,
+    a per-layer profile of 60 training steps, every size measured twice, alternating, one thread),
+    the four convolutions took 71.0-71.6 ms a batch with 1 MB chunks, 73.4-74.5 with 2 MB,
+    73.6-75.5 with 0.5 MB, 77.5-78.0 with 4 MB, 80.9-81.7 with 8 MB and 93.4-96.8 with 16 MB; in
+    one product, the whole batch's matrix (14-58 MB) was slower still. A small batch's matrix
+    (LeNet-5's C3: 1.2 MB at mini-batch 32) is kept whole: building it again made the backward
+    pass of a C3 on 14 x 14 maps (1.9 MB) 0.81 -> 1.06 ms.
     """
     ho, wo = out_hw
     n, c = padded.shape[0], padded.shape[3]
     windows = _windows(padded, kernel, stride, out_hw)
     per_image = ho * wo * kernel * kernel * c * padded.itemsize
     chunks = [slice(0, n)] if n * per_image <= WHOLE_BYTES else row_blocks(n, per_image, CHUNK_BYTES)
-    work = np.empty((chunks[0].stop, ho, wo, kernel, kernel * c), dtype=padded.dtype)
-    for images in chunks:
-        cols = work[: images.stop - images.start]
-        np.copyto(cols, windows[images])
-        yield slice(images.start * ho * wo, images.stop * ho * wo), cols.reshape(-1, kernel * kernel * c)
+    whole = []
+
+    def share(indices: range) -> None:
+        matrices = np.empty((chunks[0].stop, ho, wo, kernel, kernel * c), dtype=padded.dtype)
+        for i in indices:
+            images = chunks[i]
+            cols = matrices[: images.stop - images.start]
+            np.copyto(cols, windows[images])
+            cols = cols.reshape(-1, kernel * kernel * c)
+            work(i, slice(images.start * ho * wo, images.stop * ho * wo), cols)
+        if len(chunks) == 1:
+            whole.append(cols)
+
+    parallel.each_share(range(len(chunks)), share)
+    return whole[0] if whole else None
 
 
 def _zero_padded(images: np.ndarray, padding: int) -> np.ndarray:
     """``images`` with ``padding`` zeros around each map, as a C-contiguous array (what
-    ``_windows`` needs: ``np.pad`` keeps a Fortran-ordered input's layout)."""
-    if padding:
-        images = np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    return np.ascontiguousarray(images)
+    ``_windows`` needs: a Fortran-ordered input stays C-ordered here), a share of the images per
+    thread (``parallel.each_share``)."""
+    if not padding:
+        return np.ascontiguousarray(images)
+    n, h, w, c = images.shape
+    p = padding
+    padded = np.empty((n, h + 2 * p, w + 2 * p, c), dtype=images.dtype)
+
+    def share(indices: range) -> None:
+        block = padded[indices.start : indices.stop]
+        block[:, :p] = 0
+        block[:, p + h :] = 0
+        block[:, p : p + h, :p] = 0
+        block[:, p : p + h, p + w :] = 0
+        block[:, p : p + h, p : p + w] = images[indices.start : indices.stop]
+
+    parallel.each_share(range(n), share)
+    return padded
 
 
 def _windows(padded: np.ndarray, kernel: int, stride: int, out_hw: tuple[int, int]) -> np.ndarray:
@@ -144,6 +181,7 @@ class Conv2D(Layer):
     """
 
     kind = "conv2d"
+    splits_work = True
 
     def __init__(
         self,
@@ -236,15 +274,24 @@ class Conv2D(Layer):
         else:
             self._padded_input = x  # the backward pass builds the windows again from it
             out = np.empty((n * ho * wo, self.filters), dtype=np.result_type(x, self.params["W"]))
-            weights = self._weight_matrix()
-            for rows, cols in _window_matrices(x, k, s, (ho, wo)):
-                np.matmul(cols, weights, out=out[rows])
-            self._cols_t = cols.T if rows.start == 0 else None  # built whole: kept (_window_matrices)
-        # The bias along whole image rows (wo * filters floats) rather than each pixel's few
-        # filters: 17 against 90 us for LeNet-5's C1, whose rows of 6 starve NumPy's inner loop.
-        rows = out.reshape(n * ho, wo * self.filters)
-        rows += np.tile(self.params["b"], wo)
+            weights, bias = self._weight_matrix(), self._bias_row()
+
+            def product(chunk, rows, cols):
+                image_rows = np.matmul(cols, weights, out=out[rows]).reshape(-1, bias.size)
+                image_rows += bias  # while the chunk's output is still in cache
+
+            whole = _each_window_matrix(x, k, s, (ho, wo), product)
+            self._cols_t = None if whole is None else whole.T  # built whole: kept (_each_window_matrix)
+            return out.reshape(n, ho, wo, self.filters)
+        rows = out.reshape(n * ho, -1)
+        rows += self._bias_row()
         return out.reshape(n, ho, wo, self.filters)
+
+    def _bias_row(self) -> np.ndarray:
+        """The bias repeated along one row of output pixels: added to whole image rows (wo * filters
+        floats) rather than each pixel's few filters, 17 against 90 us for LeNet-5's C1, whose
+        rows of 6 starve NumPy's inner loop."""
+        return np.tile(self.params["b"], self._out_hw[1])
 
     def backward(self, dy):
         c, k, p = self._in_shape[2], self.kernel, self.padding
@@ -252,9 +299,15 @@ class Conv2D(Layer):
         if self._cols_t is not None:
             g_mat = _sum_over_pixels(self._cols_t, dy_mat)  # (k*k*C, filters)
         else:
+            # One sum per chunk, added up in chunk order: the same bytes whatever the thread count.
+            per_chunk = {}
+
+            def weight_product(chunk, rows, cols):
+                per_chunk[chunk] = _sum_over_pixels(cols.T, dy_mat[rows])
+
+            _each_window_matrix(self._padded_input, k, self.stride, self._out_hw, weight_product)
             g_mat = np.zeros((k * k * c, self.filters), dtype=self.grads["W"].dtype)
-            for rows, cols in _window_matrices(self._padded_input, k, self.stride, self._out_hw):
-                g_mat += _sum_over_pixels(cols.T, dy_mat[rows])
+            sum_in_order((per_chunk[i] for i in sorted(per_chunk)), g_mat)
         gW = self.grads["W"]
         gW[...] = g_mat.reshape(k, k, c, self.filters).transpose(3, 2, 0, 1)
         if self._mask is not None:
@@ -275,8 +328,11 @@ class Conv2D(Layer):
         turned = self._effective_weights()[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, c)
         padded = _zero_padded(dy, q)
         dx = np.empty((n * h * w, c), dtype=dy.dtype)
-        for rows, cols in _window_matrices(padded, k, 1, (h, w)):
+
+        def product(chunk, rows, cols):
             np.matmul(cols, turned, out=dx[rows])
+
+        _each_window_matrix(padded, k, 1, (h, w), product)
         return dx.reshape(n, h, w, c)
 
     def _input_grad_by_offsets(self, dy: np.ndarray) -> np.ndarray:
@@ -292,11 +348,23 @@ class Conv2D(Layer):
             # (N, Ho, Wo, C); merging width and channels makes each shifted add one run of
             # Wo*C floats instead of N*Ho*Wo runs of C (measured ~2x faster for LeNet's C3).
             w_offsets = self._effective_weights().transpose(2, 3, 0, 1).reshape(k * k, self.filters, c)
-            blocks = np.matmul(dy_mat, w_offsets)  # (k*k, N*Ho*Wo, C)
-            dx = np.zeros((n, hp, wp * c), dtype=dy.dtype)
-            for i in range(k):
-                for j in range(k):
-                    dx[:, i : i + ho, j * c : (j + wo) * c] += blocks[i * k + j].reshape(n, ho, wo * c)
+            # A few images at a time, as the window matrices are (_each_window_matrix), so that
+            # the k*k blocks are added back while still in cache, the chunks split between threads.
+            dx = np.empty((n, hp, wp * c), dtype=dy.dtype)
+            per_image = k * k * ho * wo * c * dy.itemsize
+            chunks = [slice(0, n)] if n * per_image <= WHOLE_BYTES else row_blocks(n, per_image, CHUNK_BYTES)
+
+            def share(indices: range) -> None:
+                for images in (chunks[chunk] for chunk in indices):
+                    count = images.stop - images.start
+                    blocks = np.matmul(dy_mat[images.start * ho * wo : images.stop * ho * wo], w_offsets)
+                    part = dx[images]  # (k*k, count*Ho*Wo, C) blocks, added into these images
+                    part[...] = 0
+                    for i in range(k):
+                        for j in range(k):
+                            part[:, i : i + ho, j * c : (j + wo) * c] += blocks[i * k + j].reshape(count, ho, wo * c)
+
+            parallel.each_share(range(len(chunks)), share)
             dx = dx.reshape(n, hp, wp, c)
         else:
             dcols = (dy_mat @ self._weight_matrix().T).reshape(n, ho, wo, k, k, c)
@@ -316,92 +384,3 @@ class Conv2D(Layer):
             "init": self.init,
             **({"gain": self.gain} if self.gain != 1.0 else {}),  # records from before it keep their form
         }
-
-
-class _Pool2D(Layer):
-    """Shared shape logic of non-overlapping ``size`` x ``size`` pooling."""
-
-    def __init__(self, size: int = 2) -> None:
-        super().__init__()
-        self.size = int(size)
-        if self.size < 1:
-            raise ShapeError(f"pool size must be >= 1, got {size}")
-
-    def build(self, input_shape, rng, dtype):
-        if len(input_shape) != 3:
-            raise ShapeError(f"{self.kind} expects (height, width, channels) input, got {input_shape}")
-        h, w, c = input_shape
-        if h % self.size or w % self.size:
-            raise ShapeError(
-                f"{self.kind} of size {self.size} needs height and width divisible by it; input is {h}x{w}"
-            )
-        return (h // self.size, w // self.size, c)
-
-    def hyperparameters(self):
-        return {"size": self.size}
-
-
-class MeanPool2D(_Pool2D):
-    """Average of each block (LeNet-5's subsampling, without its trainable scale)."""
-
-    kind = "meanpool2d"
-
-    def forward(self, x, training=False):
-        n, h, w, c = x.shape
-        s = self.size
-        # Rows first: the sum of the s rows of each block is whole image rows (runs of w*c
-        # floats); then the s neighbours along each of those rows. Faster than adding the s*s
-        # strided slices (runs of c floats), and much faster than mean(axis=(2, 4)).
-        rows = x[:, 0::s].copy()
-        for i in range(1, s):
-            rows += x[:, i::s]
-        rows = rows.reshape(n, h // s, w // s, s * c)
-        out = rows[..., :c].copy()
-        for j in range(1, s):
-            out += rows[..., j * c : (j + 1) * c]
-        out *= out.dtype.type(1.0 / (s * s))
-        return out
-
-    def backward(self, dy):
-        n, ho, wo, c = dy.shape
-        s = self.size
-        # Each block gets its output's gradient / s^2: widened along the row first, then the
-        # widened row copied s times (runs of whole rows rather than of c floats).
-        share = dy * dy.dtype.type(1.0 / (s * s))
-        row = np.empty((n, ho, wo, s, c), dtype=dy.dtype)
-        row[...] = share[:, :, :, None, :]
-        dx = np.empty((n, ho, s, wo * s * c), dtype=dy.dtype)
-        dx[...] = row.reshape(n, ho, 1, wo * s * c)
-        return dx.reshape(n, ho * s, wo * s, c)
-
-
-class MaxPool2D(_Pool2D):
-    """Maximum of each block; the gradient goes to the (first) maximal input of each block."""
-
-    kind = "maxpool2d"
-
-    def forward(self, x, training=False):
-        s = self.size
-        # The s*s strided slices (one per position in the block), compared in place: no
-        # (N, H, W, C, s*s) copy to take an argmax over (measured 3x faster for 2x2).
-        slices = [x[:, i::s, j::s] for i in range(s) for j in range(s)]
-        out = slices[0].copy()
-        for part in slices[1:]:
-            np.maximum(out, part, out=out)
-        # Where each block's maximum came from, the first of equals winning (a ReLU's zeros tie).
-        taken = np.zeros(out.shape, dtype=bool)
-        self._winners = []
-        for part in slices:
-            won = part == out
-            won &= ~taken
-            taken |= won
-            self._winners.append(won)
-        return out
-
-    def backward(self, dy):
-        n, ho, wo, c = dy.shape
-        s = self.size
-        dx = np.empty((n, ho * s, wo * s, c), dtype=dy.dtype)
-        for k, won in enumerate(self._winners):
-            np.multiply(dy, won, out=dx[:, k // s :: s, k % s :: s])
-        return dx

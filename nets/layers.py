@@ -11,11 +11,13 @@ Shapes exclude the batch axis: a dense layer sees ``x: (batch, features)``, a co
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from nnsweep.core.errors import NnsweepError
+from nnsweep.nets import parallel
 from nnsweep.nets.init import get_initialiser
 
 
@@ -36,6 +38,9 @@ class Layer:
     """Base class: a layer with no parameters that passes shapes through unchanged."""
 
     kind = "layer"
+    # Whether a network with this layer splits its steps between threads (parallel.split_work):
+    # only where a step is long enough for the split to pay (a convolution's), not an MLP's.
+    splits_work = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -184,6 +189,27 @@ def row_blocks(rows: int, bytes_per_row: int, block_bytes: int | None = None) ->
     """
     per_block = max(1, (block_bytes or CACHE_BLOCK_BYTES) // max(bytes_per_row, 1))
     return [slice(lo, min(lo + per_block, rows)) for lo in range(0, rows, per_block)]
+
+
+def each_block(blocks: Sequence[slice], work: Callable[[slice], Any]) -> list[Any]:
+    """``[work(rows) for rows in blocks]``, the blocks split between threads
+    (``parallel.each_share``): ``work`` must write only its own rows."""
+    results: list[Any] = [None] * len(blocks)
+
+    def share(indices: range) -> None:
+        for i in indices:
+            results[i] = work(blocks[i])
+
+    parallel.each_share(range(len(blocks)), share)
+    return results
+
+
+def sum_in_order(parts: Iterable[np.ndarray], total: np.ndarray) -> np.ndarray:
+    """``total`` plus every part, added in their order: a sum over blocks of rows that comes out
+    the same, to the bit, however many threads computed the parts."""
+    for part in parts:
+        total += part
+    return total
 
 
 def weight_grad(x: np.ndarray, dy: np.ndarray, out: np.ndarray) -> None:

@@ -134,7 +134,7 @@ def range_test(
     losses, right, average, lowest = [], [], 0.0, math.inf
     labels = y.argmax(axis=1)
     stopped = False
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), network.split_work():  # as fit's steps (Network.split_work)
         for step, lr in enumerate(schedule):
             if len(order) < batch_size:
                 order = np.concatenate([order, rng.permutation(len(x))])

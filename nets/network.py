@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
 
+from nnsweep.nets import parallel
 from nnsweep.nets.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from nnsweep.nets.conv import Conv2D, MaxPool2D, MeanPool2D
+from nnsweep.nets.conv import Conv2D
 from nnsweep.nets.layers import Dense, Dropout, Flatten, Layer, Parameter, Reshape, ShapeError
 from nnsweep.nets.losses import get_loss
 from nnsweep.nets.normalization import BatchNorm
+from nnsweep.nets.pooling import MaxPool2D, MeanPool2D
 
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.kind: cls
@@ -167,6 +170,12 @@ class Network:
         self._state_list = [
             (f"{i}.{name}", layer.state[name]) for i, layer in enumerate(self.layers) for name in layer.state
         ]
+        self._splits_work = any(layer.splits_work for layer in self.layers)
+
+    def split_work(self) -> AbstractContextManager:
+        """The scope in which this network's work is split between threads (``parallel.split_work``):
+        a convolutional network's; an MLP keeps BLAS's own threads (its steps are too short)."""
+        return parallel.split_work() if self._splits_work else nullcontext()
 
     # ----- description and parameters -------------------------------------------------------
     def architecture(self) -> dict[str, Any]:
@@ -214,8 +223,9 @@ class Network:
     # ----- computation ----------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Raw outputs ``z: (batch, classes)`` for ``x: (batch, *input_shape)``."""
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        with self.split_work():
+            for layer in self.layers:
+                x = layer.forward(x, training)
         return x
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -224,6 +234,10 @@ class Network:
         Gradients are of the *mean* cost over the batch (Nielsen's eta/m update).
         Returns the *summed* cost of the batch and the output activations ``a``.
         """
+        with self.split_work():
+            return self._train_step(x, y)
+
+    def _train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         z = x
         for layer in self.layers:
             z = layer.forward(z, True)

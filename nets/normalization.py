@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnsweep.nets.layers import Layer, ShapeError, column_sums, row_blocks
+from nnsweep.nets.layers import Layer, ShapeError, column_sums, each_block, row_blocks, sum_in_order
 
 
 class BatchNorm(Layer):
@@ -75,14 +75,16 @@ class BatchNorm(Layer):
         # products (layers.column_sums), the rest is done a cache-sized block of rows at a time
         # (layers.row_blocks), and the output is centred x (gamma / std) + beta, kept with the
         # centred input that the backward pass needs (x-hat itself is never stored).
-        mean = column_sums(flat) / dtype(m)
         blocks = row_blocks(m, flat.shape[1] * flat.itemsize)
+        sums = each_block(blocks, lambda rows: column_sums(flat[rows]))
+        mean = sum_in_order(sums, np.zeros(features, x.dtype)) / dtype(m)
         centred = np.empty_like(flat)
-        var = np.zeros(flat.shape[1], dtype=x.dtype)
-        for rows in blocks:
+
+        def centre(rows):
             block = np.subtract(flat[rows], mean, out=centred[rows])
-            var += np.einsum("ij,ij->j", block, block)
-        var /= dtype(m)
+            return np.einsum("ij,ij->j", block, block)
+
+        var = sum_in_order(each_block(blocks, centre), np.zeros(features, x.dtype)) / dtype(m)
         self._inv_std = (1.0 / np.sqrt(var + dtype(self.eps))).astype(x.dtype)
         self._centred = centred
         keep = dtype(self.momentum)
@@ -92,9 +94,12 @@ class BatchNorm(Layer):
         self.state["var"] += (1 - keep) * var * dtype(m / max(m - 1, 1))  # unbiased, as at test time
         scale, beta = self.params["gamma"] * self._inv_std, self.params["beta"]
         out = np.empty_like(centred)
-        for rows in blocks:
+
+        def normalise(rows):
             np.multiply(centred[rows], scale, out=out[rows])
             out[rows] += beta
+
+        each_block(blocks, normalise)
         return out.reshape(x.shape)
 
     def backward(self, dy):
@@ -104,8 +109,10 @@ class BatchNorm(Layer):
         dy = dy.reshape(-1, shape[-1])
         m, dtype = dy.shape[0], dy.dtype.type
         centred, inv_std = self._centred, self._inv_std
-        sum_dy = column_sums(dy)
-        sum_dy_centred = np.einsum("ij,ij->j", dy, centred)
+        blocks = row_blocks(m, dy.shape[1] * dy.itemsize)
+        sums = each_block(blocks, lambda rows: (column_sums(dy[rows]), np.einsum("ij,ij->j", dy[rows], centred[rows])))
+        sum_dy = sum_in_order((s for s, _ in sums), np.zeros(dy.shape[1], dy.dtype))
+        sum_dy_centred = sum_in_order((s for _, s in sums), np.zeros(dy.shape[1], np.result_type(dy, centred)))
         self.grads["beta"][...] = sum_dy
         self.grads["gamma"][...] = sum_dy_centred * inv_std  # the sum of dy x-hat
         if not self.needs_input_grad:
@@ -118,13 +125,13 @@ class BatchNorm(Layer):
         b = (a * inv_std) * (inv_std * (sum_dy_centred / dtype(m)))  # 1/std^2 alone may overflow float32
         c = a * (sum_dy / dtype(m))
         dx = np.empty_like(dy, dtype=np.result_type(dy, centred))
-        blocks = row_blocks(m, dx.shape[1] * dx.itemsize)
-        scratch = np.empty_like(dx[blocks[0]] if blocks else dx)
-        for rows in blocks:
-            block, part = dx[rows], scratch[: rows.stop - rows.start]
-            np.multiply(dy[rows], a, out=block)
-            block -= np.multiply(centred[rows], b, out=part)
+
+        def input_grad(rows):
+            block = np.multiply(dy[rows], a, out=dx[rows])
+            block -= centred[rows] * b
             block -= c
+
+        each_block(blocks, input_grad)
         return dx.reshape(shape)
 
     def _backward_eval(self, dy):

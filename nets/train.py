@@ -176,7 +176,9 @@ def fit(
             xs = augment(xs, rng)
         predicted = np.empty(n, dtype=np.int64)
         cost = 0.0
-        with np.errstate(all="ignore"):  # overflow on a diverging run is detected below, not printed
+        # Overflow on a diverging run is detected below, not printed; the optimizer's steps split
+        # their work as the network's do (Network.split_work).
+        with np.errstate(all="ignore"), network.split_work():
             for b, lo in enumerate(range(0, n, batch_size)):
                 hi = lo + batch_size
                 batch_cost, a = network.train_step(xs[lo:hi], ys[lo:hi])

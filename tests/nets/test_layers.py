@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from nnsweep.nets.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from nnsweep.nets.conv import Conv2D, MaxPool2D, MeanPool2D, lecun_c3_table
+from nnsweep.nets.conv import Conv2D, lecun_c3_table
 from nnsweep.nets.layers import Dense, Dropout, Flatten, Reshape, ShapeError, weight_grad
+from nnsweep.nets.pooling import MaxPool2D, MeanPool2D
 from tests.conftest import numerical_gradient, sample_indices
 
 RTOL, ATOL = 1e-5, 1e-8

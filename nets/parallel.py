@@ -1,0 +1,147 @@
+"""Both cores for a convolutional network: its im2col work split into shares, one per thread,
+each share's matrix products on one BLAS thread.
+
+NumPy hands only matrix products to BLAS, which splits each one across its threads, and runs
+every copy and element-wise operation on one core. A convolution built a chunk of window
+matrix at a time (``nnsweep.nets.conv``) is a copy into cache and a narrow product (32 or 64
+columns), which BLAS splits badly. Giving each thread whole chunks instead, with one BLAS thread
+each, took the forward pass and weight gradient of ``fashion_cnn``'s 32 -> 32 layer from 19.0
+to 12.2 ms a batch on the 2-core development machine (two BLAS threads under two Python
+threads: 20 ms, as they fight for the cores). Element-wise passes over arrays larger than the
+cache gain little (a multiplication over 6.4 MB: 0.39-0.43 against 0.34-0.35 ms; memory is the
+limit, not the core): batch norm, whose sums are products, is split (a 28 x 28 x 32 layer's
+forward and backward 5.7-6.0 -> 5.5-5.6 ms), ReLU, pooling, dense layers and Adam are not.
+
+NumPy releases the GIL inside its loops over large arrays and inside BLAS, so Python threads run
+them side by side. The items a caller splits (chunks of images, blocks of rows) depend on the
+shapes alone, each item is computed alike in any share, and a caller that sums over items adds
+them in item order. So a network trains to the same bytes with one thread or two (tested): in a
+sweep's jobs (one BLAS thread each, so one share) as alone.
+
+The thread count is NumPy's BLAS thread count when first needed (``OPENBLAS_NUM_THREADS``, or a
+launcher's limit), so nnsweep never takes more cores than it was given; ``use_threads`` sets it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from typing import TypeVar
+
+Item = TypeVar("Item")
+
+_threads: int | None = None  # None: NumPy's BLAS thread count, read at first use
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0  # a forked child has no pool threads: it starts its own
+_pool_workers = 0
+_blas = None  # threadpoolctl's controller of NumPy's BLAS
+_depth = 0  # how many split_work scopes are open
+_depth_lock = threading.Lock()
+_saved_blas: list[int] = []  # BLAS's thread counts from before the outermost scope
+# One split section at a time: another thread's (a web server's request) or a share's own call
+# runs its items in the calling thread instead, so sections never nest or fight over BLAS.
+_section = threading.Lock()
+
+
+def _numpy_blas():
+    """threadpoolctl's controller of the BLAS libraries loaded now (NumPy's, found through it)."""
+    global _blas
+    if _blas is None:
+        import numpy  # noqa: F401  (loads NumPy's BLAS, which is what threadpoolctl then finds)
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas
+
+
+def threads() -> int:
+    """How many threads ``each_share`` uses: ``use_threads``' count, else NumPy's BLAS threads."""
+    global _threads
+    if _threads is None:
+        counts = [lib.num_threads for lib in _numpy_blas().lib_controllers]
+        _threads = max(1, min(counts)) if counts else 1
+    return _threads
+
+
+def use_threads(count: int | None) -> None:
+    """Split work between ``count`` threads from now on (None: NumPy's BLAS thread count again)."""
+    global _threads
+    if count is not None and int(count) < 1:
+        raise ValueError(f"use_threads needs a count >= 1, got {count}")
+    _threads = None if count is None else int(count)
+
+
+def shares(count: int, parts: int) -> list[range]:
+    """``range(count)`` cut into ``parts`` consecutive shares of nearly equal length."""
+    return [range(count * i // parts, count * (i + 1) // parts) for i in range(parts)]
+
+
+@contextmanager
+def split_work() -> Iterator[None]:
+    """While inside, ``each_share`` splits work between ``threads()`` threads and NumPy's BLAS
+    runs one thread (restored after, also on an error or Ctrl-C); with one thread, nothing changes.
+
+    BLAS keeps one thread for the whole scope, not per section: after a call on two threads
+    OpenBLAS's second thread keeps spinning for a while, and under two shares it takes a core
+    from them (toggled per section, ``fashion_cnn``'s step took 135 against 105 ms). Scopes nest,
+    and may be entered from several threads; BLAS is restored when the last one leaves.
+    """
+    global _depth, _saved_blas
+    if threads() < 2:
+        yield
+        return
+    with _depth_lock:
+        if _depth == 0:
+            blas = _numpy_blas()
+            _saved_blas = [lib.num_threads for lib in blas.lib_controllers]
+            for lib in blas.lib_controllers:
+                lib.set_num_threads(1)
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _depth_lock:
+            _depth -= 1
+            if _depth == 0:
+                for lib, count in zip(_numpy_blas().lib_controllers, _saved_blas):
+                    lib.set_num_threads(count)
+
+
+def each_share(items: Sequence[Item], work: Callable[[Sequence[Item]], None]) -> None:
+    """Call ``work(share)`` on consecutive shares of ``items``, one per thread, and wait for all.
+
+    ``work`` must write only what belongs to its own items (disjoint rows of an output, its
+    items' slots of a list), since the shares run at the same time. Outside ``split_work``, with
+    one thread or one item, or while another section runs (another thread's, or a share's own
+    call), it is ``work(items)`` in the calling thread. The calling thread takes the first share;
+    it returns only once every share has ended, also when one raised (its exception is raised
+    here) or on Ctrl-C, so no thread still writes into the caller's arrays.
+    """
+    count = threads()
+    if _depth == 0 or count < 2 or len(items) < 2 or not _section.acquire(blocking=False):
+        work(items)
+        return
+    try:
+        split = [items[r.start : r.stop] for r in shares(len(items), min(count, len(items)))]
+        pool = _thread_pool(count - 1)
+        others = [pool.submit(work, share) for share in split[1:]]
+        try:
+            work(split[0])
+        finally:
+            wait(others)
+        for done in others:
+            done.result()
+    finally:
+        _section.release()
+
+
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    """The process's pool of ``workers`` threads besides the caller's, made on first use."""
+    global _pool, _pool_pid, _pool_workers
+    if _pool is None or _pool_pid != os.getpid() or _pool_workers < workers:
+        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nnsweep-share")
+        _pool_pid, _pool_workers = os.getpid(), workers
+    return _pool
