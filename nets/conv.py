@@ -101,9 +101,9 @@ def _each_window_matrix(
 
 
 def _zero_padded(images: np.ndarray, padding: int) -> np.ndarray:
-    """``images`` with ``padding`` zeros around each map, as a C-contiguous array (what
-    ``_windows`` needs: a Fortran-ordered input stays C-ordered here), a share of the images per
-    thread (``parallel.each_share``)."""
+    """``images`` with ``padding`` zeros around each map, always as a new C-contiguous array (what
+    ``_windows`` needs, also for a Fortran-ordered input), a share of the images per thread
+    (``parallel.each_share``)."""
     if not padding:
         return np.ascontiguousarray(images)
     n, h, w, c = images.shape

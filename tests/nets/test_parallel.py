@@ -5,12 +5,15 @@ or two (so the gradient checks, run with one, hold for two)."""
 
 from __future__ import annotations
 
+import _thread
+import os
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from nnsweep.nets import parallel
 from nnsweep.nets.architectures import cnn
@@ -94,14 +97,98 @@ def test_an_error_in_a_share_is_raised_after_every_share_ended(two_threads):
 
 
 def test_blas_runs_one_thread_inside_a_scope_and_its_own_count_after(two_threads):
-    before = blas_threads()
-    with pytest.raises(RuntimeError):
-        with parallel.split_work():
-            with parallel.split_work():  # nested: still one until the outer scope ends
+    with threadpool_limits(2, user_api="blas"):  # the suite runs BLAS on one thread
+        assert set(blas_threads()) == {2}
+        with pytest.raises(RuntimeError):
+            with parallel.split_work():
+                with parallel.split_work():  # nested: still one until the outer scope ends
+                    assert set(blas_threads()) == {1}
                 assert set(blas_threads()) == {1}
-            assert set(blas_threads()) == {1}
-            raise RuntimeError
-    assert blas_threads() == before
+                parallel.use_threads(None)
+                assert parallel.threads() == 2  # BLAS's own count, not the scope's one
+                raise RuntimeError
+        assert set(blas_threads()) == {2}
+
+
+def test_another_threads_scope_does_not_split_this_threads_work(two_threads):
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold_a_scope():
+        with parallel.split_work():
+            inside.set()
+            leave.wait(5)
+
+    holder = threading.Thread(target=hold_a_scope)
+    holder.start()
+    inside.wait(5)
+    try:
+        calls = []
+        parallel.each_share(range(4), lambda share: calls.append(tuple(share)))
+        assert calls == [(0, 1, 2, 3)]
+    finally:
+        leave.set()
+        holder.join()
+
+
+def test_ctrl_c_while_waiting_returns_only_after_the_other_share_ended(two_threads):
+    ended = []
+
+    def work(share):
+        if share[0] == 1:
+            time.sleep(0.05)
+            _thread.interrupt_main()  # Ctrl-C reaches the caller while it waits for this share
+            time.sleep(0.2)
+            ended.append(share)
+
+    with parallel.split_work(), pytest.raises(KeyboardInterrupt):
+        parallel.each_share(range(2), work)
+    assert ended == [range(1, 2)]
+    calls = []
+    with parallel.split_work():  # and the next section splits again
+        parallel.each_share(range(2), lambda share: calls.append(threading.get_ident()))
+    assert len(set(calls)) == 2
+
+
+def test_the_shares_keep_the_callers_numpy_error_settings(two_threads):
+    def overflow(share):
+        np.multiply(np.full(4, 1e38, np.float32), np.float32(10))
+
+    with parallel.split_work(), np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        parallel.each_share(range(2), lambda share: share[0] == 1 and overflow(share))
+    with parallel.split_work(), np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parallel.each_share(range(2), overflow)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_child_forked_while_another_thread_splits_starts_afresh(two_threads):
+    with threadpool_limits(2, user_api="blas"):
+        inside, leave = threading.Event(), threading.Event()
+
+        def split_slowly():
+            with parallel.split_work():
+                parallel.each_share(range(2), lambda share: (inside.set(), leave.wait(5)))
+
+        holder = threading.Thread(target=split_slowly)
+        holder.start()
+        inside.wait(5)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running
+                child = os.fork()
+            if child == 0:
+                idents = []
+                try:
+                    with parallel.split_work():
+                        parallel.each_share(range(2), lambda share: idents.append(threading.get_ident()))
+                    os._exit(0 if len(set(idents)) == 2 and set(blas_threads()) == {2} else 1)
+                finally:
+                    os._exit(2)
+            _, status = os.waitpid(child, 0)
+        finally:
+            leave.set()
+            holder.join()
+        assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_the_thread_count_must_be_positive():
@@ -109,50 +196,50 @@ def test_the_thread_count_must_be_positive():
         parallel.use_threads(0)
 
 
-def small_cnn() -> dict:
-    """Two convolutions big enough for several window chunks once they are made tiny below: one
-    with as many filters as channels (input gradient by convolution), one with more (by offsets)."""
-    return cnn(channels=[4, 4, 8], pool="max", batchnorm=True, conv_dropout=0.25, dense=[6], image=(8, 8, 1), classes=3)
+def small_cnn(side: int = 8, channels: tuple[int, ...] = (4, 4, 8), pool=("max", "max", "max")) -> dict:
+    """A convolution with as many filters as channels (input gradient by convolution), one with
+    more (by offsets), batch norm and dropout."""
+    return cnn(
+        channels=list(channels), pool=list(pool), batchnorm=True, conv_dropout=0.25, dense=[6], image=(side, side, 1)
+    )
 
 
-def train(steps: int, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    network = Network(small_cnn(), np.random.default_rng(0), dtype=np.float32)
+def train(steps: int, x: np.ndarray, y: np.ndarray, batch: int) -> dict[str, np.ndarray]:
+    network = Network(small_cnn(28, (32, 32, 64), ("none", "max", "max")), np.random.default_rng(0), dtype=np.float32)
     network.set_rng(np.random.default_rng(1))
     optimizer = make_optimizer("adam", lr=1e-2).bind(network.parameters())
     with network.split_work():
         for step in range(steps):
-            rows = slice(6 * step, 6 * step + 6)
+            rows = slice(batch * step, batch * (step + 1))
             network.train_step(x[rows], y[rows])
             optimizer.step()
-    return {**network.get_params(), "out": network.forward(x[:6])}
+    return {**network.get_params(), "out": network.forward(x[:batch])}
 
 
-def test_a_cnn_trains_to_the_same_bytes_with_one_thread_or_two(monkeypatch):
-    # A chunk of window matrix per image, and batch norm's blocks of 5 rows, so that every split
-    # path has several items to share out.
-    monkeypatch.setattr("nnsweep.nets.conv.CHUNK_BYTES", 1)
-    monkeypatch.setattr("nnsweep.nets.conv.WHOLE_BYTES", 0)
-    monkeypatch.setattr("nnsweep.nets.layers.CACHE_BLOCK_BYTES", 5 * 8 * 4)
+def test_a_cnn_trains_to_the_same_bytes_with_one_thread_or_two():
+    """fashion_cnn's layers at 16 images a batch: the windows in chunks of one image, batch norm in
+    blocks of 256 KB, both large enough for the shares to overlap (a race on a shared work array,
+    or sums added in the order the shares end, fail here)."""
     rng = np.random.default_rng(3)
-    x = rng.random((18, 64)).astype(np.float32)
-    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 18)]
+    x = rng.random((48, 784)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 48)]
     results = {}
-    for count in (1, 2):
-        parallel.use_threads(count)
-        try:
-            results[count] = train(3, x, y)
-        finally:
-            parallel.use_threads(None)
+    with threadpool_limits(2, user_api="blas"):  # and BLAS's own thread count must not matter
+        for count in (1, 2):
+            parallel.use_threads(count)
+            try:
+                results[count] = train(3, x, y, 16)
+            finally:
+                parallel.use_threads(None)
     assert results[1].keys() == results[2].keys()
     for key in results[1]:
         assert results[1][key].tobytes() == results[2][key].tobytes(), key
-    untrained = train(0, x, y)
+    untrained = train(0, x, y, 16)
     assert not any(np.array_equal(untrained[key], results[2][key]) for key in untrained if key.endswith(".W"))
 
 
 def test_two_threads_forward_at_once_get_their_own_answers(two_threads, monkeypatch):
-    """A web server answers requests in threads: a second thread's pass runs unsplit while the
-    first one's is split, and both are right."""
+    """A web server answers requests in threads: whichever pass runs split, each is right."""
     monkeypatch.setattr("nnsweep.nets.conv.CHUNK_BYTES", 1)
     monkeypatch.setattr("nnsweep.nets.conv.WHOLE_BYTES", 0)
     network = Network(small_cnn(), np.random.default_rng(0), dtype=np.float32)
