@@ -16,6 +16,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from nnsweep.nets import parallel
+from nnsweep.nets.activations import ReLU
 from nnsweep.nets.architectures import cnn
 from nnsweep.nets.network import Network
 from nnsweep.nets.optimizers import make_optimizer
@@ -261,3 +262,16 @@ def test_two_threads_forward_at_once_get_their_own_answers(two_threads, monkeypa
         worker.join()
     for got, want in zip(answers, expected):
         assert got.tobytes() == want.tobytes()
+
+
+def test_relu_backward_in_blocks_is_the_masked_gradient(two_threads):
+    """A convolution's output is past the one-call size: its blocks, split, give dy x (out > 0)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 28, 28, 32)).astype(np.float32)
+    x[0, 0, 0, :4] = 0.0  # the gradient at exactly 0 is 0
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    relu = ReLU()
+    with parallel.split_work():
+        relu.forward(x, True)
+        got = relu.backward(dy)
+    assert got.dtype == dy.dtype and got.tobytes() == (dy * (x > 0)).tobytes()
