@@ -197,16 +197,23 @@ def test_the_thread_count_must_be_positive():
         parallel.use_threads(0)
 
 
-def small_cnn(side: int = 8, channels: tuple[int, ...] = (4, 4, 8), pool=("max", "max", "max")) -> dict:
+def small_cnn(side: int = 8, channels: tuple[int, ...] = (4, 4, 8), pool=("max", "max", "max"), dense: int = 6) -> dict:
     """A convolution with as many filters as channels (input gradient by convolution), one with
     more (by offsets), batch norm and dropout."""
     return cnn(
-        channels=list(channels), pool=list(pool), batchnorm=True, conv_dropout=0.25, dense=[6], image=(side, side, 1)
+        channels=list(channels),
+        pool=list(pool),
+        batchnorm=True,
+        conv_dropout=0.25,
+        dense=[dense],
+        image=(side, side, 1),
     )
 
 
 def train(steps: int, x: np.ndarray, y: np.ndarray, batch: int) -> dict[str, np.ndarray]:
-    network = Network(small_cnn(28, (32, 32, 64), ("none", "max", "max")), np.random.default_rng(0), dtype=np.float32)
+    network = Network(
+        small_cnn(28, (32, 32, 64), ("none", "max", "max"), dense=64), np.random.default_rng(0), dtype=np.float32
+    )
     network.set_rng(np.random.default_rng(1))
     optimizer = make_optimizer("adam", lr=1e-2).bind(network.parameters())
     with network.split_work():
@@ -218,8 +225,9 @@ def train(steps: int, x: np.ndarray, y: np.ndarray, batch: int) -> dict[str, np.
 
 
 def test_a_cnn_trains_to_the_same_bytes_with_one_thread_or_two():
-    """fashion_cnn's layers at 16 images a batch: the windows in chunks of one image, batch norm in
-    blocks of 256 KB, both large enough for the shares to overlap (a race on a shared work array,
+    """fashion_cnn's layers at 16 images a batch: the windows in chunks of one image, batch norm,
+    ReLU and Adam (800 KB of dense weights) in blocks of 256 KB, all large enough for the shares
+    to overlap (a race on a shared work array,
     or sums added in the order the shares end, fail here)."""
     rng = np.random.default_rng(3)
     x = rng.random((48, 784)).astype(np.float32)
