@@ -37,6 +37,14 @@ def test_dense_gradients(bias):
     check_layer(Dense(7, bias=bias, bias_init="standard_normal"), (5,))
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_dense_gradients_in_halves(bias, monkeypatch):
+    """A large layer's products go in two halves of its inputs and units (odd sizes here, so the
+    halves differ)."""
+    monkeypatch.setattr("nnsweep.nets.layers.HALVES_FROM", 0)
+    check_layer(Dense(7, bias=bias, bias_init="standard_normal"), (5,))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(784, 100), (17, 10), (1, 10), (10, 1), (1, 1)])
 def test_one_examples_weight_gradient_is_matmuls_values(dtype, shape):
