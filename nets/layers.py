@@ -121,6 +121,7 @@ class Dense(Layer):
         self.bias_init = bias_init
         self.gain = float(gain)
         get_initialiser(init), get_initialiser(bias_init)  # fail early on a typo
+        self.in_halves = False  # set by a network that splits its work (see _halves)
 
     def output_shape(self, input_shape):
         if len(input_shape) != 1:
@@ -147,7 +148,7 @@ class Dense(Layer):
     def forward(self, x, training=False):
         self._x = x
         W = self.params["W"]
-        halves = _halves(x.shape[0], *W.shape)
+        halves = _halves(self, x.shape[0])
         if halves:  # each thread reads half of W
             z = np.empty((x.shape[0], self.units), dtype=np.result_type(x, W))
             each_block(halves[1], lambda units: np.matmul(x, W[:, units], out=z[:, units]))
@@ -161,7 +162,7 @@ class Dense(Layer):
         # Gradients go into preallocated buffers: at mini-batch 1 a 784-100-10 step is bound by
         # reading and writing the weights, and allocating them anew each step would dominate.
         x, W, gW = self._x, self.params["W"], self.grads["W"]
-        halves = _halves(x.shape[0], *W.shape)
+        halves = _halves(self, x.shape[0])
         if halves:
             each_block(halves[0], lambda inputs: np.matmul(x[:, inputs].T, dy, out=gW[inputs]))
         else:
@@ -181,16 +182,19 @@ class Dense(Layer):
         return {"units": self.units, "init": self.init, "bias": self.bias, "bias_init": self.bias_init, **gain}
 
 
-# From this many multiply-adds a dense layer's products go in two halves of its weights, which
+# In a convolutional network (Dense.in_halves), a dense layer's products from this many
+# multiply-adds, with at least HALF_FROM inputs and units, go in two halves of its weights, which
 # threads can share (parallel.each_share): fashion_cnn's 3136 -> 256 layer at mini-batch 64 (51
-# million), not the MLP presets (784 -> 100 at mini-batch 128: 10 million), whose steps are short.
+# million). A rule of the network and the shapes alone, so the values never depend on the thread
+# count; an MLP keeps one product (its steps never split).
 HALVES_FROM = 2**24
+HALF_FROM = 32
 
 
-def _halves(rows: int, n_in: int, units: int) -> tuple[list[slice], list[slice]] | None:
-    """Two halves of a dense layer's inputs and of its units, if its products are large enough
-    to split (a rule of the shapes alone, so the values do not depend on the thread count)."""
-    if rows * n_in * units < HALVES_FROM:
+def _halves(layer: "Dense", rows: int) -> tuple[list[slice], list[slice]] | None:
+    """Two halves of ``layer``'s inputs and of its units, if its products are to be split."""
+    n_in, units = layer.params["W"].shape
+    if not layer.in_halves or rows < 2 or min(n_in, units) < 2 * HALF_FROM or rows * n_in * units < HALVES_FROM:
         return None
     return [slice(0, n_in // 2), slice(n_in // 2, n_in)], [slice(0, units // 2), slice(units // 2, units)]
 

@@ -171,6 +171,9 @@ class Network:
             (f"{i}.{name}", layer.state[name]) for i, layer in enumerate(self.layers) for name in layer.state
         ]
         self._splits_work = any(layer.splits_work for layer in self.layers)
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                layer.in_halves = self._splits_work
 
     def split_work(self) -> AbstractContextManager:
         """The scope in which this network's work is split between threads (``parallel.split_work``):

@@ -172,6 +172,11 @@ class Adam(Optimizer):
             raise ValueError(f"Adam betas must be in [0, 1), got beta1={beta1}, beta2={beta2}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
+    def bind(self, params):
+        super().bind(params)
+        self._scratch = [np.empty(0, p.dtype) for _, p, _, _ in params]  # a block's worth, on first use
+        return self
+
     def _update(self, i, p, g):
         # In place, a cache-sized block at a time (layers.row_blocks), through one small scratch
         # array: Adam runs once per mini-batch on every parameter, its dozen passes were each a
@@ -188,8 +193,13 @@ class Adam(Optimizer):
         if not blocks:  # an empty parameter
             return
 
+        if self._scratch[i].size < blocks[0].stop:
+            self._scratch[i] = np.empty(blocks[0].stop, p.dtype)
+
         def share(mine):
-            tmp = np.empty(blocks[0].stop, p.dtype)
+            # The calling thread's share (the first) uses the parameter's kept scratch block: an
+            # MLP's step, never split, allocates nothing here.
+            tmp = self._scratch[i] if mine[0] is blocks[0] else np.empty(blocks[0].stop, p.dtype)
             for block in mine:
                 self._update_block(p[block], g[block], m[block], v[block], tmp[: block.stop - block.start])
 

@@ -1,5 +1,5 @@
-"""Both cores for a convolutional network: its im2col work split into shares, one per thread,
-each share's matrix products on one BLAS thread.
+"""Both cores for a convolutional network: its im2col work and its larger element-wise passes
+split into shares, one per thread, each share's matrix products on one BLAS thread.
 
 NumPy hands only matrix products to BLAS, which splits each one across its threads, and runs
 every copy and element-wise operation on one core. A convolution built a chunk of window
@@ -7,10 +7,12 @@ matrix at a time (``nnsweep.nets.conv``) is a copy into cache and a narrow produ
 columns), which BLAS splits badly. Giving each thread whole chunks instead, with one BLAS thread
 each, took the forward pass and weight gradient of ``fashion_cnn``'s 32 -> 32 layer from 19.0
 to 12.2 ms a batch on the 2-core development machine (two BLAS threads under two Python
-threads: 20 ms, as they fight for the cores). Element-wise passes over arrays larger than the
-cache gain little (a multiplication over 6.4 MB: 0.39-0.43 against 0.34-0.35 ms; memory is the
-limit, not the core): batch norm, whose sums are products, is split (a 28 x 28 x 32 layer's
-forward and backward 5.7-6.0 -> 5.5-5.6 ms), ReLU, pooling, dense layers and Adam are not.
+threads: 20 ms, as they fight for the cores). A plain pass over an array larger than the cache
+gains less, as memory is the limit rather than the core (a multiplication over 6.4 MB: 0.39-0.43
+against 0.34-0.35 ms), but most of a network's passes do more per byte: split the same way,
+``fashion_cnn``'s max pooling went 6.8 -> about 4.6 ms a batch, its ReLUs' backward passes 4.8 ->
+4.0, Adam 3.5 -> 2.8, its dense layer (two halves of the weights) 3.8 -> 2.7, and a batch norm
+layer of 28 x 28 x 32 5.7-6.0 -> 5.5-5.6 ms, forward and backward.
 
 NumPy releases the GIL inside its loops over large arrays and inside BLAS, so Python threads run
 them side by side. The items a caller splits (chunks of images, blocks of rows) depend on the

@@ -75,7 +75,9 @@ class MaxPool2D(_Pool2D):
         n, h, w, c = x.shape
         s = self.size
         out = np.empty((n, h // s, w // s, c), dtype=x.dtype)
-        self._winners = [np.empty(out.shape, dtype=bool) for _ in range(s * s)]
+        # Local to this call (and kept after it): another thread's pass on this layer replaces
+        # self._winners, never these.
+        self._winners = winners = [np.empty(out.shape, dtype=bool) for _ in range(s * s)]
 
         def share(images: range) -> None:
             # The s*s strided slices (one per position in the block), compared in place: no
@@ -87,8 +89,8 @@ class MaxPool2D(_Pool2D):
                 np.maximum(part_out, part, out=part_out)
             # Where each block's maximum came from, the first of equals winning (a ReLU's zeros tie).
             taken = np.zeros(part_out.shape, dtype=bool)
-            for part, winners in zip(slices, self._winners):
-                won = np.equal(part, part_out, out=winners[images.start : images.stop])
+            for part, position in zip(slices, winners):
+                won = np.equal(part, part_out, out=position[images.start : images.stop])
                 won &= ~taken
                 taken |= won
 
@@ -99,10 +101,11 @@ class MaxPool2D(_Pool2D):
         n, ho, wo, c = dy.shape
         s = self.size
         dx = np.empty((n, ho * s, wo * s, c), dtype=dy.dtype)
+        winners = self._winners
 
         def share(images: range) -> None:
             part = slice(images.start, images.stop)
-            for k, won in enumerate(self._winners):
+            for k, won in enumerate(winners):
                 np.multiply(dy[part], won[part], out=dx[part, k // s :: s, k % s :: s])
 
         parallel.each_share(range(n), share)

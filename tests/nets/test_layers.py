@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 
 from nnsweep.nets.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from nnsweep.nets.architectures import cnn
+from nnsweep.nets.architectures import mlp as mlp_description
 from nnsweep.nets.conv import Conv2D, lecun_c3_table
 from nnsweep.nets.layers import Dense, Dropout, Flatten, Reshape, ShapeError, weight_grad
+from nnsweep.nets.network import Network
 from nnsweep.nets.pooling import MaxPool2D, MeanPool2D
 from tests.conftest import numerical_gradient, sample_indices
 
@@ -42,7 +45,20 @@ def test_dense_gradients_in_halves(bias, monkeypatch):
     """A large layer's products go in two halves of its inputs and units (odd sizes here, so the
     halves differ)."""
     monkeypatch.setattr("nnsweep.nets.layers.HALVES_FROM", 0)
-    check_layer(Dense(7, bias=bias, bias_init="standard_normal"), (5,))
+    monkeypatch.setattr("nnsweep.nets.layers.HALF_FROM", 1)
+    layer = Dense(7, bias=bias, bias_init="standard_normal")
+    layer.in_halves = True  # as a convolutional network sets it
+    calls = []
+    monkeypatch.setattr("nnsweep.nets.layers.each_block", lambda blocks, work: calls.append([work(b) for b in blocks]))
+    check_layer(layer, (5,))
+    assert calls and all(len(halves) == 2 for halves in calls)
+
+
+def test_only_a_convolutional_networks_dense_layers_go_in_halves():
+    mlp = Network(mlp_description([16]), np.random.default_rng(0))
+    conv = Network(cnn(channels=[2], image=(8, 8, 1), dense=[16]), np.random.default_rng(0))
+    assert not any(getattr(layer, "in_halves", False) for layer in mlp.layers)
+    assert all(layer.in_halves for layer in conv.layers if isinstance(layer, Dense))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
