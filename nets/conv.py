@@ -31,7 +31,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from nnsweep.nets import parallel
 from nnsweep.nets.init import get_initialiser
-from nnsweep.nets.layers import Layer, ShapeError, column_sums, row_blocks, sum_in_order
+from nnsweep.nets.layers import Layer, ShapeError, column_sums, each_block, row_blocks, sum_in_order
 
 
 def lecun_c3_table() -> np.ndarray:
@@ -61,6 +61,14 @@ CHUNK_BYTES = 2**20
 WHOLE_BYTES = 4 * 2**20
 
 
+def _image_chunks(images: int, bytes_per_image: int) -> list[slice]:
+    """The batch's images in chunks of about ``CHUNK_BYTES`` of work array, or all at once if the
+    whole batch needs at most ``WHOLE_BYTES`` (see _each_window_matrix)."""
+    if images * bytes_per_image <= WHOLE_BYTES:
+        return [slice(0, images)]
+    return row_blocks(images, bytes_per_image, CHUNK_BYTES)
+
+
 def _each_window_matrix(
     padded: np.ndarray, kernel: int, stride: int, out_hw: tuple[int, int], work: Callable[[int, slice, np.ndarray], Any]
 ) -> np.ndarray | None:
@@ -82,7 +90,7 @@ def _each_window_matrix(
     n, c = padded.shape[0], padded.shape[3]
     windows = _windows(padded, kernel, stride, out_hw)
     per_image = ho * wo * kernel * kernel * c * padded.itemsize
-    chunks = [slice(0, n)] if n * per_image <= WHOLE_BYTES else row_blocks(n, per_image, CHUNK_BYTES)
+    chunks = _image_chunks(n, per_image)
     whole = []
 
     def share(indices: range) -> None:
@@ -351,20 +359,17 @@ class Conv2D(Layer):
             # A few images at a time, as the window matrices are (_each_window_matrix), so that
             # the k*k blocks are added back while still in cache, the chunks split between threads.
             dx = np.empty((n, hp, wp * c), dtype=dy.dtype)
-            per_image = k * k * ho * wo * c * dy.itemsize
-            chunks = [slice(0, n)] if n * per_image <= WHOLE_BYTES else row_blocks(n, per_image, CHUNK_BYTES)
 
-            def share(indices: range) -> None:
-                for images in (chunks[chunk] for chunk in indices):
-                    count = images.stop - images.start
-                    blocks = np.matmul(dy_mat[images.start * ho * wo : images.stop * ho * wo], w_offsets)
-                    part = dx[images]  # (k*k, count*Ho*Wo, C) blocks, added into these images
-                    part[...] = 0
-                    for i in range(k):
-                        for j in range(k):
-                            part[:, i : i + ho, j * c : (j + wo) * c] += blocks[i * k + j].reshape(count, ho, wo * c)
+            def add_back(images: slice) -> None:
+                count = images.stop - images.start
+                blocks = np.matmul(dy_mat[images.start * ho * wo : images.stop * ho * wo], w_offsets)
+                part = dx[images]  # (k*k, count*Ho*Wo, C) blocks, added into these images
+                part[...] = 0
+                for i in range(k):
+                    for j in range(k):
+                        part[:, i : i + ho, j * c : (j + wo) * c] += blocks[i * k + j].reshape(count, ho, wo * c)
 
-            parallel.each_share(range(len(chunks)), share)
+            each_block(_image_chunks(n, k * k * ho * wo * c * dy.itemsize), add_back)
             dx = dx.reshape(n, hp, wp, c)
         else:
             dcols = (dy_mat @ self._weight_matrix().T).reshape(n, ho, wo, k, k, c)

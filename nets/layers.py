@@ -183,9 +183,9 @@ class Dense(Layer):
 
 
 # In a convolutional network (Dense.in_halves), a dense layer's products from this many
-# multiply-adds, with at least HALF_FROM inputs and units, go in two halves of its weights, which
-# threads can share (parallel.each_share): fashion_cnn's 3136 -> 256 layer at mini-batch 64 (51
-# million). A rule of the network and the shapes alone, so the values never depend on the thread
+# multiply-adds, with at least HALF_FROM inputs and units in each half, go in two halves of its
+# weights, which threads can share (parallel.each_share): fashion_cnn's 3136 -> 256 layer at
+# mini-batch 64 (51 million). A rule of the network and the shapes alone, so the values never depend on the thread
 # count; an MLP keeps one product (its steps never split).
 HALVES_FROM = 2**24
 HALF_FROM = 32

@@ -192,7 +192,6 @@ class Adam(Optimizer):
         blocks = row_blocks(p.size, p.itemsize)
         if not blocks:  # an empty parameter
             return
-
         if self._scratch[i].size < blocks[0].stop:
             self._scratch[i] = np.empty(blocks[0].stop, p.dtype)
 

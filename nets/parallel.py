@@ -132,7 +132,8 @@ def each_share(items: Sequence[Item], work: Callable[[Sequence[Item]], None]) ->
     only once every share has ended, also when one raised (its exception is raised here) or on
     Ctrl-C, so no thread still writes into the caller's arrays.
     """
-    if getattr(_local, "depth", 0) == 0 or len(items) < 2 or threads() < 2:
+    count = threads() if getattr(_local, "depth", 0) and len(items) > 1 else 1
+    if count < 2:
         work(items)
         return
     acquired = False
@@ -142,7 +143,7 @@ def each_share(items: Sequence[Item], work: Callable[[Sequence[Item]], None]) ->
         if not acquired:
             work(items)
             return
-        split = [items[r.start : r.stop] for r in shares(len(items), min(threads(), len(items)))]
+        split = [items[r.start : r.stop] for r in shares(len(items), min(count, len(items)))]
         pool = _thread_pool(len(split) - 1)
         for share in split[1:]:
             # Each its own copy of the caller's context: NumPy's error settings live there.
